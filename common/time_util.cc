@@ -1,0 +1,58 @@
+#include "common/time_util.h"
+
+#include <ctime>
+#include <cstdio>
+
+namespace sluice {
+
+google::protobuf::Timestamp ToProto(TimePoint t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  google::protobuf::Timestamp ts;
+  int64_t secs = us / 1000000;
+  int64_t rem = us % 1000000;
+  if (rem < 0) {
+    rem += 1000000;
+    secs -= 1;
+  }
+  ts.set_seconds(secs);
+  ts.set_nanos(static_cast<int32_t>(rem * 1000));
+  return ts;
+}
+
+TimePoint FromProto(const google::protobuf::Timestamp& ts) {
+  return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::seconds(ts.seconds()) +
+                                                        std::chrono::nanoseconds(ts.nanos())));
+}
+
+google::protobuf::Duration ToProtoDuration(Duration d) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  google::protobuf::Duration out;
+  out.set_seconds(ns / 1000000000);
+  out.set_nanos(static_cast<int32_t>(ns % 1000000000));
+  return out;
+}
+
+Duration FromProtoDuration(const google::protobuf::Duration& d) {
+  return std::chrono::duration_cast<Duration>(std::chrono::seconds(d.seconds()) +
+                                              std::chrono::nanoseconds(d.nanos()));
+}
+
+std::string FormatRfc3339(TimePoint t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  int64_t secs = us / 1000000;
+  int64_t frac = us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    secs -= 1;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(frac));
+  return buf;
+}
+
+}  // namespace sluice

@@ -1,0 +1,15 @@
+# Writes a C++ file holding every migration's version, name and SQL text.
+# File names must be NNNN_name.sql.
+set(body "#include \"db/migrations.h\"\n\nnamespace sluice {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration>* kMigrations = new std::vector<Migration>{\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  string(REGEX MATCH "^([0-9]+)_(.*)$" m ${name})
+  if(NOT m)
+    message(FATAL_ERROR "migration file ${f} is not named NNNN_name.sql")
+  endif()
+  math(EXPR version "${CMAKE_MATCH_1}")
+  file(READ ${f} sql)
+  string(APPEND body "      {${version}, \"${name}\", R\"sluicesql(${sql})sluicesql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return *kMigrations;\n}\n\n}  // namespace sluice\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,30 @@
+// StateStore is the seam for durable key/value coordinator state (the
+// `system_state` table): the throttler persists its budgets through it so a
+// restart does not forget them ("budget amnesia", seed 000).
+//
+// Thread-safety: implementations are safe to call from any thread.
+#ifndef SLUICE_SERVER_STORE_STATE_STORE_H_
+#define SLUICE_SERVER_STORE_STATE_STORE_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace sluice {
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Upserts key -> value (value is a JSON document as text).
+  virtual absl::Status Put(const std::string& key, const std::string& json_value) = 0;
+  // NOT_FOUND if absent.
+  virtual absl::StatusOr<std::string> Get(const std::string& key) = 0;
+  // All keys starting with prefix.
+  virtual absl::StatusOr<std::map<std::string, std::string>> List(const std::string& prefix) = 0;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_STORE_STATE_STORE_H_
