@@ -1,5 +1,7 @@
 # Writes a C++ file holding every migration's version, name and SQL text.
-# File names must be NNNN_name.sql.
+# File names must be NNNN_name.sql; they are applied in version order.
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(body "#include \"db/migrations.h\"\n\nnamespace sluice {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration>* kMigrations = new std::vector<Migration>{\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)

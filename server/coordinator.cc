@@ -1,0 +1,96 @@
+#include "server/coordinator.h"
+
+#include <glog/logging.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "common/shutdown.h"
+#include "db/migrations.h"
+#include "server/service/admin_service.h"
+#include "server/service/agent_service.h"
+
+namespace sluice {
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() { Shutdown(std::chrono::milliseconds(0)); }
+
+absl::Status Coordinator::Start() {
+  PgPool::Options pool_options;
+  pool_options.dsn = options_.dsn;
+  pool_options.size = options_.db_pool_size;
+  pool_ = std::make_unique<PgPool>(pool_options);
+  migrator_ = std::make_unique<Migrator>(pool_.get(), EmbeddedMigrations());
+  if (options_.migrate_on_start) {
+    auto migrated = migrator_->Apply();
+    if (!migrated.ok()) return migrated.status();
+    LOG(INFO) << "schema at version " << migrated->current_version << " ("
+              << migrated->applied.size() << " migration(s) applied now)";
+  }
+  queue_store_ = std::make_unique<PgQueueStore>(pool_.get());
+  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), options_.clock, options_.queue);
+  authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
+  agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
+  admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(),
+                                                      options_.clock, authorizer_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen,
+                           MakeServerCredentials(options_.tls_cert, options_.tls_key), &port_);
+  builder.RegisterService(agent_service_.get());
+  builder.RegisterService(admin_service_.get());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  server_ = builder.BuildAndStart();
+  if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
+  LOG(INFO) << "coordinator serving on port " << port_
+            << (authorizer_->enabled() ? " (bearer token required)" : " (no auth token set)")
+            << (options_.tls_cert.empty() ? "" : " with TLS");
+  health_thread_ = std::thread([this] { HealthLoop(); });
+  return absl::OkStatus();
+}
+
+void Coordinator::HealthLoop() {
+  // Health follows the database: without it nothing can be leased or committed.
+  bool last = true;
+  while (!stopping_) {
+    absl::Status s = pool_->Run([](pqxx::connection& conn) {
+      pqxx::nontransaction nt(conn);
+      nt.exec("SELECT 1");
+      return absl::OkStatus();
+    });
+    const bool serving = s.ok();
+    if (serving != last) {
+      if (serving) {
+        LOG(INFO) << "database reachable again";
+      } else {
+        LOG(ERROR) << "database unreachable: " << s;
+      }
+      last = serving;
+    }
+    if (!stopping_) {
+      auto* health = server_->GetHealthCheckService();
+      health->SetServingStatus(serving);
+      health->SetServingStatus("sluice.v1.AgentService", serving);
+      health->SetServingStatus("sluice.v1.AdminService", serving);
+    }
+    auto until = std::chrono::steady_clock::now() + options_.health_interval;
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+void Coordinator::Shutdown(std::chrono::milliseconds drain) {
+  if (stopping_.exchange(true)) return;
+  if (queue_) queue_->Shutdown();
+  if (server_) {
+    server_->GetHealthCheckService()->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + drain);
+  }
+  if (health_thread_.joinable()) health_thread_.join();
+  LOG(INFO) << "coordinator stopped";
+}
+
+}  // namespace sluice

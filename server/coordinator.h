@@ -1,0 +1,80 @@
+// Coordinator assembles the coordinator process: PostgreSQL pool, schema
+// migrations, the task queue, the gRPC services, health checking and server
+// reflection. main() only parses flags into CoordinatorOptions; tests run a
+// whole coordinator in-process through this class.
+//
+// Ownership: owns every component it builds; borrows the clock.
+// Thread-safety: Start and Shutdown from one thread; accessors after Start.
+#ifndef SLUICE_SERVER_COORDINATOR_H_
+#define SLUICE_SERVER_COORDINATOR_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "common/grpc_security.h"
+#include "server/queue/task_queue.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_queue_store.h"
+
+namespace sluice {
+
+class AgentServiceImpl;
+class AdminServiceImpl;
+
+struct CoordinatorOptions {
+  std::string listen = "0.0.0.0:50051";  // port 0 picks a free port
+  std::string dsn;
+  int db_pool_size = 16;
+  bool migrate_on_start = true;
+  std::string auth_token;
+  std::string tls_cert;
+  std::string tls_key;
+  TaskQueueOptions queue;
+  const Clock* clock = SystemClock::Get();
+  std::chrono::milliseconds health_interval{2000};
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+  ~Coordinator();
+
+  // Connects, migrates (if enabled) and starts serving. A failed migration
+  // returns its error and nothing is served.
+  absl::Status Start();
+  // Stops taking new calls, lets in-flight calls finish until the deadline,
+  // then cancels the rest.
+  void Shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+  int port() const { return port_; }
+  TaskQueue* queue() { return queue_.get(); }
+  PgQueueStore* queue_store() { return queue_store_.get(); }
+  PgPool* pool() { return pool_.get(); }
+
+ private:
+  void HealthLoop();
+
+  CoordinatorOptions options_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<Migrator> migrator_;
+  std::unique_ptr<PgQueueStore> queue_store_;
+  std::unique_ptr<TaskQueue> queue_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread health_thread_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_COORDINATOR_H_

@@ -1,0 +1,75 @@
+// QueueStore is the seam between the queue's domain logic (TaskQueue) and
+// its persistence. PgQueueStore implements it on PostgreSQL; tests may put a
+// failing implementation in its place to check error handling, but every
+// behavioural test runs against the real database.
+//
+// All times are passed in by the caller (the coordinator's clock), so the
+// database and the coordinator agree on what "now" is.
+//
+// Thread-safety: implementations are safe to call from any thread.
+#ifndef SLUICE_SERVER_QUEUE_QUEUE_STORE_H_
+#define SLUICE_SERVER_QUEUE_QUEUE_STORE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/queue/queue_types.h"
+
+namespace sluice {
+
+// Decides the retry delay of a transient failure from the attempt count
+// (after increment) and whether the task is out of attempts.
+struct RetryDecision {
+  Duration delay{0};
+  bool dead = false;
+};
+using RetryPolicy = std::function<RetryDecision(int attempts, const Failure& failure)>;
+
+class QueueStore {
+ public:
+  virtual ~QueueStore() = default;
+
+  // Leases up to `limit` of the most urgent ready tasks (see sluice_claim).
+  virtual absl::StatusOr<std::vector<LeasedTask>> Claim(const std::vector<std::string>& kinds,
+                                                        int limit, TimePoint now,
+                                                        TimePoint lease_until,
+                                                        const std::string& agent_id) = 0;
+
+  // FAILED_PRECONDITION if the token is not the task's current one.
+  virtual absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
+                                           TimePoint lease_until) = 0;
+
+  // One transaction: entity rows, cache state, discovered tasks, removal.
+  // FAILED_PRECONDITION (nothing written) if the token is stale.
+  // Discovered ids refreshed after `fresh_after` are skipped unless forced.
+  virtual absl::StatusOr<CompletionOutcome> Complete(const Completion& completion, TimePoint now,
+                                                     TimePoint fresh_after) = 0;
+
+  virtual absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
+                                              const RetryPolicy& policy) = 0;
+
+  // Queues ids (always, whatever their freshness). `count_access` increments
+  // the entities' access_count first (USER priority).
+  virtual absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind,
+                                                 const std::vector<int64_t>& ids, int priority,
+                                                 bool count_access, TimePoint now) = 0;
+
+  virtual absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) = 0;
+
+  virtual absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(
+      std::optional<TimePoint> since) = 0;
+
+  // Every known id of an entity kind (for the daily character refresh),
+  // streamed in chunks to bound memory.
+  virtual absl::Status ForEachEntityId(const std::string& kind, int chunk,
+                                       const std::function<absl::Status(
+                                           const std::vector<int64_t>&)>& fn) = 0;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_QUEUE_QUEUE_STORE_H_

@@ -1,0 +1,88 @@
+// Plain data passed between the queue's domain logic and its store.
+#ifndef SLUICE_SERVER_QUEUE_QUEUE_TYPES_H_
+#define SLUICE_SERVER_QUEUE_QUEUE_TYPES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "sluice/v1/entities.pb.h"
+
+namespace sluice {
+
+struct LeasedTask {
+  int64_t task_id = 0;
+  std::string kind;
+  int64_t entity_id = 0;
+  int64_t fencing_token = 0;
+  TimePoint locked_until;
+  std::string etag;
+  int attempts = 0;
+  int priority = 0;
+};
+
+struct Discovery {
+  std::string kind;
+  std::vector<int64_t> ids;
+  // Queue even if the entity was refreshed within the freshness window.
+  bool force = false;
+};
+
+struct Completion {
+  int64_t task_id = 0;
+  int64_t fencing_token = 0;
+  std::string agent_id;
+  bool not_modified = false;
+  std::string etag;
+  std::optional<TimePoint> expires;
+  std::vector<v1::EntityRecord> records;
+  std::vector<Discovery> discovered;
+};
+
+struct CompletionOutcome {
+  int records_written = 0;
+  int tasks_queued = 0;
+};
+
+struct Failure {
+  int64_t task_id = 0;
+  int64_t fencing_token = 0;
+  std::string agent_id;
+  bool permanent = false;
+  Duration retry_after{0};
+  std::string error;
+  int http_status = 0;
+};
+
+struct FailureOutcome {
+  std::optional<TimePoint> retry_at;
+  int attempts = 0;
+  bool dead = false;
+};
+
+struct EnqueueOutcome {
+  int enqueued = 0;
+  int already_queued = 0;
+};
+
+struct KindStats {
+  std::string kind;
+  int64_t ready = 0;
+  int64_t leased = 0;
+  int64_t retrying = 0;
+  double oldest_age_seconds = 0;
+  std::vector<std::pair<std::string, int64_t>> agents;  // agent id, leases held
+  int64_t dead = 0;
+};
+
+struct EntityCountRow {
+  std::string kind;
+  int64_t count = 0;
+  int64_t refreshed_since = 0;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_QUEUE_QUEUE_TYPES_H_

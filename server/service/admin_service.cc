@@ -1,0 +1,84 @@
+#include "server/service/admin_service.h"
+
+#include "common/grpc_status.h"
+#include "common/time_util.h"
+
+namespace sluice {
+
+grpc::Status AdminServiceImpl::Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
+                                       v1::EnqueueResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto out = queue_->Enqueue(req->kind(), {req->ids().begin(), req->ids().end()}, req->priority());
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  resp->set_enqueued(out->enqueued);
+  resp->set_already_queued(out->already_queued);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::QueueStatus(grpc::ServerContext* ctx,
+                                           const v1::QueueStatusRequest* req,
+                                           v1::QueueStatusResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto stats = queue_->Stats();
+  if (!stats.ok()) return ToGrpcStatus(stats.status());
+  for (const KindStats& k : *stats) {
+    v1::KindStatus* out = resp->add_kinds();
+    out->set_kind(k.kind);
+    out->set_ready(k.ready);
+    out->set_leased(k.leased);
+    out->set_retrying(k.retrying);
+    out->set_oldest_age_seconds(k.oldest_age_seconds);
+    out->set_dead(k.dead);
+    for (const auto& [agent, n] : k.agents) {
+      v1::AgentLeases* a = out->add_agents();
+      a->set_agent_id(agent);
+      a->set_leased(n);
+    }
+  }
+  *resp->mutable_now() = ToProto(clock_->Now());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::StartDaily(grpc::ServerContext* ctx,
+                                          const v1::StartDailyRequest* req,
+                                          v1::StartDailyResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  if (!v1::PriorityClass_IsValid(req->priority())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "priority: unknown priority class");
+  }
+  const TimePoint started = clock_->Now();
+  auto queued = queue_->StartDaily(req->include_characters(), req->priority());
+  if (!queued.ok()) return ToGrpcStatus(queued.status());
+  resp->set_tasks_queued(*queued);
+  *resp->mutable_started_at() = ToProto(started);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::EntityCounts(grpc::ServerContext* ctx,
+                                            const v1::EntityCountsRequest* req,
+                                            v1::EntityCountsResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  std::optional<TimePoint> since;
+  if (req->has_since()) since = FromProto(req->since());
+  auto counts = queue_->EntityCounts(since);
+  if (!counts.ok()) return ToGrpcStatus(counts.status());
+  for (const auto& c : *counts) {
+    v1::EntityCount* out = resp->add_counts();
+    out->set_kind(c.kind);
+    out->set_count(c.count);
+    out->set_refreshed_since(c.refreshed_since);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::Migrate(grpc::ServerContext* ctx, const v1::MigrateRequest* req,
+                                       v1::MigrateResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto result = migrator_->Apply();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const auto& name : result->applied) resp->add_applied(name);
+  resp->set_current_version(result->current_version);
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice

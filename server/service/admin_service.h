@@ -1,0 +1,41 @@
+// AdminServiceImpl translates sluice.v1.AdminService (operators, sluicectl,
+// grpcurl) to TaskQueue and Migrator calls.
+//
+// Ownership: borrows everything. Thread-safety: no mutable state.
+#ifndef SLUICE_SERVER_SERVICE_ADMIN_SERVICE_H_
+#define SLUICE_SERVER_SERVICE_ADMIN_SERVICE_H_
+
+#include "common/grpc_security.h"
+#include "server/queue/task_queue.h"
+#include "server/store/migrator.h"
+#include "sluice/v1/admin.grpc.pb.h"
+
+namespace sluice {
+
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  AdminServiceImpl(TaskQueue* queue, Migrator* migrator, const Clock* clock,
+                   const Authorizer* auth)
+      : queue_(queue), migrator_(migrator), clock_(clock), auth_(auth) {}
+
+  grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
+                       v1::EnqueueResponse* resp) override;
+  grpc::Status QueueStatus(grpc::ServerContext* ctx, const v1::QueueStatusRequest* req,
+                           v1::QueueStatusResponse* resp) override;
+  grpc::Status StartDaily(grpc::ServerContext* ctx, const v1::StartDailyRequest* req,
+                          v1::StartDailyResponse* resp) override;
+  grpc::Status EntityCounts(grpc::ServerContext* ctx, const v1::EntityCountsRequest* req,
+                            v1::EntityCountsResponse* resp) override;
+  grpc::Status Migrate(grpc::ServerContext* ctx, const v1::MigrateRequest* req,
+                       v1::MigrateResponse* resp) override;
+
+ private:
+  TaskQueue* queue_;
+  Migrator* migrator_;
+  const Clock* clock_;
+  const Authorizer* auth_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_SERVICE_ADMIN_SERVICE_H_

@@ -1,0 +1,90 @@
+#include "server/service/agent_service.h"
+
+#include "common/grpc_status.h"
+#include "common/time_util.h"
+#include "server/queue/priority.h"
+
+namespace sluice {
+
+grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
+                                          const v1::LeaseTasksRequest* req,
+                                          v1::LeaseTasksResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  std::vector<std::string> kinds(req->kinds().begin(), req->kinds().end());
+  // Never hold a long poll past the caller's own deadline.
+  Duration wait = FromProtoDuration(req->wait());
+  const auto client_deadline = ctx->deadline();
+  if (client_deadline != std::chrono::system_clock::time_point::max()) {
+    Duration left = client_deadline - std::chrono::system_clock::now() - std::chrono::milliseconds(200);
+    if (left < wait) wait = std::max(Duration::zero(), left);
+  }
+  auto tasks = queue_->Lease(req->agent_id(), kinds, req->max_tasks(),
+                             FromProtoDuration(req->lease_duration()), wait);
+  if (!tasks.ok()) return ToGrpcStatus(tasks.status());
+  for (const LeasedTask& t : *tasks) {
+    v1::Task* out = resp->add_tasks();
+    out->set_task_id(t.task_id);
+    out->set_kind(t.kind);
+    out->set_entity_id(t.entity_id);
+    out->set_fencing_token(t.fencing_token);
+    *out->mutable_locked_until() = ToProto(t.locked_until);
+    out->set_etag(t.etag);
+    out->set_attempts(t.attempts);
+    out->set_priority(PriorityClassOf(t.priority));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::ExtendLease(grpc::ServerContext* ctx,
+                                           const v1::ExtendLeaseRequest* req,
+                                           v1::ExtendLeaseResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto until = queue_->Extend(req->task_id(), req->fencing_token(),
+                              FromProtoDuration(req->lease_duration()));
+  if (!until.ok()) return ToGrpcStatus(until.status());
+  *resp->mutable_locked_until() = ToProto(*until);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
+                                            const v1::CompleteTaskRequest* req,
+                                            v1::CompleteTaskResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  Completion c;
+  c.task_id = req->task_id();
+  c.fencing_token = req->fencing_token();
+  c.agent_id = req->agent_id();
+  c.not_modified = req->not_modified();
+  c.etag = req->etag();
+  if (req->has_expires()) c.expires = FromProto(req->expires());
+  c.records.assign(req->records().begin(), req->records().end());
+  for (const auto& d : req->discovered()) {
+    c.discovered.push_back(Discovery{d.kind(), {d.ids().begin(), d.ids().end()}, d.force()});
+  }
+  auto out = queue_->Complete(c);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  resp->set_records_written(out->records_written);
+  resp->set_tasks_queued(out->tasks_queued);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::FailTask(grpc::ServerContext* ctx, const v1::FailTaskRequest* req,
+                                        v1::FailTaskResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  Failure f;
+  f.task_id = req->task_id();
+  f.fencing_token = req->fencing_token();
+  f.agent_id = req->agent_id();
+  f.permanent = req->permanent();
+  f.retry_after = FromProtoDuration(req->retry_after());
+  f.error = req->error();
+  f.http_status = req->http_status();
+  auto out = queue_->Fail(f);
+  if (!out.ok()) return ToGrpcStatus(out.status());
+  if (out->retry_at) *resp->mutable_retry_at() = ToProto(*out->retry_at);
+  resp->set_attempts(out->attempts);
+  resp->set_dead(out->dead);
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice

@@ -1,0 +1,29 @@
+// EntityWriter upserts the entity records of a completion (alliances,
+// corporations, characters) into their static and ephemeral tables, inside
+// the caller's transaction. Each record type is written with one statement
+// per table (rows passed as one JSON parameter), whatever the batch size.
+//
+// Thread-safety: stateless; the transaction is the caller's.
+#ifndef SLUICE_SERVER_STORE_ENTITY_WRITER_H_
+#define SLUICE_SERVER_STORE_ENTITY_WRITER_H_
+
+#include <pqxx/pqxx>
+
+#include <vector>
+
+#include "common/clock.h"
+#include "sluice/v1/entities.pb.h"
+
+namespace sluice {
+
+// Returns the number of records written. `now` becomes last_modified.
+int WriteEntityRecords(pqxx::work& txn, const std::vector<v1::EntityRecord>& records,
+                       TimePoint now);
+
+// A 304: the data is unchanged, but it was confirmed fresh now.
+void TouchEntity(pqxx::work& txn, const std::string& table, const std::string& key,
+                 int64_t id, TimePoint now);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_STORE_ENTITY_WRITER_H_

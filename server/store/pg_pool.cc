@@ -1,0 +1,120 @@
+#include "server/store/pg_pool.h"
+
+#include <glog/logging.h>
+
+#include <string_view>
+
+namespace sluice {
+
+PgPool::PgPool(Options options) : options_(std::move(options)) {}
+
+PgPool::~PgPool() = default;
+
+int PgPool::open_connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(idle_.size()) + borrowed_;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Checkout() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool ok = cv_.wait_for(lock, options_.checkout_timeout, [&] {
+      return !idle_.empty() || borrowed_ + static_cast<int>(idle_.size()) < options_.size;
+    });
+    if (!ok) return absl::UnavailableError("timed out waiting for a database connection");
+    ++borrowed_;
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+  }
+  // Open outside the lock: connecting can take a while when the server is slow.
+  try {
+    auto conn = std::make_unique<pqxx::connection>(options_.dsn);
+    if (options_.on_connect) options_.on_connect(*conn);
+    return conn;
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --borrowed_;
+    }
+    cv_.notify_one();
+    return absl::UnavailableError(std::string("cannot connect to PostgreSQL: ") + e.what());
+  }
+}
+
+void PgPool::Return(std::unique_ptr<pqxx::connection> conn, bool broken) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --borrowed_;
+    if (!broken && conn->is_open()) idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+absl::Status PgPool::StatusFromException(const std::exception& e) {
+  std::string what = e.what();
+  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError("database unavailable: " + what);
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    // Class 08: connection exceptions; 57P0x: server shutting down / crash
+    // recovery; 53300: too many connections. All pass when the server returns.
+    if (state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0 || state == "53300") {
+      return absl::UnavailableError("database unavailable: " + what);
+    }
+    if (state == "40001" || state == "40P01") {
+      return absl::AbortedError("transaction conflict, retry: " + what);
+    }
+    return absl::InternalError("database error (" + state + "): " + what);
+  }
+  return absl::InternalError(what);
+}
+
+absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& fn) {
+  auto conn_or = Checkout();
+  if (!conn_or.ok()) return conn_or.status();
+  std::unique_ptr<pqxx::connection> conn = std::move(*conn_or);
+  absl::Status status;
+  bool broken = false;
+  try {
+    status = fn(*conn);
+  } catch (const std::exception& e) {
+    status = StatusFromException(e);
+    broken = absl::IsUnavailable(status) || !conn->is_open();
+  }
+  if (broken) LOG(WARNING) << "dropping database connection: " << status;
+  Return(std::move(conn), broken);
+  return status;
+}
+
+std::string PgArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string PgTextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,382 @@
+#include "server/store/pg_queue_store.h"
+
+#include <glog/logging.h>
+
+#include <map>
+
+#include "common/time_util.h"
+#include "server/queue/task_kinds.h"
+#include "server/store/entity_writer.h"
+
+namespace sluice {
+namespace {
+
+constexpr char kClaim[] = R"sql(
+SELECT c.task_id, c.kind, c.entity_id, c.lease_token,
+       EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
+       COALESCE(e.etag, '')
+  FROM sluice_claim($1::text[], $2, $3::timestamptz, $4::timestamptz, $5) c
+  LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
+
+constexpr char kExtend[] = R"sql(
+UPDATE discovery_queue SET state = 1, locked_until = $3::timestamptz, available_at = $3::timestamptz
+ WHERE task_id = $1 AND lease_token = $2
+RETURNING 1)sql";
+
+constexpr char kLockByToken[] = R"sql(
+SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
+ WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
+
+constexpr char kUpsertCache[] = R"sql(
+INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, '')::timestamptz, $5::timestamptz)
+ON CONFLICT (kind, entity_id) DO UPDATE SET
+  etag = COALESCE(EXCLUDED.etag, entity_cache.etag),
+  expires_at = COALESCE(EXCLUDED.expires_at, entity_cache.expires_at),
+  checked_at = EXCLUDED.checked_at)sql";
+
+constexpr char kDeleteTask[] = "DELETE FROM discovery_queue WHERE task_id = $1";
+
+// Queue ids of one kind. $5 = force, $6 = freshness cutoff, $7 = access
+// increments already applied (USER enqueue), used when no entity row exists.
+// Ids are deduplicated and sorted so concurrent writers lock rows in the same
+// order (no deadlocks between overlapping discoveries).
+std::string InsertTasksSql(const TaskKind& kind, bool count_access) {
+  // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
+  std::string weight = "0 * $7::bigint + 1";
+  std::string join;
+  if (!kind.entity_table.empty()) {
+    weight = "COALESCE(s.access_count, $7::bigint) + 1";
+    join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
+  }
+  std::string sql =
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
+      "enqueued_at) "
+      "SELECT $1, i.id, $3, " + weight +
+      ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
+      "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
+      "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
+      join +
+      " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
+      "ORDER BY i.id "
+      "ON CONFLICT (kind, entity_id) DO UPDATE SET "
+      "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
+  if (count_access) {
+    sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
+  }
+  sql += " RETURNING (xmax = 0) AS inserted";
+  return sql;
+}
+
+absl::Status StaleToken(int64_t task_id, int64_t token) {
+  return absl::FailedPreconditionError(
+      "task " + std::to_string(task_id) + " is not leased with fencing token " +
+      std::to_string(token) + " (the lease expired and was re-leased, or the task is done)");
+}
+
+int64_t RecordId(const v1::EntityRecord& r) {
+  switch (r.record_case()) {
+    case v1::EntityRecord::kAlliance:
+      return r.alliance().alliance_id();
+    case v1::EntityRecord::kCorporation:
+      return r.corporation().corporation_id();
+    case v1::EntityRecord::kCharacter:
+      return r.character().character_id();
+    default:
+      return 0;
+  }
+}
+
+// A task may only write the entity it was leased for: a confused or hostile
+// agent must not overwrite other rows through a lease it holds.
+absl::Status CheckRecordFitsTask(const TaskKind& kind, int64_t entity_id,
+                                 const v1::EntityRecord& r, size_t index) {
+  const std::string field = "records[" + std::to_string(index) + "]";
+  if (r.record_case() != kind.record || kind.record == v1::EntityRecord::RECORD_NOT_SET) {
+    return absl::InvalidArgumentError(field + ": a '" + kind.name +
+                                      "' task cannot carry this record type");
+  }
+  if (RecordId(r) != entity_id) {
+    return absl::InvalidArgumentError(field + ": record id " + std::to_string(RecordId(r)) +
+                                      " does not match the task's entity id " +
+                                      std::to_string(entity_id));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<std::string>& kinds,
+                                                            int limit, TimePoint now,
+                                                            TimePoint lease_until,
+                                                            const std::string& agent_id) {
+  std::vector<LeasedTask> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    auto res = w.exec_params(kClaim, PgTextArray(kinds), limit, FormatRfc3339(now),
+                             FormatRfc3339(lease_until), agent_id);
+    w.commit();
+    out.reserve(res.size());
+    for (const auto& row : res) {
+      LeasedTask t;
+      t.task_id = row[0].as<int64_t>();
+      t.kind = row[1].c_str();
+      t.entity_id = row[2].as<int64_t>();
+      t.fencing_token = row[3].as<int64_t>();
+      t.locked_until = FromUnixSeconds(row[4].as<double>());
+      t.attempts = row[5].as<int>();
+      t.priority = row[6].as<int>();
+      t.etag = row[7].c_str();
+      out.push_back(std::move(t));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_token,
+                                               TimePoint lease_until) {
+  bool found = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    found = !w.exec_params(kExtend, task_id, fencing_token, FormatRfc3339(lease_until)).empty();
+    w.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!found) return StaleToken(task_id, fencing_token);
+  return lease_until;
+}
+
+absl::StatusOr<CompletionOutcome> PgQueueStore::Complete(const Completion& c, TimePoint now,
+                                                         TimePoint fresh_after) {
+  CompletionOutcome outcome;
+  bool stale = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
+    pqxx::work w(conn);
+    auto locked = w.exec_params(kLockByToken, c.task_id, c.fencing_token);
+    if (locked.empty()) {
+      stale = true;
+      return absl::OkStatus();  // the transaction rolls back untouched
+    }
+    const std::string kind_name = locked[0][0].c_str();
+    const int64_t entity_id = locked[0][1].as<int64_t>();
+    const int priority = locked[0][2].as<int>();
+    const int64_t weight = locked[0][3].as<int64_t>();
+    const TaskKind* kind = FindTaskKind(kind_name);
+    if (kind == nullptr) {
+      return absl::InternalError("queued task has unknown kind " + kind_name);
+    }
+    for (size_t i = 0; i < c.records.size(); ++i) {
+      absl::Status valid = CheckRecordFitsTask(*kind, entity_id, c.records[i], i);
+      if (!valid.ok()) return valid;  // rolls back: nothing written
+    }
+    Hook("locked");
+
+    const std::string now_text = FormatRfc3339(now);
+    if (c.not_modified) {
+      TouchEntity(w, kind->entity_table, kind->entity_key, entity_id, now);
+    } else {
+      outcome.records_written = WriteEntityRecords(w, c.records, now);
+    }
+    if (!kind->entity_table.empty() && weight > 1) {
+      // Accesses counted while the entity had no row yet live on the task.
+      w.exec_params("UPDATE " + kind->entity_table +
+                        " SET access_count = GREATEST(access_count, $2) WHERE " +
+                        kind->entity_key + " = $1",
+                    entity_id, weight - 1);
+    }
+    w.exec_params(kUpsertCache, kind_name, entity_id, c.etag,
+                  c.expires ? FormatRfc3339(*c.expires) : std::string(), now_text);
+    Hook("entities");
+
+    for (const Discovery& d : c.discovered) {
+      const TaskKind* dk = FindTaskKind(d.kind);
+      if (dk == nullptr || d.ids.empty()) continue;  // validated by TaskQueue
+      auto res = w.exec_params(InsertTasksSql(*dk, false), d.kind, PgArray(d.ids), priority,
+                               now_text, d.force, FormatRfc3339(fresh_after), 0);
+      for (const auto& row : res) {
+        if (row[0].as<bool>()) ++outcome.tasks_queued;
+      }
+    }
+    Hook("discovered");
+
+    w.exec_params(kDeleteTask, c.task_id);
+    Hook("before_commit");
+    w.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (stale) return StaleToken(c.task_id, c.fencing_token);
+  return outcome;
+}
+
+absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint now,
+                                                  const RetryPolicy& policy) {
+  FailureOutcome outcome;
+  bool stale = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
+    pqxx::work w(conn);
+    auto locked = w.exec_params(kLockByToken, f.task_id, f.fencing_token);
+    if (locked.empty()) {
+      stale = true;
+      return absl::OkStatus();
+    }
+    const std::string kind = locked[0][0].c_str();
+    const int64_t entity_id = locked[0][1].as<int64_t>();
+    outcome.attempts = locked[0][4].as<int>() + 1;
+    RetryDecision d = policy(outcome.attempts, f);
+    outcome.dead = f.permanent || d.dead;
+    if (outcome.dead) {
+      w.exec_params(
+          "INSERT INTO dead_tasks (kind, entity_id, attempts, http_status, error, agent_id, "
+          "failed_at) VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7::timestamptz) "
+          "ON CONFLICT (kind, entity_id) DO UPDATE SET attempts = EXCLUDED.attempts, "
+          "http_status = EXCLUDED.http_status, error = EXCLUDED.error, "
+          "agent_id = EXCLUDED.agent_id, failed_at = EXCLUDED.failed_at",
+          kind, entity_id, outcome.attempts, f.http_status, f.error, f.agent_id,
+          FormatRfc3339(now));
+      w.exec_params(kDeleteTask, f.task_id);
+    } else {
+      TimePoint retry_at = now + d.delay;
+      outcome.retry_at = retry_at;
+      w.exec_params(
+          "UPDATE discovery_queue SET state = 2, attempts = $2, available_at = $3::timestamptz, "
+          "locked_until = NULL, lease_token = NULL, leased_by = NULL, last_error = $4 "
+          "WHERE task_id = $1",
+          f.task_id, outcome.attempts, FormatRfc3339(retry_at), f.error);
+    }
+    w.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (stale) return StaleToken(f.task_id, f.fencing_token);
+  return outcome;
+}
+
+absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_name,
+                                                     const std::vector<int64_t>& ids, int priority,
+                                                     bool count_access, TimePoint now) {
+  const TaskKind* kind = FindTaskKind(kind_name);
+  if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
+  EnqueueOutcome outcome;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    const std::string arr = PgArray(ids);
+    const bool counting = count_access && !kind->entity_table.empty();
+    if (counting) {
+      w.exec_params("UPDATE " + kind->entity_table + " SET access_count = access_count + 1 WHERE " +
+                        kind->entity_key + " = ANY($1::bigint[])",
+                    arr);
+    }
+    auto res = w.exec_params(InsertTasksSql(*kind, counting), kind_name, arr, priority,
+                             FormatRfc3339(now), true, FormatRfc3339(now), counting ? 1 : 0);
+    for (const auto& row : res) {
+      if (row[0].as<bool>()) {
+        ++outcome.enqueued;
+      } else {
+        ++outcome.already_queued;
+      }
+    }
+    w.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return outcome;
+}
+
+absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
+  std::map<std::string, KindStats> by_kind;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction r(conn);
+    const std::string ts = FormatRfc3339(now);
+    for (const auto& row : r.exec_params(
+             "SELECT kind,"
+             " count(*) FILTER (WHERE state = 0 OR available_at <= $1::timestamptz),"
+             " count(*) FILTER (WHERE state = 1 AND available_at > $1::timestamptz),"
+             " count(*) FILTER (WHERE state = 2 AND available_at > $1::timestamptz),"
+             " COALESCE(EXTRACT(EPOCH FROM ($1::timestamptz - min(enqueued_at))), 0)::float8"
+             " FROM discovery_queue GROUP BY kind",
+             ts)) {
+      KindStats& k = by_kind[row[0].c_str()];
+      k.kind = row[0].c_str();
+      k.ready = row[1].as<int64_t>();
+      k.leased = row[2].as<int64_t>();
+      k.retrying = row[3].as<int64_t>();
+      k.oldest_age_seconds = row[4].as<double>();
+    }
+    for (const auto& row : r.exec_params(
+             "SELECT kind, leased_by, count(*) FROM discovery_queue"
+             " WHERE state = 1 AND available_at > $1::timestamptz"
+             " GROUP BY kind, leased_by ORDER BY kind, leased_by",
+             ts)) {
+      KindStats& k = by_kind[row[0].c_str()];
+      k.kind = row[0].c_str();
+      k.agents.emplace_back(row[1].is_null() ? "" : row[1].c_str(), row[2].as<int64_t>());
+    }
+    for (const auto& row : r.exec("SELECT kind, count(*) FROM dead_tasks GROUP BY kind")) {
+      KindStats& k = by_kind[row[0].c_str()];
+      k.kind = row[0].c_str();
+      k.dead = row[1].as<int64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  std::vector<KindStats> out;
+  for (auto& [_, v] : by_kind) out.push_back(std::move(v));
+  return out;
+}
+
+absl::StatusOr<std::vector<EntityCountRow>> PgQueueStore::EntityCounts(
+    std::optional<TimePoint> since) {
+  static const std::vector<std::pair<std::string, std::string>> kTables = {
+      {"alliance", "alliance_static"},
+      {"corporation", "corporation_static"},
+      {"character", "character_static"}};
+  std::vector<EntityCountRow> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction r(conn);
+    const std::string ts = since ? FormatRfc3339(*since) : std::string();
+    for (const auto& [kind, table] : kTables) {
+      auto row = r.exec_params1("SELECT count(*), count(*) FILTER (WHERE $1 <> '' AND "
+                                "last_modified >= NULLIF($1, '')::timestamptz) FROM " +
+                                    table,
+                                ts);
+      out.push_back({kind, row[0].as<int64_t>(), row[1].as<int64_t>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PgQueueStore::ForEachEntityId(
+    const std::string& kind_name, int chunk,
+    const std::function<absl::Status(const std::vector<int64_t>&)>& fn) {
+  const TaskKind* kind = FindTaskKind(kind_name);
+  if (kind == nullptr || kind->entity_table.empty()) {
+    return absl::InvalidArgumentError("kind " + kind_name + " has no entity table");
+  }
+  int64_t after = -1;
+  while (true) {
+    std::vector<int64_t> ids;
+    absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+      pqxx::read_transaction r(conn);
+      for (const auto& row :
+           r.exec_params("SELECT " + kind->entity_key + " FROM " + kind->entity_table + " WHERE " +
+                             kind->entity_key + " > $1 ORDER BY 1 LIMIT $2",
+                         after, chunk)) {
+        ids.push_back(row[0].as<int64_t>());
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    if (ids.empty()) return absl::OkStatus();
+    after = ids.back();
+    absl::Status fs = fn(ids);
+    if (!fs.ok()) return fs;
+  }
+}
+
+}  // namespace sluice

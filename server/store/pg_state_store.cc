@@ -1,0 +1,49 @@
+#include "server/store/pg_state_store.h"
+
+namespace sluice {
+
+absl::Status PgStateStore::Put(const std::string& key, const std::string& json_value) {
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    w.exec_params(
+        "INSERT INTO system_state (key, value, updated_at) VALUES ($1, $2::jsonb, now()) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        key, json_value);
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> PgStateStore::Get(const std::string& key) {
+  std::string value;
+  bool found = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction r(conn);
+    auto res = r.exec_params("SELECT value::text FROM system_state WHERE key = $1", key);
+    if (!res.empty()) {
+      found = true;
+      value = res[0][0].c_str();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!found) return absl::NotFoundError("no system_state row for key " + key);
+  return value;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PgStateStore::List(const std::string& prefix) {
+  std::map<std::string, std::string> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction r(conn);
+    // starts_with avoids LIKE's wildcard characters in the prefix.
+    for (const auto& row : r.exec_params(
+             "SELECT key, value::text FROM system_state WHERE starts_with(key, $1)", prefix)) {
+      out[row[0].c_str()] = row[1].c_str();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace sluice
