@@ -1,0 +1,30 @@
+#include "client/cli.h"
+
+#include <iostream>
+
+#include "absl/status/status.h"
+
+namespace sluice::cli {
+
+void Prepare(const Context& ctx, grpc::ClientContext* call, int timeout_ms) {
+  PrepareContext(call, ctx.options, std::chrono::milliseconds(timeout_ms));
+}
+
+int RpcError(const std::string& what, const grpc::Status& status) {
+  std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  std::cerr << "sluicectl: " << what << ": " << code << ": " << status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    std::cerr << " (is the coordinator running at the address given by --coordinator?)";
+  }
+  std::cerr << std::endl;
+  return 1;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "sluicectl: " << message << std::endl;
+  return 2;
+}
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+}  // namespace sluice::cli

@@ -1,0 +1,44 @@
+// Shared plumbing of sluicectl's commands: the connection to the
+// coordinator, output in text or JSON, and uniform errors.
+#ifndef SLUICE_CLIENT_CLI_H_
+#define SLUICE_CLIENT_CLI_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/grpc_security.h"
+#include "sluice/v1/admin.grpc.pb.h"
+
+namespace sluice::cli {
+
+struct Context {
+  ClientOptions options;
+  bool json = false;
+  std::vector<std::string> args;  // positional arguments after the command
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::AdminService::Stub> admin;
+};
+
+// Prepares a ClientContext with auth metadata and a deadline.
+void Prepare(const Context& ctx, grpc::ClientContext* call, int timeout_ms = 30000);
+
+// Prints "sluicectl: <what>: <CODE>: <message>" to stderr; returns exit code 1.
+int RpcError(const std::string& what, const grpc::Status& status);
+// Prints "sluicectl: <message>" to stderr; returns exit code 2 (usage).
+int UsageError(const std::string& message);
+
+void PrintJson(const nlohmann::json& j);
+
+using Command = int (*)(Context& ctx);
+int CmdMigrate(Context& ctx);
+int CmdEnqueue(Context& ctx);
+int CmdStatus(Context& ctx);
+int CmdDaily(Context& ctx);
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_CLIENT_CLI_H_

@@ -1,0 +1,112 @@
+// sluicectl daily: starts seed 001's daily sequence and follows it to the end,
+// printing progress, then a summary.
+#include <gflags/gflags.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "client/cli.h"
+#include "common/time_util.h"
+
+DEFINE_bool(characters, false, "daily: also refresh every known character");
+DEFINE_int32(timeout_s, 3600, "daily: give up after this many seconds");
+DEFINE_int32(progress_ms, 1000, "daily: progress interval");
+
+namespace sluice::cli {
+namespace {
+
+struct Snapshot {
+  int64_t pending = 0;  // ready + leased + retrying
+  int64_t dead = 0;
+  std::map<std::string, int64_t> pending_by_kind;
+  std::map<std::string, std::pair<int64_t, int64_t>> entities;  // total, refreshed since start
+};
+
+grpc::Status Take(Context& ctx, const google::protobuf::Timestamp& since, Snapshot* out) {
+  v1::QueueStatusResponse q;
+  grpc::ClientContext c1;
+  Prepare(ctx, &c1);
+  grpc::Status s = ctx.admin->QueueStatus(&c1, v1::QueueStatusRequest(), &q);
+  if (!s.ok()) return s;
+  for (const auto& k : q.kinds()) {
+    int64_t p = k.ready() + k.leased() + k.retrying();
+    out->pending += p;
+    out->dead += k.dead();
+    if (p) out->pending_by_kind[k.kind()] = p;
+  }
+  v1::EntityCountsRequest req;
+  *req.mutable_since() = since;
+  v1::EntityCountsResponse e;
+  grpc::ClientContext c2;
+  Prepare(ctx, &c2);
+  s = ctx.admin->EntityCounts(&c2, req, &e);
+  if (!s.ok()) return s;
+  for (const auto& c : e.counts()) out->entities[c.kind()] = {c.count(), c.refreshed_since()};
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+int CmdDaily(Context& ctx) {
+  v1::StartDailyRequest req;
+  req.set_include_characters(FLAGS_characters);
+  req.set_priority(v1::PRIORITY_CLASS_BACKGROUND);
+  v1::StartDailyResponse started;
+  grpc::ClientContext call;
+  Prepare(ctx, &call, 120000);
+  grpc::Status s = ctx.admin->StartDaily(&call, req, &started);
+  if (!s.ok()) return RpcError("daily", s);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!ctx.json) std::cout << "daily sequence started (" << started.tasks_queued() << " task(s) queued)" << std::endl;
+
+  Snapshot snap;
+  // A task can be between "completed" and "its discoveries queued" only
+  // inside one transaction, so an empty queue seen twice in a row is the end.
+  int empty_seen = 0;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_progress_ms));
+    snap = Snapshot();
+    s = Take(ctx, started.started_at(), &snap);
+    if (!s.ok()) return RpcError("daily: progress", s);
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!ctx.json) {
+      std::string pending;
+      for (const auto& [k, n] : snap.pending_by_kind) pending += " " + k + "=" + std::to_string(n);
+      std::printf("[%6.1fs] synced: alliances %lld, corporations %lld, characters %lld | pending%s%s\n",
+                  elapsed, static_cast<long long>(snap.entities["alliance"].second),
+                  static_cast<long long>(snap.entities["corporation"].second),
+                  static_cast<long long>(snap.entities["character"].second),
+                  pending.empty() ? " none" : pending.c_str(),
+                  snap.dead ? (" | dead " + std::to_string(snap.dead)).c_str() : "");
+      std::fflush(stdout);
+    }
+    empty_seen = snap.pending == 0 ? empty_seen + 1 : 0;
+    if (empty_seen >= 2) break;
+    if (elapsed > FLAGS_timeout_s) {
+      std::cerr << "sluicectl: daily: still " << snap.pending << " task(s) pending after "
+                << FLAGS_timeout_s << "s" << std::endl;
+      return 1;
+    }
+  }
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json summary = {{"elapsed_seconds", elapsed}, {"dead_tasks", snap.dead}};
+  for (const auto& [kind, c] : snap.entities) {
+    summary["entities"][kind] = {{"total", c.first}, {"refreshed", c.second}};
+  }
+  if (ctx.json) {
+    PrintJson(summary);
+  } else {
+    std::printf("daily sequence done in %.1fs\n", elapsed);
+    for (const auto& [kind, c] : snap.entities) {
+      std::printf("  %-12s %8lld refreshed, %8lld stored\n", kind.c_str(),
+                  static_cast<long long>(c.second), static_cast<long long>(c.first));
+    }
+    std::printf("  dead tasks   %8lld\n", static_cast<long long>(snap.dead));
+  }
+  return 0;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,58 @@
+// sluicectl: inspect and drive a Sluice coordinator.
+#include <gflags/gflags.h>
+
+#include <iostream>
+#include <map>
+
+#include "client/cli.h"
+#include <glog/logging.h>
+
+#include "common/env_flags.h"
+
+DEFINE_string(coordinator, "127.0.0.1:50051", "coordinator address host:port");
+DEFINE_string(auth_token, "", "bearer token for the coordinator");
+DEFINE_string(tls_ca, "", "PEM CA file: use TLS to reach the coordinator");
+DEFINE_bool(json, false, "machine-readable JSON output");
+
+namespace {
+
+constexpr char kUsage[] = R"(sluicectl COMMAND [ARGS] [--flags]
+
+Commands:
+  migrate                 apply schema migrations (--dsn=... directly, else via the coordinator)
+  enqueue KIND [IDS...]   queue ids (--priority=user|manual|background); KIND alliance_ids takes no ids
+  status                  queue depth per kind, leases and the agents holding them
+  daily [--characters]    run seed 001's daily ESI sequence and follow it to the end
+
+Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
+              --tls_ca=FILE --json)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluice::cli;
+  sluice::InitProcess(&argc, &argv, kUsage,
+                      {{"coordinator", "SLUICE_COORDINATOR"},
+                       {"auth_token", "SLUICE_AUTH_TOKEN"},
+                       {"tls_ca", "SLUICE_TLS_CA"}});
+  FLAGS_minloglevel = 1;  // a CLI's stderr is for errors
+  if (argc < 2) {
+    std::cerr << kUsage << std::endl;
+    return 2;
+  }
+  static const std::map<std::string, Command> kCommands = {
+      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"daily", CmdDaily}};
+  auto it = kCommands.find(argv[1]);
+  if (it == kCommands.end()) {
+    return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);
+  }
+  Context ctx;
+  ctx.options.target = FLAGS_coordinator;
+  ctx.options.auth_token = FLAGS_auth_token;
+  ctx.options.tls_ca = FLAGS_tls_ca;
+  ctx.json = FLAGS_json;
+  for (int i = 2; i < argc; ++i) ctx.args.push_back(argv[i]);
+  ctx.channel = sluice::MakeChannel(ctx.options);
+  ctx.admin = sluice::v1::AdminService::NewStub(ctx.channel);
+  return it->second(ctx);
+}
