@@ -89,7 +89,8 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
                                       ", got " + Secs(wait));
   }
 
-  const TimePoint deadline = clock_->Now() + wait;
+  // The wait is real time even when the domain clock is fake (tests).
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
     uint64_t epoch;
     {
@@ -98,12 +99,13 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
     }
     const TimePoint now = clock_->Now();
     auto tasks = store_->Claim(kinds, max_tasks, now, now + lease, agent_id);
-    if (!tasks.ok() || !tasks->empty() || shutdown_ || now >= deadline) return tasks;
+    const auto real_now = std::chrono::steady_clock::now();
+    if (!tasks.ok() || !tasks->empty() || shutdown_ || real_now >= deadline) return tasks;
     // Nothing ready: sleep until new work is signalled in this process, or a
     // short poll interval passes (backoffs end and other coordinators enqueue
     // without telling us).
     std::unique_lock<std::mutex> lock(mu_);
-    auto left = std::min<Duration>(deadline - now, milliseconds(250));
+    auto left = std::min<std::chrono::steady_clock::duration>(deadline - real_now, milliseconds(250));
     work_cv_.wait_for(lock, left, [&] { return work_epoch_ != epoch || shutdown_; });
   }
 }

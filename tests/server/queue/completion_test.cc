@@ -1,0 +1,162 @@
+// A completion commits entity rows, cache state, discovered tasks and the
+// task's removal in one transaction, or nothing at all.
+#include "tests/server/queue/queue_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::seconds;
+
+class CompletionTest : public QueueFixture {
+ protected:
+  Completion CorporationDone(const LeasedTask& t) {
+    Completion c;
+    c.task_id = t.task_id;
+    c.fencing_token = t.fencing_token;
+    c.agent_id = "agent-a";
+    c.etag = "\"abc\"";
+    c.expires = clock_.Now() + seconds(3600);
+    v1::EntityRecord r;
+    auto* corp = r.mutable_corporation();
+    corp->set_corporation_id(t.entity_id);
+    corp->set_name("Corp");
+    corp->set_ticker("CRP");
+    corp->set_member_count(42);
+    corp->set_ceo_id(2112000001);
+    corp->set_alliance_id(99000001);
+    corp->set_tax_rate(0.1);
+    c.records.push_back(r);
+    c.discovered.push_back({"character", {2112000001, 2112000002}, false});
+    c.discovered.push_back({"alliance", {99000001}, false});
+    return c;
+  }
+};
+
+TEST_F(CompletionTest, CommitsEntitiesDiscoveriesAndRemovalTogether) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  auto out = queue_->Complete(CorporationDone(t[0]));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->records_written, 1);
+  EXPECT_EQ(out->tasks_queued, 3);
+  EXPECT_EQ(db_->Query("SELECT name FROM corporation_static WHERE corporation_id = 98000001"), "Corp");
+  EXPECT_EQ(db_->Query("SELECT member_count FROM corporation_ephemeral WHERE corporation_id = 98000001"), "42");
+  EXPECT_EQ(db_->Query("SELECT etag FROM entity_cache WHERE kind = 'corporation' AND entity_id = 98000001"),
+            "\"abc\"");
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'character'"), 2);
+  // Discovered tasks inherit the priority of the task that found them.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE priority = 5"), 3);
+}
+
+TEST_F(CompletionTest, InjectedFailureAtAnyStageLeavesNothingPartial) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  for (const std::string stage : {"locked", "entities", "discovered", "before_commit"}) {
+    SCOPED_TRACE(stage);
+    auto t = LeaseOrDie({"corporation"}, 1);
+    ASSERT_EQ(t.size(), 1u);
+    store_->set_fault_hook([stage](const std::string& at) {
+      if (at == stage) throw std::runtime_error("injected failure at " + at);
+    });
+    auto out = queue_->Complete(CorporationDone(t[0]));
+    store_->set_fault_hook(nullptr);
+    EXPECT_FALSE(out.ok());
+    EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 0);
+    EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_ephemeral"), 0);
+    EXPECT_EQ(db_->Count("SELECT count(*) FROM entity_cache"), 0);
+    EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind <> 'corporation'"), 0);
+    EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 1);
+    // The lease still holds: let it lapse for the next stage.
+    clock_.Advance(seconds(31));
+  }
+  // And with no fault the same task commits fully.
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 1);
+}
+
+TEST_F(CompletionTest, NotModifiedRefreshesLastModifiedWithoutRewritingData) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
+  Exec("UPDATE corporation_ephemeral SET member_count = 7");  // marker: must survive a 304
+  const std::string before = db_->Query("SELECT last_modified FROM corporation_static");
+
+  clock_.Advance(seconds(7200));
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto again = LeaseOrDie({"corporation"}, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].etag, "\"abc\"") << "the lease must carry the known ETag for If-None-Match";
+  Completion c;
+  c.task_id = again[0].task_id;
+  c.fencing_token = again[0].fencing_token;
+  c.not_modified = true;
+  ASSERT_TRUE(queue_->Complete(c).ok());
+  EXPECT_EQ(db_->Query("SELECT member_count FROM corporation_ephemeral"), "7");
+  EXPECT_NE(db_->Query("SELECT last_modified FROM corporation_static"), before);
+  EXPECT_EQ(db_->Query("SELECT etag FROM entity_cache"), "\"abc\"") << "304 keeps the ETag";
+}
+
+TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
+  // Corporation -> character -> corporation must not loop.
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
+  auto chars = LeaseOrDie({"character"}, 1);
+  ASSERT_EQ(chars.size(), 1u);
+  Completion c;
+  c.task_id = chars[0].task_id;
+  c.fencing_token = chars[0].fencing_token;
+  v1::EntityRecord r;
+  r.mutable_character()->set_character_id(chars[0].entity_id);
+  r.mutable_character()->set_name("Pilot");
+  c.records.push_back(r);
+  c.discovered.push_back({"corporation", {98000001}, false});
+  auto out = queue_->Complete(c);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->tasks_queued, 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
+
+  // Once the freshness window has passed, or when forced, it is queued.
+  auto chars2 = LeaseOrDie({"character"}, 1);
+  ASSERT_EQ(chars2.size(), 1u);
+  c.task_id = chars2[0].task_id;
+  c.fencing_token = chars2[0].fencing_token;
+  c.records[0].mutable_character()->set_character_id(chars2[0].entity_id);
+  c.discovered[0].force = true;
+  out = queue_->Complete(c);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->tasks_queued, 1);
+}
+
+TEST_F(CompletionTest, RecordForAnotherEntityIsRejected) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  Completion c = CorporationDone(t[0]);
+  c.records[0].mutable_corporation()->set_corporation_id(98000002);
+  auto out = queue_->Complete(c);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("records[0]"), std::string::npos) << out.status();
+  c = CorporationDone(t[0]);
+  c.records[0].mutable_alliance()->set_alliance_id(t[0].entity_id);
+  EXPECT_EQ(queue_->Complete(c).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM alliance_static"), 0);
+}
+
+TEST_F(CompletionTest, BadDiscoveriesAreRejectedNamingTheField) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  Completion c = CorporationDone(t[0]);
+  c.discovered.push_back({"planet", {1}, false});
+  auto out = queue_->Complete(c);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(out.status().message().find("discovered[2].kind"), std::string::npos) << out.status();
+  c = CorporationDone(t[0]);
+  c.discovered[0].ids.push_back(-5);
+  out = queue_->Complete(c);
+  EXPECT_NE(out.status().message().find("discovered[0].ids[2]"), std::string::npos) << out.status();
+}
+
+}  // namespace
+}  // namespace sluice::testing

@@ -1,0 +1,151 @@
+// Leases: expiry makes a task claimable again, fencing tokens reject stale
+// holders, extensions keep a task, and two agents never both commit a task.
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "tests/server/queue/queue_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::seconds;
+
+class LeaseTest : public QueueFixture {};
+
+Completion DoneWith(const LeasedTask& t, const std::string& agent) {
+  Completion c;
+  c.task_id = t.task_id;
+  c.fencing_token = t.fencing_token;
+  c.agent_id = agent;
+  v1::EntityRecord r;
+  r.mutable_character()->set_character_id(t.entity_id);
+  r.mutable_character()->set_name("Pilot " + std::to_string(t.entity_id));
+  c.records.push_back(r);
+  return c;
+}
+
+TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto first = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty()) << "leased task was handed out twice";
+  clock_.Advance(seconds(29));
+  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty());
+  clock_.Advance(seconds(2));
+  auto second = LeaseOrDie({"character"}, 10, "agent-b");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].task_id, first[0].task_id);
+  EXPECT_GT(second[0].fencing_token, first[0].fencing_token);
+}
+
+TEST_F(LeaseTest, StaleFencingTokenIsRejectedAndWritesNothing) {
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto first = LeaseOrDie({"character"}, 1, "agent-a", seconds(5));
+  clock_.Advance(seconds(6));
+  auto second = LeaseOrDie({"character"}, 1, "agent-b");
+  ASSERT_EQ(second.size(), 1u);
+
+  auto stale = queue_->Complete(DoneWith(first[0], "agent-a"));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition) << stale.status();
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM character_static"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 1);
+
+  auto stale_fail = queue_->Fail(Failure{first[0].task_id, first[0].fencing_token, "agent-a"});
+  EXPECT_EQ(stale_fail.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto stale_extend = queue_->Extend(first[0].task_id, first[0].fencing_token, seconds(30));
+  EXPECT_EQ(stale_extend.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  auto ok = queue_->Complete(DoneWith(second[0], "agent-b"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM character_static"), 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 0);
+}
+
+TEST_F(LeaseTest, ExtendKeepsTheTaskLeased) {
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"character"}, 1, "agent-a", seconds(10));
+  clock_.Advance(seconds(8));
+  auto until = queue_->Extend(t[0].task_id, t[0].fencing_token, seconds(60));
+  ASSERT_TRUE(until.ok()) << until.status();
+  clock_.Advance(seconds(30));
+  EXPECT_TRUE(LeaseOrDie({"character"}, 1, "agent-b").empty());
+  EXPECT_TRUE(queue_->Complete(DoneWith(t[0], "agent-a")).ok());
+}
+
+TEST_F(LeaseTest, TwoAgentsNeverBothCommitOneTask) {
+  // Many rounds of: a lease expires, a second agent takes the task, and both
+  // agents race to complete it. Exactly one commit may win each round.
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 40; ++i) ids.push_back(i);
+  ASSERT_TRUE(queue_->Enqueue("character", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto a = LeaseOrDie({"character"}, 40, "agent-a", seconds(5));
+  ASSERT_EQ(a.size(), 40u);
+  clock_.Advance(seconds(6));
+  auto b = LeaseOrDie({"character"}, 40, "agent-b", seconds(30));
+  ASSERT_EQ(b.size(), 40u);
+  std::atomic<int> wins{0}, rejections{0};
+  auto run = [&](const std::vector<LeasedTask>& tasks, const std::string& agent) {
+    for (const auto& t : tasks) {
+      auto r = queue_->Complete(DoneWith(t, agent));
+      if (r.ok()) {
+        ++wins;
+      } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+        ++rejections;
+      } else {
+        ADD_FAILURE() << r.status();
+      }
+    }
+  };
+  std::thread ta(run, a, "agent-a"), tb(run, b, "agent-b");
+  ta.join();
+  tb.join();
+  EXPECT_EQ(wins.load(), 40);
+  EXPECT_EQ(rejections.load(), 40);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM character_static"), 40);
+}
+
+TEST_F(LeaseTest, ConcurrentClaimsNeverShareATask) {
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 2000; ++i) ids.push_back(i);
+  ASSERT_TRUE(queue_->Enqueue("character", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  std::mutex mu;
+  std::set<int64_t> seen;
+  std::atomic<int> dups{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 6; ++w) {
+    threads.emplace_back([&, w] {
+      while (true) {
+        auto got = queue_->Lease("agent-" + std::to_string(w), {"character"}, 37, seconds(60),
+                                 Duration::zero());
+        ASSERT_TRUE(got.ok()) << got.status();
+        if (got->empty()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& t : *got) {
+          if (!seen.insert(t.task_id).second) ++dups;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(dups.load(), 0);
+  EXPECT_EQ(seen.size(), 2000u);
+}
+
+TEST_F(LeaseTest, LongPollReturnsWhenWorkArrives) {
+  std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(queue_->Enqueue("character", {9}, v1::PRIORITY_CLASS_MANUAL).ok());
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto got = queue_->Lease("agent-a", {"character"}, 5, seconds(30), seconds(10));
+  producer.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(5));
+}
+
+}  // namespace
+}  // namespace sluice::testing

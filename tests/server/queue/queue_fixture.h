@@ -1,0 +1,61 @@
+// A migrated throwaway database with a PgQueueStore and a TaskQueue on a
+// FakeClock, plus helpers to insert queue rows directly for ordering tests.
+#ifndef SLUICE_TESTS_SERVER_QUEUE_QUEUE_FIXTURE_H_
+#define SLUICE_TESTS_SERVER_QUEUE_QUEUE_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "common/time_util.h"
+#include "db/migrations.h"
+#include "server/queue/task_queue.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_queue_store.h"
+#include "tests/support/test_database.h"
+
+namespace sluice::testing {
+
+class QueueFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<TestDatabase>();
+    PgPool::Options o;
+    o.dsn = db_->dsn();
+    o.size = 8;
+    pool_ = std::make_unique<PgPool>(o);
+    Migrator m(pool_.get(), EmbeddedMigrations());
+    ASSERT_TRUE(m.Apply().ok());
+    store_ = std::make_unique<PgQueueStore>(pool_.get());
+    queue_ = std::make_unique<TaskQueue>(store_.get(), &clock_, options_);
+  }
+
+  // Rebuilds the queue after a test changed options_.
+  void ResetQueue() { queue_ = std::make_unique<TaskQueue>(store_.get(), &clock_, options_); }
+
+  void Exec(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::nontransaction nt(c);
+    nt.exec(sql);
+  }
+
+  std::vector<LeasedTask> LeaseOrDie(const std::vector<std::string>& kinds, int n,
+                                     const std::string& agent = "agent-a",
+                                     Duration lease = std::chrono::seconds(30)) {
+    auto r = queue_->Lease(agent, kinds, n, lease, Duration::zero());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<LeasedTask>{};
+  }
+
+  FakeClock clock_{FromUnixSeconds(1'800'000'000)};
+  TaskQueueOptions options_;
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgQueueStore> store_;
+  std::unique_ptr<TaskQueue> queue_;
+};
+
+}  // namespace sluice::testing
+
+#endif  // SLUICE_TESTS_SERVER_QUEUE_QUEUE_FIXTURE_H_

@@ -1,0 +1,168 @@
+// The coordinator's gRPC surface: bad arguments get INVALID_ARGUMENT naming
+// the field, stale leases FAILED_PRECONDITION, a missing token
+// UNAUTHENTICATED, and a database outage UNAVAILABLE with recovery.
+#include <thread>
+
+#include "common/time_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/server/service/coordinator_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+using grpc::StatusCode;
+
+class AgentServiceTest : public CoordinatorFixture {
+ protected:
+  void SetUp() override { StartCoordinator(); }
+
+  v1::LeaseTasksRequest ValidLease() {
+    v1::LeaseTasksRequest r;
+    r.set_agent_id("agent-1");
+    r.add_kinds("character");
+    r.set_max_tasks(10);
+    *r.mutable_lease_duration() = ToProtoDuration(std::chrono::seconds(30));
+    return r;
+  }
+
+  void ExpectInvalid(const grpc::Status& s, const std::string& field) {
+    EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_NE(s.error_message().find(field), std::string::npos)
+        << "message '" << s.error_message() << "' does not name " << field;
+  }
+};
+
+TEST_F(AgentServiceTest, BadLeaseArgumentsNameTheField) {
+  v1::LeaseTasksResponse resp;
+  auto r = ValidLease();
+  r.clear_agent_id();
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "agent_id");
+  r = ValidLease();
+  r.clear_kinds();
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "kinds");
+  r = ValidLease();
+  r.add_kinds("spaceship");
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "kinds[1]");
+  r = ValidLease();
+  r.set_max_tasks(0);
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "max_tasks");
+  r = ValidLease();
+  *r.mutable_lease_duration() = ToProtoDuration(std::chrono::hours(5));
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "lease_duration");
+  r = ValidLease();
+  *r.mutable_wait() = ToProtoDuration(std::chrono::seconds(-1));
+  ExpectInvalid(agent_->LeaseTasks(Ctx().get(), r, &resp), "wait");
+}
+
+TEST_F(AgentServiceTest, BadOutcomeArgumentsNameTheField) {
+  v1::CompleteTaskRequest c;
+  v1::CompleteTaskResponse cr;
+  ExpectInvalid(agent_->CompleteTask(Ctx().get(), c, &cr), "task_id");
+  c.set_task_id(1);
+  ExpectInvalid(agent_->CompleteTask(Ctx().get(), c, &cr), "fencing_token");
+  v1::FailTaskRequest f;
+  v1::FailTaskResponse fr;
+  f.set_task_id(1);
+  f.set_fencing_token(1);
+  f.set_http_status(999);
+  ExpectInvalid(agent_->FailTask(Ctx().get(), f, &fr), "http_status");
+  v1::ExtendLeaseRequest e;
+  v1::ExtendLeaseResponse er;
+  ExpectInvalid(agent_->ExtendLease(Ctx().get(), e, &er), "task_id");
+  v1::EnqueueRequest q;
+  v1::EnqueueResponse qr;
+  q.set_kind("character");
+  ExpectInvalid(admin_->Enqueue(Ctx().get(), q, &qr), "ids");
+}
+
+TEST_F(AgentServiceTest, LeaseCompleteRoundTripAndStaleToken) {
+  v1::EnqueueRequest q;
+  q.set_kind("character");
+  q.add_ids(2112000001);
+  v1::EnqueueResponse qr;
+  ASSERT_TRUE(admin_->Enqueue(Ctx().get(), q, &qr).ok());
+  v1::LeaseTasksResponse leased;
+  ASSERT_TRUE(agent_->LeaseTasks(Ctx().get(), ValidLease(), &leased).ok());
+  ASSERT_EQ(leased.tasks_size(), 1);
+  const auto& t = leased.tasks(0);
+  EXPECT_EQ(t.kind(), "character");
+  EXPECT_EQ(t.priority(), v1::PRIORITY_CLASS_MANUAL);
+
+  v1::CompleteTaskRequest c;
+  c.set_task_id(t.task_id());
+  c.set_fencing_token(t.fencing_token() + 1);  // not ours
+  v1::CompleteTaskResponse cr;
+  EXPECT_EQ(agent_->CompleteTask(Ctx().get(), c, &cr).error_code(), StatusCode::FAILED_PRECONDITION);
+  c.set_fencing_token(t.fencing_token());
+  auto* ch = c.add_records()->mutable_character();
+  ch->set_character_id(2112000001);
+  ch->set_name("Pilot");
+  ASSERT_TRUE(agent_->CompleteTask(Ctx().get(), c, &cr).ok());
+  EXPECT_EQ(cr.records_written(), 1);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_static"), 1);
+}
+
+TEST_F(AgentServiceTest, DatabaseOutageIsUnavailableAndRecovers) {
+  v1::QueueStatusResponse st;
+  ASSERT_TRUE(admin_->QueueStatus(Ctx().get(), v1::QueueStatusRequest(), &st).ok());
+  proxy_->SetUp(false);
+  v1::LeaseTasksResponse resp;
+  auto s = agent_->LeaseTasks(Ctx().get(), ValidLease(), &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::UNAVAILABLE) << s.error_message();
+  v1::EnqueueRequest q;
+  q.set_kind("character");
+  q.add_ids(1);
+  v1::EnqueueResponse qr;
+  EXPECT_EQ(admin_->Enqueue(Ctx().get(), q, &qr).error_code(), StatusCode::UNAVAILABLE);
+
+  proxy_->SetUp(true);
+  ASSERT_TRUE(admin_->Enqueue(Ctx().get(), q, &qr).ok());
+  EXPECT_EQ(qr.enqueued(), 1);
+  ASSERT_TRUE(agent_->LeaseTasks(Ctx().get(), ValidLease(), &resp).ok());
+  EXPECT_EQ(resp.tasks_size(), 1);
+}
+
+TEST_F(AgentServiceTest, HealthFollowsTheDatabase) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  // Real gRPC health protocol, as Kubernetes probes and grpcurl use it.
+  auto check = [&] {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service("sluice.v1.AgentService");
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    auto s = health->Check(&ctx, req, &resp);
+    return s.ok() ? resp.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  };
+  auto wait_for = [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+    for (int i = 0; i < 100 && check() != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return check();
+  };
+  EXPECT_EQ(wait_for(grpc::health::v1::HealthCheckResponse::SERVING),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+  proxy_->SetUp(false);
+  EXPECT_EQ(wait_for(grpc::health::v1::HealthCheckResponse::NOT_SERVING),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  proxy_->SetUp(true);
+  EXPECT_EQ(wait_for(grpc::health::v1::HealthCheckResponse::SERVING),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+class AuthTest : public CoordinatorFixture {};
+
+TEST_F(AuthTest, TokenIsRequiredWhenConfigured) {
+  StartCoordinator("s3cret");
+  v1::QueueStatusResponse st;
+  ASSERT_TRUE(admin_->QueueStatus(Ctx().get(), v1::QueueStatusRequest(), &st).ok());
+  grpc::ClientContext anonymous;
+  EXPECT_EQ(admin_->QueueStatus(&anonymous, v1::QueueStatusRequest(), &st).error_code(),
+            StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext wrong;
+  wrong.AddMetadata("authorization", "Bearer nope");
+  EXPECT_EQ(agent_->LeaseTasks(&wrong, v1::LeaseTasksRequest(), nullptr).error_code(),
+            StatusCode::UNAUTHENTICATED);
+}
+
+}  // namespace
+}  // namespace sluice::testing

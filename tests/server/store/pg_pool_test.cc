@@ -1,0 +1,57 @@
+// A database outage surfaces as UNAVAILABLE and the pool recovers by itself
+// when the database returns.
+#include <gtest/gtest.h>
+
+#include "server/store/pg_pool.h"
+#include "tests/support/tcp_proxy.h"
+#include "tests/support/test_database.h"
+
+namespace sluice::testing {
+namespace {
+
+absl::Status Ping(PgPool& pool) {
+  return pool.Run([](pqxx::connection& c) {
+    pqxx::nontransaction nt(c);
+    nt.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+TEST(PgPoolTest, OutageIsUnavailableAndRecovers) {
+  TestDatabase db;
+  auto [host, port] = DsnHostPort(db.dsn());
+  TcpProxy proxy(host, port);
+  PgPool::Options o;
+  o.dsn = DsnWithHostPort(db.dsn(), "127.0.0.1", proxy.port());
+  o.size = 2;
+  PgPool pool(o);
+  ASSERT_TRUE(Ping(pool).ok());
+
+  proxy.SetUp(false);
+  absl::Status down = Ping(pool);
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
+  EXPECT_EQ(Ping(pool).code(), absl::StatusCode::kUnavailable) << "reconnect should fail too";
+
+  proxy.SetUp(true);
+  EXPECT_TRUE(Ping(pool).ok());
+}
+
+TEST(PgPoolTest, SqlErrorsAreInternalAndKeepTheConnection) {
+  TestDatabase db;
+  PgPool::Options o;
+  o.dsn = db.dsn();
+  o.size = 1;
+  PgPool pool(o);
+  absl::Status s = pool.Run([](pqxx::connection& c) {
+    pqxx::work w(c);
+    w.exec("SELECT * FROM no_such_table");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(s.message().find("42P01"), std::string::npos) << s;
+  EXPECT_TRUE(Ping(pool).ok());
+  EXPECT_EQ(pool.open_connections(), 1);
+}
+
+}  // namespace
+}  // namespace sluice::testing
