@@ -1,0 +1,326 @@
+#include "agent/core/agent.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/core/backoff.h"
+#include "common/time_util.h"
+
+namespace sluice::agent {
+namespace {
+
+bool LeaseWasLost(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition ||
+         status.code() == absl::StatusCode::kNotFound;
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskService> tasks,
+             std::unique_ptr<RateGate> gate, std::unique_ptr<UpstreamClient> upstream,
+             const Clock* clock)
+    : options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      kinds_(handlers_.Kinds()),
+      tasks_(std::move(tasks)),
+      gate_(std::move(gate)),
+      upstream_(std::move(upstream)),
+      clock_(clock),
+      max_tasks_(std::clamp(options_.max_tasks > 0 ? options_.max_tasks : 2 * options_.workers,
+                            1, 1000)) {
+  CHECK(tasks_ != nullptr);
+  CHECK(gate_ != nullptr);
+  CHECK(upstream_ != nullptr);
+  CHECK_GE(options_.workers, 1);
+}
+
+Agent::~Agent() { Stop(); }
+
+absl::Status Agent::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return absl::FailedPreconditionError("agent already started");
+  if (kinds_.empty()) return absl::FailedPreconditionError("agent has no task handlers");
+  started_ = true;
+  LOG(INFO) << "agent " << options_.agent_id << " starting " << options_.workers
+            << " worker(s) for kinds [" << absl::StrJoin(kinds_, ", ") << "]";
+  leaser_ = std::thread([this] { LeaseLoop(); });
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  extender_ = std::thread([this] { ExtendLoop(); });
+  return absl::OkStatus();
+}
+
+bool Agent::SleepUnlessStopping(Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void Agent::LeaseLoop() {
+  Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
+  // Refill when fewer tasks wait than there are workers: a batch arrives
+  // before the workers run dry, and no more than ~2 batches are ever held.
+  const size_t low_water = static_cast<size_t>(std::max(1, std::min(options_.workers, max_tasks_)));
+  while (queue_.WaitForRoom(low_water)) {
+    int room = max_tasks_ - static_cast<int>(queue_.size());
+    if (room <= 0) continue;
+    sluice::v1::LeaseTasksRequest request;
+    request.set_agent_id(options_.agent_id);
+    for (const auto& kind : kinds_) request.add_kinds(kind);
+    request.set_max_tasks(room);
+    *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
+    *request.mutable_wait() = ToProtoDuration(options_.lease_wait);
+    auto asked_at = std::chrono::steady_clock::now();
+    auto response = tasks_->LeaseTasks(request);
+    if (!response.ok()) {
+      ++counters_.lease_errors;
+      auto wait = backoff.Next();
+      LOG_EVERY_N(WARNING, 10) << "LeaseTasks failed: " << response.status() << "; retrying in "
+                               << wait.count() << " ms (" << google::COUNTER << " failures)";
+      if (!SleepUnlessStopping(wait)) break;
+      continue;
+    }
+    backoff.Reset();
+    std::vector<sluice::v1::Task> leased(response->tasks().begin(), response->tasks().end());
+    counters_.tasks_leased += static_cast<int64_t>(leased.size());
+    for (const auto& task : leased) leases_.Add(task);
+    bool got_tasks = !leased.empty();
+    // A closed queue hands the tasks back: Stop() raced the long poll.
+    for (const auto& task : queue_.Push(std::move(leased))) {
+      Release(task, "agent draining; task released before start");
+    }
+    if (!got_tasks) {
+      // The long poll should have waited; if the coordinator answered empty
+      // at once, do not spin.
+      auto elapsed = std::chrono::steady_clock::now() - asked_at;
+      if (elapsed < options_.lease_wait / 2 &&
+          !SleepUnlessStopping(std::max<Duration>(options_.lease_wait / 2 - elapsed,
+                                                  std::chrono::milliseconds(100)))) {
+        break;
+      }
+    }
+  }
+}
+
+void Agent::WorkerLoop() {
+  while (auto task = queue_.Pop()) ProcessTask(*task);
+}
+
+void Agent::ProcessTask(const sluice::v1::Task& task) {
+  if (leases_.IsLost(task)) {
+    ++counters_.leases_lost;
+    leases_.Remove(task);
+    LOG(WARNING) << task.kind() << " " << task.entity_id() << ": lease lost before start";
+    return;
+  }
+  const BoundHandler* bound = handlers_.Find(task.kind());
+  if (bound == nullptr) {
+    Release(task, absl::StrCat("agent ", options_.agent_id, " has no handler for kind '",
+                               task.kind(), "'"));
+    return;
+  }
+  UpstreamRequest request = bound->handler->BuildRequest(task);
+  if (!task.etag().empty()) request.headers.emplace_back("If-None-Match", task.etag());
+
+  auto permit = gate_->Acquire(bound->route, clock_->Now() + options_.acquire_timeout);
+  if (!permit.ok()) {
+    Release(task, absl::StrCat("no rate token: ", permit.status().message()));
+    return;
+  }
+
+  ++counters_.upstream_requests;
+  absl::StatusOr<HttpResponse> response = upstream_->Get(request.url, request.headers);
+  TimePoint now = clock_->Now();
+
+  UpstreamObservation observation;
+  observation.route = bound->route;
+  observation.status = response.ok() ? response->status : 0;
+  if (response.ok()) observation.headers = response->headers;
+  observation.observed_at = now;
+  observation.request_key = absl::StrCat(task.kind(), ":", task.entity_id());
+  observation.lease_id = permit->lease_id;
+  gate_->Report(std::move(observation));
+
+  TaskOutcome outcome = DecideOutcome(*bound->handler, task, options_.agent_id, response, now);
+  switch (outcome.cls) {
+    case OutcomeClass::kCompleted:
+    case OutcomeClass::kNotModified:
+    case OutcomeClass::kReleased:
+      break;
+    case OutcomeClass::kBadBody:
+      ++counters_.bad_bodies;
+      break;
+    case OutcomeClass::kRateLimited:
+      ++counters_.rate_limited;
+      ++counters_.upstream_errors;
+      break;
+    default:
+      ++counters_.upstream_errors;
+      break;
+  }
+  VLOG(1) << task.kind() << " " << task.entity_id() << " -> "
+          << (response.ok() ? absl::StrCat("HTTP ", response->status)
+                            : std::string(response.status().message()))
+          << " -> " << OutcomeClassName(outcome.cls);
+  Deliver(task, outcome);
+}
+
+void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
+  const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
+  absl::Status status;
+  if (outcome.is_complete()) {
+    auto result = tasks_->CompleteTask(outcome.complete);
+    status = result.status();
+    if (result.ok()) {
+      ++counters_.tasks_done;
+      if (outcome.cls == OutcomeClass::kNotModified) ++counters_.not_modified;
+    }
+  } else {
+    auto result = tasks_->FailTask(outcome.fail);
+    status = result.status();
+    if (result.ok()) {
+      if (outcome.cls == OutcomeClass::kReleased) {
+        ++counters_.tasks_released;
+      } else {
+        ++counters_.tasks_failed;
+        if (outcome.fail.permanent() || result->dead()) ++counters_.tasks_failed_permanent;
+      }
+      if (outcome.cls != OutcomeClass::kReleased) {
+        LOG_EVERY_N(INFO, 50) << label << " failed (" << OutcomeClassName(outcome.cls)
+                              << "): " << outcome.fail.error() << " [" << google::COUNTER
+                              << " failures]";
+      }
+    }
+  }
+  if (!status.ok()) {
+    if (LeaseWasLost(status)) {
+      ++counters_.leases_lost;
+      LOG(WARNING) << label << ": coordinator rejected the result, lease lost (" << status
+                   << "); dropping it";
+    } else {
+      ++counters_.report_errors;
+      LOG(ERROR) << label << ": result not delivered (" << status
+                 << "); the lease will lapse and the task be redone";
+    }
+  }
+  leases_.Remove(task);
+}
+
+void Agent::Release(const sluice::v1::Task& task, const std::string& reason) {
+  Deliver(task, ReleaseOutcome(task, options_.agent_id, reason));
+}
+
+void Agent::ExtendLoop() {
+  auto last_log = std::chrono::steady_clock::now();
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, options_.extend_interval, [this] { return extender_stop_; })) return;
+    }
+    for (const auto& lease : leases_.DueForExtension(clock_->Now(), options_.lease_duration)) {
+      sluice::v1::ExtendLeaseRequest request;
+      request.set_task_id(lease.task_id);
+      request.set_fencing_token(lease.fencing_token);
+      *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
+      request.set_agent_id(options_.agent_id);
+      auto response = tasks_->ExtendLease(request);
+      if (response.ok()) {
+        leases_.Extended(lease, FromProto(response->locked_until()));
+      } else if (LeaseWasLost(response.status())) {
+        leases_.MarkLost(lease);
+        LOG(WARNING) << "task " << lease.task_id << ": lease lost (" << response.status() << ")";
+      } else {
+        LOG_EVERY_N(WARNING, 10) << "ExtendLease(task " << lease.task_id
+                                 << ") failed: " << response.status();
+      }
+    }
+    if (options_.log_interval > Duration::zero() &&
+        std::chrono::steady_clock::now() - last_log >= options_.log_interval) {
+      last_log = std::chrono::steady_clock::now();
+      LogProgress();
+    }
+  }
+}
+
+void Agent::LogProgress() {
+  AgentStats s = stats();
+  LOG(INFO) << "agent " << options_.agent_id << ": leased " << s.tasks_leased << ", done "
+            << s.tasks_done << " (" << s.not_modified << " not modified), failed "
+            << s.tasks_failed << " (" << s.tasks_failed_permanent << " permanent), released "
+            << s.tasks_released << ", upstream requests " << s.upstream_requests << " ("
+            << s.upstream_errors << " errors, " << s.rate_limited << " rate-limited), queued "
+            << queue_.size() << ", held " << leases_.size();
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (!started_) {
+    gate_->Shutdown();
+    return;
+  }
+  LOG(INFO) << "agent " << options_.agent_id << " draining";
+  const auto drain_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+
+  // Results still retrying against an unreachable coordinator are abandoned
+  // once the drain time is up, so SIGTERM always ends in bounded time.
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+  bool drained = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(watchdog_mu);
+    if (!watchdog_cv.wait_until(lock, drain_deadline, [&] { return drained; })) {
+      LOG(WARNING) << "drain timeout: abandoning results still being retried";
+      tasks_->AbortRetries();
+    }
+  });
+
+  std::vector<sluice::v1::Task> unstarted = queue_.Close();
+  gate_->CancelWaiters();
+  for (const auto& task : unstarted) Release(task, "agent draining; task released before start");
+  if (leaser_.joinable()) leaser_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    extender_stop_ = true;
+  }
+  cv_.notify_all();
+  if (extender_.joinable()) extender_.join();
+  {
+    std::lock_guard<std::mutex> lock(watchdog_mu);
+    drained = true;
+  }
+  watchdog_cv.notify_all();
+  watchdog.join();
+
+  gate_->Shutdown();
+  LogProgress();
+  LOG(INFO) << "agent " << options_.agent_id << " stopped";
+}
+
+AgentStats Agent::stats() const {
+  AgentStats s;
+  s.tasks_leased = counters_.tasks_leased;
+  s.tasks_done = counters_.tasks_done;
+  s.not_modified = counters_.not_modified;
+  s.tasks_failed = counters_.tasks_failed;
+  s.tasks_failed_permanent = counters_.tasks_failed_permanent;
+  s.tasks_released = counters_.tasks_released;
+  s.leases_lost = counters_.leases_lost;
+  s.upstream_requests = counters_.upstream_requests;
+  s.upstream_errors = counters_.upstream_errors;
+  s.bad_bodies = counters_.bad_bodies;
+  s.rate_limited = counters_.rate_limited;
+  s.report_errors = counters_.report_errors;
+  s.lease_errors = counters_.lease_errors;
+  return s;
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,148 @@
+// Agent is one Sluice agent process's engine: it leases tasks of the kinds
+// its handlers serve, runs them on `workers` threads (rate token -> HTTP ->
+// handler -> result), keeps long-running leases alive, and drains on Stop().
+//
+//   leaser ──LeaseTasks──► TaskQueue ──► workers ──► RateGate.Acquire
+//                                               ──► UpstreamClient.Get
+//                                               ──► DecideOutcome
+//                                               ──► CompleteTask/FailTask
+//   extender ──ExtendLease for leases past half their duration
+//
+// The core never names a task kind: kinds come from the HandlerSet.
+//
+// Ownership: owns every collaborator passed in. Thread-safety: Start/Stop
+// from one controlling thread; stats() from anywhere.
+#ifndef SLUICE_AGENT_CORE_AGENT_H_
+#define SLUICE_AGENT_CORE_AGENT_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/coordinator/task_service.h"
+#include "agent/core/lease_tracker.h"
+#include "agent/core/outcome.h"
+#include "agent/core/task_queue.h"
+#include "agent/handlers/handler_registry.h"
+#include "agent/http/upstream_client.h"
+#include "agent/throttle/rate_gate.h"
+#include "common/clock.h"
+
+namespace sluice::agent {
+
+struct AgentOptions {
+  // Shown in the coordinator's queue status; "host:pid" by default.
+  std::string agent_id;
+  // Concurrent tasks (seed 000's WORKER_COUNT).
+  int workers = 4;
+  // Tasks per LeaseTasks call; 0 = 2 x workers. The leaser asks again when
+  // fewer than `workers` tasks are waiting, so at most about
+  // max_tasks + workers leases are held.
+  int max_tasks = 0;
+  Duration lease_duration = std::chrono::seconds(60);
+  // LeaseTasks long-poll: how long the coordinator may wait for work.
+  Duration lease_wait = std::chrono::seconds(2);
+  // How long a worker waits for a rate token before giving the task back.
+  Duration acquire_timeout = std::chrono::minutes(5);
+  // Stop(): how long in-flight results may keep retrying an unreachable
+  // coordinator before they are abandoned.
+  Duration drain_timeout = std::chrono::seconds(20);
+  // How often leases are checked for extension.
+  Duration extend_interval = std::chrono::seconds(1);
+  // A progress line in the log this often; 0 = never.
+  Duration log_interval = std::chrono::seconds(60);
+};
+
+// Counters since Start(). "done" counts tasks the coordinator accepted as
+// complete (including 304s); "failed" counts accepted FailTask reports for
+// tasks that were attempted upstream.
+struct AgentStats {
+  int64_t tasks_leased = 0;
+  int64_t tasks_done = 0;
+  int64_t not_modified = 0;     // 304s (also counted in tasks_done)
+  int64_t tasks_failed = 0;
+  int64_t tasks_failed_permanent = 0;  // subset of tasks_failed
+  int64_t tasks_released = 0;   // given back without an upstream call
+  int64_t leases_lost = 0;      // result or extension rejected: lease superseded
+  int64_t upstream_requests = 0;
+  int64_t upstream_errors = 0;  // transport errors and HTTP statuses >= 300 except 304
+  int64_t bad_bodies = 0;       // 2xx the handler could not use
+  int64_t rate_limited = 0;     // 420/429 answers
+  int64_t report_errors = 0;    // results the coordinator never acknowledged
+  int64_t lease_errors = 0;     // failed LeaseTasks calls
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskService> tasks,
+        std::unique_ptr<RateGate> gate, std::unique_ptr<UpstreamClient> upstream,
+        const Clock* clock = SystemClock::Get());
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Starts the leaser, workers and extender. FAILED_PRECONDITION if there is
+  // no handler or Start was already called.
+  absl::Status Start();
+  // Drains: stops leasing, gives back queued tasks, lets running tasks finish
+  // (tasks still waiting for a rate token are given back), returns unspent
+  // rate tokens, then returns. Idempotent; also called by the destructor.
+  void Stop();
+
+  AgentStats stats() const;
+  // The kinds this agent leases.
+  const std::vector<std::string>& kinds() const { return kinds_; }
+  const AgentOptions& options() const { return options_; }
+
+ private:
+  struct Counters {
+    std::atomic<int64_t> tasks_leased{0}, tasks_done{0}, not_modified{0}, tasks_failed{0},
+        tasks_failed_permanent{0}, tasks_released{0}, leases_lost{0}, upstream_requests{0},
+        upstream_errors{0}, bad_bodies{0}, rate_limited{0}, report_errors{0}, lease_errors{0};
+  };
+
+  void LeaseLoop();
+  void WorkerLoop();
+  void ExtendLoop();
+  void ProcessTask(const sluice::v1::Task& task);
+  // Sends the outcome to the coordinator and counts it.
+  void Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome);
+  void Release(const sluice::v1::Task& task, const std::string& reason);
+  // Sleeps unless Stop() begins; false if interrupted.
+  bool SleepUnlessStopping(Duration d);
+  void LogProgress();
+
+  const AgentOptions options_;
+  const HandlerSet handlers_;
+  const std::vector<std::string> kinds_;
+  const std::unique_ptr<TaskService> tasks_;
+  const std::unique_ptr<RateGate> gate_;
+  const std::unique_ptr<UpstreamClient> upstream_;
+  const Clock* const clock_;
+  const int max_tasks_;
+
+  TaskQueue queue_;
+  LeaseTracker leases_;
+  Counters counters_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool stopping_ = false;        // guarded by mu_
+  bool extender_stop_ = false;   // guarded by mu_
+  bool stopped_ = false;         // guarded by mu_
+  std::thread leaser_;
+  std::thread extender_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sluice::agent
+
+#endif  // SLUICE_AGENT_CORE_AGENT_H_

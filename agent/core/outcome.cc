@@ -1,0 +1,157 @@
+#include "agent/core/outcome.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "agent/http/http_date.h"
+#include "common/time_util.h"
+
+namespace sluice::agent {
+namespace {
+
+constexpr size_t kMaxErrorBodyExcerpt = 200;
+constexpr size_t kMaxErrorLength = 1000;
+
+// Proto3 strings must be valid UTF-8 or the coordinator cannot parse the
+// request at all; error text quotes upstream bodies and parser messages, so
+// anything outside printable ASCII is escaped.
+std::string SanitizeError(const std::string& text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxErrorLength));
+  for (unsigned char ch : text) {
+    if (out.size() >= kMaxErrorLength) {
+      out += "...";
+      break;
+    }
+    if (ch >= 0x20 && ch < 0x7f) {
+      out.push_back(static_cast<char>(ch));
+    } else if (ch == '\n' || ch == '\t') {
+      out.push_back(' ');
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(ch, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+TaskOutcome Fail(OutcomeClass cls, const sluice::v1::Task& task, const std::string& agent_id,
+                 bool permanent, int http_status, Duration retry_after, std::string error) {
+  TaskOutcome out;
+  out.cls = cls;
+  out.fail.set_task_id(task.task_id());
+  out.fail.set_fencing_token(task.fencing_token());
+  out.fail.set_agent_id(agent_id);
+  out.fail.set_permanent(permanent);
+  out.fail.set_http_status(http_status);
+  *out.fail.mutable_retry_after() = ToProtoDuration(retry_after);
+  out.fail.set_error(SanitizeError(error));
+  return out;
+}
+
+TaskOutcome Complete(OutcomeClass cls, const sluice::v1::Task& task, const std::string& agent_id,
+                     const HttpResponse& response) {
+  TaskOutcome out;
+  out.cls = cls;
+  out.complete.set_task_id(task.task_id());
+  out.complete.set_fencing_token(task.fencing_token());
+  out.complete.set_agent_id(agent_id);
+  out.complete.set_not_modified(cls == OutcomeClass::kNotModified);
+  // A 304 need not repeat the ETag; keep the one we validated with.
+  std::string etag = response.headers.GetOr("ETag");
+  if (etag.empty() && cls == OutcomeClass::kNotModified) etag = task.etag();
+  // RFC 7232 ETags are ASCII; anything else would poison the proto (UTF-8).
+  if (SanitizeError(etag) != etag) etag.clear();
+  out.complete.set_etag(etag);
+  if (auto expires = response.headers.Get("Expires")) {
+    if (auto t = ParseHttpDate(*expires)) *out.complete.mutable_expires() = ToProto(*t);
+  }
+  return out;
+}
+
+// The longer of Retry-After and ESI's error-window reset: both say "not
+// before", and obeying the later one is what keeps the key from a ban.
+Duration RateLimitRetryAfter(const HeaderMap& headers, TimePoint now) {
+  Duration wait = Duration::zero();
+  for (const char* name : {"Retry-After", "X-ESI-Error-Limit-Reset"}) {
+    if (auto value = headers.Get(name)) {
+      if (auto d = ParseRetryAfter(*value, now)) wait = std::max(wait, *d);
+    }
+  }
+  return wait;
+}
+
+std::string BodyExcerpt(const std::string& body) {
+  if (body.empty()) return "";
+  std::string excerpt = body.substr(0, kMaxErrorBodyExcerpt);
+  if (body.size() > kMaxErrorBodyExcerpt) excerpt += "...";
+  return absl::StrCat(": ", excerpt);
+}
+
+}  // namespace
+
+const char* OutcomeClassName(OutcomeClass cls) {
+  switch (cls) {
+    case OutcomeClass::kCompleted: return "completed";
+    case OutcomeClass::kNotModified: return "not_modified";
+    case OutcomeClass::kBadBody: return "bad_body";
+    case OutcomeClass::kGone: return "gone";
+    case OutcomeClass::kRateLimited: return "rate_limited";
+    case OutcomeClass::kClientError: return "client_error";
+    case OutcomeClass::kServerError: return "server_error";
+    case OutcomeClass::kTransportError: return "transport_error";
+    case OutcomeClass::kReleased: return "released";
+  }
+  return "unknown";
+}
+
+TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
+                          const std::string& agent_id,
+                          const absl::StatusOr<HttpResponse>& response, TimePoint now) {
+  if (!response.ok()) {
+    return Fail(OutcomeClass::kTransportError, task, agent_id, false, 0, Duration::zero(),
+                std::string(response.status().message()));
+  }
+  const int status = response->status;
+  const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
+  if (status == 304) {
+    return Complete(OutcomeClass::kNotModified, task, agent_id, *response);
+  }
+  if (status >= 200 && status < 300) {
+    auto parsed = handler.Parse(task, *response);
+    if (!parsed.ok()) {
+      return Fail(OutcomeClass::kBadBody, task, agent_id, false, status, Duration::zero(),
+                  std::string(parsed.status().message()));
+    }
+    TaskOutcome out = Complete(OutcomeClass::kCompleted, task, agent_id, *response);
+    for (auto& r : parsed->records) *out.complete.add_records() = std::move(r);
+    for (auto& d : parsed->discovered) *out.complete.add_discovered() = std::move(d);
+    return out;
+  }
+  const std::string error =
+      absl::StrCat(label, ": HTTP ", status, BodyExcerpt(response->body));
+  if (status == 404 || status == 410) {
+    return Fail(OutcomeClass::kGone, task, agent_id, true, status, Duration::zero(), error);
+  }
+  if (status == 420 || status == 429) {
+    return Fail(OutcomeClass::kRateLimited, task, agent_id, false, status,
+                RateLimitRetryAfter(response->headers, now), error);
+  }
+  if (status >= 400 && status < 500) {
+    return Fail(OutcomeClass::kClientError, task, agent_id, false, status, Duration::zero(),
+                error);
+  }
+  std::string detail = error;
+  if (status >= 300 && status < 400) {
+    absl::StrAppend(&detail, " (redirect to '", response->headers.GetOr("Location"),
+                    "' not followed; check the upstream base URL)");
+  }
+  return Fail(OutcomeClass::kServerError, task, agent_id, false, status, Duration::zero(),
+              detail);
+}
+
+TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,
+                           const std::string& reason, Duration retry_after) {
+  return Fail(OutcomeClass::kReleased, task, agent_id, false, 0, retry_after, reason);
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,68 @@
+// Outcome mapping: what the coordinator is told about a task, given what the
+// upstream answered. One table for every kind, so handlers stay about JSON:
+//
+//   2xx        -> handler.Parse: records + discovered -> CompleteTask;
+//                 unusable body -> FailTask transient (usually an upstream
+//                 fault; the coordinator dead-letters after max attempts)
+//   304        -> CompleteTask{not_modified}, no records
+//   404, 410   -> FailTask permanent (the entity is gone)
+//   420, 429   -> FailTask transient, retry_after from Retry-After /
+//                 X-ESI-Error-Limit-Reset
+//   other 4xx  -> FailTask transient with http_status; the coordinator's
+//                 classifier decides when a repeated 4xx is permanent
+//   3xx, 5xx   -> FailTask transient, retry_after 0 (coordinator backs off)
+//   transport  -> FailTask transient, http_status 0
+//
+// ETag and Expires of the response travel with CompleteTask.
+#ifndef SLUICE_AGENT_CORE_OUTCOME_H_
+#define SLUICE_AGENT_CORE_OUTCOME_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/handlers/handler.h"
+#include "agent/http/upstream_client.h"
+#include "common/clock.h"
+#include "sluice/v1/agent.pb.h"
+
+namespace sluice::agent {
+
+// Why a task ended the way it did; drives the agent's counters and logs.
+enum class OutcomeClass {
+  kCompleted,
+  kNotModified,
+  kBadBody,          // 2xx whose body the handler rejected
+  kGone,             // 404/410
+  kRateLimited,      // 420/429
+  kClientError,      // other 4xx
+  kServerError,      // 3xx/5xx/other
+  kTransportError,   // no HTTP answer
+  kReleased,         // never called upstream (drain, no token, no handler)
+};
+
+struct TaskOutcome {
+  OutcomeClass cls = OutcomeClass::kReleased;
+  // Exactly one of these is meaningful: complete when cls is kCompleted or
+  // kNotModified, fail otherwise.
+  sluice::v1::CompleteTaskRequest complete;
+  sluice::v1::FailTaskRequest fail;
+
+  bool is_complete() const {
+    return cls == OutcomeClass::kCompleted || cls == OutcomeClass::kNotModified;
+  }
+};
+
+const char* OutcomeClassName(OutcomeClass cls);
+
+TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
+                          const std::string& agent_id,
+                          const absl::StatusOr<HttpResponse>& response, TimePoint now);
+
+// A transient failure for a task this agent gives back without having called
+// the upstream (shutting down, no rate token in time, unknown kind).
+TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,
+                           const std::string& reason, Duration retry_after = Duration::zero());
+
+}  // namespace sluice::agent
+
+#endif  // SLUICE_AGENT_CORE_OUTCOME_H_

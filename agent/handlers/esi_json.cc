@@ -1,0 +1,165 @@
+#include "agent/handlers/esi_json.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "agent/http/http_date.h"
+#include "common/time_util.h"
+
+namespace sluice::agent::esi {
+
+using nlohmann::json;
+
+std::string JoinUrl(const std::string& base, const std::string& path) {
+  std::string out = base;
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out + path;
+}
+
+absl::StatusOr<json> ParseJson(const std::string& body, const std::string& what) {
+  try {
+    return json::parse(body);
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": malformed JSON body (", body.size(), " bytes): ", e.what()));
+  }
+}
+
+absl::StatusOr<json> ParseObject(const std::string& body, const std::string& what) {
+  auto parsed = ParseJson(body, what);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": expected a JSON object, got ", parsed->type_name()));
+  }
+  return parsed;
+}
+
+absl::StatusOr<std::vector<int64_t>> ParseIdArray(const std::string& body,
+                                                  const std::string& what) {
+  auto parsed = ParseJson(body, what);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": expected a JSON array of ids, got ", parsed->type_name()));
+  }
+  std::vector<int64_t> ids;
+  ids.reserve(parsed->size());
+  for (size_t i = 0; i < parsed->size(); ++i) {
+    const json& v = (*parsed)[i];
+    if (!v.is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": element ", i, " is ",
+                                                     v.type_name(), ", expected an integer id"));
+    }
+    ids.push_back(v.get<int64_t>());
+  }
+  return ids;
+}
+
+const json* FieldReader::Lookup(const char* field, bool required) {
+  auto it = object_.find(field);
+  if (it == object_.end() || it->is_null()) {
+    if (required) Fail(field, "is missing");
+    return nullptr;
+  }
+  return &*it;
+}
+
+void FieldReader::Fail(const char* field, const std::string& problem) {
+  if (!status_.ok()) return;
+  status_ = absl::InvalidArgumentError(absl::StrCat(what_, ": field '", field, "' ", problem));
+}
+
+int64_t FieldReader::RequiredInt(const char* field) {
+  const json* v = Lookup(field, true);
+  if (v == nullptr) return 0;
+  if (!v->is_number_integer()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected an integer"));
+    return 0;
+  }
+  return v->get<int64_t>();
+}
+
+int64_t FieldReader::OptionalInt(const char* field) {
+  const json* v = Lookup(field, false);
+  if (v == nullptr) return 0;
+  if (!v->is_number_integer()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected an integer"));
+    return 0;
+  }
+  return v->get<int64_t>();
+}
+
+std::string FieldReader::RequiredString(const char* field) {
+  const json* v = Lookup(field, true);
+  if (v == nullptr) return "";
+  if (!v->is_string()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected a string"));
+    return "";
+  }
+  return v->get<std::string>();
+}
+
+double FieldReader::RequiredDouble(const char* field) {
+  const json* v = Lookup(field, true);
+  if (v == nullptr) return 0;
+  if (!v->is_number()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected a number"));
+    return 0;
+  }
+  return v->get<double>();
+}
+
+double FieldReader::OptionalDouble(const char* field) {
+  const json* v = Lookup(field, false);
+  if (v == nullptr) return 0;
+  if (!v->is_number()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected a number"));
+    return 0;
+  }
+  return v->get<double>();
+}
+
+google::protobuf::Timestamp FieldReader::RequiredTime(const char* field) {
+  const json* v = Lookup(field, true);
+  if (v == nullptr) return {};
+  if (!v->is_string()) {
+    Fail(field, absl::StrCat("is ", v->type_name(), ", expected an ISO-8601 string"));
+    return {};
+  }
+  auto t = ParseIso8601(v->get<std::string>());
+  if (!t) {
+    Fail(field, absl::StrCat("'", v->get<std::string>(), "' is not an ISO-8601 date-time"));
+    return {};
+  }
+  return ToProto(*t);
+}
+
+google::protobuf::Timestamp FieldReader::OptionalTime(const char* field) {
+  if (Lookup(field, false) == nullptr) return {};
+  return RequiredTime(field);
+}
+
+void AddDiscovered(HandlerResult* result, const std::string& kind, std::vector<int64_t> ids,
+                   bool force) {
+  std::set<int64_t> seen;
+  sluice::v1::Discovered discovered;
+  discovered.set_kind(kind);
+  discovered.set_force(force);
+  for (int64_t id : ids) {
+    if (id <= 0 || !seen.insert(id).second) continue;
+    discovered.add_ids(id);
+  }
+  if (discovered.ids_size() == 0) return;
+  result->discovered.push_back(std::move(discovered));
+}
+
+std::vector<int64_t> PlayerCharacterIds(std::vector<int64_t> ids) {
+  ids.erase(std::remove_if(ids.begin(), ids.end(),
+                           [](int64_t id) { return id < kFirstPlayerCharacterId; }),
+            ids.end());
+  return ids;
+}
+
+}  // namespace sluice::agent::esi

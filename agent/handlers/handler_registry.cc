@@ -1,0 +1,59 @@
+#include "agent/handlers/handler_registry.h"
+
+#include <glog/logging.h>
+
+namespace sluice::agent {
+
+void HandlerSet::Add(BoundHandler bound) {
+  std::string kind = bound.kind;
+  CHECK(by_kind_.emplace(kind, std::move(bound)).second) << "duplicate handler kind " << kind;
+}
+
+const BoundHandler* HandlerSet::Find(const std::string& kind) const {
+  auto it = by_kind_.find(kind);
+  return it == by_kind_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> HandlerSet::Kinds() const {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, bound] : by_kind_) kinds.push_back(kind);
+  return kinds;
+}
+
+HandlerRegistry& HandlerRegistry::Global() {
+  static HandlerRegistry* registry = new HandlerRegistry();
+  return *registry;
+}
+
+void HandlerRegistry::Register(HandlerSpec spec) {
+  CHECK(!spec.kind.empty()) << "handler registered without a kind";
+  CHECK(spec.factory) << "handler " << spec.kind << " has no factory";
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string kind = spec.kind;
+  CHECK(specs_.emplace(kind, std::move(spec)).second) << "handler kind registered twice: " << kind;
+}
+
+const HandlerSpec* HandlerRegistry::Find(const std::string& kind) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = specs_.find(kind);
+  return it == specs_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> HandlerRegistry::Kinds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> kinds;
+  for (const auto& [kind, spec] : specs_) kinds.push_back(kind);
+  return kinds;
+}
+
+HandlerSet HandlerRegistry::Instantiate(const HandlerConfig& config) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  HandlerSet set;
+  for (const auto& [kind, spec] : specs_) {
+    if (spec.enabled && !spec.enabled(config)) continue;
+    set.Add(BoundHandler{kind, spec.route, spec.factory(config)});
+  }
+  return set;
+}
+
+}  // namespace sluice::agent

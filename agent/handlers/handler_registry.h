@@ -1,0 +1,92 @@
+// HandlerRegistry maps task kinds to handler factories and to the throttler
+// route each kind calls. Handlers register themselves from their own .cc file
+// (SLUICE_REGISTER_HANDLER), so adding a kind means adding a file: the agent
+// core asks the registry which kinds exist and never names one.
+//
+// The agent library links the handler objects whole-archive (see
+// agent/CMakeLists.txt) so the linker keeps these self-registrations.
+//
+// Thread-safety: Register() runs during static initialisation (or in tests
+// before use); Find/Kinds/Instantiate are safe concurrently once registration
+// is over. HandlerSet is immutable after construction.
+#ifndef SLUICE_AGENT_HANDLERS_HANDLER_REGISTRY_H_
+#define SLUICE_AGENT_HANDLERS_HANDLER_REGISTRY_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/handlers/handler.h"
+#include "agent/throttle/route.h"
+
+namespace sluice::agent {
+
+struct HandlerSpec {
+  std::string kind;  // the wire Task.kind
+  Route route;       // what the throttler meters
+  // Whether this agent can serve the kind under `config` (e.g. an
+  // authenticated route needs a token). Null = always.
+  std::function<bool(const HandlerConfig&)> enabled;
+  std::function<std::unique_ptr<Handler>(const HandlerConfig&)> factory;
+};
+
+// A kind bound to its live handler instance.
+struct BoundHandler {
+  std::string kind;
+  Route route;
+  std::unique_ptr<Handler> handler;
+};
+
+// The handlers one agent serves. Owns the handler instances.
+class HandlerSet {
+ public:
+  HandlerSet() = default;
+  HandlerSet(HandlerSet&&) = default;
+  HandlerSet& operator=(HandlerSet&&) = default;
+
+  void Add(BoundHandler bound);
+  const BoundHandler* Find(const std::string& kind) const;
+  std::vector<std::string> Kinds() const;
+  bool empty() const { return by_kind_.empty(); }
+
+ private:
+  std::map<std::string, BoundHandler> by_kind_;
+};
+
+class HandlerRegistry {
+ public:
+  // The process-wide registry that SLUICE_REGISTER_HANDLER fills.
+  static HandlerRegistry& Global();
+
+  // Dies on an empty or duplicate kind: both are programming errors.
+  void Register(HandlerSpec spec);
+  const HandlerSpec* Find(const std::string& kind) const;
+  std::vector<std::string> Kinds() const;
+  // Creates every handler enabled under `config`.
+  HandlerSet Instantiate(const HandlerConfig& config) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, HandlerSpec> specs_;
+};
+
+// Registers a spec at static-initialisation time.
+struct HandlerRegistrar {
+  explicit HandlerRegistrar(HandlerSpec spec) {
+    HandlerRegistry::Global().Register(std::move(spec));
+  }
+};
+
+#define SLUICE_HANDLER_CONCAT_INNER(a, b) a##b
+#define SLUICE_HANDLER_CONCAT(a, b) SLUICE_HANDLER_CONCAT_INNER(a, b)
+// SLUICE_REGISTER_HANDLER(HandlerSpec{...}); at namespace scope in a .cc.
+#define SLUICE_REGISTER_HANDLER(spec)                                             \
+  static const ::sluice::agent::HandlerRegistrar SLUICE_HANDLER_CONCAT(          \
+      sluice_handler_registrar_, __LINE__)(spec)
+
+}  // namespace sluice::agent
+
+#endif  // SLUICE_AGENT_HANDLERS_HANDLER_REGISTRY_H_

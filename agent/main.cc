@@ -1,0 +1,98 @@
+// sluice-agent: leases tasks and rate tokens from the coordinator, calls the
+// upstream, reports results. Only flag parsing and wiring live here.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <chrono>
+
+#include "agent/agent_builder.h"
+#include "common/env_flags.h"
+#include "common/shutdown.h"
+
+DEFINE_string(coordinator, "localhost:50051", "Coordinator gRPC address (host:port)");
+DEFINE_string(auth_token, "", "Bearer token the coordinator expects");
+DEFINE_string(tls_ca, "", "PEM CA file; enables TLS to the coordinator");
+DEFINE_int32(workers, 4, "Concurrent tasks (worker threads)");
+DEFINE_string(agent_id, "", "Agent identity shown by the coordinator; default host:pid");
+DEFINE_string(contact, "", "Operator contact for the upstream User-Agent, e.g. ops@example.org");
+DEFINE_string(esi_token, "",
+              "ESI SSO bearer token; enables corporation_members (prefer the environment "
+              "variable: flags are visible in the process list)");
+DEFINE_string(upstream_esi, "https://esi.evetech.net/latest", "ESI base URL");
+DEFINE_string(upstream_poe, "https://api.pathofexile.com", "Path of Exile API base URL");
+DEFINE_string(egress, "", "This host's egress IP, for per-IP upstream limits");
+DEFINE_int32(max_tasks, 0, "Tasks per LeaseTasks call; 0 = 2 x workers");
+DEFINE_int32(lease_duration_s, 60, "Task lease duration, seconds");
+DEFINE_int32(lease_wait_ms, 2000, "LeaseTasks long-poll wait, milliseconds");
+DEFINE_int32(acquire_timeout_s, 300, "Longest wait for a rate token before a task is given back");
+DEFINE_int32(drain_timeout_s, 20, "On SIGTERM, how long results may retry before exit");
+DEFINE_int32(http_connect_timeout_ms, 5000, "Upstream connect timeout, milliseconds");
+DEFINE_int32(http_timeout_ms, 30000, "Upstream whole-request timeout, milliseconds");
+DEFINE_int32(token_batch, 0, "Rate tokens per LeaseTokens call; 0 = 2 x workers");
+DEFINE_int32(rpc_timeout_ms, 10000, "Coordinator call deadline, milliseconds");
+DEFINE_int32(result_retry_window_s, 600,
+             "How long a result is retried while the coordinator is unreachable");
+
+int main(int argc, char** argv) {
+  sluice::InitProcess(&argc, &argv,
+                      "sluice-agent: leases tasks and rate tokens from the Sluice coordinator "
+                      "and syncs them from the upstream APIs",
+                      {{"coordinator", "SLUICE_COORDINATOR"},
+                       {"auth_token", "SLUICE_AUTH_TOKEN"},
+                       {"tls_ca", "SLUICE_TLS_CA"},
+                       {"workers", "WORKER_COUNT"},
+                       {"agent_id", "SLUICE_AGENT_ID"},
+                       {"contact", "SLUICE_CONTACT"},
+                       {"esi_token", "ESI_BEARER_TOKEN"},
+                       {"upstream_esi", "SLUICE_UPSTREAM_ESI"},
+                       {"upstream_poe", "SLUICE_UPSTREAM_POE"},
+                       {"egress", "SLUICE_EGRESS"},
+                       {"max_tasks", "SLUICE_MAX_TASKS"},
+                       {"lease_duration_s", "SLUICE_LEASE_DURATION_S"},
+                       {"lease_wait_ms", "SLUICE_LEASE_WAIT_MS"},
+                       {"acquire_timeout_s", "SLUICE_ACQUIRE_TIMEOUT_S"},
+                       {"drain_timeout_s", "SLUICE_DRAIN_TIMEOUT_S"},
+                       {"http_connect_timeout_ms", "SLUICE_HTTP_CONNECT_TIMEOUT_MS"},
+                       {"http_timeout_ms", "SLUICE_HTTP_TIMEOUT_MS"},
+                       {"token_batch", "SLUICE_TOKEN_BATCH"},
+                       {"rpc_timeout_ms", "SLUICE_RPC_TIMEOUT_MS"},
+                       {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"}});
+  sluice::InstallShutdownHandlers();
+
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  sluice::agent::AgentConfig config;
+  config.coordinator = FLAGS_coordinator;
+  config.auth_token = FLAGS_auth_token;
+  config.tls_ca = FLAGS_tls_ca;
+  config.contact = FLAGS_contact;
+  config.egress = FLAGS_egress;
+  config.handlers.esi_base_url = FLAGS_upstream_esi;
+  config.handlers.poe_base_url = FLAGS_upstream_poe;
+  config.handlers.esi_token = FLAGS_esi_token;
+  config.agent.agent_id = FLAGS_agent_id;
+  config.agent.workers = FLAGS_workers;
+  config.agent.max_tasks = FLAGS_max_tasks;
+  config.agent.lease_duration = seconds(FLAGS_lease_duration_s);
+  config.agent.lease_wait = milliseconds(FLAGS_lease_wait_ms);
+  config.agent.acquire_timeout = seconds(FLAGS_acquire_timeout_s);
+  config.agent.drain_timeout = seconds(FLAGS_drain_timeout_s);
+  config.http_connect_timeout = milliseconds(FLAGS_http_connect_timeout_ms);
+  config.http_timeout = milliseconds(FLAGS_http_timeout_ms);
+  config.token_batch = FLAGS_token_batch;
+  config.rpc_timeout = milliseconds(FLAGS_rpc_timeout_ms);
+  config.result_retry_window = seconds(FLAGS_result_retry_window_s);
+
+  auto agent = sluice::agent::BuildAgent(std::move(config));
+  if (!agent.ok()) {
+    LOG(ERROR) << "cannot start: " << agent.status();
+    return 1;
+  }
+  if (absl::Status started = (*agent)->Start(); !started.ok()) {
+    LOG(ERROR) << "cannot start: " << started;
+    return 1;
+  }
+  sluice::WaitForShutdown();
+  (*agent)->Stop();
+  return 0;
+}

@@ -1,0 +1,385 @@
+#include "agent/throttle/coordinator_rate_gate.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "agent/core/backoff.h"
+#include "agent/throttle/rate_limit_headers.h"
+#include "common/time_util.h"
+
+namespace sluice::agent {
+namespace {
+
+constexpr size_t kMaxObservationsPerBatch = 512;
+// The revocation stream is long-lived; the deadline only bounds a stream that
+// silently died on a half-open connection (keepalive catches most).
+constexpr auto kWatchDeadline = std::chrono::hours(24);
+// A stream that lived this long was healthy: reconnect quickly next time.
+constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
+
+Duration LeaseErrorBackoff(int failures) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  long long ceiling = std::min<long long>(100LL << std::min(failures, 6), 5000);
+  std::uniform_int_distribution<long long> dist(ceiling / 2, ceiling);
+  return std::chrono::milliseconds(dist(rng));
+}
+
+}  // namespace
+
+CoordinatorRateGate::CoordinatorRateGate(
+    CoordinatorRateGateOptions options,
+    std::unique_ptr<sluice::v1::ThrottlerService::StubInterface> stub, const Clock* clock)
+    : options_(std::move(options)),
+      stub_(std::move(stub)),
+      clock_(clock),
+      ledger_(clock, options_.safety_margin) {
+  CHECK(stub_ != nullptr);
+  CHECK_GE(options_.lease_batch, 1);
+  CHECK_LE(options_.lease_batch, 1000);
+}
+
+CoordinatorRateGate::~CoordinatorRateGate() { Shutdown(); }
+
+void CoordinatorRateGate::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  CHECK(!started_) << "Start() called twice";
+  CHECK(!shut_down_) << "Start() after Shutdown()";
+  started_ = true;
+  watch_thread_ = std::thread([this] { WatchLoop(); });
+  report_thread_ = std::thread([this] { ReportLoop(); });
+}
+
+sluice::v1::RouteRef CoordinatorRateGate::ToRouteRef(const Route& route) const {
+  sluice::v1::RouteRef ref;
+  ref.set_upstream(route.upstream);
+  ref.set_route(route.path_template);
+  ref.set_egress(options_.egress);
+  return ref;
+}
+
+absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoint deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (cancelled_) return absl::CancelledError("rate gate is shutting down");
+    if (auto lease_id = ledger_.Take(route)) return Permit{route, *lease_id};
+    RouteState& state = routes_[route];  // map nodes are stable across unlocks
+    TimePoint now = clock_->Now();
+    if (!state.refilling && now >= state.next_ask_at) {
+      Refill(route, &state, &lock);
+      continue;
+    }
+    if (now >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no rate token for ", route.Key(), " before the deadline; throttler says ask again at ",
+          FormatRfc3339(state.next_ask_at)));
+    }
+    TimePoint wake = state.refilling ? deadline : std::min(deadline, state.next_ask_at);
+    // Short bounded waits: the clock may be a FakeClock that real time does
+    // not move, and revocations or returned tokens also notify.
+    auto wait = std::clamp<Duration>(wake - now, std::chrono::milliseconds(1),
+                                     std::chrono::milliseconds(100));
+    cv_.wait_for(lock, wait);
+  }
+}
+
+void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
+                                 std::unique_lock<std::mutex>* lock) {
+  state->refilling = true;
+  ++stats_.lease_calls;
+  lock->unlock();
+
+  sluice::v1::LeaseTokensRequest request;
+  request.set_agent_id(options_.agent_id);
+  *request.mutable_route() = ToRouteRef(route);
+  request.set_count(options_.lease_batch);
+  sluice::v1::LeaseTokensResponse response;
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.rpc, options_.rpc_timeout);
+  grpc::Status status = stub_->LeaseTokens(&context, request, &response);
+
+  lock->lock();
+  state->refilling = false;
+  TimePoint now = clock_->Now();
+  if (!status.ok()) {
+    ++stats_.lease_errors;
+    ++state->failures;
+    state->next_ask_at = now + LeaseErrorBackoff(state->failures);
+    LOG_EVERY_N(WARNING, 20) << "LeaseTokens(" << route.Key() << ") failed: "
+                             << status.error_code() << " " << status.error_message()
+                             << " (" << google::COUNTER << " times)";
+  } else if (response.granted() > 0) {
+    state->failures = 0;
+    int usable = ledger_.AddLease(route, response.lease_id(), response.granted(),
+                                  FromProto(response.expires_at()));
+    if (usable == 0) {
+      // Already expired on arrival: clocks disagree or the lease was revoked
+      // on the way. Do not spin asking for more.
+      state->next_ask_at = now + options_.min_retry_wait;
+      LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " for " << route.Key()
+                               << " unusable on arrival (expires_at "
+                               << FormatRfc3339(FromProto(response.expires_at()))
+                               << ", now " << FormatRfc3339(now)
+                               << "); check clock sync with the coordinator";
+    }
+  } else {
+    ++stats_.lease_refusals;
+    state->failures = 0;
+    TimePoint retry_at = response.has_retry_at() ? FromProto(response.retry_at()) : now;
+    state->next_ask_at = std::max(retry_at, now + options_.min_retry_wait);
+    VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget "
+            << response.limiting_budget() << "; retry at " << FormatRfc3339(state->next_ask_at);
+  }
+  cv_.notify_all();
+}
+
+void CoordinatorRateGate::Release(const Permit& permit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ledger_.Release(permit.route, permit.lease_id);
+  cv_.notify_all();
+}
+
+void CoordinatorRateGate::Report(UpstreamObservation observation) {
+  sluice::v1::Observation o;
+  *o.mutable_route() = ToRouteRef(observation.route);
+  o.set_status(observation.status);
+  for (const auto& [name, value] : observation.headers.entries()) {
+    if (!IsRateLimitHeader(name)) continue;
+    auto* h = o.add_headers();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  *o.mutable_observed_at() = ToProto(observation.observed_at);
+  o.set_request_key(std::move(observation.request_key));
+  o.set_lease_id(observation.lease_id);
+
+  std::lock_guard<std::mutex> lock(obs_mu_);
+  if (observations_.size() >= options_.max_queued_observations) {
+    observations_.pop_front();
+    ++observations_dropped_;
+  }
+  observations_.push_back(std::move(o));
+  if (observations_.size() >= options_.report_batch) obs_cv_.notify_all();
+}
+
+void CoordinatorRateGate::CancelWaiters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  cv_.notify_all();
+}
+
+bool CoordinatorRateGate::SleepUnlessStopping(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void CoordinatorRateGate::WatchLoop() {
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(10));
+  sluice::v1::WatchRevocationsRequest request;
+  request.set_agent_id(options_.agent_id);
+  while (true) {
+    grpc::ClientContext context;
+    PrepareContext(&context, options_.rpc,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(kWatchDeadline));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      watch_context_ = &context;
+    }
+    auto opened = std::chrono::steady_clock::now();
+    auto reader = stub_->WatchRevocations(&context, request);
+    watching_ = true;
+    sluice::v1::Revocation revocation;
+    while (reader->Read(&revocation)) {
+      std::vector<int64_t> ids(revocation.lease_ids().begin(), revocation.lease_ids().end());
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.revocations;
+      std::set<Route> routes = ledger_.Revoke(ids);
+      if (revocation.has_until()) {
+        TimePoint until = FromProto(revocation.until());
+        for (const Route& r : routes) {
+          RouteState& state = routes_[r];
+          state.next_ask_at = std::max(state.next_ask_at, until);
+        }
+      }
+      LOG(INFO) << "revocation on budget " << revocation.budget() << " (" << revocation.reason()
+                << "): " << ids.size() << " lease(s), " << routes.size()
+                << " route(s) affected here";
+      cv_.notify_all();
+    }
+    watching_ = false;
+    grpc::Status status = reader->Finish();
+    int dropped = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      watch_context_ = nullptr;
+      if (stopping_) return;
+      // Revocations may have been sent while the stream was down: tokens
+      // held now might be void. Leases are short, so dropping them is cheap;
+      // spending a revoked token is what gets keys banned. A coordinator
+      // without the stream (UNIMPLEMENTED) cannot revoke at all, so there is
+      // nothing to distrust.
+      if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED) dropped = ledger_.DropAll();
+      cv_.notify_all();
+    }
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      LOG_FIRST_N(WARNING, 1) << "coordinator does not implement WatchRevocations; leases "
+                                 "cannot be revoked early";
+    } else {
+      LOG_EVERY_N(WARNING, 10) << "revocation stream ended: " << status.error_code() << " "
+                               << status.error_message() << "; dropped " << dropped
+                               << " unspent token(s); reconnecting";
+    }
+    if (std::chrono::steady_clock::now() - opened > kHealthyStreamAge) backoff.Reset();
+    if (!SleepUnlessStopping(backoff.Next())) return;
+  }
+}
+
+bool CoordinatorRateGate::SendBatch(size_t max) {
+  std::vector<sluice::v1::Observation> batch;
+  {
+    std::lock_guard<std::mutex> lock(obs_mu_);
+    size_t n = std::min(max, observations_.size());
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(observations_.front()));
+      observations_.pop_front();
+    }
+  }
+  std::vector<TokenReturnEntry> returns;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ledger_.DropExpired();
+    returns = ledger_.TakeReturns();
+  }
+  if (batch.empty() && returns.empty()) return true;
+
+  sluice::v1::ReportBatchRequest request;
+  request.set_agent_id(options_.agent_id);
+  for (auto& o : batch) *request.add_observations() = o;
+  int64_t returned = 0;
+  for (const auto& r : returns) {
+    auto* tr = request.add_returns();
+    tr->set_lease_id(r.lease_id);
+    tr->set_unspent(r.unspent);
+    returned += r.unspent;
+  }
+  sluice::v1::ReportBatchResponse response;
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.rpc, options_.rpc_timeout);
+  grpc::Status status = stub_->ReportBatch(&context, request, &response);
+  if (!status.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(obs_mu_);
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+        observations_.push_front(std::move(*it));
+      }
+      while (observations_.size() > options_.max_queued_observations) {
+        observations_.pop_front();
+        ++observations_dropped_;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ledger_.RestoreReturns(returns);
+    ++stats_.report_errors;
+    LOG_EVERY_N(WARNING, 20) << "ReportBatch failed: " << status.error_code() << " "
+                             << status.error_message() << " (" << google::COUNTER << " times)";
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.observations_sent += static_cast<int64_t>(batch.size());
+  stats_.tokens_returned += returned;
+  for (const auto& key : response.permanent_failures()) {
+    VLOG(1) << "throttler classified " << key << " as a permanent failure";
+  }
+  return true;
+}
+
+bool CoordinatorRateGate::HasPending() {
+  {
+    std::lock_guard<std::mutex> lock(obs_mu_);
+    if (!observations_.empty()) return true;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ledger_.DropExpired();
+  return ledger_.HasReturns();
+}
+
+void CoordinatorRateGate::ReportLoop() {
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(5));
+  while (true) {
+    bool stop;
+    {
+      std::unique_lock<std::mutex> lock(obs_mu_);
+      obs_cv_.wait_for(lock, options_.report_interval, [this] {
+        return reporter_stop_ || observations_.size() >= options_.report_batch;
+      });
+      stop = reporter_stop_;
+    }
+    if (stop) {
+      // Final flush: one attempt per batch, no waiting on a dead coordinator.
+      while (HasPending() && SendBatch(kMaxObservationsPerBatch)) {
+      }
+      return;
+    }
+    if (SendBatch(kMaxObservationsPerBatch)) {
+      backoff.Reset();
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(obs_mu_);
+    obs_cv_.wait_for(lock, backoff.Next(), [this] { return reporter_stop_; });
+  }
+}
+
+void CoordinatorRateGate::Shutdown() {
+  bool started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    cancelled_ = true;
+    stopping_ = true;
+    started = started_;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
+    cv_.notify_all();
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
+  int dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped = ledger_.DropAll();
+  }
+  if (dropped > 0) LOG(INFO) << "returning " << dropped << " unspent rate token(s)";
+  {
+    std::lock_guard<std::mutex> lock(obs_mu_);
+    reporter_stop_ = true;
+  }
+  obs_cv_.notify_all();
+  if (started) {
+    report_thread_.join();
+  } else {
+    while (HasPending() && SendBatch(kMaxObservationsPerBatch)) {
+    }
+  }
+}
+
+CoordinatorRateGate::Stats CoordinatorRateGate::stats() const {
+  Stats out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = stats_;
+    out.tokens = ledger_.stats();
+  }
+  std::lock_guard<std::mutex> lock(obs_mu_);
+  out.observations_dropped = observations_dropped_;
+  return out;
+}
+
+int CoordinatorRateGate::Available(const Route& route) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ledger_.Available(route);
+}
+
+}  // namespace sluice::agent

@@ -1,0 +1,59 @@
+// RateGate is the agent's only way to obtain permission to call an upstream:
+// no request leaves without a Permit. It also carries what the upstream said
+// (status and rate-limit headers) back to whoever owns the budgets.
+//
+// Production: CoordinatorRateGate (tokens leased from the coordinator's global
+// throttler). Tests: fakes.
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef SLUICE_AGENT_THROTTLE_RATE_GATE_H_
+#define SLUICE_AGENT_THROTTLE_RATE_GATE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/http/header_map.h"
+#include "agent/throttle/route.h"
+#include "common/clock.h"
+
+namespace sluice::agent {
+
+// One spent token: the right to make exactly one upstream call now.
+struct Permit {
+  Route route;
+  int64_t lease_id = 0;
+};
+
+// What one upstream call produced, as the throttler needs it.
+struct UpstreamObservation {
+  Route route;
+  int status = 0;  // 0 = transport failure, no HTTP answer
+  HeaderMap headers;  // all response headers; the gate forwards what matters
+  TimePoint observed_at;
+  std::string request_key;  // "<kind>:<entity_id>"
+  int64_t lease_id = 0;
+};
+
+class RateGate {
+ public:
+  virtual ~RateGate() = default;
+
+  // Blocks until a token for `route` is spent for the caller. Errors:
+  // DEADLINE_EXCEEDED if none could be had by `deadline`; CANCELLED once
+  // CancelWaiters() or Shutdown() has been called.
+  virtual absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline) = 0;
+  // Gives back a permit that was not used (the call was never made).
+  virtual void Release(const Permit& permit) = 0;
+  // Queues an observation for the throttler. Never blocks on the network.
+  virtual void Report(UpstreamObservation observation) = 0;
+  // Makes current and future Acquire calls fail with CANCELLED (drain).
+  virtual void CancelWaiters() = 0;
+  // CancelWaiters, then hands back every unspent token, flushes queued
+  // observations (best effort) and stops background work. Idempotent.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace sluice::agent
+
+#endif  // SLUICE_AGENT_THROTTLE_RATE_GATE_H_
