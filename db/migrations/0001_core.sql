@@ -91,6 +91,9 @@ CREATE TABLE discovery_queue (
   entity_id      BIGINT NOT NULL,
   priority       SMALLINT NOT NULL,
   weight         BIGINT NOT NULL DEFAULT 1 CHECK (weight >= 1),
+  -- Bit length of weight: rows of bucket b have weights in [2^(b-1), 2^b).
+  wbucket        SMALLINT GENERATED ALWAYS AS
+                   (length(ltrim(weight::bit(64)::text, '0'))) STORED,
   last_modified  TIMESTAMPTZ NOT NULL,
   state          SMALLINT NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),
   available_at   TIMESTAMPTZ,
@@ -103,10 +106,10 @@ CREATE TABLE discovery_queue (
   UNIQUE (kind, entity_id)
 );
 
--- Claim path: per kind and priority, the distinct weights in descending order
--- and within a weight the oldest last_modified first. Only ready rows.
+-- Claim path: per kind and priority, weight buckets in descending order and
+-- within a bucket the oldest last_modified first. Only ready rows.
 CREATE INDEX discovery_queue_claim_idx
-  ON discovery_queue (kind, priority, weight, last_modified) WHERE state = 0;
+  ON discovery_queue (kind, priority, wbucket, last_modified) WHERE state = 0;
 -- Claim bound: the oldest ready row per kind and priority.
 CREATE INDEX discovery_queue_oldest_idx
   ON discovery_queue (kind, priority, last_modified) WHERE state = 0;

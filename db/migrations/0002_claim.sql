@@ -2,13 +2,15 @@
 --
 -- Urgency is (now - last_modified) * weight, weight = access_count + 1, within
 -- the highest priority that has ready work. Because urgency depends on `now`,
--- no single index orders it. Within one (kind, priority, weight) group,
--- however, urgency order is last_modified order, which the claim index gives.
--- So: walk the distinct weights of each kind from the largest down (a loose
--- index scan), take each group's N oldest as candidates, and stop as soon as
--- even the oldest row of the kind at the current weight could not beat the
--- N-th best candidate. Cost grows with N and the number of distinct weights
--- that can still matter, never with the queue's length.
+-- no index can order it. What an index can give is rows by weight bucket
+-- (bit length of the weight, so a bucket's weights differ by less than 2x)
+-- and, within a bucket, oldest first. A row of bucket b scores at most
+-- (2^b - 1) * age, and ages only shrink along the bucket's index order, so:
+-- walk buckets from the heaviest down, scan each bucket oldest first, and
+-- stop scanning it as soon as (2^b - 1) * age cannot beat the N-th best score
+-- found so far; skip whole buckets once (2^b - 1) * (oldest age of the kind)
+-- cannot. The answer is exact; the work depends on N and on how many buckets
+-- can still matter (at most 64), never on the queue's length.
 --
 -- Claims are serialised by a transaction-scoped advisory lock: a claim is a
 -- few index probes, and serialising makes "the N most urgent at claim time"
@@ -27,12 +29,16 @@ DECLARE
   kp SMALLINT;
   top_p SMALLINT := NULL;
   top_kinds TEXT[] := '{}';
-  w BIGINT;
+  b SMALLINT;
+  wmax DOUBLE PRECISION;
   oldest TIMESTAMPTZ;
+  r RECORD;
+  age DOUBLE PRECISION;
+  score DOUBLE PRECISION;
   cand_ids BIGINT[] := '{}';
   cand_scores DOUBLE PRECISION[] := '{}';
+  nth DOUBLE PRECISION;  -- N-th best score among candidates, once there are N
   picked BIGINT[];
-  nth DOUBLE PRECISION;
 BEGIN
   PERFORM pg_advisory_xact_lock(7314001);
 
@@ -45,8 +51,8 @@ BEGIN
 
   -- The highest priority with ready work among the requested kinds.
   FOREACH k IN ARRAY p_kinds LOOP
-    SELECT d.priority INTO kp FROM discovery_queue d
-     WHERE d.state = 0 AND d.kind = k ORDER BY d.priority DESC LIMIT 1;
+    kp := (SELECT d.priority FROM discovery_queue d
+            WHERE d.state = 0 AND d.kind = k ORDER BY d.priority DESC LIMIT 1);
     CONTINUE WHEN kp IS NULL;
     IF top_p IS NULL OR kp > top_p THEN
       top_p := kp;
@@ -54,40 +60,49 @@ BEGIN
     ELSIF kp = top_p THEN
       top_kinds := top_kinds || k;
     END IF;
-    kp := NULL;
   END LOOP;
   IF top_p IS NULL THEN
     RETURN;
   END IF;
 
   FOREACH k IN ARRAY top_kinds LOOP
-    SELECT d.last_modified INTO oldest FROM discovery_queue d
-     WHERE d.state = 0 AND d.kind = k AND d.priority = top_p
-     ORDER BY d.last_modified LIMIT 1;
-    SELECT d.weight INTO w FROM discovery_queue d
-     WHERE d.state = 0 AND d.kind = k AND d.priority = top_p
-     ORDER BY d.weight DESC LIMIT 1;
-    WHILE w IS NOT NULL LOOP
-      EXIT WHEN nth IS NOT NULL
-            AND w * EXTRACT(EPOCH FROM (p_now - oldest)) <= nth;
-      SELECT cand_ids || array_agg(g.task_id), cand_scores || array_agg(g.score)
-        INTO cand_ids, cand_scores
-        FROM (SELECT d.task_id,
-                     w * EXTRACT(EPOCH FROM (p_now - d.last_modified))::DOUBLE PRECISION AS score
-                FROM discovery_queue d
-               WHERE d.state = 0 AND d.kind = k AND d.priority = top_p AND d.weight = w
-               ORDER BY d.last_modified LIMIT p_limit) g;
-      IF cardinality(cand_ids) >= p_limit THEN
-        SELECT s INTO nth FROM unnest(cand_scores) s ORDER BY s DESC OFFSET p_limit - 1 LIMIT 1;
-      END IF;
-      w := (SELECT d.weight FROM discovery_queue d
-             WHERE d.state = 0 AND d.kind = k AND d.priority = top_p AND d.weight < w
-             ORDER BY d.weight DESC LIMIT 1);
+    oldest := (SELECT d.last_modified FROM discovery_queue d
+                WHERE d.state = 0 AND d.kind = k AND d.priority = top_p
+                ORDER BY d.last_modified LIMIT 1);
+    b := (SELECT d.wbucket FROM discovery_queue d
+           WHERE d.state = 0 AND d.kind = k AND d.priority = top_p
+           ORDER BY d.wbucket DESC LIMIT 1);
+    WHILE b IS NOT NULL LOOP
+      wmax := power(2::DOUBLE PRECISION, b) - 1;
+      EXIT WHEN nth IS NOT NULL AND wmax * EXTRACT(EPOCH FROM (p_now - oldest)) <= nth;
+      FOR r IN SELECT d.task_id AS id, d.weight AS w, d.last_modified AS lm
+                 FROM discovery_queue d
+                WHERE d.state = 0 AND d.kind = k AND d.priority = top_p AND d.wbucket = b
+                ORDER BY d.last_modified LOOP
+        age := EXTRACT(EPOCH FROM (p_now - r.lm));
+        EXIT WHEN nth IS NOT NULL AND wmax * age <= nth;
+        score := r.w * age;
+        CONTINUE WHEN nth IS NOT NULL AND score <= nth;
+        cand_ids := cand_ids || r.id;
+        cand_scores := cand_scores || score;
+        -- Keep at most 2N candidates: trim to the best N and raise the bar.
+        IF cardinality(cand_ids) >= 2 * p_limit
+           OR (nth IS NULL AND cardinality(cand_ids) >= p_limit) THEN
+          SELECT array_agg(c.id ORDER BY c.s DESC), array_agg(c.s ORDER BY c.s DESC)
+            INTO cand_ids, cand_scores
+            FROM (SELECT u.id, u.s FROM unnest(cand_ids, cand_scores) AS u(id, s)
+                   ORDER BY u.s DESC LIMIT p_limit) c;
+          nth := cand_scores[p_limit];
+        END IF;
+      END LOOP;
+      b := (SELECT d.wbucket FROM discovery_queue d
+             WHERE d.state = 0 AND d.kind = k AND d.priority = top_p AND d.wbucket < b
+             ORDER BY d.wbucket DESC LIMIT 1);
     END LOOP;
   END LOOP;
 
-  picked := ARRAY(SELECT c.id FROM unnest(cand_ids, cand_scores) AS c(id, score)
-                   ORDER BY c.score DESC LIMIT p_limit);
+  picked := ARRAY(SELECT c.id FROM unnest(cand_ids, cand_scores) AS c(id, s)
+                   ORDER BY c.s DESC LIMIT p_limit);
   RETURN QUERY
   UPDATE discovery_queue AS q
      SET state = 1, lease_token = nextval('lease_token_seq'),

@@ -1,0 +1,105 @@
+// Claim latency at queue sizes of 10 thousand, 100 thousand and 1 million
+// entities (--sizes), batch of 100 (--batch). The queue is filled with a
+// Zipf-like access distribution (most entities never viewed, a few viewed
+// very often) and ages spread over 30 days. Each timed claim goes through
+// the store exactly as LeaseTasks does; between claims, the leased tasks are
+// put back as freshly refreshed (untimed), so the queue stays at its size and
+// the urgency order keeps changing, as in steady state.
+//
+//   SLUICE_DSN=... bench/claim_bench [--sizes=10000,100000,1000000] [--claims=200]
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/env_flags.h"
+#include "common/time_util.h"
+#include "db/migrations.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_queue_store.h"
+
+DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (its queue is emptied)");
+DEFINE_string(sizes, "10000,100000,1000000", "queue sizes to measure");
+DEFINE_int32(batch, 100, "tasks per claim");
+DEFINE_int32(claims, 200, "timed claims per size");
+
+namespace {
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+void Exec(sluice::PgPool& pool, const std::string& sql) {
+  auto s = pool.Run([&](pqxx::connection& c) {
+    pqxx::nontransaction nt(c);
+    nt.exec(sql);
+    return absl::OkStatus();
+  });
+  CHECK(s.ok()) << s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sluice::InitProcess(&argc, &argv, "claim latency benchmark", {{"dsn", "SLUICE_DSN"}});
+  CHECK(!FLAGS_dsn.empty()) << "set --dsn or SLUICE_DSN";
+  sluice::PgPool::Options o;
+  o.dsn = FLAGS_dsn;
+  o.size = 2;
+  sluice::PgPool pool(o);
+  auto migrated = sluice::Migrator(&pool, sluice::EmbeddedMigrations()).Apply();
+  CHECK(migrated.ok()) << migrated.status();
+  sluice::PgQueueStore store(&pool);
+
+  const double now_s = 1'800'000'000;
+  std::printf("%-10s %8s %10s %10s %10s %12s\n", "queued", "batch", "p50_ms", "p99_ms", "max_ms",
+              "weights");
+  std::stringstream ss(FLAGS_sizes);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const long n = std::stol(item);
+    Exec(pool, "TRUNCATE discovery_queue");
+    // Weight = access_count + 1: 70% never viewed; the rest heavy-tailed.
+    Exec(pool,
+         "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+         " SELECT 'character', g, 3,"
+         "  CASE WHEN r < 0.7 THEN 1 ELSE 1 + floor(power(1 / (1 - r), 1.5))::bigint END,"
+         "  to_timestamp(" + std::to_string(now_s) + " - random() * 86400 * 30), now()"
+         " FROM (SELECT g, random() AS r FROM generate_series(1, " + std::to_string(n) + ") g) s");
+    Exec(pool, "VACUUM ANALYZE discovery_queue");
+    std::string weights;
+    CHECK(pool.Run([&](pqxx::connection& c) {
+      pqxx::nontransaction nt(c);
+      weights = nt.exec("SELECT count(DISTINCT weight) FROM discovery_queue")[0][0].c_str();
+      return absl::OkStatus();
+    }).ok());
+
+    std::vector<double> ms;
+    double t = now_s;
+    for (int i = 0; i < FLAGS_claims + 5; ++i) {
+      t += 1;
+      auto start = std::chrono::steady_clock::now();
+      auto got = store.Claim({"character"}, FLAGS_batch, sluice::FromUnixSeconds(t),
+                             sluice::FromUnixSeconds(t + 60), "bench");
+      double elapsed =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      CHECK(got.ok()) << got.status();
+      CHECK_EQ(static_cast<int>(got->size()), FLAGS_batch);
+      if (i >= 5) ms.push_back(elapsed);  // first claims warm caches and plans
+      std::vector<int64_t> ids;
+      for (const auto& task : *got) ids.push_back(task.task_id);
+      Exec(pool, "UPDATE discovery_queue SET state = 0, available_at = NULL, lease_token = NULL,"
+                 " last_modified = to_timestamp(" + std::to_string(t) + ")"
+                 " WHERE task_id = ANY('" + sluice::PgArray(ids) + "'::bigint[])");
+    }
+    std::printf("%-10ld %8d %10.2f %10.2f %10.2f %12s\n", n, FLAGS_batch, Percentile(ms, 0.5),
+                Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), weights.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
