@@ -43,11 +43,15 @@ class QueueStore {
   virtual absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
                                            TimePoint lease_until) = 0;
 
-  // One transaction: entity rows, cache state, discovered tasks, removal.
-  // FAILED_PRECONDITION (nothing written) if the token is stale.
-  // Discovered ids refreshed after `fresh_after` are skipped unless forced.
-  virtual absl::StatusOr<CompletionOutcome> Complete(const Completion& completion, TimePoint now,
-                                                     TimePoint fresh_after) = 0;
+  // Commits a batch of completions in one transaction: for each, its entity
+  // rows, cache state, discovered tasks and the task's removal. A completion
+  // whose token is stale (FAILED_PRECONDITION) or whose records do not fit
+  // its task (INVALID_ARGUMENT) is left out and writes nothing; the others
+  // commit. If the transaction fails, every entry gets the error and nothing
+  // is written. Discovered ids refreshed after `fresh_after` are skipped
+  // unless forced. Returns one result per input, in order.
+  virtual std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(
+      const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) = 0;
 
   virtual absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
                                               const RetryPolicy& policy) = 0;

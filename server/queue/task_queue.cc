@@ -48,7 +48,11 @@ absl::Status CheckIds(const std::string& field, const std::string& kind,
 }  // namespace
 
 TaskQueue::TaskQueue(QueueStore* store, const Clock* clock, TaskQueueOptions options)
-    : store_(store), clock_(clock), options_(options), rng_(std::random_device{}()) {}
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      batcher_(store, options.max_commit_batch),
+      rng_(std::random_device{}()) {}
 
 void TaskQueue::NotifyWork() {
   {
@@ -143,13 +147,7 @@ absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
     if (!s.ok()) return s;
   }
   const TimePoint now = clock_->Now();
-  absl::StatusOr<CompletionOutcome> out;
-  // Deadlocks between overlapping discoveries are prevented by ordered
-  // inserts, but serialisation failures can still surface: retry those.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    out = store_->Complete(c, now, now - options_.fresh_for);
-    if (!absl::IsAborted(out.status())) break;
-  }
+  auto out = batcher_.Commit(c, now, now - options_.fresh_for);
   if (out.ok() && out->tasks_queued > 0) NotifyWork();
   return out;
 }

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "server/queue/completion_batcher.h"
 #include "server/queue/queue_store.h"
 #include "sluice/v1/common.pb.h"
 
@@ -39,6 +40,8 @@ struct TaskQueueOptions {
   // a permanent failure: repeating an invalid request only burns budget.
   int permanent_4xx_after = 3;
   int max_ids_per_request = 100000;
+  // Completions committed together at most (group commit).
+  int max_commit_batch = 256;
 };
 
 class TaskQueue {
@@ -74,6 +77,7 @@ class TaskQueue {
   QueueStore* const store_;
   const Clock* const clock_;
   const TaskQueueOptions options_;
+  CompletionBatcher batcher_;
 
   std::mutex mu_;
   std::condition_variable work_cv_;

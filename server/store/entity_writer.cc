@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "server/store/pg_pool.h"
 
 namespace sluice {
 namespace {
@@ -141,12 +142,13 @@ int WriteEntityRecords(pqxx::work& txn, const std::vector<v1::EntityRecord>& rec
   return static_cast<int>(alliances.size() + corporations.size() + characters.size());
 }
 
-void TouchEntity(pqxx::work& txn, const std::string& table, const std::string& key, int64_t id,
-                 TimePoint now) {
-  if (table.empty()) return;
+void TouchEntities(pqxx::work& txn, const std::string& table, const std::string& key,
+                   const std::vector<int64_t>& ids, TimePoint now) {
+  if (table.empty() || ids.empty()) return;
   // table/key come from the TaskKind registry (constants), never from input.
-  txn.exec_params("UPDATE " + table + " SET last_modified = $2 WHERE " + key + " = $1", id,
-                  FormatRfc3339(now));
+  txn.exec_params("UPDATE " + table + " SET last_modified = $2::timestamptz WHERE " + key +
+                      " = ANY($1::bigint[])",
+                  PgArray(ids), FormatRfc3339(now));
 }
 
 }  // namespace sluice

@@ -20,9 +20,10 @@ namespace sluice {
 int WriteEntityRecords(pqxx::work& txn, const std::vector<v1::EntityRecord>& records,
                        TimePoint now);
 
-// A 304: the data is unchanged, but it was confirmed fresh now.
-void TouchEntity(pqxx::work& txn, const std::string& table, const std::string& key,
-                 int64_t id, TimePoint now);
+// 304s: the data is unchanged, but it was confirmed fresh now. `table` and
+// `key` come from the TaskKind registry.
+void TouchEntities(pqxx::work& txn, const std::string& table, const std::string& key,
+                   const std::vector<int64_t>& ids, TimePoint now);
 
 }  // namespace sluice
 

@@ -3,6 +3,9 @@
 #include <glog/logging.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
 
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
@@ -23,13 +26,24 @@ UPDATE discovery_queue SET state = 1, locked_until = $3::timestamptz, available_
  WHERE task_id = $1 AND lease_token = $2
 RETURNING 1)sql";
 
+constexpr char kLockBatch[] = R"sql(
+SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight
+  FROM discovery_queue q
+  JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
+    ON q.task_id = b.task_id AND q.lease_token = b.token
+ ORDER BY q.task_id
+   FOR UPDATE OF q)sql";
+
 constexpr char kLockByToken[] = R"sql(
 SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
  WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
 
-constexpr char kUpsertCache[] = R"sql(
+constexpr char kUpsertCacheBatch[] = R"sql(
 INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at)
-VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, '')::timestamptz, $5::timestamptz)
+SELECT x.kind, x.entity_id, NULLIF(x.etag, ''), NULLIF(x.expires_at, '')::timestamptz,
+       $2::timestamptz
+  FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, entity_id BIGINT, etag TEXT, expires_at TEXT)
+ ORDER BY x.kind, x.entity_id
 ON CONFLICT (kind, entity_id) DO UPDATE SET
   etag = COALESCE(EXCLUDED.etag, entity_cache.etag),
   expires_at = COALESCE(EXCLUDED.expires_at, entity_cache.expires_at),
@@ -149,67 +163,134 @@ absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_
   return lease_until;
 }
 
-absl::StatusOr<CompletionOutcome> PgQueueStore::Complete(const Completion& c, TimePoint now,
-                                                         TimePoint fresh_after) {
-  CompletionOutcome outcome;
-  bool stale = false;
+std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
+    const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) {
+  std::vector<absl::StatusOr<CompletionOutcome>> results(batch.size(), CompletionOutcome{});
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
+    // Reset per attempt: Run may be retried with a fresh connection.
+    for (auto& r : results) r = CompletionOutcome{};
     pqxx::work w(conn);
-    auto locked = w.exec_params(kLockByToken, c.task_id, c.fencing_token);
-    if (locked.empty()) {
-      stale = true;
-      return absl::OkStatus();  // the transaction rolls back untouched
+
+    // Lock every task of the batch that still holds the presented token.
+    std::vector<int64_t> ids, tokens;
+    for (const Completion* c : batch) {
+      ids.push_back(c->task_id);
+      tokens.push_back(c->fencing_token);
     }
-    const std::string kind_name = locked[0][0].c_str();
-    const int64_t entity_id = locked[0][1].as<int64_t>();
-    const int priority = locked[0][2].as<int>();
-    const int64_t weight = locked[0][3].as<int64_t>();
-    const TaskKind* kind = FindTaskKind(kind_name);
-    if (kind == nullptr) {
-      return absl::InternalError("queued task has unknown kind " + kind_name);
+    struct Locked {
+      std::string kind;
+      int64_t entity_id;
+      int priority;
+      int64_t weight;
+    };
+    std::map<std::pair<int64_t, int64_t>, Locked> locked;
+    for (const auto& row : w.exec_params(kLockBatch, PgArray(ids), PgArray(tokens))) {
+      locked[{row[0].as<int64_t>(), row[1].as<int64_t>()}] =
+          Locked{row[2].c_str(), row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>()};
     }
-    for (size_t i = 0; i < c.records.size(); ++i) {
-      absl::Status valid = CheckRecordFitsTask(*kind, entity_id, c.records[i], i);
-      if (!valid.ok()) return valid;  // rolls back: nothing written
+
+    // Decide which completions go in; the rest write nothing.
+    std::vector<v1::EntityRecord> records;
+    std::map<const TaskKind*, std::vector<int64_t>> touched;  // 304'd entity ids
+    nlohmann::json cache = nlohmann::json::array();
+    std::vector<int64_t> done;
+    // (kind, priority, force) -> ids, and which completions contributed.
+    std::map<std::tuple<std::string, int, bool>, std::vector<int64_t>> discoveries;
+    // Accesses counted while an entity had no row yet live on its task.
+    std::vector<std::tuple<const TaskKind*, int64_t, int64_t>> access_carry;
+    std::set<int64_t> seen;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Completion& c = *batch[i];
+      auto it = locked.find({c.task_id, c.fencing_token});
+      if (it == locked.end() || !seen.insert(c.task_id).second) {
+        results[i] = StaleToken(c.task_id, c.fencing_token);
+        continue;
+      }
+      const Locked& t = it->second;
+      const TaskKind* kind = FindTaskKind(t.kind);
+      if (kind == nullptr) {
+        results[i] = absl::InternalError("queued task has unknown kind " + t.kind);
+        continue;
+      }
+      absl::Status valid;
+      for (size_t r = 0; r < c.records.size() && valid.ok(); ++r) {
+        valid = CheckRecordFitsTask(*kind, t.entity_id, c.records[r], r);
+      }
+      if (!valid.ok()) {
+        results[i] = valid;
+        continue;
+      }
+      if (c.not_modified) {
+        touched[kind].push_back(t.entity_id);
+      } else {
+        records.insert(records.end(), c.records.begin(), c.records.end());
+        results[i]->records_written = static_cast<int>(c.records.size());
+      }
+      if (!kind->entity_table.empty() && t.weight > 1) {
+        access_carry.emplace_back(kind, t.entity_id, t.weight - 1);
+      }
+      cache.push_back({{"kind", t.kind},
+                       {"entity_id", t.entity_id},
+                       {"etag", c.etag},
+                       {"expires_at", c.expires ? FormatRfc3339(*c.expires) : std::string()}});
+      for (const Discovery& d : c.discovered) {
+        if (FindTaskKind(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
+        auto& v = discoveries[{d.kind, t.priority, d.force}];
+        v.insert(v.end(), d.ids.begin(), d.ids.end());
+      }
+      done.push_back(c.task_id);
     }
+    if (done.empty()) return absl::OkStatus();
     Hook("locked");
 
     const std::string now_text = FormatRfc3339(now);
-    if (c.not_modified) {
-      TouchEntity(w, kind->entity_table, kind->entity_key, entity_id, now);
-    } else {
-      outcome.records_written = WriteEntityRecords(w, c.records, now);
+    WriteEntityRecords(w, records, now);
+    for (const auto& [kind, touched_ids] : touched) {
+      TouchEntities(w, kind->entity_table, kind->entity_key, touched_ids, now);
     }
-    if (!kind->entity_table.empty() && weight > 1) {
-      // Accesses counted while the entity had no row yet live on the task.
+    for (const auto& [kind, entity_id, accesses] : access_carry) {
       w.exec_params("UPDATE " + kind->entity_table +
                         " SET access_count = GREATEST(access_count, $2) WHERE " +
                         kind->entity_key + " = $1",
-                    entity_id, weight - 1);
+                    entity_id, accesses);
     }
-    w.exec_params(kUpsertCache, kind_name, entity_id, c.etag,
-                  c.expires ? FormatRfc3339(*c.expires) : std::string(), now_text);
+    w.exec_params(kUpsertCacheBatch, cache.dump(), now_text);
     Hook("entities");
 
-    for (const Discovery& d : c.discovered) {
-      const TaskKind* dk = FindTaskKind(d.kind);
-      if (dk == nullptr || d.ids.empty()) continue;  // validated by TaskQueue
-      auto res = w.exec_params(InsertTasksSql(*dk, false), d.kind, PgArray(d.ids), priority,
-                               now_text, d.force, FormatRfc3339(fresh_after), 0);
-      for (const auto& row : res) {
-        if (row[0].as<bool>()) ++outcome.tasks_queued;
+    // Discovered tasks: counted per completion would need one statement per
+    // completion; the batch-level count is attributed to the first completion
+    // that discovered something of that group.
+    for (const auto& [key, disc_ids] : discoveries) {
+      const auto& [kind_name, priority, force] = key;
+      auto res = w.exec_params(InsertTasksSql(*FindTaskKind(kind_name), false), kind_name,
+                               PgArray(disc_ids), priority, now_text, force,
+                               FormatRfc3339(fresh_after), 0);
+      int inserted = 0;
+      for (const auto& row : res) inserted += row[0].as<bool>() ? 1 : 0;
+      for (size_t i = 0; i < batch.size() && inserted > 0; ++i) {
+        if (!results[i].ok()) continue;
+        for (const Discovery& d : batch[i]->discovered) {
+          if (d.kind == kind_name && d.force == force) {
+            results[i]->tasks_queued += inserted;
+            inserted = 0;
+            break;
+          }
+        }
       }
     }
     Hook("discovered");
 
-    w.exec_params(kDeleteTask, c.task_id);
+    w.exec_params("DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])", PgArray(done));
     Hook("before_commit");
     w.commit();
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
-  if (stale) return StaleToken(c.task_id, c.fencing_token);
-  return outcome;
+  if (!s.ok()) {
+    for (auto& r : results) {
+      if (r.ok()) r = s;
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint now,

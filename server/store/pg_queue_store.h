@@ -1,9 +1,11 @@
 // PgQueueStore: the task queue on PostgreSQL (tables in db/migrations).
 //
 // Claims go through the sluice_claim() function (exact urgency order without
-// scanning the queue). A completion is one transaction: lock the task by its
-// fencing token, write entity rows and cache state, queue discovered ids,
-// delete the task. A stale token writes nothing.
+// scanning the queue). Completions are committed in batches: one transaction
+// locks the batch's tasks by fencing token, writes all entity rows and cache
+// state with one statement per table, queues discovered ids with one
+// statement per (kind, priority, force), and deletes the tasks. Each task's
+// result is all-or-nothing; a stale token writes nothing.
 //
 // Thread-safety: safe from any thread; each call borrows a pool connection.
 #ifndef SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
@@ -34,8 +36,8 @@ class PgQueueStore final : public QueueStore {
                                                 const std::string& agent_id) override;
   absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
                                    TimePoint lease_until) override;
-  absl::StatusOr<CompletionOutcome> Complete(const Completion& completion, TimePoint now,
-                                             TimePoint fresh_after) override;
+  std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(
+      const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) override;
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
                                       const RetryPolicy& policy) override;
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,

@@ -1,5 +1,8 @@
 // A completion commits entity rows, cache state, discovered tasks and the
 // task's removal in one transaction, or nothing at all.
+#include <atomic>
+#include <thread>
+
 #include "tests/server/queue/queue_fixture.h"
 
 namespace sluice::testing {
@@ -156,6 +159,50 @@ TEST_F(CompletionTest, BadDiscoveriesAreRejectedNamingTheField) {
   c.discovered[0].ids.push_back(-5);
   out = queue_->Complete(c);
   EXPECT_NE(out.status().message().find("discovered[0].ids[2]"), std::string::npos) << out.status();
+}
+
+TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001, 98000002, 98000003},
+                              v1::PRIORITY_CLASS_MANUAL).ok());
+  auto t = LeaseOrDie({"corporation"}, 3);
+  ASSERT_EQ(t.size(), 3u);
+  Completion good = CorporationDone(t[0]);
+  Completion stale = CorporationDone(t[1]);
+  stale.fencing_token += 1000;
+  Completion wrong = CorporationDone(t[2]);
+  wrong.records[0].mutable_corporation()->set_corporation_id(1);
+  Completion duplicate = good;
+  auto results = store_->CompleteBatch({&good, &stale, &wrong, &duplicate}, clock_.Now(),
+                                       clock_.Now() - std::chrono::hours(1));
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kFailedPrecondition)
+      << "the same lease must not commit twice";
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 2);
+}
+
+TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 300; ++i) ids.push_back(98000000 + i);
+  ASSERT_TRUE(queue_->Enqueue("corporation", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  auto tasks = LeaseOrDie({"corporation"}, 300);
+  ASSERT_EQ(tasks.size(), 300u);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int w = 0; w < 12; ++w) {
+    threads.emplace_back([&, w] {
+      for (size_t i = w; i < tasks.size(); i += 12) {
+        if (queue_->Complete(CorporationDone(tasks[i])).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 300);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 300);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
 }
 
 }  // namespace

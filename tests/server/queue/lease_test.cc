@@ -52,7 +52,10 @@ TEST_F(LeaseTest, StaleFencingTokenIsRejectedAndWritesNothing) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM character_static"), 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 1);
 
-  auto stale_fail = queue_->Fail(Failure{first[0].task_id, first[0].fencing_token, "agent-a"});
+  Failure f;
+  f.task_id = first[0].task_id;
+  f.fencing_token = first[0].fencing_token;
+  auto stale_fail = queue_->Fail(f);
   EXPECT_EQ(stale_fail.status().code(), absl::StatusCode::kFailedPrecondition);
   auto stale_extend = queue_->Extend(first[0].task_id, first[0].fencing_token, seconds(30));
   EXPECT_EQ(stale_extend.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -1,0 +1,148 @@
+// Budget is one upstream allowance that calls draw from: an ESI rate-limit
+// group, a default per-route allowance used before a route's group is known,
+// ESI's error limit, or one PoE rule tier (per egress address for per-IP
+// rules). It combines the allowance's window model (FloatingWindow, or
+// ErrorWindow for the error limit), its Restriction and its counters, and
+// turns units into calls:
+//
+//   A call reserves `reserve` units while in flight (the worst case the call
+//   can cost) and is admitted by the upstream only if `admission` units are
+//   left when it arrives (ESI admits a call if a 2xx's cost is left, then may
+//   charge a 4xx's higher cost). So n calls fit if
+//       available >= admission + (n - 1) * reserve,
+//   i.e. every call but the last may turn out at its worst.
+//
+// A budget that has not yet been observed (no upstream response since it was
+// created, or a restore after a crash) is in probe mode: at most
+// `probe_limit` calls in flight, so the first response teaches the real state
+// before anything else goes out.
+//
+// Ownership: owned by the Throttler (stable address for its lifetime).
+// Thread-safety: none; guarded by the Throttler's mutex.
+#ifndef SLUICE_SERVER_THROTTLE_BUDGET_H_
+#define SLUICE_SERVER_THROTTLE_BUDGET_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "common/clock.h"
+#include "server/throttle/error_window.h"
+#include "server/throttle/restriction.h"
+#include "server/throttle/window.h"
+
+namespace sluice::throttle {
+
+enum class BudgetKind {
+  kEsiGroup,   // esi/group/<group>
+  kEsiRoute,   // esi/route/<route>: default before the group is known
+  kEsiErrors,  // esi/errors
+  kPoeTier,    // poe/<policy>/<rule>/<tier> or poe/<policy>/ip/<egress>/<tier>
+  kPoeRoute,   // poe/route/<route>: default before the policy is known
+};
+
+absl::string_view BudgetKindName(BudgetKind kind);
+std::optional<BudgetKind> ParseBudgetKind(absl::string_view name);
+
+struct CallCost {
+  int64_t reserve = 1;
+  int64_t admission = 1;
+};
+
+// A time to call, or (firm == false) only a time to ask again: only the
+// settlement of in-flight calls or a first observation can free room.
+struct CallTime {
+  TimePoint at;
+  bool firm = true;
+};
+
+struct BudgetCounters {
+  int64_t granted = 0;       // calls granted (leases and acquires)
+  int64_t denied = 0;        // requests refused with this budget limiting
+  int64_t waits = 0;         // acquires granted for a later time, this budget limiting
+  int64_t restrictions = 0;  // restriction episodes
+};
+
+class Budget {
+ public:
+  // A floating-window budget.
+  Budget(std::string name, BudgetKind kind, int64_t limit, Duration period, int64_t margin,
+         Duration penalty, bool learned);
+  // The error-limit budget.
+  Budget(std::string name, int64_t default_limit, Duration window, int64_t margin);
+
+  const std::string& name() const { return name_; }
+  BudgetKind kind() const { return kind_; }
+  bool is_error_limit() const { return kind_ == BudgetKind::kEsiErrors; }
+
+  // Limits come from upstream headers (not a configured default).
+  bool learned() const;
+  void set_learned(bool learned) { learned_ = learned; }
+  // False while probing (see class comment).
+  bool observed() const;
+  void set_observed(bool observed) { observed_ = observed; }
+
+  // Exactly one of these is non-null.
+  FloatingWindow* window() { return window_ ? &*window_ : nullptr; }
+  const FloatingWindow* window() const { return window_ ? &*window_ : nullptr; }
+  ErrorWindow* errors() { return errors_ ? &*errors_ : nullptr; }
+  const ErrorWindow* errors() const { return errors_ ? &*errors_ : nullptr; }
+
+  Restriction& restriction() { return restriction_; }
+  const Restriction& restriction() const { return restriction_; }
+  BudgetCounters& counters() { return counters_; }
+  const BudgetCounters& counters() const { return counters_; }
+
+  // PoE's penalty for breaking the tier (listing only).
+  Duration penalty() const { return penalty_; }
+  void set_penalty(Duration penalty) { penalty_ = penalty; }
+
+  int64_t limit() const;
+  Duration period() const;
+  int64_t margin() const;
+  int64_t in_flight_units() const;
+  int64_t in_flight_calls() const { return in_flight_calls_; }
+
+  void Reserve(int64_t calls, int64_t units);
+  // Reserved calls that were never spent.
+  void Release(int64_t calls, int64_t units);
+  // Reserved calls that were answered (or must be assumed spent): drops the
+  // reservation and charges `actual_units` (for the error limit: errors).
+  void Settle(int64_t calls, int64_t reserved_units, int64_t actual_units,
+              const SpendTiming& timing, TimePoint now);
+  // Spent calls that held no reservation.
+  void Charge(int64_t actual_units, const SpendTiming& timing, TimePoint now);
+  // Units available now, ignoring restrictions (may be negative).
+  int64_t AvailableUnits(TimePoint now);
+
+  // Calls grantable now, at most `want`: 0 while restricted.
+  int64_t CallsAvailable(int64_t want, const CallCost& cost, int64_t probe_limit, TimePoint now);
+  // Earliest time `calls` calls could be granted if nothing else happens.
+  // When only settlement of in-flight calls can free room (or probing holds),
+  // the answer is now + retry_hint and not firm.
+  CallTime NextCallsTime(int64_t calls, const CallCost& cost, int64_t probe_limit,
+                         Duration retry_hint, TimePoint now);
+
+  // Route labels using this budget, for listings (bounded).
+  void AddRoute(const std::string& label);
+  const std::set<std::string>& routes() const { return routes_; }
+
+ private:
+  std::string name_;
+  BudgetKind kind_;
+  bool learned_ = false;
+  bool observed_ = false;
+  std::optional<FloatingWindow> window_;
+  std::optional<ErrorWindow> errors_;
+  Restriction restriction_;
+  BudgetCounters counters_;
+  Duration penalty_{};
+  int64_t in_flight_calls_ = 0;
+  std::set<std::string> routes_;
+};
+
+}  // namespace sluice::throttle
+
+#endif  // SLUICE_SERVER_THROTTLE_BUDGET_H_

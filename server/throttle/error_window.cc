@@ -1,0 +1,125 @@
+#include "server/throttle/error_window.h"
+
+#include <algorithm>
+
+namespace sluice::throttle {
+namespace {
+
+// Two headers whose computed window ends differ by less than this describe the
+// same window (reset is whole seconds, reports arrive with some delay).
+constexpr Duration kSameWindow = std::chrono::seconds(3);
+// Reset is rounded to whole seconds by the upstream: the end may be up to a
+// second later than now + reset.
+constexpr Duration kResetRounding = std::chrono::seconds(1);
+
+}  // namespace
+
+ErrorWindow::ErrorWindow(int64_t default_limit, Duration window, int64_t margin)
+    : limit_(default_limit), window_(window), margin_(margin), remain_(default_limit) {}
+
+void ErrorWindow::Release(int64_t units) { in_flight_ = std::max<int64_t>(0, in_flight_ - units); }
+
+void ErrorWindow::Settle(int64_t reserved, bool error, const SpendTiming& timing, TimePoint now) {
+  Release(reserved);
+  if (error) RecordError(timing, now);
+}
+
+void ErrorWindow::RecordError(const SpendTiming& timing, TimePoint now) {
+  Roll(now);
+  if (!window_end_) {
+    // The upstream's window holding this error ends at most one window after
+    // the error reached it; assume the latest such end until a header says.
+    window_end_ = timing.resp_hi + window_ + kResetRounding;
+  }
+  remain_ = std::max<int64_t>(0, remain_ - 1);
+  recent_.push_back(timing);
+  Trim(now);
+}
+
+void ErrorWindow::Trim(TimePoint now) {
+  while (!recent_.empty() && recent_.front().resp_hi + 2 * window_ < now) recent_.pop_front();
+}
+
+void ErrorWindow::Roll(TimePoint now) {
+  if (!window_end_ || now < *window_end_) return;
+  if (remain_ < limit_) {
+    // Errors close to the boundary may belong to the new window.
+    int64_t carried = 0;
+    for (const SpendTiming& e : recent_) {
+      if (e.resp_hi + kSameWindow >= *window_end_) ++carried;
+    }
+    remain_ = std::max<int64_t>(0, limit_ - carried);
+    probing_ = true;
+  }
+  window_end_.reset();
+}
+
+int64_t ErrorWindow::Available(TimePoint now) {
+  Roll(now);
+  return remain_ - margin_ - in_flight_;
+}
+
+std::optional<TimePoint> ErrorWindow::NextAvailable(int64_t units, TimePoint now) {
+  Roll(now);
+  if (remain_ - margin_ - in_flight_ >= units) return now;
+  if (window_end_ && limit_ - margin_ - in_flight_ >= units) return *window_end_;
+  return std::nullopt;
+}
+
+void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_seconds,
+                              const SpendTiming& x, bool x_was_error, TimePoint now) {
+  Roll(now);
+  Trim(now);
+  if (!learned_) {
+    limit_ = remain;
+    learned_ = true;
+  } else {
+    limit_ = std::max(limit_, remain);
+  }
+  // Errors that may have reached the upstream after X (so are not in `remain`).
+  int64_t later = 0;
+  for (const SpendTiming& e : recent_) {
+    if (e.resp_hi >= x.sent_lo) ++later;
+  }
+  if (x_was_error && later > 0) --later;
+  const int64_t estimate = std::max<int64_t>(0, remain - later);
+  probing_ = false;
+  if (!reset_seconds) {
+    remain_ = std::min(remain_, estimate);
+    return;
+  }
+  const TimePoint end = now + std::chrono::seconds(*reset_seconds) + kResetRounding;
+  if (!window_end_ || end > *window_end_ + kSameWindow) {
+    // A newer window than the one we track: the header is the authority.
+    remain_ = estimate;
+    window_end_ = end;
+  } else if (end + kSameWindow < *window_end_) {
+    // A header from an older window, reported late: it says nothing about now.
+    return;
+  } else {
+    remain_ = std::min(remain_, estimate);
+    window_end_ = std::max(*window_end_, end);
+  }
+}
+
+TimePoint ErrorWindow::Exhaust(std::optional<int64_t> reset_seconds, TimePoint now) {
+  Roll(now);
+  remain_ = 0;
+  TimePoint end = reset_seconds ? now + std::chrono::seconds(*reset_seconds) + kResetRounding
+                                : now + window_;
+  window_end_ = window_end_ ? std::max(*window_end_, end) : end;
+  return *window_end_;
+}
+
+void ErrorWindow::Restore(int64_t limit, bool learned, int64_t remain,
+                          std::optional<TimePoint> window_end, bool probing,
+                          std::deque<SpendTiming> recent) {
+  limit_ = limit;
+  learned_ = learned;
+  remain_ = remain;
+  window_end_ = window_end;
+  probing_ = probing;
+  recent_ = std::move(recent);
+}
+
+}  // namespace sluice::throttle

@@ -1,0 +1,92 @@
+// ErrorWindow models ESI's error limit: a number of error responses (4xx/5xx)
+// allowed per window; at zero every ESI route answers 420 until the window
+// resets. X-ESI-Error-Limit-Remain/-Reset are the authority.
+//
+// Every ESI call reserves error units before it is made (its outcome is
+// unknown; the worst case is that it errors) and the reservation is refunded
+// when the response is 2xx/3xx, so the calls in flight can never drive the
+// upstream's remain below zero. Local errors decrement `remain` at once; a
+// header then corrects toward the more conservative value: within the same
+// window remain = min(local, header - errors that may have reached the
+// upstream after the reporting call), a header for a newer window replaces the
+// local state (the upstream opened a fresh window).
+//
+// When the window ends without a confirming header, the remain is assumed to
+// be back at the learned limit but the window is `probing`: the Budget lets
+// only a probe's worth of calls through until a header confirms, because the
+// limit learned so far (the largest Remain seen) may be above the real one.
+//
+// Ownership: value type owned by its Budget. Thread-safety: none; guarded by
+// the Throttler's mutex.
+#ifndef SLUICE_SERVER_THROTTLE_ERROR_WINDOW_H_
+#define SLUICE_SERVER_THROTTLE_ERROR_WINDOW_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+#include "common/clock.h"
+#include "server/throttle/window.h"
+
+namespace sluice::throttle {
+
+class ErrorWindow {
+ public:
+  // `default_limit` holds until a header is seen; `window` is the length
+  // assumed when a window's end has to be guessed.
+  ErrorWindow(int64_t default_limit, Duration window, int64_t margin);
+
+  int64_t limit() const { return limit_; }
+  bool learned() const { return learned_; }
+  int64_t remain() const { return remain_; }
+  int64_t in_flight() const { return in_flight_; }
+  int64_t margin() const { return margin_; }
+  void set_margin(int64_t margin) { margin_ = margin; }
+  Duration window() const { return window_; }
+  std::optional<TimePoint> window_end() const { return window_end_; }
+  bool probing() const { return probing_; }
+
+  void Reserve(int64_t units) { in_flight_ += units; }
+  void Release(int64_t units);
+  // A reserved call was answered; `error` if it counts against the limit.
+  void Settle(int64_t reserved, bool error, const SpendTiming& timing, TimePoint now);
+  // An error nobody reserved for (report without a lease, lapsed lease).
+  void RecordError(const SpendTiming& timing, TimePoint now);
+
+  // remain - margin - in_flight at `now` (after a window rollover).
+  int64_t Available(TimePoint now);
+  // Earliest time `units` are available if nothing else happens; nullopt if
+  // in-flight reservations alone prevent it.
+  std::optional<TimePoint> NextAvailable(int64_t units, TimePoint now);
+
+  // X-ESI-Error-Limit-Remain/-Reset seen on the response to call X.
+  // `x_was_error`: X itself was recorded as an error just before.
+  void ApplyHeader(int64_t remain, std::optional<int64_t> reset_seconds, const SpendTiming& x,
+                   bool x_was_error, TimePoint now);
+  // A 420: nothing is left until the window ends. Returns that end.
+  TimePoint Exhaust(std::optional<int64_t> reset_seconds, TimePoint now);
+
+  // Persistence.
+  const std::deque<SpendTiming>& recent_errors() const { return recent_; }
+  void Restore(int64_t limit, bool learned, int64_t remain, std::optional<TimePoint> window_end,
+               bool probing, std::deque<SpendTiming> recent);
+
+ private:
+  void Roll(TimePoint now);
+  void Trim(TimePoint now);
+
+  int64_t limit_;
+  bool learned_ = false;
+  Duration window_;
+  int64_t margin_;
+  int64_t remain_;
+  std::optional<TimePoint> window_end_;
+  bool probing_ = true;  // no header seen yet
+  int64_t in_flight_ = 0;
+  // Errors of the last two windows, to tell which may postdate a header.
+  std::deque<SpendTiming> recent_;
+};
+
+}  // namespace sluice::throttle
+
+#endif  // SLUICE_SERVER_THROTTLE_ERROR_WINDOW_H_

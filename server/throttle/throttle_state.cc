@@ -1,0 +1,160 @@
+#include "server/throttle/throttle_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace sluice::throttle {
+
+using nlohmann::json;
+
+// Field-by-field (de)serialisation. from_json throws json::exception on a
+// missing or mistyped field; DecodeThrottleState turns that into a status.
+
+void to_json(json& j, const LedgerBucketState& s) {
+  j = json::array({s.first_resp, s.resp_hi, s.sent_lo, s.units});
+}
+void from_json(const json& j, LedgerBucketState& s) {
+  s.first_resp = j.at(0).get<double>();
+  s.resp_hi = j.at(1).get<double>();
+  s.sent_lo = j.at(2).get<double>();
+  s.units = j.at(3).get<int64_t>();
+}
+
+void to_json(json& j, const PhantomStepState& s) { j = json::array({s.until, s.amount}); }
+void from_json(const json& j, PhantomStepState& s) {
+  s.until = j.at(0).get<double>();
+  s.amount = j.at(1).get<int64_t>();
+}
+
+void to_json(json& j, const ErrorTimingState& s) { j = json::array({s.sent_lo, s.resp_hi}); }
+void from_json(const json& j, ErrorTimingState& s) {
+  s.sent_lo = j.at(0).get<double>();
+  s.resp_hi = j.at(1).get<double>();
+}
+
+void to_json(json& j, const BudgetState& s) {
+  j = json{{"name", s.name},
+           {"kind", s.kind},
+           {"learned", s.learned},
+           {"observed", s.observed},
+           {"limit", s.limit},
+           {"period_s", s.period_seconds},
+           {"penalty_s", s.penalty_seconds},
+           {"ledger", s.ledger},
+           {"phantom", s.phantom},
+           {"remain", s.remain},
+           {"probing", s.probing},
+           {"recent_errors", s.recent_errors},
+           {"in_flight_units", s.in_flight_units},
+           {"in_flight_calls", s.in_flight_calls},
+           {"in_flight_resp_hi", s.in_flight_resp_hi},
+           {"restricted_until", s.restricted_until},
+           {"restriction_level", s.restriction_level},
+           {"restriction_reason", s.restriction_reason},
+           {"granted", s.granted},
+           {"denied", s.denied},
+           {"waits", s.waits},
+           {"restrictions", s.restrictions}};
+  if (s.window_end) j["window_end"] = *s.window_end;
+}
+void from_json(const json& j, BudgetState& s) {
+  j.at("name").get_to(s.name);
+  j.at("kind").get_to(s.kind);
+  j.at("learned").get_to(s.learned);
+  j.at("observed").get_to(s.observed);
+  j.at("limit").get_to(s.limit);
+  j.at("period_s").get_to(s.period_seconds);
+  s.penalty_seconds = j.value("penalty_s", 0.0);
+  j.at("ledger").get_to(s.ledger);
+  j.at("phantom").get_to(s.phantom);
+  j.at("remain").get_to(s.remain);
+  j.at("probing").get_to(s.probing);
+  j.at("recent_errors").get_to(s.recent_errors);
+  j.at("in_flight_units").get_to(s.in_flight_units);
+  j.at("in_flight_calls").get_to(s.in_flight_calls);
+  j.at("in_flight_resp_hi").get_to(s.in_flight_resp_hi);
+  j.at("restricted_until").get_to(s.restricted_until);
+  j.at("restriction_level").get_to(s.restriction_level);
+  s.restriction_reason = j.value("restriction_reason", std::string());
+  s.granted = j.value("granted", int64_t{0});
+  s.denied = j.value("denied", int64_t{0});
+  s.waits = j.value("waits", int64_t{0});
+  s.restrictions = j.value("restrictions", int64_t{0});
+  if (j.contains("window_end")) s.window_end = j.at("window_end").get<double>();
+}
+
+void to_json(json& j, const PoeTierShapeState& s) {
+  j = json::array({s.hits, s.period_seconds, s.penalty_seconds});
+}
+void from_json(const json& j, PoeTierShapeState& s) {
+  s.hits = j.at(0).get<int64_t>();
+  s.period_seconds = j.at(1).get<double>();
+  s.penalty_seconds = j.at(2).get<double>();
+}
+
+void to_json(json& j, const PoeRuleShapeState& s) { j = json{{"name", s.name}, {"tiers", s.tiers}}; }
+void from_json(const json& j, PoeRuleShapeState& s) {
+  j.at("name").get_to(s.name);
+  j.at("tiers").get_to(s.tiers);
+}
+
+void to_json(json& j, const PoePolicyState& s) { j = json{{"name", s.name}, {"rules", s.rules}}; }
+void from_json(const json& j, PoePolicyState& s) {
+  j.at("name").get_to(s.name);
+  j.at("rules").get_to(s.rules);
+}
+
+void to_json(json& j, const EsiGroupState& s) {
+  j = json{{"name", s.name}, {"limit", s.limit}, {"period_s", s.period_seconds}};
+}
+void from_json(const json& j, EsiGroupState& s) {
+  j.at("name").get_to(s.name);
+  j.at("limit").get_to(s.limit);
+  j.at("period_s").get_to(s.period_seconds);
+}
+
+void to_json(json& j, const RouteMappingState& s) { j = json::array({s.route, s.target}); }
+void from_json(const json& j, RouteMappingState& s) {
+  s.route = j.at(0).get<std::string>();
+  s.target = j.at(1).get<std::string>();
+}
+
+std::string EncodeThrottleState(const ThrottleSnapshot& s) {
+  json j{{"version", s.version},
+         {"written_at", s.written_at},
+         {"clean_shutdown", s.clean_shutdown},
+         {"budgets", s.budgets},
+         {"esi_routes", s.esi_routes},
+         {"esi_groups", s.esi_groups},
+         {"poe_routes", s.poe_routes},
+         {"poe_policies", s.poe_policies}};
+  return j.dump();
+}
+
+absl::StatusOr<ThrottleSnapshot> DecodeThrottleState(absl::string_view text) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("throttle state is not a JSON object");
+  }
+  try {
+    ThrottleSnapshot s;
+    j.at("version").get_to(s.version);
+    if (s.version != kThrottleStateVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("throttle state version ", s.version, " is not ", kThrottleStateVersion));
+    }
+    j.at("written_at").get_to(s.written_at);
+    j.at("clean_shutdown").get_to(s.clean_shutdown);
+    j.at("budgets").get_to(s.budgets);
+    j.at("esi_routes").get_to(s.esi_routes);
+    j.at("esi_groups").get_to(s.esi_groups);
+    j.at("poe_routes").get_to(s.poe_routes);
+    j.at("poe_policies").get_to(s.poe_policies);
+    return s;
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("throttle state: ", e.what()));
+  }
+}
+
+}  // namespace sluice::throttle

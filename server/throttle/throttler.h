@@ -1,0 +1,334 @@
+// Throttler is the coordinator's global throttler: one instance owns every
+// upstream budget, shared by all agents on all hosts and by other teams. It
+// is a plain C++ facade (no gRPC, no database): ThrottleServiceImpl puts it
+// on the wire and StatePersister saves it in system_state.
+//
+// Model (details in the headers of the pieces):
+//   * A call is keyed by (upstream, route[, egress]) (CallKey). RouteMap
+//     resolves it to budgets: ESI -> its rate-limit group (or a default
+//     per-route budget before the group is learned) + esi/errors; PoE -> one
+//     budget per rule tier (per egress for the Ip rule), or a default.
+//   * n calls may go now only if every budget of the route can take them
+//     (the tightest wins); the next permitted time is the latest over the
+//     route's budgets of their window and restriction times.
+//   * Calls are granted as leases (LeaseTokens, and Acquire for other teams):
+//     each outstanding call of a lease holds its worst-case cost as an
+//     in-flight reservation in every budget of the route until the response is
+//     reported (settled at the real cost), the call is returned unspent, or
+//     the lease lapses (charged at worst, answered as late as possible).
+//   * Reported responses teach the model: headers name the group/policy and
+//     their limits, correct the ledgers toward the more conservative value
+//     (never the other way), and 429 / 420 / active PoE restrictions block the
+//     budget for everyone and revoke every open lease on it.
+//   * Zero violations is the invariant; utilisation comes from settling at
+//     real costs and from precise answer times (Observation::response_age).
+//
+// Time: every decision reads the injected Clock; lapses and restriction ends
+// are processed lazily at the start of each call, so there is no thread.
+//
+// Ownership: borrows the Clock (must outlive the Throttler); owns the rest.
+// Thread-safety: every public method is thread-safe (one mutex; decisions are
+// O(budgets of the route) and allocation-light). Revocation listeners are
+// called outside the mutex, on the thread whose call caused the revocation.
+#ifndef SLUICE_SERVER_THROTTLE_THROTTLER_H_
+#define SLUICE_SERVER_THROTTLE_THROTTLER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "server/throttle/budget.h"
+#include "server/throttle/call_key.h"
+#include "server/throttle/header_parser.h"
+#include "server/throttle/permanent_failures.h"
+#include "server/throttle/problem_log.h"
+#include "server/throttle/restriction.h"
+#include "server/throttle/route_map.h"
+#include "server/throttle/throttle_state.h"
+#include "server/throttle/token_lease.h"
+
+namespace sluice::throttle {
+
+// Tokens ESI's floating window charges per response class.
+struct EsiCostTable {
+  int status_2xx = 2;
+  int status_3xx = 1;
+  int status_4xx = 5;
+  int status_5xx = 0;
+  // No HTTP answer: the call may still have been counted; assume the worst.
+  int transport_failure = 5;
+
+  int ForStatus(int status) const;
+  int Max() const;
+};
+
+struct ThrottlerOptions {
+  EsiCostTable esi_costs;
+  // Units an ESI call holds in its group while in flight. 0 = the highest
+  // cost in esi_costs, so however the calls in flight turn out, the group
+  // never goes below what the next call needs. Lower it only if you accept
+  // a 429 when several 4xx land together at the edge of the budget.
+  int esi_reserve_cost = 0;
+  // Units that must be left for ESI to admit a call. 0 = esi_costs.status_2xx.
+  int esi_admission_cost = 0;
+
+  // Conservative defaults for budgets not yet learned from headers.
+  WindowLimit esi_default{150, std::chrono::minutes(15)};
+  WindowLimit poe_default{5, std::chrono::seconds(10)};
+  int esi_error_limit_default = 100;
+  Duration esi_error_window = std::chrono::seconds(60);
+  // Error units reserved per ESI call in flight (the worst case: it errors).
+  int esi_error_reserve_per_call = 1;
+
+  // Safety margin per budget: floor(limit * margin_fraction) + margin_units
+  // units are never granted. The model is already an upper bound; the margin
+  // covers what it cannot see (clock steps, upstream rounding). 1% keeps
+  // utilisation >= 98% on every budget size.
+  double margin_fraction = 0.01;
+  int margin_units = 0;
+  // Calls in flight allowed on a budget that has not been observed yet.
+  int probe_calls = 1;
+
+  // Leases. ttl: how long granted calls may be started; short, so nothing
+  // can be spent long past a restriction even if a revocation is lost.
+  Duration lease_ttl = std::chrono::seconds(2);
+  int max_lease_calls = 100;
+  // A lease takes at most this share of any budget of its route (at least
+  // one call), so one agent cannot starve the others.
+  double max_lease_fraction = 0.25;
+  // Longest an upstream call may take (the agents' HTTP timeout must not be
+  // longer): an unreported call is assumed answered at expires_at + this.
+  Duration max_request_duration = std::chrono::seconds(30);
+  // Extra time for a lapsed lease's reports to arrive before it is charged.
+  Duration report_grace = std::chrono::seconds(5);
+  // Upper bound on the ReportBatch transit time, used with sent_age to bound
+  // when a call was sent (only for attributing upstream counts).
+  Duration transit_allowance = std::chrono::milliseconds(100);
+  // Trust in agents' absolute observed_at when no response_age is given:
+  // assumed off by at most this much.
+  Duration agent_clock_skew = std::chrono::milliseconds(100);
+  // Longest Acquire may reserve ahead.
+  Duration max_acquire_wait = std::chrono::hours(1);
+
+  BackoffOptions backoff;
+  // Answer for "when?" when only in-flight settlement can free room.
+  Duration retry_hint = std::chrono::milliseconds(200);
+
+  PermanentFailureOptions permanent;
+
+  size_t max_routes = 10000;    // distinct (upstream, route, egress) keys
+  size_t max_budgets = 100000;
+  uint64_t seed = 0;  // jitter RNG; 0 = random
+};
+
+// Response of an upstream call, as reported by an agent or another team.
+struct Observation {
+  CallKey key;
+  int status = 0;  // HTTP status; 0 = transport failure
+  HeaderList headers;
+  std::string request_key;  // for permanent-4xx classification; optional
+  int64_t lease_id = 0;     // 0 = not from a lease
+  // Timing, best first. Ages are measured on the reporter's monotonic clock
+  // at the moment the report was sent, so clock skew does not matter:
+  // response_age = time since the response arrived, sent_age = since the
+  // request was sent.
+  std::optional<Duration> response_age;
+  std::optional<Duration> sent_age;
+  // Absolute response time on the reporter's clock (trusted within
+  // agent_clock_skew) when no ages are given.
+  std::optional<TimePoint> observed_at;
+};
+
+struct TokenReturn {
+  int64_t lease_id = 0;
+  int64_t unspent = 0;
+};
+
+struct PermitTime {
+  TimePoint at;
+  Duration wait{};  // at - now, >= 0
+  std::string limiting_budget;
+};
+
+struct AcquireResult {
+  bool granted = false;
+  TimePoint at;  // granted: when to call (<= now + max_wait); refused: earliest
+  Duration wait{};
+  std::string limiting_budget;
+  int64_t lease_id = 0;  // granted: pass it in the Report
+  TimePoint expires_at;  // granted: call before this
+};
+
+struct LeaseGrant {
+  int64_t lease_id = 0;  // 0 when nothing was granted
+  int64_t granted = 0;
+  TimePoint expires_at;
+  Duration ttl{};
+  TimePoint retry_at;  // granted == 0: earliest time to ask again
+  std::string limiting_budget;
+};
+
+struct RevocationEvent {
+  std::string budget;
+  // (lease id, holder) of the leases revoked; may be empty.
+  std::vector<std::pair<int64_t, std::string>> leases;
+  TimePoint until;
+  std::string reason;
+};
+
+struct WindowInfo {
+  int64_t limit = 0;
+  Duration period{};
+  int64_t remaining = 0;  // units available now (local estimate, >= 0)
+  Duration penalty{};
+};
+
+struct BudgetInfo {
+  std::string name;
+  BudgetKind kind = BudgetKind::kEsiRoute;
+  bool learned = false;
+  bool observed = false;
+  WindowInfo window;
+  TimePoint restricted_until;  // epoch if never restricted
+  std::string restriction_reason;
+  TimePoint next_permitted;  // for one call
+  BudgetCounters counters;
+  int64_t outstanding_calls = 0;
+  int64_t outstanding_units = 0;
+  std::vector<std::string> routes;
+};
+
+class Throttler {
+ public:
+  using RevocationListener = std::function<void(const RevocationEvent&)>;
+
+  Throttler(const Clock* clock, ThrottlerOptions options);
+  Throttler(const Throttler&) = delete;
+  Throttler& operator=(const Throttler&) = delete;
+
+  // When may n calls of `key` be made? Consumes nothing. OUT_OF_RANGE if n
+  // calls exceed what a budget of the route can ever grant at once.
+  absl::StatusOr<PermitTime> NextPermitted(const CallKey& key, int n);
+
+  // Grants all n calls if they are available by now + max_wait (reserving
+  // them now for the time returned), or says when. Never partial.
+  absl::StatusOr<AcquireResult> Acquire(const CallKey& key, int n, Duration max_wait,
+                                        const std::string& caller);
+
+  // Grants up to `count` calls now (possibly fewer, possibly none).
+  absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key,
+                                         int count);
+
+  // Feeds one upstream response into the budgets. Returns whether its
+  // request_key is now classified as a permanent failure.
+  absl::StatusOr<bool> Report(const Observation& observation);
+
+  // Observations first, then returns. Invalid entries are skipped (and logged
+  // once); returns the request keys classified permanent.
+  std::vector<std::string> ReportBatch(const std::string& agent_id,
+                                       const std::vector<Observation>& observations,
+                                       const std::vector<TokenReturn>& returns);
+
+  // Gives back unspent calls of a lease. NOT_FOUND if the lease is closed.
+  absl::Status ReturnTokens(int64_t lease_id, int64_t unspent);
+
+  // Every budget, sorted by name.
+  std::vector<BudgetInfo> ListBudgets();
+  // One event per budget restricted right now (lease lists empty): what a
+  // newly connected watcher must know.
+  std::vector<RevocationEvent> ActiveRestrictions();
+
+  // Listener ids are > 0. Listeners run outside the mutex (they may call the
+  // Throttler) on the thread whose call caused the revocation: keep them
+  // quick, they delay that caller.
+  int AddRevocationListener(RevocationListener listener);
+  void RemoveRevocationListener(int id);
+
+  // Persistence (see throttle_state.h). Restore replaces all state and must
+  // run before the Throttler serves anything.
+  ThrottleSnapshot Snapshot(bool clean_shutdown = false);
+  absl::Status Restore(const ThrottleSnapshot& snapshot);
+  // Increases on every state change; the persister writes when it moved.
+  uint64_t change_count() const { return changes_.load(std::memory_order_relaxed); }
+
+  const ThrottlerOptions& options() const { return options_; }
+  const Clock* clock() const { return clock_; }
+  // Malformed/unknown values seen so far (each logged once).
+  int64_t problems() const { return problems_.total(); }
+
+ private:
+  struct ResolvedRoute {
+    uint64_t generation = 0;
+    std::string label;
+    std::vector<LeaseUse> uses;
+  };
+  using Revocations = std::vector<RevocationEvent>;
+
+  // All *Locked methods require mu_.
+  void ProcessDueLocked(TimePoint now);
+  absl::StatusOr<ResolvedRoute*> ResolveLocked(const CallKey& key);
+  absl::StatusOr<Budget*> BudgetForSpecLocked(const BudgetSpec& spec);
+  CallCost CostFor(BudgetKind kind) const;
+  int64_t MarginFor(int64_t limit) const;
+  int64_t ActualUnits(const Budget& budget, int status) const;
+
+  int64_t GrantableLocked(const std::vector<LeaseUse>& uses, int64_t want, TimePoint now,
+                          Budget** limiting);
+  // Latest over the uses; *firm is false when the time is only a hint.
+  TimePoint NextTimeLocked(const std::vector<LeaseUse>& uses, int64_t calls, TimePoint now,
+                           Budget** limiting, bool* firm);
+  absl::Status CheckCapacityLocked(const std::vector<LeaseUse>& uses, int64_t calls);
+  Lease* GrantLocked(const CallKey& key, const std::string& holder, ResolvedRoute* route,
+                     int64_t calls, TimePoint usable_from, TimePoint now);
+
+  bool ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
+  SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
+  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers);
+  void RechargeLeasesLocked();
+  void SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
+  void ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
+  void CorrectLocked(const Observation& o, const ParsedHeaders& headers, const ResolvedRoute& route,
+                     const SpendTiming& timing, TimePoint now, Revocations* revocations);
+  void RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason, TimePoint now,
+                      Revocations* revocations);
+  void LapseLocked(Lease* lease, TimePoint now);
+  void CloseIfDoneLocked(Lease* lease);
+  Budget* FindBudgetLocked(const std::string& name);
+
+  void Changed() { changes_.fetch_add(1, std::memory_order_relaxed); }
+  void Publish(const Revocations& revocations);
+
+  const Clock* const clock_;
+  const ThrottlerOptions options_;
+  ProblemLog problems_;
+  std::atomic<uint64_t> changes_{0};
+
+  std::mutex mu_;
+  RouteMap route_map_;                                              // guarded by mu_
+  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets_;  // guarded by mu_
+  std::unordered_map<std::string, ResolvedRoute> routes_;           // guarded by mu_
+  LeaseTable leases_;                                               // guarded by mu_
+  PermanentFailures permanent_;                                     // guarded by mu_
+  std::mt19937_64 rng_;                                             // guarded by mu_
+  std::string scratch_key_;                                         // guarded by mu_
+
+  std::mutex listeners_mu_;
+  std::map<int, RevocationListener> listeners_;  // guarded by listeners_mu_
+  int next_listener_id_ = 1;                     // guarded by listeners_mu_
+};
+
+}  // namespace sluice::throttle
+
+#endif  // SLUICE_SERVER_THROTTLE_THROTTLER_H_

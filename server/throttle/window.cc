@@ -1,0 +1,153 @@
+#include "server/throttle/window.h"
+
+#include <algorithm>
+
+namespace sluice::throttle {
+namespace {
+
+// Coarse enough to bound memory (about 600 buckets per period), fine enough
+// that rounding a call's return up to its bucket's latest member costs at most
+// ~0.2% of the window, and never more than a second.
+Duration GranularityFor(Duration period) {
+  Duration g = period / 600;
+  return std::clamp<Duration>(g, std::chrono::milliseconds(10), std::chrono::seconds(1));
+}
+
+}  // namespace
+
+FloatingWindow::FloatingWindow(int64_t limit, Duration period, int64_t margin)
+    : limit_(limit), period_(period), margin_(margin), granularity_(GranularityFor(period)) {}
+
+void FloatingWindow::SetLimits(int64_t limit, Duration period, int64_t margin) {
+  limit_ = limit;
+  period_ = period;
+  margin_ = margin;
+  granularity_ = GranularityFor(period);
+}
+
+void FloatingWindow::Release(int64_t units) {
+  in_flight_ = std::max<int64_t>(0, in_flight_ - units);
+}
+
+void FloatingWindow::Settle(int64_t reserved, int64_t actual, const SpendTiming& timing) {
+  Release(reserved);
+  Charge(actual, timing);
+}
+
+void FloatingWindow::Charge(int64_t units, const SpendTiming& timing) {
+  if (units <= 0) return;
+  ledger_units_ += units;
+  if (ledger_.empty() || timing.resp_hi >= ledger_.back().resp_hi) {
+    if (!ledger_.empty() && timing.resp_hi - ledger_.back().first_resp <= granularity_) {
+      Bucket& b = ledger_.back();
+      b.resp_hi = timing.resp_hi;
+      b.sent_lo = std::min(b.sent_lo, timing.sent_lo);
+      b.units += units;
+      return;
+    }
+    ledger_.push_back(Bucket{timing.resp_hi, timing.resp_hi, timing.sent_lo, units});
+    return;
+  }
+  // Out of order (a late report): join the bucket whose span covers it, which
+  // leaves its return time unchanged, or insert at its sorted place.
+  auto it = ledger_.end();
+  while (it != ledger_.begin() && std::prev(it)->resp_hi > timing.resp_hi) --it;
+  // *it is the first bucket with resp_hi > timing.resp_hi.
+  if (it->first_resp <= timing.resp_hi) {
+    it->sent_lo = std::min(it->sent_lo, timing.sent_lo);
+    it->units += units;
+    return;
+  }
+  ledger_.insert(it, Bucket{timing.resp_hi, timing.resp_hi, timing.sent_lo, units});
+}
+
+void FloatingWindow::Expire(TimePoint now) {
+  while (!ledger_.empty() && ledger_.front().resp_hi + period_ <= now) {
+    ledger_units_ -= ledger_.front().units;
+    ledger_.pop_front();
+  }
+  size_t dead = 0;
+  while (dead < phantom_.size() && phantom_[dead].until <= now) ++dead;
+  if (dead > 0) phantom_.erase(phantom_.begin(), phantom_.begin() + dead);
+}
+
+int64_t FloatingWindow::PhantomAt(TimePoint now) const {
+  // After Expire(now) the first step is alive and, amounts decreasing, the max.
+  return phantom_.empty() ? 0 : phantom_.front().amount;
+}
+
+int64_t FloatingWindow::Available(TimePoint now) {
+  Expire(now);
+  return limit_ - margin_ - in_flight_ - ledger_units_ - PhantomAt(now);
+}
+
+int64_t FloatingWindow::Used(TimePoint now) {
+  Expire(now);
+  return in_flight_ + ledger_units_ + PhantomAt(now);
+}
+
+std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint now) {
+  Expire(now);
+  const int64_t room = limit_ - margin_ - in_flight_ - units;
+  if (room < 0) return std::nullopt;
+  int64_t ledger = ledger_units_;
+  size_t b = 0;  // next bucket to return
+  size_t s = 0;  // current phantom step
+  TimePoint t = now;
+  while (true) {
+    int64_t phantom = s < phantom_.size() ? phantom_[s].amount : 0;
+    if (ledger + phantom <= room) return t;
+    // Advance to the next event: a bucket returning or a phantom step ending.
+    TimePoint next = TimePoint::max();
+    if (b < ledger_.size()) next = ledger_[b].resp_hi + period_;
+    if (s < phantom_.size()) next = std::min(next, phantom_[s].until);
+    if (next == TimePoint::max()) return t;  // unreachable: both are empty
+    t = std::max(t, next);
+    while (b < ledger_.size() && ledger_[b].resp_hi + period_ <= t) ledger -= ledger_[b++].units;
+    while (s < phantom_.size() && phantom_[s].until <= t) ++s;
+  }
+}
+
+int64_t FloatingWindow::ApplyUpstreamUsed(int64_t upstream_used, const SpendTiming& x,
+                                          TimePoint now) {
+  Expire(now);
+  // What the upstream may have counted of ours: everything alive, except
+  // calls certainly sent after X was answered. Only buckets answered after X
+  // can hold such calls, and they sit at the back.
+  int64_t certainly_later = 0;
+  for (auto it = ledger_.rbegin(); it != ledger_.rend() && it->resp_hi > x.resp_hi; ++it) {
+    if (it->sent_lo > x.resp_hi) certainly_later += it->units;
+  }
+  const int64_t explained = in_flight_ + ledger_units_ - certainly_later;
+  const int64_t foreign = upstream_used - explained;
+  if (foreign <= 0) return 0;
+  AddPhantom(foreign, x.resp_hi + period_);
+  return foreign;
+}
+
+void FloatingWindow::AddPhantom(int64_t amount, TimePoint until) {
+  // p: first step lasting at least as long as the new one.
+  size_t p = 0;
+  while (p < phantom_.size() && phantom_[p].until < until) ++p;
+  if (p < phantom_.size() && phantom_[p].amount >= amount) return;  // already covered
+  size_t first_dominated = p;
+  while (first_dominated > 0 && phantom_[first_dominated - 1].amount <= amount) --first_dominated;
+  size_t end = p;
+  if (end < phantom_.size() && phantom_[end].until == until) ++end;  // same end, smaller
+  phantom_.erase(phantom_.begin() + first_dominated, phantom_.begin() + end);
+  phantom_.insert(phantom_.begin() + first_dominated, Step{until, amount});
+}
+
+void FloatingWindow::RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom) {
+  std::sort(buckets.begin(), buckets.end(),
+            [](const Bucket& a, const Bucket& b) { return a.resp_hi < b.resp_hi; });
+  ledger_.assign(buckets.begin(), buckets.end());
+  ledger_units_ = 0;
+  for (const Bucket& b : ledger_) ledger_units_ += b.units;
+  phantom_.clear();
+  // Re-add through AddPhantom so the staircase invariant holds whatever the
+  // stored order was.
+  for (const Step& s : phantom) AddPhantom(s.amount, s.until);
+}
+
+}  // namespace sluice::throttle
