@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds, starts a throwaway
+# PostgreSQL cluster, runs every CTest suite against it, stops the cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+echo "==> building"
+scripts/build.sh
+
+echo "==> starting a throwaway PostgreSQL cluster"
+eval "$(scripts/pg_throwaway.sh start)"
+trap 'scripts/pg_throwaway.sh stop "$SLUICE_PGDIR"' EXIT
+export SLUICE_PG_ADMIN_DSN
+
+echo "==> running the tests"
+cd "${BUILD_DIR:-build}"
+ctest --output-on-failure -j"$(nproc)" --timeout 600 "$@"
