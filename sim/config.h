@@ -1,0 +1,123 @@
+// SimConfig holds every knob of the upstream simulator: universe size, ESI and
+// PoE limits, token costs and fault rates. The text formats used by flags
+// ("alliance=600/1m", "Ip=45:60:120,180:1800:600") are parsed here so the
+// binary and tests share one parser.
+//
+// Thread-safety: plain value types; copy them freely.
+#ifndef SLUICE_SIM_CONFIG_H_
+#define SLUICE_SIM_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <absl/strings/string_view.h>
+#include <vector>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+#include <nlohmann/json.hpp>
+
+namespace sluice::sim {
+
+// Shape of the generated EVE universe. Ids are spread (consecutive known ids
+// are at least 2 apart), so `known_id + 1` is always an unknown id.
+struct UniverseConfig {
+  uint64_t seed = 1;
+  int alliances = 40;
+  int corporations = 200;  // all members of some alliance
+  int characters = 1000;   // spread over all corporations, at least one each
+  // Extra corporations in no alliance: discoverable only through characters,
+  // like the "missing corporations" of the daily workflow.
+  int independent_corporations = 0;
+};
+
+// ~40 alliances, ~200 corporations, ~1,000 characters: fast for tests.
+UniverseConfig SmallUniverse(uint64_t seed);
+// The sizes the user's earlier system saw on the real ESI.
+UniverseConfig FullUniverse(uint64_t seed);
+
+// Tokens charged by ESI's floating-window limiter, by response class.
+struct EsiCosts {
+  int status_2xx = 2;
+  int status_3xx = 1;
+  int status_4xx = 5;
+  int status_5xx = 0;
+  int ForStatus(int status) const;
+};
+
+// One ESI rate-limit group, e.g. {"alliance", 600, 60}.
+struct EsiGroupLimit {
+  std::string name;
+  int tokens = 0;
+  int window_seconds = 0;
+};
+
+// One PoE tier: at most `hits` per `period_seconds`; exceeding it restricts the
+// client for `restriction_seconds`.
+struct PoeTier {
+  int hits = 0;
+  int period_seconds = 0;
+  int restriction_seconds = 0;
+};
+
+// One PoE rule (header name part, e.g. "Ip") with its tiers, tightest first.
+struct PoeRule {
+  std::string name;
+  std::vector<PoeTier> tiers;
+};
+
+// Faults that can be changed while the simulator runs (POST /sim/faults).
+// Rates are probabilities in [0, 1] drawn per upstream request.
+struct FaultConfig {
+  double fault_5xx_rate = 0;
+  double fault_slow_rate = 0;
+  int fault_slow_ms = 2000;
+  double fault_malformed_rate = 0;
+  // Share of ESI group 429s sent without Retry-After and group headers.
+  double fault_429_no_headers_rate = 0;
+};
+
+struct SimConfig {
+  std::string bind_address = "127.0.0.1";
+  int threads = 16;  // httplib worker threads; one per open connection
+  UniverseConfig universe;
+  std::string auth_token = "sim-token";
+
+  // Cache lifetimes that drive the Expires header.
+  int cache_list_seconds = 3600;     // /alliances/, /alliances/{id}/corporations/
+  int cache_detail_seconds = 3600;   // alliance/corporation/character details
+  int cache_members_seconds = 3600;  // /corporations/{id}/members/
+
+  int esi_error_limit = 100;
+  int esi_error_window_seconds = 60;
+  std::vector<EsiGroupLimit> esi_groups = {
+      {"alliance", 600, 60}, {"corporation", 600, 60}, {"character", 600, 60}};
+  EsiCosts esi_costs;
+
+  std::vector<PoeRule> poe_stash_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};
+  std::vector<PoeRule> poe_exchange_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};
+
+  FaultConfig faults;
+};
+
+// Validates ranges and cross-field constraints (e.g. characters >= corporations).
+absl::Status ValidateConfig(const SimConfig& config);
+absl::Status ValidateFaults(const FaultConfig& faults);
+
+// "alliance=600/1m,corporation=150/15m". Empty text means no groups.
+absl::StatusOr<std::vector<EsiGroupLimit>> ParseEsiGroups(absl::string_view text);
+// "600/1m", as in the X-Ratelimit-Limit header (largest exact unit of s/m/h).
+std::string FormatEsiLimit(const EsiGroupLimit& limit);
+
+// "Ip=45:60:120,180:1800:600;Client=..." Empty text means no rules.
+absl::StatusOr<std::vector<PoeRule>> ParsePoeRules(absl::string_view text);
+// "45:60:120,180:1800:600", as in the X-Rate-Limit-<rule> header.
+std::string FormatPoeTiers(const PoeRule& rule);
+
+nlohmann::json FaultsToJson(const FaultConfig& faults);
+// Applies the keys present in `json` on top of `base`; unknown keys and wrong
+// types are errors so a typo in a test does not silently do nothing.
+absl::StatusOr<FaultConfig> MergeFaultsJson(const nlohmann::json& json, FaultConfig base);
+
+}  // namespace sluice::sim
+
+#endif  // SLUICE_SIM_CONFIG_H_
