@@ -1,0 +1,64 @@
+// EsiRoutes maps ESI paths to route templates and rate-limit groups, and
+// renders the universe as ESI's JSON (same paths, field names and error
+// bodies). It knows nothing about limits, faults or caching headers; the
+// Simulator applies those around it.
+//
+// Ownership: borrows the Universe, which must outlive it.
+// Thread-safety: const and stateless apart from the Universe; safe to share.
+#ifndef SLUICE_SIM_ESI_ROUTES_H_
+#define SLUICE_SIM_ESI_ROUTES_H_
+
+#include <string>
+#include <absl/strings/string_view.h>
+
+#include <httplib.h>
+
+#include "sim/config.h"
+#include "sim/http_util.h"
+#include "sim/universe.h"
+
+namespace sluice::sim {
+
+struct EsiMatch {
+  enum class Kind {
+    kUnknown,
+    kAllianceList,
+    kAlliance,
+    kAllianceCorporations,
+    kCorporation,
+    kCorporationMembers,
+    kCharacter,
+  };
+  Kind kind = Kind::kUnknown;
+  std::string route;  // template, e.g. "/alliances/{alliance_id}/"; "(unknown)"
+  std::string group;  // ESI rate-limit group; empty for unknown routes
+  std::string id;     // the raw path parameter, validated by Serve()
+};
+
+class EsiRoutes {
+ public:
+  EsiRoutes(const Universe* universe, const SimConfig& config);
+
+  // Strips ESI's version prefixes ("/latest", "/dev", "/legacy", "/v4").
+  static absl::string_view StripVersion(absl::string_view path);
+  // `path` has no query string and no version prefix. Trailing slash optional.
+  EsiMatch Match(absl::string_view path) const;
+  Reply Serve(const EsiMatch& match, const httplib::Request& request) const;
+
+ private:
+  Reply Alliance(absl::string_view id) const;
+  Reply AllianceCorporations(absl::string_view id) const;
+  Reply Corporation(absl::string_view id) const;
+  Reply CorporationMembers(absl::string_view id, const httplib::Request& request) const;
+  Reply Character(absl::string_view id) const;
+
+  const Universe* const universe_;
+  const std::string auth_header_;  // "Bearer <token>"
+  const int cache_list_seconds_;
+  const int cache_detail_seconds_;
+  const int cache_members_seconds_;
+};
+
+}  // namespace sluice::sim
+
+#endif  // SLUICE_SIM_ESI_ROUTES_H_

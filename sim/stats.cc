@@ -1,0 +1,72 @@
+#include "sim/stats.h"
+
+namespace sluice::sim {
+
+StatsCollector::StatsCollector() { Reset(); }
+
+void StatsCollector::RecordRequest(const std::string& route, int status,
+                                   const std::string& user_agent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_;
+  ++by_route_[route];
+  ++by_status_[status];
+  if (status == 304) ++not_modified_;
+  if (status >= 400) ++errors_;
+  if (user_agent.empty()) {
+    ++without_user_agent_;
+  } else if (user_agents_.count(user_agent) > 0 || user_agents_.size() < kMaxUserAgents) {
+    ++user_agents_[user_agent];
+  } else {
+    ++user_agents_["(other)"];
+  }
+}
+
+void StatsCollector::RecordViolation(const char* reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++violations_[reason];
+}
+
+void StatsCollector::RecordFault(const char* kind) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++faults_[kind];
+}
+
+void StatsCollector::Reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  requests_ = not_modified_ = errors_ = without_user_agent_ = 0;
+  by_route_.clear();
+  by_status_.clear();
+  user_agents_.clear();
+  // Every reason and fault is always present, so readers need no defaults.
+  violations_.clear();
+  for (const char* r : {kViolationEsiGroup, kViolationEsiErrorLimit, kViolationPoeRestriction,
+                        kViolationPoeRule}) {
+    violations_[r] = 0;
+  }
+  faults_.clear();
+  for (const char* f : {"5xx", "slow", "malformed", "429_no_headers"}) faults_[f] = 0;
+}
+
+nlohmann::json StatsCollector::ToJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json by_status = nlohmann::json::object();
+  for (const auto& [status, n] : by_status_) by_status[std::to_string(status)] = n;
+  uint64_t total_violations = 0;
+  nlohmann::json violations = nlohmann::json::object();
+  for (const auto& [reason, n] : violations_) {
+    violations[reason] = n;
+    total_violations += n;
+  }
+  violations["total"] = total_violations;
+  return {{"requests_total", requests_},
+          {"requests_by_route", by_route_},
+          {"responses_by_status", by_status},
+          {"not_modified", not_modified_},
+          {"errors", errors_},
+          {"violations", violations},
+          {"faults", faults_},
+          {"requests_without_user_agent", without_user_agent_},
+          {"user_agents", user_agents_}};
+}
+
+}  // namespace sluice::sim
