@@ -1,0 +1,132 @@
+// sluice-upstream-sim: serves a simulated ESI and PoE API until SIGTERM.
+// Every flag can also be set through SIM_<FLAG_IN_CAPS>.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/env_flags.h"
+#include "common/shutdown.h"
+#include "sim/config.h"
+#include "sim/simulator.h"
+
+DEFINE_int32(port, 8090, "TCP port to listen on (0 picks a free one)");
+DEFINE_string(bind, "0.0.0.0", "address to listen on");
+DEFINE_int32(threads, 32, "HTTP worker threads (one per open connection)");
+
+DEFINE_uint64(seed, 1, "seed for the universe and the fault RNG");
+DEFINE_string(universe, "small", "universe preset: small (~40/200/1000) or full (3547/17769/93000)");
+DEFINE_int32(alliances, 0, "override the preset's alliance count (0 keeps it)");
+DEFINE_int32(corporations, 0, "override the preset's corporation count (0 keeps it)");
+DEFINE_int32(characters, 0, "override the preset's character count (0 keeps it)");
+DEFINE_int32(independent_corporations, 0,
+             "extra corporations in no alliance, discoverable only through their characters");
+DEFINE_string(auth_token, "sim-token", "bearer token accepted by authenticated ESI routes");
+
+DEFINE_int32(cache_list_seconds, 3600, "Expires lifetime of ESI id lists");
+DEFINE_int32(cache_detail_seconds, 3600, "Expires lifetime of ESI entity details");
+DEFINE_int32(cache_members_seconds, 3600, "Expires lifetime of corporation member lists");
+
+DEFINE_int32(esi_error_limit, 100, "ESI errors allowed per error window before 420s");
+DEFINE_int32(esi_error_window_seconds, 60, "ESI error window length");
+DEFINE_string(esi_groups, "alliance=600/1m,corporation=600/1m,character=600/1m",
+              "ESI rate-limit groups as name=tokens/window (s|m|h); a group left out is "
+              "unlimited, and an empty value turns group limits off");
+DEFINE_int32(esi_cost_2xx, 2, "tokens a 2xx costs");
+DEFINE_int32(esi_cost_3xx, 1, "tokens a 3xx (304) costs");
+DEFINE_int32(esi_cost_4xx, 5, "tokens a 4xx costs");
+DEFINE_int32(esi_cost_5xx, 0, "tokens a 5xx costs");
+
+DEFINE_string(poe_stash_rules, "Ip=45:60:120,180:1800:600",
+              "public-stash-request-limit rules: Rule=hits:period:restriction,...;Rule2=...; "
+              "empty = unlimited");
+DEFINE_string(poe_exchange_rules, "Ip=45:60:120,180:1800:600",
+              "currency-exchange-request-limit rules, same format; empty = unlimited");
+
+DEFINE_double(fault_5xx_rate, 0, "share of requests answered 500/502/503/504");
+DEFINE_double(fault_slow_rate, 0, "share of requests delayed by --fault_slow_ms");
+DEFINE_int32(fault_slow_ms, 2000, "delay of a slow request");
+DEFINE_double(fault_malformed_rate, 0, "share of 200s with a body that is not valid JSON");
+DEFINE_double(fault_429_no_headers_rate, 0,
+              "share of ESI group 429s sent without Retry-After and group headers");
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> EnvNames() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const char* flag :
+       {"port", "bind", "threads", "seed", "universe", "alliances", "corporations", "characters",
+        "independent_corporations", "auth_token", "cache_list_seconds", "cache_detail_seconds",
+        "cache_members_seconds", "esi_error_limit", "esi_error_window_seconds", "esi_groups",
+        "esi_cost_2xx", "esi_cost_3xx", "esi_cost_4xx", "esi_cost_5xx", "poe_stash_rules",
+        "poe_exchange_rules", "fault_5xx_rate", "fault_slow_rate", "fault_slow_ms",
+        "fault_malformed_rate", "fault_429_no_headers_rate"}) {
+    std::string env = std::string("SIM_") + flag;
+    std::transform(env.begin(), env.end(), env.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    out.emplace_back(flag, env);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sluice::InitProcess(&argc, &argv, "Simulated ESI and Path of Exile API for Sluice",
+                      EnvNames());
+  using namespace sluice::sim;
+
+  SimConfig config;
+  config.bind_address = FLAGS_bind;
+  config.threads = FLAGS_threads;
+  if (FLAGS_universe == "small") {
+    config.universe = SmallUniverse(FLAGS_seed);
+  } else if (FLAGS_universe == "full") {
+    config.universe = FullUniverse(FLAGS_seed);
+  } else {
+    LOG(ERROR) << "--universe must be small or full, not '" << FLAGS_universe << "'";
+    return 2;
+  }
+  if (FLAGS_alliances > 0) config.universe.alliances = FLAGS_alliances;
+  if (FLAGS_corporations > 0) config.universe.corporations = FLAGS_corporations;
+  if (FLAGS_characters > 0) config.universe.characters = FLAGS_characters;
+  config.universe.independent_corporations = FLAGS_independent_corporations;
+  config.auth_token = FLAGS_auth_token;
+  config.cache_list_seconds = FLAGS_cache_list_seconds;
+  config.cache_detail_seconds = FLAGS_cache_detail_seconds;
+  config.cache_members_seconds = FLAGS_cache_members_seconds;
+  config.esi_error_limit = FLAGS_esi_error_limit;
+  config.esi_error_window_seconds = FLAGS_esi_error_window_seconds;
+  config.esi_costs = {FLAGS_esi_cost_2xx, FLAGS_esi_cost_3xx, FLAGS_esi_cost_4xx,
+                      FLAGS_esi_cost_5xx};
+  config.faults = {FLAGS_fault_5xx_rate, FLAGS_fault_slow_rate, FLAGS_fault_slow_ms,
+                   FLAGS_fault_malformed_rate, FLAGS_fault_429_no_headers_rate};
+
+  auto groups = ParseEsiGroups(FLAGS_esi_groups);
+  auto stash_rules = ParsePoeRules(FLAGS_poe_stash_rules);
+  auto exchange_rules = ParsePoeRules(FLAGS_poe_exchange_rules);
+  for (const absl::Status& s : {groups.status(), stash_rules.status(), exchange_rules.status()}) {
+    if (!s.ok()) {
+      LOG(ERROR) << s.message();
+      return 2;
+    }
+  }
+  config.esi_groups = *groups;
+  config.poe_stash_rules = *stash_rules;
+  config.poe_exchange_rules = *exchange_rules;
+
+  sluice::InstallShutdownHandlers();
+  Simulator sim(config);
+  absl::StatusOr<int> port = sim.Start(FLAGS_port);
+  if (!port.ok()) {
+    LOG(ERROR) << port.status();
+    return absl::IsInvalidArgument(port.status()) ? 2 : 1;
+  }
+  sluice::WaitForShutdown();
+  sim.Stop();
+  return 0;
+}

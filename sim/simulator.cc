@@ -1,0 +1,399 @@
+#include "sim/simulator.h"
+
+#include <absl/strings/ascii.h>
+#include <absl/strings/match.h>
+#include <absl/strings/str_cat.h>
+#include <absl/strings/str_split.h>
+#include <glog/logging.h>
+#include <httplib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sim/esi_limits.h"
+#include "sim/esi_routes.h"
+#include "sim/faults.h"
+#include "sim/http_util.h"
+#include "sim/poe_limits.h"
+#include "sim/poe_routes.h"
+#include "sim/stats.h"
+
+namespace sluice::sim {
+namespace {
+
+constexpr char kErrorLimited[] =
+    "This software has exceeded the error limit for ESI. If you are a user, please contact the "
+    "maintainer of this software. If you are a developer/maintainer, please make a greater "
+    "effort in the future to receive valid responses.";
+
+void SetErrorLimitHeaders(httplib::Response& res, const ErrorLimiter::State& s) {
+  res.set_header("X-ESI-Error-Limit-Remain", std::to_string(s.remain));
+  res.set_header("X-ESI-Error-Limit-Reset", std::to_string(s.reset_seconds));
+}
+
+void SetGroupHeaders(httplib::Response& res, const GroupLimiter& group,
+                     const GroupLimiter::Snapshot& s) {
+  res.set_header("X-Ratelimit-Group", group.limit().name);
+  res.set_header("X-Ratelimit-Limit", group.limit_header());
+  res.set_header("X-Ratelimit-Remaining", std::to_string(s.remaining));
+  res.set_header("X-Ratelimit-Used", std::to_string(s.used));
+}
+
+// If-None-Match may list several tags, weak ones, or "*".
+bool MatchesETag(const std::string& if_none_match, const std::string& etag) {
+  for (absl::string_view tag : absl::StrSplit(if_none_match, ',')) {
+    tag = absl::StripAsciiWhitespace(tag);
+    if (absl::StartsWith(tag, "W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+  }
+  return false;
+}
+
+void Reply400(httplib::Response& res, absl::string_view message) {
+  res.status = 400;
+  res.set_content(EsiError(message), kJsonType);
+}
+
+// Parses a /sim/* request body; answers 400 itself when it is not JSON.
+std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Response& res) {
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    Reply400(res, "request body is not valid JSON");
+    return std::nullopt;
+  }
+  return body;
+}
+
+}  // namespace
+
+Simulator::Simulator(SimConfig config, const Clock* clock)
+    : config_(std::move(config)),
+      clock_(clock),
+      faults_(std::make_unique<FaultInjector>(config_.faults, config_.universe.seed)),
+      stats_(std::make_unique<StatsCollector>()) {}
+
+Simulator::~Simulator() { Stop(); }
+
+std::string Simulator::base_url() const { return absl::StrCat("http://127.0.0.1:", port_.load()); }
+
+void Simulator::Build() {
+  esi_ = std::make_unique<EsiRoutes>(universe_.get(), config_);
+  poe_ = std::make_unique<PoeRoutes>(clock_);
+  error_limiter_ = std::make_unique<ErrorLimiter>(config_.esi_error_limit,
+                                                  config_.esi_error_window_seconds, clock_);
+  for (const EsiGroupLimit& g : config_.esi_groups) {
+    groups_[g.name] = std::make_unique<GroupLimiter>(g, config_.esi_costs, clock_);
+  }
+  // A policy without rules is unlimited and sends no rate-limit headers.
+  if (!config_.poe_stash_rules.empty()) {
+    policies_[kPoeStashPolicy] =
+        std::make_unique<PoeLimiter>(kPoeStashPolicy, config_.poe_stash_rules, clock_);
+  }
+  if (!config_.poe_exchange_rules.empty()) {
+    policies_[kPoeExchangePolicy] =
+        std::make_unique<PoeLimiter>(kPoeExchangePolicy, config_.poe_exchange_rules, clock_);
+  }
+}
+
+absl::StatusOr<int> Simulator::Start(int port) {
+  if (server_ != nullptr) return absl::FailedPreconditionError("simulator already started");
+  absl::Status valid = ValidateConfig(config_);
+  if (!valid.ok()) return valid;
+  if (port < 0 || port > 65535) return absl::InvalidArgumentError("port must be in [0, 65535]");
+
+  auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<Universe>> universe =
+      Universe::Generate(config_.universe, clock_->Now());
+  if (!universe.ok()) return universe.status();
+  universe_ = std::move(*universe);
+  LOG(INFO) << "universe generated in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started).count()
+            << " ms: " << universe_->Summary().dump();
+  Build();
+
+  server_ = std::make_unique<httplib::Server>();
+  const int threads = config_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  RegisterRoutes();
+
+  int bound = port;
+  if (port == 0) {
+    bound = server_->bind_to_any_port(config_.bind_address);
+  } else if (!server_->bind_to_port(config_.bind_address, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) {
+    std::string err = std::strerror(errno);
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.bind_address, ":", port, ": ", err));
+  }
+  port_ = bound;
+  server_thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_returned_ = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs; waiting here makes
+  // an immediate Stop() safe.
+  while (!server_->is_running() && !listen_returned_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  LOG(INFO) << "upstream simulator listening on " << config_.bind_address << ":" << bound;
+  return bound;
+}
+
+void Simulator::Stop() {
+  if (server_ == nullptr || !server_thread_.joinable()) return;
+  server_->stop();
+  server_thread_.join();
+  LOG(INFO) << "upstream simulator on port " << port_ << " stopped";
+}
+
+GroupLimiter* Simulator::FindGroup(const std::string& name) const {
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+PoeLimiter* Simulator::FindPolicy(const std::string& policy) const {
+  auto it = policies_.find(policy);
+  return it == policies_.end() ? nullptr : it->second.get();
+}
+
+void Simulator::RegisterRoutes() {
+  httplib::Server& s = *server_;
+  s.Get("/sim/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  s.Get("/sim/stats", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(Stats().dump(2), kJsonType);
+  });
+  s.Post("/sim/reset_stats", [this](const httplib::Request&, httplib::Response& res) {
+    ResetStats();
+    res.set_content("{}", kJsonType);
+  });
+  s.Post("/sim/reset_limits", [this](const httplib::Request&, httplib::Response& res) {
+    ResetLimits();
+    res.set_content("{}", kJsonType);
+  });
+  s.Get("/sim/universe", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(universe_->Summary().dump(2), kJsonType);
+  });
+  s.Get("/sim/faults", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(FaultsToJson(faults()).dump(), kJsonType);
+  });
+  s.Post("/sim/faults", [this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<nlohmann::json> body = ParseBody(req, res);
+    if (!body) return;
+    absl::StatusOr<FaultConfig> merged = MergeFaultsJson(*body, faults());
+    if (!merged.ok()) return Reply400(res, merged.status().message());
+    faults_->Set(*merged);
+    LOG(INFO) << "faults now " << FaultsToJson(*merged).dump();
+    res.set_content(FaultsToJson(*merged).dump(), kJsonType);
+  });
+  s.Post("/sim/mutate", [this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<nlohmann::json> body = ParseBody(req, res);
+    if (!body) return;
+    std::optional<EntityKind> kind;
+    if (body->is_object() && body->contains("kind") && (*body)["kind"].is_string()) {
+      kind = ParseEntityKind((*body)["kind"].get<std::string>());
+    }
+    if (!kind || !body->contains("id") || !(*body)["id"].is_number_integer()) {
+      return Reply400(res,
+                      "want {\"kind\": \"alliance\"|\"corporation\"|\"character\", \"id\": <int>}");
+    }
+    absl::Status s = Mutate(*kind, (*body)["id"].get<int64_t>());
+    if (absl::IsNotFound(s)) {
+      res.status = 404;
+      res.set_content(EsiError(s.message()), kJsonType);
+      return;
+    }
+    res.set_content("{}", kJsonType);
+  });
+  s.Get(R"(/sim/.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_content(EsiError("no such /sim route"), kJsonType);
+  });
+  s.Get(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleUpstream(req, res);
+  });
+  // The upstreams we simulate are read-only.
+  s.Post(R"(.*)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_content(EsiError("Method not allowed"), kJsonType);
+  });
+}
+
+void Simulator::HandleUpstream(const httplib::Request& req, httplib::Response& res) {
+  res.set_header("Date", HttpDate(clock_->Now()));
+  if (PoeRoutes::Owns(req.path)) {
+    HandlePoe(req, res);
+  } else {
+    HandleEsi(req, res);
+  }
+  VLOG(1) << req.method << " " << req.path << " -> " << res.status;
+}
+
+void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
+  EsiMatch match = esi_->Match(EsiRoutes::StripVersion(req.path));
+  const std::string user_agent = req.get_header_value("User-Agent");
+
+  ErrorLimiter::State err = error_limiter_->Check();
+  if (err.limited) {
+    stats_->RecordViolation(kViolationEsiErrorLimit);
+    SetErrorLimitHeaders(res, err);
+    res.status = 420;
+    res.set_content(EsiError(kErrorLimited), kJsonType);
+    stats_->RecordRequest(match.route, res.status, user_agent);
+    return;
+  }
+
+  GroupLimiter* group = FindGroup(match.group);
+  GroupLimiter::Admission admission;
+  if (group != nullptr) {
+    admission = group->Admit();
+    if (!admission.admitted) {
+      stats_->RecordViolation(kViolationEsiGroup);
+      SetErrorLimitHeaders(res, error_limiter_->Record(429));
+      if (faults_->DropRateLimitHeaders()) {
+        stats_->RecordFault("429_no_headers");
+      } else {
+        res.set_header("Retry-After", std::to_string(admission.retry_after_seconds));
+        SetGroupHeaders(res, *group, admission.snapshot);
+      }
+      res.status = 429;
+      res.set_content(EsiError(absl::StrCat("Rate limit exceeded for group ", group->limit().name,
+                                            ", retry in ", admission.retry_after_seconds,
+                                            " seconds")),
+                      kJsonType);
+      stats_->RecordRequest(match.route, res.status, user_agent);
+      return;
+    }
+  }
+
+  FaultInjector::Plan plan = faults_->Draw();
+  if (plan.delay_ms > 0) {
+    stats_->RecordFault("slow");
+    std::this_thread::sleep_for(std::chrono::milliseconds(plan.delay_ms));
+  }
+  Reply reply;
+  if (plan.fail_status != 0) {
+    stats_->RecordFault("5xx");
+    reply.status = plan.fail_status;
+    reply.body = EsiError(absl::StrCat("Simulated upstream failure (", plan.fail_status, ")"));
+  } else {
+    reply = esi_->Serve(match, req);
+  }
+
+  int status = reply.status;
+  if (status == 200 && reply.cacheable) {
+    TimePoint now = clock_->Now();
+    std::string etag = ETagOf(reply.body);
+    if (MatchesETag(req.get_header_value("If-None-Match"), etag)) {
+      status = 304;
+      reply.body.clear();
+    } else if (plan.malformed) {
+      stats_->RecordFault("malformed");
+      reply.body = faults_->Corrupt(reply.body);
+      etag = ETagOf(reply.body);
+    }
+    res.set_header("ETag", etag);
+    res.set_header("Expires", HttpDate(now + std::chrono::seconds(reply.cache_seconds)));
+    res.set_header("Last-Modified", HttpDate(reply.last_modified));
+  } else if (status == 200 && plan.malformed) {
+    stats_->RecordFault("malformed");
+    reply.body = faults_->Corrupt(reply.body);
+  }
+
+  SetErrorLimitHeaders(res, error_limiter_->Record(status));
+  if (group != nullptr) SetGroupHeaders(res, *group, group->Settle(admission.ticket, status));
+  res.status = status;
+  if (status != 304) res.set_content(reply.body, kJsonType);
+  stats_->RecordRequest(match.route, status, user_agent);
+}
+
+void Simulator::HandlePoe(const httplib::Request& req, httplib::Response& res) {
+  PoeMatch match = poe_->Match(req.path);
+  const std::string user_agent = req.get_header_value("User-Agent");
+
+  if (PoeLimiter* limiter = FindPolicy(match.policy)) {
+    PoeLimiter::Decision d = limiter->Decide(req.remote_addr);
+    for (const auto& [name, value] : d.headers) res.set_header(name, value);
+    if (d.outcome != PoeLimiter::Outcome::kAllowed) {
+      stats_->RecordViolation(d.outcome == PoeLimiter::Outcome::kRestricted
+                                  ? kViolationPoeRestriction
+                                  : kViolationPoeRule);
+      res.status = 429;
+      res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
+      res.set_content(PoeError(3, absl::StrCat("Rate limit exceeded; you are restricted for ",
+                                               d.retry_after_seconds, " seconds")),
+                      kJsonType);
+      stats_->RecordRequest(match.route, res.status, user_agent);
+      return;
+    }
+  }
+
+  FaultInjector::Plan plan = faults_->Draw();
+  if (plan.delay_ms > 0) {
+    stats_->RecordFault("slow");
+    std::this_thread::sleep_for(std::chrono::milliseconds(plan.delay_ms));
+  }
+  Reply reply;
+  if (plan.fail_status != 0) {
+    stats_->RecordFault("5xx");
+    reply.status = plan.fail_status;
+    reply.body = PoeError(500, "Simulated upstream failure");
+  } else {
+    reply = poe_->Serve(match, req);
+    if (reply.status == 200 && plan.malformed) {
+      stats_->RecordFault("malformed");
+      reply.body = faults_->Corrupt(reply.body);
+    }
+  }
+  res.status = reply.status;
+  res.set_content(reply.body, kJsonType);
+  stats_->RecordRequest(match.route, reply.status, user_agent);
+}
+
+nlohmann::json Simulator::Stats() const {
+  nlohmann::json out = stats_->ToJson();
+  out["fault_config"] = FaultsToJson(faults());
+  nlohmann::json esi = nlohmann::json::object();
+  nlohmann::json groups = nlohmann::json::object();
+  if (error_limiter_ != nullptr) esi["error_limit"] = error_limiter_->ToJson();
+  for (const auto& [name, group] : groups_) {
+    GroupLimiter::Snapshot s = group->Peek();
+    groups[name] = {{"limit", group->limit_header()}, {"remaining", s.remaining}, {"used", s.used}};
+  }
+  esi["groups"] = groups;
+  out["esi"] = esi;
+  nlohmann::json poe = nlohmann::json::object();
+  for (const auto& [policy, limiter] : policies_) poe[policy] = limiter->ToJson();
+  out["poe"] = poe;
+  if (universe_ != nullptr) out["universe"] = universe_->Summary();
+  return out;
+}
+
+void Simulator::ResetStats() { stats_->Reset(); }
+
+void Simulator::ResetLimits() {
+  if (error_limiter_ != nullptr) error_limiter_->Reset();
+  for (auto& [name, group] : groups_) group->Reset();
+  for (auto& [policy, limiter] : policies_) limiter->Reset();
+}
+
+absl::Status Simulator::SetFaults(const FaultConfig& faults) {
+  absl::Status s = ValidateFaults(faults);
+  if (!s.ok()) return s;
+  faults_->Set(faults);
+  return absl::OkStatus();
+}
+
+FaultConfig Simulator::faults() const { return faults_->Get(); }
+
+absl::Status Simulator::Mutate(EntityKind kind, int64_t id) {
+  if (universe_ == nullptr) return absl::FailedPreconditionError("simulator not started");
+  return universe_->Mutate(kind, id, clock_->Now());
+}
+
+}  // namespace sluice::sim

@@ -1,0 +1,138 @@
+// Simulator is the offline stand-in for EVE's ESI and Path of Exile's public
+// API: a real HTTP server with the upstreams' paths, JSON shapes, caching
+// headers, rate limits, penalties and faults, plus a /sim/* control surface
+// for tests and the demo.
+//
+// Every upstream request goes through one pipeline:
+//   ESI: error limit (420) -> group limit (429) -> faults -> route -> ETag/304
+//        -> charge error budget and group tokens -> headers
+//   PoE: policy rules (429 + restriction) -> faults -> route
+// Requests to /sim/* bypass limits, faults and stats.
+//
+// Control routes:
+//   GET  /sim/stats         counters and limiter state (see Stats())
+//   POST /sim/reset_stats   zero the counters (limiter state is kept)
+//   POST /sim/reset_limits  refill every budget and lift every restriction
+//   GET  /sim/faults        current fault rates
+//   POST /sim/faults        {"fault_5xx_rate": 0.1, ...}: change some rates
+//   POST /sim/mutate        {"kind": "corporation", "id": 98000123}
+//   GET  /sim/universe      counts, id ranges and the seed
+//   GET  /sim/healthz       "ok"
+//
+// Ownership: the Clock is borrowed and must outlive the Simulator.
+// Thread-safety: once Start() has returned, all public methods are safe to
+// call concurrently with each other and with requests being served. Start()
+// and Stop() themselves must not race each other or any other call.
+#ifndef SLUICE_SIM_SIMULATOR_H_
+#define SLUICE_SIM_SIMULATOR_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <absl/status/status.h>
+#include <absl/status/statusor.h>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "sim/config.h"
+#include "sim/universe.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace sluice::sim {
+
+class EsiRoutes;
+class ErrorLimiter;
+class FaultInjector;
+class GroupLimiter;
+class PoeLimiter;
+class PoeRoutes;
+class StatsCollector;
+
+class Simulator {
+ public:
+  explicit Simulator(SimConfig config, const Clock* clock = SystemClock::Get());
+  ~Simulator();  // Stops the server if it is running.
+
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  // Validates the config, generates the universe and starts serving on
+  // config.bind_address:`port` (0 picks a free port). Returns the bound port.
+  // Once only: a stopped Simulator is not restarted.
+  absl::StatusOr<int> Start(int port);
+  // Stops accepting, lets in-flight requests finish, and joins the server.
+  void Stop();
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port>", usable as an agent's upstream base URL.
+  std::string base_url() const;
+
+  // {
+  //   "requests_total": 12, "requests_by_route": {"/alliances/": 1, ...},
+  //   "responses_by_status": {"200": 10, "429": 2}, "not_modified": 0,
+  //   "errors": 2, "requests_without_user_agent": 0, "user_agents": {"ua": 12},
+  //   "violations": {"total": 1, "esi_group": 1, "esi_error_limit": 0,
+  //                  "poe_restriction": 0, "poe_rule": 0},
+  //   "faults": {"5xx": 0, "slow": 0, "malformed": 0, "429_no_headers": 0},
+  //   "fault_config": {"fault_5xx_rate": 0, ...},
+  //   "esi": {"error_limit": {"remain": 98, "reset_seconds": 41, "limited": false,
+  //                           "budget": 100, "window_seconds": 60},
+  //           "groups": {"alliance": {"limit": "600/1m", "remaining": 590, "used": 10}}},
+  //   "poe": {"public-stash-request-limit": {"rules": {"Ip": {"limit": "45:60:120",
+  //           "clients": {"127.0.0.1": "3:60:0"}}}}},
+  //   "universe": {"seed": 1, "alliances": {"count": 40, "first": ..., "last": ...}, ...}
+  // }
+  // Empty limiter sections before Start().
+  nlohmann::json Stats() const;
+  void ResetStats();
+  void ResetLimits();
+
+  absl::Status SetFaults(const FaultConfig& faults);
+  FaultConfig faults() const;
+
+  // See Universe::Mutate. FailedPrecondition before Start().
+  absl::Status Mutate(EntityKind kind, int64_t id);
+  // Null before Start().
+  const Universe* universe() const { return universe_.get(); }
+  const SimConfig& config() const { return config_; }
+
+ private:
+  void Build();
+  void RegisterRoutes();
+  void HandleUpstream(const httplib::Request& req, httplib::Response& res);
+  void HandleEsi(const httplib::Request& req, httplib::Response& res);
+  void HandlePoe(const httplib::Request& req, httplib::Response& res);
+  GroupLimiter* FindGroup(const std::string& name) const;
+  PoeLimiter* FindPolicy(const std::string& policy) const;
+
+  const SimConfig config_;
+  const Clock* const clock_;
+
+  // Built by Start(); immutable afterwards (the objects themselves are
+  // internally synchronized).
+  std::unique_ptr<Universe> universe_;
+  std::unique_ptr<EsiRoutes> esi_;
+  std::unique_ptr<PoeRoutes> poe_;
+  std::unique_ptr<ErrorLimiter> error_limiter_;
+  std::map<std::string, std::unique_ptr<GroupLimiter>> groups_;
+  std::map<std::string, std::unique_ptr<PoeLimiter>> policies_;
+  std::unique_ptr<FaultInjector> faults_;
+  std::unique_ptr<StatsCollector> stats_;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread server_thread_;
+  std::atomic<bool> listen_returned_{false};
+  std::atomic<int> port_{0};
+};
+
+}  // namespace sluice::sim
+
+#endif  // SLUICE_SIM_SIMULATOR_H_
