@@ -37,6 +37,7 @@ using Command = int (*)(Context& ctx);
 int CmdMigrate(Context& ctx);
 int CmdEnqueue(Context& ctx);
 int CmdStatus(Context& ctx);
+int CmdEntities(Context& ctx);
 int CmdDaily(Context& ctx);
 
 }  // namespace sluice::cli

@@ -97,4 +97,22 @@ int CmdStatus(Context& ctx) {
   return 0;
 }
 
+int CmdEntities(Context& ctx) {
+  v1::EntityCountsResponse resp;
+  grpc::ClientContext call;
+  Prepare(ctx, &call);
+  grpc::Status s = ctx.admin->EntityCounts(&call, v1::EntityCountsRequest(), &resp);
+  if (!s.ok()) return RpcError("entities", s);
+  if (ctx.json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& c : resp.counts()) rows.push_back({{"kind", c.kind()}, {"count", c.count()}});
+    PrintJson({{"entities", rows}});
+    return 0;
+  }
+  for (const auto& c : resp.counts()) {
+    std::printf("%-14s %10lld\n", c.kind().c_str(), static_cast<long long>(c.count()));
+  }
+  return 0;
+}
+
 }  // namespace sluice::cli
