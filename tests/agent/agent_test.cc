@@ -1,0 +1,352 @@
+// The agent core with in-memory fakes: a test handler plugged in through a
+// registry, a queue with fencing tokens, an unlimited (or held) rate gate and
+// a scripted upstream.
+#include "agent/core/agent.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tests/agent/fakes.h"
+
+namespace sluice::agent {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+using ::testing::Not;
+using ::testing::Pair;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::FakeRateGate;
+using testing::FakeTaskService;
+using testing::FakeUpstream;
+using testing::InMemoryQueue;
+using testing::JsonResponse;
+using testing::WaitFor;
+
+// A kind the agent core has never heard of: GET http://fake/echo/<id>,
+// body "ok" -> one alliance record with that id.
+class EchoHandler final : public Handler {
+ public:
+  UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
+    return {absl::StrCat("http://fake/echo/", task.entity_id()), {{"X-Test", "1"}}};
+  }
+  absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
+                                      const HttpResponse& r) const override {
+    if (r.body != "ok") return absl::InvalidArgumentError("echo: body is not ok");
+    HandlerResult out;
+    sluice::v1::EntityRecord rec;
+    rec.mutable_alliance()->set_alliance_id(task.entity_id());
+    out.records.push_back(rec);
+    return out;
+  }
+};
+
+HandlerSet EchoHandlers() {
+  HandlerRegistry registry;
+  registry.Register(HandlerSpec{"echo", {"test", "/echo/{id}/"}, nullptr,
+                                [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }});
+  return registry.Instantiate(HandlerConfig{});
+}
+
+int64_t IdOf(const std::string& url) {
+  int64_t id = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(url.substr(url.rfind('/') + 1), &id)) << url;
+  return id;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest() { options_.agent_id = "agent-test"; options_.workers = 2; }
+
+  // Builds the agent; `respond` plays the upstream.
+  Agent& Make(FakeUpstream::Responder respond) {
+    auto tasks = std::make_unique<FakeTaskService>(&queue_);
+    auto gate = std::make_unique<FakeRateGate>();
+    auto upstream = std::make_unique<FakeUpstream>(std::move(respond));
+    tasks_ = tasks.get();
+    gate_ = gate.get();
+    upstream_ = upstream.get();
+    options_.lease_wait = milliseconds(100);
+    agent_ = std::make_unique<Agent>(options_, EchoHandlers(), std::move(tasks), std::move(gate),
+                                     std::move(upstream));
+    return *agent_;
+  }
+
+  static FakeUpstream::Responder AlwaysOk() {
+    return [](const std::string&, const RequestHeaders&) { return JsonResponse(200, "ok"); };
+  }
+
+  AgentOptions options_;
+  InMemoryQueue queue_;
+  FakeTaskService* tasks_ = nullptr;
+  FakeRateGate* gate_ = nullptr;
+  FakeUpstream* upstream_ = nullptr;
+  std::unique_ptr<Agent> agent_;
+};
+
+TEST_F(AgentTest, TestHandlerPlugsInWithoutTouchingTheCore) {
+  Agent& agent = Make(AlwaysOk());
+  EXPECT_THAT(agent.kinds(), ::testing::ElementsAre("echo"));
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 20; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+
+  EXPECT_EQ(queue_.completions().size(), 20u);
+  EXPECT_EQ(queue_.records("alliance").size(), 20u);
+  AgentStats s = agent.stats();
+  EXPECT_EQ(s.tasks_done, 20);
+  EXPECT_EQ(s.tasks_leased, 20);
+  EXPECT_EQ(s.upstream_requests, 20);
+  EXPECT_EQ(s.tasks_failed, 0);
+  EXPECT_EQ(gate_->acquired(), 20) << "one token per upstream call";
+  EXPECT_TRUE(gate_->shut_down());
+  auto observations = gate_->observations();
+  ASSERT_EQ(observations.size(), 20u);
+  EXPECT_EQ(observations[0].route.upstream, "test");
+  EXPECT_EQ(observations[0].route.path_template, "/echo/{id}/");
+  EXPECT_EQ(observations[0].status, 200);
+  EXPECT_THAT(observations[0].request_key, HasSubstr("echo:"));
+  EXPECT_GT(observations[0].lease_id, 0);
+  EXPECT_THAT(queue_.agents_seen(), Contains("agent-test"));
+  EXPECT_THAT(upstream_->requests()[0].headers, Contains(Pair("X-Test", "1")));
+}
+
+TEST_F(AgentTest, SendsIfNoneMatchAndReports304AsNotModified) {
+  Agent& agent = Make([](const std::string&, const RequestHeaders& headers) {
+    for (const auto& [k, v] : headers) {
+      if (k == "If-None-Match" && v == "\"e1\"") return JsonResponse(304, "", {{"ETag", "\"e1\""}});
+    }
+    return JsonResponse(200, "ok", {{"ETag", "\"e2\""}});
+  });
+  queue_.Enqueue("echo", {1}, "\"e1\"");
+  queue_.Enqueue("echo", {2});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+
+  auto completions = queue_.completions();
+  ASSERT_EQ(completions.size(), 2u);
+  for (const auto& c : completions) {
+    if (c.etag() == "\"e1\"") {
+      EXPECT_TRUE(c.not_modified());
+      EXPECT_EQ(c.records_size(), 0);
+    } else {
+      EXPECT_EQ(c.etag(), "\"e2\"");
+      EXPECT_FALSE(c.not_modified());
+      EXPECT_EQ(c.records_size(), 1);
+    }
+  }
+  EXPECT_EQ(agent.stats().not_modified, 1);
+  EXPECT_EQ(agent.stats().tasks_done, 2);
+  for (const auto& r : upstream_->requests()) {
+    bool sent_inm = false;
+    for (const auto& [k, v] : r.headers) sent_inm |= k == "If-None-Match";
+    EXPECT_EQ(sent_inm, IdOf(r.url) == 1) << r.url;
+  }
+}
+
+TEST_F(AgentTest, UpstreamFailuresBecomeTheMappedFailTasks) {
+  queue_.max_attempts = 2;
+  Agent& agent = Make([](const std::string& url, const RequestHeaders&) -> absl::StatusOr<HttpResponse> {
+    switch (IdOf(url)) {
+      case 1: return JsonResponse(404, R"({"error":"gone"})");
+      case 2: return JsonResponse(503, "down");
+      case 3: return JsonResponse(200, "{not json");
+      case 4: return JsonResponse(429, "", {{"Retry-After", "1"}});
+      default: return absl::UnavailableError("connection refused");
+    }
+  });
+  queue_.Enqueue("echo", {1, 2, 3, 4, 5});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+
+  EXPECT_THAT(queue_.dead(), IsSupersetOf({Pair("echo", 1), Pair("echo", 2), Pair("echo", 3),
+                                           Pair("echo", 4), Pair("echo", 5)}));
+  bool saw_permanent_404 = false;
+  for (const auto& f : queue_.failures()) {
+    if (f.http_status() == 404) {
+      saw_permanent_404 = true;
+      EXPECT_TRUE(f.permanent());
+    } else {
+      EXPECT_FALSE(f.permanent()) << f.error();
+    }
+    if (f.http_status() == 429) {
+      EXPECT_EQ(f.retry_after().seconds(), 1);
+    }
+  }
+  EXPECT_TRUE(saw_permanent_404);
+  AgentStats s = agent.stats();
+  EXPECT_EQ(s.tasks_done, 0);
+  EXPECT_EQ(s.tasks_failed, 9);  // 404 once, the other four twice
+  EXPECT_EQ(s.tasks_failed_permanent, 5);
+  EXPECT_EQ(s.bad_bodies, 2);
+  EXPECT_EQ(s.rate_limited, 2);
+  EXPECT_EQ(s.upstream_errors, 7);
+  auto observations = gate_->observations();
+  EXPECT_THAT(observations, Contains(::testing::Field(&UpstreamObservation::status, 0)))
+      << "transport failures are observed too";
+}
+
+TEST_F(AgentTest, StopReleasesQueuedTasksAndTasksWaitingForTokens) {
+  Agent& agent = Make(AlwaysOk());
+  gate_->set_hold(true);
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 10; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return agent.stats().tasks_leased >= 4; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  int64_t leased = agent.stats().tasks_leased;
+  agent.Stop();
+
+  AgentStats s = agent.stats();
+  EXPECT_EQ(s.upstream_requests, 0);
+  EXPECT_EQ(s.tasks_released, leased) << "every lease is handed back, none left to lapse";
+  EXPECT_TRUE(gate_->shut_down());
+  for (const auto& f : queue_.failures()) {
+    EXPECT_FALSE(f.permanent());
+    EXPECT_THAT(f.error(), ::testing::AnyOf(HasSubstr("draining"), HasSubstr("no rate token")));
+  }
+  EXPECT_TRUE(queue_.dead().empty());
+  EXPECT_EQ(queue_.pending(), 10u) << "released tasks stay queued for another agent";
+}
+
+TEST_F(AgentTest, StopLetsARunningRequestFinishAndDeliversItsResult) {
+  std::atomic<bool> in_flight{false};
+  options_.workers = 1;
+  Agent& agent = Make([&](const std::string&, const RequestHeaders&) {
+    in_flight = true;
+    std::this_thread::sleep_for(milliseconds(300));
+    return JsonResponse(200, "ok");
+  });
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return in_flight.load(); }));
+  agent.Stop();
+  EXPECT_EQ(queue_.completions().size(), 1u);
+  EXPECT_EQ(agent.stats().tasks_done, 1);
+}
+
+TEST_F(AgentTest, ExtendsTheLeaseOfASlowTask) {
+  options_.lease_duration = seconds(1);
+  options_.extend_interval = milliseconds(50);
+  Agent& agent = Make([](const std::string&, const RequestHeaders&) {
+    std::this_thread::sleep_for(milliseconds(1500));
+    return JsonResponse(200, "ok");
+  });
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+  EXPECT_GE(queue_.extensions().size(), 2u);
+  EXPECT_EQ(queue_.completions().size(), 1u) << "the extended lease still held at completion";
+  EXPECT_EQ(agent.stats().leases_lost, 0);
+}
+
+TEST_F(AgentTest, ResultOfALostLeaseIsDropped) {
+  InMemoryQueue* queue = &queue_;
+  Agent& agent = Make([queue](const std::string&, const RequestHeaders&) {
+    // Meanwhile the lease lapsed and someone else got the task.
+    queue->BumpFencing(1);
+    return JsonResponse(200, "ok");
+  });
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return agent.stats().leases_lost == 1; }));
+  agent.Stop();
+  EXPECT_TRUE(queue_.completions().empty());
+  EXPECT_EQ(agent.stats().tasks_done, 0);
+  EXPECT_EQ(agent.stats().report_errors, 0);
+}
+
+TEST_F(AgentTest, DrainTimeoutAbandonsResultsTheCoordinatorNeverTakes) {
+  options_.drain_timeout = milliseconds(300);
+  std::atomic<bool> called{false};
+  Agent& agent = Make([&](const std::string&, const RequestHeaders&) {
+    called = true;
+    return JsonResponse(200, "ok");
+  });
+  tasks_->hang_results = true;
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return called.load(); }));
+  auto started = std::chrono::steady_clock::now();
+  agent.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(3));
+  EXPECT_TRUE(tasks_->aborted);
+  EXPECT_EQ(agent.stats().report_errors, 1);
+}
+
+TEST_F(AgentTest, HoldsOnlyAFewBatchesWhateverTheQueueSize) {
+  Agent& agent = Make(AlwaysOk());
+  gate_->set_hold(true);
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 500; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  std::this_thread::sleep_for(milliseconds(400));
+  // max_tasks (2 x 2 workers) waiting plus at most one per worker in hand.
+  EXPECT_LE(agent.stats().tasks_leased, 6);
+  agent.Stop();
+}
+
+TEST_F(AgentTest, NoTokenInTimeGivesTheTaskBack) {
+  options_.acquire_timeout = milliseconds(100);
+  options_.workers = 1;
+  Agent& agent = Make(AlwaysOk());
+  gate_->set_hold(true);
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return !queue_.failures().empty(); }));
+  agent.Stop();
+  auto f = queue_.failures()[0];
+  EXPECT_FALSE(f.permanent());
+  EXPECT_THAT(f.error(), HasSubstr("no rate token"));
+  EXPECT_EQ(agent.stats().upstream_requests, 0);
+}
+
+TEST_F(AgentTest, WithoutHandlersItRefusesToStart) {
+  Agent agent(options_, HandlerSet{}, std::make_unique<FakeTaskService>(&queue_),
+              std::make_unique<FakeRateGate>(), std::make_unique<FakeUpstream>(AlwaysOk()));
+  EXPECT_EQ(agent.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HandlerRegistryTest, GlobalRegistryServesTheEsiKinds) {
+  const HandlerRegistry& r = HandlerRegistry::Global();
+  EXPECT_THAT(r.Kinds(), IsSupersetOf({"alliance_ids", "alliance", "alliance_corporations",
+                                       "corporation", "corporation_members", "character"}));
+  EXPECT_EQ(r.Find("alliance")->route.upstream, "esi");
+  EXPECT_EQ(r.Find("alliance")->route.path_template, "/alliances/{id}/");
+  EXPECT_EQ(r.Find("corporation_members")->route.path_template, "/corporations/{id}/members/");
+}
+
+TEST(HandlerRegistryTest, MemberListNeedsAnEsiToken) {
+  HandlerConfig anonymous;
+  EXPECT_THAT(HandlerRegistry::Global().Instantiate(anonymous).Kinds(),
+              Not(Contains("corporation_members")));
+  HandlerConfig with_token;
+  with_token.esi_token = "sso";
+  EXPECT_THAT(HandlerRegistry::Global().Instantiate(with_token).Kinds(),
+              Contains("corporation_members"));
+}
+
+TEST(HandlerRegistryTest, DuplicateKindIsAProgrammingError) {
+  HandlerRegistry registry;
+  auto spec = HandlerSpec{"x", {"test", "/x/"}, nullptr,
+                          [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }};
+  registry.Register(spec);
+  EXPECT_DEATH(registry.Register(spec), "registered twice");
+}
+
+}  // namespace
+}  // namespace sluice::agent

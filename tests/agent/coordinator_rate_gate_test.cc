@@ -1,0 +1,260 @@
+// CoordinatorRateGate against a fake ThrottlerService over real gRPC.
+#include "agent/throttle/coordinator_rate_gate.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/agent/fakes.h"
+
+namespace sluice::agent {
+namespace {
+
+using ::testing::UnorderedElementsAre;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::FakeThrottler;
+using testing::GrpcTestServer;
+using testing::WaitFor;
+
+const Route kRoute{"esi", "/alliances/{id}/"};
+
+class CoordinatorRateGateTest : public ::testing::Test {
+ protected:
+  CoordinatorRateGateTest() : throttler_(SystemClock::Get()), server_({&throttler_}) {}
+  ~CoordinatorRateGateTest() override {
+    gate_.reset();
+    throttler_.Stop();
+  }
+
+  CoordinatorRateGate& MakeGate(int batch = 4, bool start = true) {
+    CoordinatorRateGateOptions o;
+    o.agent_id = "agent-7";
+    o.egress = "198.51.100.7";
+    o.lease_batch = batch;
+    o.report_interval = milliseconds(20);
+    gate_ = std::make_unique<CoordinatorRateGate>(
+        o, sluice::v1::ThrottlerService::NewStub(server_.channel()), SystemClock::Get());
+    if (start) gate_->Start();
+    return *gate_;
+  }
+
+  static TimePoint In(Duration d) { return SystemClock::Get()->Now() + d; }
+
+  FakeThrottler throttler_;
+  GrpcTestServer server_;
+  std::unique_ptr<CoordinatorRateGate> gate_;
+};
+
+TEST_F(CoordinatorRateGateTest, LeasesABatchAndSpendsItLocally) {
+  auto& gate = MakeGate(4, /*start=*/false);
+  for (int i = 0; i < 4; ++i) {
+    auto permit = gate.Acquire(kRoute, In(seconds(5)));
+    ASSERT_TRUE(permit.ok()) << permit.status();
+    EXPECT_EQ(permit->lease_id, 1);
+  }
+  EXPECT_EQ(throttler_.lease_calls(), 1) << "one round trip buys a batch";
+  auto requests = throttler_.lease_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].agent_id(), "agent-7");
+  EXPECT_EQ(requests[0].route().upstream(), "esi");
+  EXPECT_EQ(requests[0].route().route(), "/alliances/{id}/");
+  EXPECT_EQ(requests[0].route().egress(), "198.51.100.7");
+  EXPECT_EQ(requests[0].count(), 4);
+
+  auto fifth = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_EQ(fifth->lease_id, 2);
+  EXPECT_EQ(throttler_.lease_calls(), 2);
+}
+
+TEST_F(CoordinatorRateGateTest, RefusalWaitsForRetryAtWithoutBusyLooping) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  throttler_.refuse = true;
+  throttler_.refuse_retry_after_ms = 400;
+  std::thread lift([this] {
+    std::this_thread::sleep_for(milliseconds(150));
+    throttler_.refuse = false;
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto permit = gate.Acquire(kRoute, In(seconds(5)));
+  auto took = std::chrono::steady_clock::now() - started;
+  lift.join();
+  ASSERT_TRUE(permit.ok()) << permit.status();
+  EXPECT_GE(took, milliseconds(350)) << "asked again before retry_at";
+  EXPECT_EQ(throttler_.lease_calls(), 2) << "one refusal, one grant, nothing in between";
+}
+
+TEST_F(CoordinatorRateGateTest, DeadlineBeforeRetryAtFailsWithDeadlineExceeded) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  throttler_.refuse = true;
+  throttler_.refuse_retry_after_ms = 5000;
+  auto started = std::chrono::steady_clock::now();
+  auto permit = gate.Acquire(kRoute, In(milliseconds(200)));
+  ASSERT_FALSE(permit.ok());
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(1500));
+  EXPECT_EQ(throttler_.lease_calls(), 1);
+}
+
+TEST_F(CoordinatorRateGateTest, RevocationDropsTokensReturnsThemAndHoldsTheRoute) {
+  auto& gate = MakeGate(5);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.watchers() == 1; }));
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  ASSERT_EQ(gate.Available(kRoute), 4);
+
+  throttler_.Revoke("esi/group/alliance", {1}, In(seconds(3)));
+  ASSERT_TRUE(WaitFor([&] { return gate.Available(kRoute) == 0; }));
+  ASSERT_TRUE(WaitFor([&] { return throttler_.returned() == 4; }))
+      << "returned " << throttler_.returned();
+  EXPECT_EQ(throttler_.returned_by_lease().at(1), 4);
+
+  auto permit = gate.Acquire(kRoute, In(milliseconds(300)));
+  ASSERT_FALSE(permit.ok()) << "the route is restricted until the revocation's `until`";
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(throttler_.lease_calls(), 1);
+  EXPECT_EQ(gate.stats().revocations, 1);
+}
+
+TEST_F(CoordinatorRateGateTest, BrokenRevocationStreamReconnectsAndDropsHeldTokens) {
+  auto& gate = MakeGate(5);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.watchers() == 1; }));
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  throttler_.BreakStreams();
+  ASSERT_TRUE(WaitFor([&] { return throttler_.returned() == 4; }));
+  EXPECT_EQ(gate.Available(kRoute), 0);
+  EXPECT_TRUE(WaitFor([&] { return throttler_.watchers() == 1; })) << "stream reopened";
+  EXPECT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+}
+
+TEST_F(CoordinatorRateGateTest, ExpiredLeaseIsNotSpentAndIsReturned) {
+  throttler_.lease_ttl = milliseconds(400);  // usable for 150 ms (250 ms margin)
+  auto& gate = MakeGate(3);
+  auto first = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(first.ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  auto second = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second->lease_id, first->lease_id) << "an expired lease must not be spent";
+  EXPECT_EQ(throttler_.lease_calls(), 2);
+  EXPECT_TRUE(WaitFor([&] { return throttler_.returned_by_lease()[first->lease_id] == 2; }));
+}
+
+TEST_F(CoordinatorRateGateTest, ForwardsOnlyRateLimitHeadersInBatches) {
+  auto& gate = MakeGate();
+  UpstreamObservation o;
+  o.route = kRoute;
+  o.status = 429;
+  o.headers.Add("X-ESI-Error-Limit-Remain", "97");
+  o.headers.Add("X-ESI-Error-Limit-Reset", "41");
+  o.headers.Add("X-Ratelimit-Group", "alliance");
+  o.headers.Add("x-ratelimit-remaining", "0");
+  o.headers.Add("X-Rate-Limit-Ip-State", "46:60:120");
+  o.headers.Add("Retry-After", "12");
+  o.headers.Add("Set-Cookie", "secret=1");
+  o.headers.Add("Content-Type", "application/json");
+  o.observed_at = FromUnixSeconds(1800000000);
+  o.request_key = "alliance:99005338";
+  o.lease_id = 33;
+  gate.Report(o);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.observations().size() == 1; }));
+  const auto sent = throttler_.observations()[0];
+  EXPECT_EQ(sent.route().upstream(), "esi");
+  EXPECT_EQ(sent.route().route(), "/alliances/{id}/");
+  EXPECT_EQ(sent.route().egress(), "198.51.100.7");
+  EXPECT_EQ(sent.status(), 429);
+  EXPECT_EQ(sent.request_key(), "alliance:99005338");
+  EXPECT_EQ(sent.lease_id(), 33);
+  EXPECT_EQ(sent.observed_at().seconds(), 1800000000);
+  std::vector<std::string> names;
+  for (const auto& h : sent.headers()) names.push_back(h.name());
+  EXPECT_THAT(names, UnorderedElementsAre("X-ESI-Error-Limit-Remain", "X-ESI-Error-Limit-Reset",
+                                          "X-Ratelimit-Group", "x-ratelimit-remaining",
+                                          "X-Rate-Limit-Ip-State", "Retry-After"));
+}
+
+TEST_F(CoordinatorRateGateTest, FullBatchIsSentWithoutWaitingForTheInterval) {
+  CoordinatorRateGateOptions o;
+  o.agent_id = "agent-7";
+  o.report_interval = seconds(30);
+  o.report_batch = 64;
+  gate_ = std::make_unique<CoordinatorRateGate>(
+      o, sluice::v1::ThrottlerService::NewStub(server_.channel()), SystemClock::Get());
+  gate_->Start();
+  for (int i = 0; i < 64; ++i) {
+    UpstreamObservation obs;
+    obs.route = kRoute;
+    obs.status = 200;
+    gate_->Report(obs);
+  }
+  EXPECT_TRUE(WaitFor([&] { return throttler_.observations().size() == 64; }, seconds(3)));
+}
+
+TEST_F(CoordinatorRateGateTest, ReleasedPermitIsSpendableAgain) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  auto permit = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(permit.ok());
+  gate.Release(*permit);
+  EXPECT_EQ(gate.Available(kRoute), 2);
+}
+
+TEST_F(CoordinatorRateGateTest, ShutdownReturnsUnspentTokensAndRefusesAcquire) {
+  auto& gate = MakeGate(8);
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  gate.Shutdown();
+  EXPECT_EQ(throttler_.returned(), 7);
+  auto after = gate.Acquire(kRoute, In(seconds(5)));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(CoordinatorRateGateTest, ShutdownFlushesQueuedObservations) {
+  CoordinatorRateGateOptions o;
+  o.agent_id = "agent-7";
+  o.report_interval = seconds(30);
+  gate_ = std::make_unique<CoordinatorRateGate>(
+      o, sluice::v1::ThrottlerService::NewStub(server_.channel()), SystemClock::Get());
+  gate_->Start();
+  for (int i = 0; i < 3; ++i) {
+    UpstreamObservation obs;
+    obs.route = kRoute;
+    gate_->Report(obs);
+  }
+  gate_->Shutdown();
+  EXPECT_EQ(throttler_.observations().size(), 3u);
+}
+
+TEST_F(CoordinatorRateGateTest, CancelWaitersWakesABlockedAcquire) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  throttler_.refuse = true;
+  throttler_.refuse_retry_after_ms = 60000;
+  std::thread cancel([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    gate.CancelWaiters();
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto permit = gate.Acquire(kRoute, In(seconds(30)));
+  cancel.join();
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(2));
+}
+
+TEST(CoordinatorRateGateNoThrottlerTest, UnimplementedThrottlerMeansNoTokens) {
+  testing::InMemoryQueue queue;
+  testing::FakeAgentService agent_service(&queue);  // a coordinator without a throttler
+  GrpcTestServer server({&agent_service});
+  CoordinatorRateGateOptions o;
+  o.agent_id = "agent-7";
+  CoordinatorRateGate gate(o, sluice::v1::ThrottlerService::NewStub(server.channel()),
+                           SystemClock::Get());
+  gate.Start();
+  auto permit = gate.Acquire(kRoute, SystemClock::Get()->Now() + milliseconds(300));
+  ASSERT_FALSE(permit.ok()) << "never call upstream without a token";
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(gate.stats().lease_errors, 1);
+  EXPECT_LE(gate.stats().lease_errors, 5) << "errors back off";
+  gate.Shutdown();
+}
+
+}  // namespace
+}  // namespace sluice::agent

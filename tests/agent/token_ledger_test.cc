@@ -1,0 +1,132 @@
+// Rate-token bookkeeping: expiry, revocation, returns. FakeClock, no I/O.
+#include "agent/throttle/token_ledger.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace sluice::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const Route kAlliance{"esi", "/alliances/{id}/"};
+const Route kCharacter{"esi", "/characters/{id}/"};
+
+class TokenLedgerTest : public ::testing::Test {
+ protected:
+  TokenLedgerTest() : clock_(FromUnixSeconds(1800000000)), ledger_(&clock_, milliseconds(250)) {}
+  TimePoint In(Duration d) const { return clock_.Now() + d; }
+
+  FakeClock clock_;
+  TokenLedger ledger_;
+};
+
+TEST_F(TokenLedgerTest, SpendsGrantedTokensThenRunsDry) {
+  EXPECT_EQ(ledger_.AddLease(kAlliance, 1, 3, In(seconds(10))), 3);
+  EXPECT_EQ(ledger_.Available(kAlliance), 3);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_EQ(ledger_.stats().taken, 3);
+  EXPECT_THAT(ledger_.TakeReturns(), IsEmpty()) << "fully spent leases owe nothing";
+}
+
+TEST_F(TokenLedgerTest, PoolsAreSeparatePerRoute) {
+  ledger_.AddLease(kAlliance, 1, 1, In(seconds(10)));
+  EXPECT_FALSE(ledger_.Take(kCharacter).has_value());
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+}
+
+TEST_F(TokenLedgerTest, ExpiredLeaseIsNotSpentAndItsTokensAreReturned) {
+  ledger_.AddLease(kAlliance, 1, 5, In(seconds(2)));
+  ASSERT_EQ(ledger_.Take(kAlliance), 1);
+  clock_.Advance(seconds(2));
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 4}));
+  EXPECT_EQ(ledger_.stats().expired, 4);
+}
+
+TEST_F(TokenLedgerTest, SafetyMarginStopsSpendingJustBeforeExpiry) {
+  ledger_.AddLease(kAlliance, 1, 2, In(seconds(1)));
+  clock_.Advance(milliseconds(760));  // 240 ms left: inside the 250 ms margin
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 2}));
+}
+
+TEST_F(TokenLedgerTest, LeaseAlreadyExpiredOnArrivalIsReturnedAtOnce) {
+  EXPECT_EQ(ledger_.AddLease(kAlliance, 9, 4, In(milliseconds(100))), 0);
+  EXPECT_EQ(ledger_.Available(kAlliance), 0);
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{9, 4}));
+}
+
+TEST_F(TokenLedgerTest, SpendsTheLeaseThatExpiresFirst) {
+  ledger_.AddLease(kAlliance, 1, 1, In(seconds(30)));
+  ledger_.AddLease(kAlliance, 2, 1, In(seconds(5)));
+  EXPECT_EQ(ledger_.Take(kAlliance), 2);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+}
+
+TEST_F(TokenLedgerTest, RevocationDropsTokensAtOnceAndOwesThem) {
+  ledger_.AddLease(kAlliance, 1, 5, In(seconds(10)));
+  ledger_.AddLease(kCharacter, 2, 5, In(seconds(10)));
+  ledger_.Take(kAlliance);
+  std::set<Route> routes = ledger_.Revoke({1, 77});
+  EXPECT_THAT(routes, UnorderedElementsAre(kAlliance));
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_EQ(ledger_.Take(kCharacter), 2) << "other leases stay spendable";
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 4}));
+  EXPECT_EQ(ledger_.stats().revoked, 4);
+}
+
+TEST_F(TokenLedgerTest, RevocationThatOvertakesItsGrantVoidsTheGrant) {
+  ledger_.Revoke({5});
+  EXPECT_EQ(ledger_.AddLease(kAlliance, 5, 3, In(seconds(10))), 0);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{5, 3}));
+}
+
+TEST_F(TokenLedgerTest, ReleasedTokenGoesBackIntoALiveLease) {
+  ledger_.AddLease(kAlliance, 1, 2, In(seconds(10)));
+  auto id = ledger_.Take(kAlliance);
+  ledger_.Release(kAlliance, *id);
+  EXPECT_EQ(ledger_.Available(kAlliance), 2);
+  EXPECT_EQ(ledger_.stats().taken, 0);
+  EXPECT_EQ(ledger_.stats().released, 1);
+}
+
+TEST_F(TokenLedgerTest, ReleasedTokenOfAGoneLeaseIsOwed) {
+  ledger_.AddLease(kAlliance, 1, 1, In(seconds(10)));
+  auto id = ledger_.Take(kAlliance);  // uses the lease up: it is gone
+  ledger_.Release(kAlliance, *id);
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 1}));
+}
+
+TEST_F(TokenLedgerTest, DropAllOwesEverythingUnspent) {
+  ledger_.AddLease(kAlliance, 1, 3, In(seconds(10)));
+  ledger_.AddLease(kCharacter, 2, 2, In(seconds(10)));
+  ledger_.Take(kCharacter);
+  EXPECT_EQ(ledger_.DropAll(), 4);
+  EXPECT_EQ(ledger_.Available(kAlliance), 0);
+  EXPECT_THAT(ledger_.TakeReturns(),
+              UnorderedElementsAre(TokenReturnEntry{1, 3}, TokenReturnEntry{2, 1}));
+  EXPECT_THAT(ledger_.TakeReturns(), IsEmpty()) << "returns are handed out once";
+}
+
+TEST_F(TokenLedgerTest, FailedReturnsCanBeRestoredAndAggregate) {
+  ledger_.AddLease(kAlliance, 1, 3, In(seconds(1)));
+  clock_.Advance(seconds(1));
+  ledger_.DropExpired();
+  auto returns = ledger_.TakeReturns();
+  ASSERT_THAT(returns, ElementsAre(TokenReturnEntry{1, 3}));
+  ledger_.RestoreReturns(returns);
+  ledger_.RestoreReturns({{1, 1}});
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 4}));
+}
+
+}  // namespace
+}  // namespace sluice::agent
