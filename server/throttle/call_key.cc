@@ -4,7 +4,7 @@
 
 namespace sluice::throttle {
 
-absl::string_view UpstreamName(Upstream upstream) {
+const char* UpstreamName(Upstream upstream) {
   return upstream == Upstream::kEsi ? "esi" : "poe";
 }
 

@@ -17,7 +17,7 @@ namespace sluice::throttle {
 enum class Upstream { kEsi, kPoe };
 
 // "esi" / "poe".
-absl::string_view UpstreamName(Upstream upstream);
+const char* UpstreamName(Upstream upstream);
 // Exact lower-case names only; nullopt otherwise.
 std::optional<Upstream> ParseUpstream(absl::string_view name);
 

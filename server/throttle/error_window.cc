@@ -88,15 +88,16 @@ void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_secon
     remain_ = std::min(remain_, estimate);
     return;
   }
-  const TimePoint end = now + std::chrono::seconds(*reset_seconds) + kResetRounding;
+  // The header was produced before X's answer arrived: its window ends by
+  // resp_hi + reset (+ rounding), also for a report that arrives late.
+  const TimePoint end = x.resp_hi + std::chrono::seconds(*reset_seconds) + kResetRounding;
+  if (end <= now) return;  // that window is over: the header says nothing about now
   if (!window_end_ || end > *window_end_ + kSameWindow) {
     // A newer window than the one we track: the header is the authority.
     remain_ = estimate;
     window_end_ = end;
-  } else if (end + kSameWindow < *window_end_) {
-    // A header from an older window, reported late: it says nothing about now.
-    return;
   } else {
+    // The same window (or ours is assumed to end later: keep the later end).
     remain_ = std::min(remain_, estimate);
     window_end_ = std::max(*window_end_, end);
   }

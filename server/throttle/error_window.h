@@ -9,7 +9,8 @@
 // header then corrects toward the more conservative value: within the same
 // window remain = min(local, header - errors that may have reached the
 // upstream after the reporting call), a header for a newer window replaces the
-// local state (the upstream opened a fresh window).
+// local state (the upstream opened a fresh window), and a header whose window
+// has ended by the time it is processed (a late report) is ignored.
 //
 // When the window ends without a confirming header, the remain is assumed to
 // be back at the learned limit but the window is `probing`: the Budget lets

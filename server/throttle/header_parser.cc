@@ -1,10 +1,9 @@
 #include "server/throttle/header_parser.h"
 
+#include <array>
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
-#include <array>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"

@@ -33,6 +33,19 @@ int64_t FirstLeaseId(TimePoint now) {
 }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Persisted times are unix seconds with microsecond resolution. Rounding up
+// on the way out means a restored end (restriction, return of a unit) is
+// never earlier than the original; a double holds whole microseconds of
+// this era exactly enough to round-trip.
+double PersistTime(TimePoint t) {
+  auto us = std::chrono::ceil<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return static_cast<double>(us) / 1e6;
+}
+TimePoint RestoreTime(double unix_seconds) {
+  return TimePoint(std::chrono::duration_cast<Duration>(
+      std::chrono::microseconds(std::llround(unix_seconds * 1e6))));
+}
 Duration FromSeconds(double s) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
 }
@@ -351,6 +364,13 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   bool firm = true;
   out.retry_at = NextTimeLocked((*route)->uses, 1, now, &limiting, &firm);
   if (out.retry_at <= now) out.retry_at = now + options_.retry_hint;
+  if (out.retry_at > now + options_.retry_hint && !limiting->restriction().Active(now) &&
+      limiting->in_flight_units() > 0) {
+    // Calls in flight usually settle below their reservation (a 2xx costs 2
+    // of the 5 reserved) or come back unspent: room may free up long before
+    // the window returns anything. Ask again soon rather than oversleep.
+    out.retry_at = now + options_.retry_hint;
+  }
   if (limiting != nullptr) {
     out.limiting_budget = limiting->name();
     limiting->counters().denied++;
@@ -805,7 +825,7 @@ ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
   });
 
   ThrottleSnapshot s;
-  s.written_at = ToUnixSeconds(now);
+  s.written_at = PersistTime(now);
   s.clean_shutdown = clean_shutdown;
   for (auto& [name, b] : budgets_) {
     BudgetState st;
@@ -818,29 +838,29 @@ ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
     st.penalty_seconds = Seconds(b->penalty());
     if (const FloatingWindow* w = b->window()) {
       for (const FloatingWindow::Bucket& bucket : w->ledger()) {
-        st.ledger.push_back(LedgerBucketState{ToUnixSeconds(bucket.first_resp),
-                                              ToUnixSeconds(bucket.resp_hi),
-                                              ToUnixSeconds(bucket.sent_lo), bucket.units});
+        st.ledger.push_back(LedgerBucketState{PersistTime(bucket.first_resp),
+                                              PersistTime(bucket.resp_hi),
+                                              PersistTime(bucket.sent_lo), bucket.units});
       }
       for (const FloatingWindow::Step& step : w->phantom()) {
-        st.phantom.push_back(PhantomStepState{ToUnixSeconds(step.until), step.amount});
+        st.phantom.push_back(PhantomStepState{PersistTime(step.until), step.amount});
       }
     }
     if (const ErrorWindow* e = b->errors()) {
       st.remain = e->remain();
-      if (e->window_end()) st.window_end = ToUnixSeconds(*e->window_end());
+      if (e->window_end()) st.window_end = PersistTime(*e->window_end());
       st.probing = e->probing();
       for (const SpendTiming& t : e->recent_errors()) {
-        st.recent_errors.push_back(ErrorTimingState{ToUnixSeconds(t.sent_lo), ToUnixSeconds(t.resp_hi)});
+        st.recent_errors.push_back(ErrorTimingState{PersistTime(t.sent_lo), PersistTime(t.resp_hi)});
       }
     }
     st.in_flight_units = b->in_flight_units();
     st.in_flight_calls = b->in_flight_calls();
     auto it = in_flight_resp_hi.find(b.get());
-    st.in_flight_resp_hi = ToUnixSeconds(
+    st.in_flight_resp_hi = PersistTime(
         it != in_flight_resp_hi.end() ? it->second
                                       : now + options_.lease_ttl + options_.max_request_duration);
-    st.restricted_until = ToUnixSeconds(b->restriction().until());
+    st.restricted_until = PersistTime(b->restriction().until());
     st.restriction_level = b->restriction().level();
     st.restriction_reason = b->restriction().reason();
     st.granted = b->counters().granted;
@@ -907,15 +927,15 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     std::unique_ptr<Budget> b;
     // Reservations open at snapshot time may still be spent: restore them as
     // calls answered at the latest possible time.
-    const SpendTiming in_flight{FromUnixSeconds(s.written_at), FromUnixSeconds(st.in_flight_resp_hi)};
+    const SpendTiming in_flight{RestoreTime(s.written_at), RestoreTime(st.in_flight_resp_hi)};
     if (*kind == BudgetKind::kEsiErrors) {
       b = std::make_unique<Budget>(st.name, st.limit, period, MarginFor(st.limit));
       std::deque<SpendTiming> recent;
       for (const ErrorTimingState& e : st.recent_errors) {
-        recent.push_back(SpendTiming{FromUnixSeconds(e.sent_lo), FromUnixSeconds(e.resp_hi)});
+        recent.push_back(SpendTiming{RestoreTime(e.sent_lo), RestoreTime(e.resp_hi)});
       }
       std::optional<TimePoint> end;
-      if (st.window_end) end = FromUnixSeconds(*st.window_end);
+      if (st.window_end) end = RestoreTime(*st.window_end);
       b->errors()->Restore(st.limit, st.learned, st.remain, end,
                            st.probing || !s.clean_shutdown, std::move(recent));
       b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
@@ -924,12 +944,12 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
                                    FromSeconds(st.penalty_seconds), st.learned);
       std::vector<FloatingWindow::Bucket> ledger;
       for (const LedgerBucketState& l : st.ledger) {
-        ledger.push_back(FloatingWindow::Bucket{FromUnixSeconds(l.first_resp), FromUnixSeconds(l.resp_hi),
-                                                FromUnixSeconds(l.sent_lo), l.units});
+        ledger.push_back(FloatingWindow::Bucket{RestoreTime(l.first_resp), RestoreTime(l.resp_hi),
+                                                RestoreTime(l.sent_lo), l.units});
       }
       std::vector<FloatingWindow::Step> phantom;
       for (const PhantomStepState& p : st.phantom) {
-        phantom.push_back(FloatingWindow::Step{FromUnixSeconds(p.until), p.amount});
+        phantom.push_back(FloatingWindow::Step{RestoreTime(p.until), p.amount});
       }
       b->window()->RestoreLedger(std::move(ledger), std::move(phantom));
       b->Charge(st.in_flight_units, in_flight, now);
@@ -937,7 +957,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       // until the upstream's headers show the real state.
       b->set_observed(st.observed && s.clean_shutdown);
     }
-    b->restriction().Restore(FromUnixSeconds(st.restricted_until), st.restriction_level,
+    b->restriction().Restore(RestoreTime(st.restricted_until), st.restriction_level,
                              st.restriction_reason);
     b->counters() = BudgetCounters{st.granted, st.denied, st.waits, st.restrictions};
     budgets.emplace(st.name, std::move(b));
@@ -948,7 +968,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
   leases_ = LeaseTable(FirstLeaseId(now));
   Changed();
   LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets from a snapshot of "
-            << FormatRfc3339(FromUnixSeconds(s.written_at))
+            << FormatRfc3339(RestoreTime(s.written_at))
             << (s.clean_shutdown ? " (clean shutdown)" : " (not clean: budgets probe first)");
   return absl::OkStatus();
 }

@@ -1,0 +1,480 @@
+// The Throttler facade against a FakeClock: learning, leases, restrictions
+// across agents, revocation and expiry, the error budget, permanent 4xx.
+#include "server/throttle/throttler.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace sluice::throttle {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const TimePoint kT0 = FromUnixSeconds(1'700'000'000);
+
+CallKey Esi(const std::string& route) { return CallKey{Upstream::kEsi, route, ""}; }
+CallKey Poe(const std::string& route, const std::string& egress) {
+  return CallKey{Upstream::kPoe, route, egress};
+}
+
+HeaderList EsiHeaders(const std::string& group, int remaining, int used, int err_remain = 100,
+                      int err_reset = 60, const std::string& limit = "600/1m") {
+  return {{"X-Ratelimit-Group", group},
+          {"X-Ratelimit-Limit", limit},
+          {"X-Ratelimit-Remaining", std::to_string(remaining)},
+          {"X-Ratelimit-Used", std::to_string(used)},
+          {"X-ESI-Error-Limit-Remain", std::to_string(err_remain)},
+          {"X-ESI-Error-Limit-Reset", std::to_string(err_reset)}};
+}
+
+Observation Obs(CallKey key, int status, HeaderList headers, int64_t lease_id = 0,
+                const std::string& request_key = "") {
+  Observation o;
+  o.key = std::move(key);
+  o.status = status;
+  o.headers = std::move(headers);
+  o.lease_id = lease_id;
+  o.request_key = request_key;
+  o.response_age = Duration::zero();
+  o.sent_age = milliseconds(50);
+  return o;
+}
+
+const BudgetInfo* Find(const std::vector<BudgetInfo>& budgets, const std::string& name) {
+  for (const BudgetInfo& b : budgets) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+class ThrottlerTest : public ::testing::Test {
+ protected:
+  ThrottlerTest() : clock_(kT0) {}
+
+  void Make(ThrottlerOptions o = {}) {
+    o.seed = 1;
+    throttler_ = std::make_unique<Throttler>(&clock_, o);
+    throttler_->AddRevocationListener(
+        [this](const RevocationEvent& e) { revocations_.push_back(e); });
+  }
+
+  // Leases one call on `key`, reports it with `headers` and returns the lease.
+  int64_t CallOnce(const CallKey& key, int status, HeaderList headers,
+                   const std::string& agent = "a") {
+    auto g = throttler_->LeaseTokens(agent, key, 1);
+    EXPECT_TRUE(g.ok());
+    EXPECT_EQ(g->granted, 1) << g->limiting_budget;
+    clock_.Advance(milliseconds(50));
+    EXPECT_TRUE(throttler_->Report(Obs(key, status, std::move(headers), g->lease_id)).ok());
+    return g->lease_id;
+  }
+
+  void Rep(const Observation& o) { ASSERT_TRUE(throttler_->Report(o).ok()); }
+
+  // Teaches the throttler that `route` is in ESI group `group` (600/1m).
+  void LearnEsi(const std::string& route, const std::string& group) {
+    CallOnce(Esi(route), 200, EsiHeaders(group, 598, 2));
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<Throttler> throttler_;
+  std::vector<RevocationEvent> revocations_;
+};
+
+TEST_F(ThrottlerTest, UnseenRouteProbesOneCallThenLearnsItsGroup) {
+  Make();
+  auto first = throttler_->LeaseTokens("a", Esi("/alliances/"), 5);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->granted, 1);  // probe
+  auto second = throttler_->LeaseTokens("b", Esi("/alliances/"), 5);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->granted, 0);
+  EXPECT_GT(second->retry_at, clock_.Now());
+  EXPECT_EQ(second->limiting_budget, "esi/route//alliances/");
+
+  ASSERT_TRUE(throttler_->Report(Obs(Esi("/alliances/"), 200, EsiHeaders("alliance", 598, 2),
+                                     first->lease_id))
+                  .ok());
+  auto third = throttler_->LeaseTokens("b", Esi("/alliances/"), 5);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->granted, 5);
+  EXPECT_EQ(third->ttl, seconds(2));
+  EXPECT_EQ(third->expires_at, clock_.Now() + seconds(2));
+
+  auto budgets = throttler_->ListBudgets();
+  const BudgetInfo* group = Find(budgets, "esi/group/alliance");
+  ASSERT_NE(group, nullptr);
+  EXPECT_TRUE(group->learned);
+  EXPECT_EQ(group->window.limit, 600);
+  EXPECT_EQ(group->window.period, seconds(60));
+  EXPECT_EQ(group->outstanding_calls, 5);
+  EXPECT_EQ(group->outstanding_units, 25);  // the worst case (4xx) per call
+  EXPECT_EQ(group->routes, std::vector<std::string>{"esi /alliances/"});
+  const BudgetInfo* errors = Find(budgets, "esi/errors");
+  ASSERT_NE(errors, nullptr);
+  EXPECT_EQ(errors->outstanding_units, 5);
+}
+
+TEST_F(ThrottlerTest, RouteWithoutGroupStaysOnItsDefaultBudget) {
+  ThrottlerOptions o;
+  o.esi_default = WindowLimit{20, seconds(60)};
+  Make(o);
+  CallOnce(Esi("/status/"), 200, {{"X-ESI-Error-Limit-Remain", "100"}});
+  auto g = throttler_->LeaseTokens("a", Esi("/status/"), 10);
+  ASSERT_TRUE(g.ok());
+  // 20 units, margin 0, 2 spent, 5 reserved per call, a 2xx's 2 admits:
+  // floor((18 - 2) / 5) + 1 = 4 calls, and a lease takes at most 25%: 1.
+  EXPECT_EQ(g->granted, 1);
+  EXPECT_EQ(g->limiting_budget, "");
+}
+
+TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
+  ThrottlerOptions o;
+  o.max_lease_fraction = 1.0;
+  Make(o);
+  LearnEsi("/a/", "g");  // 2 of 600 used, margin 6
+  // Spend the rest at 2xx cost.
+  int granted = 0;
+  while (true) {
+    auto g = throttler_->LeaseTokens("a", Esi("/a/"), 100);
+    ASSERT_TRUE(g.ok());
+    if (g->granted == 0) {
+      EXPECT_EQ(g->limiting_budget, "esi/group/g");
+      break;
+    }
+    granted += g->granted;
+    for (int i = 0; i < g->granted; ++i) {
+      ASSERT_TRUE(throttler_->Report(Obs(Esi("/a/"), 200, {}, g->lease_id)).ok());
+    }
+  }
+  // 600 - 6 margin - 2 already used = 592 units = 296 calls of 2.
+  EXPECT_EQ(granted, 296);
+  auto next = throttler_->NextPermitted(Esi("/a/"), 1);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->limiting_budget, "esi/group/g");
+  EXPECT_EQ(next->at, kT0 + milliseconds(50) + seconds(60));  // the learning call returns
+  clock_.Set(next->at);
+  auto g = throttler_->LeaseTokens("a", Esi("/a/"), 1);
+  EXPECT_EQ(g->granted, 1);
+}
+
+TEST_F(ThrottlerTest, RestrictionSeenByOneAgentStopsAnother) {
+  Make();
+  LearnEsi("/characters/{id}/", "character");
+  auto a = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/"), 3);
+  auto b = throttler_->LeaseTokens("agent-b", Esi("/characters/{id}/"), 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->granted, 3);
+  ASSERT_EQ(b->granted, 1);
+
+  // Agent B's call is refused with a 429.
+  HeaderList h = EsiHeaders("character", 0, 600);
+  h.emplace_back("Retry-After", "30");
+  throttler_->ReportBatch("agent-b", {Obs(Esi("/characters/{id}/"), 429, h, b->lease_id)}, {});
+
+  ASSERT_EQ(revocations_.size(), 1u);
+  EXPECT_EQ(revocations_[0].budget, "esi/group/character");
+  ASSERT_EQ(revocations_[0].leases.size(), 1u);
+  EXPECT_EQ(revocations_[0].leases[0].first, a->lease_id);
+  EXPECT_EQ(revocations_[0].leases[0].second, "agent-a");
+  EXPECT_GE(revocations_[0].until, clock_.Now() + seconds(30));
+
+  // Agent A cannot lease again before the restriction ends, on any route of the group.
+  LearnEsi("/characters/{id}/portrait/", "character-portrait");
+  auto again = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/"), 1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->granted, 0);
+  EXPECT_EQ(again->limiting_budget, "esi/group/character");
+  EXPECT_GE(again->retry_at, revocations_[0].until);
+  auto next = throttler_->NextPermitted(Esi("/characters/{id}/"), 1);
+  EXPECT_GE(next->at, revocations_[0].until);
+  // Another group is unaffected.
+  auto other = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/portrait/"), 1);
+  EXPECT_EQ(other->granted, 1);
+
+  // A newly connected watcher learns about the active restriction.
+  auto active = throttler_->ActiveRestrictions();
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].budget, "esi/group/character");
+
+  auto budgets = throttler_->ListBudgets();
+  EXPECT_EQ(Find(budgets, "esi/group/character")->counters.restrictions, 1);
+  EXPECT_GE(Find(budgets, "esi/group/character")->counters.denied, 1);
+}
+
+TEST_F(ThrottlerTest, ReturnsCreditUnlessTheLeaseWasRevoked) {
+  Make();
+  LearnEsi("/a/", "g");  // 2 units used; 594 usable
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 4);
+  ASSERT_EQ(lease->granted, 4);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 594 - 2 - 20);
+  ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 4).ok());
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 592);
+  EXPECT_TRUE(absl::IsNotFound(throttler_->ReturnTokens(lease->lease_id, 1)));
+
+  lease = throttler_->LeaseTokens("a", Esi("/a/"), 4);
+  ASSERT_EQ(lease->granted, 4);
+  // A bare 429 (no headers) on the route blocks its group and revokes the lease.
+  Rep(Obs(Esi("/a/"), 429, {}));
+  ASSERT_EQ(revocations_.size(), 1u);
+  EXPECT_EQ(revocations_[0].budget, "esi/group/g");
+  ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 4).ok());
+  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/g");
+  EXPECT_EQ(g->outstanding_calls, 0);
+  // The 429 costs 5, and the 4 revoked calls count as 2xx calls (8): the
+  // holder may have raced the revocation.
+  EXPECT_EQ(g->window.remaining, 592 - 5 - 8);
+}
+
+TEST_F(ThrottlerTest, ExpiredLeaseLapsesAsSpentAtItsWorst) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3);
+  ASSERT_EQ(lease->granted, 3);
+  const TimePoint expires = lease->expires_at;
+  // Reports may still come until expiry + the longest call + grace.
+  clock_.Set(expires + seconds(34));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->outstanding_calls, 3);
+  clock_.Set(expires + seconds(35));
+  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/g");
+  EXPECT_EQ(g->outstanding_calls, 0);
+  // Charged at 5 each, answered as late as possible: expiry + 30 s.
+  EXPECT_EQ(g->window.remaining, 592 - 15);
+  clock_.Set(expires + seconds(30) + seconds(60));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 594);
+  // A report arriving after the lapse is charged again (safe side).
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 592);
+}
+
+TEST_F(ThrottlerTest, ErrorBudgetReservesPerCallAndRefundsSuccesses) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto errors = [&] { return *Find(throttler_->ListBudgets(), "esi/errors"); };
+  EXPECT_EQ(errors().window.remaining, 99);  // 100, margin 1
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 10);
+  ASSERT_EQ(lease->granted, 10);
+  EXPECT_EQ(errors().window.remaining, 89);
+  EXPECT_EQ(errors().outstanding_units, 10);
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
+  Rep(Obs(Esi("/a/"), 304, {}, lease->lease_id));
+  EXPECT_EQ(errors().window.remaining, 91);  // both refunded
+  Rep(Obs(Esi("/a/"), 404, {}, lease->lease_id));
+  Rep(Obs(Esi("/a/"), 503, {}, lease->lease_id));
+  EXPECT_EQ(errors().window.remaining, 91);  // reservation became an error
+  ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 6).ok());
+  EXPECT_EQ(errors().window.remaining, 97);
+
+  // The header is the authority: 5 errors left (one kept as margin) means
+  // at most 4 calls in flight, whatever the group would allow. (A second
+  // later, so our own two errors certainly preceded the header.)
+  clock_.Advance(seconds(1));
+  Rep(Obs(Esi("/a/"), 200, EsiHeaders("g", 500, 100, /*err_remain=*/5, 40)));
+  auto capped = throttler_->LeaseTokens("a", Esi("/a/"), 20);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->granted, 4);
+  EXPECT_EQ(capped->limiting_budget, "esi/errors");
+}
+
+TEST_F(ThrottlerTest, Esi420BlocksEveryEsiRouteUntilTheReset) {
+  Make();
+  LearnEsi("/a/", "g1");
+  LearnEsi("/b/", "g2");
+  auto lease = throttler_->LeaseTokens("x", Esi("/b/"), 2);
+  HeaderList h = {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "20"}};
+  Rep(Obs(Esi("/a/"), 420, h));
+  ASSERT_FALSE(revocations_.empty());
+  EXPECT_EQ(revocations_.back().budget, "esi/errors");
+  ASSERT_EQ(revocations_.back().leases.size(), 1u);
+  EXPECT_EQ(revocations_.back().leases[0].first, lease->lease_id);
+  for (const char* route : {"/a/", "/b/", "/never/seen/"}) {
+    auto next = throttler_->NextPermitted(Esi(route), 1);
+    ASSERT_TRUE(next.ok());
+    EXPECT_GE(next->at, clock_.Now() + seconds(20)) << route;
+    EXPECT_EQ(next->limiting_budget, "esi/errors") << route;
+  }
+  // PoE is another upstream.
+  EXPECT_EQ(throttler_->NextPermitted(Poe("/public-stash-tabs", "1.2.3.4"), 1)->wait,
+            Duration::zero());
+}
+
+TEST_F(ThrottlerTest, RepeatedFourXxIsPermanentWithoutRetryStorm) {
+  Make();
+  LearnEsi("/characters/{id}/", "c");
+  const CallKey key = Esi("/characters/{id}/");
+  // 404: the entity does not exist; permanent at once.
+  EXPECT_TRUE(*throttler_->Report(Obs(key, 404, {}, 0, "character:1")));
+  // 403 may be a blip: permanent on the third within the window.
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 403, {}, 0, "character:2")));
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 403, {}, 0, "character:2")));
+  auto batch = throttler_->ReportBatch("a", {Obs(key, 403, {}, 0, "character:2")}, {});
+  EXPECT_EQ(batch, std::vector<std::string>{"character:2"});
+  // Throttling and server errors never make a key permanent.
+  for (int status : {429, 420, 500, 503, 0}) {
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_FALSE(*throttler_->Report(Obs(key, status, {}, 0, absl::StrCat("t:", status))));
+    }
+  }
+  // A success clears a key's count.
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 200, {}, 0, "character:3")));
+  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
+  // Keys are per route.
+  EXPECT_FALSE(*throttler_->Report(Obs(Esi("/other/"), 403, {}, 0, "character:2")));
+}
+
+TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
+  Make();
+  HeaderList h = {{"X-Rate-Limit-Policy", "stash"},
+                  {"X-Rate-Limit-Rules", "Ip,Account"},
+                  {"X-Rate-Limit-Ip", "45:60:120,180:1800:600"},
+                  {"X-Rate-Limit-Ip-State", "1:60:0,1:1800:0"},
+                  {"X-Rate-Limit-Account", "30:60:60"},
+                  {"X-Rate-Limit-Account-State", "1:60:0"}};
+  CallOnce(Poe("/public-stash-tabs", "10.0.0.1"), 200, h);
+  auto r = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.2"), 1);
+  ASSERT_TRUE(r.ok());
+  auto budgets = throttler_->ListBudgets();
+  for (const char* name : {"poe/stash/ip/10.0.0.1/0", "poe/stash/ip/10.0.0.1/1",
+                           "poe/stash/ip/10.0.0.2/0", "poe/stash/ip/10.0.0.2/1",
+                           "poe/stash/account/0"}) {
+    ASSERT_NE(Find(budgets, name), nullptr) << name;
+  }
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.limit, 45);
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.penalty, seconds(120));
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.remaining, 44);
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.2/0")->window.remaining, 45);
+  EXPECT_EQ(Find(budgets, "poe/stash/account/0")->window.remaining, 29);
+  // The new egress's Ip budgets were never observed: one probe call only.
+  EXPECT_FALSE(Find(budgets, "poe/stash/ip/10.0.0.2/0")->observed);
+  EXPECT_EQ(throttler_->LeaseTokens("b", Poe("/public-stash-tabs", "10.0.0.2"), 5)->granted, 1);
+  // One lease takes at most 25% of any budget: 7 of the Account rule's 30.
+  EXPECT_EQ(throttler_->LeaseTokens("a", Poe("/public-stash-tabs", "10.0.0.1"), 20)->granted, 7);
+
+  // An active restriction in a -State header blocks that tier at once.
+  HeaderList restricted = h;
+  restricted[3].second = "46:60:120,13:1800:0";
+  CallOnce(Poe("/public-stash-tabs", "10.0.0.3"), 200, {});  // learns nothing new
+  Rep(Obs(Poe("/public-stash-tabs", "10.0.0.1"), 429, restricted));
+  ASSERT_FALSE(revocations_.empty());
+  EXPECT_EQ(revocations_.back().budget, "poe/stash/ip/10.0.0.1/0");
+  auto next = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.1"), 1);
+  EXPECT_GE(next->at, clock_.Now() + seconds(120));
+  EXPECT_EQ(next->limiting_budget, "poe/stash/ip/10.0.0.1/0");
+  // The other egress is not restricted by the Ip rule of 10.0.0.1.
+  auto other = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.3"), 1);
+  EXPECT_LT(other->at, clock_.Now() + seconds(1));
+}
+
+TEST_F(ThrottlerTest, PoeStateHeaderCorrectsTowardTheUpstreamCount) {
+  Make();
+  HeaderList h = {{"X-Rate-Limit-Policy", "p"},
+                  {"X-Rate-Limit-Rules", "Ip"},
+                  {"X-Rate-Limit-Ip", "10:60:120"},
+                  {"X-Rate-Limit-Ip-State", "7:60:0"}};
+  // Our one call, but the upstream counts 7: 6 hits we never saw (another
+  // process on this address) hold until a period after this answer.
+  CallOnce(Poe("/x", "1.1.1.1"), 200, h);
+  auto b = Find(throttler_->ListBudgets(), "poe/p/ip/1.1.1.1/0");
+  EXPECT_EQ(b->window.remaining, 3);
+  clock_.Advance(seconds(60));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "poe/p/ip/1.1.1.1/0")->window.remaining, 10);
+}
+
+TEST_F(ThrottlerTest, LearningAGroupMovesOutstandingLeasesOntoIt) {
+  ThrottlerOptions o;
+  o.probe_calls = 3;
+  Make(o);
+  LearnEsi("/b/", "shared");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3);  // unknown route: default budget
+  ASSERT_EQ(lease->granted, 3);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/shared")->outstanding_calls, 0);
+  // The first answer shows /a/ is in the same group: its other two calls
+  // will be spent there, so the group reserves them now.
+  Rep(Obs(Esi("/a/"), 200, EsiHeaders("shared", 596, 4), lease->lease_id));
+  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/shared");
+  EXPECT_EQ(g->outstanding_calls, 2);
+  EXPECT_EQ(g->outstanding_units, 10);
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
+  g = Find(throttler_->ListBudgets(), "esi/group/shared");
+  EXPECT_EQ(g->outstanding_calls, 0);
+  EXPECT_EQ(g->window.remaining, 594 - 8);
+}
+
+TEST_F(ThrottlerTest, AcquireReservesNowOrLaterAndSettlesThroughItsLease) {
+  ThrottlerOptions o;
+  o.esi_default = WindowLimit{10, seconds(60)};
+  o.probe_calls = 100;
+  Make(o);
+  // Default budget: 10 units, a call reserves 5 and needs 2: 2 calls at once.
+  auto a = throttler_->Acquire(Esi("/x/"), 2, Duration::zero(), "team-a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->granted);
+  EXPECT_EQ(a->wait, Duration::zero());
+  EXPECT_GT(a->lease_id, 0);
+  // Nothing left, and only settling the calls in flight can free room: a
+  // waiting Acquire is refused with a time to ask again.
+  auto b = throttler_->Acquire(Esi("/x/"), 1, seconds(120), "team-b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->granted);
+  EXPECT_EQ(b->limiting_budget, "esi/route//x/");
+  Observation report = Obs(Esi("/x/"), 200, {}, a->lease_id);
+  Rep(report);
+  Rep(report);
+  // 4 units spent at +0: 6 left now, all back at +60 s.
+  auto c = throttler_->Acquire(Esi("/x/"), 2, seconds(120), "team-b");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->granted);
+  EXPECT_EQ(c->at, kT0 + seconds(60));
+  EXPECT_EQ(c->expires_at, c->at + seconds(2));
+  auto d = throttler_->Acquire(Esi("/x/"), 1, seconds(10), "team-c");
+  EXPECT_FALSE(d->granted);
+  auto budgets = throttler_->ListBudgets();
+  EXPECT_EQ(Find(budgets, "esi/route//x/")->counters.waits, 1);
+  EXPECT_GE(Find(budgets, "esi/route//x/")->counters.denied, 1);
+  // More than the budget can ever hold at once is an error, not a wait.
+  auto big = throttler_->NextPermitted(Esi("/x/"), 3);
+  EXPECT_TRUE(absl::IsOutOfRange(big.status())) << big.status();
+}
+
+TEST_F(ThrottlerTest, InvalidArgumentsNameTheField) {
+  Make();
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi(""), 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi("/a b/"), 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi("/a/"), 0).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      throttler_->Acquire(Esi("/a/"), 1, seconds(-1), "x").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->LeaseTokens("a", Esi("/a/"), 1001).status()));
+  auto s = throttler_->NextPermitted(Poe("/a", "bad egress"), 1).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("route.egress"), absl::string_view::npos);
+  Observation o = Obs(Esi("/a/"), 1200, {});
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->Report(o).status()));
+}
+
+TEST_F(ThrottlerTest, MalformedHeadersAreIgnoredAndNeverWiden) {
+  Make();
+  LearnEsi("/a/", "g");
+  const int64_t before = Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining;
+  HeaderList bad = {{"X-Ratelimit-Group", "g"},
+                    {"X-Ratelimit-Limit", "not-a-limit"},
+                    {"X-Ratelimit-Remaining", "lots"},
+                    {"X-ESI-Error-Limit-Remain", "-4"},
+                    {"Retry-After", "whenever"}};
+  for (int i = 0; i < 3; ++i) Rep(Obs(Esi("/a/"), 200, bad));
+  auto g = Find(throttler_->ListBudgets(), "esi/group/g");
+  EXPECT_EQ(g->window.limit, 600);
+  EXPECT_EQ(g->window.remaining, before - 6);
+  EXPECT_EQ(throttler_->problems(), 12);  // 4 problems x 3 reports, each logged once
+}
+
+}  // namespace
+}  // namespace sluice::throttle
