@@ -1,5 +1,7 @@
 #include "server/queue/completion_batcher.h"
 
+#include <glog/logging.h>
+
 namespace sluice {
 
 absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& completion,
@@ -7,37 +9,52 @@ absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& co
   Writer self;
   self.completion = &completion;
   std::unique_lock<std::mutex> lock(mu_);
-  writers_.push_back(&self);
-  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
+  waiting_.push_back(&self);
+  self.cv.wait(lock, [&] {
+    return self.done ||
+           (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
+  });
   if (self.done) return std::move(self.result);
 
-  // Leader: take what is queued behind us.
+  // Leader: take what is queued behind us, and let the next waiter lead the
+  // next group if a leader slot is free.
   std::vector<Writer*> group;
-  for (Writer* w : writers_) {
+  while (!waiting_.empty() && static_cast<int>(group.size()) < max_batch_) {
+    Writer* w = waiting_.front();
+    waiting_.pop_front();
+    w->taken = true;
     group.push_back(w);
-    if (static_cast<int>(group.size()) >= max_batch_) break;
   }
+  ++leaders_;
+  if (!waiting_.empty()) waiting_.front()->cv.notify_one();
   lock.unlock();
+
   std::vector<const Completion*> batch;
   batch.reserve(group.size());
   for (Writer* w : group) batch.push_back(w->completion);
   std::vector<absl::StatusOr<CompletionOutcome>> results;
+  const auto started = std::chrono::steady_clock::now();
   // A serialisation failure or deadlock with another transaction aborts the
-  // whole batch before anything is written: retry it.
+  // whole group before anything is written: retry it.
   for (int attempt = 0; attempt < 3; ++attempt) {
     results = store_->CompleteBatch(batch, now, fresh_after);
     bool aborted = false;
     for (const auto& r : results) aborted |= absl::IsAborted(r.status());
     if (!aborted) break;
   }
+  VLOG(1) << "group commit of " << batch.size() << " completion(s) took "
+          << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                 .count()
+          << " ms";
+
   lock.lock();
+  --leaders_;
   for (size_t i = 0; i < group.size(); ++i) {
-    writers_.pop_front();
     group[i]->result = std::move(results[i]);
     group[i]->done = true;
     if (group[i] != &self) group[i]->cv.notify_one();
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  if (!waiting_.empty()) waiting_.front()->cv.notify_one();
   return std::move(self.result);
 }
 

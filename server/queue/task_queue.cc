@@ -51,7 +51,7 @@ TaskQueue::TaskQueue(QueueStore* store, const Clock* clock, TaskQueueOptions opt
     : store_(store),
       clock_(clock),
       options_(options),
-      batcher_(store, options.max_commit_batch),
+      batcher_(store, options.max_commit_batch, options.max_commit_leaders),
       rng_(std::random_device{}()) {}
 
 void TaskQueue::NotifyWork() {

@@ -40,8 +40,9 @@ struct TaskQueueOptions {
   // a permanent failure: repeating an invalid request only burns budget.
   int permanent_4xx_after = 3;
   int max_ids_per_request = 100000;
-  // Completions committed together at most (group commit).
+  // Group commit: completions per transaction, and transactions in flight.
   int max_commit_batch = 256;
+  int max_commit_leaders = 4;
 };
 
 class TaskQueue {
