@@ -364,8 +364,8 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   bool firm = true;
   out.retry_at = NextTimeLocked((*route)->uses, 1, now, &limiting, &firm);
   if (out.retry_at <= now) out.retry_at = now + options_.retry_hint;
-  if (out.retry_at > now + options_.retry_hint && !limiting->restriction().Active(now) &&
-      limiting->in_flight_units() > 0) {
+  if (limiting != nullptr && out.retry_at > now + options_.retry_hint &&
+      !limiting->restriction().Active(now) && limiting->in_flight_units() > 0) {
     // Calls in flight usually settle below their reservation (a 2xx costs 2
     // of the 5 reserved) or come back unspent: room may free up long before
     // the window returns anything. Ask again soon rather than oversleep.
@@ -796,13 +796,12 @@ void Throttler::RemoveRevocationListener(int id) {
 
 void Throttler::Publish(const Revocations& revocations) {
   if (revocations.empty()) return;
-  std::vector<RevocationListener> listeners;
-  {
-    std::lock_guard<std::mutex> lock(listeners_mu_);
-    for (const auto& [id, l] : listeners_) listeners.push_back(l);
-  }
+  // Listeners run under listeners_mu_ (never under mu_): once
+  // RemoveRevocationListener returns, the listener is not running and will
+  // not run again, so its owner may be destroyed.
+  std::lock_guard<std::mutex> lock(listeners_mu_);
   for (const RevocationEvent& event : revocations) {
-    for (const RevocationListener& l : listeners) l(event);
+    for (const auto& [id, listener] : listeners_) listener(event);
   }
 }
 

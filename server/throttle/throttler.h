@@ -29,7 +29,7 @@
 // Ownership: borrows the Clock (must outlive the Throttler); owns the rest.
 // Thread-safety: every public method is thread-safe (one mutex; decisions are
 // O(budgets of the route) and allocation-light). Revocation listeners are
-// called outside the mutex, on the thread whose call caused the revocation.
+// called outside that mutex, on the thread whose call caused the revocation.
 #ifndef SLUICE_SERVER_THROTTLE_THROTTLER_H_
 #define SLUICE_SERVER_THROTTLE_THROTTLER_H_
 
@@ -218,8 +218,10 @@ class Throttler {
   Throttler(const Throttler&) = delete;
   Throttler& operator=(const Throttler&) = delete;
 
-  // When may n calls of `key` be made? Consumes nothing. OUT_OF_RANGE if n
-  // calls exceed what a budget of the route can ever grant at once.
+  // When may n calls of `key` be made? Consumes nothing. The time assumes
+  // nothing else is granted and calls in flight settle at their reserved
+  // worst, so it can come earlier, never later for that reason. OUT_OF_RANGE
+  // if n calls exceed what a budget of the route can ever grant at once.
   absl::StatusOr<PermitTime> NextPermitted(const CallKey& key, int n);
 
   // Grants all n calls if they are available by now + max_wait (reserving
@@ -227,7 +229,10 @@ class Throttler {
   absl::StatusOr<AcquireResult> Acquire(const CallKey& key, int n, Duration max_wait,
                                         const std::string& caller);
 
-  // Grants up to `count` calls now (possibly fewer, possibly none).
+  // Grants up to `count` calls now (possibly fewer: at most max_lease_calls
+  // and max_lease_fraction of any budget; possibly none). With none,
+  // retry_at is when to ask again: the window/restriction time, or
+  // now + retry_hint when calls in flight may free room sooner.
   absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key,
                                          int count);
 
@@ -250,9 +255,11 @@ class Throttler {
   // newly connected watcher must know.
   std::vector<RevocationEvent> ActiveRestrictions();
 
-  // Listener ids are > 0. Listeners run outside the mutex (they may call the
-  // Throttler) on the thread whose call caused the revocation: keep them
-  // quick, they delay that caller.
+  // Listener ids are > 0. Listeners run on the thread whose call caused the
+  // revocation, outside the throttling mutex (they may call the Throttler's
+  // other methods) but under the listener lock: they must not add or remove
+  // listeners, and should be quick (they delay that caller). After
+  // RemoveRevocationListener returns the listener is not running.
   int AddRevocationListener(RevocationListener listener);
   void RemoveRevocationListener(int id);
 
