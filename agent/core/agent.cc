@@ -130,7 +130,9 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   }
 
   ++counters_.upstream_requests;
+  const auto sent_at = std::chrono::steady_clock::now();
   absl::StatusOr<HttpResponse> response = upstream_->Get(request.url, request.headers);
+  const auto received_at = std::chrono::steady_clock::now();
   TimePoint now = clock_->Now();
 
   UpstreamObservation observation;
@@ -140,6 +142,8 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   observation.observed_at = now;
   observation.request_key = absl::StrCat(task.kind(), ":", task.entity_id());
   observation.lease_id = permit->lease_id;
+  observation.sent_at = sent_at;
+  observation.received_at = received_at;
   gate_->Report(std::move(observation));
 
   TaskOutcome outcome = DecideOutcome(*bound->handler, task, options_.agent_id, response, now);
@@ -281,10 +285,13 @@ void Agent::Stop() {
     }
   });
 
+  // Workers take nothing new from here on. The leaser is joined before any
+  // task is handed back: otherwise its in-flight long poll could lease the
+  // very tasks being released and the drain would chase its own tail.
   std::vector<sluice::v1::Task> unstarted = queue_.Close();
+  if (leaser_.joinable()) leaser_.join();
   gate_->CancelWaiters();
   for (const auto& task : unstarted) Release(task, "agent draining; task released before start");
-  if (leaser_.joinable()) leaser_.join();
   for (auto& w : workers_) w.join();
   workers_.clear();
   {
