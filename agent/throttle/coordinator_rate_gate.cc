@@ -20,6 +20,12 @@ constexpr auto kWatchDeadline = std::chrono::hours(24);
 // A stream that lived this long was healthy: reconnect quickly next time.
 constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
 
+// Worth sending again later: the throttler was unreachable or busy.
+bool IsTransient(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::ABORTED;
+}
+
 Duration LeaseErrorBackoff(int failures) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   long long ceiling = std::min<long long>(100LL << std::min(failures, 6), 5000);
@@ -98,6 +104,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   sluice::v1::LeaseTokensResponse response;
   grpc::ClientContext context;
   PrepareContext(&context, options_.rpc, options_.rpc_timeout);
+  const TimePoint asked_at = clock_->Now();
   grpc::Status status = stub_->LeaseTokens(&context, request, &response);
 
   lock->lock();
@@ -112,17 +119,17 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
                              << " (" << google::COUNTER << " times)";
   } else if (response.granted() > 0) {
     state->failures = 0;
-    int usable = ledger_.AddLease(route, response.lease_id(), response.granted(),
-                                  FromProto(response.expires_at()));
+    TimePoint expires = response.has_ttl() ? asked_at + FromProtoDuration(response.ttl())
+                                           : FromProto(response.expires_at());
+    int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires);
     if (usable == 0) {
       // Already expired on arrival: clocks disagree or the lease was revoked
       // on the way. Do not spin asking for more.
       state->next_ask_at = now + options_.min_retry_wait;
       LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " for " << route.Key()
-                               << " unusable on arrival (expires_at "
-                               << FormatRfc3339(FromProto(response.expires_at()))
-                               << ", now " << FormatRfc3339(now)
-                               << "); check clock sync with the coordinator";
+                               << " unusable on arrival (usable until "
+                               << FormatRfc3339(expires) << ", now " << FormatRfc3339(now)
+                               << ")";
     }
   } else {
     ++stats_.lease_refusals;
@@ -160,7 +167,8 @@ void CoordinatorRateGate::Report(UpstreamObservation observation) {
     observations_.pop_front();
     ++observations_dropped_;
   }
-  observations_.push_back(std::move(o));
+  observations_.push_back(
+      QueuedObservation{std::move(o), observation.sent_at, observation.received_at});
   if (observations_.size() >= options_.report_batch) obs_cv_.notify_all();
 }
 
@@ -238,7 +246,7 @@ void CoordinatorRateGate::WatchLoop() {
 }
 
 bool CoordinatorRateGate::SendBatch(size_t max) {
-  std::vector<sluice::v1::Observation> batch;
+  std::vector<QueuedObservation> batch;
   {
     std::lock_guard<std::mutex> lock(obs_mu_);
     size_t n = std::min(max, observations_.size());
@@ -258,7 +266,15 @@ bool CoordinatorRateGate::SendBatch(size_t max) {
 
   sluice::v1::ReportBatchRequest request;
   request.set_agent_id(options_.agent_id);
-  for (auto& o : batch) *request.add_observations() = o;
+  const auto now = std::chrono::steady_clock::now();
+  const std::chrono::steady_clock::time_point unset{};
+  for (const auto& q : batch) {
+    sluice::v1::Observation* o = request.add_observations();
+    *o = q.proto;
+    // Ages as of this send; a resent batch gets fresh ones.
+    if (q.sent_at != unset) *o->mutable_sent_age() = ToProtoDuration(now - q.sent_at);
+    if (q.received_at != unset) *o->mutable_response_age() = ToProtoDuration(now - q.received_at);
+  }
   int64_t returned = 0;
   for (const auto& r : returns) {
     auto* tr = request.add_returns();
@@ -270,6 +286,19 @@ bool CoordinatorRateGate::SendBatch(size_t max) {
   grpc::ClientContext context;
   PrepareContext(&context, options_.rpc, options_.rpc_timeout);
   grpc::Status status = stub_->ReportBatch(&context, request, &response);
+  if (!status.ok() && !IsTransient(status.error_code())) {
+    // The throttler refused the batch itself (e.g. INVALID_ARGUMENT): the
+    // same batch would be refused forever. Returns go out again alone.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!batch.empty()) {
+      stats_.observations_rejected += static_cast<int64_t>(batch.size());
+      ledger_.RestoreReturns(returns);
+    }
+    LOG(ERROR) << "ReportBatch rejected (" << status.error_code() << " "
+               << status.error_message() << "); dropped " << batch.size()
+               << " observation(s)" << (batch.empty() ? " and the token returns" : "");
+    return true;
+  }
   if (!status.ok()) {
     {
       std::lock_guard<std::mutex> lock(obs_mu_);

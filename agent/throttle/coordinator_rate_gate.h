@@ -4,7 +4,10 @@
 //   * Acquire: spends a token from the route's local pool; when the pool is
 //     empty, one caller per route asks LeaseTokens for a small batch while
 //     the others wait. A grant of 0 carries retry_at: nobody asks for that
-//     route again before it (no busy loop).
+//     route again before it (no busy loop). A lease is spendable until
+//     (local time just before asking) + ttl - safety margin, which does not
+//     depend on the coordinator's clock agreeing with ours; expires_at is
+//     used only from a coordinator that sends no ttl.
 //   * WatchRevocations: a background server stream; a Revocation's lease ids
 //     are dropped from the pools at once, and their routes are not asked
 //     again before the revocation's `until`. A broken stream is reconnected
@@ -13,6 +16,9 @@
 //   * Report: observations are queued and a reporter thread sends
 //     ReportBatch every report_interval or at report_batch observations,
 //     together with the unspent counts of dropped leases (TokenReturn).
+//     Each observation carries sent_age/response_age measured at send time.
+//     A batch the throttler rejects as invalid is dropped (resending it
+//     would fail forever); transport errors keep it for the next attempt.
 //   * Shutdown: returns every unspent token and flushes observations.
 //
 // Ownership: owns the stub and its threads. Thread-safety: all public
@@ -69,6 +75,7 @@ class CoordinatorRateGate final : public RateGate {
     int64_t observations_sent = 0;
     int64_t observations_dropped = 0;
     int64_t report_errors = 0;
+    int64_t observations_rejected = 0;  // batches refused as invalid, dropped
     int64_t tokens_returned = 0;
     TokenLedger::Stats tokens;
   };
@@ -130,7 +137,12 @@ class CoordinatorRateGate final : public RateGate {
 
   mutable std::mutex obs_mu_;
   std::condition_variable obs_cv_;
-  std::deque<sluice::v1::Observation> observations_;
+  struct QueuedObservation {
+    sluice::v1::Observation proto;
+    std::chrono::steady_clock::time_point sent_at;
+    std::chrono::steady_clock::time_point received_at;
+  };
+  std::deque<QueuedObservation> observations_;
   int64_t observations_dropped_ = 0;  // guarded by obs_mu_
   bool reporter_stop_ = false;        // guarded by obs_mu_
 

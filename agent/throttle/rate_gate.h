@@ -9,6 +9,7 @@
 #ifndef SLUICE_AGENT_THROTTLE_RATE_GATE_H_
 #define SLUICE_AGENT_THROTTLE_RATE_GATE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -33,6 +34,11 @@ struct UpstreamObservation {
   TimePoint observed_at;
   std::string request_key;  // "<kind>:<entity_id>"
   int64_t lease_id = 0;
+  // Monotonic instants the request went out and its answer (or failure)
+  // came back. The throttler receives them as ages at send time, so it can
+  // place the call on its own clock whatever the hosts' clocks say.
+  std::chrono::steady_clock::time_point sent_at{};
+  std::chrono::steady_clock::time_point received_at{};
 };
 
 class RateGate {
