@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "common/time_util.h"
 #include "tests/agent/fakes.h"
 
 namespace sluice::agent {
@@ -139,6 +140,68 @@ TEST_F(CoordinatorRateGateTest, ExpiredLeaseIsNotSpentAndIsReturned) {
   EXPECT_NE(second->lease_id, first->lease_id) << "an expired lease must not be spent";
   EXPECT_EQ(throttler_.lease_calls(), 2);
   EXPECT_TRUE(WaitFor([&] { return throttler_.returned_by_lease()[first->lease_id] == 2; }));
+}
+
+TEST_F(CoordinatorRateGateTest, LeaseLifetimeComesFromTtlNotTheCoordinatorsClock) {
+  throttler_.clock_skew = -std::chrono::minutes(5);  // its expires_at is already past here
+  auto& gate = MakeGate(3, /*start=*/false);
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  EXPECT_EQ(gate.Available(kRoute), 2);
+  EXPECT_EQ(throttler_.lease_calls(), 1);
+}
+
+TEST_F(CoordinatorRateGateTest, WithoutTtlExpiresAtIsUsed) {
+  throttler_.send_ttl = false;
+  throttler_.clock_skew = -std::chrono::minutes(5);
+  auto& gate = MakeGate(3, /*start=*/false);
+  auto permit = gate.Acquire(kRoute, In(milliseconds(300)));
+  EXPECT_FALSE(permit.ok()) << "an already-expired lease must not be spent";
+  gate.Shutdown();
+  EXPECT_EQ(throttler_.returned(), 3 * throttler_.lease_calls());
+}
+
+TEST_F(CoordinatorRateGateTest, ObservationsCarrySendAndResponseAges) {
+  auto& gate = MakeGate();
+  UpstreamObservation o;
+  o.route = kRoute;
+  o.status = 200;
+  o.sent_at = std::chrono::steady_clock::now() - milliseconds(300);
+  o.received_at = std::chrono::steady_clock::now() - milliseconds(100);
+  gate.Report(o);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.observations().size() == 1; }));
+  auto sent = throttler_.observations()[0];
+  Duration sent_age = FromProtoDuration(sent.sent_age());
+  Duration response_age = FromProtoDuration(sent.response_age());
+  EXPECT_GE(sent_age, milliseconds(300));
+  EXPECT_LT(sent_age, seconds(5));
+  EXPECT_GE(response_age, milliseconds(100));
+  EXPECT_LT(response_age, sent_age);
+}
+
+TEST_F(CoordinatorRateGateTest, RejectedBatchIsDroppedNotResentForever) {
+  throttler_.report_batch_code = static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT);
+  auto& gate = MakeGate();
+  UpstreamObservation o;
+  o.route = kRoute;
+  o.status = 200;
+  gate.Report(o);
+  ASSERT_TRUE(WaitFor([&] { return gate.stats().observations_rejected == 1; }));
+  throttler_.report_batch_code = 0;
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_TRUE(throttler_.observations().empty());
+  EXPECT_EQ(gate.stats().report_errors, 0);
+}
+
+TEST_F(CoordinatorRateGateTest, UnreachableThrottlerKeepsObservationsForLater) {
+  throttler_.report_batch_code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  auto& gate = MakeGate();
+  UpstreamObservation o;
+  o.route = kRoute;
+  o.status = 200;
+  gate.Report(o);
+  ASSERT_TRUE(WaitFor([&] { return gate.stats().report_errors >= 1; }));
+  throttler_.report_batch_code = 0;
+  EXPECT_TRUE(WaitFor([&] { return throttler_.observations().size() == 1; }));
 }
 
 TEST_F(CoordinatorRateGateTest, ForwardsOnlyRateLimitHeadersInBatches) {

@@ -97,8 +97,11 @@ absl::StatusOr<CompleteTaskResponse> InMemoryQueue::Complete(const CompleteTaskR
   absl::Status error;
   Entry* e = FindLocked(r.task_id(), r.fencing_token(), &error);
   if (e == nullptr) return error;
-  completions_.push_back(r);
-  completed_.insert({e->kind, e->entity_id});
+  ++completed_count_;
+  if (keep_completions) {
+    completions_.push_back(r);
+    completed_.insert({e->kind, e->entity_id});
+  }
   task_of_key_.erase({e->kind, e->entity_id});
   tasks_.erase(r.task_id());
   CompleteTaskResponse out;
@@ -162,6 +165,11 @@ bool InMemoryQueue::WaitIdle(std::chrono::milliseconds timeout) {
 size_t InMemoryQueue::pending() const {
   std::lock_guard<std::mutex> lock(mu_);
   return tasks_.size();
+}
+
+int64_t InMemoryQueue::completed_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return completed_count_;
 }
 
 std::vector<CompleteTaskRequest> InMemoryQueue::completions() const {
@@ -325,7 +333,8 @@ grpc::Status FakeThrottler::LeaseTokens(grpc::ServerContext*,
   int n = grant < 0 ? request->count() : grant.load();
   response->set_lease_id(next_lease_id_++);
   response->set_granted(n);
-  *response->mutable_expires_at() = ToProto(now + lease_ttl);
+  *response->mutable_expires_at() = ToProto(now + clock_skew + lease_ttl);
+  if (send_ttl) *response->mutable_ttl() = ToProtoDuration(lease_ttl);
   response->set_limiting_budget("esi/test");
   granted_total_ += n;
   return grpc::Status::OK;
@@ -334,8 +343,14 @@ grpc::Status FakeThrottler::LeaseTokens(grpc::ServerContext*,
 grpc::Status FakeThrottler::ReportBatch(grpc::ServerContext*,
                                         const sluice::v1::ReportBatchRequest* request,
                                         sluice::v1::ReportBatchResponse*) {
+  if (report_batch_code != 0) {
+    return grpc::Status(static_cast<grpc::StatusCode>(report_batch_code.load()), "refused");
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& o : request->observations()) observations_.push_back(o);
+  observation_count_ += request->observations_size();
+  if (keep_observations) {
+    for (const auto& o : request->observations()) observations_.push_back(o);
+  }
   for (const auto& r : request->returns()) returned_[r.lease_id()] += r.unspent();
   return grpc::Status::OK;
 }
@@ -389,6 +404,11 @@ void FakeThrottler::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopped_ = true;
   cv_.notify_all();
+}
+
+int64_t FakeThrottler::observation_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return observation_count_;
 }
 
 int FakeThrottler::lease_calls() const {

@@ -45,6 +45,8 @@ class InMemoryQueue {
   };
 
   int max_attempts = 5;
+  // False: completions are counted, not kept (long runs stay small).
+  bool keep_completions = true;
   // Caps FailTask retry_after so tests do not wait on upstream backoffs.
   Duration max_backoff = std::chrono::milliseconds(50);
 
@@ -63,6 +65,7 @@ class InMemoryQueue {
   bool WaitIdle(std::chrono::milliseconds timeout);
 
   size_t pending() const;
+  int64_t completed_count() const;
   std::vector<sluice::v1::CompleteTaskRequest> completions() const;
   std::vector<sluice::v1::FailTaskRequest> failures() const;
   std::vector<sluice::v1::ExtendLeaseRequest> extensions() const;
@@ -86,6 +89,7 @@ class InMemoryQueue {
   std::set<std::pair<std::string, int64_t>> completed_;
   std::set<std::string> agents_;
   std::vector<sluice::v1::CompleteTaskRequest> completions_;
+  int64_t completed_count_ = 0;
   std::vector<sluice::v1::FailTaskRequest> failures_;
   std::vector<sluice::v1::ExtendLeaseRequest> extensions_;
 };
@@ -164,6 +168,15 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   std::atomic<bool> refuse{false};
   std::atomic<int64_t> refuse_retry_after_ms{1000};
   Duration lease_ttl = std::chrono::seconds(10);
+  // Added to expires_at only (not ttl): a coordinator whose clock is off.
+  Duration clock_skew = Duration::zero();
+  // Whether responses carry ttl (older coordinators send expires_at only).
+  bool send_ttl = true;
+  // False: observations are counted, not kept (long runs stay small).
+  bool keep_observations = true;
+  int64_t observation_count() const;
+  // ReportBatch answers this code (OK = accept).
+  std::atomic<int> report_batch_code{0};
 
   int lease_calls() const;
   int watchers() const;
@@ -187,6 +200,7 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   std::vector<sluice::v1::Revocation> revocations_;  // streams start at the end
   std::vector<sluice::v1::LeaseTokensRequest> lease_requests_;
   std::vector<sluice::v1::Observation> observations_;
+  int64_t observation_count_ = 0;
   std::map<int64_t, int64_t> returned_;
 };
 
