@@ -34,7 +34,7 @@ class CorporationHandler final : public Handler {
     c->set_tax_rate(f.RequiredDouble("tax_rate"));
     c->set_alliance_id(f.OptionalInt("alliance_id"));
     // NPC corporations have no founding date in ESI.
-    *c->mutable_date_founded() = f.OptionalTime("date_founded");
+    if (auto founded = f.OptionalTime("date_founded")) *c->mutable_date_founded() = *founded;
     c->set_faction_id(f.OptionalInt("faction_id"));
     if (!f.status().ok()) return f.status();
 

@@ -136,8 +136,8 @@ google::protobuf::Timestamp FieldReader::RequiredTime(const char* field) {
   return ToProto(*t);
 }
 
-google::protobuf::Timestamp FieldReader::OptionalTime(const char* field) {
-  if (Lookup(field, false) == nullptr) return {};
+std::optional<google::protobuf::Timestamp> FieldReader::OptionalTime(const char* field) {
+  if (Lookup(field, false) == nullptr) return std::nullopt;
   return RequiredTime(field);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,8 @@ class FieldReader {
   double RequiredDouble(const char* field);
   double OptionalDouble(const char* field);
   google::protobuf::Timestamp RequiredTime(const char* field);
-  // Unset (epoch) when absent.
-  google::protobuf::Timestamp OptionalTime(const char* field);
+  // nullopt when absent, so the record can leave the field unset.
+  std::optional<google::protobuf::Timestamp> OptionalTime(const char* field);
 
   // OK, or the first problem found.
   const absl::Status& status() const { return status_; }
