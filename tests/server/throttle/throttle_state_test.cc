@@ -8,6 +8,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -89,11 +90,12 @@ HeaderList Group(const std::string& group, int remaining, int used) {
           {"X-ESI-Error-Limit-Reset", "60"}};
 }
 
-const BudgetInfo* Find(const std::vector<BudgetInfo>& budgets, const std::string& name) {
+// A copy: listings are temporaries.
+std::optional<BudgetInfo> Find(const std::vector<BudgetInfo>& budgets, const std::string& name) {
   for (const BudgetInfo& b : budgets) {
-    if (b.name == name) return &b;
+    if (b.name == name) return b;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 ThrottlerOptions Options() {
@@ -190,15 +192,15 @@ TEST(ThrottleStateTest, RestartMidRestrictionKeepsItAndTheLearnedLimits) {
   EXPECT_EQ(lease->retry_at, next->at);
 
   auto budgets = restarted.ListBudgets();
-  const BudgetInfo* g = Find(budgets, "esi/group/g");
-  ASSERT_NE(g, nullptr);
+  std::optional<BudgetInfo> g = Find(budgets, "esi/group/g");
+  ASSERT_TRUE(g.has_value());
   EXPECT_TRUE(g->learned);
   EXPECT_TRUE(g->observed);  // clean shutdown: no probing needed
   EXPECT_EQ(g->window.limit, 600);
   EXPECT_EQ(g->window.period, seconds(60));
   EXPECT_EQ(g->counters.restrictions, 1);
-  const BudgetInfo* tier = Find(budgets, "poe/p/ip/10.0.0.1/0");
-  ASSERT_NE(tier, nullptr);
+  std::optional<BudgetInfo> tier = Find(budgets, "poe/p/ip/10.0.0.1/0");
+  ASSERT_TRUE(tier.has_value());
   EXPECT_EQ(tier->window.limit, 45);
   // The route mapping survived: /a/ is still in group g without relearning.
   EXPECT_EQ(restarted.NextPermitted(CallKey{Upstream::kPoe, "/poe", "10.0.0.1"}, 1)->limiting_budget,

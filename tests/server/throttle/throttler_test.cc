@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,11 +47,12 @@ Observation Obs(CallKey key, int status, HeaderList headers, int64_t lease_id = 
   return o;
 }
 
-const BudgetInfo* Find(const std::vector<BudgetInfo>& budgets, const std::string& name) {
+// A copy: listings are temporaries.
+std::optional<BudgetInfo> Find(const std::vector<BudgetInfo>& budgets, const std::string& name) {
   for (const BudgetInfo& b : budgets) {
-    if (b.name == name) return &b;
+    if (b.name == name) return b;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 class ThrottlerTest : public ::testing::Test {
@@ -108,16 +110,16 @@ TEST_F(ThrottlerTest, UnseenRouteProbesOneCallThenLearnsItsGroup) {
   EXPECT_EQ(third->expires_at, clock_.Now() + seconds(2));
 
   auto budgets = throttler_->ListBudgets();
-  const BudgetInfo* group = Find(budgets, "esi/group/alliance");
-  ASSERT_NE(group, nullptr);
+  std::optional<BudgetInfo> group = Find(budgets, "esi/group/alliance");
+  ASSERT_TRUE(group.has_value());
   EXPECT_TRUE(group->learned);
   EXPECT_EQ(group->window.limit, 600);
   EXPECT_EQ(group->window.period, seconds(60));
   EXPECT_EQ(group->outstanding_calls, 5);
   EXPECT_EQ(group->outstanding_units, 25);  // the worst case (4xx) per call
   EXPECT_EQ(group->routes, std::vector<std::string>{"esi /alliances/"});
-  const BudgetInfo* errors = Find(budgets, "esi/errors");
-  ASSERT_NE(errors, nullptr);
+  std::optional<BudgetInfo> errors = Find(budgets, "esi/errors");
+  ASSERT_TRUE(errors.has_value());
   EXPECT_EQ(errors->outstanding_units, 5);
 }
 
@@ -225,7 +227,7 @@ TEST_F(ThrottlerTest, ReturnsCreditUnlessTheLeaseWasRevoked) {
   ASSERT_EQ(revocations_.size(), 1u);
   EXPECT_EQ(revocations_[0].budget, "esi/group/g");
   ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 4).ok());
-  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/g");
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/g");
   EXPECT_EQ(g->outstanding_calls, 0);
   // The 429 costs 5, and the 4 revoked calls count as 2xx calls (8): the
   // holder may have raced the revocation.
@@ -242,7 +244,7 @@ TEST_F(ThrottlerTest, ExpiredLeaseLapsesAsSpentAtItsWorst) {
   clock_.Set(expires + seconds(34));
   EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->outstanding_calls, 3);
   clock_.Set(expires + seconds(35));
-  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/g");
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/g");
   EXPECT_EQ(g->outstanding_calls, 0);
   // Charged at 5 each, answered as late as possible: expiry + 30 s.
   EXPECT_EQ(g->window.remaining, 592 - 15);
@@ -345,7 +347,7 @@ TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
   for (const char* name : {"poe/stash/ip/10.0.0.1/0", "poe/stash/ip/10.0.0.1/1",
                            "poe/stash/ip/10.0.0.2/0", "poe/stash/ip/10.0.0.2/1",
                            "poe/stash/account/0"}) {
-    ASSERT_NE(Find(budgets, name), nullptr) << name;
+    ASSERT_TRUE(Find(budgets, name).has_value()) << name;
   }
   EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.limit, 45);
   EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.penalty, seconds(120));
@@ -399,7 +401,7 @@ TEST_F(ThrottlerTest, LearningAGroupMovesOutstandingLeasesOntoIt) {
   // The first answer shows /a/ is in the same group: its other two calls
   // will be spent there, so the group reserves them now.
   Rep(Obs(Esi("/a/"), 200, EsiHeaders("shared", 596, 4), lease->lease_id));
-  const BudgetInfo* g = Find(throttler_->ListBudgets(), "esi/group/shared");
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/shared");
   EXPECT_EQ(g->outstanding_calls, 2);
   EXPECT_EQ(g->outstanding_units, 10);
   Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
