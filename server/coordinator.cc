@@ -8,6 +8,7 @@
 #include "db/migrations.h"
 #include "server/service/admin_service.h"
 #include "server/service/agent_service.h"
+#include "server/service/throttle_service.h"
 
 namespace sluice {
 
@@ -30,6 +31,20 @@ absl::Status Coordinator::Start() {
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get());
   queue_ = std::make_unique<TaskQueue>(queue_store_.get(), options_.clock, options_.queue);
   authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
+
+  // The throttler comes back with the budgets, restrictions and error-limit
+  // state it had (no budget amnesia) before anything is served.
+  state_store_ = std::make_unique<PgStateStore>(pool_.get());
+  throttler_ = std::make_unique<throttle::Throttler>(options_.clock, options_.throttle);
+  throttle::StatePersisterOptions persist;
+  persist.interval = options_.throttle_persist_interval;
+  persister_ = std::make_unique<throttle::StatePersister>(throttler_.get(), state_store_.get(), persist);
+  if (absl::Status loaded = persister_->Load(); !loaded.ok()) {
+    if (absl::IsUnavailable(loaded)) return loaded;
+    LOG(ERROR) << "throttler state not restored, starting from conservative defaults: " << loaded;
+  }
+  persister_->Start();
+  throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
   admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(),
                                                       options_.clock, authorizer_.get());
@@ -41,6 +56,7 @@ absl::Status Coordinator::Start() {
                            MakeServerCredentials(options_.tls_cert, options_.tls_key), &port_);
   builder.RegisterService(agent_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(throttle_service_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
   server_ = builder.BuildAndStart();
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
@@ -74,6 +90,7 @@ void Coordinator::HealthLoop() {
       health->SetServingStatus(serving);
       health->SetServingStatus("sluice.v1.AgentService", serving);
       health->SetServingStatus("sluice.v1.AdminService", serving);
+      health->SetServingStatus("sluice.v1.ThrottlerService", serving);
     }
     auto until = std::chrono::steady_clock::now() + options_.health_interval;
     while (!stopping_ && std::chrono::steady_clock::now() < until) {
@@ -85,11 +102,19 @@ void Coordinator::HealthLoop() {
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   if (queue_) queue_->Shutdown();
+  // Revocation streams never end by themselves: close them first so the
+  // server's drain waits only for unary calls.
+  if (throttle_service_) throttle_service_->Shutdown();
   if (server_) {
     server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(std::chrono::system_clock::now() + drain);
   }
   if (health_thread_.joinable()) health_thread_.join();
+  // Last: every reservation is settled in the final snapshot.
+  if (persister_) {
+    absl::Status saved = persister_->Stop();
+    if (!saved.ok()) LOG(ERROR) << "final throttler snapshot not saved: " << saved;
+  }
   LOG(INFO) << "coordinator stopped";
 }
 

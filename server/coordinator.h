@@ -1,5 +1,6 @@
 // Coordinator assembles the coordinator process: PostgreSQL pool, schema
-// migrations, the task queue, the gRPC services, health checking and server
+// migrations, the task queue, the global throttler (restored from and saved
+// to system_state), the gRPC services, health checking and server
 // reflection. main() only parses flags into CoordinatorOptions; tests run a
 // whole coordinator in-process through this class.
 //
@@ -22,11 +23,15 @@
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
+#include "server/store/pg_state_store.h"
+#include "server/throttle/state_persister.h"
+#include "server/throttle/throttler.h"
 
 namespace sluice {
 
 class AgentServiceImpl;
 class AdminServiceImpl;
+class ThrottleServiceImpl;
 
 struct CoordinatorOptions {
   std::string listen = "0.0.0.0:50051";  // port 0 picks a free port
@@ -37,6 +42,9 @@ struct CoordinatorOptions {
   std::string tls_cert;
   std::string tls_key;
   TaskQueueOptions queue;
+  throttle::ThrottlerOptions throttle;
+  // How often changed throttler state is written to system_state.
+  std::chrono::milliseconds throttle_persist_interval{500};
   const Clock* clock = SystemClock::Get();
   std::chrono::milliseconds health_interval{2000};
 };
@@ -57,6 +65,7 @@ class Coordinator {
   TaskQueue* queue() { return queue_.get(); }
   PgQueueStore* queue_store() { return queue_store_.get(); }
   PgPool* pool() { return pool_.get(); }
+  throttle::Throttler* throttler() { return throttler_.get(); }
 
  private:
   void HealthLoop();
@@ -69,6 +78,10 @@ class Coordinator {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<PgStateStore> state_store_;
+  std::unique_ptr<throttle::Throttler> throttler_;
+  std::unique_ptr<throttle::StatePersister> persister_;
+  std::unique_ptr<ThrottleServiceImpl> throttle_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -16,6 +16,9 @@ DEFINE_string(tls_key, "", "PEM private key for TLS");
 DEFINE_int32(default_lease_s, 60, "task lease when the agent asks for none");
 DEFINE_int32(max_attempts, 10, "transient failures before a task is dead");
 DEFINE_int32(fresh_for_s, 3600, "discovered entities refreshed this recently are not queued again");
+DEFINE_double(throttle_margin, 0.01, "share of every learned budget the throttler never grants");
+DEFINE_int32(throttle_lease_ttl_ms, 2000, "how long granted rate tokens may be spent");
+DEFINE_int32(throttle_persist_ms, 500, "how often changed throttler state is saved");
 DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to finish");
 
 int main(int argc, char** argv) {
@@ -30,6 +33,9 @@ int main(int argc, char** argv) {
                        {"default_lease_s", "SLUICE_DEFAULT_LEASE_S"},
                        {"max_attempts", "SLUICE_MAX_ATTEMPTS"},
                        {"fresh_for_s", "SLUICE_FRESH_FOR_S"},
+                       {"throttle_margin", "SLUICE_THROTTLE_MARGIN"},
+                       {"throttle_lease_ttl_ms", "SLUICE_THROTTLE_LEASE_TTL_MS"},
+                       {"throttle_persist_ms", "SLUICE_THROTTLE_PERSIST_MS"},
                        {"drain_s", "SLUICE_DRAIN_S"}});
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
@@ -48,6 +54,9 @@ int main(int argc, char** argv) {
   options.queue.default_lease = std::chrono::seconds(FLAGS_default_lease_s);
   options.queue.max_attempts = FLAGS_max_attempts;
   options.queue.fresh_for = std::chrono::seconds(FLAGS_fresh_for_s);
+  options.throttle.margin_fraction = FLAGS_throttle_margin;
+  options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);
+  options.throttle_persist_interval = std::chrono::milliseconds(FLAGS_throttle_persist_ms);
 
   sluice::Coordinator coordinator(options);
   absl::Status started = coordinator.Start();

@@ -68,12 +68,16 @@ CREATE INDEX character_ephemeral_corporation_idx ON character_ephemeral (corpora
 -- If-None-Match, the upstream's Expires, and when we last checked.
 -- A task kind maps to one upstream route, so this is "ETag/expiry per entity"
 -- for every route, including list routes such as /alliances/{id}/corporations/.
+-- `discovered` is what the last full answer discovered: a 304 carries no
+-- body, so the same discoveries are replayed from here (an unchanged
+-- /alliances/ still fans out to every alliance).
 CREATE TABLE entity_cache (
   kind        TEXT NOT NULL,
   entity_id   BIGINT NOT NULL,
   etag        TEXT,
   expires_at  TIMESTAMPTZ,
   checked_at  TIMESTAMPTZ NOT NULL,
+  discovered  JSONB,
   PRIMARY KEY (kind, entity_id)
 );
 

@@ -27,10 +27,12 @@ UPDATE discovery_queue SET state = 1, locked_until = $3::timestamptz, available_
 RETURNING 1)sql";
 
 constexpr char kLockBatch[] = R"sql(
-SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight
+SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
+       COALESCE(e.discovered::text, '')
   FROM discovery_queue q
   JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
     ON q.task_id = b.task_id AND q.lease_token = b.token
+  LEFT JOIN entity_cache e ON e.kind = q.kind AND e.entity_id = q.entity_id
  ORDER BY q.task_id
    FOR UPDATE OF q)sql";
 
@@ -39,15 +41,17 @@ SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
  WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
 
 constexpr char kUpsertCacheBatch[] = R"sql(
-INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at)
+INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at, discovered)
 SELECT x.kind, x.entity_id, NULLIF(x.etag, ''), NULLIF(x.expires_at, '')::timestamptz,
-       $2::timestamptz
-  FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, entity_id BIGINT, etag TEXT, expires_at TEXT)
+       $2::timestamptz, x.discovered
+  FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, entity_id BIGINT, etag TEXT, expires_at TEXT,
+                                          discovered JSONB)
  ORDER BY x.kind, x.entity_id
 ON CONFLICT (kind, entity_id) DO UPDATE SET
   etag = COALESCE(EXCLUDED.etag, entity_cache.etag),
   expires_at = COALESCE(EXCLUDED.expires_at, entity_cache.expires_at),
-  checked_at = EXCLUDED.checked_at)sql";
+  checked_at = EXCLUDED.checked_at,
+  discovered = COALESCE(EXCLUDED.discovered, entity_cache.discovered))sql";
 
 constexpr char kDeleteTask[] = "DELETE FROM discovery_queue WHERE task_id = $1";
 
@@ -80,6 +84,40 @@ std::string InsertTasksSql(const TaskKind& kind, bool count_access) {
   }
   sql += " RETURNING (xmax = 0) AS inserted";
   return sql;
+}
+
+nlohmann::json DiscoveriesToJson(const std::vector<Discovery>& discovered) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Discovery& d : discovered) {
+    out.push_back({{"kind", d.kind}, {"ids", d.ids}, {"force", d.force}});
+  }
+  return out;
+}
+
+// Stored by this coordinator, so malformed content means corruption: it is
+// logged and treated as "nothing to replay" rather than failing the commit.
+std::vector<Discovery> DiscoveriesFromJson(const std::string& text) {
+  std::vector<Discovery> out;
+  if (text.empty()) return out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) {
+    LOG(ERROR) << "entity_cache.discovered is not a JSON array; not replaying it";
+    return out;
+  }
+  for (const auto& d : j) {
+    if (!d.is_object() || !d.value("kind", nlohmann::json()).is_string() ||
+        !d.value("ids", nlohmann::json()).is_array()) {
+      continue;
+    }
+    Discovery disc;
+    disc.kind = d["kind"].get<std::string>();
+    for (const auto& id : d["ids"]) {
+      if (id.is_number_integer()) disc.ids.push_back(id.get<int64_t>());
+    }
+    disc.force = d.value("force", false);
+    out.push_back(std::move(disc));
+  }
+  return out;
 }
 
 absl::Status StaleToken(int64_t task_id, int64_t token) {
@@ -182,11 +220,13 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
       int64_t entity_id;
       int priority;
       int64_t weight;
+      std::string last_discovered;  // JSON, from the last full answer
     };
     std::map<std::pair<int64_t, int64_t>, Locked> locked;
     for (const auto& row : w.exec_params(kLockBatch, PgArray(ids), PgArray(tokens))) {
       locked[{row[0].as<int64_t>(), row[1].as<int64_t>()}] =
-          Locked{row[2].c_str(), row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>()};
+          Locked{row[2].c_str(), row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
+                 row[6].c_str()};
     }
 
     // Decide which completions go in; the rest write nothing.
@@ -199,6 +239,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     // Accesses counted while an entity had no row yet live on its task.
     std::vector<std::tuple<const TaskKind*, int64_t, int64_t>> access_carry;
     std::set<int64_t> seen;
+    std::vector<std::vector<Discovery>> effective(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       const Completion& c = *batch[i];
       auto it = locked.find({c.task_id, c.fencing_token});
@@ -229,11 +270,16 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
       if (!kind->entity_table.empty() && t.weight > 1) {
         access_carry.emplace_back(kind, t.entity_id, t.weight - 1);
       }
+      // A 304 has no body: replay what the last full answer discovered.
+      effective[i] = c.not_modified && c.discovered.empty() ? DiscoveriesFromJson(t.last_discovered)
+                                                            : c.discovered;
       cache.push_back({{"kind", t.kind},
                        {"entity_id", t.entity_id},
                        {"etag", c.etag},
-                       {"expires_at", c.expires ? FormatRfc3339(*c.expires) : std::string()}});
-      for (const Discovery& d : c.discovered) {
+                       {"expires_at", c.expires ? FormatRfc3339(*c.expires) : std::string()},
+                       {"discovered", c.not_modified ? nlohmann::json(nullptr)
+                                                     : DiscoveriesToJson(c.discovered)}});
+      for (const Discovery& d : effective[i]) {
         if (FindTaskKind(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
         auto& v = discoveries[{d.kind, t.priority, d.force}];
         v.insert(v.end(), d.ids.begin(), d.ids.end());
@@ -269,7 +315,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
       for (const auto& row : res) inserted += row[0].as<bool>() ? 1 : 0;
       for (size_t i = 0; i < batch.size() && inserted > 0; ++i) {
         if (!results[i].ok()) continue;
-        for (const Discovery& d : batch[i]->discovered) {
+        for (const Discovery& d : effective[i]) {
           if (d.kind == kind_name && d.force == force) {
             results[i]->tasks_queued += inserted;
             inserted = 0;

@@ -132,6 +132,30 @@ TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   EXPECT_EQ(out->tasks_queued, 1);
 }
 
+TEST_F(CompletionTest, NotModifiedListReplaysItsLastDiscoveries) {
+  // /alliances/ answered 304: the list is the one we had, and the daily
+  // sequence must still fan out to every alliance on it.
+  auto complete_list = [&](bool not_modified) {
+    EXPECT_TRUE(queue_->Enqueue("alliance_ids", {0}, v1::PRIORITY_CLASS_BACKGROUND).ok());
+    auto t = LeaseOrDie({"alliance_ids"}, 1);
+    EXPECT_EQ(t.size(), 1u);
+    Completion c;
+    c.task_id = t[0].task_id;
+    c.fencing_token = t[0].fencing_token;
+    c.etag = "\"list-v1\"";
+    c.not_modified = not_modified;
+    if (!not_modified) c.discovered.push_back({"alliance", {99000001, 99000002}, true});
+    auto out = queue_->Complete(c);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? out->tasks_queued : -1;
+  };
+  EXPECT_EQ(complete_list(false), 2);
+  Exec("DELETE FROM discovery_queue WHERE kind = 'alliance'");
+  EXPECT_EQ(complete_list(true), 2);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'alliance'"), 2);
+  EXPECT_EQ(db_->Query("SELECT etag FROM entity_cache WHERE kind = 'alliance_ids'"), "\"list-v1\"");
+}
+
 TEST_F(CompletionTest, RecordForAnotherEntityIsRejected) {
   ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
