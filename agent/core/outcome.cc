@@ -151,7 +151,10 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
 
 TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,
                            const std::string& reason, Duration retry_after) {
-  return Fail(OutcomeClass::kReleased, task, agent_id, false, 0, retry_after, reason);
+  TaskOutcome out = Fail(OutcomeClass::kReleased, task, agent_id, false, 0, retry_after, reason);
+  // The upstream was never called: this costs the task no attempt.
+  out.fail.set_release(true);
+  return out;
 }
 
 }  // namespace sluice::agent

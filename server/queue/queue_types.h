@@ -54,6 +54,8 @@ struct Failure {
   Duration retry_after{0};
   std::string error;
   int http_status = 0;
+  // Handed back unstarted: no attempt counted, no backoff beyond retry_after.
+  bool release = false;
 };
 
 struct FailureOutcome {

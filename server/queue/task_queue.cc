@@ -180,6 +180,9 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
   if (f.retry_after < Duration::zero() || f.retry_after > std::chrono::hours(24)) {
     return absl::InvalidArgumentError("retry_after must be in 0..24h");
   }
+  if (f.release && f.permanent) {
+    return absl::InvalidArgumentError("release and permanent cannot both be set");
+  }
   if (f.http_status < 0 || f.http_status > 599) {
     return absl::InvalidArgumentError("http_status must be 0 or an HTTP status (100..599)");
   }

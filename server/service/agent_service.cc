@@ -79,6 +79,7 @@ grpc::Status AgentServiceImpl::FailTask(grpc::ServerContext* ctx, const v1::Fail
   f.retry_after = FromProtoDuration(req->retry_after());
   f.error = req->error();
   f.http_status = req->http_status();
+  f.release = req->release();
   auto out = queue_->Fail(f);
   if (!out.ok()) return ToGrpcStatus(out.status());
   if (out->retry_at) *resp->mutable_retry_at() = ToProto(*out->retry_at);

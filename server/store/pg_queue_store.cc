@@ -352,6 +352,16 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
     }
     const std::string kind = locked[0][0].c_str();
     const int64_t entity_id = locked[0][1].as<int64_t>();
+    if (f.release) {
+      outcome.attempts = locked[0][4].as<int>();
+      outcome.retry_at = now + f.retry_after;
+      w.exec_params(
+          "UPDATE discovery_queue SET state = 2, available_at = $2::timestamptz, "
+          "locked_until = NULL, lease_token = NULL, leased_by = NULL WHERE task_id = $1",
+          f.task_id, FormatRfc3339(*outcome.retry_at));
+      w.commit();
+      return absl::OkStatus();
+    }
     outcome.attempts = locked[0][4].as<int>() + 1;
     RetryDecision d = policy(outcome.attempts, f);
     outcome.dead = f.permanent || d.dead;

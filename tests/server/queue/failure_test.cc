@@ -78,6 +78,30 @@ TEST_F(FailureTest, RateLimitResponsesAreNeverPermanent) {
   }
 }
 
+TEST_F(FailureTest, ReleaseCountsNoAttemptAndIsReadyAgain) {
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  for (int i = 0; i < 3; ++i) {
+    auto t = LeaseOrDie({"character"}, 1);
+    ASSERT_EQ(t.size(), 1u) << "released task not ready again";
+    Failure f;
+    f.task_id = t[0].task_id;
+    f.fencing_token = t[0].fencing_token;
+    f.release = true;
+    f.error = "agent draining";
+    auto out = queue_->Fail(f);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->attempts, 0);
+    EXPECT_FALSE(out->dead);
+  }
+  EXPECT_EQ(db_->Query("SELECT attempts FROM discovery_queue"), "0");
+  Failure both;
+  both.task_id = 1;
+  both.fencing_token = 1;
+  both.release = true;
+  both.permanent = true;
+  EXPECT_EQ(queue_->Fail(both).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(FailureTest, PermanentFailureIsKeptInDeadTasks) {
   ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
   auto out = LeaseAndFail(404, Duration::zero(), /*permanent=*/true);
