@@ -38,6 +38,8 @@ int CmdMigrate(Context& ctx);
 int CmdEnqueue(Context& ctx);
 int CmdStatus(Context& ctx);
 int CmdEntities(Context& ctx);
+int CmdThrottle(Context& ctx);
+int CmdNext(Context& ctx);
 int CmdDaily(Context& ctx);
 
 }  // namespace sluice::cli

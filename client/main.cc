@@ -23,6 +23,8 @@ Commands:
   enqueue KIND [IDS...]   queue ids (--priority=user|manual|background); KIND alliance_ids takes no ids
   status                  queue depth per kind, leases and the agents holding them
   entities                stored entities per kind
+  throttle                the global throttler's budgets: learned limits, headroom, counters
+  next UPSTREAM ROUTE     when may ROUTE next be called (e.g. next esi /characters/{id}/)
   daily [--characters]    run seed 001's daily ESI sequence and follow it to the end
 
 Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
@@ -42,7 +44,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::map<std::string, Command> kCommands = {
-      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"daily", CmdDaily}};
+      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) {
     return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);
