@@ -126,7 +126,7 @@ absl::StatusOr<TimePoint> TaskQueue::Extend(int64_t task_id, int64_t fencing_tok
   return store_->Extend(task_id, fencing_token, clock_->Now() + lease);
 }
 
-absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
+absl::Status TaskQueue::ValidateCompletion(const Completion& c) const {
   if (c.task_id <= 0) return absl::InvalidArgumentError("task_id must be positive");
   if (c.fencing_token <= 0) return absl::InvalidArgumentError("fencing_token must be positive");
   if (c.not_modified && !c.records.empty()) {
@@ -146,10 +146,54 @@ absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
     }
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
+  if (absl::Status s = ValidateCompletion(c); !s.ok()) return s;
   const TimePoint now = clock_->Now();
   auto out = batcher_.Commit(c, now, now - options_.fresh_for);
   if (out.ok() && out->tasks_queued > 0) NotifyWork();
   return out;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::CompleteMany(
+    const std::vector<Completion>& completions) {
+  if (completions.empty() || completions.size() > 1000) {
+    return absl::InvalidArgumentError("completions: 1..1000 per call, got " +
+                                      std::to_string(completions.size()));
+  }
+  std::vector<absl::StatusOr<CompletionOutcome>> results(completions.size());
+  std::vector<const Completion*> valid;
+  std::vector<size_t> index;
+  for (size_t i = 0; i < completions.size(); ++i) {
+    absl::Status s = ValidateCompletion(completions[i]);
+    if (!s.ok()) {
+      results[i] = absl::InvalidArgumentError("completions[" + std::to_string(i) + "]." +
+                                              std::string(s.message()));
+      continue;
+    }
+    valid.push_back(&completions[i]);
+    index.push_back(i);
+  }
+  if (valid.empty()) return results;
+  const TimePoint now = clock_->Now();
+  std::vector<absl::StatusOr<CompletionOutcome>> committed;
+  // Already a batch: it goes to the store as one transaction, retried whole
+  // if a conflict aborted it before anything was written.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    committed = store_->CompleteBatch(valid, now, now - options_.fresh_for);
+    bool aborted = false;
+    for (const auto& r : committed) aborted |= absl::IsAborted(r.status());
+    if (!aborted) break;
+  }
+  bool queued = false;
+  for (size_t j = 0; j < valid.size(); ++j) {
+    queued |= committed[j].ok() && committed[j]->tasks_queued > 0;
+    results[index[j]] = std::move(committed[j]);
+  }
+  if (queued) NotifyWork();
+  return results;
 }
 
 RetryDecision TaskQueue::DecideRetry(int attempts, const Failure& f) {

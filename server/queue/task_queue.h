@@ -55,6 +55,10 @@ class TaskQueue {
                                                 int max_tasks, Duration lease, Duration wait);
   absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token, Duration lease);
   absl::StatusOr<CompletionOutcome> Complete(const Completion& completion);
+  // Many completions in one transaction; one result each, in order.
+  // INVALID_ARGUMENT for the whole call if there are none or too many.
+  absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> CompleteMany(
+      const std::vector<Completion>& completions);
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure);
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
                                          v1::PriorityClass priority);
@@ -74,6 +78,7 @@ class TaskQueue {
 
  private:
   void NotifyWork();
+  absl::Status ValidateCompletion(const Completion& completion) const;
 
   QueueStore* const store_;
   const Clock* const clock_;

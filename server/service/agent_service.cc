@@ -46,10 +46,9 @@ grpc::Status AgentServiceImpl::ExtendLease(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
-                                            const v1::CompleteTaskRequest* req,
-                                            v1::CompleteTaskResponse* resp) {
-  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+namespace {
+
+Completion FromWire(const v1::CompleteTaskRequest* req) {
   Completion c;
   c.task_id = req->task_id();
   c.fencing_token = req->fencing_token();
@@ -61,10 +60,40 @@ grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
   for (const auto& d : req->discovered()) {
     c.discovered.push_back(Discovery{d.kind(), {d.ids().begin(), d.ids().end()}, d.force()});
   }
-  auto out = queue_->Complete(c);
+  return c;
+}
+
+}  // namespace
+
+grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
+                                            const v1::CompleteTaskRequest* req,
+                                            v1::CompleteTaskResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto out = queue_->Complete(FromWire(req));
   if (!out.ok()) return ToGrpcStatus(out.status());
   resp->set_records_written(out->records_written);
   resp->set_tasks_queued(out->tasks_queued);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
+                                             const v1::CompleteTasksRequest* req,
+                                             v1::CompleteTasksResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  std::vector<Completion> completions;
+  completions.reserve(req->completions_size());
+  for (const auto& c : req->completions()) completions.push_back(FromWire(&c));
+  auto results = queue_->CompleteMany(completions);
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  for (const auto& r : *results) {
+    v1::CompletionResult* out = resp->add_results();
+    out->set_code(static_cast<int32_t>(r.status().code()));
+    out->set_message(std::string(r.status().message()));
+    if (r.ok()) {
+      out->set_records_written(r->records_written);
+      out->set_tasks_queued(r->tasks_queued);
+    }
+  }
   return grpc::Status::OK;
 }
 

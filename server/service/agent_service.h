@@ -22,6 +22,8 @@ class AgentServiceImpl final : public v1::AgentService::Service {
                            v1::ExtendLeaseResponse* resp) override;
   grpc::Status CompleteTask(grpc::ServerContext* ctx, const v1::CompleteTaskRequest* req,
                             v1::CompleteTaskResponse* resp) override;
+  grpc::Status CompleteTasks(grpc::ServerContext* ctx, const v1::CompleteTasksRequest* req,
+                             v1::CompleteTasksResponse* resp) override;
   grpc::Status FailTask(grpc::ServerContext* ctx, const v1::FailTaskRequest* req,
                         v1::FailTaskResponse* resp) override;
 

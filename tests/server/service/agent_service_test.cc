@@ -102,6 +102,44 @@ TEST_F(AgentServiceTest, LeaseCompleteRoundTripAndStaleToken) {
   EXPECT_EQ(db_.Count("SELECT count(*) FROM character_static"), 1);
 }
 
+TEST_F(AgentServiceTest, CompleteTasksGivesEachCompletionItsOwnOutcome) {
+  v1::EnqueueRequest q;
+  q.set_kind("character");
+  q.add_ids(2112000001);
+  q.add_ids(2112000002);
+  v1::EnqueueResponse qr;
+  ASSERT_TRUE(admin_->Enqueue(Ctx().get(), q, &qr).ok());
+  v1::LeaseTasksResponse leased;
+  ASSERT_TRUE(agent_->LeaseTasks(Ctx().get(), ValidLease(), &leased).ok());
+  ASSERT_EQ(leased.tasks_size(), 2);
+
+  v1::CompleteTasksRequest req;
+  for (const auto& t : leased.tasks()) {
+    auto* c = req.add_completions();
+    c->set_task_id(t.task_id());
+    c->set_fencing_token(t.fencing_token());
+    auto* ch = c->add_records()->mutable_character();
+    ch->set_character_id(t.entity_id());
+    ch->set_name("Pilot");
+  }
+  req.mutable_completions(1)->set_fencing_token(leased.tasks(1).fencing_token() + 7);  // stale
+  req.add_completions();                                                              // no task_id
+  v1::CompleteTasksResponse resp;
+  ASSERT_TRUE(agent_->CompleteTasks(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  EXPECT_EQ(resp.results(0).code(), 0) << resp.results(0).message();
+  EXPECT_EQ(resp.results(0).records_written(), 1);
+  EXPECT_EQ(resp.results(1).code(), static_cast<int>(StatusCode::FAILED_PRECONDITION));
+  EXPECT_EQ(resp.results(2).code(), static_cast<int>(StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(resp.results(2).message().find("completions[2].task_id"), std::string::npos)
+      << resp.results(2).message();
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_static"), 1);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM discovery_queue"), 1);
+
+  v1::CompleteTasksRequest empty;
+  ExpectInvalid(agent_->CompleteTasks(Ctx().get(), empty, &resp), "completions");
+}
+
 TEST_F(AgentServiceTest, DatabaseOutageIsUnavailableAndRecovers) {
   v1::QueueStatusResponse st;
   ASSERT_TRUE(admin_->QueueStatus(Ctx().get(), v1::QueueStatusRequest(), &st).ok());

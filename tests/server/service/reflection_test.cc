@@ -110,7 +110,7 @@ TEST_F(ReflectionTest, ListsAndDescribesEveryServiceWithoutProtoFiles) {
   ASSERT_NE(svc, nullptr);
   std::set<std::string> methods;
   for (int i = 0; i < svc->method_count(); ++i) methods.insert(svc->method(i)->name());
-  EXPECT_EQ(methods, (std::set<std::string>{"LeaseTasks", "ExtendLease", "CompleteTask", "FailTask"}));
+  EXPECT_EQ(methods, (std::set<std::string>{"LeaseTasks", "ExtendLease", "CompleteTask", "CompleteTasks", "FailTask"}));
   EXPECT_NE(pool.FindMessageTypeByName("sluice.v1.CorporationRecord"), nullptr);
 }
 

@@ -1,0 +1,96 @@
+// No budget amnesia (seed 000), through the whole coordinator: a restriction
+// and a learned limit survive a restart, via system_state in PostgreSQL.
+#include "common/time_util.h"
+#include "sluice/v1/throttle.grpc.pb.h"
+#include "tests/server/service/coordinator_fixture.h"
+
+namespace sluice::testing {
+namespace {
+
+class ThrottleRestartTest : public CoordinatorFixture {
+ protected:
+  void SetUp() override { StartCoordinator(); }
+
+  void Restart() {
+    coordinator_->Shutdown(std::chrono::milliseconds(200));
+    coordinator_.reset();
+    CoordinatorOptions o;
+    o.listen = "127.0.0.1:0";
+    o.dsn = db_.dsn();
+    o.db_pool_size = 4;
+    coordinator_ = std::make_unique<Coordinator>(o);
+    ASSERT_TRUE(coordinator_->Start().ok());
+    client_.target = "127.0.0.1:" + std::to_string(coordinator_->port());
+    channel_ = MakeChannel(client_);
+  }
+
+  std::unique_ptr<v1::ThrottlerService::Stub> Throttle() {
+    return v1::ThrottlerService::NewStub(channel_);
+  }
+
+  v1::RouteRef Route() {
+    v1::RouteRef r;
+    r.set_upstream("esi");
+    r.set_route("/characters/{id}/");
+    return r;
+  }
+
+  void Report(int status, std::vector<std::pair<std::string, std::string>> headers) {
+    v1::ReportRequest req;
+    *req.mutable_observation()->mutable_route() = Route();
+    req.mutable_observation()->set_status(status);
+    for (auto& [k, v] : headers) {
+      auto* h = req.mutable_observation()->add_headers();
+      h->set_name(k);
+      h->set_value(v);
+    }
+    v1::ReportResponse resp;
+    auto s = Throttle()->Report(Ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  double WaitSeconds() {
+    v1::NextPermittedRequest req;
+    *req.mutable_route() = Route();
+    req.set_n(1);
+    v1::NextPermittedResponse resp;
+    auto s = Throttle()->NextPermitted(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return std::chrono::duration<double>(FromProtoDuration(resp.wait())).count();
+  }
+};
+
+TEST_F(ThrottleRestartTest, RestrictionAndLearnedLimitSurviveARestart) {
+  Report(200, {{"X-Ratelimit-Group", "char-detail"},
+               {"X-Ratelimit-Limit", "600/15m"},
+               {"X-Ratelimit-Remaining", "598"},
+               {"X-Ratelimit-Used", "2"}});
+  Report(429, {{"X-Ratelimit-Group", "char-detail"},
+               {"X-Ratelimit-Limit", "600/15m"},
+               {"X-Ratelimit-Remaining", "0"},
+               {"Retry-After", "600"}});
+  const double before = WaitSeconds();
+  EXPECT_GT(before, 590) << "a 429 with Retry-After 600 must block the route";
+
+  Restart();
+  const double after = WaitSeconds();
+  EXPECT_GT(after, 580) << "the restriction was forgotten across the restart";
+  EXPECT_LE(after, before);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM system_state"), 1);
+
+  v1::ListBudgetsResponse budgets;
+  ASSERT_TRUE(Throttle()->ListBudgets(Ctx().get(), v1::ListBudgetsRequest(), &budgets).ok());
+  bool found = false;
+  for (const auto& b : budgets.budgets()) {
+    if (b.name() != "esi/group/char-detail") continue;
+    found = true;
+    EXPECT_TRUE(b.learned());
+    ASSERT_FALSE(b.windows().empty());
+    EXPECT_EQ(b.windows(0).limit(), 600);
+    EXPECT_EQ(FromProtoDuration(b.windows(0).period()), std::chrono::minutes(15));
+  }
+  EXPECT_TRUE(found) << "the learned group budget was forgotten across the restart";
+}
+
+}  // namespace
+}  // namespace sluice::testing
