@@ -9,6 +9,7 @@
 #   scripts/demo.sh --full     # seed 001's size: 3,547 alliances, 17,769 corporations, ~93k characters
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
 UNIVERSE=small
 ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=1800/1m,corporation=1800/1m,character=1800/1m"}
@@ -31,7 +32,7 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${SLUICE_PGDIR:-}" ] && scripts/pg_throwaway.sh stop "$SLUICE_PGDIR"
+  [ -n "${SLUICE_PGDIR:-}" ] && "$ROOT/scripts/pg_throwaway.sh" stop "$SLUICE_PGDIR"
   echo "logs: $RUN"
 }
 trap cleanup EXIT

@@ -3,6 +3,7 @@
 # PostgreSQL cluster, runs every CTest suite against it, stops the cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 
 scripts/deps.sh
 echo "==> building"
@@ -10,7 +11,7 @@ scripts/build.sh
 
 echo "==> starting a throwaway PostgreSQL cluster"
 eval "$(scripts/pg_throwaway.sh start)"
-trap 'scripts/pg_throwaway.sh stop "$SLUICE_PGDIR"' EXIT
+trap '"$ROOT/scripts/pg_throwaway.sh" stop "$SLUICE_PGDIR"' EXIT
 export SLUICE_PG_ADMIN_DSN
 
 echo "==> running the tests"
