@@ -425,6 +425,11 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
 
 absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
   std::map<std::string, KindStats> by_kind;
+  auto entry = [&](const std::string& kind) -> KindStats& {
+    KindStats& k = by_kind[kind];
+    k.kind = kind;
+    return k;
+  };
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction r(conn);
     const std::string ts = FormatRfc3339(now);
@@ -436,8 +441,7 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
              " COALESCE(EXTRACT(EPOCH FROM ($1::timestamptz - min(enqueued_at))), 0)::float8"
              " FROM discovery_queue GROUP BY kind",
              ts)) {
-      KindStats& k = by_kind[row[0].c_str()];
-      k.kind = row[0].c_str();
+      KindStats& k = entry(row[0].c_str());
       k.ready = row[1].as<int64_t>();
       k.leased = row[2].as<int64_t>();
       k.retrying = row[3].as<int64_t>();
@@ -448,14 +452,11 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
              " WHERE state = 1 AND available_at > $1::timestamptz"
              " GROUP BY kind, leased_by ORDER BY kind, leased_by",
              ts)) {
-      KindStats& k = by_kind[row[0].c_str()];
-      k.kind = row[0].c_str();
+      KindStats& k = entry(row[0].c_str());
       k.agents.emplace_back(row[1].is_null() ? "" : row[1].c_str(), row[2].as<int64_t>());
     }
     for (const auto& row : r.exec("SELECT kind, count(*) FROM dead_tasks GROUP BY kind")) {
-      KindStats& k = by_kind[row[0].c_str()];
-      k.kind = row[0].c_str();
-      k.dead = row[1].as<int64_t>();
+      entry(row[0].c_str()).dead = row[1].as<int64_t>();
     }
     return absl::OkStatus();
   });
