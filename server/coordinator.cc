@@ -6,6 +6,8 @@
 
 #include "common/shutdown.h"
 #include "db/migrations.h"
+#include "server/scheduler/daily_esi_job.h"
+#include "server/scheduler/snapshot_job.h"
 #include "server/service/admin_service.h"
 #include "server/service/agent_service.h"
 #include "server/service/throttle_service.h"
@@ -31,6 +33,15 @@ absl::Status Coordinator::Start() {
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get());
   queue_ = std::make_unique<TaskQueue>(queue_store_.get(), options_.clock, options_.queue);
   authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
+  // Job locks are taken on connections of their own to the same database.
+  job_run_store_ = std::make_unique<JobRunStore>(pool_.get());
+  scheduler_ = std::make_unique<Scheduler>(options_.dsn, job_run_store_.get(), options_.clock,
+                                           options_.scheduler);
+  scheduler_->AddJob(
+      std::make_unique<DailyEsiJob>(queue_.get(), options_.scheduler.daily_include_characters),
+      options_.scheduler.daily_esi_interval);
+  scheduler_->AddJob(std::make_unique<SnapshotJob>(pool_.get()),
+                     options_.scheduler.snapshot_interval);
 
   // The throttler comes back with the budgets, restrictions and error-limit
   // state it had (no budget amnesia) before anything is served.
@@ -46,7 +57,7 @@ absl::Status Coordinator::Start() {
   persister_->Start();
   throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
-  admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(),
+  admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(), scheduler_.get(),
                                                       options_.clock, authorizer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -64,6 +75,8 @@ absl::Status Coordinator::Start() {
             << (authorizer_->enabled() ? " (bearer token required)" : " (no auth token set)")
             << (options_.tls_cert.empty() ? "" : " with TLS");
   health_thread_ = std::thread([this] { HealthLoop(); });
+  // Last: a job may use everything above.
+  scheduler_->Start();
   return absl::OkStatus();
 }
 
@@ -101,6 +114,8 @@ void Coordinator::HealthLoop() {
 
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
+  // First: runs in progress still need the queue and the database.
+  if (scheduler_) scheduler_->Stop();
   if (queue_) queue_->Shutdown();
   // Revocation streams never end by themselves: close them first so the
   // server's drain waits only for unary calls.

@@ -1,7 +1,7 @@
 // Coordinator assembles the coordinator process: PostgreSQL pool, schema
 // migrations, the task queue, the global throttler (restored from and saved
-// to system_state), the gRPC services, health checking and server
-// reflection. main() only parses flags into CoordinatorOptions; tests run a
+// to system_state), the scheduler of periodic jobs, the gRPC services,
+// health checking and server reflection. main() only parses flags into CoordinatorOptions; tests run a
 // whole coordinator in-process through this class.
 //
 // Ownership: owns every component it builds; borrows the clock.
@@ -20,6 +20,8 @@
 #include "common/clock.h"
 #include "common/grpc_security.h"
 #include "server/queue/task_queue.h"
+#include "server/scheduler/job_run_store.h"
+#include "server/scheduler/scheduler.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
@@ -45,6 +47,9 @@ struct CoordinatorOptions {
   throttle::ThrottlerOptions throttle;
   // How often changed throttler state is written to system_state.
   std::chrono::milliseconds throttle_persist_interval{500};
+  // Periodic jobs (daily ESI sequence, snapshots). Tests set enabled = false
+  // so that nothing runs unless they ask for it.
+  SchedulerOptions scheduler;
   const Clock* clock = SystemClock::Get();
   std::chrono::milliseconds health_interval{2000};
 };
@@ -66,6 +71,7 @@ class Coordinator {
   PgQueueStore* queue_store() { return queue_store_.get(); }
   PgPool* pool() { return pool_.get(); }
   throttle::Throttler* throttler() { return throttler_.get(); }
+  Scheduler* scheduler() { return scheduler_.get(); }
 
  private:
   void HealthLoop();
@@ -75,6 +81,8 @@ class Coordinator {
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<PgQueueStore> queue_store_;
   std::unique_ptr<TaskQueue> queue_;
+  std::unique_ptr<JobRunStore> job_run_store_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

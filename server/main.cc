@@ -20,6 +20,11 @@ DEFINE_double(throttle_margin, 0.01, "share of every learned budget the throttle
 DEFINE_int32(throttle_lease_ttl_ms, 2000, "how long granted rate tokens may be spent");
 DEFINE_int32(throttle_persist_ms, 500, "how often changed throttler state is saved");
 DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to finish");
+DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
+DEFINE_int32(daily_interval_s, 86400, "interval of the daily_esi job");
+DEFINE_int32(snapshot_interval_s, 86400, "interval of the snapshots job");
+DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
+DEFINE_bool(daily_characters, false, "the daily_esi job also refreshes every known character");
 
 int main(int argc, char** argv) {
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints",
@@ -36,9 +41,19 @@ int main(int argc, char** argv) {
                        {"throttle_margin", "SLUICE_THROTTLE_MARGIN"},
                        {"throttle_lease_ttl_ms", "SLUICE_THROTTLE_LEASE_TTL_MS"},
                        {"throttle_persist_ms", "SLUICE_THROTTLE_PERSIST_MS"},
-                       {"drain_s", "SLUICE_DRAIN_S"}});
+                       {"drain_s", "SLUICE_DRAIN_S"},
+                       {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
+                       {"daily_interval_s", "SLUICE_DAILY_INTERVAL_S"},
+                       {"snapshot_interval_s", "SLUICE_SNAPSHOT_INTERVAL_S"},
+                       {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"},
+                       {"daily_characters", "SLUICE_DAILY_CHARACTERS"}});
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
+    return 2;
+  }
+  if (FLAGS_daily_interval_s <= 0 || FLAGS_snapshot_interval_s <= 0 || FLAGS_jobs_initial_delay_s < 0) {
+    LOG(ERROR) << "--daily_interval_s and --snapshot_interval_s must be positive, "
+                  "--jobs_initial_delay_s not negative";
     return 2;
   }
   sluice::InstallShutdownHandlers();
@@ -57,6 +72,11 @@ int main(int argc, char** argv) {
   options.throttle.margin_fraction = FLAGS_throttle_margin;
   options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);
   options.throttle_persist_interval = std::chrono::milliseconds(FLAGS_throttle_persist_ms);
+  options.scheduler.enabled = FLAGS_jobs_enabled;
+  options.scheduler.daily_esi_interval = std::chrono::seconds(FLAGS_daily_interval_s);
+  options.scheduler.snapshot_interval = std::chrono::seconds(FLAGS_snapshot_interval_s);
+  options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
+  options.scheduler.daily_include_characters = FLAGS_daily_characters;
 
   sluice::Coordinator coordinator(options);
   absl::Status started = coordinator.Start();

@@ -81,4 +81,48 @@ grpc::Status AdminServiceImpl::Migrate(grpc::ServerContext* ctx, const v1::Migra
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::ListJobRuns(grpc::ServerContext* ctx,
+                                           const v1::ListJobRunsRequest* req,
+                                           v1::ListJobRunsResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto runs = scheduler_->ListRuns(req->job(), req->limit());
+  if (!runs.ok()) return ToGrpcStatus(runs.status());
+  for (const JobRunRow& r : *runs) {
+    v1::JobRun* out = resp->add_runs();
+    out->set_run_id(r.run_id);
+    out->set_job(r.job);
+    *out->mutable_started_at() = ToProto(r.started_at);
+    if (r.finished_at) *out->mutable_finished_at() = ToProto(*r.finished_at);
+    out->set_outcome(r.outcome);
+    out->set_tasks_queued(r.counters.tasks_queued);
+    out->set_upstream_calls(r.counters.upstream_calls);
+    out->set_rows_upserted(r.counters.rows_upserted);
+    out->set_cache_hits(r.counters.cache_hits);
+    out->set_cache_misses(r.counters.cache_misses);
+    out->set_errors(r.counters.errors);
+    out->set_detail(r.detail);
+  }
+  for (const JobStatus& j : scheduler_->Jobs()) {
+    if (!req->job().empty() && j.name != req->job()) continue;
+    v1::JobInfo* out = resp->add_jobs();
+    out->set_name(j.name);
+    *out->mutable_interval() = ToProtoDuration(j.interval);
+    if (j.next_run_at) *out->mutable_next_run_at() = ToProto(*j.next_run_at);
+    out->set_running_run_id(j.running_run_id);
+    out->set_skipped_fail_closed(j.skipped_fail_closed);
+    out->set_last_fail_closed_run_id(j.last_fail_closed_run_id);
+  }
+  *resp->mutable_now() = ToProto(clock_->Now());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::RunJob(grpc::ServerContext* ctx, const v1::RunJobRequest* req,
+                                      v1::RunJobResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto run_id = scheduler_->RunNow(req->name());
+  if (!run_id.ok()) return ToGrpcStatus(run_id.status());
+  resp->set_run_id(*run_id);
+  return grpc::Status::OK;
+}
+
 }  // namespace sluice

@@ -1,5 +1,5 @@
 // AdminServiceImpl translates sluice.v1.AdminService (operators, sluicectl,
-// grpcurl) to TaskQueue and Migrator calls.
+// grpcurl) to TaskQueue, Migrator and Scheduler calls.
 //
 // Ownership: borrows everything. Thread-safety: no mutable state.
 #ifndef SLUICE_SERVER_SERVICE_ADMIN_SERVICE_H_
@@ -7,6 +7,7 @@
 
 #include "common/grpc_security.h"
 #include "server/queue/task_queue.h"
+#include "server/scheduler/scheduler.h"
 #include "server/store/migrator.h"
 #include "sluice/v1/admin.grpc.pb.h"
 
@@ -14,9 +15,9 @@ namespace sluice {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(TaskQueue* queue, Migrator* migrator, const Clock* clock,
+  AdminServiceImpl(TaskQueue* queue, Migrator* migrator, Scheduler* scheduler, const Clock* clock,
                    const Authorizer* auth)
-      : queue_(queue), migrator_(migrator), clock_(clock), auth_(auth) {}
+      : queue_(queue), migrator_(migrator), scheduler_(scheduler), clock_(clock), auth_(auth) {}
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -28,10 +29,15 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                             v1::EntityCountsResponse* resp) override;
   grpc::Status Migrate(grpc::ServerContext* ctx, const v1::MigrateRequest* req,
                        v1::MigrateResponse* resp) override;
+  grpc::Status ListJobRuns(grpc::ServerContext* ctx, const v1::ListJobRunsRequest* req,
+                           v1::ListJobRunsResponse* resp) override;
+  grpc::Status RunJob(grpc::ServerContext* ctx, const v1::RunJobRequest* req,
+                      v1::RunJobResponse* resp) override;
 
  private:
   TaskQueue* queue_;
   Migrator* migrator_;
+  Scheduler* scheduler_;
   const Clock* clock_;
   const Authorizer* auth_;
 };

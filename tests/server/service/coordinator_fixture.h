@@ -27,6 +27,7 @@ class CoordinatorFixture : public ::testing::Test {
     o.auth_token = auth_token;
     o.db_pool_size = 4;
     o.health_interval = std::chrono::milliseconds(100);
+    o.scheduler.enabled = false;  // jobs run only when a test asks
     coordinator_ = std::make_unique<Coordinator>(o);
     ASSERT_TRUE(coordinator_->Start().ok());
     client_.target = "127.0.0.1:" + std::to_string(coordinator_->port());

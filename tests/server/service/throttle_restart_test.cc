@@ -18,6 +18,7 @@ class ThrottleRestartTest : public CoordinatorFixture {
     o.listen = "127.0.0.1:0";
     o.dsn = db_.dsn();
     o.db_pool_size = 4;
+    o.scheduler.enabled = false;  // jobs run only when a test asks
     coordinator_ = std::make_unique<Coordinator>(o);
     ASSERT_TRUE(coordinator_->Start().ok());
     client_.target = "127.0.0.1:" + std::to_string(coordinator_->port());
