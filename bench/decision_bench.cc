@@ -82,6 +82,9 @@ DEFINE_int32(procs, 0, "if > 0: this many client processes (one client each) ins
 DEFINE_int32(duration_s, 20, "measured seconds per op");
 DEFINE_int32(warmup_s, 2, "unmeasured seconds before each op's measurement");
 DEFINE_string(ops, "next_permitted,acquire", "ops to measure, in order");
+DEFINE_int32(direct_s, 2,
+             "inprocess: also time the Throttler's own NextPermitted/Acquire (no gRPC) for this "
+             "many seconds per op after the gRPC ops; 0 = skip");
 DEFINE_int64(budget_hits, 100000000, "hits per second the throttler learns for the bench route");
 // Internal: set by the parent when it re-executes itself as a client process.
 DEFINE_string(child_op, "", "internal: run one client of this op and print its result");
@@ -483,6 +486,50 @@ void PrintBudgets(const std::string& target) {
   }
 }
 
+// The same decisions without gRPC: --clients threads calling the
+// coordinator's Throttler directly, to separate the throttler's own cost
+// from the transport's.
+ClientResult RunDirect(const std::string& op, throttle::Throttler* throttler) {
+  throttle::CallKey key;
+  key.upstream = throttle::Upstream::kPoe;
+  key.route = kRoute;
+  const auto start = Steady::now() + std::chrono::milliseconds(100);
+  const auto end = start + std::chrono::seconds(FLAGS_direct_s);
+  std::vector<ClientResult> results(FLAGS_clients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < FLAGS_clients; ++i) {
+    threads.emplace_back([&, i] {
+      ClientResult& r = results[i];
+      const std::string caller = absl::StrCat("bench-direct-", i);
+      std::this_thread::sleep_until(start);
+      while (true) {
+        const auto t0 = Steady::now();
+        if (t0 >= end) break;
+        bool ok, granted = false;
+        if (op == "acquire") {
+          absl::StatusOr<throttle::AcquireResult> a =
+              throttler->Acquire(key, 1, Duration::zero(), caller);
+          ok = a.ok();
+          granted = ok && a->granted;
+        } else {
+          ok = throttler->NextPermitted(key, 1).ok();
+        }
+        const auto t1 = Steady::now();
+        if (!ok) {
+          r.errors++;
+          continue;
+        }
+        r.latency.Add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+        if (op == "acquire") (granted ? r.granted : r.refused)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ClientResult total;
+  for (const auto& r : results) total.Merge(r);
+  return total;
+}
+
 int ChildMain() {
   const Steady::time_point start{std::chrono::nanoseconds(FLAGS_child_start_ns)};
   ClientResult r = RunClient(FLAGS_child_op, FLAGS_target, FLAGS_child_index, start);
@@ -593,6 +640,37 @@ int main(int argc, char** argv) {
                 r.latency.PercentileMs(0.90), r.latency.PercentileMs(0.99), r.latency.MaxMs(),
                 static_cast<long long>(r.errors), notes.c_str());
     std::fflush(stdout);
+  }
+  if (coordinator != nullptr && FLAGS_direct_s > 0) {
+    std::printf("without gRPC (%d threads calling the coordinator's Throttler, %d s each):\n",
+                FLAGS_clients, FLAGS_direct_s);
+    for (const std::string& op : ops) {
+      ClientResult r = RunDirect(op, coordinator->throttler());
+      const int64_t calls = r.latency.total();
+      std::printf("%-14s %9lld %9.0f %8.4f %8.4f %8.4f %8.3f %7lld  %s\n",
+                  op == "acquire" ? "Acquire" : "NextPermitted", static_cast<long long>(calls),
+                  static_cast<double>(calls) / FLAGS_direct_s, r.latency.PercentileMs(0.50),
+                  r.latency.PercentileMs(0.90), r.latency.PercentileMs(0.99), r.latency.MaxMs(),
+                  static_cast<long long>(r.errors),
+                  op == "acquire" ? absl::StrCat("granted ", r.granted, ", refused ", r.refused)
+                                        .c_str()
+                                  : "");
+    }
+  }
+  if (coordinator != nullptr) {
+    // The persister snapshots the throttler every 500 ms while anything
+    // changes, under the mutex every decision takes: its length with the
+    // leases open now bounds the stall a decision can see from it.
+    int64_t open_calls = 0;
+    for (const throttle::BudgetInfo& b : coordinator->throttler()->ListBudgets()) {
+      open_calls = std::max(open_calls, b.outstanding_calls);
+    }
+    const auto t0 = Steady::now();
+    throttle::ThrottleSnapshot snapshot = coordinator->throttler()->Snapshot();
+    const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    std::printf("Throttler::Snapshot (holds the throttler mutex) with %lld calls in open leases: "
+                "%.1f ms\n",
+                static_cast<long long>(open_calls), ms);
   }
   PrintBudgets(target);
   std::printf("reference: Redis GCRA limiter shared by 8 client processes, ~30,000 decisions/s, "
