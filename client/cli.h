@@ -41,6 +41,7 @@ int CmdEntities(Context& ctx);
 int CmdThrottle(Context& ctx);
 int CmdNext(Context& ctx);
 int CmdDaily(Context& ctx);
+int CmdJobs(Context& ctx);
 
 }  // namespace sluice::cli
 

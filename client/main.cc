@@ -26,6 +26,8 @@ Commands:
   throttle                the global throttler's budgets: learned limits, headroom, counters
   next UPSTREAM ROUTE     when may ROUTE next be called (e.g. next esi /characters/{id}/)
   daily [--characters]    run seed 001's daily ESI sequence and follow it to the end
+  jobs                    scheduled jobs (next run, fail-closed skips) and recent runs (--limit=N)
+  jobs run NAME [--wait]  run a job now (daily_esi, snapshots); print its run id
 
 Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
               --tls_ca=FILE --json)";
@@ -44,7 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::map<std::string, Command> kCommands = {
-      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}};
+      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}, {"jobs", CmdJobs}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) {
     return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);
