@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   co.listen = "127.0.0.1:0";
   co.dsn = FLAGS_dsn;
   co.db_pool_size = 16;
+  co.scheduler.enabled = false;  // the benchmark drives the queue alone
   Coordinator coordinator(co);
   CHECK(coordinator.Start().ok());
   ClientOptions opts;

@@ -52,7 +52,9 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/nu
 
 COORD_PORT=$(free_port)
 echo "==> starting the coordinator on :$COORD_PORT"
-"$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --dsn="$SLUICE_DSN" \
+# The demo drives the daily sequence itself (day 1, day 2), so the
+# coordinator's own periodic daily_esi job stays off.
+"$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --dsn="$SLUICE_DSN" --jobs_enabled=false \
   >"$RUN/coordinator.log" 2>&1 &
 COORD_PID=$!; PIDS+=("$COORD_PID")
 export SLUICE_COORDINATOR="127.0.0.1:$COORD_PORT"
