@@ -127,6 +127,7 @@ absl::Status ClearThrottleState(const std::string& dsn) {
 // a decision costs apart from what the shared machine was doing meanwhile.
 struct CpuSample {
   double process_s = 0;  // user + system of this process (all threads)
+  int64_t switches = 0;  // its voluntary + involuntary context switches
   double busy_s = 0;     // all CPUs, not idle/iowait
   double total_s = 0;    // all CPUs
 };
@@ -137,6 +138,7 @@ CpuSample SampleCpu() {
   getrusage(RUSAGE_SELF, &ru);
   s.process_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                 ru.ru_stime.tv_usec / 1e6;
+  s.switches = ru.ru_nvcsw + ru.ru_nivcsw;
   std::ifstream in("/proc/stat");
   std::string cpu;
   in >> cpu;
@@ -162,6 +164,7 @@ struct CpuWindow {
     to = SampleCpu();
   }
   double ProcessCores(double seconds) const { return (to.process_s - from.process_s) / seconds; }
+  int64_t Switches() const { return to.switches - from.switches; }
   double MachineBusyCores() const {
     const double total = to.total_s - from.total_s;
     return total > 0 ? (to.busy_s - from.busy_s) / total * std::thread::hardware_concurrency()
@@ -623,10 +626,12 @@ int main(int argc, char** argv) {
     // unless --procs): its CPU per decision is what the decisions cost here.
     const double cores = cpu.ProcessCores(FLAGS_duration_s);
     if (FLAGS_mode == "inprocess") {
-      absl::StrAppend(&notes, notes.empty() ? "" : "; ",
-                      absl::StrFormat("%s %.2f cores = %.0f us/decision", procs ? "server" :
-                                      "server+clients", cores,
-                                      calls > 0 ? cores * FLAGS_duration_s * 1e6 / calls : 0.0));
+      absl::StrAppend(
+          &notes, notes.empty() ? "" : "; ",
+          absl::StrFormat("%s %.2f cores = %.0f us CPU and %.1f context switches per decision",
+                          procs ? "server" : "server+clients", cores,
+                          calls > 0 ? cores * FLAGS_duration_s * 1e6 / calls : 0.0,
+                          calls > 0 ? static_cast<double>(cpu.Switches()) / calls : 0.0));
     } else if (!procs) {
       absl::StrAppend(&notes, notes.empty() ? "" : "; ",
                       absl::StrFormat("clients %.2f cores", cores));
