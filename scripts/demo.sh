@@ -112,4 +112,3 @@ print("=" * 64)
 ok = total_viol == 0 and pending == 0
 sys.exit(0 if ok else 1)
 PY
-echo "Browse the data: psql \"$SLUICE_DSN\" (while this script runs); logs stay in $RUN"
