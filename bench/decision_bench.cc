@@ -573,6 +573,7 @@ int main(int argc, char** argv) {
     CoordinatorOptions options;
     options.listen = "127.0.0.1:0";
     options.dsn = FLAGS_dsn;
+    options.scheduler.enabled = false;  // no periodic jobs: only decisions are measured
     options.auth_token = FLAGS_auth_token;
     coordinator = std::make_unique<Coordinator>(options);
     if (absl::Status s = coordinator->Start(); !s.ok()) {

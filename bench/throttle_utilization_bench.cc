@@ -267,6 +267,7 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   CoordinatorOptions copts;
   copts.listen = "127.0.0.1:0";
   copts.dsn = FLAGS_dsn;
+  copts.scheduler.enabled = false;  // no periodic jobs: only the throttler is measured
   Coordinator coordinator(copts);
   if (absl::Status s = coordinator.Start(); !s.ok()) return s;
   const std::string target = absl::StrCat("127.0.0.1:", coordinator.port());
