@@ -21,15 +21,6 @@ constexpr char kUnlockSql[] =
 
 }  // namespace
 
-std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout) {
-  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
-  const std::string value = std::to_string(std::max<int64_t>(1, timeout.count()));
-  if (dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0) {
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
-  }
-  return dsn + (dsn.empty() ? "" : " ") + "connect_timeout=" + value;
-}
-
 JobLock::JobLock(State state, absl::Status error, std::unique_ptr<pqxx::connection> conn,
                  std::string job_name)
     : state_(state), error_(std::move(error)), conn_(std::move(conn)), job_name_(std::move(job_name)) {}

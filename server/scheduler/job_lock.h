@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "server/store/pg_pool.h"  // DsnWithConnectTimeout
 
 namespace sluice {
 
@@ -66,11 +67,6 @@ class JobLock {
   std::unique_ptr<pqxx::connection> conn_;
   std::string job_name_;
 };
-
-// The DSN with libpq's connect_timeout set (key=value or URI form), unless
-// it already has one: an unreachable database must fail the lock check
-// quickly, not hang the scheduler.
-std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout);
 
 }  // namespace sluice
 

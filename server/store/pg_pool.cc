@@ -2,11 +2,14 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace sluice {
 
-PgPool::PgPool(Options options) : options_(std::move(options)) {}
+PgPool::PgPool(Options options) : options_(std::move(options)) {
+  options_.dsn = DsnWithConnectTimeout(options_.dsn, options_.connect_timeout);
+}
 
 PgPool::~PgPool() = default;
 
@@ -90,6 +93,15 @@ absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& f
   if (broken) LOG(WARNING) << "dropping database connection: " << status;
   Return(std::move(conn), broken);
   return status;
+}
+
+std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout) {
+  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+  const std::string value = std::to_string(std::max<int64_t>(1, timeout.count()));
+  if (dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0) {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+  }
+  return dsn + (dsn.empty() ? "" : " ") + "connect_timeout=" + value;
 }
 
 std::string PgArray(const std::vector<int64_t>& ids) {

@@ -35,6 +35,8 @@ class PgPool {
     int size = 8;
     // How long a checkout waits for a free connection before UNAVAILABLE.
     std::chrono::milliseconds checkout_timeout{5000};
+    // Applied to the DSN unless it sets connect_timeout itself.
+    std::chrono::seconds connect_timeout{5};
     // Called on every new connection (prepare statements, set GUCs).
     std::function<void(pqxx::connection&)> on_connect;
   };
@@ -58,12 +60,17 @@ class PgPool {
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Checkout();
   void Return(std::unique_ptr<pqxx::connection> conn, bool broken);
 
-  const Options options_;
+  Options options_;  // dsn completed with connect_timeout; fixed after construction
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int borrowed_ = 0;
 };
+
+// The DSN with libpq's connect_timeout set (key=value or URI form), unless
+// it already has one: an unreachable database must fail a request (or a job
+// lock check) quickly, not hang it for the kernel's TCP timeout.
+std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout);
 
 // Formats ids as a PostgreSQL array literal, for `$n::bigint[]` parameters.
 std::string PgArray(const std::vector<int64_t>& ids);
