@@ -66,6 +66,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/bench_util.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "common/time_util.h"
@@ -100,28 +101,8 @@ constexpr char kUpstream[] = "poe";
 constexpr char kRoute[] = "/bench/decision";
 constexpr char kPolicy[] = "bench-decision";
 
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return absl::StrCat(a, " ", b, " ", c);
-}
-
-// Deletes the throttler's persisted state (in the scratch database) so an
-// in-process coordinator starts with no budgets or leases of earlier runs.
-absl::Status ClearThrottleState(const std::string& dsn) {
-  try {
-    pqxx::connection conn(dsn);
-    pqxx::nontransaction nt(conn);
-    pqxx::result r = nt.exec("SELECT to_regclass('system_state') IS NOT NULL");
-    if (r[0][0].as<bool>()) {
-      nt.exec_params("DELETE FROM system_state WHERE key = $1", throttle::kThrottleStateKey);
-    }
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot clear throttler state: ", e.what()));
-  }
-  return absl::OkStatus();
-}
+using bench::ClearThrottleState;
+using bench::LoadAverage;
 
 // CPU time of this process and busy time of the whole machine, to tell what
 // a decision costs apart from what the shared machine was doing meanwhile.

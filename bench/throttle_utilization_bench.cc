@@ -60,6 +60,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/http/curl_client.h"
 #include "agent/throttle/coordinator_rate_gate.h"
+#include "bench/bench_util.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "server/coordinator.h"
@@ -87,28 +88,8 @@ using Steady = std::chrono::steady_clock;
 
 constexpr char kEgress[] = "127.0.0.1";  // every agent here leaves from loopback
 
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return absl::StrCat(a, " ", b, " ", c);
-}
-
-// Deletes the throttler's persisted state so the next coordinator starts idle
-// and unlearned (a restored state would carry the previous run's ledgers).
-absl::Status ClearThrottleState(const std::string& dsn) {
-  try {
-    pqxx::connection conn(dsn);
-    pqxx::nontransaction nt(conn);
-    pqxx::result r = nt.exec("SELECT to_regclass('system_state') IS NOT NULL");
-    if (r[0][0].as<bool>()) {
-      nt.exec_params("DELETE FROM system_state WHERE key = $1", throttle::kThrottleStateKey);
-    }
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot clear throttler state: ", e.what()));
-  }
-  return absl::OkStatus();
-}
+using bench::ClearThrottleState;
+using bench::LoadAverage;
 
 // One call as the worker saw it.
 struct CallRecord {
