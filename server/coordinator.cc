@@ -55,6 +55,20 @@ absl::Status Coordinator::Start() {
     LOG(ERROR) << "throttler state not restored, starting from conservative defaults: " << loaded;
   }
   persister_->Start();
+  std::vector<grpc::Service*> module_services;
+  WorkflowWiring wiring;
+  wiring.pool = pool_.get();
+  wiring.queue = queue_.get();
+  wiring.scheduler = scheduler_.get();
+  wiring.clock = options_.clock;
+  wiring.authorizer = authorizer_.get();
+  wiring.throttler = throttler_.get();
+  wiring.services = &module_services;
+  modules_ = MakeWorkflowModules(options_.workflows);
+  for (auto& module : modules_) {
+    module->RegisterKinds();
+    module->Wire(wiring);
+  }
   throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
   admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(), scheduler_.get(),
@@ -68,6 +82,7 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(agent_service_.get());
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(throttle_service_.get());
+  for (grpc::Service* service : module_services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   server_ = builder.BuildAndStart();
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
@@ -75,6 +90,7 @@ absl::Status Coordinator::Start() {
             << (authorizer_->enabled() ? " (bearer token required)" : " (no auth token set)")
             << (options_.tls_cert.empty() ? "" : " with TLS");
   health_thread_ = std::thread([this] { HealthLoop(); });
+  for (auto& module : modules_) module->Start();
   // Last: a job may use everything above.
   scheduler_->Start();
   return absl::OkStatus();
@@ -115,6 +131,7 @@ void Coordinator::HealthLoop() {
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   // First: runs in progress still need the queue and the database.
+  for (auto& module : modules_) module->Stop();
   if (scheduler_) scheduler_->Stop();
   if (queue_) queue_->Shutdown();
   // Revocation streams never end by themselves: close them first so the

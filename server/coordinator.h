@@ -28,6 +28,7 @@
 #include "server/store/pg_state_store.h"
 #include "server/throttle/state_persister.h"
 #include "server/throttle/throttler.h"
+#include "server/workflows/workflows.h"
 
 namespace sluice {
 
@@ -50,6 +51,8 @@ struct CoordinatorOptions {
   // Periodic jobs (daily ESI sequence, snapshots). Tests set enabled = false
   // so that nothing runs unless they ask for it.
   SchedulerOptions scheduler;
+  // Killmail sync, contract aggregation, PoE streams (workflows/).
+  WorkflowOptions workflows;
   const Clock* clock = SystemClock::Get();
   std::chrono::milliseconds health_interval{2000};
 };
@@ -86,6 +89,7 @@ class Coordinator {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::vector<std::unique_ptr<WorkflowModule>> modules_;
   std::unique_ptr<PgStateStore> state_store_;
   std::unique_ptr<throttle::Throttler> throttler_;
   std::unique_ptr<throttle::StatePersister> persister_;

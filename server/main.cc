@@ -27,8 +27,8 @@ DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if i
 DEFINE_bool(daily_characters, false, "the daily_esi job also refreshes every known character");
 
 int main(int argc, char** argv) {
-  sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints",
-                      {{"listen", "SLUICE_LISTEN"},
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"listen", "SLUICE_LISTEN"},
                        {"dsn", "SLUICE_DSN"},
                        {"db_pool_size", "SLUICE_DB_POOL_SIZE"},
                        {"migrate", "SLUICE_MIGRATE"},
@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
                        {"daily_interval_s", "SLUICE_DAILY_INTERVAL_S"},
                        {"snapshot_interval_s", "SLUICE_SNAPSHOT_INTERVAL_S"},
                        {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"},
-                       {"daily_characters", "SLUICE_DAILY_CHARACTERS"}});
+                       {"daily_characters", "SLUICE_DAILY_CHARACTERS"}};
+  for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
+  sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env);
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
     return 2;
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
   options.scheduler.snapshot_interval = std::chrono::seconds(FLAGS_snapshot_interval_s);
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
   options.scheduler.daily_include_characters = FLAGS_daily_characters;
+  options.workflows = sluice::WorkflowOptionsFromFlags();
 
   sluice::Coordinator coordinator(options);
   absl::Status started = coordinator.Start();

@@ -82,6 +82,18 @@ EsiMatch EsiRoutes::Match(absl::string_view path) const {
   } else if (seg[0] == "characters") {
     if (seg.size() == 2) set(Kind::kCharacter, "/characters/{character_id}/", "character");
   }
+  if (m.kind != Kind::kUnknown) return m;
+  for (const EsiModule* module : modules_) {
+    EsiModuleMatch mm;
+    if (module->Match(seg, &mm)) {
+      m.kind = Kind::kModule;
+      m.route = mm.route;
+      m.group = mm.group;
+      m.module = module;
+      m.module_match = std::move(mm);
+      break;
+    }
+  }
   return m;
 }
 
@@ -99,6 +111,8 @@ Reply EsiRoutes::Serve(const EsiMatch& m, const httplib::Request& request) const
       return CorporationMembers(m.id, request);
     case Kind::kCharacter:
       return Character(m.id);
+    case Kind::kModule:
+      return m.module->Serve(m.module_match, request);
     case Kind::kUnknown:
       break;
   }

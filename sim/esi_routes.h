@@ -9,11 +9,13 @@
 #define SLUICE_SIM_ESI_ROUTES_H_
 
 #include <string>
+#include <vector>
 #include <absl/strings/string_view.h>
 
 #include <httplib.h>
 
 #include "sim/config.h"
+#include "sim/esi_module.h"
 #include "sim/http_util.h"
 #include "sim/universe.h"
 
@@ -28,16 +30,23 @@ struct EsiMatch {
     kCorporation,
     kCorporationMembers,
     kCharacter,
+    kModule,  // served by `module`
   };
   Kind kind = Kind::kUnknown;
   std::string route;  // template, e.g. "/alliances/{alliance_id}/"; "(unknown)"
   std::string group;  // ESI rate-limit group; empty for unknown routes
   std::string id;     // the raw path parameter, validated by Serve()
+  const EsiModule* module = nullptr;
+  EsiModuleMatch module_match;
 };
 
 class EsiRoutes {
  public:
   EsiRoutes(const Universe* universe, const SimConfig& config);
+
+  // Routes served by `module` (borrowed; must outlive this) for paths the
+  // core routes do not know.
+  void AddModule(const EsiModule* module) { modules_.push_back(module); }
 
   // Strips ESI's version prefixes ("/latest", "/dev", "/legacy", "/v4").
   static absl::string_view StripVersion(absl::string_view path);
@@ -53,6 +62,7 @@ class EsiRoutes {
   Reply Character(absl::string_view id) const;
 
   const Universe* const universe_;
+  std::vector<const EsiModule*> modules_;
   const std::string auth_header_;  // "Bearer <token>"
   const int cache_list_seconds_;
   const int cache_detail_seconds_;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <absl/strings/string_view.h>
 
 #include "common/clock.h"
@@ -22,6 +24,8 @@ struct Reply {
   bool cacheable = false;
   int cache_seconds = 0;
   TimePoint last_modified;
+  // Extra response headers (e.g. X-Pages on paged routes).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

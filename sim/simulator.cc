@@ -78,6 +78,8 @@ std::string Simulator::base_url() const { return absl::StrCat("http://127.0.0.1:
 
 void Simulator::Build() {
   esi_ = std::make_unique<EsiRoutes>(universe_.get(), config_);
+  esi_modules_ = MakeEsiModules(universe_.get(), config_, clock_);
+  for (const auto& module : esi_modules_) esi_->AddModule(module.get());
   poe_ = std::make_unique<PoeRoutes>(clock_);
   error_limiter_ = std::make_unique<ErrorLimiter>(config_.esi_error_limit,
                                                   config_.esi_error_window_seconds, clock_);
@@ -213,6 +215,7 @@ void Simulator::RegisterRoutes() {
     }
     res.set_content("{}", kJsonType);
   });
+  for (const auto& module : esi_modules_) module->RegisterControl(s);
   s.Get(R"(/sim/.*)", [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;
     res.set_content(EsiError("no such /sim route"), kJsonType);
@@ -308,6 +311,7 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
     reply.body = faults_->Corrupt(reply.body);
   }
 
+  for (const auto& [name, value] : reply.headers) res.set_header(name, value);
   SetErrorLimitHeaders(res, error_limiter_->Record(status));
   if (group != nullptr) SetGroupHeaders(res, *group, group->Settle(admission.ticket, status));
   res.status = status;
@@ -374,6 +378,9 @@ nlohmann::json Simulator::Stats() const {
   for (const auto& [policy, limiter] : policies_) poe[policy] = limiter->ToJson();
   out["poe"] = poe;
   if (universe_ != nullptr) out["universe"] = universe_->Summary();
+  for (const auto& module : esi_modules_) {
+    for (const auto& [key, value] : module->Summary().items()) out[key] = value;
+  }
   return out;
 }
 

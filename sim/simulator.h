@@ -38,6 +38,7 @@
 
 #include "common/clock.h"
 #include "sim/config.h"
+#include "sim/esi_module.h"
 #include "sim/universe.h"
 
 namespace httplib {
@@ -120,6 +121,7 @@ class Simulator {
   // internally synchronized).
   std::unique_ptr<Universe> universe_;
   std::unique_ptr<EsiRoutes> esi_;
+  std::vector<std::unique_ptr<EsiModule>> esi_modules_;
   std::unique_ptr<PoeRoutes> poe_;
   std::unique_ptr<ErrorLimiter> error_limiter_;
   std::map<std::string, std::unique_ptr<GroupLimiter>> groups_;

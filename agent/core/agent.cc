@@ -120,34 +120,82 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
                                task.kind(), "'"));
     return;
   }
+  if (bound->handler->multi_request()) {
+    // Each of the task's calls is gated and reported; the handler decides
+    // when the task is done.
+    class GatedFetcher : public Fetcher {
+     public:
+      GatedFetcher(Agent* agent, const BoundHandler* bound, const sluice::v1::Task& task)
+          : agent_(agent), bound_(bound), task_(task) {}
+      absl::StatusOr<HttpResponse> Fetch(const UpstreamRequest& request) override {
+        return agent_->GatedGet(*bound_, task_, request, &failure);
+      }
+      FetchFailure failure = FetchFailure::kNone;
+
+     private:
+      Agent* agent_;
+      const BoundHandler* bound_;
+      const sluice::v1::Task& task_;
+    };
+    GatedFetcher fetcher(this, bound, task);
+    absl::StatusOr<HandlerResult> run = bound->handler->Run(task, fetcher);
+    TaskOutcome outcome = DecideRunOutcome(*bound->handler, task, options_.agent_id, run,
+                                           fetcher.failure, clock_->Now());
+    CountOutcome(outcome.cls);
+    VLOG(1) << task.kind() << " " << task.entity_id() << " -> " << OutcomeClassName(outcome.cls);
+    Deliver(task, outcome);
+    return;
+  }
+
   UpstreamRequest request = bound->handler->BuildRequest(task);
   if (!task.etag().empty()) request.headers.emplace_back("If-None-Match", task.etag());
-
-  auto permit = gate_->Acquire(bound->route, clock_->Now() + options_.acquire_timeout);
-  if (!permit.ok()) {
-    Release(task, absl::StrCat("no rate token: ", permit.status().message()));
+  FetchFailure failure = FetchFailure::kNone;
+  absl::StatusOr<HttpResponse> response = GatedGet(*bound, task, request, &failure);
+  if (failure == FetchFailure::kNoToken) {
+    Release(task, std::string(response.status().message()));
     return;
+  }
+  TaskOutcome outcome =
+      DecideOutcome(*bound->handler, task, options_.agent_id, response, clock_->Now());
+  CountOutcome(outcome.cls);
+  VLOG(1) << task.kind() << " " << task.entity_id() << " -> "
+          << (response.ok() ? absl::StrCat("HTTP ", response->status)
+                            : std::string(response.status().message()))
+          << " -> " << OutcomeClassName(outcome.cls);
+  Deliver(task, outcome);
+}
+
+absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
+                                             const sluice::v1::Task& task,
+                                             const UpstreamRequest& request,
+                                             FetchFailure* failure) {
+  auto permit = gate_->Acquire(bound.route, clock_->Now() + options_.acquire_timeout);
+  if (!permit.ok()) {
+    *failure = FetchFailure::kNoToken;
+    return absl::UnavailableError(absl::StrCat("no rate token: ", permit.status().message()));
   }
 
   ++counters_.upstream_requests;
   const auto sent_at = std::chrono::steady_clock::now();
   absl::StatusOr<HttpResponse> response = upstream_->Get(request.url, request.headers);
   const auto received_at = std::chrono::steady_clock::now();
-  TimePoint now = clock_->Now();
 
   UpstreamObservation observation;
-  observation.route = bound->route;
+  observation.route = bound.route;
   observation.status = response.ok() ? response->status : 0;
   if (response.ok()) observation.headers = response->headers;
-  observation.observed_at = now;
+  observation.observed_at = clock_->Now();
   observation.request_key = absl::StrCat(task.kind(), ":", task.entity_id());
   observation.lease_id = permit->lease_id;
   observation.sent_at = sent_at;
   observation.received_at = received_at;
   gate_->Report(std::move(observation));
+  if (!response.ok()) *failure = FetchFailure::kTransport;
+  return response;
+}
 
-  TaskOutcome outcome = DecideOutcome(*bound->handler, task, options_.agent_id, response, now);
-  switch (outcome.cls) {
+void Agent::CountOutcome(OutcomeClass cls) {
+  switch (cls) {
     case OutcomeClass::kCompleted:
     case OutcomeClass::kNotModified:
     case OutcomeClass::kReleased:
@@ -163,11 +211,6 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
       ++counters_.upstream_errors;
       break;
   }
-  VLOG(1) << task.kind() << " " << task.entity_id() << " -> "
-          << (response.ok() ? absl::StrCat("HTTP ", response->status)
-                            : std::string(response.status().message()))
-          << " -> " << OutcomeClassName(outcome.cls);
-  Deliver(task, outcome);
 }
 
 void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {

@@ -112,6 +112,11 @@ class Agent {
   void WorkerLoop();
   void ExtendLoop();
   void ProcessTask(const sluice::v1::Task& task);
+  // One rate-gated upstream call, reported to the throttler. Sets *failure
+  // when there was no HTTP answer.
+  absl::StatusOr<HttpResponse> GatedGet(const BoundHandler& bound, const sluice::v1::Task& task,
+                                        const UpstreamRequest& request, FetchFailure* failure);
+  void CountOutcome(OutcomeClass cls);
   // Sends the outcome to the coordinator and counts it.
   void Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome);
   void Release(const sluice::v1::Task& task, const std::string& reason);

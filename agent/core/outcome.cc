@@ -125,6 +125,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
     TaskOutcome out = Complete(OutcomeClass::kCompleted, task, agent_id, *response);
     for (auto& r : parsed->records) *out.complete.add_records() = std::move(r);
     for (auto& d : parsed->discovered) *out.complete.add_discovered() = std::move(d);
+    if (parsed->payload.has_value()) *out.complete.mutable_payload() = std::move(*parsed->payload);
     return out;
   }
   const std::string error =
@@ -147,6 +148,39 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
   }
   return Fail(OutcomeClass::kServerError, task, agent_id, false, status, Duration::zero(),
               detail);
+}
+
+TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
+                             const std::string& agent_id,
+                             const absl::StatusOr<HandlerResult>& run, FetchFailure failure,
+                             TimePoint now) {
+  if (!run.ok()) {
+    const std::string message(run.status().message());
+    switch (failure) {
+      case FetchFailure::kNoToken:
+        return ReleaseOutcome(task, agent_id, absl::StrCat("no rate token: ", message));
+      case FetchFailure::kTransport:
+        return Fail(OutcomeClass::kTransportError, task, agent_id, false, 0, Duration::zero(),
+                    message);
+      case FetchFailure::kNone:
+        break;
+    }
+    return Fail(OutcomeClass::kBadBody, task, agent_id, false, 200, Duration::zero(), message);
+  }
+  if (run->stopped_by.has_value()) {
+    const int status = run->stopped_by->status;
+    if ((status >= 200 && status < 300) || status == 304) {
+      return Fail(OutcomeClass::kBadBody, task, agent_id, false, status, Duration::zero(),
+                  absl::StrCat(task.kind(), " ", task.entity_id(),
+                               ": handler stopped on a successful answer (HTTP ", status, ")"));
+    }
+    return DecideOutcome(handler, task, agent_id, *run->stopped_by, now);
+  }
+  TaskOutcome out = Complete(OutcomeClass::kCompleted, task, agent_id, HttpResponse{});
+  for (const auto& r : run->records) *out.complete.add_records() = r;
+  for (const auto& d : run->discovered) *out.complete.add_discovered() = d;
+  if (run->payload.has_value()) *out.complete.mutable_payload() = *run->payload;
+  return out;
 }
 
 TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,

@@ -58,6 +58,18 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
                           const std::string& agent_id,
                           const absl::StatusOr<HttpResponse>& response, TimePoint now);
 
+// Why a multi-request task's Fetch produced no HTTP answer, if it did not.
+enum class FetchFailure { kNone, kNoToken, kTransport };
+
+// The outcome of a multi-request handler's Run: its result completes the
+// task; a result with stopped_by goes through the table above; an error is
+// a release (no rate token, stopping), a transport error, or a bad body,
+// as `failure` says.
+TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
+                             const std::string& agent_id,
+                             const absl::StatusOr<HandlerResult>& run, FetchFailure failure,
+                             TimePoint now);
+
 // A transient failure for a task this agent gives back without having called
 // the upstream (shutting down, no rate token in time, unknown kind).
 TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,

@@ -11,6 +11,9 @@
 #ifndef SLUICE_AGENT_HANDLERS_HANDLER_H_
 #define SLUICE_AGENT_HANDLERS_HANDLER_H_
 
+#include <google/protobuf/any.pb.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,24 @@ struct UpstreamRequest {
 struct HandlerResult {
   std::vector<sluice::v1::EntityRecord> records;
   std::vector<sluice::v1::Discovered> discovered;
+  // A workflow kind's result (CompleteTaskRequest.payload), packed from the
+  // kind's own message.
+  std::optional<google::protobuf::Any> payload;
+  // Multi-request kinds only: the answer that ended the run early (429, 5xx,
+  // 404...), reported through the same outcome table as a single request's.
+  // Must not be a 2xx or 304.
+  std::optional<HttpResponse> stopped_by;
+};
+
+// Issues the upstream calls of a multi-request task (pages of a list, then
+// the bodies it names). Each call waits for a rate token and is reported to
+// the throttler exactly like a single-request task's call.
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  // A non-OK status means there was no HTTP answer (no rate token in time,
+  // the agent is stopping, transport failure): the handler returns it as is.
+  virtual absl::StatusOr<HttpResponse> Fetch(const UpstreamRequest& request) = 0;
 };
 
 class Handler {
@@ -50,6 +71,27 @@ class Handler {
   // say what was wrong so it can be read in dead_tasks.
   virtual absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
                                               const HttpResponse& response) const = 0;
+
+  // Kinds that need several calls per task (paged lists, follow-up bodies)
+  // return true and implement Run instead of BuildRequest/Parse. Run returns
+  // the result to complete the task with, a result with stopped_by set, or
+  // an error: a Fetch error passed through, or a bad body (a message saying
+  // what was wrong).
+  virtual bool multi_request() const { return false; }
+  virtual absl::StatusOr<HandlerResult> Run(const sluice::v1::Task& task, Fetcher& fetcher) const {
+    (void)task, (void)fetcher;
+    return absl::UnimplementedError("not a multi-request handler");
+  }
+};
+
+// Base for multi-request handlers: BuildRequest/Parse are never called.
+class MultiRequestHandler : public Handler {
+ public:
+  bool multi_request() const override { return true; }
+  UpstreamRequest BuildRequest(const sluice::v1::Task&) const override { return {}; }
+  absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task&, const HttpResponse&) const override {
+    return absl::InternalError("multi-request handler asked to parse a single response");
+  }
 };
 
 }  // namespace sluice::agent

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/any.pb.h>
+
 #include "common/clock.h"
 #include "sluice/v1/entities.pb.h"
 
@@ -21,6 +23,8 @@ struct LeasedTask {
   std::string etag;
   int attempts = 0;
   int priority = 0;
+  // Filled at lease time by the kind's TaskExtension, if it has one.
+  std::optional<google::protobuf::Any> context;
 };
 
 struct Discovery {
@@ -39,6 +43,8 @@ struct Completion {
   std::optional<TimePoint> expires;
   std::vector<v1::EntityRecord> records;
   std::vector<Discovery> discovered;
+  // A workflow kind's result, applied by its TaskExtension.
+  std::optional<google::protobuf::Any> payload;
 };
 
 struct CompletionOutcome {

@@ -3,7 +3,11 @@
 // Kind names are wire strings (Task.kind); table names here are constants,
 // never user input, so SQL may embed them.
 //
-// Thread-safety: immutable.
+// The core ESI kinds are built in; workflow kinds (killmails, contracts,
+// streams) are added with RegisterTaskKind when their module registers.
+//
+// Thread-safety: RegisterTaskKind and the lookups may run concurrently;
+// a returned TaskKind* stays valid for the life of the process.
 #ifndef SLUICE_SERVER_QUEUE_TASK_KINDS_H_
 #define SLUICE_SERVER_QUEUE_TASK_KINDS_H_
 
@@ -28,7 +32,10 @@ struct TaskKind {
 
 // nullptr if unknown.
 const TaskKind* FindTaskKind(const std::string& name);
-const std::vector<TaskKind>& AllTaskKinds();
+std::vector<TaskKind> AllTaskKinds();
+// Adds a kind; registering the same name again is a no-op if the definition
+// is identical and a fatal error otherwise.
+void RegisterTaskKind(const TaskKind& kind);
 // Comma-separated names, for error messages.
 std::string TaskKindNames();
 

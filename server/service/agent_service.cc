@@ -29,6 +29,7 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
     out->set_fencing_token(t.fencing_token);
     *out->mutable_locked_until() = ToProto(t.locked_until);
     out->set_etag(t.etag);
+    if (t.context.has_value()) *out->mutable_context() = *t.context;
     out->set_attempts(t.attempts);
     out->set_priority(PriorityClassOf(t.priority));
   }
@@ -57,6 +58,7 @@ Completion FromWire(const v1::CompleteTaskRequest* req) {
   c.etag = req->etag();
   if (req->has_expires()) c.expires = FromProto(req->expires());
   c.records.assign(req->records().begin(), req->records().end());
+  if (req->has_payload()) c.payload = req->payload();
   for (const auto& d : req->discovered()) {
     c.discovered.push_back(Discovery{d.kind(), {d.ids().begin(), d.ids().end()}, d.force()});
   }

@@ -10,6 +10,7 @@
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/entity_writer.h"
+#include "server/store/task_extension.h"
 
 namespace sluice {
 namespace {
@@ -167,7 +168,7 @@ absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<st
     pqxx::work w(conn);
     auto res = w.exec_params(kClaim, PgTextArray(kinds), limit, FormatRfc3339(now),
                              FormatRfc3339(lease_until), agent_id);
-    w.commit();
+    out.clear();
     out.reserve(res.size());
     for (const auto& row : res) {
       LeasedTask t;
@@ -181,6 +182,17 @@ absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<st
       t.etag = row[7].c_str();
       out.push_back(std::move(t));
     }
+    // Workflow kinds add their context in the claim's transaction: if that
+    // fails, the claim rolls back and nothing is leased.
+    std::map<TaskExtension*, std::vector<LeasedTask*>> by_extension;
+    for (LeasedTask& t : out) {
+      if (TaskExtension* ext = FindTaskExtension(t.kind)) by_extension[ext].push_back(&t);
+    }
+    for (auto& [ext, tasks] : by_extension) {
+      absl::Status filled = ext->FillContext(w, tasks, now);
+      if (!filled.ok()) return filled;
+    }
+    w.commit();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -234,6 +246,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     std::map<const TaskKind*, std::vector<int64_t>> touched;  // 304'd entity ids
     nlohmann::json cache = nlohmann::json::array();
     std::vector<int64_t> done;
+    std::vector<std::pair<int64_t, TimePoint>> requeued;  // task, ready again at
     // (kind, priority, force) -> ids, and which completions contributed.
     std::map<std::tuple<std::string, int, bool>, std::vector<int64_t>> discoveries;
     // Accesses counted while an entity had no row yet live on its task.
@@ -261,6 +274,33 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
         results[i] = valid;
         continue;
       }
+      std::optional<Duration> requeue_after;
+      std::vector<Discovery> payload_discovered;
+      if (TaskExtension* ext = FindTaskExtension(t.kind)) {
+        // A savepoint per payload: a payload that fails rolls back alone.
+        absl::StatusOr<PayloadOutcome> applied;
+        {
+          pqxx::subtransaction sub(w, "payload");
+          applied = ext->Apply(sub, ExtensionTask{c.task_id, t.kind, t.entity_id, t.priority}, c,
+                               now);
+          if (applied.ok()) {
+            sub.commit();
+          } else {
+            sub.abort();
+          }
+        }
+        if (!applied.ok()) {
+          results[i] = applied.status();
+          continue;
+        }
+        results[i]->records_written += applied->records_written;
+        requeue_after = applied->requeue_after;
+        payload_discovered = std::move(applied->discovered);
+      } else if (c.payload.has_value()) {
+        results[i] = absl::InvalidArgumentError("payload: a '" + t.kind +
+                                                "' task carries no payload");
+        continue;
+      }
       if (c.not_modified) {
         touched[kind].push_back(t.entity_id);
       } else {
@@ -273,6 +313,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
       // A 304 has no body: replay what the last full answer discovered.
       effective[i] = c.not_modified && c.discovered.empty() ? DiscoveriesFromJson(t.last_discovered)
                                                             : c.discovered;
+      effective[i].insert(effective[i].end(), payload_discovered.begin(), payload_discovered.end());
       cache.push_back({{"kind", t.kind},
                        {"entity_id", t.entity_id},
                        {"etag", c.etag},
@@ -284,9 +325,13 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
         auto& v = discoveries[{d.kind, t.priority, d.force}];
         v.insert(v.end(), d.ids.begin(), d.ids.end());
       }
-      done.push_back(c.task_id);
+      if (requeue_after.has_value()) {
+        requeued.emplace_back(c.task_id, now + *requeue_after);
+      } else {
+        done.push_back(c.task_id);
+      }
     }
-    if (done.empty()) return absl::OkStatus();
+    if (done.empty() && requeued.empty()) return absl::OkStatus();
     Hook("locked");
 
     const std::string now_text = FormatRfc3339(now);
@@ -326,7 +371,17 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     }
     Hook("discovered");
 
-    w.exec_params("DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])", PgArray(done));
+    if (!done.empty()) {
+      w.exec_params("DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])",
+                    PgArray(done));
+    }
+    for (const auto& [task_id, ready_at] : requeued) {
+      w.exec_params(
+          "UPDATE discovery_queue SET state = 2, attempts = 0, available_at = $2::timestamptz, "
+          "last_modified = $3::timestamptz, locked_until = NULL, lease_token = NULL, "
+          "leased_by = NULL, last_error = NULL WHERE task_id = $1",
+          task_id, FormatRfc3339(ready_at), now_text);
+    }
     Hook("before_commit");
     w.commit();
     return absl::OkStatus();
@@ -365,6 +420,9 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
     outcome.attempts = locked[0][4].as<int>() + 1;
     RetryDecision d = policy(outcome.attempts, f);
     outcome.dead = f.permanent || d.dead;
+    TaskExtension* ext = FindTaskExtension(kind);
+    const ExtensionTask ext_task{f.task_id, kind, entity_id, locked[0][2].as<int>()};
+    if (ext != nullptr) ext->OnFailure(w, ext_task, f, now);
     if (outcome.dead) {
       w.exec_params(
           "INSERT INTO dead_tasks (kind, entity_id, attempts, http_status, error, agent_id, "
@@ -375,6 +433,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
           kind, entity_id, outcome.attempts, f.http_status, f.error, f.agent_id,
           FormatRfc3339(now));
       w.exec_params(kDeleteTask, f.task_id);
+      if (ext != nullptr) ext->OnDead(w, ext_task, now);
     } else {
       TimePoint retry_at = now + d.delay;
       outcome.retry_at = retry_at;

@@ -1,0 +1,32 @@
+// EtlModule: see workflow_module.h. (Skeleton: filled in by the module's
+// implementation.)
+#ifndef SLUICE_SERVER_ETL_ETL_MODULE_H_
+#define SLUICE_SERVER_ETL_ETL_MODULE_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server/workflows/workflow_module.h"
+
+namespace sluice {
+
+struct EtlOptions {};
+
+EtlOptions EtlOptionsFromFlags();
+// (flag, ENV_VAR) pairs for this module's flags (12-factor configuration).
+std::vector<std::pair<std::string, std::string>> EtlFlagEnv();
+
+class EtlModule : public WorkflowModule {
+ public:
+  explicit EtlModule(EtlOptions options) : options_(std::move(options)) {}
+  void RegisterKinds() override {}
+  void Wire(WorkflowWiring& wiring) override { (void)wiring; }
+
+ private:
+  EtlOptions options_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_ETL_ETL_MODULE_H_

@@ -1,0 +1,37 @@
+// The coordinator's workflow modules and their options, in one place so the
+// coordinator and main() name no module.
+#ifndef SLUICE_SERVER_WORKFLOWS_WORKFLOWS_H_
+#define SLUICE_SERVER_WORKFLOWS_WORKFLOWS_H_
+
+#include <memory>
+#include <vector>
+
+#include "server/etl/etl_module.h"
+#include "server/streams/stream_module.h"
+#include "server/workflows/contracts/contract_module.h"
+#include "server/workflows/killmails/killmail_module.h"
+#include "server/workflows/workflow_module.h"
+
+namespace sluice {
+
+struct WorkflowOptions {
+  KillmailOptions killmails;
+  ContractOptions contracts;
+  StreamOptions streams;
+  EtlOptions etl;
+};
+
+// Every module, configured.
+std::vector<std::unique_ptr<WorkflowModule>> MakeWorkflowModules(const WorkflowOptions& options);
+
+// From the modules' command-line flags (each module defines its own).
+WorkflowOptions WorkflowOptionsFromFlags();
+// Every module's (flag, ENV_VAR) pairs, for InitProcess.
+std::vector<std::pair<std::string, std::string>> WorkflowFlagEnv();
+
+// Registers every module's task kinds and extensions (tests, tools).
+void RegisterAllWorkflowKinds();
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_WORKFLOWS_WORKFLOWS_H_

@@ -1,0 +1,13 @@
+#include "sim/esi_module.h"
+
+namespace sluice::sim {
+
+std::vector<std::unique_ptr<EsiModule>> MakeEsiModules(const Universe* universe,
+                                                       const SimConfig& config,
+                                                       const Clock* clock) {
+  (void)universe, (void)config, (void)clock;
+  std::vector<std::unique_ptr<EsiModule>> modules;
+  return modules;
+}
+
+}  // namespace sluice::sim
