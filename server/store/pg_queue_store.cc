@@ -10,6 +10,7 @@
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/entity_writer.h"
+#include "server/store/savepoint.h"
 #include "server/store/task_extension.h"
 
 namespace sluice {
@@ -280,13 +281,26 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
         // A savepoint per payload: a payload that fails rolls back alone.
         absl::StatusOr<PayloadOutcome> applied;
         {
-          pqxx::subtransaction sub(w, "payload");
-          applied = ext->Apply(sub, ExtensionTask{c.task_id, t.kind, t.entity_id, t.priority}, c,
-                               now);
+          Savepoint sp(w, "sluice_payload");
+          try {
+            applied = ext->Apply(w, ExtensionTask{c.task_id, t.kind, t.entity_id, t.priority},
+                                 c, now);
+          } catch (const pqxx::broken_connection&) {
+            throw;  // the whole batch is lost: Run maps it to UNAVAILABLE
+          } catch (const pqxx::sql_error& e) {
+            // Data the database refuses (a constraint) is the payload's
+            // fault; anything else is ours.
+            const std::string state = e.sqlstate();
+            const std::string what = "payload rejected by the database: " +
+                                     std::string(e.what()).substr(0, 500);
+            applied = state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0
+                          ? absl::InvalidArgumentError(what)
+                          : absl::InternalError(what);
+          }
           if (applied.ok()) {
-            sub.commit();
+            sp.Release();
           } else {
-            sub.abort();
+            sp.RollBack();
           }
         }
         if (!applied.ok()) {
@@ -305,7 +319,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
         touched[kind].push_back(t.entity_id);
       } else {
         records.insert(records.end(), c.records.begin(), c.records.end());
-        results[i]->records_written = static_cast<int>(c.records.size());
+        results[i]->records_written += static_cast<int>(c.records.size());
       }
       if (!kind->entity_table.empty() && t.weight > 1) {
         access_carry.emplace_back(kind, t.entity_id, t.weight - 1);

@@ -6,7 +6,8 @@
 //     id (a stream's current cursor, a character's token) to each leased task,
 //     inside the claim's transaction: if it fails, nothing is leased;
 //   - at completion, Apply writes the kind's payload inside the completion
-//     batch's transaction, under a savepoint of its own: an error rolls back
+//     batch's transaction, under a savepoint of its own (store/savepoint.h;
+//     nest more Savepoints inside to isolate single records): an error rolls back
 //     this completion only (the agent gets the status), the rest of the batch
 //     commits. The task's removal (or requeue) commits with the payload or
 //     not at all;
