@@ -90,6 +90,15 @@ absl::Status Coordinator::Start() {
             << (authorizer_->enabled() ? " (bearer token required)" : " (no auth token set)")
             << (options_.tls_cert.empty() ? "" : " with TLS");
   health_thread_ = std::thread([this] { HealthLoop(); });
+  if (!options_.ops_listen.empty()) {
+    ops_ = std::make_unique<OpsHttpServer>([this] {
+      return CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(), pool_.get(),
+                                options_.clock);
+    });
+    auto bound = ops_->Start(options_.ops_listen);
+    if (!bound.ok()) return bound.status();
+    ops_port_ = *bound;
+  }
   for (auto& module : modules_) module->Start();
   // Last: a job may use everything above.
   scheduler_->Start();
@@ -131,6 +140,7 @@ void Coordinator::HealthLoop() {
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   // First: runs in progress still need the queue and the database.
+  if (ops_) ops_->Stop();
   for (auto& module : modules_) module->Stop();
   if (scheduler_) scheduler_->Stop();
   if (queue_) queue_->Shutdown();

@@ -27,6 +27,7 @@
 #include "server/store/pg_queue_store.h"
 #include "server/store/pg_state_store.h"
 #include "server/throttle/state_persister.h"
+#include "server/ops/ops_http_server.h"
 #include "server/throttle/throttler.h"
 #include "server/workflows/workflows.h"
 
@@ -55,6 +56,9 @@ struct CoordinatorOptions {
   WorkflowOptions workflows;
   const Clock* clock = SystemClock::Get();
   std::chrono::milliseconds health_interval{2000};
+  // Operations HTTP listener (/metrics, /readyz, dashboard), "host:port";
+  // empty = none.
+  std::string ops_listen;
 };
 
 class Coordinator {
@@ -70,6 +74,8 @@ class Coordinator {
   void Shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
   int port() const { return port_; }
+  // The ops listener's port; 0 when it is off.
+  int ops_port() const { return ops_port_; }
   TaskQueue* queue() { return queue_.get(); }
   PgQueueStore* queue_store() { return queue_store_.get(); }
   PgPool* pool() { return pool_.get(); }
@@ -90,6 +96,8 @@ class Coordinator {
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::vector<std::unique_ptr<WorkflowModule>> modules_;
+  std::unique_ptr<OpsHttpServer> ops_;
+  int ops_port_ = 0;
   std::unique_ptr<PgStateStore> state_store_;
   std::unique_ptr<throttle::Throttler> throttler_;
   std::unique_ptr<throttle::StatePersister> persister_;

@@ -26,9 +26,14 @@ DEFINE_int32(snapshot_interval_s, 86400, "interval of the snapshots job");
 DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
 DEFINE_bool(daily_characters, false, "the daily_esi job also refreshes every known character");
 
+DEFINE_string(ops_listen, "0.0.0.0:9090",
+              "operations HTTP listener: /metrics (Prometheus), /healthz, /readyz and a dashboard "
+              "page at /; empty = off");
+
 int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> env = {
       {"listen", "SLUICE_LISTEN"},
+      {"ops_listen", "SLUICE_OPS_LISTEN"},
                        {"dsn", "SLUICE_DSN"},
                        {"db_pool_size", "SLUICE_DB_POOL_SIZE"},
                        {"migrate", "SLUICE_MIGRATE"},
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
   options.scheduler.daily_include_characters = FLAGS_daily_characters;
   options.workflows = sluice::WorkflowOptionsFromFlags();
+  options.ops_listen = FLAGS_ops_listen;
 
   sluice::Coordinator coordinator(options);
   absl::Status started = coordinator.Start();

@@ -28,6 +28,7 @@ class CoordinatorFixture : public ::testing::Test {
     o.db_pool_size = 4;
     o.health_interval = std::chrono::milliseconds(100);
     o.scheduler.enabled = false;  // jobs run only when a test asks
+    o.ops_listen = ops_listen_;
     coordinator_ = std::make_unique<Coordinator>(o);
     ASSERT_TRUE(coordinator_->Start().ok());
     client_.target = "127.0.0.1:" + std::to_string(coordinator_->port());
@@ -48,6 +49,7 @@ class CoordinatorFixture : public ::testing::Test {
   }
 
   TestDatabase db_;
+  std::string ops_listen_;  // set before StartCoordinator to open /metrics
   std::unique_ptr<TcpProxy> proxy_;
   std::unique_ptr<Coordinator> coordinator_;
   ClientOptions client_;

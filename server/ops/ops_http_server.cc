@@ -1,0 +1,65 @@
+#include "server/ops/ops_http_server.h"
+
+#include <glog/logging.h>
+#include <httplib.h>
+
+namespace sluice {
+
+OpsHttpServer::OpsHttpServer(Collector collect) : collect_(std::move(collect)) {}
+
+OpsHttpServer::~OpsHttpServer() { Stop(); }
+
+absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError("ops listen address must be host:port, got '" + listen + "'");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.empty()) host = "0.0.0.0";
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError("ops listen port is not a number in '" + listen + "'");
+  }
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("ops listen port out of range in '" + listen + "'");
+  }
+  server_ = std::make_unique<httplib::Server>();
+  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderPrometheus(collect_()), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_->Get("/api/ops", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderJson(collect_()).dump(), "application/json");
+  });
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    OpsSnapshot s = collect_();
+    res.status = s.database_ok ? 200 : 503;
+    res.set_content(s.database_ok ? "ok\n" : "database unavailable: " + s.database_error + "\n",
+                    "text/plain");
+  });
+  server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kDashboardPage, "text/html; charset=utf-8");
+  });
+  int bound = port;
+  if (port == 0) {
+    bound = server_->bind_to_any_port(host);
+    if (bound < 0) return absl::UnavailableError("cannot bind the ops listener on " + host);
+  } else if (!server_->bind_to_port(host, port)) {
+    return absl::UnavailableError("cannot bind the ops listener on " + listen);
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  LOG(INFO) << "ops endpoint (/metrics, /readyz, dashboard) on " << host << ":" << bound;
+  return bound;
+}
+
+void OpsHttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace sluice

@@ -1,0 +1,53 @@
+// OpsHttpServer is the coordinator's operations listener, apart from gRPC so
+// that Prometheus, kubelet probes and a browser need no gRPC:
+//   GET /metrics         Prometheus text (queue, budgets, jobs, checkpoints)
+//   GET /api/ops         the same as JSON, for the dashboard
+//   GET /healthz         200 while the process serves (liveness)
+//   GET /readyz          200 when PostgreSQL answers, else 503 (readiness)
+//   GET /                a small dashboard page that polls /api/ops
+//
+// Ownership: borrows everything; it must be stopped before they go.
+// Thread-safety: Start/Stop from one thread; requests are served on the
+// listener's own threads.
+#ifndef SLUICE_SERVER_OPS_OPS_HTTP_SERVER_H_
+#define SLUICE_SERVER_OPS_OPS_HTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/ops/ops_snapshot.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace sluice {
+
+class OpsHttpServer {
+ public:
+  using Collector = std::function<OpsSnapshot()>;
+
+  explicit OpsHttpServer(Collector collect);
+  ~OpsHttpServer();
+  OpsHttpServer(const OpsHttpServer&) = delete;
+  OpsHttpServer& operator=(const OpsHttpServer&) = delete;
+
+  // "host:port"; port 0 picks a free one. Returns the bound port.
+  absl::StatusOr<int> Start(const std::string& listen);
+  void Stop();
+
+ private:
+  Collector collect_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+// The dashboard's HTML (dashboard_page.cc).
+extern const char kDashboardPage[];
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_OPS_OPS_HTTP_SERVER_H_

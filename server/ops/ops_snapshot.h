@@ -1,0 +1,62 @@
+// OpsSnapshot is what the coordinator's operations endpoint shows: queue
+// depth per kind, throttler budgets and their headroom, periodic jobs, and
+// stream checkpoints. CollectOpsSnapshot gathers it from the live parts
+// (each call is a fresh look; nothing is cached); the renderers turn it into
+// Prometheus text and JSON for the dashboard.
+//
+// Thread-safety: CollectOpsSnapshot may run concurrently with everything it
+// reads; the snapshot itself is plain data.
+#ifndef SLUICE_SERVER_OPS_OPS_SNAPSHOT_H_
+#define SLUICE_SERVER_OPS_OPS_SNAPSHOT_H_
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "server/queue/task_queue.h"
+#include "server/scheduler/scheduler.h"
+#include "server/store/pg_pool.h"
+#include "server/throttle/throttler.h"
+
+namespace sluice {
+
+struct CheckpointGauge {
+  std::string stream;
+  std::string cursor;
+  double age_seconds = 0;  // since the cursor last moved
+  int64_t pages = 0;
+  int64_t rows = 0;
+};
+
+struct JobGauge {
+  std::string name;
+  bool running = false;
+  int64_t skipped_fail_closed = 0;
+  std::string last_outcome;  // of the newest recorded run; empty if none
+  double last_started_age_seconds = -1;
+};
+
+struct OpsSnapshot {
+  TimePoint taken_at;
+  bool database_ok = true;
+  std::string database_error;
+  std::vector<KindStats> queue;
+  std::vector<throttle::BudgetInfo> budgets;
+  std::vector<JobGauge> jobs;
+  std::vector<CheckpointGauge> checkpoints;
+};
+
+// Parts that fail (the database is down) are left empty and noted in
+// database_ok/database_error: the endpoint must answer when things are bad.
+OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
+                               Scheduler* scheduler, PgPool* pool, const Clock* clock);
+
+// Prometheus text exposition format 0.0.4.
+std::string RenderPrometheus(const OpsSnapshot& s);
+nlohmann::json RenderJson(const OpsSnapshot& s);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_OPS_OPS_SNAPSHOT_H_
