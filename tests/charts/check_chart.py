@@ -1240,7 +1240,13 @@ def scenario_defaults(chart, t):
     t(cs.get("strategy", {}).get("type") == "Recreate", "coordinator strategy Recreate")
     t(c["command"] == ["sluice-coordinator"], "coordinator command")
     t(c["image"] == "sluice:%s" % chart.meta["appVersion"], "image defaults to repository:appVersion")
-    t(c["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"}], "coordinator port 50051")
+    t(c["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
+                     {"name": "ops", "containerPort": 9090, "protocol": "TCP"}],
+      "coordinator ports: gRPC 50051, ops 9090")
+    t(env["SLUICE_OPS_LISTEN"]["value"] == "0.0.0.0:9090", "ops listener on 9090")
+    ann = cs["template"]["metadata"]["annotations"]
+    t(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9090",
+      "Prometheus scrape annotations point at the ops port")
     t(env["SLUICE_LISTEN"]["value"] == "0.0.0.0:50051", "SLUICE_LISTEN")
     t(env["SLUICE_DSN"]["valueFrom"] == {"secretKeyRef": {"name": full + "-database", "key": "dsn"}},
       "SLUICE_DSN from the chart-created Secret")
@@ -1272,7 +1278,9 @@ def scenario_defaults(chart, t):
     ss = svc["spec"]
     t(ss["type"] == "ClusterIP", "Service ClusterIP")
     t(ss["ports"] == [{"name": "grpc", "port": 50051, "targetPort": "grpc", "protocol": "TCP",
-                       "appProtocol": "grpc"}], "Service port 50051 appProtocol grpc")
+                       "appProtocol": "grpc"},
+                      {"name": "ops", "port": 9090, "targetPort": "ops", "protocol": "TCP"}],
+      "Service ports: gRPC 50051 (appProtocol grpc), ops 9090")
     t(ss["selector"] == cs["selector"]["matchLabels"], "Service selects the coordinator pods")
     t(ss["selector"].get("app.kubernetes.io/component") == "coordinator", "Service selector component")
 
