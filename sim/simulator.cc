@@ -379,7 +379,8 @@ nlohmann::json Simulator::Stats() const {
   out["poe"] = poe;
   if (universe_ != nullptr) out["universe"] = universe_->Summary();
   for (const auto& module : esi_modules_) {
-    for (const auto& [key, value] : module->Summary().items()) out[key] = value;
+    const nlohmann::json summary = module->Summary();  // items() must not outlive it
+    for (const auto& [key, value] : summary.items()) out[key] = value;
   }
   return out;
 }

@@ -50,6 +50,9 @@ struct Completion {
 struct CompletionOutcome {
   int records_written = 0;
   int tasks_queued = 0;
+  // The task itself was kept and is ready again at once (a stream's next
+  // page): waiting leasers should look now.
+  bool requeued_now = false;
 };
 
 struct Failure {

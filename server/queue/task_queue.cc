@@ -153,7 +153,7 @@ absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
   if (absl::Status s = ValidateCompletion(c); !s.ok()) return s;
   const TimePoint now = clock_->Now();
   auto out = batcher_.Commit(c, now, now - options_.fresh_for);
-  if (out.ok() && out->tasks_queued > 0) NotifyWork();
+  if (out.ok() && (out->tasks_queued > 0 || out->requeued_now)) NotifyWork();
   return out;
 }
 
@@ -189,7 +189,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   }
   bool queued = false;
   for (size_t j = 0; j < valid.size(); ++j) {
-    queued |= committed[j].ok() && committed[j]->tasks_queued > 0;
+    queued |= committed[j].ok() && (committed[j]->tasks_queued > 0 || committed[j]->requeued_now);
     results[index[j]] = std::move(committed[j]);
   }
   if (queued) NotifyWork();

@@ -307,6 +307,14 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
           results[i] = applied.status();
           continue;
         }
+        if (!applied->rejection.ok()) {
+          // Refused, but its audit writes and the requeue commit.
+          results[i] = applied->rejection;
+          if (applied->requeue_after.has_value()) {
+            requeued.emplace_back(c.task_id, now + *applied->requeue_after);
+          }
+          continue;
+        }
         results[i]->records_written += applied->records_written;
         requeue_after = applied->requeue_after;
         payload_discovered = std::move(applied->discovered);
@@ -341,6 +349,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
       }
       if (requeue_after.has_value()) {
         requeued.emplace_back(c.task_id, now + *requeue_after);
+        results[i]->requeued_now = *requeue_after <= Duration::zero();
       } else {
         done.push_back(c.task_id);
       }

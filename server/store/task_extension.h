@@ -55,6 +55,10 @@ struct PayloadOutcome {
   // Keep the task, ready again after this delay, instead of deleting it: a
   // stream's task lives as long as the stream (one holder at a time).
   std::optional<Duration> requeue_after;
+  // Set to refuse the payload while still committing what Apply wrote (an
+  // audit record of the refusal) and the requeue: the agent gets this status
+  // (e.g. FAILED_PRECONDITION for a stream rewind), nothing else is applied.
+  absl::Status rejection;
 };
 
 class TaskExtension {

@@ -1,0 +1,119 @@
+// poe_exchange_stream: GET /currency-exchange[/<realm>]/<hour> -> the markets
+// traded in that hour (PoeExchangePage). The hour (a unix time) is the
+// stream's cursor, from the task's context; next_change_id is the next hour,
+// or the same hour while it is not published. The coordinator decides what
+// the answer means for the cursor and the gap audit.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "agent/handlers/esi_json.h"
+#include "agent/handlers/handler_registry.h"
+#include "sluice/v1/poe.pb.h"
+
+namespace sluice::agent {
+namespace {
+
+// PoE's ids are JSON numbers; accept their decimal string form as well.
+bool ReadHour(const nlohmann::json& value, int64_t* out) {
+  if (value.is_number_integer()) {
+    *out = value.get<int64_t>();
+    return true;
+  }
+  return value.is_string() && absl::SimpleAtoi(value.get<std::string>(), out);
+}
+
+class PoeExchangeHandler final : public Handler {
+ public:
+  explicit PoeExchangeHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
+
+  UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
+    sluice::v1::PoeStreamContext context = ContextOf(task);
+    std::string path = "/currency-exchange";
+    if (!context.realm().empty() && context.realm() != "pc") {
+      absl::StrAppend(&path, "/", context.realm());
+    }
+    int64_t hour = 0;
+    // A cursor that is not a number would be a coordinator bug; ask for the
+    // first hour of history, whose answer the coordinator will refuse.
+    if (absl::SimpleAtoi(context.cursor(), &hour)) absl::StrAppend(&path, "/", hour);
+    return {esi::JoinUrl(base_, path), {}};
+  }
+
+  absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
+                                      const HttpResponse& response) const override {
+    sluice::v1::PoeStreamContext context = ContextOf(task);
+    const std::string what = absl::StrCat("currency exchange hour '", context.cursor(), "'");
+    int64_t start = 0;
+    if (!task.has_context() || !absl::SimpleAtoi(context.cursor(), &start)) {
+      return absl::InvalidArgumentError(what + ": the task carries no hour cursor");
+    }
+    auto body = esi::ParseObject(response.body, what);
+    if (!body.ok()) return body.status();
+    int64_t next = 0;
+    auto next_it = body->find("next_change_id");
+    if (next_it == body->end() || !ReadHour(*next_it, &next)) {
+      return absl::InvalidArgumentError(what + ": field 'next_change_id' is missing or not a number");
+    }
+    auto markets = body->find("markets");
+    if (markets == body->end() || !markets->is_array()) {
+      return absl::InvalidArgumentError(what + ": field 'markets' is missing or not an array");
+    }
+    sluice::v1::PoeExchangePage page;
+    page.set_start_hour(start);
+    page.set_next_hour(next);
+    for (size_t i = 0; i < markets->size(); ++i) {
+      const nlohmann::json& m = (*markets)[i];
+      const std::string field = absl::StrCat(what, ": markets[", i, "]");
+      if (!m.is_object()) return absl::InvalidArgumentError(field + " is not an object");
+      auto league = m.find("league");
+      auto market_id = m.find("market_id");
+      auto volume = m.find("volume_traded");
+      if (league == m.end() || !league->is_string() || market_id == m.end() ||
+          !market_id->is_string()) {
+        return absl::InvalidArgumentError(field + ": 'league' and 'market_id' must be strings");
+      }
+      if (volume == m.end() || !volume->is_object()) {
+        return absl::InvalidArgumentError(field + ": field 'volume_traded' is missing or not an object");
+      }
+      sluice::v1::PoeExchangeMarket* out = page.add_markets();
+      out->set_league(league->get<std::string>());
+      out->set_market_id(market_id->get<std::string>());
+      out->set_volume_traded_json(volume->dump());
+      std::string* optional[] = {out->mutable_lowest_stock_json(), out->mutable_highest_stock_json(),
+                                 out->mutable_lowest_ratio_json(), out->mutable_highest_ratio_json()};
+      const char* names[] = {"lowest_stock", "highest_stock", "lowest_ratio", "highest_ratio"};
+      for (int k = 0; k < 4; ++k) {
+        auto it = m.find(names[k]);
+        if (it == m.end() || it->is_null()) continue;
+        if (!it->is_object()) {
+          return absl::InvalidArgumentError(absl::StrCat(field, ": field '", names[k],
+                                                         "' is not an object"));
+        }
+        *optional[k] = it->dump();
+      }
+    }
+    HandlerResult result;
+    result.payload.emplace();
+    result.payload->PackFrom(page);
+    return result;
+  }
+
+ private:
+  static sluice::v1::PoeStreamContext ContextOf(const sluice::v1::Task& task) {
+    sluice::v1::PoeStreamContext context;
+    if (task.has_context()) task.context().UnpackTo(&context);
+    return context;
+  }
+
+  const std::string base_;
+};
+
+SLUICE_REGISTER_HANDLER((HandlerSpec{
+    "poe_exchange_stream",
+    {"poe", "/currency-exchange/{id}"},
+    nullptr,
+    [](const HandlerConfig& c) { return std::make_unique<PoeExchangeHandler>(c); }}));
+
+}  // namespace
+}  // namespace sluice::agent
