@@ -42,6 +42,10 @@ int CmdThrottle(Context& ctx);
 int CmdNext(Context& ctx);
 int CmdDaily(Context& ctx);
 int CmdJobs(Context& ctx);
+int CmdCheckpoints(Context& ctx);
+int CmdIngest(Context& ctx);
+int CmdAlerts(Context& ctx);
+int CmdTokens(Context& ctx);
 
 }  // namespace sluice::cli
 

@@ -28,6 +28,10 @@ Commands:
   daily [--characters]    run seed 001's daily ESI sequence and follow it to the end
   jobs                    scheduled jobs (next run, fail-closed skips) and recent runs (--limit=N)
   jobs run NAME [--wait]  run a job now (daily_esi, snapshots); print its run id
+  checkpoints [PREFIX]    stream checkpoints: cursors, their age, polls, pages, rows
+  ingest [STREAM]         poe_ingest_status: lag, request rate, rows, errors, 429s per stream
+  alerts                  stream alerts firing now and recent events (--alerts_history=N)
+  tokens add ID TOKEN     store a character token for killmail sync (--expires=RFC3339); tokens list
 
 Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
               --tls_ca=FILE --json)";
@@ -46,7 +50,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::map<std::string, Command> kCommands = {
-      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}, {"jobs", CmdJobs}};
+      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}, {"jobs", CmdJobs}, {"checkpoints", CmdCheckpoints}, {"ingest", CmdIngest}, {"alerts", CmdAlerts}, {"tokens", CmdTokens}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) {
     return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);

@@ -1,4 +1,5 @@
 #include "sim/esi_module.h"
+#include "sim/killmail_routes.h"
 
 namespace sluice::sim {
 
@@ -7,6 +8,7 @@ std::vector<std::unique_ptr<EsiModule>> MakeEsiModules(const Universe* universe,
                                                        const Clock* clock) {
   (void)universe, (void)config, (void)clock;
   std::vector<std::unique_ptr<EsiModule>> modules;
+  modules.push_back(MakeKillmailRoutes(universe, config, clock));
   return modules;
 }
 

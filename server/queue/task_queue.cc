@@ -181,7 +181,8 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   std::vector<absl::StatusOr<CompletionOutcome>> committed;
   // Already a batch: it goes to the store as one transaction, retried whole
   // if a conflict aborted it before anything was written.
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    if (attempt > 0) ConflictPause(attempt);
     committed = store_->CompleteBatch(valid, now, now - options_.fresh_for);
     bool aborted = false;
     for (const auto& r : committed) aborted |= absl::IsAborted(r.status());

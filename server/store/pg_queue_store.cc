@@ -88,6 +88,36 @@ std::string InsertTasksSql(const TaskKind& kind, bool count_access) {
   return sql;
 }
 
+// Discovered ids: like InsertTasksSql without access counting, but an id
+// already queued is left alone (no row lock is waited for); returns one row
+// per task inserted.
+std::string InsertDiscoveredSql(const TaskKind& kind) {
+  std::string weight = "1";
+  std::string join;
+  if (!kind.entity_table.empty()) {
+    weight = "COALESCE(s.access_count, 0) + 1";
+    join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
+  }
+  return "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
+         "enqueued_at) "
+         "SELECT $1, i.id, $3, " + weight +
+         ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
+         "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
+         "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
+         join +
+         " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
+         "ORDER BY i.id "
+         "ON CONFLICT (kind, entity_id) DO NOTHING RETURNING task_id";
+}
+
+constexpr char kRaiseDiscoveredPriority[] = R"sql(
+UPDATE discovery_queue q SET priority = $3
+  FROM (SELECT task_id FROM discovery_queue
+         WHERE kind = $1 AND entity_id = ANY($2::bigint[]) AND priority < $3
+         ORDER BY task_id
+           FOR UPDATE SKIP LOCKED) l
+ WHERE q.task_id = l.task_id)sql";
+
 nlohmann::json DiscoveriesToJson(const std::vector<Discovery>& discovered) {
   nlohmann::json out = nlohmann::json::array();
   for (const Discovery& d : discovered) {
@@ -288,9 +318,12 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
           } catch (const pqxx::broken_connection&) {
             throw;  // the whole batch is lost: Run maps it to UNAVAILABLE
           } catch (const pqxx::sql_error& e) {
+            const std::string state = e.sqlstate();
+            // A deadlock or serialisation failure is nobody's fault: the
+            // whole batch aborts and is retried (completion_batcher.cc).
+            if (state.rfind("40", 0) == 0) throw;
             // Data the database refuses (a constraint) is the payload's
             // fault; anything else is ours.
-            const std::string state = e.sqlstate();
             const std::string what = "payload rejected by the database: " +
                                      std::string(e.what()).substr(0, 500);
             applied = state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0
@@ -376,11 +409,16 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     // that discovered something of that group.
     for (const auto& [key, disc_ids] : discoveries) {
       const auto& [kind_name, priority, force] = key;
-      auto res = w.exec_params(InsertTasksSql(*FindTaskKind(kind_name), false), kind_name,
-                               PgArray(disc_ids), priority, now_text, force,
-                               FormatRfc3339(fresh_after), 0);
-      int inserted = 0;
-      for (const auto& row : res) inserted += row[0].as<bool>() ? 1 : 0;
+      const std::string ids_text = PgArray(disc_ids);
+      auto res = w.exec_params(InsertDiscoveredSql(*FindTaskKind(kind_name)), kind_name, ids_text,
+                               priority, now_text, force, FormatRfc3339(fresh_after));
+      const int inserted_rows = static_cast<int>(res.size());
+      // Already queued: raise the priority, but never wait for a row another
+      // batch holds (it is being completed, failed or leased right now).
+      // Waiting here, while holding our own task rows, is how two batches
+      // that discover each other's entities deadlock.
+      w.exec_params(kRaiseDiscoveredPriority, kind_name, ids_text, priority);
+      int inserted = inserted_rows;
       for (size_t i = 0; i < batch.size() && inserted > 0; ++i) {
         if (!results[i].ok()) continue;
         for (const Discovery& d : effective[i]) {

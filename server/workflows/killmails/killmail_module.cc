@@ -1,9 +1,51 @@
 #include "server/workflows/killmails/killmail_module.h"
 
+#include <gflags/gflags.h>
+
+#include <algorithm>
+
+#include "server/workflows/killmails/killmail_admin_service.h"
+#include "server/workflows/killmails/killmail_jobs.h"
+#include "server/workflows/killmails/killmail_kinds.h"
+#include "server/workflows/killmails/token_store.h"
+
+DEFINE_int32(killmail_sync_interval_s, 600,
+             "killmail_sync job interval: queue characters with a token for killmail sync");
+DEFINE_int32(killmail_sync_stale_s, 900,
+             "killmail_sync: characters synced within this many seconds are not queued again");
+DEFINE_int32(scan_entities_interval_s, 3600,
+             "scan_entities job interval: queue entities named by killmails but not stored");
+
 namespace sluice {
 
-KillmailOptions KillmailOptionsFromFlags() { return KillmailOptions{}; }
+KillmailOptions KillmailOptionsFromFlags() {
+  KillmailOptions o;
+  o.sync_interval = std::chrono::seconds(std::max(1, FLAGS_killmail_sync_interval_s));
+  o.sync_stale = std::chrono::seconds(std::max(0, FLAGS_killmail_sync_stale_s));
+  o.scan_entities_interval = std::chrono::seconds(std::max(1, FLAGS_scan_entities_interval_s));
+  return o;
+}
 
-std::vector<std::pair<std::string, std::string>> KillmailFlagEnv() { return {}; }
+std::vector<std::pair<std::string, std::string>> KillmailFlagEnv() {
+  return {{"killmail_sync_interval_s", "SLUICE_KILLMAIL_SYNC_INTERVAL_S"},
+          {"killmail_sync_stale_s", "SLUICE_KILLMAIL_SYNC_STALE_S"},
+          {"scan_entities_interval_s", "SLUICE_SCAN_ENTITIES_INTERVAL_S"}};
+}
+
+KillmailModule::KillmailModule(KillmailOptions options) : options_(std::move(options)) {}
+KillmailModule::~KillmailModule() = default;
+
+void KillmailModule::RegisterKinds() { RegisterKillmailKinds(); }
+
+void KillmailModule::Wire(WorkflowWiring& wiring) {
+  tokens_ = std::make_unique<CharacterTokenStore>(wiring.pool, wiring.clock);
+  service_ = std::make_unique<KillmailAdminServiceImpl>(tokens_.get(), wiring.authorizer);
+  wiring.services->push_back(service_.get());
+  wiring.scheduler->AddJob(
+      std::make_unique<KillmailSyncJob>(wiring.pool, wiring.queue, options_.sync_stale),
+      options_.sync_interval);
+  wiring.scheduler->AddJob(std::make_unique<ScanEntitiesJob>(wiring.pool, wiring.queue),
+                           options_.scan_entities_interval);
+}
 
 }  // namespace sluice

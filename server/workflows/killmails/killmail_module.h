@@ -1,8 +1,14 @@
-// KillmailModule: see workflow_module.h. (Skeleton: filled in by the module's
-// implementation.)
+// KillmailModule: seed 003's background killmail sync with incremental stop,
+// and seed 001's "scan entities" discovery (see workflow_module.h for the
+// seam, killmail_kinds.h for the task kinds, killmail_jobs.h for the jobs,
+// token_store.h for the tokens).
+//
+// Ownership: owns its token store and admin service; borrows the wiring.
 #ifndef SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_MODULE_H_
 #define SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_MODULE_H_
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,7 +17,17 @@
 
 namespace sluice {
 
-struct KillmailOptions {};
+class CharacterTokenStore;
+class KillmailAdminServiceImpl;
+
+struct KillmailOptions {
+  // killmail_sync: how often it runs, and how long a character's killmails
+  // stay fresh (seed 003: every 10 minutes, characters not synced for 15).
+  Duration sync_interval = std::chrono::seconds(600);
+  Duration sync_stale = std::chrono::seconds(900);
+  // scan_entities: how often killmail participants are scanned.
+  Duration scan_entities_interval = std::chrono::seconds(3600);
+};
 
 KillmailOptions KillmailOptionsFromFlags();
 // (flag, ENV_VAR) pairs for this module's flags (12-factor configuration).
@@ -19,12 +35,15 @@ std::vector<std::pair<std::string, std::string>> KillmailFlagEnv();
 
 class KillmailModule : public WorkflowModule {
  public:
-  explicit KillmailModule(KillmailOptions options) : options_(std::move(options)) {}
-  void RegisterKinds() override {}
-  void Wire(WorkflowWiring& wiring) override { (void)wiring; }
+  explicit KillmailModule(KillmailOptions options);
+  ~KillmailModule() override;
+  void RegisterKinds() override;
+  void Wire(WorkflowWiring& wiring) override;
 
  private:
   KillmailOptions options_;
+  std::unique_ptr<CharacterTokenStore> tokens_;
+  std::unique_ptr<KillmailAdminServiceImpl> service_;
 };
 
 }  // namespace sluice

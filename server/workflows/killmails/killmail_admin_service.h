@@ -1,0 +1,35 @@
+// KillmailAdminServiceImpl translates sluice.v1.KillmailAdminService
+// (sluicectl tokens, grpcurl) to CharacterTokenStore calls. Tokens go in and
+// never come back out.
+//
+// Ownership: borrows the store and the authorizer. Thread-safety: no
+// mutable state.
+#ifndef SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_ADMIN_SERVICE_H_
+#define SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_ADMIN_SERVICE_H_
+
+#include "common/grpc_security.h"
+#include "server/workflows/killmails/token_store.h"
+#include "sluice/v1/killmails.grpc.pb.h"
+
+namespace sluice {
+
+class KillmailAdminServiceImpl final : public v1::KillmailAdminService::Service {
+ public:
+  KillmailAdminServiceImpl(CharacterTokenStore* tokens, const Authorizer* auth)
+      : tokens_(tokens), auth_(auth) {}
+
+  grpc::Status RegisterCharacterToken(grpc::ServerContext* ctx,
+                                      const v1::RegisterCharacterTokenRequest* req,
+                                      v1::RegisterCharacterTokenResponse* resp) override;
+  grpc::Status ListCharacterTokens(grpc::ServerContext* ctx,
+                                   const v1::ListCharacterTokensRequest* req,
+                                   v1::ListCharacterTokensResponse* resp) override;
+
+ private:
+  CharacterTokenStore* const tokens_;
+  const Authorizer* const auth_;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_ADMIN_SERVICE_H_

@@ -1,0 +1,291 @@
+#include "server/workflows/killmails/killmail_kinds.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common/time_util.h"
+#include "server/queue/task_kinds.h"
+#include "server/store/pg_pool.h"
+#include "sluice/v1/killmails.pb.h"
+
+namespace sluice {
+namespace {
+
+constexpr size_t kMaxHashLength = 128;
+constexpr int kMaxRefs = 100000;
+
+template <typename T>
+absl::StatusOr<T> UnpackPayload(const Completion& c, const char* kind) {
+  if (!c.payload.has_value()) {
+    return absl::InvalidArgumentError(std::string("payload: a '") + kind +
+                                      "' completion must carry a " +
+                                      T::descriptor()->full_name());
+  }
+  T out;
+  if (!c.payload->Is<T>() || !c.payload->UnpackTo(&out)) {
+    return absl::InvalidArgumentError("payload: expected " + T::descriptor()->full_name() +
+                                      ", got '" + c.payload->type_url() + "'");
+  }
+  return out;
+}
+
+bool PrintableAscii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+}
+
+class CharacterKillmailsExtension final : public TaskExtension {
+ public:
+  std::string kind() const override { return kCharacterKillmailsKind; }
+
+  absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
+                           TimePoint now) override {
+    std::vector<int64_t> ids;
+    for (const LeasedTask* t : tasks) ids.push_back(t->entity_id);
+    struct Row {
+      std::string token;
+      bool valid;
+      std::string expires;
+      int64_t last;
+    };
+    std::map<int64_t, Row> rows;
+    for (const auto& r : txn.exec_params(
+             "SELECT character_id, access_token, expires_at > $2::timestamptz, "
+             "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+             "COALESCE(last_killmail_id, 0) FROM character_tokens "
+             "WHERE character_id = ANY($1::bigint[])",
+             PgArray(ids), FormatRfc3339(now))) {
+      rows[r[0].as<int64_t>()] =
+          Row{r[1].c_str(), r[2].as<bool>(), r[3].c_str(), r[4].as<int64_t>()};
+    }
+    for (LeasedTask* t : tasks) {
+      v1::CharacterKillmailsContext ctx;
+      auto it = rows.find(t->entity_id);
+      if (it == rows.end()) {
+        // Not a claim failure: the agent fails this task with the reason,
+        // and the rest of the claim goes on.
+        ctx.set_token_problem("no access token stored for character " +
+                              std::to_string(t->entity_id) +
+                              " (register one with `sluicectl tokens add`)");
+      } else {
+        ctx.set_last_killmail_id(it->second.last);
+        if (it->second.valid) {
+          ctx.set_access_token(it->second.token);
+        } else {
+          ctx.set_token_problem("the access token of character " + std::to_string(t->entity_id) +
+                                " expired at " + it->second.expires);
+        }
+      }
+      t->context.emplace();
+      t->context->PackFrom(ctx);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
+                                       const Completion& c, TimePoint now) override {
+    auto result = UnpackPayload<v1::CharacterKillmailsResult>(c, kCharacterKillmailsKind);
+    if (!result.ok()) return result.status();
+    if (result->refs_size() > kMaxRefs) {
+      return absl::InvalidArgumentError("payload.refs: at most " + std::to_string(kMaxRefs));
+    }
+    std::vector<int64_t> ids;
+    std::vector<std::string> hashes;
+    int64_t max_id = 0;
+    for (int i = 0; i < result->refs_size(); ++i) {
+      const v1::KillmailRef& ref = result->refs(i);
+      const std::string field = "payload.refs[" + std::to_string(i) + "]";
+      if (ref.killmail_id() <= 0) {
+        return absl::InvalidArgumentError(field + ".killmail_id must be positive");
+      }
+      if (ref.killmail_hash().empty() || ref.killmail_hash().size() > kMaxHashLength ||
+          !PrintableAscii(ref.killmail_hash())) {
+        return absl::InvalidArgumentError(field + ".killmail_hash must be 1.." +
+                                          std::to_string(kMaxHashLength) +
+                                          " printable ASCII characters");
+      }
+      ids.push_back(ref.killmail_id());
+      hashes.push_back(ref.killmail_hash());
+      max_id = std::max(max_id, ref.killmail_id());
+    }
+    const std::string now_text = FormatRfc3339(now);
+    PayloadOutcome out;
+    if (!ids.empty()) {
+      out.records_written += txn.exec_params(
+                                    "INSERT INTO killmails (killmail_id, killmail_hash) "
+                                    "SELECT id, hash FROM unnest($1::bigint[], $2::text[]) "
+                                    "AS r(id, hash) ORDER BY id "
+                                    "ON CONFLICT (killmail_id) DO NOTHING",
+                                    PgArray(ids), PgTextArray(hashes))
+                                 .affected_rows();
+      out.records_written += txn.exec_params(
+                                    "INSERT INTO character_killmails (character_id, killmail_id) "
+                                    "SELECT $1, id FROM unnest($2::bigint[]) AS r(id) ORDER BY id "
+                                    "ON CONFLICT DO NOTHING",
+                                    task.entity_id, PgArray(ids))
+                                 .affected_rows();
+    }
+    // The checkpoint moves with the killmails it covers. A full read saw the
+    // whole list, so its newest id replaces a stored id the list no longer
+    // has (else every later sync would read everything again); an
+    // incremental read only ever moves forward.
+    const bool replace = result->full_read() && max_id > 0;
+    txn.exec_params(
+        "UPDATE character_tokens SET "
+        "last_killmail_id = CASE WHEN $4 THEN $2 "
+        "  ELSE NULLIF(GREATEST(COALESCE(last_killmail_id, 0), $2), 0) END, "
+        "last_killmail_sync_at = $3::timestamptz, updated_at = $3::timestamptz "
+        "WHERE character_id = $1",
+        task.entity_id, max_id, now_text, replace);
+    if (!ids.empty()) {
+      Discovery bodies;
+      bodies.kind = kKillmailKind;
+      for (const auto& r : txn.exec_params(
+               "SELECT killmail_id FROM killmails WHERE killmail_id = ANY($1::bigint[]) "
+               "AND body IS NULL ORDER BY 1",
+               PgArray(ids))) {
+        bodies.ids.push_back(r[0].as<int64_t>());
+      }
+      if (!bodies.ids.empty()) out.discovered.push_back(std::move(bodies));
+    }
+    return out;
+  }
+};
+
+class KillmailExtension final : public TaskExtension {
+ public:
+  std::string kind() const override { return kKillmailKind; }
+
+  absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
+                           TimePoint now) override {
+    (void)now;
+    std::vector<int64_t> ids;
+    for (const LeasedTask* t : tasks) ids.push_back(t->entity_id);
+    std::map<int64_t, std::string> hashes;
+    for (const auto& r : txn.exec_params(
+             "SELECT killmail_id, killmail_hash FROM killmails WHERE killmail_id = ANY($1::bigint[])",
+             PgArray(ids))) {
+      hashes[r[0].as<int64_t>()] = r[1].c_str();
+    }
+    for (LeasedTask* t : tasks) {
+      v1::KillmailContext ctx;
+      auto it = hashes.find(t->entity_id);
+      if (it != hashes.end()) ctx.set_killmail_hash(it->second);
+      t->context.emplace();
+      t->context->PackFrom(ctx);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
+                                       const Completion& c, TimePoint now) override {
+    auto km = UnpackPayload<v1::KillmailResult>(c, kKillmailKind);
+    if (!km.ok()) return km.status();
+    if (km->killmail_id() != task.entity_id) {
+      return absl::InvalidArgumentError("payload.killmail_id " + std::to_string(km->killmail_id()) +
+                                        " does not match the task's entity id " +
+                                        std::to_string(task.entity_id));
+    }
+    if (km->participants_size() == 0 || !km->participants(0).is_victim()) {
+      return absl::InvalidArgumentError("payload.participants: the victim must come first");
+    }
+    if (!km->has_killmail_time()) {
+      return absl::InvalidArgumentError("payload.killmail_time is required");
+    }
+    auto body = nlohmann::json::parse(km->body_json(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return absl::InvalidArgumentError("payload.body_json: not a JSON object");
+    }
+    const v1::KillmailParticipant& v = km->participants(0);
+    const std::string now_text = FormatRfc3339(now);
+    auto updated = txn.exec_params(
+        "UPDATE killmails SET killmail_time = $2::timestamptz, solar_system_id = $3, "
+        "victim_character_id = NULLIF($4, 0), victim_corporation_id = NULLIF($5, 0), "
+        "victim_alliance_id = NULLIF($6, 0), victim_ship_type_id = NULLIF($7, 0), "
+        "body = $8::jsonb, fetched_at = $9::timestamptz WHERE killmail_id = $1",
+        task.entity_id, FormatRfc3339(FromProto(km->killmail_time())), km->solar_system_id(),
+        v.character_id(), v.corporation_id(), v.alliance_id(), v.ship_type_id(), km->body_json(),
+        now_text);
+    if (updated.affected_rows() == 0) {
+      return absl::FailedPreconditionError(
+          "killmail " + std::to_string(task.entity_id) +
+          " is not known: killmails are learned from a character's killmail list");
+    }
+    std::vector<int64_t> positions, chars, corps, alliances, ships, damage;
+    std::vector<std::string> victim_flags, final_flags;
+    for (int i = 0; i < km->participants_size(); ++i) {
+      const v1::KillmailParticipant& p = km->participants(i);
+      positions.push_back(i);
+      chars.push_back(p.character_id());
+      corps.push_back(p.corporation_id());
+      alliances.push_back(p.alliance_id());
+      ships.push_back(p.ship_type_id());
+      damage.push_back(p.damage());
+      victim_flags.push_back(p.is_victim() ? "t" : "f");
+      final_flags.push_back(p.final_blow() ? "t" : "f");
+    }
+    txn.exec_params("DELETE FROM killmail_participants WHERE killmail_id = $1", task.entity_id);
+    PayloadOutcome out;
+    out.records_written =
+        1 + static_cast<int>(
+                txn.exec_params(
+                       "INSERT INTO killmail_participants (killmail_id, position, character_id, "
+                       "corporation_id, alliance_id, ship_type_id, is_victim, final_blow, damage) "
+                       "SELECT $1, pos, NULLIF(ch, 0), NULLIF(co, 0), NULLIF(al, 0), NULLIF(sh, 0), "
+                       "vi, fb, dm FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], "
+                       "$6::bigint[], $7::boolean[], $8::boolean[], $9::bigint[]) "
+                       "AS p(pos, ch, co, al, sh, vi, fb, dm)",
+                       task.entity_id, PgArray(positions), PgArray(chars), PgArray(corps),
+                       PgArray(alliances), PgArray(ships), PgTextArray(victim_flags),
+                       PgTextArray(final_flags), PgArray(damage))
+                    .affected_rows());
+    // Scan entities, for this killmail: what it names that is not stored.
+    const std::pair<const char*, const std::vector<int64_t>*> named[] = {
+        {"character", &chars},
+        {"corporation", &corps},
+        {"alliance", &alliances},
+        {kUniverseTypeKind, &ships}};
+    for (const auto& [kind, ids] : named) {
+      Discovery d;
+      d.kind = kind;
+      d.ids = MissingEntityIds(txn, kind, *ids);
+      if (!d.ids.empty()) out.discovered.push_back(std::move(d));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const std::string& kind,
+                                      const std::vector<int64_t>& ids) {
+  std::vector<int64_t> positive;
+  for (int64_t id : ids) {
+    if (id > 0) positive.push_back(id);
+  }
+  std::sort(positive.begin(), positive.end());
+  positive.erase(std::unique(positive.begin(), positive.end()), positive.end());
+  const TaskKind* k = FindTaskKind(kind);
+  if (positive.empty() || k == nullptr || k->entity_table.empty()) return positive;
+  std::vector<int64_t> out;
+  // Table and key come from the kind registry (constants), never from input.
+  for (const auto& r : txn.exec_params("SELECT i.id FROM unnest($1::bigint[]) AS i(id) "
+                                       "WHERE NOT EXISTS (SELECT 1 FROM " +
+                                           k->entity_table + " s WHERE s." + k->entity_key +
+                                           " = i.id) ORDER BY 1",
+                                       PgArray(positive))) {
+    out.push_back(r[0].as<int64_t>());
+  }
+  return out;
+}
+
+void RegisterKillmailKinds() {
+  RegisterTaskKind(TaskKind{kCharacterKillmailsKind, "character_static", "character_id",
+                            v1::EntityRecord::RECORD_NOT_SET, false});
+  RegisterTaskKind(TaskKind{kKillmailKind, "", "", v1::EntityRecord::RECORD_NOT_SET, false});
+  RegisterTaskExtension(std::make_unique<CharacterKillmailsExtension>());
+  RegisterTaskExtension(std::make_unique<KillmailExtension>());
+}
+
+}  // namespace sluice

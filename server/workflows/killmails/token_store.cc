@@ -1,0 +1,105 @@
+#include "server/workflows/killmails/token_store.h"
+
+#include <algorithm>
+#include <set>
+
+#include "common/time_util.h"
+
+namespace sluice {
+
+absl::StatusOr<bool> CharacterTokenStore::Register(int64_t character_id,
+                                                   const std::string& access_token,
+                                                   TimePoint expires_at) {
+  if (character_id <= 0) {
+    return absl::InvalidArgumentError("character_id must be positive, got " +
+                                      std::to_string(character_id));
+  }
+  if (access_token.empty()) return absl::InvalidArgumentError("access_token is required");
+  if (access_token.size() > kMaxTokenLength) {
+    return absl::InvalidArgumentError("access_token: at most " + std::to_string(kMaxTokenLength) +
+                                      " characters");
+  }
+  // It goes into an HTTP header: no spaces, control or non-ASCII characters.
+  if (!std::all_of(access_token.begin(), access_token.end(),
+                   [](char ch) { return ch > 0x20 && ch < 0x7f; })) {
+    return absl::InvalidArgumentError(
+        "access_token: only printable ASCII without spaces is allowed");
+  }
+  const TimePoint now = clock_->Now();
+  if (expires_at <= now) {
+    return absl::InvalidArgumentError("expires_at " + FormatRfc3339(expires_at) +
+                                      " is not in the future");
+  }
+  bool created = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    auto row = w.exec_params1(
+        "INSERT INTO character_tokens (character_id, access_token, expires_at, updated_at) "
+        "VALUES ($1, $2, $3::timestamptz, $4::timestamptz) "
+        "ON CONFLICT (character_id) DO UPDATE SET access_token = EXCLUDED.access_token, "
+        "expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at "
+        "RETURNING (xmax = 0)",
+        character_id, access_token, FormatRfc3339(expires_at), FormatRfc3339(now));
+    created = row[0].as<bool>();
+    w.commit();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return created;
+}
+
+absl::StatusOr<std::vector<CharacterTokenInfo>> CharacterTokenStore::List(
+    const std::vector<int64_t>& ids) {
+  if (static_cast<int>(ids.size()) > kMaxListIds) {
+    return absl::InvalidArgumentError("character_ids: at most " + std::to_string(kMaxListIds));
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] <= 0) {
+      return absl::InvalidArgumentError("character_ids[" + std::to_string(i) +
+                                        "] must be positive, got " + std::to_string(ids[i]));
+    }
+  }
+  const TimePoint now = clock_->Now();
+  std::vector<CharacterTokenInfo> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction r(conn);
+    for (const auto& row : r.exec_params(
+             "SELECT t.character_id, EXTRACT(EPOCH FROM t.expires_at)::float8, "
+             "COALESCE(t.last_killmail_id, 0), "
+             "EXTRACT(EPOCH FROM t.last_killmail_sync_at)::float8, "
+             "(SELECT count(*) FROM character_killmails k WHERE k.character_id = t.character_id), "
+             "EXTRACT(EPOCH FROM t.updated_at)::float8 "
+             "FROM character_tokens t "
+             "WHERE $1 OR t.character_id = ANY($2::bigint[]) ORDER BY t.character_id",
+             ids.empty(), PgArray(ids))) {
+      CharacterTokenInfo info;
+      info.character_id = row[0].as<int64_t>();
+      info.expires_at = FromUnixSeconds(row[1].as<double>());
+      info.expired = info.expires_at <= now;
+      info.last_killmail_id = row[2].as<int64_t>();
+      if (!row[3].is_null()) info.last_killmail_sync_at = FromUnixSeconds(row[3].as<double>());
+      info.killmails = row[4].as<int64_t>();
+      info.updated_at = FromUnixSeconds(row[5].as<double>());
+      out.push_back(info);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!ids.empty()) {
+    std::set<int64_t> found;
+    for (const auto& t : out) found.insert(t.character_id);
+    std::string missing;
+    for (int64_t id : std::set<int64_t>(ids.begin(), ids.end())) {
+      if (found.count(id)) continue;
+      if (!missing.empty()) missing += ", ";
+      missing += std::to_string(id);
+    }
+    if (!missing.empty()) {
+      return absl::NotFoundError("character_ids: no token stored for character(s) " + missing);
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice
