@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The demo: builds Sluice, starts a throwaway PostgreSQL cluster, the upstream
-# simulator (ESI-shaped, limits on), the coordinator and two agents, runs
-# seed 001's daily ESI sequence twice (a cold day, then a warm day where ETags
-# turn into 304s), and prints a summary. Exits non-zero if the sync is
-# incomplete or the simulator saw a single limit violation.
+# simulator (ESI- and PoE-shaped, limits on), the coordinator and two agents,
+# runs seed 001's daily ESI sequence twice (a cold day, then a warm day where
+# ETags turn into 304s) while the PoE stash and currency streams ingest beside
+# it, then the scheduled workflows: killmail sync for characters with tokens
+# (and an incremental re-sync), scan-entities discovery, and public contract
+# aggregation (twice: the second run meets 304s). Prints a summary; exits
+# non-zero if anything is left unfinished or the simulator saw a single limit
+# violation.
 #
 #   scripts/demo.sh            # small universe, a few minutes
 #   scripts/demo.sh --full     # seed 001's size: 3,547 alliances, 17,769 corporations, ~93k characters
@@ -17,7 +21,7 @@ WORKERS=${WORKER_COUNT:-4}
 for arg in "$@"; do
   case "$arg" in
     --full) UNIVERSE=full; ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=12000/1m,corporation=12000/1m,character=12000/1m"} ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +49,9 @@ eval "$(scripts/pg_throwaway.sh start)"
 
 SIM_PORT=$(free_port)
 echo "==> starting the upstream simulator (universe: $UNIVERSE, ESI groups: $ESI_GROUPS)"
+# Killmail histories stay put (no growth by the clock) so the re-sync figure
+# below counts exactly the killmails the demo adds.
+SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
 "$BIN/sim/sluice-upstream-sim" --port="$SIM_PORT" --bind=127.0.0.1 --universe="$UNIVERSE" \
   --esi_groups="$ESI_GROUPS" >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
@@ -52,9 +59,13 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/nu
 
 COORD_PORT=$(free_port)
 echo "==> starting the coordinator on :$COORD_PORT"
-# The demo drives the daily sequence itself (day 1, day 2), so the
-# coordinator's own periodic daily_esi job stays off.
+OPS_PORT=$(free_port)
+# The demo runs every job itself (sluicectl daily, sluicectl jobs run), so the
+# coordinator's periodic schedule stays off. The PoE streams start with the
+# coordinator and catch up from six hours ago.
 "$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --dsn="$SLUICE_DSN" --jobs_enabled=false \
+  --ops_listen="127.0.0.1:$OPS_PORT" --poe_streams_enabled=true \
+  --poe_exchange_start_hour=$(( ($(date +%s) / 3600 - 6) * 3600 )) \
   >"$RUN/coordinator.log" 2>&1 &
 COORD_PID=$!; PIDS+=("$COORD_PID")
 export SLUICE_COORDINATOR="127.0.0.1:$COORD_PORT"
@@ -65,6 +76,7 @@ for n in 1 2; do
   echo "==> starting agent $n ($WORKERS workers)"
   "$BIN/agent/sluice-agent" --coordinator="$SLUICE_COORDINATOR" --workers="$WORKERS" \
     --agent_id="demo-agent-$n" --upstream_esi="http://127.0.0.1:$SIM_PORT" \
+    --upstream_poe="http://127.0.0.1:$SIM_PORT" \
     --contact="demo@sluice.invalid" --esi_token=sim-token >"$RUN/agent-$n.log" 2>&1 &
   AGENT_PIDS+=($!); PIDS+=($!)
 done
@@ -74,7 +86,78 @@ echo "==> day 1: the daily ESI sequence on a cold database"
 "$BIN/client/sluicectl" daily --timeout_s=7200
 echo "==> day 2: the same sequence again; known ETags now turn into 304s"
 "$BIN/client/sluicectl" daily --timeout_s=7200
+
+CTL="$BIN/client/sluicectl"
+SIM="http://127.0.0.1:$SIM_PORT"
+sql() { psql "$SLUICE_DSN" -qAtc "$1"; }
+# Stream tasks live as long as their stream; everything else must drain.
+wait_idle() {
+  for _ in $(seq 1200); do
+    local left
+    left=$("$CTL" status --json | python3 -c '
+import json, sys
+q = json.load(sys.stdin)
+print(sum(k["ready"] + k["leased"] + k["retrying"] for k in q.get("kinds", [])
+          if not k["kind"].startswith("poe_")))')
+    [ "$left" = 0 ] && return 0
+    sleep 0.5
+  done
+  echo "queue did not drain" >&2; return 1
+}
+recent_pages() {
+  curl -sf "$SIM/sim/stats" | python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("requests_by_route", {}).get("/characters/{character_id}/killmails/recent/", 0))'
+}
+
+echo "==> killmail sync: the simulator issues tokens for 20 characters; the background job queues them"
+curl -sf -XPOST "$SIM/sim/tokens?count=20" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    print(t["character_id"], t["access_token"], t["expires_at"])' |
+while read -r id token expires; do "$CTL" tokens add "$id" "$token" --expires="$expires" >/dev/null; done
+"$CTL" jobs run killmail_sync --wait
+wait_idle
+KM_CHAR=$(sql "SELECT character_id FROM character_tokens ORDER BY last_killmail_id DESC NULLS LAST LIMIT 1")
+PAGES_BEFORE=$(recent_pages)
+echo "==> incremental re-sync: 5 new killmails for character $KM_CHAR, queued by hand at manual priority"
+curl -sf -XPOST "$SIM/sim/killmails?character_id=$KM_CHAR&count=5" >/dev/null
+"$CTL" enqueue character_killmails "$KM_CHAR" --priority=manual >/dev/null
+wait_idle
+RESYNC_PAGES=$(( $(recent_pages) - PAGES_BEFORE ))
+echo "==> scan entities: killmail participants missing from the database"
+"$CTL" jobs run scan_entities --wait
+wait_idle
+
+echo "==> public contracts: two aggregation runs (the second meets ETags and 304s)"
+"$CTL" jobs run contract_aggregation --wait
+"$CTL" jobs run contract_aggregation --wait
+wait_idle
 END=$(date +%s)
+
+echo "==> PoE streams"
+"$CTL" checkpoints
+"$CTL" ingest
+"$CTL" alerts
+"$CTL" jobs --limit=12
+{
+  echo "{"
+  echo "\"killmails\": $(sql "SELECT count(*) FROM killmails WHERE body IS NOT NULL"),"
+  echo "\"killmail_characters\": $(sql "SELECT count(*) FROM character_tokens WHERE last_killmail_sync_at IS NOT NULL"),"
+  echo "\"resync_pages\": $RESYNC_PAGES,"
+  echo "\"contracts\": $(sql "SELECT count(*) FROM contracts"),"
+  echo "\"ship_contracts\": $(sql "SELECT count(*) FROM contracts WHERE is_ship_contract"),"
+  echo "\"contract_items\": $(sql "SELECT count(*) FROM contract_items"),"
+  echo "\"types\": $(sql "SELECT count(*) FROM universe_types"),"
+  echo "\"stash_raw\": $(sql "SELECT count(*) FROM poe_stash_raw"),"
+  echo "\"stash_pages\": $(sql "SELECT COALESCE(sum(pages), 0) FROM checkpoints WHERE stream LIKE 'poe_stash:%'"),"
+  echo "\"exchange_raw\": $(sql "SELECT count(*) FROM poe_exchange_raw"),"
+  echo "\"exchange_gaps\": $(sql "SELECT count(*) FROM poe_exchange_gaps"),"
+  echo "\"silver_stashes\": $(sql "SELECT count(*) FROM poe_stash_silver"),"
+  echo "\"silver_prices\": $(sql "SELECT count(*) FROM poe_item_price_silver"),"
+  echo "\"gold_currency\": $(sql "SELECT count(*) FROM gold_currency_snapshot")"
+  echo "}"
+} >"$RUN/workflows.json"
 
 "$BIN/client/sluicectl" entities --json >"$RUN/entities.json"
 "$BIN/client/sluicectl" status --json >"$RUN/queue.json"
@@ -88,12 +171,14 @@ python3 - "$RUN" "$((END - START))" "$RSS_COORD" "$RSS_A1" "$RSS_A2" "$RSS_SIM" 
 import json, sys
 run, elapsed, rc, r1, r2, rs = sys.argv[1:]
 ent = json.load(open(f"{run}/entities.json"))
+wf = json.load(open(f"{run}/workflows.json"))
 sim = json.load(open(f"{run}/sim.json"))
 queue = json.load(open(f"{run}/queue.json"))
 errors = sim.get("errors", 0)
 total_viol = sim["violations"]["total"]
 dead = sum(k.get("dead", 0) for k in queue.get("kinds", []))
-pending = sum(k.get("ready", 0) + k.get("leased", 0) + k.get("retrying", 0) for k in queue.get("kinds", []))
+pending = sum(k.get("ready", 0) + k.get("leased", 0) + k.get("retrying", 0) for k in queue.get("kinds", [])
+              if not k["kind"].startswith("poe_"))
 print()
 print("=" * 64)
 print("Sluice demo summary")
@@ -106,9 +191,18 @@ print(f"  upstream errors   {errors:>9,}  (4xx/5xx answers)")
 print(f"  limit violations  {total_viol:>9,}  (requests sent while limited, counted by the simulator)")
 print(f"  dead tasks        {dead:>9,}")
 print(f"  tasks pending     {pending:>9,}")
-print(f"  elapsed           {int(elapsed):>8,}s  (both days)")
+print(f"  killmails         {wf['killmails']:>9,}  for {wf['killmail_characters']} characters with tokens;"
+      f" re-sync with 5 new read {wf['resync_pages']} list page(s)")
+print(f"  contracts         {wf['contracts']:>9,}  ({wf['ship_contracts']:,} ship contracts,"
+      f" {wf['contract_items']:,} items, {wf['types']:,} types cached)")
+print(f"  PoE stash stream  {wf['stash_pages']:>9,} pages, {wf['stash_raw']:,} raw stashes ->"
+      f" {wf['silver_stashes']:,} stashes, {wf['silver_prices']:,} priced items (silver)")
+print(f"  PoE exchange      {wf['exchange_raw']:>9,} market rows, {wf['exchange_gaps']} hour(s) audited missing,"
+      f" {wf['gold_currency']:,} currency snapshots (gold)")
+print(f"  elapsed           {int(elapsed):>8,}s  (both days and the workflows)")
 print(f"  peak RSS          coordinator {rc} MB, agents {r1} MB / {r2} MB, simulator {rs} MB")
 print("=" * 64)
-ok = total_viol == 0 and pending == 0
+ok = (total_viol == 0 and pending == 0 and wf["killmails"] > 0 and wf["resync_pages"] == 1
+      and wf["contracts"] > 0 and wf["stash_raw"] > 0 and wf["silver_stashes"] > 0)
 sys.exit(0 if ok else 1)
 PY

@@ -1,0 +1,199 @@
+#include "server/workflows/contracts/contract_aggregation_job.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/time_util.h"
+#include "server/workflows/contracts/contract_store.h"
+
+namespace sluice {
+namespace {
+
+// First attempts still to come for the run's work: the regions' listings,
+// the item lists of their contracts, and the types those contracts (or the
+// refresh batch) wait for. A task that failed once is retrying on its own
+// schedule and no longer holds the run.
+constexpr char kPending[] = R"sql(
+SELECT count(*) FROM discovery_queue q
+ WHERE q.attempts = 0 AND (
+   (q.kind = 'contracts_region' AND q.entity_id = ANY($1::bigint[]))
+   OR (q.kind = 'contract_items' AND EXISTS (
+         SELECT 1 FROM contracts c
+          WHERE c.contract_id = q.entity_id AND c.region_id = ANY($1::bigint[])))
+   OR (q.kind = 'universe_type' AND (q.entity_id = ANY($2::bigint[]) OR EXISTS (
+         SELECT 1 FROM contract_items i JOIN contracts c ON c.contract_id = i.contract_id
+          WHERE i.type_id = q.entity_id AND c.region_id = ANY($1::bigint[])
+            AND c.is_ship_contract IS NULL)))))sql";
+
+constexpr char kCloseRows[] = R"sql(
+UPDATE contract_region_runs SET finished_at = $2::timestamptz WHERE run_id = $1
+RETURNING region_id, region_done_at IS NOT NULL, pages, pages_not_modified, contracts_upserted,
+          contracts_deleted, contracts_skipped, items_queued, item_calls, items_not_modified,
+          item_rows, errors, COALESCE(detail, ''))sql";
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> ContractAggregationJob::StaleTypes(TimePoint now) {
+  std::vector<int64_t> ids;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction nt(conn);
+    auto rows = nt.exec_params(
+        "SELECT type_id FROM universe_types WHERE last_refreshed_at < $1::timestamptz "
+        "ORDER BY last_refreshed_at, type_id LIMIT $2",
+        FormatRfc3339(now - options_.type_max_age), options_.type_refresh_batch);
+    for (const auto& row : rows) ids.push_back(row[0].as<int64_t>());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return ids;
+}
+
+absl::Status ContractAggregationJob::OpenRegionRows(const std::string& run_id, TimePoint now) {
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    // Rows a previous run could not close (its coordinator died) stop
+    // collecting counts now.
+    w.exec_params(
+        "UPDATE contract_region_runs SET finished_at = $2::timestamptz, "
+        "detail = COALESCE(detail || '; ', '') || 'abandoned: a later run started' "
+        "WHERE region_id = ANY($1::bigint[]) AND finished_at IS NULL",
+        PgArray(options_.regions), FormatRfc3339(now));
+    w.exec_params(
+        "INSERT INTO contract_region_runs (run_id, region_id, queued_at) "
+        "SELECT $1, r, $3::timestamptz FROM unnest($2::bigint[]) AS r",
+        run_id, PgArray(options_.regions), FormatRfc3339(now));
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> ContractAggregationJob::Pending(const std::vector<int64_t>& refresh) {
+  int64_t pending = 0;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction nt(conn);
+    pending = nt.exec_params(kPending, PgArray(options_.regions), PgArray(refresh))[0][0]
+                  .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return pending;
+}
+
+absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<int64_t>& refresh,
+                                            TimePoint started) {
+  JobCounters& n = ctx.counters();
+  std::vector<std::string> unfinished;
+  int64_t pages = 0, unchanged = 0, upserted = 0, dropped = 0, skipped = 0, item_calls = 0;
+  int64_t item_rows = 0, types_ok = 0, types_failed = 0, unclassified = 0;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    unclassified = store_.ClassifyWaiting(w, options_.regions, ctx.clock()->Now());
+    auto rows = w.exec_params(kCloseRows, ctx.run_id(), FormatRfc3339(ctx.clock()->Now()));
+    auto types = w.exec_params(
+        "SELECT count(*) FILTER (WHERE refresh_failures = 0), "
+        "count(*) FILTER (WHERE refresh_failures > 0) FROM universe_types "
+        "WHERE type_id = ANY($1::bigint[]) AND last_refreshed_at >= $2::timestamptz",
+        PgArray(refresh), FormatRfc3339(started));
+    w.commit();
+    for (const auto& row : rows) {
+      if (!row[1].as<bool>()) {
+        unfinished.push_back(absl::StrCat(row[0].as<int64_t>(),
+                                          row[12].size() ? absl::StrCat(" (", row[12].c_str(), ")")
+                                                         : std::string()));
+      }
+      pages += row[2].as<int64_t>();
+      unchanged += row[3].as<int64_t>();
+      upserted += row[4].as<int64_t>();
+      dropped += row[5].as<int64_t>();
+      skipped += row[6].as<int64_t>();
+      n.tasks_queued += row[7].as<int64_t>();
+      item_calls += row[8].as<int64_t>();
+      n.cache_hits += row[3].as<int64_t>() + row[9].as<int64_t>();
+      n.cache_misses += row[2].as<int64_t>() - row[3].as<int64_t>() + row[8].as<int64_t>() -
+                        row[9].as<int64_t>();
+      item_rows += row[10].as<int64_t>();
+      n.errors += row[6].as<int64_t>() + row[11].as<int64_t>();
+    }
+    types_ok = types[0][0].as<int64_t>();
+    types_failed = types[0][1].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  n.upstream_calls += pages + item_calls + types_ok + types_failed;
+  n.rows_upserted += upserted + item_rows + types_ok;
+  n.errors += types_failed + static_cast<int64_t>(unfinished.size());
+  JOB_LOG(INFO, ctx.run_id()) << "contract aggregation: " << options_.regions.size()
+                              << " region(s), " << pages << " page(s) (" << unchanged
+                              << " unchanged), " << upserted << " contract(s) upserted, "
+                              << dropped << " dropped, " << skipped << " skipped, " << item_calls
+                              << " item list(s) fetched (" << item_rows << " item(s)), "
+                              << types_ok << " type(s) refreshed, " << types_failed
+                              << " type refresh(es) failed, " << unclassified
+                              << " contract(s) waiting for types, " << n.errors << " error(s)";
+  if (!unfinished.empty()) {
+    JOB_LOG(WARNING, ctx.run_id()) << "region(s) not completed in this run: "
+                                   << absl::StrJoin(unfinished, ", ");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContractAggregationJob::Run(JobContext& ctx) {
+  const std::string& run_id = ctx.run_id();
+  auto critical = [&](const absl::Status& s, const char* step) {
+    // UNAVAILABLE: PostgreSQL is unreachable; nothing more can be recorded.
+    JOB_LOG(ERROR, run_id) << "CRITICAL: contract aggregation aborted while " << step << ": " << s;
+    return s;
+  };
+  if (options_.regions.empty()) {
+    JOB_LOG(WARNING, run_id) << "no regions configured (--contract_regions); nothing to do";
+    return absl::OkStatus();
+  }
+  const TimePoint started = ctx.clock()->Now();
+  const auto deadline = std::chrono::steady_clock::now() + options_.run_timeout;
+  JOB_LOG(INFO, run_id) << "contract aggregation starting for region(s) "
+                        << absl::StrJoin(options_.regions, ",");
+
+  absl::StatusOr<std::vector<int64_t>> refresh = StaleTypes(started);
+  if (!refresh.ok()) return critical(refresh.status(), "selecting stale types");
+  if (!refresh->empty()) {
+    auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, v1::PRIORITY_CLASS_BACKGROUND);
+    if (!q.ok()) return critical(q.status(), "queueing the type refresh");
+    ctx.counters().tasks_queued += q->enqueued;
+    JOB_LOG(INFO, run_id) << "refreshing " << refresh->size() << " type(s) older than "
+                          << std::chrono::duration_cast<std::chrono::hours>(options_.type_max_age)
+                                     .count() / 24
+                          << " days: " << absl::StrJoin(*refresh, ",");
+  }
+  if (absl::Status s = OpenRegionRows(run_id, started); !s.ok()) {
+    return critical(s, "opening the region rows");
+  }
+  auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions,
+                           v1::PRIORITY_CLASS_BACKGROUND);
+  if (!q.ok()) return critical(q.status(), "queueing the regions");
+  ctx.counters().tasks_queued += q->enqueued;
+
+  absl::Status outcome;
+  while (true) {
+    absl::StatusOr<int64_t> pending = Pending(*refresh);
+    if (!pending.ok()) return critical(pending.status(), "waiting for the regions");
+    if (*pending == 0) break;
+    if (ctx.cancelled()) {
+      outcome = absl::CancelledError("coordinator stopping; the queued tasks go on without the run");
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      outcome = absl::DeadlineExceededError(absl::StrCat(
+          *pending, " task(s) still waiting after --contract_run_timeout_s; they go on "
+                    "without the run"));
+      break;
+    }
+    std::this_thread::sleep_for(options_.poll_interval);
+  }
+  if (absl::Status s = Finish(ctx, *refresh, started); !s.ok()) {
+    return critical(s, "recording the run");
+  }
+  return outcome;
+}
+
+}  // namespace sluice
