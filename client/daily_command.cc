@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "client/cli.h"
@@ -17,6 +18,10 @@ DEFINE_int32(progress_ms, 1000, "daily: progress interval");
 
 namespace sluice::cli {
 namespace {
+
+const std::set<std::string> kDailyKinds = {"alliance_ids",  "alliance",
+                                            "alliance_corporations", "corporation",
+                                            "corporation_members",   "character"};
 
 struct Snapshot {
   int64_t pending = 0;  // ready + leased + retrying
@@ -32,6 +37,9 @@ grpc::Status Take(Context& ctx, const google::protobuf::Timestamp& since, Snapsh
   grpc::Status s = ctx.admin->QueueStatus(&c1, v1::QueueStatusRequest(), &q);
   if (!s.ok()) return s;
   for (const auto& k : q.kinds()) {
+    // Only the daily sequence's kinds: stream tasks never drain, and other
+    // workflows (killmails, contracts) are not this command's to wait for.
+    if (kDailyKinds.count(k.kind()) == 0) continue;
     int64_t p = k.ready() + k.leased() + k.retrying();
     out->pending += p;
     out->dead += k.dead();

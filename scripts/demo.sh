@@ -111,7 +111,7 @@ print(json.load(sys.stdin).get("requests_by_route", {}).get("/characters/{charac
 }
 
 echo "==> killmail sync: the simulator issues tokens for 20 characters; the background job queues them"
-curl -sf -XPOST "$SIM/sim/tokens?count=20" | python3 -c '
+curl -sf -d "" "$SIM/sim/tokens?count=20" | python3 -c '
 import json, sys
 for t in json.load(sys.stdin):
     print(t["character_id"], t["access_token"], t["expires_at"])' |
@@ -121,7 +121,7 @@ wait_idle
 KM_CHAR=$(sql "SELECT character_id FROM character_tokens ORDER BY last_killmail_id DESC NULLS LAST LIMIT 1")
 PAGES_BEFORE=$(recent_pages)
 echo "==> incremental re-sync: 5 new killmails for character $KM_CHAR, queued by hand at manual priority"
-curl -sf -XPOST "$SIM/sim/killmails?character_id=$KM_CHAR&count=5" >/dev/null
+curl -sf -d "" "$SIM/sim/killmails?character_id=$KM_CHAR&count=5" >/dev/null
 "$CTL" enqueue character_killmails "$KM_CHAR" --priority=manual >/dev/null
 wait_idle
 RESYNC_PAGES=$(( $(recent_pages) - PAGES_BEFORE ))
