@@ -16,11 +16,11 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 UNIVERSE=small
-ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=1800/1m,corporation=1800/1m,character=1800/1m"}
+ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=1800/1m,corporation=1800/1m,character=1800/1m,contracts=1800/1m,universe=1800/1m"}
 WORKERS=${WORKER_COUNT:-4}
 for arg in "$@"; do
   case "$arg" in
-    --full) UNIVERSE=full; ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=12000/1m,corporation=12000/1m,character=12000/1m"} ;;
+    --full) UNIVERSE=full; ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=12000/1m,corporation=12000/1m,character=12000/1m,contracts=12000/1m,universe=12000/1m"} ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac

@@ -90,7 +90,8 @@ struct SimConfig {
   int esi_error_limit = 100;
   int esi_error_window_seconds = 60;
   std::vector<EsiGroupLimit> esi_groups = {
-      {"alliance", 600, 60}, {"corporation", 600, 60}, {"character", 600, 60}};
+      {"alliance", 600, 60}, {"corporation", 600, 60}, {"character", 600, 60},
+      {"contracts", 600, 60}, {"universe", 600, 60}};
   EsiCosts esi_costs;
 
   std::vector<PoeRule> poe_stash_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};

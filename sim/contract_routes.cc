@@ -145,17 +145,23 @@ ContractRoutes::ContractRoutes(const SimConfig& config, const Clock* clock,
       epoch_(FromUnixSeconds(static_cast<double>(Unix(clock->Now()) / 3600 * 3600))),
       settings_(std::move(settings)) {}
 
+// ESI puts more and more routes into rate-limit groups; these two are
+// configured like the others (SimConfig::esi_groups). A route whose group is
+// not configured has no group limit and sends no group headers.
+constexpr char kContractGroup[] = "contracts";
+constexpr char kUniverseGroup[] = "universe";
+
 bool ContractRoutes::Match(const std::vector<absl::string_view>& seg, EsiModuleMatch* m) const {
   if (seg.size() == 3 && seg[0] == "contracts" && seg[1] == "public") {
-    *m = {"/contracts/public/{region_id}/", "", {std::string(seg[2])}, kRegion};
+    *m = {"/contracts/public/{region_id}/", kContractGroup, {std::string(seg[2])}, kRegion};
     return true;
   }
   if (seg.size() == 4 && seg[0] == "contracts" && seg[1] == "public" && seg[2] == "items") {
-    *m = {"/contracts/public/items/{contract_id}/", "", {std::string(seg[3])}, kItems};
+    *m = {"/contracts/public/items/{contract_id}/", kContractGroup, {std::string(seg[3])}, kItems};
     return true;
   }
   if (seg.size() == 3 && seg[0] == "universe" && seg[1] == "types") {
-    *m = {"/universe/types/{type_id}/", "", {std::string(seg[2])}, kType};
+    *m = {"/universe/types/{type_id}/", kUniverseGroup, {std::string(seg[2])}, kType};
     return true;
   }
   return false;

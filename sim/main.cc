@@ -33,7 +33,8 @@ DEFINE_int32(cache_members_seconds, 3600, "Expires lifetime of corporation membe
 
 DEFINE_int32(esi_error_limit, 100, "ESI errors allowed per error window before 420s");
 DEFINE_int32(esi_error_window_seconds, 60, "ESI error window length");
-DEFINE_string(esi_groups, "alliance=600/1m,corporation=600/1m,character=600/1m",
+DEFINE_string(esi_groups,
+              "alliance=600/1m,corporation=600/1m,character=600/1m,contracts=600/1m,universe=600/1m",
               "ESI rate-limit groups as name=tokens/window (s|m|h); a group left out is "
               "unlimited, and an empty value turns group limits off");
 DEFINE_int32(esi_cost_2xx, 2, "tokens a 2xx costs");
