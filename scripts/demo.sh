@@ -129,7 +129,7 @@ echo "==> scan entities: killmail participants missing from the database"
 "$CTL" jobs run scan_entities --wait
 wait_idle
 
-echo "==> public contracts: two aggregation runs (the second meets ETags and 304s)"
+echo "==> public contracts: two aggregation runs (the second sends the stored ETags; pages the simulator changed in between answer 200)"
 "$CTL" jobs run contract_aggregation --wait
 "$CTL" jobs run contract_aggregation --wait
 wait_idle
