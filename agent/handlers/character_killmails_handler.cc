@@ -98,8 +98,7 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
     result.set_pages_total(pages_total);
     result.set_full_read(!found);
     HandlerResult out;
-    out.payload.emplace();
-    out.payload->PackFrom(result);
+    SetPayload(out, result);
     return out;
   }
 

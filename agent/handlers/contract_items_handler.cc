@@ -85,8 +85,7 @@ class ContractItemsHandler final : public Handler {
       }
     }
     HandlerResult result;
-    result.payload.emplace();
-    result.payload->PackFrom(out);
+    SetPayload(result, out);
     return result;
   }
 

@@ -148,8 +148,7 @@ class ContractsRegionHandler final : public MultiRequestHandler {
       }
     }
     HandlerResult result;
-    result.payload.emplace();
-    result.payload->PackFrom(out);
+    SetPayload(result, out);
     return result;
   }
 

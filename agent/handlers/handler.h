@@ -51,6 +51,14 @@ struct HandlerResult {
   std::optional<HttpResponse> stopped_by;
 };
 
+// Sets a workflow kind's payload (CompleteTaskRequest.payload) from its own
+// message.
+template <typename Message>
+void SetPayload(HandlerResult& result, const Message& message) {
+  result.payload.emplace();
+  result.payload->PackFrom(message);
+}
+
 // Issues the upstream calls of a multi-request task (pages of a list, then
 // the bodies it names). Each call waits for a rate token and is reported to
 // the throttler exactly like a single-request task's call.

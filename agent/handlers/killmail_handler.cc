@@ -93,8 +93,7 @@ class KillmailHandler final : public MultiRequestHandler {
     }
     km.set_body_json(response->body);
     HandlerResult out;
-    out.payload.emplace();
-    out.payload->PackFrom(km);
+    SetPayload(out, km);
     return out;
   }
 

@@ -94,8 +94,7 @@ class PoeExchangeHandler final : public Handler {
       }
     }
     HandlerResult result;
-    result.payload.emplace();
-    result.payload->PackFrom(page);
+    SetPayload(result, page);
     return result;
   }
 

@@ -81,8 +81,7 @@ class PoeStashHandler final : public Handler {
       stash->set_items_json(items != s.end() && items->is_array() ? items->dump() : "[]");
     }
     HandlerResult result;
-    result.payload.emplace();
-    result.payload->PackFrom(page);
+    SetPayload(result, page);
     return result;
   }
 

@@ -46,8 +46,7 @@ class UniverseTypeHandler final : public Handler {
                        ", expected the requested id"));
     }
     HandlerResult result;
-    result.payload.emplace();
-    result.payload->PackFrom(t);
+    SetPayload(result, t);
     return result;
   }
 

@@ -156,19 +156,13 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
 }
 
 void ExchangeStreamExtension::OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                        const Failure& f, TimePoint now) {
-  auto realm = RealmName(task.entity_id);
-  CheckpointStore::RecordError(txn, ExchangeStreamName(realm.value_or("invalid")), f.http_status,
-                               f.error, now);
+                                       const Failure& f, TimePoint now) {
+  RecordStreamFailure(txn, task.entity_id, f, now, ExchangeStreamName);
 }
 
 void ExchangeStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                     TimePoint now) {
-  auto realm = RealmName(task.entity_id);
-  const std::string stream = ExchangeStreamName(realm.value_or("invalid"));
-  LOG(ERROR) << "stream " << stream
-             << " task dead-lettered: the stream stops until it is queued again";
-  CheckpointStore::RecordError(txn, stream, 0, "stream task dead-lettered", now);
+                                    TimePoint now) {
+  RecordStreamDead(txn, task.entity_id, now, ExchangeStreamName);
 }
 
 }  // namespace sluice::streams

@@ -153,20 +153,13 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
 }
 
 void StashStreamExtension::OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                     const Failure& f, TimePoint now) {
-  auto realm = RealmName(task.entity_id);
-  CheckpointStore::RecordError(txn, StashStreamName(realm.value_or("invalid")), f.http_status,
-                               f.error, now);
+                                    const Failure& f, TimePoint now) {
+  RecordStreamFailure(txn, task.entity_id, f, now, StashStreamName);
 }
 
 void StashStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                  TimePoint now) {
-  auto realm = RealmName(task.entity_id);
-  const std::string stream = StashStreamName(realm.value_or("invalid"));
-  LOG(ERROR) << "stream " << stream
-             << " task dead-lettered: the stream stops until it is queued again (coordinator "
-                "restart with --poe_streams_enabled, or sluicectl enqueue)";
-  CheckpointStore::RecordError(txn, stream, 0, "stream task dead-lettered", now);
+                                 TimePoint now) {
+  RecordStreamDead(txn, task.entity_id, now, StashStreamName);
 }
 
 }  // namespace sluice::streams

@@ -38,4 +38,28 @@ absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string StreamOf(int64_t entity_id,
+                     const std::function<std::string(const std::string&)>& stream_name) {
+  return stream_name(RealmName(entity_id).value_or("invalid"));
+}
+
+}  // namespace
+
+void RecordStreamFailure(pqxx::dbtransaction& txn, int64_t entity_id, const Failure& f,
+                         TimePoint now,
+                         const std::function<std::string(const std::string&)>& stream_name) {
+  CheckpointStore::RecordError(txn, StreamOf(entity_id, stream_name), f.http_status, f.error, now);
+}
+
+void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, TimePoint now,
+                      const std::function<std::string(const std::string&)>& stream_name) {
+  const std::string stream = StreamOf(entity_id, stream_name);
+  LOG(ERROR) << "stream " << stream
+             << " task dead-lettered: the stream stops until it is queued again (coordinator "
+                "restart with --poe_streams_enabled, or sluicectl enqueue)";
+  CheckpointStore::RecordError(txn, stream, 0, "stream task dead-lettered", now);
+}
+
 }  // namespace sluice::streams

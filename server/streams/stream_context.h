@@ -25,6 +25,16 @@ absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask
                                 const std::function<std::string(const std::string&)>& stream_name,
                                 const std::string& initial_cursor);
 
+// Failure hooks shared by the stream kinds. The stream is
+// stream_name(realm of the task's entity id), "invalid" for a non-realm id.
+// A failed fetch goes to stream_errors; a dead-lettered stream task is also
+// logged: the stream stops until its task is queued again.
+void RecordStreamFailure(pqxx::dbtransaction& txn, int64_t entity_id, const Failure& f,
+                         TimePoint now,
+                         const std::function<std::string(const std::string&)>& stream_name);
+void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, TimePoint now,
+                      const std::function<std::string(const std::string&)>& stream_name);
+
 }  // namespace sluice::streams
 
 #endif  // SLUICE_SERVER_STREAMS_STREAM_CONTEXT_H_
