@@ -85,6 +85,9 @@ absl::Status ValidateConfig(const SimConfig& c) {
   if (u.characters > 1500000) return Invalid("characters must be <= 1.5e6");
   if (c.threads < 1 || c.threads > 1024) return Invalid("threads must be in [1, 1024]");
   if (c.auth_token.empty()) return Invalid("auth_token must not be empty");
+  if (c.auth_token_character_id < 1 || c.auth_token_character_id > 2147483647) {
+    return Invalid("auth_token_character_id must be a positive int32 (an EVE character id)");
+  }
   if (c.cache_list_seconds < 0 || c.cache_detail_seconds < 0 || c.cache_members_seconds < 0) {
     return Invalid("cache times must be >= 0");
   }
@@ -135,11 +138,24 @@ absl::StatusOr<std::vector<EsiGroupLimit>> ParseEsiGroups(absl::string_view text
   return out;
 }
 
+std::string FormatEsiWindow(int w) {
+  if (w % 3600 == 0) return absl::StrCat(w / 3600, "h");
+  if (w % 60 == 0) return absl::StrCat(w / 60, "m");
+  return absl::StrCat(w, "s");
+}
+
 std::string FormatEsiLimit(const EsiGroupLimit& limit) {
-  int w = limit.window_seconds;
-  if (w % 3600 == 0) return absl::StrCat(limit.tokens, "/", w / 3600, "h");
-  if (w % 60 == 0) return absl::StrCat(limit.tokens, "/", w / 60, "m");
-  return absl::StrCat(limit.tokens, "/", w, "s");
+  return absl::StrCat(limit.tokens, "/", FormatEsiWindow(limit.window_seconds));
+}
+
+absl::StatusOr<Metering> ParseMetering(absl::string_view text) {
+  if (text == "per_caller") return Metering::kPerCaller;
+  if (text == "global") return Metering::kGlobal;
+  return Invalid(absl::StrCat("metering must be per_caller or global, not '", text, "'"));
+}
+
+const char* MeteringName(Metering metering) {
+  return metering == Metering::kGlobal ? "global" : "per_caller";
 }
 
 absl::StatusOr<std::vector<PoeRule>> ParsePoeRules(absl::string_view text) {

@@ -1,7 +1,8 @@
 // SimConfig holds every knob of the upstream simulator: universe size, ESI and
-// PoE limits, token costs and fault rates. The text formats used by flags
-// ("alliance=600/1m", "Ip=45:60:120,180:1800:600") are parsed here so the
-// binary and tests share one parser.
+// PoE limits, how they are metered (per caller or globally), token costs and
+// fault rates. The text formats used by flags ("alliance=600/1m",
+// "Ip=45:60:120,180:1800:600", "per_caller") are parsed here so the binary
+// and tests share one parser.
 //
 // Thread-safety: plain value types; copy them freely.
 #ifndef SLUICE_SIM_CONFIG_H_
@@ -76,11 +77,32 @@ struct FaultConfig {
   double fault_429_no_headers_rate = 0;
 };
 
+// Who pays for a request.
+//   kPerCaller: as the real upstreams bill. ESI: one bucket per (rate-limit
+//     group, caller), the caller being the character of a known access token
+//     or else the source address; the error limit per source address. PoE:
+//     each rule per its scope (Ip: address, Account: token, Client: client).
+//   kGlobal: the simulator's original model, kept for comparisons: one bucket
+//     per group and one error limit for everybody, every PoE rule per address,
+//     and error-limit headers on every ESI route.
+enum class Metering { kPerCaller, kGlobal };
+
+// "per_caller" | "global".
+absl::StatusOr<Metering> ParseMetering(absl::string_view text);
+const char* MeteringName(Metering metering);
+
 struct SimConfig {
   std::string bind_address = "127.0.0.1";
   int threads = 16;  // httplib worker threads; one per open connection
   UniverseConfig universe;
   std::string auth_token = "sim-token";
+  // The character --auth_token belongs to (a corporation director reading
+  // /corporations/{id}/members/): ESI bills an authenticated call to
+  // <application>:<character>, so requests with this token use the buckets of
+  // "char:<id>". 90000001 is a plausible EVE id below the generated universe's
+  // ids (2112000000+), so it never shares buckets with a killmail token.
+  int64_t auth_token_character_id = 90000001;
+  Metering metering = Metering::kPerCaller;
 
   // Cache lifetimes that drive the Expires header.
   int cache_list_seconds = 3600;     // /alliances/, /alliances/{id}/corporations/
@@ -89,9 +111,17 @@ struct SimConfig {
 
   int esi_error_limit = 100;
   int esi_error_window_seconds = 60;
+  // char-killmail is ESI's own group and limit for
+  // /characters/{character_id}/killmails/recent/ (30 tokens / 15 min per
+  // character, from the OpenAPI document's x-rate-limit); the others are the
+  // simulator's (see README).
   std::vector<EsiGroupLimit> esi_groups = {
-      {"alliance", 600, 60}, {"corporation", 600, 60}, {"character", 600, 60},
-      {"contracts", 600, 60}, {"universe", 600, 60}};
+      {"alliance", 600, 60},  {"corporation", 600, 60}, {"character", 600, 60},
+      {"contracts", 600, 60}, {"universe", 600, 60},    {"char-killmail", 30, 900}};
+  // Group of /killmails/{killmail_id}/{killmail_hash}/. Empty (the default):
+  // no group, the error limit only. A benchmark may name a group (and
+  // configure it in esi_groups) to give bodies a budget it can compute.
+  std::string esi_killmail_body_group;
   EsiCosts esi_costs;
 
   std::vector<PoeRule> poe_stash_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};
@@ -108,6 +138,8 @@ absl::Status ValidateFaults(const FaultConfig& faults);
 absl::StatusOr<std::vector<EsiGroupLimit>> ParseEsiGroups(absl::string_view text);
 // "600/1m", as in the X-Ratelimit-Limit header (largest exact unit of s/m/h).
 std::string FormatEsiLimit(const EsiGroupLimit& limit);
+// "15m", as in the OpenAPI document's x-rate-limit "window-size".
+std::string FormatEsiWindow(int window_seconds);
 
 // "Ip=45:60:120,180:1800:600;Client=..." Empty text means no rules.
 absl::StatusOr<std::vector<PoeRule>> ParsePoeRules(absl::string_view text);

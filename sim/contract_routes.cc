@@ -167,6 +167,12 @@ bool ContractRoutes::Match(const std::vector<absl::string_view>& seg, EsiModuleM
   return false;
 }
 
+std::vector<EsiRouteInfo> ContractRoutes::Routes() const {
+  return {{"/contracts/public/{region_id}/", kContractGroup, ""},
+          {"/contracts/public/items/{contract_id}/", kContractGroup, ""},
+          {"/universe/types/{type_id}/", kUniverseGroup, ""}};
+}
+
 Reply ContractRoutes::Serve(const EsiModuleMatch& m, const httplib::Request& request) const {
   switch (m.tag) {
     case kRegion:

@@ -65,6 +65,7 @@ class ContractRoutes final : public EsiModule {
   Reply Serve(const EsiModuleMatch& m, const httplib::Request& request) const override;
   void RegisterControl(httplib::Server& server) override;
   nlohmann::json Summary() const override;
+  std::vector<EsiRouteInfo> Routes() const override;
 
   // The ids listed for `region_id` right now (poison included), ascending.
   std::vector<int64_t> ListedIds(int64_t region_id) const;

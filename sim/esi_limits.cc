@@ -57,6 +57,13 @@ void ErrorLimiter::Reset() {
   remain_ = budget_;
 }
 
+bool ErrorLimiter::Idle() {
+  TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  ExpireLocked(now);
+  return !window_open_;
+}
+
 nlohmann::json ErrorLimiter::ToJson() {
   State s = Check();
   return {{"remain", s.remain},

@@ -1,16 +1,18 @@
-// ESI's two budgets.
+// ESI's two budgets, each for one payer (EsiMeter decides who pays and keeps
+// one limiter per payer).
 //
-// ErrorLimiter: a shared allowance of error responses (4xx/5xx) per window.
-// Once it is spent every route answers 420 until the window ends. The window
-// opens with the first error after the previous one closed, so a quiet client
-// always sees the full budget.
+// ErrorLimiter: an allowance of error responses (4xx/5xx) per window for one
+// source address. Once it is spent every route answers 420 to that address
+// until the window ends. The window opens with the first error after the
+// previous one closed, so a quiet client always sees the full budget.
 //
-// GroupLimiter: ESI's floating-window token limiter for one rate-limit group.
-// Each response costs tokens by status class; each spent token comes back
-// exactly one window after it was spent. A request arriving with fewer tokens
-// than a 2xx costs gets 429 and costs nothing.
+// GroupLimiter: ESI's floating-window token bucket for one (rate-limit group,
+// caller) pair. Each response costs tokens by status class; each spent token
+// comes back exactly one window after it was spent. A request arriving with
+// fewer tokens than a 2xx costs gets 429 and costs nothing.
 //
-// Ownership: owned by the Simulator; the Clock is borrowed and must outlive them.
+// Ownership: owned (shared) by EsiMeter's tables and the requests using them;
+// the Clock is borrowed and must outlive them.
 // Thread-safety: every method is safe to call concurrently (one mutex each).
 #ifndef SLUICE_SIM_ESI_LIMITS_H_
 #define SLUICE_SIM_ESI_LIMITS_H_
@@ -43,7 +45,10 @@ class ErrorLimiter {
   // state to report on that response.
   State Record(int status);
   void Reset();
+  // No window open: the full budget, like a limiter never used.
+  bool Idle();
   nlohmann::json ToJson();
+  int budget() const { return budget_; }
 
  private:
   State StateLocked(TimePoint now);
@@ -79,6 +84,8 @@ class GroupLimiter {
   Snapshot Settle(uint64_t ticket, int status);
   Snapshot Peek();
   void Reset();
+  // Every token back: the same as a bucket never used.
+  bool Idle() { return Peek().used == 0; }
 
   const EsiGroupLimit& limit() const { return limit_; }
   // "600/1m"

@@ -6,7 +6,10 @@
 // a module is only "which paths" and "what JSON".
 //
 // A module may add control endpoints under /sim/ (issue test tokens, add
-// killmails, inject poison contracts) and a summary for /sim/stats.
+// killmails, inject poison contracts) and a summary for /sim/stats, lists its
+// routes for the OpenAPI document (/meta/openapi.json), and may know access
+// tokens, so the Simulator can bill an authenticated request to the token's
+// character as ESI does.
 //
 // Ownership: the Simulator owns its modules. Thread-safety: Match, Serve and
 // control handlers run on many server threads at once; modules guard their
@@ -17,6 +20,7 @@
 #include <httplib.h>
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -39,9 +43,23 @@ struct EsiModuleMatch {
   int tag = 0;                      // which of the module's routes
 };
 
+// One route, as the OpenAPI document (openapi.h) describes it.
+struct EsiRouteInfo {
+  std::string route;  // template, as in EsiModuleMatch::route
+  std::string group;  // rate-limit group; empty for routes in none
+  std::string scope;  // SSO scope an authenticated route needs; empty if public
+};
+
 class EsiModule {
  public:
   virtual ~EsiModule() = default;
+  // Every route Match can return, with the group it reports.
+  virtual std::vector<EsiRouteInfo> Routes() const = 0;
+  // The character a valid (known, unexpired) access token belongs to.
+  virtual std::optional<int64_t> CharacterForToken(absl::string_view token) const {
+    (void)token;
+    return std::nullopt;
+  }
   // `segments`: the path split on '/', version prefix already removed.
   virtual bool Match(const std::vector<absl::string_view>& segments, EsiModuleMatch* m) const = 0;
   virtual Reply Serve(const EsiModuleMatch& m, const httplib::Request& request) const = 0;

@@ -97,6 +97,22 @@ EsiMatch EsiRoutes::Match(absl::string_view path) const {
   return m;
 }
 
+std::vector<EsiRouteInfo> EsiRoutes::Routes() const {
+  // Must agree with Match() above.
+  std::vector<EsiRouteInfo> out = {
+      {"/alliances/", "alliance", ""},
+      {"/alliances/{alliance_id}/", "alliance", ""},
+      {"/alliances/{alliance_id}/corporations/", "alliance", ""},
+      {"/corporations/{corporation_id}/", "corporation", ""},
+      {"/corporations/{corporation_id}/members/", "corporation",
+       "esi-corporations.read_corporation_membership.v1"},
+      {"/characters/{character_id}/", "character", ""}};
+  for (const EsiModule* module : modules_) {
+    for (EsiRouteInfo& r : module->Routes()) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 Reply EsiRoutes::Serve(const EsiMatch& m, const httplib::Request& request) const {
   switch (m.kind) {
     case Kind::kAllianceList:

@@ -53,6 +53,9 @@ class EsiRoutes {
   // `path` has no query string and no version prefix. Trailing slash optional.
   EsiMatch Match(absl::string_view path) const;
   Reply Serve(const EsiMatch& match, const httplib::Request& request) const;
+  // Every route served, core routes first, then the modules' (for the
+  // OpenAPI document).
+  std::vector<EsiRouteInfo> Routes() const;
 
  private:
   Reply Alliance(absl::string_view id) const;

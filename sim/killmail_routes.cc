@@ -14,6 +14,16 @@ namespace {
 
 enum Tag { kRecent = 1, kBody = 2 };
 
+// ESI's group for the recent list: the OpenAPI document's x-rate-limit names
+// "char-killmail" (30 tokens / 15m), as mirrored from
+// https://esi.evetech.net/meta/openapi.json in e.g. neucore's
+// backend/config/esi-rate-limits.php. That mirror (snapshots from November
+// 2025 on) also lists the body route in a group "killmail" (3600 / 15m); the
+// simulator serves bodies ungrouped by default (error limit only), as ESI long
+// did, and models that group when configured (SimConfig::esi_killmail_body_group).
+constexpr char kRecentGroup[] = "char-killmail";
+constexpr char kRecentScope[] = "esi-killmails.read_killmails.v1";
+
 // 2026-01-01T00:00:00Z; killmail times are derived from the sequence so a
 // body never changes between requests.
 constexpr int64_t kTimeBase = 1767225600;
@@ -52,7 +62,8 @@ KillmailRoutes::KillmailRoutes(const Universe* universe, const SimConfig& config
       seed_(config.universe.seed),
       clock_(clock),
       growth_period_(growth_period),
-      start_(universe->generated_at()) {
+      start_(universe->generated_at()),
+      body_group_(config.esi_killmail_body_group) {
   for (int64_t alliance : universe_->AllianceIds()) {
     for (int64_t corp : universe_->AllianceCorporations(alliance).value_or(std::vector<int64_t>{})) {
       for (int64_t ch : universe_->CorporationMembers(corp).value_or(std::vector<int64_t>{})) {
@@ -163,22 +174,32 @@ absl::StatusOr<int64_t> KillmailRoutes::AddKillmails(int64_t character_id, int c
 bool KillmailRoutes::Match(const std::vector<absl::string_view>& seg, EsiModuleMatch* m) const {
   if (seg.size() == 4 && seg[0] == "characters" && seg[2] == "killmails" && seg[3] == "recent") {
     m->route = "/characters/{character_id}/killmails/recent/";
-    m->group = "character";
+    m->group = kRecentGroup;
     m->params = {std::string(seg[1])};
     m->tag = kRecent;
     return true;
   }
   if (seg.size() == 3 && seg[0] == "killmails") {
     m->route = "/killmails/{killmail_id}/{killmail_hash}/";
-    // ESI serves bodies without a rate-limit group (error limit only); the
-    // simulator puts them in "character" so the throttler learns a budget
-    // from headers instead of keeping its conservative default for them.
-    m->group = "character";
+    m->group = body_group_;
     m->params = {std::string(seg[1]), std::string(seg[2])};
     m->tag = kBody;
     return true;
   }
   return false;
+}
+
+std::vector<EsiRouteInfo> KillmailRoutes::Routes() const {
+  return {{"/characters/{character_id}/killmails/recent/", kRecentGroup, kRecentScope},
+          {"/killmails/{killmail_id}/{killmail_hash}/", body_group_, ""}};
+}
+
+std::optional<int64_t> KillmailRoutes::CharacterForToken(absl::string_view token) const {
+  const TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end() || it->second.expires <= now) return std::nullopt;
+  return it->second.character_id;
 }
 
 Reply KillmailRoutes::Serve(const EsiModuleMatch& m, const httplib::Request& request) const {

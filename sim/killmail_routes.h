@@ -4,11 +4,17 @@
 //       needs "Authorization: Bearer <token>" issued by POST /sim/tokens for
 //       that character (401 without a valid token, 403 for another
 //       character's); 50 refs {killmail_id, killmail_hash} per page, newest
-//       (highest id) first, X-Pages; rate-limit group "character".
+//       (highest id) first, X-Pages; rate-limit group "char-killmail", ESI's
+//       own (30 tokens / 15 min per character by default, SimConfig).
 //   GET /killmails/{killmail_id}/{killmail_hash}/
 //       public; 404 for an unknown id or a wrong hash. ESI's shape: victim
 //       {character_id, corporation_id, alliance_id?, ship_type_id,
-//       damage_taken}, attackers [{..., final_blow, damage_done}].
+//       damage_taken}, attackers [{..., final_blow, damage_done}]. No
+//       rate-limit group by default (error limit only);
+//       SimConfig::esi_killmail_body_group puts it in one.
+//
+// Tokens issued here are access tokens of their character: the Simulator
+// bills a request carrying one (on any route) to "char:<character_id>".
 //
 // Every participant is a universe character, so discovery from killmails
 // ("scan entities") ends at entities the simulator serves. Ship types come
@@ -63,6 +69,8 @@ class KillmailRoutes final : public EsiModule {
   Reply Serve(const EsiModuleMatch& m, const httplib::Request& request) const override;
   void RegisterControl(httplib::Server& server) override;
   nlohmann::json Summary() const override;
+  std::vector<EsiRouteInfo> Routes() const override;
+  std::optional<int64_t> CharacterForToken(absl::string_view token) const override;
 
   // For tests and the control routes. nullopt for an unknown character.
   std::optional<std::vector<int64_t>> KillmailIds(int64_t character_id) const;
@@ -91,10 +99,11 @@ class KillmailRoutes final : public EsiModule {
   const Clock* const clock_;
   const Duration growth_period_;
   const TimePoint start_;
+  const std::string body_group_;  // SimConfig::esi_killmail_body_group
   std::vector<int64_t> characters_;  // ascending; index = position
 
   mutable std::mutex mu_;
-  std::map<std::string, Token> tokens_;  // guarded by mu_
+  std::map<std::string, Token, std::less<>> tokens_;  // guarded by mu_
   std::map<uint32_t, int64_t> added_;    // guarded by mu_
   int64_t tokens_issued_ = 0;            // guarded by mu_
   int64_t added_total_ = 0;              // guarded by mu_

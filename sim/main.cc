@@ -26,6 +26,12 @@ DEFINE_int32(characters, 0, "override the preset's character count (0 keeps it)"
 DEFINE_int32(independent_corporations, 0,
              "extra corporations in no alliance, discoverable only through their characters");
 DEFINE_string(auth_token, "sim-token", "bearer token accepted by authenticated ESI routes");
+DEFINE_int64(auth_token_character_id, 90000001,
+             "character --auth_token belongs to: its requests use the buckets of char:<id>");
+DEFINE_string(metering, "per_caller",
+              "per_caller: ESI buckets per (group, character or source address), error limit "
+              "per address, PoE rules per their scope (as the upstreams bill); global: one "
+              "shared bucket per group, one error limit, PoE rules per address");
 
 DEFINE_int32(cache_list_seconds, 3600, "Expires lifetime of ESI id lists");
 DEFINE_int32(cache_detail_seconds, 3600, "Expires lifetime of ESI entity details");
@@ -34,9 +40,13 @@ DEFINE_int32(cache_members_seconds, 3600, "Expires lifetime of corporation membe
 DEFINE_int32(esi_error_limit, 100, "ESI errors allowed per error window before 420s");
 DEFINE_int32(esi_error_window_seconds, 60, "ESI error window length");
 DEFINE_string(esi_groups,
-              "alliance=600/1m,corporation=600/1m,character=600/1m,contracts=600/1m,universe=600/1m",
-              "ESI rate-limit groups as name=tokens/window (s|m|h); a group left out is "
-              "unlimited, and an empty value turns group limits off");
+              "alliance=600/1m,corporation=600/1m,character=600/1m,contracts=600/1m,"
+              "universe=600/1m,char-killmail=30/15m",
+              "ESI rate-limit groups as name=tokens/window (s|m|h), each bucket per caller; "
+              "a group left out is unlimited, and an empty value turns group limits off");
+DEFINE_string(esi_killmail_body_group, "",
+              "rate-limit group of /killmails/{id}/{hash}/ (empty: none, error limit only, as "
+              "on ESI); name a group of --esi_groups to give bodies a budget");
 DEFINE_int32(esi_cost_2xx, 2, "tokens a 2xx costs");
 DEFINE_int32(esi_cost_3xx, 1, "tokens a 3xx (304) costs");
 DEFINE_int32(esi_cost_4xx, 5, "tokens a 4xx costs");
@@ -61,8 +71,9 @@ std::vector<std::pair<std::string, std::string>> EnvNames() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const char* flag :
        {"port", "bind", "threads", "seed", "universe", "alliances", "corporations", "characters",
-        "independent_corporations", "auth_token", "cache_list_seconds", "cache_detail_seconds",
-        "cache_members_seconds", "esi_error_limit", "esi_error_window_seconds", "esi_groups",
+        "independent_corporations", "auth_token", "auth_token_character_id", "metering",
+        "cache_list_seconds", "cache_detail_seconds", "cache_members_seconds",
+        "esi_error_limit", "esi_error_window_seconds", "esi_groups", "esi_killmail_body_group",
         "esi_cost_2xx", "esi_cost_3xx", "esi_cost_4xx", "esi_cost_5xx", "poe_stash_rules",
         "poe_exchange_rules", "fault_5xx_rate", "fault_slow_rate", "fault_slow_ms",
         "fault_malformed_rate", "fault_429_no_headers_rate"}) {
@@ -97,6 +108,8 @@ int main(int argc, char** argv) {
   if (FLAGS_characters > 0) config.universe.characters = FLAGS_characters;
   config.universe.independent_corporations = FLAGS_independent_corporations;
   config.auth_token = FLAGS_auth_token;
+  config.auth_token_character_id = FLAGS_auth_token_character_id;
+  config.esi_killmail_body_group = FLAGS_esi_killmail_body_group;
   config.cache_list_seconds = FLAGS_cache_list_seconds;
   config.cache_detail_seconds = FLAGS_cache_detail_seconds;
   config.cache_members_seconds = FLAGS_cache_members_seconds;
@@ -110,7 +123,9 @@ int main(int argc, char** argv) {
   auto groups = ParseEsiGroups(FLAGS_esi_groups);
   auto stash_rules = ParsePoeRules(FLAGS_poe_stash_rules);
   auto exchange_rules = ParsePoeRules(FLAGS_poe_exchange_rules);
-  for (const absl::Status& s : {groups.status(), stash_rules.status(), exchange_rules.status()}) {
+  auto metering = ParseMetering(FLAGS_metering);
+  for (const absl::Status& s : {groups.status(), stash_rules.status(), exchange_rules.status(),
+                                metering.status()}) {
     if (!s.ok()) {
       LOG(ERROR) << s.message();
       return 2;
@@ -119,6 +134,7 @@ int main(int argc, char** argv) {
   config.esi_groups = *groups;
   config.poe_stash_rules = *stash_rules;
   config.poe_exchange_rules = *exchange_rules;
+  config.metering = *metering;
 
   sluice::InstallShutdownHandlers();
   Simulator sim(config);

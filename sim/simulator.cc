@@ -11,9 +11,11 @@
 #include <cstring>
 
 #include "sim/esi_limits.h"
+#include "sim/esi_meter.h"
 #include "sim/esi_routes.h"
 #include "sim/faults.h"
 #include "sim/http_util.h"
+#include "sim/openapi.h"
 #include "sim/poe_limits.h"
 #include "sim/poe_routes.h"
 #include "sim/stats.h"
@@ -49,6 +51,14 @@ bool MatchesETag(const std::string& if_none_match, const std::string& etag) {
   return false;
 }
 
+// The token of "Authorization: Bearer <token>", or empty.
+std::string BearerToken(const httplib::Request& req) {
+  constexpr absl::string_view kBearer = "Bearer ";
+  const std::string auth = req.get_header_value("Authorization");
+  if (!absl::StartsWith(auth, kBearer)) return "";
+  return auth.substr(kBearer.size());
+}
+
 void Reply400(httplib::Response& res, absl::string_view message) {
   res.status = 400;
   res.set_content(EsiError(message), kJsonType);
@@ -81,19 +91,15 @@ void Simulator::Build() {
   esi_modules_ = MakeEsiModules(universe_.get(), config_, clock_);
   for (const auto& module : esi_modules_) esi_->AddModule(module.get());
   poe_ = std::make_unique<PoeRoutes>(clock_);
-  error_limiter_ = std::make_unique<ErrorLimiter>(config_.esi_error_limit,
-                                                  config_.esi_error_window_seconds, clock_);
-  for (const EsiGroupLimit& g : config_.esi_groups) {
-    groups_[g.name] = std::make_unique<GroupLimiter>(g, config_.esi_costs, clock_);
-  }
+  meter_ = std::make_unique<EsiMeter>(config_, clock_);
   // A policy without rules is unlimited and sends no rate-limit headers.
   if (!config_.poe_stash_rules.empty()) {
-    policies_[kPoeStashPolicy] =
-        std::make_unique<PoeLimiter>(kPoeStashPolicy, config_.poe_stash_rules, clock_);
+    policies_[kPoeStashPolicy] = std::make_unique<PoeLimiter>(
+        kPoeStashPolicy, config_.poe_stash_rules, clock_, config_.metering);
   }
   if (!config_.poe_exchange_rules.empty()) {
-    policies_[kPoeExchangePolicy] =
-        std::make_unique<PoeLimiter>(kPoeExchangePolicy, config_.poe_exchange_rules, clock_);
+    policies_[kPoeExchangePolicy] = std::make_unique<PoeLimiter>(
+        kPoeExchangePolicy, config_.poe_exchange_rules, clock_, config_.metering);
   }
 }
 
@@ -155,11 +161,6 @@ void Simulator::Stop() {
   LOG(INFO) << "upstream simulator on port " << port_ << " stopped";
 }
 
-GroupLimiter* Simulator::FindGroup(const std::string& name) const {
-  auto it = groups_.find(name);
-  return it == groups_.end() ? nullptr : it->second.get();
-}
-
 PoeLimiter* Simulator::FindPolicy(const std::string& policy) const {
   auto it = policies_.find(policy);
   return it == policies_.end() ? nullptr : it->second.get();
@@ -172,6 +173,16 @@ void Simulator::RegisterRoutes() {
   });
   s.Get("/sim/stats", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(Stats().dump(2), kJsonType);
+  });
+  s.Get("/sim/buckets", [this](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<nlohmann::json> buckets = meter_->BucketsJson(req.get_param_value("caller"));
+    if (!buckets.ok()) return Reply400(res, buckets.status().message());
+    res.set_content(buckets->dump(2), kJsonType);
+  });
+  // Generated once: routes and groups do not change while serving.
+  const std::string openapi = EsiOpenApi(esi_->Routes(), config_.esi_groups).dump();
+  s.Get("/meta/openapi.json", [openapi](const httplib::Request&, httplib::Response& res) {
+    res.set_content(openapi, kJsonType);
   });
   s.Post("/sim/reset_stats", [this](const httplib::Request&, httplib::Response& res) {
     ResetStats();
@@ -240,27 +251,55 @@ void Simulator::HandleUpstream(const httplib::Request& req, httplib::Response& r
   VLOG(1) << req.method << " " << req.path << " -> " << res.status;
 }
 
+std::string Simulator::EsiCallerOf(const httplib::Request& req) const {
+  // esi-docs "Rate Limiting", "Bucket System": an authenticated call is billed
+  // to <applicationID>:<characterID> of its token, anything else to the
+  // source IP (an unknown or expired token authenticates nobody).
+  const std::string token = BearerToken(req);
+  if (!token.empty()) {
+    if (token == config_.auth_token) {
+      return EsiMeter::CharacterCaller(config_.auth_token_character_id);
+    }
+    for (const auto& module : esi_modules_) {
+      if (std::optional<int64_t> character = module->CharacterForToken(token)) {
+        return EsiMeter::CharacterCaller(*character);
+      }
+    }
+  }
+  return EsiMeter::AddressCaller(req.remote_addr);
+}
+
 void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
   EsiMatch match = esi_->Match(EsiRoutes::StripVersion(req.path));
   const std::string user_agent = req.get_header_value("User-Agent");
+  const std::string caller = EsiCallerOf(req);
+  const std::string address = EsiMeter::AddressCaller(req.remote_addr);
 
-  ErrorLimiter::State err = error_limiter_->Check();
+  // Errors count against the address on every route, and a spent error limit
+  // answers 420 on every route (the strict reading of esi-docs' warning that
+  // the error limit "will return 420s on all ESI routes").
+  std::shared_ptr<ErrorLimiter> errors = meter_->Errors(address);
+  ErrorLimiter::State err = errors->Check();
   if (err.limited) {
-    stats_->RecordViolation(kViolationEsiErrorLimit);
-    SetErrorLimitHeaders(res, err);
+    stats_->RecordViolation(kViolationEsiErrorLimit, address);
+    SetErrorLimitHeaders(res, err);  // the 420's own reason, on any route
     res.status = 420;
     res.set_content(EsiError(kErrorLimited), kJsonType);
-    stats_->RecordRequest(match.route, res.status, user_agent);
+    stats_->RecordRequest(match.route, res.status, user_agent, caller);
     return;
   }
 
-  GroupLimiter* group = FindGroup(match.group);
+  std::shared_ptr<GroupLimiter> group = meter_->Group(match.group, caller);
+  // esi-docs: the rate-limit headers "are mutually exclusive" to the error
+  // limit headers, so a route in a group sends only its group's headers.
+  const bool error_headers = group == nullptr || meter_->metering() == Metering::kGlobal;
   GroupLimiter::Admission admission;
   if (group != nullptr) {
     admission = group->Admit();
     if (!admission.admitted) {
-      stats_->RecordViolation(kViolationEsiGroup);
-      SetErrorLimitHeaders(res, error_limiter_->Record(429));
+      stats_->RecordViolation(kViolationEsiGroup, caller);
+      ErrorLimiter::State after = errors->Record(429);
+      if (error_headers) SetErrorLimitHeaders(res, after);
       if (faults_->DropRateLimitHeaders()) {
         stats_->RecordFault("429_no_headers");
       } else {
@@ -272,7 +311,7 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
                                             ", retry in ", admission.retry_after_seconds,
                                             " seconds")),
                       kJsonType);
-      stats_->RecordRequest(match.route, res.status, user_agent);
+      stats_->RecordRequest(match.route, res.status, user_agent, caller);
       return;
     }
   }
@@ -312,30 +351,37 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
   }
 
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
-  SetErrorLimitHeaders(res, error_limiter_->Record(status));
+  ErrorLimiter::State after = errors->Record(status);
+  if (error_headers) SetErrorLimitHeaders(res, after);
   if (group != nullptr) SetGroupHeaders(res, *group, group->Settle(admission.ticket, status));
   res.status = status;
   if (status != 304) res.set_content(reply.body, kJsonType);
-  stats_->RecordRequest(match.route, status, user_agent);
+  stats_->RecordRequest(match.route, status, user_agent, caller);
 }
 
 void Simulator::HandlePoe(const httplib::Request& req, httplib::Response& res) {
   PoeMatch match = poe_->Match(req.path);
   const std::string user_agent = req.get_header_value("User-Agent");
+  // PoE requests are counted per source address; a refused one is charged to
+  // the key of the rule that refused it (an address, an account, ...).
+  const std::string caller = EsiMeter::AddressCaller(req.remote_addr);
 
   if (PoeLimiter* limiter = FindPolicy(match.policy)) {
-    PoeLimiter::Decision d = limiter->Decide(req.remote_addr);
+    std::string account = BearerToken(req);
+    if (account.empty()) account = kPoeAnonymous;
+    PoeLimiter::Decision d = limiter->Decide(PoeCaller{req.remote_addr, account});
     for (const auto& [name, value] : d.headers) res.set_header(name, value);
     if (d.outcome != PoeLimiter::Outcome::kAllowed) {
       stats_->RecordViolation(d.outcome == PoeLimiter::Outcome::kRestricted
                                   ? kViolationPoeRestriction
-                                  : kViolationPoeRule);
+                                  : kViolationPoeRule,
+                              d.refused_key);
       res.status = 429;
       res.set_header("Retry-After", std::to_string(d.retry_after_seconds));
       res.set_content(PoeError(3, absl::StrCat("Rate limit exceeded; you are restricted for ",
                                                d.retry_after_seconds, " seconds")),
                       kJsonType);
-      stats_->RecordRequest(match.route, res.status, user_agent);
+      stats_->RecordRequest(match.route, res.status, user_agent, caller);
       return;
     }
   }
@@ -359,20 +405,20 @@ void Simulator::HandlePoe(const httplib::Request& req, httplib::Response& res) {
   }
   res.status = reply.status;
   res.set_content(reply.body, kJsonType);
-  stats_->RecordRequest(match.route, reply.status, user_agent);
+  stats_->RecordRequest(match.route, reply.status, user_agent, caller);
 }
 
 nlohmann::json Simulator::Stats() const {
   nlohmann::json out = stats_->ToJson();
   out["fault_config"] = FaultsToJson(faults());
+  out["metering"] = MeteringName(config_.metering);
   nlohmann::json esi = nlohmann::json::object();
-  nlohmann::json groups = nlohmann::json::object();
-  if (error_limiter_ != nullptr) esi["error_limit"] = error_limiter_->ToJson();
-  for (const auto& [name, group] : groups_) {
-    GroupLimiter::Snapshot s = group->Peek();
-    groups[name] = {{"limit", group->limit_header()}, {"remaining", s.remaining}, {"used", s.used}};
+  if (meter_ != nullptr) {
+    esi["error_limit"] = meter_->ErrorLimitJson();
+    esi["groups"] = meter_->GroupsJson();
+  } else {
+    esi["groups"] = nlohmann::json::object();
   }
-  esi["groups"] = groups;
   out["esi"] = esi;
   nlohmann::json poe = nlohmann::json::object();
   for (const auto& [policy, limiter] : policies_) poe[policy] = limiter->ToJson();
@@ -388,8 +434,7 @@ nlohmann::json Simulator::Stats() const {
 void Simulator::ResetStats() { stats_->Reset(); }
 
 void Simulator::ResetLimits() {
-  if (error_limiter_ != nullptr) error_limiter_->Reset();
-  for (auto& [name, group] : groups_) group->Reset();
+  if (meter_ != nullptr) meter_->Reset();
   for (auto& [policy, limiter] : policies_) limiter->Reset();
 }
 

@@ -3,14 +3,25 @@
 // headers, rate limits, penalties and faults, plus a /sim/* control surface
 // for tests and the demo.
 //
+// Budgets are billed per caller, as the real upstreams bill (EsiMeter,
+// PoeLimiter; SimConfig::metering = kGlobal keeps one shared budget). An ESI
+// caller is "char:<id>" for a request with a known access token (--auth_token
+// or one issued by POST /sim/tokens) and "ip:<remote address>" otherwise; the
+// ESI error limit is per remote address.
+//
 // Every upstream request goes through one pipeline:
-//   ESI: error limit (420) -> group limit (429) -> faults -> route -> ETag/304
-//        -> charge error budget and group tokens -> headers
-//   PoE: policy rules (429 + restriction) -> faults -> route
-// Requests to /sim/* bypass limits, faults and stats.
+//   ESI: error limit of the address (420) -> the caller's group bucket (429)
+//        -> faults -> route -> ETag/304 -> charge error budget and group
+//        tokens -> headers: X-Ratelimit-* on a route in a configured group,
+//        X-ESI-Error-Limit-* on any other (esi-docs: "mutually exclusive";
+//        under kGlobal both, as before)
+//   PoE: policy rules, each per its scope (429 + restriction) -> faults -> route
+// Requests to /sim/* and /meta/openapi.json bypass limits, faults and stats.
 //
 // Control routes:
 //   GET  /sim/stats         counters and limiter state (see Stats())
+//   GET  /sim/buckets?caller=char:<id>|ip:<address>
+//                           one caller's buckets in full (EsiMeter::BucketsJson)
 //   POST /sim/reset_stats   zero the counters (limiter state is kept)
 //   POST /sim/reset_limits  refill every budget and lift every restriction
 //   GET  /sim/faults        current fault rates
@@ -18,6 +29,7 @@
 //   POST /sim/mutate        {"kind": "corporation", "id": 98000123}
 //   GET  /sim/universe      counts, id ranges and the seed
 //   GET  /sim/healthz       "ok"
+//   GET  /meta/openapi.json ESI's OpenAPI document with x-rate-limit (openapi.h)
 //
 // Ownership: the Clock is borrowed and must outlive the Simulator.
 // Thread-safety: once Start() has returned, all public methods are safe to
@@ -49,10 +61,9 @@ struct Response;
 
 namespace sluice::sim {
 
+class EsiMeter;
 class EsiRoutes;
-class ErrorLimiter;
 class FaultInjector;
-class GroupLimiter;
 class PoeLimiter;
 class PoeRoutes;
 class StatsCollector;
@@ -78,20 +89,29 @@ class Simulator {
 
   // {
   //   "requests_total": 12, "requests_by_route": {"/alliances/": 1, ...},
+  //   "requests_by_caller": {"callers": 2, "top": [{"caller": "ip:127.0.0.1",
+  //                          "requests": 11}, {"caller": "char:90000001", ...}]},
   //   "responses_by_status": {"200": 10, "429": 2}, "not_modified": 0,
   //   "errors": 2, "requests_without_user_agent": 0, "user_agents": {"ua": 12},
   //   "violations": {"total": 1, "esi_group": 1, "esi_error_limit": 0,
-  //                  "poe_restriction": 0, "poe_rule": 0},
+  //                  "poe_restriction": 0, "poe_rule": 0,
+  //                  "by_caller": {"ip:127.0.0.1": 1}},
   //   "faults": {"5xx": 0, "slow": 0, "malformed": 0, "429_no_headers": 0},
   //   "fault_config": {"fault_5xx_rate": 0, ...},
-  //   "esi": {"error_limit": {"remain": 98, "reset_seconds": 41, "limited": false,
-  //                           "budget": 100, "window_seconds": 60},
-  //           "groups": {"alliance": {"limit": "600/1m", "remaining": 590, "used": 10}}},
+  //   "metering": "per_caller",
+  //   "esi": {"error_limit": {"budget": 100, "window_seconds": 60, "addresses": 1,
+  //                           "limited_addresses": 0, "least_remaining": [
+  //                           {"address": "ip:127.0.0.1", "remain": 98,
+  //                            "reset_seconds": 41, "limited": false}]},
+  //           "groups": {"alliance": {"limit": "600/1m", "callers": 1, "most_used": [
+  //                      {"caller": "ip:127.0.0.1", "remaining": 590, "used": 10}]}}},
   //   "poe": {"public-stash-request-limit": {"rules": {"Ip": {"limit": "45:60:120",
-  //           "clients": {"127.0.0.1": "3:60:0"}}}}},
+  //           "scope": "Ip", "keys": 1, "clients": {"127.0.0.1": "3:60:0"}}}}},
   //   "universe": {"seed": 1, "alliances": {"count": 40, "first": ..., "last": ...}, ...}
   // }
-  // Empty limiter sections before Start().
+  // Per-caller sections are bounded (top few callers plus a count), so the
+  // answer stays small with 100,000 callers. Empty limiter sections before
+  // Start().
   nlohmann::json Stats() const;
   void ResetStats();
   void ResetLimits();
@@ -111,7 +131,9 @@ class Simulator {
   void HandleUpstream(const httplib::Request& req, httplib::Response& res);
   void HandleEsi(const httplib::Request& req, httplib::Response& res);
   void HandlePoe(const httplib::Request& req, httplib::Response& res);
-  GroupLimiter* FindGroup(const std::string& name) const;
+  // "char:<id>" for a request carrying a known access token, else
+  // "ip:<remote address>".
+  std::string EsiCallerOf(const httplib::Request& req) const;
   PoeLimiter* FindPolicy(const std::string& policy) const;
 
   const SimConfig config_;
@@ -123,8 +145,7 @@ class Simulator {
   std::unique_ptr<EsiRoutes> esi_;
   std::vector<std::unique_ptr<EsiModule>> esi_modules_;
   std::unique_ptr<PoeRoutes> poe_;
-  std::unique_ptr<ErrorLimiter> error_limiter_;
-  std::map<std::string, std::unique_ptr<GroupLimiter>> groups_;
+  std::unique_ptr<EsiMeter> meter_;
   std::map<std::string, std::unique_ptr<PoeLimiter>> policies_;
   std::unique_ptr<FaultInjector> faults_;
   std::unique_ptr<StatsCollector> stats_;

@@ -1,13 +1,36 @@
 #include "sim/stats.h"
 
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
 namespace sluice::sim {
+namespace {
+
+constexpr char kOther[] = "(other)";
+
+// ++counts[key], or ++counts["(other)"] once `cap` keys are held.
+template <typename Map>
+void CountCapped(Map& counts, const std::string& key, size_t cap) {
+  auto it = counts.find(key);
+  if (it != counts.end()) {
+    ++it->second;
+  } else if (counts.size() < cap) {
+    counts.emplace(key, 1);
+  } else {
+    ++counts[kOther];
+  }
+}
+
+}  // namespace
 
 StatsCollector::StatsCollector() { Reset(); }
 
 void StatsCollector::RecordRequest(const std::string& route, int status,
-                                   const std::string& user_agent) {
+                                   const std::string& user_agent, const std::string& caller) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_;
+  CountCapped(by_caller_, caller, kMaxCallers);
   ++by_route_[route];
   ++by_status_[status];
   if (status == 304) ++not_modified_;
@@ -21,9 +44,10 @@ void StatsCollector::RecordRequest(const std::string& route, int status,
   }
 }
 
-void StatsCollector::RecordViolation(const char* reason) {
+void StatsCollector::RecordViolation(const char* reason, const std::string& caller) {
   std::lock_guard<std::mutex> lock(mu_);
   ++violations_[reason];
+  CountCapped(violations_by_caller_, caller, kMaxViolators);
 }
 
 void StatsCollector::RecordFault(const char* kind) {
@@ -37,6 +61,8 @@ void StatsCollector::Reset() {
   by_route_.clear();
   by_status_.clear();
   user_agents_.clear();
+  by_caller_.clear();
+  violations_by_caller_.clear();
   // Every reason and fault is always present, so readers need no defaults.
   violations_.clear();
   for (const char* r : {kViolationEsiGroup, kViolationEsiErrorLimit, kViolationPoeRestriction,
@@ -58,7 +84,21 @@ nlohmann::json StatsCollector::ToJson() const {
     total_violations += n;
   }
   violations["total"] = total_violations;
+  violations["by_caller"] = violations_by_caller_;
+
+  // The busiest callers, by requests then name, and how many there are.
+  std::vector<std::pair<std::string, uint64_t>> callers(by_caller_.begin(), by_caller_.end());
+  const size_t shown = std::min(kTopCallers, callers.size());
+  std::partial_sort(callers.begin(), callers.begin() + shown, callers.end(),
+                    [](const auto& a, const auto& b) {
+                      return std::tie(b.second, a.first) < std::tie(a.second, b.first);
+                    });
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t i = 0; i < shown; ++i) {
+    top.push_back({{"caller", callers[i].first}, {"requests", callers[i].second}});
+  }
   return {{"requests_total", requests_},
+          {"requests_by_caller", {{"callers", callers.size()}, {"top", top}}},
           {"requests_by_route", by_route_},
           {"responses_by_status", by_status},
           {"not_modified", not_modified_},

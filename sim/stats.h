@@ -1,7 +1,13 @@
 // StatsCollector counts what clients did to the simulated upstream: requests
-// per route template and status, 304s, errors, limit violations by reason,
-// injected faults and User-Agents. Tests and the demo read it through
-// GET /sim/stats to prove a client stayed within budget.
+// per route template, status and caller, 304s, errors, limit violations by
+// reason and by caller, injected faults and User-Agents. Tests and the demo
+// read it through GET /sim/stats to prove a client stayed within budget.
+//
+// Callers are the ones the simulator bills ("char:<id>", "ip:<address>", or
+// a PoE rule's key such as "account:<token>"). Per-caller maps are capped so
+// a client inventing callers cannot grow memory without bound, and the JSON
+// shows the busiest callers only (requests_by_caller) or those with
+// violations (violations.by_caller).
 //
 // Ownership: owned by the Simulator.
 // Thread-safety: all methods are safe to call concurrently (one mutex).
@@ -12,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -29,8 +36,10 @@ class StatsCollector {
 
   // One upstream request. `route` is its template, e.g.
   // "GET /alliances/{alliance_id}/"; an empty `user_agent` counts as missing.
-  void RecordRequest(const std::string& route, int status, const std::string& user_agent);
-  void RecordViolation(const char* reason);
+  void RecordRequest(const std::string& route, int status, const std::string& user_agent,
+                     const std::string& caller);
+  // A request sent while `caller` was already limited for `reason`.
+  void RecordViolation(const char* reason, const std::string& caller);
   // "5xx", "slow", "malformed", "429_no_headers".
   void RecordFault(const char* kind);
   void Reset();
@@ -38,10 +47,16 @@ class StatsCollector {
   // Shape documented on Simulator::Stats().
   nlohmann::json ToJson() const;
 
+  // requests_by_caller lists this many callers.
+  static constexpr size_t kTopCallers = 10;
+
  private:
   // Past this many distinct User-Agents the rest are lumped together, so a
   // client that randomises its UA cannot grow memory without bound.
   static constexpr size_t kMaxUserAgents = 64;
+  // Same for callers: far above any real fleet of characters and addresses.
+  static constexpr size_t kMaxCallers = 1 << 20;
+  static constexpr size_t kMaxViolators = 10000;
 
   mutable std::mutex mu_;
   uint64_t requests_ = 0;                        // guarded by mu_
@@ -53,6 +68,8 @@ class StatsCollector {
   std::map<std::string, uint64_t> violations_;   // guarded by mu_
   std::map<std::string, uint64_t> faults_;       // guarded by mu_
   std::map<std::string, uint64_t> user_agents_;  // guarded by mu_
+  std::unordered_map<std::string, uint64_t> by_caller_;  // guarded by mu_
+  std::map<std::string, uint64_t> violations_by_caller_;  // guarded by mu_
 };
 
 }  // namespace sluice::sim

@@ -94,7 +94,10 @@ TEST_F(SimEsiLimitsTest, GroupLimitAnswers429AndCountsViolation) {
   nlohmann::json stats = StatsJson();
   EXPECT_EQ(stats["violations"]["esi_group"], 1);
   EXPECT_EQ(stats["violations"]["total"], 1);
-  EXPECT_EQ(stats["esi"]["groups"]["alliance"]["remaining"], 0);
+  const nlohmann::json& alliance = stats["esi"]["groups"]["alliance"];
+  EXPECT_EQ(alliance["callers"], 1);
+  EXPECT_EQ(alliance["most_used"][0]["caller"], "ip:127.0.0.1");
+  EXPECT_EQ(alliance["most_used"][0]["remaining"], 0);
 
   // Other groups are not limited and carry no group headers.
   auto other = Get("/characters/1/");
@@ -169,8 +172,12 @@ TEST_F(SimEsiLimitsTest, ErrorLimitBlocksEveryRoute) {
   }
   nlohmann::json stats = StatsJson();
   EXPECT_EQ(stats["violations"]["esi_error_limit"], 4);
-  EXPECT_EQ(stats["esi"]["error_limit"]["remain"], 0);
-  EXPECT_EQ(stats["esi"]["error_limit"]["limited"], true);
+  const nlohmann::json& error_limit = stats["esi"]["error_limit"];
+  EXPECT_EQ(error_limit["addresses"], 1);
+  EXPECT_EQ(error_limit["limited_addresses"], 1);
+  EXPECT_EQ(error_limit["least_remaining"][0]["address"], "ip:127.0.0.1");
+  EXPECT_EQ(error_limit["least_remaining"][0]["remain"], 0);
+  EXPECT_EQ(error_limit["least_remaining"][0]["limited"], true);
 
   clock_.Advance(seconds(59));
   EXPECT_EQ(Get("/alliances/")->status, 420);

@@ -106,12 +106,13 @@ TEST_F(SimPoeTest, ExchangeCursorAdvancesByCompletedHours) {
 TEST(SimPoeLimiterTest, ClientsAreKeyedSeparately) {
   FakeClock clock(FromUnixSeconds(1767225600));
   PoeLimiter l("p", *ParsePoeRules("Ip=1:10:60"), &clock);
-  EXPECT_EQ(l.Decide("10.0.0.1").outcome, PoeLimiter::Outcome::kAllowed);
-  EXPECT_EQ(l.Decide("10.0.0.2").outcome, PoeLimiter::Outcome::kAllowed);
-  EXPECT_EQ(l.Decide("10.0.0.1").outcome, PoeLimiter::Outcome::kRuleExceeded);
-  EXPECT_EQ(l.Decide("10.0.0.1").outcome, PoeLimiter::Outcome::kRestricted);
+  const PoeCaller a{"10.0.0.1", kPoeAnonymous}, b{"10.0.0.2", kPoeAnonymous};
+  EXPECT_EQ(l.Decide(a).outcome, PoeLimiter::Outcome::kAllowed);
+  EXPECT_EQ(l.Decide(b).outcome, PoeLimiter::Outcome::kAllowed);
+  EXPECT_EQ(l.Decide(a).outcome, PoeLimiter::Outcome::kRuleExceeded);
+  EXPECT_EQ(l.Decide(a).outcome, PoeLimiter::Outcome::kRestricted);
   clock.Advance(seconds(60));
-  EXPECT_EQ(l.Decide("10.0.0.1").outcome, PoeLimiter::Outcome::kAllowed);
+  EXPECT_EQ(l.Decide(a).outcome, PoeLimiter::Outcome::kAllowed);
 }
 
 }  // namespace

@@ -34,7 +34,11 @@ TEST_F(SimStatsTest, CountsRoutesStatusesAndUserAgents) {
   EXPECT_EQ(s["requests_without_user_agent"], 1);
   EXPECT_EQ(s["user_agents"][testing::kUserAgent], 6);
   EXPECT_EQ(s["violations"]["total"], 0);
-  EXPECT_EQ(s["esi"]["error_limit"]["remain"], 99);
+  EXPECT_TRUE(s["violations"]["by_caller"].empty());
+  EXPECT_EQ(s["requests_by_caller"]["callers"], 1);
+  EXPECT_EQ(s["requests_by_caller"]["top"][0]["caller"], "ip:127.0.0.1");
+  EXPECT_EQ(s["requests_by_caller"]["top"][0]["requests"], 7);
+  EXPECT_EQ(s["esi"]["error_limit"]["least_remaining"][0]["remain"], 99);
   EXPECT_EQ(s["universe"]["alliances"]["count"], 40);
   // /sim/* requests are not upstream traffic.
   EXPECT_EQ(StatsJson()["requests_total"], 7);
@@ -44,8 +48,9 @@ TEST_F(SimStatsTest, CountsRoutesStatusesAndUserAgents) {
   EXPECT_EQ(s["requests_total"], 0);
   EXPECT_TRUE(s["requests_by_route"].empty());
   EXPECT_EQ(s["violations"]["esi_group"], 0);
+  EXPECT_EQ(s["requests_by_caller"]["callers"], 0);
   // Limiter state survives a stats reset.
-  EXPECT_EQ(s["esi"]["error_limit"]["remain"], 99);
+  EXPECT_EQ(s["esi"]["error_limit"]["least_remaining"][0]["remain"], 99);
 }
 
 TEST_F(SimStatsTest, StopIsCleanAndIdempotent) {
