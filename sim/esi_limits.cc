@@ -81,10 +81,19 @@ GroupLimiter::GroupLimiter(EsiGroupLimit limit, EsiCosts costs, const Clock* clo
       clock_(clock) {}
 
 void GroupLimiter::ExpireLocked(TimePoint now) {
-  while (!spends_.empty() && spends_.front().at + window_ <= now) {
-    used_ -= spends_.front().tokens;
-    spends_.pop_front();
+  while (head_ < spends_.size() && spends_[head_].at + window_ <= now) {
+    used_ -= spends_[head_].tokens;
+    ++head_;
     ++front_seq_;
+  }
+  // Compact once the returned spends are the larger half, so memory follows
+  // the spends within one window and each spend is moved O(1) times.
+  if (head_ == spends_.size()) {
+    spends_.clear();
+    head_ = 0;
+  } else if (head_ >= 64 && 2 * head_ >= spends_.size()) {
+    spends_.erase(spends_.begin(), spends_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
 }
 
@@ -104,11 +113,12 @@ GroupLimiter::Admission GroupLimiter::Admit() {
     spends_.push_back(Spend{now, cost});
     used_ += cost;
     a.admitted = true;
-    a.ticket = front_seq_ + spends_.size() - 1;
+    a.ticket = front_seq_ + (spends_.size() - head_) - 1;
   } else {
     // Walk the oldest spends until enough tokens would have come back.
     Duration wait = window_;
-    for (const Spend& s : spends_) {
+    for (size_t i = head_; i < spends_.size(); ++i) {
+      const Spend& s = spends_[i];
       remaining += s.tokens;
       if (remaining >= cost) {
         wait = s.at + window_ - now;
@@ -126,8 +136,8 @@ GroupLimiter::Snapshot GroupLimiter::Settle(uint64_t ticket, int status) {
   std::lock_guard<std::mutex> lock(mu_);
   ExpireLocked(now);
   // A spend already returned (the request outlived the window) needs no fix-up.
-  if (ticket >= front_seq_ && ticket - front_seq_ < spends_.size()) {
-    Spend& s = spends_[ticket - front_seq_];
+  if (ticket >= front_seq_ && ticket - front_seq_ < spends_.size() - head_) {
+    Spend& s = spends_[head_ + (ticket - front_seq_)];
     int cost = costs_.ForStatus(status);
     used_ += cost - s.tokens;
     s.tokens = cost;
@@ -144,8 +154,9 @@ GroupLimiter::Snapshot GroupLimiter::Peek() {
 
 void GroupLimiter::Reset() {
   std::lock_guard<std::mutex> lock(mu_);
-  front_seq_ += spends_.size();
+  front_seq_ += spends_.size() - head_;
   spends_.clear();
+  head_ = 0;
   used_ = 0;
 }
 

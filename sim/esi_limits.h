@@ -18,9 +18,9 @@
 #define SLUICE_SIM_ESI_LIMITS_H_
 
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -105,10 +105,13 @@ class GroupLimiter {
   const Duration window_;
   const Clock* const clock_;
   std::mutex mu_;
-  // Spends in arrival order. front_seq_ is the ticket of spends_.front(), so a
+  // Spends in arrival order, live from spends_[head_] on (a vector, not a
+  // deque: an idle deque still holds a 512-byte block, and there is a bucket
+  // per caller). front_seq_ is the ticket of spends_[head_], so a
   // ticket maps to an index without a search.
-  std::deque<Spend> spends_;  // guarded by mu_
-  uint64_t front_seq_ = 0;    // guarded by mu_
+  std::vector<Spend> spends_;  // guarded by mu_
+  size_t head_ = 0;            // guarded by mu_
+  uint64_t front_seq_ = 0;     // guarded by mu_
   int used_ = 0;              // sum of spends_; guarded by mu_
 };
 
