@@ -1,7 +1,8 @@
-// EsiRoutes maps ESI paths to route templates and rate-limit groups, and
-// renders the universe as ESI's JSON (same paths, field names and error
-// bodies). It knows nothing about limits, faults or caching headers; the
-// Simulator applies those around it.
+// EsiRoutes maps ESI paths to route templates and rate-limit groups, renders
+// the universe as ESI's JSON (same paths, field names and error bodies), and
+// lists every route (its own and its modules') for the OpenAPI document. It
+// knows nothing about limits, faults or caching headers; the Simulator applies
+// those around it.
 //
 // Ownership: borrows the Universe, which must outlive it.
 // Thread-safety: const and stateless apart from the Universe; safe to share.

@@ -45,8 +45,8 @@ DEFINE_string(esi_groups,
               "ESI rate-limit groups as name=tokens/window (s|m|h), each bucket per caller; "
               "a group left out is unlimited, and an empty value turns group limits off");
 DEFINE_string(esi_killmail_body_group, "",
-              "rate-limit group of /killmails/{id}/{hash}/ (empty: none, error limit only, as "
-              "on ESI); name a group of --esi_groups to give bodies a budget");
+              "rate-limit group of /killmails/{id}/{hash}/ (empty: none, error limit only); "
+              "name a group of --esi_groups to give bodies a budget");
 DEFINE_int32(esi_cost_2xx, 2, "tokens a 2xx costs");
 DEFINE_int32(esi_cost_3xx, 1, "tokens a 3xx (304) costs");
 DEFINE_int32(esi_cost_4xx, 5, "tokens a 4xx costs");
