@@ -254,7 +254,9 @@ void Simulator::HandleUpstream(const httplib::Request& req, httplib::Response& r
 std::string Simulator::EsiCallerOf(const httplib::Request& req) const {
   // esi-docs "Rate Limiting", "Bucket System": an authenticated call is billed
   // to <applicationID>:<characterID> of its token, anything else to the
-  // source IP (an unknown or expired token authenticates nobody).
+  // source IP (an unknown or expired token authenticates nobody). One
+  // simplification: ESI bills a token sent to a public route to
+  // <sourceIP>:<applicationID>; the simulator bills it to the character.
   const std::string token = BearerToken(req);
   if (!token.empty()) {
     if (token == config_.auth_token) {
