@@ -55,6 +55,11 @@ absl::Status Coordinator::Start() {
     LOG(ERROR) << "throttler state not restored, starting from conservative defaults: " << loaded;
   }
   persister_->Start();
+  if (!options_.esi_openapi_file.empty()) {
+    route_seeder_ = std::make_unique<throttle::EsiRouteSeeder>(
+        throttler_.get(), options_.esi_openapi_file, options_.esi_openapi_poll);
+    if (absl::Status seeded = route_seeder_->Start(); !seeded.ok()) return seeded;
+  }
   std::vector<grpc::Service*> module_services;
   WorkflowWiring wiring;
   wiring.pool = pool_.get();
@@ -141,6 +146,7 @@ void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   // First: runs in progress still need the queue and the database.
   if (ops_) ops_->Stop();
+  if (route_seeder_) route_seeder_->Stop();
   for (auto& module : modules_) module->Stop();
   if (scheduler_) scheduler_->Stop();
   if (queue_) queue_->Shutdown();

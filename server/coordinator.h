@@ -26,6 +26,7 @@
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
 #include "server/store/pg_state_store.h"
+#include "server/throttle/esi_openapi.h"
 #include "server/throttle/state_persister.h"
 #include "server/ops/ops_http_server.h"
 #include "server/throttle/throttler.h"
@@ -49,6 +50,11 @@ struct CoordinatorOptions {
   throttle::ThrottlerOptions throttle;
   // How often changed throttler state is written to system_state.
   std::chrono::milliseconds throttle_persist_interval{500};
+  // ESI's OpenAPI document whose x-rate-limit extensions seed route -> group
+  // mappings (esi_openapi.h); empty = learn from headers only. Re-read when
+  // the file changes, checked this often.
+  std::string esi_openapi_file;
+  std::chrono::milliseconds esi_openapi_poll{30000};
   // Periodic jobs (daily ESI sequence, snapshots). Tests set enabled = false
   // so that nothing runs unless they ask for it.
   SchedulerOptions scheduler;
@@ -101,6 +107,7 @@ class Coordinator {
   std::unique_ptr<PgStateStore> state_store_;
   std::unique_ptr<throttle::Throttler> throttler_;
   std::unique_ptr<throttle::StatePersister> persister_;
+  std::unique_ptr<throttle::EsiRouteSeeder> route_seeder_;
   std::unique_ptr<ThrottleServiceImpl> throttle_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

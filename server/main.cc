@@ -5,6 +5,7 @@
 #include "common/env_flags.h"
 #include "common/shutdown.h"
 #include "server/coordinator.h"
+#include "server/throttle/header_parser.h"
 
 DEFINE_string(listen, "0.0.0.0:50051", "gRPC listen address");
 DEFINE_string(dsn, "", "PostgreSQL connection string (libpq format or URI)");
@@ -19,6 +20,12 @@ DEFINE_int32(fresh_for_s, 3600, "discovered entities refreshed this recently are
 DEFINE_double(throttle_margin, 0.01, "share of every learned budget the throttler never grants");
 DEFINE_int32(throttle_lease_ttl_ms, 2000, "how long granted rate tokens may be spent");
 DEFINE_int32(throttle_persist_ms, 500, "how often changed throttler state is saved");
+DEFINE_string(esi_openapi_file, "",
+              "ESI OpenAPI document (JSON) whose x-rate-limit extensions seed route -> group "
+              "mappings before any call; re-read when it changes (empty: learn from headers)");
+DEFINE_string(throttle_esi_ungrouped_limit, "",
+              "cap on calls of an ESI route outside any rate-limit group, per caller, as "
+              "calls/window, e.g. 300/1m (empty: the error limit alone governs them, as on ESI)");
 DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to finish");
 DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
 DEFINE_int32(daily_interval_s, 86400, "interval of the daily_esi job");
@@ -46,6 +53,8 @@ int main(int argc, char** argv) {
                        {"throttle_margin", "SLUICE_THROTTLE_MARGIN"},
                        {"throttle_lease_ttl_ms", "SLUICE_THROTTLE_LEASE_TTL_MS"},
                        {"throttle_persist_ms", "SLUICE_THROTTLE_PERSIST_MS"},
+                       {"esi_openapi_file", "SLUICE_ESI_OPENAPI_FILE"},
+                       {"throttle_esi_ungrouped_limit", "SLUICE_THROTTLE_ESI_UNGROUPED_LIMIT"},
                        {"drain_s", "SLUICE_DRAIN_S"},
                        {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
                        {"daily_interval_s", "SLUICE_DAILY_INTERVAL_S"},
@@ -79,6 +88,16 @@ int main(int argc, char** argv) {
   options.throttle.margin_fraction = FLAGS_throttle_margin;
   options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);
   options.throttle_persist_interval = std::chrono::milliseconds(FLAGS_throttle_persist_ms);
+  options.esi_openapi_file = FLAGS_esi_openapi_file;
+  if (!FLAGS_throttle_esi_ungrouped_limit.empty()) {
+    auto cap = sluice::throttle::ParseEsiLimit(FLAGS_throttle_esi_ungrouped_limit);
+    if (!cap.ok() || cap->first <= 0) {
+      LOG(ERROR) << "--throttle_esi_ungrouped_limit must look like 300/1m: "
+                 << FLAGS_throttle_esi_ungrouped_limit;
+      return 2;
+    }
+    options.throttle.esi_ungrouped = sluice::throttle::WindowLimit{cap->first, cap->second};
+  }
   options.scheduler.enabled = FLAGS_jobs_enabled;
   options.scheduler.daily_esi_interval = std::chrono::seconds(FLAGS_daily_interval_s);
   options.scheduler.snapshot_interval = std::chrono::seconds(FLAGS_snapshot_interval_s);

@@ -63,7 +63,9 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
     s.database_ok = false;
     s.database_error = std::string(stats.status().message());
   }
-  s.budgets = throttler->ListBudgets();
+  throttle::BudgetQuery query;
+  query.top = 1;  // the most constrained budget of each family
+  s.budget_families = throttler->ListBudgetFamilies(query).families;
   std::map<std::string, JobRunRow> last_runs;
   if (s.database_ok) {
     if (auto runs = scheduler->ListRuns("", 200); runs.ok()) {
@@ -124,18 +126,29 @@ std::string RenderPrometheus(const OpsSnapshot& s) {
   w.Family("sluice_dead_tasks", "gauge", "Dead-lettered tasks by kind.");
   for (const KindStats& k : s.queue) w.Sample("sluice_dead_tasks", {{"kind", k.kind}}, k.dead);
 
-  w.Family("sluice_budget_limit", "gauge", "Calls a budget allows per window (learned or default).");
-  w.Family("sluice_budget_remaining", "gauge", "Calls left in the budget's window now (estimate).");
-  w.Family("sluice_budget_restricted", "gauge", "1 while the upstream restricts the budget.");
-  w.Family("sluice_budget_granted_total", "counter", "Calls granted under the budget.");
-  w.Family("sluice_budget_denied_total", "counter", "Requests refused with the budget limiting.");
-  for (const auto& b : s.budgets) {
-    const std::vector<std::pair<std::string, std::string>> l = {{"budget", b.name}};
-    w.Sample("sluice_budget_limit", l, b.window.limit);
-    w.Sample("sluice_budget_remaining", l, b.window.remaining);
-    w.Sample("sluice_budget_restricted", l, b.restricted_until > s.taken_at ? 1 : 0);
-    w.Sample("sluice_budget_granted_total", l, b.counters.granted);
-    w.Sample("sluice_budget_denied_total", l, b.counters.denied);
+  // One series per budget family, not per character or address: the label
+  // set stays bounded with 100,000 callers.
+  w.Family("sluice_budget_limit", "gauge",
+           "Units a budget of the family allows per window (learned or default).");
+  w.Family("sluice_budget_remaining", "gauge",
+           "Units left now in the family's most constrained budget (estimate).");
+  w.Family("sluice_budget_callers", "gauge", "Budgets of the family alive (callers, addresses).");
+  w.Family("sluice_budget_restricted", "gauge", "Budgets of the family the upstream restricts now.");
+  w.Family("sluice_budget_exhausted", "gauge", "Budgets of the family that cannot take a call now.");
+  w.Family("sluice_budget_granted_total", "counter", "Calls granted under the family's budgets.");
+  w.Family("sluice_budget_denied_total", "counter",
+           "Requests refused with one of the family's budgets limiting.");
+  for (const auto& f : s.budget_families) {
+    const std::vector<std::pair<std::string, std::string>> l = {{"budget", f.name}};
+    if (!f.most_constrained.empty()) {
+      w.Sample("sluice_budget_limit", l, f.most_constrained.front().window.limit);
+      w.Sample("sluice_budget_remaining", l, f.most_constrained.front().window.remaining);
+    }
+    w.Sample("sluice_budget_callers", l, f.budgets);
+    w.Sample("sluice_budget_restricted", l, f.restricted);
+    w.Sample("sluice_budget_exhausted", l, f.exhausted);
+    w.Sample("sluice_budget_granted_total", l, f.counters.granted);
+    w.Sample("sluice_budget_denied_total", l, f.counters.denied);
   }
 
   w.Family("sluice_job_running", "gauge", "1 while a run of the job is in progress here.");
@@ -177,15 +190,24 @@ nlohmann::json RenderJson(const OpsSnapshot& s) {
                           {"oldest_age_seconds", k.oldest_age_seconds}});
   }
   j["budgets"] = nlohmann::json::array();
-  for (const auto& b : s.budgets) {
-    j["budgets"].push_back({{"name", b.name},
-                            {"limit", b.window.limit},
-                            {"remaining", b.window.remaining},
-                            {"period_seconds", Seconds(b.window.period)},
-                            {"learned", b.learned},
-                            {"restricted", b.restricted_until > s.taken_at},
-                            {"granted", b.counters.granted},
-                            {"denied", b.counters.denied}});
+  for (const auto& f : s.budget_families) {
+    nlohmann::json b = {{"name", f.name},
+                        {"callers", f.budgets},
+                        {"restricted", f.restricted > 0},
+                        {"restricted_budgets", f.restricted},
+                        {"exhausted_budgets", f.exhausted},
+                        {"granted", f.counters.granted},
+                        {"denied", f.counters.denied}};
+    if (!f.most_constrained.empty()) {
+      const throttle::BudgetInfo& worst = f.most_constrained.front();
+      b["limit"] = worst.window.limit;
+      b["remaining"] = worst.window.remaining;
+      b["period_seconds"] = Seconds(worst.window.period);
+      b["learned"] = worst.learned;
+      b["most_constrained"] = worst.name;
+      if (worst.restricted_until > s.taken_at) b["reason"] = worst.restriction_reason;
+    }
+    j["budgets"].push_back(std::move(b));
   }
   j["jobs"] = nlohmann::json::array();
   for (const JobGauge& g : s.jobs) {

@@ -43,7 +43,9 @@ struct OpsSnapshot {
   bool database_ok = true;
   std::string database_error;
   std::vector<KindStats> queue;
-  std::vector<throttle::BudgetInfo> budgets;
+  // Per budget family (an allowance across all its callers): bounded however
+  // many characters or addresses the throttler tracks.
+  std::vector<throttle::FamilyInfo> budget_families;
   std::vector<JobGauge> jobs;
   std::vector<CheckpointGauge> checkpoints;
 };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,7 @@ grpc::Status ToCallKey(const v1::RouteRef& ref, const std::string& prefix, CallK
   out->upstream = *upstream;
   out->route = ref.route();
   out->egress = ref.egress();
+  out->caller = ref.caller();
   absl::Status s = throttle::ValidateCallKey(*out);
   if (!s.ok()) {
     // ValidateCallKey names fields as "route.<field>"; re-root them.
@@ -125,6 +127,29 @@ void FillRevocation(const throttle::RevocationEvent& event, const std::string& a
   }
   *out->mutable_until() = ToProto(event.until);
   out->set_reason(event.reason);
+}
+
+void FillBudget(const throttle::BudgetInfo& info, v1::Budget* b) {
+  b->set_name(info.name);
+  b->set_family(info.family);
+  b->set_scope(info.scope);
+  b->set_learned(info.learned);
+  v1::Window* w = b->add_windows();
+  w->set_limit(info.window.limit);
+  *w->mutable_period() = ToProtoDuration(info.window.period);
+  w->set_remaining(info.window.remaining);
+  *w->mutable_restriction() = ToProtoDuration(info.window.penalty);
+  if (info.restricted_until.time_since_epoch().count() > 0) {
+    *b->mutable_restricted_until() = ToProto(info.restricted_until);
+    b->set_restriction_reason(info.restriction_reason);
+  }
+  *b->mutable_next_permitted() = ToProto(info.next_permitted);
+  b->set_granted(info.counters.granted);
+  b->set_denied(info.counters.denied);
+  b->set_waits(info.counters.waits);
+  b->set_restrictions(info.counters.restrictions);
+  b->set_outstanding_tokens(info.outstanding_calls);
+  for (const std::string& r : info.routes) b->add_routes(r);
 }
 
 }  // namespace
@@ -243,26 +268,36 @@ grpc::Status ThrottleServiceImpl::ListBudgets(grpc::ServerContext* context,
                                               const v1::ListBudgetsRequest* request,
                                               v1::ListBudgetsResponse* response) {
   if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  for (const throttle::BudgetInfo& info : throttler_->ListBudgets()) {
-    v1::Budget* b = response->add_budgets();
-    b->set_name(info.name);
-    b->set_learned(info.learned);
-    v1::Window* w = b->add_windows();
-    w->set_limit(info.window.limit);
-    *w->mutable_period() = ToProtoDuration(info.window.period);
-    w->set_remaining(info.window.remaining);
-    *w->mutable_restriction() = ToProtoDuration(info.window.penalty);
-    if (info.restricted_until.time_since_epoch().count() > 0) {
-      *b->mutable_restricted_until() = ToProto(info.restricted_until);
-    }
-    *b->mutable_next_permitted() = ToProto(info.next_permitted);
-    b->set_granted(info.counters.granted);
-    b->set_denied(info.counters.denied);
-    b->set_waits(info.counters.waits);
-    b->set_restrictions(info.counters.restrictions);
-    b->set_outstanding_tokens(info.outstanding_calls);
-    for (const std::string& r : info.routes) b->add_routes(r);
+  if (request->match().size() > throttle::kMaxRouteLength + 64) {
+    return Invalid("match is too long");
   }
+  if (request->top() < 0 || request->top() > 1000) return Invalid("top must be between 0 and 1000");
+  throttle::BudgetQuery query;
+  query.match = request->match();
+  query.top = request->top() == 0 ? 5 : request->top();
+  throttle::BudgetListing listing = throttler_->ListBudgetFamilies(query);
+  std::set<std::string> listed;
+  for (const throttle::FamilyInfo& f : listing.families) {
+    v1::BudgetFamily* out = response->add_families();
+    out->set_name(f.name);
+    out->set_kind(std::string(throttle::BudgetKindName(f.kind)));
+    out->set_budgets(f.budgets);
+    out->set_restricted(f.restricted);
+    out->set_exhausted(f.exhausted);
+    out->set_granted(f.counters.granted);
+    out->set_denied(f.counters.denied);
+    out->set_waits(f.counters.waits);
+    out->set_restrictions(f.counters.restrictions);
+    for (const std::string& r : f.routes) out->add_routes(r);
+    for (const throttle::BudgetInfo& info : f.most_constrained) {
+      FillBudget(info, out->add_most_constrained());
+      if (query.match.empty() && listed.insert(info.name).second) {
+        FillBudget(info, response->add_budgets());
+      }
+    }
+  }
+  for (const throttle::BudgetInfo& info : listing.budgets) FillBudget(info, response->add_budgets());
+  response->set_total_budgets(listing.total_budgets);
   *response->mutable_now() = ToProto(throttler_->clock()->Now());
   return grpc::Status::OK;
 }

@@ -1,5 +1,7 @@
 #include "server/store/pg_state_store.h"
 
+#include <nlohmann/json.hpp>
+
 namespace sluice {
 
 absl::Status PgStateStore::Put(const std::string& key, const std::string& json_value) {
@@ -44,6 +46,43 @@ absl::StatusOr<std::map<std::string, std::string>> PgStateStore::List(const std:
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::Status PgStateStore::Apply(const std::vector<Change>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  // One statement per kind of change, whatever their number: the upserts as
+  // one JSON object (values are JSON documents already, spliced in as they
+  // are), the deletes as one JSON array of keys.
+  std::string upserts = "{";
+  nlohmann::json deletes = nlohmann::json::array();
+  for (const auto& [key, value] : changes) {
+    if (!value) {
+      deletes.push_back(key);
+      continue;
+    }
+    if (upserts.size() > 1) upserts.push_back(',');
+    upserts += nlohmann::json(key).dump();
+    upserts.push_back(':');
+    upserts += *value;
+  }
+  upserts.push_back('}');
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    if (!deletes.empty()) {
+      w.exec_params(
+          "DELETE FROM system_state WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+          deletes.dump());
+    }
+    if (upserts.size() > 2) {
+      w.exec_params(
+          "INSERT INTO system_state (key, value, updated_at) "
+          "SELECT key, value, now() FROM jsonb_each($1::jsonb) "
+          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+          upserts);
+    }
+    w.commit();
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace sluice

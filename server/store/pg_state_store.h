@@ -16,6 +16,7 @@ class PgStateStore final : public StateStore {
   absl::Status Put(const std::string& key, const std::string& json_value) override;
   absl::StatusOr<std::string> Get(const std::string& key) override;
   absl::StatusOr<std::map<std::string, std::string>> List(const std::string& prefix) override;
+  absl::Status Apply(const std::vector<Change>& changes) override;
 
  private:
   PgPool* pool_;

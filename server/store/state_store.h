@@ -7,7 +7,10 @@
 #define SLUICE_SERVER_STORE_STATE_STORE_H_
 
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +26,9 @@ class StateStore {
   virtual absl::StatusOr<std::string> Get(const std::string& key) = 0;
   // All keys starting with prefix.
   virtual absl::StatusOr<std::map<std::string, std::string>> List(const std::string& prefix) = 0;
+  // Upserts (value set) and deletes (nullopt) in one transaction: all or none.
+  using Change = std::pair<std::string, std::optional<std::string>>;
+  virtual absl::Status Apply(const std::vector<Change>& changes) = 0;
 };
 
 }  // namespace sluice

@@ -16,34 +16,52 @@ absl::string_view BudgetKindName(BudgetKind kind) {
     case BudgetKind::kEsiErrors: return "esi_errors";
     case BudgetKind::kPoeTier: return "poe_tier";
     case BudgetKind::kPoeRoute: return "poe_route";
+    case BudgetKind::kEsiUngrouped: return "esi_ungrouped";
   }
   return "unknown";
 }
 
 std::optional<BudgetKind> ParseBudgetKind(absl::string_view name) {
   for (BudgetKind k : {BudgetKind::kEsiGroup, BudgetKind::kEsiRoute, BudgetKind::kEsiErrors,
-                       BudgetKind::kPoeTier, BudgetKind::kPoeRoute}) {
+                       BudgetKind::kPoeTier, BudgetKind::kPoeRoute, BudgetKind::kEsiUngrouped}) {
     if (BudgetKindName(k) == name) return k;
   }
   return std::nullopt;
 }
 
-Budget::Budget(std::string name, BudgetKind kind, int64_t limit, Duration period, int64_t margin,
-               Duration penalty, bool learned)
+void BudgetFamily::AddRoute(const std::string& label) {
+  if (routes.size() < kMaxRouteLabels) routes.insert(label);
+}
+
+Budget::Budget(std::string name, BudgetFamily* family, std::string scope, BudgetKind kind,
+               int64_t limit, Duration period, int64_t margin, Duration penalty, bool learned)
     : name_(std::move(name)),
+      family_(family),
+      scope_(std::move(scope)),
       kind_(kind),
       learned_(learned),
       window_(std::in_place, limit, period, margin),
       penalty_(penalty) {}
 
-Budget::Budget(std::string name, int64_t default_limit, Duration window, int64_t margin)
+Budget::Budget(std::string name, BudgetFamily* family, std::string scope, int64_t default_limit,
+               Duration window, int64_t margin)
     : name_(std::move(name)),
+      family_(family),
+      scope_(std::move(scope)),
       kind_(BudgetKind::kEsiErrors),
       errors_(std::in_place, default_limit, window, margin) {}
 
 bool Budget::learned() const { return errors_ ? errors_->learned() : learned_; }
 
 bool Budget::observed() const { return errors_ ? !errors_->probing() : observed_; }
+
+void Budget::set_observed(bool observed) {
+  if (errors_) {
+    errors_->set_probing(!observed);
+  } else {
+    observed_ = observed;
+  }
+}
 
 int64_t Budget::limit() const { return errors_ ? errors_->limit() : window_->limit(); }
 
@@ -126,8 +144,12 @@ CallTime Budget::NextCallsTime(int64_t calls, const CallCost& cost, int64_t prob
   return out;
 }
 
-void Budget::AddRoute(const std::string& label) {
-  if (routes_.size() < kMaxRouteLabels) routes_.insert(label);
+bool Budget::Idle(TimePoint now) {
+  // The error limit of an address is kept: there are few, and its window
+  // state is worth more than its memory.
+  if (errors_) return false;
+  return in_flight_calls_ == 0 && leases_.empty() && !restriction_.Active(now) &&
+         restriction_.level() == 0 && window_->Used(now) == 0;
 }
 
 }  // namespace sluice::throttle

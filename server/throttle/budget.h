@@ -1,9 +1,9 @@
-// Budget is one upstream allowance that calls draw from: an ESI rate-limit
-// group, a default per-route allowance used before a route's group is known,
-// ESI's error limit, or one PoE rule tier (per egress address for per-IP
-// rules). It combines the allowance's window model (FloatingWindow, or
-// ErrorWindow for the error limit), its Restriction and its counters, and
-// turns units into calls:
+// Budget is one upstream allowance that calls draw from, as the upstream
+// bills it: an ESI rate-limit group for one caller, a route's default before
+// its group is known, an ESI error limit of one source address, one PoE rule
+// tier for one scope (route_map.h names them). It combines the allowance's
+// window model (FloatingWindow, or ErrorWindow for the error limit), its
+// Restriction and its counters, and turns units into calls:
 //
 //   A call reserves `reserve` units while in flight (the worst case the call
 //   can cost) and is admitted by the upstream only if `admission` units are
@@ -17,17 +17,24 @@
 // `probe_limit` calls in flight, so the first response teaches the real state
 // before anything else goes out.
 //
-// Ownership: owned by the Throttler (stable address for its lifetime).
-// Thread-safety: none; guarded by the Throttler's mutex.
+// Budgets of one family (the same allowance for different callers) share a
+// BudgetFamily: the learned size, the counters that outlive idle budgets and
+// the routes seen, for listings.
+//
+// Ownership: owned by the Throttler (stable address until the Throttler drops
+// it, which it does only when no lease uses it). Thread-safety: none; guarded
+// by the Throttler's mutex.
 #ifndef SLUICE_SERVER_THROTTLE_BUDGET_H_
 #define SLUICE_SERVER_THROTTLE_BUDGET_H_
 
 #include <cstdint>
+#include <list>
 #include <optional>
 #include <set>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <unordered_set>
 
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "server/throttle/error_window.h"
 #include "server/throttle/restriction.h"
@@ -36,11 +43,12 @@
 namespace sluice::throttle {
 
 enum class BudgetKind {
-  kEsiGroup,   // esi/group/<group>
-  kEsiRoute,   // esi/route/<route>: default before the group is known
-  kEsiErrors,  // esi/errors
-  kPoeTier,    // poe/<policy>/<rule>/<tier> or poe/<policy>/ip/<egress>/<tier>
-  kPoeRoute,   // poe/route/<route>: default before the policy is known
+  kEsiGroup,      // esi/group/<group>/<scope>
+  kEsiRoute,      // esi/route/<route>: an unknown route's probe budget
+  kEsiErrors,     // esi/errors/<ip scope>
+  kPoeTier,       // poe/<policy>/<rule>/<tier>/<scope>
+  kPoeRoute,      // poe/route/<route>: default before the policy is known
+  kEsiUngrouped,  // esi/ungrouped/<route>/<scope>: optional cap, 429 carrier
 };
 
 absl::string_view BudgetKindName(BudgetKind kind);
@@ -65,15 +73,29 @@ struct BudgetCounters {
   int64_t restrictions = 0;  // restriction episodes
 };
 
+// What the budgets of one family share.
+struct BudgetFamily {
+  std::string name;
+  BudgetKind kind = BudgetKind::kEsiRoute;
+  BudgetCounters counters;       // over every budget the family ever had
+  std::set<std::string> routes;  // route labels (without caller/egress), bounded
+  int64_t live = 0;              // budgets alive now
+
+  void AddRoute(const std::string& label);
+};
+
 class Budget {
  public:
   // A floating-window budget.
-  Budget(std::string name, BudgetKind kind, int64_t limit, Duration period, int64_t margin,
-         Duration penalty, bool learned);
-  // The error-limit budget.
-  Budget(std::string name, int64_t default_limit, Duration window, int64_t margin);
+  Budget(std::string name, BudgetFamily* family, std::string scope, BudgetKind kind,
+         int64_t limit, Duration period, int64_t margin, Duration penalty, bool learned);
+  // An error-limit budget.
+  Budget(std::string name, BudgetFamily* family, std::string scope, int64_t default_limit,
+         Duration window, int64_t margin);
 
   const std::string& name() const { return name_; }
+  BudgetFamily* family() const { return family_; }
+  const std::string& scope() const { return scope_; }
   BudgetKind kind() const { return kind_; }
   bool is_error_limit() const { return kind_ == BudgetKind::kEsiErrors; }
 
@@ -82,7 +104,7 @@ class Budget {
   void set_learned(bool learned) { learned_ = learned; }
   // False while probing (see class comment).
   bool observed() const;
-  void set_observed(bool observed) { observed_ = observed; }
+  void set_observed(bool observed);
 
   // Exactly one of these is non-null.
   FloatingWindow* window() { return window_ ? &*window_ : nullptr; }
@@ -125,12 +147,31 @@ class Budget {
   CallTime NextCallsTime(int64_t calls, const CallCost& cost, int64_t probe_limit,
                          Duration retry_hint, TimePoint now);
 
-  // Route labels using this budget, for listings (bounded).
-  void AddRoute(const std::string& label);
-  const std::set<std::string>& routes() const { return routes_; }
+  // Nothing in flight, no open lease, nothing spent still counting, no
+  // restriction (nor escalated backoff) to remember: dropping the budget and
+  // making it again later changes nothing but its probe on first use.
+  bool Idle(TimePoint now);
+
+  // Open leases holding reservations here (for revocation without a scan).
+  std::unordered_set<int64_t>& leases() { return leases_; }
+  // The latest time a response to any lease granted here can arrive: what a
+  // snapshot charges for reservations still open.
+  TimePoint latest_answer() const { return latest_answer_; }
+  void NoteLeaseAnswerBy(TimePoint t) {
+    if (t > latest_answer_) latest_answer_ = t;
+  }
+
+  // Throttler bookkeeping: the position in its least-recently-touched list,
+  // and whether the persisted copy is stale / exists.
+  std::list<Budget*>::iterator lru_position;
+  TimePoint last_touch;
+  bool dirty = false;
+  bool persisted = false;
 
  private:
   std::string name_;
+  BudgetFamily* family_;
+  std::string scope_;
   BudgetKind kind_;
   bool learned_ = false;
   bool observed_ = false;
@@ -140,7 +181,8 @@ class Budget {
   BudgetCounters counters_;
   Duration penalty_{};
   int64_t in_flight_calls_ = 0;
-  std::set<std::string> routes_;
+  std::unordered_set<int64_t> leases_;
+  TimePoint latest_answer_{};
 };
 
 }  // namespace sluice::throttle

@@ -3,6 +3,15 @@
 #include "absl/strings/str_cat.h"
 
 namespace sluice::throttle {
+namespace {
+
+// Egress addresses and callers become parts of budget names.
+bool IsNameChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+         c == ':' || c == '-' || c == '_';
+}
+
+}  // namespace
 
 const char* UpstreamName(Upstream upstream) {
   return upstream == Upstream::kEsi ? "esi" : "poe";
@@ -15,10 +24,10 @@ std::optional<Upstream> ParseUpstream(absl::string_view name) {
 }
 
 std::string CallKey::Label() const {
-  if (upstream == Upstream::kPoe && !egress.empty()) {
-    return absl::StrCat(UpstreamName(upstream), " ", route, " @", egress);
-  }
-  return absl::StrCat(UpstreamName(upstream), " ", route);
+  std::string out = absl::StrCat(UpstreamName(upstream), " ", route);
+  if (!caller.empty()) absl::StrAppend(&out, " as ", caller);
+  if (!egress.empty()) absl::StrAppend(&out, " @", egress);
+  return out;
 }
 
 absl::Status ValidateCallKey(const CallKey& key) {
@@ -38,11 +47,19 @@ absl::Status ValidateCallKey(const CallKey& key) {
         absl::StrCat("route.egress must be at most ", kMaxEgressLength, " characters"));
   }
   for (char c : key.egress) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '.' || c == ':' || c == '-' || c == '_';
-    if (!ok) {
+    if (!IsNameChar(c)) {
       return absl::InvalidArgumentError(
           "route.egress must be an address made of [0-9A-Za-z.:_-]");
+    }
+  }
+  if (key.caller.size() > kMaxCallerLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("route.caller must be at most ", kMaxCallerLength, " characters"));
+  }
+  for (char c : key.caller) {
+    if (!IsNameChar(c)) {
+      return absl::InvalidArgumentError(
+          "route.caller must be an identity made of [0-9A-Za-z.:_-], e.g. char:90000001");
     }
   }
   return absl::OkStatus();

@@ -71,8 +71,14 @@ void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_secon
   Roll(now);
   Trim(now);
   if (!learned_) {
-    limit_ = remain;
-    learned_ = true;
+    // The first Remain seen is a lower bound of the limit, except 0 (the
+    // answer with a 420, often the first error-limit header a client sees
+    // when its routes are in rate-limit groups): that says nothing of the
+    // limit, and learning 0 would block the address for good.
+    if (remain > 0) {
+      limit_ = remain;
+      learned_ = true;
+    }
   } else {
     limit_ = std::max(limit_, remain);
   }

@@ -46,6 +46,9 @@ class ErrorWindow {
   Duration window() const { return window_; }
   std::optional<TimePoint> window_end() const { return window_end_; }
   bool probing() const { return probing_; }
+  // A response showed the address is not error-limited (a success on a route
+  // that sends no error-limit headers): the local count governs from here.
+  void set_probing(bool probing) { probing_ = probing; }
 
   void Reserve(int64_t units) { in_flight_ += units; }
   void Release(int64_t units);

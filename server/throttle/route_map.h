@@ -1,17 +1,26 @@
-// RouteMap holds what the throttler has learned about which budgets govern a
-// call, and names those budgets:
+// RouteMap holds what the throttler knows about which budgets govern a call,
+// and names those budgets. A budget's name is `<family>/<scope>`: the family
+// is the allowance (an ESI group, a PoE rule tier) and the scope is whom the
+// upstream bills it to (see call_key.h), so every caller has its own bucket
+// while all callers of a family share what was learned about its size.
 //
-//   ESI  route -> rate-limit group (X-Ratelimit-Group), group -> limit/window.
-//        A call draws from  esi/group/<group>  (or, before the group is known,
-//        esi/route/<route> with the configured default) and from  esi/errors.
-//        Groups are treated as global (shared by every egress and character):
-//        this can only under-use a per-user group, never overshoot it.
+//   ESI  route -> rate-limit group (X-Ratelimit-Group) or "ungrouped";
+//        group -> limit/window, learned from any caller's headers or seeded
+//        from ESI's OpenAPI `x-rate-limit` (esi_openapi.h).
+//          grouped    esi/group/<group>/<char:ID | ip:EGRESS>
+//          ungrouped  esi/ungrouped/<route>/<scope>: only the error limit
+//                     governs these on ESI; this budget carries an optional
+//                     configured cap and the route's own 429 restrictions
+//          unknown    esi/route/<route> (one probe call in flight) AND the
+//                     caller's budget of every known group: the route may
+//                     belong to any of them, so it may be called only while
+//                     all of them have room (never overshoots)
+//        plus esi/errors/ip:<egress>, the error limit of the source address.
 //   PoE  route -> policy (X-Rate-Limit-Policy), policy -> rules -> tiers.
-//        A call draws from one budget per tier of every rule:
-//        poe/<policy>/<rule>/<tier>, or poe/<policy>/ip/<egress>/<tier> for the
-//        per-IP rule ("Ip"). Before the policy is known: poe/route/<route>.
-//        A missing egress shares "unknown": callers on different addresses
-//        then share one budget, which again only under-uses.
+//        poe/<policy>/<rule>/<tier>/<scope>, the scope by the rule's name:
+//        Ip -> ip:<egress>, Account -> the caller, Client -> client, any
+//        other rule -> global (the safe reading). Unknown route:
+//        poe/route/<route> AND every tier of every known policy.
 //
 // Every change bumps generation(), so callers can cache resolutions.
 //
@@ -26,19 +35,34 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "server/throttle/budget.h"
 #include "server/throttle/call_key.h"
 
 namespace sluice::throttle {
 
-inline constexpr char kEsiErrorsBudget[] = "esi/errors";
+// Scopes: whom the upstream bills.
+std::string EgressScope(const CallKey& key);     // "ip:<egress>" or "ip:unknown"
+std::string EsiCallerScope(const CallKey& key);  // the caller, else EgressScope
+// "ip", "account", "client" or anything else (-> "global").
+std::string PoeRuleScope(absl::string_view rule_lower, const CallKey& key);
 
-std::string EsiGroupBudgetName(const std::string& group);
-std::string EsiRouteBudgetName(const std::string& route);
-std::string PoeRouteBudgetName(const std::string& route);
-std::string PoeTierBudgetName(const std::string& policy, const std::string& rule_lower,
-                              bool per_ip, const std::string& egress, size_t tier);
+// ESI route templates name their parameters differently in different places
+// ("/characters/{id}/" here, "/characters/{character_id}/" in ESI's OpenAPI
+// specification): routes are mapped by their shape, with every parameter
+// written "{}".
+std::string CanonicalRoute(absl::string_view route);
+
+// Families and names.
+std::string EsiGroupFamily(absl::string_view group);
+std::string EsiErrorsFamily();
+std::string EsiRouteFamily(absl::string_view route);
+std::string EsiUngroupedFamily(absl::string_view route);
+std::string PoeTierFamily(absl::string_view policy, absl::string_view rule_lower, size_t tier);
+std::string PoeRouteFamily(absl::string_view route);
+// "<family>/<scope>", or the family alone for an empty scope.
+std::string BudgetName(absl::string_view family, absl::string_view scope);
 
 struct WindowLimit {
   int64_t limit = 0;
@@ -48,6 +72,8 @@ struct WindowLimit {
 // Enough to create a budget that does not exist yet.
 struct BudgetSpec {
   std::string name;
+  std::string family;
+  std::string scope;
   BudgetKind kind = BudgetKind::kEsiRoute;
   WindowLimit limit;
   Duration penalty{};  // PoE restriction for breaking the tier
@@ -63,7 +89,6 @@ struct PoeRuleShape {
   std::string name;   // as the upstream spells it, e.g. "Ip"
   std::string lower;  // "ip"
   std::vector<PoeTierShape> tiers;
-  bool per_ip() const { return lower == "ip"; }
 };
 
 struct RouteMapDefaults {
@@ -71,7 +96,12 @@ struct RouteMapDefaults {
   WindowLimit poe_route;
   int64_t esi_error_limit = 100;
   Duration esi_error_window = std::chrono::seconds(60);
+  // Cap on an ungrouped ESI route per scope; limit 0 = none (the error limit
+  // alone governs it, as on ESI).
+  WindowLimit esi_ungrouped;
 };
+
+enum class EsiRouteKind { kUnknown, kGrouped, kUngrouped };
 
 class RouteMap {
  public:
@@ -79,23 +109,26 @@ class RouteMap {
 
   // Each returns true if something changed (and bumps generation()).
   bool SetEsiGroup(const std::string& route, const std::string& group);
+  // The route answered without group headers: no group governs it.
+  bool SetEsiUngrouped(const std::string& route);
   bool SetEsiGroupLimit(const std::string& group, WindowLimit limit);
   bool SetPoePolicy(const std::string& route, const std::string& policy);
   bool SetPoeRules(const std::string& policy, std::vector<PoeRuleShape> rules);
 
+  // kGrouped sets *group.
+  EsiRouteKind EsiRouteOf(const std::string& route, const std::string** group) const;
   // nullptr if unknown.
-  const std::string* EsiGroupOf(const std::string& route) const;
   const WindowLimit* EsiGroupLimit(const std::string& group) const;
   const std::string* PoePolicyOf(const std::string& route) const;
   const std::vector<PoeRuleShape>* PoeRules(const std::string& policy) const;
 
-  // The budgets governing `key`, tightest-first order irrelevant but stable.
+  // The budgets governing `key` (see the file comment), in a stable order.
   std::vector<BudgetSpec> Resolve(const CallKey& key) const;
 
   uint64_t generation() const { return generation_; }
   const RouteMapDefaults& defaults() const { return defaults_; }
 
-  // Persistence.
+  // Persistence. An empty group in esi_routes() means ungrouped.
   const std::map<std::string, std::string>& esi_routes() const { return esi_routes_; }
   const std::map<std::string, WindowLimit>& esi_groups() const { return esi_groups_; }
   const std::map<std::string, std::string>& poe_routes() const { return poe_routes_; }
@@ -104,10 +137,13 @@ class RouteMap {
   }
 
  private:
+  void AddPoePolicyTiers(const std::string& policy, const std::vector<PoeRuleShape>& rules,
+                         const CallKey& key, std::vector<BudgetSpec>* out) const;
+
   RouteMapDefaults defaults_;
-  std::map<std::string, std::string> esi_routes_;   // route -> group
-  std::map<std::string, WindowLimit> esi_groups_;   // group -> learned limit
-  std::map<std::string, std::string> poe_routes_;   // route -> policy
+  std::map<std::string, std::string> esi_routes_;  // canonical route -> group ("" = ungrouped)
+  std::map<std::string, WindowLimit> esi_groups_;  // group -> learned limit
+  std::map<std::string, std::string> poe_routes_;  // route -> policy
   std::map<std::string, std::vector<PoeRuleShape>> poe_policies_;
   uint64_t generation_ = 1;
 };

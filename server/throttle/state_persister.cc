@@ -2,6 +2,10 @@
 
 #include <glog/logging.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+
 namespace sluice::throttle {
 
 StatePersister::StatePersister(Throttler* throttler, StateStore* store,
@@ -18,19 +22,62 @@ StatePersister::~StatePersister() {
 }
 
 absl::Status StatePersister::Load() {
-  absl::StatusOr<std::string> stored = store_->Get(options_.key);
-  if (absl::IsNotFound(stored.status())) {
-    LOG(INFO) << "throttle: no stored state under " << options_.key << "; starting from defaults";
-    return absl::OkStatus();
+  absl::StatusOr<std::map<std::string, std::string>> rows = store_->List(kThrottleRowsPrefix);
+  if (!rows.ok()) return rows.status();
+  ThrottleSnapshot snapshot;
+  auto meta = rows->find(kThrottleMetaKey);
+  if (meta != rows->end()) {
+    absl::StatusOr<std::pair<double, bool>> m = DecodeThrottleMeta(meta->second);
+    if (!m.ok()) {
+      LOG(ERROR) << "throttle: stored state unreadable, starting from conservative defaults: "
+                 << m.status();
+      return m.status();
+    }
+    snapshot.version = 2;
+    snapshot.written_at = m->first;
+    snapshot.clean_shutdown = m->second;
+    auto map = rows->find(kThrottleMapKey);
+    if (map != rows->end()) {
+      absl::StatusOr<RouteMapState> decoded = DecodeRouteMapState(map->second);
+      if (!decoded.ok()) {
+        LOG(ERROR) << "throttle: stored route map unreadable: " << decoded.status();
+        return decoded.status();
+      }
+      snapshot.map = std::move(*decoded);
+    }
+    for (const auto& [key, value] : *rows) {
+      if (!absl::StartsWith(key, kThrottleBudgetKeyPrefix)) continue;
+      absl::StatusOr<BudgetState> budget = DecodeBudgetState(value);
+      if (!budget.ok()) {
+        // One unreadable row costs that budget's memory, not everything:
+        // a budget made anew probes before it spends.
+        LOG(ERROR) << "throttle: skipping unreadable row " << key << ": " << budget.status();
+        continue;
+      }
+      snapshot.budgets.push_back(std::move(*budget));
+    }
+  } else {
+    absl::StatusOr<std::string> legacy = store_->Get(kThrottleStateKey);
+    if (absl::IsNotFound(legacy.status())) {
+      LOG(INFO) << "throttle: no stored state; starting from defaults";
+      return absl::OkStatus();
+    }
+    if (!legacy.ok()) return legacy.status();
+    absl::StatusOr<ThrottleSnapshot> decoded = DecodeThrottleState(*legacy);
+    if (!decoded.ok()) {
+      LOG(ERROR) << "throttle: stored state unreadable, starting from conservative defaults: "
+                 << decoded.status();
+      return decoded.status();
+    }
+    snapshot = std::move(*decoded);
+    std::lock_guard<std::mutex> wl(write_mu_);
+    legacy_to_delete_ = true;
   }
-  if (!stored.ok()) return stored.status();
-  absl::StatusOr<ThrottleSnapshot> snapshot = DecodeThrottleState(*stored);
-  if (!snapshot.ok()) {
-    LOG(ERROR) << "throttle: stored state unreadable, starting from conservative defaults: "
-               << snapshot.status();
-    return snapshot.status();
-  }
-  return throttler_->Restore(*snapshot);
+  absl::Status restored = throttler_->Restore(snapshot);
+  if (!restored.ok()) return restored;
+  // From now on a crash must read as one: say "not clean" before serving.
+  std::lock_guard<std::mutex> wl(write_mu_);
+  return WriteLocked(false);
 }
 
 void StatePersister::Start() {
@@ -47,35 +94,64 @@ void StatePersister::Loop() {
     lock.unlock();
     {
       std::lock_guard<std::mutex> wl(write_mu_);
-      // The count is read before the snapshot: changes racing with it make
-      // the next round write again rather than being lost.
-      if (!ever_written_ || throttler_->change_count() != written_change_) {
-        Write(false).IgnoreError();
+      // The count is read before the delta: changes racing with it make the
+      // next round write again rather than being lost.
+      if (!ever_written_ || !pending_.empty() ||
+          throttler_->change_count() != written_change_) {
+        WriteLocked(false).IgnoreError();
       }
     }
     lock.lock();
   }
 }
 
-absl::Status StatePersister::Write(bool clean_shutdown) {
+absl::Status StatePersister::WriteLocked(bool clean_shutdown) {
+  const auto started = std::chrono::steady_clock::now();
   const uint64_t change = throttler_->change_count();
-  const std::string json = EncodeThrottleState(throttler_->Snapshot(clean_shutdown));
-  absl::Status s = store_->Put(options_.key, json);
+  ThrottleDelta delta = throttler_->TakeDelta();
+  for (const BudgetState& b : delta.budgets) {
+    pending_[absl::StrCat(kThrottleBudgetKeyPrefix, b.name)] = EncodeBudgetState(b);
+  }
+  for (const std::string& name : delta.removed) {
+    pending_[absl::StrCat(kThrottleBudgetKeyPrefix, name)] = std::nullopt;
+  }
+  pending_[kThrottleMapKey] = EncodeRouteMapState(delta.map);
+  // Every write says whether it is the last one of an orderly shutdown.
+  pending_[kThrottleMetaKey] = EncodeThrottleMeta(delta.written_at, clean_shutdown);
+  if (legacy_to_delete_) pending_[kThrottleStateKey] = std::nullopt;
+
+  std::vector<StateStore::Change> changes;
+  changes.reserve(pending_.size());
+  int64_t bytes = 0;
+  for (const auto& [key, value] : pending_) {
+    changes.emplace_back(key, value);
+    bytes += static_cast<int64_t>(key.size() + (value ? value->size() : 0));
+  }
+  absl::Status s = store_->Apply(changes);
   if (s.ok()) {
     if (failures_.exchange(0) > 0) LOG(INFO) << "throttle: state writes succeed again";
+    last_write_ = WriteStats{static_cast<int64_t>(changes.size()), bytes,
+                             std::chrono::steady_clock::now() - started};
+    pending_.clear();
+    legacy_to_delete_ = false;
     written_change_ = change;
     ever_written_ = true;
     writes_++;
   } else if (failures_.fetch_add(1) == 0) {
     // One line per streak of failures: the store being down is one incident.
-    LOG(WARNING) << "throttle: cannot write state (will retry): " << s;
+    LOG(WARNING) << "throttle: cannot write state (will retry with the next changes): " << s;
   }
   return s;
 }
 
 absl::Status StatePersister::Flush(bool clean_shutdown) {
   std::lock_guard<std::mutex> wl(write_mu_);
-  return Write(clean_shutdown);
+  return WriteLocked(clean_shutdown);
+}
+
+StatePersister::WriteStats StatePersister::last_write() const {
+  std::lock_guard<std::mutex> wl(write_mu_);
+  return last_write_;
 }
 
 absl::Status StatePersister::Stop() {

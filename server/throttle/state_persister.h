@@ -1,17 +1,22 @@
 // StatePersister keeps the throttler's state in the coordinator's
 // system_state table (through the StateStore seam) so a restart does not
-// forget budgets ("budget amnesia", seed 000):
+// forget budgets ("budget amnesia", seed 000). It writes one row per budget
+// (throttle_state.h), and only the rows that changed:
 //
-//   Load()   at start-up, before serving: restores the stored snapshot. No
-//            stored state is fine; an unreadable one is reported and the
-//            throttler keeps its conservative defaults.
-//   Start()  a writer thread that, at most every `interval`, writes a
-//            snapshot if the throttler changed since the last write
-//            (coalescing any number of changes into one write).
-//   Stop()   after the gRPC server has stopped: a final snapshot marked
-//            clean_shutdown (all reservations are in it), then the thread
-//            ends. Without it (a crash) the next start restores the last
-//            periodic snapshot and probes every budget first.
+//   Load()   at start-up, before serving: restores the stored rows (or the
+//            version-1 document), then marks the stored state "not clean",
+//            so a crash from here on is read as one. No stored state is
+//            fine; an unreadable one is reported and the throttler keeps its
+//            conservative defaults.
+//   Start()  a writer thread that, at most every `interval`, takes the
+//            throttler's delta (budgets changed or dropped since the last
+//            one) and writes it in one transaction. A failed write is kept
+//            and merged with the next delta, so nothing is lost while the
+//            database is away.
+//   Stop()   after the gRPC server has stopped: a final delta, then the meta
+//            row marked clean_shutdown (every reservation is in the rows),
+//            then the thread ends. Without it (a crash) the next start
+//            restores the last rows and probes every budget first.
 //
 // Ownership: borrows the Throttler and the StateStore; both must outlive it.
 // Thread-safety: Load/Start/Stop from one thread; Flush from any.
@@ -22,7 +27,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -35,11 +42,16 @@ namespace sluice::throttle {
 
 struct StatePersisterOptions {
   std::chrono::milliseconds interval{500};
-  std::string key = kThrottleStateKey;
 };
 
 class StatePersister {
  public:
+  struct WriteStats {
+    int64_t rows = 0;   // rows upserted or deleted by the last write
+    int64_t bytes = 0;  // bytes of JSON it sent
+    Duration took{};    // how long it took
+  };
+
   StatePersister(Throttler* throttler, StateStore* store, StatePersisterOptions options = {});
   ~StatePersister();  // Stop() if still running
   StatePersister(const StatePersister&) = delete;
@@ -49,23 +61,30 @@ class StatePersister {
   void Start();
   // Final clean write, then stops the thread. Idempotent; returns the write's status.
   absl::Status Stop();
-  // Writes a snapshot now, changed or not.
+  // Writes what changed now (and, with clean_shutdown, marks the state clean).
   absl::Status Flush(bool clean_shutdown = false);
 
   int64_t writes() const { return writes_.load(); }
   int64_t failures() const { return failures_.load(); }
+  WriteStats last_write() const;
 
  private:
   void Loop();
-  absl::Status Write(bool clean_shutdown);
+  // Requires write_mu_.
+  absl::Status WriteLocked(bool clean_shutdown);
 
   Throttler* const throttler_;
   StateStore* const store_;
   const StatePersisterOptions options_;
 
-  std::mutex write_mu_;  // serialises writes
+  mutable std::mutex write_mu_;  // serialises writes
   uint64_t written_change_ = 0;  // guarded by write_mu_
   bool ever_written_ = false;    // guarded by write_mu_
+  // Rows not yet written (a failed write is retried with the next delta):
+  // key -> JSON, or nullopt to delete. Guarded by write_mu_.
+  std::map<std::string, std::optional<std::string>> pending_;
+  bool legacy_to_delete_ = false;  // guarded by write_mu_
+  WriteStats last_write_;          // guarded by write_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -35,6 +35,9 @@ void from_json(const json& j, ErrorTimingState& s) {
 
 void to_json(json& j, const BudgetState& s) {
   j = json{{"name", s.name},
+           {"family", s.family},
+           {"scope", s.scope},
+           {"written_at", s.written_at},
            {"kind", s.kind},
            {"learned", s.learned},
            {"observed", s.observed},
@@ -60,6 +63,9 @@ void to_json(json& j, const BudgetState& s) {
 }
 void from_json(const json& j, BudgetState& s) {
   j.at("name").get_to(s.name);
+  s.family = j.value("family", std::string());
+  s.scope = j.value("scope", std::string());
+  s.written_at = j.value("written_at", 0.0);
   j.at("kind").get_to(s.kind);
   j.at("learned").get_to(s.learned);
   j.at("observed").get_to(s.observed);
@@ -120,23 +126,108 @@ void from_json(const json& j, RouteMappingState& s) {
   s.target = j.at(1).get<std::string>();
 }
 
+void to_json(json& j, const FamilyState& s) {
+  j = json::array({s.name, s.kind, s.granted, s.denied, s.waits, s.restrictions});
+}
+void from_json(const json& j, FamilyState& s) {
+  s.name = j.at(0).get<std::string>();
+  s.kind = j.at(1).get<std::string>();
+  s.granted = j.at(2).get<int64_t>();
+  s.denied = j.at(3).get<int64_t>();
+  s.waits = j.at(4).get<int64_t>();
+  s.restrictions = j.at(5).get<int64_t>();
+}
+
+namespace {
+
+void MapToJson(const RouteMapState& m, json& j) {
+  j["esi_routes"] = m.esi_routes;
+  j["esi_groups"] = m.esi_groups;
+  j["poe_routes"] = m.poe_routes;
+  j["poe_policies"] = m.poe_policies;
+  j["families"] = m.families;
+}
+
+void MapFromJson(const json& j, RouteMapState& m) {
+  j.at("esi_routes").get_to(m.esi_routes);
+  j.at("esi_groups").get_to(m.esi_groups);
+  j.at("poe_routes").get_to(m.poe_routes);
+  j.at("poe_policies").get_to(m.poe_policies);
+  if (j.contains("families")) j.at("families").get_to(m.families);
+}
+
+absl::StatusOr<json> ParseObject(absl::string_view text, absl::string_view what) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not a JSON object"));
+  }
+  return j;
+}
+
+}  // namespace
+
 std::string EncodeThrottleState(const ThrottleSnapshot& s) {
   json j{{"version", s.version},
          {"written_at", s.written_at},
          {"clean_shutdown", s.clean_shutdown},
-         {"budgets", s.budgets},
-         {"esi_routes", s.esi_routes},
-         {"esi_groups", s.esi_groups},
-         {"poe_routes", s.poe_routes},
-         {"poe_policies", s.poe_policies}};
+         {"budgets", s.budgets}};
+  MapToJson(s.map, j);
   return j.dump();
 }
 
-absl::StatusOr<ThrottleSnapshot> DecodeThrottleState(absl::string_view text) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError("throttle state is not a JSON object");
+std::string EncodeBudgetState(const BudgetState& state) { return json(state).dump(); }
+
+absl::StatusOr<BudgetState> DecodeBudgetState(absl::string_view text) {
+  absl::StatusOr<json> j = ParseObject(text, "throttle budget state");
+  if (!j.ok()) return j.status();
+  try {
+    return j->get<BudgetState>();
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("throttle budget state: ", e.what()));
   }
+}
+
+std::string EncodeRouteMapState(const RouteMapState& state) {
+  json j = json::object();
+  MapToJson(state, j);
+  return j.dump();
+}
+
+absl::StatusOr<RouteMapState> DecodeRouteMapState(absl::string_view text) {
+  absl::StatusOr<json> j = ParseObject(text, "throttle route map");
+  if (!j.ok()) return j.status();
+  try {
+    RouteMapState m;
+    MapFromJson(*j, m);
+    return m;
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("throttle route map: ", e.what()));
+  }
+}
+
+std::string EncodeThrottleMeta(double written_at, bool clean_shutdown) {
+  return json{{"version", 2}, {"written_at", written_at}, {"clean_shutdown", clean_shutdown}}
+      .dump();
+}
+
+absl::StatusOr<std::pair<double, bool>> DecodeThrottleMeta(absl::string_view text) {
+  absl::StatusOr<json> j = ParseObject(text, "throttle meta");
+  if (!j.ok()) return j.status();
+  try {
+    if (j->at("version").get<int>() != 2) {
+      return absl::FailedPreconditionError("throttle meta: version is not 2");
+    }
+    return std::make_pair(j->at("written_at").get<double>(),
+                          j->at("clean_shutdown").get<bool>());
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("throttle meta: ", e.what()));
+  }
+}
+
+absl::StatusOr<ThrottleSnapshot> DecodeThrottleState(absl::string_view text) {
+  absl::StatusOr<json> parsed = ParseObject(text, "throttle state");
+  if (!parsed.ok()) return parsed.status();
+  const json& j = *parsed;
   try {
     ThrottleSnapshot s;
     j.at("version").get_to(s.version);
@@ -147,10 +238,7 @@ absl::StatusOr<ThrottleSnapshot> DecodeThrottleState(absl::string_view text) {
     j.at("written_at").get_to(s.written_at);
     j.at("clean_shutdown").get_to(s.clean_shutdown);
     j.at("budgets").get_to(s.budgets);
-    j.at("esi_routes").get_to(s.esi_routes);
-    j.at("esi_groups").get_to(s.esi_groups);
-    j.at("poe_routes").get_to(s.poe_routes);
-    j.at("poe_policies").get_to(s.poe_policies);
+    MapFromJson(j, s.map);
     return s;
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("throttle state: ", e.what()));

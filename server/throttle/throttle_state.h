@@ -1,13 +1,22 @@
-// ThrottleSnapshot is the throttler's durable state (learned limits, window
-// ledgers, in-flight reservations, restriction ends, ESI error-limit
-// remain/reset, counters, route mappings) as plain structs, and its JSON form
-// for the `system_state` table (key kThrottleStateKey).
+// The throttler's durable state (learned limits, window ledgers, in-flight
+// reservations, restriction ends, ESI error-limit remain/reset, counters,
+// route mappings) as plain structs, and their JSON forms for the
+// `system_state` table.
+//
+// Layout (version 2): one row per budget, so a write carries only what
+// changed (100,000 characters' budgets must not be rewritten every 500 ms):
+//   throttle/v2/meta           written_at, clean_shutdown
+//   throttle/v2/map            route -> group/policy, learned limits, family counters
+//   throttle/v2/budget/<name>  one BudgetState
+// Version 1 kept everything in one `throttle/state` document; it is still
+// read (EncodeThrottleState/DecodeThrottleState) so an upgrade keeps what it
+// learned.
 //
 // All times are absolute unix seconds (double) so that a coordinator restarted
 // in the middle of a restriction keeps it, and a ledger entry comes back when
 // it would have without the restart. Unknown JSON fields are ignored;
-// missing or mistyped required ones fail DecodeThrottleState (the caller then
-// starts from conservative defaults rather than from half a state).
+// missing or mistyped required ones fail decoding (the caller then starts
+// from conservative defaults rather than from half a state).
 //
 // Thread-safety: plain values and reentrant functions.
 #ifndef SLUICE_SERVER_THROTTLE_THROTTLE_STATE_H_
@@ -16,15 +25,23 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
 namespace sluice::throttle {
 
+// Version 1: the single document.
 inline constexpr char kThrottleStateKey[] = "throttle/state";
 inline constexpr int kThrottleStateVersion = 1;
+// Version 2: rows under this prefix.
+inline constexpr char kThrottleRowsPrefix[] = "throttle/v2/";
+inline constexpr char kThrottleMetaKey[] = "throttle/v2/meta";
+inline constexpr char kThrottleMapKey[] = "throttle/v2/map";
+inline constexpr char kThrottleBudgetKeyPrefix[] = "throttle/v2/budget/";
 
 struct LedgerBucketState {
   double first_resp = 0;
@@ -45,7 +62,11 @@ struct ErrorTimingState {
 
 struct BudgetState {
   std::string name;
+  std::string family;  // empty in version 1 (the name was the family)
+  std::string scope;
   std::string kind;  // BudgetKindName()
+  // When this row was written (0 in version 1: the snapshot's time applies).
+  double written_at = 0;
   bool learned = false;
   bool observed = false;
   int64_t limit = 0;
@@ -102,6 +123,24 @@ struct RouteMappingState {
   std::string target;  // ESI group or PoE policy
 };
 
+struct FamilyState {
+  std::string name;
+  std::string kind;
+  int64_t granted = 0;
+  int64_t denied = 0;
+  int64_t waits = 0;
+  int64_t restrictions = 0;
+};
+
+// What the throttler learned about routes, and the counters of each family.
+struct RouteMapState {
+  std::vector<RouteMappingState> esi_routes;  // target "" = ungrouped
+  std::vector<EsiGroupState> esi_groups;
+  std::vector<RouteMappingState> poe_routes;
+  std::vector<PoePolicyState> poe_policies;
+  std::vector<FamilyState> families;
+};
+
 struct ThrottleSnapshot {
   int version = kThrottleStateVersion;
   double written_at = 0;
@@ -109,14 +148,29 @@ struct ThrottleSnapshot {
   // reservation is in it. Otherwise budgets restart in probe mode.
   bool clean_shutdown = false;
   std::vector<BudgetState> budgets;
-  std::vector<RouteMappingState> esi_routes;
-  std::vector<EsiGroupState> esi_groups;
-  std::vector<RouteMappingState> poe_routes;
-  std::vector<PoePolicyState> poe_policies;
+  RouteMapState map;
 };
 
+// What changed since the previous delta: the rows to write and delete.
+struct ThrottleDelta {
+  double written_at = 0;
+  std::vector<BudgetState> budgets;
+  std::vector<std::string> removed;  // budgets dropped as idle
+  RouteMapState map;                 // always included: small
+};
+
+// Version 1 (one document).
 std::string EncodeThrottleState(const ThrottleSnapshot& snapshot);
 absl::StatusOr<ThrottleSnapshot> DecodeThrottleState(absl::string_view json);
+
+// Version 2 rows.
+std::string EncodeBudgetState(const BudgetState& state);
+absl::StatusOr<BudgetState> DecodeBudgetState(absl::string_view json);
+std::string EncodeRouteMapState(const RouteMapState& state);
+absl::StatusOr<RouteMapState> DecodeRouteMapState(absl::string_view json);
+std::string EncodeThrottleMeta(double written_at, bool clean_shutdown);
+// {written_at, clean_shutdown}.
+absl::StatusOr<std::pair<double, bool>> DecodeThrottleMeta(absl::string_view json);
 
 }  // namespace sluice::throttle
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
 
@@ -14,47 +15,54 @@ namespace sluice::throttle {
 namespace {
 
 constexpr int kMaxCallsPerRequest = 1000;
+// Idle budgets are looked for at most this often, checking at most this many.
+constexpr Duration kSweepInterval = std::chrono::milliseconds(250);
+constexpr size_t kSweepChecks = 2000;
+// Budgets listed for a BudgetQuery match at most.
+constexpr size_t kMaxMatched = 100;
 
 bool IsSuccess(int status) { return status >= 200 && status < 400; }
 // ESI counts 4xx/5xx against the error limit; a transport failure may have
 // been a 5xx at the edge, so it counts too (the conservative reading).
 bool IsEsiError(int status) { return status == 0 || status >= 400; }
 // A response that shows the upstream's real state for this call shape (not
-// a throttling answer nor a transport failure): ends probe mode.
+// a throttling answer nor a transport failure): ends probe mode, and tells
+// whether the route is in a rate-limit group at all.
 bool ShowsUpstreamState(int status) {
   return status >= 200 && status < 500 && status != 420 && status != 429;
 }
-
-int64_t FirstLeaseId(TimePoint now) {
-  // Millisecond start time in the high bits: ids of a restarted coordinator
-  // never collide with leases agents may still hold from the previous one.
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  return std::max<int64_t>(1, ms) << 12;
+// A route's own default, used while its group (or policy) is unknown.
+bool IsRouteDefault(BudgetKind kind) {
+  return kind == BudgetKind::kEsiRoute || kind == BudgetKind::kPoeRoute;
 }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Persisted times are unix seconds with microsecond resolution. Rounding up
-// on the way out means a restored end (restriction, return of a unit) is
-// never earlier than the original; a double holds whole microseconds of
-// this era exactly enough to round-trip.
-double PersistTime(TimePoint t) {
-  auto us = std::chrono::ceil<std::chrono::microseconds>(t.time_since_epoch()).count();
-  return static_cast<double>(us) / 1e6;
-}
-TimePoint RestoreTime(double unix_seconds) {
-  return TimePoint(std::chrono::duration_cast<Duration>(
-      std::chrono::microseconds(std::llround(unix_seconds * 1e6))));
-}
-Duration FromSeconds(double s) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
 
 absl::Status ValidateStatus(int status) {
   if (status < 0 || status > 999) {
     return absl::InvalidArgumentError("status must be 0 (transport failure) or an HTTP status");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateCount(int n, const char* field) {
+  if (n < 1 || n > kMaxCallsPerRequest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be between 1 and ", kMaxCallsPerRequest));
+  }
+  return absl::OkStatus();
+}
+
+bool Contains(const std::vector<LeaseUse>& uses, const Budget* budget) {
+  for (const LeaseUse& use : uses) {
+    if (use.budget == budget) return true;
+  }
+  return false;
+}
+
+// Route label without caller and egress: what a family lists.
+std::string RouteLabel(const CallKey& key) {
+  return absl::StrCat(UpstreamName(key.upstream), " ", key.route);
 }
 
 }  // namespace
@@ -75,13 +83,14 @@ Throttler::Throttler(const Clock* clock, ThrottlerOptions options)
     : clock_(clock),
       options_(std::move(options)),
       route_map_(RouteMapDefaults{options_.esi_default, options_.poe_default,
-                                  options_.esi_error_limit_default, options_.esi_error_window}),
-      leases_(FirstLeaseId(clock->Now())),
+                                  options_.esi_error_limit_default, options_.esi_error_window,
+                                  options_.esi_ungrouped}),
+      leases_(LeaseTable::FirstIdAt(clock->Now())),
       permanent_(options_.permanent),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
 
 // ---------------------------------------------------------------------------
-// Costs and resolution
+// Costs, budgets and resolution
 
 CallCost Throttler::CostFor(BudgetKind kind) const {
   switch (kind) {
@@ -95,6 +104,7 @@ CallCost Throttler::CostFor(BudgetKind kind) const {
     }
     case BudgetKind::kEsiErrors:
       return CallCost{std::max(0, options_.esi_error_reserve_per_call), 1};
+    case BudgetKind::kEsiUngrouped:  // a cap in calls
     case BudgetKind::kPoeTier:
     case BudgetKind::kPoeRoute:
       return CallCost{1, 1};
@@ -116,6 +126,7 @@ int64_t Throttler::ActualUnits(const Budget& budget, int status) const {
       return options_.esi_costs.ForStatus(status);
     case BudgetKind::kEsiErrors:
       return IsEsiError(status) ? 1 : 0;
+    case BudgetKind::kEsiUngrouped:
     case BudgetKind::kPoeTier:
     case BudgetKind::kPoeRoute:
       // PoE may not count refused calls, but counting them is the safe side.
@@ -129,7 +140,25 @@ Budget* Throttler::FindBudgetLocked(const std::string& name) {
   return it == budgets_.end() ? nullptr : it->second.get();
 }
 
-absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec) {
+BudgetFamily* Throttler::FamilyLocked(const std::string& name, BudgetKind kind) {
+  auto [it, inserted] = families_.try_emplace(name);
+  if (inserted) {
+    it->second.name = name;
+    it->second.kind = kind;
+  }
+  return &it->second;
+}
+
+void Throttler::TouchLocked(Budget* budget, TimePoint now) {
+  if (!budget->dirty) {
+    budget->dirty = true;
+    dirty_names_.push_back(budget->name());
+  }
+  budget->last_touch = now;
+  lru_.splice(lru_.end(), lru_, budget->lru_position);
+}
+
+absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, TimePoint now) {
   if (Budget* b = FindBudgetLocked(spec.name)) {
     // Learned limits changed since the budget was made (or it was made from
     // a default before the limit header parsed): adopt them.
@@ -139,24 +168,38 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec) {
       b->window()->SetLimits(spec.limit.limit, spec.limit.period, MarginFor(spec.limit.limit));
       b->set_learned(true);
       b->set_penalty(spec.penalty);
+      TouchLocked(b, now);
       Changed();
     }
     return b;
   }
   if (budgets_.size() >= options_.max_budgets) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("too many budgets (", options_.max_budgets, "); not creating ", spec.name));
+    // Everything idle now, except budgets touched at this very instant (this
+    // resolution may already hold them).
+    SweepIdleLocked(now + options_.idle_check_after - Duration(1), options_.max_budgets);
+    if (budgets_.size() >= options_.max_budgets) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("too many budgets (", options_.max_budgets, "); not creating ", spec.name));
+    }
   }
+  BudgetFamily* family = FamilyLocked(spec.family.empty() ? spec.name : spec.family, spec.kind);
   std::unique_ptr<Budget> b;
   if (spec.kind == BudgetKind::kEsiErrors) {
-    b = std::make_unique<Budget>(spec.name, spec.limit.limit, spec.limit.period,
-                                 MarginFor(spec.limit.limit));
+    b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.limit.limit,
+                                 spec.limit.period, MarginFor(spec.limit.limit));
   } else {
-    b = std::make_unique<Budget>(spec.name, spec.kind, spec.limit.limit, spec.limit.period,
-                                 MarginFor(spec.limit.limit), spec.penalty, spec.learned);
+    b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.kind, spec.limit.limit,
+                                 spec.limit.period, MarginFor(spec.limit.limit), spec.penalty,
+                                 spec.learned);
+    // An ungrouped route's budget is our own cap, not an upstream state to
+    // discover: nothing to probe.
+    if (spec.kind == BudgetKind::kEsiUngrouped) b->set_observed(true);
   }
   Budget* raw = b.get();
+  family->live++;
+  raw->lru_position = lru_.insert(lru_.end(), raw);
   budgets_.emplace(spec.name, std::move(b));
+  TouchLocked(raw, now);
   Changed();
   return raw;
 }
@@ -164,32 +207,82 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec) {
 absl::StatusOr<Throttler::ResolvedRoute*> Throttler::ResolveLocked(const CallKey& key) {
   scratch_key_.clear();
   scratch_key_.append(UpstreamName(key.upstream));
-  scratch_key_.push_back('\x1f');
-  scratch_key_.append(key.route);
-  if (key.upstream == Upstream::kPoe) {
+  for (const std::string* part : {&key.route, &key.egress, &key.caller}) {
     scratch_key_.push_back('\x1f');
-    scratch_key_.append(key.egress);
+    scratch_key_.append(*part);
   }
   auto it = routes_.find(scratch_key_);
-  if (it != routes_.end() && it->second.generation == route_map_.generation()) {
+  if (it != routes_.end() && it->second.generation == route_map_.generation() &&
+      it->second.budget_epoch == budget_epoch_) {
     return &it->second;
   }
   if (it == routes_.end() && routes_.size() >= options_.max_routes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("too many distinct routes (", options_.max_routes, ")"));
+    // A cache: start over rather than track recency per entry.
+    routes_.clear();
   }
+  const TimePoint now = clock_->Now();
   ResolvedRoute resolved;
   resolved.generation = route_map_.generation();
+  resolved.budget_epoch = budget_epoch_;
   resolved.label = key.Label();
+  const std::string route_label = RouteLabel(key);
   for (const BudgetSpec& spec : route_map_.Resolve(key)) {
-    absl::StatusOr<Budget*> b = BudgetForSpecLocked(spec);
+    absl::StatusOr<Budget*> b = BudgetForSpecLocked(spec, now);
     if (!b.ok()) return b.status();
-    (*b)->AddRoute(resolved.label);
+    (*b)->family()->AddRoute(route_label);
     resolved.uses.push_back(LeaseUse{*b, CostFor((*b)->kind())});
   }
+  // Creating budgets may have swept idle ones (and emptied the cache): look
+  // the slot up again.
+  resolved.budget_epoch = budget_epoch_;
   ResolvedRoute& slot = routes_[scratch_key_];
   slot = std::move(resolved);
   return &slot;
+}
+
+// ---------------------------------------------------------------------------
+// Idle budgets
+
+void Throttler::SweepIdleLocked(TimePoint now, size_t max_checks) {
+  size_t checked = 0;
+  while (!lru_.empty() && checked < max_checks) {
+    Budget* b = lru_.front();
+    if (b->last_touch + options_.idle_check_after > now) break;
+    ++checked;
+    if (b->Idle(clock_->Now())) {
+      DropLocked(b);
+    } else {
+      // Busy, still refilling or restricted: look again later. Not a change
+      // worth persisting, so not a touch.
+      b->last_touch = clock_->Now();
+      lru_.splice(lru_.end(), lru_, b->lru_position);
+    }
+  }
+}
+
+void Throttler::DropLocked(Budget* budget) {
+  lru_.erase(budget->lru_position);
+  restricted_.erase(budget);
+  budget->family()->live--;
+  if (budget->persisted) dropped_names_.push_back(budget->name());
+  ++budget_epoch_;  // cached resolutions may hold it
+  budgets_.erase(budget->name());
+  Changed();
+}
+
+// ---------------------------------------------------------------------------
+// Leases
+
+void Throttler::AttachLeaseLocked(Lease* lease) {
+  for (const LeaseUse& use : lease->uses) {
+    use.budget->leases().insert(lease->id);
+    use.budget->NoteLeaseAnswerBy(lease->expires_at + options_.max_request_duration);
+  }
+}
+
+void Throttler::EraseLeaseLocked(Lease* lease) {
+  for (const LeaseUse& use : lease->uses) use.budget->leases().erase(lease->id);
+  leases_.Erase(lease->id);
 }
 
 // ---------------------------------------------------------------------------
@@ -257,16 +350,18 @@ Lease* Throttler::GrantLocked(const CallKey& key, const std::string& holder, Res
   for (const LeaseUse& use : lease.uses) {
     use.budget->Reserve(calls, calls * use.cost.reserve);
     use.budget->counters().granted += calls;
+    use.budget->family()->counters.granted += calls;
+    TouchLocked(use.budget, now);
   }
   Changed();
-  return leases_.Create(std::move(lease));
+  Lease* created = leases_.Create(std::move(lease));
+  AttachLeaseLocked(created);
+  return created;
 }
 
 absl::StatusOr<PermitTime> Throttler::NextPermitted(const CallKey& key, int n) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (n < 1 || n > kMaxCallsPerRequest) {
-    return absl::InvalidArgumentError(absl::StrCat("n must be between 1 and ", kMaxCallsPerRequest));
-  }
+  if (absl::Status s = ValidateCount(n, "n"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
@@ -285,9 +380,7 @@ absl::StatusOr<PermitTime> Throttler::NextPermitted(const CallKey& key, int n) {
 absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Duration max_wait,
                                                  const std::string& caller) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (n < 1 || n > kMaxCallsPerRequest) {
-    return absl::InvalidArgumentError(absl::StrCat("n must be between 1 and ", kMaxCallsPerRequest));
-  }
+  if (absl::Status s = ValidateCount(n, "n"); !s.ok()) return s;
   if (max_wait < Duration::zero() || max_wait > options_.max_acquire_wait) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_wait must be between 0 and ", Seconds(options_.max_acquire_wait), "s"));
@@ -310,6 +403,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     if (!firm || out.at > now + max_wait) {
       if (limiting != nullptr) {
         limiting->counters().denied++;
+        limiting->family()->counters.denied++;
         out.limiting_budget = limiting->name();
       }
       out.wait = out.at - now;
@@ -318,7 +412,10 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     }
     // Reserving now for a later time is safe: the reservation counts from
     // now on, and by out.at the window has room for it by construction.
-    if (limiting != nullptr) limiting->counters().waits++;
+    if (limiting != nullptr) {
+      limiting->counters().waits++;
+      limiting->family()->counters.waits++;
+    }
   }
   Lease* lease = GrantLocked(key, caller, *route, n, out.at, now);
   out.granted = true;
@@ -332,10 +429,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, const CallKey& key,
                                                   int count) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (count < 1 || count > kMaxCallsPerRequest) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("count must be between 1 and ", kMaxCallsPerRequest));
-  }
+  if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
@@ -374,6 +468,7 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   if (limiting != nullptr) {
     out.limiting_budget = limiting->name();
     limiting->counters().denied++;
+    limiting->family()->counters.denied++;
   }
   Changed();
   return out;
@@ -409,13 +504,22 @@ SpendTiming Throttler::TimingLocked(const Observation& o, const Lease* lease, Ti
   return SpendTiming{sent_lo, resp_hi};
 }
 
-bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h) {
+bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int status) {
   bool changed = false;
-  if (key.upstream == Upstream::kEsi && h.esi_group) {
-    changed |= route_map_.SetEsiGroup(key.route, h.esi_group->group);
-    if (h.esi_group->limit && h.esi_group->window) {
-      changed |= route_map_.SetEsiGroupLimit(h.esi_group->group,
-                                             WindowLimit{*h.esi_group->limit, *h.esi_group->window});
+  if (key.upstream == Upstream::kEsi) {
+    if (h.esi_group) {
+      changed |= route_map_.SetEsiGroup(key.route, h.esi_group->group);
+      if (h.esi_group->limit && h.esi_group->window) {
+        changed |= route_map_.SetEsiGroupLimit(
+            h.esi_group->group, WindowLimit{*h.esi_group->limit, *h.esi_group->window});
+      }
+    } else if (ShowsUpstreamState(status) &&
+               route_map_.EsiRouteOf(key.route, nullptr) == EsiRouteKind::kUnknown) {
+      // ESI names the group on every response of a grouped route (esi-docs,
+      // "Rate Limiting"); an answer without one comes from a route outside
+      // any group, governed by the error limit only. A route once seen in a
+      // group stays there: headers never loosen the model.
+      changed |= route_map_.SetEsiUngrouped(key.route);
     }
   }
   if (key.upstream == Upstream::kPoe && h.poe) {
@@ -440,30 +544,28 @@ bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h) {
   return changed;
 }
 
-void Throttler::RechargeLeasesLocked() {
-  // Calls already leased under the old mapping will be spent against the new
-  // budgets too: reserve them there before anyone else is granted.
-  leases_.ForEach([this](Lease& lease) {
-    const int64_t n = lease.outstanding();
-    if (n <= 0) return;
-    absl::StatusOr<ResolvedRoute*> route = ResolveLocked(lease.key);
-    if (!route.ok()) return;
+void Throttler::RechargeLeasesLocked(const CallKey& key) {
+  // Calls of this route already leased under the old mapping will be spent
+  // against the new budgets too: reserve them there before anyone else is
+  // granted. (Reservations in budgets the route no longer uses are released
+  // when each call settles.)
+  const TimePoint now = clock_->Now();
+  for (int64_t id : leases_.OfRoute(key.upstream, key.route)) {
+    Lease* lease = leases_.Find(id);
+    if (lease == nullptr) continue;
+    const int64_t n = lease->outstanding();
+    if (n <= 0) continue;
+    absl::StatusOr<ResolvedRoute*> route = ResolveLocked(lease->key);
+    if (!route.ok()) continue;
     for (const LeaseUse& use : (*route)->uses) {
-      if (lease.Uses(use.budget)) continue;
+      if (lease->Uses(use.budget)) continue;
       use.budget->Reserve(n, n * use.cost.reserve);
-      lease.uses.push_back(use);
+      use.budget->leases().insert(lease->id);
+      use.budget->NoteLeaseAnswerBy(lease->expires_at + options_.max_request_duration);
+      TouchLocked(use.budget, now);
+      lease->uses.push_back(use);
     }
-  });
-}
-
-void Throttler::SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing,
-                                TimePoint now) {
-  use.budget->Settle(1, use.cost.reserve, ActualUnits(*use.budget, status), timing, now);
-}
-
-void Throttler::ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing,
-                                TimePoint now) {
-  use.budget->Charge(ActualUnits(*use.budget, status), timing, now);
+  }
 }
 
 bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations) {
@@ -472,7 +574,8 @@ bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
 
   Lease* lease = o.lease_id != 0 ? leases_.Find(o.lease_id) : nullptr;
   if (lease != nullptr &&
-      (lease->key.upstream != o.key.upstream || lease->key.route != o.key.route)) {
+      (lease->key.upstream != o.key.upstream || lease->key.route != o.key.route ||
+       lease->key.caller != o.key.caller || lease->key.egress != o.key.egress)) {
     problems_.Report(absl::StrCat("observation for ", o.key.Label(), " names lease ", o.lease_id,
                                   " of ", lease->key.Label(), "; treated as unleased"));
     lease = nullptr;
@@ -488,24 +591,45 @@ bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   }
   const SpendTiming timing = TimingLocked(o, lease, now);
 
-  if (LearnLocked(o.key, headers)) RechargeLeasesLocked();
+  if (LearnLocked(o.key, headers, o.status)) RechargeLeasesLocked(o.key);
   absl::StatusOr<ResolvedRoute*> resolved = ResolveLocked(o.key);
-
-  // Settle the call: against its lease's reservations, and charge budgets the
-  // lease did not reserve in (learned from this very response).
-  if (lease != nullptr) {
-    for (const LeaseUse& use : lease->uses) SettleUseLocked(use, o.status, timing, now);
-  }
-  if (resolved.ok()) {
-    for (const LeaseUse& use : (*resolved)->uses) {
-      if (lease == nullptr || !lease->Uses(use.budget)) ChargeUseLocked(use, o.status, timing, now);
-      if (ShowsUpstreamState(o.status) && use.budget->window() != nullptr) {
-        use.budget->set_observed(true);
-      }
-    }
-  } else {
+  if (!resolved.ok()) {
     problems_.Report(absl::StrCat("cannot resolve ", o.key.Label(), ": ",
                                   resolved.status().message()));
+  }
+  // A copy: settling below may not resolve again, but keep it robust.
+  const std::vector<LeaseUse> uses =
+      resolved.ok() ? (*resolved)->uses : std::vector<LeaseUse>{};
+  const std::string label = resolved.ok() ? (*resolved)->label : o.key.Label();
+
+  // Settle the call where the response shows it drew (the route's budgets as
+  // now known), release the reservations it turned out not to need (groups
+  // held while the route's group was unknown), charge budgets it drew from
+  // without a reservation (learned from this very response).
+  if (lease != nullptr) {
+    for (const LeaseUse& use : lease->uses) {
+      if (!resolved.ok() || Contains(uses, use.budget)) {
+        use.budget->Settle(1, use.cost.reserve, ActualUnits(*use.budget, o.status), timing, now);
+      } else {
+        use.budget->Release(1, use.cost.reserve);
+      }
+      TouchLocked(use.budget, now);
+    }
+  }
+  const bool esi_errors_quiet = o.key.upstream == Upstream::kEsi && IsSuccess(o.status) &&
+                                !headers.esi_error;
+  for (const LeaseUse& use : uses) {
+    if (lease == nullptr || !lease->Uses(use.budget)) {
+      use.budget->Charge(ActualUnits(*use.budget, o.status), timing, now);
+      TouchLocked(use.budget, now);
+    }
+    if (ShowsUpstreamState(o.status) && use.budget->window() != nullptr) {
+      use.budget->set_observed(true);
+    }
+    // A success shows the address is not error-limited; routes in a
+    // rate-limit group send no error-limit headers to say more (esi-docs,
+    // "Rate Limiting": the two sets of headers are mutually exclusive).
+    if (esi_errors_quiet && use.budget->is_error_limit()) use.budget->set_observed(true);
   }
   if (lease != nullptr) {
     lease->observed++;
@@ -513,9 +637,9 @@ bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   }
 
   if (resolved.ok()) {
-    CorrectLocked(o, headers, **resolved, timing, now, revocations);
+    CorrectLocked(o, headers, uses, label, timing, now, revocations);
     if (IsSuccess(o.status)) {
-      for (const LeaseUse& use : (*resolved)->uses) use.budget->restriction().OnSuccess();
+      for (const LeaseUse& use : uses) use.budget->restriction().OnSuccess();
     }
   }
   Changed();
@@ -527,13 +651,25 @@ bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
 }
 
 void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
-                              const ResolvedRoute& route, const SpendTiming& timing, TimePoint now,
-                              Revocations* revocations) {
+                              const std::vector<LeaseUse>& uses, const std::string& label,
+                              const SpendTiming& timing, TimePoint now, Revocations* revocations) {
   const Duration retry_after = h.retry_after.value_or(Duration::zero());
+  // A throttling answer without headers blocks the route's own budget: its
+  // default while the group is unknown (not every group it might be in),
+  // otherwise every window budget it draws from.
+  auto restrict_route = [&](const std::string& reason) {
+    bool unknown = false;
+    for (const LeaseUse& use : uses) unknown |= IsRouteDefault(use.budget->kind());
+    for (const LeaseUse& use : uses) {
+      if (use.budget->is_error_limit()) continue;
+      if (unknown && !IsRouteDefault(use.budget->kind())) continue;
+      RestrictLocked(use.budget, now + retry_after, reason, now, revocations);
+    }
+  };
   if (o.key.upstream == Upstream::kEsi) {
     Budget* group = nullptr;
     if (h.esi_group) {
-      group = FindBudgetLocked(EsiGroupBudgetName(h.esi_group->group));
+      group = FindBudgetLocked(BudgetName(EsiGroupFamily(h.esi_group->group), EsiCallerScope(o.key)));
       if (group != nullptr && group->window() != nullptr &&
           (h.esi_group->remaining || h.esi_group->used)) {
         const int64_t limit = h.esi_group->limit.value_or(group->limit());
@@ -541,33 +677,30 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
         if (h.esi_group->used) used = *h.esi_group->used;
         if (h.esi_group->remaining) used = std::max(used, limit - *h.esi_group->remaining);
         group->window()->ApplyUpstreamUsed(used, timing, now);
+        TouchLocked(group, now);
       }
     }
-    Budget* errors = FindBudgetLocked(kEsiErrorsBudget);
+    Budget* errors = FindBudgetLocked(BudgetName(EsiErrorsFamily(), EgressScope(o.key)));
     if (errors != nullptr && h.esi_error) {
       errors->errors()->ApplyHeader(h.esi_error->remain, h.esi_error->reset_seconds, timing,
                                     IsEsiError(o.status), now);
       errors->errors()->set_margin(MarginFor(errors->limit()));
+      TouchLocked(errors, now);
     }
     if (o.status == 420 && errors != nullptr) {
       std::optional<int64_t> reset = h.esi_error ? h.esi_error->reset_seconds : std::nullopt;
       TimePoint end = errors->errors()->Exhaust(reset, now);
       RestrictLocked(errors, std::max(end, now + retry_after),
-                     absl::StrCat("420 on ", route.label, ": ESI error limit exhausted"), now,
+                     absl::StrCat("420 on ", label, ": ESI error limit exhausted"), now,
                      revocations);
     }
     if (o.status == 429) {
-      const std::string reason = absl::StrCat("429 on ", route.label);
+      const std::string reason = absl::StrCat("429 on ", label);
       if (group != nullptr) {
         RestrictLocked(group, now + retry_after, reason, now, revocations);
       } else {
-        // No group header (ESI sends some bare 429s): block the route's
-        // own budget, whatever it currently is.
-        for (const LeaseUse& use : route.uses) {
-          if (!use.budget->is_error_limit()) {
-            RestrictLocked(use.budget, now + retry_after, reason, now, revocations);
-          }
-        }
+        // No group header (ESI sends some bare 429s from deep in the server).
+        restrict_route(reason);
       }
     }
     return;
@@ -578,10 +711,10 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
     for (const PoeRule& rule : h.poe->rules) {
       if (!rule.state) continue;
       const std::string lower = absl::AsciiStrToLower(rule.name);
-      const bool per_ip = lower == "ip";
+      const std::string scope = PoeRuleScope(lower, o.key);
       for (size_t i = 0; i < rule.state->size(); ++i) {
         const PoeTierState& st = (*rule.state)[i];
-        Budget* b = FindBudgetLocked(PoeTierBudgetName(h.poe->policy, lower, per_ip, o.key.egress, i));
+        Budget* b = FindBudgetLocked(BudgetName(PoeTierFamily(h.poe->policy, lower, i), scope));
         if (b == nullptr || b->window() == nullptr) continue;
         if (b->period() != std::chrono::seconds(st.period_seconds)) {
           problems_.Report(absl::StrCat("X-Rate-Limit-", rule.name, "-State tier ", i, " period ",
@@ -589,24 +722,20 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
           continue;
         }
         b->window()->ApplyUpstreamUsed(st.hits, timing, now);
+        TouchLocked(b, now);
         if (st.active_restriction_seconds > 0) {
           RestrictLocked(b,
                          std::max(now + std::chrono::seconds(st.active_restriction_seconds),
                                   now + retry_after),
                          absl::StrCat("PoE ", h.poe->policy, " ", rule.name, " tier ", i,
-                                      " restricted (", o.status, " on ", route.label, ")"),
+                                      " restricted (", o.status, " on ", label, ")"),
                          now, revocations);
           restricted = true;
         }
       }
     }
   }
-  if (o.status == 429 && !restricted) {
-    for (const LeaseUse& use : route.uses) {
-      RestrictLocked(use.budget, now + retry_after, absl::StrCat("429 on ", route.label), now,
-                     revocations);
-    }
-  }
+  if (o.status == 429 && !restricted) restrict_route(absl::StrCat("429 on ", label));
 }
 
 void Throttler::RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason,
@@ -616,18 +745,22 @@ void Throttler::RestrictLocked(Budget* budget, TimePoint floor, const std::strin
       budget->restriction().Impose(now, floor, reason, options_.backoff, rng_, &new_episode);
   if (new_episode) {
     budget->counters().restrictions++;
+    budget->family()->counters.restrictions++;
     LOG(WARNING) << "throttle: " << budget->name() << " restricted until " << FormatRfc3339(until)
                  << ": " << reason;
   }
+  restricted_.insert(budget);
+  TouchLocked(budget, now);
   RevocationEvent event;
   event.budget = budget->name();
   event.until = until;
   event.reason = reason;
-  leases_.ForEach([&](Lease& lease) {
-    if (lease.revoked || lease.outstanding() <= 0 || !lease.Uses(budget)) return;
-    lease.revoked = true;
-    event.leases.emplace_back(lease.id, lease.holder);
-  });
+  for (int64_t id : budget->leases()) {
+    Lease* lease = leases_.Find(id);
+    if (lease == nullptr || lease->revoked || lease->outstanding() <= 0) continue;
+    lease->revoked = true;
+    event.leases.emplace_back(lease->id, lease->holder);
+  }
   revocations->push_back(std::move(event));
   Changed();
 }
@@ -636,19 +769,27 @@ void Throttler::RestrictLocked(Budget* budget, TimePoint floor, const std::strin
 // Lease ends
 
 void Throttler::CloseIfDoneLocked(Lease* lease) {
-  if (lease->outstanding() <= 0) leases_.Erase(lease->id);
+  if (lease->outstanding() <= 0) EraseLeaseLocked(lease);
 }
 
 void Throttler::LapseLocked(Lease* lease, TimePoint now) {
   const int64_t n = lease->outstanding();
   // Unreported calls may have been made until expiry and answered as late as
-  // a call can take: charge them at worst, at the latest answer time.
+  // a call can take: charge them at worst, at the latest answer time, in the
+  // budgets the route draws from as now known (reservations in groups it
+  // turned out not to belong to are released).
   const SpendTiming timing{lease->granted_at, lease->expires_at + options_.max_request_duration};
+  absl::StatusOr<ResolvedRoute*> resolved = ResolveLocked(lease->key);
   for (const LeaseUse& use : lease->uses) {
-    const int64_t worst = use.budget->is_error_limit() ? n : n * use.cost.reserve;
-    use.budget->Settle(n, n * use.cost.reserve, worst, timing, now);
+    if (resolved.ok() && !Contains((*resolved)->uses, use.budget)) {
+      use.budget->Release(n, n * use.cost.reserve);
+    } else {
+      const int64_t worst = use.budget->is_error_limit() ? n : n * use.cost.reserve;
+      use.budget->Settle(n, n * use.cost.reserve, worst, timing, now);
+    }
+    TouchLocked(use.budget, now);
   }
-  leases_.Erase(lease->id);
+  EraseLeaseLocked(lease);
   Changed();
 }
 
@@ -661,8 +802,12 @@ void Throttler::ProcessDueLocked(TimePoint now) {
                                     " lapsed with unreported calls; charged as spent"));
       LapseLocked(lease, now);
     } else {
-      leases_.Erase(id);
+      EraseLeaseLocked(lease);
     }
+  }
+  if (now >= next_sweep_) {
+    next_sweep_ = now + kSweepInterval;
+    SweepIdleLocked(now, kSweepChecks);
   }
 }
 
@@ -686,6 +831,7 @@ absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
     } else {
       use.budget->Release(k, k * use.cost.reserve);
     }
+    TouchLocked(use.budget, now);
   }
   lease->returned += k;
   CloseIfDoneLocked(lease);
@@ -737,8 +883,45 @@ std::vector<std::string> Throttler::ReportBatch(const std::string& agent_id,
   return permanent;
 }
 
+int Throttler::SeedEsiRoutes(const std::vector<EsiRouteSeed>& seeds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int changed = 0;
+  for (const EsiRouteSeed& seed : seeds) {
+    bool c = route_map_.SetEsiGroup(seed.route, seed.group);
+    if (seed.limit.limit > 0 && seed.limit.period > Duration::zero()) {
+      c |= route_map_.SetEsiGroupLimit(seed.group, seed.limit);
+    }
+    changed += c ? 1 : 0;
+  }
+  if (changed > 0) Changed();
+  return changed;
+}
+
 // ---------------------------------------------------------------------------
 // Listings and listeners
+
+BudgetInfo Throttler::InfoLocked(Budget* b, TimePoint now) {
+  BudgetInfo info;
+  info.name = b->name();
+  info.family = b->family()->name;
+  info.scope = b->scope();
+  info.kind = b->kind();
+  info.learned = b->learned();
+  info.observed = b->observed();
+  info.window.limit = b->limit();
+  info.window.period = b->period();
+  info.window.remaining = std::max<int64_t>(0, b->AvailableUnits(now));
+  info.window.penalty = b->penalty();
+  info.restricted_until = b->restriction().until();
+  info.restriction_reason = b->restriction().reason();
+  info.next_permitted =
+      b->NextCallsTime(1, CostFor(b->kind()), options_.probe_calls, options_.retry_hint, now).at;
+  info.counters = b->counters();
+  info.outstanding_calls = b->in_flight_calls();
+  info.outstanding_units = b->in_flight_units();
+  info.routes.assign(b->family()->routes.begin(), b->family()->routes.end());
+  return info;
+}
 
 std::vector<BudgetInfo> Throttler::ListBudgets() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -746,28 +929,82 @@ std::vector<BudgetInfo> Throttler::ListBudgets() {
   ProcessDueLocked(now);
   std::vector<BudgetInfo> out;
   out.reserve(budgets_.size());
-  for (auto& [name, b] : budgets_) {
-    BudgetInfo info;
-    info.name = name;
-    info.kind = b->kind();
-    info.learned = b->learned();
-    info.observed = b->observed();
-    info.window.limit = b->limit();
-    info.window.period = b->period();
-    info.window.remaining = std::max<int64_t>(0, b->AvailableUnits(now));
-    info.window.penalty = b->penalty();
-    info.restricted_until = b->restriction().until();
-    info.restriction_reason = b->restriction().reason();
-    info.next_permitted =
-        b->NextCallsTime(1, CostFor(b->kind()), options_.probe_calls, options_.retry_hint, now).at;
-    info.counters = b->counters();
-    info.outstanding_calls = b->in_flight_calls();
-    info.outstanding_units = b->in_flight_units();
-    info.routes.assign(b->routes().begin(), b->routes().end());
-    out.push_back(std::move(info));
-  }
+  for (auto& [name, b] : budgets_) out.push_back(InfoLocked(b.get(), now));
   std::sort(out.begin(), out.end(),
             [](const BudgetInfo& a, const BudgetInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+BudgetListing Throttler::ListBudgetFamilies(const BudgetQuery& query) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  ProcessDueLocked(now);
+  const size_t top = static_cast<size_t>(std::clamp(query.top, 0, 1000));
+  // How constrained a budget is: restricted first, then by the share of its
+  // limit left. Lower sorts first.
+  struct Ranked {
+    bool restricted;
+    double room;
+    Budget* budget;
+  };
+  auto worse = [](const Ranked& a, const Ranked& b) {
+    if (a.restricted != b.restricted) return a.restricted;
+    if (a.room != b.room) return a.room < b.room;
+    return a.budget->name() < b.budget->name();
+  };
+  struct Acc {
+    FamilyInfo info;
+    std::vector<Ranked> worst;  // a max-heap of the `top` worst under `worse`
+  };
+  std::map<std::string, Acc> acc;
+  std::vector<Ranked> matched;
+  for (auto& [name, fam] : families_) {
+    if (!query.match.empty() && !absl::StartsWith(name, query.match)) continue;
+    Acc& a = acc[name];
+    a.info.name = name;
+    a.info.kind = fam.kind;
+    a.info.counters = fam.counters;
+    a.info.routes.assign(fam.routes.begin(), fam.routes.end());
+  }
+  for (auto& [name, owned] : budgets_) {
+    Budget* b = owned.get();
+    const bool restricted = b->restriction().Active(now);
+    const int64_t available = b->AvailableUnits(now);
+    const double room =
+        b->limit() > 0 ? static_cast<double>(available) / static_cast<double>(b->limit()) : 0;
+    const Ranked r{restricted, room, b};
+    const bool family_listed = acc.count(b->family()->name) != 0;
+    if (family_listed) {
+      Acc& a = acc[b->family()->name];
+      a.info.budgets++;
+      if (restricted) a.info.restricted++;
+      if (restricted || available < CostFor(b->kind()).admission) a.info.exhausted++;
+      if (top > 0) {
+        if (a.worst.size() < top) {
+          a.worst.push_back(r);
+          std::push_heap(a.worst.begin(), a.worst.end(), worse);
+        } else if (worse(r, a.worst.front())) {
+          std::pop_heap(a.worst.begin(), a.worst.end(), worse);
+          a.worst.back() = r;
+          std::push_heap(a.worst.begin(), a.worst.end(), worse);
+        }
+      }
+    }
+    if (!query.match.empty() &&
+        (absl::StartsWith(name, query.match) || b->scope() == query.match)) {
+      matched.push_back(r);
+    }
+  }
+  BudgetListing out;
+  out.total_budgets = static_cast<int64_t>(budgets_.size());
+  for (auto& [name, a] : acc) {
+    std::sort(a.worst.begin(), a.worst.end(), worse);
+    for (const Ranked& r : a.worst) a.info.most_constrained.push_back(InfoLocked(r.budget, now));
+    out.families.push_back(std::move(a.info));
+  }
+  std::sort(matched.begin(), matched.end(), worse);
+  if (matched.size() > kMaxMatched) matched.resize(kMaxMatched);
+  for (const Ranked& r : matched) out.budgets.push_back(InfoLocked(r.budget, now));
   return out;
 }
 
@@ -775,11 +1012,24 @@ std::vector<RevocationEvent> Throttler::ActiveRestrictions() {
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   std::vector<RevocationEvent> out;
-  for (auto& [name, b] : budgets_) {
-    if (!b->restriction().Active(now)) continue;
-    out.push_back(RevocationEvent{name, {}, b->restriction().until(), b->restriction().reason()});
+  for (auto it = restricted_.begin(); it != restricted_.end();) {
+    Budget* b = *it;
+    if (!b->restriction().Active(now)) {
+      it = restricted_.erase(it);
+      continue;
+    }
+    out.push_back(
+        RevocationEvent{b->name(), {}, b->restriction().until(), b->restriction().reason()});
+    ++it;
   }
+  std::sort(out.begin(), out.end(),
+            [](const RevocationEvent& a, const RevocationEvent& b) { return a.budget < b.budget; });
   return out;
+}
+
+size_t Throttler::budget_count() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return budgets_.size();
 }
 
 int Throttler::AddRevocationListener(RevocationListener listener) {
@@ -803,173 +1053,6 @@ void Throttler::Publish(const Revocations& revocations) {
   for (const RevocationEvent& event : revocations) {
     for (const auto& [id, listener] : listeners_) listener(event);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Persistence
-
-ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const TimePoint now = clock_->Now();
-  ProcessDueLocked(now);
-  // The latest answer time of each budget's open reservations.
-  std::unordered_map<const Budget*, TimePoint> in_flight_resp_hi;
-  leases_.ForEach([&](Lease& lease) {
-    if (lease.outstanding() <= 0) return;
-    const TimePoint latest = lease.expires_at + options_.max_request_duration;
-    for (const LeaseUse& use : lease.uses) {
-      TimePoint& t = in_flight_resp_hi[use.budget];
-      t = std::max(t, latest);
-    }
-  });
-
-  ThrottleSnapshot s;
-  s.written_at = PersistTime(now);
-  s.clean_shutdown = clean_shutdown;
-  for (auto& [name, b] : budgets_) {
-    BudgetState st;
-    st.name = name;
-    st.kind = std::string(BudgetKindName(b->kind()));
-    st.learned = b->learned();
-    st.observed = b->observed();
-    st.limit = b->limit();
-    st.period_seconds = Seconds(b->period());
-    st.penalty_seconds = Seconds(b->penalty());
-    if (const FloatingWindow* w = b->window()) {
-      for (const FloatingWindow::Bucket& bucket : w->ledger()) {
-        st.ledger.push_back(LedgerBucketState{PersistTime(bucket.first_resp),
-                                              PersistTime(bucket.resp_hi),
-                                              PersistTime(bucket.sent_lo), bucket.units});
-      }
-      for (const FloatingWindow::Step& step : w->phantom()) {
-        st.phantom.push_back(PhantomStepState{PersistTime(step.until), step.amount});
-      }
-    }
-    if (const ErrorWindow* e = b->errors()) {
-      st.remain = e->remain();
-      if (e->window_end()) st.window_end = PersistTime(*e->window_end());
-      st.probing = e->probing();
-      for (const SpendTiming& t : e->recent_errors()) {
-        st.recent_errors.push_back(ErrorTimingState{PersistTime(t.sent_lo), PersistTime(t.resp_hi)});
-      }
-    }
-    st.in_flight_units = b->in_flight_units();
-    st.in_flight_calls = b->in_flight_calls();
-    auto it = in_flight_resp_hi.find(b.get());
-    st.in_flight_resp_hi = PersistTime(
-        it != in_flight_resp_hi.end() ? it->second
-                                      : now + options_.lease_ttl + options_.max_request_duration);
-    st.restricted_until = PersistTime(b->restriction().until());
-    st.restriction_level = b->restriction().level();
-    st.restriction_reason = b->restriction().reason();
-    st.granted = b->counters().granted;
-    st.denied = b->counters().denied;
-    st.waits = b->counters().waits;
-    st.restrictions = b->counters().restrictions;
-    s.budgets.push_back(std::move(st));
-  }
-  std::sort(s.budgets.begin(), s.budgets.end(),
-            [](const BudgetState& a, const BudgetState& b) { return a.name < b.name; });
-  for (const auto& [route, group] : route_map_.esi_routes()) s.esi_routes.push_back({route, group});
-  for (const auto& [group, limit] : route_map_.esi_groups()) {
-    s.esi_groups.push_back(EsiGroupState{group, limit.limit, Seconds(limit.period)});
-  }
-  for (const auto& [route, policy] : route_map_.poe_routes()) s.poe_routes.push_back({route, policy});
-  for (const auto& [policy, rules] : route_map_.poe_policies()) {
-    PoePolicyState ps;
-    ps.name = policy;
-    for (const PoeRuleShape& rule : rules) {
-      PoeRuleShapeState rs;
-      rs.name = rule.name;
-      for (const PoeTierShape& tier : rule.tiers) {
-        rs.tiers.push_back(PoeTierShapeState{tier.limit.limit, Seconds(tier.limit.period),
-                                             Seconds(tier.penalty)});
-      }
-      ps.rules.push_back(std::move(rs));
-    }
-    s.poe_policies.push_back(std::move(ps));
-  }
-  return s;
-}
-
-absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const TimePoint now = clock_->Now();
-  RouteMap map(route_map_.defaults());
-  for (const RouteMappingState& m : s.esi_routes) map.SetEsiGroup(m.route, m.target);
-  for (const EsiGroupState& g : s.esi_groups) {
-    map.SetEsiGroupLimit(g.name, WindowLimit{g.limit, FromSeconds(g.period_seconds)});
-  }
-  for (const RouteMappingState& m : s.poe_routes) map.SetPoePolicy(m.route, m.target);
-  for (const PoePolicyState& p : s.poe_policies) {
-    std::vector<PoeRuleShape> rules;
-    for (const PoeRuleShapeState& r : p.rules) {
-      PoeRuleShape shape;
-      shape.name = r.name;
-      shape.lower = absl::AsciiStrToLower(r.name);
-      for (const PoeTierShapeState& t : r.tiers) {
-        shape.tiers.push_back(
-            PoeTierShape{WindowLimit{t.hits, FromSeconds(t.period_seconds)}, FromSeconds(t.penalty_seconds)});
-      }
-      rules.push_back(std::move(shape));
-    }
-    map.SetPoeRules(p.name, std::move(rules));
-  }
-
-  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets;
-  for (const BudgetState& st : s.budgets) {
-    std::optional<BudgetKind> kind = ParseBudgetKind(st.kind);
-    if (!kind || st.limit <= 0 || st.period_seconds <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("throttle state: bad budget ", st.name));
-    }
-    const Duration period = FromSeconds(st.period_seconds);
-    std::unique_ptr<Budget> b;
-    // Reservations open at snapshot time may still be spent: restore them as
-    // calls answered at the latest possible time.
-    const SpendTiming in_flight{RestoreTime(s.written_at), RestoreTime(st.in_flight_resp_hi)};
-    if (*kind == BudgetKind::kEsiErrors) {
-      b = std::make_unique<Budget>(st.name, st.limit, period, MarginFor(st.limit));
-      std::deque<SpendTiming> recent;
-      for (const ErrorTimingState& e : st.recent_errors) {
-        recent.push_back(SpendTiming{RestoreTime(e.sent_lo), RestoreTime(e.resp_hi)});
-      }
-      std::optional<TimePoint> end;
-      if (st.window_end) end = RestoreTime(*st.window_end);
-      b->errors()->Restore(st.limit, st.learned, st.remain, end,
-                           st.probing || !s.clean_shutdown, std::move(recent));
-      b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
-    } else {
-      b = std::make_unique<Budget>(st.name, *kind, st.limit, period, MarginFor(st.limit),
-                                   FromSeconds(st.penalty_seconds), st.learned);
-      std::vector<FloatingWindow::Bucket> ledger;
-      for (const LedgerBucketState& l : st.ledger) {
-        ledger.push_back(FloatingWindow::Bucket{RestoreTime(l.first_resp), RestoreTime(l.resp_hi),
-                                                RestoreTime(l.sent_lo), l.units});
-      }
-      std::vector<FloatingWindow::Step> phantom;
-      for (const PhantomStepState& p : st.phantom) {
-        phantom.push_back(FloatingWindow::Step{RestoreTime(p.until), p.amount});
-      }
-      b->window()->RestoreLedger(std::move(ledger), std::move(phantom));
-      b->Charge(st.in_flight_units, in_flight, now);
-      // After a crash, grants made since the last snapshot are unknown: probe
-      // until the upstream's headers show the real state.
-      b->set_observed(st.observed && s.clean_shutdown);
-    }
-    b->restriction().Restore(RestoreTime(st.restricted_until), st.restriction_level,
-                             st.restriction_reason);
-    b->counters() = BudgetCounters{st.granted, st.denied, st.waits, st.restrictions};
-    budgets.emplace(st.name, std::move(b));
-  }
-  route_map_ = std::move(map);
-  budgets_ = std::move(budgets);
-  routes_.clear();
-  leases_ = LeaseTable(FirstLeaseId(now));
-  Changed();
-  LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets from a snapshot of "
-            << FormatRfc3339(RestoreTime(s.written_at))
-            << (s.clean_shutdown ? " (clean shutdown)" : " (not clean: budgets probe first)");
-  return absl::OkStatus();
 }
 
 }  // namespace sluice::throttle

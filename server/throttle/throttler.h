@@ -4,27 +4,37 @@
 // on the wire and StatePersister saves it in system_state.
 //
 // Model (details in the headers of the pieces):
-//   * A call is keyed by (upstream, route[, egress]) (CallKey). RouteMap
-//     resolves it to budgets: ESI -> its rate-limit group (or a default
-//     per-route budget before the group is learned) + esi/errors; PoE -> one
-//     budget per rule tier (per egress for the Ip rule), or a default.
+//   * A call is keyed by (upstream, route, egress, caller) (CallKey). RouteMap
+//     resolves it to the budgets the upstream bills it to: ESI -> the
+//     caller's bucket of the route's rate-limit group (character for an
+//     authenticated call, source address for a public one) + the address's
+//     error limit; PoE -> one budget per rule tier, scoped by the rule's name.
+//     A route whose group is not known yet may be called only while every
+//     known group of its caller has room; a route seen answering without group
+//     headers is governed by the error limit alone.
 //   * n calls may go now only if every budget of the route can take them
 //     (the tightest wins); the next permitted time is the latest over the
 //     route's budgets of their window and restriction times.
 //   * Calls are granted as leases (LeaseTokens, and Acquire for other teams):
 //     each outstanding call of a lease holds its worst-case cost as an
 //     in-flight reservation in every budget of the route until the response is
-//     reported (settled at the real cost), the call is returned unspent, or
+//     reported (settled at the real cost in the budgets the response shows it
+//     drew from, released in the others), the call is returned unspent, or
 //     the lease lapses (charged at worst, answered as late as possible).
 //   * Reported responses teach the model: headers name the group/policy and
-//     their limits, correct the ledgers toward the more conservative value
-//     (never the other way), and 429 / 420 / active PoE restrictions block the
-//     budget for everyone and revoke every open lease on it.
+//     their limits (shared by every caller of the family), correct the
+//     caller's ledger toward the more conservative value (never the other
+//     way), and 429 / 420 / active PoE restrictions block that budget and
+//     revoke every open lease on it.
+//   * Budgets are made on first use and dropped once idle and fully refilled,
+//     so 100,000 characters cost memory only while they are busy; every
+//     decision is O(budgets of one route).
 //   * Zero violations is the invariant; utilisation comes from settling at
 //     real costs and from precise answer times (Observation::response_age).
 //
-// Time: every decision reads the injected Clock; lapses and restriction ends
-// are processed lazily at the start of each call, so there is no thread.
+// Time: every decision reads the injected Clock; lapses, idle budgets and
+// restriction ends are processed lazily at the start of each call, so there
+// is no thread.
 //
 // Ownership: borrows the Clock (must outlive the Throttler); owns the rest.
 // Thread-safety: every public method is thread-safe (one mutex; decisions are
@@ -34,6 +44,7 @@
 #define SLUICE_SERVER_THROTTLE_THROTTLER_H_
 
 #include <atomic>
+#include <list>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +54,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -86,6 +98,9 @@ struct ThrottlerOptions {
 
   // Conservative defaults for budgets not yet learned from headers.
   WindowLimit esi_default{150, std::chrono::minutes(15)};
+  // Calls per window of an ungrouped ESI route, per caller; limit 0 = no cap
+  // (only the error limit governs such routes, as on ESI).
+  WindowLimit esi_ungrouped{0, std::chrono::seconds(1)};
   WindowLimit poe_default{5, std::chrono::seconds(10)};
   int esi_error_limit_default = 100;
   Duration esi_error_window = std::chrono::seconds(60);
@@ -128,8 +143,13 @@ struct ThrottlerOptions {
 
   PermanentFailureOptions permanent;
 
-  size_t max_routes = 10000;    // distinct (upstream, route, egress) keys
-  size_t max_budgets = 100000;
+  // Resolutions cached per (upstream, route, egress, caller); the cache is
+  // emptied when it reaches this size.
+  size_t max_routes = 200000;
+  size_t max_budgets = 2000000;
+  // A budget untouched this long is checked, and dropped if idle (nothing
+  // reserved or spent still counting, no restriction to remember).
+  Duration idle_check_after = std::chrono::seconds(60);
   uint64_t seed = 0;  // jitter RNG; 0 = random
 };
 
@@ -197,6 +217,8 @@ struct WindowInfo {
 
 struct BudgetInfo {
   std::string name;
+  std::string family;
+  std::string scope;
   BudgetKind kind = BudgetKind::kEsiRoute;
   bool learned = false;
   bool observed = false;
@@ -208,6 +230,41 @@ struct BudgetInfo {
   int64_t outstanding_calls = 0;
   int64_t outstanding_units = 0;
   std::vector<std::string> routes;
+};
+
+// What ListBudgetFamilies shows instead of every budget.
+struct BudgetQuery {
+  // Empty: every family. Otherwise families whose name starts with it, and
+  // budgets whose name starts with it or whose scope equals it (one
+  // character's or one address's budgets).
+  std::string match;
+  // Most constrained budgets listed per family (and matched budgets at most).
+  int top = 5;
+};
+
+struct FamilyInfo {
+  std::string name;
+  BudgetKind kind = BudgetKind::kEsiRoute;
+  int64_t budgets = 0;     // live budgets (callers / addresses) now
+  int64_t restricted = 0;  // of which restricted now
+  int64_t exhausted = 0;   // of which cannot take one call now
+  BudgetCounters counters;  // over every budget the family ever had
+  std::vector<std::string> routes;
+  // The `top` budgets with the least room (restricted first).
+  std::vector<BudgetInfo> most_constrained;
+};
+
+struct BudgetListing {
+  std::vector<FamilyInfo> families;  // by name
+  std::vector<BudgetInfo> budgets;   // matches of query.match, most constrained first
+  int64_t total_budgets = 0;
+};
+
+// A route -> group mapping from ESI's OpenAPI `x-rate-limit` (esi_openapi.h).
+struct EsiRouteSeed {
+  std::string route;
+  std::string group;
+  WindowLimit limit;
 };
 
 class Throttler {
@@ -249,8 +306,14 @@ class Throttler {
   // Gives back unspent calls of a lease. NOT_FOUND if the lease is closed.
   absl::Status ReturnTokens(int64_t lease_id, int64_t unspent);
 
-  // Every budget, sorted by name.
+  // Every budget, sorted by name: O(budgets), for tests and tools. Listings
+  // for people use ListBudgetFamilies.
   std::vector<BudgetInfo> ListBudgets();
+  // Budgets grouped by family (see BudgetQuery).
+  BudgetListing ListBudgetFamilies(const BudgetQuery& query);
+  // Teaches route -> group mappings and group limits before any response
+  // (a response's headers still win). Returns how many changed something.
+  int SeedEsiRoutes(const std::vector<EsiRouteSeed>& seeds);
   // One event per budget restricted right now (lease lists empty): what a
   // newly connected watcher must know.
   std::vector<RevocationEvent> ActiveRestrictions();
@@ -263,10 +326,15 @@ class Throttler {
   int AddRevocationListener(RevocationListener listener);
   void RemoveRevocationListener(int id);
 
-  // Persistence (see throttle_state.h). Restore replaces all state and must
-  // run before the Throttler serves anything.
+  // Persistence (see throttle_state.h). Snapshot is everything (O(budgets),
+  // tests and tools); TakeDelta is what changed since the previous TakeDelta
+  // (O(changed budgets)), what StatePersister writes. Neither walks leases.
+  // Restore replaces all state and must run before the Throttler serves
+  // anything.
   ThrottleSnapshot Snapshot(bool clean_shutdown = false);
+  ThrottleDelta TakeDelta();
   absl::Status Restore(const ThrottleSnapshot& snapshot);
+  size_t budget_count();
   // Increases on every state change; the persister writes when it moved.
   uint64_t change_count() const { return changes_.load(std::memory_order_relaxed); }
 
@@ -278,6 +346,7 @@ class Throttler {
  private:
   struct ResolvedRoute {
     uint64_t generation = 0;
+    uint64_t budget_epoch = 0;
     std::string label;
     std::vector<LeaseUse> uses;
   };
@@ -285,8 +354,21 @@ class Throttler {
 
   // All *Locked methods require mu_.
   void ProcessDueLocked(TimePoint now);
+  // The pointer is valid until the next ResolveLocked call.
   absl::StatusOr<ResolvedRoute*> ResolveLocked(const CallKey& key);
-  absl::StatusOr<Budget*> BudgetForSpecLocked(const BudgetSpec& spec);
+  absl::StatusOr<Budget*> BudgetForSpecLocked(const BudgetSpec& spec, TimePoint now);
+  BudgetFamily* FamilyLocked(const std::string& name, BudgetKind kind);
+  // A budget was used or changed: persist it, keep it off the idle list.
+  void TouchLocked(Budget* budget, TimePoint now);
+  // Checks budgets untouched for idle_check_after; drops idle ones.
+  void SweepIdleLocked(TimePoint now, size_t max_checks);
+  void DropLocked(Budget* budget);
+  void AttachLeaseLocked(Lease* lease);
+  void EraseLeaseLocked(Lease* lease);
+  BudgetInfo InfoLocked(Budget* b, TimePoint now);
+  // Persistence (throttle_persistence.cc).
+  BudgetState StateLocked(const Budget& b, TimePoint now) const;
+  RouteMapState MapStateLocked() const;
   CallCost CostFor(BudgetKind kind) const;
   int64_t MarginFor(int64_t limit) const;
   int64_t ActualUnits(const Budget& budget, int status) const;
@@ -302,11 +384,12 @@ class Throttler {
 
   bool ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
-  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers);
-  void RechargeLeasesLocked();
+  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status);
+  void RechargeLeasesLocked(const CallKey& key);
   void SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
   void ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
-  void CorrectLocked(const Observation& o, const ParsedHeaders& headers, const ResolvedRoute& route,
+  void CorrectLocked(const Observation& o, const ParsedHeaders& headers,
+                     const std::vector<LeaseUse>& uses, const std::string& label,
                      const SpendTiming& timing, TimePoint now, Revocations* revocations);
   void RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason, TimePoint now,
                       Revocations* revocations);
@@ -323,13 +406,25 @@ class Throttler {
   std::atomic<uint64_t> changes_{0};
 
   std::mutex mu_;
-  RouteMap route_map_;                                              // guarded by mu_
-  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets_;  // guarded by mu_
-  std::unordered_map<std::string, ResolvedRoute> routes_;           // guarded by mu_
-  LeaseTable leases_;                                               // guarded by mu_
-  PermanentFailures permanent_;                                     // guarded by mu_
-  std::mt19937_64 rng_;                                             // guarded by mu_
-  std::string scratch_key_;                                         // guarded by mu_
+  // Everything below up to listeners_mu_ is guarded by mu_.
+  RouteMap route_map_;
+  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets_;
+  std::unordered_map<std::string, BudgetFamily> families_;  // nodes are stable
+  std::unordered_map<std::string, ResolvedRoute> routes_;
+  // Bumped when a budget is dropped: cached resolutions may point at it.
+  uint64_t budget_epoch_ = 1;
+  // Budgets by last touch, oldest first (idle sweeps take from the front).
+  std::list<Budget*> lru_;
+  TimePoint next_sweep_{};
+  // Budgets that may be restricted now (pruned lazily).
+  std::unordered_set<Budget*> restricted_;
+  // Persistence bookkeeping for TakeDelta.
+  std::vector<std::string> dirty_names_;
+  std::vector<std::string> dropped_names_;
+  LeaseTable leases_;
+  PermanentFailures permanent_;
+  std::mt19937_64 rng_;
+  std::string scratch_key_;
 
   std::mutex listeners_mu_;
   std::map<int, RevocationListener> listeners_;  // guarded by listeners_mu_

@@ -1,5 +1,7 @@
 #include "server/throttle/token_lease.h"
 
+#include <algorithm>
+
 namespace sluice::throttle {
 
 bool Lease::Uses(const Budget* budget) const {
@@ -9,9 +11,22 @@ bool Lease::Uses(const Budget* budget) const {
   return false;
 }
 
+int64_t LeaseTable::FirstIdAt(TimePoint now) {
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  return std::max<int64_t>(1, ms) << 12;
+}
+
+std::string LeaseTable::RouteIndexKey(Upstream upstream, const std::string& route) {
+  std::string key(UpstreamName(upstream));
+  key.push_back('\x1f');
+  key.append(route);
+  return key;
+}
+
 Lease* LeaseTable::Create(Lease lease) {
   lease.id = next_id_++;
   lapses_.emplace(lease.lapse_at, lease.id);
+  by_route_[RouteIndexKey(lease.key.upstream, lease.key.route)].insert(lease.id);
   auto [it, inserted] = leases_.emplace(lease.id, std::move(lease));
   return &it->second;
 }
@@ -21,7 +36,22 @@ Lease* LeaseTable::Find(int64_t id) {
   return it == leases_.end() ? nullptr : &it->second;
 }
 
-void LeaseTable::Erase(int64_t id) { leases_.erase(id); }
+void LeaseTable::Erase(int64_t id) {
+  auto it = leases_.find(id);
+  if (it == leases_.end()) return;
+  auto r = by_route_.find(RouteIndexKey(it->second.key.upstream, it->second.key.route));
+  if (r != by_route_.end()) {
+    r->second.erase(id);
+    if (r->second.empty()) by_route_.erase(r);
+  }
+  leases_.erase(it);
+}
+
+std::vector<int64_t> LeaseTable::OfRoute(Upstream upstream, const std::string& route) const {
+  auto r = by_route_.find(RouteIndexKey(upstream, route));
+  if (r == by_route_.end()) return {};
+  return std::vector<int64_t>(r->second.begin(), r->second.end());
+}
 
 std::vector<int64_t> LeaseTable::TakeLapsed(TimePoint now) {
   std::vector<int64_t> out;

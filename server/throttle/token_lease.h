@@ -11,11 +11,13 @@
 //             take + report grace): charged as spent at its worst cost, answered
 //             at expires_at + max request duration, the latest it could have been.
 //
-// LeaseTable owns leases by id and orders their lapse times.
+// LeaseTable owns leases by id, orders their lapse times and indexes them by
+// route (upstream + path template), so learning a route's group touches only
+// that route's leases.
 //
 // Ownership: LeaseTable is owned by the Throttler; Lease::uses point at
-// Budgets the Throttler owns (never deleted). Thread-safety: none; guarded
-// by the Throttler's mutex.
+// Budgets the Throttler owns (a budget is never dropped while a lease uses
+// it). Thread-safety: none; guarded by the Throttler's mutex.
 #ifndef SLUICE_SERVER_THROTTLE_TOKEN_LEASE_H_
 #define SLUICE_SERVER_THROTTLE_TOKEN_LEASE_H_
 
@@ -23,6 +25,7 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -60,10 +63,16 @@ class LeaseTable {
   // Ids start at first_id and increase; pick first_id so ids never repeat
   // across restarts (the Throttler derives it from the start time).
   explicit LeaseTable(int64_t first_id) : next_id_(first_id) {}
+  // The first id for a table started at `now`: the millisecond start time in
+  // the high bits, so ids of a restarted coordinator never collide with
+  // leases agents may still hold from the previous one.
+  static int64_t FirstIdAt(TimePoint now);
 
   Lease* Create(Lease lease);  // assigns lease.id
   Lease* Find(int64_t id);
   void Erase(int64_t id);
+  // Ids of the open leases of one route (any caller, any egress).
+  std::vector<int64_t> OfRoute(Upstream upstream, const std::string& route) const;
   // Ids of open leases whose lapse_at <= now, earliest first.
   std::vector<int64_t> TakeLapsed(TimePoint now);
   size_t size() const { return leases_.size(); }
@@ -75,8 +84,11 @@ class LeaseTable {
 
  private:
   using Due = std::pair<TimePoint, int64_t>;
+  static std::string RouteIndexKey(Upstream upstream, const std::string& route);
+
   int64_t next_id_;
   std::unordered_map<int64_t, Lease> leases_;
+  std::unordered_map<std::string, std::unordered_set<int64_t>> by_route_;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> lapses_;
 };
 

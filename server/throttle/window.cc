@@ -37,8 +37,9 @@ void FloatingWindow::Settle(int64_t reserved, int64_t actual, const SpendTiming&
 void FloatingWindow::Charge(int64_t units, const SpendTiming& timing) {
   if (units <= 0) return;
   ledger_units_ += units;
-  if (ledger_.empty() || timing.resp_hi >= ledger_.back().resp_hi) {
-    if (!ledger_.empty() && timing.resp_hi - ledger_.back().first_resp <= granularity_) {
+  const bool empty = head_ == ledger_.size();
+  if (empty || timing.resp_hi >= ledger_.back().resp_hi) {
+    if (!empty && timing.resp_hi - ledger_.back().first_resp <= granularity_) {
       Bucket& b = ledger_.back();
       b.resp_hi = timing.resp_hi;
       b.sent_lo = std::min(b.sent_lo, timing.sent_lo);
@@ -51,7 +52,8 @@ void FloatingWindow::Charge(int64_t units, const SpendTiming& timing) {
   // Out of order (a late report): join the bucket whose span covers it, which
   // leaves its return time unchanged, or insert at its sorted place.
   auto it = ledger_.end();
-  while (it != ledger_.begin() && std::prev(it)->resp_hi > timing.resp_hi) --it;
+  const auto live = ledger_.begin() + static_cast<std::ptrdiff_t>(head_);
+  while (it != live && std::prev(it)->resp_hi > timing.resp_hi) --it;
   // *it is the first bucket with resp_hi > timing.resp_hi.
   if (it->first_resp <= timing.resp_hi) {
     it->sent_lo = std::min(it->sent_lo, timing.sent_lo);
@@ -62,9 +64,16 @@ void FloatingWindow::Charge(int64_t units, const SpendTiming& timing) {
 }
 
 void FloatingWindow::Expire(TimePoint now) {
-  while (!ledger_.empty() && ledger_.front().resp_hi + period_ <= now) {
-    ledger_units_ -= ledger_.front().units;
-    ledger_.pop_front();
+  while (head_ < ledger_.size() && ledger_[head_].resp_hi + period_ <= now) {
+    ledger_units_ -= ledger_[head_].units;
+    ++head_;
+  }
+  if (head_ == ledger_.size()) {
+    ledger_.clear();
+    head_ = 0;
+  } else if (head_ >= 32 && 2 * head_ >= ledger_.size()) {
+    ledger_.erase(ledger_.begin(), ledger_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
   size_t dead = 0;
   while (dead < phantom_.size() && phantom_[dead].until <= now) ++dead;
@@ -91,7 +100,7 @@ std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint 
   const int64_t room = limit_ - margin_ - in_flight_ - units;
   if (room < 0) return std::nullopt;
   int64_t ledger = ledger_units_;
-  size_t b = 0;  // next bucket to return
+  size_t b = head_;  // next bucket to return
   size_t s = 0;  // current phantom step
   TimePoint t = now;
   while (true) {
@@ -115,7 +124,8 @@ int64_t FloatingWindow::ApplyUpstreamUsed(int64_t upstream_used, const SpendTimi
   // calls certainly sent after X was answered. Only buckets answered after X
   // can hold such calls, and they sit at the back.
   int64_t certainly_later = 0;
-  for (auto it = ledger_.rbegin(); it != ledger_.rend() && it->resp_hi > x.resp_hi; ++it) {
+  const auto live_end = ledger_.rend() - static_cast<std::ptrdiff_t>(head_);
+  for (auto it = ledger_.rbegin(); it != live_end && it->resp_hi > x.resp_hi; ++it) {
     if (it->sent_lo > x.resp_hi) certainly_later += it->units;
   }
   const int64_t explained = in_flight_ + ledger_units_ - certainly_later;
@@ -138,10 +148,15 @@ void FloatingWindow::AddPhantom(int64_t amount, TimePoint until) {
   phantom_.insert(phantom_.begin() + first_dominated, Step{until, amount});
 }
 
+std::vector<FloatingWindow::Bucket> FloatingWindow::ledger() const {
+  return std::vector<Bucket>(ledger_.begin() + static_cast<std::ptrdiff_t>(head_), ledger_.end());
+}
+
 void FloatingWindow::RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom) {
   std::sort(buckets.begin(), buckets.end(),
             [](const Bucket& a, const Bucket& b) { return a.resp_hi < b.resp_hi; });
   ledger_.assign(buckets.begin(), buckets.end());
+  head_ = 0;
   ledger_units_ = 0;
   for (const Bucket& b : ledger_) ledger_units_ += b.units;
   phantom_.clear();

@@ -30,7 +30,6 @@
 #define SLUICE_SERVER_THROTTLE_WINDOW_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -98,7 +97,7 @@ class FloatingWindow {
   int64_t ApplyUpstreamUsed(int64_t upstream_used, const SpendTiming& x, TimePoint now);
 
   // State export/import for persistence (see throttle_state.h).
-  const std::deque<Bucket>& ledger() const { return ledger_; }
+  std::vector<Bucket> ledger() const;
   const std::vector<Step>& phantom() const { return phantom_; }
   void RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom);
 
@@ -115,8 +114,12 @@ class FloatingWindow {
   int64_t margin_;
   Duration granularity_;
   int64_t in_flight_ = 0;
-  std::deque<Bucket> ledger_;  // sorted by resp_hi
-  int64_t ledger_units_ = 0;   // sum over ledger_
+  // Sorted by resp_hi from ledger_[head_] on; a vector with a moving head
+  // instead of a deque, because a deque costs ~600 bytes even when empty and
+  // the throttler keeps one window per (group, character).
+  std::vector<Bucket> ledger_;
+  size_t head_ = 0;
+  int64_t ledger_units_ = 0;  // sum over the live part of ledger_
   // Sorted by `until` ascending with strictly decreasing amounts.
   std::vector<Step> phantom_;
 };

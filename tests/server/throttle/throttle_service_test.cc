@@ -309,7 +309,7 @@ TEST_F(ThrottleServiceTest, LeaseReportAndListOverTheWire) {
   EXPECT_EQ(FromProto(list.now()), kT0);
   const v1::Budget* group = nullptr;
   for (const v1::Budget& b : list.budgets()) {
-    if (b.name() == "esi/group/alliance") group = &b;
+    if (b.name() == "esi/group/alliance/ip:unknown") group = &b;
   }
   ASSERT_NE(group, nullptr);
   EXPECT_TRUE(group->learned());
@@ -374,7 +374,7 @@ TEST_F(ThrottleServiceTest, RevocationReachesTheWatchingAgent) {
   reader->WaitForInitialMetadata();  // the stream is established: safe to lease
   v1::Revocation initial;
   ASSERT_TRUE(reader->Read(&initial));
-  EXPECT_EQ(initial.budget(), "esi/group/universe");
+  EXPECT_EQ(initial.budget(), "esi/group/universe/ip:unknown");
   EXPECT_EQ(initial.lease_ids_size(), 0);
   EXPECT_GE(FromProto(initial.until()), kT0 + seconds(300));
 
@@ -387,7 +387,7 @@ TEST_F(ThrottleServiceTest, RevocationReachesTheWatchingAgent) {
 
   v1::Revocation r;
   ASSERT_TRUE(reader->Read(&r));
-  EXPECT_EQ(r.budget(), "esi/group/character");
+  EXPECT_EQ(r.budget(), "esi/group/character/ip:unknown");
   // Only agent A's leases are listed on agent A's stream.
   ASSERT_EQ(r.lease_ids_size(), 1);
   EXPECT_EQ(r.lease_ids(0), a.lease_id());

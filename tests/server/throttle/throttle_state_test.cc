@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "server/store/state_store.h"
 #include "server/throttle/state_persister.h"
 #include "server/throttle/throttler.h"
@@ -41,6 +42,20 @@ class MemoryStateStore : public StateStore {
     if (it == data_.end()) return absl::NotFoundError(key);
     return it->second;
   }
+  absl::Status Apply(const std::vector<Change>& changes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_) return absl::UnavailableError("store down");
+    for (const auto& [key, value] : changes) {
+      if (value) {
+        data_[key] = *value;
+      } else {
+        data_.erase(key);
+      }
+    }
+    ++puts_;
+    rows_written_ += static_cast<int>(changes.size());
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::map<std::string, std::string>> List(const std::string& prefix) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::map<std::string, std::string> out;
@@ -57,6 +72,14 @@ class MemoryStateStore : public StateStore {
     std::lock_guard<std::mutex> lock(mu_);
     return puts_;
   }
+  int rows_written() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rows_written_;
+  }
+  bool Has(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return data_.count(key) != 0;
+  }
   void Set(const std::string& key, const std::string& value) {
     std::lock_guard<std::mutex> lock(mu_);
     data_[key] = value;
@@ -67,9 +90,14 @@ class MemoryStateStore : public StateStore {
   std::map<std::string, std::string> data_;
   bool fail_ = false;
   int puts_ = 0;
+  int rows_written_ = 0;
 };
 
 CallKey Esi(const std::string& route) { return CallKey{Upstream::kEsi, route, ""}; }
+
+// Public calls from an agent that named no egress.
+constexpr char kGroupG[] = "esi/group/g/ip:unknown";
+constexpr char kErrors[] = "esi/errors/ip:unknown";
 
 Observation Obs(CallKey key, int status, HeaderList headers, int64_t lease_id = 0) {
   Observation o;
@@ -101,6 +129,8 @@ std::optional<BudgetInfo> Find(const std::vector<BudgetInfo>& budgets, const std
 ThrottlerOptions Options() {
   ThrottlerOptions o;
   o.seed = 3;
+  // These tests follow budgets across restarts, long after they refilled.
+  o.idle_check_after = std::chrono::hours(24);
   return o;
 }
 
@@ -133,12 +163,12 @@ TEST(ThrottleStateTest, SnapshotRoundTripsThroughJson) {
   auto back = DecodeThrottleState(json);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(EncodeThrottleState(*back), json);
-  EXPECT_EQ(back->esi_routes.size(), 1u);
-  EXPECT_EQ(back->esi_groups.size(), 1u);
-  EXPECT_EQ(back->poe_policies.size(), 1u);
+  EXPECT_EQ(back->map.esi_routes.size(), 1u);
+  EXPECT_EQ(back->map.esi_groups.size(), 1u);
+  EXPECT_EQ(back->map.poe_policies.size(), 1u);
   bool saw_restriction = false;
   for (const BudgetState& b : back->budgets) {
-    if (b.name == "esi/group/g") {
+    if (b.name == kGroupG) {
       saw_restriction = b.restricted_until >= ToUnixSeconds(clock.Now() + seconds(90));
       EXPECT_FALSE(b.ledger.empty());
     }
@@ -172,7 +202,7 @@ TEST(ThrottleStateTest, RestartMidRestrictionKeepsItAndTheLearnedLimits) {
     persister.Start();
     Teach(&t, &clock);
     ASSERT_TRUE(t.Report(Obs(Esi("/a/"), 429, {{"Retry-After", "120"}})).ok());
-    restricted_until = Find(t.ListBudgets(), "esi/group/g")->restricted_until;
+    restricted_until = Find(t.ListBudgets(), kGroupG)->restricted_until;
     ASSERT_GE(restricted_until, clock.Now() + seconds(120));
     ASSERT_TRUE(persister.Stop().ok());
   }
@@ -186,20 +216,20 @@ TEST(ThrottleStateTest, RestartMidRestrictionKeepsItAndTheLearnedLimits) {
   // Persisted with microsecond resolution, rounded up.
   EXPECT_GE(next->at, restricted_until);
   EXPECT_LE(next->at, restricted_until + std::chrono::microseconds(1));
-  EXPECT_EQ(next->limiting_budget, "esi/group/g");
+  EXPECT_EQ(next->limiting_budget, kGroupG);
   auto lease = restarted.LeaseTokens("a", Esi("/a/"), 1);
   EXPECT_EQ(lease->granted, 0);
   EXPECT_EQ(lease->retry_at, next->at);
 
   auto budgets = restarted.ListBudgets();
-  std::optional<BudgetInfo> g = Find(budgets, "esi/group/g");
+  std::optional<BudgetInfo> g = Find(budgets, kGroupG);
   ASSERT_TRUE(g.has_value());
   EXPECT_TRUE(g->learned);
   EXPECT_TRUE(g->observed);  // clean shutdown: no probing needed
   EXPECT_EQ(g->window.limit, 600);
   EXPECT_EQ(g->window.period, seconds(60));
   EXPECT_EQ(g->counters.restrictions, 1);
-  std::optional<BudgetInfo> tier = Find(budgets, "poe/p/ip/10.0.0.1/0");
+  std::optional<BudgetInfo> tier = Find(budgets, "poe/p/ip/0/ip:10.0.0.1");
   ASSERT_TRUE(tier.has_value());
   EXPECT_EQ(tier->window.limit, 45);
   // The route mapping survived: /a/ is still in group g without relearning.
@@ -227,7 +257,7 @@ TEST(ThrottleStateTest, RestartKeepsAnExhaustedErrorLimit) {
   auto next = restarted.NextPermitted(Esi("/anything/"), 1);
   ASSERT_TRUE(next.ok());
   EXPECT_GE(next->at, clock.Now() + seconds(45));
-  EXPECT_EQ(next->limiting_budget, "esi/errors");
+  EXPECT_EQ(next->limiting_budget, kErrors);
 }
 
 TEST(ThrottleStateTest, ReservationsAndLedgerSurviveARestart) {
@@ -240,7 +270,7 @@ TEST(ThrottleStateTest, ReservationsAndLedgerSurviveARestart) {
     Teach(&t, &clock);
     auto lease = t.LeaseTokens("a", Esi("/a/"), 10);  // still open at shutdown
     ASSERT_EQ(lease->granted, 10);
-    before = Find(t.ListBudgets(), "esi/group/g")->window.remaining;
+    before = Find(t.ListBudgets(), kGroupG)->window.remaining;
     ASSERT_TRUE(persister.Stop().ok());
   }
   Throttler restarted(&clock, Options());
@@ -248,10 +278,10 @@ TEST(ThrottleStateTest, ReservationsAndLedgerSurviveARestart) {
   ASSERT_TRUE(persister.Load().ok());
   // The 10 open calls (50 reserved units) are restored as spent at their
   // worst: never more room than before the restart.
-  EXPECT_EQ(Find(restarted.ListBudgets(), "esi/group/g")->window.remaining, before);
+  EXPECT_EQ(Find(restarted.ListBudgets(), kGroupG)->window.remaining, before);
   // ...until a window after they could last have been answered.
   clock.Advance(seconds(2) + seconds(30) + seconds(61));
-  EXPECT_EQ(Find(restarted.ListBudgets(), "esi/group/g")->window.remaining, 594);
+  EXPECT_EQ(Find(restarted.ListBudgets(), kGroupG)->window.remaining, 594);
 }
 
 TEST(ThrottleStateTest, AfterACrashEveryBudgetProbesFirst) {
@@ -266,7 +296,7 @@ TEST(ThrottleStateTest, AfterACrashEveryBudgetProbesFirst) {
   Throttler restarted(&clock, Options());
   StatePersister persister(&restarted, &store);
   ASSERT_TRUE(persister.Load().ok());
-  EXPECT_FALSE(Find(restarted.ListBudgets(), "esi/group/g")->observed);
+  EXPECT_FALSE(Find(restarted.ListBudgets(), kGroupG)->observed);
   EXPECT_EQ(restarted.LeaseTokens("a", Esi("/a/"), 10)->granted, 1);
   EXPECT_EQ(restarted.LeaseTokens("b", Esi("/a/"), 10)->granted, 0);
 }
@@ -311,10 +341,88 @@ TEST(ThrottleStateTest, PersisterCoalescesWritesAndSurvivesStoreFailures) {
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(persister.failures(), 0);
   ASSERT_TRUE(persister.Stop().ok());
-  auto stored = DecodeThrottleState(*store.Get(kThrottleStateKey));
-  ASSERT_TRUE(stored.ok());
-  EXPECT_TRUE(stored->clean_shutdown);
+  auto meta = DecodeThrottleMeta(*store.Get(kThrottleMetaKey));
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_TRUE(meta->second);  // clean shutdown
   EXPECT_TRUE(persister.Stop().ok());  // idempotent
+}
+
+TEST(ThrottleStateTest, WritesCarryOnlyTheBudgetsThatChanged) {
+  FakeClock clock(kT0);
+  MemoryStateStore store;
+  Throttler t(&clock, Options());
+  StatePersister persister(&t, &store);
+  ASSERT_TRUE(persister.Load().ok());
+  // 200 characters' buckets of one group.
+  for (int id = 1; id <= 200; ++id) {
+    CallKey key{Upstream::kEsi, "/characters/{id}/killmails/recent/", "10.0.0.1",
+                absl::StrCat("char:", id)};
+    auto l = t.LeaseTokens("a", key, 1);
+    ASSERT_EQ(l->granted, 1);
+    ASSERT_TRUE(t.Report(Obs(key, 200, Group("char-killmail", 28, 2), l->lease_id)).ok());
+  }
+  ASSERT_TRUE(persister.Flush().ok());
+  EXPECT_GE(persister.last_write().rows, 200);
+  // One character calls again: its row (plus the address's error limit, the
+  // map and the meta row) is all that is written.
+  CallKey key{Upstream::kEsi, "/characters/{id}/killmails/recent/", "10.0.0.1", "char:7"};
+  auto l = t.LeaseTokens("a", key, 1);
+  ASSERT_TRUE(t.Report(Obs(key, 200, Group("char-killmail", 26, 4), l->lease_id)).ok());
+  ASSERT_TRUE(persister.Flush().ok());
+  EXPECT_EQ(persister.last_write().rows, 4);
+  EXPECT_TRUE(store.Has(absl::StrCat(kThrottleBudgetKeyPrefix, "esi/group/char-killmail/char:7")));
+}
+
+TEST(ThrottleStateTest, IdleBudgetsLeaveTheStoreAndAFreshStartProbes) {
+  FakeClock clock(kT0);
+  MemoryStateStore store;
+  ThrottlerOptions o = Options();
+  o.idle_check_after = seconds(30);
+  Throttler t(&clock, o);
+  StatePersister persister(&t, &store);
+  ASSERT_TRUE(persister.Load().ok());
+  Teach(&t, &clock);
+  ASSERT_TRUE(persister.Flush().ok());
+  const std::string row = absl::StrCat(kThrottleBudgetKeyPrefix, kGroupG);
+  ASSERT_TRUE(store.Has(row));
+  clock.Advance(seconds(61));
+  t.ListBudgets();
+  clock.Advance(seconds(31));
+  t.ListBudgets();  // dropped: refilled and idle
+  ASSERT_TRUE(persister.Flush().ok());
+  EXPECT_FALSE(store.Has(row));
+}
+
+TEST(ThrottleStateTest, AVersionOneDocumentStillTeachesTheRouteMap) {
+  FakeClock clock(kT0);
+  MemoryStateStore store;
+  ThrottleSnapshot v1;
+  v1.written_at = ToUnixSeconds(kT0);
+  v1.clean_shutdown = true;
+  v1.map.esi_routes.push_back({"/characters/{id}/killmails/recent/", "char-killmail"});
+  v1.map.esi_groups.push_back({"char-killmail", 30, 900});
+  BudgetState pooled;  // version 1: one budget for every caller
+  pooled.name = "esi/group/char-killmail";
+  pooled.kind = "esi_group";
+  pooled.limit = 30;
+  pooled.period_seconds = 900;
+  v1.budgets.push_back(pooled);
+  store.Set(kThrottleStateKey, EncodeThrottleState(v1));
+
+  Throttler t(&clock, Options());
+  StatePersister persister(&t, &store);
+  ASSERT_TRUE(persister.Load().ok());
+  // The pooled budget is left behind; the group's size is kept.
+  CallKey key{Upstream::kEsi, "/characters/{id}/killmails/recent/", "", "char:5"};
+  auto next = t.NextPermitted(key, 1);
+  ASSERT_TRUE(next.ok());
+  auto b = Find(t.ListBudgets(), "esi/group/char-killmail/char:5");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->window.limit, 30);
+  EXPECT_FALSE(Find(t.ListBudgets(), "esi/group/char-killmail").has_value());
+  // Rewritten as version 2 rows; the old document is gone.
+  EXPECT_FALSE(store.Has(kThrottleStateKey));
+  EXPECT_TRUE(store.Has(kThrottleMetaKey));
 }
 
 }  // namespace

@@ -20,9 +20,20 @@ using std::chrono::seconds;
 const TimePoint kT0 = FromUnixSeconds(1'700'000'000);
 
 CallKey Esi(const std::string& route) { return CallKey{Upstream::kEsi, route, ""}; }
+CallKey EsiAs(const std::string& route, const std::string& caller,
+              const std::string& egress = "") {
+  return CallKey{Upstream::kEsi, route, egress, caller};
+}
+CallKey EsiFrom(const std::string& route, const std::string& egress) {
+  return CallKey{Upstream::kEsi, route, egress, ""};
+}
 CallKey Poe(const std::string& route, const std::string& egress) {
   return CallKey{Upstream::kPoe, route, egress};
 }
+
+// Budget names of public calls from an agent that named no egress.
+std::string G(const std::string& group) { return "esi/group/" + group + "/ip:unknown"; }
+const char kErrors[] = "esi/errors/ip:unknown";
 
 HeaderList EsiHeaders(const std::string& group, int remaining, int used, int err_remain = 100,
                       int err_reset = 60, const std::string& limit = "600/1m") {
@@ -110,7 +121,7 @@ TEST_F(ThrottlerTest, UnseenRouteProbesOneCallThenLearnsItsGroup) {
   EXPECT_EQ(third->expires_at, clock_.Now() + seconds(2));
 
   auto budgets = throttler_->ListBudgets();
-  std::optional<BudgetInfo> group = Find(budgets, "esi/group/alliance");
+  std::optional<BudgetInfo> group = Find(budgets, G("alliance"));
   ASSERT_TRUE(group.has_value());
   EXPECT_TRUE(group->learned);
   EXPECT_EQ(group->window.limit, 600);
@@ -118,22 +129,37 @@ TEST_F(ThrottlerTest, UnseenRouteProbesOneCallThenLearnsItsGroup) {
   EXPECT_EQ(group->outstanding_calls, 5);
   EXPECT_EQ(group->outstanding_units, 25);  // the worst case (4xx) per call
   EXPECT_EQ(group->routes, std::vector<std::string>{"esi /alliances/"});
-  std::optional<BudgetInfo> errors = Find(budgets, "esi/errors");
+  std::optional<BudgetInfo> errors = Find(budgets, kErrors);
   ASSERT_TRUE(errors.has_value());
   EXPECT_EQ(errors->outstanding_units, 5);
 }
 
-TEST_F(ThrottlerTest, RouteWithoutGroupStaysOnItsDefaultBudget) {
-  ThrottlerOptions o;
-  o.esi_default = WindowLimit{20, seconds(60)};
-  Make(o);
+TEST_F(ThrottlerTest, RouteAnsweringWithoutGroupHeadersIsGovernedByTheErrorLimitOnly) {
+  Make();
+  // ESI names the group on every response of a grouped route; /status/
+  // answers without one, so only the error limit (100, 25% per lease) binds.
   CallOnce(Esi("/status/"), 200, {{"X-ESI-Error-Limit-Remain", "100"}});
   auto g = throttler_->LeaseTokens("a", Esi("/status/"), 10);
   ASSERT_TRUE(g.ok());
-  // 20 units, margin 0, 2 spent, 5 reserved per call, a 2xx's 2 admits:
-  // floor((18 - 2) / 5) + 1 = 4 calls, and a lease takes at most 25%: 1.
-  EXPECT_EQ(g->granted, 1);
-  EXPECT_EQ(g->limiting_budget, "");
+  EXPECT_EQ(g->granted, 10);
+  EXPECT_FALSE(Find(throttler_->ListBudgets(), "esi/route//status/")->observed ||
+               Find(throttler_->ListBudgets(), "esi/route//status/")->outstanding_calls > 0);
+  // A later answer naming a group moves the route into it.
+  Rep(Obs(Esi("/status/"), 200, EsiHeaders("status", 590, 10), g->lease_id));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("status"))->outstanding_calls, 9);
+}
+
+TEST_F(ThrottlerTest, UngroupedRoutesTakeAConfiguredCap) {
+  ThrottlerOptions o;
+  o.esi_ungrouped = WindowLimit{20, seconds(60)};
+  Make(o);
+  CallOnce(Esi("/status/"), 200, {});
+  // 20 calls per minute per caller, 25% per lease.
+  auto g = throttler_->LeaseTokens("a", Esi("/status/"), 10);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->granted, 5);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/ungrouped//status//ip:unknown")->window.limit,
+            20);
 }
 
 TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
@@ -147,7 +173,7 @@ TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
     auto g = throttler_->LeaseTokens("a", Esi("/a/"), 100);
     ASSERT_TRUE(g.ok());
     if (g->granted == 0) {
-      EXPECT_EQ(g->limiting_budget, "esi/group/g");
+      EXPECT_EQ(g->limiting_budget, G("g"));
       break;
     }
     granted += g->granted;
@@ -159,7 +185,7 @@ TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
   EXPECT_EQ(granted, 296);
   auto next = throttler_->NextPermitted(Esi("/a/"), 1);
   ASSERT_TRUE(next.ok());
-  EXPECT_EQ(next->limiting_budget, "esi/group/g");
+  EXPECT_EQ(next->limiting_budget, G("g"));
   EXPECT_EQ(next->at, kT0 + milliseconds(50) + seconds(60));  // the learning call returns
   clock_.Set(next->at);
   auto g = throttler_->LeaseTokens("a", Esi("/a/"), 1);
@@ -169,6 +195,7 @@ TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
 TEST_F(ThrottlerTest, RestrictionSeenByOneAgentStopsAnother) {
   Make();
   LearnEsi("/characters/{id}/", "character");
+  LearnEsi("/characters/{id}/portrait/", "character-portrait");
   auto a = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/"), 3);
   auto b = throttler_->LeaseTokens("agent-b", Esi("/characters/{id}/"), 1);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -181,33 +208,36 @@ TEST_F(ThrottlerTest, RestrictionSeenByOneAgentStopsAnother) {
   throttler_->ReportBatch("agent-b", {Obs(Esi("/characters/{id}/"), 429, h, b->lease_id)}, {});
 
   ASSERT_EQ(revocations_.size(), 1u);
-  EXPECT_EQ(revocations_[0].budget, "esi/group/character");
+  EXPECT_EQ(revocations_[0].budget, G("character"));
   ASSERT_EQ(revocations_[0].leases.size(), 1u);
   EXPECT_EQ(revocations_[0].leases[0].first, a->lease_id);
   EXPECT_EQ(revocations_[0].leases[0].second, "agent-a");
   EXPECT_GE(revocations_[0].until, clock_.Now() + seconds(30));
 
   // Agent A cannot lease again before the restriction ends, on any route of the group.
-  LearnEsi("/characters/{id}/portrait/", "character-portrait");
   auto again = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/"), 1);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->granted, 0);
-  EXPECT_EQ(again->limiting_budget, "esi/group/character");
+  EXPECT_EQ(again->limiting_budget, G("character"));
   EXPECT_GE(again->retry_at, revocations_[0].until);
   auto next = throttler_->NextPermitted(Esi("/characters/{id}/"), 1);
   EXPECT_GE(next->at, revocations_[0].until);
   // Another group is unaffected.
   auto other = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/portrait/"), 1);
   EXPECT_EQ(other->granted, 1);
+  // A route whose group is unknown may be in the restricted one: it waits.
+  auto unknown = throttler_->LeaseTokens("agent-a", Esi("/characters/{id}/medals/"), 1);
+  EXPECT_EQ(unknown->granted, 0);
+  EXPECT_EQ(unknown->limiting_budget, G("character"));
 
   // A newly connected watcher learns about the active restriction.
   auto active = throttler_->ActiveRestrictions();
   ASSERT_EQ(active.size(), 1u);
-  EXPECT_EQ(active[0].budget, "esi/group/character");
+  EXPECT_EQ(active[0].budget, G("character"));
 
   auto budgets = throttler_->ListBudgets();
-  EXPECT_EQ(Find(budgets, "esi/group/character")->counters.restrictions, 1);
-  EXPECT_GE(Find(budgets, "esi/group/character")->counters.denied, 1);
+  EXPECT_EQ(Find(budgets, G("character"))->counters.restrictions, 1);
+  EXPECT_GE(Find(budgets, G("character"))->counters.denied, 1);
 }
 
 TEST_F(ThrottlerTest, ReturnsCreditUnlessTheLeaseWasRevoked) {
@@ -215,9 +245,9 @@ TEST_F(ThrottlerTest, ReturnsCreditUnlessTheLeaseWasRevoked) {
   LearnEsi("/a/", "g");  // 2 units used; 594 usable
   auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 4);
   ASSERT_EQ(lease->granted, 4);
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 594 - 2 - 20);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("g"))->window.remaining, 594 - 2 - 20);
   ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 4).ok());
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 592);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("g"))->window.remaining, 592);
   EXPECT_TRUE(absl::IsNotFound(throttler_->ReturnTokens(lease->lease_id, 1)));
 
   lease = throttler_->LeaseTokens("a", Esi("/a/"), 4);
@@ -225,9 +255,9 @@ TEST_F(ThrottlerTest, ReturnsCreditUnlessTheLeaseWasRevoked) {
   // A bare 429 (no headers) on the route blocks its group and revokes the lease.
   Rep(Obs(Esi("/a/"), 429, {}));
   ASSERT_EQ(revocations_.size(), 1u);
-  EXPECT_EQ(revocations_[0].budget, "esi/group/g");
+  EXPECT_EQ(revocations_[0].budget, G("g"));
   ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 4).ok());
-  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/g");
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), G("g"));
   EXPECT_EQ(g->outstanding_calls, 0);
   // The 429 costs 5, and the 4 revoked calls count as 2xx calls (8): the
   // holder may have raced the revocation.
@@ -242,23 +272,23 @@ TEST_F(ThrottlerTest, ExpiredLeaseLapsesAsSpentAtItsWorst) {
   const TimePoint expires = lease->expires_at;
   // Reports may still come until expiry + the longest call + grace.
   clock_.Set(expires + seconds(34));
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->outstanding_calls, 3);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("g"))->outstanding_calls, 3);
   clock_.Set(expires + seconds(35));
-  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/g");
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), G("g"));
   EXPECT_EQ(g->outstanding_calls, 0);
   // Charged at 5 each, answered as late as possible: expiry + 30 s.
   EXPECT_EQ(g->window.remaining, 592 - 15);
   clock_.Set(expires + seconds(30) + seconds(60));
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 594);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("g"))->window.remaining, 594);
   // A report arriving after the lapse is charged again (safe side).
   Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining, 592);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("g"))->window.remaining, 592);
 }
 
 TEST_F(ThrottlerTest, ErrorBudgetReservesPerCallAndRefundsSuccesses) {
   Make();
   LearnEsi("/a/", "g");
-  auto errors = [&] { return *Find(throttler_->ListBudgets(), "esi/errors"); };
+  auto errors = [&] { return *Find(throttler_->ListBudgets(), kErrors); };
   EXPECT_EQ(errors().window.remaining, 99);  // 100, margin 1
   auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 10);
   ASSERT_EQ(lease->granted, 10);
@@ -281,7 +311,7 @@ TEST_F(ThrottlerTest, ErrorBudgetReservesPerCallAndRefundsSuccesses) {
   auto capped = throttler_->LeaseTokens("a", Esi("/a/"), 20);
   ASSERT_TRUE(capped.ok());
   EXPECT_EQ(capped->granted, 4);
-  EXPECT_EQ(capped->limiting_budget, "esi/errors");
+  EXPECT_EQ(capped->limiting_budget, kErrors);
 }
 
 TEST_F(ThrottlerTest, Esi420BlocksEveryEsiRouteUntilTheReset) {
@@ -292,15 +322,17 @@ TEST_F(ThrottlerTest, Esi420BlocksEveryEsiRouteUntilTheReset) {
   HeaderList h = {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "20"}};
   Rep(Obs(Esi("/a/"), 420, h));
   ASSERT_FALSE(revocations_.empty());
-  EXPECT_EQ(revocations_.back().budget, "esi/errors");
+  EXPECT_EQ(revocations_.back().budget, kErrors);
   ASSERT_EQ(revocations_.back().leases.size(), 1u);
   EXPECT_EQ(revocations_.back().leases[0].first, lease->lease_id);
   for (const char* route : {"/a/", "/b/", "/never/seen/"}) {
     auto next = throttler_->NextPermitted(Esi(route), 1);
     ASSERT_TRUE(next.ok());
     EXPECT_GE(next->at, clock_.Now() + seconds(20)) << route;
-    EXPECT_EQ(next->limiting_budget, "esi/errors") << route;
+    EXPECT_EQ(next->limiting_budget, kErrors) << route;
   }
+  // The error limit is per address: another egress goes on.
+  EXPECT_EQ(throttler_->NextPermitted(EsiFrom("/a/", "10.0.0.9"), 1)->wait, Duration::zero());
   // PoE is another upstream.
   EXPECT_EQ(throttler_->NextPermitted(Poe("/public-stash-tabs", "1.2.3.4"), 1)->wait,
             Duration::zero());
@@ -344,18 +376,18 @@ TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
   auto r = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.2"), 1);
   ASSERT_TRUE(r.ok());
   auto budgets = throttler_->ListBudgets();
-  for (const char* name : {"poe/stash/ip/10.0.0.1/0", "poe/stash/ip/10.0.0.1/1",
-                           "poe/stash/ip/10.0.0.2/0", "poe/stash/ip/10.0.0.2/1",
-                           "poe/stash/account/0"}) {
+  for (const char* name : {"poe/stash/ip/0/ip:10.0.0.1", "poe/stash/ip/1/ip:10.0.0.1",
+                           "poe/stash/ip/0/ip:10.0.0.2", "poe/stash/ip/1/ip:10.0.0.2",
+                           "poe/stash/account/0/account:unknown"}) {
     ASSERT_TRUE(Find(budgets, name).has_value()) << name;
   }
-  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.limit, 45);
-  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.penalty, seconds(120));
-  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.1/0")->window.remaining, 44);
-  EXPECT_EQ(Find(budgets, "poe/stash/ip/10.0.0.2/0")->window.remaining, 45);
-  EXPECT_EQ(Find(budgets, "poe/stash/account/0")->window.remaining, 29);
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/0/ip:10.0.0.1")->window.limit, 45);
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/0/ip:10.0.0.1")->window.penalty, seconds(120));
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/0/ip:10.0.0.1")->window.remaining, 44);
+  EXPECT_EQ(Find(budgets, "poe/stash/ip/0/ip:10.0.0.2")->window.remaining, 45);
+  EXPECT_EQ(Find(budgets, "poe/stash/account/0/account:unknown")->window.remaining, 29);
   // The new egress's Ip budgets were never observed: one probe call only.
-  EXPECT_FALSE(Find(budgets, "poe/stash/ip/10.0.0.2/0")->observed);
+  EXPECT_FALSE(Find(budgets, "poe/stash/ip/0/ip:10.0.0.2")->observed);
   EXPECT_EQ(throttler_->LeaseTokens("b", Poe("/public-stash-tabs", "10.0.0.2"), 5)->granted, 1);
   // One lease takes at most 25% of any budget: 7 of the Account rule's 30.
   EXPECT_EQ(throttler_->LeaseTokens("a", Poe("/public-stash-tabs", "10.0.0.1"), 20)->granted, 7);
@@ -366,17 +398,19 @@ TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
   CallOnce(Poe("/public-stash-tabs", "10.0.0.3"), 200, {});  // learns nothing new
   Rep(Obs(Poe("/public-stash-tabs", "10.0.0.1"), 429, restricted));
   ASSERT_FALSE(revocations_.empty());
-  EXPECT_EQ(revocations_.back().budget, "poe/stash/ip/10.0.0.1/0");
+  EXPECT_EQ(revocations_.back().budget, "poe/stash/ip/0/ip:10.0.0.1");
   auto next = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.1"), 1);
   EXPECT_GE(next->at, clock_.Now() + seconds(120));
-  EXPECT_EQ(next->limiting_budget, "poe/stash/ip/10.0.0.1/0");
+  EXPECT_EQ(next->limiting_budget, "poe/stash/ip/0/ip:10.0.0.1");
   // The other egress is not restricted by the Ip rule of 10.0.0.1.
   auto other = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.3"), 1);
   EXPECT_LT(other->at, clock_.Now() + seconds(1));
 }
 
 TEST_F(ThrottlerTest, PoeStateHeaderCorrectsTowardTheUpstreamCount) {
-  Make();
+  ThrottlerOptions o;
+  o.idle_check_after = std::chrono::hours(1);  // keep the refilled budget to look at
+  Make(o);
   HeaderList h = {{"X-Rate-Limit-Policy", "p"},
                   {"X-Rate-Limit-Rules", "Ip"},
                   {"X-Rate-Limit-Ip", "10:60:120"},
@@ -384,39 +418,102 @@ TEST_F(ThrottlerTest, PoeStateHeaderCorrectsTowardTheUpstreamCount) {
   // Our one call, but the upstream counts 7: 6 hits we never saw (another
   // process on this address) hold until a period after this answer.
   CallOnce(Poe("/x", "1.1.1.1"), 200, h);
-  auto b = Find(throttler_->ListBudgets(), "poe/p/ip/1.1.1.1/0");
+  auto b = Find(throttler_->ListBudgets(), "poe/p/ip/0/ip:1.1.1.1");
   EXPECT_EQ(b->window.remaining, 3);
   clock_.Advance(seconds(60));
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "poe/p/ip/1.1.1.1/0")->window.remaining, 10);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "poe/p/ip/0/ip:1.1.1.1")->window.remaining, 10);
 }
 
-TEST_F(ThrottlerTest, LearningAGroupMovesOutstandingLeasesOntoIt) {
+TEST_F(ThrottlerTest, UnknownRouteReservesInEveryKnownGroupUntilItsAnswerShowsWhich) {
   ThrottlerOptions o;
   o.probe_calls = 3;
   Make(o);
   LearnEsi("/b/", "shared");
-  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3);  // unknown route: default budget
+  LearnEsi("/c/", "other");
+  // /a/ may be in either group: its calls hold a reservation in both.
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3);
   ASSERT_EQ(lease->granted, 3);
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/group/shared")->outstanding_calls, 0);
-  // The first answer shows /a/ is in the same group: its other two calls
-  // will be spent there, so the group reserves them now.
-  Rep(Obs(Esi("/a/"), 200, EsiHeaders("shared", 596, 4), lease->lease_id));
-  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), "esi/group/shared");
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("shared"))->outstanding_calls, 3);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), G("other"))->outstanding_calls, 3);
+  // The first answer shows /a/ is in "shared": the reservations in "other"
+  // go as each call settles, those in "shared" stay until then.
+  Rep(Obs(Esi("/a/"), 200, EsiHeaders("shared", 594, 6), lease->lease_id));
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), G("shared"));
   EXPECT_EQ(g->outstanding_calls, 2);
   EXPECT_EQ(g->outstanding_units, 10);
   Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
   Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
-  g = Find(throttler_->ListBudgets(), "esi/group/shared");
+  g = Find(throttler_->ListBudgets(), G("shared"));
   EXPECT_EQ(g->outstanding_calls, 0);
   EXPECT_EQ(g->window.remaining, 594 - 8);
+  std::optional<BudgetInfo> other = Find(throttler_->ListBudgets(), G("other"));
+  EXPECT_EQ(other->outstanding_calls, 0);
+  EXPECT_EQ(other->window.remaining, 594 - 2);  // only its own learning call
+}
+
+TEST_F(ThrottlerTest, AnswerNamingANewGroupMovesOutstandingLeasesOntoIt) {
+  ThrottlerOptions o;
+  o.probe_calls = 3;
+  Make(o);
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3);  // no group known at all
+  ASSERT_EQ(lease->granted, 3);
+  // The group is new: the two calls still out will be spent there, so it
+  // reserves them now.
+  Rep(Obs(Esi("/a/"), 200, EsiHeaders("fresh", 596, 4), lease->lease_id));
+  std::optional<BudgetInfo> g = Find(throttler_->ListBudgets(), G("fresh"));
+  EXPECT_EQ(g->outstanding_calls, 2);
+  EXPECT_EQ(g->outstanding_units, 10);
+}
+
+TEST_F(ThrottlerTest, UnknownRouteNeverProbesIntoASpentGroup) {
+  ThrottlerOptions o;
+  o.max_lease_fraction = 1.0;
+  Make(o);
+  // The caller's only known group is spent.
+  LearnEsi("/alliances/{id}/", "alliance");
+  while (true) {
+    auto g = throttler_->LeaseTokens("a", Esi("/alliances/{id}/"), 100);
+    if (g->granted == 0) break;
+    for (int i = 0; i < g->granted; ++i) Rep(Obs(Esi("/alliances/{id}/"), 200, {}, g->lease_id));
+  }
+  // /alliances/{id}/corporations/ may be in that group: no probe now...
+  auto probe = throttler_->LeaseTokens("a", Esi("/alliances/{id}/corporations/"), 1);
+  EXPECT_EQ(probe->granted, 0);
+  EXPECT_EQ(probe->limiting_budget, G("alliance"));
+  const TimePoint refilled = throttler_->NextPermitted(Esi("/alliances/{id}/corporations/"), 1)->at;
+  EXPECT_GT(refilled, clock_.Now());
+  // ...but as soon as the group has room for it.
+  clock_.Set(refilled);
+  probe = throttler_->LeaseTokens("a", Esi("/alliances/{id}/corporations/"), 1);
+  EXPECT_EQ(probe->granted, 1);
+}
+
+TEST_F(ThrottlerTest, RoutesSeededFromOpenApiNeedNoProbe) {
+  Make();
+  ASSERT_EQ(throttler_->SeedEsiRoutes({{"/characters/{character_id}/killmails/recent/",
+                                        "char-killmail", WindowLimit{30, std::chrono::minutes(15)}}}),
+            1);
+  // The agent's template names its parameter differently: same route.
+  auto g = throttler_->LeaseTokens("a", EsiAs("/characters/{id}/killmails/recent/", "char:7"), 4);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->granted, 1);  // a quarter of 30 tokens is one call of 5 reserved
+  // No route probe: the character's own bucket is what limits, probing once.
+  EXPECT_EQ(throttler_->LeaseTokens("b", EsiAs("/characters/{id}/killmails/recent/", "char:7"), 1)
+                ->limiting_budget,
+            "esi/group/char-killmail/char:7");
+  auto info = Find(throttler_->ListBudgets(), "esi/group/char-killmail/char:7");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_TRUE(info->learned);
+  EXPECT_EQ(info->window.limit, 30);
+  EXPECT_EQ(info->window.period, std::chrono::minutes(15));
 }
 
 TEST_F(ThrottlerTest, AcquireReservesNowOrLaterAndSettlesThroughItsLease) {
   ThrottlerOptions o;
-  o.esi_default = WindowLimit{10, seconds(60)};
   o.probe_calls = 100;
   Make(o);
-  // Default budget: 10 units, a call reserves 5 and needs 2: 2 calls at once.
+  throttler_->SeedEsiRoutes({{"/x/", "gx", WindowLimit{10, seconds(60)}}});
+  // 10 units, a call reserves 5 and needs 2: 2 calls at once.
   auto a = throttler_->Acquire(Esi("/x/"), 2, Duration::zero(), "team-a");
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(a->granted);
@@ -427,7 +524,7 @@ TEST_F(ThrottlerTest, AcquireReservesNowOrLaterAndSettlesThroughItsLease) {
   auto b = throttler_->Acquire(Esi("/x/"), 1, seconds(120), "team-b");
   ASSERT_TRUE(b.ok());
   EXPECT_FALSE(b->granted);
-  EXPECT_EQ(b->limiting_budget, "esi/route//x/");
+  EXPECT_EQ(b->limiting_budget, G("gx"));
   Observation report = Obs(Esi("/x/"), 200, {}, a->lease_id);
   Rep(report);
   Rep(report);
@@ -440,8 +537,8 @@ TEST_F(ThrottlerTest, AcquireReservesNowOrLaterAndSettlesThroughItsLease) {
   auto d = throttler_->Acquire(Esi("/x/"), 1, seconds(10), "team-c");
   EXPECT_FALSE(d->granted);
   auto budgets = throttler_->ListBudgets();
-  EXPECT_EQ(Find(budgets, "esi/route//x/")->counters.waits, 1);
-  EXPECT_GE(Find(budgets, "esi/route//x/")->counters.denied, 1);
+  EXPECT_EQ(Find(budgets, G("gx"))->counters.waits, 1);
+  EXPECT_GE(Find(budgets, G("gx"))->counters.denied, 1);
   // More than the budget can ever hold at once is an error, not a wait.
   auto big = throttler_->NextPermitted(Esi("/x/"), 3);
   EXPECT_TRUE(absl::IsOutOfRange(big.status())) << big.status();
@@ -465,14 +562,14 @@ TEST_F(ThrottlerTest, InvalidArgumentsNameTheField) {
 TEST_F(ThrottlerTest, MalformedHeadersAreIgnoredAndNeverWiden) {
   Make();
   LearnEsi("/a/", "g");
-  const int64_t before = Find(throttler_->ListBudgets(), "esi/group/g")->window.remaining;
+  const int64_t before = Find(throttler_->ListBudgets(), G("g"))->window.remaining;
   HeaderList bad = {{"X-Ratelimit-Group", "g"},
                     {"X-Ratelimit-Limit", "not-a-limit"},
                     {"X-Ratelimit-Remaining", "lots"},
                     {"X-ESI-Error-Limit-Remain", "-4"},
                     {"Retry-After", "whenever"}};
   for (int i = 0; i < 3; ++i) Rep(Obs(Esi("/a/"), 200, bad));
-  auto g = Find(throttler_->ListBudgets(), "esi/group/g");
+  auto g = Find(throttler_->ListBudgets(), G("g"));
   EXPECT_EQ(g->window.limit, 600);
   EXPECT_EQ(g->window.remaining, before - 6);
   EXPECT_EQ(throttler_->problems(), 12);  // 4 problems x 3 reports, each logged once

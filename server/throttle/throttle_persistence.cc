@@ -1,0 +1,273 @@
+// The Throttler's persistence: full snapshots, deltas of what changed, and
+// restoring either (throttle_state.h has the formats, state_persister.h the
+// writer). Kept apart from the decisions in throttler.cc.
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+#include "server/throttle/throttler.h"
+
+namespace sluice::throttle {
+namespace {
+
+// Persisted times are unix seconds with microsecond resolution. Rounding up
+// on the way out means a restored end (restriction, return of a unit) is
+// never earlier than the original; a double holds whole microseconds of
+// this era exactly enough to round-trip.
+double PersistTime(TimePoint t) {
+  auto us = std::chrono::ceil<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return static_cast<double>(us) / 1e6;
+}
+TimePoint RestoreTime(double unix_seconds) {
+  return TimePoint(std::chrono::duration_cast<Duration>(
+      std::chrono::microseconds(std::llround(unix_seconds * 1e6))));
+}
+Duration FromSeconds(double s) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
+  BudgetState st;
+  st.name = b.name();
+  st.family = b.family()->name;
+  st.scope = b.scope();
+  st.written_at = PersistTime(now);
+  st.kind = std::string(BudgetKindName(b.kind()));
+  st.learned = b.learned();
+  st.observed = b.observed();
+  st.limit = b.limit();
+  st.period_seconds = Seconds(b.period());
+  st.penalty_seconds = Seconds(b.penalty());
+  if (const FloatingWindow* w = b.window()) {
+    for (const FloatingWindow::Bucket& bucket : w->ledger()) {
+      st.ledger.push_back(LedgerBucketState{PersistTime(bucket.first_resp),
+                                            PersistTime(bucket.resp_hi),
+                                            PersistTime(bucket.sent_lo), bucket.units});
+    }
+    for (const FloatingWindow::Step& step : w->phantom()) {
+      st.phantom.push_back(PhantomStepState{PersistTime(step.until), step.amount});
+    }
+  }
+  if (const ErrorWindow* e = b.errors()) {
+    st.remain = e->remain();
+    if (e->window_end()) st.window_end = PersistTime(*e->window_end());
+    st.probing = e->probing();
+    for (const SpendTiming& t : e->recent_errors()) {
+      st.recent_errors.push_back(ErrorTimingState{PersistTime(t.sent_lo), PersistTime(t.resp_hi)});
+    }
+  }
+  st.in_flight_units = b.in_flight_units();
+  st.in_flight_calls = b.in_flight_calls();
+  // Reservations still open may be answered as late as the latest lease on
+  // the budget allows (tracked at grant time: no walk over the leases).
+  st.in_flight_resp_hi = PersistTime(
+      b.in_flight_calls() > 0 ? std::max(b.latest_answer(), now)
+                              : now + options_.lease_ttl + options_.max_request_duration);
+  st.restricted_until = PersistTime(b.restriction().until());
+  st.restriction_level = b.restriction().level();
+  st.restriction_reason = b.restriction().reason();
+  st.granted = b.counters().granted;
+  st.denied = b.counters().denied;
+  st.waits = b.counters().waits;
+  st.restrictions = b.counters().restrictions;
+  return st;
+}
+
+RouteMapState Throttler::MapStateLocked() const {
+  RouteMapState m;
+  for (const auto& [route, group] : route_map_.esi_routes()) m.esi_routes.push_back({route, group});
+  for (const auto& [group, limit] : route_map_.esi_groups()) {
+    m.esi_groups.push_back(EsiGroupState{group, limit.limit, Seconds(limit.period)});
+  }
+  for (const auto& [route, policy] : route_map_.poe_routes()) m.poe_routes.push_back({route, policy});
+  for (const auto& [policy, rules] : route_map_.poe_policies()) {
+    PoePolicyState ps;
+    ps.name = policy;
+    for (const PoeRuleShape& rule : rules) {
+      PoeRuleShapeState rs;
+      rs.name = rule.name;
+      for (const PoeTierShape& tier : rule.tiers) {
+        rs.tiers.push_back(PoeTierShapeState{tier.limit.limit, Seconds(tier.limit.period),
+                                             Seconds(tier.penalty)});
+      }
+      ps.rules.push_back(std::move(rs));
+    }
+    m.poe_policies.push_back(std::move(ps));
+  }
+  for (const auto& [name, family] : families_) {
+    m.families.push_back(FamilyState{name, std::string(BudgetKindName(family.kind)),
+                                     family.counters.granted, family.counters.denied,
+                                     family.counters.waits, family.counters.restrictions});
+  }
+  std::sort(m.families.begin(), m.families.end(),
+            [](const FamilyState& a, const FamilyState& b) { return a.name < b.name; });
+  return m;
+}
+
+ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  ThrottleSnapshot s;
+  s.written_at = PersistTime(now);
+  s.clean_shutdown = clean_shutdown;
+  s.budgets.reserve(budgets_.size());
+  for (const auto& [name, b] : budgets_) s.budgets.push_back(StateLocked(*b, now));
+  std::sort(s.budgets.begin(), s.budgets.end(),
+            [](const BudgetState& a, const BudgetState& b) { return a.name < b.name; });
+  s.map = MapStateLocked();
+  return s;
+}
+
+ThrottleDelta Throttler::TakeDelta() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  ThrottleDelta d;
+  d.written_at = PersistTime(now);
+  d.budgets.reserve(dirty_names_.size());
+  for (const std::string& name : dirty_names_) {
+    Budget* b = FindBudgetLocked(name);
+    if (b == nullptr || !b->dirty) continue;  // dropped since, or listed twice
+    d.budgets.push_back(StateLocked(*b, now));
+    b->dirty = false;
+    b->persisted = true;
+  }
+  dirty_names_.clear();
+  for (std::string& name : dropped_names_) {
+    // Dropped and made again since: the new budget's row replaces the old.
+    if (FindBudgetLocked(name) == nullptr) d.removed.push_back(std::move(name));
+  }
+  dropped_names_.clear();
+  d.map = MapStateLocked();
+  return d;
+}
+
+absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  RouteMap map(route_map_.defaults());
+  for (const RouteMappingState& m : s.map.esi_routes) map.SetEsiGroup(m.route, m.target);
+  for (const EsiGroupState& g : s.map.esi_groups) {
+    map.SetEsiGroupLimit(g.name, WindowLimit{g.limit, FromSeconds(g.period_seconds)});
+  }
+  for (const RouteMappingState& m : s.map.poe_routes) map.SetPoePolicy(m.route, m.target);
+  for (const PoePolicyState& p : s.map.poe_policies) {
+    std::vector<PoeRuleShape> rules;
+    for (const PoeRuleShapeState& r : p.rules) {
+      PoeRuleShape shape;
+      shape.name = r.name;
+      shape.lower = absl::AsciiStrToLower(r.name);
+      for (const PoeTierShapeState& t : r.tiers) {
+        shape.tiers.push_back(PoeTierShape{WindowLimit{t.hits, FromSeconds(t.period_seconds)},
+                                           FromSeconds(t.penalty_seconds)});
+      }
+      rules.push_back(std::move(shape));
+    }
+    map.SetPoeRules(p.name, std::move(rules));
+  }
+
+  std::unordered_map<std::string, BudgetFamily> families;
+  for (const FamilyState& f : s.map.families) {
+    std::optional<BudgetKind> kind = ParseBudgetKind(f.kind);
+    if (!kind) continue;
+    BudgetFamily& fam = families[f.name];
+    fam.name = f.name;
+    fam.kind = *kind;
+    fam.counters = BudgetCounters{f.granted, f.denied, f.waits, f.restrictions};
+  }
+  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets;
+  int64_t legacy = 0;
+  for (const BudgetState& st : s.budgets) {
+    std::optional<BudgetKind> kind = ParseBudgetKind(st.kind);
+    if (!kind || st.limit <= 0 || st.period_seconds <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("throttle state: bad budget ", st.name));
+    }
+    if (st.family.empty()) {
+      // Version 1 pooled every caller in one budget; that spend cannot be
+      // split among callers. The new per-caller budgets start by probing,
+      // so the upstream's own headers tell their state first.
+      ++legacy;
+      continue;
+    }
+    auto [fit, inserted] = families.try_emplace(st.family);
+    if (inserted) {
+      fit->second.name = st.family;
+      fit->second.kind = *kind;
+    }
+    BudgetFamily* family = &fit->second;
+    const Duration period = FromSeconds(st.period_seconds);
+    const double written_at = st.written_at > 0 ? st.written_at : s.written_at;
+    std::unique_ptr<Budget> b;
+    // Reservations open when the row was written may still be spent: restore
+    // them as calls answered at the latest possible time.
+    const SpendTiming in_flight{RestoreTime(written_at), RestoreTime(st.in_flight_resp_hi)};
+    if (*kind == BudgetKind::kEsiErrors) {
+      b = std::make_unique<Budget>(st.name, family, st.scope, st.limit, period,
+                                   MarginFor(st.limit));
+      std::deque<SpendTiming> recent;
+      for (const ErrorTimingState& e : st.recent_errors) {
+        recent.push_back(SpendTiming{RestoreTime(e.sent_lo), RestoreTime(e.resp_hi)});
+      }
+      std::optional<TimePoint> end;
+      if (st.window_end) end = RestoreTime(*st.window_end);
+      b->errors()->Restore(st.limit, st.learned, st.remain, end,
+                           st.probing || !s.clean_shutdown, std::move(recent));
+      b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
+    } else {
+      b = std::make_unique<Budget>(st.name, family, st.scope, *kind, st.limit, period,
+                                   MarginFor(st.limit), FromSeconds(st.penalty_seconds),
+                                   st.learned);
+      std::vector<FloatingWindow::Bucket> ledger;
+      for (const LedgerBucketState& l : st.ledger) {
+        ledger.push_back(FloatingWindow::Bucket{RestoreTime(l.first_resp), RestoreTime(l.resp_hi),
+                                                RestoreTime(l.sent_lo), l.units});
+      }
+      std::vector<FloatingWindow::Step> phantom;
+      for (const PhantomStepState& p : st.phantom) {
+        phantom.push_back(FloatingWindow::Step{RestoreTime(p.until), p.amount});
+      }
+      b->window()->RestoreLedger(std::move(ledger), std::move(phantom));
+      b->Charge(st.in_flight_units, in_flight, now);
+      // After a crash, grants made since the last write are unknown: probe
+      // until the upstream's headers show the real state.
+      b->set_observed((st.observed && s.clean_shutdown) || *kind == BudgetKind::kEsiUngrouped);
+    }
+    b->restriction().Restore(RestoreTime(st.restricted_until), st.restriction_level,
+                             st.restriction_reason);
+    b->counters() = BudgetCounters{st.granted, st.denied, st.waits, st.restrictions};
+    b->persisted = true;
+    family->live++;
+    budgets.emplace(st.name, std::move(b));
+  }
+  route_map_ = std::move(map);
+  lru_.clear();
+  restricted_.clear();
+  dirty_names_.clear();
+  dropped_names_.clear();
+  routes_.clear();
+  ++budget_epoch_;
+  families_ = std::move(families);
+  budgets_ = std::move(budgets);
+  for (auto& [name, b] : budgets_) {
+    b->lru_position = lru_.insert(lru_.end(), b.get());
+    b->last_touch = now;
+    if (b->restriction().Active(now)) restricted_.insert(b.get());
+  }
+  leases_ = LeaseTable(LeaseTable::FirstIdAt(now));
+  Changed();
+  LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets and " << families_.size()
+            << " families from state written " << FormatRfc3339(RestoreTime(s.written_at))
+            << (s.clean_shutdown ? " (clean shutdown)" : " (not clean: budgets probe first)")
+            << (legacy > 0 ? absl::StrCat("; ", legacy, " pooled version-1 budgets left behind")
+                           : "");
+  return absl::OkStatus();
+}
+
+}  // namespace sluice::throttle
