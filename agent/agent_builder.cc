@@ -56,7 +56,11 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
 
   CoordinatorRateGateOptions gate_options;
   gate_options.agent_id = config.agent.agent_id;
-  gate_options.egress = config.egress;
+  gate_options.egress = config.egress.empty() ? config.bind_address : config.egress;
+  if (gate_options.egress.empty()) {
+    LOG(WARNING) << "no egress address (--egress / --bind_address): public ESI routes and per-IP "
+                    "budgets are shared with every other agent that names none";
+  }
   gate_options.rpc = rpc;
   gate_options.lease_batch =
       std::clamp(config.token_batch > 0 ? config.token_batch : 2 * config.agent.workers, 1, 1000);
@@ -70,12 +74,14 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
   curl_options.user_agent = MakeUserAgent(config.contact);
   curl_options.connect_timeout = config.http_connect_timeout;
   curl_options.total_timeout = config.http_timeout;
+  curl_options.bind_address = config.bind_address;
   auto upstream = std::make_unique<CurlClient>(curl_options);
 
   LOG(INFO) << "agent " << config.agent.agent_id << ": coordinator " << config.coordinator
             << (config.tls_ca.empty() ? " (plaintext)" : " (TLS)") << ", ESI "
             << config.handlers.esi_base_url << ", PoE " << config.handlers.poe_base_url
             << ", ESI token " << (config.handlers.esi_token.empty() ? "absent" : "present")
+            << ", egress " << (gate_options.egress.empty() ? "unknown" : gate_options.egress)
             << ", User-Agent '" << curl_options.user_agent << "'";
   return std::make_unique<Agent>(std::move(config.agent), std::move(handlers), std::move(tasks),
                                  std::move(gate), std::move(upstream));

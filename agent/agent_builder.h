@@ -24,7 +24,13 @@ struct AgentConfig {
   HandlerConfig handlers;  // upstream base URLs, ESI token
   // Operator contact for the User-Agent, e.g. "ops@example.org".
   std::string contact;
-  // This host's egress address for per-IP upstream rules; empty = unknown.
+  // The address upstream calls leave from (libcurl binds to it); empty =
+  // the kernel's choice.
+  std::string bind_address;
+  // The address the upstream sees calls come from, for budgets billed per
+  // address; empty = bind_address, or unknown when that is empty too (every
+  // such agent then shares one budget: safe, slower). Agents behind one NAT
+  // address must all name it.
   std::string egress;
   std::chrono::milliseconds http_connect_timeout{5000};
   std::chrono::milliseconds http_timeout{30000};

@@ -20,11 +20,21 @@ DEFINE_string(esi_token, "",
               "variable: flags are visible in the process list)");
 DEFINE_string(upstream_esi, "https://esi.evetech.net/latest", "ESI base URL");
 DEFINE_string(upstream_poe, "https://api.pathofexile.com", "Path of Exile API base URL");
-DEFINE_string(egress, "", "This host's egress IP, for per-IP upstream limits");
+DEFINE_string(bind_address, "",
+              "Source address of upstream connections (an IP of this host); also the egress "
+              "when --egress is not set");
+DEFINE_string(egress, "",
+              "Address the upstream sees this agent's calls come from (per-address budgets); "
+              "default --bind_address; agents behind one NAT address must all name it");
+DEFINE_int32(token_wait_ms, 250,
+             "Longest wait for a task's first rate token; a task whose budget has no room goes "
+             "back to the queue until it has, and the worker takes another");
 DEFINE_int32(max_tasks, 0, "Tasks per LeaseTasks call; 0 = 2 x workers");
 DEFINE_int32(lease_duration_s, 60, "Task lease duration, seconds");
 DEFINE_int32(lease_wait_ms, 2000, "LeaseTasks long-poll wait, milliseconds");
-DEFINE_int32(acquire_timeout_s, 300, "Longest wait for a rate token before a task is given back");
+DEFINE_int32(acquire_timeout_s, 300,
+             "Longest wait for the rate token of a later call of a multi-call task (next page) "
+             "before the task is given back");
 DEFINE_int32(drain_timeout_s, 20, "On SIGTERM, how long results may retry before exit");
 DEFINE_int32(http_connect_timeout_ms, 5000, "Upstream connect timeout, milliseconds");
 DEFINE_int32(http_timeout_ms, 30000, "Upstream whole-request timeout, milliseconds");
@@ -47,6 +57,8 @@ int main(int argc, char** argv) {
                        {"upstream_esi", "SLUICE_UPSTREAM_ESI"},
                        {"upstream_poe", "SLUICE_UPSTREAM_POE"},
                        {"egress", "SLUICE_EGRESS"},
+                       {"bind_address", "SLUICE_BIND_ADDRESS"},
+                       {"token_wait_ms", "SLUICE_TOKEN_WAIT_MS"},
                        {"max_tasks", "SLUICE_MAX_TASKS"},
                        {"lease_duration_s", "SLUICE_LEASE_DURATION_S"},
                        {"lease_wait_ms", "SLUICE_LEASE_WAIT_MS"},
@@ -67,6 +79,7 @@ int main(int argc, char** argv) {
   config.tls_ca = FLAGS_tls_ca;
   config.contact = FLAGS_contact;
   config.egress = FLAGS_egress;
+  config.bind_address = FLAGS_bind_address;
   config.handlers.esi_base_url = FLAGS_upstream_esi;
   config.handlers.poe_base_url = FLAGS_upstream_poe;
   config.handlers.esi_token = FLAGS_esi_token;
@@ -76,6 +89,7 @@ int main(int argc, char** argv) {
   config.agent.lease_duration = seconds(FLAGS_lease_duration_s);
   config.agent.lease_wait = milliseconds(FLAGS_lease_wait_ms);
   config.agent.acquire_timeout = seconds(FLAGS_acquire_timeout_s);
+  config.agent.token_wait = milliseconds(FLAGS_token_wait_ms);
   config.agent.drain_timeout = seconds(FLAGS_drain_timeout_s);
   config.http_connect_timeout = milliseconds(FLAGS_http_connect_timeout_ms);
   config.http_timeout = milliseconds(FLAGS_http_timeout_ms);

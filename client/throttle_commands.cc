@@ -16,67 +16,135 @@ std::string Seconds(const google::protobuf::Duration& d) {
   return buf;
 }
 
+nlohmann::json BudgetJson(const v1::Budget& b, TimePoint now) {
+  nlohmann::json windows = nlohmann::json::array();
+  for (const auto& w : b.windows()) {
+    windows.push_back({{"limit", w.limit()},
+                       {"period_seconds", FromProtoDuration(w.period()).count() / 1e9},
+                       {"remaining", w.remaining()}});
+  }
+  const double restricted_for =
+      std::max(0.0, std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count());
+  return {{"name", b.name()},
+          {"family", b.family()},
+          {"scope", b.scope()},
+          {"learned", b.learned()},
+          {"windows", windows},
+          {"restricted_for_seconds", restricted_for},
+          {"restriction_reason", b.restriction_reason()},
+          {"granted", b.granted()},
+          {"denied", b.denied()},
+          {"waits", b.waits()},
+          {"restrictions", b.restrictions()},
+          {"outstanding_tokens", b.outstanding_tokens()},
+          {"routes", b.routes()}};
+}
+
+// "12/30 per 900s" and "restricted 40s (429 on ...)" / "".
+std::string Room(const v1::Budget& b) {
+  if (b.windows().empty()) return "-";
+  return std::to_string(b.windows(0).remaining()) + "/" + std::to_string(b.windows(0).limit()) +
+         " per " + Seconds(b.windows(0).period());
+}
+
+std::string Restriction(const v1::Budget& b, TimePoint now) {
+  const double left = std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count();
+  if (left <= 0) return "";
+  return "restricted " + std::to_string(static_cast<int>(left + 0.5)) + "s: " +
+         b.restriction_reason();
+}
+
 }  // namespace
 
+// sluicectl throttle [MATCH]: every budget family (an allowance across all the
+// callers it bills) with its most constrained budget; with MATCH, the
+// budgets whose name starts with it or whose scope is it ("char:90000001").
 int CmdThrottle(Context& ctx) {
+  if (ctx.args.size() > 1) {
+    return UsageError("usage: sluicectl throttle [MATCH]   (a budget name prefix or a scope)");
+  }
   auto stub = v1::ThrottlerService::NewStub(ctx.channel);
+  v1::ListBudgetsRequest req;
+  if (!ctx.args.empty()) req.set_match(ctx.args[0]);
+  req.set_top(ctx.args.empty() ? 1 : 100);
   v1::ListBudgetsResponse resp;
   grpc::ClientContext call;
   Prepare(ctx, &call);
-  grpc::Status s = stub->ListBudgets(&call, v1::ListBudgetsRequest(), &resp);
+  grpc::Status s = stub->ListBudgets(&call, req, &resp);
   if (!s.ok()) return RpcError("throttle", s);
   const TimePoint now = FromProto(resp.now());
   if (ctx.json) {
-    nlohmann::json budgets = nlohmann::json::array();
-    for (const auto& b : resp.budgets()) {
-      nlohmann::json windows = nlohmann::json::array();
-      for (const auto& w : b.windows()) {
-        windows.push_back({{"limit", w.limit()},
-                           {"period_seconds", FromProtoDuration(w.period()).count() / 1e9},
-                           {"remaining", w.remaining()}});
-      }
-      const double restricted_for =
-          std::max(0.0, std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count());
-      budgets.push_back({{"name", b.name()},
-                         {"learned", b.learned()},
-                         {"windows", windows},
-                         {"restricted_for_seconds", restricted_for},
-                         {"granted", b.granted()},
-                         {"denied", b.denied()},
-                         {"waits", b.waits()},
-                         {"restrictions", b.restrictions()},
-                         {"outstanding_tokens", b.outstanding_tokens()},
-                         {"routes", b.routes()}});
+    nlohmann::json families = nlohmann::json::array();
+    for (const auto& f : resp.families()) {
+      nlohmann::json worst = nlohmann::json::array();
+      for (const auto& b : f.most_constrained()) worst.push_back(BudgetJson(b, now));
+      families.push_back({{"name", f.name()},
+                          {"kind", f.kind()},
+                          {"budgets", f.budgets()},
+                          {"restricted", f.restricted()},
+                          {"exhausted", f.exhausted()},
+                          {"granted", f.granted()},
+                          {"denied", f.denied()},
+                          {"waits", f.waits()},
+                          {"restrictions", f.restrictions()},
+                          {"routes", f.routes()},
+                          {"most_constrained", worst}});
     }
-    PrintJson({{"budgets", budgets}});
+    nlohmann::json budgets = nlohmann::json::array();
+    for (const auto& b : resp.budgets()) budgets.push_back(BudgetJson(b, now));
+    PrintJson({{"families", families},
+               {"budgets", budgets},
+               {"total_budgets", resp.total_budgets()}});
     return 0;
   }
-  std::printf("%-44s %-8s %-14s %9s %11s %9s %7s %7s %6s\n", "BUDGET", "LEARNED", "LIMIT",
-              "REMAINING", "RESTRICTED", "GRANTED", "DENIED", "WAITS", "429s");
-  for (const auto& b : resp.budgets()) {
-    std::string limit = "-", remaining = "-";
-    if (!b.windows().empty()) {
-      limit = std::to_string(b.windows(0).limit()) + "/" + Seconds(b.windows(0).period());
-      remaining = std::to_string(b.windows(0).remaining());
+  if (ctx.args.empty()) {
+    std::printf("%-40s %7s %10s %9s %9s %7s %5s  %s\n", "FAMILY", "CALLERS", "RESTRICTED",
+                "EXHAUSTED", "GRANTED", "DENIED", "429s", "MOST CONSTRAINED");
+    for (const auto& f : resp.families()) {
+      std::string worst = "-";
+      if (!f.most_constrained().empty()) {
+        const v1::Budget& b = f.most_constrained(0);
+        worst = (b.scope().empty() ? std::string("(route)") : b.scope()) + " " + Room(b);
+        const std::string r = Restriction(b, now);
+        if (!r.empty()) worst += ", " + r;
+        if (!b.learned()) worst += " (default)";
+      }
+      std::printf("%-40s %7lld %10lld %9lld %9lld %7lld %5lld  %s\n", f.name().c_str(),
+                  static_cast<long long>(f.budgets()), static_cast<long long>(f.restricted()),
+                  static_cast<long long>(f.exhausted()), static_cast<long long>(f.granted()),
+                  static_cast<long long>(f.denied()), static_cast<long long>(f.restrictions()),
+                  worst.c_str());
     }
-    const double restricted_for =
-        std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count();
-    std::string restricted = restricted_for > 0 ? std::to_string(static_cast<int>(restricted_for + 0.5)) + "s" : "no";
-    std::printf("%-44s %-8s %-14s %9s %11s %9lld %7lld %7lld %6lld\n", b.name().c_str(),
-                b.learned() ? "yes" : "default", limit.c_str(), remaining.c_str(), restricted.c_str(),
-                static_cast<long long>(b.granted()), static_cast<long long>(b.denied()),
-                static_cast<long long>(b.waits()), static_cast<long long>(b.restrictions()));
+    if (resp.families().empty()) std::printf("(no budgets yet: nothing has been called)\n");
+    std::printf("%lld budgets; `sluicectl throttle MATCH` lists the budgets of one family, "
+                "character (char:ID) or address (ip:ADDR)\n",
+                static_cast<long long>(resp.total_budgets()));
+    return 0;
   }
-  if (resp.budgets().empty()) std::printf("(no budgets yet: nothing has been called)\n");
+  std::printf("%-60s %-8s %-22s %9s %7s %7s  %s\n", "BUDGET", "LEARNED", "ROOM", "GRANTED",
+              "DENIED", "WAITS", "RESTRICTION");
+  for (const auto& b : resp.budgets()) {
+    std::printf("%-60s %-8s %-22s %9lld %7lld %7lld  %s\n", b.name().c_str(),
+                b.learned() ? "yes" : "default", Room(b).c_str(),
+                static_cast<long long>(b.granted()), static_cast<long long>(b.denied()),
+                static_cast<long long>(b.waits()), Restriction(b, now).c_str());
+  }
+  if (resp.budgets().empty()) std::printf("(no budget matches '%s')\n", ctx.args[0].c_str());
   return 0;
 }
 
 int CmdNext(Context& ctx) {
-  if (ctx.args.size() != 2) return UsageError("usage: sluicectl next UPSTREAM ROUTE   (e.g. next esi /characters/{id}/)");
+  if (ctx.args.size() < 2 || ctx.args.size() > 4) {
+    return UsageError(
+        "usage: sluicectl next UPSTREAM ROUTE [CALLER [EGRESS]]   (e.g. next esi "
+        "/characters/{id}/killmails/recent/ char:90000001)");
+  }
   auto stub = v1::ThrottlerService::NewStub(ctx.channel);
   v1::NextPermittedRequest req;
   req.mutable_route()->set_upstream(ctx.args[0]);
   req.mutable_route()->set_route(ctx.args[1]);
+  if (ctx.args.size() > 2) req.mutable_route()->set_caller(ctx.args[2]);
+  if (ctx.args.size() > 3) req.mutable_route()->set_egress(ctx.args[3]);
   req.set_n(1);
   v1::NextPermittedResponse resp;
   grpc::ClientContext call;

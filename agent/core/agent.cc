@@ -122,23 +122,40 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   }
   if (bound->handler->multi_request()) {
     // Each of the task's calls is gated and reported; the handler decides
-    // when the task is done.
+    // when the task is done. The first call waits for its token only
+    // briefly (a spent budget defers the task); later ones, with the task
+    // half done, wait up to acquire_timeout.
     class GatedFetcher : public Fetcher {
      public:
       GatedFetcher(Agent* agent, const BoundHandler* bound, const sluice::v1::Task& task)
           : agent_(agent), bound_(bound), task_(task) {}
       absl::StatusOr<HttpResponse> Fetch(const UpstreamRequest& request) override {
-        return agent_->GatedGet(*bound_, task_, request, &failure);
+        const Duration wait =
+            calls_++ == 0 ? agent_->options_.token_wait : agent_->options_.acquire_timeout;
+        return agent_->GatedGet(*bound_, task_, request, agent_->clock_->Now() + wait, &failure,
+                                &refusal);
       }
+      bool first_call_refused() const { return failure == FetchFailure::kNoToken && calls_ == 1; }
       FetchFailure failure = FetchFailure::kNone;
+      GateRefusal refusal;
 
      private:
       Agent* agent_;
       const BoundHandler* bound_;
       const sluice::v1::Task& task_;
+      int calls_ = 0;
     };
     GatedFetcher fetcher(this, bound, task);
     absl::StatusOr<HandlerResult> run = bound->handler->Run(task, fetcher);
+    if (fetcher.failure == FetchFailure::kNoToken && !run.ok()) {
+      if (fetcher.first_call_refused()) {
+        Defer(task, run.status(), fetcher.refusal);
+      } else {
+        Release(task, std::string(run.status().message()),
+                std::max<Duration>(Duration::zero(), fetcher.refusal.retry_at - clock_->Now()));
+      }
+      return;
+    }
     TaskOutcome outcome = DecideRunOutcome(*bound->handler, task, options_.agent_id, run,
                                            fetcher.failure, clock_->Now());
     CountOutcome(outcome.cls);
@@ -150,9 +167,11 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   UpstreamRequest request = bound->handler->BuildRequest(task);
   if (!task.etag().empty()) request.headers.emplace_back("If-None-Match", task.etag());
   FetchFailure failure = FetchFailure::kNone;
-  absl::StatusOr<HttpResponse> response = GatedGet(*bound, task, request, &failure);
+  GateRefusal refusal;
+  absl::StatusOr<HttpResponse> response = GatedGet(
+      *bound, task, request, clock_->Now() + options_.token_wait, &failure, &refusal);
   if (failure == FetchFailure::kNoToken) {
-    Release(task, std::string(response.status().message()));
+    Defer(task, response.status(), refusal);
     return;
   }
   TaskOutcome outcome =
@@ -165,13 +184,39 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   Deliver(task, outcome);
 }
 
+void Agent::Defer(const sluice::v1::Task& task, const absl::Status& why,
+                  const GateRefusal& refusal) {
+  if (why.code() == absl::StatusCode::kCancelled) {
+    // The agent is draining: hand it back for anyone to take now.
+    Release(task, absl::StrCat("agent draining; task released before its call (", why.message(),
+                               ")"));
+    return;
+  }
+  ++counters_.tasks_deferred;
+  // Not before the budget has room again; the queue hands the next most
+  // urgent task whose budgets have room to this worker meanwhile.
+  const Duration retry = std::max<Duration>(Duration::zero(), refusal.retry_at - clock_->Now());
+  VLOG(1) << task.kind() << " " << task.entity_id() << " deferred "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(retry).count() << " ms: "
+          << (refusal.limiting_budget.empty() ? std::string(why.message())
+                                              : refusal.limiting_budget);
+  Release(task,
+          absl::StrCat("budget ",
+                       refusal.limiting_budget.empty() ? "of " + task.kind() : refusal.limiting_budget,
+                       " has no room; deferred"),
+          retry);
+}
+
 absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
                                              const sluice::v1::Task& task,
                                              const UpstreamRequest& request,
-                                             FetchFailure* failure) {
-  auto permit = gate_->Acquire(bound.route, clock_->Now() + options_.acquire_timeout);
+                                             TimePoint token_deadline, FetchFailure* failure,
+                                             GateRefusal* refusal) {
+  const Route route = RouteFor(bound, task);
+  auto permit = gate_->Acquire(route, token_deadline, refusal);
   if (!permit.ok()) {
     *failure = FetchFailure::kNoToken;
+    if (permit.status().code() == absl::StatusCode::kCancelled) return permit.status();
     return absl::UnavailableError(absl::StrCat("no rate token: ", permit.status().message()));
   }
 
@@ -181,7 +226,7 @@ absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
   const auto received_at = std::chrono::steady_clock::now();
 
   UpstreamObservation observation;
-  observation.route = bound.route;
+  observation.route = route;
   observation.status = response.ok() ? response->status : 0;
   if (response.ok()) observation.headers = response->headers;
   observation.observed_at = clock_->Now();
@@ -254,8 +299,9 @@ void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
   leases_.Remove(task);
 }
 
-void Agent::Release(const sluice::v1::Task& task, const std::string& reason) {
-  Deliver(task, ReleaseOutcome(task, options_.agent_id, reason));
+void Agent::Release(const sluice::v1::Task& task, const std::string& reason,
+                    Duration retry_after) {
+  Deliver(task, ReleaseOutcome(task, options_.agent_id, reason, retry_after));
 }
 
 void Agent::ExtendLoop() {
@@ -363,6 +409,7 @@ AgentStats Agent::stats() const {
   s.tasks_failed = counters_.tasks_failed;
   s.tasks_failed_permanent = counters_.tasks_failed_permanent;
   s.tasks_released = counters_.tasks_released;
+  s.tasks_deferred = counters_.tasks_deferred;
   s.leases_lost = counters_.leases_lost;
   s.upstream_requests = counters_.upstream_requests;
   s.upstream_errors = counters_.upstream_errors;

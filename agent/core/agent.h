@@ -49,7 +49,14 @@ struct AgentOptions {
   Duration lease_duration = std::chrono::seconds(60);
   // LeaseTasks long-poll: how long the coordinator may wait for work.
   Duration lease_wait = std::chrono::seconds(2);
-  // How long a worker waits for a rate token before giving the task back.
+  // How long a worker waits for the rate token of a task's first call. When
+  // the throttler says the budget has no room before then, the task goes
+  // back to the queue until the budget's next permitted time (costing no
+  // attempt) and the worker takes the next task: no worker idles on a spent
+  // budget while other work can run.
+  Duration token_wait = std::chrono::milliseconds(250);
+  // How long a worker waits for the token of a later call of a multi-call
+  // task (the next page) before giving the task back.
   Duration acquire_timeout = std::chrono::minutes(5);
   // Stop(): how long in-flight results may keep retrying an unreachable
   // coordinator before they are abandoned.
@@ -70,6 +77,7 @@ struct AgentStats {
   int64_t tasks_failed = 0;
   int64_t tasks_failed_permanent = 0;  // subset of tasks_failed
   int64_t tasks_released = 0;   // given back without an upstream call
+  int64_t tasks_deferred = 0;   // of which because their budget had no room
   int64_t leases_lost = 0;      // result or extension rejected: lease superseded
   int64_t upstream_requests = 0;
   int64_t upstream_errors = 0;  // transport errors and HTTP statuses >= 300 except 304
@@ -104,7 +112,8 @@ class Agent {
  private:
   struct Counters {
     std::atomic<int64_t> tasks_leased{0}, tasks_done{0}, not_modified{0}, tasks_failed{0},
-        tasks_failed_permanent{0}, tasks_released{0}, leases_lost{0}, upstream_requests{0},
+        tasks_failed_permanent{0}, tasks_released{0}, tasks_deferred{0}, leases_lost{0},
+        upstream_requests{0},
         upstream_errors{0}, bad_bodies{0}, rate_limited{0}, report_errors{0}, lease_errors{0};
   };
 
@@ -113,13 +122,18 @@ class Agent {
   void ExtendLoop();
   void ProcessTask(const sluice::v1::Task& task);
   // One rate-gated upstream call, reported to the throttler. Sets *failure
-  // when there was no HTTP answer.
+  // when there was no HTTP answer, and *refusal when there was no token by
+  // `token_deadline`.
   absl::StatusOr<HttpResponse> GatedGet(const BoundHandler& bound, const sluice::v1::Task& task,
-                                        const UpstreamRequest& request, FetchFailure* failure);
+                                        const UpstreamRequest& request, TimePoint token_deadline,
+                                        FetchFailure* failure, GateRefusal* refusal);
+  // A task whose budget had no room: back to the queue until it has.
+  void Defer(const sluice::v1::Task& task, const absl::Status& why, const GateRefusal& refusal);
   void CountOutcome(OutcomeClass cls);
   // Sends the outcome to the coordinator and counts it.
   void Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome);
-  void Release(const sluice::v1::Task& task, const std::string& reason);
+  void Release(const sluice::v1::Task& task, const std::string& reason,
+               Duration retry_after = Duration::zero());
   // Sleeps unless Stop() begins; false if interrupted.
   bool SleepUnlessStopping(Duration d);
   void LogProgress();

@@ -110,7 +110,8 @@ SLUICE_REGISTER_HANDLER((HandlerSpec{
     "character_killmails",
     {"esi", "/characters/{id}/killmails/recent/"},
     nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<CharacterKillmailsHandler>(c); }}));
+    [](const HandlerConfig& c) { return std::make_unique<CharacterKillmailsHandler>(c); },
+    Billing::kTaskCaller}));
 
 }  // namespace
 }  // namespace sluice::agent

@@ -38,7 +38,8 @@ SLUICE_REGISTER_HANDLER((HandlerSpec{
     "corporation_members",
     {"esi", "/corporations/{id}/members/"},
     [](const HandlerConfig& c) { return !c.esi_token.empty(); },
-    [](const HandlerConfig& c) { return std::make_unique<CorporationMembersHandler>(c); }}));
+    [](const HandlerConfig& c) { return std::make_unique<CorporationMembersHandler>(c); },
+    Billing::kAgentToken}));
 
 }  // namespace
 }  // namespace sluice::agent

@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include "common/caller.h"
+
 namespace sluice::agent {
 
 void HandlerSet::Add(BoundHandler bound) {
@@ -18,6 +20,18 @@ std::vector<std::string> HandlerSet::Kinds() const {
   std::vector<std::string> kinds;
   for (const auto& [kind, bound] : by_kind_) kinds.push_back(kind);
   return kinds;
+}
+
+Route RouteFor(const BoundHandler& bound, const sluice::v1::Task& task) {
+  if (bound.billing == Billing::kTaskCaller) return bound.route.BilledTo(task.caller());
+  return bound.route;
+}
+
+std::string AgentTokenCaller(const std::string& esi_token) {
+  if (std::optional<int64_t> character = EsiTokenCharacter(esi_token)) {
+    return EsiCharacterCaller(*character);
+  }
+  return "token";
 }
 
 HandlerRegistry& HandlerRegistry::Global() {
@@ -51,7 +65,9 @@ HandlerSet HandlerRegistry::Instantiate(const HandlerConfig& config) const {
   HandlerSet set;
   for (const auto& [kind, spec] : specs_) {
     if (spec.enabled && !spec.enabled(config)) continue;
-    set.Add(BoundHandler{kind, spec.route, spec.factory(config)});
+    Route route = spec.route;
+    if (spec.billing == Billing::kAgentToken) route.caller = AgentTokenCaller(config.esi_token);
+    set.Add(BoundHandler{kind, std::move(route), spec.factory(config), spec.billing});
   }
   return set;
 }

@@ -24,21 +24,39 @@
 
 namespace sluice::agent {
 
+// Whom the upstream bills a kind's calls to (see common/caller.h).
+enum class Billing {
+  kEgress,      // public calls: this host's address (Route::caller empty)
+  kTaskCaller,  // the task's own token: Task.caller, set by the coordinator
+  kAgentToken,  // the token this agent was configured with (--esi_token)
+};
+
 struct HandlerSpec {
   std::string kind;  // the wire Task.kind
-  Route route;       // what the throttler meters
+  Route route;       // what the throttler meters (caller filled per task)
   // Whether this agent can serve the kind under `config` (e.g. an
   // authenticated route needs a token). Null = always.
   std::function<bool(const HandlerConfig&)> enabled;
   std::function<std::unique_ptr<Handler>(const HandlerConfig&)> factory;
+  Billing billing = Billing::kEgress;
 };
 
 // A kind bound to its live handler instance.
 struct BoundHandler {
   std::string kind;
-  Route route;
+  Route route;  // with the caller for kAgentToken
   std::unique_ptr<Handler> handler;
+  Billing billing = Billing::kEgress;
 };
+
+// The route one task's calls are metered as: the kind's route billed to the
+// task's caller or this agent's token.
+Route RouteFor(const BoundHandler& bound, const sluice::v1::Task& task);
+
+// The caller of the ESI token an agent is configured with: its character
+// when the token is an SSO JWT, else "token" (every such agent shares one
+// budget: it can only under-use the character's bucket, never overshoot).
+std::string AgentTokenCaller(const std::string& esi_token);
 
 // The handlers one agent serves. Owns the handler instances.
 class HandlerSet {

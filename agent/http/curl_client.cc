@@ -120,6 +120,12 @@ absl::StatusOr<HttpResponse> CurlClient::Get(const std::string& url,
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads + timeouts: no SIGALRM
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  if (!options_.bind_address.empty()) {
+    // "host!" makes libcurl bind to this address and fail rather than fall
+    // back to another one: a call from an unexpected address would draw on a
+    // budget the throttler does not charge.
+    curl_easy_setopt(curl, CURLOPT_INTERFACE, ("host!" + options_.bind_address).c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));

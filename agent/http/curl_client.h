@@ -33,6 +33,10 @@ struct CurlClientOptions {
   std::chrono::milliseconds total_timeout{30000};
   // Bodies larger than this abort the transfer (keeps memory bounded).
   size_t max_body_bytes = 32 << 20;
+  // Source address of upstream connections (an IP of this host); empty =
+  // the kernel's choice. Upstreams bill public calls per source address, so
+  // an agent that knows its address knows its budget.
+  std::string bind_address;
   // Verbose libcurl tracing to stderr, for debugging.
   bool verbose = false;
 };

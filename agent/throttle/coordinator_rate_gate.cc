@@ -19,6 +19,9 @@ constexpr size_t kMaxObservationsPerBatch = 512;
 constexpr auto kWatchDeadline = std::chrono::hours(24);
 // A stream that lived this long was healthy: reconnect quickly next time.
 constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
+// Per-route state of routes not asked for lately is dropped this often (a
+// route per character: they would pile up).
+constexpr auto kPruneInterval = std::chrono::seconds(30);
 
 // Worth sending again later: the throttler was unreachable or busy.
 bool IsTransient(grpc::StatusCode code) {
@@ -63,24 +66,35 @@ sluice::v1::RouteRef CoordinatorRateGate::ToRouteRef(const Route& route) const {
   ref.set_upstream(route.upstream);
   ref.set_route(route.path_template);
   ref.set_egress(options_.egress);
+  ref.set_caller(route.caller);
   return ref;
 }
 
-absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoint deadline) {
+absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoint deadline,
+                                                    GateRefusal* refusal) {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (cancelled_) return absl::CancelledError("rate gate is shutting down");
     if (auto lease_id = ledger_.Take(route)) return Permit{route, *lease_id};
-    RouteState& state = routes_[route];  // map nodes are stable across unlocks
+    // Looked up on every pass: entries idle for a while are pruned, but never
+    // one with a LeaseTokens call in flight.
+    RouteState& state = routes_[route];
     TimePoint now = clock_->Now();
     if (!state.refilling && now >= state.next_ask_at) {
       Refill(route, &state, &lock);
       continue;
     }
-    if (now >= deadline) {
+    // The throttler said when this route has room again; waiting past the
+    // caller's deadline for it helps nobody.
+    if (now >= deadline || (!state.refilling && state.next_ask_at > deadline)) {
+      if (refusal != nullptr) {
+        refusal->retry_at = std::max(state.next_ask_at, now);
+        refusal->limiting_budget = state.limiting_budget;
+      }
       return absl::DeadlineExceededError(absl::StrCat(
           "no rate token for ", route.Key(), " before the deadline; throttler says ask again at ",
-          FormatRfc3339(state.next_ask_at)));
+          FormatRfc3339(state.next_ask_at),
+          state.limiting_budget.empty() ? "" : absl::StrCat(" (", state.limiting_budget, ")")));
     }
     TimePoint wake = state.refilling ? deadline : std::min(deadline, state.next_ask_at);
     // Short bounded waits: the clock may be a FakeClock that real time does
@@ -88,6 +102,14 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
     auto wait = std::clamp<Duration>(wake - now, std::chrono::milliseconds(1),
                                      std::chrono::milliseconds(100));
     cv_.wait_for(lock, wait);
+  }
+}
+
+void CoordinatorRateGate::PruneRoutesLocked(TimePoint now) {
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    const RouteState& st = it->second;
+    const bool idle = !st.refilling && st.next_ask_at <= now && st.failures == 0;
+    it = idle ? routes_.erase(it) : std::next(it);
   }
 }
 
@@ -119,6 +141,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
                              << " (" << google::COUNTER << " times)";
   } else if (response.granted() > 0) {
     state->failures = 0;
+    state->limiting_budget.clear();
     TimePoint expires = response.has_ttl() ? asked_at + FromProtoDuration(response.ttl())
                                            : FromProto(response.expires_at());
     int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires);
@@ -136,6 +159,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     state->failures = 0;
     TimePoint retry_at = response.has_retry_at() ? FromProto(response.retry_at()) : now;
     state->next_ask_at = std::max(retry_at, now + options_.min_retry_wait);
+    state->limiting_budget = response.limiting_budget();
     VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget "
             << response.limiting_budget() << "; retry at " << FormatRfc3339(state->next_ask_at);
   }
@@ -261,6 +285,11 @@ bool CoordinatorRateGate::SendBatch(size_t max) {
     std::lock_guard<std::mutex> lock(mu_);
     ledger_.DropExpired();
     returns = ledger_.TakeReturns();
+    const TimePoint now = clock_->Now();
+    if (now >= next_prune_at_) {
+      next_prune_at_ = now + kPruneInterval;
+      PruneRoutesLocked(now);
+    }
   }
   if (batch.empty() && returns.empty()) return true;
 

@@ -1,10 +1,12 @@
 // CoordinatorRateGate implements RateGate against the coordinator's
 // ThrottlerService (protos/sluice/v1/throttle.proto):
 //
-//   * Acquire: spends a token from the route's local pool; when the pool is
-//     empty, one caller per route asks LeaseTokens for a small batch while
-//     the others wait. A grant of 0 carries retry_at: nobody asks for that
-//     route again before it (no busy loop). A lease is spendable until
+//   * Acquire: spends a token from the route's local pool (a route is a path
+//     template and the caller it is billed to); when the pool is empty, one
+//     caller per route asks LeaseTokens for a small batch while the others
+//     wait. A grant of 0 carries retry_at: nobody asks for that route again
+//     before it (no busy loop), and an Acquire whose deadline comes first
+//     gives up at once, saying when to come back (GateRefusal). A lease is spendable until
 //     (local time just before asking) + ttl - safety margin, which does not
 //     depend on the coordinator's clock agreeing with ours; expires_at is
 //     used only from a coordinator that sends no ttl.
@@ -88,7 +90,8 @@ class CoordinatorRateGate final : public RateGate {
   // Starts the revocation watcher and the reporter.
   void Start();
 
-  absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline) override;
+  absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline,
+                                 GateRefusal* refusal = nullptr) override;
   void Release(const Permit& permit) override;
   void Report(UpstreamObservation observation) override;
   void CancelWaiters() override;
@@ -105,11 +108,13 @@ class CoordinatorRateGate final : public RateGate {
     bool refilling = false;   // one LeaseTokens call in flight for the route
     TimePoint next_ask_at{};  // do not call LeaseTokens before this
     int failures = 0;         // consecutive LeaseTokens errors
+    std::string limiting_budget;  // of the last refusal
   };
 
   sluice::v1::RouteRef ToRouteRef(const Route& route) const;
   // Called with mu_ held, released around the RPC.
   void Refill(const Route& route, RouteState* state, std::unique_lock<std::mutex>* lock);
+  void PruneRoutesLocked(TimePoint now);  // requires mu_
   void WatchLoop();
   void ReportLoop();
   // One ReportBatch with up to `max` observations plus all owed returns.
@@ -134,6 +139,7 @@ class CoordinatorRateGate final : public RateGate {
   bool shut_down_ = false;
   grpc::ClientContext* watch_context_ = nullptr;
   Stats stats_;
+  TimePoint next_prune_at_{};
 
   mutable std::mutex obs_mu_;
   std::condition_variable obs_cv_;

@@ -41,14 +41,24 @@ struct UpstreamObservation {
   std::chrono::steady_clock::time_point received_at{};
 };
 
+// Why Acquire gave up: when to try the route again and the budget that
+// binds, as the throttler said.
+struct GateRefusal {
+  TimePoint retry_at;
+  std::string limiting_budget;
+};
+
 class RateGate {
  public:
   virtual ~RateGate() = default;
 
   // Blocks until a token for `route` is spent for the caller. Errors:
-  // DEADLINE_EXCEEDED if none could be had by `deadline`; CANCELLED once
+  // DEADLINE_EXCEEDED if none could be had by `deadline` (at once when the
+  // throttler already said the route has no room before then), with
+  // *refusal, when given, saying when to try again; CANCELLED once
   // CancelWaiters() or Shutdown() has been called.
-  virtual absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline) = 0;
+  virtual absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline,
+                                         GateRefusal* refusal = nullptr) = 0;
   // Gives back a permit that was not used (the call was never made).
   virtual void Release(const Permit& permit) = 0;
   // Queues an observation for the throttler. Never blocks on the network.

@@ -105,13 +105,16 @@ std::set<Route> TokenLedger::Revoke(const std::vector<int64_t>& lease_ids) {
     if (where == route_of_lease_.end()) continue;
     Route route = where->second;
     route_of_lease_.erase(where);
-    auto& leases = pools_[route];
-    for (auto it = leases.begin(); it != leases.end(); ++it) {
-      if (it->lease_id != lease_id) continue;
-      stats_.revoked += it->remaining;
-      Owe(lease_id, it->remaining);
-      leases.erase(it);
-      break;
+    auto pool = pools_.find(route);
+    if (pool != pools_.end()) {
+      auto& leases = pool->second;
+      for (auto it = leases.begin(); it != leases.end(); ++it) {
+        if (it->lease_id != lease_id) continue;
+        stats_.revoked += it->remaining;
+        Owe(lease_id, it->remaining);
+        leases.erase(it);
+        break;
+      }
     }
     routes.insert(route);
   }
@@ -129,7 +132,11 @@ int TokenLedger::Available(const Route& route) {
 
 void TokenLedger::DropExpired() {
   TimePoint now = clock_->Now();
-  for (auto& [route, leases] : pools_) DropExpired(route, &leases, now);
+  // Pools are per (route, caller): with many characters, empty ones go.
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    DropExpired(it->first, &it->second, now);
+    it = it->second.empty() ? pools_.erase(it) : std::next(it);
+  }
 }
 
 int TokenLedger::DropAll() {
@@ -139,8 +146,8 @@ int TokenLedger::DropAll() {
       dropped += l.remaining;
       Owe(l.lease_id, l.remaining);
     }
-    leases.clear();
   }
+  pools_.clear();
   route_of_lease_.clear();
   stats_.dropped += dropped;
   return dropped;

@@ -25,6 +25,10 @@ struct LeasedTask {
   int priority = 0;
   // Filled at lease time by the kind's TaskExtension, if it has one.
   std::optional<google::protobuf::Any> context;
+  // Whom the upstream bills the task's authenticated calls to ("char:<id>"),
+  // set by the kind's TaskExtension; empty for public calls. The agent asks
+  // the throttler for that caller's budgets.
+  std::string caller;
 };
 
 struct Discovery {

@@ -30,6 +30,7 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
     *out->mutable_locked_until() = ToProto(t.locked_until);
     out->set_etag(t.etag);
     if (t.context.has_value()) *out->mutable_context() = *t.context;
+    out->set_caller(t.caller);
     out->set_attempts(t.attempts);
     out->set_priority(PriorityClassOf(t.priority));
   }

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/time_util.h"
 #include "sim/simulator.h"
 #include "tests/agent/fakes.h"
 
@@ -163,7 +164,7 @@ TEST_F(AgentProcessTest, RunsTheDailySequenceThenDrainsOnSigtermAndExitsZero) {
       << stats["user_agents"].dump();
 }
 
-TEST_F(AgentProcessTest, SigtermWhileWaitingForTokensReleasesTasksAndExitsZero) {
+TEST_F(AgentProcessTest, ASpentBudgetDefersEveryTaskAndSigtermExitsZero) {
   sim::UniverseConfig universe;
   universe.alliances = 1;
   universe.corporations = 1;
@@ -171,6 +172,7 @@ TEST_F(AgentProcessTest, SigtermWhileWaitingForTokensReleasesTasksAndExitsZero) 
   StartSim(universe);
   throttler_.refuse = true;  // the budget is exhausted: nothing may be called
   throttler_.refuse_retry_after_ms = 60000;
+  queue_.max_backoff = std::chrono::minutes(5);
   queue_.Enqueue("character", {1, 2, 3});
   auto agent = StartAgent(2);
   ASSERT_TRUE(testing::WaitFor([&] { return throttler_.lease_calls() > 0; }))
@@ -179,8 +181,12 @@ TEST_F(AgentProcessTest, SigtermWhileWaitingForTokensReleasesTasksAndExitsZero) 
   ASSERT_EQ(kill(agent->pid(), SIGTERM), 0);
   EXPECT_EQ(agent->Wait(seconds(20)), 0) << ReadFile(log_path_);
   EXPECT_EQ(sim_->Stats()["requests_total"], 0) << "no upstream call without a token";
-  EXPECT_EQ(queue_.failures().size(), 3u) << "every held task given back";
-  for (const auto& f : queue_.failures()) EXPECT_FALSE(f.permanent());
+  EXPECT_EQ(queue_.failures().size(), 3u) << "every task given back once, until the budget has room";
+  for (const auto& f : queue_.failures()) {
+    EXPECT_FALSE(f.permanent());
+    EXPECT_TRUE(f.release());
+    EXPECT_GE(FromProtoDuration(f.retry_after()), std::chrono::seconds(50));
+  }
 }
 
 TEST_F(AgentProcessTest, SoakFullUniverseStaysUnderTheMemoryTarget) {

@@ -296,10 +296,35 @@ TEST_F(CoordinatorRateGateTest, CancelWaitersWakesABlockedAcquire) {
     gate.CancelWaiters();
   });
   auto started = std::chrono::steady_clock::now();
-  auto permit = gate.Acquire(kRoute, In(seconds(30)));
+  // A deadline past the throttler's retry time: the call waits for it.
+  auto permit = gate.Acquire(kRoute, In(seconds(90)));
   cancel.join();
   EXPECT_EQ(permit.status().code(), absl::StatusCode::kCancelled);
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(2));
+}
+
+TEST_F(CoordinatorRateGateTest, ARefusalBeyondTheDeadlineFailsAtOnceSayingWhen) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  throttler_.refuse = true;
+  throttler_.refuse_retry_after_ms = 60000;
+  auto started = std::chrono::steady_clock::now();
+  GateRefusal refusal;
+  auto permit = gate.Acquire(kRoute, In(seconds(5)), &refusal);
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(1)) << "no wait for nothing";
+  EXPECT_GE(refusal.retry_at, In(seconds(59)));
+  EXPECT_EQ(throttler_.lease_calls(), 1);
+}
+
+TEST_F(CoordinatorRateGateTest, EachCallerLeasesItsOwnTokens) {
+  auto& gate = MakeGate(2, /*start=*/false);
+  Route one = kRoute.BilledTo("char:1");
+  Route two = kRoute.BilledTo("char:2");
+  ASSERT_TRUE(gate.Acquire(one, In(seconds(5))).ok());
+  ASSERT_TRUE(gate.Acquire(two, In(seconds(5))).ok());
+  EXPECT_EQ(throttler_.lease_calls(), 2) << "a token of one character is not another's";
+  EXPECT_EQ(gate.Available(one), 1);
+  EXPECT_EQ(gate.Available(two), 1);
 }
 
 TEST(CoordinatorRateGateNoThrottlerTest, UnimplementedThrottlerMeansNoTokens) {

@@ -134,7 +134,9 @@ absl::StatusOr<FailTaskResponse> InMemoryQueue::Fail(const FailTaskRequest& r) {
   if (e == nullptr) return error;
   failures_.push_back(r);
   FailTaskResponse out;
-  ++e->attempts;
+  // A release (the upstream was never called) costs no attempt, as in the
+  // coordinator's queue.
+  if (!r.release()) ++e->attempts;
   out.set_attempts(e->attempts);
   if (r.permanent() || e->attempts >= max_attempts) {
     dead_.insert({e->kind, e->entity_id});
@@ -473,13 +475,20 @@ void GrpcTestServer::Shutdown() {
 
 // --------------------------------------------------------------- rate gate
 
-absl::StatusOr<Permit> FakeRateGate::Acquire(const Route& route, TimePoint deadline) {
+absl::StatusOr<Permit> FakeRateGate::Acquire(const Route& route, TimePoint deadline,
+                                             GateRefusal* refusal) {
   std::unique_lock<std::mutex> lock(mu_);
   while (hold_ && !cancelled_ && std::chrono::system_clock::now() < deadline) {
     cv_.wait_for(lock, std::chrono::milliseconds(5));
   }
   if (cancelled_) return absl::CancelledError("gate cancelled");
-  if (hold_) return absl::DeadlineExceededError("held");
+  if (hold_) {
+    if (refusal != nullptr) {
+      refusal->retry_at = std::chrono::system_clock::now() + retry_in_;
+      refusal->limiting_budget = "fake/held";
+    }
+    return absl::DeadlineExceededError("held");
+  }
   ++acquired_;
   return Permit{route, next_lease_++};
 }
@@ -502,9 +511,10 @@ void FakeRateGate::Shutdown() {
   shut_down_ = true;
 }
 
-void FakeRateGate::set_hold(bool hold) {
+void FakeRateGate::set_hold(bool hold, Duration retry_in) {
   std::lock_guard<std::mutex> lock(mu_);
   hold_ = hold;
+  retry_in_ = retry_in;
   cv_.notify_all();
 }
 

@@ -223,14 +223,16 @@ class GrpcTestServer {
 // Unlimited tokens; records observations; can be told to hold Acquire.
 class FakeRateGate final : public RateGate {
  public:
-  absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline) override;
+  absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline,
+                                 GateRefusal* refusal = nullptr) override;
   void Release(const Permit& permit) override;
   void Report(UpstreamObservation observation) override;
   void CancelWaiters() override;
   void Shutdown() override;
 
-  // While true, Acquire blocks until cancelled or its deadline.
-  void set_hold(bool hold);
+  // While true, Acquire blocks until cancelled or its deadline, then says
+  // "ask again in `retry_in`".
+  void set_hold(bool hold, Duration retry_in = Duration::zero());
   int acquired() const { return acquired_; }
   int released() const { return released_; }
   bool shut_down() const { return shut_down_; }
@@ -240,6 +242,7 @@ class FakeRateGate final : public RateGate {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool hold_ = false;
+  Duration retry_in_{};
   bool cancelled_ = false;
   std::atomic<bool> shut_down_{false};
   std::atomic<int> acquired_{0};

@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/caller.h"
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/pg_pool.h"
@@ -72,6 +73,8 @@ class CharacterKillmailsExtension final : public TaskExtension {
         ctx.set_last_killmail_id(it->second.last);
         if (it->second.valid) {
           ctx.set_access_token(it->second.token);
+          // ESI bills the calls made with this token to its character.
+          t->caller = EsiCharacterCaller(t->entity_id);
         } else {
           ctx.set_token_problem("the access token of character " + std::to_string(t->entity_id) +
                                 " expired at " + it->second.expires);
