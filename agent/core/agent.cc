@@ -57,6 +57,35 @@ bool Agent::SleepUnlessStopping(Duration d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_; });
 }
 
+std::vector<std::string> Agent::LeasableKinds(TimePoint now, TimePoint* wake) {
+  std::vector<std::string> out;
+  *wake = TimePoint::max();
+  std::lock_guard<std::mutex> lock(blocks_mu_);
+  for (const std::string& kind : kinds_) {
+    auto blocked = kind_blocked_until_.find(kind);
+    if (blocked != kind_blocked_until_.end()) {
+      if (blocked->second > now) {
+        *wake = std::min(*wake, blocked->second);
+        continue;
+      }
+      kind_blocked_until_.erase(blocked);
+    }
+    const BoundHandler* bound = handlers_.Find(kind);
+    // A kind billed per task (each character its own bucket) cannot be
+    // judged by one route; the others can: while their route's budget has
+    // no room, leasing their tasks would only hand them back.
+    if (bound != nullptr && bound->billing != Billing::kTaskCaller) {
+      const TimePoint retry = gate_->RetryAt(bound->route);
+      if (retry > now + options_.token_wait) {
+        *wake = std::min(*wake, retry);
+        continue;
+      }
+    }
+    out.push_back(kind);
+  }
+  return out;
+}
+
 void Agent::LeaseLoop() {
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
   // Refill when fewer tasks wait than there are workers: a batch arrives
@@ -65,9 +94,18 @@ void Agent::LeaseLoop() {
   while (queue_.WaitForRoom(low_water)) {
     int room = max_tasks_ - static_cast<int>(queue_.size());
     if (room <= 0) continue;
+    TimePoint wake;
+    const std::vector<std::string> kinds = LeasableKinds(clock_->Now(), &wake);
+    if (kinds.empty()) {
+      // Every budget we could use is spent: nothing to lease before one has room.
+      const Duration wait = std::clamp<Duration>(wake - clock_->Now(), std::chrono::milliseconds(10),
+                                                 options_.lease_wait);
+      if (!SleepUnlessStopping(wait)) break;
+      continue;
+    }
     sluice::v1::LeaseTasksRequest request;
     request.set_agent_id(options_.agent_id);
-    for (const auto& kind : kinds_) request.add_kinds(kind);
+    for (const auto& kind : kinds) request.add_kinds(kind);
     request.set_max_tasks(room);
     *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
     *request.mutable_wait() = ToProtoDuration(options_.lease_wait);
@@ -158,6 +196,7 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
     }
     TaskOutcome outcome = DecideRunOutcome(*bound->handler, task, options_.agent_id, run,
                                            fetcher.failure, clock_->Now());
+    HandBackIfThisAddressIsLimited(RouteFor(*bound, task), &outcome);
     CountOutcome(outcome.cls);
     VLOG(1) << task.kind() << " " << task.entity_id() << " -> " << OutcomeClassName(outcome.cls);
     Deliver(task, outcome);
@@ -176,12 +215,24 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   }
   TaskOutcome outcome =
       DecideOutcome(*bound->handler, task, options_.agent_id, response, clock_->Now());
+  HandBackIfThisAddressIsLimited(RouteFor(*bound, task), &outcome);
   CountOutcome(outcome.cls);
   VLOG(1) << task.kind() << " " << task.entity_id() << " -> "
           << (response.ok() ? absl::StrCat("HTTP ", response->status)
                             : std::string(response.status().message()))
           << " -> " << OutcomeClassName(outcome.cls);
   Deliver(task, outcome);
+}
+
+void Agent::HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome) {
+  if (outcome->cls != OutcomeClass::kRateLimited || route.upstream != "esi") return;
+  // ESI's 420 is the address's error limit, and a 429 on a public call the
+  // address's bucket of the group: "not from here", not "not this task".
+  // The throttler now keeps this address from calling; another agent may
+  // run the task at once, and it costs the task no attempt.
+  if (outcome->fail.http_status() != 420 && !route.caller.empty()) return;
+  outcome->fail.set_release(true);
+  outcome->fail.clear_retry_after();
 }
 
 void Agent::Defer(const sluice::v1::Task& task, const absl::Status& why,
@@ -193,18 +244,30 @@ void Agent::Defer(const sluice::v1::Task& task, const absl::Status& why,
     return;
   }
   ++counters_.tasks_deferred;
-  // Not before the budget has room again; the queue hands the next most
-  // urgent task whose budgets have room to this worker meanwhile.
+  const std::string budget =
+      refusal.limiting_budget.empty() ? "of " + task.kind() : refusal.limiting_budget;
+  if (refusal.BilledToThisAddress()) {
+    // It is this address that has no room: an agent elsewhere may have it
+    // now. Hand the task back for anyone, and lease no more of its kind
+    // here until this address has room.
+    {
+      std::lock_guard<std::mutex> lock(blocks_mu_);
+      TimePoint& until = kind_blocked_until_[task.kind()];
+      until = std::max(until, refusal.retry_at);
+    }
+    VLOG(1) << task.kind() << " " << task.entity_id() << " handed back: " << budget
+            << " has no room from here";
+    Release(task, absl::StrCat("budget ", budget, " has no room from this address; released"));
+    return;
+  }
+  // The caller's own budget: no agent can run it sooner. Not before the
+  // budget has room again; the queue hands the next most urgent task whose
+  // budgets have room to this worker meanwhile.
   const Duration retry = std::max<Duration>(Duration::zero(), refusal.retry_at - clock_->Now());
   VLOG(1) << task.kind() << " " << task.entity_id() << " deferred "
-          << std::chrono::duration_cast<std::chrono::milliseconds>(retry).count() << " ms: "
-          << (refusal.limiting_budget.empty() ? std::string(why.message())
-                                              : refusal.limiting_budget);
-  Release(task,
-          absl::StrCat("budget ",
-                       refusal.limiting_budget.empty() ? "of " + task.kind() : refusal.limiting_budget,
-                       " has no room; deferred"),
-          retry);
+          << std::chrono::duration_cast<std::chrono::milliseconds>(retry).count()
+          << " ms: " << budget;
+  Release(task, absl::StrCat("budget ", budget, " has no room; deferred"), retry);
 }
 
 absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,

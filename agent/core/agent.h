@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,6 +119,9 @@ class Agent {
   };
 
   void LeaseLoop();
+  // The kinds worth leasing now: not those whose route the throttler said
+  // has no room before *wake (the earliest such time).
+  std::vector<std::string> LeasableKinds(TimePoint now, TimePoint* wake);
   void WorkerLoop();
   void ExtendLoop();
   void ProcessTask(const sluice::v1::Task& task);
@@ -127,6 +131,9 @@ class Agent {
   absl::StatusOr<HttpResponse> GatedGet(const BoundHandler& bound, const sluice::v1::Task& task,
                                         const UpstreamRequest& request, TimePoint token_deadline,
                                         FetchFailure* failure, GateRefusal* refusal);
+  // A 420, or a 429 on a public ESI call, limits this address, not the
+  // task: hand it back for another agent, at once and without an attempt.
+  void HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome);
   // A task whose budget had no room: back to the queue until it has.
   void Defer(const sluice::v1::Task& task, const absl::Status& why, const GateRefusal& refusal);
   void CountOutcome(OutcomeClass cls);
@@ -149,6 +156,9 @@ class Agent {
 
   TaskQueue queue_;
   LeaseTracker leases_;
+  // Kinds not leased here until their time: this address had no room.
+  std::mutex blocks_mu_;
+  std::map<std::string, TimePoint> kind_blocked_until_;  // guarded by blocks_mu_
   Counters counters_;
 
   std::mutex mu_;

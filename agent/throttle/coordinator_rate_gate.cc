@@ -90,6 +90,7 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
       if (refusal != nullptr) {
         refusal->retry_at = std::max(state.next_ask_at, now);
         refusal->limiting_budget = state.limiting_budget;
+        refusal->limiting_scope = state.limiting_scope;
       }
       return absl::DeadlineExceededError(absl::StrCat(
           "no rate token for ", route.Key(), " before the deadline; throttler says ask again at ",
@@ -142,6 +143,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   } else if (response.granted() > 0) {
     state->failures = 0;
     state->limiting_budget.clear();
+    state->limiting_scope.clear();
     TimePoint expires = response.has_ttl() ? asked_at + FromProtoDuration(response.ttl())
                                            : FromProto(response.expires_at());
     int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires);
@@ -160,10 +162,19 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     TimePoint retry_at = response.has_retry_at() ? FromProto(response.retry_at()) : now;
     state->next_ask_at = std::max(retry_at, now + options_.min_retry_wait);
     state->limiting_budget = response.limiting_budget();
+    state->limiting_scope = response.limiting_scope();
     VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget "
             << response.limiting_budget() << "; retry at " << FormatRfc3339(state->next_ask_at);
   }
   cv_.notify_all();
+}
+
+TimePoint CoordinatorRateGate::RetryAt(const Route& route) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = routes_.find(route);
+  if (it == routes_.end() || it->second.refilling) return TimePoint{};
+  if (ledger_.Available(route) > 0) return TimePoint{};
+  return it->second.next_ask_at;
 }
 
 void CoordinatorRateGate::Release(const Permit& permit) {

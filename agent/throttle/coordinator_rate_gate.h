@@ -93,6 +93,7 @@ class CoordinatorRateGate final : public RateGate {
   absl::StatusOr<Permit> Acquire(const Route& route, TimePoint deadline,
                                  GateRefusal* refusal = nullptr) override;
   void Release(const Permit& permit) override;
+  TimePoint RetryAt(const Route& route) override;
   void Report(UpstreamObservation observation) override;
   void CancelWaiters() override;
   void Shutdown() override;
@@ -109,6 +110,7 @@ class CoordinatorRateGate final : public RateGate {
     TimePoint next_ask_at{};  // do not call LeaseTokens before this
     int failures = 0;         // consecutive LeaseTokens errors
     std::string limiting_budget;  // of the last refusal
+    std::string limiting_scope;
   };
 
   sluice::v1::RouteRef ToRouteRef(const Route& route) const;

@@ -46,6 +46,10 @@ struct UpstreamObservation {
 struct GateRefusal {
   TimePoint retry_at;
   std::string limiting_budget;
+  // Whom that budget bills: "ip:..." when it is this agent's address that
+  // has no room (an agent elsewhere may have it), a caller otherwise.
+  std::string limiting_scope;
+  bool BilledToThisAddress() const { return limiting_scope.rfind("ip:", 0) == 0; }
 };
 
 class RateGate {
@@ -61,6 +65,13 @@ class RateGate {
                                          GateRefusal* refusal = nullptr) = 0;
   // Gives back a permit that was not used (the call was never made).
   virtual void Release(const Permit& permit) = 0;
+  // When the throttler last said `route` has room again, if that is still
+  // ahead and no token is held for it; the epoch when nothing is known. The
+  // agent stops leasing tasks of a kind whose route has no room until then.
+  virtual TimePoint RetryAt(const Route& route) {
+    (void)route;
+    return TimePoint{};
+  }
   // Queues an observation for the throttler. Never blocks on the network.
   virtual void Report(UpstreamObservation observation) = 0;
   // Makes current and future Acquire calls fail with CANCELLED (drain).

@@ -319,6 +319,7 @@ grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));
   response->set_limiting_budget(g->limiting_budget);
+  response->set_limiting_scope(g->limiting_scope);
   if (g->granted > 0) {
     *response->mutable_expires_at() = ToProto(g->expires_at);
     *response->mutable_ttl() = ToProtoDuration(g->ttl);

@@ -144,6 +144,15 @@ CallTime Budget::NextCallsTime(int64_t calls, const CallCost& cost, int64_t prob
   return out;
 }
 
+TimePoint Budget::EarliestCallsTime(int64_t calls, const CallCost& cost, TimePoint now) {
+  TimePoint at = restriction_.Active(now) ? restriction_.until() : now;
+  const int64_t units = cost.admission + std::max<int64_t>(0, calls - 1) * cost.reserve;
+  std::optional<TimePoint> w =
+      errors_ ? errors_->EarliestAvailable(units, now) : window_->EarliestAvailable(units, now);
+  if (w) at = std::max(at, *w);
+  return at;
+}
+
 bool Budget::Idle(TimePoint now) {
   // The error limit of an address is kept: there are few, and its window
   // state is worth more than its memory.

@@ -146,6 +146,9 @@ class Budget {
   // the answer is now + retry_hint and not firm.
   CallTime NextCallsTime(int64_t calls, const CallCost& cost, int64_t probe_limit,
                          Duration retry_hint, TimePoint now);
+  // The earliest time `calls` calls could possibly be granted: as if every
+  // call in flight came back unspent. Asking again before it is pointless.
+  TimePoint EarliestCallsTime(int64_t calls, const CallCost& cost, TimePoint now);
 
   // Nothing in flight, no open lease, nothing spent still counting, no
   // restriction (nor escalated backoff) to remember: dropping the budget and

@@ -66,6 +66,13 @@ std::optional<TimePoint> ErrorWindow::NextAvailable(int64_t units, TimePoint now
   return std::nullopt;
 }
 
+std::optional<TimePoint> ErrorWindow::EarliestAvailable(int64_t units, TimePoint now) {
+  Roll(now);
+  if (remain_ - margin_ >= units) return now;
+  if (window_end_ && limit_ - margin_ >= units) return *window_end_;
+  return std::nullopt;
+}
+
 void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_seconds,
                               const SpendTiming& x, bool x_was_error, TimePoint now) {
   Roll(now);

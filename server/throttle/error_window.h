@@ -62,6 +62,8 @@ class ErrorWindow {
   // Earliest time `units` are available if nothing else happens; nullopt if
   // in-flight reservations alone prevent it.
   std::optional<TimePoint> NextAvailable(int64_t units, TimePoint now);
+  // As if every call in flight came back without an error.
+  std::optional<TimePoint> EarliestAvailable(int64_t units, TimePoint now);
 
   // X-ESI-Error-Limit-Remain/-Reset seen on the response to call X.
   // `x_was_error`: X itself was recorded as an error just before.

@@ -61,6 +61,9 @@ std::string CanonicalRoute(absl::string_view route) {
     out.push_back(c);
   }
   if (in_param) out.push_back('{');  // unbalanced: keep it distinguishable
+  // ESI serves a route with or without its trailing slash, and its OpenAPI
+  // document writes it without.
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
 }
 

@@ -49,9 +49,9 @@ std::string EsiCallerScope(const CallKey& key);  // the caller, else EgressScope
 std::string PoeRuleScope(absl::string_view rule_lower, const CallKey& key);
 
 // ESI route templates name their parameters differently in different places
-// ("/characters/{id}/" here, "/characters/{character_id}/" in ESI's OpenAPI
+// ("/characters/{id}/" here, "/characters/{character_id}" in ESI's OpenAPI
 // specification): routes are mapped by their shape, with every parameter
-// written "{}".
+// written "{}" and no trailing slash.
 std::string CanonicalRoute(absl::string_view route);
 
 // Families and names.

@@ -461,12 +461,20 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   if (limiting != nullptr && out.retry_at > now + options_.retry_hint &&
       !limiting->restriction().Active(now) && limiting->in_flight_units() > 0) {
     // Calls in flight usually settle below their reservation (a 2xx costs 2
-    // of the 5 reserved) or come back unspent: room may free up long before
-    // the window returns anything. Ask again soon rather than oversleep.
-    out.retry_at = now + options_.retry_hint;
+    // of the 5 reserved) or come back unspent: room may free up before the
+    // window returns anything. Ask again as soon as that could be, but not
+    // sooner: if even every call in flight coming back unspent leaves no
+    // room, the window's own return time is the answer (asking earlier
+    // would only hand the caller's work back and forth).
+    TimePoint earliest = now + options_.retry_hint;
+    for (const LeaseUse& use : (*route)->uses) {
+      earliest = std::max(earliest, use.budget->EarliestCallsTime(1, use.cost, now));
+    }
+    out.retry_at = std::min(out.retry_at, earliest);
   }
   if (limiting != nullptr) {
     out.limiting_budget = limiting->name();
+    out.limiting_scope = limiting->scope();
     limiting->counters().denied++;
     limiting->family()->counters.denied++;
   }

@@ -198,6 +198,10 @@ struct LeaseGrant {
   Duration ttl{};
   TimePoint retry_at;  // granted == 0: earliest time to ask again
   std::string limiting_budget;
+  // Whom the limiting budget bills ("ip:10.0.0.7", "char:1"; empty for a
+  // route's own default): an address's budget says "not from here", a
+  // caller's says "not for this caller", wherever it is tried.
+  std::string limiting_scope;
 };
 
 struct RevocationEvent {

@@ -95,6 +95,14 @@ int64_t FloatingWindow::Used(TimePoint now) {
   return in_flight_ + ledger_units_ + PhantomAt(now);
 }
 
+std::optional<TimePoint> FloatingWindow::EarliestAvailable(int64_t units, TimePoint now) {
+  const int64_t in_flight = in_flight_;
+  in_flight_ = 0;
+  std::optional<TimePoint> t = NextAvailable(units, now);
+  in_flight_ = in_flight;
+  return t;
+}
+
 std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint now) {
   Expire(now);
   const int64_t room = limit_ - margin_ - in_flight_ - units;

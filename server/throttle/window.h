@@ -86,6 +86,10 @@ class FloatingWindow {
   // granted or settled meanwhile; nullopt if in-flight reservations alone
   // prevent it (only settlement can free them).
   std::optional<TimePoint> NextAvailable(int64_t units, TimePoint now);
+  // The same as if every call in flight came back unspent: the earliest
+  // time `units` could possibly be available (nullopt: never, the limit is
+  // too small). A refusal's "ask again" time: never later than the truth.
+  std::optional<TimePoint> EarliestAvailable(int64_t units, TimePoint now);
 
   // The upstream counted `upstream_used` units (including call X itself) when
   // it received call X, which was answered within `x`. Everything the ledger

@@ -1408,6 +1408,19 @@ def scenario_existing_secrets(chart, t):
     t(env_of(container(job))["SLUICE_DSN"]["valueFrom"]["secretKeyRef"]["name"] == "pg-dsn", "Job uses the existing Secret")
 
 
+def scenario_egress_from_the_pod(chart, t):
+    objs = manifests(render(chart, merge(REQUIRED, {"agent": {"egressFrom": "hostIP"}}))[0])
+    generic_checks(objs, t)
+    ae = env_of(container(one(objs, "Deployment", component="agent")))
+    t(ae["SLUICE_EGRESS"].get("valueFrom") == {"fieldRef": {"fieldPath": "status.hostIP"}},
+      "SLUICE_EGRESS from the node's address")
+    objs = manifests(render(chart, REQUIRED)[0])
+    ae = env_of(container(one(objs, "Deployment", component="agent")))
+    t("SLUICE_EGRESS" not in ae, "no egress by default (agents share the safe 'unknown' budget)")
+    expect_fail(chart, t, merge(REQUIRED, {"agent": {"egressFrom": "nodeName"}}),
+                "podIP or hostIP", "bad egressFrom")
+
+
 def scenario_tls(chart, t):
     v = merge(REQUIRED, {"tls": {"enabled": True, "existingSecret": "coord-tls"}})
     rendered, notes = render(chart, v)
@@ -1538,7 +1551,8 @@ def scenario_variants(chart, t):
 def run_scenarios(chart, rep):
     def t(ok, msg):
         rep.check(bool(ok), "render: " + msg)
-    for fn in (scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls, scenario_variants):
+    for fn in (scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls,
+               scenario_egress_from_the_pod, scenario_variants):
         try:
             fn(chart, t)
         except (TplError, AssertionError, KeyError, IndexError, TypeError, yaml.YAMLError) as e:

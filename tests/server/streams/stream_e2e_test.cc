@@ -21,6 +21,7 @@
 #include "server/coordinator.h"
 #include "sim/poe_routes.h"
 #include "sim/simulator.h"
+#include "tests/support/child_process.h"
 #include "tests/support/test_database.h"
 
 extern char** environ;
@@ -40,41 +41,6 @@ bool WaitFor(const std::function<bool()>& done, Duration timeout = seconds(60)) 
     std::this_thread::sleep_for(milliseconds(50));
   }
   return done();
-}
-
-// The sluice-agent binary as a child; SIGKILLed at destruction if running.
-class AgentProcess {
- public:
-  AgentProcess(const std::vector<std::string>& args, const std::string& log_path) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~AgentProcess() { Kill(); }
-  pid_t pid() const { return pid_; }
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class StreamE2eTest : public ::testing::Test {
@@ -222,16 +188,16 @@ TEST_F(StreamE2eTest, IngestsToTheHeadFollowsGrowthAndAuditsExchangeHours) {
 TEST_F(StreamE2eTest, AgentKilledMidPageLeavesNoGapAndNoDuplicate) {
   StartAll(/*backlog_pages=*/30, /*in_process_agent=*/false);
   const std::string log = ::testing::TempDir() + "stream-agent-" + std::to_string(getpid()) + ".log";
-  auto first = std::make_unique<AgentProcess>(
+  auto first = std::make_unique<testing::ChildProcess>(
       std::vector<std::string>{SLUICE_AGENT_BINARY, "--agent_id=doomed-agent",
                                "--coordinator=" + Address(), "--upstream_poe=" + sim_->base_url(),
                                "--contact=streams@sluice.invalid", "--workers=2",
                                "--lease_duration_s=2", "--lease_wait_ms=200"},
-      log);
+      std::vector<std::string>{}, log);
   ASSERT_GT(first->pid(), 0);
   ASSERT_TRUE(WaitFor([&] {
     return db_.Count("SELECT pages FROM checkpoints WHERE stream = 'poe_stash:pc'") >= 5;
-  })) << ReadFile(log);
+  })) << testing::ReadFile(log);
 
   // The next answer takes a while: the agent has asked for its page and is
   // waiting for it when it dies.

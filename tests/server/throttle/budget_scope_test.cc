@@ -181,6 +181,29 @@ TEST_F(BudgetScopeTest, PoeRulesAreScopedByTheirName) {
   EXPECT_EQ(next->wait, Duration::zero()) << next->limiting_budget;
 }
 
+TEST_F(BudgetScopeTest, ARefusalOnASpentWindowSaysWhenItRefills) {
+  ThrottlerOptions o;
+  o.max_lease_fraction = 0.25;
+  Make(o);
+  const HeaderList h = Group("character", "20/30s", 18);
+  const CallKey key = Public("10.0.0.1", "/characters/{id}/");
+  SpendAll(key, h);
+  clock_.Advance(seconds(1));
+  auto refused = throttler_->LeaseTokens("agent", key, 16);
+  ASSERT_EQ(refused->granted, 0);
+  // Not "ask again in 200 ms": nothing comes back before the window does.
+  EXPECT_GE(refused->retry_at, clock_.Now() + seconds(28)) << refused->limiting_budget;
+  // A call in flight could come back unspent, but even then there would be
+  // no room: still the window's time, not a hint.
+  clock_.Advance(seconds(29));
+  auto one = throttler_->LeaseTokens("agent", key, 1);
+  ASSERT_EQ(one->granted, 1);
+  auto after = throttler_->LeaseTokens("agent", key, 1);
+  if (after->granted == 0) {
+    EXPECT_GT(after->retry_at, clock_.Now() + milliseconds(200));
+  }
+}
+
 TEST_F(BudgetScopeTest, IdleBudgetsAreDroppedAndComeBackWhenUsed) {
   ThrottlerOptions o;
   o.idle_check_after = seconds(30);

@@ -490,7 +490,7 @@ TEST_F(ThrottlerTest, UnknownRouteNeverProbesIntoASpentGroup) {
 
 TEST_F(ThrottlerTest, RoutesSeededFromOpenApiNeedNoProbe) {
   Make();
-  ASSERT_EQ(throttler_->SeedEsiRoutes({{"/characters/{character_id}/killmails/recent/",
+  ASSERT_EQ(throttler_->SeedEsiRoutes({{"/characters/{character_id}/killmails/recent",
                                         "char-killmail", WindowLimit{30, std::chrono::minutes(15)}}}),
             1);
   // The agent's template names its parameter differently: same route.
