@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The demo: builds Sluice, starts a throwaway PostgreSQL cluster, the upstream
-# simulator (ESI- and PoE-shaped, limits on), the coordinator and two agents,
+# simulator (ESI- and PoE-shaped, limits on, billing each character and each
+# source address on its own, as ESI does), the coordinator (which reads the
+# simulator's OpenAPI document for ESI's route -> group map, as an operator
+# would give it ESI's) and two agents on two source addresses (127.0.0.2 and
+# 127.0.0.3: each has budgets of its own),
 # runs seed 001's daily ESI sequence twice (a cold day, then a warm day where
 # ETags turn into 304s) while the PoE stash and currency streams ingest beside
 # it, then the scheduled workflows: killmail sync for characters with tokens
@@ -16,12 +20,15 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 UNIVERSE=small
-ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=1800/1m,corporation=1800/1m,character=1800/1m,contracts=1800/1m,universe=1800/1m"}
+# Per source address (characters' killmail lists: per character, ESI's own
+# 30 tokens / 15 min; bodies: ESI's killmail group).
+KILLMAIL_GROUPS="char-killmail=30/15m,killmail=3600/15m"
+ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=1800/1m,corporation=1800/1m,character=1800/1m,contracts=1800/1m,universe=1800/1m,$KILLMAIL_GROUPS"}
 WORKERS=${WORKER_COUNT:-4}
 for arg in "$@"; do
   case "$arg" in
-    --full) UNIVERSE=full; ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=12000/1m,corporation=12000/1m,character=12000/1m,contracts=12000/1m,universe=12000/1m"} ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --full) UNIVERSE=full; ESI_GROUPS=${DEMO_ESI_GROUPS:-"alliance=12000/1m,corporation=12000/1m,character=12000/1m,contracts=12000/1m,universe=12000/1m,$KILLMAIL_GROUPS"} ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +36,7 @@ done
 scripts/deps.sh
 echo "==> building"
 scripts/build.sh sluice-coordinator sluice-agent sluicectl sluice-upstream-sim >/dev/null
-BIN=$PWD/build
+BIN=$PWD/${BUILD_DIR:-build}
 
 RUN=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 PIDS=()
@@ -53,9 +60,13 @@ echo "==> starting the upstream simulator (universe: $UNIVERSE, ESI groups: $ESI
 # below counts exactly the killmails the demo adds.
 SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
 "$BIN/sim/sluice-upstream-sim" --port="$SIM_PORT" --bind=127.0.0.1 --universe="$UNIVERSE" \
-  --esi_groups="$ESI_GROUPS" >"$RUN/sim.log" 2>&1 &
+  --esi_groups="$ESI_GROUPS" --esi_killmail_body_group=killmail >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/null && break; sleep 0.1; done
+
+# ESI publishes which rate-limit group each route is in (x-rate-limit in its
+# OpenAPI document); the coordinator starts knowing them instead of probing.
+curl -sf "http://127.0.0.1:$SIM_PORT/meta/openapi.json" >"$RUN/esi-openapi.json"
 
 COORD_PORT=$(free_port)
 echo "==> starting the coordinator on :$COORD_PORT"
@@ -65,6 +76,7 @@ OPS_PORT=$(free_port)
 # coordinator and catch up from six hours ago.
 "$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --dsn="$SLUICE_DSN" --jobs_enabled=false \
   --ops_listen="127.0.0.1:$OPS_PORT" --poe_streams_enabled=true \
+  --esi_openapi_file="$RUN/esi-openapi.json" \
   --poe_exchange_start_hour=$(( ($(date +%s) / 3600 - 6) * 3600 )) \
   >"$RUN/coordinator.log" 2>&1 &
 COORD_PID=$!; PIDS+=("$COORD_PID")
@@ -73,9 +85,12 @@ for _ in $(seq 100); do "$BIN/client/sluicectl" status >/dev/null 2>&1 && break;
 
 AGENT_PIDS=()
 for n in 1 2; do
-  echo "==> starting agent $n ($WORKERS workers)"
+  # Two hosts, played by two loopback addresses: the upstream bills each
+  # address's public calls on buckets of its own.
+  echo "==> starting agent $n ($WORKERS workers) on 127.0.0.$((n + 1))"
   "$BIN/agent/sluice-agent" --coordinator="$SLUICE_COORDINATOR" --workers="$WORKERS" \
     --agent_id="demo-agent-$n" --upstream_esi="http://127.0.0.1:$SIM_PORT" \
+    --bind_address="127.0.0.$((n + 1))" \
     --upstream_poe="http://127.0.0.1:$SIM_PORT" \
     --contact="demo@sluice.invalid" --esi_token=sim-token >"$RUN/agent-$n.log" 2>&1 &
   AGENT_PIDS+=($!); PIDS+=($!)
@@ -84,6 +99,8 @@ done
 START=$(date +%s)
 echo "==> day 1: the daily ESI sequence on a cold database"
 "$BIN/client/sluicectl" daily --timeout_s=7200
+DAY1_END=$(date +%s)
+curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >"$RUN/sim-day1.json"
 echo "==> day 2: the same sequence again; known ETags now turn into 304s"
 "$BIN/client/sluicectl" daily --timeout_s=7200
 
@@ -167,9 +184,9 @@ RSS_A1=$(peak_rss_mb "${AGENT_PIDS[0]}")
 RSS_A2=$(peak_rss_mb "${AGENT_PIDS[1]}")
 RSS_SIM=$(peak_rss_mb "$SIM_PID")
 
-python3 - "$RUN" "$((END - START))" "$RSS_COORD" "$RSS_A1" "$RSS_A2" "$RSS_SIM" <<'PY'
-import json, sys
-run, elapsed, rc, r1, r2, rs = sys.argv[1:]
+python3 - "$RUN" "$((END - START))" "$RSS_COORD" "$RSS_A1" "$RSS_A2" "$RSS_SIM" "$((DAY1_END - START))" <<'PY'
+import json, re, sys
+run, elapsed, rc, r1, r2, rs, day1 = sys.argv[1:]
 ent = json.load(open(f"{run}/entities.json"))
 wf = json.load(open(f"{run}/workflows.json"))
 sim = json.load(open(f"{run}/sim.json"))
@@ -189,6 +206,8 @@ print(f"  upstream requests {sim.get('requests_total', 0):>9,}")
 print(f"  304 not modified  {sim.get('not_modified', 0):>9,}")
 print(f"  upstream errors   {errors:>9,}  (4xx/5xx answers)")
 print(f"  limit violations  {total_viol:>9,}  (requests sent while limited, counted by the simulator)")
+if total_viol:
+    print(f"                    by caller: {sim['violations'].get('by_caller', {})}")
 print(f"  dead tasks        {dead:>9,}")
 print(f"  tasks pending     {pending:>9,}")
 print(f"  killmails         {wf['killmails']:>9,}  for {wf['killmail_characters']} characters with tokens;"
@@ -200,6 +219,42 @@ print(f"  PoE stash stream  {wf['stash_pages']:>9,} pages, {wf['stash_raw']:,} r
 print(f"  PoE exchange      {wf['exchange_raw']:>9,} market rows, {wf['exchange_gaps']} hour(s) audited missing,"
       f" {wf['gold_currency']:,} currency snapshots (gold)")
 print(f"  elapsed           {int(elapsed):>8,}s  (both days and the workflows)")
+# Day 1 against what the upstream allowed: tokens each group needed (ESI's
+# costs: 2xx 2, 304 1, 4xx 5) over what its buckets give (per source
+# address, two addresses), the binding group's time being the ideal.
+spec = json.load(open(f"{run}/esi-openapi.json"))
+d1 = json.load(open(f"{run}/sim-day1.json"))
+def shape(route):
+    return re.sub(r"\{[^}]*\}", "{}", route).rstrip("/")
+group_of, limit_of = {}, {}
+for path, ops in spec["paths"].items():
+    x = ops.get("get", {}).get("x-rate-limit")
+    if x:
+        group_of[shape(path)] = x["group"]
+        w = x["window-size"]
+        seconds = int(w[:-1]) * {"s": 1, "m": 60, "h": 3600}[w[-1]]
+        limit_of[x["group"]] = (x["max-tokens"], seconds)
+tokens = {}
+by_status = d1.get("responses_by_status", {})
+ok_share = by_status.get("200", 0) / max(1, d1.get("requests_total", 1))
+for route, n in d1.get("requests_by_route", {}).items():
+    g = group_of.get(shape(route))
+    if g:
+        tokens[g] = tokens.get(g, 0) + 2 * n  # nearly every day-1 answer is a 200
+ideal, binding = 0.0, "-"
+for g, t in tokens.items():
+    per_window, window = limit_of[g]
+    addresses = 2 if not g.startswith("char-") else 1
+    bucket = per_window * addresses
+    need = max(0.0, (t - bucket) / bucket) * window
+    if need > ideal:
+        ideal, binding = need, g
+ratio = f"{int(day1) / ideal:.2f}" if ideal > 0 else "n/a (no group binds)"
+print(f"  day 1             {int(day1):>8,}s  (budget-bound ideal {ideal:.0f}s, group {binding}:"
+      f" ratio {ratio})")
+callers = sim.get("requests_by_caller", {})
+print(f"  callers billed    {callers.get('callers', 0):>9,}  (source addresses and characters, each"
+      f" on buckets of its own)")
 print(f"  peak RSS          coordinator {rc} MB, agents {r1} MB / {r2} MB, simulator {rs} MB")
 print("=" * 64)
 ok = (total_viol == 0 and pending == 0 and wf["killmails"] > 0 and wf["resync_pages"] == 1

@@ -111,17 +111,22 @@ struct SimConfig {
 
   int esi_error_limit = 100;
   int esi_error_window_seconds = 60;
-  // char-killmail is ESI's own group and limit for
+  // char-killmail and killmail are ESI's own groups and limits for
   // /characters/{character_id}/killmails/recent/ (30 tokens / 15 min per
-  // character, from the OpenAPI document's x-rate-limit); the others are the
-  // simulator's (see README).
+  // character) and /killmails/{killmail_id}/{killmail_hash}/ (3,600 tokens /
+  // 15 min per address), from the x-rate-limit extensions of ESI's OpenAPI
+  // document (https://esi.evetech.net/meta/openapi.json, as copied into
+  // neucore's backend/config/esi-rate-limits.php, 2026-01). The others are
+  // the simulator's own (see README): ESI serves those routes outside any
+  // group, but a simulator whose groups bind is what tests the throttler.
   std::vector<EsiGroupLimit> esi_groups = {
-      {"alliance", 600, 60},  {"corporation", 600, 60}, {"character", 600, 60},
-      {"contracts", 600, 60}, {"universe", 600, 60},    {"char-killmail", 30, 900}};
-  // Group of /killmails/{killmail_id}/{killmail_hash}/. Empty (the default):
-  // no group, the error limit only. A benchmark may name a group (and
-  // configure it in esi_groups) to give bodies a budget it can compute.
-  std::string esi_killmail_body_group;
+      {"alliance", 600, 60},      {"corporation", 600, 60}, {"character", 600, 60},
+      {"contracts", 600, 60},     {"universe", 600, 60},    {"char-killmail", 30, 900},
+      {"killmail", 3600, 900}};
+  // Group of /killmails/{killmail_id}/{killmail_hash}/ (ESI's "killmail"). A
+  // group missing from esi_groups, or an empty name, leaves bodies in no
+  // group: the error limit only.
+  std::string esi_killmail_body_group = "killmail";
   EsiCosts esi_costs;
 
   std::vector<PoeRule> poe_stash_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};

@@ -41,12 +41,12 @@ DEFINE_int32(esi_error_limit, 100, "ESI errors allowed per error window before 4
 DEFINE_int32(esi_error_window_seconds, 60, "ESI error window length");
 DEFINE_string(esi_groups,
               "alliance=600/1m,corporation=600/1m,character=600/1m,contracts=600/1m,"
-              "universe=600/1m,char-killmail=30/15m",
+              "universe=600/1m,char-killmail=30/15m,killmail=3600/15m",
               "ESI rate-limit groups as name=tokens/window (s|m|h), each bucket per caller; "
               "a group left out is unlimited, and an empty value turns group limits off");
-DEFINE_string(esi_killmail_body_group, "",
-              "rate-limit group of /killmails/{id}/{hash}/ (empty: none, error limit only); "
-              "name a group of --esi_groups to give bodies a budget");
+DEFINE_string(esi_killmail_body_group, "killmail",
+              "rate-limit group of /killmails/{id}/{hash}/ (ESI's is killmail, 3600/15m); a "
+              "group not in --esi_groups, or empty, leaves bodies in no group (error limit only)");
 DEFINE_int32(esi_cost_2xx, 2, "tokens a 2xx costs");
 DEFINE_int32(esi_cost_3xx, 1, "tokens a 3xx (304) costs");
 DEFINE_int32(esi_cost_4xx, 5, "tokens a 4xx costs");

@@ -5,10 +5,22 @@
 namespace sluice::throttle {
 namespace {
 
-// Egress addresses and callers become parts of budget names.
 bool IsNameChar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
          c == ':' || c == '-' || c == '_';
+}
+
+// Egress addresses and callers become parts of budget names: bounded, and
+// without separators.
+absl::Status ValidateName(const std::string& value, const char* field, size_t max,
+                          const char* what) {
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be at most ", max, " characters"));
+  }
+  for (char c : value) {
+    if (!IsNameChar(c)) return absl::InvalidArgumentError(absl::StrCat(field, " must be ", what));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -42,25 +54,15 @@ absl::Status ValidateCallKey(const CallKey& key) {
           "route.route must contain only printable ASCII characters without spaces");
     }
   }
-  if (key.egress.size() > kMaxEgressLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("route.egress must be at most ", kMaxEgressLength, " characters"));
+  if (absl::Status s = ValidateName(key.egress, "route.egress", kMaxEgressLength,
+                                     "an address made of [0-9A-Za-z.:_-]");
+      !s.ok()) {
+    return s;
   }
-  for (char c : key.egress) {
-    if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError(
-          "route.egress must be an address made of [0-9A-Za-z.:_-]");
-    }
-  }
-  if (key.caller.size() > kMaxCallerLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("route.caller must be at most ", kMaxCallerLength, " characters"));
-  }
-  for (char c : key.caller) {
-    if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError(
-          "route.caller must be an identity made of [0-9A-Za-z.:_-], e.g. char:90000001");
-    }
+  if (absl::Status s = ValidateName(key.caller, "route.caller", kMaxCallerLength,
+                                     "an identity made of [0-9A-Za-z.:_-], e.g. char:90000001");
+      !s.ok()) {
+    return s;
   }
   return absl::OkStatus();
 }

@@ -273,16 +273,17 @@ TEST_F(SimMeteringTest, KillmailGroupsByDefault) {
                                 refs[0]["killmail_hash"].get<std::string>() + "/";
   auto body = Get(body_path);
   ASSERT_EQ(body->status, 200);
-  EXPECT_FALSE(body->has_header("X-Ratelimit-Group")) << "bodies are in no group by default";
-  EXPECT_EQ(body->get_header_value("X-ESI-Error-Limit-Remain"), "100");
+  // ESI's killmail group, billed to the address (a public route).
+  EXPECT_EQ(body->get_header_value("X-Ratelimit-Group"), "killmail");
+  EXPECT_EQ(body->get_header_value("X-Ratelimit-Limit"), "3600/15m");
+  EXPECT_FALSE(body->has_header("X-ESI-Error-Limit-Remain"));
   // The recent list did not use the character group (or any other).
   EXPECT_EQ(Buckets("char:" + std::to_string(character))["groups"]["character"]["used"], 0);
 }
 
-TEST_F(SimMeteringTest, KillmailBodiesCanBeGivenAGroup) {
+TEST_F(SimMeteringTest, KillmailBodiesOutsideAnyGroupWhenTheirGroupIsNotConfigured) {
   SimConfig c = Unlimited();
-  c.esi_groups = {{"killmail", 3600, 900}};
-  c.esi_killmail_body_group = "killmail";
+  c.esi_groups = {{"char-killmail", 30, 900}};  // no "killmail" group
   StartSim(c);
   auto [character, token] = Tokens(1)[0];
   auto refs = nlohmann::json::parse(
@@ -291,9 +292,8 @@ TEST_F(SimMeteringTest, KillmailBodiesCanBeGivenAGroup) {
   auto body = Get("/killmails/" + std::to_string(refs[0]["killmail_id"].get<int64_t>()) + "/" +
                   refs[0]["killmail_hash"].get<std::string>() + "/");
   ASSERT_EQ(body->status, 200);
-  EXPECT_EQ(body->get_header_value("X-Ratelimit-Group"), "killmail");
-  EXPECT_EQ(body->get_header_value("X-Ratelimit-Limit"), "3600/15m");
-  EXPECT_FALSE(body->has_header("X-ESI-Error-Limit-Remain"));
+  EXPECT_FALSE(body->has_header("X-Ratelimit-Group"));
+  EXPECT_EQ(body->get_header_value("X-ESI-Error-Limit-Remain"), "100");
 }
 
 TEST_F(SimMeteringTest, PoeAccountRuleIsPerToken) {
@@ -423,7 +423,8 @@ TEST_F(SimMeteringTest, OpenApiDocumentCarriesRateLimits) {
                             {"max-tokens", 30}}));
   EXPECT_EQ(recent["security"][0]["OAuth2"][0], "esi-killmails.read_killmails.v1");
   const nlohmann::json& body = doc["paths"]["/killmails/{killmail_id}/{killmail_hash}"]["get"];
-  EXPECT_FALSE(body.contains("x-rate-limit"));
+  EXPECT_EQ(body["x-rate-limit"],
+            nlohmann::json({{"group", "killmail"}, {"window-size", "15m"}, {"max-tokens", 3600}}));
   EXPECT_FALSE(body.contains("security"));
   EXPECT_EQ(body["parameters"].size(), 2u);
   EXPECT_EQ(doc["paths"]["/alliances"]["get"]["x-rate-limit"],
