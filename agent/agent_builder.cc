@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/coordinator/coordinator_client.h"
+#include "agent/handlers/all_handlers.h"
 #include "agent/http/curl_client.h"
 #include "agent/throttle/coordinator_rate_gate.h"
 #include "common/grpc_security.h"
@@ -85,6 +86,10 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
             << ", User-Agent '" << curl_options.user_agent << "'";
   return std::make_unique<Agent>(std::move(config.agent), std::move(handlers), std::move(tasks),
                                  std::move(gate), std::move(upstream));
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config) {
+  return BuildAgent(std::move(config), DefaultHandlerRegistry());
 }
 
 }  // namespace sluice::agent

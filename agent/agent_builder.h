@@ -1,7 +1,8 @@
 // Production wiring for an Agent: one gRPC channel to the coordinator
 // (AgentService + ThrottlerService), libcurl for the upstream, and the
-// handlers registered in the process. main() and the end-to-end tests use
-// this; unit tests assemble an Agent from fakes instead.
+// handlers of the registry it is given (every kind the binary knows unless
+// the caller says otherwise). main() and the end-to-end tests use this; unit
+// tests assemble an Agent from fakes instead.
 #ifndef SLUICE_AGENT_AGENT_BUILDER_H_
 #define SLUICE_AGENT_AGENT_BUILDER_H_
 
@@ -45,9 +46,15 @@ struct AgentConfig {
 std::string DefaultAgentId();
 
 // Builds a ready-to-Start agent (its rate gate's background streams are
-// already running). INVALID_ARGUMENT for unusable configuration.
-absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(
-    AgentConfig config, const HandlerRegistry& registry = HandlerRegistry::Global());
+// already running) serving the kinds of `registry` enabled under
+// config.handlers. The registry is read only during the call: the agent owns
+// the handler instances it made. INVALID_ARGUMENT for unusable configuration,
+// including no enabled kind.
+absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
+                                                  const HandlerRegistry& registry);
+
+// The same with DefaultHandlerRegistry(): every kind this binary knows.
+absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config);
 
 }  // namespace sluice::agent
 

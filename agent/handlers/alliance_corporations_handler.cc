@@ -3,7 +3,7 @@
 // discovered", so the listed corporations are forced.
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -32,11 +32,14 @@ class AllianceCorporationsHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "alliance_corporations",
-    {"esi", "/alliances/{id}/corporations/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<AllianceCorporationsHandler>(c); }}));
-
 }  // namespace
+
+void RegisterAllianceCorporationsHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "alliance_corporations",
+      {"esi", "/alliances/{id}/corporations/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<AllianceCorporationsHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -2,7 +2,7 @@
 // is discovered (queued only if missing or stale).
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -44,11 +44,14 @@ class AllianceHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "alliance",
-    {"esi", "/alliances/{id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<AllianceHandler>(c); }}));
-
 }  // namespace
+
+void RegisterAllianceHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "alliance",
+      {"esi", "/alliances/{id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<AllianceHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -2,7 +2,7 @@
 // is to refresh what it lists, so both follow-up kinds are forced.
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -29,11 +29,14 @@ class AllianceIdsHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "alliance_ids",
-    {"esi", "/alliances/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<AllianceIdsHandler>(c); }}));
-
 }  // namespace
+
+void RegisterAllianceIdsHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "alliance_ids",
+      {"esi", "/alliances/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<AllianceIdsHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -3,7 +3,7 @@
 // found from characters" (the coordinator queues only missing or stale ids).
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -46,11 +46,14 @@ class CharacterHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "character",
-    {"esi", "/characters/{id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<CharacterHandler>(c); }}));
-
 }  // namespace
+
+void RegisterCharacterHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "character",
+      {"esi", "/characters/{id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<CharacterHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice::agent {
@@ -106,12 +106,15 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "character_killmails",
-    {"esi", "/characters/{id}/killmails/recent/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<CharacterKillmailsHandler>(c); },
-    Billing::kTaskCaller}));
-
 }  // namespace
+
+void RegisterCharacterKillmailsHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "character_killmails",
+      {"esi", "/characters/{id}/killmails/recent/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<CharacterKillmailsHandler>(c); },
+      Billing::kTaskCaller});
+}
+
 }  // namespace sluice::agent

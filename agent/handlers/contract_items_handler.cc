@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -93,11 +93,14 @@ class ContractItemsHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "contract_items",
-    {"esi", "/contracts/public/items/{contract_id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<ContractItemsHandler>(c); }}));
-
 }  // namespace
+
+void RegisterContractItemsHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "contract_items",
+      {"esi", "/contracts/public/items/{contract_id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<ContractItemsHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -156,11 +156,14 @@ class ContractsRegionHandler final : public MultiRequestHandler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "contracts_region",
-    {"esi", "/contracts/public/{region_id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<ContractsRegionHandler>(c); }}));
-
 }  // namespace
+
+void RegisterContractsRegionHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "contracts_region",
+      {"esi", "/contracts/public/{region_id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<ContractsRegionHandler>(c); }});
+}
+
 }  // namespace sluice::agent

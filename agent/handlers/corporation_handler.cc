@@ -3,7 +3,7 @@
 // holds an ESI token, the member list (an authenticated route).
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -54,11 +54,14 @@ class CorporationHandler final : public Handler {
   const bool has_token_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "corporation",
-    {"esi", "/corporations/{id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<CorporationHandler>(c); }}));
-
 }  // namespace
+
+void RegisterCorporationHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "corporation",
+      {"esi", "/corporations/{id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<CorporationHandler>(c); }});
+}
+
 }  // namespace sluice::agent

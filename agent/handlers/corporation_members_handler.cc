@@ -1,10 +1,10 @@
 // corporation_members: GET /corporations/{id}/members/ (needs an ESI SSO
-// token) lists member character ids. Only registered for agents that hold a
+// token) lists member character ids. Only enabled for agents that hold a
 // token, so the coordinator never hands this kind to an agent that cannot
 // serve it.
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 
 namespace sluice::agent {
 namespace {
@@ -34,12 +34,15 @@ class CorporationMembersHandler final : public Handler {
   const std::string authorization_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "corporation_members",
-    {"esi", "/corporations/{id}/members/"},
-    [](const HandlerConfig& c) { return !c.esi_token.empty(); },
-    [](const HandlerConfig& c) { return std::make_unique<CorporationMembersHandler>(c); },
-    Billing::kAgentToken}));
-
 }  // namespace
+
+void RegisterCorporationMembersHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "corporation_members",
+      {"esi", "/corporations/{id}/members/"},
+      [](const HandlerConfig& c) { return !c.esi_token.empty(); },
+      [](const HandlerConfig& c) { return std::make_unique<CorporationMembersHandler>(c); },
+      Billing::kAgentToken});
+}
+
 }  // namespace sluice::agent

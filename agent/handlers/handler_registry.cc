@@ -34,34 +34,25 @@ std::string AgentTokenCaller(const std::string& esi_token) {
   return "token";
 }
 
-HandlerRegistry& HandlerRegistry::Global() {
-  static HandlerRegistry* registry = new HandlerRegistry();
-  return *registry;
-}
-
 void HandlerRegistry::Register(HandlerSpec spec) {
   CHECK(!spec.kind.empty()) << "handler registered without a kind";
   CHECK(spec.factory) << "handler " << spec.kind << " has no factory";
-  std::lock_guard<std::mutex> lock(mu_);
   std::string kind = spec.kind;
   CHECK(specs_.emplace(kind, std::move(spec)).second) << "handler kind registered twice: " << kind;
 }
 
 const HandlerSpec* HandlerRegistry::Find(const std::string& kind) const {
-  std::lock_guard<std::mutex> lock(mu_);
   auto it = specs_.find(kind);
   return it == specs_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> HandlerRegistry::Kinds() const {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> kinds;
   for (const auto& [kind, spec] : specs_) kinds.push_back(kind);
   return kinds;
 }
 
 HandlerSet HandlerRegistry::Instantiate(const HandlerConfig& config) const {
-  std::lock_guard<std::mutex> lock(mu_);
   HandlerSet set;
   for (const auto& [kind, spec] : specs_) {
     if (spec.enabled && !spec.enabled(config)) continue;

@@ -1,21 +1,21 @@
 // HandlerRegistry maps task kinds to handler factories and to the throttler
-// route each kind calls. Handlers register themselves from their own .cc file
-// (SLUICE_REGISTER_HANDLER), so adding a kind means adding a file: the agent
-// core asks the registry which kinds exist and never names one.
+// route each kind calls. It is a plain object: whoever builds an agent fills
+// one (DefaultHandlerRegistry() in agent/handlers/all_handlers.h holds every
+// kind this binary knows; a test may register only some) and hands it to
+// BuildAgent, which instantiates the kinds enabled under the agent's
+// HandlerConfig. The agent core asks the resulting HandlerSet which kinds
+// exist and never names one, so adding a kind means a handler file and one
+// line in all_handlers.cc.
 //
-// The agent library links the handler objects whole-archive (see
-// agent/CMakeLists.txt) so the linker keeps these self-registrations.
-//
-// Thread-safety: Register() runs during static initialisation (or in tests
-// before use); Find/Kinds/Instantiate are safe concurrently once registration
-// is over. HandlerSet is immutable after construction.
+// Thread-safety: Register() mutates and must not race anything; the const
+// methods may be called concurrently once registration is over (the usual
+// rule for a const object). HandlerSet is immutable after construction.
 #ifndef SLUICE_AGENT_HANDLERS_HANDLER_REGISTRY_H_
 #define SLUICE_AGENT_HANDLERS_HANDLER_REGISTRY_H_
 
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -76,10 +76,8 @@ class HandlerSet {
 
 class HandlerRegistry {
  public:
-  // The process-wide registry that SLUICE_REGISTER_HANDLER fills.
-  static HandlerRegistry& Global();
-
-  // Dies on an empty or duplicate kind: both are programming errors.
+  // Dies on an empty or duplicate kind, or a spec without a factory: all are
+  // programming errors.
   void Register(HandlerSpec spec);
   const HandlerSpec* Find(const std::string& kind) const;
   std::vector<std::string> Kinds() const;
@@ -87,23 +85,8 @@ class HandlerRegistry {
   HandlerSet Instantiate(const HandlerConfig& config) const;
 
  private:
-  mutable std::mutex mu_;
   std::map<std::string, HandlerSpec> specs_;
 };
-
-// Registers a spec at static-initialisation time.
-struct HandlerRegistrar {
-  explicit HandlerRegistrar(HandlerSpec spec) {
-    HandlerRegistry::Global().Register(std::move(spec));
-  }
-};
-
-#define SLUICE_HANDLER_CONCAT_INNER(a, b) a##b
-#define SLUICE_HANDLER_CONCAT(a, b) SLUICE_HANDLER_CONCAT_INNER(a, b)
-// SLUICE_REGISTER_HANDLER(HandlerSpec{...}); at namespace scope in a .cc.
-#define SLUICE_REGISTER_HANDLER(spec)                                             \
-  static const ::sluice::agent::HandlerRegistrar SLUICE_HANDLER_CONCAT(          \
-      sluice_handler_registrar_, __LINE__)(spec)
 
 }  // namespace sluice::agent
 

@@ -5,7 +5,7 @@
 // corporations, alliances and ship types it does not have yet.
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice::agent {
@@ -101,11 +101,14 @@ class KillmailHandler final : public MultiRequestHandler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "killmail",
-    {"esi", "/killmails/{killmail_id}/{killmail_hash}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<KillmailHandler>(c); }}));
-
 }  // namespace
+
+void RegisterKillmailHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "killmail",
+      {"esi", "/killmails/{killmail_id}/{killmail_hash}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<KillmailHandler>(c); }});
+}
+
 }  // namespace sluice::agent

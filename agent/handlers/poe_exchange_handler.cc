@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -108,11 +108,14 @@ class PoeExchangeHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "poe_exchange_stream",
-    {"poe", "/currency-exchange/{id}"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<PoeExchangeHandler>(c); }}));
-
 }  // namespace
+
+void RegisterPoeExchangeHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "poe_exchange_stream",
+      {"poe", "/currency-exchange/{id}"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<PoeExchangeHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -95,11 +95,14 @@ class PoeStashHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "poe_stash_stream",
-    {"poe", "/public-stash-tabs"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<PoeStashHandler>(c); }}));
-
 }  // namespace
+
+void RegisterPoeStashHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "poe_stash_stream",
+      {"poe", "/public-stash-tabs"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<PoeStashHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -4,7 +4,7 @@
 // once a type is 30 days old. A 304 only confirms the cached row.
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -54,11 +54,14 @@ class UniverseTypeHandler final : public Handler {
   const std::string base_;
 };
 
-SLUICE_REGISTER_HANDLER((HandlerSpec{
-    "universe_type",
-    {"esi", "/universe/types/{type_id}/"},
-    nullptr,
-    [](const HandlerConfig& c) { return std::make_unique<UniverseTypeHandler>(c); }}));
-
 }  // namespace
+
+void RegisterUniverseTypeHandler(HandlerRegistry& registry) {
+  registry.Register(HandlerSpec{
+      "universe_type",
+      {"esi", "/universe/types/{type_id}/"},
+      nullptr,
+      [](const HandlerConfig& c) { return std::make_unique<UniverseTypeHandler>(c); }});
+}
+
 }  // namespace sluice::agent

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/agent_builder.h"
+#include "agent/handlers/all_handlers.h"
 #include "sim/simulator.h"
 #include "tests/agent/fakes.h"
 
@@ -20,6 +21,7 @@ using testing::FakeAgentService;
 using testing::FakeThrottler;
 using testing::GrpcTestServer;
 using testing::InMemoryQueue;
+using testing::WaitFor;
 
 constexpr char kSimToken[] = "sim-token";
 
@@ -173,6 +175,67 @@ TEST_F(AgentSimTest, AuthenticatesToTheCoordinator) {
   config.auth_token = "agent-secret";
   RunUntilIdle(config);
   EXPECT_THAT(Completed("alliance_ids"), Contains(0));
+}
+
+TEST_F(AgentSimTest, TwoAgentsWithDifferentRegistriesServeOnlyTheirOwnKinds) {
+  // Each agent gets a registry of its own, gone once the agent is built: the
+  // agent keeps its handler instances, and nothing is shared through the
+  // process.
+  auto build = [&](const std::string& id, void (*a)(HandlerRegistry&),
+                   void (*b)(HandlerRegistry&)) {
+    HandlerRegistry registry;
+    a(registry);
+    b(registry);
+    AgentConfig config = Config("");
+    config.agent.agent_id = id;
+    auto agent = BuildAgent(std::move(config), registry);
+    EXPECT_TRUE(agent.ok()) << agent.status();
+    return agent.ok() ? std::move(*agent) : nullptr;
+  };
+  std::unique_ptr<Agent> lists =
+      build("lists-agent", RegisterAllianceIdsHandler, RegisterAllianceHandler);
+  std::unique_ptr<Agent> corps =
+      build("corps-agent", RegisterAllianceCorporationsHandler, RegisterCorporationHandler);
+  ASSERT_NE(lists, nullptr);
+  ASSERT_NE(corps, nullptr);
+  EXPECT_THAT(lists->kinds(), ::testing::ElementsAre("alliance", "alliance_ids"));
+  EXPECT_THAT(corps->kinds(), ::testing::ElementsAre("alliance_corporations", "corporation"));
+
+  queue_.Enqueue("alliance_ids", {0});
+  ASSERT_TRUE(lists->Start().ok());
+  ASSERT_TRUE(corps->Start().ok());
+  std::vector<int64_t> alliances = U().AllianceIds();
+  const std::set<int64_t> alliance_set(alliances.begin(), alliances.end());
+  const std::set<int64_t> corp_set = AllianceCorporations();
+  // Characters (discovered from corporations) are served by neither, so the
+  // queue never drains: wait for the kinds that are served.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Completed("alliance") == alliance_set && Completed("corporation") == corp_set &&
+               Completed("alliance_corporations") == alliance_set;
+      },
+      seconds(60)));
+  lists->Stop();
+  corps->Stop();
+
+  EXPECT_THAT(queue_.dead(), IsEmpty());
+  EXPECT_THAT(Completed("character"), IsEmpty()) << "no agent serves characters";
+  EXPECT_GT(queue_.pending(), 0u);
+  // Entity records say which kind produced them: alliances only from the
+  // first agent, corporations only from the second.
+  std::map<std::string, std::set<std::string>> records_by_agent;
+  for (const auto& c : queue_.completions()) {
+    for (const auto& r : c.records()) {
+      records_by_agent[c.agent_id()].insert(r.has_alliance() ? "alliance"
+                                            : r.has_corporation() ? "corporation"
+                                                                  : "other");
+    }
+  }
+  EXPECT_EQ(records_by_agent["lists-agent"], (std::set<std::string>{"alliance"}));
+  EXPECT_EQ(records_by_agent["corps-agent"], (std::set<std::string>{"corporation"}));
+  EXPECT_GE(lists->stats().tasks_done, static_cast<int64_t>(alliances.size()) + 1);
+  EXPECT_GE(corps->stats().tasks_done, static_cast<int64_t>(alliances.size() + corp_set.size()));
+  EXPECT_EQ(lists->stats().tasks_failed + corps->stats().tasks_failed, 0);
 }
 
 }  // namespace

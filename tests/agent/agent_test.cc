@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/handlers/all_handlers.h"
 #include "common/time_util.h"
 #include "tests/agent/fakes.h"
 
@@ -329,8 +330,8 @@ TEST_F(AgentTest, WithoutHandlersItRefusesToStart) {
   EXPECT_EQ(agent.Start().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(HandlerRegistryTest, GlobalRegistryServesTheEsiKinds) {
-  const HandlerRegistry& r = HandlerRegistry::Global();
+TEST(HandlerRegistryTest, DefaultRegistryServesTheEsiKinds) {
+  const HandlerRegistry r = DefaultHandlerRegistry();
   EXPECT_THAT(r.Kinds(), IsSupersetOf({"alliance_ids", "alliance", "alliance_corporations",
                                        "corporation", "corporation_members", "character"}));
   EXPECT_EQ(r.Find("alliance")->route.upstream, "esi");
@@ -340,11 +341,12 @@ TEST(HandlerRegistryTest, GlobalRegistryServesTheEsiKinds) {
 
 TEST(HandlerRegistryTest, MemberListNeedsAnEsiToken) {
   HandlerConfig anonymous;
-  EXPECT_THAT(HandlerRegistry::Global().Instantiate(anonymous).Kinds(),
+  const HandlerRegistry registry = DefaultHandlerRegistry();
+  EXPECT_THAT(registry.Instantiate(anonymous).Kinds(),
               Not(Contains("corporation_members")));
   HandlerConfig with_token;
   with_token.esi_token = "sso";
-  EXPECT_THAT(HandlerRegistry::Global().Instantiate(with_token).Kinds(),
+  EXPECT_THAT(registry.Instantiate(with_token).Kinds(),
               Contains("corporation_members"));
 }
 
@@ -354,6 +356,31 @@ TEST(HandlerRegistryTest, DuplicateKindIsAProgrammingError) {
                           [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }};
   registry.Register(spec);
   EXPECT_DEATH(registry.Register(spec), "registered twice");
+}
+
+TEST(HandlerRegistryTest, EmptyKindIsAProgrammingError) {
+  HandlerRegistry registry;
+  auto spec = HandlerSpec{"", {"test", "/x/"}, nullptr,
+                          [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }};
+  EXPECT_DEATH(registry.Register(spec), "without a kind");
+}
+
+TEST(HandlerRegistryTest, RegisteringTheDefaultKindsTwiceIsAProgrammingError) {
+  HandlerRegistry registry = DefaultHandlerRegistry();
+  EXPECT_DEATH(RegisterAllianceHandler(registry), "registered twice: alliance");
+}
+
+TEST(HandlerRegistryTest, RegistriesAreIndependent) {
+  HandlerRegistry some;
+  RegisterAllianceHandler(some);
+  RegisterCharacterHandler(some);
+  EXPECT_THAT(some.Kinds(), ::testing::ElementsAre("alliance", "character"));
+  EXPECT_EQ(some.Find("corporation"), nullptr);
+  // Another registry, with the same kinds and more, does not see or disturb it.
+  HandlerRegistry all = DefaultHandlerRegistry();
+  EXPECT_NE(all.Find("corporation"), nullptr);
+  EXPECT_THAT(some.Instantiate(HandlerConfig{}).Kinds(),
+              ::testing::ElementsAre("alliance", "character"));
 }
 
 }  // namespace

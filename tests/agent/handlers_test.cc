@@ -5,7 +5,7 @@
 
 #include "agent/core/outcome.h"
 #include "agent/handlers/esi_json.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "common/time_util.h"
 #include "tests/agent/fakes.h"
 
@@ -86,7 +86,7 @@ class HandlerTest : public ::testing::Test {
     HandlerConfig config;
     config.esi_base_url = kEsi;
     config.esi_token = token;
-    const HandlerSpec* spec = HandlerRegistry::Global().Find(kind);
+    const HandlerSpec* spec = registry_.Find(kind);
     EXPECT_NE(spec, nullptr) << kind;
     return spec->factory(config);
   }
@@ -106,6 +106,8 @@ class HandlerTest : public ::testing::Test {
     }
     return nullptr;
   }
+
+  const HandlerRegistry registry_ = DefaultHandlerRegistry();
 };
 
 TEST_F(HandlerTest, AllianceIdsRequestsTheAllianceList) {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/outcome.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "agent/http/curl_client.h"
 #include "sim/poe_routes.h"
 #include "sim/simulator.h"
@@ -53,7 +53,7 @@ class PoeHandlersTest : public ::testing::Test {
   std::unique_ptr<Handler> MakeHandler(const std::string& kind) {
     HandlerConfig config;
     config.poe_base_url = sim_->base_url();
-    return HandlerRegistry::Global().Find(kind)->factory(config);
+    return registry_.Find(kind)->factory(config);
   }
 
   TaskOutcome Run(const Handler& handler, const sluice::v1::Task& task, std::string* url = nullptr) {
@@ -63,6 +63,7 @@ class PoeHandlersTest : public ::testing::Test {
     return DecideOutcome(handler, task, "poe-test", response, SystemClock::Get()->Now());
   }
 
+  const HandlerRegistry registry_ = DefaultHandlerRegistry();
   sim::PoeStreamConfig stream_;
   std::unique_ptr<FakeClock> clock_;
   std::unique_ptr<sim::Simulator> sim_;
@@ -70,9 +71,9 @@ class PoeHandlersTest : public ::testing::Test {
 };
 
 TEST_F(PoeHandlersTest, RoutesAreThePoePolicies) {
-  EXPECT_EQ(HandlerRegistry::Global().Find("poe_stash_stream")->route.Key(),
+  EXPECT_EQ(registry_.Find("poe_stash_stream")->route.Key(),
             "poe /public-stash-tabs");
-  EXPECT_EQ(HandlerRegistry::Global().Find("poe_exchange_stream")->route.Key(),
+  EXPECT_EQ(registry_.Find("poe_exchange_stream")->route.Key(),
             "poe /currency-exchange/{id}");
 }
 

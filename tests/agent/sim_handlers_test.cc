@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/outcome.h"
-#include "agent/handlers/handler_registry.h"
+#include "agent/handlers/all_handlers.h"
 #include "agent/http/curl_client.h"
 #include "common/time_util.h"
 #include "sim/simulator.h"
@@ -47,7 +47,7 @@ class SimHandlersTest : public ::testing::Test {
     HandlerConfig config;
     config.esi_base_url = sim_->base_url();
     config.esi_token = token;
-    std::unique_ptr<Handler> handler = HandlerRegistry::Global().Find(kind)->factory(config);
+    std::unique_ptr<Handler> handler = registry_.Find(kind)->factory(config);
     sluice::v1::Task task;
     task.set_task_id(1);
     task.set_kind(kind);
@@ -70,6 +70,7 @@ class SimHandlersTest : public ::testing::Test {
   static const sim::Universe& U() { return *sim_->universe(); }
 
   static sim::Simulator* sim_;
+  const HandlerRegistry registry_ = DefaultHandlerRegistry();
   std::unique_ptr<CurlClient> client_;
 };
 
