@@ -26,13 +26,9 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
 
   absl::StatusOr<HandlerResult> Run(const sluice::v1::Task& task, Fetcher& fetcher) const override {
     const std::string what = absl::StrCat("character_killmails ", task.entity_id());
-    sluice::v1::CharacterKillmailsContext ctx;
-    if (!task.context().Is<sluice::v1::CharacterKillmailsContext>() ||
-        !task.context().UnpackTo(&ctx)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": the task carries no CharacterKillmailsContext (got '",
-                       task.context().type_url(), "')"));
-    }
+    auto context = UnpackContext<sluice::v1::CharacterKillmailsContext>(task, what);
+    if (!context.ok()) return context.status();
+    const sluice::v1::CharacterKillmailsContext& ctx = *context;
     if (ctx.access_token().empty()) {
       // Never sent upstream: an unauthenticated call would only spend the
       // error budget. Reported like the upstream's own 401, so the

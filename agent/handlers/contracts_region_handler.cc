@@ -74,16 +74,12 @@ class ContractsRegionHandler final : public MultiRequestHandler {
 
   absl::StatusOr<HandlerResult> Run(const v1::Task& task, Fetcher& fetcher) const override {
     const int64_t region = task.entity_id();
+    // No context: no page has an ETag yet.
+    auto context = UnpackContext<v1::ContractRegionContext>(
+        task, absl::StrCat("contracts_region ", region), /*required=*/false);
+    if (!context.ok()) return context.status();
     std::map<int, std::string> etags;
-    if (task.has_context()) {
-      v1::ContractRegionContext context;
-      if (!task.context().UnpackTo(&context)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "contracts_region ", region, ": task context is ", task.context().type_url(),
-            ", expected sluice.v1.ContractRegionContext"));
-      }
-      for (const auto& p : context.pages()) etags[p.page()] = p.etag();
-    }
+    for (const auto& p : context->pages()) etags[p.page()] = p.etag();
     v1::ContractRegionResult out;
     int pages = 1;
     for (int page = 1; page <= pages; ++page) {

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/http/upstream_client.h"
 #include "sluice/v1/agent.pb.h"
 #include "sluice/v1/entities.pb.h"
@@ -57,6 +59,36 @@ template <typename Message>
 void SetPayload(HandlerResult& result, const Message& message) {
   result.payload.emplace();
   result.payload->PackFrom(message);
+}
+
+// The task's context (Task.context: what the coordinator attaches when it
+// leases a workflow kind, e.g. a character's token or a stream's cursor) as
+// the kind's own message. `what` names the task in errors ("killmail 42").
+// A context of another type, or one that does not parse, is INVALID_ARGUMENT
+// naming the type expected and the one that came. A task without a context
+// is INVALID_ARGUMENT when `required`; otherwise it reads as an empty
+// message, for kinds whose context is optional (a region's stored page
+// ETags, a stream's first page).
+template <typename Message>
+absl::StatusOr<Message> UnpackContext(const sluice::v1::Task& task, absl::string_view what,
+                                      bool required = true) {
+  const std::string& expected = Message::descriptor()->full_name();
+  if (!task.has_context()) {
+    if (!required) return Message();
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": the task carries no context, expected ", expected));
+  }
+  if (!task.context().template Is<Message>()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": the task's context is '",
+                                                   task.context().type_url(), "', expected ",
+                                                   expected));
+  }
+  Message message;
+  if (!task.context().UnpackTo(&message)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": the task's context (", expected, ") does not parse"));
+  }
+  return message;
 }
 
 // Issues the upstream calls of a multi-request task (pages of a list, then

@@ -40,11 +40,9 @@ class KillmailHandler final : public MultiRequestHandler {
 
   absl::StatusOr<HandlerResult> Run(const sluice::v1::Task& task, Fetcher& fetcher) const override {
     const std::string what = absl::StrCat("killmail ", task.entity_id());
-    sluice::v1::KillmailContext ctx;
-    if (!task.context().Is<sluice::v1::KillmailContext>() || !task.context().UnpackTo(&ctx)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": the task carries no KillmailContext (got '", task.context().type_url(), "')"));
-    }
+    auto context = UnpackContext<sluice::v1::KillmailContext>(task, what);
+    if (!context.ok()) return context.status();
+    const sluice::v1::KillmailContext& ctx = *context;
     if (ctx.killmail_hash().empty()) {
       // Without the hash the body cannot be addressed; asking again will not
       // help, so this ends like the upstream's 404.

@@ -28,7 +28,12 @@ class PoeExchangeHandler final : public Handler {
   explicit PoeExchangeHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
 
   UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
-    sluice::v1::PoeStreamContext context = ContextOf(task);
+    // A context that is missing or of the wrong type asks for no hour here
+    // and fails in Parse, where an error can be returned.
+    sluice::v1::PoeStreamContext context =
+        UnpackContext<sluice::v1::PoeStreamContext>(task, "poe_exchange_stream",
+                                                    /*required=*/false)
+            .value_or(sluice::v1::PoeStreamContext());
     std::string path = "/currency-exchange";
     if (!context.realm().empty() && context.realm() != "pc") {
       absl::StrAppend(&path, "/", context.realm());
@@ -42,10 +47,13 @@ class PoeExchangeHandler final : public Handler {
 
   absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
                                       const HttpResponse& response) const override {
-    sluice::v1::PoeStreamContext context = ContextOf(task);
+    auto unpacked = UnpackContext<sluice::v1::PoeStreamContext>(task, "currency exchange hour",
+                                                                /*required=*/false);
+    if (!unpacked.ok()) return unpacked.status();
+    const sluice::v1::PoeStreamContext& context = *unpacked;
     const std::string what = absl::StrCat("currency exchange hour '", context.cursor(), "'");
     int64_t start = 0;
-    if (!task.has_context() || !absl::SimpleAtoi(context.cursor(), &start)) {
+    if (!absl::SimpleAtoi(context.cursor(), &start)) {  // also a task without context
       return absl::InvalidArgumentError(what + ": the task carries no hour cursor");
     }
     auto body = esi::ParseObject(response.body, what);
@@ -99,12 +107,6 @@ class PoeExchangeHandler final : public Handler {
   }
 
  private:
-  static sluice::v1::PoeStreamContext ContextOf(const sluice::v1::Task& task) {
-    sluice::v1::PoeStreamContext context;
-    if (task.has_context()) task.context().UnpackTo(&context);
-    return context;
-  }
-
   const std::string base_;
 };
 

@@ -25,7 +25,11 @@ class PoeStashHandler final : public Handler {
   explicit PoeStashHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
 
   UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
-    sluice::v1::PoeStreamContext context = ContextOf(task);
+    // Without a context this asks for the stream's start; a context of the
+    // wrong type fails in Parse, where an error can be returned.
+    sluice::v1::PoeStreamContext context =
+        UnpackContext<sluice::v1::PoeStreamContext>(task, "poe_stash_stream", /*required=*/false)
+            .value_or(sluice::v1::PoeStreamContext());
     std::string path = "/public-stash-tabs";
     if (!context.realm().empty() && context.realm() != "pc") {
       absl::StrAppend(&path, "/", context.realm());
@@ -37,9 +41,12 @@ class PoeStashHandler final : public Handler {
 
   absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
                                       const HttpResponse& response) const override {
-    sluice::v1::PoeStreamContext context = ContextOf(task);
+    auto unpacked = UnpackContext<sluice::v1::PoeStreamContext>(task, "public stash page",
+                                                                /*required=*/false);
+    if (!unpacked.ok()) return unpacked.status();
+    const sluice::v1::PoeStreamContext& context = *unpacked;
     const std::string what = absl::StrCat("public stash page at '", context.cursor(), "'");
-    if (!task.has_context() || context.stream().empty()) {
+    if (context.stream().empty()) {  // also a task without context
       return absl::InvalidArgumentError(what + ": the task carries no stream context");
     }
     auto body = esi::ParseObject(response.body, what);
@@ -86,12 +93,6 @@ class PoeStashHandler final : public Handler {
   }
 
  private:
-  static sluice::v1::PoeStreamContext ContextOf(const sluice::v1::Task& task) {
-    sluice::v1::PoeStreamContext context;
-    if (task.has_context()) task.context().UnpackTo(&context);
-    return context;
-  }
-
   const std::string base_;
 };
 

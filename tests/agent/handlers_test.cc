@@ -7,6 +7,9 @@
 #include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
 #include "common/time_util.h"
+#include "sluice/v1/contracts.pb.h"
+#include "sluice/v1/killmails.pb.h"
+#include "sluice/v1/poe.pb.h"
 #include "tests/agent/fakes.h"
 
 namespace sluice::agent {
@@ -382,6 +385,76 @@ TEST(EsiJsonTest, AddDiscoveredDropsNonPositiveAndDuplicateIds) {
   HandlerResult none;
   esi::AddDiscovered(&none, "corporation", {0}, false);
   EXPECT_THAT(none.discovered, IsEmpty());
+}
+
+TEST(UnpackContextTest, ReturnsTheContextOfTheExpectedType) {
+  sluice::v1::Task task = MakeTask("killmail", 42);
+  sluice::v1::KillmailContext context;
+  context.set_killmail_hash("abc");
+  task.mutable_context()->PackFrom(context);
+  auto unpacked = UnpackContext<sluice::v1::KillmailContext>(task, "killmail 42");
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  EXPECT_EQ(unpacked->killmail_hash(), "abc");
+}
+
+TEST(UnpackContextTest, AMissingContextIsAnErrorOnlyWhenRequired) {
+  sluice::v1::Task task = MakeTask("killmail", 42);
+  auto required = UnpackContext<sluice::v1::KillmailContext>(task, "killmail 42");
+  EXPECT_EQ(required.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(required.status().message(),
+              HasSubstr("killmail 42: the task carries no context, expected "
+                        "sluice.v1.KillmailContext"));
+  auto optional =
+      UnpackContext<sluice::v1::ContractRegionContext>(task, "region", /*required=*/false);
+  ASSERT_TRUE(optional.ok()) << optional.status();
+  EXPECT_EQ(optional->pages_size(), 0);
+}
+
+TEST(UnpackContextTest, AContextOfAnotherTypeNamesBothTypes) {
+  sluice::v1::Task task = MakeTask("killmail", 42);
+  task.mutable_context()->PackFrom(sluice::v1::PoeStreamContext());
+  for (bool required : {true, false}) {
+    auto unpacked = UnpackContext<sluice::v1::KillmailContext>(task, "killmail 42", required);
+    EXPECT_EQ(unpacked.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(unpacked.status().message(), HasSubstr("killmail 42: the task's context is "
+                                                       "'type.googleapis.com/"
+                                                       "sluice.v1.PoeStreamContext', expected "
+                                                       "sluice.v1.KillmailContext"));
+  }
+}
+
+TEST(UnpackContextTest, AContextThatDoesNotParseIsNamed) {
+  sluice::v1::Task task = MakeTask("killmail", 42);
+  task.mutable_context()->PackFrom(sluice::v1::KillmailContext());
+  task.mutable_context()->set_value("\xff\xff\xff");
+  auto unpacked = UnpackContext<sluice::v1::KillmailContext>(task, "killmail 42");
+  EXPECT_EQ(unpacked.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unpacked.status().message(), HasSubstr("does not parse"));
+}
+
+// Multi-request kinds whose context is wrong fail before calling upstream.
+class NoFetcher final : public Fetcher {
+ public:
+  absl::StatusOr<HttpResponse> Fetch(const UpstreamRequest& request) override {
+    ADD_FAILURE() << "unexpected upstream call " << request.url;
+    return absl::InternalError("no upstream here");
+  }
+};
+
+TEST_F(HandlerTest, WorkflowKindsNameAMissingOrWrongContext) {
+  NoFetcher fetcher;
+  for (const char* kind : {"killmail", "character_killmails"}) {
+    auto run = Make(kind)->Run(MakeTask(kind, 42), fetcher);
+    EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument) << kind;
+    EXPECT_THAT(run.status().message(), HasSubstr("the task carries no context")) << kind;
+  }
+  sluice::v1::Task region = MakeTask("contracts_region", 10000002);
+  region.mutable_context()->PackFrom(sluice::v1::KillmailContext());
+  auto run = Make("contracts_region")->Run(region, fetcher);
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(),
+              HasSubstr("contracts_region 10000002: the task's context is"));
+  EXPECT_THAT(run.status().message(), HasSubstr("expected sluice.v1.ContractRegionContext"));
 }
 
 }  // namespace

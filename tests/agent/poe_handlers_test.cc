@@ -166,6 +166,23 @@ TEST_F(PoeHandlersTest, BadBodiesAndMissingContextAreNamed) {
             std::string::npos);
 }
 
+TEST_F(PoeHandlersTest, AContextOfAnotherTypeIsNamed) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = R"({"next_change_id": "1-2", "stashes": []})";
+  for (const char* kind : {"poe_stash_stream", "poe_exchange_stream"}) {
+    auto handler = MakeHandler(kind);
+    sluice::v1::Task task = StreamTask(kind, "pc", "1");
+    task.mutable_context()->PackFrom(sluice::v1::PoeStashPage());
+    auto parsed = handler->Parse(task, r);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << kind;
+    EXPECT_NE(parsed.status().message().find("sluice.v1.PoeStashPage', expected "
+                                             "sluice.v1.PoeStreamContext"),
+              std::string::npos)
+        << parsed.status();
+  }
+}
+
 TEST_F(PoeHandlersTest, EveryRequestCarriesTheIdentifyingUserAgent) {
   auto stash = MakeHandler("poe_stash_stream");
   auto exchange = MakeHandler("poe_exchange_stream");
