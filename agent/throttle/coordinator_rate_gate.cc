@@ -13,7 +13,6 @@
 namespace sluice::agent {
 namespace {
 
-constexpr size_t kMaxObservationsPerBatch = 512;
 // The revocation stream is long-lived; the deadline only bounds a stream that
 // silently died on a half-open connection (keepalive catches most).
 constexpr auto kWatchDeadline = std::chrono::hours(24);
@@ -23,10 +22,15 @@ constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
 // route per character: they would pile up).
 constexpr auto kPruneInterval = std::chrono::seconds(30);
 
-// Worth sending again later: the throttler was unreachable or busy.
-bool IsTransient(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::ABORTED;
+ObservationReporterOptions ReporterOptions(const CoordinatorRateGateOptions& o) {
+  ObservationReporterOptions r;
+  r.agent_id = o.agent_id;
+  r.rpc = o.rpc;
+  r.rpc_timeout = o.rpc_timeout;
+  r.report_interval = o.report_interval;
+  r.report_batch = o.report_batch;
+  r.max_queued_observations = o.max_queued_observations;
+  return r;
 }
 
 Duration LeaseErrorBackoff(int failures) {
@@ -44,7 +48,8 @@ CoordinatorRateGate::CoordinatorRateGate(
     : options_(std::move(options)),
       stub_(std::move(stub)),
       clock_(clock),
-      ledger_(clock, options_.safety_margin) {
+      ledger_(clock, options_.safety_margin),
+      reporter_(ReporterOptions(options_), stub_.get(), this) {
   CHECK(stub_ != nullptr);
   CHECK_GE(options_.lease_batch, 1);
   CHECK_LE(options_.lease_batch, 1000);
@@ -58,7 +63,7 @@ void CoordinatorRateGate::Start() {
   CHECK(!shut_down_) << "Start() after Shutdown()";
   started_ = true;
   watch_thread_ = std::thread([this] { WatchLoop(); });
-  report_thread_ = std::thread([this] { ReportLoop(); });
+  reporter_.Start();
 }
 
 sluice::v1::RouteRef CoordinatorRateGate::ToRouteRef(const Route& route) const {
@@ -196,15 +201,7 @@ void CoordinatorRateGate::Report(UpstreamObservation observation) {
   *o.mutable_observed_at() = ToProto(observation.observed_at);
   o.set_request_key(std::move(observation.request_key));
   o.set_lease_id(observation.lease_id);
-
-  std::lock_guard<std::mutex> lock(obs_mu_);
-  if (observations_.size() >= options_.max_queued_observations) {
-    observations_.pop_front();
-    ++observations_dropped_;
-  }
-  observations_.push_back(
-      QueuedObservation{std::move(o), observation.sent_at, observation.received_at});
-  if (observations_.size() >= options_.report_batch) obs_cv_.notify_all();
+  reporter_.Add(std::move(o), observation.sent_at, observation.received_at);
 }
 
 void CoordinatorRateGate::CancelWaiters() {
@@ -280,137 +277,37 @@ void CoordinatorRateGate::WatchLoop() {
   }
 }
 
-bool CoordinatorRateGate::SendBatch(size_t max) {
-  std::vector<QueuedObservation> batch;
-  {
-    std::lock_guard<std::mutex> lock(obs_mu_);
-    size_t n = std::min(max, observations_.size());
-    batch.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(observations_.front()));
-      observations_.pop_front();
-    }
-  }
-  std::vector<TokenReturnEntry> returns;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ledger_.DropExpired();
-    returns = ledger_.TakeReturns();
-    const TimePoint now = clock_->Now();
-    if (now >= next_prune_at_) {
-      next_prune_at_ = now + kPruneInterval;
-      PruneRoutesLocked(now);
-    }
-  }
-  if (batch.empty() && returns.empty()) return true;
-
-  sluice::v1::ReportBatchRequest request;
-  request.set_agent_id(options_.agent_id);
-  const auto now = std::chrono::steady_clock::now();
-  const std::chrono::steady_clock::time_point unset{};
-  for (const auto& q : batch) {
-    sluice::v1::Observation* o = request.add_observations();
-    *o = q.proto;
-    // Ages as of this send; a resent batch gets fresh ones.
-    if (q.sent_at != unset) *o->mutable_sent_age() = ToProtoDuration(now - q.sent_at);
-    if (q.received_at != unset) *o->mutable_response_age() = ToProtoDuration(now - q.received_at);
-  }
-  int64_t returned = 0;
-  for (const auto& r : returns) {
-    auto* tr = request.add_returns();
-    tr->set_lease_id(r.lease_id);
-    tr->set_unspent(r.unspent);
-    returned += r.unspent;
-  }
-  sluice::v1::ReportBatchResponse response;
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.rpc, options_.rpc_timeout);
-  grpc::Status status = stub_->ReportBatch(&context, request, &response);
-  if (!status.ok() && !IsTransient(status.error_code())) {
-    // The throttler refused the batch itself (e.g. INVALID_ARGUMENT): the
-    // same batch would be refused forever. Returns go out again alone.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!batch.empty()) {
-      stats_.observations_rejected += static_cast<int64_t>(batch.size());
-      ledger_.RestoreReturns(returns);
-    }
-    LOG(ERROR) << "ReportBatch rejected (" << status.error_code() << " "
-               << status.error_message() << "); dropped " << batch.size()
-               << " observation(s)" << (batch.empty() ? " and the token returns" : "");
-    return true;
-  }
-  if (!status.ok()) {
-    {
-      std::lock_guard<std::mutex> lock(obs_mu_);
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
-        observations_.push_front(std::move(*it));
-      }
-      while (observations_.size() > options_.max_queued_observations) {
-        observations_.pop_front();
-        ++observations_dropped_;
-      }
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    ledger_.RestoreReturns(returns);
-    ++stats_.report_errors;
-    LOG_EVERY_N(WARNING, 20) << "ReportBatch failed: " << status.error_code() << " "
-                             << status.error_message() << " (" << google::COUNTER << " times)";
-    return false;
-  }
+std::vector<TokenReturnEntry> CoordinatorRateGate::TakeReturns() {
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.observations_sent += static_cast<int64_t>(batch.size());
-  stats_.tokens_returned += returned;
-  for (const auto& key : response.permanent_failures()) {
-    VLOG(1) << "throttler classified " << key << " as a permanent failure";
+  ledger_.DropExpired();
+  // The reporter asks every report interval: a good moment to drop the
+  // state of routes not asked for lately.
+  const TimePoint now = clock_->Now();
+  if (now >= next_prune_at_) {
+    next_prune_at_ = now + kPruneInterval;
+    PruneRoutesLocked(now);
   }
-  return true;
+  return ledger_.TakeReturns();
 }
 
-bool CoordinatorRateGate::HasPending() {
-  {
-    std::lock_guard<std::mutex> lock(obs_mu_);
-    if (!observations_.empty()) return true;
-  }
+void CoordinatorRateGate::RestoreReturns(const std::vector<TokenReturnEntry>& returns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ledger_.RestoreReturns(returns);
+}
+
+bool CoordinatorRateGate::HasReturns() {
   std::lock_guard<std::mutex> lock(mu_);
   ledger_.DropExpired();
   return ledger_.HasReturns();
 }
 
-void CoordinatorRateGate::ReportLoop() {
-  Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(5));
-  while (true) {
-    bool stop;
-    {
-      std::unique_lock<std::mutex> lock(obs_mu_);
-      obs_cv_.wait_for(lock, options_.report_interval, [this] {
-        return reporter_stop_ || observations_.size() >= options_.report_batch;
-      });
-      stop = reporter_stop_;
-    }
-    if (stop) {
-      // Final flush: one attempt per batch, no waiting on a dead coordinator.
-      while (HasPending() && SendBatch(kMaxObservationsPerBatch)) {
-      }
-      return;
-    }
-    if (SendBatch(kMaxObservationsPerBatch)) {
-      backoff.Reset();
-      continue;
-    }
-    std::unique_lock<std::mutex> lock(obs_mu_);
-    obs_cv_.wait_for(lock, backoff.Next(), [this] { return reporter_stop_; });
-  }
-}
-
 void CoordinatorRateGate::Shutdown() {
-  bool started;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
     cancelled_ = true;
     stopping_ = true;
-    started = started_;
     if (watch_context_ != nullptr) watch_context_->TryCancel();
     cv_.notify_all();
   }
@@ -421,17 +318,7 @@ void CoordinatorRateGate::Shutdown() {
     dropped = ledger_.DropAll();
   }
   if (dropped > 0) LOG(INFO) << "returning " << dropped << " unspent rate token(s)";
-  {
-    std::lock_guard<std::mutex> lock(obs_mu_);
-    reporter_stop_ = true;
-  }
-  obs_cv_.notify_all();
-  if (started) {
-    report_thread_.join();
-  } else {
-    while (HasPending() && SendBatch(kMaxObservationsPerBatch)) {
-    }
-  }
+  reporter_.Stop();  // its final flush sends them
 }
 
 CoordinatorRateGate::Stats CoordinatorRateGate::stats() const {
@@ -441,8 +328,12 @@ CoordinatorRateGate::Stats CoordinatorRateGate::stats() const {
     out = stats_;
     out.tokens = ledger_.stats();
   }
-  std::lock_guard<std::mutex> lock(obs_mu_);
-  out.observations_dropped = observations_dropped_;
+  const ObservationReporter::Stats reports = reporter_.stats();
+  out.observations_sent = reports.observations_sent;
+  out.observations_dropped = reports.observations_dropped;
+  out.report_errors = reports.report_errors;
+  out.observations_rejected = reports.observations_rejected;
+  out.tokens_returned = reports.tokens_returned;
   return out;
 }
 

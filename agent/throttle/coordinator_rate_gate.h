@@ -15,16 +15,18 @@
 //     again before the revocation's `until`. A broken stream is reconnected
 //     with backoff, and since revocations may have been missed meanwhile,
 //     tokens held when it broke are dropped.
-//   * Report: observations are queued and a reporter thread sends
-//     ReportBatch every report_interval or at report_batch observations,
-//     together with the unspent counts of dropped leases (TokenReturn).
-//     Each observation carries sent_age/response_age measured at send time.
-//     A batch the throttler rejects as invalid is dropped (resending it
-//     would fail forever); transport errors keep it for the next attempt.
-//   * Shutdown: returns every unspent token and flushes observations.
+//   * Report: the observation (only its rate-limit headers) goes to the
+//     gate's ObservationReporter (observation_reporter.h), which sends it in
+//     ReportBatch calls together with the unspent counts of dropped leases;
+//     the gate is the reporter's TokenReturnSource, handing it what the
+//     ledger owes (and pruning idle route state while at it).
+//   * Shutdown: drops every unspent token (so it is owed back), then stops
+//     the reporter, whose final flush returns them with the last
+//     observations.
 //
-// Ownership: owns the stub and its threads. Thread-safety: all public
-// methods are safe from any thread. Start() once before use.
+// Ownership: owns the stub, the revocation thread and the reporter (which
+// borrows the stub and the gate). Thread-safety: all public methods are safe
+// from any thread. Start() once before use.
 #ifndef SLUICE_AGENT_THROTTLE_COORDINATOR_RATE_GATE_H_
 #define SLUICE_AGENT_THROTTLE_COORDINATOR_RATE_GATE_H_
 
@@ -33,13 +35,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "agent/throttle/observation_reporter.h"
 #include "agent/throttle/rate_gate.h"
 #include "agent/throttle/token_ledger.h"
 #include "common/clock.h"
@@ -59,21 +61,22 @@ struct CoordinatorRateGateOptions {
   // A lease is not spent closer than this to its expires_at.
   Duration safety_margin = std::chrono::milliseconds(250);
   std::chrono::milliseconds rpc_timeout{5000};
+  // The reporter's (see ObservationReporterOptions).
   std::chrono::milliseconds report_interval{50};
   size_t report_batch = 64;
-  // Oldest observations are dropped beyond this (coordinator unreachable).
   size_t max_queued_observations = 4096;
   // Floor for "ask again" waits when a refusal names no usable retry_at.
   Duration min_retry_wait = std::chrono::milliseconds(100);
 };
 
-class CoordinatorRateGate final : public RateGate {
+class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
  public:
   struct Stats {
     int64_t lease_calls = 0;
     int64_t lease_refusals = 0;  // granted == 0
     int64_t lease_errors = 0;
     int64_t revocations = 0;
+    // The reporter's (ObservationReporter::Stats).
     int64_t observations_sent = 0;
     int64_t observations_dropped = 0;
     int64_t report_errors = 0;
@@ -86,6 +89,8 @@ class CoordinatorRateGate final : public RateGate {
                       std::unique_ptr<sluice::v1::ThrottlerService::StubInterface> stub,
                       const Clock* clock);
   ~CoordinatorRateGate() override;
+  CoordinatorRateGate(const CoordinatorRateGate&) = delete;
+  CoordinatorRateGate& operator=(const CoordinatorRateGate&) = delete;
 
   // Starts the revocation watcher and the reporter.
   void Start();
@@ -118,12 +123,11 @@ class CoordinatorRateGate final : public RateGate {
   void Refill(const Route& route, RouteState* state, std::unique_lock<std::mutex>* lock);
   void PruneRoutesLocked(TimePoint now);  // requires mu_
   void WatchLoop();
-  void ReportLoop();
-  // One ReportBatch with up to `max` observations plus all owed returns.
-  // False if the RPC failed (everything is put back).
-  bool SendBatch(size_t max);
-  // Observations queued or tokens owed.
-  bool HasPending();
+  // TokenReturnSource, for the reporter: what the ledger owes (expired
+  // leases dropped first).
+  std::vector<TokenReturnEntry> TakeReturns() override;
+  void RestoreReturns(const std::vector<TokenReturnEntry>& returns) override;
+  bool HasReturns() override;
   // Sleeps unless/until Shutdown starts; false if interrupted.
   bool SleepUnlessStopping(std::chrono::milliseconds d);
 
@@ -131,7 +135,7 @@ class CoordinatorRateGate final : public RateGate {
   const std::unique_ptr<sluice::v1::ThrottlerService::StubInterface> stub_;
   const Clock* const clock_;
 
-  mutable std::mutex mu_;  // guards everything below up to obs_mu_
+  mutable std::mutex mu_;  // guards everything below up to watching_
   std::condition_variable cv_;
   TokenLedger ledger_;
   std::map<Route, RouteState> routes_;
@@ -143,20 +147,10 @@ class CoordinatorRateGate final : public RateGate {
   Stats stats_;
   TimePoint next_prune_at_{};
 
-  mutable std::mutex obs_mu_;
-  std::condition_variable obs_cv_;
-  struct QueuedObservation {
-    sluice::v1::Observation proto;
-    std::chrono::steady_clock::time_point sent_at;
-    std::chrono::steady_clock::time_point received_at;
-  };
-  std::deque<QueuedObservation> observations_;
-  int64_t observations_dropped_ = 0;  // guarded by obs_mu_
-  bool reporter_stop_ = false;        // guarded by obs_mu_
-
   std::atomic<bool> watching_{false};
   std::thread watch_thread_;
-  std::thread report_thread_;
+  // Declared last: destroyed first, while the stub and ledger it uses live.
+  ObservationReporter reporter_;
 };
 
 }  // namespace sluice::agent
