@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "agent/http/http_date.h"
+#include "common/http_date.h"
 #include "common/time_util.h"
 
 namespace sluice::agent {
@@ -74,7 +74,9 @@ Duration RateLimitRetryAfter(const HeaderMap& headers, TimePoint now) {
   Duration wait = Duration::zero();
   for (const char* name : {"Retry-After", "X-ESI-Error-Limit-Reset"}) {
     if (auto value = headers.Get(name)) {
-      if (auto d = ParseRetryAfter(*value, now)) wait = std::max(wait, *d);
+      // An unparseable value asks for nothing: the backoff still applies.
+      absl::StatusOr<Duration> d = ParseRetryAfter(*value, now);
+      if (d.ok()) wait = std::max(wait, *d);
     }
   }
   return wait;

@@ -7,7 +7,9 @@
 //   304        -> CompleteTask{not_modified}, no records
 //   404, 410   -> FailTask permanent (the entity is gone)
 //   420, 429   -> FailTask transient, retry_after from Retry-After /
-//                 X-ESI-Error-Limit-Reset
+//                 X-ESI-Error-Limit-Reset (the later; parsed as the
+//                 throttler does, common/http_date.h: decimals rounded up,
+//                 at most a day, an unparseable value asks for nothing)
 //   other 4xx  -> FailTask transient with http_status; the coordinator's
 //                 classifier decides when a repeated 4xx is permanent
 //   3xx, 5xx   -> FailTask transient, retry_after 0 (coordinator backs off)

@@ -3,13 +3,23 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "agent/http/http_date.h"
+#include "absl/time/time.h"
 #include "common/time_util.h"
 
 namespace sluice::agent::esi {
 
 using nlohmann::json;
+
+std::optional<TimePoint> ParseIso8601(absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, absl::StripAsciiWhitespace(text), &t, &err)) {
+    return std::nullopt;
+  }
+  return absl::ToChronoTime(t);
+}
 
 std::string JoinUrl(const std::string& base, const std::string& path) {
   std::string out = base;

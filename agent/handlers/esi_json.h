@@ -17,7 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "agent/handlers/handler.h"
+#include "common/clock.h"
 
 namespace sluice::agent::esi {
 
@@ -25,6 +27,11 @@ namespace sluice::agent::esi {
 // CEOs of NPC corporations) and system placeholders (creator_id 1), which have
 // no /characters/ record worth fetching.
 inline constexpr int64_t kFirstPlayerCharacterId = 90000000;
+
+// ESI's JSON date-times: RFC 3339 / ISO 8601, "2010-11-04T13:11:00Z", with
+// optional fractional seconds and a numeric offset instead of Z. nullopt if
+// `text` is not one.
+std::optional<TimePoint> ParseIso8601(absl::string_view text);
 
 // base (trailing slashes dropped) + path.
 std::string JoinUrl(const std::string& base, const std::string& path);

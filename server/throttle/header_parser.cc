@@ -1,7 +1,6 @@
 #include "server/throttle/header_parser.h"
 
 #include <array>
-#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -9,7 +8,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/time.h"
 
 namespace sluice::throttle {
 namespace {
@@ -286,35 +284,6 @@ absl::StatusOr<std::vector<PoeTierState>> ParsePoeTierStates(absl::string_view t
     out.push_back(PoeTierState{t[0], t[1], t[2]});
   }
   return out;
-}
-
-absl::StatusOr<Duration> ParseRetryAfter(absl::string_view text, TimePoint now) {
-  text = absl::StripAsciiWhitespace(text);
-  if (text.empty()) return absl::InvalidArgumentError("empty");
-  if (text[0] >= '0' && text[0] <= '9') {
-    double seconds = 0;
-    if (!absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) || seconds < 0) {
-      return absl::InvalidArgumentError("not a number of seconds");
-    }
-    double max_seconds = std::chrono::duration<double>(kMaxRetryAfter).count();
-    // Rounded up: waiting a fraction longer is safe, shorter is not.
-    return Duration(std::chrono::seconds(static_cast<int64_t>(std::ceil(std::min(seconds, max_seconds)))));
-  }
-  static const char* const kFormats[] = {
-      "%a, %d %b %Y %H:%M:%S GMT",  // IMF-fixdate
-      "%A, %d-%b-%y %H:%M:%S GMT",  // RFC 850
-      "%a %b %e %H:%M:%S %Y",       // asctime
-  };
-  for (const char* format : kFormats) {
-    absl::Time t;
-    std::string err;
-    if (absl::ParseTime(format, text, absl::UTCTimeZone(), &t, &err)) {
-      TimePoint at = absl::ToChronoTime(t);
-      if (at <= now) return Duration::zero();
-      return std::min<Duration>(at - now, kMaxRetryAfter);
-    }
-  }
-  return absl::InvalidArgumentError("neither seconds nor an HTTP-date");
 }
 
 ParsedHeaders ParseRateLimitHeaders(Upstream upstream, const HeaderList& headers, TimePoint now) {

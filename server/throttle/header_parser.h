@@ -18,6 +18,8 @@
 //                    X-Rate-Limit-Ip: 45:60:120,180:1800:600   (hits:period s:restriction s)
 //                    X-Rate-Limit-Ip-State: 1:60:0,1:1800:0    (hits:period s:active restriction s)
 //   Any              Retry-After: 30 | 1.5 (rounded up) | Wed, 21 Oct 2015 07:28:00 GMT
+//                    (parsed by common/http_date.h, the agent's parser too, and clamped
+//                    to kMaxRetryAfter there)
 //
 // Thread-safety: all functions are reentrant.
 #ifndef SLUICE_SERVER_THROTTLE_HEADER_PARSER_H_
@@ -32,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/http_date.h"
 #include "server/throttle/call_key.h"
 
 namespace sluice::throttle {
@@ -89,12 +92,8 @@ struct ParsedHeaders {
   std::vector<std::string> problems;
 };
 
-// Longest Retry-After honoured; longer values are clamped to it (a day of
-// silence is already an incident, and a garbage "9999999999" must not park a
-// budget for centuries).
-inline constexpr Duration kMaxRetryAfter = std::chrono::hours(24);
-
-// Parses every header relevant to `upstream`; Retry-After for both.
+// Parses every header relevant to `upstream`; Retry-After for both (with
+// sluice::ParseRetryAfter, common/http_date.h).
 ParsedHeaders ParseRateLimitHeaders(Upstream upstream, const HeaderList& headers, TimePoint now);
 
 // Building blocks, exposed for table tests.
@@ -107,9 +106,6 @@ absl::StatusOr<std::pair<int64_t, Duration>> ParseEsiLimit(absl::string_view tex
 absl::StatusOr<std::vector<PoeTier>> ParsePoeTiers(absl::string_view text);
 // "1:60:0,1:1800:0"
 absl::StatusOr<std::vector<PoeTierState>> ParsePoeTierStates(absl::string_view text);
-// Seconds (integer or decimal, rounded up) or an HTTP-date (IMF-fixdate,
-// RFC 850 or asctime); a date in the past is zero. Clamped to kMaxRetryAfter.
-absl::StatusOr<Duration> ParseRetryAfter(absl::string_view text, TimePoint now);
 // True for names usable inside budget names: 1..64 of [A-Za-z0-9._:-].
 bool IsSafeName(absl::string_view name);
 

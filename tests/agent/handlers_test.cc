@@ -370,6 +370,14 @@ TEST_F(HandlerTest, NotFoundIsPermanent) {
   EXPECT_THAT(out.fail.error(), HasSubstr("Alliance not found"));
 }
 
+TEST(Iso8601Test, ParsesEsiDates) {
+  EXPECT_EQ(ToUnixSeconds(*esi::ParseIso8601("2027-01-15T08:00:00Z")), 1800000000);
+  EXPECT_EQ(ToUnixSeconds(*esi::ParseIso8601("2027-01-15T09:00:00+01:00")), 1800000000);
+  EXPECT_DOUBLE_EQ(ToUnixSeconds(*esi::ParseIso8601("2027-01-15T08:00:00.5Z")), 1800000000.5);
+  EXPECT_FALSE(esi::ParseIso8601("2027-01-15").has_value());
+  EXPECT_FALSE(esi::ParseIso8601("soon").has_value());
+}
+
 TEST(EsiJsonTest, JoinUrlDropsTrailingSlashesOfTheBase) {
   EXPECT_EQ(esi::JoinUrl("http://h:1/", "/alliances/"), "http://h:1/alliances/");
   EXPECT_EQ(esi::JoinUrl("http://h:1/latest//", "/x/"), "http://h:1/latest/x/");

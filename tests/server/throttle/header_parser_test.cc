@@ -96,32 +96,21 @@ TEST(ParsePoeTierStatesTest, Table) {
   }
 }
 
-TEST(ParseRetryAfterTest, Table) {
-  struct Case {
-    const char* text;
-    bool ok;
-    int64_t seconds;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"120", true, 120},
-           {"0", true, 0},
-           {" 5 ", true, 5},
-           {"1.2", true, 2},  // rounded up
-           {"Wed, 21 Oct 2015 07:29:00 GMT", true, 60},
-           {"Wednesday, 21-Oct-15 07:28:30 GMT", true, 30},
-           {"Wed Oct 21 07:28:10 2015", true, 10},
-           {"Wed, 21 Oct 2015 07:00:00 GMT", true, 0},  // past
-           {"999999999999", true, 24 * 3600},            // clamped
-           {"", false, 0},
-           {"-5", false, 0},
-           {"soon", false, 0},
-           {"Wed, 32 Oct 2015 07:29:00 GMT", false, 0},
-           {"nan", false, 0}}) {
-    auto v = ParseRetryAfter(c.text, kNow);
-    EXPECT_EQ(v.ok(), c.ok) << c.text;
-    if (c.ok && v.ok()) {
-      EXPECT_EQ(*v, seconds(c.seconds)) << c.text;
-    }
+// Retry-After's own cases (seconds, decimals rounded up, the three date
+// forms, negatives, clamping) are in tests/common/http_date_test.cc: the
+// throttler and the agent share common/http_date.h's parser.
+TEST(ParseRateLimitHeadersTest, RetryAfterIsTheSharedParsersAnswer) {
+  for (Upstream upstream : {Upstream::kEsi, Upstream::kPoe}) {
+    ParsedHeaders p = ParseRateLimitHeaders(upstream, {{"Retry-After", "1.2"}}, kNow);
+    EXPECT_EQ(p.retry_after, Duration(seconds(2))) << "rounded up";
+    p = ParseRateLimitHeaders(upstream, {{"retry-after", "Wed, 21 Oct 2015 07:29:00 GMT"}}, kNow);
+    EXPECT_EQ(p.retry_after, Duration(seconds(60)));
+    p = ParseRateLimitHeaders(upstream, {{"Retry-After", "999999999999"}}, kNow);
+    EXPECT_EQ(p.retry_after, Duration(kMaxRetryAfter));
+    p = ParseRateLimitHeaders(upstream, {{"Retry-After", "-5"}}, kNow);
+    EXPECT_FALSE(p.retry_after);
+    ASSERT_EQ(p.problems.size(), 1u);
+    EXPECT_EQ(p.problems[0], "Retry-After: '-5': negative number of seconds");
   }
 }
 
