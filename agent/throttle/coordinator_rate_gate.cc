@@ -22,17 +22,6 @@ constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
 // route per character: they would pile up).
 constexpr auto kPruneInterval = std::chrono::seconds(30);
 
-ObservationReporterOptions ReporterOptions(const CoordinatorRateGateOptions& o) {
-  ObservationReporterOptions r;
-  r.agent_id = o.agent_id;
-  r.rpc = o.rpc;
-  r.rpc_timeout = o.rpc_timeout;
-  r.report_interval = o.report_interval;
-  r.report_batch = o.report_batch;
-  r.max_queued_observations = o.max_queued_observations;
-  return r;
-}
-
 Duration LeaseErrorBackoff(int failures) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   long long ceiling = std::min<long long>(100LL << std::min(failures, 6), 5000);
@@ -49,7 +38,7 @@ CoordinatorRateGate::CoordinatorRateGate(
       stub_(std::move(stub)),
       clock_(clock),
       ledger_(clock, options_.safety_margin),
-      reporter_(ReporterOptions(options_), stub_.get(), this) {
+      reporter_(options_, stub_.get(), this) {
   CHECK(stub_ != nullptr);
   CHECK_GE(options_.lease_batch, 1);
   CHECK_LE(options_.lease_batch, 1000);
@@ -328,12 +317,7 @@ CoordinatorRateGate::Stats CoordinatorRateGate::stats() const {
     out = stats_;
     out.tokens = ledger_.stats();
   }
-  const ObservationReporter::Stats reports = reporter_.stats();
-  out.observations_sent = reports.observations_sent;
-  out.observations_dropped = reports.observations_dropped;
-  out.report_errors = reports.report_errors;
-  out.observations_rejected = reports.observations_rejected;
-  out.tokens_returned = reports.tokens_returned;
+  static_cast<ObservationReporter::Stats&>(out) = reporter_.stats();
   return out;
 }
 

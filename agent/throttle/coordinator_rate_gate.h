@@ -50,38 +50,27 @@
 
 namespace sluice::agent {
 
-struct CoordinatorRateGateOptions {
-  std::string agent_id;
+// The reporter's options (agent_id, rpc and rpc_timeout serve every call of
+// the gate) and the leasing ones.
+struct CoordinatorRateGateOptions : ObservationReporterOptions {
   // This host's egress address, for per-IP upstream rules (RouteRef.egress).
   std::string egress;
-  // Auth token and TLS for calls (target is unused: the stub is given).
-  ClientOptions rpc;
   // Tokens asked per LeaseTokens call (1..1000).
   int lease_batch = 8;
   // A lease is not spent closer than this to its expires_at.
   Duration safety_margin = std::chrono::milliseconds(250);
-  std::chrono::milliseconds rpc_timeout{5000};
-  // The reporter's (see ObservationReporterOptions).
-  std::chrono::milliseconds report_interval{50};
-  size_t report_batch = 64;
-  size_t max_queued_observations = 4096;
   // Floor for "ask again" waits when a refusal names no usable retry_at.
   Duration min_retry_wait = std::chrono::milliseconds(100);
 };
 
 class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
  public:
-  struct Stats {
+  // The reporter's counters and the leasing ones.
+  struct Stats : ObservationReporter::Stats {
     int64_t lease_calls = 0;
     int64_t lease_refusals = 0;  // granted == 0
     int64_t lease_errors = 0;
     int64_t revocations = 0;
-    // The reporter's (ObservationReporter::Stats).
-    int64_t observations_sent = 0;
-    int64_t observations_dropped = 0;
-    int64_t report_errors = 0;
-    int64_t observations_rejected = 0;  // batches refused as invalid, dropped
-    int64_t tokens_returned = 0;
     TokenLedger::Stats tokens;
   };
 

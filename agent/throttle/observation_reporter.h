@@ -61,7 +61,9 @@ struct ObservationReporterOptions {
   std::string agent_id;
   // Auth token and TLS for calls (target is unused: the stub is given).
   ClientOptions rpc;
+  // Deadline of each call.
   std::chrono::milliseconds rpc_timeout{5000};
+  // A batch is sent at least this often while anything is pending.
   std::chrono::milliseconds report_interval{50};
   // A batch is sent at once when this many observations are queued.
   size_t report_batch = 64;
