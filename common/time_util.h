@@ -1,5 +1,5 @@
-// Conversions between TimePoint/Duration and protobuf Timestamp/Duration, and
-// PostgreSQL timestamp text.
+// Conversions between TimePoint/Duration and protobuf Timestamp/Duration
+// (and, through common/rfc3339.h, RFC 3339 text).
 #ifndef SLUICE_COMMON_TIME_UTIL_H_
 #define SLUICE_COMMON_TIME_UTIL_H_
 
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/rfc3339.h"
 
 namespace sluice {
 
@@ -16,10 +17,6 @@ google::protobuf::Timestamp ToProto(TimePoint t);
 TimePoint FromProto(const google::protobuf::Timestamp& ts);
 google::protobuf::Duration ToProtoDuration(Duration d);
 Duration FromProtoDuration(const google::protobuf::Duration& d);
-
-// RFC 3339 in UTC with microseconds, e.g. "2026-11-23T03:29:44.123456Z".
-// PostgreSQL's timestamptz input accepts it.
-std::string FormatRfc3339(TimePoint t);
 
 }  // namespace sluice
 

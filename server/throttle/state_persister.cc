@@ -4,7 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/time_util.h"
+#include "common/rfc3339.h"
 
 namespace sluice::throttle {
 

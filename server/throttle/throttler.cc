@@ -9,7 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/time_util.h"
+#include "common/rfc3339.h"
 
 namespace sluice::throttle {
 namespace {
