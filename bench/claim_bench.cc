@@ -21,6 +21,7 @@
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
+#include "server/workflows/esi/esi_kinds.h"
 
 DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (its queue is emptied)");
 DEFINE_string(sizes, "10000,100000,1000000", "queue sizes to measure");
@@ -54,7 +55,10 @@ int main(int argc, char** argv) {
   sluice::PgPool pool(o);
   auto migrated = sluice::Migrator(&pool, sluice::EmbeddedMigrations()).Apply();
   CHECK(migrated.ok()) << migrated.status();
-  sluice::PgQueueStore store(&pool);
+  sluice::TaskKindRegistry kinds;
+  sluice::TaskExtensionRegistry extensions;
+  CHECK(sluice::esi::RegisterEsiKinds(kinds, extensions).ok());
+  sluice::PgQueueStore store(&pool, &kinds, &extensions);
 
   const double now_s = 1'800'000'000;
   std::printf("%-10s %8s %10s %10s %10s %12s\n", "queued", "batch", "p50_ms", "p99_ms", "max_ms",

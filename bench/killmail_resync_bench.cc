@@ -91,7 +91,7 @@ struct Harness {
     const int64_t before = Query(dsn, synced_sql);
     const auto start = Clock::now();
     CHECK(coordinator->queue()
-              ->Enqueue("character_killmails", {character}, v1::PRIORITY_CLASS_MANUAL)
+              ->Enqueue("character_killmails", {character}, sluice::Priority::kManual)
               .ok());
     double list_s = 0;
     while (Query(dsn, synced_sql) == before) std::this_thread::sleep_for(std::chrono::milliseconds(5));

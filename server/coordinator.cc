@@ -6,8 +6,6 @@
 
 #include "common/shutdown.h"
 #include "db/migrations.h"
-#include "server/scheduler/daily_esi_job.h"
-#include "server/scheduler/snapshot_job.h"
 #include "server/service/admin_service.h"
 #include "server/service/agent_service.h"
 #include "server/service/throttle_service.h"
@@ -30,18 +28,20 @@ absl::Status Coordinator::Start() {
     LOG(INFO) << "schema at version " << migrated->current_version << " ("
               << migrated->applied.size() << " migration(s) applied now)";
   }
-  queue_store_ = std::make_unique<PgQueueStore>(pool_.get());
-  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), options_.clock, options_.queue);
+  // Every task kind comes from a workflow module (the core ESI sync first),
+  // into this coordinator's registries.
+  modules_ = MakeWorkflowModules(options_.workflows);
+  for (auto& module : modules_) {
+    if (absl::Status s = module->RegisterKinds(kinds_, extensions_); !s.ok()) return s;
+  }
+  queue_store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
+  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock,
+                                       options_.queue);
   authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
   // Job locks are taken on connections of their own to the same database.
   job_run_store_ = std::make_unique<JobRunStore>(pool_.get());
   scheduler_ = std::make_unique<Scheduler>(options_.dsn, job_run_store_.get(), options_.clock,
                                            options_.scheduler);
-  scheduler_->AddJob(
-      std::make_unique<DailyEsiJob>(queue_.get(), options_.scheduler.daily_include_characters),
-      options_.scheduler.daily_esi_interval);
-  scheduler_->AddJob(std::make_unique<SnapshotJob>(pool_.get()),
-                     options_.scheduler.snapshot_interval);
 
   // The throttler comes back with the budgets, restrictions and error-limit
   // state it had (no budget amnesia) before anything is served.
@@ -69,11 +69,7 @@ absl::Status Coordinator::Start() {
   wiring.authorizer = authorizer_.get();
   wiring.throttler = throttler_.get();
   wiring.services = &module_services;
-  modules_ = MakeWorkflowModules(options_.workflows);
-  for (auto& module : modules_) {
-    module->RegisterKinds();
-    module->Wire(wiring);
-  }
+  for (auto& module : modules_) module->Wire(wiring);
   throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
   admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(), scheduler_.get(),

@@ -92,6 +92,8 @@ class Coordinator {
   void HealthLoop();
 
   CoordinatorOptions options_;
+  TaskKindRegistry kinds_;
+  TaskExtensionRegistry extensions_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<PgQueueStore> queue_store_;

@@ -28,10 +28,7 @@ DEFINE_string(throttle_esi_ungrouped_limit, "",
               "calls/window, e.g. 300/1m (empty: the error limit alone governs them, as on ESI)");
 DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to finish");
 DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
-DEFINE_int32(daily_interval_s, 86400, "interval of the daily_esi job");
-DEFINE_int32(snapshot_interval_s, 86400, "interval of the snapshots job");
 DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
-DEFINE_bool(daily_characters, false, "the daily_esi job also refreshes every known character");
 
 DEFINE_string(ops_listen, "0.0.0.0:9090",
               "operations HTTP listener: /metrics (Prometheus), /healthz, /readyz and a dashboard "
@@ -57,19 +54,15 @@ int main(int argc, char** argv) {
                        {"throttle_esi_ungrouped_limit", "SLUICE_THROTTLE_ESI_UNGROUPED_LIMIT"},
                        {"drain_s", "SLUICE_DRAIN_S"},
                        {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
-                       {"daily_interval_s", "SLUICE_DAILY_INTERVAL_S"},
-                       {"snapshot_interval_s", "SLUICE_SNAPSHOT_INTERVAL_S"},
-                       {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"},
-                       {"daily_characters", "SLUICE_DAILY_CHARACTERS"}};
+                       {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"}};
   for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env);
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
     return 2;
   }
-  if (FLAGS_daily_interval_s <= 0 || FLAGS_snapshot_interval_s <= 0 || FLAGS_jobs_initial_delay_s < 0) {
-    LOG(ERROR) << "--daily_interval_s and --snapshot_interval_s must be positive, "
-                  "--jobs_initial_delay_s not negative";
+  if (FLAGS_jobs_initial_delay_s < 0) {
+    LOG(ERROR) << "--jobs_initial_delay_s must not be negative";
     return 2;
   }
   sluice::InstallShutdownHandlers();
@@ -83,7 +76,7 @@ int main(int argc, char** argv) {
   options.tls_cert = FLAGS_tls_cert;
   options.tls_key = FLAGS_tls_key;
   options.queue.default_lease = std::chrono::seconds(FLAGS_default_lease_s);
-  options.queue.max_attempts = FLAGS_max_attempts;
+  options.queue.retry.max_attempts = FLAGS_max_attempts;
   options.queue.fresh_for = std::chrono::seconds(FLAGS_fresh_for_s);
   options.throttle.margin_fraction = FLAGS_throttle_margin;
   options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);
@@ -99,10 +92,7 @@ int main(int argc, char** argv) {
     options.throttle.esi_ungrouped = sluice::throttle::WindowLimit{cap->first, cap->second};
   }
   options.scheduler.enabled = FLAGS_jobs_enabled;
-  options.scheduler.daily_esi_interval = std::chrono::seconds(FLAGS_daily_interval_s);
-  options.scheduler.snapshot_interval = std::chrono::seconds(FLAGS_snapshot_interval_s);
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
-  options.scheduler.daily_include_characters = FLAGS_daily_characters;
   options.workflows = sluice::WorkflowOptionsFromFlags();
   options.ops_listen = FLAGS_ops_listen;
 

@@ -67,7 +67,9 @@ class EtlModule : public WorkflowModule {
   explicit EtlModule(EtlOptions options);
   ~EtlModule() override;
 
-  void RegisterKinds() override {}
+  absl::Status RegisterKinds(TaskKindRegistry&, TaskExtensionRegistry&) override {
+    return absl::OkStatus();
+  }
   void Wire(WorkflowWiring& wiring) override;
   void Start() override;
   void Stop() override;

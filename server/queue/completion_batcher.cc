@@ -2,19 +2,9 @@
 
 #include <glog/logging.h>
 
-#include <algorithm>
-#include <random>
-#include <thread>
+#include "server/queue/conflict_retry.h"
 
 namespace sluice {
-
-void ConflictPause(int attempt) {
-  // Jittered and growing, so two batches that just deadlocked do not meet
-  // again in the same order.
-  thread_local std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> ms(1, 5 << std::min(attempt, 4));
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
-}
 
 absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& completion,
                                                             TimePoint now, TimePoint fresh_after) {
@@ -44,17 +34,11 @@ absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& co
   std::vector<const Completion*> batch;
   batch.reserve(group.size());
   for (Writer* w : group) batch.push_back(w->completion);
-  std::vector<absl::StatusOr<CompletionOutcome>> results;
   const auto started = std::chrono::steady_clock::now();
   // A serialisation failure or deadlock with another transaction aborts the
   // whole group before anything is written: retry it.
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    if (attempt > 0) ConflictPause(attempt);
-    results = store_->CompleteBatch(batch, now, fresh_after);
-    bool aborted = false;
-    for (const auto& r : results) aborted |= absl::IsAborted(r.status());
-    if (!aborted) break;
-  }
+  std::vector<absl::StatusOr<CompletionOutcome>> results =
+      CommitRetryingConflicts([&] { return store_->CompleteBatch(batch, now, fresh_after); });
   VLOG(1) << "group commit of " << batch.size() << " completion(s) took "
           << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                  .count()

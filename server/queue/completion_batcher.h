@@ -19,11 +19,6 @@
 
 namespace sluice {
 
-// How often a group aborted by a deadlock or serialisation failure (nothing
-// written) is tried again, and the pause before each retry.
-inline constexpr int kMaxConflictRetries = 6;
-void ConflictPause(int attempt);
-
 class CompletionBatcher {
  public:
   CompletionBatcher(QueueStore* store, int max_batch, int max_leaders)

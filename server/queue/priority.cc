@@ -2,21 +2,19 @@
 
 namespace sluice {
 
-int PriorityValue(v1::PriorityClass c) {
-  switch (c) {
-    case v1::PRIORITY_CLASS_BACKGROUND:
-      return kPriorityBackground;
-    case v1::PRIORITY_CLASS_USER:
-      return kPriorityUser;
-    default:
-      return kPriorityManual;
-  }
+Priority PriorityOf(int value) {
+  if (value >= PriorityValue(Priority::kUser)) return Priority::kUser;
+  if (value >= PriorityValue(Priority::kManual)) return Priority::kManual;
+  return Priority::kBackground;
 }
 
-v1::PriorityClass PriorityClassOf(int value) {
-  if (value >= kPriorityUser) return v1::PRIORITY_CLASS_USER;
-  if (value >= kPriorityManual) return v1::PRIORITY_CLASS_MANUAL;
-  return v1::PRIORITY_CLASS_BACKGROUND;
+absl::string_view PriorityName(Priority p) {
+  switch (p) {
+    case Priority::kBackground: return "background";
+    case Priority::kManual: return "manual";
+    case Priority::kUser: return "user";
+  }
+  return "unknown";
 }
 
 }  // namespace sluice

@@ -18,16 +18,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/queue/queue_types.h"
+#include "server/queue/retry_policy.h"
 
 namespace sluice {
 
-// Decides the retry delay of a transient failure from the attempt count
-// (after increment) and whether the task is out of attempts.
-struct RetryDecision {
-  Duration delay{0};
-  bool dead = false;
-};
-using RetryPolicy = std::function<RetryDecision(int attempts, const Failure& failure)>;
+// What a failure leads to, from the attempt count (after increment).
+using RetryDecider = std::function<RetryDecision(int attempts, const Failure& failure)>;
 
 class QueueStore {
  public:
@@ -43,18 +39,19 @@ class QueueStore {
   virtual absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
                                            TimePoint lease_until) = 0;
 
-  // Commits a batch of completions in one transaction: for each, its entity
-  // rows, cache state, discovered tasks and the task's removal. A completion
-  // whose token is stale (FAILED_PRECONDITION) or whose records do not fit
-  // its task (INVALID_ARGUMENT) is left out and writes nothing; the others
-  // commit. If the transaction fails, every entry gets the error and nothing
-  // is written. Discovered ids refreshed after `fresh_after` are skipped
-  // unless forced. Returns one result per input, in order.
+  // Commits a batch of completions in one transaction: for each, what its
+  // kind writes (its TaskExtension), cache state, discovered tasks and the
+  // task's removal. A completion whose token is stale (FAILED_PRECONDITION)
+  // or whose payload its kind refuses (INVALID_ARGUMENT) is left out and
+  // writes nothing; the others commit. If the transaction fails, every entry
+  // gets the error and nothing is written (ABORTED after a deadlock or
+  // serialisation failure: try again). Discovered ids refreshed after
+  // `fresh_after` are skipped unless forced. One result per input, in order.
   virtual std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(
       const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) = 0;
 
   virtual absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
-                                              const RetryPolicy& policy) = 0;
+                                              const RetryDecider& decide) = 0;
 
   // Queues ids (always, whatever their freshness). `count_access` increments
   // the entities' access_count first (USER priority).
@@ -72,6 +69,13 @@ class QueueStore {
   virtual absl::Status ForEachEntityId(const std::string& kind, int chunk,
                                        const std::function<absl::Status(
                                            const std::vector<int64_t>&)>& fn) = 0;
+
+  // Of `ids`, those neither queued nor dead-lettered as `kind`.
+  virtual absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,
+                                                        const std::vector<int64_t>& ids) = 0;
+  // Tasks of `kind` for `ids` that have not failed yet.
+  virtual absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
+                                                     const std::vector<int64_t>& ids) = 0;
 };
 
 }  // namespace sluice

@@ -1,18 +1,28 @@
-// Plain data passed between the queue's domain logic and its store.
+// Plain data passed between the queue's domain logic, its store and the
+// workflow modules. No wire types: the services translate gRPC to these.
 #ifndef SLUICE_SERVER_QUEUE_QUEUE_TYPES_H_
 #define SLUICE_SERVER_QUEUE_QUEUE_TYPES_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <google/protobuf/any.pb.h>
-
+#include "absl/status/status.h"
 #include "common/clock.h"
-#include "sluice/v1/entities.pb.h"
+#include "server/queue/payload.h"
 
 namespace sluice {
+
+// discovery_queue.state. The claim function (db/migrations/0002_claim.sql)
+// and every statement of the queue store use these numbers.
+enum class TaskState : int {
+  kReady = 0,    // claimable now
+  kLeased = 1,   // held by an agent until available_at (= locked_until)
+  kWaiting = 2,  // backing off or released until available_at
+};
+inline int StateValue(TaskState s) { return static_cast<int>(s); }
 
 struct LeasedTask {
   int64_t task_id = 0;
@@ -24,7 +34,7 @@ struct LeasedTask {
   int attempts = 0;
   int priority = 0;
   // Filled at lease time by the kind's TaskExtension, if it has one.
-  std::optional<google::protobuf::Any> context;
+  std::optional<Payload> context;
   // Whom the upstream bills the task's authenticated calls to ("char:<id>"),
   // set by the kind's TaskExtension; empty for public calls. The agent asks
   // the throttler for that caller's budgets.
@@ -45,10 +55,10 @@ struct Completion {
   bool not_modified = false;
   std::string etag;
   std::optional<TimePoint> expires;
-  std::vector<v1::EntityRecord> records;
   std::vector<Discovery> discovered;
-  // A workflow kind's result, applied by its TaskExtension.
-  std::optional<google::protobuf::Any> payload;
+  // The kind's result (entity records, killmail refs, a stream page),
+  // written by its TaskExtension.
+  std::optional<Payload> payload;
 };
 
 struct CompletionOutcome {
@@ -57,6 +67,21 @@ struct CompletionOutcome {
   // The task itself was kept and is ready again at once (a stream's next
   // page): waiting leasers should look now.
   bool requeued_now = false;
+};
+
+// What a kind's TaskExtension made of one completion's payload.
+struct PayloadOutcome {
+  // Rows the payload wrote (reported to the agent as records_written).
+  int records_written = 0;
+  // Queued like Completion::discovered, at the task's priority.
+  std::vector<Discovery> discovered;
+  // Keep the task, ready again after this delay, instead of deleting it: a
+  // stream's task lives as long as the stream (one holder at a time).
+  std::optional<Duration> requeue_after;
+  // Set to refuse the payload while still committing what Apply wrote (an
+  // audit record of the refusal) and the requeue: the agent gets this status
+  // (e.g. FAILED_PRECONDITION for a stream rewind), nothing else is applied.
+  absl::Status rejection;
 };
 
 struct Failure {
@@ -92,6 +117,7 @@ struct KindStats {
   int64_t dead = 0;
 };
 
+// Entities a kind's table holds (kinds with TaskKind::listed).
 struct EntityCountRow {
   std::string kind;
   int64_t count = 0;

@@ -3,37 +3,46 @@
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <cmath>
 
-#include "server/queue/priority.h"
-#include "server/queue/task_kinds.h"
+#include "server/queue/conflict_retry.h"
 
 namespace sluice {
 namespace {
 
-using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 std::string Secs(Duration d) {
   return std::to_string(std::chrono::duration<double>(d).count()) + "s";
 }
 
-absl::Status CheckKind(const std::string& field, const std::string& kind) {
+}  // namespace
+
+TaskQueue::TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clock* clock,
+                     TaskQueueOptions options)
+    : store_(store),
+      kinds_(kinds),
+      clock_(clock),
+      options_(options),
+      batcher_(store, options.max_commit_batch, options.max_commit_leaders),
+      retry_(options.retry) {}
+
+absl::Status TaskQueue::CheckKind(const std::string& field, const std::string& kind) const {
   if (kind.empty()) return absl::InvalidArgumentError(field + " is required");
-  if (FindTaskKind(kind) == nullptr) {
+  if (kinds_->Find(kind) == nullptr) {
     return absl::InvalidArgumentError(field + ": unknown kind '" + kind +
-                                      "' (known: " + TaskKindNames() + ")");
+                                      "' (known: " + kinds_->Names() + ")");
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckIds(const std::string& field, const std::string& kind,
-                      const std::vector<int64_t>& ids, int max_ids) {
-  if (static_cast<int>(ids.size()) > max_ids) {
-    return absl::InvalidArgumentError(field + ": at most " + std::to_string(max_ids) +
+absl::Status TaskQueue::CheckIds(const std::string& field, const std::string& kind,
+                                 const std::vector<int64_t>& ids) const {
+  if (static_cast<int>(ids.size()) > options_.max_ids_per_request) {
+    return absl::InvalidArgumentError(field + ": at most " +
+                                      std::to_string(options_.max_ids_per_request) +
                                       " ids per request, got " + std::to_string(ids.size()));
   }
-  const bool singleton = FindTaskKind(kind)->singleton;
+  const bool singleton = kinds_->Find(kind)->singleton;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (singleton ? ids[i] != 0 : ids[i] <= 0) {
       return absl::InvalidArgumentError(
@@ -44,15 +53,6 @@ absl::Status CheckIds(const std::string& field, const std::string& kind,
   }
   return absl::OkStatus();
 }
-
-}  // namespace
-
-TaskQueue::TaskQueue(QueueStore* store, const Clock* clock, TaskQueueOptions options)
-    : store_(store),
-      clock_(clock),
-      options_(options),
-      batcher_(store, options.max_commit_batch, options.max_commit_leaders),
-      rng_(std::random_device{}()) {}
 
 void TaskQueue::NotifyWork() {
   {
@@ -129,21 +129,10 @@ absl::StatusOr<TimePoint> TaskQueue::Extend(int64_t task_id, int64_t fencing_tok
 absl::Status TaskQueue::ValidateCompletion(const Completion& c) const {
   if (c.task_id <= 0) return absl::InvalidArgumentError("task_id must be positive");
   if (c.fencing_token <= 0) return absl::InvalidArgumentError("fencing_token must be positive");
-  if (c.not_modified && !c.records.empty()) {
-    return absl::InvalidArgumentError("records must be empty when not_modified is set");
-  }
-  for (size_t i = 0; i < c.records.size(); ++i) {
-    if (c.records[i].record_case() == v1::EntityRecord::RECORD_NOT_SET) {
-      return absl::InvalidArgumentError("records[" + std::to_string(i) + "]: no record set");
-    }
-  }
   for (size_t i = 0; i < c.discovered.size(); ++i) {
     const std::string field = "discovered[" + std::to_string(i) + "]";
     absl::Status s = CheckKind(field + ".kind", c.discovered[i].kind);
-    if (s.ok()) {
-      s = CheckIds(field + ".ids", c.discovered[i].kind, c.discovered[i].ids,
-                   options_.max_ids_per_request);
-    }
+    if (s.ok()) s = CheckIds(field + ".ids", c.discovered[i].kind, c.discovered[i].ids);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -178,16 +167,10 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   }
   if (valid.empty()) return results;
   const TimePoint now = clock_->Now();
-  std::vector<absl::StatusOr<CompletionOutcome>> committed;
   // Already a batch: it goes to the store as one transaction, retried whole
   // if a conflict aborted it before anything was written.
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    if (attempt > 0) ConflictPause(attempt);
-    committed = store_->CompleteBatch(valid, now, now - options_.fresh_for);
-    bool aborted = false;
-    for (const auto& r : committed) aborted |= absl::IsAborted(r.status());
-    if (!aborted) break;
-  }
+  std::vector<absl::StatusOr<CompletionOutcome>> committed = CommitRetryingConflicts(
+      [&] { return store_->CompleteBatch(valid, now, now - options_.fresh_for); });
   bool queued = false;
   for (size_t j = 0; j < valid.size(); ++j) {
     queued |= committed[j].ok() && (committed[j]->tasks_queued > 0 || committed[j]->requeued_now);
@@ -195,28 +178,6 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   }
   if (queued) NotifyWork();
   return results;
-}
-
-RetryDecision TaskQueue::DecideRetry(int attempts, const Failure& f) {
-  RetryDecision d;
-  const bool invalid_4xx = f.http_status >= 400 && f.http_status < 500 && f.http_status != 420 &&
-                           f.http_status != 429;
-  if (attempts >= options_.max_attempts ||
-      (invalid_4xx && attempts >= options_.permanent_4xx_after)) {
-    d.dead = true;
-    return d;
-  }
-  double base = std::chrono::duration<double>(options_.backoff_base).count() *
-                std::pow(2.0, std::min(attempts - 1, 30));
-  base = std::min(base, std::chrono::duration<double>(options_.backoff_max).count());
-  double jitter;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    jitter = std::uniform_real_distribution<double>(0.5, 1.5)(rng_);
-  }
-  Duration backoff = duration_cast<Duration>(std::chrono::duration<double>(base * jitter));
-  d.delay = std::max(backoff, f.retry_after);
-  return d;
 }
 
 absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
@@ -233,8 +194,9 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
   }
   Failure copy = f;
   if (copy.error.size() > 4096) copy.error.resize(4096);
-  auto out = store_->Fail(copy, clock_->Now(),
-                          [this](int attempts, const Failure& ff) { return DecideRetry(attempts, ff); });
+  auto out = store_->Fail(copy, clock_->Now(), [this](int attempts, const Failure& ff) {
+    return retry_.Decide(attempts, ff);
+  });
   if (out.ok() && out->dead) {
     LOG(WARNING) << "task " << f.task_id << " failed permanently after " << out->attempts
                  << " attempt(s): " << copy.error;
@@ -244,20 +206,32 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
 
 absl::StatusOr<EnqueueOutcome> TaskQueue::Enqueue(const std::string& kind,
                                                   const std::vector<int64_t>& ids,
-                                                  v1::PriorityClass priority) {
+                                                  Priority priority) {
   absl::Status s = CheckKind("kind", kind);
   if (!s.ok()) return s;
   if (ids.empty()) return absl::InvalidArgumentError("ids: at least one id is required");
-  s = CheckIds("ids", kind, ids, options_.max_ids_per_request);
+  s = CheckIds("ids", kind, ids);
   if (!s.ok()) return s;
-  if (!v1::PriorityClass_IsValid(priority)) {
-    return absl::InvalidArgumentError("priority: unknown priority class " +
-                                      std::to_string(priority));
-  }
-  auto out = store_->Enqueue(kind, ids, PriorityValue(priority),
-                             priority == v1::PRIORITY_CLASS_USER, clock_->Now());
+  auto out = store_->Enqueue(kind, ids, PriorityValue(priority), priority == Priority::kUser,
+                             clock_->Now());
   if (out.ok() && out->enqueued > 0) NotifyWork();
   return out;
+}
+
+absl::StatusOr<EnqueueOutcome> TaskQueue::EnqueueAllKnown(const std::string& kind,
+                                                          Priority priority) {
+  if (absl::Status s = CheckKind("kind", kind); !s.ok()) return s;
+  EnqueueOutcome total;
+  absl::Status s = store_->ForEachEntityId(kind, 5000, [&](const std::vector<int64_t>& ids) {
+    auto r = store_->Enqueue(kind, ids, PriorityValue(priority), false, clock_->Now());
+    if (!r.ok()) return r.status();
+    total.enqueued += r->enqueued;
+    total.already_queued += r->already_queued;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (total.enqueued > 0) NotifyWork();
+  return total;
 }
 
 absl::StatusOr<std::vector<KindStats>> TaskQueue::Stats() { return store_->Stats(clock_->Now()); }
@@ -267,22 +241,18 @@ absl::StatusOr<std::vector<EntityCountRow>> TaskQueue::EntityCounts(
   return store_->EntityCounts(since);
 }
 
-absl::StatusOr<int> TaskQueue::StartDaily(bool include_characters, v1::PriorityClass priority) {
-  if (priority == v1::PRIORITY_CLASS_UNSPECIFIED) priority = v1::PRIORITY_CLASS_BACKGROUND;
-  auto first = Enqueue("alliance_ids", {0}, priority);
-  if (!first.ok()) return first.status();
-  int queued = first->enqueued;
-  if (include_characters) {
-    absl::Status s = store_->ForEachEntityId("character", 5000, [&](const std::vector<int64_t>& ids) {
-      auto r = store_->Enqueue("character", ids, PriorityValue(priority), false, clock_->Now());
-      if (!r.ok()) return r.status();
-      queued += r->enqueued;
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-  }
-  NotifyWork();
-  return queued;
+absl::StatusOr<std::vector<int64_t>> TaskQueue::Unqueued(const std::string& kind,
+                                                         const std::vector<int64_t>& ids) {
+  if (absl::Status s = CheckKind("kind", kind); !s.ok()) return s;
+  if (ids.empty()) return std::vector<int64_t>{};
+  return store_->Unqueued(kind, ids);
+}
+
+absl::StatusOr<int64_t> TaskQueue::CountFirstAttempts(const std::string& kind,
+                                                      const std::vector<int64_t>& ids) {
+  if (absl::Status s = CheckKind("kind", kind); !s.ok()) return s;
+  if (ids.empty()) return 0;
+  return store_->CountFirstAttempts(kind, ids);
 }
 
 }  // namespace sluice

@@ -1,25 +1,28 @@
-// TaskQueue is the queue's domain logic, with no gRPC in it: argument
-// validation (INVALID_ARGUMENT naming the field), lease bounds, retry backoff
-// and permanent-failure policy, discovery freshness, long-polling claims, and
-// the daily ESI sequence. Persistence goes through the QueueStore seam.
+// TaskQueue is the queue's domain logic, with no gRPC, protobuf or database
+// in it (the build keeps it so: sluice_queue links neither): argument
+// validation (INVALID_ARGUMENT naming the field), lease bounds, the retry
+// policy, discovery freshness, long-polling claims and group commit.
+// Persistence goes through the QueueStore seam; the kinds it knows come
+// from the coordinator's TaskKindRegistry.
 //
-// Ownership: borrows the store and clock; both must outlive the queue.
-// Thread-safety: all methods are safe from any thread.
+// Ownership: borrows the store, the kind registry and the clock; all must
+// outlive the queue. Thread-safety: all methods are safe from any thread.
 #ifndef SLUICE_SERVER_QUEUE_TASK_QUEUE_H_
 #define SLUICE_SERVER_QUEUE_TASK_QUEUE_H_
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "server/queue/completion_batcher.h"
+#include "server/queue/priority.h"
 #include "server/queue/queue_store.h"
-#include "sluice/v1/common.pb.h"
+#include "server/queue/retry_policy.h"
+#include "server/queue/task_kinds.h"
 
 namespace sluice {
 
@@ -33,12 +36,7 @@ struct TaskQueueOptions {
   // forced), which keeps discovery chains such as corporation -> character ->
   // corporation from looping.
   Duration fresh_for = std::chrono::hours(1);
-  int max_attempts = 10;
-  Duration backoff_base = std::chrono::seconds(2);
-  Duration backoff_max = std::chrono::minutes(15);
-  // The same task failing with a 4xx (other than 420/429) this many times is
-  // a permanent failure: repeating an invalid request only burns budget.
-  int permanent_4xx_after = 3;
+  RetryPolicyOptions retry;
   int max_ids_per_request = 100000;
   // Group commit: completions per transaction, and transactions in flight.
   int max_commit_batch = 256;
@@ -47,7 +45,8 @@ struct TaskQueueOptions {
 
 class TaskQueue {
  public:
-  TaskQueue(QueueStore* store, const Clock* clock, TaskQueueOptions options);
+  TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clock* clock,
+            TaskQueueOptions options);
 
   // lease: 0 = default. wait: long-poll for up to this long if nothing is ready.
   absl::StatusOr<std::vector<LeasedTask>> Lease(const std::string& agent_id,
@@ -60,36 +59,48 @@ class TaskQueue {
   absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> CompleteMany(
       const std::vector<Completion>& completions);
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure);
+  // Only `user` priority counts an access of the entities (access_count).
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
-                                         v1::PriorityClass priority);
+                                         Priority priority);
+  // Queues every entity of `kind` its table holds (a daily refresh).
+  absl::StatusOr<EnqueueOutcome> EnqueueAllKnown(const std::string& kind, Priority priority);
   absl::StatusOr<std::vector<KindStats>> Stats();
   absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(std::optional<TimePoint> since);
-
-  // Seed 001's daily sequence: queue the alliance id list (its completion
-  // fans out to alliances, alliance corporations, corporations, characters)
-  // and, if asked, every known character. Returns tasks queued.
-  absl::StatusOr<int> StartDaily(bool include_characters, v1::PriorityClass priority);
+  // Of `ids`, those neither queued nor dead-lettered as `kind`.
+  absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,
+                                                const std::vector<int64_t>& ids);
+  // Tasks of `kind` for `ids` that have not failed yet (first attempts still
+  // to come): what a job waits for.
+  absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
+                                             const std::vector<int64_t>& ids);
 
   // Wakes long-polling Lease calls and makes them return at once.
   void Shutdown();
 
-  // The backoff for a transient failure; exposed for tests.
-  RetryDecision DecideRetry(int attempts, const Failure& failure);
+  // What a failure leads to; exposed for tests.
+  RetryDecision DecideRetry(int attempts, const Failure& failure) {
+    return retry_.Decide(attempts, failure);
+  }
+  const TaskKindRegistry& kinds() const { return *kinds_; }
 
  private:
   void NotifyWork();
+  absl::Status CheckKind(const std::string& field, const std::string& kind) const;
+  absl::Status CheckIds(const std::string& field, const std::string& kind,
+                        const std::vector<int64_t>& ids) const;
   absl::Status ValidateCompletion(const Completion& completion) const;
 
   QueueStore* const store_;
+  const TaskKindRegistry* const kinds_;
   const Clock* const clock_;
   const TaskQueueOptions options_;
   CompletionBatcher batcher_;
+  RetryPolicy retry_;
 
   std::mutex mu_;
   std::condition_variable work_cv_;
   uint64_t work_epoch_ = 0;  // bumped whenever new work may be ready
   std::atomic<bool> shutdown_{false};
-  std::mt19937_64 rng_;  // jitter; guarded by mu_
 };
 
 }  // namespace sluice

@@ -48,10 +48,6 @@ struct SchedulerOptions {
   // succeeded run is more recent than its interval (then the schedule
   // continues from that run, so a restart does not re-run a daily job).
   Duration initial_delay = std::chrono::seconds(60);
-  // The coordinator's jobs (coordinator.cc registers them).
-  Duration daily_esi_interval = std::chrono::hours(24);
-  Duration snapshot_interval = std::chrono::hours(24);
-  bool daily_include_characters = false;
   // How long Stop lets runs in progress finish before saying so in the log;
   // it then still waits for them (they have been told to cancel).
   std::chrono::milliseconds stop_deadline{10000};

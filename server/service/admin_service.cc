@@ -2,13 +2,17 @@
 
 #include "common/grpc_status.h"
 #include "common/time_util.h"
+#include "server/service/wire.h"
+#include "server/workflows/esi/daily_esi_job.h"
 
 namespace sluice {
 
 grpc::Status AdminServiceImpl::Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                                        v1::EnqueueResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
-  auto out = queue_->Enqueue(req->kind(), {req->ids().begin(), req->ids().end()}, req->priority());
+  Priority priority;
+  if (auto s = PriorityFromWire(req->priority(), "priority", &priority); !s.ok()) return s;
+  auto out = queue_->Enqueue(req->kind(), {req->ids().begin(), req->ids().end()}, priority);
   if (!out.ok()) return ToGrpcStatus(out.status());
   resp->set_enqueued(out->enqueued);
   resp->set_already_queued(out->already_queued);
@@ -43,11 +47,13 @@ grpc::Status AdminServiceImpl::StartDaily(grpc::ServerContext* ctx,
                                           const v1::StartDailyRequest* req,
                                           v1::StartDailyResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
-  if (!v1::PriorityClass_IsValid(req->priority())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "priority: unknown priority class");
+  // The daily sequence is background work unless the caller says otherwise.
+  Priority priority = Priority::kBackground;
+  if (req->priority() != v1::PRIORITY_CLASS_UNSPECIFIED) {
+    if (auto s = PriorityFromWire(req->priority(), "priority", &priority); !s.ok()) return s;
   }
   const TimePoint started = clock_->Now();
-  auto queued = queue_->StartDaily(req->include_characters(), req->priority());
+  auto queued = StartDailySequence(queue_, req->include_characters(), priority);
   if (!queued.ok()) return ToGrpcStatus(queued.status());
   resp->set_tasks_queued(*queued);
   *resp->mutable_started_at() = ToProto(started);

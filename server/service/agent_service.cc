@@ -1,8 +1,10 @@
 #include "server/service/agent_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/time_util.h"
-#include "server/queue/priority.h"
+#include "server/service/wire.h"
+#include "server/store/payload_codec.h"
 
 namespace sluice {
 
@@ -29,10 +31,10 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
     out->set_fencing_token(t.fencing_token);
     *out->mutable_locked_until() = ToProto(t.locked_until);
     out->set_etag(t.etag);
-    if (t.context.has_value()) *out->mutable_context() = *t.context;
+    if (t.context.has_value()) *out->mutable_context() = ToAny(*t.context);
     out->set_caller(t.caller);
     out->set_attempts(t.attempts);
-    out->set_priority(PriorityClassOf(t.priority));
+    out->set_priority(PriorityToWire(t.priority));
   }
   return grpc::Status::OK;
 }
@@ -50,17 +52,27 @@ grpc::Status AgentServiceImpl::ExtendLease(grpc::ServerContext* ctx,
 
 namespace {
 
-Completion FromWire(const v1::CompleteTaskRequest* req) {
+// Entity records travel to the core ESI module like any kind's payload
+// (v1.EntityRecords); a completion carries one or the other.
+absl::StatusOr<Completion> FromWire(const v1::CompleteTaskRequest& req) {
   Completion c;
-  c.task_id = req->task_id();
-  c.fencing_token = req->fencing_token();
-  c.agent_id = req->agent_id();
-  c.not_modified = req->not_modified();
-  c.etag = req->etag();
-  if (req->has_expires()) c.expires = FromProto(req->expires());
-  c.records.assign(req->records().begin(), req->records().end());
-  if (req->has_payload()) c.payload = req->payload();
-  for (const auto& d : req->discovered()) {
+  c.task_id = req.task_id();
+  c.fencing_token = req.fencing_token();
+  c.agent_id = req.agent_id();
+  c.not_modified = req.not_modified();
+  c.etag = req.etag();
+  if (req.has_expires()) c.expires = FromProto(req.expires());
+  if (req.records_size() > 0 && req.has_payload()) {
+    return absl::InvalidArgumentError("records and payload cannot both be set");
+  }
+  if (req.records_size() > 0) {
+    v1::EntityRecords records;
+    *records.mutable_records() = req.records();
+    c.payload = PackPayload(records);
+  } else if (req.has_payload()) {
+    c.payload = FromAny(req.payload());
+  }
+  for (const auto& d : req.discovered()) {
     c.discovered.push_back(Discovery{d.kind(), {d.ids().begin(), d.ids().end()}, d.force()});
   }
   return c;
@@ -72,7 +84,9 @@ grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
                                             const v1::CompleteTaskRequest* req,
                                             v1::CompleteTaskResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
-  auto out = queue_->Complete(FromWire(req));
+  absl::StatusOr<Completion> c = FromWire(*req);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  auto out = queue_->Complete(*c);
   if (!out.ok()) return ToGrpcStatus(out.status());
   resp->set_records_written(out->records_written);
   resp->set_tasks_queued(out->tasks_queued);
@@ -84,11 +98,24 @@ grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
                                              v1::CompleteTasksResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
   std::vector<Completion> completions;
-  completions.reserve(req->completions_size());
-  for (const auto& c : req->completions()) completions.push_back(FromWire(&c));
-  auto results = queue_->CompleteMany(completions);
-  if (!results.ok()) return ToGrpcStatus(results.status());
-  for (const auto& r : *results) {
+  std::vector<absl::StatusOr<CompletionOutcome>> all(req->completions_size());
+  std::vector<int> index;  // of each completion handed to the queue
+  for (int i = 0; i < req->completions_size(); ++i) {
+    absl::StatusOr<Completion> c = FromWire(req->completions(i));
+    if (!c.ok()) {
+      all[i] = absl::InvalidArgumentError(absl::StrCat("completions[", i, "].",
+                                                       c.status().message()));
+      continue;
+    }
+    completions.push_back(std::move(*c));
+    index.push_back(i);
+  }
+  if (!completions.empty() || req->completions_size() == 0) {
+    auto results = queue_->CompleteMany(completions);
+    if (!results.ok()) return ToGrpcStatus(results.status());
+    for (size_t j = 0; j < index.size(); ++j) all[index[j]] = std::move((*results)[j]);
+  }
+  for (const auto& r : all) {
     v1::CompletionResult* out = resp->add_results();
     out->set_code(static_cast<int32_t>(r.status().code()));
     out->set_message(std::string(r.status().message()));

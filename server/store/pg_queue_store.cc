@@ -4,119 +4,13 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
-#include <tuple>
 
 #include "common/time_util.h"
-#include "server/queue/task_kinds.h"
-#include "server/store/entity_writer.h"
-#include "server/store/savepoint.h"
-#include "server/store/task_extension.h"
+#include "server/queue/completion_plan.h"
+#include "server/store/queue_sql.h"
 
 namespace sluice {
 namespace {
-
-constexpr char kClaim[] = R"sql(
-SELECT c.task_id, c.kind, c.entity_id, c.lease_token,
-       EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
-       COALESCE(e.etag, '')
-  FROM sluice_claim($1::text[], $2, $3::timestamptz, $4::timestamptz, $5) c
-  LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
-
-constexpr char kExtend[] = R"sql(
-UPDATE discovery_queue SET state = 1, locked_until = $3::timestamptz, available_at = $3::timestamptz
- WHERE task_id = $1 AND lease_token = $2
-RETURNING 1)sql";
-
-constexpr char kLockBatch[] = R"sql(
-SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
-       COALESCE(e.discovered::text, '')
-  FROM discovery_queue q
-  JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
-    ON q.task_id = b.task_id AND q.lease_token = b.token
-  LEFT JOIN entity_cache e ON e.kind = q.kind AND e.entity_id = q.entity_id
- ORDER BY q.task_id
-   FOR UPDATE OF q)sql";
-
-constexpr char kLockByToken[] = R"sql(
-SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
- WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
-
-constexpr char kUpsertCacheBatch[] = R"sql(
-INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at, discovered)
-SELECT x.kind, x.entity_id, NULLIF(x.etag, ''), NULLIF(x.expires_at, '')::timestamptz,
-       $2::timestamptz, x.discovered
-  FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, entity_id BIGINT, etag TEXT, expires_at TEXT,
-                                          discovered JSONB)
- ORDER BY x.kind, x.entity_id
-ON CONFLICT (kind, entity_id) DO UPDATE SET
-  etag = COALESCE(EXCLUDED.etag, entity_cache.etag),
-  expires_at = COALESCE(EXCLUDED.expires_at, entity_cache.expires_at),
-  checked_at = EXCLUDED.checked_at,
-  discovered = COALESCE(EXCLUDED.discovered, entity_cache.discovered))sql";
-
-constexpr char kDeleteTask[] = "DELETE FROM discovery_queue WHERE task_id = $1";
-
-// Queue ids of one kind. $5 = force, $6 = freshness cutoff, $7 = access
-// increments already applied (USER enqueue), used when no entity row exists.
-// Ids are deduplicated and sorted so concurrent writers lock rows in the same
-// order (no deadlocks between overlapping discoveries).
-std::string InsertTasksSql(const TaskKind& kind, bool count_access) {
-  // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
-  std::string weight = "0 * $7::bigint + 1";
-  std::string join;
-  if (!kind.entity_table.empty()) {
-    weight = "COALESCE(s.access_count, $7::bigint) + 1";
-    join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
-  }
-  std::string sql =
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
-      "enqueued_at) "
-      "SELECT $1, i.id, $3, " + weight +
-      ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
-      "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
-      "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
-      join +
-      " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
-      "ORDER BY i.id "
-      "ON CONFLICT (kind, entity_id) DO UPDATE SET "
-      "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
-  if (count_access) {
-    sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
-  }
-  sql += " RETURNING (xmax = 0) AS inserted";
-  return sql;
-}
-
-// Discovered ids: like InsertTasksSql without access counting, but an id
-// already queued is left alone (no row lock is waited for); returns one row
-// per task inserted.
-std::string InsertDiscoveredSql(const TaskKind& kind) {
-  std::string weight = "1";
-  std::string join;
-  if (!kind.entity_table.empty()) {
-    weight = "COALESCE(s.access_count, 0) + 1";
-    join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
-  }
-  return "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
-         "enqueued_at) "
-         "SELECT $1, i.id, $3, " + weight +
-         ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
-         "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
-         "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
-         join +
-         " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
-         "ORDER BY i.id "
-         "ON CONFLICT (kind, entity_id) DO NOTHING RETURNING task_id";
-}
-
-constexpr char kRaiseDiscoveredPriority[] = R"sql(
-UPDATE discovery_queue q SET priority = $3
-  FROM (SELECT task_id FROM discovery_queue
-         WHERE kind = $1 AND entity_id = ANY($2::bigint[]) AND priority < $3
-         ORDER BY task_id
-           FOR UPDATE SKIP LOCKED) l
- WHERE q.task_id = l.task_id)sql";
 
 nlohmann::json DiscoveriesToJson(const std::vector<Discovery>& discovered) {
   nlohmann::json out = nlohmann::json::array();
@@ -158,34 +52,17 @@ absl::Status StaleToken(int64_t task_id, int64_t token) {
       std::to_string(token) + " (the lease expired and was re-leased, or the task is done)");
 }
 
-int64_t RecordId(const v1::EntityRecord& r) {
-  switch (r.record_case()) {
-    case v1::EntityRecord::kAlliance:
-      return r.alliance().alliance_id();
-    case v1::EntityRecord::kCorporation:
-      return r.corporation().corporation_id();
-    case v1::EntityRecord::kCharacter:
-      return r.character().character_id();
-    default:
-      return 0;
+nlohmann::json CacheRows(const std::vector<CompletionPlan::CacheEntry>& entries) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const CompletionPlan::CacheEntry& e : entries) {
+    rows.push_back({{"kind", e.kind},
+                    {"entity_id", e.entity_id},
+                    {"etag", e.etag},
+                    {"expires_at", e.expires ? FormatRfc3339(*e.expires) : std::string()},
+                    {"discovered", e.discovered ? DiscoveriesToJson(*e.discovered)
+                                                : nlohmann::json(nullptr)}});
   }
-}
-
-// A task may only write the entity it was leased for: a confused or hostile
-// agent must not overwrite other rows through a lease it holds.
-absl::Status CheckRecordFitsTask(const TaskKind& kind, int64_t entity_id,
-                                 const v1::EntityRecord& r, size_t index) {
-  const std::string field = "records[" + std::to_string(index) + "]";
-  if (r.record_case() != kind.record || kind.record == v1::EntityRecord::RECORD_NOT_SET) {
-    return absl::InvalidArgumentError(field + ": a '" + kind.name +
-                                      "' task cannot carry this record type");
-  }
-  if (RecordId(r) != entity_id) {
-    return absl::InvalidArgumentError(field + ": record id " + std::to_string(RecordId(r)) +
-                                      " does not match the task's entity id " +
-                                      std::to_string(entity_id));
-  }
-  return absl::OkStatus();
+  return rows;
 }
 
 }  // namespace
@@ -197,7 +74,7 @@ absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<st
   std::vector<LeasedTask> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    auto res = w.exec_params(kClaim, PgTextArray(kinds), limit, FormatRfc3339(now),
+    auto res = w.exec_params(queue_sql::kClaim, PgTextArray(kinds), limit, FormatRfc3339(now),
                              FormatRfc3339(lease_until), agent_id);
     out.clear();
     out.reserve(res.size());
@@ -217,7 +94,7 @@ absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<st
     // fails, the claim rolls back and nothing is leased.
     std::map<TaskExtension*, std::vector<LeasedTask*>> by_extension;
     for (LeasedTask& t : out) {
-      if (TaskExtension* ext = FindTaskExtension(t.kind)) by_extension[ext].push_back(&t);
+      if (TaskExtension* ext = extensions_->Find(t.kind)) by_extension[ext].push_back(&t);
     }
     for (auto& [ext, tasks] : by_extension) {
       absl::Status filled = ext->FillContext(w, tasks, now);
@@ -235,7 +112,8 @@ absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_
   bool found = false;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    found = !w.exec_params(kExtend, task_id, fencing_token, FormatRfc3339(lease_until)).empty();
+    found = !w.exec_params(queue_sql::kExtend, task_id, fencing_token, FormatRfc3339(lease_until))
+                 .empty();
     w.commit();
     return absl::OkStatus();
   });
@@ -244,210 +122,98 @@ absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_
   return lease_until;
 }
 
+std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
+    pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
+    TimePoint fresh_after) {
+  // Lock every task of the batch that still holds the presented token.
+  std::vector<int64_t> ids, tokens;
+  for (const Completion* c : batch) {
+    ids.push_back(c->task_id);
+    tokens.push_back(c->fencing_token);
+  }
+  std::vector<LockedTask> locked;
+  for (const auto& row : w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens))) {
+    locked.push_back(LockedTask{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].c_str(),
+                                row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
+                                DiscoveriesFromJson(row[6].c_str())});
+  }
+  CompletionPlan plan(batch, std::move(locked), *kinds_, [&](const std::string& kind) {
+    return extensions_->Find(kind) != nullptr;
+  });
+
+  // Each kind's extension writes its payloads (in kind order, so batches
+  // lock the kinds' tables in the same order).
+  std::map<std::string, std::vector<size_t>> by_kind;
+  for (const CompletionPlan::Admitted& a : plan.admitted()) {
+    if (a.has_extension) by_kind[a.task->kind].push_back(a.index);
+  }
+  std::map<size_t, const CompletionPlan::Admitted*> admitted_at;
+  for (const CompletionPlan::Admitted& a : plan.admitted()) admitted_at[a.index] = &a;
+  for (const auto& [kind, indexes] : by_kind) {
+    TaskExtension* ext = extensions_->Find(kind);
+    std::vector<ExtensionItem> items;
+    for (size_t i : indexes) {
+      const LockedTask& t = *admitted_at[i]->task;
+      items.push_back(ExtensionItem{ExtensionTask{t.task_id, t.kind, t.entity_id, t.priority},
+                                    &plan.completion(i)});
+    }
+    std::vector<absl::StatusOr<PayloadOutcome>> applied = ext->ApplyAll(w, items, now);
+    for (size_t j = 0; j < indexes.size(); ++j) {
+      plan.SetPayloadOutcome(indexes[j], j < applied.size()
+                                             ? std::move(applied[j])
+                                             : absl::InternalError("extension gave no result"));
+    }
+  }
+  plan.Finish(now);
+  if (plan.empty()) return plan.TakeResults();
+  Hook("locked");
+
+  const std::string now_text = FormatRfc3339(now);
+  for (const auto& [kind, touched] : plan.not_modified()) {
+    w.exec_params(queue_sql::Touch(*kind), PgArray(touched), now_text);
+  }
+  for (const CompletionPlan::AccessCarry& a : plan.access_carry()) {
+    w.exec_params(queue_sql::CarryAccess(*a.kind), a.entity_id, a.accesses);
+  }
+  if (!plan.cache().empty()) {
+    w.exec_params(queue_sql::kUpsertCacheBatch, CacheRows(plan.cache()).dump(), now_text);
+  }
+  Hook("entities");
+
+  const std::string fresh_text = FormatRfc3339(fresh_after);
+  for (size_t g = 0; g < plan.discoveries().size(); ++g) {
+    const CompletionPlan::DiscoveryGroup& d = plan.discoveries()[g];
+    const std::string ids_text = PgArray(d.ids);
+    auto res = w.exec_params(
+        queue_sql::InsertTasks(*kinds_->Find(d.kind), queue_sql::OnQueued::kLeave, false), d.kind,
+        ids_text, d.priority, now_text, d.force, fresh_text, 0);
+    plan.CreditQueued(g, static_cast<int>(res.size()));
+    w.exec_params(queue_sql::kRaiseDiscoveredPriority, d.kind, ids_text, d.priority);
+  }
+  Hook("discovered");
+
+  if (!plan.done().empty()) w.exec_params(queue_sql::kDeleteTasks, PgArray(plan.done()));
+  for (const CompletionPlan::Requeue& r : plan.requeued()) {
+    w.exec_params(queue_sql::kRequeue, r.task_id, FormatRfc3339(r.ready_at), now_text);
+  }
+  Hook("before_commit");
+  w.commit();
+  return plan.TakeResults();
+}
+
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) {
-  std::vector<absl::StatusOr<CompletionOutcome>> results(batch.size(), CompletionOutcome{});
+  std::vector<absl::StatusOr<CompletionOutcome>> results;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
-    // Reset per attempt: Run may be retried with a fresh connection.
-    for (auto& r : results) r = CompletionOutcome{};
+    results.clear();  // Run may try again on a fresh connection
     pqxx::work w(conn);
-
-    // Lock every task of the batch that still holds the presented token.
-    std::vector<int64_t> ids, tokens;
-    for (const Completion* c : batch) {
-      ids.push_back(c->task_id);
-      tokens.push_back(c->fencing_token);
-    }
-    struct Locked {
-      std::string kind;
-      int64_t entity_id;
-      int priority;
-      int64_t weight;
-      std::string last_discovered;  // JSON, from the last full answer
-    };
-    std::map<std::pair<int64_t, int64_t>, Locked> locked;
-    for (const auto& row : w.exec_params(kLockBatch, PgArray(ids), PgArray(tokens))) {
-      locked[{row[0].as<int64_t>(), row[1].as<int64_t>()}] =
-          Locked{row[2].c_str(), row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
-                 row[6].c_str()};
-    }
-
-    // Decide which completions go in; the rest write nothing.
-    std::vector<v1::EntityRecord> records;
-    std::map<const TaskKind*, std::vector<int64_t>> touched;  // 304'd entity ids
-    nlohmann::json cache = nlohmann::json::array();
-    std::vector<int64_t> done;
-    std::vector<std::pair<int64_t, TimePoint>> requeued;  // task, ready again at
-    // (kind, priority, force) -> ids, and which completions contributed.
-    std::map<std::tuple<std::string, int, bool>, std::vector<int64_t>> discoveries;
-    // Accesses counted while an entity had no row yet live on its task.
-    std::vector<std::tuple<const TaskKind*, int64_t, int64_t>> access_carry;
-    std::set<int64_t> seen;
-    std::vector<std::vector<Discovery>> effective(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Completion& c = *batch[i];
-      auto it = locked.find({c.task_id, c.fencing_token});
-      if (it == locked.end() || !seen.insert(c.task_id).second) {
-        results[i] = StaleToken(c.task_id, c.fencing_token);
-        continue;
-      }
-      const Locked& t = it->second;
-      const TaskKind* kind = FindTaskKind(t.kind);
-      if (kind == nullptr) {
-        results[i] = absl::InternalError("queued task has unknown kind " + t.kind);
-        continue;
-      }
-      absl::Status valid;
-      for (size_t r = 0; r < c.records.size() && valid.ok(); ++r) {
-        valid = CheckRecordFitsTask(*kind, t.entity_id, c.records[r], r);
-      }
-      if (!valid.ok()) {
-        results[i] = valid;
-        continue;
-      }
-      std::optional<Duration> requeue_after;
-      std::vector<Discovery> payload_discovered;
-      if (TaskExtension* ext = FindTaskExtension(t.kind)) {
-        // A savepoint per payload: a payload that fails rolls back alone.
-        absl::StatusOr<PayloadOutcome> applied;
-        {
-          Savepoint sp(w, "sluice_payload");
-          try {
-            applied = ext->Apply(w, ExtensionTask{c.task_id, t.kind, t.entity_id, t.priority},
-                                 c, now);
-          } catch (const pqxx::broken_connection&) {
-            throw;  // the whole batch is lost: Run maps it to UNAVAILABLE
-          } catch (const pqxx::sql_error& e) {
-            const std::string state = e.sqlstate();
-            // A deadlock or serialisation failure is nobody's fault: the
-            // whole batch aborts and is retried (completion_batcher.cc).
-            if (state.rfind("40", 0) == 0) throw;
-            // Data the database refuses (a constraint) is the payload's
-            // fault; anything else is ours.
-            const std::string what = "payload rejected by the database: " +
-                                     std::string(e.what()).substr(0, 500);
-            applied = state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0
-                          ? absl::InvalidArgumentError(what)
-                          : absl::InternalError(what);
-          }
-          if (applied.ok()) {
-            sp.Release();
-          } else {
-            sp.RollBack();
-          }
-        }
-        if (!applied.ok()) {
-          results[i] = applied.status();
-          continue;
-        }
-        if (!applied->rejection.ok()) {
-          // Refused, but its audit writes and the requeue commit.
-          results[i] = applied->rejection;
-          if (applied->requeue_after.has_value()) {
-            requeued.emplace_back(c.task_id, now + *applied->requeue_after);
-          }
-          continue;
-        }
-        results[i]->records_written += applied->records_written;
-        requeue_after = applied->requeue_after;
-        payload_discovered = std::move(applied->discovered);
-      } else if (c.payload.has_value()) {
-        results[i] = absl::InvalidArgumentError("payload: a '" + t.kind +
-                                                "' task carries no payload");
-        continue;
-      }
-      if (c.not_modified) {
-        touched[kind].push_back(t.entity_id);
-      } else {
-        records.insert(records.end(), c.records.begin(), c.records.end());
-        results[i]->records_written += static_cast<int>(c.records.size());
-      }
-      if (!kind->entity_table.empty() && t.weight > 1) {
-        access_carry.emplace_back(kind, t.entity_id, t.weight - 1);
-      }
-      // A 304 has no body: replay what the last full answer discovered.
-      effective[i] = c.not_modified && c.discovered.empty() ? DiscoveriesFromJson(t.last_discovered)
-                                                            : c.discovered;
-      effective[i].insert(effective[i].end(), payload_discovered.begin(), payload_discovered.end());
-      cache.push_back({{"kind", t.kind},
-                       {"entity_id", t.entity_id},
-                       {"etag", c.etag},
-                       {"expires_at", c.expires ? FormatRfc3339(*c.expires) : std::string()},
-                       {"discovered", c.not_modified ? nlohmann::json(nullptr)
-                                                     : DiscoveriesToJson(c.discovered)}});
-      for (const Discovery& d : effective[i]) {
-        if (FindTaskKind(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
-        auto& v = discoveries[{d.kind, t.priority, d.force}];
-        v.insert(v.end(), d.ids.begin(), d.ids.end());
-      }
-      if (requeue_after.has_value()) {
-        requeued.emplace_back(c.task_id, now + *requeue_after);
-        results[i]->requeued_now = *requeue_after <= Duration::zero();
-      } else {
-        done.push_back(c.task_id);
-      }
-    }
-    if (done.empty() && requeued.empty()) return absl::OkStatus();
-    Hook("locked");
-
-    const std::string now_text = FormatRfc3339(now);
-    WriteEntityRecords(w, records, now);
-    for (const auto& [kind, touched_ids] : touched) {
-      TouchEntities(w, kind->entity_table, kind->entity_key, touched_ids, now);
-    }
-    for (const auto& [kind, entity_id, accesses] : access_carry) {
-      w.exec_params("UPDATE " + kind->entity_table +
-                        " SET access_count = GREATEST(access_count, $2) WHERE " +
-                        kind->entity_key + " = $1",
-                    entity_id, accesses);
-    }
-    w.exec_params(kUpsertCacheBatch, cache.dump(), now_text);
-    Hook("entities");
-
-    // Discovered tasks: counted per completion would need one statement per
-    // completion; the batch-level count is attributed to the first completion
-    // that discovered something of that group.
-    for (const auto& [key, disc_ids] : discoveries) {
-      const auto& [kind_name, priority, force] = key;
-      const std::string ids_text = PgArray(disc_ids);
-      auto res = w.exec_params(InsertDiscoveredSql(*FindTaskKind(kind_name)), kind_name, ids_text,
-                               priority, now_text, force, FormatRfc3339(fresh_after));
-      const int inserted_rows = static_cast<int>(res.size());
-      // Already queued: raise the priority, but never wait for a row another
-      // batch holds (it is being completed, failed or leased right now).
-      // Waiting here, while holding our own task rows, is how two batches
-      // that discover each other's entities deadlock.
-      w.exec_params(kRaiseDiscoveredPriority, kind_name, ids_text, priority);
-      int inserted = inserted_rows;
-      for (size_t i = 0; i < batch.size() && inserted > 0; ++i) {
-        if (!results[i].ok()) continue;
-        for (const Discovery& d : effective[i]) {
-          if (d.kind == kind_name && d.force == force) {
-            results[i]->tasks_queued += inserted;
-            inserted = 0;
-            break;
-          }
-        }
-      }
-    }
-    Hook("discovered");
-
-    if (!done.empty()) {
-      w.exec_params("DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])",
-                    PgArray(done));
-    }
-    for (const auto& [task_id, ready_at] : requeued) {
-      w.exec_params(
-          "UPDATE discovery_queue SET state = 2, attempts = 0, available_at = $2::timestamptz, "
-          "last_modified = $3::timestamptz, locked_until = NULL, lease_token = NULL, "
-          "leased_by = NULL, last_error = NULL WHERE task_id = $1",
-          task_id, FormatRfc3339(ready_at), now_text);
-    }
-    Hook("before_commit");
-    w.commit();
+    results = CommitBatch(w, batch, now, fresh_after);
     return absl::OkStatus();
   });
   if (!s.ok()) {
+    // The transaction failed: nothing was written. Completions refused
+    // before it (a stale token) keep their own answer.
+    if (results.size() != batch.size()) results.assign(batch.size(), s);
     for (auto& r : results) {
       if (r.ok()) r = s;
     }
@@ -456,12 +222,13 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
 }
 
 absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint now,
-                                                  const RetryPolicy& policy) {
+                                                  const RetryDecider& decide) {
   FailureOutcome outcome;
   bool stale = false;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
+    outcome = FailureOutcome{};
     pqxx::work w(conn);
-    auto locked = w.exec_params(kLockByToken, f.task_id, f.fencing_token);
+    auto locked = w.exec_params(queue_sql::kLockByToken, f.task_id, f.fencing_token);
     if (locked.empty()) {
       stale = true;
       return absl::OkStatus();
@@ -471,38 +238,25 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
     if (f.release) {
       outcome.attempts = locked[0][4].as<int>();
       outcome.retry_at = now + f.retry_after;
-      w.exec_params(
-          "UPDATE discovery_queue SET state = 2, available_at = $2::timestamptz, "
-          "locked_until = NULL, lease_token = NULL, leased_by = NULL WHERE task_id = $1",
-          f.task_id, FormatRfc3339(*outcome.retry_at));
+      w.exec_params(queue_sql::kRelease, f.task_id, FormatRfc3339(*outcome.retry_at));
       w.commit();
       return absl::OkStatus();
     }
     outcome.attempts = locked[0][4].as<int>() + 1;
-    RetryDecision d = policy(outcome.attempts, f);
-    outcome.dead = f.permanent || d.dead;
-    TaskExtension* ext = FindTaskExtension(kind);
+    const RetryDecision d = decide(outcome.attempts, f);
+    outcome.dead = d.dead;
+    TaskExtension* ext = extensions_->Find(kind);
     const ExtensionTask ext_task{f.task_id, kind, entity_id, locked[0][2].as<int>()};
     if (ext != nullptr) ext->OnFailure(w, ext_task, f, now);
     if (outcome.dead) {
-      w.exec_params(
-          "INSERT INTO dead_tasks (kind, entity_id, attempts, http_status, error, agent_id, "
-          "failed_at) VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7::timestamptz) "
-          "ON CONFLICT (kind, entity_id) DO UPDATE SET attempts = EXCLUDED.attempts, "
-          "http_status = EXCLUDED.http_status, error = EXCLUDED.error, "
-          "agent_id = EXCLUDED.agent_id, failed_at = EXCLUDED.failed_at",
-          kind, entity_id, outcome.attempts, f.http_status, f.error, f.agent_id,
-          FormatRfc3339(now));
-      w.exec_params(kDeleteTask, f.task_id);
+      w.exec_params(queue_sql::kDeadLetter, kind, entity_id, outcome.attempts, f.http_status,
+                    f.error, f.agent_id, FormatRfc3339(now));
+      w.exec_params(queue_sql::kDeleteTask, f.task_id);
       if (ext != nullptr) ext->OnDead(w, ext_task, now);
     } else {
-      TimePoint retry_at = now + d.delay;
-      outcome.retry_at = retry_at;
-      w.exec_params(
-          "UPDATE discovery_queue SET state = 2, attempts = $2, available_at = $3::timestamptz, "
-          "locked_until = NULL, lease_token = NULL, leased_by = NULL, last_error = $4 "
-          "WHERE task_id = $1",
-          f.task_id, outcome.attempts, FormatRfc3339(retry_at), f.error);
+      outcome.retry_at = now + d.delay;
+      w.exec_params(queue_sql::kRetryLater, f.task_id, outcome.attempts,
+                    FormatRfc3339(*outcome.retry_at), f.error);
     }
     w.commit();
     return absl::OkStatus();
@@ -515,20 +269,19 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
 absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_name,
                                                      const std::vector<int64_t>& ids, int priority,
                                                      bool count_access, TimePoint now) {
-  const TaskKind* kind = FindTaskKind(kind_name);
+  const TaskKind* kind = kinds_->Find(kind_name);
   if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
   EnqueueOutcome outcome;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    outcome = EnqueueOutcome{};
     pqxx::work w(conn);
     const std::string arr = PgArray(ids);
     const bool counting = count_access && !kind->entity_table.empty();
-    if (counting) {
-      w.exec_params("UPDATE " + kind->entity_table + " SET access_count = access_count + 1 WHERE " +
-                        kind->entity_key + " = ANY($1::bigint[])",
-                    arr);
-    }
-    auto res = w.exec_params(InsertTasksSql(*kind, counting), kind_name, arr, priority,
-                             FormatRfc3339(now), true, FormatRfc3339(now), counting ? 1 : 0);
+    if (counting) w.exec_params(queue_sql::CountAccess(*kind), arr);
+    const std::string ts = FormatRfc3339(now);
+    auto res = w.exec_params(
+        queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting), kind_name,
+        arr, priority, ts, true, ts, counting ? 1 : 0);
     for (const auto& row : res) {
       if (row[0].as<bool>()) {
         ++outcome.enqueued;
@@ -551,31 +304,21 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
     return k;
   };
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    by_kind.clear();
     pqxx::read_transaction r(conn);
     const std::string ts = FormatRfc3339(now);
-    for (const auto& row : r.exec_params(
-             "SELECT kind,"
-             " count(*) FILTER (WHERE state = 0 OR available_at <= $1::timestamptz),"
-             " count(*) FILTER (WHERE state = 1 AND available_at > $1::timestamptz),"
-             " count(*) FILTER (WHERE state = 2 AND available_at > $1::timestamptz),"
-             " COALESCE(EXTRACT(EPOCH FROM ($1::timestamptz - min(enqueued_at))), 0)::float8"
-             " FROM discovery_queue GROUP BY kind",
-             ts)) {
+    for (const auto& row : r.exec_params(queue_sql::kStatsByState, ts)) {
       KindStats& k = entry(row[0].c_str());
       k.ready = row[1].as<int64_t>();
       k.leased = row[2].as<int64_t>();
       k.retrying = row[3].as<int64_t>();
       k.oldest_age_seconds = row[4].as<double>();
     }
-    for (const auto& row : r.exec_params(
-             "SELECT kind, leased_by, count(*) FROM discovery_queue"
-             " WHERE state = 1 AND available_at > $1::timestamptz"
-             " GROUP BY kind, leased_by ORDER BY kind, leased_by",
-             ts)) {
+    for (const auto& row : r.exec_params(queue_sql::kLeasesByAgent, ts)) {
       KindStats& k = entry(row[0].c_str());
       k.agents.emplace_back(row[1].is_null() ? "" : row[1].c_str(), row[2].as<int64_t>());
     }
-    for (const auto& row : r.exec("SELECT kind, count(*) FROM dead_tasks GROUP BY kind")) {
+    for (const auto& row : r.exec(queue_sql::kDeadByKind)) {
       entry(row[0].c_str()).dead = row[1].as<int64_t>();
     }
     return absl::OkStatus();
@@ -588,20 +331,15 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
 
 absl::StatusOr<std::vector<EntityCountRow>> PgQueueStore::EntityCounts(
     std::optional<TimePoint> since) {
-  static const std::vector<std::pair<std::string, std::string>> kTables = {
-      {"alliance", "alliance_static"},
-      {"corporation", "corporation_static"},
-      {"character", "character_static"}};
   std::vector<EntityCountRow> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    out.clear();
     pqxx::read_transaction r(conn);
     const std::string ts = since ? FormatRfc3339(*since) : std::string();
-    for (const auto& [kind, table] : kTables) {
-      auto row = r.exec_params1("SELECT count(*), count(*) FILTER (WHERE $1 <> '' AND "
-                                "last_modified >= NULLIF($1, '')::timestamptz) FROM " +
-                                    table,
-                                ts);
-      out.push_back({kind, row[0].as<int64_t>(), row[1].as<int64_t>()});
+    for (const TaskKind& kind : kinds_->All()) {
+      if (!kind.listed || kind.entity_table.empty()) continue;
+      auto row = r.exec_params1(queue_sql::CountEntities(kind), ts);
+      out.push_back({kind.name, row[0].as<int64_t>(), row[1].as<int64_t>()});
     }
     return absl::OkStatus();
   });
@@ -612,7 +350,7 @@ absl::StatusOr<std::vector<EntityCountRow>> PgQueueStore::EntityCounts(
 absl::Status PgQueueStore::ForEachEntityId(
     const std::string& kind_name, int chunk,
     const std::function<absl::Status(const std::vector<int64_t>&)>& fn) {
-  const TaskKind* kind = FindTaskKind(kind_name);
+  const TaskKind* kind = kinds_->Find(kind_name);
   if (kind == nullptr || kind->entity_table.empty()) {
     return absl::InvalidArgumentError("kind " + kind_name + " has no entity table");
   }
@@ -620,11 +358,9 @@ absl::Status PgQueueStore::ForEachEntityId(
   while (true) {
     std::vector<int64_t> ids;
     absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+      ids.clear();
       pqxx::read_transaction r(conn);
-      for (const auto& row :
-           r.exec_params("SELECT " + kind->entity_key + " FROM " + kind->entity_table + " WHERE " +
-                             kind->entity_key + " > $1 ORDER BY 1 LIMIT $2",
-                         after, chunk)) {
+      for (const auto& row : r.exec_params(queue_sql::EntityIdsAfter(*kind), after, chunk)) {
         ids.push_back(row[0].as<int64_t>());
       }
       return absl::OkStatus();
@@ -635,6 +371,33 @@ absl::Status PgQueueStore::ForEachEntityId(
     absl::Status fs = fn(ids);
     if (!fs.ok()) return fs;
   }
+}
+
+absl::StatusOr<std::vector<int64_t>> PgQueueStore::Unqueued(const std::string& kind,
+                                                            const std::vector<int64_t>& ids) {
+  std::vector<int64_t> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction r(conn);
+    for (const auto& row : r.exec_params(queue_sql::kUnqueued, kind, PgArray(ids))) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> PgQueueStore::CountFirstAttempts(const std::string& kind,
+                                                         const std::vector<int64_t>& ids) {
+  int64_t n = 0;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction r(conn);
+    n = r.exec_params1(queue_sql::kCountFirstAttempts, kind, PgArray(ids))[0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
 }
 
 }  // namespace sluice

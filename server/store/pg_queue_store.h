@@ -1,12 +1,16 @@
-// PgQueueStore: the task queue on PostgreSQL (tables in db/migrations).
+// PgQueueStore: the task queue on PostgreSQL (tables in db/migrations, every
+// statement in store/queue_sql.h).
 //
 // Claims go through the sluice_claim() function (exact urgency order without
 // scanning the queue). Completions are committed in batches: one transaction
-// locks the batch's tasks by fencing token, writes all entity rows and cache
-// state with one statement per table, queues discovered ids with one
-// statement per (kind, priority, force), and deletes the tasks. Each task's
-// result is all-or-nothing; a stale token writes nothing.
+// locks the batch's tasks by fencing token, lets a CompletionPlan decide what
+// goes in (server/queue/completion_plan.h), has each kind's TaskExtension
+// write its payloads, then writes cache state with one statement, queues
+// discovered ids with one statement per (kind, priority, force), and deletes
+// or requeues the tasks. Each task's result is all-or-nothing; a stale token
+// writes nothing.
 //
+// Ownership: borrows the pool and the registries; they must outlive it.
 // Thread-safety: safe from any thread; each call borrows a pool connection.
 #ifndef SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
 #define SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
@@ -15,7 +19,9 @@
 #include <string>
 
 #include "server/queue/queue_store.h"
+#include "server/queue/task_kinds.h"
 #include "server/store/pg_pool.h"
+#include "server/store/task_extension.h"
 
 namespace sluice {
 
@@ -26,8 +32,9 @@ class PgQueueStore final : public QueueStore {
   // a failure mid-commit leaves nothing behind. Null in production.
   using FaultHook = std::function<void(const std::string& stage)>;
 
-  // Does not take ownership of pool.
-  explicit PgQueueStore(PgPool* pool) : pool_(pool) {}
+  PgQueueStore(PgPool* pool, const TaskKindRegistry* kinds,
+               const TaskExtensionRegistry* extensions)
+      : pool_(pool), kinds_(kinds), extensions_(extensions) {}
 
   void set_fault_hook(FaultHook hook) { fault_hook_ = std::move(hook); }
 
@@ -39,7 +46,7 @@ class PgQueueStore final : public QueueStore {
   std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(
       const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) override;
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
-                                      const RetryPolicy& policy) override;
+                                      const RetryDecider& decide) override;
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
                                          int priority, bool count_access, TimePoint now) override;
   absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) override;
@@ -48,13 +55,23 @@ class PgQueueStore final : public QueueStore {
   absl::Status ForEachEntityId(
       const std::string& kind, int chunk,
       const std::function<absl::Status(const std::vector<int64_t>&)>& fn) override;
+  absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,
+                                                const std::vector<int64_t>& ids) override;
+  absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
+                                             const std::vector<int64_t>& ids) override;
 
  private:
   void Hook(const std::string& stage) {
     if (fault_hook_) fault_hook_(stage);
   }
+  // One batch, in one transaction (Run may call it again on a new connection).
+  std::vector<absl::StatusOr<CompletionOutcome>> CommitBatch(
+      pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
+      TimePoint fresh_after);
 
-  PgPool* pool_;
+  PgPool* const pool_;
+  const TaskKindRegistry* const kinds_;
+  const TaskExtensionRegistry* const extensions_;
   FaultHook fault_hook_;
 };
 

@@ -1,33 +1,35 @@
-// TaskExtension is how a workflow kind (killmail sync, contract regions,
-// stream pages) plugs into the queue's transactions without the queue
-// knowing its tables:
+// TaskExtension is how a workflow kind (the core ESI entities, killmail
+// sync, contract regions, stream pages) plugs into the queue's transactions
+// without the queue knowing its tables:
 //
 //   - at lease time, FillContext adds what the agent needs beyond the entity
-//     id (a stream's current cursor, a character's token) to each leased task,
-//     inside the claim's transaction: if it fails, nothing is leased;
-//   - at completion, Apply writes the kind's payload inside the completion
-//     batch's transaction, under a savepoint of its own (store/savepoint.h;
-//     nest more Savepoints inside to isolate single records): an error rolls back
-//     this completion only (the agent gets the status), the rest of the batch
-//     commits. The task's removal (or requeue) commits with the payload or
-//     not at all;
+//     id (a stream's current cursor, a character's token, whom the calls are
+//     billed to) to each leased task, inside the claim's transaction: if it
+//     fails, nothing is leased;
+//   - at completion, ApplyAll writes the payloads of the batch's completions
+//     of this kind inside the batch's transaction (by default one Apply each,
+//     under a savepoint of its own: store/savepoint.h): an error rolls back
+//     that completion only (its agent gets the status), the rest of the
+//     batch commits. A task's removal (or requeue) commits with its payload
+//     or not at all;
 //   - OnFailure sees every failure the upstream caused (error counts, 429s);
 //     when a task of the kind is dead-lettered, OnDead lets the kind record
 //     it (e.g. bump a type's refresh time so it is not retried at once).
 //
-// Extensions register once per process (RegisterTaskExtension), normally from
-// a workflow module's Register*Kinds() function, which also registers the
-// kinds themselves (task_kinds.h).
+// A workflow module registers its extensions in the coordinator's
+// TaskExtensionRegistry (one per coordinator, like the TaskKindRegistry).
 //
 // Thread-safety: an extension is called from many RPC threads at once, each
-// with its own transaction; implementations keep no mutable state or guard it.
-// The registry may be read concurrently with registration.
+// with its own transaction; implementations keep no mutable state or guard
+// it. The registry may be read concurrently with registration.
 #ifndef SLUICE_SERVER_STORE_TASK_EXTENSION_H_
 #define SLUICE_SERVER_STORE_TASK_EXTENSION_H_
 
 #include <pqxx/pqxx>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,18 +49,10 @@ struct ExtensionTask {
   int priority = 0;
 };
 
-struct PayloadOutcome {
-  // Rows the payload wrote (reported to the agent as records_written).
-  int records_written = 0;
-  // Queued like Completion::discovered, at the task's priority.
-  std::vector<Discovery> discovered;
-  // Keep the task, ready again after this delay, instead of deleting it: a
-  // stream's task lives as long as the stream (one holder at a time).
-  std::optional<Duration> requeue_after;
-  // Set to refuse the payload while still committing what Apply wrote (an
-  // audit record of the refusal) and the requeue: the agent gets this status
-  // (e.g. FAILED_PRECONDITION for a stream rewind), nothing else is applied.
-  absl::Status rejection;
+// One completion of a batch, for ApplyAll.
+struct ExtensionItem {
+  ExtensionTask task;
+  const Completion* completion = nullptr;
 };
 
 class TaskExtension {
@@ -67,20 +61,29 @@ class TaskExtension {
 
   virtual std::string kind() const = 0;
 
-  // Sets LeasedTask::context for every task in `tasks` (all of this kind).
+  // Sets LeasedTask::context (and caller) for every task in `tasks` (all of
+  // this kind).
   virtual absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
                                    TimePoint now) {
     (void)txn, (void)tasks, (void)now;
     return absl::OkStatus();
   }
 
-  // Writes `c` (its payload, records, 304 flag). INVALID_ARGUMENT for a
-  // payload of the wrong type or bad content, FAILED_PRECONDITION when the
+  // Writes one completion (its payload, the 304 flag). INVALID_ARGUMENT for
+  // a payload of the wrong type or bad content, FAILED_PRECONDITION when the
   // payload no longer fits the coordinator's state (a stale stream cursor).
-  // SQL errors may be thrown: they roll back this completion's savepoint and
-  // reach the agent as INTERNAL/UNAVAILABLE.
+  // SQL errors may be thrown: the caller's savepoint turns them into this
+  // completion's status (see UnderSavepoint).
   virtual absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                                const Completion& c, TimePoint now) = 0;
+
+  // Writes every completion of this kind in a batch; one result per item, in
+  // order. The default runs Apply on each under a savepoint of its own; a
+  // kind may write many at once (one statement per table) as long as one bad
+  // item still fails only itself. Deadlocks and serialisation failures are
+  // thrown: the whole batch is retried.
+  virtual std::vector<absl::StatusOr<PayloadOutcome>> ApplyAll(
+      pqxx::dbtransaction& txn, const std::vector<ExtensionItem>& items, TimePoint now);
 
   // A failure was recorded for the task (in that transaction), transient or
   // permanent; not called for a release (the upstream was never called).
@@ -96,11 +99,25 @@ class TaskExtension {
   }
 };
 
-// Takes ownership; a second extension for the same kind is ignored (modules
-// may register more than once, e.g. from several tests).
-void RegisterTaskExtension(std::unique_ptr<TaskExtension> extension);
-// nullptr if the kind has none.
-TaskExtension* FindTaskExtension(const std::string& kind);
+// The extensions one coordinator knows, by kind.
+//
+// Ownership: owns the extensions. Thread-safety: Register and Find may run
+// concurrently; a returned pointer stays valid for the registry's life.
+class TaskExtensionRegistry {
+ public:
+  TaskExtensionRegistry() = default;
+  TaskExtensionRegistry(const TaskExtensionRegistry&) = delete;
+  TaskExtensionRegistry& operator=(const TaskExtensionRegistry&) = delete;
+
+  // ALREADY_EXISTS if the kind has one: two modules would both write it.
+  absl::Status Register(std::unique_ptr<TaskExtension> extension);
+  // nullptr if the kind has none.
+  TaskExtension* Find(const std::string& kind) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<TaskExtension>> by_kind_;
+};
 
 }  // namespace sluice
 

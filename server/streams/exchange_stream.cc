@@ -10,6 +10,7 @@
 #include "common/time_util.h"
 #include "server/streams/checkpoint_store.h"
 #include "server/streams/poe_streams.h"
+#include "server/store/payload_codec.h"
 #include "server/streams/stream_context.h"
 #include "sluice/v1/poe.pb.h"
 
@@ -52,11 +53,9 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
                                                               const ExtensionTask& task,
                                                               const Completion& c,
                                                               TimePoint now) {
-  v1::PoeExchangePage page;
-  if (!c.payload.has_value() || !c.payload->UnpackTo(&page)) {
-    return absl::InvalidArgumentError(
-        "payload: a poe_exchange_stream completion carries a sluice.v1.PoeExchangePage");
-  }
+  auto unpacked = UnpackPayload<v1::PoeExchangePage>(c.payload, "payload", kExchangeStreamKind);
+  if (!unpacked.ok()) return unpacked.status();
+  const v1::PoeExchangePage& page = *unpacked;
   auto realm = RealmName(task.entity_id);
   if (!realm) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -11,6 +11,7 @@
 #include "server/streams/change_id.h"
 #include "server/streams/checkpoint_store.h"
 #include "server/streams/poe_streams.h"
+#include "server/store/payload_codec.h"
 #include "server/streams/stream_context.h"
 #include "sluice/v1/poe.pb.h"
 
@@ -58,11 +59,9 @@ absl::Status StashStreamExtension::FillContext(pqxx::dbtransaction& txn,
 absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& txn,
                                                            const ExtensionTask& task,
                                                            const Completion& c, TimePoint now) {
-  v1::PoeStashPage page;
-  if (!c.payload.has_value() || !c.payload->UnpackTo(&page)) {
-    return absl::InvalidArgumentError(
-        "payload: a poe_stash_stream completion carries a sluice.v1.PoeStashPage");
-  }
+  auto unpacked = UnpackPayload<v1::PoeStashPage>(c.payload, "payload", kStashStreamKind);
+  if (!unpacked.ok()) return unpacked.status();
+  const v1::PoeStashPage& page = *unpacked;
   auto realm = RealmOf(task);
   if (!realm.ok()) return realm.status();
   const std::string stream = StashStreamName(*realm);

@@ -1,5 +1,7 @@
 #include "server/streams/stream_context.h"
 
+#include "server/store/payload_codec.h"
+
 #include <glog/logging.h>
 
 #include "server/streams/checkpoint_store.h"
@@ -31,9 +33,7 @@ absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask
     context.set_stream(stream_name(*realm));
     context.set_realm(*realm);
     context.set_cursor(cursors[context.stream()]);
-    google::protobuf::Any any;
-    any.PackFrom(context);
-    t->context = std::move(any);
+    t->context = PackPayload(context);
   }
   return absl::OkStatus();
 }

@@ -48,14 +48,18 @@ std::vector<std::pair<std::string, std::string>> StreamFlagEnv() {
           {"poe_exchange_start_hour", "SLUICE_POE_EXCHANGE_START_HOUR"}};
 }
 
-void StreamModule::RegisterKinds() {
+absl::Status StreamModule::RegisterKinds(TaskKindRegistry& kinds,
+                                         TaskExtensionRegistry& extensions) {
   // No entity table: a stream's urgency comes from its priority and age.
-  RegisterTaskKind(TaskKind{streams::kStashStreamKind, "", "", v1::EntityRecord::RECORD_NOT_SET,
-                            false});
-  RegisterTaskKind(TaskKind{streams::kExchangeStreamKind, "", "",
-                            v1::EntityRecord::RECORD_NOT_SET, false});
-  RegisterTaskExtension(std::make_unique<streams::StashStreamExtension>());
-  RegisterTaskExtension(std::make_unique<streams::ExchangeStreamExtension>());
+  for (const TaskKind& k : {TaskKind{streams::kStashStreamKind, "", ""},
+                            TaskKind{streams::kExchangeStreamKind, "", ""}}) {
+    if (absl::Status s = kinds.Register(k); !s.ok()) return s;
+  }
+  if (absl::Status s = extensions.Register(std::make_unique<streams::StashStreamExtension>());
+      !s.ok()) {
+    return s;
+  }
+  return extensions.Register(std::make_unique<streams::ExchangeStreamExtension>());
 }
 
 void StreamModule::Wire(WorkflowWiring& wiring) {
@@ -96,7 +100,7 @@ void StreamModule::Start() {
   }
   if (realm_ids.empty()) return;
   for (const char* kind : {streams::kStashStreamKind, streams::kExchangeStreamKind}) {
-    auto queued = queue_->Enqueue(kind, realm_ids, v1::PRIORITY_CLASS_MANUAL);
+    auto queued = queue_->Enqueue(kind, realm_ids, Priority::kManual);
     if (!queued.ok()) {
       LOG(ERROR) << "queueing " << kind << " streams: " << queued.status();
     } else {

@@ -46,7 +46,7 @@ std::vector<std::pair<std::string, std::string>> StreamFlagEnv();
 class StreamModule : public WorkflowModule {
  public:
   explicit StreamModule(StreamOptions options) : options_(std::move(options)) {}
-  void RegisterKinds() override;
+  absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
   // When enabled: a checkpoint and a queued task for every configured stream.
   void Start() override;

@@ -1,10 +1,11 @@
-// WorkflowModule is one recurring workflow of the coordinator beyond the core
-// ESI sync: killmail sync (workflows/killmails), public contract aggregation
-// (workflows/contracts), the PoE cursor streams (streams/). A module brings
-// its task kinds and their TaskExtensions (store/task_extension.h), its
-// scheduler jobs, and any gRPC service of its own; the Coordinator only calls
-// the four methods below, in this order: RegisterKinds (also callable alone,
-// by tests), Wire, Start, Stop.
+// WorkflowModule is one workflow of the coordinator: the core ESI sync
+// (workflows/esi), killmail sync (workflows/killmails), public contract
+// aggregation (workflows/contracts), the PoE cursor streams and their
+// transforms. A module brings its task kinds and their TaskExtensions
+// (store/task_extension.h), its scheduler jobs, and any gRPC service of its
+// own (kept in the module's folder); the Coordinator only calls the four
+// methods below, in this order: RegisterKinds (also callable alone, by
+// tests), Wire, Start, Stop.
 //
 // Ownership: the Coordinator owns its modules; WorkflowWiring only borrows.
 // Thread-safety: the Coordinator calls these from one thread; what a module
@@ -19,9 +20,12 @@
 
 #include "common/clock.h"
 #include "common/grpc_security.h"
+#include "absl/status/status.h"
+#include "server/queue/task_kinds.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/pg_pool.h"
+#include "server/store/task_extension.h"
 #include "server/throttle/throttler.h"
 
 namespace sluice {
@@ -42,8 +46,10 @@ struct WorkflowWiring {
 class WorkflowModule {
  public:
   virtual ~WorkflowModule() = default;
-  // Task kinds and their extensions (process-wide, idempotent).
-  virtual void RegisterKinds() = 0;
+  // Task kinds and their extensions, into the coordinator's registries. An
+  // error (a kind another module defines differently) stops the coordinator.
+  virtual absl::Status RegisterKinds(TaskKindRegistry& kinds,
+                                     TaskExtensionRegistry& extensions) = 0;
   // Jobs and services; called once, before the server starts.
   virtual void Wire(WorkflowWiring& wiring) = 0;
   // After the server is serving (background loops may start here).

@@ -4,6 +4,7 @@ namespace sluice {
 
 std::vector<std::unique_ptr<WorkflowModule>> MakeWorkflowModules(const WorkflowOptions& options) {
   std::vector<std::unique_ptr<WorkflowModule>> modules;
+  modules.push_back(std::make_unique<EsiModule>(options.esi));
   modules.push_back(std::make_unique<KillmailModule>(options.killmails));
   modules.push_back(std::make_unique<ContractModule>(options.contracts));
   modules.push_back(std::make_unique<StreamModule>(options.streams));
@@ -13,6 +14,7 @@ std::vector<std::unique_ptr<WorkflowModule>> MakeWorkflowModules(const WorkflowO
 
 WorkflowOptions WorkflowOptionsFromFlags() {
   WorkflowOptions options;
+  options.esi = EsiOptionsFromFlags();
   options.killmails = KillmailOptionsFromFlags();
   options.contracts = ContractOptionsFromFlags();
   options.streams = StreamOptionsFromFlags();
@@ -22,14 +24,19 @@ WorkflowOptions WorkflowOptionsFromFlags() {
 
 std::vector<std::pair<std::string, std::string>> WorkflowFlagEnv() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (auto part : {KillmailFlagEnv(), ContractFlagEnv(), StreamFlagEnv(), EtlFlagEnv()}) {
+  for (auto part : {EsiFlagEnv(), KillmailFlagEnv(), ContractFlagEnv(), StreamFlagEnv(),
+                    EtlFlagEnv()}) {
     out.insert(out.end(), part.begin(), part.end());
   }
   return out;
 }
 
-void RegisterAllWorkflowKinds() {
-  for (auto& module : MakeWorkflowModules(WorkflowOptions{})) module->RegisterKinds();
+absl::Status RegisterAllWorkflowKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions,
+                                      const WorkflowOptions& options) {
+  for (auto& module : MakeWorkflowModules(options)) {
+    if (absl::Status s = module->RegisterKinds(kinds, extensions); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sluice

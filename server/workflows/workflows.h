@@ -8,6 +8,7 @@
 
 #include "server/etl/etl_module.h"
 #include "server/streams/stream_module.h"
+#include "server/workflows/esi/esi_module.h"
 #include "server/workflows/contracts/contract_module.h"
 #include "server/workflows/killmails/killmail_module.h"
 #include "server/workflows/workflow_module.h"
@@ -15,13 +16,14 @@
 namespace sluice {
 
 struct WorkflowOptions {
+  EsiOptions esi;
   KillmailOptions killmails;
   ContractOptions contracts;
   StreamOptions streams;
   EtlOptions etl;
 };
 
-// Every module, configured.
+// Every module, configured; the core ESI sync first.
 std::vector<std::unique_ptr<WorkflowModule>> MakeWorkflowModules(const WorkflowOptions& options);
 
 // From the modules' command-line flags (each module defines its own).
@@ -30,7 +32,8 @@ WorkflowOptions WorkflowOptionsFromFlags();
 std::vector<std::pair<std::string, std::string>> WorkflowFlagEnv();
 
 // Registers every module's task kinds and extensions (tests, tools).
-void RegisterAllWorkflowKinds();
+absl::Status RegisterAllWorkflowKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions,
+                                      const WorkflowOptions& options = {});
 
 }  // namespace sluice
 

@@ -126,7 +126,7 @@ class BudgetScopeE2eTest : public ::testing::Test {
   }
 
   void Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
-               v1::PriorityClass priority = v1::PRIORITY_CLASS_MANUAL) {
+               Priority priority = Priority::kManual) {
     auto r = coordinator_->queue()->Enqueue(kind, ids, priority);
     ASSERT_TRUE(r.ok()) << r.status();
   }
@@ -267,8 +267,8 @@ TEST_F(BudgetScopeE2eTest, AnExhaustedBudgetDoesNotSlowWorkOnAnother) {
     }
   }
   // The characters are the most urgent work; the corporations wait behind them.
-  Enqueue("character", characters, v1::PRIORITY_CLASS_USER);
-  Enqueue("corporation", corporations, v1::PRIORITY_CLASS_BACKGROUND);
+  Enqueue("character", characters, Priority::kUser);
+  Enqueue("corporation", corporations, Priority::kBackground);
   const auto started = std::chrono::steady_clock::now();
   StartAgent("127.0.0.2", 8);
   ASSERT_TRUE(WaitUntil([&] { return db_.Count("SELECT count(*) FROM corporation_static") == 100; },

@@ -10,6 +10,7 @@
 
 #include "agent/agent_builder.h"
 #include "server/coordinator.h"
+#include "server/workflows/esi/daily_esi_job.h"
 #include "sim/simulator.h"
 #include "tests/support/test_database.h"
 
@@ -63,7 +64,7 @@ class DailySyncTest : public ::testing::Test {
 
   // Runs the daily sequence and waits for the queue to drain.
   void RunDaily() {
-    auto started = coordinator_->queue()->StartDaily(false, v1::PRIORITY_CLASS_BACKGROUND);
+    auto started = StartDailySequence(coordinator_->queue(), false, Priority::kBackground);
     ASSERT_TRUE(started.ok()) << started.status();
     int empty_polls = 0;
     for (int i = 0; i < 600 && empty_polls < 2; ++i) {

@@ -10,21 +10,13 @@
 namespace sluice {
 namespace {
 
-// First attempts still to come for the run's work: the regions' listings,
-// the item lists of their contracts, and the types those contracts (or the
-// refresh batch) wait for. A task that failed once is retrying on its own
-// schedule and no longer holds the run.
-constexpr char kPending[] = R"sql(
-SELECT count(*) FROM discovery_queue q
- WHERE q.attempts = 0 AND (
-   (q.kind = 'contracts_region' AND q.entity_id = ANY($1::bigint[]))
-   OR (q.kind = 'contract_items' AND EXISTS (
-         SELECT 1 FROM contracts c
-          WHERE c.contract_id = q.entity_id AND c.region_id = ANY($1::bigint[])))
-   OR (q.kind = 'universe_type' AND (q.entity_id = ANY($2::bigint[]) OR EXISTS (
-         SELECT 1 FROM contract_items i JOIN contracts c ON c.contract_id = i.contract_id
-          WHERE i.type_id = q.entity_id AND c.region_id = ANY($1::bigint[])
-            AND c.is_ship_contract IS NULL)))))sql";
+// The run's work, for Pending: the contracts listed in its regions, and the
+// types their unclassified contracts wait for.
+constexpr char kRegionContracts[] =
+    "SELECT contract_id FROM contracts WHERE region_id = ANY($1::bigint[])";
+constexpr char kAwaitedTypes[] = R"sql(
+SELECT DISTINCT i.type_id FROM contract_items i JOIN contracts c ON c.contract_id = i.contract_id
+ WHERE c.region_id = ANY($1::bigint[]) AND c.is_ship_contract IS NULL)sql";
 
 constexpr char kCloseRows[] = R"sql(
 UPDATE contract_region_runs SET finished_at = $2::timestamptz WHERE run_id = $1
@@ -69,14 +61,35 @@ absl::Status ContractAggregationJob::OpenRegionRows(const std::string& run_id, T
 }
 
 absl::StatusOr<int64_t> ContractAggregationJob::Pending(const std::vector<int64_t>& refresh) {
-  int64_t pending = 0;
+  // First attempts still to come for the run's work: the regions' listings,
+  // the item lists of their contracts, and the types those contracts (or the
+  // refresh batch) wait for. A task that failed once is retrying on its own
+  // schedule and no longer holds the run.
+  std::vector<int64_t> contracts, types = refresh;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    pqxx::nontransaction nt(conn);
-    pending = nt.exec_params(kPending, PgArray(options_.regions), PgArray(refresh))[0][0]
-                  .as<int64_t>();
+    contracts.clear();
+    types = refresh;
+    pqxx::read_transaction r(conn);
+    const std::string regions = PgArray(options_.regions);
+    for (const auto& row : r.exec_params(kRegionContracts, regions)) {
+      contracts.push_back(row[0].as<int64_t>());
+    }
+    for (const auto& row : r.exec_params(kAwaitedTypes, regions)) {
+      types.push_back(row[0].as<int64_t>());
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  int64_t pending = 0;
+  const std::pair<const char*, const std::vector<int64_t>*> work[] = {
+      {contracts::kRegionKind, &options_.regions},
+      {contracts::kItemsKind, &contracts},
+      {contracts::kTypeKind, &types}};
+  for (const auto& [kind, ids] : work) {
+    auto n = queue_->CountFirstAttempts(kind, *ids);
+    if (!n.ok()) return n.status();
+    pending += *n;
+  }
   return pending;
 }
 
@@ -157,7 +170,7 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
   absl::StatusOr<std::vector<int64_t>> refresh = StaleTypes(started);
   if (!refresh.ok()) return critical(refresh.status(), "selecting stale types");
   if (!refresh->empty()) {
-    auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, v1::PRIORITY_CLASS_BACKGROUND);
+    auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, Priority::kBackground);
     if (!q.ok()) return critical(q.status(), "queueing the type refresh");
     ctx.counters().tasks_queued += q->enqueued;
     JOB_LOG(INFO, run_id) << "refreshing " << refresh->size() << " type(s) older than "
@@ -169,7 +182,7 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
     return critical(s, "opening the region rows");
   }
   auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions,
-                           v1::PRIORITY_CLASS_BACKGROUND);
+                           Priority::kBackground);
   if (!q.ok()) return critical(q.status(), "queueing the regions");
   ctx.counters().tasks_queued += q->enqueued;
 

@@ -4,25 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/queue/task_kinds.h"
+#include "server/store/payload_codec.h"
 
 namespace sluice {
 namespace {
-
-// The payload as `Message`, or INVALID_ARGUMENT naming what came instead.
-template <typename Message>
-absl::Status Unpack(const Completion& c, const char* kind, Message* out) {
-  if (!c.payload.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("payload: a ", kind, " completion needs a ",
-                                                   Message::descriptor()->full_name(),
-                                                   " payload"));
-  }
-  if (!c.payload->UnpackTo(out)) {
-    return absl::InvalidArgumentError(absl::StrCat("payload: a ", kind, " completion carries ",
-                                                   c.payload->type_url(), ", expected ",
-                                                   Message::descriptor()->full_name()));
-  }
-  return absl::OkStatus();
-}
 
 class RegionExtension final : public TaskExtension {
  public:
@@ -41,17 +26,17 @@ class RegionExtension final : public TaskExtension {
       if (it != etags.end()) {
         for (const auto& e : it->second) *context.add_pages() = e;
       }
-      t->context.emplace();
-      t->context->PackFrom(context);
+      t->context = PackPayload(context);
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {
-    v1::ContractRegionResult result;
-    if (absl::Status s = Unpack(c, contracts::kRegionKind, &result); !s.ok()) return s;
-    return store_->ApplyRegion(txn, task.entity_id, result, now);
+    auto result = UnpackPayload<v1::ContractRegionResult>(c.payload, "payload",
+                                                          contracts::kRegionKind);
+    if (!result.ok()) return result.status();
+    return store_->ApplyRegion(txn, task.entity_id, *result, now);
   }
 
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
@@ -73,9 +58,10 @@ class ItemsExtension final : public TaskExtension {
     if (c.not_modified && !c.payload.has_value()) {
       return store_->ApplyItems(txn, task.entity_id, nullptr, now);
     }
-    v1::ContractItemsResult items;
-    if (absl::Status s = Unpack(c, contracts::kItemsKind, &items); !s.ok()) return s;
-    return store_->ApplyItems(txn, task.entity_id, &items, now);
+    auto items = UnpackPayload<v1::ContractItemsResult>(c.payload, "payload",
+                                                        contracts::kItemsKind);
+    if (!items.ok()) return items.status();
+    return store_->ApplyItems(txn, task.entity_id, &*items, now);
   }
 
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
@@ -100,9 +86,9 @@ class TypeExtension final : public TaskExtension {
     if (c.not_modified && !c.payload.has_value()) {
       return store_->ApplyType(txn, task.entity_id, nullptr, now);
     }
-    v1::UniverseTypeRecord type;
-    if (absl::Status s = Unpack(c, contracts::kTypeKind, &type); !s.ok()) return s;
-    return store_->ApplyType(txn, task.entity_id, &type, now);
+    auto type = UnpackPayload<v1::UniverseTypeRecord>(c.payload, "payload", contracts::kTypeKind);
+    if (!type.ok()) return type.status();
+    return store_->ApplyType(txn, task.entity_id, &*type, now);
   }
 
   // Every failure (transient or not) bumps the type's refresh time, so a
@@ -121,17 +107,21 @@ class TypeExtension final : public TaskExtension {
 
 }  // namespace
 
-void RegisterContractKinds(const ContractStoreSettings& settings) {
-  RegisterTaskKind(TaskKind{contracts::kRegionKind, "", "", v1::EntityRecord::RECORD_NOT_SET,
-                            false});
-  RegisterTaskKind(TaskKind{contracts::kItemsKind, "contracts", "contract_id",
-                            v1::EntityRecord::RECORD_NOT_SET, false});
-  RegisterTaskKind(TaskKind{contracts::kTypeKind, "universe_types", "type_id",
-                            v1::EntityRecord::RECORD_NOT_SET, false});
+absl::Status RegisterContractKinds(const ContractStoreSettings& settings, TaskKindRegistry& kinds,
+                                   TaskExtensionRegistry& extensions) {
+  for (const TaskKind& k : {TaskKind{contracts::kRegionKind, "", ""},
+                            TaskKind{contracts::kItemsKind, "contracts", "contract_id"},
+                            TaskKind{contracts::kTypeKind, "universe_types", "type_id"}}) {
+    if (absl::Status s = kinds.Register(k); !s.ok()) return s;
+  }
   auto store = std::make_shared<const ContractStore>(settings);
-  RegisterTaskExtension(std::make_unique<RegionExtension>(store));
-  RegisterTaskExtension(std::make_unique<ItemsExtension>(store));
-  RegisterTaskExtension(std::make_unique<TypeExtension>(store));
+  if (absl::Status s = extensions.Register(std::make_unique<RegionExtension>(store)); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = extensions.Register(std::make_unique<ItemsExtension>(store)); !s.ok()) {
+    return s;
+  }
+  return extensions.Register(std::make_unique<TypeExtension>(store));
 }
 
 }  // namespace sluice

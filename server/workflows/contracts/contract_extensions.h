@@ -8,13 +8,16 @@
 
 #include <memory>
 
+#include "absl/status/status.h"
+#include "server/queue/task_kinds.h"
+#include "server/store/task_extension.h"
 #include "server/workflows/contracts/contract_store.h"
 
 namespace sluice {
 
-// Registers the three kinds and their extensions (idempotent; the first
-// registration's settings win, as for every extension).
-void RegisterContractKinds(const ContractStoreSettings& settings);
+// Registers the three kinds and their extensions.
+absl::Status RegisterContractKinds(const ContractStoreSettings& settings, TaskKindRegistry& kinds,
+                                   TaskExtensionRegistry& extensions);
 
 }  // namespace sluice
 

@@ -90,11 +90,12 @@ std::vector<std::pair<std::string, std::string>> ContractFlagEnv() {
           {"contract_batch_size", "SLUICE_CONTRACT_BATCH_SIZE"}};
 }
 
-void ContractModule::RegisterKinds() {
+absl::Status ContractModule::RegisterKinds(TaskKindRegistry& kinds,
+                                           TaskExtensionRegistry& extensions) {
   ContractStoreSettings settings;
   settings.ship_groups.insert(options_.ship_group_ids.begin(), options_.ship_group_ids.end());
   settings.batch_size = options_.batch_size;
-  RegisterContractKinds(settings);
+  return RegisterContractKinds(settings, kinds, extensions);
 }
 
 void ContractModule::Wire(WorkflowWiring& wiring) {

@@ -42,7 +42,7 @@ std::vector<std::pair<std::string, std::string>> ContractFlagEnv();
 class ContractModule : public WorkflowModule {
  public:
   explicit ContractModule(ContractOptions options) : options_(std::move(options)) {}
-  void RegisterKinds() override;
+  absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
 
  private:

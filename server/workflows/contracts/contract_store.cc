@@ -244,35 +244,28 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyRegion(pqxx::dbtransaction& t
   for (size_t start = 0; start < all.size(); start += batch) {
     std::vector<const v1::PublicContract*> part(
         all.begin() + start, all.begin() + std::min(all.size(), start + batch));
-    {
-      Savepoint sp(txn, "sluice_contract_batch");
-      try {
-        upserted += UpsertContracts(txn, region_id, part, now);
-        sp.Release();
-        continue;
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const pqxx::sql_error& e) {
-        sp.RollBack();
-        VLOG(1) << "region " << region_id << ": a batch of " << part.size()
-                << " contracts was refused (" << e.what() << "); isolating";
-      }
+    // Deadlocks and serialisation failures are not poison: UnderSavepoint
+    // rethrows them and the whole completion batch is retried.
+    absl::StatusOr<int> written = UnderSavepoint(txn, "sluice_contract_batch", "contracts", [&] {
+      return absl::StatusOr<int>(UpsertContracts(txn, region_id, part, now));
+    });
+    if (written.ok()) {
+      upserted += *written;
+      continue;
     }
+    VLOG(1) << "region " << region_id << ": a batch of " << part.size()
+            << " contracts was refused (" << written.status() << "); isolating";
     for (const v1::PublicContract* c : part) {
-      Savepoint sp(txn, "sluice_contract_one");
-      try {
-        upserted += UpsertContracts(txn, region_id, {c}, now);
-        sp.Release();
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const pqxx::sql_error& e) {
-        sp.RollBack();
-        std::string why = e.what();
-        while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-        RecordSkip(txn, run_id, region_id, c->contract_id(),
-                   absl::StrCat("database refused it: ", why.substr(0, why.find('\n'))), now);
-        ++skipped;
+      absl::StatusOr<int> one = UnderSavepoint(txn, "sluice_contract_one", "contract", [&] {
+        return absl::StatusOr<int>(UpsertContracts(txn, region_id, {c}, now));
+      });
+      if (one.ok()) {
+        upserted += *one;
+        continue;
       }
+      RecordSkip(txn, run_id, region_id, c->contract_id(),
+                 absl::StrCat("database refused it: ", one.status().message()), now);
+      ++skipped;
     }
   }
   for (const v1::SkippedContract& s : result.skipped()) {

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "common/time_util.h"
-#include "server/queue/task_kinds.h"
 #include "server/workflows/killmails/killmail_kinds.h"
 
 namespace sluice {
@@ -21,7 +20,7 @@ absl::Status EnqueueBackground(TaskQueue* queue, JobContext& ctx, const std::str
   for (size_t i = 0; i < ids.size(); i += kEnqueueChunk) {
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
     std::vector<int64_t> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kEnqueueChunk));
-    auto out = queue->Enqueue(kind, chunk, v1::PRIORITY_CLASS_BACKGROUND);
+    auto out = queue->Enqueue(kind, chunk, Priority::kBackground);
     if (!out.ok()) return out.status();
     *queued += out->enqueued;
     *already += out->already_queued;
@@ -77,32 +76,30 @@ absl::Status ScanEntitiesJob::Run(JobContext& ctx) {
                                     {kUniverseTypeKind, "ship_type_id"}};
   for (const Target& t : kTargets) {
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
-    const TaskKind* kind = FindTaskKind(t.kind);
+    const TaskKind* kind = queue_->kinds().Find(t.kind);
     if (kind == nullptr || kind->entity_table.empty()) {
       JOB_LOG(INFO, ctx.run_id()) << "kind " << t.kind << " is not registered; not scanned";
       continue;
     }
-    std::vector<int64_t> ids;
+    std::vector<int64_t> missing;
     absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-      ids.clear();
+      missing.clear();
       pqxx::read_transaction r(conn);
       // Table and column names are constants (this file and the kind
-      // registry); the kind is bound.
+      // registry).
       const std::string sql =
           std::string("SELECT DISTINCT p.") + t.column + " FROM killmail_participants p " +
           "WHERE p." + t.column + " > 0 " +
           "AND NOT EXISTS (SELECT 1 FROM " + kind->entity_table + " s WHERE s." +
-          kind->entity_key + " = p." + t.column + ") " +
-          "AND NOT EXISTS (SELECT 1 FROM discovery_queue q WHERE q.kind = $1 AND q.entity_id = p." +
-          t.column + ") " +
-          "AND NOT EXISTS (SELECT 1 FROM dead_tasks d WHERE d.kind = $1 AND d.entity_id = p." +
-          t.column + ") ORDER BY 1";
-      for (const auto& row : r.exec_params(sql, std::string(t.kind))) {
-        ids.push_back(row[0].as<int64_t>());
-      }
+          kind->entity_key + " = p." + t.column + ") ORDER BY 1";
+      for (const auto& row : r.exec(sql)) missing.push_back(row[0].as<int64_t>());
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    // Not stored, and neither queued nor dead-lettered: the queue knows.
+    auto unqueued = queue_->Unqueued(t.kind, missing);
+    if (!unqueued.ok()) return unqueued.status();
+    const std::vector<int64_t>& ids = *unqueued;
     int64_t queued = 0, already = 0;
     s = EnqueueBackground(queue_, ctx, t.kind, ids, &queued, &already);
     ctx.counters().tasks_queued += queued;

@@ -8,6 +8,7 @@
 #include "common/caller.h"
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
+#include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "sluice/v1/killmails.pb.h"
 
@@ -16,21 +17,6 @@ namespace {
 
 constexpr size_t kMaxHashLength = 128;
 constexpr int kMaxRefs = 100000;
-
-template <typename T>
-absl::StatusOr<T> UnpackPayload(const Completion& c, const char* kind) {
-  if (!c.payload.has_value()) {
-    return absl::InvalidArgumentError(std::string("payload: a '") + kind +
-                                      "' completion must carry a " +
-                                      T::descriptor()->full_name());
-  }
-  T out;
-  if (!c.payload->Is<T>() || !c.payload->UnpackTo(&out)) {
-    return absl::InvalidArgumentError("payload: expected " + T::descriptor()->full_name() +
-                                      ", got '" + c.payload->type_url() + "'");
-  }
-  return out;
-}
 
 bool PrintableAscii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
@@ -80,15 +66,15 @@ class CharacterKillmailsExtension final : public TaskExtension {
                                 " expired at " + it->second.expires);
         }
       }
-      t->context.emplace();
-      t->context->PackFrom(ctx);
+      t->context = PackPayload(ctx);
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {
-    auto result = UnpackPayload<v1::CharacterKillmailsResult>(c, kCharacterKillmailsKind);
+    auto result =
+        UnpackPayload<v1::CharacterKillmailsResult>(c.payload, "payload", kCharacterKillmailsKind);
     if (!result.ok()) return result.status();
     if (result->refs_size() > kMaxRefs) {
       return absl::InvalidArgumentError("payload.refs: at most " + std::to_string(kMaxRefs));
@@ -158,6 +144,7 @@ class CharacterKillmailsExtension final : public TaskExtension {
 
 class KillmailExtension final : public TaskExtension {
  public:
+  explicit KillmailExtension(const TaskKindRegistry* kinds) : kinds_(kinds) {}
   std::string kind() const override { return kKillmailKind; }
 
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
@@ -175,15 +162,14 @@ class KillmailExtension final : public TaskExtension {
       v1::KillmailContext ctx;
       auto it = hashes.find(t->entity_id);
       if (it != hashes.end()) ctx.set_killmail_hash(it->second);
-      t->context.emplace();
-      t->context->PackFrom(ctx);
+      t->context = PackPayload(ctx);
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {
-    auto km = UnpackPayload<v1::KillmailResult>(c, kKillmailKind);
+    auto km = UnpackPayload<v1::KillmailResult>(c.payload, "payload", kKillmailKind);
     if (!km.ok()) return km.status();
     if (km->killmail_id() != task.entity_id) {
       return absl::InvalidArgumentError("payload.killmail_id " + std::to_string(km->killmail_id()) +
@@ -252,16 +238,19 @@ class KillmailExtension final : public TaskExtension {
     for (const auto& [kind, ids] : named) {
       Discovery d;
       d.kind = kind;
-      d.ids = MissingEntityIds(txn, kind, *ids);
+      d.ids = MissingEntityIds(txn, kinds_->Find(kind), *ids);
       if (!d.ids.empty()) out.discovered.push_back(std::move(d));
     }
     return out;
   }
+
+ private:
+  const TaskKindRegistry* const kinds_;
 };
 
 }  // namespace
 
-std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const std::string& kind,
+std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const TaskKind* k,
                                       const std::vector<int64_t>& ids) {
   std::vector<int64_t> positive;
   for (int64_t id : ids) {
@@ -269,7 +258,6 @@ std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const std::strin
   }
   std::sort(positive.begin(), positive.end());
   positive.erase(std::unique(positive.begin(), positive.end()), positive.end());
-  const TaskKind* k = FindTaskKind(kind);
   if (positive.empty() || k == nullptr || k->entity_table.empty()) return positive;
   std::vector<int64_t> out;
   // Table and key come from the kind registry (constants), never from input.
@@ -283,12 +271,16 @@ std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const std::strin
   return out;
 }
 
-void RegisterKillmailKinds() {
-  RegisterTaskKind(TaskKind{kCharacterKillmailsKind, "character_static", "character_id",
-                            v1::EntityRecord::RECORD_NOT_SET, false});
-  RegisterTaskKind(TaskKind{kKillmailKind, "", "", v1::EntityRecord::RECORD_NOT_SET, false});
-  RegisterTaskExtension(std::make_unique<CharacterKillmailsExtension>());
-  RegisterTaskExtension(std::make_unique<KillmailExtension>());
+absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) {
+  for (const TaskKind& k : {TaskKind{kCharacterKillmailsKind, "character_static", "character_id"},
+                            TaskKind{kKillmailKind, "", ""}}) {
+    if (absl::Status s = kinds.Register(k); !s.ok()) return s;
+  }
+  if (absl::Status s = extensions.Register(std::make_unique<CharacterKillmailsExtension>());
+      !s.ok()) {
+    return s;
+  }
+  return extensions.Register(std::make_unique<KillmailExtension>(&kinds));
 }
 
 }  // namespace sluice

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "server/queue/task_kinds.h"
 #include "server/store/task_extension.h"
 
 namespace sluice {
@@ -29,13 +30,13 @@ inline constexpr char kKillmailKind[] = "killmail";
 // kinds it does not know).
 inline constexpr char kUniverseTypeKind[] = "universe_type";
 
-// Registers both kinds and their extensions (idempotent).
-void RegisterKillmailKinds();
+// Registers both kinds and their extensions.
+absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions);
 
 // Of `ids`, those with no row in `kind`'s entity table (every id if the kind
-// is unknown or has no table), positive, deduplicated, ascending. For
+// is unknown (null) or has no table), positive, deduplicated, ascending. For
 // discovery from killmails.
-std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const std::string& kind,
+std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const TaskKind* kind,
                                       const std::vector<int64_t>& ids);
 
 }  // namespace sluice

@@ -35,7 +35,10 @@ std::vector<std::pair<std::string, std::string>> KillmailFlagEnv() {
 KillmailModule::KillmailModule(KillmailOptions options) : options_(std::move(options)) {}
 KillmailModule::~KillmailModule() = default;
 
-void KillmailModule::RegisterKinds() { RegisterKillmailKinds(); }
+absl::Status KillmailModule::RegisterKinds(TaskKindRegistry& kinds,
+                                           TaskExtensionRegistry& extensions) {
+  return RegisterKillmailKinds(kinds, extensions);
+}
 
 void KillmailModule::Wire(WorkflowWiring& wiring) {
   tokens_ = std::make_unique<CharacterTokenStore>(wiring.pool, wiring.clock);

@@ -37,7 +37,7 @@ class KillmailModule : public WorkflowModule {
  public:
   explicit KillmailModule(KillmailOptions options);
   ~KillmailModule() override;
-  void RegisterKinds() override;
+  absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
 
  private:

@@ -12,6 +12,19 @@ using std::chrono::seconds;
 
 class CompletionTest : public QueueFixture {
  protected:
+  static v1::EntityRecord Corporation(int64_t id) {
+    v1::EntityRecord r;
+    auto* corp = r.mutable_corporation();
+    corp->set_corporation_id(id);
+    corp->set_name("Corp");
+    corp->set_ticker("CRP");
+    corp->set_member_count(42);
+    corp->set_ceo_id(2112000001);
+    corp->set_alliance_id(99000001);
+    corp->set_tax_rate(0.1);
+    return r;
+  }
+
   Completion CorporationDone(const LeasedTask& t) {
     Completion c;
     c.task_id = t.task_id;
@@ -19,16 +32,7 @@ class CompletionTest : public QueueFixture {
     c.agent_id = "agent-a";
     c.etag = "\"abc\"";
     c.expires = clock_.Now() + seconds(3600);
-    v1::EntityRecord r;
-    auto* corp = r.mutable_corporation();
-    corp->set_corporation_id(t.entity_id);
-    corp->set_name("Corp");
-    corp->set_ticker("CRP");
-    corp->set_member_count(42);
-    corp->set_ceo_id(2112000001);
-    corp->set_alliance_id(99000001);
-    corp->set_tax_rate(0.1);
-    c.records.push_back(r);
+    c.payload = Records({Corporation(t.entity_id)});
     c.discovered.push_back({"character", {2112000001, 2112000002}, false});
     c.discovered.push_back({"alliance", {99000001}, false});
     return c;
@@ -36,7 +40,7 @@ class CompletionTest : public QueueFixture {
 };
 
 TEST_F(CompletionTest, CommitsEntitiesDiscoveriesAndRemovalTogether) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
   auto out = queue_->Complete(CorporationDone(t[0]));
   ASSERT_TRUE(out.ok()) << out.status();
@@ -53,7 +57,7 @@ TEST_F(CompletionTest, CommitsEntitiesDiscoveriesAndRemovalTogether) {
 }
 
 TEST_F(CompletionTest, InjectedFailureAtAnyStageLeavesNothingPartial) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   for (const std::string stage : {"locked", "entities", "discovered", "before_commit"}) {
     SCOPED_TRACE(stage);
     auto t = LeaseOrDie({"corporation"}, 1);
@@ -79,14 +83,14 @@ TEST_F(CompletionTest, InjectedFailureAtAnyStageLeavesNothingPartial) {
 }
 
 TEST_F(CompletionTest, NotModifiedRefreshesLastModifiedWithoutRewritingData) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
   ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
   Exec("UPDATE corporation_ephemeral SET member_count = 7");  // marker: must survive a 304
   const std::string before = db_->Query("SELECT last_modified FROM corporation_static");
 
   clock_.Advance(seconds(7200));
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto again = LeaseOrDie({"corporation"}, 1);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].etag, "\"abc\"") << "the lease must carry the known ETag for If-None-Match";
@@ -102,7 +106,7 @@ TEST_F(CompletionTest, NotModifiedRefreshesLastModifiedWithoutRewritingData) {
 
 TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   // Corporation -> character -> corporation must not loop.
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
   ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
   auto chars = LeaseOrDie({"character"}, 1);
@@ -113,7 +117,7 @@ TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   v1::EntityRecord r;
   r.mutable_character()->set_character_id(chars[0].entity_id);
   r.mutable_character()->set_name("Pilot");
-  c.records.push_back(r);
+  c.payload = Records({r});
   c.discovered.push_back({"corporation", {98000001}, false});
   auto out = queue_->Complete(c);
   ASSERT_TRUE(out.ok()) << out.status();
@@ -125,7 +129,8 @@ TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   ASSERT_EQ(chars2.size(), 1u);
   c.task_id = chars2[0].task_id;
   c.fencing_token = chars2[0].fencing_token;
-  c.records[0].mutable_character()->set_character_id(chars2[0].entity_id);
+  r.mutable_character()->set_character_id(chars2[0].entity_id);
+  c.payload = Records({r});
   c.discovered[0].force = true;
   out = queue_->Complete(c);
   ASSERT_TRUE(out.ok()) << out.status();
@@ -136,7 +141,7 @@ TEST_F(CompletionTest, NotModifiedListReplaysItsLastDiscoveries) {
   // /alliances/ answered 304: the list is the one we had, and the daily
   // sequence must still fan out to every alliance on it.
   auto complete_list = [&](bool not_modified) {
-    EXPECT_TRUE(queue_->Enqueue("alliance_ids", {0}, v1::PRIORITY_CLASS_BACKGROUND).ok());
+    EXPECT_TRUE(queue_->Enqueue("alliance_ids", {0}, Priority::kBackground).ok());
     auto t = LeaseOrDie({"alliance_ids"}, 1);
     EXPECT_EQ(t.size(), 1u);
     Completion c;
@@ -157,22 +162,24 @@ TEST_F(CompletionTest, NotModifiedListReplaysItsLastDiscoveries) {
 }
 
 TEST_F(CompletionTest, RecordForAnotherEntityIsRejected) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
   Completion c = CorporationDone(t[0]);
-  c.records[0].mutable_corporation()->set_corporation_id(98000002);
+  c.payload = Records({Corporation(98000002)});
   auto out = queue_->Complete(c);
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("records[0]"), std::string::npos) << out.status();
   c = CorporationDone(t[0]);
-  c.records[0].mutable_alliance()->set_alliance_id(t[0].entity_id);
+  v1::EntityRecord alliance;
+  alliance.mutable_alliance()->set_alliance_id(t[0].entity_id);
+  c.payload = Records({alliance});
   EXPECT_EQ(queue_->Complete(c).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM alliance_static"), 0);
 }
 
 TEST_F(CompletionTest, BadDiscoveriesAreRejectedNamingTheField) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
   Completion c = CorporationDone(t[0]);
   c.discovered.push_back({"planet", {1}, false});
@@ -187,14 +194,14 @@ TEST_F(CompletionTest, BadDiscoveriesAreRejectedNamingTheField) {
 
 TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
   ASSERT_TRUE(queue_->Enqueue("corporation", {98000001, 98000002, 98000003},
-                              v1::PRIORITY_CLASS_MANUAL).ok());
+                              Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 3);
   ASSERT_EQ(t.size(), 3u);
   Completion good = CorporationDone(t[0]);
   Completion stale = CorporationDone(t[1]);
   stale.fencing_token += 1000;
   Completion wrong = CorporationDone(t[2]);
-  wrong.records[0].mutable_corporation()->set_corporation_id(1);
+  wrong.payload = Records({Corporation(1)});
   Completion duplicate = good;
   auto results = store_->CompleteBatch({&good, &stale, &wrong, &duplicate}, clock_.Now(),
                                        clock_.Now() - std::chrono::hours(1));
@@ -211,7 +218,7 @@ TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
 TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {
   std::vector<int64_t> ids;
   for (int i = 1; i <= 300; ++i) ids.push_back(98000000 + i);
-  ASSERT_TRUE(queue_->Enqueue("corporation", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", ids, Priority::kManual).ok());
   auto tasks = LeaseOrDie({"corporation"}, 300);
   ASSERT_EQ(tasks.size(), 300u);
   std::vector<std::thread> threads;

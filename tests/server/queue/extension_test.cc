@@ -27,24 +27,21 @@ class TestExtension : public TaskExtension {
       if (t->entity_id == 13) return absl::FailedPreconditionError("no context for 13");
       google::protobuf::Int64Value v;
       v.set_value(t->entity_id * 2);
-      t->context.emplace();
-      t->context->PackFrom(v);
+      t->context = PackPayload(v);
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint) override {
-    google::protobuf::Int64Value v;
-    if (!c.payload.has_value() || !c.payload->UnpackTo(&v)) {
-      return absl::InvalidArgumentError("payload: expected google.protobuf.Int64Value");
-    }
+    auto v = UnpackPayload<google::protobuf::Int64Value>(c.payload, "payload", kKind);
+    if (!v.ok()) return v.status();
     txn.exec_params("INSERT INTO ext_rows (entity_id, v) VALUES ($1, $2)", task.entity_id,
-                    v.value());
+                    v->value());
     PayloadOutcome out;
     out.records_written = 1;
-    if (v.value() == 7) out.requeue_after = seconds(5);
-    if (v.value() == 8) out.discovered.push_back({"character", {2112000099}, false});
+    if (v->value() == 7) out.requeue_after = seconds(5);
+    if (v->value() == 8) out.discovered.push_back({"character", {2112000099}, false});
     return out;
   }
 
@@ -62,12 +59,11 @@ class TestExtension : public TaskExtension {
 
 class ExtensionTest : public QueueFixture {
  protected:
-  static void SetUpTestSuite() {
-    RegisterTaskKind(TaskKind{kKind, "", "", v1::EntityRecord::RECORD_NOT_SET, false});
-    RegisterTaskExtension(std::make_unique<TestExtension>());
-  }
-
   void SetUp() override {
+    TaskKind kind;
+    kind.name = kKind;
+    ASSERT_TRUE(kinds_.Register(kind).ok());
+    ASSERT_TRUE(extensions_.Register(std::make_unique<TestExtension>()).ok());
     QueueFixture::SetUp();
     Exec("CREATE TABLE ext_rows (entity_id BIGINT, v BIGINT CHECK (v >= 0))");
     Exec("CREATE TABLE ext_events (entity_id BIGINT, what TEXT)");
@@ -80,31 +76,30 @@ class ExtensionTest : public QueueFixture {
     c.agent_id = "agent-a";
     google::protobuf::Int64Value v;
     v.set_value(value);
-    c.payload.emplace();
-    c.payload->PackFrom(v);
+    c.payload = PackPayload(v);
     return c;
   }
 };
 
 TEST_F(ExtensionTest, LeaseCarriesTheKindsContext) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {21}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {21}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 1);
   ASSERT_EQ(t.size(), 1u);
   ASSERT_TRUE(t[0].context.has_value());
-  google::protobuf::Int64Value v;
-  ASSERT_TRUE(t[0].context->UnpackTo(&v));
-  EXPECT_EQ(v.value(), 42);
+  auto v = UnpackPayload<google::protobuf::Int64Value>(t[0].context, "context", kKind);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->value(), 42);
 }
 
 TEST_F(ExtensionTest, ContextFailureLeasesNothing) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {13}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {13}, Priority::kManual).ok());
   auto r = queue_->Lease("agent-a", {kKind}, 1, seconds(30), Duration::zero());
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE state = 1"), 0);
 }
 
 TEST_F(ExtensionTest, PayloadCommitsWithTheTasksRemoval) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 1);
   auto out = queue_->Complete(Done(t[0], 8));
   ASSERT_TRUE(out.ok()) << out.status();
@@ -116,7 +111,7 @@ TEST_F(ExtensionTest, PayloadCommitsWithTheTasksRemoval) {
 }
 
 TEST_F(ExtensionTest, AFailingPayloadRollsBackAloneInItsBatch) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {1, 2, 3}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {1, 2, 3}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 3);
   ASSERT_EQ(t.size(), 3u);
   // The middle one violates the CHECK constraint inside the batch's transaction.
@@ -135,12 +130,12 @@ TEST_F(ExtensionTest, AFailingPayloadRollsBackAloneInItsBatch) {
 }
 
 TEST_F(ExtensionTest, WrongPayloadIsInvalidAndWritesNothing) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 1);
   Completion c = Done(t[0], 1);
   google::protobuf::StringValue wrong;
   wrong.set_value("x");
-  c.payload->PackFrom(wrong);
+  c.payload = PackPayload(wrong);
   auto out = queue_->Complete(c);
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(out.status())) << out.status();
@@ -149,7 +144,7 @@ TEST_F(ExtensionTest, WrongPayloadIsInvalidAndWritesNothing) {
 }
 
 TEST_F(ExtensionTest, PayloadOnAPlainKindIsRefused) {
-  ASSERT_TRUE(queue_->Enqueue("alliance_ids", {0}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("alliance_ids", {0}, Priority::kManual).ok());
   auto t = LeaseOrDie({"alliance_ids"}, 1);
   auto out = queue_->Complete(Done(t[0], 1));
   ASSERT_FALSE(out.ok());
@@ -158,7 +153,7 @@ TEST_F(ExtensionTest, PayloadOnAPlainKindIsRefused) {
 }
 
 TEST_F(ExtensionTest, RequeueKeepsTheTaskForItsNextTurn) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {1}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 1);
   ASSERT_TRUE(queue_->Complete(Done(t[0], 7)).ok());
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'ext_test'"), 1);
@@ -174,7 +169,7 @@ TEST_F(ExtensionTest, RequeueKeepsTheTaskForItsNextTurn) {
 }
 
 TEST_F(ExtensionTest, FailureHooksRunInTheFailuresTransaction) {
-  ASSERT_TRUE(queue_->Enqueue(kKind, {5}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {5}, Priority::kManual).ok());
   auto t = LeaseOrDie({kKind}, 1);
   Failure f;
   f.task_id = t[0].task_id;
@@ -195,7 +190,7 @@ TEST_F(ExtensionTest, FailureHooksRunInTheFailuresTransaction) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM ext_events WHERE what = 'dead'"), 1);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM ext_events WHERE what = 'failure 404'"), 1);
   // A release never reached the upstream: no hook.
-  ASSERT_TRUE(queue_->Enqueue(kKind, {6}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue(kKind, {6}, Priority::kManual).ok());
   t = LeaseOrDie({kKind}, 1);
   Failure r;
   r.task_id = t[0].task_id;

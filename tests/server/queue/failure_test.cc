@@ -26,7 +26,7 @@ class FailureTest : public QueueFixture {
 };
 
 TEST_F(FailureTest, TransientFailureBacksOffAtLeastRetryAfter) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   auto out = LeaseAndFail(503, seconds(120));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_TRUE(out->retry_at.has_value());
@@ -37,7 +37,7 @@ TEST_F(FailureTest, TransientFailureBacksOffAtLeastRetryAfter) {
 }
 
 TEST_F(FailureTest, BackoffGrowsWithAttempts) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   Duration last{0};
   for (int i = 1; i <= 5; ++i) {
     auto out = LeaseAndFail(500, Duration::zero());
@@ -46,16 +46,16 @@ TEST_F(FailureTest, BackoffGrowsWithAttempts) {
     Duration wait = *out->retry_at - clock_.Now();
     // Jitter is 0.5x..1.5x of base * 2^(n-1): ranges of consecutive attempts
     // overlap, but attempt n+2 always waits longer than attempt n.
-    EXPECT_GE(wait, options_.backoff_base * (1 << (i - 1)) / 2);
-    EXPECT_LE(wait, options_.backoff_base * (1 << (i - 1)) * 3 / 2);
+    EXPECT_GE(wait, options_.retry.backoff_base * (1 << (i - 1)) / 2);
+    EXPECT_LE(wait, options_.retry.backoff_base * (1 << (i - 1)) * 3 / 2);
     last = wait;
     clock_.Advance(wait + seconds(1));
   }
 }
 
 TEST_F(FailureTest, RepeatedInvalid4xxBecomesPermanent) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
-  for (int i = 1; i < options_.permanent_4xx_after; ++i) {
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
+  for (int i = 1; i < options_.retry.permanent_4xx_after; ++i) {
     auto out = LeaseAndFail(400, Duration::zero());
     ASSERT_TRUE(out.ok());
     EXPECT_FALSE(out->dead);
@@ -69,7 +69,7 @@ TEST_F(FailureTest, RepeatedInvalid4xxBecomesPermanent) {
 }
 
 TEST_F(FailureTest, RateLimitResponsesAreNeverPermanent) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   for (int i = 1; i <= 5; ++i) {
     auto out = LeaseAndFail(i % 2 ? 429 : 420, seconds(1));
     ASSERT_TRUE(out.ok());
@@ -79,7 +79,7 @@ TEST_F(FailureTest, RateLimitResponsesAreNeverPermanent) {
 }
 
 TEST_F(FailureTest, ReleaseCountsNoAttemptAndIsReadyAgain) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   for (int i = 0; i < 3; ++i) {
     auto t = LeaseOrDie({"character"}, 1);
     ASSERT_EQ(t.size(), 1u) << "released task not ready again";
@@ -103,7 +103,7 @@ TEST_F(FailureTest, ReleaseCountsNoAttemptAndIsReadyAgain) {
 }
 
 TEST_F(FailureTest, PermanentFailureIsKeptInDeadTasks) {
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   auto out = LeaseAndFail(404, Duration::zero(), /*permanent=*/true);
   ASSERT_TRUE(out.ok());
   EXPECT_TRUE(out->dead);
@@ -112,9 +112,9 @@ TEST_F(FailureTest, PermanentFailureIsKeptInDeadTasks) {
 }
 
 TEST_F(FailureTest, OutOfAttemptsIsDead) {
-  options_.max_attempts = 3;
+  options_.retry.max_attempts = 3;
   ResetQueue();
-  ASSERT_TRUE(queue_->Enqueue("character", {1}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {1}, Priority::kManual).ok());
   for (int i = 1; i <= 3; ++i) {
     auto out = LeaseAndFail(503, Duration::zero());
     ASSERT_TRUE(out.ok());

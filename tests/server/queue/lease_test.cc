@@ -22,12 +22,12 @@ Completion DoneWith(const LeasedTask& t, const std::string& agent) {
   v1::EntityRecord r;
   r.mutable_character()->set_character_id(t.entity_id);
   r.mutable_character()->set_name("Pilot " + std::to_string(t.entity_id));
-  c.records.push_back(r);
+  c.payload = Records({r});
   return c;
 }
 
 TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
-  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto first = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
   ASSERT_EQ(first.size(), 1u);
   EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty()) << "leased task was handed out twice";
@@ -41,7 +41,7 @@ TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
 }
 
 TEST_F(LeaseTest, StaleFencingTokenIsRejectedAndWritesNothing) {
-  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto first = LeaseOrDie({"character"}, 1, "agent-a", seconds(5));
   clock_.Advance(seconds(6));
   auto second = LeaseOrDie({"character"}, 1, "agent-b");
@@ -67,7 +67,7 @@ TEST_F(LeaseTest, StaleFencingTokenIsRejectedAndWritesNothing) {
 }
 
 TEST_F(LeaseTest, ExtendKeepsTheTaskLeased) {
-  ASSERT_TRUE(queue_->Enqueue("character", {7}, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto t = LeaseOrDie({"character"}, 1, "agent-a", seconds(10));
   clock_.Advance(seconds(8));
   auto until = queue_->Extend(t[0].task_id, t[0].fencing_token, seconds(60));
@@ -82,7 +82,7 @@ TEST_F(LeaseTest, TwoAgentsNeverBothCommitOneTask) {
   // agents race to complete it. Exactly one commit may win each round.
   std::vector<int64_t> ids;
   for (int i = 1; i <= 40; ++i) ids.push_back(i);
-  ASSERT_TRUE(queue_->Enqueue("character", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", ids, Priority::kManual).ok());
   auto a = LeaseOrDie({"character"}, 40, "agent-a", seconds(5));
   ASSERT_EQ(a.size(), 40u);
   clock_.Advance(seconds(6));
@@ -113,7 +113,7 @@ TEST_F(LeaseTest, TwoAgentsNeverBothCommitOneTask) {
 TEST_F(LeaseTest, ConcurrentClaimsNeverShareATask) {
   std::vector<int64_t> ids;
   for (int i = 1; i <= 2000; ++i) ids.push_back(i);
-  ASSERT_TRUE(queue_->Enqueue("character", ids, v1::PRIORITY_CLASS_MANUAL).ok());
+  ASSERT_TRUE(queue_->Enqueue("character", ids, Priority::kManual).ok());
   std::mutex mu;
   std::set<int64_t> seen;
   std::atomic<int> dups{0};
@@ -140,7 +140,7 @@ TEST_F(LeaseTest, ConcurrentClaimsNeverShareATask) {
 TEST_F(LeaseTest, LongPollReturnsWhenWorkArrives) {
   std::thread producer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    ASSERT_TRUE(queue_->Enqueue("character", {9}, v1::PRIORITY_CLASS_MANUAL).ok());
+    ASSERT_TRUE(queue_->Enqueue("character", {9}, Priority::kManual).ok());
   });
   auto start = std::chrono::steady_clock::now();
   auto got = queue_->Lease("agent-a", {"character"}, 5, seconds(30), seconds(10));

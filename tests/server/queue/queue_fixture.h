@@ -1,5 +1,6 @@
 // A migrated throwaway database with a PgQueueStore and a TaskQueue on a
-// FakeClock, plus helpers to insert queue rows directly for ordering tests.
+// FakeClock, the core ESI kinds registered (the entity kinds most queue tests
+// use), plus helpers to insert queue rows directly for ordering tests.
 #ifndef SLUICE_TESTS_SERVER_QUEUE_QUEUE_FIXTURE_H_
 #define SLUICE_TESTS_SERVER_QUEUE_QUEUE_FIXTURE_H_
 
@@ -11,15 +12,26 @@
 #include "db/migrations.h"
 #include "server/queue/task_queue.h"
 #include "server/store/migrator.h"
+#include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
+#include "server/workflows/esi/esi_kinds.h"
+#include "sluice/v1/entities.pb.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
 
+// An entity kind's completion payload.
+inline Payload Records(const std::vector<v1::EntityRecord>& records) {
+  v1::EntityRecords m;
+  for (const auto& r : records) *m.add_records() = r;
+  return PackPayload(m);
+}
+
 class QueueFixture : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_TRUE(esi::RegisterEsiKinds(kinds_, extensions_).ok());
     db_ = std::make_unique<TestDatabase>();
     PgPool::Options o;
     o.dsn = db_->dsn();
@@ -27,12 +39,14 @@ class QueueFixture : public ::testing::Test {
     pool_ = std::make_unique<PgPool>(o);
     Migrator m(pool_.get(), EmbeddedMigrations());
     ASSERT_TRUE(m.Apply().ok());
-    store_ = std::make_unique<PgQueueStore>(pool_.get());
-    queue_ = std::make_unique<TaskQueue>(store_.get(), &clock_, options_);
+    store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
+    ResetQueue();
   }
 
   // Rebuilds the queue after a test changed options_.
-  void ResetQueue() { queue_ = std::make_unique<TaskQueue>(store_.get(), &clock_, options_); }
+  void ResetQueue() {
+    queue_ = std::make_unique<TaskQueue>(store_.get(), &kinds_, &clock_, options_);
+  }
 
   void Exec(const std::string& sql) {
     pqxx::connection c(db_->dsn());
@@ -48,6 +62,8 @@ class QueueFixture : public ::testing::Test {
     return r.ok() ? *r : std::vector<LeasedTask>{};
   }
 
+  TaskKindRegistry kinds_;
+  TaskExtensionRegistry extensions_;
   FakeClock clock_{FromUnixSeconds(1'800'000'000)};
   TaskQueueOptions options_;
   std::unique_ptr<TestDatabase> db_;

@@ -4,6 +4,7 @@
 // audited, and one agent holds a stream at a time.
 #include <gtest/gtest.h>
 
+#include "server/store/payload_codec.h"
 #include "server/streams/poe_streams.h"
 #include "server/streams/stream_module.h"
 #include "sluice/v1/poe.pb.h"
@@ -37,7 +38,7 @@ class StreamApplyTest : public QueueFixture {
  protected:
   void SetUp() override {
     QueueFixture::SetUp();
-    StreamModule(StreamOptions{}).RegisterKinds();
+    ASSERT_TRUE(StreamModule(StreamOptions{}).RegisterKinds(kinds_, extensions_).ok());
     streams::StreamTiming timing;
     timing.stash_poll = seconds(2);
     timing.exchange_poll = seconds(60);
@@ -54,9 +55,9 @@ class StreamApplyTest : public QueueFixture {
   }
 
   static std::string CursorOf(const LeasedTask& t) {
-    v1::PoeStreamContext context;
-    EXPECT_TRUE(t.context.has_value() && t.context->UnpackTo(&context));
-    return context.cursor();
+    auto context = UnpackPayload<v1::PoeStreamContext>(t.context, "context", t.kind);
+    EXPECT_TRUE(context.ok()) << context.status();
+    return context.ok() ? context->cursor() : "";
   }
 
   static Completion StashCompletion(const LeasedTask& t, const std::string& start,
@@ -70,8 +71,7 @@ class StreamApplyTest : public QueueFixture {
     c.task_id = t.task_id;
     c.fencing_token = t.fencing_token;
     c.agent_id = agent;
-    c.payload.emplace();
-    c.payload->PackFrom(page);
+    c.payload = PackPayload(page);
     return c;
   }
 
@@ -91,8 +91,7 @@ class StreamApplyTest : public QueueFixture {
     c.task_id = t.task_id;
     c.fencing_token = t.fencing_token;
     c.agent_id = "agent-a";
-    c.payload.emplace();
-    c.payload->PackFrom(page);
+    c.payload = PackPayload(page);
     return c;
   }
 
@@ -102,7 +101,7 @@ class StreamApplyTest : public QueueFixture {
   int64_t StashRows() { return db_->Count("SELECT count(*) FROM poe_stash_raw"); }
 
   void Enqueue(const std::string& kind) {
-    auto r = queue_->Enqueue(kind, {1}, v1::PRIORITY_CLASS_MANUAL);
+    auto r = queue_->Enqueue(kind, {1}, Priority::kManual);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 

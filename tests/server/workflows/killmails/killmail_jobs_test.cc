@@ -55,7 +55,7 @@ TEST_F(KillmailJobsTest, QueuesOnlyTokenHoldersNotSyncedFor15MinutesAtBackground
   Token(104, std::nullopt, -minutes(1));           // token expired: skipped
   Token(105, minutes(16));                         // stale, but a manual request is queued
   ASSERT_TRUE(coordinator_->queue()
-                  ->Enqueue("character_killmails", {105}, v1::PRIORITY_CLASS_MANUAL)
+                  ->Enqueue("character_killmails", {105}, Priority::kManual)
                   .ok());
 
   EXPECT_EQ(RunJob("killmail_sync"), 2);
@@ -78,7 +78,7 @@ TEST_F(KillmailJobsTest, ManualRequestAfterTheJobRaisesThePriority) {
   Token(201, std::nullopt);
   Token(202, std::nullopt);
   EXPECT_EQ(RunJob("killmail_sync"), 2);
-  auto out = coordinator_->queue()->Enqueue("character_killmails", {202}, v1::PRIORITY_CLASS_MANUAL);
+  auto out = coordinator_->queue()->Enqueue("character_killmails", {202}, Priority::kManual);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->already_queued, 1);
   EXPECT_EQ(Queued("character_killmails"), "201:3,202:5");
@@ -100,9 +100,9 @@ TEST_F(KillmailJobsTest, ScanEntitiesQueuesMissingParticipantsOnce) {
   db_.Query("INSERT INTO character_static (character_id, name) VALUES (91000001, 'Known')");
   db_.Query("INSERT INTO dead_tasks (kind, entity_id, attempts, failed_at) VALUES "
             "('corporation', 98000004, 3, now())");
-  ASSERT_TRUE(coordinator_->queue()->Enqueue("corporation", {98000003}, v1::PRIORITY_CLASS_USER).ok());
+  ASSERT_TRUE(coordinator_->queue()->Enqueue("corporation", {98000003}, Priority::kUser).ok());
 
-  const int64_t types = FindTaskKind("universe_type") != nullptr ? 2 : 0;
+  const int64_t types = coordinator_->queue()->kinds().Find("universe_type") != nullptr ? 2 : 0;
   EXPECT_EQ(RunJob("scan_entities"), 1 + 2 + 1 + types);
   EXPECT_EQ(Queued("character"), "91000002:3");
   EXPECT_EQ(Queued("corporation"), "98000001:3,98000002:3,98000003:7");

@@ -6,6 +6,7 @@
 #include "tests/server/workflows/killmails/killmail_test_util.h"
 
 #include "server/queue/task_kinds.h"
+#include "server/store/payload_codec.h"
 
 namespace sluice::testing {
 namespace {
@@ -118,8 +119,7 @@ Completion CompletionFor(const LeasedTask& t, const google::protobuf::Message& p
   c.task_id = t.task_id;
   c.fencing_token = t.fencing_token;
   c.agent_id = "hand";
-  c.payload.emplace();
-  c.payload->PackFrom(payload);
+  c.payload = PackPayload(payload);
   return c;
 }
 
@@ -129,8 +129,9 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   EnqueueSync({ch});
   LeasedTask t = LeaseOne(coordinator_.get(), "character_killmails");
   ASSERT_TRUE(t.context.has_value());
-  v1::CharacterKillmailsContext ctx;
-  ASSERT_TRUE(t.context->UnpackTo(&ctx));
+  auto unpacked = UnpackPayload<v1::CharacterKillmailsContext>(t.context, "context", t.kind);
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  v1::CharacterKillmailsContext ctx = *unpacked;
   EXPECT_FALSE(ctx.access_token().empty());
   EXPECT_EQ(ctx.last_killmail_id(), 0);
 
@@ -187,7 +188,9 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   // A later incremental sync never moves the checkpoint back.
   EnqueueSync({ch});
   LeasedTask t2 = LeaseOne(coordinator_.get(), "character_killmails");
-  t2.context->UnpackTo(&ctx);
+  unpacked = UnpackPayload<v1::CharacterKillmailsContext>(t2.context, "context", t2.kind);
+  ASSERT_TRUE(unpacked.ok()) << unpacked.status();
+  ctx = *unpacked;
   EXPECT_EQ(ctx.last_killmail_id(), 500000003);
   v1::CharacterKillmailsResult none;
   none.set_pages_fetched(1);
@@ -198,7 +201,7 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
 TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPriority) {
   const int64_t ch = characters_[1];
   GiveToken(ch);
-  EnqueueSync({ch}, v1::PRIORITY_CLASS_USER);
+  EnqueueSync({ch}, Priority::kUser);
   LeasedTask t = LeaseOne(coordinator_.get(), "character_killmails");
   v1::CharacterKillmailsResult result;
   auto* ref = result.add_refs();
@@ -211,9 +214,9 @@ TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPr
   LeasedTask body = LeaseOne(coordinator_.get(), "killmail");
   EXPECT_EQ(body.entity_id, 700000001);
   EXPECT_EQ(body.priority, 7);
-  v1::KillmailContext kctx;
-  ASSERT_TRUE(body.context.has_value() && body.context->UnpackTo(&kctx));
-  EXPECT_EQ(kctx.killmail_hash(), "abc");
+  auto kctx = UnpackPayload<v1::KillmailContext>(body.context, "context", body.kind);
+  ASSERT_TRUE(kctx.ok()) << kctx.status();
+  EXPECT_EQ(kctx->killmail_hash(), "abc");
 
   // One participant's character, corporation and alliance are stored
   // already; the others are not.
@@ -245,7 +248,7 @@ TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPr
   EXPECT_EQ(queued("character"), "91000002:7,91000003:7");
   EXPECT_EQ(queued("corporation"), "98000002:7");
   EXPECT_EQ(queued("alliance"), "99000002:7");
-  if (FindTaskKind("universe_type") != nullptr) {
+  if (coordinator_->queue()->kinds().Find("universe_type") != nullptr) {
     EXPECT_EQ(queued("universe_type"), "587:7,24690:7");
   }
   EXPECT_EQ(db_.Count("SELECT count(*) FROM killmail_participants WHERE killmail_id = 700000001"), 3);

@@ -72,8 +72,8 @@ class KillmailFixture : public ::testing::Test {
     co.dsn = db_.dsn();
     co.db_pool_size = 6;
     co.scheduler.enabled = false;
-    co.queue.backoff_base = std::chrono::milliseconds(50);
-    co.queue.backoff_max = std::chrono::milliseconds(200);
+    co.queue.retry.backoff_base = std::chrono::milliseconds(50);
+    co.queue.retry.backoff_max = std::chrono::milliseconds(200);
     return co;
   }
 
@@ -167,7 +167,7 @@ class KillmailFixture : public ::testing::Test {
   }
 
   void EnqueueSync(const std::vector<int64_t>& characters,
-                   v1::PriorityClass priority = v1::PRIORITY_CLASS_MANUAL) {
+                   Priority priority = Priority::kManual) {
     auto out = coordinator_->queue()->Enqueue("character_killmails", characters, priority);
     ASSERT_TRUE(out.ok()) << out.status();
   }

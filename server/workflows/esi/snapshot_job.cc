@@ -1,4 +1,4 @@
-#include "server/scheduler/snapshot_job.h"
+#include "server/workflows/esi/snapshot_job.h"
 
 #include <ctime>
 

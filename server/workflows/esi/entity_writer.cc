@@ -1,9 +1,8 @@
-#include "server/store/entity_writer.h"
+#include "server/workflows/esi/entity_writer.h"
 
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
-#include "server/store/pg_pool.h"
 
 namespace sluice {
 namespace {
@@ -81,7 +80,7 @@ ON CONFLICT (character_id) DO UPDATE SET
 
 }  // namespace
 
-int WriteEntityRecords(pqxx::work& txn, const std::vector<v1::EntityRecord>& records,
+int WriteEntityRecords(pqxx::dbtransaction& txn, const std::vector<v1::EntityRecord>& records,
                        TimePoint now) {
   json alliances = json::array(), corporations = json::array(), characters = json::array();
   for (const auto& r : records) {
@@ -140,15 +139,6 @@ int WriteEntityRecords(pqxx::work& txn, const std::vector<v1::EntityRecord>& rec
   write(corporations, kUpsertCorporationStatic, kUpsertCorporationEphemeral);
   write(characters, kUpsertCharacterStatic, kUpsertCharacterEphemeral);
   return static_cast<int>(alliances.size() + corporations.size() + characters.size());
-}
-
-void TouchEntities(pqxx::work& txn, const std::string& table, const std::string& key,
-                   const std::vector<int64_t>& ids, TimePoint now) {
-  if (table.empty() || ids.empty()) return;
-  // table/key come from the TaskKind registry (constants), never from input.
-  txn.exec_params("UPDATE " + table + " SET last_modified = $2::timestamptz WHERE " + key +
-                      " = ANY($1::bigint[])",
-                  PgArray(ids), FormatRfc3339(now));
 }
 
 }  // namespace sluice

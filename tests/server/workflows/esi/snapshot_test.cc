@@ -1,7 +1,7 @@
 // Daily snapshots of alliances and corporations are idempotent per day:
 // re-running a day replaces that day's rows, another day gets its own rows
 // and never touches earlier ones.
-#include "server/scheduler/snapshot_job.h"
+#include "server/workflows/esi/snapshot_job.h"
 #include "tests/server/scheduler/scheduler_fixture.h"
 
 namespace sluice::testing {

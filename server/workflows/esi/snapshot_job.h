@@ -11,8 +11,8 @@
 //
 // Ownership: borrows the pool. Thread-safety: Run from one thread at a time
 // (the scheduler's guarantee); no mutable state.
-#ifndef SLUICE_SERVER_SCHEDULER_SNAPSHOT_JOB_H_
-#define SLUICE_SERVER_SCHEDULER_SNAPSHOT_JOB_H_
+#ifndef SLUICE_SERVER_WORKFLOWS_ESI_SNAPSHOT_JOB_H_
+#define SLUICE_SERVER_WORKFLOWS_ESI_SNAPSHOT_JOB_H_
 
 #include <string>
 
@@ -39,4 +39,4 @@ std::string UtcDay(TimePoint t);
 
 }  // namespace sluice
 
-#endif  // SLUICE_SERVER_SCHEDULER_SNAPSHOT_JOB_H_
+#endif  // SLUICE_SERVER_WORKFLOWS_ESI_SNAPSHOT_JOB_H_

@@ -1,0 +1,215 @@
+// Every statement of the queue store (PgQueueStore), by name, in one place.
+// Task states are the queue's constants (TaskState), spelled into the SQL
+// here; the claim function itself is db/migrations/0002_claim.sql.
+//
+// Table and column names that come from a TaskKind are constants of the
+// module that registered the kind, never input; values are always bound.
+#ifndef SLUICE_SERVER_STORE_QUEUE_SQL_H_
+#define SLUICE_SERVER_STORE_QUEUE_SQL_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/queue/queue_types.h"
+#include "server/queue/task_kinds.h"
+
+namespace sluice::queue_sql {
+
+inline const std::string kReady = std::to_string(StateValue(TaskState::kReady));
+inline const std::string kLeased = std::to_string(StateValue(TaskState::kLeased));
+inline const std::string kWaiting = std::to_string(StateValue(TaskState::kWaiting));
+
+// $1 kinds, $2 limit, $3 now, $4 lease until, $5 agent.
+inline constexpr char kClaim[] = R"sql(
+SELECT c.task_id, c.kind, c.entity_id, c.lease_token,
+       EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
+       COALESCE(e.etag, '')
+  FROM sluice_claim($1::text[], $2, $3::timestamptz, $4::timestamptz, $5) c
+  LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
+
+// $1 task, $2 token, $3 lease until.
+inline const std::string kExtend = absl::StrCat(
+    "UPDATE discovery_queue SET state = ", kLeased,
+    ", locked_until = $3::timestamptz, available_at = $3::timestamptz "
+    "WHERE task_id = $1 AND lease_token = $2 RETURNING 1");
+
+// The batch's tasks still holding the presented tokens, locked in task order
+// (so two batches never wait for each other in opposite orders), with what
+// their last full answer discovered. $1 task ids, $2 tokens.
+inline constexpr char kLockBatch[] = R"sql(
+SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
+       COALESCE(e.discovered::text, '')
+  FROM discovery_queue q
+  JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
+    ON q.task_id = b.task_id AND q.lease_token = b.token
+  LEFT JOIN entity_cache e ON e.kind = q.kind AND e.entity_id = q.entity_id
+ ORDER BY q.task_id
+   FOR UPDATE OF q)sql";
+
+// $1 task, $2 token.
+inline constexpr char kLockByToken[] = R"sql(
+SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
+ WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
+
+// $1 rows (JSON: kind, entity_id, etag, expires_at, discovered), $2 now.
+inline constexpr char kUpsertCacheBatch[] = R"sql(
+INSERT INTO entity_cache (kind, entity_id, etag, expires_at, checked_at, discovered)
+SELECT x.kind, x.entity_id, NULLIF(x.etag, ''), NULLIF(x.expires_at, '')::timestamptz,
+       $2::timestamptz, x.discovered
+  FROM jsonb_to_recordset($1::jsonb) AS x(kind TEXT, entity_id BIGINT, etag TEXT, expires_at TEXT,
+                                          discovered JSONB)
+ ORDER BY x.kind, x.entity_id
+ON CONFLICT (kind, entity_id) DO UPDATE SET
+  etag = COALESCE(EXCLUDED.etag, entity_cache.etag),
+  expires_at = COALESCE(EXCLUDED.expires_at, entity_cache.expires_at),
+  checked_at = EXCLUDED.checked_at,
+  discovered = COALESCE(EXCLUDED.discovered, entity_cache.discovered))sql";
+
+// Already queued discoveries: raise their priority, but never wait for a row
+// another batch holds (it is being completed, failed or leased right now);
+// waiting here while holding our own task rows is how two batches that
+// discover each other's entities deadlock. $1 kind, $2 ids, $3 priority.
+inline constexpr char kRaiseDiscoveredPriority[] = R"sql(
+UPDATE discovery_queue q SET priority = $3
+  FROM (SELECT task_id FROM discovery_queue
+         WHERE kind = $1 AND entity_id = ANY($2::bigint[]) AND priority < $3
+         ORDER BY task_id
+           FOR UPDATE SKIP LOCKED) l
+ WHERE q.task_id = l.task_id)sql";
+
+// $1 task ids.
+inline constexpr char kDeleteTasks[] = "DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
+
+// Kept for its next turn (a stream). $1 task, $2 ready at, $3 now.
+inline const std::string kRequeue = absl::StrCat(
+    "UPDATE discovery_queue SET state = ", kWaiting,
+    ", attempts = 0, available_at = $2::timestamptz, last_modified = $3::timestamptz, "
+    "locked_until = NULL, lease_token = NULL, leased_by = NULL, last_error = NULL "
+    "WHERE task_id = $1");
+
+// Handed back unstarted. $1 task, $2 ready at.
+inline const std::string kRelease = absl::StrCat(
+    "UPDATE discovery_queue SET state = ", kWaiting,
+    ", available_at = $2::timestamptz, locked_until = NULL, lease_token = NULL, "
+    "leased_by = NULL WHERE task_id = $1");
+
+// A transient failure. $1 task, $2 attempts, $3 ready at, $4 error.
+inline const std::string kRetryLater = absl::StrCat(
+    "UPDATE discovery_queue SET state = ", kWaiting,
+    ", attempts = $2, available_at = $3::timestamptz, locked_until = NULL, lease_token = NULL, "
+    "leased_by = NULL, last_error = $4 WHERE task_id = $1");
+
+// $1 kind, $2 entity, $3 attempts, $4 status, $5 error, $6 agent, $7 now.
+inline constexpr char kDeadLetter[] = R"sql(
+INSERT INTO dead_tasks (kind, entity_id, attempts, http_status, error, agent_id, failed_at)
+VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7::timestamptz)
+ON CONFLICT (kind, entity_id) DO UPDATE SET attempts = EXCLUDED.attempts,
+  http_status = EXCLUDED.http_status, error = EXCLUDED.error,
+  agent_id = EXCLUDED.agent_id, failed_at = EXCLUDED.failed_at)sql";
+
+// $1 task.
+inline constexpr char kDeleteTask[] = "DELETE FROM discovery_queue WHERE task_id = $1";
+
+// $1 now.
+inline const std::string kStatsByState = absl::StrCat(
+    "SELECT kind,"
+    " count(*) FILTER (WHERE state = ", kReady, " OR available_at <= $1::timestamptz),"
+    " count(*) FILTER (WHERE state = ", kLeased, " AND available_at > $1::timestamptz),"
+    " count(*) FILTER (WHERE state = ", kWaiting, " AND available_at > $1::timestamptz),"
+    " COALESCE(EXTRACT(EPOCH FROM ($1::timestamptz - min(enqueued_at))), 0)::float8"
+    " FROM discovery_queue GROUP BY kind");
+
+// $1 now.
+inline const std::string kLeasesByAgent = absl::StrCat(
+    "SELECT kind, leased_by, count(*) FROM discovery_queue"
+    " WHERE state = ", kLeased, " AND available_at > $1::timestamptz"
+    " GROUP BY kind, leased_by ORDER BY kind, leased_by");
+
+inline constexpr char kDeadByKind[] = "SELECT kind, count(*) FROM dead_tasks GROUP BY kind";
+
+// $1 kind, $2 candidate ids.
+inline constexpr char kUnqueued[] = R"sql(
+SELECT i.id FROM (SELECT DISTINCT unnest($2::bigint[]) AS id) i
+ WHERE NOT EXISTS (SELECT 1 FROM discovery_queue q WHERE q.kind = $1 AND q.entity_id = i.id)
+   AND NOT EXISTS (SELECT 1 FROM dead_tasks d WHERE d.kind = $1 AND d.entity_id = i.id)
+ ORDER BY 1)sql";
+
+// $1 kind, $2 ids.
+inline constexpr char kCountFirstAttempts[] = R"sql(
+SELECT count(*) FROM discovery_queue
+ WHERE kind = $1 AND entity_id = ANY($2::bigint[]) AND attempts = 0)sql";
+
+// How InsertTasks treats an id that is queued already.
+enum class OnQueued {
+  // An enqueue: keep the higher priority, count the access (when asked).
+  kRaisePriority,
+  // A discovery: leave it alone (no row lock waited for; see
+  // kRaiseDiscoveredPriority).
+  kLeave,
+};
+
+// Queues ids of one kind. $1 kind, $2 ids, $3 priority, $4 now, $5 force,
+// $6 freshness cutoff, $7 access increments already applied to existing
+// entity rows (a user's enqueue), counted on the task when no row exists.
+// Ids are deduplicated and sorted, so concurrent writers lock rows in the
+// same order. Returns (xmax = 0) AS inserted per row touched.
+inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool count_access) {
+  // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
+  std::string weight = "0 * $7::bigint + 1";
+  std::string join;
+  if (!kind.entity_table.empty()) {
+    weight = "COALESCE(s.access_count, $7::bigint) + 1";
+    join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
+  }
+  std::string sql =
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
+      "enqueued_at) "
+      "SELECT $1, i.id, $3, " + weight +
+      ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
+      "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
+      "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
+      join +
+      " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
+      "ORDER BY i.id ";
+  if (on_queued == OnQueued::kLeave) return sql + "ON CONFLICT (kind, entity_id) DO NOTHING "
+                                                  "RETURNING (xmax = 0) AS inserted";
+  sql += "ON CONFLICT (kind, entity_id) DO UPDATE SET "
+         "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
+  if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
+  return sql + " RETURNING (xmax = 0) AS inserted";
+}
+
+// $1 ids.
+inline std::string CountAccess(const TaskKind& kind) {
+  return "UPDATE " + kind.entity_table + " SET access_count = access_count + 1 WHERE " +
+         kind.entity_key + " = ANY($1::bigint[])";
+}
+
+// Accesses counted while the entity had no row. $1 entity, $2 accesses.
+inline std::string CarryAccess(const TaskKind& kind) {
+  return "UPDATE " + kind.entity_table + " SET access_count = GREATEST(access_count, $2) WHERE " +
+         kind.entity_key + " = $1";
+}
+
+// A 304: the entity is fresh, its data unchanged. $1 ids, $2 now.
+inline std::string Touch(const TaskKind& kind) {
+  return "UPDATE " + kind.entity_table + " SET last_modified = $2::timestamptz WHERE " +
+         kind.entity_key + " = ANY($1::bigint[])";
+}
+
+// $1 since ('' = no cutoff).
+inline std::string CountEntities(const TaskKind& kind) {
+  return "SELECT count(*), count(*) FILTER (WHERE $1 <> '' AND "
+         "last_modified >= NULLIF($1, '')::timestamptz) FROM " +
+         kind.entity_table;
+}
+
+// $1 after, $2 limit.
+inline std::string EntityIdsAfter(const TaskKind& kind) {
+  return "SELECT " + kind.entity_key + " FROM " + kind.entity_table + " WHERE " +
+         kind.entity_key + " > $1 ORDER BY 1 LIMIT $2";
+}
+
+}  // namespace sluice::queue_sql
+
+#endif  // SLUICE_SERVER_STORE_QUEUE_SQL_H_
