@@ -2,15 +2,11 @@
 
 #include <glog/logging.h>
 
+#include "server/store/lock_keys.h"
 #include "server/store/pg_pool.h"
 
 namespace sluice {
 namespace {
-
-// Job locks use the two-int4 advisory key space, which PostgreSQL keeps apart
-// from the single-bigint space the migrator and the claim function lock in,
-// so a job's hashed name can never collide with them.
-constexpr int kJobLockClass = 7314100;
 
 // hashtext gives a stable int4 per name; the prefix keeps these names apart
 // from anything else that might hash strings into this class later.
@@ -53,7 +49,7 @@ JobLock JobLock::TryAcquire(const std::string& dsn, const std::string& job_name,
   try {
     conn = std::make_unique<pqxx::connection>(DsnWithConnectTimeout(dsn, connect_timeout));
     pqxx::nontransaction nt(*conn);
-    const bool got = nt.exec_params1(kTryLockSql, kJobLockClass, job_name)[0].as<bool>();
+    const bool got = nt.exec_params1(kTryLockSql, lock_keys::kJobClass, job_name)[0].as<bool>();
     if (!got) {
       // Nothing to release: close the connection now rather than keep it.
       conn.reset();
@@ -77,7 +73,7 @@ absl::Status JobLock::Release() {
   absl::Status status;
   try {
     pqxx::nontransaction nt(*conn_);
-    if (!nt.exec_params1(kUnlockSql, kJobLockClass, job_name_)[0].as<bool>()) {
+    if (!nt.exec_params1(kUnlockSql, lock_keys::kJobClass, job_name_)[0].as<bool>()) {
       status = absl::InternalError("pg_advisory_unlock found no lock held by this session");
     }
   } catch (const std::exception& e) {

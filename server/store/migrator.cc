@@ -4,17 +4,16 @@
 
 #include <set>
 
+#include "server/store/lock_keys.h"
+
 namespace sluice {
-namespace {
-constexpr int64_t kMigrationLockKey = 7314000;
-}  // namespace
 
 absl::StatusOr<MigrationResult> Migrator::Apply() {
   MigrationResult result;
   absl::Status status = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     {
       pqxx::nontransaction nt(conn);
-      nt.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+      nt.exec_params("SELECT pg_advisory_lock($1)", lock_keys::kMigration);
     }
     // Session-level lock: release it whatever happens below.
     struct Unlock {
@@ -22,7 +21,7 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
       ~Unlock() {
         try {
           pqxx::nontransaction nt(c);
-          nt.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+          nt.exec_params("SELECT pg_advisory_unlock($1)", lock_keys::kMigration);
         } catch (const std::exception& e) {
           LOG(WARNING) << "releasing migration lock: " << e.what();
         }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "db/migrations.h"
+#include "server/store/lock_keys.h"
 #include "server/store/migrator.h"
 #include "tests/support/test_database.h"
 
@@ -32,6 +33,18 @@ TEST_F(MigratorTest, AppliesAllOnceAndRecordsThem) {
   EXPECT_TRUE(second->applied.empty()) << "re-running applied something again";
   EXPECT_EQ(db_.Count("SELECT count(*) FROM schema_migrations"),
             static_cast<int64_t>(EmbeddedMigrations().size()));
+}
+
+TEST_F(MigratorTest, InstalledClaimFunctionLocksTheClaimKey) {
+  // The claim function spells its lock key out in SQL; the installed body
+  // must lock the key the rest of the code reserves for it.
+  ASSERT_TRUE(Migrator(pool_.get(), EmbeddedMigrations()).Apply().ok());
+  const std::string body = db_.Query(
+      "SELECT pg_get_functiondef(p.oid) FROM pg_proc p WHERE p.proname = 'sluice_claim'");
+  EXPECT_NE(body.find("pg_advisory_xact_lock(" + std::to_string(lock_keys::kClaim) + ")"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(lock_keys::kClaim, lock_keys::kMigration);
 }
 
 TEST_F(MigratorTest, FailedMigrationStopsWithItsNameAndLeavesNothingOfIt) {

@@ -1,0 +1,26 @@
+// Every PostgreSQL advisory lock key the coordinator takes, in one place.
+//
+// PostgreSQL keeps two key spaces apart: one bigint key, and two int4 keys.
+// The migrator and the claim function lock single bigint keys; scheduled
+// jobs lock (class, hashtext(name)) pairs, so a job's hashed name can never
+// collide with the single keys.
+#ifndef SLUICE_SERVER_STORE_LOCK_KEYS_H_
+#define SLUICE_SERVER_STORE_LOCK_KEYS_H_
+
+#include <cstdint>
+
+namespace sluice::lock_keys {
+
+// Held by Migrator::Apply for the whole run (session lock).
+inline constexpr int64_t kMigration = 7314000;
+// Taken per transaction by sluice_claim(); the function's body spells the
+// number out (db/migrations/0002_claim.sql), and a test reads the installed
+// function to keep the two equal.
+inline constexpr int64_t kClaim = 7314001;
+// The class (first int4) of every scheduled job's lock; the second int4 is
+// hashtext('sluice.job.' || name).
+inline constexpr int32_t kJobClass = 7314100;
+
+}  // namespace sluice::lock_keys
+
+#endif  // SLUICE_SERVER_STORE_LOCK_KEYS_H_
