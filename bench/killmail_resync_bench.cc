@@ -12,8 +12,6 @@
 // SLUICE_PG_ADMIN_DSN.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
-#include <httplib.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -66,11 +64,9 @@ struct Harness {
   }
 
   nlohmann::json SimPost(const std::string& path) {
-    httplib::Client client("127.0.0.1", sim->port());
-    auto res = client.Post(path.c_str(), httplib::Headers{{"User-Agent", "killmail-bench"}}, "",
-                           "application/json");
-    CHECK(res && res->status == 200) << path << ": " << (res ? res->body : "no answer");
-    return nlohmann::json::parse(res->body);
+    absl::StatusOr<nlohmann::json> answer = bench::SimPost(sim->port(), path);
+    CHECK(answer.ok()) << answer.status();
+    return *answer;
   }
 
   bool Pending() {
@@ -112,45 +108,15 @@ int main(int argc, char** argv) {
   FLAGS_minloglevel = std::max(FLAGS_minloglevel, 1);
   setenv("SIM_KILLMAIL_GROWTH_PERIOD_S", "0", 1);
 
-  std::string admin_dsn;
-  std::string created_db;
-  Harness h;
-  if (!FLAGS_dsn.empty()) {
-    h.dsn = FLAGS_dsn;
-    // A scratch database: start from empty killmail tables and queue.
-    try {
-      pqxx::connection c(h.dsn);
-      pqxx::work w(c);
-      w.exec("DO $$ BEGIN IF to_regclass('killmails') IS NOT NULL THEN "
-             "TRUNCATE killmails, killmail_participants, character_killmails, character_tokens; "
-             "END IF; END $$");
-      w.exec("DO $$ BEGIN IF to_regclass('discovery_queue') IS NOT NULL THEN "
-             "TRUNCATE discovery_queue, entity_cache, dead_tasks; END IF; END $$");
-      w.commit();
-    } catch (const std::exception& e) {
-      LOG(FATAL) << "cannot prepare " << h.dsn << ": " << e.what();
-    }
-  } else {
-    const char* env = std::getenv("SLUICE_PG_ADMIN_DSN");
-    if (env == nullptr || *env == '\0') {
-      std::fprintf(stderr, "killmail_resync_bench: pass --dsn or set SLUICE_PG_ADMIN_DSN\n");
-      return 2;
-    }
-    admin_dsn = env;
-    created_db = "sluice_km_bench_" + std::to_string(getpid());
-    pqxx::connection c(admin_dsn);
-    pqxx::nontransaction n(c);
-    n.exec("CREATE DATABASE " + created_db);
-    // Same server and credentials, other database.
-    std::string base = admin_dsn;
-    if (auto pos = base.find("dbname="); pos != std::string::npos) {
-      auto end = base.find(' ', pos);
-      base.erase(pos, end == std::string::npos ? std::string::npos : end - pos);
-    }
-    h.dsn = base + " dbname=" + created_db;
+  // Declared before the harness: dropped (if made here) after it has stopped.
+  absl::StatusOr<std::unique_ptr<bench::ScratchDatabase>> db =
+      bench::ScratchDatabase::Open(FLAGS_dsn, "sluice_km_bench");
+  if (!db.ok()) {
+    std::fprintf(stderr, "killmail_resync_bench: %s\n", db.status().ToString().c_str());
+    return 2;
   }
-  // A scratch database may hold an earlier run's throttler state.
-  (void)bench::ClearThrottleState(h.dsn);
+  Harness h;
+  h.dsn = (*db)->dsn();
 
   sim::SimConfig sc;
   sc.threads = 16;
@@ -183,10 +149,10 @@ int main(int argc, char** argv) {
   // The first character of the universe, with exactly --killmails killmails.
   const int64_t character = h.sim->Stats()["universe"]["characters"]["first"].get<int64_t>();
   {
-    httplib::Client client("127.0.0.1", h.sim->port());
-    auto res = client.Get(("/sim/killmails?character_id=" + std::to_string(character)).c_str());
-    CHECK(res && res->status == 200);
-    const int64_t have = nlohmann::json::parse(res->body)["total"].get<int64_t>();
+    auto res = bench::SimGet(h.sim->port(), "/sim/killmails?character_id=" +
+                                                std::to_string(character));
+    CHECK(res.ok()) << res.status();
+    const int64_t have = (*res)["total"].get<int64_t>();
     if (have < FLAGS_killmails) {
       h.SimPost("/sim/killmails?character_id=" + std::to_string(character) +
                 "&count=" + std::to_string(FLAGS_killmails - have));
@@ -241,10 +207,5 @@ int main(int argc, char** argv) {
   h.agent->Stop();
   h.coordinator->Shutdown(std::chrono::milliseconds(500));
   h.sim->Stop();
-  if (!created_db.empty()) {
-    pqxx::connection admin(admin_dsn);
-    pqxx::nontransaction n(admin);
-    n.exec("DROP DATABASE IF EXISTS " + created_db + " WITH (FORCE)");
-  }
   return 0;
 }
