@@ -22,7 +22,8 @@ CompletionPlan::CompletionPlan(const std::vector<const Completion*>& batch,
       locked_(std::move(locked)),
       payloads_(batch.size()),
       results_(batch.size(), CompletionOutcome{}),
-      effective_(batch.size()) {
+      effective_(batch.size()),
+      priority_(batch.size(), 0) {
   std::map<std::pair<int64_t, int64_t>, const LockedTask*> by_token;
   for (const LockedTask& t : locked_) by_token[{t.task_id, t.fencing_token}] = &t;
   std::set<int64_t> seen;
@@ -94,6 +95,7 @@ void CompletionPlan::Finish(TimePoint now) {
       access_carry_.push_back(AccessCarry{a.kind, t.entity_id, t.weight - 1});
     }
     // A 304 has no body: replay what the last full answer discovered.
+    priority_[a.index] = t.priority;
     std::vector<Discovery>& effective = effective_[a.index];
     effective = c.not_modified && c.discovered.empty() ? t.last_discovered : c.discovered;
     effective.insert(effective.end(), payload_discovered.begin(), payload_discovered.end());
@@ -121,7 +123,7 @@ void CompletionPlan::CreditQueued(size_t group, int inserted) {
   if (inserted <= 0 || group >= discoveries_.size()) return;
   const DiscoveryGroup& g = discoveries_[group];
   for (size_t i = 0; i < batch_.size(); ++i) {
-    if (!results_[i].ok()) continue;
+    if (!results_[i].ok() || priority_[i] != g.priority) continue;
     for (const Discovery& d : effective_[i]) {
       if (d.kind == g.kind && d.force == g.force) {
         results_[i]->tasks_queued += inserted;

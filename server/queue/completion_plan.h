@@ -115,8 +115,10 @@ class CompletionPlan {
   std::vector<Admitted> admitted_;
   std::vector<std::optional<absl::StatusOr<PayloadOutcome>>> payloads_;  // per batch index
   std::vector<absl::StatusOr<CompletionOutcome>> results_;
-  // Per batch index: what it discovered, for CreditQueued.
+  // Per batch index: what it discovered and at which priority, for
+  // CreditQueued.
   std::vector<std::vector<Discovery>> effective_;
+  std::vector<int> priority_;
 
   std::map<const TaskKind*, std::vector<int64_t>> touched_;
   std::vector<AccessCarry> access_carry_;
