@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/time_util.h"
+#include "server/throttle/limits.h"
 
 namespace sluice {
 namespace {
@@ -20,9 +21,7 @@ namespace {
 namespace v1 = sluice::v1;
 using throttle::CallKey;
 
-constexpr int kMaxCalls = 1000;
 constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxRequestKeyLength = 512;
 constexpr int kMaxHeaders = 200;
 constexpr size_t kMaxHeaderName = 256;
 constexpr size_t kMaxHeaderValue = 8192;
@@ -60,15 +59,8 @@ grpc::Status CheckId(const std::string& value, const char* field, bool required)
   return grpc::Status::OK;
 }
 
-// n == 0 means 1 (proto3 default).
-grpc::Status CheckCount(int32_t value, const char* field, int* out) {
-  int n = value == 0 ? 1 : value;
-  if (n < 1 || n > kMaxCalls) {
-    return Invalid(absl::StrCat(field, " must be between 1 and ", kMaxCalls));
-  }
-  *out = n;
-  return grpc::Status::OK;
-}
+// n == 0 means 1 (proto3 default); the throttler checks the rest.
+int CallsOrOne(int32_t value) { return value == 0 ? 1 : value; }
 
 grpc::Status CheckAge(const google::protobuf::Duration& d, const std::string& field,
                       std::optional<Duration>* out) {
@@ -84,8 +76,9 @@ grpc::Status ToObservation(const v1::Observation& in, const std::string& prefix,
   if (!in.has_route()) return Invalid(absl::StrCat(prefix, ".route is required"));
   grpc::Status s = ToCallKey(in.route(), absl::StrCat(prefix, ".route"), &out->key);
   if (!s.ok()) return s;
-  if (in.status() != 0 && (in.status() < 100 || in.status() > 599)) {
-    return Invalid(absl::StrCat(prefix, ".status must be 0 (transport failure) or 100..599"));
+  if (absl::Status st = throttle::CheckStatus(absl::StrCat(prefix, ".status"), in.status());
+      !st.ok()) {
+    return ToGrpcStatus(st);
   }
   out->status = in.status();
   if (in.headers_size() > kMaxHeaders) {
@@ -100,11 +93,6 @@ grpc::Status ToObservation(const v1::Observation& in, const std::string& prefix,
     }
     out->headers.emplace_back(h.name(), h.value());
   }
-  if (in.request_key().size() > kMaxRequestKeyLength) {
-    return Invalid(absl::StrCat(prefix, ".request_key must be at most ", kMaxRequestKeyLength,
-                                " characters"));
-  }
-  out->request_key = in.request_key();
   if (in.lease_id() < 0) return Invalid(absl::StrCat(prefix, ".lease_id must not be negative"));
   out->lease_id = in.lease_id();
   if (in.has_sent_age()) {
@@ -210,9 +198,8 @@ grpc::Status ThrottleServiceImpl::NextPermitted(grpc::ServerContext* context,
   if (!request->has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  int n = 0;
-  if (grpc::Status s = CheckCount(request->n(), "n", &n); !s.ok()) return s;
-  absl::StatusOr<throttle::PermitTime> t = throttler_->NextPermitted(key, n);
+  absl::StatusOr<throttle::PermitTime> t =
+      throttler_->NextPermitted(key, CallsOrOne(request->n()));
   if (!t.ok()) return ToGrpcStatus(t.status());
   *response->mutable_at() = ToProto(t->at);
   *response->mutable_wait() = ToProtoDuration(t->wait);
@@ -227,18 +214,10 @@ grpc::Status ThrottleServiceImpl::Acquire(grpc::ServerContext* context,
   if (!request->has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  int n = 0;
-  if (grpc::Status s = CheckCount(request->n(), "n", &n); !s.ok()) return s;
-  const Duration limit = throttler_->options().max_acquire_wait;
-  const auto& mw = request->max_wait();
-  if (mw.seconds() < 0 || mw.nanos() < 0 || FromProtoDuration(mw) > limit) {
-    return Invalid(absl::StrCat("max_wait must be between 0 and ",
-                                std::chrono::duration_cast<std::chrono::seconds>(limit).count(),
-                                "s"));
-  }
   if (grpc::Status s = CheckId(request->caller(), "caller", false); !s.ok()) return s;
   absl::StatusOr<throttle::AcquireResult> r =
-      throttler_->Acquire(key, n, FromProtoDuration(mw), request->caller());
+      throttler_->Acquire(key, CallsOrOne(request->n()), FromProtoDuration(request->max_wait()),
+                          request->caller());
   if (!r.ok()) return ToGrpcStatus(r.status());
   response->set_granted(r->granted);
   *response->mutable_at() = ToProto(r->at);
@@ -258,10 +237,7 @@ grpc::Status ThrottleServiceImpl::Report(grpc::ServerContext* context,
   if (!request->has_observation()) return Invalid("observation is required");
   throttle::Observation o;
   if (grpc::Status s = ToObservation(request->observation(), "observation", &o); !s.ok()) return s;
-  absl::StatusOr<bool> permanent = throttler_->Report(o);
-  if (!permanent.ok()) return ToGrpcStatus(permanent.status());
-  response->set_permanent_failure(*permanent);
-  return grpc::Status::OK;
+  return ToGrpcStatus(throttler_->Report(o));
 }
 
 grpc::Status ThrottleServiceImpl::ListBudgets(grpc::ServerContext* context,
@@ -310,9 +286,6 @@ grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
   if (!request->has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  if (request->count() < 1 || request->count() > kMaxCalls) {
-    return Invalid(absl::StrCat("count must be between 1 and ", kMaxCalls));
-  }
   absl::StatusOr<throttle::LeaseGrant> g =
       throttler_->LeaseTokens(request->agent_id(), key, request->count());
   if (!g.ok()) return ToGrpcStatus(g.status());
@@ -350,15 +323,12 @@ grpc::Status ThrottleServiceImpl::ReportBatch(grpc::ServerContext* context,
   for (int i = 0; i < request->returns_size(); ++i) {
     const v1::TokenReturn& r = request->returns(i);
     if (r.lease_id() <= 0) return Invalid(absl::StrCat("returns[", i, "].lease_id must be positive"));
-    if (r.unspent() < 0 || r.unspent() > kMaxCalls) {
-      return Invalid(absl::StrCat("returns[", i, "].unspent must be between 0 and ", kMaxCalls));
-    }
+    absl::Status unspent =
+        throttle::CheckUnspent(absl::StrCat("returns[", i, "].unspent"), r.unspent());
+    if (!unspent.ok()) return ToGrpcStatus(unspent);
     returns[i] = throttle::TokenReturn{r.lease_id(), r.unspent()};
   }
-  for (std::string& key :
-       throttler_->ReportBatch(request->agent_id(), observations, returns)) {
-    response->add_permanent_failures(std::move(key));
-  }
+  throttler_->ReportBatch(request->agent_id(), observations, returns);
   return grpc::Status::OK;
 }
 

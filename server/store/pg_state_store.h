@@ -5,7 +5,7 @@
 #define SLUICE_SERVER_STORE_PG_STATE_STORE_H_
 
 #include "server/store/pg_pool.h"
-#include "server/store/state_store.h"
+#include "server/throttle/state_store.h"
 
 namespace sluice {
 

@@ -34,7 +34,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "server/store/state_store.h"
+#include "server/throttle/state_store.h"
 #include "server/throttle/throttle_state.h"
 #include "server/throttle/throttler.h"
 

@@ -10,11 +10,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/rfc3339.h"
+#include "server/throttle/limits.h"
 
 namespace sluice::throttle {
 namespace {
 
-constexpr int kMaxCallsPerRequest = 1000;
 // Idle budgets are looked for at most this often, checking at most this many.
 constexpr Duration kSweepInterval = std::chrono::milliseconds(250);
 constexpr size_t kSweepChecks = 2000;
@@ -37,21 +37,6 @@ bool IsRouteDefault(BudgetKind kind) {
 }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
-
-absl::Status ValidateStatus(int status) {
-  if (status < 0 || status > 999) {
-    return absl::InvalidArgumentError("status must be 0 (transport failure) or an HTTP status");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateCount(int n, const char* field) {
-  if (n < 1 || n > kMaxCallsPerRequest) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " must be between 1 and ", kMaxCallsPerRequest));
-  }
-  return absl::OkStatus();
-}
 
 bool Contains(const std::vector<LeaseUse>& uses, const Budget* budget) {
   for (const LeaseUse& use : uses) {
@@ -86,7 +71,6 @@ Throttler::Throttler(const Clock* clock, ThrottlerOptions options)
                                   options_.esi_error_limit_default, options_.esi_error_window,
                                   options_.esi_ungrouped}),
       leases_(LeaseTable::FirstIdAt(clock->Now())),
-      permanent_(options_.permanent),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
 
 // ---------------------------------------------------------------------------
@@ -361,7 +345,7 @@ Lease* Throttler::GrantLocked(const CallKey& key, const std::string& holder, Res
 
 absl::StatusOr<PermitTime> Throttler::NextPermitted(const CallKey& key, int n) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (absl::Status s = ValidateCount(n, "n"); !s.ok()) return s;
+  if (absl::Status s = CheckCallCount("n", n); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
@@ -380,10 +364,9 @@ absl::StatusOr<PermitTime> Throttler::NextPermitted(const CallKey& key, int n) {
 absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Duration max_wait,
                                                  const std::string& caller) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (absl::Status s = ValidateCount(n, "n"); !s.ok()) return s;
-  if (max_wait < Duration::zero() || max_wait > options_.max_acquire_wait) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_wait must be between 0 and ", Seconds(options_.max_acquire_wait), "s"));
+  if (absl::Status s = CheckCallCount("n", n); !s.ok()) return s;
+  if (absl::Status s = CheckMaxWait("max_wait", max_wait, options_.max_acquire_wait); !s.ok()) {
+    return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
@@ -429,7 +412,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, const CallKey& key,
                                                   int count) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
-  if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
+  if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
@@ -576,7 +559,7 @@ void Throttler::RechargeLeasesLocked(const CallKey& key) {
   }
 }
 
-bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations) {
+void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations) {
   const ParsedHeaders headers = ParseRateLimitHeaders(o.key.upstream, o.headers, now);
   for (const std::string& p : headers.problems) problems_.Report(p);
 
@@ -651,11 +634,6 @@ bool Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
     }
   }
   Changed();
-
-  if (o.request_key.empty()) return false;
-  return permanent_.Record(
-      absl::StrCat(UpstreamName(o.key.upstream), "\x1f", o.key.route, "\x1f", o.request_key),
-      o.status, now);
 }
 
 void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
@@ -820,7 +798,7 @@ void Throttler::ProcessDueLocked(TimePoint now) {
 }
 
 absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
-  if (unspent < 0) return absl::InvalidArgumentError("unspent must be >= 0");
+  if (absl::Status s = CheckUnspent("unspent", unspent); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
@@ -847,25 +825,23 @@ absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> Throttler::Report(const Observation& observation) {
+absl::Status Throttler::Report(const Observation& observation) {
   if (absl::Status s = ValidateCallKey(observation.key); !s.ok()) return s;
-  if (absl::Status s = ValidateStatus(observation.status); !s.ok()) return s;
+  if (absl::Status s = CheckStatus("status", observation.status); !s.ok()) return s;
   Revocations revocations;
-  bool permanent = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const TimePoint now = clock_->Now();
     ProcessDueLocked(now);
-    permanent = ObserveLocked(observation, now, &revocations);
+    ObserveLocked(observation, now, &revocations);
   }
   Publish(revocations);
-  return permanent;
+  return absl::OkStatus();
 }
 
-std::vector<std::string> Throttler::ReportBatch(const std::string& agent_id,
-                                                const std::vector<Observation>& observations,
-                                                const std::vector<TokenReturn>& returns) {
-  std::vector<std::string> permanent;
+void Throttler::ReportBatch(const std::string& agent_id,
+                            const std::vector<Observation>& observations,
+                            const std::vector<TokenReturn>& returns) {
   Revocations revocations;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -873,12 +849,12 @@ std::vector<std::string> Throttler::ReportBatch(const std::string& agent_id,
     ProcessDueLocked(now);
     for (const Observation& o : observations) {
       absl::Status s = ValidateCallKey(o.key);
-      if (s.ok()) s = ValidateStatus(o.status);
+      if (s.ok()) s = CheckStatus("status", o.status);
       if (!s.ok()) {
         problems_.Report(absl::StrCat("observation from ", agent_id, ": ", s.message()));
         continue;
       }
-      if (ObserveLocked(o, now, &revocations)) permanent.push_back(o.request_key);
+      ObserveLocked(o, now, &revocations);
     }
   }
   for (const TokenReturn& r : returns) {
@@ -888,7 +864,6 @@ std::vector<std::string> Throttler::ReportBatch(const std::string& agent_id,
     }
   }
   Publish(revocations);
-  return permanent;
 }
 
 int Throttler::SeedEsiRoutes(const std::vector<EsiRouteSeed>& seeds) {

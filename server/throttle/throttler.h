@@ -64,7 +64,6 @@
 #include "server/throttle/budget.h"
 #include "server/throttle/call_key.h"
 #include "server/throttle/header_parser.h"
-#include "server/throttle/permanent_failures.h"
 #include "server/throttle/problem_log.h"
 #include "server/throttle/restriction.h"
 #include "server/throttle/route_map.h"
@@ -141,8 +140,6 @@ struct ThrottlerOptions {
   // Answer for "when?" when only in-flight settlement can free room.
   Duration retry_hint = std::chrono::milliseconds(200);
 
-  PermanentFailureOptions permanent;
-
   // Resolutions cached per (upstream, route, egress, caller); the cache is
   // emptied when it reaches this size.
   size_t max_routes = 200000;
@@ -158,8 +155,7 @@ struct Observation {
   CallKey key;
   int status = 0;  // HTTP status; 0 = transport failure
   HeaderList headers;
-  std::string request_key;  // for permanent-4xx classification; optional
-  int64_t lease_id = 0;     // 0 = not from a lease
+  int64_t lease_id = 0;  // 0 = not from a lease
   // Timing, best first. Ages are measured on the reporter's monotonic clock
   // at the moment the report was sent, so clock skew does not matter:
   // response_age = time since the response arrived, sent_age = since the
@@ -297,13 +293,14 @@ class Throttler {
   absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key,
                                          int count);
 
-  // Feeds one upstream response into the budgets. Returns whether its
-  // request_key is now classified as a permanent failure.
-  absl::StatusOr<bool> Report(const Observation& observation);
+  // Feeds one upstream response into the budgets. (What a failed task's
+  // response means for the task is the queue's RetryPolicy's call, not the
+  // throttler's.)
+  absl::Status Report(const Observation& observation);
 
   // Observations first, then returns. Invalid entries are skipped (and logged
-  // once); returns the request keys classified permanent.
-  std::vector<std::string> ReportBatch(const std::string& agent_id,
+  // once).
+  void ReportBatch(const std::string& agent_id,
                                        const std::vector<Observation>& observations,
                                        const std::vector<TokenReturn>& returns);
 
@@ -386,7 +383,7 @@ class Throttler {
   Lease* GrantLocked(const CallKey& key, const std::string& holder, ResolvedRoute* route,
                      int64_t calls, TimePoint usable_from, TimePoint now);
 
-  bool ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
+  void ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
   bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status);
   void RechargeLeasesLocked(const CallKey& key);
@@ -426,7 +423,6 @@ class Throttler {
   std::vector<std::string> dirty_names_;
   std::vector<std::string> dropped_names_;
   LeaseTable leases_;
-  PermanentFailures permanent_;
   std::mt19937_64 rng_;
   std::string scratch_key_;
 

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "server/store/state_store.h"
+#include "server/throttle/state_store.h"
 #include "server/throttle/state_persister.h"
 #include "server/throttle/throttler.h"
 

@@ -1,5 +1,5 @@
 // The Throttler facade against a FakeClock: learning, leases, restrictions
-// across agents, revocation and expiry, the error budget, permanent 4xx.
+// across agents, revocation and expiry, the error budget.
 #include "server/throttle/throttler.h"
 
 #include <gtest/gtest.h>
@@ -45,14 +45,12 @@ HeaderList EsiHeaders(const std::string& group, int remaining, int used, int err
           {"X-ESI-Error-Limit-Reset", std::to_string(err_reset)}};
 }
 
-Observation Obs(CallKey key, int status, HeaderList headers, int64_t lease_id = 0,
-                const std::string& request_key = "") {
+Observation Obs(CallKey key, int status, HeaderList headers, int64_t lease_id = 0) {
   Observation o;
   o.key = std::move(key);
   o.status = status;
   o.headers = std::move(headers);
   o.lease_id = lease_id;
-  o.request_key = request_key;
   o.response_age = Duration::zero();
   o.sent_age = milliseconds(50);
   return o;
@@ -338,32 +336,6 @@ TEST_F(ThrottlerTest, Esi420BlocksEveryEsiRouteUntilTheReset) {
             Duration::zero());
 }
 
-TEST_F(ThrottlerTest, RepeatedFourXxIsPermanentWithoutRetryStorm) {
-  Make();
-  LearnEsi("/characters/{id}/", "c");
-  const CallKey key = Esi("/characters/{id}/");
-  // 404: the entity does not exist; permanent at once.
-  EXPECT_TRUE(*throttler_->Report(Obs(key, 404, {}, 0, "character:1")));
-  // 403 may be a blip: permanent on the third within the window.
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 403, {}, 0, "character:2")));
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 403, {}, 0, "character:2")));
-  auto batch = throttler_->ReportBatch("a", {Obs(key, 403, {}, 0, "character:2")}, {});
-  EXPECT_EQ(batch, std::vector<std::string>{"character:2"});
-  // Throttling and server errors never make a key permanent.
-  for (int status : {429, 420, 500, 503, 0}) {
-    for (int i = 0; i < 5; ++i) {
-      EXPECT_FALSE(*throttler_->Report(Obs(key, status, {}, 0, absl::StrCat("t:", status))));
-    }
-  }
-  // A success clears a key's count.
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 200, {}, 0, "character:3")));
-  EXPECT_FALSE(*throttler_->Report(Obs(key, 401, {}, 0, "character:3")));
-  // Keys are per route.
-  EXPECT_FALSE(*throttler_->Report(Obs(Esi("/other/"), 403, {}, 0, "character:2")));
-}
-
 TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
   Make();
   HeaderList h = {{"X-Rate-Limit-Policy", "stash"},
@@ -556,7 +528,10 @@ TEST_F(ThrottlerTest, InvalidArgumentsNameTheField) {
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_NE(s.message().find("route.egress"), absl::string_view::npos);
   Observation o = Obs(Esi("/a/"), 1200, {});
-  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->Report(o).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->Report(o)));
+  // A status is 0 (transport failure) or 100..599, as on the wire.
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->Report(Obs(Esi("/a/"), 99, {}))));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->ReturnTokens(1, 1001)));
 }
 
 TEST_F(ThrottlerTest, MalformedHeadersAreIgnoredAndNeverWiden) {

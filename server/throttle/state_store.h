@@ -3,8 +3,8 @@
 // restart does not forget them ("budget amnesia", seed 000).
 //
 // Thread-safety: implementations are safe to call from any thread.
-#ifndef SLUICE_SERVER_STORE_STATE_STORE_H_
-#define SLUICE_SERVER_STORE_STATE_STORE_H_
+#ifndef SLUICE_SERVER_THROTTLE_STATE_STORE_H_
+#define SLUICE_SERVER_THROTTLE_STATE_STORE_H_
 
 #include <map>
 #include <optional>
@@ -33,4 +33,4 @@ class StateStore {
 
 }  // namespace sluice
 
-#endif  // SLUICE_SERVER_STORE_STATE_STORE_H_
+#endif  // SLUICE_SERVER_THROTTLE_STATE_STORE_H_
