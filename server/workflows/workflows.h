@@ -6,11 +6,11 @@
 #include <memory>
 #include <vector>
 
-#include "server/etl/etl_module.h"
-#include "server/streams/stream_module.h"
-#include "server/workflows/esi/esi_module.h"
 #include "server/workflows/contracts/contract_module.h"
+#include "server/workflows/esi/esi_module.h"
+#include "server/workflows/etl/etl_module.h"
 #include "server/workflows/killmails/killmail_module.h"
+#include "server/workflows/streams/stream_module.h"
 #include "server/workflows/workflow_module.h"
 
 namespace sluice {

@@ -1,0 +1,198 @@
+#include "server/workflows/etl/ingest_status.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/time_util.h"
+#include "server/workflows/etl/poe_transforms.h"
+
+namespace sluice::etl {
+namespace {
+
+std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return FromUnixSeconds(f.as<double>());
+}
+
+// The raw table an ETL transform reads.
+const char* RawTableOf(const std::string& stream) {
+  if (stream == kStashTransform) return "poe_stash_raw";
+  if (stream == kCurrencyTransform) return "poe_exchange_raw";
+  return nullptr;
+}
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+int64_t IngestStatusReader::SampleEmptyPolls(const std::string& stream, TimePoint now,
+                                             int64_t empty_polls) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& q = samples_[stream];
+  if (q.empty() || q.back().first <= now) q.emplace_back(now, empty_polls);
+  while (!q.empty() && now - q.front().first > window_) q.pop_front();
+  if (q.empty()) return 0;
+  return std::max<int64_t>(0, empty_polls - q.front().second);
+}
+
+absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* now_out,
+                                                                   const std::string& only) {
+  const TimePoint now = clock_->Now();
+  if (now_out) *now_out = now;
+  const std::string now_text = FormatRfc3339(now);
+  const double window_s = Seconds(window_);
+  const double storm_s = Seconds(storm_window_);
+  std::vector<StreamStatus> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction t(conn);
+    std::map<std::string, size_t> index;
+    for (const auto& r : t.exec_params(
+             "SELECT stream, cursor, extract(epoch FROM created_at)::float8, "
+             "extract(epoch FROM updated_at)::float8, extract(epoch FROM polled_at)::float8, "
+             "extract(epoch FROM head_at)::float8, pages, rows, empty_polls "
+             "FROM checkpoints WHERE $1 = '' OR stream = $1 ORDER BY stream",
+             only)) {
+      StreamStatus st;
+      st.stream = r[0].as<std::string>();
+      st.kind = KindOfStream(st.stream);
+      st.cursor = r[1].as<std::string>();
+      st.created_at = FromUnixSeconds(r[2].as<double>());
+      st.updated_at = FromUnixSeconds(r[3].as<double>());
+      st.polled_at = OptTime(r[4]);
+      st.head_at = OptTime(r[5]);
+      st.pages = r[6].as<int64_t>();
+      st.rows = r[7].as<int64_t>();
+      st.empty_polls = r[8].as<int64_t>();
+      index[st.stream] = out.size();
+      out.push_back(std::move(st));
+    }
+    if (out.empty()) return absl::OkStatus();
+    auto find = [&](const pqxx::field& f) -> StreamStatus* {
+      auto it = index.find(f.as<std::string>());
+      return it == index.end() ? nullptr : &out[it->second];
+    };
+    for (const auto& r : t.exec_params(
+             "SELECT stream, count(*) FILTER (WHERE accepted), "
+             "coalesce(sum(rows) FILTER (WHERE accepted), 0), count(*) FILTER (WHERE NOT accepted) "
+             "FROM checkpoint_transitions "
+             "WHERE at > $1::timestamptz - make_interval(secs => $2) AND at <= $1::timestamptz "
+             "AND ($3 = '' OR stream = $3) GROUP BY stream",
+             now_text, window_s, only)) {
+      if (StreamStatus* st = find(r[0])) {
+        st->pages_window = r[1].as<int64_t>();
+        st->rows_window = r[2].as<int64_t>();
+        st->rejected_rewinds = r[3].as<int64_t>();
+      }
+    }
+    for (const auto& r : t.exec_params(
+             "SELECT stream, count(*), "
+             "count(*) FILTER (WHERE at > $1::timestamptz - make_interval(secs => $2)), "
+             "count(*) FILTER (WHERE at > $1::timestamptz - make_interval(secs => $2) "
+             "                 AND http_status = 429) "
+             "FROM stream_errors WHERE at <= $1::timestamptz AND ($3 = '' OR stream = $3) "
+             "GROUP BY stream",
+             now_text, window_s, only)) {
+      if (StreamStatus* st = find(r[0])) {
+        st->errors_total = r[1].as<int64_t>();
+        st->errors_window = r[2].as<int64_t>();
+        st->http_429_window = r[3].as<int64_t>();
+      }
+    }
+    for (const auto& r : t.exec_params(
+             "SELECT stream, extract(epoch FROM at)::float8 FROM stream_errors "
+             "WHERE http_status = 429 AND at > $1::timestamptz - make_interval(secs => $2) "
+             "AND at <= $1::timestamptz AND ($3 = '' OR stream = $3) ORDER BY at DESC LIMIT 10000",
+             now_text, storm_s, only)) {
+      if (StreamStatus* st = find(r[0])) st->recent_429s.push_back(FromUnixSeconds(r[1].as<double>()));
+    }
+    for (StreamStatus& st : out) {
+      const char* raw = RawTableOf(st.stream);
+      if (!raw) continue;
+      int64_t cursor = 0;
+      if (!st.cursor.empty()) cursor = std::strtoll(st.cursor.c_str(), nullptr, 10);
+      // Counted up to a bound: beyond it the figure only needs to say "many".
+      st.pending_rows = t.exec_params(std::string("SELECT count(*) FROM (SELECT 1 FROM ") + raw +
+                                          " WHERE raw_id > $1 LIMIT 1000000) p",
+                                      cursor)[0][0]
+                            .as<int64_t>();
+      if (st.pending_rows > 0) {
+        auto first = t.exec_params(std::string("SELECT extract(epoch FROM ingested_at)::float8 FROM ") +
+                                       raw + " WHERE raw_id > $1 ORDER BY raw_id LIMIT 1",
+                                   cursor);
+        if (!first.empty()) st.pending_since = FromUnixSeconds(first[0][0].as<double>());
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  const double window_min = window_s / 60;
+  for (StreamStatus& st : out) {
+    st.empty_polls_window = SampleEmptyPolls(st.stream, now, st.empty_polls);
+    st.requests_per_min =
+        window_min > 0 ? (st.pages_window + st.empty_polls_window + st.errors_window) / window_min : 0;
+    st.lag_seconds = IngestLag(st, now);
+  }
+  return out;
+}
+
+absl::Status IngestStatusReader::WriteTable(const std::vector<StreamStatus>& snapshot,
+                                            TimePoint now) {
+  nlohmann::json rows = nlohmann::json::array();
+  auto ts = [](const std::optional<TimePoint>& t) {
+    return t ? nlohmann::json(FormatRfc3339(*t)) : nlohmann::json();
+  };
+  for (const StreamStatus& s : snapshot) {
+    rows.push_back({{"stream", s.stream},
+                    {"kind", StreamKindName(s.kind)},
+                    {"cursor", s.cursor},
+                    {"updated_at", FormatRfc3339(s.updated_at)},
+                    {"polled_at", ts(s.polled_at)},
+                    {"head_at", ts(s.head_at)},
+                    {"lag_seconds", s.lag_seconds},
+                    {"pages_total", s.pages},
+                    {"rows_total", s.rows},
+                    {"empty_polls_total", s.empty_polls},
+                    {"pages_5m", s.pages_window},
+                    {"rows_5m", s.rows_window},
+                    {"requests_per_min", s.requests_per_min},
+                    {"errors_5m", s.errors_window},
+                    {"errors_total", s.errors_total},
+                    {"http_429_5m", s.http_429_window},
+                    {"rejected_rewinds", s.rejected_rewinds},
+                    {"pending_rows", s.pending_rows}});
+  }
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    w.exec_params(
+        "DELETE FROM poe_ingest_status WHERE stream NOT IN "
+        "(SELECT stream FROM jsonb_to_recordset($1::jsonb) AS t(stream text))",
+        rows.dump());
+    w.exec_params(R"sql(
+INSERT INTO poe_ingest_status (stream, kind, cursor, updated_at, polled_at, head_at, lag_seconds,
+    pages_total, rows_total, empty_polls_total, pages_5m, rows_5m, requests_per_min, errors_5m,
+    errors_total, http_429_5m, rejected_rewinds, pending_rows, refreshed_at)
+SELECT stream, kind, cursor, updated_at::timestamptz, polled_at::timestamptz, head_at::timestamptz,
+       lag_seconds, pages_total, rows_total, empty_polls_total, pages_5m, rows_5m,
+       requests_per_min, errors_5m, errors_total, http_429_5m, rejected_rewinds, pending_rows,
+       $2::timestamptz
+FROM jsonb_to_recordset($1::jsonb) AS t(stream text, kind text, cursor text, updated_at text,
+     polled_at text, head_at text, lag_seconds float8, pages_total bigint, rows_total bigint,
+     empty_polls_total bigint, pages_5m bigint, rows_5m bigint, requests_per_min float8,
+     errors_5m bigint, errors_total bigint, http_429_5m bigint, rejected_rewinds bigint,
+     pending_rows bigint)
+ON CONFLICT (stream) DO UPDATE SET
+  kind = EXCLUDED.kind, cursor = EXCLUDED.cursor, updated_at = EXCLUDED.updated_at,
+  polled_at = EXCLUDED.polled_at, head_at = EXCLUDED.head_at, lag_seconds = EXCLUDED.lag_seconds,
+  pages_total = EXCLUDED.pages_total, rows_total = EXCLUDED.rows_total,
+  empty_polls_total = EXCLUDED.empty_polls_total, pages_5m = EXCLUDED.pages_5m,
+  rows_5m = EXCLUDED.rows_5m, requests_per_min = EXCLUDED.requests_per_min,
+  errors_5m = EXCLUDED.errors_5m, errors_total = EXCLUDED.errors_total,
+  http_429_5m = EXCLUDED.http_429_5m, rejected_rewinds = EXCLUDED.rejected_rewinds,
+  pending_rows = EXCLUDED.pending_rows, refreshed_at = EXCLUDED.refreshed_at
+)sql",
+                  rows.dump(), FormatRfc3339(now));
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sluice::etl
