@@ -416,17 +416,15 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   const std::string target = absl::StrCat("127.0.0.1:", coordinator.port());
 
   // What each worker calls.
-  std::vector<std::string> urls, keys;
+  std::vector<std::string> urls;
   if (scenario.esi) {
     for (int64_t id : CharacterIds(*sim.universe(), 200)) {
       urls.push_back(absl::StrCat(sim.base_url(), "/characters/", id, "/"));
-      keys.push_back(absl::StrCat("character:", id));
     }
   } else {
     for (int i = 0; i < 200; ++i) {
-      std::string change_id = absl::StrCat(1000 + i, "-2000-3000-4000-5000");
-      urls.push_back(absl::StrCat(sim.base_url(), "/public-stash-tabs?id=", change_id));
-      keys.push_back(absl::StrCat("stash:", change_id));
+      urls.push_back(absl::StrCat(sim.base_url(), "/public-stash-tabs?id=", 1000 + i,
+                                  "-2000-3000-4000-5000"));
     }
   }
   if (urls.empty()) return absl::InternalError("simulator universe has no characters");
@@ -504,7 +502,6 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
           observation.status = response.ok() ? response->status : 0;
           if (response.ok()) observation.headers = response->headers;
           observation.observed_at = now;
-          observation.request_key = keys[i];
           observation.lease_id = permit->lease_id;
           observation.sent_at = sent_at;
           observation.received_at = received_at;

@@ -293,7 +293,6 @@ absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
   observation.status = response.ok() ? response->status : 0;
   if (response.ok()) observation.headers = response->headers;
   observation.observed_at = clock_->Now();
-  observation.request_key = absl::StrCat(task.kind(), ":", task.entity_id());
   observation.lease_id = permit->lease_id;
   observation.sent_at = sent_at;
   observation.received_at = received_at;

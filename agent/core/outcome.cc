@@ -34,14 +34,15 @@ std::string SanitizeError(const std::string& text) {
   return out;
 }
 
+// Never permanent: what a status means for the task is the queue's
+// RetryPolicy's call (server/queue/retry_policy.h), made from http_status.
 TaskOutcome Fail(OutcomeClass cls, const sluice::v1::Task& task, const std::string& agent_id,
-                 bool permanent, int http_status, Duration retry_after, std::string error) {
+                 int http_status, Duration retry_after, std::string error) {
   TaskOutcome out;
   out.cls = cls;
   out.fail.set_task_id(task.task_id());
   out.fail.set_fencing_token(task.fencing_token());
   out.fail.set_agent_id(agent_id);
-  out.fail.set_permanent(permanent);
   out.fail.set_http_status(http_status);
   *out.fail.mutable_retry_after() = ToProtoDuration(retry_after);
   out.fail.set_error(SanitizeError(error));
@@ -110,7 +111,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
                           const std::string& agent_id,
                           const absl::StatusOr<HttpResponse>& response, TimePoint now) {
   if (!response.ok()) {
-    return Fail(OutcomeClass::kTransportError, task, agent_id, false, 0, Duration::zero(),
+    return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(),
                 std::string(response.status().message()));
   }
   const int status = response->status;
@@ -121,7 +122,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
   if (status >= 200 && status < 300) {
     auto parsed = handler.Parse(task, *response);
     if (!parsed.ok()) {
-      return Fail(OutcomeClass::kBadBody, task, agent_id, false, status, Duration::zero(),
+      return Fail(OutcomeClass::kBadBody, task, agent_id, status, Duration::zero(),
                   std::string(parsed.status().message()));
     }
     TaskOutcome out = Complete(OutcomeClass::kCompleted, task, agent_id, *response);
@@ -133,14 +134,14 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
   const std::string error =
       absl::StrCat(label, ": HTTP ", status, BodyExcerpt(response->body));
   if (status == 404 || status == 410) {
-    return Fail(OutcomeClass::kGone, task, agent_id, true, status, Duration::zero(), error);
+    return Fail(OutcomeClass::kGone, task, agent_id, status, Duration::zero(), error);
   }
   if (status == 420 || status == 429) {
-    return Fail(OutcomeClass::kRateLimited, task, agent_id, false, status,
+    return Fail(OutcomeClass::kRateLimited, task, agent_id, status,
                 RateLimitRetryAfter(response->headers, now), error);
   }
   if (status >= 400 && status < 500) {
-    return Fail(OutcomeClass::kClientError, task, agent_id, false, status, Duration::zero(),
+    return Fail(OutcomeClass::kClientError, task, agent_id, status, Duration::zero(),
                 error);
   }
   std::string detail = error;
@@ -148,7 +149,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
     absl::StrAppend(&detail, " (redirect to '", response->headers.GetOr("Location"),
                     "' not followed; check the upstream base URL)");
   }
-  return Fail(OutcomeClass::kServerError, task, agent_id, false, status, Duration::zero(),
+  return Fail(OutcomeClass::kServerError, task, agent_id, status, Duration::zero(),
               detail);
 }
 
@@ -162,17 +163,17 @@ TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& tas
       case FetchFailure::kNoToken:
         return ReleaseOutcome(task, agent_id, absl::StrCat("no rate token: ", message));
       case FetchFailure::kTransport:
-        return Fail(OutcomeClass::kTransportError, task, agent_id, false, 0, Duration::zero(),
+        return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(),
                     message);
       case FetchFailure::kNone:
         break;
     }
-    return Fail(OutcomeClass::kBadBody, task, agent_id, false, 200, Duration::zero(), message);
+    return Fail(OutcomeClass::kBadBody, task, agent_id, 200, Duration::zero(), message);
   }
   if (run->stopped_by.has_value()) {
     const int status = run->stopped_by->status;
     if ((status >= 200 && status < 300) || status == 304) {
-      return Fail(OutcomeClass::kBadBody, task, agent_id, false, status, Duration::zero(),
+      return Fail(OutcomeClass::kBadBody, task, agent_id, status, Duration::zero(),
                   absl::StrCat(task.kind(), " ", task.entity_id(),
                                ": handler stopped on a successful answer (HTTP ", status, ")"));
     }
@@ -187,7 +188,7 @@ TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& tas
 
 TaskOutcome ReleaseOutcome(const sluice::v1::Task& task, const std::string& agent_id,
                            const std::string& reason, Duration retry_after) {
-  TaskOutcome out = Fail(OutcomeClass::kReleased, task, agent_id, false, 0, retry_after, reason);
+  TaskOutcome out = Fail(OutcomeClass::kReleased, task, agent_id, 0, retry_after, reason);
   // The upstream was never called: this costs the task no attempt.
   out.fail.set_release(true);
   return out;

@@ -5,13 +5,14 @@
 //                 unusable body -> FailTask transient (usually an upstream
 //                 fault; the coordinator dead-letters after max attempts)
 //   304        -> CompleteTask{not_modified}, no records
-//   404, 410   -> FailTask permanent (the entity is gone)
+//   404, 410   -> FailTask with http_status (the entity is gone; the
+//                 queue's RetryPolicy dead-letters it at once)
 //   420, 429   -> FailTask transient, retry_after from Retry-After /
 //                 X-ESI-Error-Limit-Reset (the later; parsed as the
 //                 throttler does, common/http_date.h: decimals rounded up,
 //                 at most a day, an unparseable value asks for nothing)
-//   other 4xx  -> FailTask transient with http_status; the coordinator's
-//                 classifier decides when a repeated 4xx is permanent
+//   other 4xx  -> FailTask with http_status; the queue's RetryPolicy
+//                 decides when a repeated 4xx is permanent
 //   3xx, 5xx   -> FailTask transient, retry_after 0 (coordinator backs off)
 //   transport  -> FailTask transient, http_status 0
 //

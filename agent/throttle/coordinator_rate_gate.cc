@@ -188,7 +188,6 @@ void CoordinatorRateGate::Report(UpstreamObservation observation) {
     h->set_value(value);
   }
   *o.mutable_observed_at() = ToProto(observation.observed_at);
-  o.set_request_key(std::move(observation.request_key));
   o.set_lease_id(observation.lease_id);
   reporter_.Add(std::move(o), observation.sent_at, observation.received_at);
 }

@@ -176,9 +176,6 @@ bool ObservationReporter::SendBatch(size_t max) {
     stats_.observations_sent += static_cast<int64_t>(batch.size());
     stats_.tokens_returned += returned;
   }
-  for (const auto& key : response.permanent_failures()) {
-    VLOG(1) << "throttler classified " << key << " as a permanent failure";
-  }
   return true;
 }
 

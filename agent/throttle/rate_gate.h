@@ -32,7 +32,6 @@ struct UpstreamObservation {
   int status = 0;  // 0 = transport failure, no HTTP answer
   HeaderMap headers;  // all response headers; the gate forwards what matters
   TimePoint observed_at;
-  std::string request_key;  // "<kind>:<entity_id>"
   int64_t lease_id = 0;
   // Monotonic instants the request went out and its answer (or failure)
   // came back. The throttler receives them as ages at send time, so it can

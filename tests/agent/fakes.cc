@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/time_util.h"
+#include "server/queue/retry_policy.h"
 
 namespace sluice::agent::testing {
 
@@ -138,7 +139,13 @@ absl::StatusOr<FailTaskResponse> InMemoryQueue::Fail(const FailTaskRequest& r) {
   // coordinator's queue.
   if (!r.release()) ++e->attempts;
   out.set_attempts(e->attempts);
-  if (r.permanent() || e->attempts >= max_attempts) {
+  // The coordinator queue's own rule decides what the failure leads to.
+  sluice::Failure failure;
+  failure.permanent = r.permanent();
+  failure.http_status = r.http_status();
+  sluice::RetryPolicyOptions policy;
+  policy.max_attempts = max_attempts;
+  if (sluice::RetryPolicy(policy).Decide(e->attempts, failure).dead) {
     dead_.insert({e->kind, e->entity_id});
     task_of_key_.erase({e->kind, e->entity_id});
     tasks_.erase(r.task_id());

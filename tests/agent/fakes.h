@@ -44,7 +44,7 @@ class InMemoryQueue {
     int attempts = 0;
   };
 
-  int max_attempts = 5;
+  int max_attempts = 5;  // the rest of the retry rule is the queue's RetryPolicy
   // False: completions are counted, not kept (long runs stay small).
   bool keep_completions = true;
   // Caps FailTask retry_after so tests do not wait on upstream backoffs.

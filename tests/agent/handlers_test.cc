@@ -359,13 +359,12 @@ TEST_F(HandlerTest, NotModifiedCompletesWithoutRecords) {
   EXPECT_EQ(out.complete.etag(), "\"abc\"") << "a 304 keeps the validated ETag";
 }
 
-TEST_F(HandlerTest, NotFoundIsPermanent) {
+TEST_F(HandlerTest, NotFoundIsGoneWithItsStatus) {
   auto h = Make("alliance");
   TaskOutcome out = DecideOutcome(*h, MakeTask("alliance", 1), "agent-1",
                                   JsonResponse(404, R"({"error": "Alliance not found"})"),
                                   SystemClock::Get()->Now());
   EXPECT_EQ(out.cls, OutcomeClass::kGone);
-  EXPECT_TRUE(out.fail.permanent());
   EXPECT_EQ(out.fail.http_status(), 404);
   EXPECT_THAT(out.fail.error(), HasSubstr("Alliance not found"));
 }

@@ -51,12 +51,13 @@ class FakeReturns final : public TokenReturnSource {
   int restored_ = 0;
 };
 
-sluice::v1::Observation Observation(const std::string& key) {
+// Observations are told apart by their lease id.
+sluice::v1::Observation Observation(int64_t lease_id) {
   sluice::v1::Observation o;
   o.mutable_route()->set_upstream("esi");
   o.mutable_route()->set_route("/alliances/{id}/");
   o.set_status(200);
-  o.set_request_key(key);
+  o.set_lease_id(lease_id);
   return o;
 }
 
@@ -80,14 +81,14 @@ class ObservationReporterTest : public ::testing::Test {
     return *reporter_;
   }
 
-  void Add(const std::string& key) {
-    reporter_->Add(Observation(key), std::chrono::steady_clock::now(),
+  void Add(int64_t lease_id) {
+    reporter_->Add(Observation(lease_id), std::chrono::steady_clock::now(),
                    std::chrono::steady_clock::now());
   }
 
-  std::vector<std::string> SentKeys() const {
-    std::vector<std::string> keys;
-    for (const auto& o : throttler_.observations()) keys.push_back(o.request_key());
+  std::vector<int64_t> SentKeys() const {
+    std::vector<int64_t> keys;
+    for (const auto& o : throttler_.observations()) keys.push_back(o.lease_id());
     return keys;
   }
 
@@ -102,10 +103,10 @@ class ObservationReporterTest : public ::testing::Test {
 TEST_F(ObservationReporterTest, SendsObservationsWithTheReturnsItIsHanded) {
   ObservationReporter& reporter = Make();
   returns_.Owe(5, 2);
-  Add("alliance:1");
-  Add("alliance:2");
+  Add(1);
+  Add(2);
   ASSERT_TRUE(WaitFor([&] { return throttler_.observations().size() == 2; }));
-  EXPECT_THAT(SentKeys(), ElementsAre("alliance:1", "alliance:2"));
+  EXPECT_THAT(SentKeys(), ElementsAre(1, 2));
   EXPECT_TRUE(WaitFor([&] { return throttler_.returned() == 2; }));
   ObservationReporter::Stats s = reporter.stats();
   EXPECT_EQ(s.observations_sent, 2);
@@ -118,13 +119,13 @@ TEST_F(ObservationReporterTest, AFailedBatchIsKeptInOrderWithItsReturns) {
   throttler_.report_batch_code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
   ObservationReporter& reporter = Make();
   returns_.Owe(9, 3);
-  Add("alliance:1");
+  Add(1);
   ASSERT_TRUE(WaitFor([&] { return reporter.stats().report_errors >= 1; }));
   EXPECT_GE(returns_.restored(), 1);
-  Add("alliance:2");
+  Add(2);
   throttler_.report_batch_code = 0;
   ASSERT_TRUE(WaitFor([&] { return throttler_.observations().size() == 2; }));
-  EXPECT_THAT(SentKeys(), ElementsAre("alliance:1", "alliance:2")) << "the kept batch goes first";
+  EXPECT_THAT(SentKeys(), ElementsAre(1, 2)) << "the kept batch goes first";
   EXPECT_TRUE(WaitFor([&] { return throttler_.returned() == 3; }));
 }
 
@@ -132,7 +133,7 @@ TEST_F(ObservationReporterTest, ARejectedBatchIsDroppedAndItsReturnsGoAlone) {
   throttler_.report_batch_code = static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT);
   ObservationReporter& reporter = Make();
   returns_.Owe(4, 1);
-  Add("alliance:1");
+  Add(1);
   ASSERT_TRUE(WaitFor([&] { return reporter.stats().observations_rejected == 1; }));
   throttler_.report_batch_code = 0;
   EXPECT_TRUE(WaitFor([&] { return throttler_.returned() == 1; }));
@@ -144,11 +145,11 @@ TEST_F(ObservationReporterTest, ARejectedBatchIsDroppedAndItsReturnsGoAlone) {
 TEST_F(ObservationReporterTest, OverflowDropsTheOldestAndStopFlushesTheRest) {
   options_.max_queued_observations = 3;
   ObservationReporter& reporter = Make(/*start=*/false);
-  for (int i = 1; i <= 5; ++i) Add("alliance:" + std::to_string(i));
+  for (int i = 1; i <= 5; ++i) Add(i);
   EXPECT_EQ(reporter.stats().observations_dropped, 2);
   returns_.Owe(6, 4);
   reporter.Stop();
-  EXPECT_THAT(SentKeys(), ElementsAre("alliance:3", "alliance:4", "alliance:5"));
+  EXPECT_THAT(SentKeys(), ElementsAre(3, 4, 5));
   EXPECT_EQ(throttler_.returned(), 4);
   reporter.Stop();  // idempotent
 }
@@ -157,17 +158,17 @@ TEST_F(ObservationReporterTest, AFullBatchGoesBeforeTheInterval) {
   options_.report_interval = seconds(30);
   options_.report_batch = 4;
   Make();
-  for (int i = 1; i <= 4; ++i) Add("alliance:" + std::to_string(i));
+  for (int i = 1; i <= 4; ++i) Add(i);
   EXPECT_TRUE(WaitFor([&] { return throttler_.observations().size() == 4; }, seconds(3)));
 }
 
 TEST_F(ObservationReporterTest, StopFlushesWithoutWaitingForTheInterval) {
   options_.report_interval = seconds(30);
   ObservationReporter& reporter = Make();
-  Add("alliance:1");
+  Add(1);
   returns_.Owe(8, 5);
   reporter.Stop();
-  EXPECT_THAT(SentKeys(), ElementsAre("alliance:1"));
+  EXPECT_THAT(SentKeys(), ElementsAre(1));
   EXPECT_EQ(throttler_.returned(), 5);
 }
 

@@ -89,11 +89,13 @@ TEST_F(OutcomeTest, UnusableBodyFailsTransientWithHandlerMessage) {
   EXPECT_EQ(out.fail.http_status(), 200);
 }
 
-TEST_F(OutcomeTest, NotFoundAndGoneArePermanent) {
+TEST_F(OutcomeTest, NotFoundAndGoneAreReportedWithTheirStatusForTheQueueToDecide) {
+  // The queue's RetryPolicy dead-letters 404/410 at once; the agent only
+  // reports what happened.
   for (int status : {404, 410}) {
     auto out = Decide(JsonResponse(status, R"({"error":"not found"})"));
     EXPECT_EQ(out.cls, OutcomeClass::kGone);
-    EXPECT_TRUE(out.fail.permanent());
+    EXPECT_FALSE(out.fail.permanent());
     EXPECT_EQ(out.fail.http_status(), status);
     EXPECT_EQ(out.fail.task_id(), 3);
     EXPECT_EQ(out.fail.fencing_token(), 99);

@@ -162,10 +162,9 @@ TEST_F(SimHandlersTest, CharacterMatchesTheUniverse) {
   EXPECT_THAT(Ids(out, "corporation"), ElementsAreArray({want.corporation_id}));
 }
 
-TEST_F(SimHandlersTest, UnknownIdIsAPermanentFailure) {
+TEST_F(SimHandlersTest, UnknownIdIsGone) {
   TaskOutcome out = Run("alliance", U().AllianceIds().front() + 1);
   EXPECT_EQ(out.cls, OutcomeClass::kGone);
-  EXPECT_TRUE(out.fail.permanent());
   EXPECT_EQ(out.fail.http_status(), 404);
 }
 
