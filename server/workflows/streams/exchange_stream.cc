@@ -46,7 +46,7 @@ absl::Status ExchangeStreamExtension::FillContext(pqxx::dbtransaction& txn,
                                                   std::vector<LeasedTask*>& tasks,
                                                   TimePoint now) {
   return FillStreamContexts(txn, tasks, now, ExchangeStreamName,
-                            std::to_string(ExchangeStartHour(GetStreamTiming(), now)));
+                            std::to_string(ExchangeStartHour(timing_, now)));
 }
 
 absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransaction& txn,
@@ -99,7 +99,6 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
   rows += ']';
 
   const std::string stream = ExchangeStreamName(*realm);
-  const StreamTiming timing = GetStreamTiming();
   auto checkpoint = CheckpointStore::Lock(txn, stream);
   if (!checkpoint) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " has no checkpoint"));
@@ -122,7 +121,7 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
     LOG(WARNING) << "stream " << stream << " from agent " << c.agent_id << ": " << reason
                  << "; refused";
     CheckpointStore::RecordRejected(txn, stream, from, to, c.agent_id, reason, now);
-    out.requeue_after = timing.rejected_retry;
+    out.requeue_after = timing_.rejected_retry;
     out.rejection = absl::FailedPreconditionError("stream " + stream + ": " + reason +
                                                   " (refused and recorded; cursor unchanged)");
     return out;
@@ -131,7 +130,7 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
     // Not published yet: come back when the hour should have ended.
     CheckpointStore::RecordPoll(txn, stream, /*at_head=*/true, 0, now);
     out.requeue_after = std::max<Duration>(
-        timing.exchange_poll, std::chrono::seconds(page.start_hour() + kHourSeconds - now_s));
+        timing_.exchange_poll, std::chrono::seconds(page.start_hour() + kHourSeconds - now_s));
     return out;
   }
 

@@ -14,16 +14,22 @@
 //     hour skipped over when next_change_id jumps by more than one hour.
 //     A next hour more than an hour ahead of the clock is INVALID_ARGUMENT.
 //
-// Thread-safety: stateless; see task_extension.h.
+// Ownership: holds a copy of the module's timing (poe_streams.h).
+// Thread-safety: immutable after construction; see task_extension.h.
 #ifndef SLUICE_SERVER_WORKFLOWS_STREAMS_EXCHANGE_STREAM_H_
 #define SLUICE_SERVER_WORKFLOWS_STREAMS_EXCHANGE_STREAM_H_
 
+#include <utility>
+
 #include "server/store/task_extension.h"
+#include "server/workflows/streams/poe_streams.h"
 
 namespace sluice::streams {
 
 class ExchangeStreamExtension final : public TaskExtension {
  public:
+  explicit ExchangeStreamExtension(StreamTiming timing) : timing_(std::move(timing)) {}
+
   std::string kind() const override;
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
                            TimePoint now) override;
@@ -32,6 +38,9 @@ class ExchangeStreamExtension final : public TaskExtension {
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
                  TimePoint now) override;
   void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint now) override;
+
+ private:
+  const StreamTiming timing_;
 };
 
 }  // namespace sluice::streams

@@ -1,20 +1,11 @@
 #include "server/workflows/streams/poe_streams.h"
 
-#include <mutex>
+#include <iterator>
 
 namespace sluice::streams {
 namespace {
 
 constexpr const char* kRealms[] = {"pc", "xbox", "sony"};
-
-std::mutex& TimingMu() {
-  static std::mutex mu;
-  return mu;
-}
-StreamTiming& TimingLocked() {
-  static StreamTiming timing;
-  return timing;
-}
 
 }  // namespace
 
@@ -32,16 +23,6 @@ std::optional<int64_t> RealmIndex(const std::string& name) {
 
 std::string StashStreamName(const std::string& realm) { return "poe_stash:" + realm; }
 std::string ExchangeStreamName(const std::string& realm) { return "poe_exchange:" + realm; }
-
-void SetStreamTiming(const StreamTiming& timing) {
-  std::lock_guard<std::mutex> lock(TimingMu());
-  TimingLocked() = timing;
-}
-
-StreamTiming GetStreamTiming() {
-  std::lock_guard<std::mutex> lock(TimingMu());
-  return TimingLocked();
-}
 
 int64_t ExchangeStartHour(const StreamTiming& timing, TimePoint now) {
   if (timing.exchange_start_hour.has_value()) {

@@ -2,13 +2,14 @@
 // (stream_module.h) and the two task extensions (stash_stream.h,
 // exchange_stream.h).
 //
-// A stream is one queued task whose entity id is the realm index (1 pc, 2 xbox, 3 sony); its task is
-// requeued by every completion, so exactly one agent holds it at a time.
+// A stream is one queued task whose entity id is the realm index (1 pc,
+// 2 xbox, 3 sony); its task is requeued by every completion, so exactly one
+// agent holds it at a time.
 //
-// Timing is process-wide: task extensions are registered once per process,
-// and the module sets the timing when it is constructed (the last one wins,
-// which only matters to tests that run several coordinators in one process).
-// Thread-safety: every function here is safe from any thread.
+// StreamTiming is a value: the module builds it from its options and hands a
+// copy to each extension it constructs, so coordinators in one process (tests
+// run several) keep timings of their own.
+// Thread-safety: every function here is pure and safe from any thread.
 #ifndef SLUICE_SERVER_WORKFLOWS_STREAMS_POE_STREAMS_H_
 #define SLUICE_SERVER_WORKFLOWS_STREAMS_POE_STREAMS_H_
 
@@ -45,9 +46,6 @@ struct StreamTiming {
   std::string stash_start_id;                 // "" = the start of the stream
   std::optional<int64_t> exchange_start_hour;  // unset = 24 h before now
 };
-
-void SetStreamTiming(const StreamTiming& timing);
-StreamTiming GetStreamTiming();
 
 // The exchange stream's first hour: the configured one (rounded down to the
 // hour), or the hour that started 24 h before `now`.

@@ -30,6 +30,8 @@ SELECT $1, s.league, $2::date, $3, s.stash_id, s.account_name, s.stash_name, s.s
 ON CONFLICT DO NOTHING)sql";
 
 std::string Quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+// PoE omits a field it has no value for; "" is stored as NULL.
+std::string QuotedOrNull(const std::string& s) { return s.empty() ? "null" : Quoted(s); }
 
 // The JSON text of an array, or an error. Items are stored verbatim, so they
 // must be a JSON array (PoE's "items").
@@ -53,7 +55,7 @@ std::string StashStreamExtension::kind() const { return kStashStreamKind; }
 
 absl::Status StashStreamExtension::FillContext(pqxx::dbtransaction& txn,
                                                std::vector<LeasedTask*>& tasks, TimePoint now) {
-  return FillStreamContexts(txn, tasks, now, StashStreamName, GetStreamTiming().stash_start_id);
+  return FillStreamContexts(txn, tasks, now, StashStreamName, timing_.stash_start_id);
 }
 
 absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& txn,
@@ -66,7 +68,9 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
   if (!realm.ok()) return realm.status();
   const std::string stream = StashStreamName(*realm);
   auto order = CompareChangeIds(page.start_cursor(), page.next_change_id());
-  if (!order.ok()) return absl::InvalidArgumentError(absl::StrCat("payload: ", order.status().message()));
+  if (!order.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("payload: ", order.status().message()));
+  }
   for (int i = 0; i < page.stashes_size(); ++i) {
     const v1::PoeStash& s = page.stashes(i);
     if (s.id().empty()) {
@@ -78,7 +82,6 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
     }
   }
 
-  const StreamTiming timing = GetStreamTiming();
   auto checkpoint = CheckpointStore::Lock(txn, stream);
   if (!checkpoint) {
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " has no checkpoint"));
@@ -99,7 +102,7 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
                  << "; refused";
     CheckpointStore::RecordRejected(txn, stream, page.start_cursor(), page.next_change_id(),
                                     c.agent_id, reason, now);
-    out.requeue_after = timing.rejected_retry;
+    out.requeue_after = timing_.rejected_retry;
     out.rejection = absl::FailedPreconditionError("stream " + stream + ": " + reason +
                                                   " (refused and recorded; cursor unchanged)");
     return out;
@@ -107,7 +110,7 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
   if (page.stashes_size() == 0) {
     if (*order == ChangeIdOrder::kSame) {
       CheckpointStore::RecordPoll(txn, stream, /*at_head=*/true, 0, now);
-      out.requeue_after = timing.stash_poll;
+      out.requeue_after = timing_.stash_poll;
     } else {
       CheckpointStore::Advance(txn, stream, page.start_cursor(), page.next_change_id(), 0,
                                /*page_with_data=*/false, c.agent_id, now);
@@ -124,9 +127,9 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
     leagues.insert(s.league());
     if (i > 0) rows += ',';
     absl::StrAppend(&rows, "{\"league\":", Quoted(s.league()), ",\"stash_id\":", Quoted(s.id()),
-                    ",\"account_name\":", s.account_name().empty() ? "null" : Quoted(s.account_name()),
-                    ",\"stash_name\":", s.stash_name().empty() ? "null" : Quoted(s.stash_name()),
-                    ",\"stash_type\":", s.stash_type().empty() ? "null" : Quoted(s.stash_type()),
+                    ",\"account_name\":", QuotedOrNull(s.account_name()),
+                    ",\"stash_name\":", QuotedOrNull(s.stash_name()),
+                    ",\"stash_type\":", QuotedOrNull(s.stash_type()),
                     ",\"public\":", s.public_() ? "true" : "false", ",\"items\":", s.items_json(),
                     "}");
   }
@@ -142,7 +145,7 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
   if (*order == ChangeIdOrder::kSame) {
     // Data under an id that did not move: stored (deduped), polled again.
     CheckpointStore::RecordPoll(txn, stream, /*at_head=*/false, count, now);
-    out.requeue_after = timing.stash_poll;
+    out.requeue_after = timing_.stash_poll;
   } else {
     CheckpointStore::Advance(txn, stream, page.start_cursor(), page.next_change_id(), count,
                              /*page_with_data=*/true, c.agent_id, now);

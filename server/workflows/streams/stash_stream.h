@@ -19,16 +19,22 @@
 //   - stashes: inserted (deduped on league, ingest_date, stash_id,
 //     change_id), cursor advanced, task requeued at once.
 //
-// Thread-safety: stateless; see task_extension.h.
+// Ownership: holds a copy of the module's timing (poe_streams.h).
+// Thread-safety: immutable after construction; see task_extension.h.
 #ifndef SLUICE_SERVER_WORKFLOWS_STREAMS_STASH_STREAM_H_
 #define SLUICE_SERVER_WORKFLOWS_STREAMS_STASH_STREAM_H_
 
+#include <utility>
+
 #include "server/store/task_extension.h"
+#include "server/workflows/streams/poe_streams.h"
 
 namespace sluice::streams {
 
 class StashStreamExtension final : public TaskExtension {
  public:
+  explicit StashStreamExtension(StreamTiming timing) : timing_(std::move(timing)) {}
+
   std::string kind() const override;
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
                            TimePoint now) override;
@@ -37,6 +43,9 @@ class StashStreamExtension final : public TaskExtension {
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
                  TimePoint now) override;
   void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint now) override;
+
+ private:
+  const StreamTiming timing_;
 };
 
 }  // namespace sluice::streams

@@ -24,6 +24,18 @@ DEFINE_int64(poe_exchange_start_hour, 0,
              "initial unix hour of a new exchange stream checkpoint (0 = 24 h ago)");
 
 namespace sluice {
+namespace {
+
+streams::StreamTiming TimingOf(const StreamOptions& options) {
+  streams::StreamTiming timing;
+  timing.stash_poll = options.stash_poll;
+  timing.exchange_poll = options.exchange_poll;
+  timing.stash_start_id = options.stash_start_id;
+  timing.exchange_start_hour = options.exchange_start_hour;
+  return timing;
+}
+
+}  // namespace
 
 StreamOptions StreamOptionsFromFlags() {
   StreamOptions o;
@@ -48,6 +60,9 @@ std::vector<std::pair<std::string, std::string>> StreamFlagEnv() {
           {"poe_exchange_start_hour", "SLUICE_POE_EXCHANGE_START_HOUR"}};
 }
 
+StreamModule::StreamModule(StreamOptions options)
+    : options_(std::move(options)), timing_(TimingOf(options_)) {}
+
 absl::Status StreamModule::RegisterKinds(TaskKindRegistry& kinds,
                                          TaskExtensionRegistry& extensions) {
   // No entity table: a stream's urgency comes from its priority and age.
@@ -55,28 +70,21 @@ absl::Status StreamModule::RegisterKinds(TaskKindRegistry& kinds,
                             TaskKind{streams::kExchangeStreamKind, "", ""}}) {
     if (absl::Status s = kinds.Register(k); !s.ok()) return s;
   }
-  if (absl::Status s = extensions.Register(std::make_unique<streams::StashStreamExtension>());
-      !s.ok()) {
-    return s;
-  }
-  return extensions.Register(std::make_unique<streams::ExchangeStreamExtension>());
+  // Each extension keeps a copy: the registry may outlive this module.
+  absl::Status s =
+      extensions.Register(std::make_unique<streams::StashStreamExtension>(timing_));
+  if (!s.ok()) return s;
+  return extensions.Register(std::make_unique<streams::ExchangeStreamExtension>(timing_));
 }
 
 void StreamModule::Wire(WorkflowWiring& wiring) {
   pool_ = wiring.pool;
   queue_ = wiring.queue;
   clock_ = wiring.clock;
-  streams::StreamTiming timing;
-  timing.stash_poll = options_.stash_poll;
-  timing.exchange_poll = options_.exchange_poll;
-  timing.stash_start_id = options_.stash_start_id;
-  timing.exchange_start_hour = options_.exchange_start_hour;
-  streams::SetStreamTiming(timing);
 }
 
 void StreamModule::Start() {
   if (!options_.enabled || pool_ == nullptr || queue_ == nullptr) return;
-  const streams::StreamTiming timing = streams::GetStreamTiming();
   std::vector<int64_t> realm_ids;
   for (const std::string& realm : options_.realms) {
     auto index = streams::RealmIndex(realm);
@@ -88,10 +96,10 @@ void StreamModule::Start() {
     const TimePoint now = clock_->Now();
     absl::Status s = pool_->Run([&](pqxx::connection& conn) {
       pqxx::work w(conn);
-      streams::CheckpointStore::Ensure(w, streams::StashStreamName(realm), timing.stash_start_id,
+      streams::CheckpointStore::Ensure(w, streams::StashStreamName(realm), timing_.stash_start_id,
                                        now);
       streams::CheckpointStore::Ensure(w, streams::ExchangeStreamName(realm),
-                                       std::to_string(streams::ExchangeStartHour(timing, now)),
+                                       std::to_string(streams::ExchangeStartHour(timing_, now)),
                                        now);
       w.commit();
       return absl::OkStatus();

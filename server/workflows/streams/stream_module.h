@@ -8,6 +8,10 @@
 // in `checkpoints` (checkpoint_store.h) and moves only with the rows it
 // covers (stash_stream.h, exchange_stream.h).
 //
+// The module's timing (poll delays, initial cursors) is its own: built from
+// its options and copied into the extensions it registers, so two
+// coordinators in one process can run different timings.
+//
 // Ownership: borrows what WorkflowWiring lends. Thread-safety: as
 // WorkflowModule.
 #ifndef SLUICE_SERVER_WORKFLOWS_STREAMS_STREAM_MODULE_H_
@@ -18,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/workflows/streams/poe_streams.h"
 #include "server/workflows/workflow_module.h"
 
 namespace sluice {
@@ -45,14 +50,15 @@ std::vector<std::pair<std::string, std::string>> StreamFlagEnv();
 
 class StreamModule : public WorkflowModule {
  public:
-  explicit StreamModule(StreamOptions options) : options_(std::move(options)) {}
+  explicit StreamModule(StreamOptions options);
   absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
   // When enabled: a checkpoint and a queued task for every configured stream.
   void Start() override;
 
  private:
-  StreamOptions options_;
+  const StreamOptions options_;
+  const streams::StreamTiming timing_;
   PgPool* pool_ = nullptr;
   TaskQueue* queue_ = nullptr;
   const Clock* clock_ = nullptr;

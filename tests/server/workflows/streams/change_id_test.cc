@@ -21,7 +21,8 @@ TEST(ChangeIdTest, ParsesShardCounters) {
 }
 
 TEST(ChangeIdTest, RejectsMalformedIds) {
-  for (const char* bad : {"abc", "1--2", "1-2-", "-1-2", "1-2-x", "1 -2", "1234567890123456789-1"}) {
+  for (const char* bad :
+       {"abc", "1--2", "1-2-", "-1-2", "1-2-x", "1 -2", "1234567890123456789-1"}) {
     EXPECT_EQ(ParseChangeId(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_FALSE(CompareChangeIds("1-2", "1-x").ok());

@@ -1,7 +1,8 @@
 // The stream kinds through the real queue and PostgreSQL: cursors move only
 // with the rows they cover, stale and replayed pages write nothing, empty
 // pages keep the cursor, rewinds are refused and recorded, exchange gaps are
-// audited, and one agent holds a stream at a time.
+// audited, one agent holds a stream at a time, and two modules in one process
+// keep timings of their own.
 #include <gtest/gtest.h>
 
 #include "server/store/payload_codec.h"
@@ -38,14 +39,10 @@ class StreamApplyTest : public QueueFixture {
  protected:
   void SetUp() override {
     QueueFixture::SetUp();
-    ASSERT_TRUE(StreamModule(StreamOptions{}).RegisterKinds(kinds_, extensions_).ok());
-    streams::StreamTiming timing;
-    timing.stash_poll = seconds(2);
-    timing.exchange_poll = seconds(60);
-    timing.rejected_retry = seconds(30);
-    timing.stash_start_id = kStart;
-    timing.exchange_start_hour = kHour0;
-    streams::SetStreamTiming(timing);
+    stream_options_.stash_poll = seconds(2);
+    stream_options_.exchange_poll = seconds(60);
+    stream_options_.stash_start_id = kStart;
+    stream_options_.exchange_start_hour = kHour0;
   }
 
   LeasedTask LeaseOne(const std::string& kind, const std::string& agent = "agent-a") {
@@ -100,13 +97,22 @@ class StreamApplyTest : public QueueFixture {
   }
   int64_t StashRows() { return db_->Count("SELECT count(*) FROM poe_stash_raw"); }
 
+  // The stream kinds are registered, by a module built from stream_options_,
+  // when a test first queues a stream: a test may change the options before.
   void Enqueue(const std::string& kind) {
+    if (!registered_) {
+      ASSERT_TRUE(StreamModule(stream_options_).RegisterKinds(kinds_, extensions_).ok());
+      registered_ = true;
+    }
     auto r = queue_->Enqueue(kind, {1}, Priority::kManual);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
   // Ten hours before the fixture's clock (1.8e9 s), on an hour.
   static constexpr int64_t kHour0 = 1'799'996'400 / 3600 * 3600 - 10 * 3600;
+
+  StreamOptions stream_options_;
+  bool registered_ = false;
 };
 
 TEST_F(StreamApplyTest, PageWithDataStoresRowsAndAdvancesCursorTogether) {
@@ -114,7 +120,8 @@ TEST_F(StreamApplyTest, PageWithDataStoresRowsAndAdvancesCursorTogether) {
   LeasedTask t = LeaseOne(kStashStreamKind);
   ASSERT_EQ(CursorOf(t), kStart) << "the lease carries the checkpoint's cursor";
   auto done = queue_->Complete(StashCompletion(
-      t, kStart, kSecond, {Stash("s1", "Settlers"), Stash("s2", "Standard"), Stash("s3", "", false)}));
+      t, kStart, kSecond,
+      {Stash("s1", "Settlers"), Stash("s2", "Standard"), Stash("s3", "", false)}));
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->records_written, 3);
   EXPECT_EQ(Cursor("poe_stash:pc"), kSecond);
@@ -268,7 +275,8 @@ TEST_F(StreamApplyTest, OneAgentHoldsAStreamAtATime) {
   LeasedTask a = LeaseOne(kStashStreamKind, "agent-a");
   EXPECT_TRUE(LeaseOrDie({kStashStreamKind}, 5, "agent-b").empty())
       << "the stream is held by agent-a";
-  ASSERT_TRUE(queue_->Complete(StashCompletion(a, kStart, kSecond, {Stash("s1", "Settlers")})).ok());
+  ASSERT_TRUE(
+      queue_->Complete(StashCompletion(a, kStart, kSecond, {Stash("s1", "Settlers")})).ok());
   LeasedTask b = LeaseOne(kStashStreamKind, "agent-b");
   EXPECT_EQ(b.task_id, a.task_id);
   EXPECT_TRUE(LeaseOrDie({kStashStreamKind}, 5, "agent-a").empty());
@@ -308,7 +316,8 @@ TEST_F(StreamApplyTest, ExchangeRecordsMissingAndSkippedHoursAsGaps) {
   EXPECT_EQ(done->records_written, 2);
   EXPECT_EQ(Cursor("poe_exchange:pc"), std::to_string(kHour0 + 4 * 3600));
   EXPECT_EQ(db_->Query("SELECT string_agg((hour - " + std::to_string(kHour0) +
-                       ") / 3600 || '', ',' ORDER BY hour) FROM poe_exchange_gaps WHERE realm = 'pc'"),
+                       ") / 3600 || '', ',' ORDER BY hour) FROM poe_exchange_gaps "
+                       "WHERE realm = 'pc'"),
             "0,2,3");
   EXPECT_EQ(db_->Count("SELECT count(*) FROM poe_exchange_raw WHERE hour = " +
                        std::to_string(kHour0 + 3600)), 2);
@@ -318,9 +327,7 @@ TEST_F(StreamApplyTest, ExchangeRecordsMissingAndSkippedHoursAsGaps) {
 
 TEST_F(StreamApplyTest, ExchangeHourNotYetPublishedKeepsCursorUntilTheHourEnds) {
   const int64_t current_hour = 1'800'000'000 / 3600 * 3600;
-  streams::StreamTiming timing = streams::GetStreamTiming();
-  timing.exchange_start_hour = current_hour;
-  streams::SetStreamTiming(timing);
+  stream_options_.exchange_start_hour = current_hour;
   Enqueue(kExchangeStreamKind);
   LeasedTask t = LeaseOne(kExchangeStreamKind);
   ASSERT_TRUE(queue_->Complete(ExchangeCompletion(t, current_hour, current_hour, 0)).ok());
@@ -341,6 +348,48 @@ TEST_F(StreamApplyTest, ExchangeRewindIsRefused) {
   EXPECT_EQ(Cursor("poe_exchange:pc"), std::to_string(kHour0));
   EXPECT_EQ(db_->Count("SELECT count(*) FROM poe_exchange_raw"), 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM checkpoint_transitions WHERE NOT accepted"), 1);
+}
+
+TEST_F(StreamApplyTest, TwoModulesInOneProcessKeepTheirOwnTiming) {
+  // This coordinator's module: start at kStart, poll the head every 2 s.
+  Enqueue(kStashStreamKind);
+  LeasedTask pc = LeaseOne(kStashStreamKind);
+  ASSERT_EQ(pc.entity_id, 1);
+  EXPECT_EQ(CursorOf(pc), kStart);
+
+  // A second coordinator in the same process (and database), whose module
+  // starts new streams at kSecond and polls the head every 7 s.
+  StreamOptions other = stream_options_;
+  other.stash_start_id = kSecond;
+  other.stash_poll = seconds(7);
+  TaskKindRegistry kinds;
+  TaskExtensionRegistry extensions;
+  ASSERT_TRUE(StreamModule(other).RegisterKinds(kinds, extensions).ok());
+  PgQueueStore store(pool_.get(), &kinds, &extensions);
+  TaskQueue queue(&store, &kinds, &clock_, options_);
+  ASSERT_TRUE(queue.Enqueue(kStashStreamKind, {2}, Priority::kManual).ok());  // xbox
+  auto leased = queue.Lease("agent-b", {kStashStreamKind}, 1, seconds(30), Duration::zero());
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  const LeasedTask xbox = (*leased)[0];
+  ASSERT_EQ(xbox.entity_id, 2);
+  EXPECT_EQ(CursorOf(xbox), kSecond);
+  // The first module's timing did not change by the second one's creation.
+  EXPECT_EQ(Cursor("poe_stash:pc"), kStart);
+
+  // Both at the head: each stream is polled again after its own module's delay.
+  ASSERT_TRUE(queue_->Complete(StashCompletion(pc, kStart, kStart, {})).ok());
+  ASSERT_TRUE(queue.Complete(StashCompletion(xbox, kSecond, kSecond, {}, "agent-b")).ok());
+  clock_.Advance(seconds(2));
+  std::vector<LeasedTask> ready = LeaseOrDie({kStashStreamKind}, 5);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].entity_id, 1);
+  clock_.Advance(seconds(4));
+  EXPECT_TRUE(LeaseOrDie({kStashStreamKind}, 5).empty());
+  clock_.Advance(seconds(1));
+  ready = LeaseOrDie({kStashStreamKind}, 5);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].entity_id, 2);
 }
 
 }  // namespace
