@@ -68,12 +68,13 @@ void FloatingWindow::Expire(TimePoint now) {
     ledger_units_ -= ledger_[head_].units;
     ++head_;
   }
-  if (head_ == ledger_.size()) {
-    ledger_.clear();
-    head_ = 0;
-  } else if (head_ >= 32 && 2 * head_ >= ledger_.size()) {
-    ledger_.erase(ledger_.begin(), ledger_.begin() + static_cast<std::ptrdiff_t>(head_));
-    head_ = 0;
+  // Returned buckets stay readable for kReportGrace (ApplyUpstreamUsed);
+  // they are dropped in runs, so the vector is not shifted on every call.
+  size_t gone = 0;
+  while (gone < head_ && ledger_[gone].resp_hi + period_ + kReportGrace <= now) ++gone;
+  if (gone > 0 && (gone >= 32 || gone == ledger_.size())) {
+    ledger_.erase(ledger_.begin(), ledger_.begin() + static_cast<std::ptrdiff_t>(gone));
+    head_ -= gone;
   }
   size_t dead = 0;
   while (dead < phantom_.size() && phantom_[dead].until <= now) ++dead;
@@ -136,7 +137,15 @@ int64_t FloatingWindow::ApplyUpstreamUsed(int64_t upstream_used, const SpendTimi
   for (auto it = ledger_.rbegin(); it != live_end && it->resp_hi > x.resp_hi; ++it) {
     if (it->sent_lo > x.resp_hi) certainly_later += it->units;
   }
-  const int64_t explained = in_flight_ + ledger_units_ - certainly_later;
+  // Buckets that came back (in our model) after X may have been sent: the
+  // upstream may still have counted them when X reached it. Our model
+  // returns a unit no sooner than the upstream does, so one that came back
+  // by x.sent_lo was certainly gone upstream too.
+  int64_t recently_returned = 0;
+  for (size_t i = head_; i > 0 && ledger_[i - 1].resp_hi + period_ > x.sent_lo; --i) {
+    recently_returned += ledger_[i - 1].units;
+  }
+  const int64_t explained = in_flight_ + ledger_units_ + recently_returned - certainly_later;
   const int64_t foreign = upstream_used - explained;
   if (foreign <= 0) return 0;
   AddPhantom(foreign, x.resp_hi + period_);

@@ -46,6 +46,11 @@ struct SpendTiming {
 
 class FloatingWindow {
  public:
+  // How long a returned bucket stays readable for ApplyUpstreamUsed: the
+  // longest a call's report can trail its sending (the throttler lapses a
+  // lease 35 s after expiry: 30 s request limit + 5 s grace).
+  static constexpr Duration kReportGrace = std::chrono::seconds(35);
+
   struct Bucket {
     TimePoint first_resp;  // earliest resp_hi in the bucket (merge bound)
     TimePoint resp_hi;     // latest resp_hi: the whole bucket returns at resp_hi + period
@@ -94,7 +99,9 @@ class FloatingWindow {
   // The upstream counted `upstream_used` units (including call X itself) when
   // it received call X, which was answered within `x`. Everything the ledger
   // holds that the upstream could possibly have counted then (plus in-flight
-  // reservations, which may have reached it) is subtracted; a positive rest
+  // reservations, which may have reached it, and units that came back in our
+  // model after X was sent: a report arrives a little after its answer, and
+  // a burst's units may return in between) is subtracted; a positive rest
   // is foreign usage and becomes a phantom until x.resp_hi + period (those
   // units were counted at or before then, so they are back by that time).
   // Returns the units added (0 if the ledger explains the count).
@@ -118,7 +125,8 @@ class FloatingWindow {
   int64_t margin_;
   Duration granularity_;
   int64_t in_flight_ = 0;
-  // Sorted by resp_hi from ledger_[head_] on; a vector with a moving head
+  // Sorted by resp_hi; [0, head_) came back (kept for kReportGrace), live
+  // from ledger_[head_] on; a vector with a moving head
   // instead of a deque, because a deque costs ~600 bytes even when empty and
   // the throttler keeps one window per (group, character).
   std::vector<Bucket> ledger_;

@@ -138,6 +138,39 @@ TEST(FloatingWindowTest, CallsSentAfterTheReportedCallDoNotExplainItsCount) {
   EXPECT_EQ(w.ApplyUpstreamUsed(6, x, kT0 + milliseconds(400)), 5);
 }
 
+TEST(FloatingWindowTest, UnitsReturnedWhileTheReportTravelledStillExplainItsCount) {
+  // A burst of 50 answered at T0 comes back at T0 + 10 s. Call X went out
+  // just before that and its report arrives just after: the upstream still
+  // counted the burst when X reached it. Those are our units, not foreign.
+  FloatingWindow w(100, seconds(10), 0);
+  w.Charge(50, At(kT0));
+  const SpendTiming x{kT0 + milliseconds(9950), kT0 + milliseconds(9990)};
+  w.Charge(1, x);
+  EXPECT_EQ(w.ApplyUpstreamUsed(51, x, kT0 + milliseconds(10050)), 0);
+  EXPECT_EQ(w.Available(kT0 + milliseconds(10050)), 99);
+}
+
+TEST(FloatingWindowTest, UnitsReturnedBeforeTheCallWasSentExplainNothing) {
+  // The same count, but X was sent after our burst came back: whatever the
+  // upstream still counts is someone else's.
+  FloatingWindow w(100, seconds(10), 0);
+  w.Charge(50, At(kT0));
+  const SpendTiming x{kT0 + milliseconds(10500), kT0 + milliseconds(10540)};
+  w.Charge(1, x);
+  EXPECT_EQ(w.ApplyUpstreamUsed(51, x, kT0 + milliseconds(10600)), 50);
+  EXPECT_EQ(w.Available(kT0 + milliseconds(10600)), 49);
+}
+
+TEST(FloatingWindowTest, ReturnedBucketsAreForgottenAfterTheReportGrace) {
+  FloatingWindow w(1000, seconds(1), 0);
+  for (int i = 0; i < 100; ++i) w.Charge(1, At(kT0 + seconds(i)));
+  // Long after, a report can only be explained by what is live.
+  const TimePoint later = kT0 + seconds(100) + FloatingWindow::kReportGrace + seconds(2);
+  EXPECT_EQ(w.Used(later), 0);
+  const SpendTiming x{later - seconds(40), later - seconds(39)};
+  EXPECT_EQ(w.ApplyUpstreamUsed(3, x, later), 3);
+}
+
 TEST(FloatingWindowTest, SetLimitsKeepsTheLedger) {
   FloatingWindow w(10, seconds(60), 0);
   w.Charge(6, At(kT0));
