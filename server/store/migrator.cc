@@ -5,6 +5,7 @@
 #include <set>
 
 #include "server/store/lock_keys.h"
+#include "server/store/migrator_sql.h"
 
 namespace sluice {
 
@@ -13,7 +14,7 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
   absl::Status status = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     {
       pqxx::nontransaction nt(conn);
-      nt.exec_params("SELECT pg_advisory_lock($1)", lock_keys::kMigration);
+      nt.exec_params(migrator_sql::kLock, lock_keys::kMigration);
     }
     // Session-level lock: release it whatever happens below.
     struct Unlock {
@@ -21,7 +22,7 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
       ~Unlock() {
         try {
           pqxx::nontransaction nt(c);
-          nt.exec_params("SELECT pg_advisory_unlock($1)", lock_keys::kMigration);
+          nt.exec_params(migrator_sql::kUnlock, lock_keys::kMigration);
         } catch (const std::exception& e) {
           LOG(WARNING) << "releasing migration lock: " << e.what();
         }
@@ -31,11 +32,8 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
     std::set<int> done;
     {
       pqxx::work w(conn);
-      w.exec(
-          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-          " version INT PRIMARY KEY, name TEXT NOT NULL,"
-          " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-      for (const auto& row : w.exec("SELECT version FROM schema_migrations")) {
+      w.exec(migrator_sql::kCreateMigrationsTable);
+      for (const auto& row : w.exec(migrator_sql::kAppliedVersions)) {
         done.insert(row[0].as<int>());
       }
       w.commit();
@@ -45,8 +43,7 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
       try {
         pqxx::work w(conn);
         w.exec(m.sql);
-        w.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
-                      m.name);
+        w.exec_params(migrator_sql::kRecordMigration, m.version, m.name);
         w.commit();
       } catch (const pqxx::broken_connection&) {
         throw;

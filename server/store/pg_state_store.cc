@@ -2,15 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/store/state_sql.h"
+
 namespace sluice {
 
 absl::Status PgStateStore::Put(const std::string& key, const std::string& json_value) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    w.exec_params(
-        "INSERT INTO system_state (key, value, updated_at) VALUES ($1, $2::jsonb, now()) "
-        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-        key, json_value);
+    w.exec_params(state_sql::kPut, key, json_value);
     w.commit();
     return absl::OkStatus();
   });
@@ -21,7 +20,7 @@ absl::StatusOr<std::string> PgStateStore::Get(const std::string& key) {
   bool found = false;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction r(conn);
-    auto res = r.exec_params("SELECT value::text FROM system_state WHERE key = $1", key);
+    auto res = r.exec_params(state_sql::kGet, key);
     if (!res.empty()) {
       found = true;
       value = res[0][0].c_str();
@@ -37,9 +36,7 @@ absl::StatusOr<std::map<std::string, std::string>> PgStateStore::List(const std:
   std::map<std::string, std::string> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction r(conn);
-    // starts_with avoids LIKE's wildcard characters in the prefix.
-    for (const auto& row : r.exec_params(
-             "SELECT key, value::text FROM system_state WHERE starts_with(key, $1)", prefix)) {
+    for (const auto& row : r.exec_params(state_sql::kList, prefix)) {
       out[row[0].c_str()] = row[1].c_str();
     }
     return absl::OkStatus();
@@ -69,16 +66,10 @@ absl::Status PgStateStore::Apply(const std::vector<Change>& changes) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
     if (!deletes.empty()) {
-      w.exec_params(
-          "DELETE FROM system_state WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
-          deletes.dump());
+      w.exec_params(state_sql::kDeleteMany, deletes.dump());
     }
     if (upserts.size() > 2) {
-      w.exec_params(
-          "INSERT INTO system_state (key, value, updated_at) "
-          "SELECT key, value, now() FROM jsonb_each($1::jsonb) "
-          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-          upserts);
+      w.exec_params(state_sql::kPutMany, upserts);
     }
     w.commit();
     return absl::OkStatus();
