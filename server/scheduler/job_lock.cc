@@ -2,24 +2,18 @@
 
 #include <glog/logging.h>
 
+#include "server/scheduler/scheduler_sql.h"
 #include "server/store/lock_keys.h"
 #include "server/store/pg_pool.h"
 
 namespace sluice {
-namespace {
-
-// hashtext gives a stable int4 per name; the prefix keeps these names apart
-// from anything else that might hash strings into this class later.
-constexpr char kTryLockSql[] =
-    "SELECT pg_try_advisory_lock($1::int4, hashtext('sluice.job.' || $2::text))";
-constexpr char kUnlockSql[] =
-    "SELECT pg_advisory_unlock($1::int4, hashtext('sluice.job.' || $2::text))";
-
-}  // namespace
 
 JobLock::JobLock(State state, absl::Status error, std::unique_ptr<pqxx::connection> conn,
                  std::string job_name)
-    : state_(state), error_(std::move(error)), conn_(std::move(conn)), job_name_(std::move(job_name)) {}
+    : state_(state),
+      error_(std::move(error)),
+      conn_(std::move(conn)),
+      job_name_(std::move(job_name)) {}
 
 JobLock::JobLock(JobLock&& other) noexcept
     : state_(other.state_),
@@ -49,7 +43,8 @@ JobLock JobLock::TryAcquire(const std::string& dsn, const std::string& job_name,
   try {
     conn = std::make_unique<pqxx::connection>(DsnWithConnectTimeout(dsn, connect_timeout));
     pqxx::nontransaction nt(*conn);
-    const bool got = nt.exec_params1(kTryLockSql, lock_keys::kJobClass, job_name)[0].as<bool>();
+    const bool got =
+        nt.exec_params1(scheduler_sql::kTryLock, lock_keys::kJobClass, job_name)[0].as<bool>();
     if (!got) {
       // Nothing to release: close the connection now rather than keep it.
       conn.reset();
@@ -73,7 +68,7 @@ absl::Status JobLock::Release() {
   absl::Status status;
   try {
     pqxx::nontransaction nt(*conn_);
-    if (!nt.exec_params1(kUnlockSql, lock_keys::kJobClass, job_name_)[0].as<bool>()) {
+    if (!nt.exec_params1(scheduler_sql::kUnlock, lock_keys::kJobClass, job_name_)[0].as<bool>()) {
       status = absl::InternalError("pg_advisory_unlock found no lock held by this session");
     }
   } catch (const std::exception& e) {

@@ -1,15 +1,12 @@
 #include "server/scheduler/job_run_store.h"
 
 #include "common/time_util.h"
+#include "server/scheduler/scheduler_sql.h"
 
 namespace sluice {
 namespace {
 
-constexpr char kSelectColumns[] =
-    "SELECT run_id, job, extract(epoch FROM started_at)::float8, "
-    "extract(epoch FROM finished_at)::float8, outcome, tasks_queued, upstream_calls, "
-    "rows_upserted, cache_hits, cache_misses, errors, coalesce(detail, '') FROM job_runs ";
-
+// A row of scheduler_sql::kRecentRuns or kRecentRunsOfJob.
 JobRunRow RowFrom(const pqxx::row& r) {
   JobRunRow out;
   out.run_id = r[0].c_str();
@@ -33,9 +30,8 @@ absl::Status JobRunStore::InsertRunning(const std::string& run_id, const std::st
                                         TimePoint started) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    w.exec_params(
-        "INSERT INTO job_runs (run_id, job, started_at, outcome) VALUES ($1, $2, $3::timestamptz, $4)",
-        run_id, job, FormatRfc3339(started), kOutcomeRunning);
+    w.exec_params(scheduler_sql::kInsertRunning, run_id, job, FormatRfc3339(started),
+                  kOutcomeRunning);
     w.commit();
     return absl::OkStatus();
   });
@@ -45,10 +41,8 @@ absl::Status JobRunStore::InsertSkipped(const std::string& run_id, const std::st
                                         TimePoint at, const std::string& detail) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    w.exec_params(
-        "INSERT INTO job_runs (run_id, job, started_at, finished_at, outcome, detail) "
-        "VALUES ($1, $2, $3::timestamptz, $3::timestamptz, $4, $5)",
-        run_id, job, FormatRfc3339(at), kOutcomeSkipped, detail);
+    w.exec_params(scheduler_sql::kInsertSkipped, run_id, job, FormatRfc3339(at), kOutcomeSkipped,
+                  detail);
     w.commit();
     return absl::OkStatus();
   });
@@ -59,12 +53,9 @@ absl::Status JobRunStore::Finish(const std::string& run_id, const std::string& o
                                  const std::string& detail) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    auto res = w.exec_params(
-        "UPDATE job_runs SET finished_at = $2::timestamptz, outcome = $3, tasks_queued = $4, "
-        "upstream_calls = $5, rows_upserted = $6, cache_hits = $7, cache_misses = $8, "
-        "errors = $9, detail = nullif($10, '') WHERE run_id = $1",
-        run_id, FormatRfc3339(finished), outcome, c.tasks_queued, c.upstream_calls,
-        c.rows_upserted, c.cache_hits, c.cache_misses, c.errors, detail);
+    auto res = w.exec_params(scheduler_sql::kFinishRun, run_id, FormatRfc3339(finished), outcome,
+                             c.tasks_queued, c.upstream_calls, c.rows_upserted, c.cache_hits,
+                             c.cache_misses, c.errors, detail);
     if (res.affected_rows() != 1) return absl::NotFoundError("job run " + run_id + " has no row");
     w.commit();
     return absl::OkStatus();
@@ -75,15 +66,8 @@ absl::StatusOr<std::vector<JobRunRow>> JobRunStore::ListRecent(const std::string
   std::vector<JobRunRow> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction r(conn);
-    // Two statements so each can use its index: (job, started_at) or (started_at).
-    pqxx::result res =
-        job.empty()
-            ? r.exec_params(std::string(kSelectColumns) +
-                                "ORDER BY started_at DESC, run_id DESC LIMIT $1",
-                            limit)
-            : r.exec_params(std::string(kSelectColumns) +
-                                "WHERE job = $1 ORDER BY started_at DESC, run_id DESC LIMIT $2",
-                            job, limit);
+    pqxx::result res = job.empty() ? r.exec_params(scheduler_sql::kRecentRuns, limit)
+                                   : r.exec_params(scheduler_sql::kRecentRunsOfJob, job, limit);
     for (const auto& row : res) out.push_back(RowFrom(row));
     return absl::OkStatus();
   });
@@ -95,10 +79,7 @@ absl::StatusOr<std::optional<TimePoint>> JobRunStore::LastSucceededStart(const s
   std::optional<TimePoint> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction r(conn);
-    auto res = r.exec_params(
-        "SELECT extract(epoch FROM max(started_at))::float8 FROM job_runs "
-        "WHERE job = $1 AND outcome = $2",
-        job, kOutcomeSucceeded);
+    auto res = r.exec_params(scheduler_sql::kLastStartWithOutcome, job, kOutcomeSucceeded);
     if (!res.empty() && !res[0][0].is_null()) out = FromUnixSeconds(res[0][0].as<double>());
     return absl::OkStatus();
   });
