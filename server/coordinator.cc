@@ -6,6 +6,7 @@
 
 #include "common/shutdown.h"
 #include "db/migrations.h"
+#include "server/coordinator_sql.h"
 #include "server/service/admin_service.h"
 #include "server/service/agent_service.h"
 #include "server/service/throttle_service.h"
@@ -112,7 +113,7 @@ void Coordinator::HealthLoop() {
   while (!stopping_) {
     absl::Status s = pool_->Run([](pqxx::connection& conn) {
       pqxx::nontransaction nt(conn);
-      nt.exec("SELECT 1");
+      nt.exec(coordinator_sql::kHealthProbe);
       return absl::OkStatus();
     });
     const bool serving = s.ok();

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/time_util.h"
+#include "server/ops/ops_sql.h"
 
 namespace sluice {
 namespace {
@@ -29,8 +30,8 @@ class PromWriter {
   void Family(const std::string& name, const std::string& type, const std::string& help) {
     out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
-  void Sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
-              double value) {
+  void Sample(const std::string& name,
+              const std::vector<std::pair<std::string, std::string>>& labels, double value) {
     out_ << name;
     if (!labels.empty()) {
       out_ << "{";
@@ -86,13 +87,8 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
   if (s.database_ok) {
     absl::Status read = pool->Run([&](pqxx::connection& conn) {
       pqxx::read_transaction r(conn);
-      // The checkpoints table belongs to the streams module; before its
-      // migration there is nothing to show.
-      if (r.exec("SELECT to_regclass('checkpoints') IS NOT NULL")[0][0].as<bool>()) {
-        for (const auto& row : r.exec_params(
-                 "SELECT stream, cursor, EXTRACT(EPOCH FROM ($1::timestamptz - updated_at)), "
-                 "pages, rows FROM checkpoints ORDER BY stream",
-                 FormatRfc3339(s.taken_at))) {
+      if (r.exec(ops_sql::kCheckpointsExist)[0][0].as<bool>()) {
+        for (const auto& row : r.exec_params(ops_sql::kCheckpoints, FormatRfc3339(s.taken_at))) {
           s.checkpoints.push_back(CheckpointGauge{row[0].c_str(), row[1].c_str(),
                                                   row[2].as<double>(), row[3].as<int64_t>(),
                                                   row[4].as<int64_t>()});
@@ -119,7 +115,8 @@ std::string RenderPrometheus(const OpsSnapshot& s) {
     w.Sample("sluice_queue_tasks", {{"kind", k.kind}, {"state", "leased"}}, k.leased);
     w.Sample("sluice_queue_tasks", {{"kind", k.kind}, {"state", "retrying"}}, k.retrying);
   }
-  w.Family("sluice_queue_oldest_task_age_seconds", "gauge", "Age of the oldest queued task by kind.");
+  w.Family("sluice_queue_oldest_task_age_seconds", "gauge",
+           "Age of the oldest queued task by kind.");
   for (const KindStats& k : s.queue) {
     w.Sample("sluice_queue_oldest_task_age_seconds", {{"kind", k.kind}}, k.oldest_age_seconds);
   }
@@ -133,8 +130,10 @@ std::string RenderPrometheus(const OpsSnapshot& s) {
   w.Family("sluice_budget_remaining", "gauge",
            "Units left now in the family's most constrained budget (estimate).");
   w.Family("sluice_budget_callers", "gauge", "Budgets of the family alive (callers, addresses).");
-  w.Family("sluice_budget_restricted", "gauge", "Budgets of the family the upstream restricts now.");
-  w.Family("sluice_budget_exhausted", "gauge", "Budgets of the family that cannot take a call now.");
+  w.Family("sluice_budget_restricted", "gauge",
+           "Budgets of the family the upstream restricts now.");
+  w.Family("sluice_budget_exhausted", "gauge",
+           "Budgets of the family that cannot take a call now.");
   w.Family("sluice_budget_granted_total", "counter", "Calls granted under the family's budgets.");
   w.Family("sluice_budget_denied_total", "counter",
            "Requests refused with one of the family's budgets limiting.");
@@ -168,7 +167,8 @@ std::string RenderPrometheus(const OpsSnapshot& s) {
 
   w.Family("sluice_checkpoint_age_seconds", "gauge", "Since the stream's cursor last moved.");
   w.Family("sluice_checkpoint_rows_total", "counter", "Rows committed under the stream's cursor.");
-  w.Family("sluice_checkpoint_pages_total", "counter", "Pages committed under the stream's cursor.");
+  w.Family("sluice_checkpoint_pages_total", "counter",
+           "Pages committed under the stream's cursor.");
   for (const CheckpointGauge& c : s.checkpoints) {
     const std::vector<std::pair<std::string, std::string>> l = {{"stream", c.stream}};
     w.Sample("sluice_checkpoint_age_seconds", l, c.age_seconds);
