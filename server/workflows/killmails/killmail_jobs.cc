@@ -5,6 +5,7 @@
 
 #include "common/time_util.h"
 #include "server/workflows/killmails/killmail_kinds.h"
+#include "server/workflows/killmails/killmail_sql.h"
 
 namespace sluice {
 namespace {
@@ -19,7 +20,8 @@ absl::Status EnqueueBackground(TaskQueue* queue, JobContext& ctx, const std::str
                                int64_t* already) {
   for (size_t i = 0; i < ids.size(); i += kEnqueueChunk) {
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
-    std::vector<int64_t> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kEnqueueChunk));
+    std::vector<int64_t> chunk(ids.begin() + i,
+                               ids.begin() + std::min(ids.size(), i + kEnqueueChunk));
     auto out = queue->Enqueue(kind, chunk, Priority::kBackground);
     if (!out.ok()) return out.status();
     *queued += out->enqueued;
@@ -39,18 +41,13 @@ absl::Status KillmailSyncJob::Run(JobContext& ctx) {
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     ids.clear();
     pqxx::read_transaction r(conn);
-    for (const auto& row : r.exec_params(
-             "SELECT character_id, last_killmail_sync_at IS NULL FROM character_tokens "
-             "WHERE expires_at > $1::timestamptz AND (last_killmail_sync_at IS NULL OR "
-             "last_killmail_sync_at < $2::timestamptz) "
-             "ORDER BY last_killmail_sync_at NULLS FIRST, character_id",
-             FormatRfc3339(now), FormatRfc3339(now - stale_after_))) {
+    for (const auto& row : r.exec_params(killmail_sql::kDueForSync, FormatRfc3339(now),
+                                         FormatRfc3339(now - stale_after_))) {
       ids.push_back(row[0].as<int64_t>());
       if (row[1].as<bool>()) ++never;
     }
-    expired = r.exec_params1("SELECT count(*) FROM character_tokens WHERE expires_at <= $1::timestamptz",
-                             FormatRfc3339(now))[0]
-                  .as<int64_t>();
+    expired =
+        r.exec_params1(killmail_sql::kCountExpiredTokens, FormatRfc3339(now))[0].as<int64_t>();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -85,14 +82,9 @@ absl::Status ScanEntitiesJob::Run(JobContext& ctx) {
     absl::Status s = pool_->Run([&](pqxx::connection& conn) {
       missing.clear();
       pqxx::read_transaction r(conn);
-      // Table and column names are constants (this file and the kind
-      // registry).
-      const std::string sql =
-          std::string("SELECT DISTINCT p.") + t.column + " FROM killmail_participants p " +
-          "WHERE p." + t.column + " > 0 " +
-          "AND NOT EXISTS (SELECT 1 FROM " + kind->entity_table + " s WHERE s." +
-          kind->entity_key + " = p." + t.column + ") ORDER BY 1";
-      for (const auto& row : r.exec(sql)) missing.push_back(row[0].as<int64_t>());
+      for (const auto& row : r.exec(killmail_sql::ParticipantsMissing(t.column, *kind))) {
+        missing.push_back(row[0].as<int64_t>());
+      }
       return absl::OkStatus();
     });
     if (!s.ok()) return s;

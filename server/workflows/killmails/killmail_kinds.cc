@@ -10,6 +10,7 @@
 #include "server/queue/task_kinds.h"
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
+#include "server/workflows/killmails/killmail_sql.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice {
@@ -37,12 +38,8 @@ class CharacterKillmailsExtension final : public TaskExtension {
       int64_t last;
     };
     std::map<int64_t, Row> rows;
-    for (const auto& r : txn.exec_params(
-             "SELECT character_id, access_token, expires_at > $2::timestamptz, "
-             "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-             "COALESCE(last_killmail_id, 0) FROM character_tokens "
-             "WHERE character_id = ANY($1::bigint[])",
-             PgArray(ids), FormatRfc3339(now))) {
+    for (const auto& r :
+         txn.exec_params(killmail_sql::kLeaseTokens, PgArray(ids), FormatRfc3339(now))) {
       rows[r[0].as<int64_t>()] =
           Row{r[1].c_str(), r[2].as<bool>(), r[3].c_str(), r[4].as<int64_t>()};
     }
@@ -101,39 +98,23 @@ class CharacterKillmailsExtension final : public TaskExtension {
     const std::string now_text = FormatRfc3339(now);
     PayloadOutcome out;
     if (!ids.empty()) {
-      out.records_written += txn.exec_params(
-                                    "INSERT INTO killmails (killmail_id, killmail_hash) "
-                                    "SELECT id, hash FROM unnest($1::bigint[], $2::text[]) "
-                                    "AS r(id, hash) ORDER BY id "
-                                    "ON CONFLICT (killmail_id) DO NOTHING",
-                                    PgArray(ids), PgTextArray(hashes))
-                                 .affected_rows();
-      out.records_written += txn.exec_params(
-                                    "INSERT INTO character_killmails (character_id, killmail_id) "
-                                    "SELECT $1, id FROM unnest($2::bigint[]) AS r(id) ORDER BY id "
-                                    "ON CONFLICT DO NOTHING",
-                                    task.entity_id, PgArray(ids))
-                                 .affected_rows();
+      out.records_written +=
+          txn.exec_params(killmail_sql::kInsertRefs, PgArray(ids), PgTextArray(hashes))
+              .affected_rows();
+      out.records_written +=
+          txn.exec_params(killmail_sql::kLinkCharacter, task.entity_id, PgArray(ids))
+              .affected_rows();
     }
     // The checkpoint moves with the killmails it covers. A full read saw the
     // whole list, so its newest id replaces a stored id the list no longer
     // has (else every later sync would read everything again); an
     // incremental read only ever moves forward.
     const bool replace = result->full_read() && max_id > 0;
-    txn.exec_params(
-        "UPDATE character_tokens SET "
-        "last_killmail_id = CASE WHEN $4 THEN $2 "
-        "  ELSE NULLIF(GREATEST(COALESCE(last_killmail_id, 0), $2), 0) END, "
-        "last_killmail_sync_at = $3::timestamptz, updated_at = $3::timestamptz "
-        "WHERE character_id = $1",
-        task.entity_id, max_id, now_text, replace);
+    txn.exec_params(killmail_sql::kMoveCheckpoint, task.entity_id, max_id, now_text, replace);
     if (!ids.empty()) {
       Discovery bodies;
       bodies.kind = kKillmailKind;
-      for (const auto& r : txn.exec_params(
-               "SELECT killmail_id FROM killmails WHERE killmail_id = ANY($1::bigint[]) "
-               "AND body IS NULL ORDER BY 1",
-               PgArray(ids))) {
+      for (const auto& r : txn.exec_params(killmail_sql::kBodiesMissing, PgArray(ids))) {
         bodies.ids.push_back(r[0].as<int64_t>());
       }
       if (!bodies.ids.empty()) out.discovered.push_back(std::move(bodies));
@@ -153,9 +134,7 @@ class KillmailExtension final : public TaskExtension {
     std::vector<int64_t> ids;
     for (const LeasedTask* t : tasks) ids.push_back(t->entity_id);
     std::map<int64_t, std::string> hashes;
-    for (const auto& r : txn.exec_params(
-             "SELECT killmail_id, killmail_hash FROM killmails WHERE killmail_id = ANY($1::bigint[])",
-             PgArray(ids))) {
+    for (const auto& r : txn.exec_params(killmail_sql::kHashes, PgArray(ids))) {
       hashes[r[0].as<int64_t>()] = r[1].c_str();
     }
     for (LeasedTask* t : tasks) {
@@ -188,14 +167,10 @@ class KillmailExtension final : public TaskExtension {
     }
     const v1::KillmailParticipant& v = km->participants(0);
     const std::string now_text = FormatRfc3339(now);
-    auto updated = txn.exec_params(
-        "UPDATE killmails SET killmail_time = $2::timestamptz, solar_system_id = $3, "
-        "victim_character_id = NULLIF($4, 0), victim_corporation_id = NULLIF($5, 0), "
-        "victim_alliance_id = NULLIF($6, 0), victim_ship_type_id = NULLIF($7, 0), "
-        "body = $8::jsonb, fetched_at = $9::timestamptz WHERE killmail_id = $1",
-        task.entity_id, FormatRfc3339(FromProto(km->killmail_time())), km->solar_system_id(),
-        v.character_id(), v.corporation_id(), v.alliance_id(), v.ship_type_id(), km->body_json(),
-        now_text);
+    auto updated = txn.exec_params(killmail_sql::kWriteBody, task.entity_id,
+                                   FormatRfc3339(FromProto(km->killmail_time())),
+                                   km->solar_system_id(), v.character_id(), v.corporation_id(),
+                                   v.alliance_id(), v.ship_type_id(), km->body_json(), now_text);
     if (updated.affected_rows() == 0) {
       return absl::FailedPreconditionError(
           "killmail " + std::to_string(task.entity_id) +
@@ -214,21 +189,15 @@ class KillmailExtension final : public TaskExtension {
       victim_flags.push_back(p.is_victim() ? "t" : "f");
       final_flags.push_back(p.final_blow() ? "t" : "f");
     }
-    txn.exec_params("DELETE FROM killmail_participants WHERE killmail_id = $1", task.entity_id);
+    txn.exec_params(killmail_sql::kDeleteParticipants, task.entity_id);
     PayloadOutcome out;
     out.records_written =
-        1 + static_cast<int>(
-                txn.exec_params(
-                       "INSERT INTO killmail_participants (killmail_id, position, character_id, "
-                       "corporation_id, alliance_id, ship_type_id, is_victim, final_blow, damage) "
-                       "SELECT $1, pos, NULLIF(ch, 0), NULLIF(co, 0), NULLIF(al, 0), NULLIF(sh, 0), "
-                       "vi, fb, dm FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], "
-                       "$6::bigint[], $7::boolean[], $8::boolean[], $9::bigint[]) "
-                       "AS p(pos, ch, co, al, sh, vi, fb, dm)",
-                       task.entity_id, PgArray(positions), PgArray(chars), PgArray(corps),
-                       PgArray(alliances), PgArray(ships), PgTextArray(victim_flags),
-                       PgTextArray(final_flags), PgArray(damage))
-                    .affected_rows());
+        1 + static_cast<int>(txn.exec_params(killmail_sql::kInsertParticipants, task.entity_id,
+                                             PgArray(positions), PgArray(chars), PgArray(corps),
+                                             PgArray(alliances), PgArray(ships),
+                                             PgTextArray(victim_flags), PgTextArray(final_flags),
+                                             PgArray(damage))
+                                 .affected_rows());
     // Scan entities, for this killmail: what it names that is not stored.
     const std::pair<const char*, const std::vector<int64_t>*> named[] = {
         {"character", &chars},
@@ -260,12 +229,8 @@ std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const TaskKind* 
   positive.erase(std::unique(positive.begin(), positive.end()), positive.end());
   if (positive.empty() || k == nullptr || k->entity_table.empty()) return positive;
   std::vector<int64_t> out;
-  // Table and key come from the kind registry (constants), never from input.
-  for (const auto& r : txn.exec_params("SELECT i.id FROM unnest($1::bigint[]) AS i(id) "
-                                       "WHERE NOT EXISTS (SELECT 1 FROM " +
-                                           k->entity_table + " s WHERE s." + k->entity_key +
-                                           " = i.id) ORDER BY 1",
-                                       PgArray(positive))) {
+  for (const auto& r :
+       txn.exec_params(killmail_sql::MissingEntityIds(*k), PgArray(positive))) {
     out.push_back(r[0].as<int64_t>());
   }
   return out;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/time_util.h"
+#include "server/workflows/killmails/killmail_sql.h"
 
 namespace sluice {
 
@@ -33,13 +34,8 @@ absl::StatusOr<bool> CharacterTokenStore::Register(int64_t character_id,
   bool created = false;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    auto row = w.exec_params1(
-        "INSERT INTO character_tokens (character_id, access_token, expires_at, updated_at) "
-        "VALUES ($1, $2, $3::timestamptz, $4::timestamptz) "
-        "ON CONFLICT (character_id) DO UPDATE SET access_token = EXCLUDED.access_token, "
-        "expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at "
-        "RETURNING (xmax = 0)",
-        character_id, access_token, FormatRfc3339(expires_at), FormatRfc3339(now));
+    auto row = w.exec_params1(killmail_sql::kPutToken, character_id, access_token,
+                              FormatRfc3339(expires_at), FormatRfc3339(now));
     created = row[0].as<bool>();
     w.commit();
     return absl::OkStatus();
@@ -64,15 +60,7 @@ absl::StatusOr<std::vector<CharacterTokenInfo>> CharacterTokenStore::List(
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     out.clear();
     pqxx::read_transaction r(conn);
-    for (const auto& row : r.exec_params(
-             "SELECT t.character_id, EXTRACT(EPOCH FROM t.expires_at)::float8, "
-             "COALESCE(t.last_killmail_id, 0), "
-             "EXTRACT(EPOCH FROM t.last_killmail_sync_at)::float8, "
-             "(SELECT count(*) FROM character_killmails k WHERE k.character_id = t.character_id), "
-             "EXTRACT(EPOCH FROM t.updated_at)::float8 "
-             "FROM character_tokens t "
-             "WHERE $1 OR t.character_id = ANY($2::bigint[]) ORDER BY t.character_id",
-             ids.empty(), PgArray(ids))) {
+    for (const auto& row : r.exec_params(killmail_sql::kListTokens, ids.empty(), PgArray(ids))) {
       CharacterTokenInfo info;
       info.character_id = row[0].as<int64_t>();
       info.expires_at = FromUnixSeconds(row[1].as<double>());

@@ -1,0 +1,137 @@
+// Every statement of the killmail workflow by name: its task extensions
+// (killmail_kinds.h), its jobs (killmail_jobs.h) and the token store
+// (token_store.h).
+//
+// Table and column names that are not spelled here come from a TaskKind
+// (constants of the module that registered it) or from the jobs' own
+// constants, never from input; values are always bound.
+#ifndef SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_SQL_H_
+#define SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_SQL_H_
+
+#include <string>
+
+#include "server/queue/task_kinds.h"
+
+namespace sluice::killmail_sql {
+
+// --- character_killmails ---------------------------------------------------
+
+// What a lease needs per character: the token, whether it is still valid,
+// its expiry as RFC 3339 (for the agent's message) and the checkpoint.
+// $1 character ids, $2 now.
+inline constexpr char kLeaseTokens[] = R"sql(
+SELECT character_id, access_token, expires_at > $2::timestamptz,
+       to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+       COALESCE(last_killmail_id, 0)
+  FROM character_tokens
+ WHERE character_id = ANY($1::bigint[]))sql";
+
+// Refs whose killmail is known already keep their row. $1 ids, $2 hashes.
+inline constexpr char kInsertRefs[] = R"sql(
+INSERT INTO killmails (killmail_id, killmail_hash)
+SELECT id, hash FROM unnest($1::bigint[], $2::text[]) AS r(id, hash) ORDER BY id
+ON CONFLICT (killmail_id) DO NOTHING)sql";
+
+// $1 character, $2 killmail ids.
+inline constexpr char kLinkCharacter[] = R"sql(
+INSERT INTO character_killmails (character_id, killmail_id)
+SELECT $1, id FROM unnest($2::bigint[]) AS r(id) ORDER BY id
+ON CONFLICT DO NOTHING)sql";
+
+// A full read replaces the checkpoint (the list may no longer hold the stored
+// id); an incremental one only moves it forward. 0 means none.
+// $1 character, $2 newest killmail id read, $3 now, $4 replace (a full read).
+inline constexpr char kMoveCheckpoint[] = R"sql(
+UPDATE character_tokens SET
+  last_killmail_id = CASE WHEN $4 THEN $2
+                          ELSE NULLIF(GREATEST(COALESCE(last_killmail_id, 0), $2), 0) END,
+  last_killmail_sync_at = $3::timestamptz, updated_at = $3::timestamptz
+ WHERE character_id = $1)sql";
+
+// $1 killmail ids.
+inline constexpr char kBodiesMissing[] = R"sql(
+SELECT killmail_id FROM killmails WHERE killmail_id = ANY($1::bigint[]) AND body IS NULL
+ ORDER BY 1)sql";
+
+// --- killmail --------------------------------------------------------------
+
+// $1 killmail ids.
+inline constexpr char kHashes[] =
+    "SELECT killmail_id, killmail_hash FROM killmails WHERE killmail_id = ANY($1::bigint[])";
+
+// Ids of 0 (an NPC, no alliance) are stored as NULL. $1 killmail, $2 time,
+// $3 solar system, $4 victim character, $5 victim corporation, $6 victim
+// alliance, $7 victim ship type, $8 body (JSON), $9 now.
+inline constexpr char kWriteBody[] = R"sql(
+UPDATE killmails SET killmail_time = $2::timestamptz, solar_system_id = $3,
+       victim_character_id = NULLIF($4, 0), victim_corporation_id = NULLIF($5, 0),
+       victim_alliance_id = NULLIF($6, 0), victim_ship_type_id = NULLIF($7, 0),
+       body = $8::jsonb, fetched_at = $9::timestamptz
+ WHERE killmail_id = $1)sql";
+
+// $1 killmail.
+inline constexpr char kDeleteParticipants[] =
+    "DELETE FROM killmail_participants WHERE killmail_id = $1";
+
+// One row per position of the arrays; ids of 0 are stored as NULL.
+// $1 killmail, $2 positions, $3 characters, $4 corporations, $5 alliances,
+// $6 ship types, $7 is-victim flags, $8 final-blow flags, $9 damage.
+inline constexpr char kInsertParticipants[] = R"sql(
+INSERT INTO killmail_participants (killmail_id, position, character_id, corporation_id,
+                                   alliance_id, ship_type_id, is_victim, final_blow, damage)
+SELECT $1, pos, NULLIF(ch, 0), NULLIF(co, 0), NULLIF(al, 0), NULLIF(sh, 0), vi, fb, dm
+  FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+              $7::boolean[], $8::boolean[], $9::bigint[])
+       AS p(pos, ch, co, al, sh, vi, fb, dm))sql";
+
+// Of the ids, those `kind`'s entity table has no row for. $1 ids.
+inline std::string MissingEntityIds(const TaskKind& kind) {
+  return "SELECT i.id FROM unnest($1::bigint[]) AS i(id) WHERE NOT EXISTS (SELECT 1 FROM " +
+         kind.entity_table + " s WHERE s." + kind.entity_key + " = i.id) ORDER BY 1";
+}
+
+// --- jobs ------------------------------------------------------------------
+
+// Characters due for a killmail sync: a valid token, not synced since the
+// cutoff; never-synced first. $1 now, $2 stale cutoff.
+inline constexpr char kDueForSync[] = R"sql(
+SELECT character_id, last_killmail_sync_at IS NULL FROM character_tokens
+ WHERE expires_at > $1::timestamptz
+   AND (last_killmail_sync_at IS NULL OR last_killmail_sync_at < $2::timestamptz)
+ ORDER BY last_killmail_sync_at NULLS FIRST, character_id)sql";
+
+// $1 now.
+inline constexpr char kCountExpiredTokens[] =
+    "SELECT count(*) FROM character_tokens WHERE expires_at <= $1::timestamptz";
+
+// Every id a killmail_participants `column` names that `kind`'s entity table
+// has no row for.
+inline std::string ParticipantsMissing(const std::string& column, const TaskKind& kind) {
+  return "SELECT DISTINCT p." + column + " FROM killmail_participants p WHERE p." + column +
+         " > 0 AND NOT EXISTS (SELECT 1 FROM " + kind.entity_table + " s WHERE s." +
+         kind.entity_key + " = p." + column + ") ORDER BY 1";
+}
+
+// --- token store -----------------------------------------------------------
+
+// Returns whether the row is new. $1 character, $2 token, $3 expires, $4 now.
+inline constexpr char kPutToken[] = R"sql(
+INSERT INTO character_tokens (character_id, access_token, expires_at, updated_at)
+VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
+ON CONFLICT (character_id) DO UPDATE SET access_token = EXCLUDED.access_token,
+  expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+RETURNING (xmax = 0))sql";
+
+// Never the token itself. $1 all (no filter), $2 character ids.
+inline constexpr char kListTokens[] = R"sql(
+SELECT t.character_id, EXTRACT(EPOCH FROM t.expires_at)::float8,
+       COALESCE(t.last_killmail_id, 0), EXTRACT(EPOCH FROM t.last_killmail_sync_at)::float8,
+       (SELECT count(*) FROM character_killmails k WHERE k.character_id = t.character_id),
+       EXTRACT(EPOCH FROM t.updated_at)::float8
+  FROM character_tokens t
+ WHERE $1 OR t.character_id = ANY($2::bigint[])
+ ORDER BY t.character_id)sql";
+
+}  // namespace sluice::killmail_sql
+
+#endif  // SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_SQL_H_
