@@ -5,35 +5,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/time_util.h"
+#include "server/workflows/contracts/contract_sql.h"
 #include "server/workflows/contracts/contract_store.h"
 
 namespace sluice {
-namespace {
-
-// The run's work, for Pending: the contracts listed in its regions, and the
-// types their unclassified contracts wait for.
-constexpr char kRegionContracts[] =
-    "SELECT contract_id FROM contracts WHERE region_id = ANY($1::bigint[])";
-constexpr char kAwaitedTypes[] = R"sql(
-SELECT DISTINCT i.type_id FROM contract_items i JOIN contracts c ON c.contract_id = i.contract_id
- WHERE c.region_id = ANY($1::bigint[]) AND c.is_ship_contract IS NULL)sql";
-
-constexpr char kCloseRows[] = R"sql(
-UPDATE contract_region_runs SET finished_at = $2::timestamptz WHERE run_id = $1
-RETURNING region_id, region_done_at IS NOT NULL, pages, pages_not_modified, contracts_upserted,
-          contracts_deleted, contracts_skipped, items_queued, item_calls, items_not_modified,
-          item_rows, errors, COALESCE(detail, ''))sql";
-
-}  // namespace
 
 absl::StatusOr<std::vector<int64_t>> ContractAggregationJob::StaleTypes(TimePoint now) {
   std::vector<int64_t> ids;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::nontransaction nt(conn);
-    auto rows = nt.exec_params(
-        "SELECT type_id FROM universe_types WHERE last_refreshed_at < $1::timestamptz "
-        "ORDER BY last_refreshed_at, type_id LIMIT $2",
-        FormatRfc3339(now - options_.type_max_age), options_.type_refresh_batch);
+    auto rows = nt.exec_params(contract_sql::kStaleTypes,
+                               FormatRfc3339(now - options_.type_max_age),
+                               options_.type_refresh_batch);
     for (const auto& row : rows) ids.push_back(row[0].as<int64_t>());
     return absl::OkStatus();
   });
@@ -44,17 +27,10 @@ absl::StatusOr<std::vector<int64_t>> ContractAggregationJob::StaleTypes(TimePoin
 absl::Status ContractAggregationJob::OpenRegionRows(const std::string& run_id, TimePoint now) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    // Rows a previous run could not close (its coordinator died) stop
-    // collecting counts now.
-    w.exec_params(
-        "UPDATE contract_region_runs SET finished_at = $2::timestamptz, "
-        "detail = COALESCE(detail || '; ', '') || 'abandoned: a later run started' "
-        "WHERE region_id = ANY($1::bigint[]) AND finished_at IS NULL",
-        PgArray(options_.regions), FormatRfc3339(now));
-    w.exec_params(
-        "INSERT INTO contract_region_runs (run_id, region_id, queued_at) "
-        "SELECT $1, r, $3::timestamptz FROM unnest($2::bigint[]) AS r",
-        run_id, PgArray(options_.regions), FormatRfc3339(now));
+    w.exec_params(contract_sql::kAbandonOpenRuns, PgArray(options_.regions),
+                  FormatRfc3339(now));
+    w.exec_params(contract_sql::kOpenRuns, run_id, PgArray(options_.regions),
+                  FormatRfc3339(now));
     w.commit();
     return absl::OkStatus();
   });
@@ -71,10 +47,10 @@ absl::StatusOr<int64_t> ContractAggregationJob::Pending(const std::vector<int64_
     types = refresh;
     pqxx::read_transaction r(conn);
     const std::string regions = PgArray(options_.regions);
-    for (const auto& row : r.exec_params(kRegionContracts, regions)) {
+    for (const auto& row : r.exec_params(contract_sql::kRegionContracts, regions)) {
       contracts.push_back(row[0].as<int64_t>());
     }
-    for (const auto& row : r.exec_params(kAwaitedTypes, regions)) {
+    for (const auto& row : r.exec_params(contract_sql::kAwaitedTypes, regions)) {
       types.push_back(row[0].as<int64_t>());
     }
     return absl::OkStatus();
@@ -102,12 +78,10 @@ absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<i
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
     unclassified = store_.ClassifyWaiting(w, options_.regions, ctx.clock()->Now());
-    auto rows = w.exec_params(kCloseRows, ctx.run_id(), FormatRfc3339(ctx.clock()->Now()));
-    auto types = w.exec_params(
-        "SELECT count(*) FILTER (WHERE refresh_failures = 0), "
-        "count(*) FILTER (WHERE refresh_failures > 0) FROM universe_types "
-        "WHERE type_id = ANY($1::bigint[]) AND last_refreshed_at >= $2::timestamptz",
-        PgArray(refresh), FormatRfc3339(started));
+    auto rows =
+        w.exec_params(contract_sql::kCloseRuns, ctx.run_id(), FormatRfc3339(ctx.clock()->Now()));
+    auto types = w.exec_params(contract_sql::kTypeRefreshOutcome, PgArray(refresh),
+                               FormatRfc3339(started));
     w.commit();
     for (const auto& row : rows) {
       if (!row[1].as<bool>()) {
@@ -192,7 +166,8 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
     if (!pending.ok()) return critical(pending.status(), "waiting for the regions");
     if (*pending == 0) break;
     if (ctx.cancelled()) {
-      outcome = absl::CancelledError("coordinator stopping; the queued tasks go on without the run");
+      outcome =
+          absl::CancelledError("coordinator stopping; the queued tasks go on without the run");
       break;
     }
     if (std::chrono::steady_clock::now() >= deadline) {

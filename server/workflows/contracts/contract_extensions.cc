@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/payload_codec.h"
+#include "server/workflows/contracts/contract_listing.h"
 
 namespace sluice {
 namespace {
@@ -19,7 +20,7 @@ class RegionExtension final : public TaskExtension {
     (void)now;
     std::vector<int64_t> regions;
     for (LeasedTask* t : tasks) regions.push_back(t->entity_id);
-    auto etags = store_->PageEtags(txn, regions);
+    auto etags = PageEtags(txn, regions);
     for (LeasedTask* t : tasks) {
       v1::ContractRegionContext context;
       auto it = etags.find(t->entity_id);

@@ -2,7 +2,8 @@
 // type cache and ship classification (see workflow_module.h for the seam).
 //
 //   kinds      contracts_region, contract_items, universe_type
-//              (contract_extensions.h; writes in contract_store.h)
+//              (contract_extensions.h; the listing step in contract_listing.h,
+//              writes in contract_store.h, every statement in contract_sql.h)
 //   job        contract_aggregation (contract_aggregation_job.h)
 //   rule       ship_classifier.h
 //

@@ -1,11 +1,13 @@
 // ContractStore writes what agents report for the contract kinds, inside the
 // completion batch's transaction (the TaskExtensions call it from Apply):
 //
-//   - a region listing (contracts_region): batched contract upserts, each batch
-//     under a savepoint; a batch the database refuses is retried contract by
-//     contract so only the poison contract is skipped ("contract <id> skipped:
-//     <why>", counted, kept in contract_skips); contracts no longer listed are
-//     dropped; page ETags are stored; new contracts' items are discovered;
+//   - a region listing (contracts_region), once the listing step
+//     (contract_listing.h) has decided what the region lists: batched
+//     contract upserts, each batch under a savepoint; a batch the database
+//     refuses is retried contract by contract so only the poison contract is
+//     skipped ("contract <id> skipped: <why>", counted, kept in
+//     contract_skips); contracts no longer listed are dropped; page ETags are
+//     stored; new contracts' items are discovered;
 //   - a contract's items (contract_items): stored, then the contract is
 //     classified (ship_classifier.h); types missing from the cache are
 //     discovered (universe_type) and the contract is classified when they
@@ -14,7 +16,8 @@
 //     is classified.
 //
 // Counts go to the region's open contract_region_runs row, which the
-// aggregation job sums into its job_runs row.
+// aggregation job sums into its job_runs row. Every statement is in
+// contract_sql.h.
 //
 // Thread-safety: stateless apart from immutable settings; the transaction is
 // the caller's.
@@ -24,7 +27,6 @@
 #include <pqxx/pqxx>
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -51,10 +53,6 @@ struct ContractStoreSettings {
 class ContractStore {
  public:
   explicit ContractStore(ContractStoreSettings settings) : settings_(std::move(settings)) {}
-
-  // ETags of the stored pages, by region.
-  std::map<int64_t, std::vector<v1::ContractPageEtag>> PageEtags(
-      pqxx::dbtransaction& txn, const std::vector<int64_t>& regions) const;
 
   absl::StatusOr<PayloadOutcome> ApplyRegion(pqxx::dbtransaction& txn, int64_t region_id,
                                              const v1::ContractRegionResult& result,
