@@ -359,7 +359,7 @@ TEST_F(ThrottleServiceTest, OtherTeamsAskAcquireAndReport) {
   grpc::ClientContext c4;
   Prepare(&c4);
   v1::ListBudgetsRequest lr;
-  lr.set_match("market");
+  lr.set_match("esi/group/market");
   v1::ListBudgetsResponse list;
   ASSERT_TRUE(stub_->ListBudgets(&c4, lr, &list).ok());
   const v1::Budget* group = nullptr;
