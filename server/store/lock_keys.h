@@ -20,6 +20,12 @@ inline constexpr int64_t kClaim = 7314001;
 // The class (first int4) of every scheduled job's lock; the second int4 is
 // hashtext('sluice.job.' || name).
 inline constexpr int32_t kJobClass = 7314100;
+// The class (first int4) of poe_stash_raw_ensure_partition()'s lock, taken
+// per transaction while a league's partitions are created; the second int4
+// is hashtext(<the league's partition name>). The function's body spells the
+// number out (db/migrations/0008_league_partition_lock.sql), and a test reads
+// the installed function to keep the two equal.
+inline constexpr int32_t kLeagueClass = 7314200;
 
 }  // namespace sluice::lock_keys
 
