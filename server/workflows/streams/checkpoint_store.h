@@ -1,6 +1,8 @@
 // CheckpointStore reads and moves stream cursors (table `checkpoints`) and
 // keeps their history (`checkpoint_transitions`) and fetch errors
-// (`stream_errors`). It only issues SQL inside a transaction the caller owns:
+// (`stream_errors`); it is the only writer of those tables, for the upstream
+// streams and the ETL transforms' own cursors alike (its statements:
+// checkpoint_sql.h). It only issues SQL inside a transaction the caller owns:
 // a cursor moves in the same transaction that stores the rows it covers, and
 // callers lock the row (Lock) before writing those rows, so the data and its
 // cursor commit together or not at all, and writers of a stream's raw table
@@ -46,12 +48,21 @@ class CheckpointStore {
   // ends. nullopt if the stream has no checkpoint.
   static std::optional<Checkpoint> Lock(pqxx::dbtransaction& txn, const std::string& stream);
 
+  // Locks FOR SHARE, in stream order, every row whose stream matches the
+  // LIKE pattern until the transaction ends. A reader of a raw table takes it
+  // before reading max(raw_id): it waits out any writer in the middle of a
+  // commit (writers hold their row FOR UPDATE), so every raw_id up to the max
+  // read afterwards is committed.
+  static void ShareLock(pqxx::dbtransaction& txn, const std::string& stream_like);
+
   // Moves the cursor (the row must be locked) and records the transition.
   // `page_with_data` counts a page; an empty page that still moved the
-  // cursor counts an empty poll.
+  // cursor counts an empty poll. `at_head`: the mover knows nothing newer
+  // than `to` exists yet (head_at).
   static void Advance(pqxx::dbtransaction& txn, const std::string& stream,
                       const std::string& from, const std::string& to, int64_t rows,
-                      bool page_with_data, const std::string& agent_id, TimePoint now);
+                      bool page_with_data, const std::string& agent_id, TimePoint now,
+                      bool at_head = false);
 
   // A poll that did not move the cursor. `at_head`: the upstream confirmed
   // there is nothing newer yet (head_at). `rows` were still stored (a page

@@ -8,30 +8,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
+#include "server/store/payload_codec.h"
 #include "server/workflows/streams/checkpoint_store.h"
 #include "server/workflows/streams/poe_streams.h"
-#include "server/store/payload_codec.h"
 #include "server/workflows/streams/stream_context.h"
+#include "server/workflows/streams/stream_sql.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::streams {
 namespace {
-
-constexpr char kInsertMarkets[] = R"sql(
-INSERT INTO poe_exchange_raw (realm, hour, league, market_id, volume_traded, lowest_stock,
-                              highest_stock, lowest_ratio, highest_ratio, ingested_at)
-SELECT $1, $2, m.league, m.market_id, m.volume_traded, m.lowest_stock, m.highest_stock,
-       m.lowest_ratio, m.highest_ratio, $3::timestamptz
-  FROM jsonb_to_recordset($4::jsonb) AS m(league text, market_id text, volume_traded jsonb,
-                                          lowest_stock jsonb, highest_stock jsonb,
-                                          lowest_ratio jsonb, highest_ratio jsonb)
-ON CONFLICT (realm, hour, league, market_id) DO NOTHING)sql";
-
-// Hours in [from, to) stepping one hour.
-constexpr char kInsertGaps[] = R"sql(
-INSERT INTO poe_exchange_gaps (realm, hour, detected_at)
-SELECT $1, h, $4::timestamptz FROM generate_series($2::bigint, $3::bigint - 1, 3600) AS h
-ON CONFLICT (realm, hour) DO NOTHING)sql";
 
 bool IsJsonObject(const std::string& text) {
   size_t i = text.find_first_not_of(" \t\r\n");
@@ -137,13 +122,14 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
   int64_t count = 0;
   const std::string now_text = FormatRfc3339(now);
   if (page.markets_size() > 0) {
-    count = txn.exec_params(kInsertMarkets, *realm, page.start_hour(), now_text, rows)
+    count = txn.exec_params(stream_sql::kInsertMarkets, *realm, page.start_hour(), now_text, rows)
                 .affected_rows();
   }
   const int64_t gaps_from = page.markets_size() > 0 ? page.start_hour() + kHourSeconds
                                                     : page.start_hour();
   if (gaps_from < page.next_hour()) {
-    auto gaps = txn.exec_params(kInsertGaps, *realm, gaps_from, page.next_hour(), now_text);
+    auto gaps =
+        txn.exec_params(stream_sql::kInsertGaps, *realm, gaps_from, page.next_hour(), now_text);
     LOG(INFO) << "stream " << stream << ": " << gaps.affected_rows()
               << " hour(s) without markets from " << gaps_from << " to " << page.next_hour();
   }

@@ -7,27 +7,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
+#include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "server/workflows/streams/change_id.h"
 #include "server/workflows/streams/checkpoint_store.h"
 #include "server/workflows/streams/poe_streams.h"
-#include "server/store/payload_codec.h"
 #include "server/workflows/streams/stream_context.h"
+#include "server/workflows/streams/stream_sql.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::streams {
 namespace {
-
-// One statement per page: the stashes as a JSON array of flat objects.
-constexpr char kInsertStashes[] = R"sql(
-INSERT INTO poe_stash_raw (realm, league, ingest_date, change_id, stash_id, account_name,
-                           stash_name, stash_type, public, items, ingested_at)
-SELECT $1, s.league, $2::date, $3, s.stash_id, s.account_name, s.stash_name, s.stash_type,
-       s.public, s.items, $4::timestamptz
-  FROM jsonb_to_recordset($5::jsonb) AS s(league text, stash_id text, account_name text,
-                                          stash_name text, stash_type text, public boolean,
-                                          items jsonb)
-ON CONFLICT DO NOTHING)sql";
 
 std::string Quoted(const std::string& s) { return nlohmann::json(s).dump(); }
 // PoE omits a field it has no value for; "" is stored as NULL.
@@ -134,11 +124,10 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
                     "}");
   }
   rows += ']';
-  txn.exec_params(
-      "SELECT poe_stash_raw_ensure_partition(l, $2::date) FROM unnest($1::text[]) AS l",
-      PgTextArray(std::vector<std::string>(leagues.begin(), leagues.end())),
-      checkpoint->cursor_date);
-  auto inserted = txn.exec_params(kInsertStashes, *realm, checkpoint->cursor_date,
+  txn.exec_params(stream_sql::kEnsureStashPartitions,
+                  PgTextArray(std::vector<std::string>(leagues.begin(), leagues.end())),
+                  checkpoint->cursor_date);
+  auto inserted = txn.exec_params(stream_sql::kInsertStashes, *realm, checkpoint->cursor_date,
                                   page.start_cursor(), FormatRfc3339(now), rows);
   const int64_t count = inserted.affected_rows();
   out.records_written = static_cast<int>(count);

@@ -187,7 +187,8 @@ TEST_F(StreamE2eTest, IngestsToTheHeadFollowsGrowthAndAuditsExchangeHours) {
 
 TEST_F(StreamE2eTest, AgentKilledMidPageLeavesNoGapAndNoDuplicate) {
   StartAll(/*backlog_pages=*/30, /*in_process_agent=*/false);
-  const std::string log = ::testing::TempDir() + "stream-agent-" + std::to_string(getpid()) + ".log";
+  const std::string log =
+      ::testing::TempDir() + "stream-agent-" + std::to_string(getpid()) + ".log";
   auto first = std::make_unique<testing::ChildProcess>(
       std::vector<std::string>{SLUICE_AGENT_BINARY, "--agent_id=doomed-agent",
                                "--coordinator=" + Address(), "--upstream_poe=" + sim_->base_url(),
