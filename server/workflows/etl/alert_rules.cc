@@ -20,11 +20,13 @@ std::vector<Alert> AlertRules::Evaluate(const std::vector<StreamStatus>& snapsho
   const TimePoint now = clock_->Now();
   std::vector<Alert> out;
   for (const StreamStatus& s : snapshot) EvaluateStream(s, now, &out);
-  std::sort(out.begin(), out.end(), [](const Alert& a, const Alert& b) { return a.key() < b.key(); });
+  std::sort(out.begin(), out.end(),
+            [](const Alert& a, const Alert& b) { return a.key() < b.key(); });
   return out;
 }
 
-void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now, std::vector<Alert>* out) const {
+void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
+                                std::vector<Alert>* out) const {
   const AlertOptions& o = options_;
   auto fire = [&](const char* rule, TimePoint since, std::string message) {
     out->push_back(Alert{rule, s.stream, std::move(message), since});

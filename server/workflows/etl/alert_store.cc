@@ -1,6 +1,7 @@
 #include "server/workflows/etl/alert_store.h"
 
 #include "common/time_util.h"
+#include "server/workflows/etl/etl_sql.h"
 
 namespace sluice::etl {
 
@@ -8,12 +9,10 @@ absl::StatusOr<std::map<std::string, Alert>> AlertStore::Firing() const {
   std::map<std::string, Alert> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction t(conn);
-    for (const auto& r : t.exec(
-             "SELECT alert_key, rule, stream, message, extract(epoch FROM since)::float8 FROM ("
-             "  SELECT DISTINCT ON (alert_key) * FROM alert_events ORDER BY alert_key, id DESC) e "
-             "WHERE state = 'firing'")) {
-      out[r[0].as<std::string>()] = Alert{r[1].as<std::string>(), r[2].as<std::string>(),
-                                          r[3].as<std::string>(), FromUnixSeconds(r[4].as<double>())};
+    for (const auto& r : t.exec(etl_sql::kFiringAlerts)) {
+      out[r[0].as<std::string>()] =
+          Alert{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                FromUnixSeconds(r[4].as<double>())};
     }
     return absl::OkStatus();
   });
@@ -21,17 +20,16 @@ absl::StatusOr<std::map<std::string, Alert>> AlertStore::Firing() const {
   return out;
 }
 
-absl::Status AlertStore::Record(const std::vector<AlertTransition>& transitions, TimePoint at) const {
+absl::Status AlertStore::Record(const std::vector<AlertTransition>& transitions,
+                                TimePoint at) const {
   if (transitions.empty()) return absl::OkStatus();
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
     const std::string at_text = FormatRfc3339(at);
     for (const AlertTransition& t : transitions) {
-      w.exec_params(
-          "INSERT INTO alert_events (alert_key, rule, stream, state, message, since, at) "
-          "VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::timestamptz)",
-          t.alert.key(), t.alert.rule, t.alert.stream, t.firing ? "firing" : "resolved",
-          t.alert.message, FormatRfc3339(t.alert.since), at_text);
+      w.exec_params(etl_sql::kInsertAlertEvent, t.alert.key(), t.alert.rule, t.alert.stream,
+                    t.firing ? "firing" : "resolved", t.alert.message,
+                    FormatRfc3339(t.alert.since), at_text);
     }
     w.commit();
     return absl::OkStatus();
@@ -42,10 +40,7 @@ absl::StatusOr<std::vector<AlertEvent>> AlertStore::History(int limit) const {
   std::vector<AlertEvent> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction t(conn);
-    for (const auto& r : t.exec_params(
-             "SELECT id, rule, stream, state, message, extract(epoch FROM since)::float8, "
-             "extract(epoch FROM at)::float8 FROM alert_events ORDER BY id DESC LIMIT $1",
-             limit)) {
+    for (const auto& r : t.exec_params(etl_sql::kAlertHistory, limit)) {
       AlertEvent e;
       e.id = r[0].as<int64_t>();
       e.alert = Alert{r[1].as<std::string>(), r[2].as<std::string>(), r[4].as<std::string>(),

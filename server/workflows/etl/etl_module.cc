@@ -70,7 +70,8 @@ EtlModule::~EtlModule() { Stop(); }
 
 void EtlModule::Wire(WorkflowWiring& wiring) {
   clock_ = wiring.clock;
-  transforms_ = std::make_unique<etl::PoeTransforms>(wiring.pool, wiring.clock, options_.batch_size);
+  transforms_ =
+      std::make_unique<etl::PoeTransforms>(wiring.pool, wiring.clock, options_.batch_size);
   status_ = std::make_unique<etl::IngestStatusReader>(wiring.pool, wiring.clock,
                                                       options_.status_window,
                                                       options_.alerts.storm_window);

@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
-#include "server/workflows/etl/poe_transforms.h"
+#include "server/workflows/etl/currency_transform.h"
+#include "server/workflows/etl/etl_sql.h"
+#include "server/workflows/etl/stash_transform.h"
 
 namespace sluice::etl {
 namespace {
@@ -13,11 +15,20 @@ std::optional<TimePoint> OptTime(const pqxx::field& f) {
   return FromUnixSeconds(f.as<double>());
 }
 
-// The raw table an ETL transform reads.
-const char* RawTableOf(const std::string& stream) {
-  if (stream == kStashTransform) return "poe_stash_raw";
-  if (stream == kCurrencyTransform) return "poe_exchange_raw";
-  return nullptr;
+// How far an ETL transform is behind its raw table.
+struct PendingSql {
+  const char* count;
+  const char* first_ingested;
+};
+
+std::optional<PendingSql> PendingSqlOf(const std::string& stream) {
+  if (stream == kStashTransform) {
+    return PendingSql{etl_sql::kStashPendingRows, etl_sql::kStashFirstPending};
+  }
+  if (stream == kCurrencyTransform) {
+    return PendingSql{etl_sql::kExchangePendingRows, etl_sql::kExchangeFirstPending};
+  }
+  return std::nullopt;
 }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
@@ -45,12 +56,7 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction t(conn);
     std::map<std::string, size_t> index;
-    for (const auto& r : t.exec_params(
-             "SELECT stream, cursor, extract(epoch FROM created_at)::float8, "
-             "extract(epoch FROM updated_at)::float8, extract(epoch FROM polled_at)::float8, "
-             "extract(epoch FROM head_at)::float8, pages, rows, empty_polls "
-             "FROM checkpoints WHERE $1 = '' OR stream = $1 ORDER BY stream",
-             only)) {
+    for (const auto& r : t.exec_params(etl_sql::kStatusCheckpoints, only)) {
       StreamStatus st;
       st.stream = r[0].as<std::string>();
       st.kind = KindOfStream(st.stream);
@@ -70,54 +76,34 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
       auto it = index.find(f.as<std::string>());
       return it == index.end() ? nullptr : &out[it->second];
     };
-    for (const auto& r : t.exec_params(
-             "SELECT stream, count(*) FILTER (WHERE accepted), "
-             "coalesce(sum(rows) FILTER (WHERE accepted), 0), count(*) FILTER (WHERE NOT accepted) "
-             "FROM checkpoint_transitions "
-             "WHERE at > $1::timestamptz - make_interval(secs => $2) AND at <= $1::timestamptz "
-             "AND ($3 = '' OR stream = $3) GROUP BY stream",
-             now_text, window_s, only)) {
+    for (const auto& r :
+         t.exec_params(etl_sql::kStatusTransitions, now_text, window_s, only)) {
       if (StreamStatus* st = find(r[0])) {
         st->pages_window = r[1].as<int64_t>();
         st->rows_window = r[2].as<int64_t>();
         st->rejected_rewinds = r[3].as<int64_t>();
       }
     }
-    for (const auto& r : t.exec_params(
-             "SELECT stream, count(*), "
-             "count(*) FILTER (WHERE at > $1::timestamptz - make_interval(secs => $2)), "
-             "count(*) FILTER (WHERE at > $1::timestamptz - make_interval(secs => $2) "
-             "                 AND http_status = 429) "
-             "FROM stream_errors WHERE at <= $1::timestamptz AND ($3 = '' OR stream = $3) "
-             "GROUP BY stream",
-             now_text, window_s, only)) {
+    for (const auto& r : t.exec_params(etl_sql::kStatusErrors, now_text, window_s, only)) {
       if (StreamStatus* st = find(r[0])) {
         st->errors_total = r[1].as<int64_t>();
         st->errors_window = r[2].as<int64_t>();
         st->http_429_window = r[3].as<int64_t>();
       }
     }
-    for (const auto& r : t.exec_params(
-             "SELECT stream, extract(epoch FROM at)::float8 FROM stream_errors "
-             "WHERE http_status = 429 AND at > $1::timestamptz - make_interval(secs => $2) "
-             "AND at <= $1::timestamptz AND ($3 = '' OR stream = $3) ORDER BY at DESC LIMIT 10000",
-             now_text, storm_s, only)) {
-      if (StreamStatus* st = find(r[0])) st->recent_429s.push_back(FromUnixSeconds(r[1].as<double>()));
+    for (const auto& r : t.exec_params(etl_sql::kStatus429s, now_text, storm_s, only)) {
+      if (StreamStatus* st = find(r[0])) {
+        st->recent_429s.push_back(FromUnixSeconds(r[1].as<double>()));
+      }
     }
     for (StreamStatus& st : out) {
-      const char* raw = RawTableOf(st.stream);
-      if (!raw) continue;
+      const std::optional<PendingSql> pending = PendingSqlOf(st.stream);
+      if (!pending) continue;
       int64_t cursor = 0;
       if (!st.cursor.empty()) cursor = std::strtoll(st.cursor.c_str(), nullptr, 10);
-      // Counted up to a bound: beyond it the figure only needs to say "many".
-      st.pending_rows = t.exec_params(std::string("SELECT count(*) FROM (SELECT 1 FROM ") + raw +
-                                          " WHERE raw_id > $1 LIMIT 1000000) p",
-                                      cursor)[0][0]
-                            .as<int64_t>();
+      st.pending_rows = t.exec_params(pending->count, cursor)[0][0].as<int64_t>();
       if (st.pending_rows > 0) {
-        auto first = t.exec_params(std::string("SELECT extract(epoch FROM ingested_at)::float8 FROM ") +
-                                       raw + " WHERE raw_id > $1 ORDER BY raw_id LIMIT 1",
-                                   cursor);
+        auto first = t.exec_params(pending->first_ingested, cursor);
         if (!first.empty()) st.pending_since = FromUnixSeconds(first[0][0].as<double>());
       }
     }
@@ -128,7 +114,9 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
   for (StreamStatus& st : out) {
     st.empty_polls_window = SampleEmptyPolls(st.stream, now, st.empty_polls);
     st.requests_per_min =
-        window_min > 0 ? (st.pages_window + st.empty_polls_window + st.errors_window) / window_min : 0;
+        window_min > 0
+            ? (st.pages_window + st.empty_polls_window + st.errors_window) / window_min
+            : 0;
     st.lag_seconds = IngestLag(st, now);
   }
   return out;
@@ -162,34 +150,8 @@ absl::Status IngestStatusReader::WriteTable(const std::vector<StreamStatus>& sna
   }
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    w.exec_params(
-        "DELETE FROM poe_ingest_status WHERE stream NOT IN "
-        "(SELECT stream FROM jsonb_to_recordset($1::jsonb) AS t(stream text))",
-        rows.dump());
-    w.exec_params(R"sql(
-INSERT INTO poe_ingest_status (stream, kind, cursor, updated_at, polled_at, head_at, lag_seconds,
-    pages_total, rows_total, empty_polls_total, pages_5m, rows_5m, requests_per_min, errors_5m,
-    errors_total, http_429_5m, rejected_rewinds, pending_rows, refreshed_at)
-SELECT stream, kind, cursor, updated_at::timestamptz, polled_at::timestamptz, head_at::timestamptz,
-       lag_seconds, pages_total, rows_total, empty_polls_total, pages_5m, rows_5m,
-       requests_per_min, errors_5m, errors_total, http_429_5m, rejected_rewinds, pending_rows,
-       $2::timestamptz
-FROM jsonb_to_recordset($1::jsonb) AS t(stream text, kind text, cursor text, updated_at text,
-     polled_at text, head_at text, lag_seconds float8, pages_total bigint, rows_total bigint,
-     empty_polls_total bigint, pages_5m bigint, rows_5m bigint, requests_per_min float8,
-     errors_5m bigint, errors_total bigint, http_429_5m bigint, rejected_rewinds bigint,
-     pending_rows bigint)
-ON CONFLICT (stream) DO UPDATE SET
-  kind = EXCLUDED.kind, cursor = EXCLUDED.cursor, updated_at = EXCLUDED.updated_at,
-  polled_at = EXCLUDED.polled_at, head_at = EXCLUDED.head_at, lag_seconds = EXCLUDED.lag_seconds,
-  pages_total = EXCLUDED.pages_total, rows_total = EXCLUDED.rows_total,
-  empty_polls_total = EXCLUDED.empty_polls_total, pages_5m = EXCLUDED.pages_5m,
-  rows_5m = EXCLUDED.rows_5m, requests_per_min = EXCLUDED.requests_per_min,
-  errors_5m = EXCLUDED.errors_5m, errors_total = EXCLUDED.errors_total,
-  http_429_5m = EXCLUDED.http_429_5m, rejected_rewinds = EXCLUDED.rejected_rewinds,
-  pending_rows = EXCLUDED.pending_rows, refreshed_at = EXCLUDED.refreshed_at
-)sql",
-                  rows.dump(), FormatRfc3339(now));
+    w.exec_params(etl_sql::kDeleteStaleStatus, rows.dump());
+    w.exec_params(etl_sql::kUpsertStatus, rows.dump(), FormatRfc3339(now));
     w.commit();
     return absl::OkStatus();
   });

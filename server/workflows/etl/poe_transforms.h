@@ -1,36 +1,32 @@
-// PoeTransforms turns the PoE bronze tables into the silver and gold layers
-// (db/migrations/0007_poe_layers.sql):
+// PoeTransforms is the runner of the PoE silver/gold transforms
+// (db/migrations/0007_poe_layers.sql), currency first:
 //
-//   currency  poe_exchange_raw -> gold_currency_snapshot (rate of each
-//             currency in chaos per realm, league and hour; exchange_rates.h)
-//   stashes   poe_stash_raw -> poe_stash_silver (latest state per stash),
-//             poe_item_price_silver (priced items, price_parser.h, valued in
-//             chaos with gold_currency_snapshot), gold_stash_summary
+//   currency  poe_exchange_raw -> gold_currency_snapshot (currency_transform.h)
+//   stashes   poe_stash_raw -> poe_stash_silver, poe_item_price_silver,
+//             gold_stash_summary (stash_transform.h)
 //
 // Each transform has its own checkpoint row 'etl:<name>' in checkpoints whose
-// cursor is the last raw_id it applied. A batch:
+// cursor is the last raw_id it applied, written only through CheckpointStore.
+// A batch:
 //   1. reads a high-water mark: FOR SHARE on the writers' checkpoint rows
 //      (every 'poe_stash:%' / 'poe_exchange:%' row) waits out any writer in
 //      the middle of a commit (writers insert raw rows holding their row FOR
 //      UPDATE), so every raw_id <= max(raw_id) read afterwards is committed;
-//   2. in one transaction: locks its own checkpoint row FOR UPDATE, reads
-//      (cursor, mark] in raw_id order (at most batch_size rows), writes what
-//      they produce and moves the cursor, then commits.
+//   2. in one transaction: locks its own checkpoint row FOR UPDATE, applies
+//      (cursor, mark] in raw_id order (at most batch_size rows: the
+//      transform reads, folds and writes them) and moves the cursor, then
+//      commits.
 // A failure anywhere in 2 leaves the cursor and the layers as they were, so
 // the next batch redoes the same rows; a rerun with nothing new is a no-op.
 // The cursor never moves backwards. Two runners (the module's loop and the
 // poe_transform job, or two coordinators) serialize on the checkpoint row.
 //
-// Determinism: the result depends only on the raw rows and their order. A
-// stash's newer version replaces the older; an item's listed_at is the
-// ingestion of the first version in which it sat in that stash at that price,
-// computed the same whether versions arrive in one batch or many. An item is
-// valued with the rate of the latest hour that had ended by the ingestion of
-// its latest version; the currency transform runs first in every pass, but a
-// rate that arrives after an item was written does not revalue it.
+// Determinism: the result depends only on the raw rows and their order (see
+// each transform's fold). The currency transform runs first in every pass,
+// but a rate that arrives after an item was written does not revalue it.
 //
-// Thread-safety: safe from any thread (no mutable state beyond the hook set
-// before use).
+// Ownership: borrows pool and clock; owns the transforms. Thread-safety: safe
+// from any thread (no mutable state beyond the hook set before use).
 #ifndef SLUICE_SERVER_WORKFLOWS_ETL_POE_TRANSFORMS_H_
 #define SLUICE_SERVER_WORKFLOWS_ETL_POE_TRANSFORMS_H_
 
@@ -38,15 +34,16 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "server/store/pg_pool.h"
+#include "server/workflows/etl/currency_transform.h"
+#include "server/workflows/etl/stash_transform.h"
+#include "server/workflows/etl/transform.h"
 
 namespace sluice::etl {
-
-inline constexpr char kCurrencyTransform[] = "etl:poe_currency";
-inline constexpr char kStashTransform[] = "etl:poe_stashes";
 
 struct BatchResult {
   int64_t raw_rows = 0;      // raw rows applied
@@ -70,8 +67,8 @@ class PoeTransforms {
   PoeTransforms(PgPool* pool, const Clock* clock, int batch_size)
       : pool_(pool), clock_(clock), batch_size_(batch_size > 0 ? batch_size : 1) {}
 
-  absl::StatusOr<BatchResult> RunCurrencyBatch();
-  absl::StatusOr<BatchResult> RunStashBatch();
+  absl::StatusOr<BatchResult> RunCurrencyBatch() { return RunBatch(currency_); }
+  absl::StatusOr<BatchResult> RunStashBatch() { return RunBatch(stash_); }
 
   // Both transforms (currency first) until caught up, at most max_batches
   // batches each; stops early when *stop becomes true.
@@ -84,9 +81,14 @@ class PoeTransforms {
   }
 
  private:
+  absl::StatusOr<int64_t> HighWater(const Transform& transform);
+  absl::StatusOr<BatchResult> RunBatch(const Transform& transform);
+
   PgPool* const pool_;
   const Clock* const clock_;
   const int batch_size_;
+  const CurrencyTransform currency_;
+  const StashTransform stash_;
   std::function<absl::Status(const std::string&)> before_commit_hook_;
 };
 

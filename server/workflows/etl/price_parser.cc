@@ -81,7 +81,9 @@ std::optional<Price> ParsePrice(std::string_view text) {
   if (!amount || !ValidCurrency(w[2])) return std::nullopt;
   p.amount = *amount;
   p.currency.reserve(w[2].size());
-  for (char c : w[2]) p.currency.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : w[2]) {
+    p.currency.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
   return p;
 }
 

@@ -91,7 +91,8 @@ grpc::Status StreamServiceImpl::GetIngestStatus(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status StreamServiceImpl::ListAlerts(grpc::ServerContext* ctx, const v1::ListAlertsRequest* req,
+grpc::Status StreamServiceImpl::ListAlerts(grpc::ServerContext* ctx,
+                                           const v1::ListAlertsRequest* req,
                                            v1::ListAlertsResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
   if (req->history_limit() < 0 || req->history_limit() > 1000) {

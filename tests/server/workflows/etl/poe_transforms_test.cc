@@ -57,7 +57,8 @@ TEST_F(PoeTransformsTest, BuildsSilverAndGoldWithChaosValues) {
             "120");
 
   EXPECT_EQ(db_.Count("SELECT count(*) FROM poe_stash_silver"), 3);
-  EXPECT_EQ(Col("SELECT item_count || '/' || priced_items FROM poe_stash_silver WHERE stash_id='s1'"),
+  EXPECT_EQ(Col("SELECT item_count || '/' || priced_items FROM poe_stash_silver "
+                "WHERE stash_id='s1'"),
             "4/3");
   // Unpriced items are not in the price table; i5 takes its tab's price.
   EXPECT_EQ(db_.Count("SELECT count(*) FROM poe_item_price_silver"), 6);
@@ -79,8 +80,8 @@ TEST_F(PoeTransformsTest, BuildsSilverAndGoldWithChaosValues) {
   EXPECT_THAT(Col("SELECT no_rate_reason FROM poe_item_price_silver WHERE item_id='i7'"),
               ::testing::HasSubstr("Standard"));
 
-  EXPECT_EQ(Col("SELECT stashes || ' ' || priced_items || ' ' || valued_items || ' ' || total_chaos "
-                "FROM gold_stash_summary WHERE league = 'Settlers'"),
+  EXPECT_EQ(Col("SELECT stashes || ' ' || priced_items || ' ' || valued_items || ' ' || "
+                "total_chaos FROM gold_stash_summary WHERE league = 'Settlers'"),
             // 5 + 60 + (i4 none) + 10 + 120
             "2 5 4 195");
   EXPECT_EQ(Col("SELECT stashes || ' ' || valued_items FROM gold_stash_summary "
@@ -115,7 +116,8 @@ TEST_F(PoeTransformsTest, RerunAfterNewRawRowsAppliesOnlyThose) {
   AddBasicStashes();
   PoeTransforms t(pool_.get(), &clock_, 1000);
   ASSERT_TRUE(t.RunPass(10).ok());
-  const std::string listed_i1 = Col("SELECT listed_at FROM poe_item_price_silver WHERE item_id='i1'");
+  const std::string listed_i1 =
+      Col("SELECT listed_at FROM poe_item_price_silver WHERE item_id='i1'");
 
   clock_.Set(t0_ + minutes(40));
   // s1: i2 sold, i1 unchanged, i4 repriced. s2 made private (PoE: league null,

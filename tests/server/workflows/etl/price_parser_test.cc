@@ -79,7 +79,8 @@ TEST(ExchangeRatesTest, TradedAverageGivesChaosPerUnit) {
   EXPECT_DOUBLE_EQ(r->chaos_volume, 18000);
 
   // Either order of the pair.
-  auto rev = RateFromMarket("exalted|chaos", {{"chaos", "300"}, {"exalted", "20"}}, nullptr, nullptr);
+  auto rev =
+      RateFromMarket("exalted|chaos", {{"chaos", "300"}, {"exalted", "20"}}, nullptr, nullptr);
   ASSERT_TRUE(rev.has_value());
   EXPECT_EQ(rev->currency, "exalted");
   EXPECT_DOUBLE_EQ(rev->ratio_to_chaos, 15);

@@ -79,9 +79,10 @@ class StreamServiceTest : public EtlFixture {
     return false;
   }
 
-  void SetCheckpoint(const std::string& stream, TimePoint updated, TimePoint polled, TimePoint head) {
-    db_.Query("INSERT INTO checkpoints (stream, cursor, updated_at, polled_at, head_at, created_at) "
-              "VALUES ('" + stream + "', '5-5-5', '" + FormatRfc3339(updated) + "', '" +
+  void SetCheckpoint(const std::string& stream, TimePoint updated, TimePoint polled,
+                     TimePoint head) {
+    db_.Query("INSERT INTO checkpoints (stream, cursor, updated_at, polled_at, head_at, "
+              "created_at) VALUES ('" + stream + "', '5-5-5', '" + FormatRfc3339(updated) + "', '" +
               FormatRfc3339(polled) + "', '" + FormatRfc3339(head) + "', '" +
               FormatRfc3339(t0_ - std::chrono::hours(1)) + "') ON CONFLICT (stream) DO UPDATE SET "
               "updated_at = EXCLUDED.updated_at, polled_at = EXCLUDED.polled_at, "
