@@ -25,6 +25,8 @@ DEFINE_int32(clients, 32, "concurrent client threads (agent workers)");
 DEFINE_int32(batch, 100, "tasks per LeaseTasks call");
 DEFINE_int32(rounds, 3, "measured rounds; the median is reported");
 DEFINE_bool(batch_complete, false, "report each leased batch with one CompleteTasks call");
+DEFINE_bool(result_line, false,
+            "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
 
 namespace {
 
@@ -101,6 +103,13 @@ double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
   }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (FLAGS_result_line) {
+    std::printf("RESULT {\"system\":\"sluice\",\"mode\":\"%s\",\"enqueued\":%d,\"jobs\":%d,"
+                "\"failed\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"clients\":%d,\"batch\":%d}\n",
+                FLAGS_batch_complete ? "batch_complete" : "per_task", FLAGS_tasks, done.load(),
+                failed.load(), secs, done.load() / secs, FLAGS_clients, FLAGS_batch);
+    std::fflush(stdout);
+  }
   CHECK_EQ(failed.load(), 0);
   return done.load() / secs;
 }
