@@ -27,6 +27,9 @@ DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (its queue is empti
 DEFINE_string(sizes, "10000,100000,1000000", "queue sizes to measure");
 DEFINE_int32(batch, 100, "tasks per claim");
 DEFINE_int32(claims, 200, "timed claims per size");
+DEFINE_double(never_fetched, 0.0,
+              "share of entities never fetched (last_modified = epoch, as the queue "
+              "stores them): one huge tie, as on a first daily sync");
 
 namespace {
 
@@ -75,6 +78,10 @@ int main(int argc, char** argv) {
          "  CASE WHEN r < 0.7 THEN 1 ELSE 1 + floor(power(1 / (1 - r), 1.5))::bigint END,"
          "  to_timestamp(" + std::to_string(now_s) + " - random() * 86400 * 30), now()"
          " FROM (SELECT g, random() AS r FROM generate_series(1, " + std::to_string(n) + ") g) s");
+    if (FLAGS_never_fetched > 0) {
+      Exec(pool, "UPDATE discovery_queue SET last_modified = 'epoch' WHERE random() < " +
+                     std::to_string(FLAGS_never_fetched));
+    }
     Exec(pool, "VACUUM ANALYZE discovery_queue");
     std::string weights;
     CHECK(pool.Run([&](pqxx::connection& c) {
@@ -88,11 +95,14 @@ int main(int argc, char** argv) {
     for (int i = 0; i < FLAGS_claims + 5; ++i) {
       t += 1;
       auto start = std::chrono::steady_clock::now();
-      auto got = store.Claim({"character"}, FLAGS_batch, sluice::FromUnixSeconds(t),
-                             sluice::FromUnixSeconds(t + 60), "bench");
+      auto group = store.Claim({"character"},
+                               {sluice::ClaimSlot{FLAGS_batch, sluice::FromUnixSeconds(t + 60),
+                                                  "bench"}},
+                               sluice::FromUnixSeconds(t));
       double elapsed =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      CHECK(got.ok()) << got.status();
+      CHECK(group.ok()) << group.status();
+      const std::vector<sluice::LeasedTask>* got = &(*group)[0];
       CHECK_EQ(static_cast<int>(got->size()), FLAGS_batch);
       if (i >= 5) ms.push_back(elapsed);  // first claims warm caches and plans
       std::vector<int64_t> ids;

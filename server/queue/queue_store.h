@@ -29,11 +29,12 @@ class QueueStore {
  public:
   virtual ~QueueStore() = default;
 
-  // Leases up to `limit` of the most urgent ready tasks (see sluice_claim).
-  virtual absl::StatusOr<std::vector<LeasedTask>> Claim(const std::vector<std::string>& kinds,
-                                                        int limit, TimePoint now,
-                                                        TimePoint lease_until,
-                                                        const std::string& agent_id) = 0;
+  // Leases the most urgent ready tasks of `kinds` to a group of claimers
+  // (see sluice_claim): slot i gets up to slots[i].limit, the first slot the
+  // most urgent. One result per slot, in order.
+  virtual absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(
+      const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots,
+      TimePoint now) = 0;
 
   // FAILED_PRECONDITION if the token is not the task's current one.
   virtual absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,

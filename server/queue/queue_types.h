@@ -41,6 +41,14 @@ struct LeasedTask {
   std::string caller;
 };
 
+// One claimer's share of a group claim: up to `limit` tasks leased to
+// `agent_id` until `lease_until`.
+struct ClaimSlot {
+  int limit = 0;
+  TimePoint lease_until;
+  std::string agent_id;
+};
+
 struct Discovery {
   std::string kind;
   std::vector<int64_t> ids;

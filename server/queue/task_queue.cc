@@ -24,6 +24,11 @@ TaskQueue::TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clo
       clock_(clock),
       options_(options),
       batcher_(store, options.max_commit_batch, options.max_commit_leaders),
+      claims_(
+          [this](const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots) {
+            return store_->Claim(kinds, slots, clock_->Now());
+          },
+          options.max_group_claim, options.max_claim_leaders),
       retry_(options.retry) {}
 
 absl::Status TaskQueue::CheckKind(const std::string& field, const std::string& kind) const {
@@ -93,6 +98,11 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
                                       ", got " + Secs(wait));
   }
 
+  // Claims for the same set of kinds are grouped (claim_batcher.h).
+  std::vector<std::string> group_kinds = kinds;
+  std::sort(group_kinds.begin(), group_kinds.end());
+  group_kinds.erase(std::unique(group_kinds.begin(), group_kinds.end()), group_kinds.end());
+
   // The wait is real time even when the domain clock is fake (tests).
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
@@ -101,8 +111,8 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
       std::lock_guard<std::mutex> lock(mu_);
       epoch = work_epoch_;
     }
-    const TimePoint now = clock_->Now();
-    auto tasks = store_->Claim(kinds, max_tasks, now, now + lease, agent_id);
+    const ClaimSlot slot{max_tasks, clock_->Now() + lease, agent_id};
+    auto tasks = claims_.Claim(group_kinds, slot);
     const auto real_now = std::chrono::steady_clock::now();
     if (!tasks.ok() || !tasks->empty() || shutdown_ || real_now >= deadline) return tasks;
     // Nothing ready: sleep until new work is signalled in this process, or a

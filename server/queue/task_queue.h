@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "server/queue/claim_batcher.h"
 #include "server/queue/completion_batcher.h"
 #include "server/queue/priority.h"
 #include "server/queue/queue_store.h"
@@ -41,6 +42,10 @@ struct TaskQueueOptions {
   // Group commit: completions per transaction, and transactions in flight.
   int max_commit_batch = 256;
   int max_commit_leaders = 4;
+  // Group claim: tasks per group of concurrent LeaseTasks calls, and groups
+  // claiming at once.
+  int max_group_claim = 5000;
+  int max_claim_leaders = 2;
 };
 
 class TaskQueue {
@@ -95,6 +100,7 @@ class TaskQueue {
   const Clock* const clock_;
   const TaskQueueOptions options_;
   CompletionBatcher batcher_;
+  ClaimBatcher claims_;
   RetryPolicy retry_;
 
   std::mutex mu_;

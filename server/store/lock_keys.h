@@ -13,10 +13,8 @@ namespace sluice::lock_keys {
 
 // Held by Migrator::Apply for the whole run (session lock).
 inline constexpr int64_t kMigration = 7314000;
-// Taken per transaction by sluice_claim(); the function's body spells the
-// number out (db/migrations/0002_claim.sql), and a test reads the installed
-// function to keep the two equal.
-inline constexpr int64_t kClaim = 7314001;
+// 7314001 was sluice_claim()'s lock until claims stopped serialising on one
+// lock (db/migrations/0009_flat_claim.sql); it stays retired, not reused.
 // The class (first int4) of every scheduled job's lock; the second int4 is
 // hashtext('sluice.job.' || name).
 inline constexpr int32_t kJobClass = 7314100;

@@ -67,34 +67,43 @@ nlohmann::json CacheRows(const std::vector<CompletionPlan::CacheEntry>& entries)
 
 }  // namespace
 
-absl::StatusOr<std::vector<LeasedTask>> PgQueueStore::Claim(const std::vector<std::string>& kinds,
-                                                            int limit, TimePoint now,
-                                                            TimePoint lease_until,
-                                                            const std::string& agent_id) {
-  std::vector<LeasedTask> out;
+absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
+    const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots, TimePoint now) {
+  std::vector<std::string> limits, untils, agents;
+  for (const ClaimSlot& slot : slots) {
+    limits.push_back(std::to_string(slot.limit));
+    untils.push_back(FormatRfc3339(slot.lease_until));
+    agents.push_back(slot.agent_id);
+  }
+  std::vector<std::vector<LeasedTask>> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    auto res = w.exec_params(queue_sql::kClaim, PgTextArray(kinds), limit, FormatRfc3339(now),
-                             FormatRfc3339(lease_until), agent_id);
-    out.clear();
-    out.reserve(res.size());
+    auto res = w.exec_params(queue_sql::kClaim, PgTextArray(kinds), PgTextArray(limits),
+                             FormatRfc3339(now), PgTextArray(untils), PgTextArray(agents));
+    out.assign(slots.size(), {});
     for (const auto& row : res) {
+      const int slot = row[0].as<int>();
+      if (slot < 1 || slot > static_cast<int>(slots.size())) {
+        return absl::InternalError("sluice_claim returned slot " + std::to_string(slot));
+      }
       LeasedTask t;
-      t.task_id = row[0].as<int64_t>();
-      t.kind = row[1].c_str();
-      t.entity_id = row[2].as<int64_t>();
-      t.fencing_token = row[3].as<int64_t>();
-      t.locked_until = FromUnixSeconds(row[4].as<double>());
-      t.attempts = row[5].as<int>();
-      t.priority = row[6].as<int>();
-      t.etag = row[7].c_str();
-      out.push_back(std::move(t));
+      t.task_id = row[1].as<int64_t>();
+      t.kind = row[2].c_str();
+      t.entity_id = row[3].as<int64_t>();
+      t.fencing_token = row[4].as<int64_t>();
+      t.locked_until = FromUnixSeconds(row[5].as<double>());
+      t.attempts = row[6].as<int>();
+      t.priority = row[7].as<int>();
+      t.etag = row[8].c_str();
+      out[slot - 1].push_back(std::move(t));
     }
     // Workflow kinds add their context in the claim's transaction: if that
     // fails, the claim rolls back and nothing is leased.
     std::map<TaskExtension*, std::vector<LeasedTask*>> by_extension;
-    for (LeasedTask& t : out) {
-      if (TaskExtension* ext = extensions_->Find(t.kind)) by_extension[ext].push_back(&t);
+    for (auto& leased : out) {
+      for (LeasedTask& t : leased) {
+        if (TaskExtension* ext = extensions_->Find(t.kind)) by_extension[ext].push_back(&t);
+      }
     }
     for (auto& [ext, tasks] : by_extension) {
       absl::Status filled = ext->FillContext(w, tasks, now);

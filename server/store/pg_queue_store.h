@@ -38,9 +38,9 @@ class PgQueueStore final : public QueueStore {
 
   void set_fault_hook(FaultHook hook) { fault_hook_ = std::move(hook); }
 
-  absl::StatusOr<std::vector<LeasedTask>> Claim(const std::vector<std::string>& kinds, int limit,
-                                                TimePoint now, TimePoint lease_until,
-                                                const std::string& agent_id) override;
+  absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(
+      const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots,
+      TimePoint now) override;
   absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
                                    TimePoint lease_until) override;
   std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(

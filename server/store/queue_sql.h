@@ -19,12 +19,13 @@ inline const std::string kReady = std::to_string(StateValue(TaskState::kReady));
 inline const std::string kLeased = std::to_string(StateValue(TaskState::kLeased));
 inline const std::string kWaiting = std::to_string(StateValue(TaskState::kWaiting));
 
-// $1 kinds, $2 limit, $3 now, $4 lease until, $5 agent.
+// A group claim (db/migrations/0009_flat_claim.sql). $1 kinds, $2 each
+// slot's limit, $3 now, $4 each slot's lease end, $5 each slot's agent.
 inline constexpr char kClaim[] = R"sql(
-SELECT c.task_id, c.kind, c.entity_id, c.lease_token,
+SELECT c.slot, c.task_id, c.kind, c.entity_id, c.lease_token,
        EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
        COALESCE(e.etag, '')
-  FROM sluice_claim($1::text[], $2, $3::timestamptz, $4::timestamptz, $5) c
+  FROM sluice_claim($1::text[], $2::int[], $3::timestamptz, $4::timestamptz[], $5::text[]) c
   LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
 
 // $1 task, $2 token, $3 lease until.

@@ -1,6 +1,7 @@
 // Leases: expiry makes a task claimable again, fencing tokens reject stale
 // holders, extensions keep a task, and two agents never both commit a task.
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -135,6 +136,41 @@ TEST_F(LeaseTest, ConcurrentClaimsNeverShareATask) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(dups.load(), 0);
   EXPECT_EQ(seen.size(), 2000u);
+}
+
+TEST_F(LeaseTest, ConcurrentLeasesTogetherTakeTheMostUrgentEachUnderItsOwnAgent) {
+  // 600 tasks of distinct urgency; eight callers lease 25 each at once. The
+  // group claims rank the queue once: together they hold exactly the 200
+  // most urgent, and each task is leased to the caller that got it.
+  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+       " SELECT 'character', g, 5, 1 + (g % 7), to_timestamp(1800000000 - g * 37), now()"
+       " FROM generate_series(1, 600) g");
+  std::mutex mu;
+  std::map<int64_t, std::string> leased_to;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 8; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string agent = "agent-" + std::to_string(w);
+      auto got = queue_->Lease(agent, {"character"}, 25, seconds(60), Duration::zero());
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(got->size(), 25u);
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& t : *got) EXPECT_TRUE(leased_to.emplace(t.task_id, agent).second);
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(leased_to.size(), 200u);
+  const std::string top = db_->Query(
+      "SELECT string_agg(task_id::text, ',' ORDER BY task_id) FROM ("
+      " SELECT task_id FROM discovery_queue"
+      " ORDER BY (1800000000 - EXTRACT(EPOCH FROM last_modified)) * weight DESC LIMIT 200) t");
+  std::string held;
+  for (const auto& [id, agent] : leased_to) held += (held.empty() ? "" : ",") + std::to_string(id);
+  EXPECT_EQ(held, top);
+  for (const auto& [id, agent] : leased_to) {
+    EXPECT_EQ(db_->Query("SELECT leased_by FROM discovery_queue WHERE task_id = " + std::to_string(id)),
+              agent);
+  }
 }
 
 TEST_F(LeaseTest, LongPollReturnsWhenWorkArrives) {

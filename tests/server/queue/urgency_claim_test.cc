@@ -146,8 +146,8 @@ TEST_F(UrgencyClaimTest, ClaimUsesIndexesNotAQueueScan) {
   Exec("ANALYZE discovery_queue");
   pqxx::connection c(db_->dsn());
   pqxx::work w(c);
-  auto claimed = w.exec("SELECT * FROM sluice_claim(ARRAY['character'], 100,"
-                        " to_timestamp(1800000000), to_timestamp(1800000060), 'a')");
+  auto claimed = w.exec("SELECT * FROM sluice_claim(ARRAY['character'], ARRAY[100],"
+                        " to_timestamp(1800000000), ARRAY[to_timestamp(1800000060)], ARRAY['a'])");
   EXPECT_EQ(claimed.size(), 100u);
   auto stats = w.exec("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
                       " WHERE relname = 'discovery_queue'");
