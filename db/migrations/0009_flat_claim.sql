@@ -48,7 +48,7 @@ DROP INDEX discovery_queue_oldest_idx;
 --   2. with N the group's total and nth the (1.5N)-th best urgency so far,
 --      each round reads, from every bucket whose last row read could still
 --      beat nth, the next rows old enough to beat it (an index range:
---      last_modified < now - nth / top weight), pages doubling per round,
+--      last_modified < now - nth / top weight), pages growing 4x per round,
 --      until no bucket can.
 -- The work depends on N and on the buckets, not on the queue's length; ties
 -- cost nothing (a row that only ties nth is not read).
@@ -170,7 +170,7 @@ BEGIN
       INTO cut, live
       FROM unnest(bw, cl) WITH ORDINALITY AS x(w, lm, i);
     nlive := (SELECT count(*) FROM unnest(live) l WHERE l);
-    -- Pages double each round: a few rows from each of many buckets first,
+    -- Pages grow 4x each round: a few rows from each of many buckets first,
     -- so nth tightens before deep reads.
     page := greatest(2, want / greatest(nlive, 1) + 1);
     -- 2./3. Rounds over every bucket still live, one statement each.
@@ -225,7 +225,7 @@ BEGIN
           FROM unnest(bw, cl, live) WITH ORDINALITY AS x(w, lm, live, i);
       END IF;
       nlive := (SELECT count(*) FROM unnest(live) l WHERE l);
-      page := page * 2;
+      page := page * 4;
     END LOOP;
 
     -- Lock the best still ready, skipping rows a concurrent claim holds.
