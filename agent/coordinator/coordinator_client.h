@@ -6,7 +6,10 @@
 // restarting), DEADLINE_EXCEEDED, ABORTED (a serialisation conflict in its
 // transaction), RESOURCE_EXHAUSTED. A retried CompleteTask that had in fact
 // committed comes back FAILED_PRECONDITION/NOT_FOUND on the retry, which the
-// caller treats as "lease lost" - the data is in either way.
+// caller treats as "lease lost" - the data is in either way. CompleteTasks
+// retries the same codes per completion, inside the same loop: the
+// coordinator answers a batch it could not commit (database unreachable)
+// with an OK call whose every result is UNAVAILABLE.
 //
 // Ownership: owns the stub. Thread-safety: safe for concurrent calls.
 #ifndef SLUICE_AGENT_COORDINATOR_COORDINATOR_CLIENT_H_
@@ -20,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "agent/coordinator/task_service.h"
 #include "common/grpc_security.h"
@@ -49,6 +53,8 @@ class CoordinatorClient final : public TaskService {
       const sluice::v1::ExtendLeaseRequest& request) override;
   absl::StatusOr<sluice::v1::CompleteTaskResponse> CompleteTask(
       const sluice::v1::CompleteTaskRequest& request) override;
+  std::vector<absl::StatusOr<sluice::v1::CompleteTaskResponse>> CompleteTasks(
+      const sluice::v1::CompleteTasksRequest& request) override;
   absl::StatusOr<sluice::v1::FailTaskResponse> FailTask(
       const sluice::v1::FailTaskRequest& request) override;
   void AbortRetries() override;
@@ -56,10 +62,10 @@ class CoordinatorClient final : public TaskService {
   static bool IsRetryable(absl::StatusCode code);
 
  private:
-  // Runs `call` (one RPC with a fresh context) until it succeeds, fails
-  // definitively, the window closes or retries are aborted.
+  // Runs `call` (one RPC with a fresh context) until it returns a status
+  // IsRetryable does not retry, the window closes or retries are aborted.
   absl::Status CallWithRetry(const char* what,
-                             const std::function<grpc::Status(grpc::ClientContext*)>& call);
+                             const std::function<absl::Status(grpc::ClientContext*)>& call);
   // false if AbortRetries() interrupted the sleep.
   bool Sleep(std::chrono::milliseconds d);
 

@@ -243,9 +243,26 @@ void FakeTaskService::MaybeHang() {
 
 absl::StatusOr<CompleteTaskResponse> FakeTaskService::CompleteTask(
     const CompleteTaskRequest& request) {
+  ++complete_task_calls;
   MaybeHang();
   if (hang_results) return absl::UnavailableError("coordinator unreachable");
   return queue_->Complete(request);
+}
+
+std::vector<absl::StatusOr<CompleteTaskResponse>> FakeTaskService::CompleteTasks(
+    const sluice::v1::CompleteTasksRequest& request) {
+  ++complete_tasks_calls;
+  batched_completions += request.completions_size();
+  MaybeHang();
+  std::vector<absl::StatusOr<CompleteTaskResponse>> out;
+  for (const auto& c : request.completions()) {
+    if (hang_results) {
+      out.push_back(absl::UnavailableError("coordinator unreachable"));
+    } else {
+      out.push_back(queue_->Complete(c));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<FailTaskResponse> FakeTaskService::FailTask(const FailTaskRequest& request) {
@@ -306,6 +323,43 @@ grpc::Status FakeAgentService::CompleteTask(grpc::ServerContext* context,
   if (!out.ok()) return ToGrpc(out.status());
   *response = *out;
   return grpc::Status::OK;
+}
+
+grpc::Status FakeAgentService::CompleteTasks(grpc::ServerContext* context,
+                                             const sluice::v1::CompleteTasksRequest* request,
+                                             sluice::v1::CompleteTasksResponse* response) {
+  if (auto s = CheckAuth(context); !s.ok()) return s;
+  ++result_calls;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch_sizes_.push_back(request->completions_size());
+  }
+  if (unavailable_results.fetch_sub(1) > 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
+  }
+  unavailable_results = 0;
+  for (const auto& c : request->completions()) {
+    sluice::v1::CompletionResult* r = response->add_results();
+    if (unavailable_completions.fetch_sub(1) > 0) {
+      r->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+      r->set_message("database unreachable");
+      continue;
+    }
+    unavailable_completions = 0;
+    auto out = queue_->Complete(c);
+    r->set_code(static_cast<int>(out.status().code()));
+    r->set_message(std::string(out.status().message()));
+    if (out.ok()) {
+      r->set_records_written(out->records_written());
+      r->set_tasks_queued(out->tasks_queued());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+std::vector<int> FakeAgentService::batch_sizes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return batch_sizes_;
 }
 
 grpc::Status FakeAgentService::FailTask(grpc::ServerContext* context,

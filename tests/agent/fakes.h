@@ -105,10 +105,16 @@ class FakeTaskService final : public TaskService {
       const sluice::v1::ExtendLeaseRequest& request) override;
   absl::StatusOr<sluice::v1::CompleteTaskResponse> CompleteTask(
       const sluice::v1::CompleteTaskRequest& request) override;
+  std::vector<absl::StatusOr<sluice::v1::CompleteTaskResponse>> CompleteTasks(
+      const sluice::v1::CompleteTasksRequest& request) override;
   absl::StatusOr<sluice::v1::FailTaskResponse> FailTask(
       const sluice::v1::FailTaskRequest& request) override;
   void AbortRetries() override { aborted = true; }
 
+  // Calls of each, and the completions the CompleteTasks calls carried.
+  std::atomic<int> complete_task_calls{0};
+  std::atomic<int> complete_tasks_calls{0};
+  std::atomic<int> batched_completions{0};
   std::atomic<bool> aborted{false};
   // While true, results block (a coordinator that does not answer) until
   // AbortRetries().
@@ -129,18 +135,27 @@ class FakeAgentService final : public sluice::v1::AgentService::Service {
                            sluice::v1::ExtendLeaseResponse*) override;
   grpc::Status CompleteTask(grpc::ServerContext*, const sluice::v1::CompleteTaskRequest*,
                             sluice::v1::CompleteTaskResponse*) override;
+  grpc::Status CompleteTasks(grpc::ServerContext*, const sluice::v1::CompleteTasksRequest*,
+                             sluice::v1::CompleteTasksResponse*) override;
   grpc::Status FailTask(grpc::ServerContext*, const sluice::v1::FailTaskRequest*,
                         sluice::v1::FailTaskResponse*) override;
 
   // The next N result calls answer UNAVAILABLE without touching the queue.
   std::atomic<int> unavailable_results{0};
+  // The next N completions inside CompleteTasks calls answer UNAVAILABLE on
+  // their own, in an OK call (a coordinator whose database is down).
+  std::atomic<int> unavailable_completions{0};
   std::atomic<int> result_calls{0};
+  // Completions each CompleteTasks call carried, in call order.
+  std::vector<int> batch_sizes() const;
   // Required "authorization" metadata value; empty = none.
   std::string required_authorization;
 
  private:
   grpc::Status CheckAuth(grpc::ServerContext* context) const;
   InMemoryQueue* const queue_;
+  mutable std::mutex mu_;
+  std::vector<int> batch_sizes_;  // guarded by mu_
 };
 
 // ThrottlerService fake: grants what is asked (or is told to refuse),
