@@ -30,6 +30,13 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
     return absl::InvalidArgumentError(
         absl::StrCat("worker count must be at least 1, got ", config.agent.workers));
   }
+  if (config.agent.complete_batch_max < 1 || config.agent.complete_batch_max > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "complete_batch_max must be in 1..1000, got ", config.agent.complete_batch_max));
+  }
+  if (config.agent.complete_coalesce < Duration::zero()) {
+    return absl::InvalidArgumentError("complete_coalesce must not be negative");
+  }
   if (!config.tls_ca.empty() && !std::ifstream(config.tls_ca)) {
     return absl::InvalidArgumentError(absl::StrCat("cannot read TLS CA file ", config.tls_ca));
   }

@@ -30,6 +30,11 @@ DEFINE_int32(token_wait_ms, 250,
              "Longest wait for a task's first rate token; a task whose budget has no room goes "
              "back to the queue until it has, and the worker takes another");
 DEFINE_int32(max_tasks, 0, "Tasks per LeaseTasks call; 0 = 2 x workers");
+DEFINE_int32(complete_batch_max, 100,
+             "Completions per CompleteTasks call (1..1000): a batch is sent once this many wait");
+DEFINE_int32(complete_coalesce_ms, 2,
+             "How long the first completion of a batch waits for others before it is sent, "
+             "milliseconds; 0 = one CompleteTask call per task");
 DEFINE_int32(lease_duration_s, 60, "Task lease duration, seconds");
 DEFINE_int32(lease_wait_ms, 2000, "LeaseTasks long-poll wait, milliseconds");
 DEFINE_int32(acquire_timeout_s, 300,
@@ -60,6 +65,8 @@ int main(int argc, char** argv) {
                        {"bind_address", "SLUICE_BIND_ADDRESS"},
                        {"token_wait_ms", "SLUICE_TOKEN_WAIT_MS"},
                        {"max_tasks", "SLUICE_MAX_TASKS"},
+                       {"complete_batch_max", "SLUICE_COMPLETE_BATCH_MAX"},
+                       {"complete_coalesce_ms", "SLUICE_COMPLETE_COALESCE_MS"},
                        {"lease_duration_s", "SLUICE_LEASE_DURATION_S"},
                        {"lease_wait_ms", "SLUICE_LEASE_WAIT_MS"},
                        {"acquire_timeout_s", "SLUICE_ACQUIRE_TIMEOUT_S"},
@@ -86,6 +93,8 @@ int main(int argc, char** argv) {
   config.agent.agent_id = FLAGS_agent_id;
   config.agent.workers = FLAGS_workers;
   config.agent.max_tasks = FLAGS_max_tasks;
+  config.agent.complete_batch_max = FLAGS_complete_batch_max;
+  config.agent.complete_coalesce = milliseconds(FLAGS_complete_coalesce_ms);
   config.agent.lease_duration = seconds(FLAGS_lease_duration_s);
   config.agent.lease_wait = milliseconds(FLAGS_lease_wait_ms);
   config.agent.acquire_timeout = seconds(FLAGS_acquire_timeout_s);

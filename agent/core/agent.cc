@@ -26,6 +26,13 @@ Agent::Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskServ
       handlers_(std::move(handlers)),
       kinds_(handlers_.Kinds()),
       tasks_(std::move(tasks)),
+      // No batch can hold more completions than there are workers: once
+      // every worker waits, none can join, and the batch goes at once.
+      completions_(
+          CompletionCoalescerOptions{
+              std::min(options_.complete_batch_max, options_.workers),
+              std::chrono::duration_cast<std::chrono::microseconds>(options_.complete_coalesce)},
+          tasks_.get()),
       gate_(std::move(gate)),
       upstream_(std::move(upstream)),
       clock_(clock),
@@ -324,7 +331,7 @@ void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
   const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
   absl::Status status;
   if (outcome.is_complete()) {
-    auto result = tasks_->CompleteTask(outcome.complete);
+    auto result = completions_.Complete(outcome.complete);
     status = result.status();
     if (result.ok()) {
       ++counters_.tasks_done;
@@ -401,7 +408,8 @@ void Agent::ExtendLoop() {
 void Agent::LogProgress() {
   AgentStats s = stats();
   LOG(INFO) << "agent " << options_.agent_id << ": leased " << s.tasks_leased << ", done "
-            << s.tasks_done << " (" << s.not_modified << " not modified), failed "
+            << s.tasks_done << " (" << s.not_modified << " not modified; "
+            << s.complete_calls << " completion calls), failed "
             << s.tasks_failed << " (" << s.tasks_failed_permanent << " permanent), released "
             << s.tasks_released << ", upstream requests " << s.upstream_requests << " ("
             << s.upstream_errors << " errors, " << s.rate_limited << " rate-limited), queued "
@@ -467,6 +475,7 @@ AgentStats Agent::stats() const {
   AgentStats s;
   s.tasks_leased = counters_.tasks_leased;
   s.tasks_done = counters_.tasks_done;
+  s.complete_calls = completions_.calls();
   s.not_modified = counters_.not_modified;
   s.tasks_failed = counters_.tasks_failed;
   s.tasks_failed_permanent = counters_.tasks_failed_permanent;

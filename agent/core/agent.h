@@ -5,7 +5,8 @@
 //   leaser ──LeaseTasks──► TaskQueue ──► workers ──► RateGate.Acquire
 //                                               ──► UpstreamClient.Get
 //                                               ──► DecideOutcome
-//                                               ──► CompleteTask/FailTask
+//                                               ──► CompletionCoalescer
+//                                                   (CompleteTasks) / FailTask
 //   extender ──ExtendLease for leases past half their duration
 //
 // The core never names a task kind: kinds come from the HandlerSet.
@@ -28,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "agent/coordinator/task_service.h"
+#include "agent/core/completion_coalescer.h"
 #include "agent/core/lease_tracker.h"
 #include "agent/core/outcome.h"
 #include "agent/core/task_queue.h"
@@ -62,6 +64,12 @@ struct AgentOptions {
   // Stop(): how long in-flight results may keep retrying an unreachable
   // coordinator before they are abandoned.
   Duration drain_timeout = std::chrono::seconds(20);
+  // Completions per CompleteTasks call (at most `workers`: once every
+  // worker waits, the batch goes), and how long the first completion of a
+  // batch waits for others (0 = one CompleteTask call per task); see
+  // CompletionCoalescer.
+  int complete_batch_max = 100;
+  Duration complete_coalesce = std::chrono::milliseconds(2);
   // How often leases are checked for extension.
   Duration extend_interval = std::chrono::seconds(1);
   // A progress line in the log this often; 0 = never.
@@ -74,6 +82,7 @@ struct AgentOptions {
 struct AgentStats {
   int64_t tasks_leased = 0;
   int64_t tasks_done = 0;
+  int64_t complete_calls = 0;   // CompleteTasks calls (CompleteTask with coalescing off)
   int64_t not_modified = 0;     // 304s (also counted in tasks_done)
   int64_t tasks_failed = 0;
   int64_t tasks_failed_permanent = 0;  // subset of tasks_failed
@@ -149,6 +158,7 @@ class Agent {
   const HandlerSet handlers_;
   const std::vector<std::string> kinds_;
   const std::unique_ptr<TaskService> tasks_;
+  CompletionCoalescer completions_;  // onto tasks_
   const std::unique_ptr<RateGate> gate_;
   const std::unique_ptr<UpstreamClient> upstream_;
   const Clock* const clock_;

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -299,6 +300,62 @@ TEST_F(AgentTest, HoldsOnlyAFewBatchesWhateverTheQueueSize) {
   AgentStats s = agent.stats();
   EXPECT_LE(s.tasks_leased - s.tasks_released, 6);
   agent.Stop();
+}
+
+TEST_F(AgentTest, CompletionsTravelInCompleteTasksBatches) {
+  options_.workers = 4;
+  Agent& agent = Make(AlwaysOk());
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 40; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+  EXPECT_EQ(agent.stats().tasks_done, 40);
+  EXPECT_EQ(tasks_->complete_task_calls, 0);
+  EXPECT_EQ(tasks_->batched_completions, 40);
+}
+
+TEST_F(AgentTest, CoalesceZeroCompletesEachTaskWithItsOwnCall) {
+  options_.complete_coalesce = Duration::zero();
+  Agent& agent = Make(AlwaysOk());
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 20; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+  EXPECT_EQ(agent.stats().tasks_done, 20);
+  EXPECT_EQ(tasks_->complete_task_calls, 20);
+  EXPECT_EQ(tasks_->complete_tasks_calls, 0);
+}
+
+TEST_F(AgentTest, ALostLeaseInABatchIsCountedForItsTaskAlone) {
+  // The coordinator refuses one completion of a batch (its lease went to
+  // another agent meanwhile): only that task counts as a lost lease.
+  options_.workers = 3;
+  options_.complete_batch_max = 3;
+  options_.complete_coalesce = seconds(30);  // the batch goes when all three wait
+  std::promise<void> go;
+  std::shared_future<void> going = go.get_future().share();
+  std::atomic<int> called{0};
+  Agent& agent = Make([&called, going](const std::string&, const RequestHeaders&) {
+    ++called;
+    going.wait();
+    return JsonResponse(200, "ok");
+  });
+  queue_.Enqueue("echo", {1, 2, 3});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return called.load() == 3; }));
+  queue_.BumpFencing(2);  // task ids follow enqueue order
+  go.set_value();
+  ASSERT_TRUE(WaitFor([&] { return queue_.completed_count() == 2; }));
+  agent.Stop();
+  AgentStats s = agent.stats();
+  EXPECT_EQ(s.tasks_done, 2);
+  EXPECT_EQ(s.leases_lost, 1);
+  EXPECT_EQ(s.report_errors, 0);
+  EXPECT_EQ(tasks_->complete_tasks_calls, 1);
 }
 
 TEST_F(AgentTest, ATaskWhoseBudgetHasNoRoomGoesBackUntilItHasAndCostsNoAttempt) {
