@@ -29,7 +29,9 @@ DEFINE_string(egress, "",
 DEFINE_int32(token_wait_ms, 250,
              "Longest wait for a task's first rate token; a task whose budget has no room goes "
              "back to the queue until it has, and the worker takes another");
-DEFINE_int32(max_tasks, 0, "Tasks per LeaseTasks call; 0 = 2 x workers");
+DEFINE_int32(max_tasks, 0,
+             "Tasks per LeaseTasks call; 0 = 2 x workers. The next batch is leased while one "
+             "may still be waiting");
 DEFINE_int32(complete_batch_max, 100,
              "Completions per CompleteTasks call (1..1000): a batch is sent once this many wait");
 DEFINE_int32(complete_coalesce_ms, 2,

@@ -95,12 +95,11 @@ std::vector<std::string> Agent::LeasableKinds(TimePoint now, TimePoint* wake) {
 
 void Agent::LeaseLoop() {
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
-  // Refill when fewer tasks wait than there are workers: a batch arrives
-  // before the workers run dry, and no more than ~2 batches are ever held.
-  const size_t low_water = static_cast<size_t>(std::max(1, std::min(options_.workers, max_tasks_)));
-  while (queue_.WaitForRoom(low_water)) {
-    int room = max_tasks_ - static_cast<int>(queue_.size());
-    if (room <= 0) continue;
+  // Ask for the next batch while a whole one may still be waiting: the
+  // workers run it while the lease travels, so they never wait on the round
+  // trip unless a batch runs out faster than the coordinator answers (raise
+  // max_tasks then). Fewer than 2 batches are ever queued.
+  while (queue_.WaitForRoom(static_cast<size_t>(max_tasks_))) {
     TimePoint wake;
     const std::vector<std::string> kinds = LeasableKinds(clock_->Now(), &wake);
     if (kinds.empty()) {
@@ -113,7 +112,7 @@ void Agent::LeaseLoop() {
     sluice::v1::LeaseTasksRequest request;
     request.set_agent_id(options_.agent_id);
     for (const auto& kind : kinds) request.add_kinds(kind);
-    request.set_max_tasks(room);
+    request.set_max_tasks(max_tasks_);
     *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
     *request.mutable_wait() = ToProtoDuration(options_.lease_wait);
     auto asked_at = std::chrono::steady_clock::now();

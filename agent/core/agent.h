@@ -45,9 +45,10 @@ struct AgentOptions {
   std::string agent_id;
   // Concurrent tasks (seed 000's WORKER_COUNT).
   int workers = 4;
-  // Tasks per LeaseTasks call; 0 = 2 x workers. The leaser asks again when
-  // fewer than `workers` tasks are waiting, so at most about
-  // max_tasks + workers leases are held.
+  // Tasks per LeaseTasks call; 0 = 2 x workers. The leaser asks for the
+  // next batch as soon as fewer than one batch is waiting, so workers run on
+  // while it travels and never wait on a lease round trip at steady state;
+  // at most 2 x max_tasks + workers leases are held.
   int max_tasks = 0;
   Duration lease_duration = std::chrono::seconds(60);
   // LeaseTasks long-poll: how long the coordinator may wait for work.

@@ -295,11 +295,37 @@ TEST_F(AgentTest, HoldsOnlyAFewBatchesWhateverTheQueueSize) {
   queue_.Enqueue("echo", ids);
   ASSERT_TRUE(agent.Start().ok());
   std::this_thread::sleep_for(milliseconds(400));
-  // max_tasks (2 x 2 workers) waiting plus at most one per worker in hand
-  // (tasks whose budget has no room go back and others come).
+  // Fewer than 2 x max_tasks (2 x 2 workers) waiting plus at most one per
+  // worker in hand (tasks whose budget has no room go back and others come).
   AgentStats s = agent.stats();
-  EXPECT_LE(s.tasks_leased - s.tasks_released, 6);
+  EXPECT_LE(s.tasks_leased - s.tasks_released, 2 * 4 + 2);
   agent.Stop();
+}
+
+TEST_F(AgentTest, LeasesTheNextBatchWhileAWholeOneIsStillWaiting) {
+  options_.workers = 1;
+  options_.max_tasks = 4;
+  std::promise<void> go;
+  std::shared_future<void> going = go.get_future().share();
+  Agent& agent = Make([going](const std::string&, const RequestHeaders&) {
+    going.wait();
+    return JsonResponse(200, "ok");
+  });
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 100; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  // The worker holds its first task; 3 of the first batch wait, fewer than
+  // a batch, so the next one is leased at once: the worker will not wait on
+  // that round trip. Then 7 wait and the leaser stops.
+  const bool leased_ahead = WaitFor([&] { return agent.stats().tasks_leased >= 8; }, seconds(5));
+  const int64_t leased = agent.stats().tasks_leased;
+  go.set_value();
+  ASSERT_TRUE(queue_.WaitIdle(seconds(20)));
+  agent.Stop();
+  EXPECT_TRUE(leased_ahead);
+  EXPECT_EQ(leased, 8);
+  EXPECT_EQ(agent.stats().tasks_done, 100);
 }
 
 TEST_F(AgentTest, CompletionsTravelInCompleteTasksBatches) {
