@@ -109,6 +109,7 @@ absl::Status Coordinator::Start() {
 
 void Coordinator::HealthLoop() {
   // Health follows the database: without it nothing can be leased or committed.
+  // While it is reachable, this loop also folds the queue counters.
   bool last = true;
   while (!stopping_) {
     absl::Status s = pool_->Run([](pqxx::connection& conn) {
@@ -117,6 +118,12 @@ void Coordinator::HealthLoop() {
       return absl::OkStatus();
     });
     const bool serving = s.ok();
+    if (serving) {
+      // Keep the queue counters' pending changes few (status reads sum them).
+      if (absl::Status folded = queue_->FoldCounts(); !folded.ok()) {
+        LOG_EVERY_N(WARNING, 30) << "folding queue counts: " << folded;
+      }
+    }
     if (serving != last) {
       if (serving) {
         LOG(INFO) << "database reachable again";

@@ -60,7 +60,11 @@ class QueueStore {
                                                  const std::vector<int64_t>& ids, int priority,
                                                  bool count_access, TimePoint now) = 0;
 
+  // Per-kind counts, from counters kept with every change (O(kinds)).
   virtual absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) = 0;
+  // Folds the counters' pending changes (kept small by calling it every few
+  // seconds; Stats folds too).
+  virtual absl::Status FoldCounts() = 0;
 
   virtual absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(
       std::optional<TimePoint> since) = 0;

@@ -70,6 +70,7 @@ class TaskQueue {
   // Queues every entity of `kind` its table holds (a daily refresh).
   absl::StatusOr<EnqueueOutcome> EnqueueAllKnown(const std::string& kind, Priority priority);
   absl::StatusOr<std::vector<KindStats>> Stats();
+  absl::Status FoldCounts() { return store_->FoldCounts(); }
   absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(std::optional<TimePoint> since);
   // Of `ids`, those neither queued nor dead-lettered as `kind`.
   absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,

@@ -306,6 +306,8 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
 }
 
 absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
+  // Fold the deltas first, so the read below sums few of them.
+  if (absl::Status folded = FoldCounts(); !folded.ok()) return folded;
   std::map<std::string, KindStats> by_kind;
   auto entry = [&](const std::string& kind) -> KindStats& {
     KindStats& k = by_kind[kind];
@@ -316,19 +318,30 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
     by_kind.clear();
     pqxx::read_transaction r(conn);
     const std::string ts = FormatRfc3339(now);
-    for (const auto& row : r.exec_params(queue_sql::kStatsByState, ts)) {
+    for (const auto& row : r.exec(queue_sql::kCounts)) {
+      const int64_t n = row[2].as<int64_t>();
+      if (n == 0) continue;  // a kind whose tasks are all gone
       KindStats& k = entry(row[0].c_str());
-      k.ready = row[1].as<int64_t>();
-      k.leased = row[2].as<int64_t>();
-      k.retrying = row[3].as<int64_t>();
-      k.oldest_age_seconds = row[4].as<double>();
+      switch (row[1].as<int>()) {
+        case static_cast<int>(TaskState::kReady): k.ready += n; break;
+        case static_cast<int>(TaskState::kLeased): k.leased += n; break;
+        case static_cast<int>(TaskState::kWaiting): k.retrying += n; break;
+        case queue_sql::kDeadCountState: k.dead += n; break;
+        default: break;
+      }
+    }
+    for (const auto& row : r.exec_params(queue_sql::kExpiredByState, ts)) {
+      KindStats& k = entry(row[0].c_str());
+      const int64_t n = row[2].as<int64_t>();
+      k.ready += n;
+      (row[1].as<int>() == static_cast<int>(TaskState::kLeased) ? k.leased : k.retrying) -= n;
+    }
+    for (auto& [kind, k] : by_kind) {
+      if (k.ready > 0) k.oldest_age_seconds = r.exec_params1(queue_sql::kOldestReadyAge, kind, ts)[0].as<double>();
     }
     for (const auto& row : r.exec_params(queue_sql::kLeasesByAgent, ts)) {
       KindStats& k = entry(row[0].c_str());
       k.agents.emplace_back(row[1].is_null() ? "" : row[1].c_str(), row[2].as<int64_t>());
-    }
-    for (const auto& row : r.exec(queue_sql::kDeadByKind)) {
-      entry(row[0].c_str()).dead = row[1].as<int64_t>();
     }
     return absl::OkStatus();
   });
@@ -336,6 +349,15 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
   std::vector<KindStats> out;
   for (auto& [_, v] : by_kind) out.push_back(std::move(v));
   return out;
+}
+
+absl::Status PgQueueStore::FoldCounts() {
+  return pool_->Run([](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    w.exec(queue_sql::kFoldCounts);
+    w.commit();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<EntityCountRow>> PgQueueStore::EntityCounts(

@@ -50,6 +50,7 @@ class PgQueueStore final : public QueueStore {
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
                                          int priority, bool count_access, TimePoint now) override;
   absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) override;
+  absl::Status FoldCounts() override;
   absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(
       std::optional<TimePoint> since) override;
   absl::Status ForEachEntityId(

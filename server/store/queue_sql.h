@@ -111,22 +111,33 @@ ON CONFLICT (kind, entity_id) DO UPDATE SET attempts = EXCLUDED.attempts,
 // $1 task.
 inline constexpr char kDeleteTask[] = "DELETE FROM discovery_queue WHERE task_id = $1";
 
-// $1 now.
-inline const std::string kStatsByState = absl::StrCat(
-    "SELECT kind,"
-    " count(*) FILTER (WHERE state = ", kReady, " OR available_at <= $1::timestamptz),"
-    " count(*) FILTER (WHERE state = ", kLeased, " AND available_at > $1::timestamptz),"
-    " count(*) FILTER (WHERE state = ", kWaiting, " AND available_at > $1::timestamptz),"
-    " COALESCE(EXTRACT(EPOCH FROM ($1::timestamptz - min(enqueued_at))), 0)::float8"
-    " FROM discovery_queue GROUP BY kind");
+// Per-kind counts (db/migrations/0010_queue_counts.sql): the folded counts
+// plus the deltas not folded yet, in one snapshot. State 3 is dead-lettered.
+inline constexpr int kDeadCountState = 3;
+inline constexpr char kFoldCounts[] = "SELECT sluice_fold_queue_counts()";
+inline constexpr char kCounts[] = R"sql(
+SELECT kind, state, sum(n)::bigint FROM (
+  SELECT kind, state, n FROM queue_counts
+  UNION ALL
+  SELECT kind, state, n FROM queue_count_deltas) x
+ GROUP BY kind, state)sql";
+
+// Leases and backoffs that have run out but are not promoted yet (the next
+// claim makes them ready): counted as ready. $1 now.
+inline const std::string kExpiredByState = absl::StrCat(
+    "SELECT kind, state, count(*) FROM discovery_queue"
+    " WHERE state <> ", kReady, " AND available_at <= $1::timestamptz GROUP BY kind, state");
+
+// The age of the oldest ready task of a kind (an index probe). $1 kind, $2 now.
+inline const std::string kOldestReadyAge = absl::StrCat(
+    "SELECT COALESCE(EXTRACT(EPOCH FROM ($2::timestamptz - min(enqueued_at))), 0)::float8"
+    " FROM discovery_queue WHERE kind = $1 AND state = ", kReady);
 
 // $1 now.
 inline const std::string kLeasesByAgent = absl::StrCat(
     "SELECT kind, leased_by, count(*) FROM discovery_queue"
     " WHERE state = ", kLeased, " AND available_at > $1::timestamptz"
     " GROUP BY kind, leased_by ORDER BY kind, leased_by");
-
-inline constexpr char kDeadByKind[] = "SELECT kind, count(*) FROM dead_tasks GROUP BY kind";
 
 // $1 kind, $2 candidate ids.
 inline constexpr char kUnqueued[] = R"sql(
