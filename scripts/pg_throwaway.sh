@@ -22,7 +22,7 @@ case "${1:-start}" in
     run_as_postgres "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     run_as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${SLUICE_PG_FSYNC:-on}" \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${SLUICE_PG_FSYNC:-on} -c autovacuum_naptime=10s" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     run_as_postgres "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres sluice
     echo "export SLUICE_PGDIR=$dir"
