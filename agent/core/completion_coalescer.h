@@ -1,7 +1,7 @@
 // CompletionCoalescer turns the completions of concurrent workers into
 // batched CompleteTasks calls: at high task rates one RPC (and one
-// coordinator transaction) per task is what limits an agent, while one per
-// batch costs about the same as one per task. A worker hands it its
+// coordinator transaction) per task is what limits an agent, and a call for
+// a batch costs little more than a call for one task. A worker hands it its
 // CompleteTaskRequest and blocks until its own task's answer is back, so
 // the caller's counters and lease-lost handling do not change.
 //
@@ -80,7 +80,7 @@ class CompletionCoalescer {
     std::condition_variable cv;
   };
 
-  // Whether the completions waiting make a full batch.  Requires mu_.
+  // Whether the completions waiting make a full batch. Requires mu_.
   bool FullLocked() const;
 
   const CompletionCoalescerOptions options_;
