@@ -31,8 +31,8 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
         absl::StrCat("worker count must be at least 1, got ", config.agent.workers));
   }
   if (config.agent.complete_batch_max < 1 || config.agent.complete_batch_max > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "complete_batch_max must be in 1..1000, got ", config.agent.complete_batch_max));
+    return absl::InvalidArgumentError(absl::StrCat("complete_batch_max must be in 1..1000, got ",
+                                                   config.agent.complete_batch_max));
   }
   if (config.agent.complete_coalesce < Duration::zero()) {
     return absl::InvalidArgumentError("complete_coalesce must not be negative");

@@ -21,8 +21,8 @@ struct AgentConfig {
   std::string coordinator = "localhost:50051";  // host:port
   std::string tls_ca;                           // PEM file; empty = plaintext
   std::string auth_token;                       // coordinator bearer token
-  AgentOptions agent;     // agent_id empty = DefaultAgentId()
-  HandlerConfig handlers;  // upstream base URLs, ESI token
+  AgentOptions agent;                           // agent_id empty = DefaultAgentId()
+  HandlerConfig handlers;                       // upstream base URLs, ESI token
   // Operator contact for the User-Agent, e.g. "ops@example.org".
   std::string contact;
   // The address upstream calls leave from (libcurl binds to it); empty =

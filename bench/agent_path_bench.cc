@@ -85,8 +85,7 @@ void FillCompletion(int64_t entity_id, v1::CompleteTaskRequest* c) {
 // Completes a task without an upstream call: the agent's machinery alone.
 class NoUpstreamHandler final : public agent::MultiRequestHandler {
  public:
-  absl::StatusOr<agent::HandlerResult> Run(const v1::Task& task,
-                                           agent::Fetcher&) const override {
+  absl::StatusOr<agent::HandlerResult> Run(const v1::Task& task, agent::Fetcher&) const override {
     agent::HandlerResult out;
     v1::CompleteTaskRequest c;
     FillCompletion(task.entity_id(), &c);
@@ -261,8 +260,8 @@ int main(int argc, char** argv) {
       Enqueue(admin.get(), opts, base);
       base += 100'000'000;
       double per_call = 0;
-      const double rate = agent_leg ? RunAgents(opts.target, &per_call)
-                                    : RunReference(stub.get(), opts, &per_call);
+      const double rate =
+          agent_leg ? RunAgents(opts.target, &per_call) : RunReference(stub.get(), opts, &per_call);
       (agent_leg ? agents : reference).push_back(rate);
       std::printf("round %d %-10s %8.0f tasks/s (%.0f completions per call)\n", r + 1,
                   agent_leg ? "agent path" : "reference", rate, per_call);
@@ -276,10 +275,11 @@ int main(int argc, char** argv) {
   const double ref = Median(reference), got = Median(agents);
   std::printf("reference  (%d clients, LeaseTasks + CompleteTasks of %d): %.0f tasks/s\n",
               FLAGS_clients, FLAGS_batch, ref);
-  std::printf("agent path (%d agents x %d workers, lease batch %d, coalesce %d ms, "
-              "batch max %d): %.0f tasks/s\n",
-              FLAGS_agents, FLAGS_workers, max_tasks, FLAGS_complete_coalesce_ms,
-              FLAGS_complete_batch_max, got);
+  std::printf(
+      "agent path (%d agents x %d workers, lease batch %d, coalesce %d ms, "
+      "batch max %d): %.0f tasks/s\n",
+      FLAGS_agents, FLAGS_workers, max_tasks, FLAGS_complete_coalesce_ms, FLAGS_complete_batch_max,
+      got);
   std::printf("ratio agent path / reference: %.2f (median of %d round(s))\n", got / ref,
               FLAGS_rounds);
   coordinator.Shutdown(seconds(1));

@@ -65,8 +65,8 @@ absl::StatusOr<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Open(const std
       for (const char* table :
            {"killmail_participants", "character_killmails", "killmails", "character_tokens",
             "discovery_queue", "entity_cache", "dead_tasks", "alliance_static",
-            "alliance_ephemeral", "corporation_static", "corporation_ephemeral",
-            "character_static", "character_ephemeral", "universe_types"}) {
+            "alliance_ephemeral", "corporation_static", "corporation_ephemeral", "character_static",
+            "character_ephemeral", "universe_types"}) {
         if (!w.exec_params("SELECT to_regclass($1) IS NOT NULL", table)[0][0].as<bool>()) continue;
         w.exec(absl::StrCat("TRUNCATE ", table, " CASCADE"));
       }
@@ -149,9 +149,10 @@ int64_t ReportViolations(const nlohmann::json& sim_stats) {
     std::printf("violations          0 (the simulator refused nothing)\n");
   } else {
     const std::string bar(78, '!');
-    std::printf("%s\n!! UPSTREAM LIMIT VIOLATIONS: %lld (zero is the invariant; exiting non-zero)\n"
-                "!! %s\n%s\n",
-                bar.c_str(), static_cast<long long>(total), v.dump().c_str(), bar.c_str());
+    std::printf(
+        "%s\n!! UPSTREAM LIMIT VIOLATIONS: %lld (zero is the invariant; exiting non-zero)\n"
+        "!! %s\n%s\n",
+        bar.c_str(), static_cast<long long>(total), v.dump().c_str(), bar.c_str());
   }
   std::fflush(stdout);
   return total;

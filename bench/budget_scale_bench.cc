@@ -239,8 +239,8 @@ void PrintWrite(const char* what, const throttle::StatePersister::WriteStats& w)
 std::string Rss() {
   const int64_t kept = bench::ResidentKib();
   malloc_trim(0);
-  return absl::StrFormat("%.1f MiB (%.1f MiB after malloc_trim, %.1f MiB allocated)",
-                         kept / 1024.0, bench::ResidentKib() / 1024.0,
+  return absl::StrFormat("%.1f MiB (%.1f MiB after malloc_trim, %.1f MiB allocated)", kept / 1024.0,
+                         bench::ResidentKib() / 1024.0,
                          static_cast<double>(mallinfo2().uordblks) / (1 << 20));
 }
 
@@ -248,8 +248,9 @@ std::string Rss() {
 int64_t StoredRows(const std::string& dsn) {
   pqxx::connection c(dsn);
   pqxx::nontransaction n(c);
-  return n.exec_params("SELECT count(*) FROM system_state WHERE starts_with(key, $1)",
-                       throttle::kThrottleRowsPrefix)[0][0]
+  return n
+      .exec_params("SELECT count(*) FROM system_state WHERE starts_with(key, $1)",
+                   throttle::kThrottleRowsPrefix)[0][0]
       .as<int64_t>();
 }
 
@@ -262,8 +263,9 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  InitProcess(&argc, &argv, "100,000 character budgets in one throttler: memory, latency, "
-                            "listing, persistence, idle drop",
+  InitProcess(&argc, &argv,
+              "100,000 character budgets in one throttler: memory, latency, "
+              "listing, persistence, idle drop",
               {{"dsn", "SLUICE_DSN"}});
   FLAGS_minloglevel = std::max(FLAGS_minloglevel, 1);
   if (FLAGS_dsn.empty()) {
@@ -272,8 +274,9 @@ int main(int argc, char** argv) {
   }
   if (FLAGS_characters < FLAGS_threads || FLAGS_threads < 1 || FLAGS_decisions < 1 ||
       FLAGS_ticks < 0 || FLAGS_touched < 0 || FLAGS_list_repeats < 1) {
-    std::fprintf(stderr, "--characters >= --threads >= 1, --decisions >= 1, --ticks >= 0, "
-                         "--touched >= 0, --list_repeats >= 1\n");
+    std::fprintf(stderr,
+                 "--characters >= --threads >= 1, --decisions >= 1, --ticks >= 0, "
+                 "--touched >= 0, --list_repeats >= 1\n");
     return 2;
   }
   if (absl::Status s = bench::ClearThrottleState(FLAGS_dsn); !s.ok()) {
@@ -303,10 +306,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "persister: %s\n", s.ToString().c_str());
     return 1;
   }
-  std::printf("budget_scale_bench: %d characters, %d decisions per op and thread count, "
-              "%d threads; %u hardware threads; load %s\n",
-              FLAGS_characters, FLAGS_decisions, FLAGS_threads,
-              std::thread::hardware_concurrency(), bench::LoadAverage().c_str());
+  std::printf(
+      "budget_scale_bench: %d characters, %d decisions per op and thread count, "
+      "%d threads; %u hardware threads; load %s\n",
+      FLAGS_characters, FLAGS_decisions, FLAGS_threads, std::thread::hardware_concurrency(),
+      bench::LoadAverage().c_str());
 
   // 1. One call per character makes its budget.
   Ledger ledger;
@@ -320,15 +324,17 @@ int main(int argc, char** argv) {
   const double create_s = std::chrono::duration<double>(Steady::now() - created_from).count();
   const int64_t rss_after = bench::ResidentKib();
   const size_t budgets = throttler->budget_count();
-  std::printf("create                 %d characters in %.2f s (%.0f calls/s), %lld refused; "
-              "budget_count %zu\n",
-              FLAGS_characters, create_s, FLAGS_characters / create_s,
-              static_cast<long long>(refused), budgets);
-  std::printf("RSS                    %.1f MiB before the throttler, %.1f MiB before the budgets, "
-              "%.1f MiB after: +%.1f MiB, %.0f bytes per budget\n",
-              rss_empty / 1024.0, rss_before / 1024.0, rss_after / 1024.0,
-              (rss_after - rss_before) / 1024.0,
-              budgets > 0 ? (rss_after - rss_before) * 1024.0 / static_cast<double>(budgets) : 0.0);
+  std::printf(
+      "create                 %d characters in %.2f s (%.0f calls/s), %lld refused; "
+      "budget_count %zu\n",
+      FLAGS_characters, create_s, FLAGS_characters / create_s, static_cast<long long>(refused),
+      budgets);
+  std::printf(
+      "RSS                    %.1f MiB before the throttler, %.1f MiB before the budgets, "
+      "%.1f MiB after: +%.1f MiB, %.0f bytes per budget\n",
+      rss_empty / 1024.0, rss_before / 1024.0, rss_after / 1024.0,
+      (rss_after - rss_before) / 1024.0,
+      budgets > 0 ? (rss_after - rss_before) * 1024.0 / static_cast<double>(budgets) : 0.0);
 
   // 2. The first write carries every row.
   if (absl::Status s = persister.Flush(); !s.ok()) {
@@ -357,12 +363,12 @@ int main(int argc, char** argv) {
     ms.push_back(Ms(w.took));
   }
   if (!rows.empty()) {
-    std::printf("steady write           %d ticks of %d characters per 500 ms: median %.0f rows, "
-                "%.0f bytes, %.1f ms; max %.0f rows, %.0f bytes, %.1f ms\n",
-                FLAGS_ticks, FLAGS_touched, Median(rows), Median(bytes), Median(ms),
-                *std::max_element(rows.begin(), rows.end()),
-                *std::max_element(bytes.begin(), bytes.end()),
-                *std::max_element(ms.begin(), ms.end()));
+    std::printf(
+        "steady write           %d ticks of %d characters per 500 ms: median %.0f rows, "
+        "%.0f bytes, %.1f ms; max %.0f rows, %.0f bytes, %.1f ms\n",
+        FLAGS_ticks, FLAGS_touched, Median(rows), Median(bytes), Median(ms),
+        *std::max_element(rows.begin(), rows.end()), *std::max_element(bytes.begin(), bytes.end()),
+        *std::max_element(ms.begin(), ms.end()));
   }
   std::printf("RSS                    %s after the first write, %s after the steady writes\n",
               rss_written.c_str(), Rss().c_str());
@@ -374,24 +380,24 @@ int main(int argc, char** argv) {
   std::shuffle(order.begin(), order.end(), rng);
   if (FLAGS_writer_during_decisions) persister.Start();
   const int64_t writes_before_decisions = persister.writes();
-  std::printf("%-12s %7s %9s %8s %7s %7s %8s %9s %8s %7s %9s %9s\n", "op", "threads",
-              "decisions", "per_s", "p50_us", "p99_us", "p999_us", "max_us", "granted", "refused",
-              "rep_p50us", "rep_p99us");
+  std::printf("%-12s %7s %9s %8s %7s %7s %8s %9s %8s %7s %9s %9s\n", "op", "threads", "decisions",
+              "per_s", "p50_us", "p99_us", "p999_us", "max_us", "granted", "refused", "rep_p50us",
+              "rep_p99us");
   for (bool acquire : {false, true}) {
     for (int threads : {1, FLAGS_threads}) {
       const int64_t writes_before = persister.writes();
-      DecisionRun r = RunDecisions(throttler.get(), acquire, threads, FLAGS_decisions, order,
-                                   &ledger);
+      DecisionRun r =
+          RunDecisions(throttler.get(), acquire, threads, FLAGS_decisions, order, &ledger);
       const Percentiles d = Summarise(&r.decide_ns);
       const Percentiles rep = Summarise(&r.report_ns);
-      std::printf("%-12s %7d %9zu %8.0f %7.2f %7.2f %8.1f %9.1f %8lld %7lld %9.2f %9.2f"
-                  "  (%lld writes done%s)\n",
-                  acquire ? "Acquire" : "LeaseTokens", threads, r.decide_ns.size(),
-                  static_cast<double>(r.decide_ns.size()) / r.seconds, d.p50_us, d.p99_us,
-                  d.p999_us, d.max_us, static_cast<long long>(r.granted),
-                  static_cast<long long>(r.refused), rep.p50_us, rep.p99_us,
-                  static_cast<long long>(persister.writes() - writes_before),
-                  r.errors > 0 ? absl::StrCat(", ", r.errors, " errors").c_str() : "");
+      std::printf(
+          "%-12s %7d %9zu %8.0f %7.2f %7.2f %8.1f %9.1f %8lld %7lld %9.2f %9.2f"
+          "  (%lld writes done%s)\n",
+          acquire ? "Acquire" : "LeaseTokens", threads, r.decide_ns.size(),
+          static_cast<double>(r.decide_ns.size()) / r.seconds, d.p50_us, d.p99_us, d.p999_us,
+          d.max_us, static_cast<long long>(r.granted), static_cast<long long>(r.refused),
+          rep.p50_us, rep.p99_us, static_cast<long long>(persister.writes() - writes_before),
+          r.errors > 0 ? absl::StrCat(", ", r.errors, " errors").c_str() : "");
       std::fflush(stdout);
     }
   }
@@ -406,9 +412,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   PrintWrite("final write (Stop)", persister.last_write());
-  std::printf("RSS                    %s after the decisions and their writes, "
-              "budget_count %zu\n",
-              Rss().c_str(), throttler->budget_count());
+  std::printf(
+      "RSS                    %s after the decisions and their writes, "
+      "budget_count %zu\n",
+      Rss().c_str(), throttler->budget_count());
 
   // 5. Listings.
   for (const std::string& match :
@@ -422,10 +429,11 @@ int main(int argc, char** argv) {
       listing = throttler->ListBudgetFamilies(query);
       took.push_back(Ms(Steady::now() - t0));
     }
-    std::printf("ListBudgetFamilies     match '%s': %.2f ms (median of %d), %zu families, "
-                "%zu budgets listed, total_budgets %lld\n",
-                match.c_str(), Median(took), FLAGS_list_repeats, listing.families.size(),
-                listing.budgets.size(), static_cast<long long>(listing.total_budgets));
+    std::printf(
+        "ListBudgetFamilies     match '%s': %.2f ms (median of %d), %zu families, "
+        "%zu budgets listed, total_budgets %lld\n",
+        match.c_str(), Median(took), FLAGS_list_repeats, listing.families.size(),
+        listing.budgets.size(), static_cast<long long>(listing.total_budgets));
   }
 
   // 6. Idle: past the window (every spent token back) and idle_check_after,
@@ -436,7 +444,8 @@ int main(int argc, char** argv) {
   std::printf("idle drop              FakeClock +%lld s; budget_count %zu",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
                                          kWindow + options.idle_check_after)
-                                         .count() + 1),
+                                         .count() +
+                                     1),
               before_idle);
   int64_t delete_rows = 0, delete_bytes = 0;
   double delete_ms = 0;
@@ -465,14 +474,15 @@ int main(int argc, char** argv) {
     delete_bytes += persister.last_write().bytes;
   }
   std::printf(" -> %zu after %.1f s of FakeClock\n", throttler->budget_count(), steps * 0.25);
-  std::printf("idle drop writes       %lld rows (deletes plus meta and map rows each write), "
-              "%lld bytes, slowest write %.1f ms\n",
-              static_cast<long long>(delete_rows), static_cast<long long>(delete_bytes),
-              delete_ms);
-  std::printf("idle drop calls        %zu calls 250 ms apart, each sweeping up to 2,000 budgets: "
-              "median %.2f ms, slowest %.2f ms\n",
-              sweep_ms.size(), Median(sweep_ms),
-              sweep_ms.empty() ? 0.0 : *std::max_element(sweep_ms.begin(), sweep_ms.end()));
+  std::printf(
+      "idle drop writes       %lld rows (deletes plus meta and map rows each write), "
+      "%lld bytes, slowest write %.1f ms\n",
+      static_cast<long long>(delete_rows), static_cast<long long>(delete_bytes), delete_ms);
+  std::printf(
+      "idle drop calls        %zu calls 250 ms apart, each sweeping up to 2,000 budgets: "
+      "median %.2f ms, slowest %.2f ms\n",
+      sweep_ms.size(), Median(sweep_ms),
+      sweep_ms.empty() ? 0.0 : *std::max_element(sweep_ms.begin(), sweep_ms.end()));
   std::printf("rows left              %lld throttle/v2 rows in system_state\n",
               static_cast<long long>(StoredRows(FLAGS_dsn)));
   std::printf("RSS                    %s after the drop; load %s\n", Rss().c_str(),

@@ -73,11 +73,15 @@ int main(int argc, char** argv) {
     Exec(pool, "TRUNCATE discovery_queue");
     // Weight = access_count + 1: 70% never viewed; the rest heavy-tailed.
     Exec(pool,
-         "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+         "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
+         "enqueued_at)"
          " SELECT 'character', g, 3,"
          "  CASE WHEN r < 0.7 THEN 1 ELSE 1 + floor(power(1 / (1 - r), 1.5))::bigint END,"
-         "  to_timestamp(" + std::to_string(now_s) + " - random() * 86400 * 30), now()"
-         " FROM (SELECT g, random() AS r FROM generate_series(1, " + std::to_string(n) + ") g) s");
+         "  to_timestamp(" +
+             std::to_string(now_s) +
+             " - random() * 86400 * 30), now()"
+             " FROM (SELECT g, random() AS r FROM generate_series(1, " +
+             std::to_string(n) + ") g) s");
     if (FLAGS_never_fetched > 0) {
       Exec(pool, "UPDATE discovery_queue SET last_modified = 'epoch' WHERE random() < " +
                      std::to_string(FLAGS_never_fetched));
@@ -85,31 +89,37 @@ int main(int argc, char** argv) {
     Exec(pool, "VACUUM ANALYZE discovery_queue");
     std::string weights;
     CHECK(pool.Run([&](pqxx::connection& c) {
-      pqxx::nontransaction nt(c);
-      weights = nt.exec("SELECT count(DISTINCT weight) FROM discovery_queue")[0][0].c_str();
-      return absl::OkStatus();
-    }).ok());
+                pqxx::nontransaction nt(c);
+                weights =
+                    nt.exec("SELECT count(DISTINCT weight) FROM discovery_queue")[0][0].c_str();
+                return absl::OkStatus();
+              })
+              .ok());
 
     std::vector<double> ms;
     double t = now_s;
     for (int i = 0; i < FLAGS_claims + 5; ++i) {
       t += 1;
       auto start = std::chrono::steady_clock::now();
-      auto group = store.Claim({"character"},
-                               {sluice::ClaimSlot{FLAGS_batch, sluice::FromUnixSeconds(t + 60),
-                                                  "bench"}},
-                               sluice::FromUnixSeconds(t));
+      auto group = store.Claim(
+          {"character"}, {sluice::ClaimSlot{FLAGS_batch, sluice::FromUnixSeconds(t + 60), "bench"}},
+          sluice::FromUnixSeconds(t));
       double elapsed =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       CHECK(group.ok()) << group.status();
       const std::vector<sluice::LeasedTask>* got = &(*group)[0];
       CHECK_EQ(static_cast<int>(got->size()), FLAGS_batch);
       if (i >= 5) ms.push_back(elapsed);  // first claims warm caches and plans
       std::vector<int64_t> ids;
       for (const auto& task : *got) ids.push_back(task.task_id);
-      Exec(pool, "UPDATE discovery_queue SET state = 0, available_at = NULL, lease_token = NULL,"
-                 " last_modified = to_timestamp(" + std::to_string(t) + ")"
-                 " WHERE task_id = ANY('" + sluice::PgArray(ids) + "'::bigint[])");
+      Exec(pool,
+           "UPDATE discovery_queue SET state = 0, available_at = NULL, lease_token = NULL,"
+           " last_modified = to_timestamp(" +
+               std::to_string(t) +
+               ")"
+               " WHERE task_id = ANY('" +
+               sluice::PgArray(ids) + "'::bigint[])");
     }
     std::printf("%-10ld %8d %10.2f %10.2f %10.2f %12s\n", n, FLAGS_batch, Percentile(ms, 0.5),
                 Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), weights.c_str());

@@ -41,10 +41,10 @@
 //   build-bench/bench/decision_bench --mode=inprocess [--clients=8] [--duration_s=20]
 //   build-bench/bench/decision_bench --mode=inprocess --procs=8
 //   build-bench/bench/decision_bench --mode=target --target=127.0.0.1:50051
+#include <fcntl.h>
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <grpcpp/grpcpp.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,8 +148,7 @@ struct CpuWindow {
   int64_t Switches() const { return to.switches - from.switches; }
   double MachineBusyCores() const {
     const double total = to.total_s - from.total_s;
-    return total > 0 ? (to.busy_s - from.busy_s) / total * std::thread::hardware_concurrency()
-                     : 0;
+    return total > 0 ? (to.busy_s - from.busy_s) / total * std::thread::hardware_concurrency() : 0;
   }
 };
 
@@ -399,8 +398,8 @@ absl::StatusOr<ClientResult> RunProcesses(const std::string& op, const std::stri
     const size_t at = out.rfind("RESULT ");
     if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || at == std::string::npos ||
         !r.Parse(out.substr(at + 7))) {
-      failure = absl::InternalError(absl::StrCat("client process ", c.pid, " failed (status ",
-                                                 wstatus, ")"));
+      failure = absl::InternalError(
+          absl::StrCat("client process ", c.pid, " failed (status ", wstatus, ")"));
       continue;
     }
     total.Merge(r);
@@ -446,12 +445,13 @@ absl::Status TeachBudget(const std::string& target) {
   PrepareContext(&np_context, rpc, std::chrono::milliseconds(10000));
   s = stub->NextPermitted(&np_context, np, &np_response);
   if (!s.ok()) return absl::UnavailableError(absl::StrCat("NextPermitted: ", s.error_message()));
-  std::printf("setup: taught policy %s rule Client %lld:1:60 on poe %s; NextPermitted wait %.3f s"
-              "%s%s\n",
-              kPolicy, static_cast<long long>(FLAGS_budget_hits), kRoute,
-              std::chrono::duration<double>(FromProtoDuration(np_response.wait())).count(),
-              np_response.limiting_budget().empty() ? "" : ", limiting ",
-              np_response.limiting_budget().c_str());
+  std::printf(
+      "setup: taught policy %s rule Client %lld:1:60 on poe %s; NextPermitted wait %.3f s"
+      "%s%s\n",
+      kPolicy, static_cast<long long>(FLAGS_budget_hits), kRoute,
+      std::chrono::duration<double>(FromProtoDuration(np_response.wait())).count(),
+      np_response.limiting_budget().empty() ? "" : ", limiting ",
+      np_response.limiting_budget().c_str());
   return absl::OkStatus();
 }
 
@@ -569,22 +569,23 @@ int main(int argc, char** argv) {
 
   const bool procs = FLAGS_procs > 0;
   const int clients = procs ? FLAGS_procs : FLAGS_clients;
-  std::printf("decision_bench: mode=%s target=%s, %d client %s (own channel/connection each), "
-              "%d s measured after %d s warm-up per op\n",
-              FLAGS_mode.c_str(), target.c_str(), clients, procs ? "processes" : "threads",
-              FLAGS_duration_s, FLAGS_warmup_s);
-  std::printf("note: %u hardware threads, shared by the clients and the coordinator%s; "
-              "load average at start %s\n",
-              std::thread::hardware_concurrency(),
-              FLAGS_mode == "inprocess" ? " (same process)" : " (if it runs here)",
-              LoadAverage().c_str());
+  std::printf(
+      "decision_bench: mode=%s target=%s, %d client %s (own channel/connection each), "
+      "%d s measured after %d s warm-up per op\n",
+      FLAGS_mode.c_str(), target.c_str(), clients, procs ? "processes" : "threads",
+      FLAGS_duration_s, FLAGS_warmup_s);
+  std::printf(
+      "note: %u hardware threads, shared by the clients and the coordinator%s; "
+      "load average at start %s\n",
+      std::thread::hardware_concurrency(),
+      FLAGS_mode == "inprocess" ? " (same process)" : " (if it runs here)", LoadAverage().c_str());
   if (absl::Status s = TeachBudget(target); !s.ok()) {
     std::fprintf(stderr, "setup: %s\n", s.ToString().c_str());
     return 1;
   }
 
-  std::printf("%-14s %9s %9s %8s %8s %8s %8s %7s  %s\n", "op", "calls", "rps", "p50_ms",
-              "p90_ms", "p99_ms", "max_ms", "errors", "notes");
+  std::printf("%-14s %9s %9s %8s %8s %8s %8s %7s  %s\n", "op", "calls", "rps", "p50_ms", "p90_ms",
+              "p99_ms", "max_ms", "errors", "notes");
   for (const std::string& op : ops) {
     ClientResult r;
     CpuWindow cpu;
@@ -618,8 +619,9 @@ int main(int argc, char** argv) {
       absl::StrAppend(&notes, notes.empty() ? "" : "; ",
                       absl::StrFormat("clients %.2f cores", cores));
     }
-    absl::StrAppend(&notes, absl::StrFormat("; machine busy %.2f of %u cores", cpu.MachineBusyCores(),
-                                            std::thread::hardware_concurrency()));
+    absl::StrAppend(&notes,
+                    absl::StrFormat("; machine busy %.2f of %u cores", cpu.MachineBusyCores(),
+                                    std::thread::hardware_concurrency()));
     absl::StrAppend(&notes, "; load ", LoadAverage());
     std::printf("%-14s %9lld %9.0f %8.3f %8.3f %8.3f %8.3f %7lld  %s\n",
                 op == "acquire" ? "Acquire" : "NextPermitted", static_cast<long long>(calls),
@@ -639,9 +641,9 @@ int main(int argc, char** argv) {
                   static_cast<double>(calls) / FLAGS_direct_s, r.latency.PercentileMs(0.50),
                   r.latency.PercentileMs(0.90), r.latency.PercentileMs(0.99), r.latency.MaxMs(),
                   static_cast<long long>(r.errors),
-                  op == "acquire" ? absl::StrCat("granted ", r.granted, ", refused ", r.refused)
-                                        .c_str()
-                                  : "");
+                  op == "acquire"
+                      ? absl::StrCat("granted ", r.granted, ", refused ", r.refused).c_str()
+                      : "");
     }
   }
   if (coordinator != nullptr) {
@@ -655,13 +657,15 @@ int main(int argc, char** argv) {
     const auto t0 = Steady::now();
     throttle::ThrottleSnapshot snapshot = coordinator->throttler()->Snapshot();
     const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
-    std::printf("Throttler::Snapshot (holds the throttler mutex) with %lld calls in open leases: "
-                "%.1f ms\n",
-                static_cast<long long>(open_calls), ms);
+    std::printf(
+        "Throttler::Snapshot (holds the throttler mutex) with %lld calls in open leases: "
+        "%.1f ms\n",
+        static_cast<long long>(open_calls), ms);
   }
   PrintBudgets(target);
-  std::printf("reference: Redis GCRA limiter shared by 8 client processes, ~30,000 decisions/s, "
-              "p99 0.75 ms; goal >= 50,000/s with p99 <= 1 ms\n");
+  std::printf(
+      "reference: Redis GCRA limiter shared by 8 client processes, ~30,000 decisions/s, "
+      "p99 0.75 ms; goal >= 50,000/s with p99 <= 1 ms\n");
   if (coordinator) coordinator->Shutdown(std::chrono::seconds(2));
   return 0;
 }

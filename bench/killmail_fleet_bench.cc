@@ -76,9 +76,10 @@
 #include "sim/simulator.h"
 #include "sluice/v1/killmails.grpc.pb.h"
 
-DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database whose queue, entity and killmail "
-                       "tables the bench empties (env SLUICE_DSN); empty: a database is created "
-                       "from SLUICE_PG_ADMIN_DSN and dropped");
+DEFINE_string(dsn, "",
+              "PostgreSQL DSN of a scratch database whose queue, entity and killmail "
+              "tables the bench empties (env SLUICE_DSN); empty: a database is created "
+              "from SLUICE_PG_ADMIN_DSN and dropped");
 DEFINE_int32(characters, 1000, "characters to sync (the simulator's first N, one token each)");
 DEFINE_int32(addresses, 2, "agents, the i-th bound to 127.0.0.(i+2): addresses billed for bodies");
 DEFINE_int32(workers, 8, "worker threads per agent");
@@ -128,16 +129,16 @@ absl::StatusOr<sim::EsiGroupLimit> ParseLimit(const std::string& group, const st
 }
 
 struct Progress {
-  int64_t synced = 0;      // characters with a completed sync
-  int64_t listed = 0;      // killmails known from the lists
-  int64_t unfetched = 0;   // of which without a body yet
-  int64_t dead = 0;        // killmail / character_killmails tasks given up
+  int64_t synced = 0;     // characters with a completed sync
+  int64_t listed = 0;     // killmails known from the lists
+  int64_t unfetched = 0;  // of which without a body yet
+  int64_t dead = 0;       // killmail / character_killmails tasks given up
 };
 
 Progress Poll(const bench::ScratchDatabase& db) {
   Progress p;
-  p.synced = db.QueryInt(
-      "SELECT count(*) FROM character_tokens WHERE last_killmail_sync_at IS NOT NULL");
+  p.synced =
+      db.QueryInt("SELECT count(*) FROM character_tokens WHERE last_killmail_sync_at IS NOT NULL");
   p.listed = db.QueryInt("SELECT count(*) FROM killmails");
   p.unfetched = db.QueryInt("SELECT count(*) FROM killmails WHERE fetched_at IS NULL");
   p.dead = db.QueryInt(
@@ -152,8 +153,7 @@ int main(int argc, char** argv) {
               "killmail sync of N characters against per-character budgets, vs the ideal",
               {{"dsn", "SLUICE_DSN"}});
   FLAGS_minloglevel = std::max(FLAGS_minloglevel, 1);  // warnings and errors only
-  if (FLAGS_characters < 1 || FLAGS_addresses < 1 || FLAGS_addresses > 250 ||
-      FLAGS_workers < 1) {
+  if (FLAGS_characters < 1 || FLAGS_addresses < 1 || FLAGS_addresses > 250 || FLAGS_workers < 1) {
     std::fprintf(stderr, "--characters >= 1, --addresses in 1..250, --workers >= 1\n");
     return 2;
   }
@@ -183,9 +183,12 @@ int main(int argc, char** argv) {
   // One connection per worker holds a simulator thread; room for control.
   sc.threads = FLAGS_addresses * FLAGS_workers + 8;
   constexpr int kLarge = 1000000;
-  sc.esi_groups = {{"alliance", kLarge, 60},  {"corporation", kLarge, 60},
-                   {"character", kLarge, 60}, {"universe", kLarge, 60},
-                   {"contracts", kLarge, 60}, *list_limit,
+  sc.esi_groups = {{"alliance", kLarge, 60},
+                   {"corporation", kLarge, 60},
+                   {"character", kLarge, 60},
+                   {"universe", kLarge, 60},
+                   {"contracts", kLarge, 60},
+                   *list_limit,
                    *body_limit};
   sc.esi_killmail_body_group = body_limit->name;
   if (absl::Status v = sim::ValidateConfig(sc); !v.ok()) {
@@ -266,15 +269,16 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("killmail_fleet_bench: %d characters (universe %d alliances / %d corporations), "
-              "%d agents x %d workers on 127.0.0.2..%d; groups char-killmail=%s per character, "
-              "killmail=%s per address; routes %s; %u hardware threads shared by the simulator, "
-              "the coordinator and the agents; load %s\n",
-              FLAGS_characters, sc.universe.alliances, sc.universe.corporations, FLAGS_addresses,
-              FLAGS_workers, FLAGS_addresses + 1, sim::FormatEsiLimit(*list_limit).c_str(),
-              sim::FormatEsiLimit(*body_limit).c_str(),
-              FLAGS_seed_routes ? "seeded from OpenAPI" : "learned from answers",
-              std::thread::hardware_concurrency(), bench::LoadAverage().c_str());
+  std::printf(
+      "killmail_fleet_bench: %d characters (universe %d alliances / %d corporations), "
+      "%d agents x %d workers on 127.0.0.2..%d; groups char-killmail=%s per character, "
+      "killmail=%s per address; routes %s; %u hardware threads shared by the simulator, "
+      "the coordinator and the agents; load %s\n",
+      FLAGS_characters, sc.universe.alliances, sc.universe.corporations, FLAGS_addresses,
+      FLAGS_workers, FLAGS_addresses + 1, sim::FormatEsiLimit(*list_limit).c_str(),
+      sim::FormatEsiLimit(*body_limit).c_str(),
+      FLAGS_seed_routes ? "seeded from OpenAPI" : "learned from answers",
+      std::thread::hardware_concurrency(), bench::LoadAverage().c_str());
   std::fflush(stdout);
 
   if (absl::StatusOr<EnqueueOutcome> q = coordinator->queue()->Enqueue(
@@ -320,12 +324,12 @@ int main(int argc, char** argv) {
     done = p.synced >= FLAGS_characters && p.unfetched == 0;
     if (FLAGS_progress_s > 0 && Steady::now() >= next_progress) {
       next_progress += std::chrono::seconds(FLAGS_progress_s);
-      std::printf("  %6.1f s: %lld/%d characters synced, bodies %lld of %lld listed, "
-                  "dead %lld, load %s\n",
-                  SecondsSince(start), static_cast<long long>(p.synced), FLAGS_characters,
-                  static_cast<long long>(p.listed - p.unfetched),
-                  static_cast<long long>(p.listed), static_cast<long long>(p.dead),
-                  bench::LoadAverage().c_str());
+      std::printf(
+          "  %6.1f s: %lld/%d characters synced, bodies %lld of %lld listed, "
+          "dead %lld, load %s\n",
+          SecondsSince(start), static_cast<long long>(p.synced), FLAGS_characters,
+          static_cast<long long>(p.listed - p.unfetched), static_cast<long long>(p.listed),
+          static_cast<long long>(p.dead), bench::LoadAverage().c_str());
       std::fflush(stdout);
     }
     // A dead body would never be fetched: stop rather than wait out the timeout.
@@ -359,22 +363,23 @@ int main(int argc, char** argv) {
   const double body_term_s = bodies / body_rate;
   const double ideal_s = list_term_s + body_term_s;
   const int64_t bodies_per_address = (bodies + FLAGS_addresses - 1) / FLAGS_addresses;
-  const double tight_ideal_s =
-      list_term_s + FloatingWindowSeconds(bodies_per_address, *body_limit);
+  const double tight_ideal_s = list_term_s + FloatingWindowSeconds(bodies_per_address, *body_limit);
 
   std::printf("\n== killmail fleet: %s\n",
               done ? "every character synced, every body fetched"
                    : "NOT DONE (timeout or dead tasks): the figures below are partial");
   std::printf("characters          %lld synced of %d; lists done after %.1f s\n",
               static_cast<long long>(p.synced), FLAGS_characters, lists_done_s);
-  std::printf("list pages          %lld fetched (%lld expected from the simulator's lists; "
-              "most: %lld pages, character %lld)\n",
-              static_cast<long long>(list_calls), static_cast<long long>(total_pages),
-              static_cast<long long>(max_pages), static_cast<long long>(max_pages_character));
-  std::printf("bodies              %lld fetched, %lld killmails listed, %lld without a body, "
-              "dead tasks %lld\n",
-              static_cast<long long>(bodies), static_cast<long long>(p.listed),
-              static_cast<long long>(p.unfetched), static_cast<long long>(p.dead));
+  std::printf(
+      "list pages          %lld fetched (%lld expected from the simulator's lists; "
+      "most: %lld pages, character %lld)\n",
+      static_cast<long long>(list_calls), static_cast<long long>(total_pages),
+      static_cast<long long>(max_pages), static_cast<long long>(max_pages_character));
+  std::printf(
+      "bodies              %lld fetched, %lld killmails listed, %lld without a body, "
+      "dead tasks %lld\n",
+      static_cast<long long>(bodies), static_cast<long long>(p.listed),
+      static_cast<long long>(p.unfetched), static_cast<long long>(p.dead));
   std::printf("calls by route      %s\n", stats["requests_by_route"].dump().c_str());
   // The simulator bills the lists to characters and everything else to the
   // agents' addresses; it lists its busiest callers.
@@ -392,21 +397,20 @@ int main(int argc, char** argv) {
               static_cast<long long>(stats["requests_by_caller"]["callers"].get<int64_t>()),
               static_cast<long long>(ip_calls), absl::StrJoin(top, " ").c_str());
   std::printf("statuses (sim)      %s\n", stats["responses_by_status"].dump().c_str());
-  std::printf("agents              tasks done %lld, deferred %lld, released %lld, failed %lld, "
-              "upstream requests %lld, 420/429 %lld\n",
-              static_cast<long long>(totals.tasks_done),
-              static_cast<long long>(totals.tasks_deferred),
-              static_cast<long long>(totals.tasks_released),
-              static_cast<long long>(totals.tasks_failed),
-              static_cast<long long>(totals.upstream_requests),
-              static_cast<long long>(totals.rate_limited));
+  std::printf(
+      "agents              tasks done %lld, deferred %lld, released %lld, failed %lld, "
+      "upstream requests %lld, 420/429 %lld\n",
+      static_cast<long long>(totals.tasks_done), static_cast<long long>(totals.tasks_deferred),
+      static_cast<long long>(totals.tasks_released), static_cast<long long>(totals.tasks_failed),
+      static_cast<long long>(totals.upstream_requests),
+      static_cast<long long>(totals.rate_limited));
   for (const throttle::FamilyInfo& f : families.families) {
-    std::printf("throttler family    %-34s %6lld live budgets, granted %lld, denied %lld, "
-                "restrictions %lld\n",
-                f.name.c_str(), static_cast<long long>(f.budgets),
-                static_cast<long long>(f.counters.granted),
-                static_cast<long long>(f.counters.denied),
-                static_cast<long long>(f.counters.restrictions));
+    std::printf(
+        "throttler family    %-34s %6lld live budgets, granted %lld, denied %lld, "
+        "restrictions %lld\n",
+        f.name.c_str(), static_cast<long long>(f.budgets),
+        static_cast<long long>(f.counters.granted), static_cast<long long>(f.counters.denied),
+        static_cast<long long>(f.counters.restrictions));
   }
   std::printf("ideal, list term    %.1f s (most pages %lld x %d tokens against %s)\n", list_term_s,
               static_cast<long long>(max_pages), kTokensPerPage,
@@ -420,8 +424,7 @@ int main(int argc, char** argv) {
   std::printf("wall / ideal        %.3f   goal <= 1.1   (vs the tighter ideal: %.3f)\n",
               ideal_s > 0 ? wall_s / ideal_s : 0.0,
               tight_ideal_s > 0 ? wall_s / tight_ideal_s : 0.0);
-  std::printf("load average        before %s, after %s\n", load_before.c_str(),
-              load_after.c_str());
+  std::printf("load average        before %s, after %s\n", load_before.c_str(), load_after.c_str());
   const int64_t violations = bench::ReportViolations(stats);
 
   agents.clear();

@@ -28,8 +28,9 @@
 #include "server/coordinator.h"
 #include "sim/simulator.h"
 
-DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (else one is created from "
-                       "SLUICE_PG_ADMIN_DSN)");
+DEFINE_string(dsn, "",
+              "PostgreSQL DSN of a scratch database (else one is created from "
+              "SLUICE_PG_ADMIN_DSN)");
 DEFINE_int32(killmails, 2500, "killmails in the character's history before the first sync");
 DEFINE_string(new_killmails, "1,49,50,120",
               "re-syncs to run, each after adding this many killmails (comma-separated)");
@@ -83,14 +84,16 @@ struct Harness {
   std::pair<double, double> Sync(int64_t character) {
     const std::string synced_sql =
         "SELECT coalesce(extract(epoch FROM last_killmail_sync_at) * 1e6, 0)::bigint "
-        "FROM character_tokens WHERE character_id = " + std::to_string(character);
+        "FROM character_tokens WHERE character_id = " +
+        std::to_string(character);
     const int64_t before = Query(dsn, synced_sql);
     const auto start = Clock::now();
     CHECK(coordinator->queue()
               ->Enqueue("character_killmails", {character}, sluice::Priority::kManual)
               .ok());
     double list_s = 0;
-    while (Query(dsn, synced_sql) == before) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (Query(dsn, synced_sql) == before)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     list_s = Seconds(start);
     int empty = 0;
     while (empty < 2) {
@@ -104,7 +107,8 @@ struct Harness {
 }  // namespace
 
 int main(int argc, char** argv) {
-  InitProcess(&argc, &argv, "killmail_resync_bench [--dsn=...] [--killmails=N]", {{"dsn", "SLUICE_DSN"}});
+  InitProcess(&argc, &argv, "killmail_resync_bench [--dsn=...] [--killmails=N]",
+              {{"dsn", "SLUICE_DSN"}});
   FLAGS_minloglevel = std::max(FLAGS_minloglevel, 1);
   setenv("SIM_KILLMAIL_GROWTH_PERIOD_S", "0", 1);
 
@@ -120,8 +124,8 @@ int main(int argc, char** argv) {
 
   sim::SimConfig sc;
   sc.threads = 16;
-  sc.esi_groups = {{"alliance", 1000000, 60}, {"corporation", 1000000, 60},
-                   {"character", 1000000, 60}};
+  sc.esi_groups = {
+      {"alliance", 1000000, 60}, {"corporation", 1000000, 60}, {"character", 1000000, 60}};
   h.sim = std::make_unique<sim::Simulator>(sc);
   CHECK(h.sim->Start(0).ok());
 
@@ -149,8 +153,8 @@ int main(int argc, char** argv) {
   // The first character of the universe, with exactly --killmails killmails.
   const int64_t character = h.sim->Stats()["universe"]["characters"]["first"].get<int64_t>();
   {
-    auto res = bench::SimGet(h.sim->port(), "/sim/killmails?character_id=" +
-                                                std::to_string(character));
+    auto res =
+        bench::SimGet(h.sim->port(), "/sim/killmails?character_id=" + std::to_string(character));
     CHECK(res.ok()) << res.status();
     const int64_t have = (*res)["total"].get<int64_t>();
     if (have < FLAGS_killmails) {
@@ -162,9 +166,10 @@ int main(int argc, char** argv) {
   pqxx::connection c(h.dsn);
   {
     pqxx::work w(c);
-    w.exec_params("INSERT INTO character_tokens (character_id, access_token, expires_at) "
-                  "VALUES ($1, $2, now() + interval '1 hour')",
-                  character, token["access_token"].get<std::string>());
+    w.exec_params(
+        "INSERT INTO character_tokens (character_id, access_token, expires_at) "
+        "VALUES ($1, $2, now() + interval '1 hour')",
+        character, token["access_token"].get<std::string>());
     w.commit();
   }
   const std::string recent = "/characters/{character_id}/killmails/recent/";
@@ -174,34 +179,38 @@ int main(int argc, char** argv) {
   auto [full_list_s, full_all_s] = h.Sync(character);
   const int64_t full_pages = h.Route(recent) - pages0;
   const int64_t full_bodies = h.Route(body) - bodies0;
-  const int64_t stored = Query(h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " +
-                                          std::to_string(character));
+  const int64_t stored =
+      Query(h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " +
+                       std::to_string(character));
 
   std::printf("killmail re-sync bench (character %lld, load %s)\n",
               static_cast<long long>(character), bench::LoadAverage().c_str());
-  std::printf("  full read : %lld killmails stored, %lld list pages, %lld bodies; list %.3f s, "
-              "with bodies and discovered entities %.3f s\n",
-              static_cast<long long>(stored), static_cast<long long>(full_pages),
-              static_cast<long long>(full_bodies), full_list_s, full_all_s);
+  std::printf(
+      "  full read : %lld killmails stored, %lld list pages, %lld bodies; list %.3f s, "
+      "with bodies and discovered entities %.3f s\n",
+      static_cast<long long>(stored), static_cast<long long>(full_pages),
+      static_cast<long long>(full_bodies), full_list_s, full_all_s);
   for (absl::string_view part : absl::StrSplit(FLAGS_new_killmails, ',', absl::SkipEmpty())) {
     int added = 0;
     CHECK(absl::SimpleAtoi(part, &added) && added > 0) << "--new_killmails: bad count " << part;
     h.SimPost("/sim/killmails?character_id=" + std::to_string(character) +
               "&count=" + std::to_string(added));
-    const int64_t before = Query(
-        h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " + std::to_string(character));
+    const int64_t before =
+        Query(h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " +
+                         std::to_string(character));
     pages0 = h.Route(recent);
     bodies0 = h.Route(body);
     auto [re_list_s, re_all_s] = h.Sync(character);
     const int64_t re_pages = h.Route(recent) - pages0;
     const int64_t re_bodies = h.Route(body) - bodies0;
-    const int64_t after = Query(
-        h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " + std::to_string(character));
-    std::printf("  re-sync   : +%lld new killmails, %lld list page(s) (full read: %lld), %lld bodies; "
-                "list %.3f s, with bodies %.3f s\n",
-                static_cast<long long>(after - before), static_cast<long long>(re_pages),
-                static_cast<long long>(full_pages), static_cast<long long>(re_bodies), re_list_s,
-                re_all_s);
+    const int64_t after =
+        Query(h.dsn, "SELECT count(*) FROM character_killmails WHERE character_id = " +
+                         std::to_string(character));
+    std::printf(
+        "  re-sync   : +%lld new killmails, %lld list page(s) (full read: %lld), %lld bodies; "
+        "list %.3f s, with bodies %.3f s\n",
+        static_cast<long long>(after - before), static_cast<long long>(re_pages),
+        static_cast<long long>(full_pages), static_cast<long long>(re_bodies), re_list_s, re_all_s);
   }
 
   h.agent->Stop();

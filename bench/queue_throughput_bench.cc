@@ -25,8 +25,9 @@ DEFINE_int32(clients, 32, "concurrent client threads (agent workers)");
 DEFINE_int32(batch, 100, "tasks per LeaseTasks call");
 DEFINE_int32(rounds, 3, "measured rounds; the median is reported");
 DEFINE_bool(batch_complete, false, "report each leased batch with one CompleteTasks call");
-DEFINE_bool(result_line, false,
-            "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
+DEFINE_bool(
+    result_line, false,
+    "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
 
 namespace {
 
@@ -104,10 +105,11 @@ double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (FLAGS_result_line) {
-    std::printf("RESULT {\"system\":\"sluice\",\"mode\":\"%s\",\"enqueued\":%d,\"jobs\":%d,"
-                "\"failed\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"clients\":%d,\"batch\":%d}\n",
-                FLAGS_batch_complete ? "batch_complete" : "per_task", FLAGS_tasks, done.load(),
-                failed.load(), secs, done.load() / secs, FLAGS_clients, FLAGS_batch);
+    std::printf(
+        "RESULT {\"system\":\"sluice\",\"mode\":\"%s\",\"enqueued\":%d,\"jobs\":%d,"
+        "\"failed\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"clients\":%d,\"batch\":%d}\n",
+        FLAGS_batch_complete ? "batch_complete" : "per_task", FLAGS_tasks, done.load(),
+        failed.load(), secs, done.load() / secs, FLAGS_clients, FLAGS_batch);
     std::fflush(stdout);
   }
   CHECK_EQ(failed.load(), 0);
@@ -140,9 +142,11 @@ int main(int argc, char** argv) {
     rates.push_back(rate);
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("lease->complete->commit (%s): median %.0f tasks/s over %d rounds (%d tasks, %d clients, batch %d)\n",
-              FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
-              rates[rates.size() / 2], FLAGS_rounds, FLAGS_tasks, FLAGS_clients, FLAGS_batch);
+  std::printf(
+      "lease->complete->commit (%s): median %.0f tasks/s over %d rounds (%d tasks, %d clients, "
+      "batch %d)\n",
+      FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
+      rates[rates.size() / 2], FLAGS_rounds, FLAGS_tasks, FLAGS_clients, FLAGS_batch);
   coordinator.Shutdown(std::chrono::seconds(1));
   return 0;
 }

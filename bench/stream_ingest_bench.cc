@@ -126,7 +126,8 @@ Round RunRound(int round) {
   (*agent)->Stop();
   coordinator.Shutdown(milliseconds(500));
   sim.Stop();
-  r.pages = std::stoll(Query(FLAGS_dsn, "SELECT pages FROM checkpoints WHERE stream = 'poe_stash:pc'"));
+  r.pages =
+      std::stoll(Query(FLAGS_dsn, "SELECT pages FROM checkpoints WHERE stream = 'poe_stash:pc'"));
   r.rows = std::stoll(Query(FLAGS_dsn, "SELECT count(*) FROM poe_stash_raw"));
   return r;
 }
@@ -160,8 +161,8 @@ int main(int argc, char** argv) {
     pages_per_s.push_back(r.pages / r.seconds);
     rows_per_s.push_back(r.rows / r.seconds);
     std::printf("%-6d %10.2f %8lld %10lld %12.1f %12.1f\n", i + 1, r.seconds,
-                static_cast<long long>(r.pages), static_cast<long long>(r.rows),
-                pages_per_s.back(), rows_per_s.back());
+                static_cast<long long>(r.pages), static_cast<long long>(r.rows), pages_per_s.back(),
+                rows_per_s.back());
     std::fflush(stdout);
   }
   std::printf("median %28s %12.1f %12.1f   load=%s\n", "", Median(pages_per_s), Median(rows_per_s),

@@ -158,8 +158,8 @@ struct Result {
   int64_t calls = 0;
   std::map<int, int64_t> client_statuses;
   std::map<std::string, int64_t> sim_statuses;
-  int64_t achieved = 0;    // units (ESI tokens / PoE hits) the upstream charged
-  int64_t permitted = 0;   // units it would have allowed
+  int64_t achieved = 0;   // units (ESI tokens / PoE hits) the upstream charged
+  int64_t permitted = 0;  // units it would have allowed
   int64_t achieved_calls = 0;
   int64_t permitted_calls = 0;
   double utilisation = 0;  // achieved / permitted
@@ -348,8 +348,11 @@ std::vector<int64_t> CharacterIds(const sim::Universe& u, size_t want) {
 class StrandedSampler {
  public:
   StrandedSampler(const Scenario& scenario, const sim::Simulator& sim, Coordinator* coordinator)
-      : scenario_(scenario), sim_(sim), coordinator_(coordinator),
-        seconds_(scenario.addresses.size(), 0), max_(scenario.addresses.size(), 0) {
+      : scenario_(scenario),
+        sim_(sim),
+        coordinator_(coordinator),
+        seconds_(scenario.addresses.size(), 0),
+        max_(scenario.addresses.size(), 0) {
     if (FLAGS_egress_sample_ms <= 0 || scenario.addresses.empty()) return;
     thread_ = std::thread([this] { Loop(); });
   }
@@ -423,8 +426,8 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
     }
   } else {
     for (int i = 0; i < 200; ++i) {
-      urls.push_back(absl::StrCat(sim.base_url(), "/public-stash-tabs?id=", 1000 + i,
-                                  "-2000-3000-4000-5000"));
+      urls.push_back(
+          absl::StrCat(sim.base_url(), "/public-stash-tabs?id=", 1000 + i, "-2000-3000-4000-5000"));
     }
   }
   if (urls.empty()) return absl::InternalError("simulator universe has no characters");
@@ -464,10 +467,11 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   }
 
   const std::string load_before = LoadAverage();
-  std::printf("\n== %s round %d: %d agents x %d workers for %d s; simulator %s, coordinator %s; "
-              "load %s\n",
-              scenario.name.c_str(), round + 1, FLAGS_agents, FLAGS_workers, scenario.duration_s,
-              sim.base_url().c_str(), target.c_str(), load_before.c_str());
+  std::printf(
+      "\n== %s round %d: %d agents x %d workers for %d s; simulator %s, coordinator %s; "
+      "load %s\n",
+      scenario.name.c_str(), round + 1, FLAGS_agents, FLAGS_workers, scenario.duration_s,
+      sim.base_url().c_str(), target.c_str(), load_before.c_str());
   std::fflush(stdout);
 
   const Clock* clock = SystemClock::Get();
@@ -574,8 +578,8 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   // Report.
   std::vector<std::string> client_statuses, sim_statuses;
   for (const auto& [s, n] : r.client_statuses) {
-    client_statuses.push_back(absl::StrCat(s == 0 ? std::string("transport") : std::to_string(s),
-                                           "=", n));
+    client_statuses.push_back(
+        absl::StrCat(s == 0 ? std::string("transport") : std::to_string(s), "=", n));
   }
   for (const auto& [s, n] : r.sim_statuses) sim_statuses.push_back(absl::StrCat(s, "=", n));
   const char* unit = scenario.esi ? "tokens" : "hits";
@@ -588,28 +592,29 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   std::printf("binding limit       %s\n", binding.c_str());
   std::printf("permitted           %lld %s = %lld calls\n", static_cast<long long>(r.permitted),
               unit, static_cast<long long>(r.permitted_calls));
-  std::printf("achieved            %lld %s = %lld calls\n", static_cast<long long>(r.achieved), unit,
-              static_cast<long long>(r.achieved_calls));
-  std::printf("utilisation         %.4f (%s; calls: %.4f)   goal >= 0.97\n", r.utilisation, unit,
-              r.permitted_calls > 0 ? static_cast<double>(r.achieved_calls) / r.permitted_calls
-                                    : 0.0);
+  std::printf("achieved            %lld %s = %lld calls\n", static_cast<long long>(r.achieved),
+              unit, static_cast<long long>(r.achieved_calls));
+  std::printf(
+      "utilisation         %.4f (%s; calls: %.4f)   goal >= 0.97\n", r.utilisation, unit,
+      r.permitted_calls > 0 ? static_cast<double>(r.achieved_calls) / r.permitted_calls : 0.0);
   bench::ReportViolations(stats);
   std::printf("429/420 responses   %lld\n", static_cast<long long>(r.throttled));
   std::printf("calls per 1s        %s\n",
               Timeline(records, r.duration_s, 1, [](int) { return 1; }).c_str());
   for (const AddressResult& a : r.addresses) {
-    std::printf("address %-11s permitted %lld calls, achieved %lld (2xx; simulator counted %lld "
-                "requests, %lld of them sent after the end), ratio %.4f; 2xx per window %s\n",
-                a.address.c_str(), static_cast<long long>(a.permitted_calls),
-                static_cast<long long>(a.achieved_calls), static_cast<long long>(a.sim_requests),
-                static_cast<long long>(a.late_calls),
-                a.permitted_calls > 0 ? static_cast<double>(a.achieved_calls) / a.permitted_calls
-                                      : 0.0,
-                a.per_window.c_str());
+    std::printf(
+        "address %-11s permitted %lld calls, achieved %lld (2xx; simulator counted %lld "
+        "requests, %lld of them sent after the end), ratio %.4f; 2xx per window %s\n",
+        a.address.c_str(), static_cast<long long>(a.permitted_calls),
+        static_cast<long long>(a.achieved_calls), static_cast<long long>(a.sim_requests),
+        static_cast<long long>(a.late_calls),
+        a.permitted_calls > 0 ? static_cast<double>(a.achieved_calls) / a.permitted_calls : 0.0,
+        a.per_window.c_str());
     if (FLAGS_egress_sample_ms > 0) {
-      std::printf("  stranded          %.2f s with upstream room the throttler held as spent "
-                  "(nothing in flight), at most %lld tokens\n",
-                  a.stranded_s, static_cast<long long>(a.stranded_max));
+      std::printf(
+          "  stranded          %.2f s with upstream room the throttler held as spent "
+          "(nothing in flight), at most %lld tokens\n",
+          a.stranded_s, static_cast<long long>(a.stranded_max));
     }
   }
   if (scenario.esi) {
@@ -625,35 +630,35 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
                 static_cast<long long>(stats["errors"].get<int64_t>()));
   } else {
     for (const sim::PoeTier& t : scenario.sim.poe_stash_rules.front().tiers) {
-      std::printf("hits per %ds%s  %s\n", t.period_seconds, t.period_seconds < 100 ? "     " : "    ",
+      std::printf("hits per %ds%s  %s\n", t.period_seconds,
+                  t.period_seconds < 100 ? "     " : "    ",
                   Timeline(records, r.duration_s, t.period_seconds, [](int status) {
                     return status == 429 ? 0 : 1;
                   }).c_str());
     }
   }
-  std::printf("gates               lease calls %lld, refusals %lld, errors %lld, revocations "
-              "%lld, observations sent %lld (dropped %lld, rejected %lld), report errors %lld, "
-              "tokens returned %lld\n",
-              static_cast<long long>(gate_totals.lease_calls),
-              static_cast<long long>(gate_totals.lease_refusals),
-              static_cast<long long>(gate_totals.lease_errors),
-              static_cast<long long>(gate_totals.revocations),
-              static_cast<long long>(gate_totals.observations_sent),
-              static_cast<long long>(gate_totals.observations_dropped),
-              static_cast<long long>(gate_totals.observations_rejected),
-              static_cast<long long>(gate_totals.report_errors),
-              static_cast<long long>(gate_totals.tokens_returned));
+  std::printf(
+      "gates               lease calls %lld, refusals %lld, errors %lld, revocations "
+      "%lld, observations sent %lld (dropped %lld, rejected %lld), report errors %lld, "
+      "tokens returned %lld\n",
+      static_cast<long long>(gate_totals.lease_calls),
+      static_cast<long long>(gate_totals.lease_refusals),
+      static_cast<long long>(gate_totals.lease_errors),
+      static_cast<long long>(gate_totals.revocations),
+      static_cast<long long>(gate_totals.observations_sent),
+      static_cast<long long>(gate_totals.observations_dropped),
+      static_cast<long long>(gate_totals.observations_rejected),
+      static_cast<long long>(gate_totals.report_errors),
+      static_cast<long long>(gate_totals.tokens_returned));
   for (const throttle::BudgetInfo& b : budgets) {
-    std::printf("budget %-28s %s %lld/%.0fs, granted %lld, denied %lld, restrictions %lld\n",
-                b.name.c_str(), b.learned ? "learned" : "default",
-                static_cast<long long>(b.window.limit),
-                std::chrono::duration<double>(b.window.period).count(),
-                static_cast<long long>(b.counters.granted),
-                static_cast<long long>(b.counters.denied),
-                static_cast<long long>(b.counters.restrictions));
+    std::printf(
+        "budget %-28s %s %lld/%.0fs, granted %lld, denied %lld, restrictions %lld\n",
+        b.name.c_str(), b.learned ? "learned" : "default", static_cast<long long>(b.window.limit),
+        std::chrono::duration<double>(b.window.period).count(),
+        static_cast<long long>(b.counters.granted), static_cast<long long>(b.counters.denied),
+        static_cast<long long>(b.counters.restrictions));
   }
-  std::printf("load average        before %s, after %s\n", load_before.c_str(),
-              load_after.c_str());
+  std::printf("load average        before %s, after %s\n", load_before.c_str(), load_after.c_str());
   std::fflush(stdout);
   return r;
 }
@@ -673,15 +678,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string& which = FLAGS_scenario;
-  if (which != "esi" && which != "poe" && which != "both" && which != "egress" &&
-      which != "all") {
+  if (which != "esi" && which != "poe" && which != "both" && which != "egress" && which != "all") {
     std::fprintf(stderr, "--scenario must be esi, poe, both, egress or all\n");
     return 2;
   }
-  if (FLAGS_duration_s < 1 || FLAGS_egress_duration_s < 1 || FLAGS_rounds < 1 ||
-      FLAGS_agents < 1 || FLAGS_workers < 1) {
-    std::fprintf(stderr, "--duration_s, --egress_duration_s, --rounds, --agents and --workers "
-                         "must be >= 1\n");
+  if (FLAGS_duration_s < 1 || FLAGS_egress_duration_s < 1 || FLAGS_rounds < 1 || FLAGS_agents < 1 ||
+      FLAGS_workers < 1) {
+    std::fprintf(stderr,
+                 "--duration_s, --egress_duration_s, --rounds, --agents and --workers "
+                 "must be >= 1\n");
     return 2;
   }
   const bool run_esi = which == "esi" || which == "both" || which == "all";
@@ -764,15 +769,15 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("throttle_utilization_bench: scenario=%s duration_s=%d rounds=%d agents=%d "
-              "workers=%d esi_limit=%s esi_5xx_rate=%.3f esi_error_limit=%d/%ds poe_rule=%s "
-              "egresses=%s egress_limit=%s egress_duration_s=%d; %u hardware threads shared by "
-              "the simulator, the coordinator and the agents\n",
-              FLAGS_scenario.c_str(), FLAGS_duration_s, FLAGS_rounds, FLAGS_agents, FLAGS_workers,
-              FLAGS_esi_limit.c_str(), FLAGS_esi_5xx_rate, FLAGS_esi_error_limit,
-              FLAGS_esi_error_window_s, FLAGS_poe_rule.c_str(), FLAGS_egresses.c_str(),
-              FLAGS_egress_limit.c_str(), FLAGS_egress_duration_s,
-              std::thread::hardware_concurrency());
+  std::printf(
+      "throttle_utilization_bench: scenario=%s duration_s=%d rounds=%d agents=%d "
+      "workers=%d esi_limit=%s esi_5xx_rate=%.3f esi_error_limit=%d/%ds poe_rule=%s "
+      "egresses=%s egress_limit=%s egress_duration_s=%d; %u hardware threads shared by "
+      "the simulator, the coordinator and the agents\n",
+      FLAGS_scenario.c_str(), FLAGS_duration_s, FLAGS_rounds, FLAGS_agents, FLAGS_workers,
+      FLAGS_esi_limit.c_str(), FLAGS_esi_5xx_rate, FLAGS_esi_error_limit, FLAGS_esi_error_window_s,
+      FLAGS_poe_rule.c_str(), FLAGS_egresses.c_str(), FLAGS_egress_limit.c_str(),
+      FLAGS_egress_duration_s, std::thread::hardware_concurrency());
 
   std::map<std::string, std::vector<Result>> results;
   int64_t violations = 0;
@@ -789,17 +794,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n== summary (goal: utilisation >= 0.97, egress >= 0.98 per address, "
-              "violations 0)\n");
+  std::printf(
+      "\n== summary (goal: utilisation >= 0.97, egress >= 0.98 per address, "
+      "violations 0)\n");
   std::printf("%-9s %6s %12s %12s %10s %11s %8s\n", "scenario", "rounds", "utilisation",
               "calls_ratio", "violations", "429_or_420", "calls");
   for (const auto& [name, rs] : results) {
     std::vector<double> util, ratio, viol, thr, calls;
     for (const Result& r : rs) {
       util.push_back(r.utilisation);
-      ratio.push_back(r.permitted_calls > 0
-                          ? static_cast<double>(r.achieved_calls) / r.permitted_calls
-                          : 0.0);
+      ratio.push_back(
+          r.permitted_calls > 0 ? static_cast<double>(r.achieved_calls) / r.permitted_calls : 0.0);
       viol.push_back(static_cast<double>(r.violations));
       thr.push_back(static_cast<double>(r.throttled));
       calls.push_back(static_cast<double>(r.calls));
@@ -809,12 +814,10 @@ int main(int argc, char** argv) {
                 rs.size() > 1 ? "  (medians)" : "");
     // Egress: each address's own ratio (the last round's).
     for (const AddressResult& a : rs.back().addresses) {
-      std::printf("  %-13s permitted %6lld calls, achieved %6lld, ratio %.4f\n",
-                  a.address.c_str(), static_cast<long long>(a.permitted_calls),
-                  static_cast<long long>(a.achieved_calls),
-                  a.permitted_calls > 0
-                      ? static_cast<double>(a.achieved_calls) / a.permitted_calls
-                      : 0.0);
+      std::printf(
+          "  %-13s permitted %6lld calls, achieved %6lld, ratio %.4f\n", a.address.c_str(),
+          static_cast<long long>(a.permitted_calls), static_cast<long long>(a.achieved_calls),
+          a.permitted_calls > 0 ? static_cast<double>(a.achieved_calls) / a.permitted_calls : 0.0);
     }
   }
   if (violations > 0) {

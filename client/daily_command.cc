@@ -19,9 +19,9 @@ DEFINE_int32(progress_ms, 1000, "daily: progress interval");
 namespace sluice::cli {
 namespace {
 
-const std::set<std::string> kDailyKinds = {"alliance_ids",  "alliance",
-                                            "alliance_corporations", "corporation",
-                                            "corporation_members",   "character"};
+const std::set<std::string> kDailyKinds = {"alliance_ids",          "alliance",
+                                           "alliance_corporations", "corporation",
+                                           "corporation_members",   "character"};
 
 struct Snapshot {
   int64_t pending = 0;  // ready + leased + retrying
@@ -68,7 +68,9 @@ int CmdDaily(Context& ctx) {
   grpc::Status s = ctx.admin->StartDaily(&call, req, &started);
   if (!s.ok()) return RpcError("daily", s);
   const auto t0 = std::chrono::steady_clock::now();
-  if (!ctx.json) std::cout << "daily sequence started (" << started.tasks_queued() << " task(s) queued)" << std::endl;
+  if (!ctx.json)
+    std::cout << "daily sequence started (" << started.tasks_queued() << " task(s) queued)"
+              << std::endl;
 
   Snapshot snap;
   // A task can be between "completed" and "its discoveries queued" only
@@ -83,12 +85,13 @@ int CmdDaily(Context& ctx) {
     if (!ctx.json) {
       std::string pending;
       for (const auto& [k, n] : snap.pending_by_kind) pending += " " + k + "=" + std::to_string(n);
-      std::printf("[%6.1fs] synced: alliances %lld, corporations %lld, characters %lld | pending%s%s\n",
-                  elapsed, static_cast<long long>(snap.entities["alliance"].second),
-                  static_cast<long long>(snap.entities["corporation"].second),
-                  static_cast<long long>(snap.entities["character"].second),
-                  pending.empty() ? " none" : pending.c_str(),
-                  snap.dead ? (" | dead " + std::to_string(snap.dead)).c_str() : "");
+      std::printf(
+          "[%6.1fs] synced: alliances %lld, corporations %lld, characters %lld | pending%s%s\n",
+          elapsed, static_cast<long long>(snap.entities["alliance"].second),
+          static_cast<long long>(snap.entities["corporation"].second),
+          static_cast<long long>(snap.entities["character"].second),
+          pending.empty() ? " none" : pending.c_str(),
+          snap.dead ? (" | dead " + std::to_string(snap.dead)).c_str() : "");
       std::fflush(stdout);
     }
     empty_seen = snap.pending == 0 ? empty_seen + 1 : 0;

@@ -36,7 +36,8 @@ std::string Span(double seconds) {
 
 double DurationOf(const v1::JobRun& r) {
   if (!r.has_finished_at()) return 0;
-  return std::chrono::duration<double>(FromProto(r.finished_at()) - FromProto(r.started_at())).count();
+  return std::chrono::duration<double>(FromProto(r.finished_at()) - FromProto(r.started_at()))
+      .count();
 }
 
 nlohmann::json RunJson(const v1::JobRun& r) {
@@ -75,12 +76,12 @@ int CmdJobsList(Context& ctx) {
   if (ctx.json) {
     nlohmann::json jobs = nlohmann::json::array();
     for (const auto& j : resp.jobs()) {
-      nlohmann::json o = {
-          {"name", j.name()},
-          {"interval_seconds", std::chrono::duration<double>(FromProtoDuration(j.interval())).count()},
-          {"running_run_id", j.running_run_id()},
-          {"skipped_fail_closed", j.skipped_fail_closed()},
-          {"last_fail_closed_run_id", j.last_fail_closed_run_id()}};
+      nlohmann::json o = {{"name", j.name()},
+                          {"interval_seconds",
+                           std::chrono::duration<double>(FromProtoDuration(j.interval())).count()},
+                          {"running_run_id", j.running_run_id()},
+                          {"skipped_fail_closed", j.skipped_fail_closed()},
+                          {"last_fail_closed_run_id", j.last_fail_closed_run_id()}};
       if (j.has_next_run_at()) o["next_run_at"] = FormatRfc3339(FromProto(j.next_run_at()));
       jobs.push_back(o);
     }
@@ -97,10 +98,11 @@ int CmdJobsList(Context& ctx) {
       const double in = std::chrono::duration<double>(FromProto(j.next_run_at()) - now).count();
       next = Short(j.next_run_at()) + " (in " + Span(std::max(0.0, in)) + ")";
     }
-    std::printf("%-12s %8s  %-32s %-36s %lld\n", j.name().c_str(),
-                Span(std::chrono::duration<double>(FromProtoDuration(j.interval())).count()).c_str(),
-                next.c_str(), j.running_run_id().empty() ? "-" : j.running_run_id().c_str(),
-                static_cast<long long>(j.skipped_fail_closed()));
+    std::printf(
+        "%-12s %8s  %-32s %-36s %lld\n", j.name().c_str(),
+        Span(std::chrono::duration<double>(FromProtoDuration(j.interval())).count()).c_str(),
+        next.c_str(), j.running_run_id().empty() ? "-" : j.running_run_id().c_str(),
+        static_cast<long long>(j.skipped_fail_closed()));
   }
   std::printf("\n%-36s %-12s %-20s %8s %-9s %7s %7s %8s %6s %6s %6s  %s\n", "RUN ID", "JOB",
               "STARTED", "DURATION", "OUTCOME", "QUEUED", "CALLS", "UPSERTED", "HITS", "MISSES",
@@ -109,7 +111,8 @@ int CmdJobsList(Context& ctx) {
     std::printf("%-36s %-12s %-20s %8s %-9s %7lld %7lld %8lld %6lld %6lld %6lld  %s\n",
                 r.run_id().c_str(), r.job().c_str(), Short(r.started_at()).c_str(),
                 r.has_finished_at() ? Span(DurationOf(r)).c_str() : "-", r.outcome().c_str(),
-                static_cast<long long>(r.tasks_queued()), static_cast<long long>(r.upstream_calls()),
+                static_cast<long long>(r.tasks_queued()),
+                static_cast<long long>(r.upstream_calls()),
                 static_cast<long long>(r.rows_upserted()), static_cast<long long>(r.cache_hits()),
                 static_cast<long long>(r.cache_misses()), static_cast<long long>(r.errors()),
                 r.detail().c_str());
@@ -121,7 +124,8 @@ int CmdJobsList(Context& ctx) {
 // Follows a run until it has an outcome. A run skipped fail closed never gets
 // a row, so the job's last fail-closed run id is checked too.
 int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(FLAGS_wait_timeout_s);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(FLAGS_wait_timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
     v1::ListJobRunsResponse resp;
     grpc::Status s = List(ctx, job, 50, &resp);
@@ -140,12 +144,14 @@ int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) 
       if (ctx.json) {
         PrintJson(RunJson(r));
       } else {
-        std::printf("%s %s in %s: queued %lld, calls %lld, upserted %lld, cache %lld/%lld, errors %lld%s%s\n",
-                    run_id.c_str(), r.outcome().c_str(), Span(DurationOf(r)).c_str(),
-                    static_cast<long long>(r.tasks_queued()), static_cast<long long>(r.upstream_calls()),
-                    static_cast<long long>(r.rows_upserted()), static_cast<long long>(r.cache_hits()),
-                    static_cast<long long>(r.cache_misses()), static_cast<long long>(r.errors()),
-                    r.detail().empty() ? "" : ": ", r.detail().c_str());
+        std::printf(
+            "%s %s in %s: queued %lld, calls %lld, upserted %lld, cache %lld/%lld, errors "
+            "%lld%s%s\n",
+            run_id.c_str(), r.outcome().c_str(), Span(DurationOf(r)).c_str(),
+            static_cast<long long>(r.tasks_queued()), static_cast<long long>(r.upstream_calls()),
+            static_cast<long long>(r.rows_upserted()), static_cast<long long>(r.cache_hits()),
+            static_cast<long long>(r.cache_misses()), static_cast<long long>(r.errors()),
+            r.detail().empty() ? "" : ": ", r.detail().c_str());
       }
       return r.outcome() == "succeeded" ? 0 : 1;
     }

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <map>
 
-#include "client/cli.h"
 #include <glog/logging.h>
+#include "client/cli.h"
 
 #include "common/env_flags.h"
 
@@ -20,7 +20,8 @@ constexpr char kUsage[] = R"(sluicectl COMMAND [ARGS] [--flags]
 
 Commands:
   migrate                 apply schema migrations (--dsn=... directly, else via the coordinator)
-  enqueue KIND [IDS...]   queue ids (--priority=user|manual|background); KIND alliance_ids takes no ids
+  enqueue KIND [IDS...]   queue ids (--priority=user|manual|background);
+                          KIND alliance_ids takes no ids
   status                  queue depth per kind, leases and the agents holding them
   entities                stored entities per kind
   throttle                the global throttler's budgets: learned limits, headroom, counters
@@ -50,7 +51,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   static const std::map<std::string, Command> kCommands = {
-      {"migrate", CmdMigrate}, {"enqueue", CmdEnqueue}, {"status", CmdStatus}, {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext}, {"daily", CmdDaily}, {"jobs", CmdJobs}, {"checkpoints", CmdCheckpoints}, {"ingest", CmdIngest}, {"alerts", CmdAlerts}, {"tokens", CmdTokens}};
+      {"migrate", CmdMigrate},   {"enqueue", CmdEnqueue},   {"status", CmdStatus},
+      {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext},
+      {"daily", CmdDaily},       {"jobs", CmdJobs},         {"checkpoints", CmdCheckpoints},
+      {"ingest", CmdIngest},     {"alerts", CmdAlerts},     {"tokens", CmdTokens}};
   auto it = kCommands.find(argv[1]);
   if (it == kCommands.end()) {
     return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);

@@ -12,10 +12,14 @@ namespace sluice::cli {
 namespace {
 
 bool ParsePriority(const std::string& s, v1::PriorityClass* out) {
-  if (s == "user") *out = v1::PRIORITY_CLASS_USER;
-  else if (s == "manual") *out = v1::PRIORITY_CLASS_MANUAL;
-  else if (s == "background") *out = v1::PRIORITY_CLASS_BACKGROUND;
-  else return false;
+  if (s == "user")
+    *out = v1::PRIORITY_CLASS_USER;
+  else if (s == "manual")
+    *out = v1::PRIORITY_CLASS_MANUAL;
+  else if (s == "background")
+    *out = v1::PRIORITY_CLASS_BACKGROUND;
+  else
+    return false;
   return true;
 }
 
@@ -80,8 +84,8 @@ int CmdStatus(Context& ctx) {
     PrintJson({{"kinds", kinds}});
     return 0;
   }
-  std::printf("%-24s %10s %10s %10s %8s %12s  %s\n", "KIND", "READY", "LEASED", "RETRYING",
-              "DEAD", "OLDEST_AGE", "AGENTS");
+  std::printf("%-24s %10s %10s %10s %8s %12s  %s\n", "KIND", "READY", "LEASED", "RETRYING", "DEAD",
+              "OLDEST_AGE", "AGENTS");
   for (const auto& k : resp.kinds()) {
     std::string agents;
     for (const auto& a : k.agents()) {

@@ -118,7 +118,8 @@ int CmdIngest(Context& ctx) {
                      {"rejected_rewinds", r.rejected_rewinds()},
                      {"pending_rows", r.pending_rows()}});
     }
-    PrintJson({{"streams", out}, {"window_seconds", resp.window_seconds()}, {"now", Rfc(resp.now())}});
+    PrintJson(
+        {{"streams", out}, {"window_seconds", resp.window_seconds()}, {"now", Rfc(resp.now())}});
     return 0;
   }
   const std::string w = Span(resp.window_seconds());
@@ -126,13 +127,14 @@ int CmdIngest(Context& ctx) {
               "POLLED", "ROWS", "REQ/MIN", ("PAGES/" + w).c_str(), ("ERR/" + w).c_str(), "ERRORS",
               ("429/" + w).c_str(), "REWIND", "PENDING");
   for (const auto& r : resp.streams()) {
-    std::printf("%-22s %-8s %8s %9s %10lld %8.1f %9lld %7lld %7lld %6lld %6lld %8lld\n",
-                r.stream().c_str(), r.kind().c_str(), Span(r.lag_seconds()).c_str(),
-                Ago(r.has_polled_at(), r.polled_at(), now).c_str(),
-                static_cast<long long>(r.rows_total()), r.requests_per_min(),
-                static_cast<long long>(r.pages_window()), static_cast<long long>(r.errors_window()),
-                static_cast<long long>(r.errors_total()), static_cast<long long>(r.http_429_window()),
-                static_cast<long long>(r.rejected_rewinds()), static_cast<long long>(r.pending_rows()));
+    std::printf(
+        "%-22s %-8s %8s %9s %10lld %8.1f %9lld %7lld %7lld %6lld %6lld %8lld\n", r.stream().c_str(),
+        r.kind().c_str(), Span(r.lag_seconds()).c_str(),
+        Ago(r.has_polled_at(), r.polled_at(), now).c_str(), static_cast<long long>(r.rows_total()),
+        r.requests_per_min(), static_cast<long long>(r.pages_window()),
+        static_cast<long long>(r.errors_window()), static_cast<long long>(r.errors_total()),
+        static_cast<long long>(r.http_429_window()), static_cast<long long>(r.rejected_rewinds()),
+        static_cast<long long>(r.pending_rows()));
   }
   if (resp.streams().empty()) std::printf("(no streams)\n");
   return 0;

@@ -12,7 +12,8 @@ namespace {
 
 std::string Seconds(const google::protobuf::Duration& d) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.0fs", std::chrono::duration<double>(FromProtoDuration(d)).count());
+  std::snprintf(buf, sizeof(buf), "%.0fs",
+                std::chrono::duration<double>(FromProtoDuration(d)).count());
   return buf;
 }
 
@@ -50,8 +51,8 @@ std::string Room(const v1::Budget& b) {
 std::string Restriction(const v1::Budget& b, TimePoint now) {
   const double left = std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count();
   if (left <= 0) return "";
-  return "restricted " + std::to_string(static_cast<int>(left + 0.5)) + "s: " +
-         b.restriction_reason();
+  return "restricted " + std::to_string(static_cast<int>(left + 0.5)) +
+         "s: " + b.restriction_reason();
 }
 
 }  // namespace
@@ -92,9 +93,8 @@ int CmdThrottle(Context& ctx) {
     }
     nlohmann::json budgets = nlohmann::json::array();
     for (const auto& b : resp.budgets()) budgets.push_back(BudgetJson(b, now));
-    PrintJson({{"families", families},
-               {"budgets", budgets},
-               {"total_budgets", resp.total_budgets()}});
+    PrintJson(
+        {{"families", families}, {"budgets", budgets}, {"total_budgets", resp.total_budgets()}});
     return 0;
   }
   if (ctx.args.empty()) {
@@ -116,9 +116,10 @@ int CmdThrottle(Context& ctx) {
                   worst.c_str());
     }
     if (resp.families().empty()) std::printf("(no budgets yet: nothing has been called)\n");
-    std::printf("%lld budgets; `sluicectl throttle MATCH` lists the budgets of one family, "
-                "character (char:ID) or address (ip:ADDR)\n",
-                static_cast<long long>(resp.total_budgets()));
+    std::printf(
+        "%lld budgets; `sluicectl throttle MATCH` lists the budgets of one family, "
+        "character (char:ID) or address (ip:ADDR)\n",
+        static_cast<long long>(resp.total_budgets()));
     return 0;
   }
   std::printf("%-60s %-8s %-22s %9s %7s %7s  %s\n", "BUDGET", "LEARNED", "ROOM", "GRANTED",

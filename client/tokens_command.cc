@@ -36,8 +36,10 @@ int CmdTokensAdd(Context& ctx) {
   req.set_character_id(id);
   req.set_access_token(ctx.args[2]);
   if (FLAGS_expires.empty()) {
-    *req.mutable_expires_at() = ToProto(std::chrono::system_clock::now() + std::chrono::minutes(20));
-  } else if (!google::protobuf::util::TimeUtil::FromString(FLAGS_expires, req.mutable_expires_at())) {
+    *req.mutable_expires_at() =
+        ToProto(std::chrono::system_clock::now() + std::chrono::minutes(20));
+  } else if (!google::protobuf::util::TimeUtil::FromString(FLAGS_expires,
+                                                           req.mutable_expires_at())) {
     return UsageError("tokens add: --expires must be RFC 3339 (2026-11-23T05:09:08Z), got '" +
                       FLAGS_expires + "'");
   }
@@ -48,12 +50,12 @@ int CmdTokensAdd(Context& ctx) {
   grpc::Status s = stub->RegisterCharacterToken(&call, req, &resp);
   if (!s.ok()) return RpcError("tokens add", s);
   if (ctx.json) {
-    PrintJson({{"character_id", id}, {"created", resp.created()},
+    PrintJson({{"character_id", id},
+               {"created", resp.created()},
                {"expires_at", Time(req.expires_at())}});
   } else {
-    std::printf("%s token of character %lld (expires %s)\n",
-                resp.created() ? "stored" : "replaced", static_cast<long long>(id),
-                Time(req.expires_at()).c_str());
+    std::printf("%s token of character %lld (expires %s)\n", resp.created() ? "stored" : "replaced",
+                static_cast<long long>(id), Time(req.expires_at()).c_str());
   }
   return 0;
 }
@@ -77,12 +79,10 @@ int CmdTokensList(Context& ctx) {
   if (ctx.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& t : resp.tokens()) {
-      nlohmann::json o = {{"character_id", t.character_id()},
-                          {"expires_at", Time(t.expires_at())},
-                          {"expired", t.expired()},
-                          {"last_killmail_id", t.last_killmail_id()},
-                          {"killmails", t.killmails()},
-                          {"updated_at", Time(t.updated_at())}};
+      nlohmann::json o = {
+          {"character_id", t.character_id()}, {"expires_at", Time(t.expires_at())},
+          {"expired", t.expired()},           {"last_killmail_id", t.last_killmail_id()},
+          {"killmails", t.killmails()},       {"updated_at", Time(t.updated_at())}};
       o["last_killmail_sync_at"] =
           t.has_last_killmail_sync_at() ? nlohmann::json(Time(t.last_killmail_sync_at())) : nullptr;
       out.push_back(o);
@@ -93,9 +93,9 @@ int CmdTokensList(Context& ctx) {
   std::printf("%-12s %-28s %-8s %-14s %-28s %s\n", "CHARACTER", "EXPIRES", "EXPIRED",
               "LAST KILLMAIL", "LAST SYNC", "KILLMAILS");
   for (const auto& t : resp.tokens()) {
-    std::printf("%-12lld %-28s %-8s %-14lld %-28s %lld\n",
-                static_cast<long long>(t.character_id()), Time(t.expires_at()).c_str(),
-                t.expired() ? "yes" : "no", static_cast<long long>(t.last_killmail_id()),
+    std::printf("%-12lld %-28s %-8s %-14lld %-28s %lld\n", static_cast<long long>(t.character_id()),
+                Time(t.expires_at()).c_str(), t.expired() ? "yes" : "no",
+                static_cast<long long>(t.last_killmail_id()),
                 t.has_last_killmail_sync_at() ? Time(t.last_killmail_sync_at()).c_str() : "never",
                 static_cast<long long>(t.killmails()));
   }

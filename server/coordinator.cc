@@ -36,8 +36,7 @@ absl::Status Coordinator::Start() {
     if (absl::Status s = module->RegisterKinds(kinds_, extensions_); !s.ok()) return s;
   }
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
-  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock,
-                                       options_.queue);
+  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock, options_.queue);
   authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
   // Job locks are taken on connections of their own to the same database.
   job_run_store_ = std::make_unique<JobRunStore>(pool_.get());
@@ -50,7 +49,8 @@ absl::Status Coordinator::Start() {
   throttler_ = std::make_unique<throttle::Throttler>(options_.clock, options_.throttle);
   throttle::StatePersisterOptions persist;
   persist.interval = options_.throttle_persist_interval;
-  persister_ = std::make_unique<throttle::StatePersister>(throttler_.get(), state_store_.get(), persist);
+  persister_ =
+      std::make_unique<throttle::StatePersister>(throttler_.get(), state_store_.get(), persist);
   if (absl::Status loaded = persister_->Load(); !loaded.ok()) {
     if (absl::IsUnavailable(loaded)) return loaded;
     LOG(ERROR) << "throttler state not restored, starting from conservative defaults: " << loaded;
@@ -73,8 +73,8 @@ absl::Status Coordinator::Start() {
   for (auto& module : modules_) module->Wire(wiring);
   throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
-  admin_service_ = std::make_unique<AdminServiceImpl>(queue_.get(), migrator_.get(), scheduler_.get(),
-                                                      options_.clock, authorizer_.get());
+  admin_service_ = std::make_unique<AdminServiceImpl>(
+      queue_.get(), migrator_.get(), scheduler_.get(), options_.clock, authorizer_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

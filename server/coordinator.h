@@ -1,8 +1,8 @@
 // Coordinator assembles the coordinator process: PostgreSQL pool, schema
 // migrations, the task queue, the global throttler (restored from and saved
 // to system_state), the scheduler of periodic jobs, the gRPC services,
-// health checking and server reflection. main() only parses flags into CoordinatorOptions; tests run a
-// whole coordinator in-process through this class.
+// health checking and server reflection. main() only parses flags into CoordinatorOptions; tests
+// run a whole coordinator in-process through this class.
 //
 // Ownership: owns every component it builds; borrows the clock.
 // Thread-safety: Start and Shutdown from one thread; accessors after Start.
@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "common/grpc_security.h"
+#include "server/ops/ops_http_server.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/job_run_store.h"
 #include "server/scheduler/scheduler.h"
@@ -28,7 +29,6 @@
 #include "server/store/pg_state_store.h"
 #include "server/throttle/esi_openapi.h"
 #include "server/throttle/state_persister.h"
-#include "server/ops/ops_http_server.h"
 #include "server/throttle/throttler.h"
 #include "server/workflows/workflows.h"
 

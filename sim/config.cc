@@ -20,10 +20,20 @@ bool ParseWindow(absl::string_view text, int* seconds) {
   if (text.empty()) return false;
   int scale = 1;
   switch (text.back()) {
-    case 's': scale = 1; text.remove_suffix(1); break;
-    case 'm': scale = 60; text.remove_suffix(1); break;
-    case 'h': scale = 3600; text.remove_suffix(1); break;
-    default: break;
+    case 's':
+      scale = 1;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      scale = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      scale = 3600;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   int n = 0;
   if (!ParsePositive(text, &n) || n > 86400 * 7) return false;
@@ -207,10 +217,14 @@ absl::StatusOr<FaultConfig> MergeFaultsJson(const nlohmann::json& json, FaultCon
   if (!json.is_object()) return Invalid("faults must be a JSON object");
   for (const auto& [key, value] : json.items()) {
     double* rate = nullptr;
-    if (key == "fault_5xx_rate") rate = &base.fault_5xx_rate;
-    else if (key == "fault_slow_rate") rate = &base.fault_slow_rate;
-    else if (key == "fault_malformed_rate") rate = &base.fault_malformed_rate;
-    else if (key == "fault_429_no_headers_rate") rate = &base.fault_429_no_headers_rate;
+    if (key == "fault_5xx_rate")
+      rate = &base.fault_5xx_rate;
+    else if (key == "fault_slow_rate")
+      rate = &base.fault_slow_rate;
+    else if (key == "fault_malformed_rate")
+      rate = &base.fault_malformed_rate;
+    else if (key == "fault_429_no_headers_rate")
+      rate = &base.fault_429_no_headers_rate;
     if (rate != nullptr) {
       if (!value.is_number()) return Invalid(absl::StrCat(key, " must be a number"));
       *rate = value.get<double>();

@@ -8,9 +8,9 @@
 #ifndef SLUICE_SIM_CONFIG_H_
 #define SLUICE_SIM_CONFIG_H_
 
+#include <absl/strings/string_view.h>
 #include <cstdint>
 #include <string>
-#include <absl/strings/string_view.h>
 #include <vector>
 
 #include <absl/status/status.h>
@@ -119,10 +119,10 @@ struct SimConfig {
   // neucore's backend/config/esi-rate-limits.php, 2026-01). The others are
   // the simulator's own (see README): ESI serves those routes outside any
   // group, but a simulator whose groups bind is what tests the throttler.
-  std::vector<EsiGroupLimit> esi_groups = {
-      {"alliance", 600, 60},      {"corporation", 600, 60}, {"character", 600, 60},
-      {"contracts", 600, 60},     {"universe", 600, 60},    {"char-killmail", 30, 900},
-      {"killmail", 3600, 900}};
+  std::vector<EsiGroupLimit> esi_groups = {{"alliance", 600, 60},  {"corporation", 600, 60},
+                                           {"character", 600, 60}, {"contracts", 600, 60},
+                                           {"universe", 600, 60},  {"char-killmail", 30, 900},
+                                           {"killmail", 3600, 900}};
   // Group of /killmails/{killmail_id}/{killmail_hash}/ (ESI's "killmail"). A
   // group missing from esi_groups, or an empty name, leaves bodies in no
   // group: the error limit only.

@@ -259,9 +259,9 @@ Reply ContractRoutes::RegionPage(absl::string_view region_text,
   if (it != s.regions.end()) {
     const int slot = static_cast<int>(it - s.regions.begin());
     const int64_t first = FirstIndex(s);
-    const int64_t total = s.per_region + static_cast<int64_t>(poison_.count(*region)
-                                                                  ? poison_.at(*region).size()
-                                                                  : 0);
+    const int64_t total =
+        s.per_region +
+        static_cast<int64_t>(poison_.count(*region) ? poison_.at(*region).size() : 0);
     const int64_t begin = (page - 1) * s.page_size;
     const int64_t end = std::min<int64_t>(total, begin + s.page_size);
     for (int64_t k = begin; k < end; ++k) {
@@ -319,7 +319,8 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
   for (const auto& [region, list] : poison_) {
     for (const Poison& p : list) {
       if (p.contract_id == *id) {
-        Reply r = JsonReply(200, GeneratedItems(Mix(static_cast<uint64_t>(*id)), *id), 3600, epoch_);
+        Reply r =
+            JsonReply(200, GeneratedItems(Mix(static_cast<uint64_t>(*id)), *id), 3600, epoch_);
         r.headers.emplace_back("X-Pages", "1");
         return r;
       }
@@ -373,68 +374,67 @@ void ContractRoutes::RegisterControl(httplib::Server& server) {
     res.status = 400;
     res.set_content(EsiError(message), kJsonType);
   };
-  server.Post("/sim/contracts/config", [this, bad](const httplib::Request& req,
-                                                    httplib::Response& res) {
-    ContractSimSettings s;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      s = settings_;
-    }
-    auto int_param = [&](const char* name, int64_t lo, int64_t hi, int64_t* out) {
-      if (!req.has_param(name)) return true;
-      std::optional<int64_t> v = ParseId(req.get_param_value(name));
-      if (!v || *v < lo || *v > hi) {
-        bad(res, absl::StrCat(name, " must be an integer in [", lo, ", ", hi, "]"));
-        return false;
-      }
-      *out = *v;
-      return true;
-    };
-    int64_t per_region = s.per_region, page_size = s.page_size;
-    if (!int_param("per_region", 0, 100000, &per_region) ||
-        !int_param("page_size", 1, 10000, &page_size) ||
-        !int_param("lifetime_s", 60, 365 * 86400, &s.lifetime_s)) {
-      return;
-    }
-    s.per_region = static_cast<int>(per_region);
-    s.page_size = static_cast<int>(page_size);
-    if (req.has_param("regions")) {
-      s.regions.clear();
-      for (absl::string_view part : absl::StrSplit(req.get_param_value("regions"), ',')) {
-        std::optional<int64_t> r = ParseId(part);
-        if (!r || *r < 10000001 || *r > 10001000) {
-          return bad(res, "regions must be region ids (10000001..10001000), comma-separated");
+  server.Post(
+      "/sim/contracts/config", [this, bad](const httplib::Request& req, httplib::Response& res) {
+        ContractSimSettings s;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          s = settings_;
         }
-        s.regions.push_back(*r);
-      }
-    }
-    set_settings(s);
-    res.set_content(Summary().dump(), kJsonType);
-  });
-  server.Post("/sim/contracts/poison", [this, bad](const httplib::Request& req,
-                                                    httplib::Response& res) {
-    std::optional<int64_t> region = ParseId(req.get_param_value("region_id"));
-    const std::string mode = req.get_param_value("mode");
-    if (!region) return bad(res, "region_id must be a region id");
-    if (mode != "malformed" && mode != "db") return bad(res, "mode must be malformed or db");
-    absl::StatusOr<int64_t> id = AddPoison(*region, mode == "malformed");
-    if (!id.ok()) {
-      res.status = 404;
-      res.set_content(EsiError(id.status().message()), kJsonType);
-      return;
-    }
-    LOG(INFO) << "poison contract " << *id << " (" << mode << ") in region " << *region;
-    res.set_content(json({{"contract_id", *id}, {"region_id", *region}, {"mode", mode}}).dump(),
-                    kJsonType);
-  });
-  server.Post("/sim/contracts/poison/clear", [this](const httplib::Request&,
-                                                     httplib::Response& res) {
-    std::lock_guard<std::mutex> lock(mu_);
-    poison_.clear();
-    res.set_content("{}", kJsonType);
-  });
-  server.Post("/sim/types/fail", [this, bad](const httplib::Request& req,
-                                              httplib::Response& res) {
+        auto int_param = [&](const char* name, int64_t lo, int64_t hi, int64_t* out) {
+          if (!req.has_param(name)) return true;
+          std::optional<int64_t> v = ParseId(req.get_param_value(name));
+          if (!v || *v < lo || *v > hi) {
+            bad(res, absl::StrCat(name, " must be an integer in [", lo, ", ", hi, "]"));
+            return false;
+          }
+          *out = *v;
+          return true;
+        };
+        int64_t per_region = s.per_region, page_size = s.page_size;
+        if (!int_param("per_region", 0, 100000, &per_region) ||
+            !int_param("page_size", 1, 10000, &page_size) ||
+            !int_param("lifetime_s", 60, 365 * 86400, &s.lifetime_s)) {
+          return;
+        }
+        s.per_region = static_cast<int>(per_region);
+        s.page_size = static_cast<int>(page_size);
+        if (req.has_param("regions")) {
+          s.regions.clear();
+          for (absl::string_view part : absl::StrSplit(req.get_param_value("regions"), ',')) {
+            std::optional<int64_t> r = ParseId(part);
+            if (!r || *r < 10000001 || *r > 10001000) {
+              return bad(res, "regions must be region ids (10000001..10001000), comma-separated");
+            }
+            s.regions.push_back(*r);
+          }
+        }
+        set_settings(s);
+        res.set_content(Summary().dump(), kJsonType);
+      });
+  server.Post(
+      "/sim/contracts/poison", [this, bad](const httplib::Request& req, httplib::Response& res) {
+        std::optional<int64_t> region = ParseId(req.get_param_value("region_id"));
+        const std::string mode = req.get_param_value("mode");
+        if (!region) return bad(res, "region_id must be a region id");
+        if (mode != "malformed" && mode != "db") return bad(res, "mode must be malformed or db");
+        absl::StatusOr<int64_t> id = AddPoison(*region, mode == "malformed");
+        if (!id.ok()) {
+          res.status = 404;
+          res.set_content(EsiError(id.status().message()), kJsonType);
+          return;
+        }
+        LOG(INFO) << "poison contract " << *id << " (" << mode << ") in region " << *region;
+        res.set_content(json({{"contract_id", *id}, {"region_id", *region}, {"mode", mode}}).dump(),
+                        kJsonType);
+      });
+  server.Post("/sim/contracts/poison/clear",
+              [this](const httplib::Request&, httplib::Response& res) {
+                std::lock_guard<std::mutex> lock(mu_);
+                poison_.clear();
+                res.set_content("{}", kJsonType);
+              });
+  server.Post("/sim/types/fail", [this, bad](const httplib::Request& req, httplib::Response& res) {
     std::optional<int64_t> type = ParseId(req.get_param_value("type_id"));
     if (!type) return bad(res, "type_id must be a type id");
     int64_t status = 500;

@@ -37,8 +37,8 @@ namespace sluice::sim {
 struct ContractSimSettings {
   // The Forge, Domain, Sinq Laison, Heimatar.
   std::vector<int64_t> regions = {10000002, 10000043, 10000032, 10000030};
-  int per_region = 2500;   // listed at any moment
-  int page_size = 1000;    // ESI's page size for this route
+  int per_region = 2500;  // listed at any moment
+  int page_size = 1000;   // ESI's page size for this route
   int64_t lifetime_s = 3 * 24 * 3600;
   int cache_seconds = 300;
 };

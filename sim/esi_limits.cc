@@ -22,8 +22,9 @@ void ErrorLimiter::ExpireLocked(TimePoint now) {
 ErrorLimiter::State ErrorLimiter::StateLocked(TimePoint now) {
   State s;
   s.remain = remain_;
-  s.reset_seconds = window_open_ ? CeilSeconds(window_end_ - now)
-                                 : std::chrono::duration_cast<std::chrono::seconds>(window_).count();
+  s.reset_seconds = window_open_
+                        ? CeilSeconds(window_end_ - now)
+                        : std::chrono::duration_cast<std::chrono::seconds>(window_).count();
   s.limited = window_open_ && remain_ == 0;
   return s;
 }

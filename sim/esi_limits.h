@@ -58,9 +58,9 @@ class ErrorLimiter {
   const Duration window_;
   const Clock* const clock_;
   std::mutex mu_;
-  int remain_;              // guarded by mu_
+  int remain_;                // guarded by mu_
   bool window_open_ = false;  // guarded by mu_
-  TimePoint window_end_;    // guarded by mu_
+  TimePoint window_end_;      // guarded by mu_
 };
 
 class GroupLimiter {
@@ -71,7 +71,7 @@ class GroupLimiter {
   };
   struct Admission {
     bool admitted = false;
-    uint64_t ticket = 0;          // pass to Settle() when admitted
+    uint64_t ticket = 0;              // pass to Settle() when admitted
     int64_t retry_after_seconds = 0;  // when refused
     Snapshot snapshot;
   };
@@ -112,7 +112,7 @@ class GroupLimiter {
   std::vector<Spend> spends_;  // guarded by mu_
   size_t head_ = 0;            // guarded by mu_
   uint64_t front_seq_ = 0;     // guarded by mu_
-  int used_ = 0;              // sum of spends_; guarded by mu_
+  int used_ = 0;               // sum of spends_; guarded by mu_
 };
 
 }  // namespace sluice::sim

@@ -20,12 +20,13 @@ EsiMeter::EsiMeter(const SimConfig& config, const Clock* clock)
     : metering_(config.metering),
       error_budget_(config.esi_error_limit),
       error_window_seconds_(config.esi_error_window_seconds),
-      errors_([budget = config.esi_error_limit, window = config.esi_error_window_seconds,
-               clock] { return std::make_unique<ErrorLimiter>(budget, window, clock); }) {
+      errors_([budget = config.esi_error_limit, window = config.esi_error_window_seconds, clock] {
+        return std::make_unique<ErrorLimiter>(budget, window, clock);
+      }) {
   for (const EsiGroupLimit& g : config.esi_groups) {
     limits_[g.name] = g;
-    groups_[g.name] = std::make_unique<LimiterTable<GroupLimiter>>(
-        [g, costs = config.esi_costs, clock] {
+    groups_[g.name] =
+        std::make_unique<LimiterTable<GroupLimiter>>([g, costs = config.esi_costs, clock] {
           return std::make_unique<GroupLimiter>(g, costs, clock);
         });
   }
@@ -43,8 +44,7 @@ std::string EsiMeter::KeyOf(const std::string& caller) const {
   return metering_ == Metering::kGlobal ? kGlobalKey : caller;
 }
 
-std::shared_ptr<GroupLimiter> EsiMeter::Group(const std::string& group,
-                                              const std::string& caller) {
+std::shared_ptr<GroupLimiter> EsiMeter::Group(const std::string& group, const std::string& caller) {
   auto it = groups_.find(group);
   if (it == groups_.end()) return nullptr;
   return it->second->Get(KeyOf(caller));
@@ -98,10 +98,9 @@ nlohmann::json EsiMeter::ErrorLimitJson() const {
     rows.push_back(Row{address, s});
   }
   const size_t shown = std::min(kMostUsed, rows.size());
-  std::partial_sort(rows.begin(), rows.begin() + shown, rows.end(),
-                    [](const Row& a, const Row& b) {
-                      return std::tie(a.s.remain, a.address) < std::tie(b.s.remain, b.address);
-                    });
+  std::partial_sort(rows.begin(), rows.begin() + shown, rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.s.remain, a.address) < std::tie(b.s.remain, b.address);
+  });
   nlohmann::json least = nlohmann::json::array();
   for (size_t i = 0; i < shown; ++i) {
     least.push_back({{"address", rows[i].address},
@@ -127,12 +126,10 @@ absl::StatusOr<nlohmann::json> EsiMeter::BucketsJson(const std::string& caller) 
     const EsiGroupLimit& limit = limits_.at(name);
     GroupLimiter::Snapshot s{limit.tokens, 0};  // a bucket never used is full
     if (std::shared_ptr<GroupLimiter> g = table->Find(key)) s = g->Peek();
-    groups[name] = {{"limit", FormatEsiLimit(limit)}, {"remaining", s.remaining},
-                    {"used", s.used}};
+    groups[name] = {{"limit", FormatEsiLimit(limit)}, {"remaining", s.remaining}, {"used", s.used}};
   }
-  nlohmann::json out = {{"caller", caller},
-                        {"metering", MeteringName(metering_)},
-                        {"groups", groups}};
+  nlohmann::json out = {
+      {"caller", caller}, {"metering", MeteringName(metering_)}, {"groups", groups}};
   if (is_address) {
     nlohmann::json e = {{"remain", error_budget_},
                         {"reset_seconds", error_window_seconds_},

@@ -19,12 +19,12 @@
 
 #include <httplib.h>
 
+#include <absl/strings/string_view.h>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
-#include <absl/strings/string_view.h>
 
 #include "common/clock.h"
 #include "sim/config.h"
@@ -69,8 +69,7 @@ class EsiModule {
 
 // Every module (esi_modules.cc), over the generated universe.
 std::vector<std::unique_ptr<EsiModule>> MakeEsiModules(const Universe* universe,
-                                                       const SimConfig& config,
-                                                       const Clock* clock);
+                                                       const SimConfig& config, const Clock* clock);
 
 }  // namespace sluice::sim
 

@@ -1,5 +1,5 @@
-#include "sim/esi_module.h"
 #include "sim/contract_routes.h"
+#include "sim/esi_module.h"
 #include "sim/killmail_routes.h"
 
 namespace sluice::sim {

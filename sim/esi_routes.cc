@@ -25,8 +25,8 @@ Reply Error(int status, absl::string_view message) {
 std::optional<int64_t> ValidId(absl::string_view text, Reply* error) {
   std::optional<int64_t> id = ParseId(text);
   if (!id || *id > 2147483647) {
-    *error = Error(400, absl::StrCat("failed to coerce value '", text,
-                                     "' into type integer (format: int32)"));
+    *error = Error(
+        400, absl::StrCat("failed to coerce value '", text, "' into type integer (format: int32)"));
     return std::nullopt;
   }
   return id;
@@ -68,8 +68,10 @@ EsiMatch EsiRoutes::Match(absl::string_view path) const {
     if (seg.size() > 1) m.id = std::string(seg[1]);
   };
   if (seg[0] == "alliances") {
-    if (seg.size() == 1) set(Kind::kAllianceList, "/alliances/", "alliance");
-    else if (seg.size() == 2) set(Kind::kAlliance, "/alliances/{alliance_id}/", "alliance");
+    if (seg.size() == 1)
+      set(Kind::kAllianceList, "/alliances/", "alliance");
+    else if (seg.size() == 2)
+      set(Kind::kAlliance, "/alliances/{alliance_id}/", "alliance");
     else if (seg.size() == 3 && seg[2] == "corporations") {
       set(Kind::kAllianceCorporations, "/alliances/{alliance_id}/corporations/", "alliance");
     }
@@ -99,14 +101,13 @@ EsiMatch EsiRoutes::Match(absl::string_view path) const {
 
 std::vector<EsiRouteInfo> EsiRoutes::Routes() const {
   // Must agree with Match() above.
-  std::vector<EsiRouteInfo> out = {
-      {"/alliances/", "alliance", ""},
-      {"/alliances/{alliance_id}/", "alliance", ""},
-      {"/alliances/{alliance_id}/corporations/", "alliance", ""},
-      {"/corporations/{corporation_id}/", "corporation", ""},
-      {"/corporations/{corporation_id}/members/", "corporation",
-       "esi-corporations.read_corporation_membership.v1"},
-      {"/characters/{character_id}/", "character", ""}};
+  std::vector<EsiRouteInfo> out = {{"/alliances/", "alliance", ""},
+                                   {"/alliances/{alliance_id}/", "alliance", ""},
+                                   {"/alliances/{alliance_id}/corporations/", "alliance", ""},
+                                   {"/corporations/{corporation_id}/", "corporation", ""},
+                                   {"/corporations/{corporation_id}/members/", "corporation",
+                                    "esi-corporations.read_corporation_membership.v1"},
+                                   {"/characters/{character_id}/", "character", ""}};
   for (const EsiModule* module : modules_) {
     for (EsiRouteInfo& r : module->Routes()) out.push_back(std::move(r));
   }

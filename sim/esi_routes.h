@@ -9,9 +9,9 @@
 #ifndef SLUICE_SIM_ESI_ROUTES_H_
 #define SLUICE_SIM_ESI_ROUTES_H_
 
+#include <absl/strings/string_view.h>
 #include <string>
 #include <vector>
-#include <absl/strings/string_view.h>
 
 #include <httplib.h>
 

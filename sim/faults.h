@@ -43,8 +43,8 @@ class FaultInjector {
   double Unit();  // requires mu_
 
   mutable std::mutex mu_;
-  FaultConfig config_;     // guarded by mu_
-  std::mt19937_64 rng_;    // guarded by mu_
+  FaultConfig config_;   // guarded by mu_
+  std::mt19937_64 rng_;  // guarded by mu_
 };
 
 }  // namespace sluice::sim

@@ -25,9 +25,7 @@ std::string HttpDate(TimePoint t) {
   return FormatUtc(s, "%a, %d %b %Y %H:%M:%S GMT");
 }
 
-std::string IsoDate(int64_t unix_seconds) {
-  return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
-}
+std::string IsoDate(int64_t unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string ETagOf(absl::string_view body) {
   uint64_t h = 0xcbf29ce484222325ULL;

@@ -5,12 +5,12 @@
 #ifndef SLUICE_SIM_HTTP_UTIL_H_
 #define SLUICE_SIM_HTTP_UTIL_H_
 
+#include <absl/strings/string_view.h>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-#include <absl/strings/string_view.h>
 
 #include "common/clock.h"
 

@@ -65,7 +65,8 @@ KillmailRoutes::KillmailRoutes(const Universe* universe, const SimConfig& config
       start_(universe->generated_at()),
       body_group_(config.esi_killmail_body_group) {
   for (int64_t alliance : universe_->AllianceIds()) {
-    for (int64_t corp : universe_->AllianceCorporations(alliance).value_or(std::vector<int64_t>{})) {
+    for (int64_t corp :
+         universe_->AllianceCorporations(alliance).value_or(std::vector<int64_t>{})) {
       for (int64_t ch : universe_->CorporationMembers(corp).value_or(std::vector<int64_t>{})) {
         characters_.push_back(ch);
       }
@@ -130,7 +131,8 @@ std::vector<int64_t> KillmailRoutes::ListOf(uint32_t index, TimePoint now) const
   const uint32_t partner = PartnerOf(index);
   if (partner != index) {
     const int64_t theirs = CountOf(partner, now);
-    for (int64_t s = 1; s < theirs; s += 4) ids.push_back(kKillmailIdBase + s * kIdStride + partner);
+    for (int64_t s = 1; s < theirs; s += 4)
+      ids.push_back(kKillmailIdBase + s * kIdStride + partner);
   }
   std::sort(ids.rbegin(), ids.rend());
   return ids;
@@ -149,9 +151,9 @@ absl::StatusOr<std::string> KillmailRoutes::IssueToken(int64_t character_id, Dur
   }
   std::lock_guard<std::mutex> lock(mu_);
   ++tokens_issued_;
-  std::string token = absl::StrCat("simkm-", character_id, "-",
-                                   absl::Hex(Mix(seed_ + tokens_issued_ * 7919 + character_id),
-                                             absl::kZeroPad16));
+  std::string token =
+      absl::StrCat("simkm-", character_id, "-",
+                   absl::Hex(Mix(seed_ + tokens_issued_ * 7919 + character_id), absl::kZeroPad16));
   *expires = clock_->Now() + ttl;
   tokens_[token] = Token{character_id, *expires};
   return token;
@@ -212,7 +214,8 @@ Reply KillmailRoutes::Recent(const std::string& id_text, const httplib::Request&
   if (!id) return Error(400, "Invalid character_id");
   const std::string auth = request.get_header_value("Authorization");
   constexpr absl::string_view kBearer = "Bearer ";
-  if (auth.size() <= kBearer.size() || absl::string_view(auth).substr(0, kBearer.size()) != kBearer) {
+  if (auth.size() <= kBearer.size() ||
+      absl::string_view(auth).substr(0, kBearer.size()) != kBearer) {
     return Error(401, "Authorization not provided");
   }
   const TimePoint now = clock_->Now();
@@ -234,11 +237,12 @@ Reply KillmailRoutes::Recent(const std::string& id_text, const httplib::Request&
     page = *p;
   }
   const std::vector<int64_t> ids = ListOf(*index, now);
-  const int64_t pages = std::max<int64_t>(1, (static_cast<int64_t>(ids.size()) + kKillmailsPerPage - 1) /
-                                                 kKillmailsPerPage);
+  const int64_t pages = std::max<int64_t>(
+      1, (static_cast<int64_t>(ids.size()) + kKillmailsPerPage - 1) / kKillmailsPerPage);
   nlohmann::json body = nlohmann::json::array();
   const int64_t begin = (page - 1) * kKillmailsPerPage;
-  for (int64_t i = begin; i < begin + kKillmailsPerPage && i < static_cast<int64_t>(ids.size()); ++i) {
+  for (int64_t i = begin; i < begin + kKillmailsPerPage && i < static_cast<int64_t>(ids.size());
+       ++i) {
     body.push_back({{"killmail_hash", HashOf(ids[i], seed_)}, {"killmail_id", ids[i]}});
   }
   Reply r;
@@ -280,7 +284,8 @@ Reply KillmailRoutes::Body(const std::string& id_text, const std::string& hash) 
   if (victim_id == owner && !owner_is_victim) victim_id = someone(4);
   std::vector<int64_t> attackers;
   if (!owner_is_victim) attackers.push_back(owner);
-  if (shared && characters_[partner_index] != victim_id) attackers.push_back(characters_[partner_index]);
+  if (shared && characters_[partner_index] != victim_id)
+    attackers.push_back(characters_[partner_index]);
   const int extra = static_cast<int>(H(k, 5) % 3);
   for (int i = 0; i < extra; ++i) {
     int64_t c = someone(10 + i);
@@ -347,7 +352,8 @@ void KillmailRoutes::RegisterControl(httplib::Server& server) {
     for (int64_t id : ids) {
       TimePoint expires;
       auto token = IssueToken(id, std::chrono::seconds(ttl_s), &expires);
-      if (!token.ok()) return SendJson(res, 404, {{"error", std::string(token.status().message())}});
+      if (!token.ok())
+        return SendJson(res, 404, {{"error", std::string(token.status().message())}});
       out.push_back({{"character_id", id},
                      {"access_token", *token},
                      {"expires_at", IsoDate(static_cast<int64_t>(ToUnixSeconds(expires)))}});
@@ -366,8 +372,11 @@ void KillmailRoutes::RegisterControl(httplib::Server& server) {
                       {{"error", std::string(total.status().message())}});
     }
     auto ids = KillmailIds(*id);
-    SendJson(res, 200, {{"character_id", *id}, {"added", *count}, {"total", *total},
-                        {"newest_killmail_id", ids->empty() ? 0 : ids->front()}});
+    SendJson(res, 200,
+             {{"character_id", *id},
+              {"added", *count},
+              {"total", *total},
+              {"newest_killmail_id", ids->empty() ? 0 : ids->front()}});
   });
   server.Get("/sim/killmails", [this](const httplib::Request& req, httplib::Response& res) {
     auto id = IntParam(req, "character_id");
@@ -375,9 +384,11 @@ void KillmailRoutes::RegisterControl(httplib::Server& server) {
     auto ids = KillmailIds(*id);
     if (!ids) return SendJson(res, 404, {{"error", "character not found"}});
     const int64_t n = static_cast<int64_t>(ids->size());
-    SendJson(res, 200, {{"character_id", *id}, {"total", n},
-                        {"newest_killmail_id", ids->empty() ? 0 : ids->front()},
-                        {"pages", std::max<int64_t>(1, (n + kKillmailsPerPage - 1) / kKillmailsPerPage)}});
+    SendJson(res, 200,
+             {{"character_id", *id},
+              {"total", n},
+              {"newest_killmail_id", ids->empty() ? 0 : ids->front()},
+              {"pages", std::max<int64_t>(1, (n + kKillmailsPerPage - 1) / kKillmailsPerPage)}});
   });
 }
 

@@ -99,14 +99,14 @@ class KillmailRoutes final : public EsiModule {
   const Clock* const clock_;
   const Duration growth_period_;
   const TimePoint start_;
-  const std::string body_group_;  // SimConfig::esi_killmail_body_group
+  const std::string body_group_;     // SimConfig::esi_killmail_body_group
   std::vector<int64_t> characters_;  // ascending; index = position
 
   mutable std::mutex mu_;
   std::map<std::string, Token, std::less<>> tokens_;  // guarded by mu_
-  std::map<uint32_t, int64_t> added_;    // guarded by mu_
-  int64_t tokens_issued_ = 0;            // guarded by mu_
-  int64_t added_total_ = 0;              // guarded by mu_
+  std::map<uint32_t, int64_t> added_;                 // guarded by mu_
+  int64_t tokens_issued_ = 0;                         // guarded by mu_
+  int64_t added_total_ = 0;                           // guarded by mu_
 };
 
 // The module as esi_modules.cc creates it (growth period from the

@@ -100,7 +100,7 @@ class LimiterTable {
   const Factory make_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<T>> entries_;  // guarded by mu_
-  size_t sweep_at_ = kMinSweep;                                    // guarded by mu_
+  size_t sweep_at_ = kMinSweep;                                  // guarded by mu_
 };
 
 }  // namespace sluice::sim

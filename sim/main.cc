@@ -19,7 +19,8 @@ DEFINE_string(bind, "0.0.0.0", "address to listen on");
 DEFINE_int32(threads, 32, "HTTP worker threads (one per open connection)");
 
 DEFINE_uint64(seed, 1, "seed for the universe and the fault RNG");
-DEFINE_string(universe, "small", "universe preset: small (~40/200/1000) or full (3547/17769/93000)");
+DEFINE_string(universe, "small",
+              "universe preset: small (~40/200/1000) or full (3547/17769/93000)");
 DEFINE_int32(alliances, 0, "override the preset's alliance count (0 keeps it)");
 DEFINE_int32(corporations, 0, "override the preset's corporation count (0 keeps it)");
 DEFINE_int32(characters, 0, "override the preset's character count (0 keeps it)");
@@ -69,14 +70,36 @@ namespace {
 
 std::vector<std::pair<std::string, std::string>> EnvNames() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const char* flag :
-       {"port", "bind", "threads", "seed", "universe", "alliances", "corporations", "characters",
-        "independent_corporations", "auth_token", "auth_token_character_id", "metering",
-        "cache_list_seconds", "cache_detail_seconds", "cache_members_seconds",
-        "esi_error_limit", "esi_error_window_seconds", "esi_groups", "esi_killmail_body_group",
-        "esi_cost_2xx", "esi_cost_3xx", "esi_cost_4xx", "esi_cost_5xx", "poe_stash_rules",
-        "poe_exchange_rules", "fault_5xx_rate", "fault_slow_rate", "fault_slow_ms",
-        "fault_malformed_rate", "fault_429_no_headers_rate"}) {
+  for (const char* flag : {"port",
+                           "bind",
+                           "threads",
+                           "seed",
+                           "universe",
+                           "alliances",
+                           "corporations",
+                           "characters",
+                           "independent_corporations",
+                           "auth_token",
+                           "auth_token_character_id",
+                           "metering",
+                           "cache_list_seconds",
+                           "cache_detail_seconds",
+                           "cache_members_seconds",
+                           "esi_error_limit",
+                           "esi_error_window_seconds",
+                           "esi_groups",
+                           "esi_killmail_body_group",
+                           "esi_cost_2xx",
+                           "esi_cost_3xx",
+                           "esi_cost_4xx",
+                           "esi_cost_5xx",
+                           "poe_stash_rules",
+                           "poe_exchange_rules",
+                           "fault_5xx_rate",
+                           "fault_slow_rate",
+                           "fault_slow_ms",
+                           "fault_malformed_rate",
+                           "fault_429_no_headers_rate"}) {
     std::string env = std::string("SIM_") + flag;
     std::transform(env.begin(), env.end(), env.begin(),
                    [](unsigned char c) { return std::toupper(c); });
@@ -88,8 +111,7 @@ std::vector<std::pair<std::string, std::string>> EnvNames() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sluice::InitProcess(&argc, &argv, "Simulated ESI and Path of Exile API for Sluice",
-                      EnvNames());
+  sluice::InitProcess(&argc, &argv, "Simulated ESI and Path of Exile API for Sluice", EnvNames());
   using namespace sluice::sim;
 
   SimConfig config;
@@ -124,8 +146,8 @@ int main(int argc, char** argv) {
   auto stash_rules = ParsePoeRules(FLAGS_poe_stash_rules);
   auto exchange_rules = ParsePoeRules(FLAGS_poe_exchange_rules);
   auto metering = ParseMetering(FLAGS_metering);
-  for (const absl::Status& s : {groups.status(), stash_rules.status(), exchange_rules.status(),
-                                metering.status()}) {
+  for (const absl::Status& s :
+       {groups.status(), stash_rules.status(), exchange_rules.status(), metering.status()}) {
     if (!s.ok()) {
       LOG(ERROR) << s.message();
       return 2;

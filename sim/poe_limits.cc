@@ -63,8 +63,7 @@ bool PoeLimiter::IdleLocked(const KeyState& state, TimePoint now) const {
   return true;
 }
 
-PoeLimiter::KeyState& PoeLimiter::StateForLocked(size_t r, const std::string& key,
-                                                 TimePoint now) {
+PoeLimiter::KeyState& PoeLimiter::StateForLocked(size_t r, const std::string& key, TimePoint now) {
   KeyState& state = keys_[r][key];
   if (state.empty()) state.resize(rules_[r].tiers.size());
   ExpireLocked(r, state, now);
@@ -135,8 +134,8 @@ PoeLimiter::Decision PoeLimiter::Decide(const PoeCaller& caller) {
           if (d.outcome == Outcome::kAllowed) d.refused_key = QualifiedKey(r, keys[r]);
           d.outcome = Outcome::kRuleExceeded;
           ts.restricted_until = now + std::chrono::seconds(tier.restriction_seconds);
-          d.retry_after_seconds = std::max<int64_t>(d.retry_after_seconds,
-                                                    tier.restriction_seconds);
+          d.retry_after_seconds =
+              std::max<int64_t>(d.retry_after_seconds, tier.restriction_seconds);
         }
       }
     }

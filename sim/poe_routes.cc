@@ -217,7 +217,8 @@ Reply PoeRoutes::Serve(const PoeMatch& m, const httplib::Request& request) const
     }
     case Kind::kExchange: {
       int64_t now = static_cast<int64_t>(ToUnixSeconds(clock_->Now()));
-      if (m.id.empty()) return ExchangePage(m.realm, now / kHour * kHour - kExchangeHistoryHours * kHour);
+      if (m.id.empty())
+        return ExchangePage(m.realm, now / kHour * kHour - kExchangeHistoryHours * kHour);
       std::optional<int64_t> id = ParseId(m.id);
       if (!id) return Error(400, 2, "Invalid query: id must be a unix timestamp");
       return ExchangePage(m.realm, *id / kHour * kHour);
@@ -251,7 +252,8 @@ std::optional<int64_t> PoeRoutes::PageOf(absl::string_view change_id) {
 
 int64_t PoeRoutes::AvailablePages() const {
   const double elapsed = std::max(0.0, ToUnixSeconds(clock_->Now()) - ToUnixSeconds(origin_));
-  return config_.backlog_pages + static_cast<int64_t>(std::floor(elapsed * config_.pages_per_second));
+  return config_.backlog_pages +
+         static_cast<int64_t>(std::floor(elapsed * config_.pages_per_second));
 }
 
 nlohmann::json PoeRoutes::StashesOf(const std::string& realm, int64_t page) const {

@@ -21,10 +21,10 @@
 #ifndef SLUICE_SIM_POE_ROUTES_H_
 #define SLUICE_SIM_POE_ROUTES_H_
 
+#include <absl/strings/string_view.h>
 #include <cstdint>
 #include <set>
 #include <string>
-#include <absl/strings/string_view.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>

@@ -116,7 +116,8 @@ absl::StatusOr<int> Simulator::Start(int port) {
   universe_ = std::move(*universe);
   LOG(INFO) << "universe generated in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - started).count()
+                   std::chrono::steady_clock::now() - started)
+                   .count()
             << " ms: " << universe_->Summary().dump();
   Build();
 
@@ -231,9 +232,8 @@ void Simulator::RegisterRoutes() {
     res.status = 404;
     res.set_content(EsiError("no such /sim route"), kJsonType);
   });
-  s.Get(R"(.*)", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleUpstream(req, res);
-  });
+  s.Get(R"(.*)",
+        [this](const httplib::Request& req, httplib::Response& res) { HandleUpstream(req, res); });
   // The upstreams we simulate are read-only.
   s.Post(R"(.*)", [](const httplib::Request&, httplib::Response& res) {
     res.status = 405;
@@ -309,10 +309,10 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
         SetGroupHeaders(res, *group, admission.snapshot);
       }
       res.status = 429;
-      res.set_content(EsiError(absl::StrCat("Rate limit exceeded for group ", group->limit().name,
-                                            ", retry in ", admission.retry_after_seconds,
-                                            " seconds")),
-                      kJsonType);
+      res.set_content(
+          EsiError(absl::StrCat("Rate limit exceeded for group ", group->limit().name,
+                                ", retry in ", admission.retry_after_seconds, " seconds")),
+          kJsonType);
       stats_->RecordRequest(match.route, res.status, user_agent, caller);
       return;
     }

@@ -65,8 +65,8 @@ void StatsCollector::Reset() {
   violations_by_caller_.clear();
   // Every reason and fault is always present, so readers need no defaults.
   violations_.clear();
-  for (const char* r : {kViolationEsiGroup, kViolationEsiErrorLimit, kViolationPoeRestriction,
-                        kViolationPoeRule}) {
+  for (const char* r :
+       {kViolationEsiGroup, kViolationEsiErrorLimit, kViolationPoeRestriction, kViolationPoeRule}) {
     violations_[r] = 0;
   }
   faults_.clear();

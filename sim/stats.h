@@ -59,16 +59,16 @@ class StatsCollector {
   static constexpr size_t kMaxViolators = 10000;
 
   mutable std::mutex mu_;
-  uint64_t requests_ = 0;                        // guarded by mu_
-  uint64_t not_modified_ = 0;                    // guarded by mu_
-  uint64_t errors_ = 0;                          // guarded by mu_
-  uint64_t without_user_agent_ = 0;              // guarded by mu_
-  std::map<std::string, uint64_t> by_route_;     // guarded by mu_
-  std::map<int, uint64_t> by_status_;            // guarded by mu_
-  std::map<std::string, uint64_t> violations_;   // guarded by mu_
-  std::map<std::string, uint64_t> faults_;       // guarded by mu_
-  std::map<std::string, uint64_t> user_agents_;  // guarded by mu_
-  std::unordered_map<std::string, uint64_t> by_caller_;  // guarded by mu_
+  uint64_t requests_ = 0;                                 // guarded by mu_
+  uint64_t not_modified_ = 0;                             // guarded by mu_
+  uint64_t errors_ = 0;                                   // guarded by mu_
+  uint64_t without_user_agent_ = 0;                       // guarded by mu_
+  std::map<std::string, uint64_t> by_route_;              // guarded by mu_
+  std::map<int, uint64_t> by_status_;                     // guarded by mu_
+  std::map<std::string, uint64_t> violations_;            // guarded by mu_
+  std::map<std::string, uint64_t> faults_;                // guarded by mu_
+  std::map<std::string, uint64_t> user_agents_;           // guarded by mu_
+  std::unordered_map<std::string, uint64_t> by_caller_;   // guarded by mu_
   std::map<std::string, uint64_t> violations_by_caller_;  // guarded by mu_
 };
 

@@ -28,24 +28,29 @@ struct Race {
 };
 constexpr Race kRaces[] = {{1, {1, 2, 12}}, {2, {3, 4, 14}}, {4, {5, 6, 13}}, {8, {7, 8, 11}}};
 
-constexpr const char* kSyllables[] = {
-    "ka", "ro", "vel", "dra", "mi", "tor", "sen", "lu", "gar", "ne", "zor", "an",
-    "thi", "bel", "qu", "is", "mar", "do", "xe", "rin", "sol", "va", "ken", "or",
-    "ul", "fen", "ja", "pri", "os", "tal", "em", "ny"};
+constexpr const char* kSyllables[] = {"ka",  "ro",  "vel", "dra", "mi",  "tor", "sen", "lu",
+                                      "gar", "ne",  "zor", "an",  "thi", "bel", "qu",  "is",
+                                      "mar", "do",  "xe",  "rin", "sol", "va",  "ken", "or",
+                                      "ul",  "fen", "ja",  "pri", "os",  "tal", "em",  "ny"};
 constexpr const char* kAllianceWords[] = {
-    "Goon", "Test", "Pandemic", "Fraternity", "Brave", "Northern", "Legion", "Circle",
-    "Dark", "Iron", "Silent", "Crimson", "Void", "Stellar", "Black", "Rogue",
-    "Wormhole", "Drone", "Triumvirate", "Shadow", "Phoenix", "Horde", "Siege", "Tau"};
-constexpr const char* kAllianceSuffixes[] = {
-    "Alliance", "Federation", "Coalition", "Collective", "Syndicate", "Empire",
-    "Union", "Consortium", "Accord", "Directorate", "Front", "Covenant"};
+    "Goon",     "Test",  "Pandemic",    "Fraternity", "Brave",   "Northern", "Legion", "Circle",
+    "Dark",     "Iron",  "Silent",      "Crimson",    "Void",    "Stellar",  "Black",  "Rogue",
+    "Wormhole", "Drone", "Triumvirate", "Shadow",     "Phoenix", "Horde",    "Siege",  "Tau"};
+constexpr const char* kAllianceSuffixes[] = {"Alliance",  "Federation",  "Coalition", "Collective",
+                                             "Syndicate", "Empire",      "Union",     "Consortium",
+                                             "Accord",    "Directorate", "Front",     "Covenant"};
 constexpr const char* kCorporationSuffixes[] = {
-    "Inc.", "Corp", "Industries", "Holdings", "Enterprises", "Logistics",
-    "Mining", "Research", "Security", "Explorations", "Fleet", "Syndicate"};
-constexpr const char* kDescriptions[] = {
-    "", "", "", "Recruiting pilots of all ages.", "Nullsec industry and PvP.",
-    "Wormhole dwellers since forever.", "No drama, just spaceships.",
-    "Highsec mission runners.", "Fly safe o7"};
+    "Inc.",   "Corp",     "Industries", "Holdings",     "Enterprises", "Logistics",
+    "Mining", "Research", "Security",   "Explorations", "Fleet",       "Syndicate"};
+constexpr const char* kDescriptions[] = {"",
+                                         "",
+                                         "",
+                                         "Recruiting pilots of all ages.",
+                                         "Nullsec industry and PvP.",
+                                         "Wormhole dwellers since forever.",
+                                         "No drama, just spaceships.",
+                                         "Highsec mission runners.",
+                                         "Fly safe o7"};
 
 template <typename T, size_t N>
 constexpr size_t Len(const T (&)[N]) {
@@ -99,8 +104,7 @@ int64_t DateIn(uint64_t h, int64_t from, int64_t to) {
 }
 
 // `count` strictly increasing ids after `base`, gaps in [2, max_gap].
-std::vector<uint32_t> SpreadIds(std::mt19937_64& rng, uint32_t base, int count,
-                                uint32_t max_gap) {
+std::vector<uint32_t> SpreadIds(std::mt19937_64& rng, uint32_t base, int count, uint32_t max_gap) {
   std::vector<uint32_t> ids(count);
   uint32_t id = base;
   for (int i = 0; i < count; ++i) {
@@ -280,9 +284,9 @@ std::optional<CorporationInfo> Universe::FindCorporation(int64_t id) const {
   auto h = [&](uint64_t salt, uint32_t r) { return Hash(EntityKind::kCorporation, id, r, salt); };
   CorporationInfo info;
   info.id = id;
-  info.name = absl::StrCat(Word(h(11, rev.revision)), " ",
-                           kCorporationSuffixes[Below(h(12, rev.revision),
-                                                      Len(kCorporationSuffixes))]);
+  info.name =
+      absl::StrCat(Word(h(11, rev.revision)), " ",
+                   kCorporationSuffixes[Below(h(12, rev.revision), Len(kCorporationSuffixes))]);
   if (rev.revision > 0) absl::StrAppend(&info.name, " ", rev.revision);
   info.ticker = CorporationTicker(*c, 0);
   uint32_t begin = corp_member_offsets_[*c], end = corp_member_offsets_[*c + 1];

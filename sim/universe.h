@@ -11,12 +11,12 @@
 #ifndef SLUICE_SIM_UNIVERSE_H_
 #define SLUICE_SIM_UNIVERSE_H_
 
+#include <absl/strings/string_view.h>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <absl/strings/string_view.h>
 #include <unordered_map>
 #include <vector>
 
@@ -127,12 +127,12 @@ class Universe {
   std::vector<uint32_t> alliance_executor_;      // corporation index
 
   std::vector<uint32_t> corp_ids_;
-  std::vector<int32_t> corp_alliance_;           // alliance index or -1
-  std::vector<uint32_t> corp_member_offsets_;    // CSR into corp_members_
-  std::vector<uint32_t> corp_members_;           // character indexes
+  std::vector<int32_t> corp_alliance_;         // alliance index or -1
+  std::vector<uint32_t> corp_member_offsets_;  // CSR into corp_members_
+  std::vector<uint32_t> corp_members_;         // character indexes
 
   std::vector<uint32_t> char_ids_;
-  std::vector<uint32_t> char_corp_;              // corporation index
+  std::vector<uint32_t> char_corp_;  // corporation index
 
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Revision> revisions_;  // guarded by mu_

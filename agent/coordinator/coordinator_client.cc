@@ -9,9 +9,8 @@
 
 namespace sluice::agent {
 
-CoordinatorClient::CoordinatorClient(
-    CoordinatorClientOptions options,
-    std::unique_ptr<sluice::v1::AgentService::StubInterface> stub)
+CoordinatorClient::CoordinatorClient(CoordinatorClientOptions options,
+                                     std::unique_ptr<sluice::v1::AgentService::StubInterface> stub)
     : options_(std::move(options)), stub_(std::move(stub)) {
   CHECK(stub_ != nullptr);
 }
@@ -33,8 +32,8 @@ absl::StatusOr<sluice::v1::LeaseTasksResponse> CoordinatorClient::LeaseTasks(
   grpc::ClientContext context;
   // The call may legitimately block for `wait` (long poll) on top of the
   // usual round trip.
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-      FromProtoDuration(request.wait()));
+  auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(FromProtoDuration(request.wait()));
   PrepareContext(&context, options_.rpc, options_.rpc_timeout + wait);
   sluice::v1::LeaseTasksResponse response;
   grpc::Status status = stub_->LeaseTasks(&context, request, &response);

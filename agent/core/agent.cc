@@ -36,8 +36,8 @@ Agent::Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskServ
       gate_(std::move(gate)),
       upstream_(std::move(upstream)),
       clock_(clock),
-      max_tasks_(std::clamp(options_.max_tasks > 0 ? options_.max_tasks : 2 * options_.workers,
-                            1, 1000)) {
+      max_tasks_(
+          std::clamp(options_.max_tasks > 0 ? options_.max_tasks : 2 * options_.workers, 1, 1000)) {
   CHECK(tasks_ != nullptr);
   CHECK(gate_ != nullptr);
   CHECK(upstream_ != nullptr);
@@ -104,8 +104,8 @@ void Agent::LeaseLoop() {
     const std::vector<std::string> kinds = LeasableKinds(clock_->Now(), &wake);
     if (kinds.empty()) {
       // Every budget we could use is spent: nothing to lease before one has room.
-      const Duration wait = std::clamp<Duration>(wake - clock_->Now(), std::chrono::milliseconds(10),
-                                                 options_.lease_wait);
+      const Duration wait = std::clamp<Duration>(
+          wake - clock_->Now(), std::chrono::milliseconds(10), options_.lease_wait);
       if (!SleepUnlessStopping(wait)) break;
       continue;
     }
@@ -213,8 +213,8 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   if (!task.etag().empty()) request.headers.emplace_back("If-None-Match", task.etag());
   FetchFailure failure = FetchFailure::kNone;
   GateRefusal refusal;
-  absl::StatusOr<HttpResponse> response = GatedGet(
-      *bound, task, request, clock_->Now() + options_.token_wait, &failure, &refusal);
+  absl::StatusOr<HttpResponse> response =
+      GatedGet(*bound, task, request, clock_->Now() + options_.token_wait, &failure, &refusal);
   if (failure == FetchFailure::kNoToken) {
     Defer(task, response.status(), refusal);
     return;
@@ -245,8 +245,8 @@ void Agent::Defer(const sluice::v1::Task& task, const absl::Status& why,
                   const GateRefusal& refusal) {
   if (why.code() == absl::StatusCode::kCancelled) {
     // The agent is draining: hand it back for anyone to take now.
-    Release(task, absl::StrCat("agent draining; task released before its call (", why.message(),
-                               ")"));
+    Release(task,
+            absl::StrCat("agent draining; task released before its call (", why.message(), ")"));
     return;
   }
   ++counters_.tasks_deferred;
@@ -367,8 +367,7 @@ void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
   leases_.Remove(task);
 }
 
-void Agent::Release(const sluice::v1::Task& task, const std::string& reason,
-                    Duration retry_after) {
+void Agent::Release(const sluice::v1::Task& task, const std::string& reason, Duration retry_after) {
   Deliver(task, ReleaseOutcome(task, options_.agent_id, reason, retry_after));
 }
 
@@ -407,12 +406,11 @@ void Agent::ExtendLoop() {
 void Agent::LogProgress() {
   AgentStats s = stats();
   LOG(INFO) << "agent " << options_.agent_id << ": leased " << s.tasks_leased << ", done "
-            << s.tasks_done << " (" << s.not_modified << " not modified; "
-            << s.complete_calls << " completion calls), failed "
-            << s.tasks_failed << " (" << s.tasks_failed_permanent << " permanent), released "
-            << s.tasks_released << ", upstream requests " << s.upstream_requests << " ("
-            << s.upstream_errors << " errors, " << s.rate_limited << " rate-limited), queued "
-            << queue_.size() << ", held " << leases_.size();
+            << s.tasks_done << " (" << s.not_modified << " not modified; " << s.complete_calls
+            << " completion calls), failed " << s.tasks_failed << " (" << s.tasks_failed_permanent
+            << " permanent), released " << s.tasks_released << ", upstream requests "
+            << s.upstream_requests << " (" << s.upstream_errors << " errors, " << s.rate_limited
+            << " rate-limited), queued " << queue_.size() << ", held " << leases_.size();
 }
 
 void Agent::Stop() {

@@ -83,13 +83,13 @@ struct AgentOptions {
 struct AgentStats {
   int64_t tasks_leased = 0;
   int64_t tasks_done = 0;
-  int64_t complete_calls = 0;   // CompleteTasks calls (CompleteTask with coalescing off)
-  int64_t not_modified = 0;     // 304s (also counted in tasks_done)
+  int64_t complete_calls = 0;  // CompleteTasks calls (CompleteTask with coalescing off)
+  int64_t not_modified = 0;    // 304s (also counted in tasks_done)
   int64_t tasks_failed = 0;
   int64_t tasks_failed_permanent = 0;  // subset of tasks_failed
-  int64_t tasks_released = 0;   // given back without an upstream call
-  int64_t tasks_deferred = 0;   // of which because their budget had no room
-  int64_t leases_lost = 0;      // result or extension rejected: lease superseded
+  int64_t tasks_released = 0;          // given back without an upstream call
+  int64_t tasks_deferred = 0;          // of which because their budget had no room
+  int64_t leases_lost = 0;             // result or extension rejected: lease superseded
   int64_t upstream_requests = 0;
   int64_t upstream_errors = 0;  // transport errors and HTTP statuses >= 300 except 304
   int64_t bad_bodies = 0;       // 2xx the handler could not use
@@ -124,8 +124,8 @@ class Agent {
   struct Counters {
     std::atomic<int64_t> tasks_leased{0}, tasks_done{0}, not_modified{0}, tasks_failed{0},
         tasks_failed_permanent{0}, tasks_released{0}, tasks_deferred{0}, leases_lost{0},
-        upstream_requests{0},
-        upstream_errors{0}, bad_bodies{0}, rate_limited{0}, report_errors{0}, lease_errors{0};
+        upstream_requests{0}, upstream_errors{0}, bad_bodies{0}, rate_limited{0}, report_errors{0},
+        lease_errors{0};
   };
 
   void LeaseLoop();
@@ -175,9 +175,9 @@ class Agent {
   std::mutex mu_;
   std::condition_variable cv_;
   bool started_ = false;
-  bool stopping_ = false;        // guarded by mu_
-  bool extender_stop_ = false;   // guarded by mu_
-  bool stopped_ = false;         // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_
+  bool extender_stop_ = false;  // guarded by mu_
+  bool stopped_ = false;        // guarded by mu_
   std::thread leaser_;
   std::thread extender_;
   std::vector<std::thread> workers_;

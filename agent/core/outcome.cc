@@ -94,22 +94,31 @@ std::string BodyExcerpt(const std::string& body) {
 
 const char* OutcomeClassName(OutcomeClass cls) {
   switch (cls) {
-    case OutcomeClass::kCompleted: return "completed";
-    case OutcomeClass::kNotModified: return "not_modified";
-    case OutcomeClass::kBadBody: return "bad_body";
-    case OutcomeClass::kGone: return "gone";
-    case OutcomeClass::kRateLimited: return "rate_limited";
-    case OutcomeClass::kClientError: return "client_error";
-    case OutcomeClass::kServerError: return "server_error";
-    case OutcomeClass::kTransportError: return "transport_error";
-    case OutcomeClass::kReleased: return "released";
+    case OutcomeClass::kCompleted:
+      return "completed";
+    case OutcomeClass::kNotModified:
+      return "not_modified";
+    case OutcomeClass::kBadBody:
+      return "bad_body";
+    case OutcomeClass::kGone:
+      return "gone";
+    case OutcomeClass::kRateLimited:
+      return "rate_limited";
+    case OutcomeClass::kClientError:
+      return "client_error";
+    case OutcomeClass::kServerError:
+      return "server_error";
+    case OutcomeClass::kTransportError:
+      return "transport_error";
+    case OutcomeClass::kReleased:
+      return "released";
   }
   return "unknown";
 }
 
 TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
-                          const std::string& agent_id,
-                          const absl::StatusOr<HttpResponse>& response, TimePoint now) {
+                          const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
+                          TimePoint now) {
   if (!response.ok()) {
     return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(),
                 std::string(response.status().message()));
@@ -131,8 +140,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
     if (parsed->payload.has_value()) *out.complete.mutable_payload() = std::move(*parsed->payload);
     return out;
   }
-  const std::string error =
-      absl::StrCat(label, ": HTTP ", status, BodyExcerpt(response->body));
+  const std::string error = absl::StrCat(label, ": HTTP ", status, BodyExcerpt(response->body));
   if (status == 404 || status == 410) {
     return Fail(OutcomeClass::kGone, task, agent_id, status, Duration::zero(), error);
   }
@@ -141,30 +149,26 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
                 RateLimitRetryAfter(response->headers, now), error);
   }
   if (status >= 400 && status < 500) {
-    return Fail(OutcomeClass::kClientError, task, agent_id, status, Duration::zero(),
-                error);
+    return Fail(OutcomeClass::kClientError, task, agent_id, status, Duration::zero(), error);
   }
   std::string detail = error;
   if (status >= 300 && status < 400) {
     absl::StrAppend(&detail, " (redirect to '", response->headers.GetOr("Location"),
                     "' not followed; check the upstream base URL)");
   }
-  return Fail(OutcomeClass::kServerError, task, agent_id, status, Duration::zero(),
-              detail);
+  return Fail(OutcomeClass::kServerError, task, agent_id, status, Duration::zero(), detail);
 }
 
 TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
-                             const std::string& agent_id,
-                             const absl::StatusOr<HandlerResult>& run, FetchFailure failure,
-                             TimePoint now) {
+                             const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
+                             FetchFailure failure, TimePoint now) {
   if (!run.ok()) {
     const std::string message(run.status().message());
     switch (failure) {
       case FetchFailure::kNoToken:
         return ReleaseOutcome(task, agent_id, absl::StrCat("no rate token: ", message));
       case FetchFailure::kTransport:
-        return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(),
-                    message);
+        return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(), message);
       case FetchFailure::kNone:
         break;
     }

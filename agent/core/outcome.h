@@ -34,13 +34,13 @@ namespace sluice::agent {
 enum class OutcomeClass {
   kCompleted,
   kNotModified,
-  kBadBody,          // 2xx whose body the handler rejected
-  kGone,             // 404/410
-  kRateLimited,      // 420/429
-  kClientError,      // other 4xx
-  kServerError,      // 3xx/5xx/other
-  kTransportError,   // no HTTP answer
-  kReleased,         // never called upstream (drain, no token, no handler)
+  kBadBody,         // 2xx whose body the handler rejected
+  kGone,            // 404/410
+  kRateLimited,     // 420/429
+  kClientError,     // other 4xx
+  kServerError,     // 3xx/5xx/other
+  kTransportError,  // no HTTP answer
+  kReleased,        // never called upstream (drain, no token, no handler)
 };
 
 struct TaskOutcome {
@@ -58,8 +58,8 @@ struct TaskOutcome {
 const char* OutcomeClassName(OutcomeClass cls);
 
 TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
-                          const std::string& agent_id,
-                          const absl::StatusOr<HttpResponse>& response, TimePoint now);
+                          const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
+                          TimePoint now);
 
 // Why a multi-request task's Fetch produced no HTTP answer, if it did not.
 enum class FetchFailure { kNone, kNoToken, kTransport };
@@ -69,9 +69,8 @@ enum class FetchFailure { kNone, kNoToken, kTransport };
 // a release (no rate token, stopping), a transport error, or a bad body,
 // as `failure` says.
 TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
-                             const std::string& agent_id,
-                             const absl::StatusOr<HandlerResult>& run, FetchFailure failure,
-                             TimePoint now);
+                             const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
+                             FetchFailure failure, TimePoint now);
 
 // A transient failure for a task this agent gives back without having called
 // the upstream (shutting down, no rate token in time, unknown kind).

@@ -2,16 +2,15 @@
 // corporations. Seed 001: "without this step, corporations cannot be
 // discovered", so the listed corporations are forced.
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {
 
 class AllianceCorporationsHandler final : public Handler {
  public:
-  explicit AllianceCorporationsHandler(const HandlerConfig& config)
-      : base_(config.esi_base_url) {}
+  explicit AllianceCorporationsHandler(const HandlerConfig& config) : base_(config.esi_base_url) {}
 
   UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
     return {esi::JoinUrl(base_, absl::StrCat("/alliances/", task.entity_id(), "/corporations/")),

@@ -1,8 +1,8 @@
 // alliance: GET /alliances/{id}/ -> AllianceRecord; the executor corporation
 // is discovered (queued only if missing or stale).
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {
@@ -47,11 +47,10 @@ class AllianceHandler final : public Handler {
 }  // namespace
 
 void RegisterAllianceHandler(HandlerRegistry& registry) {
-  registry.Register(HandlerSpec{
-      "alliance",
-      {"esi", "/alliances/{id}/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<AllianceHandler>(c); }});
+  registry.Register(
+      HandlerSpec{"alliance", {"esi", "/alliances/{id}/"}, nullptr, [](const HandlerConfig& c) {
+                    return std::make_unique<AllianceHandler>(c);
+                  }});
 }
 
 }  // namespace sluice::agent

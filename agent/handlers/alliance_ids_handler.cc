@@ -1,8 +1,8 @@
 // alliance_ids: GET /alliances/ lists every live alliance. Its whole purpose
 // is to refresh what it lists, so both follow-up kinds are forced.
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {
@@ -32,11 +32,10 @@ class AllianceIdsHandler final : public Handler {
 }  // namespace
 
 void RegisterAllianceIdsHandler(HandlerRegistry& registry) {
-  registry.Register(HandlerSpec{
-      "alliance_ids",
-      {"esi", "/alliances/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<AllianceIdsHandler>(c); }});
+  registry.Register(
+      HandlerSpec{"alliance_ids", {"esi", "/alliances/"}, nullptr, [](const HandlerConfig& c) {
+                    return std::make_unique<AllianceIdsHandler>(c);
+                  }});
 }
 
 }  // namespace sluice::agent

@@ -2,8 +2,8 @@
 // character's corporation and alliance: seed 001's "missing corporations
 // found from characters" (the coordinator queues only missing or stale ids).
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {
@@ -49,11 +49,10 @@ class CharacterHandler final : public Handler {
 }  // namespace
 
 void RegisterCharacterHandler(HandlerRegistry& registry) {
-  registry.Register(HandlerSpec{
-      "character",
-      {"esi", "/characters/{id}/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<CharacterHandler>(c); }});
+  registry.Register(
+      HandlerSpec{"character", {"esi", "/characters/{id}/"}, nullptr, [](const HandlerConfig& c) {
+                    return std::make_unique<CharacterHandler>(c);
+                  }});
 }
 
 }  // namespace sluice::agent

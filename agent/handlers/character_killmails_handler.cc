@@ -10,8 +10,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice::agent {
@@ -37,8 +37,8 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
       HandlerResult stopped;
       HttpResponse r;
       r.status = 401;
-      r.body = ctx.token_problem().empty() ? "no access token for this character"
-                                           : ctx.token_problem();
+      r.body =
+          ctx.token_problem().empty() ? "no access token for this character" : ctx.token_problem();
       stopped.stopped_by = std::move(r);
       return stopped;
     }
@@ -52,8 +52,8 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
     int pages_total = 1;
     int page = 1;
     for (; page <= kMaxPages; ++page) {
-      auto response = fetcher.Fetch(
-          {esi::JoinUrl(base_, absl::StrCat(path, "?page=", page)), headers});
+      auto response =
+          fetcher.Fetch({esi::JoinUrl(base_, absl::StrCat(path, "?page=", page)), headers});
       if (!response.ok()) return response.status();
       if (response->status < 200 || response->status >= 300) {
         HandlerResult stopped;
@@ -74,7 +74,8 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
       if (!body->is_array()) return absl::InvalidArgumentError(page_what + ": not a JSON array");
       for (size_t i = 0; i < body->size() && !found; ++i) {
         const std::string ref_what = absl::StrCat(page_what, " [", i, "]");
-        if (!(*body)[i].is_object()) return absl::InvalidArgumentError(ref_what + ": not an object");
+        if (!(*body)[i].is_object())
+          return absl::InvalidArgumentError(ref_what + ": not an object");
         esi::FieldReader f((*body)[i], ref_what);
         const int64_t id = f.RequiredInt("killmail_id");
         const std::string hash = f.RequiredString("killmail_hash");

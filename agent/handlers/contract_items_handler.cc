@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -22,7 +22,8 @@ bool Present(const json& o, const char* field) {
 absl::Status RequireBool(const json& o, const char* field, bool required, bool* out,
                          const std::string& what) {
   if (!Present(o, field)) {
-    if (required) return absl::InvalidArgumentError(absl::StrCat(what, ": field '", field, "' is missing"));
+    if (required)
+      return absl::InvalidArgumentError(absl::StrCat(what, ": field '", field, "' is missing"));
     *out = false;
     return absl::OkStatus();
   }

@@ -9,8 +9,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -50,9 +50,9 @@ absl::StatusOr<v1::PublicContract> ParseContract(const json& o, const std::strin
   if (!f.status().ok()) return f.status();
   if (Present(o, "for_corporation")) {
     if (!o["for_corporation"].is_boolean()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": field 'for_corporation' is ", o["for_corporation"].type_name(),
-                       ", expected a boolean"));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": field 'for_corporation' is ",
+                                                     o["for_corporation"].type_name(),
+                                                     ", expected a boolean"));
     }
     c.set_for_corporation(o["for_corporation"].get<bool>());
   }
@@ -61,8 +61,8 @@ absl::StatusOr<v1::PublicContract> ParseContract(const json& o, const std::strin
   }
   const std::string& t = c.type();
   if (t != "item_exchange" && t != "auction" && t != "courier" && t != "unknown") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": field 'type' is '", t, "', expected item_exchange, auction, "
+    return absl::InvalidArgumentError(absl::StrCat(what, ": field 'type' is '", t,
+                                                   "', expected item_exchange, auction, "
                                                    "courier or unknown"));
   }
   return c;
@@ -98,9 +98,9 @@ class ContractsRegionHandler final : public MultiRequestHandler {
       if (page == 1) {
         std::string x_pages = response->headers.GetOr("X-Pages", "1");
         if (!absl::SimpleAtoi(x_pages, &pages) || pages < 1 || pages > kMaxPages) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(what, ": header X-Pages '", x_pages, "' is not a page count in [1, ",
-                           kMaxPages, "]"));
+          return absl::InvalidArgumentError(absl::StrCat(what, ": header X-Pages '", x_pages,
+                                                         "' is not a page count in [1, ", kMaxPages,
+                                                         "]"));
         }
         out.set_pages_total(pages);
       }
@@ -108,7 +108,8 @@ class ContractsRegionHandler final : public MultiRequestHandler {
       result->set_page(page);
       if (response->status == 304) {
         result->set_not_modified(true);
-        result->set_etag(response->headers.GetOr("ETag", known != etags.end() ? known->second : ""));
+        result->set_etag(
+            response->headers.GetOr("ETag", known != etags.end() ? known->second : ""));
         continue;
       }
       result->set_etag(response->headers.GetOr("ETag"));

@@ -2,8 +2,8 @@
 // and creator (player characters only), the alliance, and, when this agent
 // holds an ESI token, the member list (an authenticated route).
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {
@@ -58,10 +58,9 @@ class CorporationHandler final : public Handler {
 
 void RegisterCorporationHandler(HandlerRegistry& registry) {
   registry.Register(HandlerSpec{
-      "corporation",
-      {"esi", "/corporations/{id}/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<CorporationHandler>(c); }});
+      "corporation", {"esi", "/corporations/{id}/"}, nullptr, [](const HandlerConfig& c) {
+        return std::make_unique<CorporationHandler>(c);
+      }});
 }
 
 }  // namespace sluice::agent

@@ -3,8 +3,8 @@
 // token, so the coordinator never hands this kind to an agent that cannot
 // serve it.
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 
 namespace sluice::agent {
 namespace {

@@ -59,8 +59,8 @@ absl::StatusOr<std::vector<int64_t>> ParseIdArray(const std::string& body,
   for (size_t i = 0; i < parsed->size(); ++i) {
     const json& v = (*parsed)[i];
     if (!v.is_number_integer()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": element ", i, " is ",
-                                                     v.type_name(), ", expected an integer id"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": element ", i, " is ", v.type_name(), ", expected an integer id"));
     }
     ids.push_back(v.get<int64_t>());
   }

@@ -41,8 +41,7 @@ absl::StatusOr<nlohmann::json> ParseJson(const std::string& body, const std::str
 // A JSON object body.
 absl::StatusOr<nlohmann::json> ParseObject(const std::string& body, const std::string& what);
 // A JSON array of integer ids, e.g. GET /alliances/.
-absl::StatusOr<std::vector<int64_t>> ParseIdArray(const std::string& body,
-                                                  const std::string& what);
+absl::StatusOr<std::vector<int64_t>> ParseIdArray(const std::string& body, const std::string& what);
 
 // Reads typed fields from one JSON object, remembering the first error so a
 // handler can read every field and check once.

@@ -79,9 +79,8 @@ absl::StatusOr<Message> UnpackContext(const sluice::v1::Task& task, absl::string
         absl::StrCat(what, ": the task carries no context, expected ", expected));
   }
   if (!task.context().template Is<Message>()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": the task's context is '",
-                                                   task.context().type_url(), "', expected ",
-                                                   expected));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": the task's context is '", task.context().type_url(), "', expected ", expected));
   }
   Message message;
   if (!task.context().UnpackTo(&message)) {

@@ -4,8 +4,8 @@
 // coordinator stores the body and participants and queues the characters,
 // corporations, alliances and ship types it does not have yet.
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice::agent {
@@ -49,8 +49,9 @@ class KillmailHandler final : public MultiRequestHandler {
       HandlerResult stopped;
       HttpResponse r;
       r.status = 404;
-      r.body = "no killmail_hash known for this killmail (hashes are learned from a "
-               "character's killmail list)";
+      r.body =
+          "no killmail_hash known for this killmail (hashes are learned from a "
+          "character's killmail list)";
       stopped.stopped_by = std::move(r);
       return stopped;
     }
@@ -72,7 +73,8 @@ class KillmailHandler final : public MultiRequestHandler {
     km.set_solar_system_id(f.RequiredInt("solar_system_id"));
     if (!f.status().ok()) return f.status();
     if (km.killmail_id() != task.entity_id()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": body is killmail ", km.killmail_id()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": body is killmail ", km.killmail_id()));
     }
     auto victim = body->find("victim");
     if (victim == body->end()) {
@@ -102,11 +104,11 @@ class KillmailHandler final : public MultiRequestHandler {
 }  // namespace
 
 void RegisterKillmailHandler(HandlerRegistry& registry) {
-  registry.Register(HandlerSpec{
-      "killmail",
-      {"esi", "/killmails/{killmail_id}/{killmail_hash}/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<KillmailHandler>(c); }});
+  registry.Register(
+      HandlerSpec{"killmail",
+                  {"esi", "/killmails/{killmail_id}/{killmail_hash}/"},
+                  nullptr,
+                  [](const HandlerConfig& c) { return std::make_unique<KillmailHandler>(c); }});
 }
 
 }  // namespace sluice::agent

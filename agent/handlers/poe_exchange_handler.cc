@@ -7,8 +7,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -61,7 +61,8 @@ class PoeExchangeHandler final : public Handler {
     int64_t next = 0;
     auto next_it = body->find("next_change_id");
     if (next_it == body->end() || !ReadHour(*next_it, &next)) {
-      return absl::InvalidArgumentError(what + ": field 'next_change_id' is missing or not a number");
+      return absl::InvalidArgumentError(what +
+                                        ": field 'next_change_id' is missing or not a number");
     }
     auto markets = body->find("markets");
     if (markets == body->end() || !markets->is_array()) {
@@ -82,21 +83,23 @@ class PoeExchangeHandler final : public Handler {
         return absl::InvalidArgumentError(field + ": 'league' and 'market_id' must be strings");
       }
       if (volume == m.end() || !volume->is_object()) {
-        return absl::InvalidArgumentError(field + ": field 'volume_traded' is missing or not an object");
+        return absl::InvalidArgumentError(field +
+                                          ": field 'volume_traded' is missing or not an object");
       }
       sluice::v1::PoeExchangeMarket* out = page.add_markets();
       out->set_league(league->get<std::string>());
       out->set_market_id(market_id->get<std::string>());
       out->set_volume_traded_json(volume->dump());
-      std::string* optional[] = {out->mutable_lowest_stock_json(), out->mutable_highest_stock_json(),
-                                 out->mutable_lowest_ratio_json(), out->mutable_highest_ratio_json()};
+      std::string* optional[] = {
+          out->mutable_lowest_stock_json(), out->mutable_highest_stock_json(),
+          out->mutable_lowest_ratio_json(), out->mutable_highest_ratio_json()};
       const char* names[] = {"lowest_stock", "highest_stock", "lowest_ratio", "highest_ratio"};
       for (int k = 0; k < 4; ++k) {
         auto it = m.find(names[k]);
         if (it == m.end() || it->is_null()) continue;
         if (!it->is_object()) {
-          return absl::InvalidArgumentError(absl::StrCat(field, ": field '", names[k],
-                                                         "' is not an object"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(field, ": field '", names[k], "' is not an object"));
         }
         *optional[k] = it->dump();
       }
@@ -113,11 +116,11 @@ class PoeExchangeHandler final : public Handler {
 }  // namespace
 
 void RegisterPoeExchangeHandler(HandlerRegistry& registry) {
-  registry.Register(HandlerSpec{
-      "poe_exchange_stream",
-      {"poe", "/currency-exchange/{id}"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<PoeExchangeHandler>(c); }});
+  registry.Register(
+      HandlerSpec{"poe_exchange_stream",
+                  {"poe", "/currency-exchange/{id}"},
+                  nullptr,
+                  [](const HandlerConfig& c) { return std::make_unique<PoeExchangeHandler>(c); }});
 }
 
 }  // namespace sluice::agent

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -53,7 +53,8 @@ class PoeStashHandler final : public Handler {
     if (!body.ok()) return body.status();
     auto next = body->find("next_change_id");
     if (next == body->end() || !next->is_string()) {
-      return absl::InvalidArgumentError(what + ": field 'next_change_id' is missing or not a string");
+      return absl::InvalidArgumentError(what +
+                                        ": field 'next_change_id' is missing or not a string");
     }
     auto stashes = body->find("stashes");
     if (stashes == body->end() || !stashes->is_array()) {
@@ -100,10 +101,9 @@ class PoeStashHandler final : public Handler {
 
 void RegisterPoeStashHandler(HandlerRegistry& registry) {
   registry.Register(HandlerSpec{
-      "poe_stash_stream",
-      {"poe", "/public-stash-tabs"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<PoeStashHandler>(c); }});
+      "poe_stash_stream", {"poe", "/public-stash-tabs"}, nullptr, [](const HandlerConfig& c) {
+        return std::make_unique<PoeStashHandler>(c);
+      }});
 }
 
 }  // namespace sluice::agent

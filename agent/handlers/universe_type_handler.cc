@@ -3,8 +3,8 @@
 // by contract items and killmails; refreshed by the contract aggregation job
 // once a type is 30 days old. A 304 only confirms the cached row.
 #include "absl/strings/str_cat.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -41,9 +41,8 @@ class UniverseTypeHandler final : public Handler {
     }
     t.set_published((*body)["published"].get<bool>());
     if (present("type_id") && (*body)["type_id"] != task.entity_id()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": field 'type_id' is ", (*body)["type_id"].dump(),
-                       ", expected the requested id"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": field 'type_id' is ", (*body)["type_id"].dump(), ", expected the requested id"));
     }
     HandlerResult result;
     SetPayload(result, t);
@@ -58,10 +57,9 @@ class UniverseTypeHandler final : public Handler {
 
 void RegisterUniverseTypeHandler(HandlerRegistry& registry) {
   registry.Register(HandlerSpec{
-      "universe_type",
-      {"esi", "/universe/types/{type_id}/"},
-      nullptr,
-      [](const HandlerConfig& c) { return std::make_unique<UniverseTypeHandler>(c); }});
+      "universe_type", {"esi", "/universe/types/{type_id}/"}, nullptr, [](const HandlerConfig& c) {
+        return std::make_unique<UniverseTypeHandler>(c);
+      }});
 }
 
 }  // namespace sluice::agent

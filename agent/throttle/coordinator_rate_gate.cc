@@ -131,9 +131,9 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     ++stats_.lease_errors;
     ++state->failures;
     state->next_ask_at = now + LeaseErrorBackoff(state->failures);
-    LOG_EVERY_N(WARNING, 20) << "LeaseTokens(" << route.Key() << ") failed: "
-                             << status.error_code() << " " << status.error_message()
-                             << " (" << google::COUNTER << " times)";
+    LOG_EVERY_N(WARNING, 20) << "LeaseTokens(" << route.Key() << ") failed: " << status.error_code()
+                             << " " << status.error_message() << " (" << google::COUNTER
+                             << " times)";
   } else if (response.granted() > 0) {
     state->failures = 0;
     state->limiting_budget.clear();
@@ -146,9 +146,8 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
       // on the way. Do not spin asking for more.
       state->next_ask_at = now + options_.min_retry_wait;
       LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " for " << route.Key()
-                               << " unusable on arrival (usable until "
-                               << FormatRfc3339(expires) << ", now " << FormatRfc3339(now)
-                               << ")";
+                               << " unusable on arrival (usable until " << FormatRfc3339(expires)
+                               << ", now " << FormatRfc3339(now) << ")";
     }
   } else {
     ++stats_.lease_refusals;
@@ -157,8 +156,8 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     state->next_ask_at = std::max(retry_at, now + options_.min_retry_wait);
     state->limiting_budget = response.limiting_budget();
     state->limiting_scope = response.limiting_scope();
-    VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget "
-            << response.limiting_budget() << "; retry at " << FormatRfc3339(state->next_ask_at);
+    VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget " << response.limiting_budget()
+            << "; retry at " << FormatRfc3339(state->next_ask_at);
   }
   cv_.notify_all();
 }

@@ -100,9 +100,9 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
 
  private:
   struct RouteState {
-    bool refilling = false;   // one LeaseTokens call in flight for the route
-    TimePoint next_ask_at{};  // do not call LeaseTokens before this
-    int failures = 0;         // consecutive LeaseTokens errors
+    bool refilling = false;       // one LeaseTokens call in flight for the route
+    TimePoint next_ask_at{};      // do not call LeaseTokens before this
+    int failures = 0;             // consecutive LeaseTokens errors
     std::string limiting_budget;  // of the last refusal
     std::string limiting_scope;
   };

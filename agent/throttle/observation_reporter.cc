@@ -82,9 +82,8 @@ void ObservationReporter::Loop() {
     bool stop;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, options_.report_interval, [this] {
-        return stopping_ || queue_.size() >= options_.report_batch;
-      });
+      cv_.wait_for(lock, options_.report_interval,
+                   [this] { return stopping_ || queue_.size() >= options_.report_batch; });
       stop = stopping_;
     }
     if (stop) {
@@ -154,9 +153,9 @@ bool ObservationReporter::SendBatch(size_t max) {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.observations_rejected += static_cast<int64_t>(batch.size());
     }
-    LOG(ERROR) << "ReportBatch rejected (" << status.error_code() << " "
-               << status.error_message() << "); dropped " << batch.size()
-               << " observation(s)" << (batch.empty() ? " and the token returns" : "");
+    LOG(ERROR) << "ReportBatch rejected (" << status.error_code() << " " << status.error_message()
+               << "); dropped " << batch.size() << " observation(s)"
+               << (batch.empty() ? " and the token returns" : "");
     return true;
   }
   if (!status.ok()) {

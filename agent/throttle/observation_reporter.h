@@ -83,7 +83,8 @@ class ObservationReporter {
 
   // `stub` and `returns` are not owned.
   ObservationReporter(ObservationReporterOptions options,
-                      sluice::v1::ThrottlerService::StubInterface* stub, TokenReturnSource* returns);
+                      sluice::v1::ThrottlerService::StubInterface* stub,
+                      TokenReturnSource* returns);
   ~ObservationReporter();  // Stop()
   ObservationReporter(const ObservationReporter&) = delete;
   ObservationReporter& operator=(const ObservationReporter&) = delete;

@@ -29,7 +29,7 @@ struct Permit {
 // What one upstream call produced, as the throttler needs it.
 struct UpstreamObservation {
   Route route;
-  int status = 0;  // 0 = transport failure, no HTTP answer
+  int status = 0;     // 0 = transport failure, no HTTP answer
   HeaderMap headers;  // all response headers; the gate forwards what matters
   TimePoint observed_at;
   int64_t lease_id = 0;

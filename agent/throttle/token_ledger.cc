@@ -20,8 +20,7 @@ void TokenLedger::RememberRevoked(int64_t lease_id) {
   }
 }
 
-int TokenLedger::AddLease(const Route& route, int64_t lease_id, int granted,
-                          TimePoint expires_at) {
+int TokenLedger::AddLease(const Route& route, int64_t lease_id, int granted, TimePoint expires_at) {
   if (granted <= 0) return 0;
   stats_.granted += granted;
   if (revoked_ids_.count(lease_id) > 0) {

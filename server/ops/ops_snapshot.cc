@@ -185,8 +185,11 @@ nlohmann::json RenderJson(const OpsSnapshot& s) {
   if (!s.database_ok) j["database_error"] = s.database_error;
   j["queue"] = nlohmann::json::array();
   for (const KindStats& k : s.queue) {
-    j["queue"].push_back({{"kind", k.kind}, {"ready", k.ready}, {"leased", k.leased},
-                          {"retrying", k.retrying}, {"dead", k.dead},
+    j["queue"].push_back({{"kind", k.kind},
+                          {"ready", k.ready},
+                          {"leased", k.leased},
+                          {"retrying", k.retrying},
+                          {"dead", k.dead},
                           {"oldest_age_seconds", k.oldest_age_seconds}});
   }
   j["budgets"] = nlohmann::json::array();

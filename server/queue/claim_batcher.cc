@@ -14,8 +14,7 @@ absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<st
   std::unique_lock<std::mutex> lock(mu_);
   waiting_.push_back(&self);
   self.cv.wait(lock, [&] {
-    return self.done ||
-           (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
+    return self.done || (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
   });
   if (self.done) return std::move(self.result);
 

@@ -13,8 +13,7 @@ absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& co
   std::unique_lock<std::mutex> lock(mu_);
   waiting_.push_back(&self);
   self.cv.wait(lock, [&] {
-    return self.done ||
-           (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
+    return self.done || (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
   });
   if (self.done) return std::move(self.result);
 

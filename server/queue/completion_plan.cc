@@ -104,8 +104,8 @@ void CompletionPlan::Finish(TimePoint now) {
     cache_.push_back(std::move(entry));
     for (const Discovery& d : effective) {
       if (kinds_.Find(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
-      auto [it, inserted] = groups.emplace(std::make_tuple(d.kind, t.priority, d.force),
-                                           discoveries_.size());
+      auto [it, inserted] =
+          groups.emplace(std::make_tuple(d.kind, t.priority, d.force), discoveries_.size());
       if (inserted) discoveries_.push_back(DiscoveryGroup{d.kind, t.priority, d.force, {}});
       std::vector<int64_t>& ids = discoveries_[it->second].ids;
       ids.insert(ids.end(), d.ids.begin(), d.ids.end());

@@ -10,9 +10,12 @@ Priority PriorityOf(int value) {
 
 absl::string_view PriorityName(Priority p) {
   switch (p) {
-    case Priority::kBackground: return "background";
-    case Priority::kManual: return "manual";
-    case Priority::kUser: return "user";
+    case Priority::kBackground:
+      return "background";
+    case Priority::kManual:
+      return "manual";
+    case Priority::kUser:
+      return "user";
   }
   return "unknown";
 }

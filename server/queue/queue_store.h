@@ -71,9 +71,9 @@ class QueueStore {
 
   // Every known id of an entity kind (for the daily character refresh),
   // streamed in chunks to bound memory.
-  virtual absl::Status ForEachEntityId(const std::string& kind, int chunk,
-                                       const std::function<absl::Status(
-                                           const std::vector<int64_t>&)>& fn) = 0;
+  virtual absl::Status ForEachEntityId(
+      const std::string& kind, int chunk,
+      const std::function<absl::Status(const std::vector<int64_t>&)>& fn) = 0;
 
   // Of `ids`, those neither queued nor dead-lettered as `kind`.
   virtual absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,

@@ -94,8 +94,8 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
                                       ".." + Secs(options_.max_lease) + ", got " + Secs(lease));
   }
   if (wait < Duration::zero() || wait > options_.max_wait) {
-    return absl::InvalidArgumentError("wait must be in 0.." + Secs(options_.max_wait) +
-                                      ", got " + Secs(wait));
+    return absl::InvalidArgumentError("wait must be in 0.." + Secs(options_.max_wait) + ", got " +
+                                      Secs(wait));
   }
 
   // Claims for the same set of kinds are grouped (claim_batcher.h).
@@ -119,7 +119,8 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
     // short poll interval passes (backoffs end and other coordinators enqueue
     // without telling us).
     std::unique_lock<std::mutex> lock(mu_);
-    auto left = std::min<std::chrono::steady_clock::duration>(deadline - real_now, milliseconds(250));
+    auto left =
+        std::min<std::chrono::steady_clock::duration>(deadline - real_now, milliseconds(250));
     work_cv_.wait_for(lock, left, [&] { return work_epoch_ != epoch || shutdown_; });
   }
 }

@@ -17,10 +17,9 @@ constexpr int kMaxListLimit = 1000;
 constexpr char kLockHeldElsewhere[] = "lock held elsewhere";
 
 bool ValidJobName(const std::string& name) {
-  return !name.empty() && name.size() <= 64 &&
-         std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-         });
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 // A status as one log line: libpq's messages span lines, and a continuation
@@ -169,7 +168,8 @@ std::vector<JobStatus> Scheduler::Jobs() const {
   return out;
 }
 
-absl::StatusOr<std::vector<JobRunRow>> Scheduler::ListRuns(const std::string& job, int limit) const {
+absl::StatusOr<std::vector<JobRunRow>> Scheduler::ListRuns(const std::string& job,
+                                                           int limit) const {
   if (limit < 0) return absl::InvalidArgumentError("limit: must not be negative");
   if (limit == 0) limit = kDefaultListLimit;
   limit = std::min(limit, kMaxListLimit);
@@ -284,12 +284,13 @@ void Scheduler::Execute(Entry* e, const std::string& run_id) {
           }
           const TimePoint finished = clock_->Now();
           if (result.ok()) {
-            JOB_LOG(INFO, run_id) << "job " << name << " succeeded in " << Seconds(finished - started)
+            JOB_LOG(INFO, run_id) << "job " << name << " succeeded in "
+                                  << Seconds(finished - started)
                                   << "s: " << CounterSummary(ctx.counters());
           } else {
-            JOB_LOG(ERROR, run_id) << "job " << name << " failed after "
-                                   << Seconds(finished - started) << "s: " << OneLine(result) << " ("
-                                   << CounterSummary(ctx.counters()) << ")";
+            JOB_LOG(ERROR, run_id)
+                << "job " << name << " failed after " << Seconds(finished - started)
+                << "s: " << OneLine(result) << " (" << CounterSummary(ctx.counters()) << ")";
           }
           absl::Status saved =
               store_->Finish(run_id, result.ok() ? kOutcomeSucceeded : kOutcomeFailed, finished,
@@ -301,8 +302,9 @@ void Scheduler::Execute(Entry* e, const std::string& run_id) {
         if (released.ok()) {
           JOB_LOG(INFO, run_id) << "lock released";
         } else {
-          JOB_LOG(WARNING, run_id) << "lock released by closing its connection (unlock failed: "
-                                   << OneLine(released) << ")";
+          JOB_LOG(WARNING, run_id)
+              << "lock released by closing its connection (unlock failed: " << OneLine(released)
+              << ")";
         }
         break;
       }

@@ -121,7 +121,7 @@ class Scheduler {
   std::atomic<bool> cancelled_{false};
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // wakes the loop; signals the end of a run
+  std::condition_variable cv_;            // wakes the loop; signals the end of a run
   std::map<std::string, Entry> entries_;  // a map: Entry addresses are stable
   bool started_ = false;
   bool stopping_ = false;

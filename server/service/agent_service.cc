@@ -17,7 +17,8 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
   Duration wait = FromProtoDuration(req->wait());
   const auto client_deadline = ctx->deadline();
   if (client_deadline != std::chrono::system_clock::time_point::max()) {
-    Duration left = client_deadline - std::chrono::system_clock::now() - std::chrono::milliseconds(200);
+    Duration left =
+        client_deadline - std::chrono::system_clock::now() - std::chrono::milliseconds(200);
     if (left < wait) wait = std::max(Duration::zero(), left);
   }
   auto tasks = queue_->Lease(req->agent_id(), kinds, req->max_tasks(),
@@ -103,8 +104,8 @@ grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
   for (int i = 0; i < req->completions_size(); ++i) {
     absl::StatusOr<Completion> c = FromWire(req->completions(i));
     if (!c.ok()) {
-      all[i] = absl::InvalidArgumentError(absl::StrCat("completions[", i, "].",
-                                                       c.status().message()));
+      all[i] =
+          absl::InvalidArgumentError(absl::StrCat("completions[", i, "].", c.status().message()));
       continue;
     }
     completions.push_back(std::move(*c));

@@ -87,7 +87,8 @@ grpc::Status ToObservation(const v1::Observation& in, const std::string& prefix,
   out->headers.reserve(in.headers_size());
   for (int i = 0; i < in.headers_size(); ++i) {
     const v1::Header& h = in.headers(i);
-    if (h.name().empty() || h.name().size() > kMaxHeaderName || h.value().size() > kMaxHeaderValue) {
+    if (h.name().empty() || h.name().size() > kMaxHeaderName ||
+        h.value().size() > kMaxHeaderValue) {
       return Invalid(absl::StrCat(prefix, ".headers[", i, "] needs a name of 1..", kMaxHeaderName,
                                   " characters and a value of at most ", kMaxHeaderValue));
     }
@@ -198,8 +199,7 @@ grpc::Status ThrottleServiceImpl::NextPermitted(grpc::ServerContext* context,
   if (!request->has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::PermitTime> t =
-      throttler_->NextPermitted(key, CallsOrOne(request->n()));
+  absl::StatusOr<throttle::PermitTime> t = throttler_->NextPermitted(key, CallsOrOne(request->n()));
   if (!t.ok()) return ToGrpcStatus(t.status());
   *response->mutable_at() = ToProto(t->at);
   *response->mutable_wait() = ToProtoDuration(t->wait);
@@ -215,9 +215,8 @@ grpc::Status ThrottleServiceImpl::Acquire(grpc::ServerContext* context,
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
   if (grpc::Status s = CheckId(request->caller(), "caller", false); !s.ok()) return s;
-  absl::StatusOr<throttle::AcquireResult> r =
-      throttler_->Acquire(key, CallsOrOne(request->n()), FromProtoDuration(request->max_wait()),
-                          request->caller());
+  absl::StatusOr<throttle::AcquireResult> r = throttler_->Acquire(
+      key, CallsOrOne(request->n()), FromProtoDuration(request->max_wait()), request->caller());
   if (!r.ok()) return ToGrpcStatus(r.status());
   response->set_granted(r->granted);
   *response->mutable_at() = ToProto(r->at);
@@ -272,7 +271,8 @@ grpc::Status ThrottleServiceImpl::ListBudgets(grpc::ServerContext* context,
       }
     }
   }
-  for (const throttle::BudgetInfo& info : listing.budgets) FillBudget(info, response->add_budgets());
+  for (const throttle::BudgetInfo& info : listing.budgets)
+    FillBudget(info, response->add_budgets());
   response->set_total_budgets(listing.total_budgets);
   *response->mutable_now() = ToProto(throttler_->clock()->Now());
   return grpc::Status::OK;
@@ -308,8 +308,8 @@ grpc::Status ThrottleServiceImpl::ReportBatch(grpc::ServerContext* context,
   if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
   if (grpc::Status s = CheckId(request->agent_id(), "agent_id", false); !s.ok()) return s;
   if (request->observations_size() > kMaxBatch || request->returns_size() > kMaxBatch) {
-    return Invalid(absl::StrCat("observations and returns must have at most ", kMaxBatch,
-                                " entries each"));
+    return Invalid(
+        absl::StrCat("observations and returns must have at most ", kMaxBatch, " entries each"));
   }
   // Validate everything before applying anything: a rejected batch changes
   // nothing, so the agent can fix and resend it whole.
@@ -322,7 +322,8 @@ grpc::Status ThrottleServiceImpl::ReportBatch(grpc::ServerContext* context,
   std::vector<throttle::TokenReturn> returns(request->returns_size());
   for (int i = 0; i < request->returns_size(); ++i) {
     const v1::TokenReturn& r = request->returns(i);
-    if (r.lease_id() <= 0) return Invalid(absl::StrCat("returns[", i, "].lease_id must be positive"));
+    if (r.lease_id() <= 0)
+      return Invalid(absl::StrCat("returns[", i, "].lease_id must be positive"));
     absl::Status unspent =
         throttle::CheckUnspent(absl::StrCat("returns[", i, "].unspent"), r.unspent());
     if (!unspent.ok()) return ToGrpcStatus(unspent);

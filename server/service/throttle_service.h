@@ -78,7 +78,7 @@ class ThrottleServiceImpl final : public sluice::v1::ThrottlerService::Service {
 
   mutable std::mutex mu_;
   std::set<std::shared_ptr<Watcher>> watchers_;  // guarded by mu_
-  bool shutdown_ = false;                         // guarded by mu_
+  bool shutdown_ = false;                        // guarded by mu_
 };
 
 }  // namespace sluice

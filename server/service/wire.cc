@@ -24,9 +24,12 @@ grpc::Status PriorityFromWire(v1::PriorityClass c, const char* field, Priority* 
 
 v1::PriorityClass PriorityToWire(int stored_priority) {
   switch (PriorityOf(stored_priority)) {
-    case Priority::kUser: return v1::PRIORITY_CLASS_USER;
-    case Priority::kManual: return v1::PRIORITY_CLASS_MANUAL;
-    case Priority::kBackground: return v1::PRIORITY_CLASS_BACKGROUND;
+    case Priority::kUser:
+      return v1::PRIORITY_CLASS_USER;
+    case Priority::kManual:
+      return v1::PRIORITY_CLASS_MANUAL;
+    case Priority::kBackground:
+      return v1::PRIORITY_CLASS_BACKGROUND;
   }
   return v1::PRIORITY_CLASS_MANUAL;
 }

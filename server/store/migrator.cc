@@ -50,8 +50,8 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
       } catch (const std::exception& e) {
         absl::Status s = PgPool::StatusFromException(e);
         if (absl::IsUnavailable(s)) return s;
-        return absl::FailedPreconditionError("migration " + m.name + " failed: " +
-                                             std::string(s.message()));
+        return absl::FailedPreconditionError("migration " + m.name +
+                                             " failed: " + std::string(s.message()));
       }
       LOG(INFO) << "applied migration " << m.name;
       result.applied.push_back(m.name);

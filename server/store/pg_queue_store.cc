@@ -59,8 +59,8 @@ nlohmann::json CacheRows(const std::vector<CompletionPlan::CacheEntry>& entries)
                     {"entity_id", e.entity_id},
                     {"etag", e.etag},
                     {"expires_at", e.expires ? FormatRfc3339(*e.expires) : std::string()},
-                    {"discovered", e.discovered ? DiscoveriesToJson(*e.discovered)
-                                                : nlohmann::json(nullptr)}});
+                    {"discovered",
+                     e.discovered ? DiscoveriesToJson(*e.discovered) : nlohmann::json(nullptr)}});
   }
   return rows;
 }
@@ -146,9 +146,8 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
                                 row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
                                 DiscoveriesFromJson(row[6].c_str())});
   }
-  CompletionPlan plan(batch, std::move(locked), *kinds_, [&](const std::string& kind) {
-    return extensions_->Find(kind) != nullptr;
-  });
+  CompletionPlan plan(batch, std::move(locked), *kinds_,
+                      [&](const std::string& kind) { return extensions_->Find(kind) != nullptr; });
 
   // Each kind's extension writes its payloads (in kind order, so batches
   // lock the kinds' tables in the same order).
@@ -288,9 +287,9 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
     const bool counting = count_access && !kind->entity_table.empty();
     if (counting) w.exec_params(queue_sql::CountAccess(*kind), arr);
     const std::string ts = FormatRfc3339(now);
-    auto res = w.exec_params(
-        queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting), kind_name,
-        arr, priority, ts, true, ts, counting ? 1 : 0);
+    auto res =
+        w.exec_params(queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting),
+                      kind_name, arr, priority, ts, true, ts, counting ? 1 : 0);
     for (const auto& row : res) {
       if (row[0].as<bool>()) {
         ++outcome.enqueued;
@@ -323,11 +322,20 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
       if (n == 0) continue;  // a kind whose tasks are all gone
       KindStats& k = entry(row[0].c_str());
       switch (row[1].as<int>()) {
-        case static_cast<int>(TaskState::kReady): k.ready += n; break;
-        case static_cast<int>(TaskState::kLeased): k.leased += n; break;
-        case static_cast<int>(TaskState::kWaiting): k.retrying += n; break;
-        case queue_sql::kDeadCountState: k.dead += n; break;
-        default: break;
+        case static_cast<int>(TaskState::kReady):
+          k.ready += n;
+          break;
+        case static_cast<int>(TaskState::kLeased):
+          k.leased += n;
+          break;
+        case static_cast<int>(TaskState::kWaiting):
+          k.retrying += n;
+          break;
+        case queue_sql::kDeadCountState:
+          k.dead += n;
+          break;
+        default:
+          break;
       }
     }
     for (const auto& row : r.exec_params(queue_sql::kExpiredByState, ts)) {
@@ -337,7 +345,8 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
       (row[1].as<int>() == static_cast<int>(TaskState::kLeased) ? k.leased : k.retrying) -= n;
     }
     for (auto& [kind, k] : by_kind) {
-      if (k.ready > 0) k.oldest_age_seconds = r.exec_params1(queue_sql::kOldestReadyAge, kind, ts)[0].as<double>();
+      if (k.ready > 0)
+        k.oldest_age_seconds = r.exec_params1(queue_sql::kOldestReadyAge, kind, ts)[0].as<double>();
     }
     for (const auto& row : r.exec_params(queue_sql::kLeasesByAgent, ts)) {
       KindStats& k = entry(row[0].c_str());

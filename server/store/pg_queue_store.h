@@ -32,15 +32,14 @@ class PgQueueStore final : public QueueStore {
   // a failure mid-commit leaves nothing behind. Null in production.
   using FaultHook = std::function<void(const std::string& stage)>;
 
-  PgQueueStore(PgPool* pool, const TaskKindRegistry* kinds,
-               const TaskExtensionRegistry* extensions)
+  PgQueueStore(PgPool* pool, const TaskKindRegistry* kinds, const TaskExtensionRegistry* extensions)
       : pool_(pool), kinds_(kinds), extensions_(extensions) {}
 
   void set_fault_hook(FaultHook hook) { fault_hook_ = std::move(hook); }
 
-  absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(
-      const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots,
-      TimePoint now) override;
+  absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(const std::vector<std::string>& kinds,
+                                                             const std::vector<ClaimSlot>& slots,
+                                                             TimePoint now) override;
   absl::StatusOr<TimePoint> Extend(int64_t task_id, int64_t fencing_token,
                                    TimePoint lease_until) override;
   std::vector<absl::StatusOr<CompletionOutcome>> CompleteBatch(
@@ -51,8 +50,7 @@ class PgQueueStore final : public QueueStore {
                                          int priority, bool count_access, TimePoint now) override;
   absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) override;
   absl::Status FoldCounts() override;
-  absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(
-      std::optional<TimePoint> since) override;
+  absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(std::optional<TimePoint> since) override;
   absl::Status ForEachEntityId(
       const std::string& kind, int chunk,
       const std::function<absl::Status(const std::vector<int64_t>&)>& fn) override;

@@ -29,10 +29,10 @@ SELECT c.slot, c.task_id, c.kind, c.entity_id, c.lease_token,
   LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
 
 // $1 task, $2 token, $3 lease until.
-inline const std::string kExtend = absl::StrCat(
-    "UPDATE discovery_queue SET state = ", kLeased,
-    ", locked_until = $3::timestamptz, available_at = $3::timestamptz "
-    "WHERE task_id = $1 AND lease_token = $2 RETURNING 1");
+inline const std::string kExtend =
+    absl::StrCat("UPDATE discovery_queue SET state = ", kLeased,
+                 ", locked_until = $3::timestamptz, available_at = $3::timestamptz "
+                 "WHERE task_id = $1 AND lease_token = $2 RETURNING 1");
 
 // The batch's tasks still holding the presented tokens, locked in task order
 // (so two batches never wait for each other in opposite orders), with what
@@ -79,20 +79,21 @@ UPDATE discovery_queue q SET priority = $3
  WHERE q.task_id = l.task_id)sql";
 
 // $1 task ids.
-inline constexpr char kDeleteTasks[] = "DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
+inline constexpr char kDeleteTasks[] =
+    "DELETE FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
 
 // Kept for its next turn (a stream). $1 task, $2 ready at, $3 now.
-inline const std::string kRequeue = absl::StrCat(
-    "UPDATE discovery_queue SET state = ", kWaiting,
-    ", attempts = 0, available_at = $2::timestamptz, last_modified = $3::timestamptz, "
-    "locked_until = NULL, lease_token = NULL, leased_by = NULL, last_error = NULL "
-    "WHERE task_id = $1");
+inline const std::string kRequeue =
+    absl::StrCat("UPDATE discovery_queue SET state = ", kWaiting,
+                 ", attempts = 0, available_at = $2::timestamptz, last_modified = $3::timestamptz, "
+                 "locked_until = NULL, lease_token = NULL, leased_by = NULL, last_error = NULL "
+                 "WHERE task_id = $1");
 
 // Handed back unstarted. $1 task, $2 ready at.
-inline const std::string kRelease = absl::StrCat(
-    "UPDATE discovery_queue SET state = ", kWaiting,
-    ", available_at = $2::timestamptz, locked_until = NULL, lease_token = NULL, "
-    "leased_by = NULL WHERE task_id = $1");
+inline const std::string kRelease =
+    absl::StrCat("UPDATE discovery_queue SET state = ", kWaiting,
+                 ", available_at = $2::timestamptz, locked_until = NULL, lease_token = NULL, "
+                 "leased_by = NULL WHERE task_id = $1");
 
 // A transient failure. $1 task, $2 attempts, $3 ready at, $4 error.
 inline const std::string kRetryLater = absl::StrCat(
@@ -126,17 +127,21 @@ SELECT kind, state, sum(n)::bigint FROM (
 // claim makes them ready): counted as ready. $1 now.
 inline const std::string kExpiredByState = absl::StrCat(
     "SELECT kind, state, count(*) FROM discovery_queue"
-    " WHERE state <> ", kReady, " AND available_at <= $1::timestamptz GROUP BY kind, state");
+    " WHERE state <> ",
+    kReady, " AND available_at <= $1::timestamptz GROUP BY kind, state");
 
 // The age of the oldest ready task of a kind (an index probe). $1 kind, $2 now.
 inline const std::string kOldestReadyAge = absl::StrCat(
     "SELECT COALESCE(EXTRACT(EPOCH FROM ($2::timestamptz - min(enqueued_at))), 0)::float8"
-    " FROM discovery_queue WHERE kind = $1 AND state = ", kReady);
+    " FROM discovery_queue WHERE kind = $1 AND state = ",
+    kReady);
 
 // $1 now.
 inline const std::string kLeasesByAgent = absl::StrCat(
     "SELECT kind, leased_by, count(*) FROM discovery_queue"
-    " WHERE state = ", kLeased, " AND available_at > $1::timestamptz"
+    " WHERE state = ",
+    kLeased,
+    " AND available_at > $1::timestamptz"
     " GROUP BY kind, leased_by ORDER BY kind, leased_by");
 
 // $1 kind, $2 candidate ids.
@@ -176,17 +181,21 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
   std::string sql =
       "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
       "enqueued_at) "
-      "SELECT $1, i.id, $3, " + weight +
+      "SELECT $1, i.id, $3, " +
+      weight +
       ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
       "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
       "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
       join +
       " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
       "ORDER BY i.id ";
-  if (on_queued == OnQueued::kLeave) return sql + "ON CONFLICT (kind, entity_id) DO NOTHING "
-                                                  "RETURNING (xmax = 0) AS inserted";
-  sql += "ON CONFLICT (kind, entity_id) DO UPDATE SET "
-         "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
+  if (on_queued == OnQueued::kLeave)
+    return sql +
+           "ON CONFLICT (kind, entity_id) DO NOTHING "
+           "RETURNING (xmax = 0) AS inserted";
+  sql +=
+      "ON CONFLICT (kind, entity_id) DO UPDATE SET "
+      "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
   if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
   return sql + " RETURNING (xmax = 0) AS inserted";
 }
@@ -218,8 +227,8 @@ inline std::string CountEntities(const TaskKind& kind) {
 
 // $1 after, $2 limit.
 inline std::string EntityIdsAfter(const TaskKind& kind) {
-  return "SELECT " + kind.entity_key + " FROM " + kind.entity_table + " WHERE " +
-         kind.entity_key + " > $1 ORDER BY 1 LIMIT $2";
+  return "SELECT " + kind.entity_key + " FROM " + kind.entity_table + " WHERE " + kind.entity_key +
+         " > $1 ORDER BY 1 LIMIT $2";
 }
 
 }  // namespace sluice::queue_sql

@@ -11,12 +11,18 @@ constexpr size_t kMaxRouteLabels = 64;
 
 absl::string_view BudgetKindName(BudgetKind kind) {
   switch (kind) {
-    case BudgetKind::kEsiGroup: return "esi_group";
-    case BudgetKind::kEsiRoute: return "esi_route";
-    case BudgetKind::kEsiErrors: return "esi_errors";
-    case BudgetKind::kPoeTier: return "poe_tier";
-    case BudgetKind::kPoeRoute: return "poe_route";
-    case BudgetKind::kEsiUngrouped: return "esi_ungrouped";
+    case BudgetKind::kEsiGroup:
+      return "esi_group";
+    case BudgetKind::kEsiRoute:
+      return "esi_route";
+    case BudgetKind::kEsiErrors:
+      return "esi_errors";
+    case BudgetKind::kPoeTier:
+      return "poe_tier";
+    case BudgetKind::kPoeRoute:
+      return "poe_route";
+    case BudgetKind::kEsiUngrouped:
+      return "esi_ungrouped";
   }
   return "unknown";
 }

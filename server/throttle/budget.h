@@ -87,8 +87,8 @@ struct BudgetFamily {
 class Budget {
  public:
   // A floating-window budget.
-  Budget(std::string name, BudgetFamily* family, std::string scope, BudgetKind kind,
-         int64_t limit, Duration period, int64_t margin, Duration penalty, bool learned);
+  Budget(std::string name, BudgetFamily* family, std::string scope, BudgetKind kind, int64_t limit,
+         Duration period, int64_t margin, Duration penalty, bool learned);
   // An error-limit budget.
   Budget(std::string name, BudgetFamily* family, std::string scope, int64_t default_limit,
          Duration window, int64_t margin);

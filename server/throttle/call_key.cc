@@ -25,9 +25,7 @@ absl::Status ValidateName(const std::string& value, const char* field, size_t ma
 
 }  // namespace
 
-const char* UpstreamName(Upstream upstream) {
-  return upstream == Upstream::kEsi ? "esi" : "poe";
-}
+const char* UpstreamName(Upstream upstream) { return upstream == Upstream::kEsi ? "esi" : "poe"; }
 
 std::optional<Upstream> ParseUpstream(absl::string_view name) {
   if (name == "esi") return Upstream::kEsi;
@@ -44,8 +42,8 @@ std::string CallKey::Label() const {
 
 absl::Status ValidateCallKey(const CallKey& key) {
   if (key.route.empty() || key.route.size() > kMaxRouteLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "route.route must be a path template of 1..", kMaxRouteLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("route.route must be a path template of 1..", kMaxRouteLength, " characters"));
   }
   for (unsigned char c : key.route) {
     // Printable ASCII without spaces: routes become parts of budget names.
@@ -55,12 +53,12 @@ absl::Status ValidateCallKey(const CallKey& key) {
     }
   }
   if (absl::Status s = ValidateName(key.egress, "route.egress", kMaxEgressLength,
-                                     "an address made of [0-9A-Za-z.:_-]");
+                                    "an address made of [0-9A-Za-z.:_-]");
       !s.ok()) {
     return s;
   }
   if (absl::Status s = ValidateName(key.caller, "route.caller", kMaxCallerLength,
-                                     "an identity made of [0-9A-Za-z.:_-], e.g. char:90000001");
+                                    "an identity made of [0-9A-Za-z.:_-], e.g. char:90000001");
       !s.ok()) {
     return s;
   }

@@ -119,8 +119,8 @@ void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_secon
 TimePoint ErrorWindow::Exhaust(std::optional<int64_t> reset_seconds, TimePoint now) {
   Roll(now);
   remain_ = 0;
-  TimePoint end = reset_seconds ? now + std::chrono::seconds(*reset_seconds) + kResetRounding
-                                : now + window_;
+  TimePoint end =
+      reset_seconds ? now + std::chrono::seconds(*reset_seconds) + kResetRounding : now + window_;
   window_end_ = window_end_ ? std::max(*window_end_, end) : end;
   return *window_end_;
 }

@@ -40,8 +40,8 @@ absl::StatusOr<std::vector<EsiRouteSeed>> ParseEsiOpenApi(absl::string_view text
         problem(where + "group '" + group + "' is not a usable name");
         continue;
       }
-      absl::StatusOr<std::pair<int64_t, Duration>> limit = ParseEsiLimit(absl::StrCat(
-          x["max-tokens"].get<int64_t>(), "/", x["window-size"].get<std::string>()));
+      absl::StatusOr<std::pair<int64_t, Duration>> limit = ParseEsiLimit(
+          absl::StrCat(x["max-tokens"].get<int64_t>(), "/", x["window-size"].get<std::string>()));
       if (!limit.ok() || limit->first <= 0) {
         problem(where + "has an unusable window-size or max-tokens");
         continue;

@@ -245,11 +245,20 @@ absl::StatusOr<std::pair<int64_t, Duration>> ParseEsiLimit(absl::string_view tex
   if (window.empty()) return absl::InvalidArgumentError("missing window");
   int64_t unit_seconds = 0;
   switch (window.back()) {
-    case 's': unit_seconds = 1; break;
-    case 'm': unit_seconds = 60; break;
-    case 'h': unit_seconds = 3600; break;
-    case 'd': unit_seconds = 86400; break;
-    default: return absl::InvalidArgumentError("window unit must be s, m, h or d");
+    case 's':
+      unit_seconds = 1;
+      break;
+    case 'm':
+      unit_seconds = 60;
+      break;
+    case 'h':
+      unit_seconds = 3600;
+      break;
+    case 'd':
+      unit_seconds = 86400;
+      break;
+    default:
+      return absl::InvalidArgumentError("window unit must be s, m, h or d");
   }
   window.remove_suffix(1);
   int64_t count = 1;
@@ -258,7 +267,8 @@ absl::StatusOr<std::pair<int64_t, Duration>> ParseEsiLimit(absl::string_view tex
     if (!c.ok() || *c <= 0) return absl::InvalidArgumentError("window count must be positive");
     count = *c;
   }
-  if (count > kMaxPeriodSeconds / unit_seconds) return absl::InvalidArgumentError("window too long");
+  if (count > kMaxPeriodSeconds / unit_seconds)
+    return absl::InvalidArgumentError("window too long");
   return std::make_pair(*tokens, Duration(std::chrono::seconds(count * unit_seconds)));
 }
 

@@ -32,9 +32,9 @@ absl::Status CheckStatus(absl::string_view field, int status) {
 
 absl::Status CheckMaxWait(absl::string_view field, Duration wait, Duration limit) {
   if (wait < Duration::zero() || wait > limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must be between 0 and ",
-        std::chrono::duration_cast<std::chrono::seconds>(limit).count(), "s"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be between 0 and ",
+                     std::chrono::duration_cast<std::chrono::seconds>(limit).count(), "s"));
   }
   return absl::OkStatus();
 }

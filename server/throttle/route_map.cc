@@ -163,9 +163,8 @@ const std::vector<PoeRuleShape>* RouteMap::PoeRules(const std::string& policy) c
   return it == poe_policies_.end() ? nullptr : &it->second;
 }
 
-void RouteMap::AddPoePolicyTiers(const std::string& policy,
-                                 const std::vector<PoeRuleShape>& rules, const CallKey& key,
-                                 std::vector<BudgetSpec>* out) const {
+void RouteMap::AddPoePolicyTiers(const std::string& policy, const std::vector<PoeRuleShape>& rules,
+                                 const CallKey& key, std::vector<BudgetSpec>* out) const {
   for (const PoeRuleShape& rule : rules) {
     const std::string scope = PoeRuleScope(rule.lower, key);
     for (size_t i = 0; i < rule.tiers.size(); ++i) {
@@ -198,8 +197,8 @@ std::vector<BudgetSpec> RouteMap::Resolve(const CallKey& key) const {
         out.push_back(Spec(EsiRouteFamily(key.route), "", BudgetKind::kEsiRoute,
                            defaults_.esi_route, Duration{}, false));
         for (const auto& [name, limit] : esi_groups_) {
-          out.push_back(Spec(EsiGroupFamily(name), scope, BudgetKind::kEsiGroup, limit,
-                             Duration{}, true));
+          out.push_back(
+              Spec(EsiGroupFamily(name), scope, BudgetKind::kEsiGroup, limit, Duration{}, true));
         }
         break;
     }

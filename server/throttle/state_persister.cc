@@ -96,8 +96,7 @@ void StatePersister::Loop() {
       std::lock_guard<std::mutex> wl(write_mu_);
       // The count is read before the delta: changes racing with it make the
       // next round write again rather than being lost.
-      if (!ever_written_ || !pending_.empty() ||
-          throttler_->change_count() != written_change_) {
+      if (!ever_written_ || !pending_.empty() || throttler_->change_count() != written_change_) {
         WriteLocked(false).IgnoreError();
       }
     }

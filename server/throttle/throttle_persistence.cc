@@ -68,9 +68,9 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
   st.in_flight_calls = b.in_flight_calls();
   // Reservations still open may be answered as late as the latest lease on
   // the budget allows (tracked at grant time: no walk over the leases).
-  st.in_flight_resp_hi = PersistTime(
-      b.in_flight_calls() > 0 ? std::max(b.latest_answer(), now)
-                              : now + options_.lease_ttl + options_.max_request_duration);
+  st.in_flight_resp_hi = PersistTime(b.in_flight_calls() > 0 ? std::max(b.latest_answer(), now)
+                                                             : now + options_.lease_ttl +
+                                                                   options_.max_request_duration);
   st.restricted_until = PersistTime(b.restriction().until());
   st.restriction_level = b.restriction().level();
   st.restriction_reason = b.restriction().reason();
@@ -87,7 +87,8 @@ RouteMapState Throttler::MapStateLocked() const {
   for (const auto& [group, limit] : route_map_.esi_groups()) {
     m.esi_groups.push_back(EsiGroupState{group, limit.limit, Seconds(limit.period)});
   }
-  for (const auto& [route, policy] : route_map_.poe_routes()) m.poe_routes.push_back({route, policy});
+  for (const auto& [route, policy] : route_map_.poe_routes())
+    m.poe_routes.push_back({route, policy});
   for (const auto& [policy, rules] : route_map_.poe_policies()) {
     PoePolicyState ps;
     ps.name = policy;
@@ -95,8 +96,8 @@ RouteMapState Throttler::MapStateLocked() const {
       PoeRuleShapeState rs;
       rs.name = rule.name;
       for (const PoeTierShape& tier : rule.tiers) {
-        rs.tiers.push_back(PoeTierShapeState{tier.limit.limit, Seconds(tier.limit.period),
-                                             Seconds(tier.penalty)});
+        rs.tiers.push_back(
+            PoeTierShapeState{tier.limit.limit, Seconds(tier.limit.period), Seconds(tier.penalty)});
       }
       ps.rules.push_back(std::move(rs));
     }
@@ -217,8 +218,8 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       }
       std::optional<TimePoint> end;
       if (st.window_end) end = RestoreTime(*st.window_end);
-      b->errors()->Restore(st.limit, st.learned, st.remain, end,
-                           st.probing || !s.clean_shutdown, std::move(recent));
+      b->errors()->Restore(st.limit, st.learned, st.remain, end, st.probing || !s.clean_shutdown,
+                           std::move(recent));
       b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
     } else {
       b = std::make_unique<Budget>(st.name, family, st.scope, *kind, st.limit, period,

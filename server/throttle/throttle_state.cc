@@ -99,7 +99,9 @@ void from_json(const json& j, PoeTierShapeState& s) {
   s.penalty_seconds = j.at(2).get<double>();
 }
 
-void to_json(json& j, const PoeRuleShapeState& s) { j = json{{"name", s.name}, {"tiers", s.tiers}}; }
+void to_json(json& j, const PoeRuleShapeState& s) {
+  j = json{{"name", s.name}, {"tiers", s.tiers}};
+}
 void from_json(const json& j, PoeRuleShapeState& s) {
   j.at("name").get_to(s.name);
   j.at("tiers").get_to(s.tiers);
@@ -217,8 +219,7 @@ absl::StatusOr<std::pair<double, bool>> DecodeThrottleMeta(absl::string_view tex
     if (j->at("version").get<int>() != 2) {
       return absl::FailedPreconditionError("throttle meta: version is not 2");
     }
-    return std::make_pair(j->at("written_at").get<double>(),
-                          j->at("clean_shutdown").get<bool>());
+    return std::make_pair(j->at("written_at").get<double>(), j->at("clean_shutdown").get<bool>());
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("throttle meta: ", e.what()));
   }

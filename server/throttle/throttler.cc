@@ -81,9 +81,10 @@ CallCost Throttler::CostFor(BudgetKind kind) const {
     case BudgetKind::kEsiGroup:
     case BudgetKind::kEsiRoute: {
       CallCost c;
-      c.reserve = options_.esi_reserve_cost > 0 ? options_.esi_reserve_cost : options_.esi_costs.Max();
-      c.admission =
-          options_.esi_admission_cost > 0 ? options_.esi_admission_cost : options_.esi_costs.status_2xx;
+      c.reserve =
+          options_.esi_reserve_cost > 0 ? options_.esi_reserve_cost : options_.esi_costs.Max();
+      c.admission = options_.esi_admission_cost > 0 ? options_.esi_admission_cost
+                                                    : options_.esi_costs.status_2xx;
       return c;
     }
     case BudgetKind::kEsiErrors:
@@ -169,8 +170,8 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
   BudgetFamily* family = FamilyLocked(spec.family.empty() ? spec.name : spec.family, spec.kind);
   std::unique_ptr<Budget> b;
   if (spec.kind == BudgetKind::kEsiErrors) {
-    b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.limit.limit,
-                                 spec.limit.period, MarginFor(spec.limit.limit));
+    b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.limit.limit, spec.limit.period,
+                                 MarginFor(spec.limit.limit));
   } else {
     b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.kind, spec.limit.limit,
                                  spec.limit.period, MarginFor(spec.limit.limit), spec.penalty,
@@ -471,10 +472,10 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
 SpendTiming Throttler::TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const {
   // The call cannot have been answered before its lease was granted, nor
   // after the report arrived.
-  const TimePoint floor = lease != nullptr
-                              ? lease->granted_at
-                              : now - (options_.lease_ttl + options_.max_request_duration +
-                                       options_.report_grace);
+  const TimePoint floor =
+      lease != nullptr
+          ? lease->granted_at
+          : now - (options_.lease_ttl + options_.max_request_duration + options_.report_grace);
   TimePoint resp_hi = now;
   if (o.response_age) {
     resp_hi = now - std::max(Duration::zero(), *o.response_age);
@@ -522,9 +523,9 @@ bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int stat
         shape.name = rule.name;
         shape.lower = absl::AsciiStrToLower(rule.name);
         for (const PoeTier& t : rule.tiers) {
-          shape.tiers.push_back(PoeTierShape{
-              WindowLimit{t.hits, std::chrono::seconds(t.period_seconds)},
-              std::chrono::seconds(t.restriction_seconds)});
+          shape.tiers.push_back(
+              PoeTierShape{WindowLimit{t.hits, std::chrono::seconds(t.period_seconds)},
+                           std::chrono::seconds(t.restriction_seconds)});
         }
         shapes.push_back(std::move(shape));
       }
@@ -585,12 +586,11 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   if (LearnLocked(o.key, headers, o.status)) RechargeLeasesLocked(o.key);
   absl::StatusOr<ResolvedRoute*> resolved = ResolveLocked(o.key);
   if (!resolved.ok()) {
-    problems_.Report(absl::StrCat("cannot resolve ", o.key.Label(), ": ",
-                                  resolved.status().message()));
+    problems_.Report(
+        absl::StrCat("cannot resolve ", o.key.Label(), ": ", resolved.status().message()));
   }
   // A copy: settling below may not resolve again, but keep it robust.
-  const std::vector<LeaseUse> uses =
-      resolved.ok() ? (*resolved)->uses : std::vector<LeaseUse>{};
+  const std::vector<LeaseUse> uses = resolved.ok() ? (*resolved)->uses : std::vector<LeaseUse>{};
   const std::string label = resolved.ok() ? (*resolved)->label : o.key.Label();
 
   // Settle the call where the response shows it drew (the route's budgets as
@@ -607,8 +607,8 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
       TouchLocked(use.budget, now);
     }
   }
-  const bool esi_errors_quiet = o.key.upstream == Upstream::kEsi && IsSuccess(o.status) &&
-                                !headers.esi_error;
+  const bool esi_errors_quiet =
+      o.key.upstream == Upstream::kEsi && IsSuccess(o.status) && !headers.esi_error;
   for (const LeaseUse& use : uses) {
     if (lease == nullptr || !lease->Uses(use.budget)) {
       use.budget->Charge(ActualUnits(*use.budget, o.status), timing, now);
@@ -655,7 +655,8 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
   if (o.key.upstream == Upstream::kEsi) {
     Budget* group = nullptr;
     if (h.esi_group) {
-      group = FindBudgetLocked(BudgetName(EsiGroupFamily(h.esi_group->group), EsiCallerScope(o.key)));
+      group =
+          FindBudgetLocked(BudgetName(EsiGroupFamily(h.esi_group->group), EsiCallerScope(o.key)));
       if (group != nullptr && group->window() != nullptr &&
           (h.esi_group->remaining || h.esi_group->used)) {
         const int64_t limit = h.esi_group->limit.value_or(group->limit());

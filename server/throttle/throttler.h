@@ -44,9 +44,9 @@
 #define SLUICE_SERVER_THROTTLE_THROTTLER_H_
 
 #include <atomic>
-#include <list>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -245,9 +245,9 @@ struct BudgetQuery {
 struct FamilyInfo {
   std::string name;
   BudgetKind kind = BudgetKind::kEsiRoute;
-  int64_t budgets = 0;     // live budgets (callers / addresses) now
-  int64_t restricted = 0;  // of which restricted now
-  int64_t exhausted = 0;   // of which cannot take one call now
+  int64_t budgets = 0;      // live budgets (callers / addresses) now
+  int64_t restricted = 0;   // of which restricted now
+  int64_t exhausted = 0;    // of which cannot take one call now
   BudgetCounters counters;  // over every budget the family ever had
   std::vector<std::string> routes;
   // The `top` budgets with the least room (restricted first).
@@ -300,9 +300,8 @@ class Throttler {
 
   // Observations first, then returns. Invalid entries are skipped (and logged
   // once).
-  void ReportBatch(const std::string& agent_id,
-                                       const std::vector<Observation>& observations,
-                                       const std::vector<TokenReturn>& returns);
+  void ReportBatch(const std::string& agent_id, const std::vector<Observation>& observations,
+                   const std::vector<TokenReturn>& returns);
 
   // Gives back unspent calls of a lease. NOT_FOUND if the lease is closed.
   absl::Status ReturnTokens(int64_t lease_id, int64_t unspent);

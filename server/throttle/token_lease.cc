@@ -12,7 +12,8 @@ bool Lease::Uses(const Budget* budget) const {
 }
 
 int64_t LeaseTable::FirstIdAt(TimePoint now) {
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   return std::max<int64_t>(1, ms) << 12;
 }
 

@@ -110,7 +110,7 @@ std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint 
   if (room < 0) return std::nullopt;
   int64_t ledger = ledger_units_;
   size_t b = head_;  // next bucket to return
-  size_t s = 0;  // current phantom step
+  size_t s = 0;      // current phantom step
   TimePoint t = now;
   while (true) {
     int64_t phantom = s < phantom_.size() ? phantom_[s].amount : 0;

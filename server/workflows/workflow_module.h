@@ -18,9 +18,9 @@
 #include <memory>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/clock.h"
 #include "common/grpc_security.h"
-#include "absl/status/status.h"
 #include "server/queue/task_kinds.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/scheduler.h"

@@ -24,8 +24,8 @@ WorkflowOptions WorkflowOptionsFromFlags() {
 
 std::vector<std::pair<std::string, std::string>> WorkflowFlagEnv() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (auto part : {EsiFlagEnv(), KillmailFlagEnv(), ContractFlagEnv(), StreamFlagEnv(),
-                    EtlFlagEnv()}) {
+  for (auto part :
+       {EsiFlagEnv(), KillmailFlagEnv(), ContractFlagEnv(), StreamFlagEnv(), EtlFlagEnv()}) {
     out.insert(out.end(), part.begin(), part.end());
   }
   return out;

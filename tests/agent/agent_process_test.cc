@@ -2,8 +2,8 @@
 // services and the upstream simulator: flags and environment wiring, SIGTERM
 // drain with exit status 0, rate tokens handed back, and (opt-in soak,
 // SLUICE_AGENT_SOAK=1) the full-size universe within the memory target.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -44,8 +44,8 @@ class AgentProcessTest : public ::testing::Test {
     sim::SimConfig config;
     config.universe = universe;
     // Upstream limits are not what these tests are about.
-    config.esi_groups = {{"alliance", 10000000, 60}, {"corporation", 10000000, 60},
-                         {"character", 10000000, 60}};
+    config.esi_groups = {
+        {"alliance", 10000000, 60}, {"corporation", 10000000, 60}, {"character", 10000000, 60}};
     sim_ = std::make_unique<sim::Simulator>(config);
     ASSERT_TRUE(sim_->Start(0).ok());
   }
@@ -56,11 +56,10 @@ class AgentProcessTest : public ::testing::Test {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{SLUICE_AGENT_BINARY, "--agent_id=proc-agent",
                                  "--upstream_esi=" + sim_->base_url(), "--lease_wait_ms=200"},
-        std::vector<std::string>{"SLUICE_COORDINATOR=" + coordinator_.address(),
-                                 "WORKER_COUNT=" + std::to_string(workers),
-                                 "SLUICE_CONTACT=ops@example.org",
-                                 "ESI_BEARER_TOKEN=" + sim_->config().auth_token,
-                                 "SLUICE_DRAIN_TIMEOUT_S=5"},
+        std::vector<std::string>{
+            "SLUICE_COORDINATOR=" + coordinator_.address(),
+            "WORKER_COUNT=" + std::to_string(workers), "SLUICE_CONTACT=ops@example.org",
+            "ESI_BEARER_TOKEN=" + sim_->config().auth_token, "SLUICE_DRAIN_TIMEOUT_S=5"},
         log_path_);
   }
 
@@ -94,8 +93,8 @@ TEST_F(AgentProcessTest, RunsTheDailySequenceThenDrainsOnSigtermAndExitsZero) {
   const int64_t requests = stats["requests_total"];
   EXPECT_EQ(throttler_.granted_total(), requests + throttler_.returned())
       << "tokens not spent must all be handed back by the time the process exits";
-  EXPECT_TRUE(stats["user_agents"].contains(
-      std::string("sluice-agent/") + SLUICE_VERSION + " (+contact: ops@example.org)"))
+  EXPECT_TRUE(stats["user_agents"].contains(std::string("sluice-agent/") + SLUICE_VERSION +
+                                            " (+contact: ops@example.org)"))
       << stats["user_agents"].dump();
 }
 
@@ -116,7 +115,8 @@ TEST_F(AgentProcessTest, ASpentBudgetDefersEveryTaskAndSigtermExitsZero) {
   ASSERT_EQ(kill(agent->pid(), SIGTERM), 0);
   EXPECT_EQ(agent->Wait(seconds(20)), 0) << ReadFile(log_path_);
   EXPECT_EQ(sim_->Stats()["requests_total"], 0) << "no upstream call without a token";
-  EXPECT_EQ(queue_.failures().size(), 3u) << "every task given back once, until the budget has room";
+  EXPECT_EQ(queue_.failures().size(), 3u)
+      << "every task given back once, until the budget has room";
   for (const auto& f : queue_.failures()) {
     EXPECT_FALSE(f.permanent());
     EXPECT_TRUE(f.release());

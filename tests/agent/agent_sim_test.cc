@@ -12,15 +12,15 @@
 namespace sluice::agent {
 namespace {
 
-using ::testing::Contains;
-using ::testing::IsEmpty;
-using ::testing::Not;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::Contains;
 using testing::FakeAgentService;
 using testing::FakeThrottler;
 using testing::GrpcTestServer;
 using testing::InMemoryQueue;
+using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::WaitFor;
 
 constexpr char kSimToken[] = "sim-token";
@@ -41,8 +41,8 @@ class AgentSimTest : public ::testing::Test {
     config.universe.independent_corporations = 2;
     config.auth_token = kSimToken;
     // This test is about the agent's data flow, not the upstream's limits.
-    config.esi_groups = {{"alliance", 100000, 60}, {"corporation", 100000, 60},
-                         {"character", 100000, 60}};
+    config.esi_groups = {
+        {"alliance", 100000, 60}, {"corporation", 100000, 60}, {"character", 100000, 60}};
     sim_ = std::make_unique<sim::Simulator>(config);
     ASSERT_TRUE(sim_->Start(0).ok());
   }
@@ -152,8 +152,7 @@ TEST_F(AgentSimTest, MissingCorporationIsFoundFromACharacter) {
   // reaches it; one of its members is queued on demand.
   int64_t independent = 0;
   nlohmann::json summary = U().Summary();
-  for (int64_t id = summary["corporations"]["first"]; id <= summary["corporations"]["last"];
-       ++id) {
+  for (int64_t id = summary["corporations"]["first"]; id <= summary["corporations"]["last"]; ++id) {
     auto info = U().FindCorporation(id);
     if (info && info->alliance_id == 0) {
       independent = id;
@@ -226,7 +225,7 @@ TEST_F(AgentSimTest, TwoAgentsWithDifferentRegistriesServeOnlyTheirOwnKinds) {
   std::map<std::string, std::set<std::string>> records_by_agent;
   for (const auto& c : queue_.completions()) {
     for (const auto& r : c.records()) {
-      records_by_agent[c.agent_id()].insert(r.has_alliance() ? "alliance"
+      records_by_agent[c.agent_id()].insert(r.has_alliance()      ? "alliance"
                                             : r.has_corporation() ? "corporation"
                                                                   : "other");
     }

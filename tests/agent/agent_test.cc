@@ -18,18 +18,18 @@
 namespace sluice::agent {
 namespace {
 
-using ::testing::Contains;
-using ::testing::HasSubstr;
-using ::testing::IsSupersetOf;
-using ::testing::Not;
-using ::testing::Pair;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::Contains;
 using testing::FakeRateGate;
 using testing::FakeTaskService;
 using testing::FakeUpstream;
+using ::testing::HasSubstr;
 using testing::InMemoryQueue;
+using ::testing::IsSupersetOf;
 using testing::JsonResponse;
+using ::testing::Not;
+using ::testing::Pair;
 using testing::WaitFor;
 
 // A kind the agent core has never heard of: GET http://fake/echo/<id>,
@@ -52,8 +52,9 @@ class EchoHandler final : public Handler {
 
 HandlerSet EchoHandlers() {
   HandlerRegistry registry;
-  registry.Register(HandlerSpec{"echo", {"test", "/echo/{id}/"}, nullptr,
-                                [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }});
+  registry.Register(HandlerSpec{"echo", {"test", "/echo/{id}/"}, nullptr, [](const HandlerConfig&) {
+                                  return std::make_unique<EchoHandler>();
+                                }});
   return registry.Instantiate(HandlerConfig{});
 }
 
@@ -65,7 +66,10 @@ int64_t IdOf(const std::string& url) {
 
 class AgentTest : public ::testing::Test {
  protected:
-  AgentTest() { options_.agent_id = "agent-test"; options_.workers = 2; }
+  AgentTest() {
+    options_.agent_id = "agent-test";
+    options_.workers = 2;
+  }
 
   // Builds the agent; `respond` plays the upstream.
   Agent& Make(FakeUpstream::Responder respond) {
@@ -158,15 +162,21 @@ TEST_F(AgentTest, SendsIfNoneMatchAndReports304AsNotModified) {
 
 TEST_F(AgentTest, UpstreamFailuresBecomeTheMappedFailTasks) {
   queue_.max_attempts = 2;
-  Agent& agent = Make([](const std::string& url, const RequestHeaders&) -> absl::StatusOr<HttpResponse> {
-    switch (IdOf(url)) {
-      case 1: return JsonResponse(404, R"({"error":"gone"})");
-      case 2: return JsonResponse(503, "down");
-      case 3: return JsonResponse(200, "{not json");
-      case 4: return JsonResponse(429, "", {{"Retry-After", "1"}});
-      default: return absl::UnavailableError("connection refused");
-    }
-  });
+  Agent& agent =
+      Make([](const std::string& url, const RequestHeaders&) -> absl::StatusOr<HttpResponse> {
+        switch (IdOf(url)) {
+          case 1:
+            return JsonResponse(404, R"({"error":"gone"})");
+          case 2:
+            return JsonResponse(503, "down");
+          case 3:
+            return JsonResponse(200, "{not json");
+          case 4:
+            return JsonResponse(429, "", {{"Retry-After", "1"}});
+          default:
+            return absl::UnavailableError("connection refused");
+        }
+      });
   queue_.Enqueue("echo", {1, 2, 3, 4, 5});
   ASSERT_TRUE(agent.Start().ok());
   ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
@@ -422,26 +432,26 @@ TEST(HandlerRegistryTest, DefaultRegistryServesTheEsiKinds) {
 TEST(HandlerRegistryTest, MemberListNeedsAnEsiToken) {
   HandlerConfig anonymous;
   const HandlerRegistry registry = DefaultHandlerRegistry();
-  EXPECT_THAT(registry.Instantiate(anonymous).Kinds(),
-              Not(Contains("corporation_members")));
+  EXPECT_THAT(registry.Instantiate(anonymous).Kinds(), Not(Contains("corporation_members")));
   HandlerConfig with_token;
   with_token.esi_token = "sso";
-  EXPECT_THAT(registry.Instantiate(with_token).Kinds(),
-              Contains("corporation_members"));
+  EXPECT_THAT(registry.Instantiate(with_token).Kinds(), Contains("corporation_members"));
 }
 
 TEST(HandlerRegistryTest, DuplicateKindIsAProgrammingError) {
   HandlerRegistry registry;
-  auto spec = HandlerSpec{"x", {"test", "/x/"}, nullptr,
-                          [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }};
+  auto spec = HandlerSpec{"x", {"test", "/x/"}, nullptr, [](const HandlerConfig&) {
+                            return std::make_unique<EchoHandler>();
+                          }};
   registry.Register(spec);
   EXPECT_DEATH(registry.Register(spec), "registered twice");
 }
 
 TEST(HandlerRegistryTest, EmptyKindIsAProgrammingError) {
   HandlerRegistry registry;
-  auto spec = HandlerSpec{"", {"test", "/x/"}, nullptr,
-                          [](const HandlerConfig&) { return std::make_unique<EchoHandler>(); }};
+  auto spec = HandlerSpec{"", {"test", "/x/"}, nullptr, [](const HandlerConfig&) {
+                            return std::make_unique<EchoHandler>();
+                          }};
   EXPECT_DEATH(registry.Register(spec), "without a kind");
 }
 

@@ -18,14 +18,14 @@
 namespace sluice::agent {
 namespace {
 
-using ::testing::Each;
-using ::testing::Le;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::Each;
 using testing::FakeAgentService;
 using testing::FakeTaskService;
 using testing::GrpcTestServer;
 using testing::InMemoryQueue;
+using ::testing::Le;
 
 // Longer than any test runs: a batch sent before it was sent because it was
 // full, not because its time was up.

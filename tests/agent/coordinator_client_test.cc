@@ -177,9 +177,9 @@ TEST(CoordinatorRestartTest, ResultIsDeliveredOnceTheCoordinatorIsBack) {
   o.retry_initial = milliseconds(20);
   o.retry_max = milliseconds(100);
   o.rpc_timeout = milliseconds(500);
-  CoordinatorClient client(o, sluice::v1::AgentService::NewStub(grpc::CreateChannel(
-                                  "127.0.0.1:" + std::to_string(port),
-                                  grpc::InsecureChannelCredentials())));
+  CoordinatorClient client(
+      o, sluice::v1::AgentService::NewStub(grpc::CreateChannel(
+             "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials())));
   std::unique_ptr<GrpcTestServer> second;
   std::thread restart([&] {
     std::this_thread::sleep_for(milliseconds(400));

@@ -12,11 +12,11 @@
 namespace sluice::agent {
 namespace {
 
-using ::testing::UnorderedElementsAre;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::FakeThrottler;
 using testing::GrpcTestServer;
+using ::testing::UnorderedElementsAre;
 using testing::WaitFor;
 
 const Route kRoute{"esi", "/alliances/{id}/"};

@@ -120,8 +120,8 @@ TEST(UserAgentTest, NamesProductVersionAndContact) {
 
 TEST_F(CurlClientTest, SendsUserAgentIfNoneMatchAndBearerToken) {
   CurlClient client(Options());
-  auto r = client.Get(Url("/echo"), {{"If-None-Match", "\"v0\""},
-                                     {"Authorization", "Bearer sso-token"}});
+  auto r = client.Get(Url("/echo"),
+                      {{"If-None-Match", "\"v0\""}, {"Authorization", "Bearer sso-token"}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_THAT(r->body, HasSubstr("ua=sluice-agent/"));

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "agent/core/outcome.h"
-#include "agent/handlers/esi_json.h"
 #include "agent/handlers/all_handlers.h"
+#include "agent/handlers/esi_json.h"
 #include "common/time_util.h"
 #include "sluice/v1/contracts.pb.h"
 #include "sluice/v1/killmails.pb.h"
@@ -18,8 +18,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using testing::JsonResponse;
+using ::testing::UnorderedElementsAre;
 
 constexpr char kEsi[] = "http://esi.test/latest";
 
@@ -94,8 +94,8 @@ class HandlerTest : public ::testing::Test {
     return spec->factory(config);
   }
 
-  absl::StatusOr<HandlerResult> Parse(const std::string& kind, int64_t id,
-                                      const std::string& body, const std::string& token = "") {
+  absl::StatusOr<HandlerResult> Parse(const std::string& kind, int64_t id, const std::string& body,
+                                      const std::string& token = "") {
     return Make(kind, token)->Parse(MakeTask(kind, id), JsonResponse(200, body));
   }
 

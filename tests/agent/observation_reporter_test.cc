@@ -12,12 +12,12 @@
 namespace sluice::agent {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::ElementsAre;
 using testing::FakeThrottler;
 using testing::GrpcTestServer;
+using ::testing::IsEmpty;
 using testing::WaitFor;
 
 // Returns owed by a pretend ledger.

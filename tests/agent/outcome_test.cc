@@ -50,8 +50,8 @@ class OutcomeTest : public ::testing::Test {
 };
 
 TEST_F(OutcomeTest, OkCompletesWithRecordsDiscoveredEtagAndExpires) {
-  auto out = Decide(JsonResponse(200, "{}", {{"ETag", "\"new\""},
-                                             {"Expires", "Fri, 15 Jan 2027 08:00:00 GMT"}}));
+  auto out = Decide(
+      JsonResponse(200, "{}", {{"ETag", "\"new\""}, {"Expires", "Fri, 15 Jan 2027 08:00:00 GMT"}}));
   ASSERT_EQ(out.cls, OutcomeClass::kCompleted);
   EXPECT_EQ(out.complete.task_id(), 3);
   EXPECT_EQ(out.complete.fencing_token(), 99);

@@ -56,7 +56,8 @@ class PoeHandlersTest : public ::testing::Test {
     return registry_.Find(kind)->factory(config);
   }
 
-  TaskOutcome Run(const Handler& handler, const sluice::v1::Task& task, std::string* url = nullptr) {
+  TaskOutcome Run(const Handler& handler, const sluice::v1::Task& task,
+                  std::string* url = nullptr) {
     UpstreamRequest request = handler.BuildRequest(task);
     if (url != nullptr) *url = request.url;
     auto response = client_->Get(request.url, request.headers);
@@ -71,10 +72,8 @@ class PoeHandlersTest : public ::testing::Test {
 };
 
 TEST_F(PoeHandlersTest, RoutesAreThePoePolicies) {
-  EXPECT_EQ(registry_.Find("poe_stash_stream")->route.Key(),
-            "poe /public-stash-tabs");
-  EXPECT_EQ(registry_.Find("poe_exchange_stream")->route.Key(),
-            "poe /currency-exchange/{id}");
+  EXPECT_EQ(registry_.Find("poe_stash_stream")->route.Key(), "poe /public-stash-tabs");
+  EXPECT_EQ(registry_.Find("poe_exchange_stream")->route.Key(), "poe /currency-exchange/{id}");
 }
 
 TEST_F(PoeHandlersTest, StashPageCarriesItsStartCursorAndEveryStash) {
@@ -95,7 +94,8 @@ TEST_F(PoeHandlersTest, StashPageCarriesItsStartCursorAndEveryStash) {
     const auto& s = stashes[i];
     EXPECT_EQ(page.stashes(i).id(), s["id"].get<std::string>());
     EXPECT_EQ(page.stashes(i).public_(), s["public"].get<bool>());
-    EXPECT_EQ(page.stashes(i).league(), s["league"].is_null() ? "" : s["league"].get<std::string>());
+    EXPECT_EQ(page.stashes(i).league(),
+              s["league"].is_null() ? "" : s["league"].get<std::string>());
     EXPECT_EQ(nlohmann::json::parse(page.stashes(i).items_json()), s["items"]);
   }
 }
@@ -123,7 +123,8 @@ TEST_F(PoeHandlersTest, ExchangeHourMarketsAndMissingHour) {
   auto handler = MakeHandler("poe_exchange_stream");
   const int64_t hour = 1767225600 - 3 * 3600;
   std::string url;
-  TaskOutcome out = Run(*handler, StreamTask("poe_exchange_stream", "sony", std::to_string(hour)), &url);
+  TaskOutcome out =
+      Run(*handler, StreamTask("poe_exchange_stream", "sony", std::to_string(hour)), &url);
   EXPECT_EQ(url, sim_->base_url() + "/currency-exchange/sony/" + std::to_string(hour));
   ASSERT_EQ(out.cls, OutcomeClass::kCompleted) << out.fail.error();
   sluice::v1::PoeExchangePage page;

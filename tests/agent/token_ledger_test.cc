@@ -7,11 +7,11 @@
 namespace sluice::agent {
 namespace {
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 const Route kAlliance{"esi", "/alliances/{id}/"};
 const Route kCharacter{"esi", "/characters/{id}/"};

@@ -70,21 +70,20 @@ TEST(ParseRetryAfterTest, Table) {
     bool ok;
     int64_t seconds;
   };
-  for (const Case& c : std::vector<Case>{
-           {"120", true, 120},
-           {"0", true, 0},
-           {" 5 ", true, 5},
-           {"1.2", true, 2},  // rounded up
-           {"Wed, 21 Oct 2015 07:29:00 GMT", true, 60},
-           {"Wednesday, 21-Oct-15 07:28:30 GMT", true, 30},
-           {"Wed Oct 21 07:28:10 2015", true, 10},
-           {"Wed, 21 Oct 2015 07:00:00 GMT", true, 0},  // past
-           {"999999999999", true, 24 * 3600},            // clamped
-           {"", false, 0},
-           {"-5", false, 0},
-           {"soon", false, 0},
-           {"Wed, 32 Oct 2015 07:29:00 GMT", false, 0},
-           {"nan", false, 0}}) {
+  for (const Case& c : std::vector<Case>{{"120", true, 120},
+                                         {"0", true, 0},
+                                         {" 5 ", true, 5},
+                                         {"1.2", true, 2},  // rounded up
+                                         {"Wed, 21 Oct 2015 07:29:00 GMT", true, 60},
+                                         {"Wednesday, 21-Oct-15 07:28:30 GMT", true, 30},
+                                         {"Wed Oct 21 07:28:10 2015", true, 10},
+                                         {"Wed, 21 Oct 2015 07:00:00 GMT", true, 0},  // past
+                                         {"999999999999", true, 24 * 3600},           // clamped
+                                         {"", false, 0},
+                                         {"-5", false, 0},
+                                         {"soon", false, 0},
+                                         {"Wed, 32 Oct 2015 07:29:00 GMT", false, 0},
+                                         {"nan", false, 0}}) {
     auto v = ParseRetryAfter(c.text, kNow);
     EXPECT_EQ(v.ok(), c.ok) << c.text;
     if (c.ok && v.ok()) {
@@ -102,12 +101,12 @@ TEST(ParseRetryAfterTest, FormerDisagreements) {
     Duration wait;
   };
   for (const Case& c : std::vector<Case>{
-           {"0.001", true, seconds(1)},  // 1 ms / 1 s: rounded up
-           {"59.5", true, seconds(60)},  // 59.5 s / 60 s
-           {"-0.5", false, {}},          // 0 / refused: negative
-           {"-4", false, {}},            // 0 / refused
-           {"+5", false, {}},            // 5 s / refused: not delay-seconds
-           {".5", false, {}},            // 0.5 s / refused
+           {"0.001", true, seconds(1)},                   // 1 ms / 1 s: rounded up
+           {"59.5", true, seconds(60)},                   // 59.5 s / 60 s
+           {"-0.5", false, {}},                           // 0 / refused: negative
+           {"-4", false, {}},                             // 0 / refused
+           {"+5", false, {}},                             // 5 s / refused: not delay-seconds
+           {".5", false, {}},                             // 0.5 s / refused
            {"Mon, 30 Feb 2015 07:29:00 GMT", false, {}},  // 2 Mar (past: 0) / refused
            {"Fri, 01 Jan 2100 00:00:00 GMT", true, kMaxRetryAfter},  // 84 years / 24 h
        }) {

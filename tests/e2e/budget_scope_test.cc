@@ -42,8 +42,9 @@ int CurlFrom(const std::string& bind, const std::string& url, const std::string&
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_INTERFACE, ("host!" + bind).c_str());
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "budget-scope-test (other process)");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                   +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION,
+      +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
   curl_slist* headers = nullptr;
   if (!bearer.empty()) {
     headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
@@ -163,7 +164,8 @@ TEST_F(BudgetScopeE2eTest, ThreeAddressesSyncAPublicRouteAtThreeTimesOneAddressB
   for (const char* bind : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) StartAgent(bind);
   ASSERT_TRUE(WaitUntil([&] { return db_.Count("SELECT count(*) FROM alliance_static") == 120; },
                         seconds(60)))
-      << db_.Count("SELECT count(*) FROM alliance_static") << " alliances\n" << Logs();
+      << db_.Count("SELECT count(*) FROM alliance_static") << " alliances\n"
+      << Logs();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // 120 calls at 20 per window per address: one address needs six windows
@@ -172,7 +174,8 @@ TEST_F(BudgetScopeE2eTest, ThreeAddressesSyncAPublicRouteAtThreeTimesOneAddressB
   EXPECT_GT(elapsed, 9.0) << "the budget did not bind: is the simulator metering per address?";
   EXPECT_LT(elapsed, 25.0) << "three addresses did not triple the rate";
   for (const char* caller : {"ip:127.0.0.2", "ip:127.0.0.3", "ip:127.0.0.4"}) {
-    EXPECT_GE(RequestsFrom(caller), 30) << caller << " " << sim_->Stats()["requests_by_caller"].dump();
+    EXPECT_GE(RequestsFrom(caller), 30)
+        << caller << " " << sim_->Stats()["requests_by_caller"].dump();
   }
   EXPECT_EQ(Violations(), 0) << ViolationsByCaller();
 }
@@ -184,8 +187,10 @@ TEST_F(BudgetScopeE2eTest, ManyCharactersKillmailListsTakeAboutWhatOneNeeds) {
   sc.universe.characters = 300;
   // ESI's own char-killmail group: 30 tokens / 15 min per character. Pooled,
   // 300 characters' first pages alone would take five hours.
-  sc.esi_groups = {{"alliance", 1000000, 60}, {"corporation", 1000000, 60},
-                   {"character", 1000000, 60}, {"char-killmail", 30, 900}};
+  sc.esi_groups = {{"alliance", 1000000, 60},
+                   {"corporation", 1000000, 60},
+                   {"character", 1000000, 60},
+                   {"char-killmail", 30, 900}};
   StartSim(sc);
   StartCoordinator();
   auto stub = v1::KillmailAdminService::NewStub(grpc::CreateChannel(
@@ -210,8 +215,8 @@ TEST_F(BudgetScopeE2eTest, ManyCharactersKillmailListsTakeAboutWhatOneNeeds) {
   }
   // Another application of the same character spends its bucket first.
   const int64_t spent = characters.front();
-  const std::string recent = absl::StrCat(sim_->base_url(), "/characters/", spent,
-                                          "/killmails/recent/");
+  const std::string recent =
+      absl::StrCat(sim_->base_url(), "/characters/", spent, "/killmails/recent/");
   int refused = 0;
   for (int i = 0; i < 20 && refused == 0; ++i) {
     refused = CurlFrom("127.0.0.9", recent, spent_token) == 429 ? 1 : 0;
@@ -226,7 +231,8 @@ TEST_F(BudgetScopeE2eTest, ManyCharactersKillmailListsTakeAboutWhatOneNeeds) {
   const std::string synced =
       "SELECT count(*) FROM character_tokens WHERE last_killmail_sync_at IS NOT NULL";
   ASSERT_TRUE(WaitUntil([&] { return db_.Count(synced) >= 299; }, seconds(90)))
-      << db_.Count(synced) << " characters synced\n" << Logs();
+      << db_.Count(synced) << " characters synced\n"
+      << Logs();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   RecordProperty("elapsed_seconds", std::to_string(elapsed));
@@ -273,7 +279,8 @@ TEST_F(BudgetScopeE2eTest, AnExhaustedBudgetDoesNotSlowWorkOnAnother) {
   StartAgent("127.0.0.2", 8);
   ASSERT_TRUE(WaitUntil([&] { return db_.Count("SELECT count(*) FROM corporation_static") == 100; },
                         seconds(40)))
-      << db_.Count("SELECT count(*) FROM corporation_static") << " corporations\n" << Logs();
+      << db_.Count("SELECT count(*) FROM corporation_static") << " corporations\n"
+      << Logs();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   RecordProperty("elapsed_seconds", std::to_string(elapsed));
@@ -290,8 +297,8 @@ TEST_F(BudgetScopeE2eTest, A420OnOneAddressStopsThatAddressOnly) {
   sc.universe.characters = 80;
   sc.esi_error_limit = 10;
   sc.esi_error_window_seconds = 30;
-  sc.esi_groups = {{"alliance", 1000000, 60}, {"corporation", 1000000, 60},
-                   {"character", 1000000, 60}};
+  sc.esi_groups = {
+      {"alliance", 1000000, 60}, {"corporation", 1000000, 60}, {"character", 1000000, 60}};
   StartSim(sc);
   StartCoordinator();
   // Another process on 127.0.0.2 spends that address's error limit.
@@ -308,7 +315,8 @@ TEST_F(BudgetScopeE2eTest, A420OnOneAddressStopsThatAddressOnly) {
   StartAgent("127.0.0.3", 2);
   ASSERT_TRUE(WaitUntil([&] { return db_.Count("SELECT count(*) FROM alliance_static") == 80; },
                         seconds(25)))
-      << db_.Count("SELECT count(*) FROM alliance_static") << " alliances\n" << Logs();
+      << db_.Count("SELECT count(*) FROM alliance_static") << " alliances\n"
+      << Logs();
   EXPECT_GE(RequestsFrom("ip:127.0.0.3"), 70) << "the other address did the work";
   // Only the calls already on their way when the first 420 came back.
   const nlohmann::json by_caller = ViolationsByCaller();

@@ -95,9 +95,12 @@ class DailySyncTest : public ::testing::Test {
 TEST_F(DailySyncTest, TwoAgentsSyncTheWholeUniverseWithoutViolations) {
   RunDaily();
   auto universe = sim_->Stats()["universe"];
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM alliance_static"), universe["alliances"]["count"].get<int64_t>());
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM corporation_static"), universe["corporations"]["count"].get<int64_t>());
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_static"), universe["characters"]["count"].get<int64_t>());
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM alliance_static"),
+            universe["alliances"]["count"].get<int64_t>());
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM corporation_static"),
+            universe["corporations"]["count"].get<int64_t>());
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_static"),
+            universe["characters"]["count"].get<int64_t>());
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
 
   // Spot-check stored rows against the upstream's own JSON.
@@ -105,14 +108,16 @@ TEST_F(DailySyncTest, TwoAgentsSyncTheWholeUniverseWithoutViolations) {
   auto corp = Get("/corporations/" + corp_id + "/");
   EXPECT_EQ(db_.Query("SELECT name FROM corporation_static WHERE corporation_id = " + corp_id),
             corp["name"].get<std::string>());
-  EXPECT_EQ(db_.Query("SELECT member_count FROM corporation_ephemeral WHERE corporation_id = " + corp_id),
-            std::to_string(corp["member_count"].get<int64_t>()));
+  EXPECT_EQ(
+      db_.Query("SELECT member_count FROM corporation_ephemeral WHERE corporation_id = " + corp_id),
+      std::to_string(corp["member_count"].get<int64_t>()));
   EXPECT_EQ(db_.Query("SELECT ceo_id FROM corporation_ephemeral WHERE corporation_id = " + corp_id),
             std::to_string(corp["ceo_id"].get<int64_t>()));
   const std::string char_id = db_.Query("SELECT max(character_id) FROM character_static");
   auto ch = Get("/characters/" + char_id + "/");
-  EXPECT_EQ(db_.Query("SELECT corporation_id FROM character_ephemeral WHERE character_id = " + char_id),
-            std::to_string(ch["corporation_id"].get<int64_t>()));
+  EXPECT_EQ(
+      db_.Query("SELECT corporation_id FROM character_ephemeral WHERE character_id = " + char_id),
+      std::to_string(ch["corporation_id"].get<int64_t>()));
 
   auto stats = sim_->Stats();
   EXPECT_EQ(stats["violations"]["total"].get<int64_t>(), 0) << stats["violations"].dump();
@@ -123,13 +128,15 @@ TEST_F(DailySyncTest, TwoAgentsSyncTheWholeUniverseWithoutViolations) {
 TEST_F(DailySyncTest, SecondDayRevalidatesWithEtagsAndGets304s) {
   RunDaily();
   const int64_t before = sim_->Stats()["not_modified"].get<int64_t>();
-  const std::string names = db_.Query("SELECT string_agg(name, ',' ORDER BY alliance_id) FROM alliance_static");
+  const std::string names =
+      db_.Query("SELECT string_agg(name, ',' ORDER BY alliance_id) FROM alliance_static");
   RunDaily();
   auto stats = sim_->Stats();
   const int64_t alliances = stats["universe"]["alliances"]["count"].get<int64_t>();
   // Every alliance detail and alliance corporation list is revalidated.
   EXPECT_GE(stats["not_modified"].get<int64_t>() - before, 2 * alliances);
-  EXPECT_EQ(db_.Query("SELECT string_agg(name, ',' ORDER BY alliance_id) FROM alliance_static"), names);
+  EXPECT_EQ(db_.Query("SELECT string_agg(name, ',' ORDER BY alliance_id) FROM alliance_static"),
+            names);
   EXPECT_EQ(stats["violations"]["total"].get<int64_t>(), 0);
 }
 

@@ -26,8 +26,8 @@ TEST(SimConfigTest, EmptyEsiGroupsMeansNone) {
 }
 
 TEST(SimConfigTest, RejectsBadEsiGroups) {
-  for (const char* bad : {"alliance", "alliance=600", "alliance=x/1m", "alliance=600/1d",
-                          "=600/1m", "a=1/1m,a=2/1m", "a=0/1m"}) {
+  for (const char* bad : {"alliance", "alliance=600", "alliance=x/1m", "alliance=600/1d", "=600/1m",
+                          "a=1/1m,a=2/1m", "a=0/1m"}) {
     EXPECT_FALSE(ParseEsiGroups(bad).ok()) << bad;
   }
 }

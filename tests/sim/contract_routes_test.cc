@@ -15,15 +15,18 @@ class ContractRoutesTest : public SimTest {
  protected:
   void SetUp() override {
     StartSim(Unlimited());
-    ASSERT_EQ(Post("/sim/contracts/config?per_region=250&page_size=100&regions=10000002,10000043",
-                   "")->status, 200);
+    ASSERT_EQ(
+        Post("/sim/contracts/config?per_region=250&page_size=100&regions=10000002,10000043", "")
+            ->status,
+        200);
   }
 
   std::vector<json> AllPages(int64_t region, int* pages_out = nullptr) {
     std::vector<json> out;
     int pages = 1;
     for (int page = 1; page <= pages; ++page) {
-      auto r = Get("/contracts/public/" + std::to_string(region) + "/?page=" + std::to_string(page));
+      auto r =
+          Get("/contracts/public/" + std::to_string(region) + "/?page=" + std::to_string(page));
       EXPECT_TRUE(r && r->status == 200);
       if (!r) break;
       pages = std::stoi(r->get_header_value("X-Pages"));
@@ -43,7 +46,8 @@ TEST_F(ContractRoutesTest, PagesFollowXPagesAndListEveryContractOnce) {
   for (const json& c : all) ids.insert(c["contract_id"].get<int64_t>());
   EXPECT_EQ(ids.size(), 250u);
   // The other region lists different contracts.
-  for (const json& c : AllPages(10000043)) EXPECT_EQ(ids.count(c["contract_id"].get<int64_t>()), 0u);
+  for (const json& c : AllPages(10000043))
+    EXPECT_EQ(ids.count(c["contract_id"].get<int64_t>()), 0u);
   // Past the last page, and bad pages.
   EXPECT_EQ(Get("/contracts/public/10000002/?page=4")->status, 404);
   EXPECT_EQ(Get("/contracts/public/10000002/?page=0")->status, 400);
@@ -78,7 +82,8 @@ TEST_F(ContractRoutesTest, ContractsAndItemsHaveEsiShapes) {
       EXPECT_TRUE(c["price"].is_number());
     }
     if (type == "auction") EXPECT_TRUE(c["buyout"].is_number());
-    auto items = Get("/contracts/public/items/" + std::to_string(c["contract_id"].get<int64_t>()) + "/");
+    auto items =
+        Get("/contracts/public/items/" + std::to_string(c["contract_id"].get<int64_t>()) + "/");
     ASSERT_TRUE(items);
     if (type == "courier") {
       EXPECT_EQ(items->status, 204);
@@ -89,11 +94,13 @@ TEST_F(ContractRoutesTest, ContractsAndItemsHaveEsiShapes) {
     json list = json::parse(items->body);
     ASSERT_FALSE(list.empty());
     for (const json& i : list) {
-      for (const char* f : {"record_id", "type_id", "quantity"}) ASSERT_TRUE(i[f].is_number_integer()) << f;
+      for (const char* f : {"record_id", "type_id", "quantity"})
+        ASSERT_TRUE(i[f].is_number_integer()) << f;
       ASSERT_TRUE(i["is_included"].is_boolean());
       ASSERT_TRUE(i["is_singleton"].is_boolean());
       // Every item's type is served.
-      EXPECT_EQ(Get("/universe/types/" + std::to_string(i["type_id"].get<int64_t>()) + "/")->status, 200);
+      EXPECT_EQ(Get("/universe/types/" + std::to_string(i["type_id"].get<int64_t>()) + "/")->status,
+                200);
     }
   }
   EXPECT_EQ(types, (std::set<std::string>{"item_exchange", "auction", "courier"}));
@@ -103,8 +110,8 @@ TEST_F(ContractRoutesTest, ContractsAndItemsHaveEsiShapes) {
 }
 
 TEST_F(ContractRoutesTest, TypesCarryRealGroupIds) {
-  const std::map<int64_t, int64_t> expected = {{587, 25},   {603, 25},   {24690, 419},
-                                               {17738, 27}, {641, 27},   {11567, 30},
+  const std::map<int64_t, int64_t> expected = {{587, 25},     {603, 25}, {24690, 419},
+                                               {17738, 27},   {641, 27}, {11567, 30},
                                                {33468, 1283}, {670, 29}, {34, 18}};
   for (const auto& [type, group] : expected) {
     json t = GetJson("/universe/types/" + std::to_string(type) + "/");

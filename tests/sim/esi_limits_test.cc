@@ -202,9 +202,12 @@ TEST_F(SimEsiLimitsTest, ConcurrentClientsNeverOverspend) {
       httplib::Client client("127.0.0.1", sim_->port());
       for (int i = 0; i < 20; ++i) {
         auto r = client.Get("/alliances/", {{"User-Agent", testing::kUserAgent}});
-        if (r && r->status == 200) ++ok;
-        else if (r && r->status == 429) ++limited;
-        else ++other;
+        if (r && r->status == 200)
+          ++ok;
+        else if (r && r->status == 429)
+          ++limited;
+        else
+          ++other;
       }
     });
   }

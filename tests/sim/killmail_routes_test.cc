@@ -18,7 +18,8 @@ class KillmailRoutesTest : public SimTest {
     // A character with several pages of history.
     character_ = FirstCharacter();
     ASSERT_GT(character_, 0);
-    auto added = Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=130", "");
+    auto added =
+        Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=130", "");
     ASSERT_TRUE(added);
     ASSERT_EQ(added->status, 200) << added->body;
   }
@@ -48,8 +49,8 @@ class KillmailRoutesTest : public SimTest {
   }
 
   std::string RecentPath(int64_t character, int page) {
-    return "/characters/" + std::to_string(character) + "/killmails/recent/?page=" +
-           std::to_string(page);
+    return "/characters/" + std::to_string(character) +
+           "/killmails/recent/?page=" + std::to_string(page);
   }
 
   int64_t Total(int64_t character) {
@@ -104,7 +105,8 @@ TEST_F(KillmailRoutesTest, PagesAreNewestFirstWithXPages) {
     }
   }
   ASSERT_EQ(static_cast<int64_t>(all.size()), total);
-  for (size_t i = 1; i < all.size(); ++i) EXPECT_GT(all[i - 1], all[i]) << "not newest first at " << i;
+  for (size_t i = 1; i < all.size(); ++i)
+    EXPECT_GT(all[i - 1], all[i]) << "not newest first at " << i;
 
   // New killmails get higher ids and land on page 1.
   auto added = Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=3", "");
@@ -151,7 +153,9 @@ TEST_F(KillmailRoutesTest, KillmailBodyHasEsiShapeAndNeedsTheRightHash) {
   auto unknown = Get("/killmails/" + std::to_string(id + kIdStride * 100000) + "/" + hash + "/");
   EXPECT_EQ(unknown->status, 404);
   // Public route: no token needed, and the path is counted by its template.
-  EXPECT_EQ(StatsJson()["requests_by_route"]["/killmails/{killmail_id}/{killmail_hash}/"].get<int64_t>(), 3);
+  EXPECT_EQ(
+      StatsJson()["requests_by_route"]["/killmails/{killmail_id}/{killmail_hash}/"].get<int64_t>(),
+      3);
 }
 
 TEST_F(KillmailRoutesTest, HistoryGrowsWithTheClock) {
@@ -168,7 +172,9 @@ TEST_F(KillmailRoutesTest, HistoryGrowsWithTheClock) {
 TEST_F(KillmailRoutesTest, ControlRoutesRejectBadInput) {
   EXPECT_EQ(Post("/sim/tokens", "")->status, 400);
   EXPECT_EQ(Post("/sim/tokens?character_id=1", "")->status, 404);
-  EXPECT_EQ(Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=0", "")->status, 400);
+  EXPECT_EQ(
+      Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=0", "")->status,
+      400);
   auto batch = Post("/sim/tokens?count=3", "");
   ASSERT_EQ(batch->status, 200);
   EXPECT_EQ(nlohmann::json::parse(batch->body).size(), 3u);

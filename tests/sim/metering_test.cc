@@ -330,8 +330,7 @@ TEST_F(SimMeteringTest, PoeAccountRuleIsPerToken) {
   nlohmann::json stats = StatsJson();
   EXPECT_EQ(stats["violations"]["poe_rule"], 1);
   EXPECT_EQ(stats["violations"]["by_caller"], nlohmann::json({{"account:token-a", 1}}));
-  const nlohmann::json& account =
-      stats["poe"]["public-stash-request-limit"]["rules"]["Account"];
+  const nlohmann::json& account = stats["poe"]["public-stash-request-limit"]["rules"]["Account"];
   EXPECT_EQ(account["scope"], "Account");
   EXPECT_EQ(account["keys"], 3);
   EXPECT_EQ(account["clients"]["token-a"], "2:10:60");
@@ -418,9 +417,9 @@ TEST_F(SimMeteringTest, OpenApiDocumentCarriesRateLimits) {
   ASSERT_TRUE(doc["paths"].is_object());
   EXPECT_EQ(doc["paths"].size(), 11u);  // 6 core + 2 killmail + 3 contract/type routes
   const nlohmann::json& recent = doc["paths"]["/characters/{character_id}/killmails/recent"]["get"];
-  EXPECT_EQ(recent["x-rate-limit"],
-            nlohmann::json({{"group", "char-killmail"}, {"window-size", "15m"},
-                            {"max-tokens", 30}}));
+  EXPECT_EQ(
+      recent["x-rate-limit"],
+      nlohmann::json({{"group", "char-killmail"}, {"window-size", "15m"}, {"max-tokens", 30}}));
   EXPECT_EQ(recent["security"][0]["OAuth2"][0], "esi-killmails.read_killmails.v1");
   const nlohmann::json& body = doc["paths"]["/killmails/{killmail_id}/{killmail_hash}"]["get"];
   EXPECT_EQ(body["x-rate-limit"],

@@ -74,7 +74,8 @@ TEST_F(SimPoeStreamTest, PagesAreDeterministicAndShapedLikePoe) {
     for (const auto& s : body["stashes"]) {
       ASSERT_TRUE(s["id"].is_string());
       EXPECT_EQ(s["id"].get<std::string>().size(), 64u);
-      if (page == 2) EXPECT_TRUE(ids.insert(s["id"].get<std::string>()).second) << "unique per page";
+      if (page == 2)
+        EXPECT_TRUE(ids.insert(s["id"].get<std::string>()).second) << "unique per page";
       ASSERT_TRUE(s.contains("accountName") && s.contains("stashType") && s.contains("stash"));
       if (!s["public"].get<bool>()) {
         ++private_stashes;
@@ -94,7 +95,8 @@ TEST_F(SimPoeStreamTest, PagesAreDeterministicAndShapedLikePoe) {
           const std::string note = item["note"];
           EXPECT_TRUE(note.rfind("~price ", 0) == 0 || note.rfind("~b/o ", 0) == 0) << note;
           EXPECT_TRUE(note.find(" chaos") != std::string::npos ||
-                      note.find(" divine") != std::string::npos) << note;
+                      note.find(" divine") != std::string::npos)
+              << note;
         }
       }
     }
@@ -114,8 +116,8 @@ TEST_F(SimPoeStreamTest, ExchangeServesPastHoursWithMissingAndSkippedHours) {
   const auto& m = hour["markets"][0];
   EXPECT_EQ(m["league"], "Standard");
   EXPECT_EQ(m["market_id"], "chaos|divine");
-  for (const char* f : {"volume_traded", "lowest_stock", "highest_stock", "lowest_ratio",
-                        "highest_ratio"}) {
+  for (const char* f :
+       {"volume_traded", "lowest_stock", "highest_stock", "lowest_ratio", "highest_ratio"}) {
     EXPECT_TRUE(m[f].is_object()) << f;
   }
   EXPECT_EQ(m["lowest_ratio"]["divine"], 1);

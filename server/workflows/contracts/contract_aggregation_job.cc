@@ -14,9 +14,9 @@ absl::StatusOr<std::vector<int64_t>> ContractAggregationJob::StaleTypes(TimePoin
   std::vector<int64_t> ids;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     pqxx::nontransaction nt(conn);
-    auto rows = nt.exec_params(contract_sql::kStaleTypes,
-                               FormatRfc3339(now - options_.type_max_age),
-                               options_.type_refresh_batch);
+    auto rows =
+        nt.exec_params(contract_sql::kStaleTypes, FormatRfc3339(now - options_.type_max_age),
+                       options_.type_refresh_batch);
     for (const auto& row : rows) ids.push_back(row[0].as<int64_t>());
     return absl::OkStatus();
   });
@@ -27,10 +27,8 @@ absl::StatusOr<std::vector<int64_t>> ContractAggregationJob::StaleTypes(TimePoin
 absl::Status ContractAggregationJob::OpenRegionRows(const std::string& run_id, TimePoint now) {
   return pool_->Run([&](pqxx::connection& conn) {
     pqxx::work w(conn);
-    w.exec_params(contract_sql::kAbandonOpenRuns, PgArray(options_.regions),
-                  FormatRfc3339(now));
-    w.exec_params(contract_sql::kOpenRuns, run_id, PgArray(options_.regions),
-                  FormatRfc3339(now));
+    w.exec_params(contract_sql::kAbandonOpenRuns, PgArray(options_.regions), FormatRfc3339(now));
+    w.exec_params(contract_sql::kOpenRuns, run_id, PgArray(options_.regions), FormatRfc3339(now));
     w.commit();
     return absl::OkStatus();
   });
@@ -80,14 +78,14 @@ absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<i
     unclassified = store_.ClassifyWaiting(w, options_.regions, ctx.clock()->Now());
     auto rows =
         w.exec_params(contract_sql::kCloseRuns, ctx.run_id(), FormatRfc3339(ctx.clock()->Now()));
-    auto types = w.exec_params(contract_sql::kTypeRefreshOutcome, PgArray(refresh),
-                               FormatRfc3339(started));
+    auto types =
+        w.exec_params(contract_sql::kTypeRefreshOutcome, PgArray(refresh), FormatRfc3339(started));
     w.commit();
     for (const auto& row : rows) {
       if (!row[1].as<bool>()) {
-        unfinished.push_back(absl::StrCat(row[0].as<int64_t>(),
-                                          row[12].size() ? absl::StrCat(" (", row[12].c_str(), ")")
-                                                         : std::string()));
+        unfinished.push_back(absl::StrCat(
+            row[0].as<int64_t>(),
+            row[12].size() ? absl::StrCat(" (", row[12].c_str(), ")") : std::string()));
       }
       pages += row[2].as<int64_t>();
       unchanged += row[3].as<int64_t>();
@@ -97,8 +95,8 @@ absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<i
       n.tasks_queued += row[7].as<int64_t>();
       item_calls += row[8].as<int64_t>();
       n.cache_hits += row[3].as<int64_t>() + row[9].as<int64_t>();
-      n.cache_misses += row[2].as<int64_t>() - row[3].as<int64_t>() + row[8].as<int64_t>() -
-                        row[9].as<int64_t>();
+      n.cache_misses +=
+          row[2].as<int64_t>() - row[3].as<int64_t>() + row[8].as<int64_t>() - row[9].as<int64_t>();
       item_rows += row[10].as<int64_t>();
       n.errors += row[6].as<int64_t>() + row[11].as<int64_t>();
     }
@@ -112,15 +110,15 @@ absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<i
   n.errors += types_failed + static_cast<int64_t>(unfinished.size());
   JOB_LOG(INFO, ctx.run_id()) << "contract aggregation: " << options_.regions.size()
                               << " region(s), " << pages << " page(s) (" << unchanged
-                              << " unchanged), " << upserted << " contract(s) upserted, "
-                              << dropped << " dropped, " << skipped << " skipped, " << item_calls
-                              << " item list(s) fetched (" << item_rows << " item(s)), "
-                              << types_ok << " type(s) refreshed, " << types_failed
+                              << " unchanged), " << upserted << " contract(s) upserted, " << dropped
+                              << " dropped, " << skipped << " skipped, " << item_calls
+                              << " item list(s) fetched (" << item_rows << " item(s)), " << types_ok
+                              << " type(s) refreshed, " << types_failed
                               << " type refresh(es) failed, " << unclassified
                               << " contract(s) waiting for types, " << n.errors << " error(s)";
   if (!unfinished.empty()) {
-    JOB_LOG(WARNING, ctx.run_id()) << "region(s) not completed in this run: "
-                                   << absl::StrJoin(unfinished, ", ");
+    JOB_LOG(WARNING, ctx.run_id())
+        << "region(s) not completed in this run: " << absl::StrJoin(unfinished, ", ");
   }
   return absl::OkStatus();
 }
@@ -147,16 +145,15 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
     auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, Priority::kBackground);
     if (!q.ok()) return critical(q.status(), "queueing the type refresh");
     ctx.counters().tasks_queued += q->enqueued;
-    JOB_LOG(INFO, run_id) << "refreshing " << refresh->size() << " type(s) older than "
-                          << std::chrono::duration_cast<std::chrono::hours>(options_.type_max_age)
-                                     .count() / 24
-                          << " days: " << absl::StrJoin(*refresh, ",");
+    JOB_LOG(INFO, run_id)
+        << "refreshing " << refresh->size() << " type(s) older than "
+        << std::chrono::duration_cast<std::chrono::hours>(options_.type_max_age).count() / 24
+        << " days: " << absl::StrJoin(*refresh, ",");
   }
   if (absl::Status s = OpenRegionRows(run_id, started); !s.ok()) {
     return critical(s, "opening the region rows");
   }
-  auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions,
-                           Priority::kBackground);
+  auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions, Priority::kBackground);
   if (!q.ok()) return critical(q.status(), "queueing the regions");
   ctx.counters().tasks_queued += q->enqueued;
 
@@ -171,9 +168,10 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
       break;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      outcome = absl::DeadlineExceededError(absl::StrCat(
-          *pending, " task(s) still waiting after --contract_run_timeout_s; they go on "
-                    "without the run"));
+      outcome = absl::DeadlineExceededError(
+          absl::StrCat(*pending,
+                       " task(s) still waiting after --contract_run_timeout_s; they go on "
+                       "without the run"));
       break;
     }
     std::this_thread::sleep_for(options_.poll_interval);

@@ -34,8 +34,8 @@ class RegionExtension final : public TaskExtension {
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {
-    auto result = UnpackPayload<v1::ContractRegionResult>(c.payload, "payload",
-                                                          contracts::kRegionKind);
+    auto result =
+        UnpackPayload<v1::ContractRegionResult>(c.payload, "payload", contracts::kRegionKind);
     if (!result.ok()) return result.status();
     return store_->ApplyRegion(txn, task.entity_id, *result, now);
   }
@@ -59,8 +59,8 @@ class ItemsExtension final : public TaskExtension {
     if (c.not_modified && !c.payload.has_value()) {
       return store_->ApplyItems(txn, task.entity_id, nullptr, now);
     }
-    auto items = UnpackPayload<v1::ContractItemsResult>(c.payload, "payload",
-                                                        contracts::kItemsKind);
+    auto items =
+        UnpackPayload<v1::ContractItemsResult>(c.payload, "payload", contracts::kItemsKind);
     if (!items.ok()) return items.status();
     return store_->ApplyItems(txn, task.entity_id, &*items, now);
   }
@@ -96,10 +96,9 @@ class TypeExtension final : public TaskExtension {
   // type that keeps failing is not picked by the next refresh batch.
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
                  TimePoint now) override {
-    store_->TypeFailed(txn, task.entity_id,
-                       f.http_status != 0 ? absl::StrCat("HTTP ", f.http_status, ": ", f.error)
-                                          : f.error,
-                       now);
+    store_->TypeFailed(
+        txn, task.entity_id,
+        f.http_status != 0 ? absl::StrCat("HTTP ", f.http_status, ": ", f.error) : f.error, now);
   }
 
  private:

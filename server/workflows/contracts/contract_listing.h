@@ -77,8 +77,8 @@ PageIds StoredPageIds(pqxx::dbtransaction& txn, int64_t region_id);
 
 // ETags of the stored pages, by region: a region lease's context, so the
 // agent asks with If-None-Match.
-std::map<int64_t, std::vector<v1::ContractPageEtag>> PageEtags(
-    pqxx::dbtransaction& txn, const std::vector<int64_t>& regions);
+std::map<int64_t, std::vector<v1::ContractPageEtag>> PageEtags(pqxx::dbtransaction& txn,
+                                                               const std::vector<int64_t>& regions);
 
 }  // namespace sluice
 

@@ -67,8 +67,8 @@ void ContractStore::RecordSkip(pqxx::dbtransaction& txn, const std::string& run_
                                int64_t region_id, int64_t contract_id, const std::string& reason,
                                TimePoint now) const {
   LogSkip(run_id, region_id, contract_id, reason);
-  txn.exec_params(contract_sql::kRecordSkip, run_id, region_id, contract_id,
-                  reason.substr(0, 2000), FormatRfc3339(now));
+  txn.exec_params(contract_sql::kRecordSkip, run_id, region_id, contract_id, reason.substr(0, 2000),
+                  FormatRfc3339(now));
 }
 
 int ContractStore::UpsertContracts(pqxx::dbtransaction& txn, int64_t region_id,
@@ -174,20 +174,20 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyItems(pqxx::dbtransaction& tx
   std::set<int64_t> records;
   for (const v1::PublicContractItem& i : items->items()) {
     if (!records.insert(i.record_id()).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "payload.items: contract ", contract_id, " lists record_id ", i.record_id(), " twice"));
+      return absl::InvalidArgumentError(absl::StrCat("payload.items: contract ", contract_id,
+                                                     " lists record_id ", i.record_id(), " twice"));
     }
-    rows.push_back({{"record_id", i.record_id()},
-                    {"type_id", i.type_id()},
-                    {"quantity", i.quantity()},
-                    {"is_included", i.is_included()},
-                    {"is_singleton", i.is_singleton()},
-                    {"is_blueprint_copy", i.is_blueprint_copy()},
-                    {"material_efficiency",
-                     OptionalInt(i.has_material_efficiency(), i.material_efficiency())},
-                    {"time_efficiency", OptionalInt(i.has_time_efficiency(), i.time_efficiency())},
-                    {"runs", OptionalInt(i.has_runs(), i.runs())},
-                    {"item_id", OptionalInt(i.has_item_id(), i.item_id())}});
+    rows.push_back(
+        {{"record_id", i.record_id()},
+         {"type_id", i.type_id()},
+         {"quantity", i.quantity()},
+         {"is_included", i.is_included()},
+         {"is_singleton", i.is_singleton()},
+         {"is_blueprint_copy", i.is_blueprint_copy()},
+         {"material_efficiency", OptionalInt(i.has_material_efficiency(), i.material_efficiency())},
+         {"time_efficiency", OptionalInt(i.has_time_efficiency(), i.time_efficiency())},
+         {"runs", OptionalInt(i.has_runs(), i.runs())},
+         {"item_id", OptionalInt(i.has_item_id(), i.item_id())}});
   }
   txn.exec_params(contract_sql::kDeleteItems, contract_id);
   if (!rows.empty()) txn.exec_params(contract_sql::kInsertItems, contract_id, rows.dump());
@@ -200,8 +200,7 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyItems(pqxx::dbtransaction& tx
 }
 
 std::vector<int64_t> ContractStore::Classify(pqxx::dbtransaction& txn,
-                                             const std::vector<int64_t>& ids,
-                                             TimePoint now) const {
+                                             const std::vector<int64_t>& ids, TimePoint now) const {
   struct Pending {
     std::string type;
     std::vector<ClassifierItem> items;
@@ -232,7 +231,8 @@ std::vector<int64_t> ContractStore::Classify(pqxx::dbtransaction& txn,
       missing.insert(c.missing_types.begin(), c.missing_types.end());
       continue;
     }
-    json u = {{"contract_id", id}, {"is_ship", c.is_ship_contract},
+    json u = {{"contract_id", id},
+              {"is_ship", c.is_ship_contract},
               {"additional", c.contains_additional_items}};
     if (c.is_ship_contract) {
       u["ship_type_id"] = c.ship_type_id;
@@ -250,8 +250,7 @@ std::vector<int64_t> ContractStore::Classify(pqxx::dbtransaction& txn,
   return {missing.begin(), missing.end()};
 }
 
-absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn,
-                                                        int64_t type_id,
+absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn, int64_t type_id,
                                                         const v1::UniverseTypeRecord* type,
                                                         TimePoint now) const {
   PayloadOutcome out;
@@ -261,8 +260,8 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn
     return out;
   }
   if (type->type_id() != type_id) {
-    return absl::InvalidArgumentError(absl::StrCat("payload.type_id: ", type->type_id(),
-                                                   " is not the task's type ", type_id));
+    return absl::InvalidArgumentError(
+        absl::StrCat("payload.type_id: ", type->type_id(), " is not the task's type ", type_id));
   }
   if (type->name().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("payload.name: type ", type_id, " has no name"));
@@ -270,9 +269,7 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn
   auto opt_double = [](bool has, double v) {
     return has ? std::optional<double>(v) : std::nullopt;
   };
-  auto opt_int = [](bool has, int64_t v) {
-    return has ? std::optional<int64_t>(v) : std::nullopt;
-  };
+  auto opt_int = [](bool has, int64_t v) { return has ? std::optional<int64_t>(v) : std::nullopt; };
   txn.exec_params(contract_sql::kUpsertType, type_id, type->name(), type->group_id(),
                   type->published(), opt_double(type->has_volume(), type->volume()),
                   opt_double(type->has_packaged_volume(), type->packaged_volume()),
@@ -293,8 +290,7 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn
 }
 
 int64_t ContractStore::ClassifyWaiting(pqxx::dbtransaction& txn,
-                                       const std::vector<int64_t>& regions,
-                                       TimePoint now) const {
+                                       const std::vector<int64_t>& regions, TimePoint now) const {
   std::vector<int64_t> waiting;
   for (const auto& row : txn.exec_params(contract_sql::kUnclassifiedInRegions, PgArray(regions))) {
     waiting.push_back(row[0].as<int64_t>());
@@ -304,13 +300,13 @@ int64_t ContractStore::ClassifyWaiting(pqxx::dbtransaction& txn,
   return txn.exec_params(contract_sql::kCountUnclassified, PgArray(waiting))[0][0].as<int64_t>();
 }
 
-void ContractStore::TypeFailed(pqxx::dbtransaction& txn, int64_t type_id,
-                               const std::string& error, TimePoint now) const {
+void ContractStore::TypeFailed(pqxx::dbtransaction& txn, int64_t type_id, const std::string& error,
+                               TimePoint now) const {
   auto r = txn.exec_params(contract_sql::kTypeFailed, type_id, FormatRfc3339(now),
                            error.substr(0, 1000));
   if (!r.empty()) {
-    LOG(WARNING) << "universe type " << type_id << " refresh failed ("
-                 << r[0][0].as<int>() << " failure(s) in a row): " << error;
+    LOG(WARNING) << "universe type " << type_id << " refresh failed (" << r[0][0].as<int>()
+                 << " failure(s) in a row): " << error;
   }
 }
 

@@ -63,8 +63,7 @@ class ContractStore {
                                             TimePoint now) const;
   // `type` is null for a 304.
   absl::StatusOr<PayloadOutcome> ApplyType(pqxx::dbtransaction& txn, int64_t type_id,
-                                           const v1::UniverseTypeRecord* type,
-                                           TimePoint now) const;
+                                           const v1::UniverseTypeRecord* type, TimePoint now) const;
 
   // Classifies the contracts (those with items); returns the types the rule
   // needs that the cache lacks.
@@ -89,8 +88,7 @@ class ContractStore {
  private:
   // Upserts `contracts` (one statement), returns the rows written.
   int UpsertContracts(pqxx::dbtransaction& txn, int64_t region_id,
-                      const std::vector<const v1::PublicContract*>& contracts,
-                      TimePoint now) const;
+                      const std::vector<const v1::PublicContract*>& contracts, TimePoint now) const;
   void RecordSkip(pqxx::dbtransaction& txn, const std::string& run_id, int64_t region_id,
                   int64_t contract_id, const std::string& reason, TimePoint now) const;
 

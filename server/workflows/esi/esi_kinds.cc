@@ -18,10 +18,14 @@ v1::EntityRecord::RecordCase RecordOf(const std::string& kind) {
 
 int64_t RecordId(const v1::EntityRecord& r) {
   switch (r.record_case()) {
-    case v1::EntityRecord::kAlliance: return r.alliance().alliance_id();
-    case v1::EntityRecord::kCorporation: return r.corporation().corporation_id();
-    case v1::EntityRecord::kCharacter: return r.character().character_id();
-    default: return 0;
+    case v1::EntityRecord::kAlliance:
+      return r.alliance().alliance_id();
+    case v1::EntityRecord::kCorporation:
+      return r.corporation().corporation_id();
+    case v1::EntityRecord::kCharacter:
+      return r.character().character_id();
+    default:
+      return 0;
   }
 }
 

@@ -50,10 +50,10 @@ struct AlertOptions {
 };
 
 struct Alert {
-  std::string rule;    // stash_lag, currency_lag, checkpoint_drift, stalled, http_429_storm
+  std::string rule;  // stash_lag, currency_lag, checkpoint_drift, stalled, http_429_storm
   std::string stream;
   std::string message;
-  TimePoint since{};   // when the condition began to hold
+  TimePoint since{};  // when the condition began to hold
   // "<rule>/<stream>": one alert per rule and stream.
   std::string key() const { return rule + "/" + stream; }
 };

@@ -28,8 +28,8 @@ absl::Status AlertStore::Record(const std::vector<AlertTransition>& transitions,
     const std::string at_text = FormatRfc3339(at);
     for (const AlertTransition& t : transitions) {
       w.exec_params(etl_sql::kInsertAlertEvent, t.alert.key(), t.alert.rule, t.alert.stream,
-                    t.firing ? "firing" : "resolved", t.alert.message,
-                    FormatRfc3339(t.alert.since), at_text);
+                    t.firing ? "firing" : "resolved", t.alert.message, FormatRfc3339(t.alert.since),
+                    at_text);
     }
     w.commit();
     return absl::OkStatus();

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/workflows/etl/alert_rules.h"
 #include "server/store/pg_pool.h"
+#include "server/workflows/etl/alert_rules.h"
 
 namespace sluice::etl {
 

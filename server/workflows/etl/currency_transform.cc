@@ -20,8 +20,8 @@ std::vector<CurrencySnapshotRow> FoldCurrency(const std::vector<ExchangeRawRow>&
                                Json::parse(r.highest_ratio, nullptr, false));
     if (!rate) continue;  // not priced against chaos, or no numbers
     out[{r.realm, r.league, rate->currency, r.hour}] = CurrencySnapshotRow{
-        r.realm,      r.league,         rate->currency, r.hour, rate->ratio_to_chaos,
-        rate->volume, rate->chaos_volume, r.market_id,  r.raw_id};
+        r.realm,      r.league,           rate->currency, r.hour,  rate->ratio_to_chaos,
+        rate->volume, rate->chaos_volume, r.market_id,    r.raw_id};
   }
   std::vector<CurrencySnapshotRow> result;
   result.reserve(out.size());

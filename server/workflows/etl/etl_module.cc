@@ -72,9 +72,8 @@ void EtlModule::Wire(WorkflowWiring& wiring) {
   clock_ = wiring.clock;
   transforms_ =
       std::make_unique<etl::PoeTransforms>(wiring.pool, wiring.clock, options_.batch_size);
-  status_ = std::make_unique<etl::IngestStatusReader>(wiring.pool, wiring.clock,
-                                                      options_.status_window,
-                                                      options_.alerts.storm_window);
+  status_ = std::make_unique<etl::IngestStatusReader>(
+      wiring.pool, wiring.clock, options_.status_window, options_.alerts.storm_window);
   rules_ = std::make_unique<etl::AlertRules>(options_.alerts, wiring.clock);
   alert_store_ = std::make_unique<etl::AlertStore>(wiring.pool);
   service_ = std::make_unique<StreamServiceImpl>(status_.get(), rules_.get(), alert_store_.get(),

@@ -22,7 +22,7 @@ namespace sluice::etl {
 inline constexpr char kReferenceCurrency[] = "chaos";
 
 struct CurrencyRate {
-  std::string currency;      // the non-reference side, e.g. "divine"
+  std::string currency;       // the non-reference side, e.g. "divine"
   double ratio_to_chaos = 0;  // chaos per 1 unit of currency
   double volume = 0;          // units of currency traded in the hour
   double chaos_volume = 0;    // chaos traded in the hour

@@ -76,8 +76,7 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
       auto it = index.find(f.as<std::string>());
       return it == index.end() ? nullptr : &out[it->second];
     };
-    for (const auto& r :
-         t.exec_params(etl_sql::kStatusTransitions, now_text, window_s, only)) {
+    for (const auto& r : t.exec_params(etl_sql::kStatusTransitions, now_text, window_s, only)) {
       if (StreamStatus* st = find(r[0])) {
         st->pages_window = r[1].as<int64_t>();
         st->rows_window = r[2].as<int64_t>();
@@ -114,9 +113,8 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
   for (StreamStatus& st : out) {
     st.empty_polls_window = SampleEmptyPolls(st.stream, now, st.empty_polls);
     st.requests_per_min =
-        window_min > 0
-            ? (st.pages_window + st.empty_polls_window + st.errors_window) / window_min
-            : 0;
+        window_min > 0 ? (st.pages_window + st.empty_polls_window + st.errors_window) / window_min
+                       : 0;
     st.lag_seconds = IngestLag(st, now);
   }
   return out;

@@ -22,8 +22,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
-#include "server/workflows/etl/stream_status.h"
 #include "server/store/pg_pool.h"
+#include "server/workflows/etl/stream_status.h"
 
 namespace sluice::etl {
 

@@ -10,8 +10,8 @@ absl::Status PoeTransformJob::Run(JobContext& ctx) {
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
     auto pass = transforms_->RunPass(100);
     if (!pass.ok()) {
-      JOB_LOG(WARNING, ctx.run_id()) << "transform failed after " << batches
-                                     << " batch(es): " << pass.status();
+      JOB_LOG(WARNING, ctx.run_id())
+          << "transform failed after " << batches << " batch(es): " << pass.status();
       return pass.status();
     }
     batches += pass->batches;

@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "server/workflows/etl/poe_transforms.h"
 #include "server/scheduler/job.h"
+#include "server/workflows/etl/poe_transforms.h"
 
 namespace sluice::etl {
 

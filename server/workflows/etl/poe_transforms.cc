@@ -86,8 +86,8 @@ absl::StatusOr<BatchResult> PoeTransforms::RunBatch(const Transform& transform) 
 absl::StatusOr<PassResult> PoeTransforms::RunPass(int max_batches, const std::atomic<bool>* stop) {
   PassResult pass;
   bool caught_up = true;
-  for (const Transform* transform : {static_cast<const Transform*>(&currency_),
-                                     static_cast<const Transform*>(&stash_)}) {
+  for (const Transform* transform :
+       {static_cast<const Transform*>(&currency_), static_cast<const Transform*>(&stash_)}) {
     for (int i = 0; i < max_batches; ++i) {
       if (stop && stop->load()) return pass;
       auto r = RunBatch(*transform);

@@ -51,7 +51,7 @@ struct BatchResult {
   int64_t cursor_before = 0;
   int64_t cursor_after = 0;
   int64_t high_water = 0;
-  bool caught_up = false;    // cursor_after == high_water
+  bool caught_up = false;  // cursor_after == high_water
 };
 
 struct PassResult {

@@ -21,7 +21,7 @@
 namespace sluice::etl {
 
 struct Price {
-  std::string kind;      // "price" or "b/o"
+  std::string kind;  // "price" or "b/o"
   double amount = 0;
   std::string currency;  // lowercased
   bool operator==(const Price& o) const {

@@ -246,8 +246,7 @@ absl::StatusOr<Applied> StashTransform::Apply(pqxx::dbtransaction& txn, int64_t 
 
   // Replace the touched stashes' items, then their rows, then the leagues'
   // summaries (which read both).
-  a.written +=
-      txn.exec_params(etl_sql::kDeleteStashItems, realms_arr, ids_arr).affected_rows();
+  a.written += txn.exec_params(etl_sql::kDeleteStashItems, realms_arr, ids_arr).affected_rows();
   if (!item_rows.empty()) {
     a.written += txn.exec_params(etl_sql::kInsertItemPrices, item_rows.dump()).affected_rows();
   }

@@ -34,7 +34,7 @@ struct StreamStatus {
   int64_t empty_polls = 0;
 
   // Over the status window (5 minutes by default).
-  int64_t pages_window = 0;   // accepted cursor moves
+  int64_t pages_window = 0;  // accepted cursor moves
   int64_t rows_window = 0;
   int64_t empty_polls_window = 0;  // estimated from samples (see ingest_status.h)
   double requests_per_min = 0;     // pages + empty polls + failed fetches

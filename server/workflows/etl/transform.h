@@ -22,7 +22,7 @@ namespace sluice::etl {
 struct Applied {
   int64_t last_raw_id = 0;  // 0: no rows
   int64_t raw_rows = 0;
-  int64_t written = 0;      // silver/gold rows inserted, updated or deleted
+  int64_t written = 0;  // silver/gold rows inserted, updated or deleted
 };
 
 class Transform {

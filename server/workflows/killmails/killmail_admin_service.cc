@@ -12,8 +12,8 @@ grpc::Status KillmailAdminServiceImpl::RegisterCharacterToken(
   if (!req->has_expires_at()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expires_at is required");
   }
-  auto created = tokens_->Register(req->character_id(), req->access_token(),
-                                   FromProto(req->expires_at()));
+  auto created =
+      tokens_->Register(req->character_id(), req->access_token(), FromProto(req->expires_at()));
   if (!created.ok()) return ToGrpcStatus(created.status());
   resp->set_created(*created);
   return grpc::Status::OK;
@@ -31,7 +31,8 @@ grpc::Status KillmailAdminServiceImpl::ListCharacterTokens(
     *out->mutable_expires_at() = ToProto(t.expires_at);
     out->set_expired(t.expired);
     out->set_last_killmail_id(t.last_killmail_id);
-    if (t.last_killmail_sync_at) *out->mutable_last_killmail_sync_at() = ToProto(*t.last_killmail_sync_at);
+    if (t.last_killmail_sync_at)
+      *out->mutable_last_killmail_sync_at() = ToProto(*t.last_killmail_sync_at);
     out->set_killmails(t.killmails);
     *out->mutable_updated_at() = ToProto(t.updated_at);
   }

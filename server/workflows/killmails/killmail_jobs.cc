@@ -16,8 +16,7 @@ constexpr size_t kEnqueueChunk = 10000;
 // Queues ids at background priority in chunks; adds what was newly queued to
 // *queued. Stops early if the coordinator is stopping.
 absl::Status EnqueueBackground(TaskQueue* queue, JobContext& ctx, const std::string& kind,
-                               const std::vector<int64_t>& ids, int64_t* queued,
-                               int64_t* already) {
+                               const std::vector<int64_t>& ids, int64_t* queued, int64_t* already) {
   for (size_t i = 0; i < ids.size(); i += kEnqueueChunk) {
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
     std::vector<int64_t> chunk(ids.begin() + i,
@@ -55,8 +54,8 @@ absl::Status KillmailSyncJob::Run(JobContext& ctx) {
   s = EnqueueBackground(queue_, ctx, kCharacterKillmailsKind, ids, &queued, &already);
   ctx.counters().tasks_queued += queued;
   if (!s.ok()) return s;
-  JOB_LOG(INFO, ctx.run_id()) << ids.size() << " character(s) due for killmail sync ("
-                              << never << " never synced): " << queued << " queued, " << already
+  JOB_LOG(INFO, ctx.run_id()) << ids.size() << " character(s) due for killmail sync (" << never
+                              << " never synced): " << queued << " queued, " << already
                               << " already queued; " << expired
                               << " character(s) skipped with an expired token";
   return absl::OkStatus();

@@ -229,8 +229,7 @@ std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const TaskKind* 
   positive.erase(std::unique(positive.begin(), positive.end()), positive.end());
   if (positive.empty() || k == nullptr || k->entity_table.empty()) return positive;
   std::vector<int64_t> out;
-  for (const auto& r :
-       txn.exec_params(killmail_sql::MissingEntityIds(*k), PgArray(positive))) {
+  for (const auto& r : txn.exec_params(killmail_sql::MissingEntityIds(*k), PgArray(positive))) {
     out.push_back(r[0].as<int64_t>());
   }
   return out;

@@ -14,9 +14,8 @@ absl::StatusOr<std::vector<int64_t>> ParseChangeId(absl::string_view id) {
     bool digits = !part.empty() && part.size() <= 18;
     for (char c : part) digits = digits && c >= '0' && c <= '9';
     if (!digits || !absl::SimpleAtoi(part, &value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("change id '", id.substr(0, 200),
-                       "' is not dash-separated decimal numbers"));
+      return absl::InvalidArgumentError(absl::StrCat("change id '", id.substr(0, 200),
+                                                     "' is not dash-separated decimal numbers"));
     }
     out.push_back(value);
   }
@@ -39,9 +38,12 @@ absl::StatusOr<ChangeIdOrder> CompareChangeIds(absl::string_view current, absl::
 
 const char* ChangeIdOrderName(ChangeIdOrder order) {
   switch (order) {
-    case ChangeIdOrder::kSame: return "same";
-    case ChangeIdOrder::kForward: return "forward";
-    case ChangeIdOrder::kRewind: return "rewind";
+    case ChangeIdOrder::kSame:
+      return "same";
+    case ChangeIdOrder::kForward:
+      return "forward";
+    case ChangeIdOrder::kRewind:
+      return "rewind";
   }
   return "unknown";
 }

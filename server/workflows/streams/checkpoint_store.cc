@@ -42,8 +42,8 @@ void CheckpointStore::Advance(pqxx::dbtransaction& txn, const std::string& strea
   txn.exec_params(checkpoint_sql::kInsertAccepted, stream, from, to, rows, agent_id, at);
 }
 
-void CheckpointStore::RecordPoll(pqxx::dbtransaction& txn, const std::string& stream,
-                                 bool at_head, int64_t rows, TimePoint now) {
+void CheckpointStore::RecordPoll(pqxx::dbtransaction& txn, const std::string& stream, bool at_head,
+                                 int64_t rows, TimePoint now) {
   txn.exec_params(checkpoint_sql::kRecordPoll, stream, FormatRfc3339(now), at_head, rows);
 }
 

@@ -59,10 +59,9 @@ class CheckpointStore {
   // `page_with_data` counts a page; an empty page that still moved the
   // cursor counts an empty poll. `at_head`: the mover knows nothing newer
   // than `to` exists yet (head_at).
-  static void Advance(pqxx::dbtransaction& txn, const std::string& stream,
-                      const std::string& from, const std::string& to, int64_t rows,
-                      bool page_with_data, const std::string& agent_id, TimePoint now,
-                      bool at_head = false);
+  static void Advance(pqxx::dbtransaction& txn, const std::string& stream, const std::string& from,
+                      const std::string& to, int64_t rows, bool page_with_data,
+                      const std::string& agent_id, TimePoint now, bool at_head = false);
 
   // A poll that did not move the cursor. `at_head`: the upstream confirmed
   // there is nothing newer yet (head_at). `rows` were still stored (a page
@@ -73,8 +72,7 @@ class CheckpointStore {
   // A refused cursor move (accepted = false), e.g. a rewind.
   static void RecordRejected(pqxx::dbtransaction& txn, const std::string& stream,
                              const std::string& from, const std::string& to,
-                             const std::string& agent_id, const std::string& reason,
-                             TimePoint now);
+                             const std::string& agent_id, const std::string& reason, TimePoint now);
 
   // A failed fetch (http_status 0 = no HTTP answer).
   static void RecordError(pqxx::dbtransaction& txn, const std::string& stream, int http_status,

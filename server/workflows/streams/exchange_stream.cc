@@ -28,28 +28,26 @@ bool IsJsonObject(const std::string& text) {
 std::string ExchangeStreamExtension::kind() const { return kExchangeStreamKind; }
 
 absl::Status ExchangeStreamExtension::FillContext(pqxx::dbtransaction& txn,
-                                                  std::vector<LeasedTask*>& tasks,
-                                                  TimePoint now) {
+                                                  std::vector<LeasedTask*>& tasks, TimePoint now) {
   return FillStreamContexts(txn, tasks, now, ExchangeStreamName,
                             std::to_string(ExchangeStartHour(timing_, now)));
 }
 
 absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransaction& txn,
                                                               const ExtensionTask& task,
-                                                              const Completion& c,
-                                                              TimePoint now) {
+                                                              const Completion& c, TimePoint now) {
   auto unpacked = UnpackPayload<v1::PoeExchangePage>(c.payload, "payload", kExchangeStreamKind);
   if (!unpacked.ok()) return unpacked.status();
   const v1::PoeExchangePage& page = *unpacked;
   auto realm = RealmName(task.entity_id);
   if (!realm) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "entity_id: ", task.entity_id, " is not a realm index (1 pc, 2 xbox, 3 sony)"));
+    return absl::InvalidArgumentError(absl::StrCat("entity_id: ", task.entity_id,
+                                                   " is not a realm index (1 pc, 2 xbox, 3 sony)"));
   }
   const int64_t now_s = static_cast<int64_t>(ToUnixSeconds(now));
   if (page.next_hour() > now_s + kHourSeconds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "payload.next_hour: ", page.next_hour(), " is more than an hour in the future"));
+    return absl::InvalidArgumentError(absl::StrCat("payload.next_hour: ", page.next_hour(),
+                                                   " is more than an hour in the future"));
   }
   std::string rows = "[";
   for (int i = 0; i < page.markets_size(); ++i) {
@@ -89,12 +87,11 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " has no checkpoint"));
   }
   int64_t current = 0;
-  if (!absl::SimpleAtoi(checkpoint->cursor, &current) ||
-      current != page.start_hour()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stream ", stream, ": page starts at hour ", page.start_hour(),
-        " but the current cursor is '", checkpoint->cursor,
-        "' (stale or duplicate completion; nothing written)"));
+  if (!absl::SimpleAtoi(checkpoint->cursor, &current) || current != page.start_hour()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("stream ", stream, ": page starts at hour ", page.start_hour(),
+                     " but the current cursor is '", checkpoint->cursor,
+                     "' (stale or duplicate completion; nothing written)"));
   }
   const std::string from = checkpoint->cursor;
   const std::string to = std::to_string(page.next_hour());
@@ -125,8 +122,8 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
     count = txn.exec_params(stream_sql::kInsertMarkets, *realm, page.start_hour(), now_text, rows)
                 .affected_rows();
   }
-  const int64_t gaps_from = page.markets_size() > 0 ? page.start_hour() + kHourSeconds
-                                                    : page.start_hour();
+  const int64_t gaps_from =
+      page.markets_size() > 0 ? page.start_hour() + kHourSeconds : page.start_hour();
   if (gaps_from < page.next_hour()) {
     auto gaps =
         txn.exec_params(stream_sql::kInsertGaps, *realm, gaps_from, page.next_hour(), now_text);
@@ -140,12 +137,12 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
 }
 
 void ExchangeStreamExtension::OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                       const Failure& f, TimePoint now) {
+                                        const Failure& f, TimePoint now) {
   RecordStreamFailure(txn, task.entity_id, f, now, ExchangeStreamName);
 }
 
 void ExchangeStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                    TimePoint now) {
+                                     TimePoint now) {
   RecordStreamDead(txn, task.entity_id, now, ExchangeStreamName);
 }
 

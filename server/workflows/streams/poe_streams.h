@@ -43,7 +43,7 @@ struct StreamTiming {
   // A rejected (rewinding) page: try again after this.
   Duration rejected_retry = std::chrono::seconds(30);
   // Initial cursors of new checkpoints.
-  std::string stash_start_id;                 // "" = the start of the stream
+  std::string stash_start_id;                  // "" = the start of the stream
   std::optional<int64_t> exchange_start_hour;  // unset = 24 h before now
 };
 

@@ -33,8 +33,8 @@ bool IsJsonArray(const std::string& text) {
 absl::StatusOr<std::string> RealmOf(const ExtensionTask& task) {
   auto realm = RealmName(task.entity_id);
   if (!realm) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "entity_id: ", task.entity_id, " is not a realm index (1 pc, 2 xbox, 3 sony)"));
+    return absl::InvalidArgumentError(absl::StrCat("entity_id: ", task.entity_id,
+                                                   " is not a realm index (1 pc, 2 xbox, 3 sony)"));
   }
   return *realm;
 }
@@ -77,10 +77,10 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
     return absl::FailedPreconditionError(absl::StrCat("stream ", stream, " has no checkpoint"));
   }
   if (checkpoint->cursor != page.start_cursor()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stream ", stream, ": page starts at '", page.start_cursor(),
-        "' but the current cursor is '", checkpoint->cursor,
-        "' (stale or duplicate completion; nothing written)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("stream ", stream, ": page starts at '", page.start_cursor(),
+                     "' but the current cursor is '", checkpoint->cursor,
+                     "' (stale or duplicate completion; nothing written)"));
   }
 
   PayloadOutcome out;
@@ -144,12 +144,12 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
 }
 
 void StashStreamExtension::OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                    const Failure& f, TimePoint now) {
+                                     const Failure& f, TimePoint now) {
   RecordStreamFailure(txn, task.entity_id, f, now, StashStreamName);
 }
 
 void StashStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                 TimePoint now) {
+                                  TimePoint now) {
   RecordStreamDead(txn, task.entity_id, now, StashStreamName);
 }
 

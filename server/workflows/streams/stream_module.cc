@@ -71,8 +71,7 @@ absl::Status StreamModule::RegisterKinds(TaskKindRegistry& kinds,
     if (absl::Status s = kinds.Register(k); !s.ok()) return s;
   }
   // Each extension keeps a copy: the registry may outlive this module.
-  absl::Status s =
-      extensions.Register(std::make_unique<streams::StashStreamExtension>(timing_));
+  absl::Status s = extensions.Register(std::make_unique<streams::StashStreamExtension>(timing_));
   if (!s.ok()) return s;
   return extensions.Register(std::make_unique<streams::ExchangeStreamExtension>(timing_));
 }

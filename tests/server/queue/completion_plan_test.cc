@@ -104,8 +104,7 @@ TEST_F(CompletionPlanTest, FullAnswerRecordsItsDiscoveriesForTheNext304) {
 TEST_F(CompletionPlanTest, AccessesHeldOnTheTaskCarryToTheEntity) {
   Completion c = Done(1, 1);
   std::vector<const Completion*> batch = {&c};
-  CompletionPlan plan(batch, {Locked(1, 1, "corporation", 7, /*weight=*/4)}, kinds_,
-                      HasExtension);
+  CompletionPlan plan(batch, {Locked(1, 1, "corporation", 7, /*weight=*/4)}, kinds_, HasExtension);
   plan.Finish(kNow);
   ASSERT_EQ(plan.access_carry().size(), 1u);
   EXPECT_EQ(plan.access_carry()[0].accesses, 3);

@@ -46,10 +46,15 @@ TEST_F(CompletionTest, CommitsEntitiesDiscoveriesAndRemovalTogether) {
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->records_written, 1);
   EXPECT_EQ(out->tasks_queued, 3);
-  EXPECT_EQ(db_->Query("SELECT name FROM corporation_static WHERE corporation_id = 98000001"), "Corp");
-  EXPECT_EQ(db_->Query("SELECT member_count FROM corporation_ephemeral WHERE corporation_id = 98000001"), "42");
-  EXPECT_EQ(db_->Query("SELECT etag FROM entity_cache WHERE kind = 'corporation' AND entity_id = 98000001"),
-            "\"abc\"");
+  EXPECT_EQ(db_->Query("SELECT name FROM corporation_static WHERE corporation_id = 98000001"),
+            "Corp");
+  EXPECT_EQ(
+      db_->Query("SELECT member_count FROM corporation_ephemeral WHERE corporation_id = 98000001"),
+      "42");
+  EXPECT_EQ(
+      db_->Query(
+          "SELECT etag FROM entity_cache WHERE kind = 'corporation' AND entity_id = 98000001"),
+      "\"abc\"");
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'character'"), 2);
   // Discovered tasks inherit the priority of the task that found them.
@@ -193,8 +198,8 @@ TEST_F(CompletionTest, BadDiscoveriesAreRejectedNamingTheField) {
 }
 
 TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
-  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001, 98000002, 98000003},
-                              Priority::kManual).ok());
+  ASSERT_TRUE(
+      queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 3);
   ASSERT_EQ(t.size(), 3u);
   Completion good = CorporationDone(t[0]);

@@ -23,12 +23,17 @@ class CountsTest : public QueueFixture {
     pqxx::read_transaction r(c);
     const std::string now = "to_timestamp(" + std::to_string(ToUnixSeconds(clock_.Now())) + ")";
     std::map<std::string, std::vector<int64_t>> out;
-    for (const auto& row : r.exec(
-             "SELECT kind, count(*) FILTER (WHERE state = 0 OR available_at <= " + now + "),"
-             " count(*) FILTER (WHERE state = 1 AND available_at > " + now + "),"
-             " count(*) FILTER (WHERE state = 2 AND available_at > " + now + "), 0"
-             " FROM discovery_queue GROUP BY kind"
-             " UNION ALL SELECT kind, 0, 0, 0, count(*) FROM dead_tasks GROUP BY kind")) {
+    for (const auto& row :
+         r.exec("SELECT kind, count(*) FILTER (WHERE state = 0 OR available_at <= " + now +
+                "),"
+                " count(*) FILTER (WHERE state = 1 AND available_at > " +
+                now +
+                "),"
+                " count(*) FILTER (WHERE state = 2 AND available_at > " +
+                now +
+                "), 0"
+                " FROM discovery_queue GROUP BY kind"
+                " UNION ALL SELECT kind, 0, 0, 0, count(*) FROM dead_tasks GROUP BY kind")) {
       auto& v = out[row[0].c_str()];
       v.resize(4);
       for (int i = 0; i < 4; ++i) v[i] += row[i + 1].as<int64_t>();
@@ -80,11 +85,11 @@ TEST_F(CountsTest, CountersEqualTheRowsAfterEveryKindOfChange) {
   }
   for (size_t i = 40; i < 80; ++i) {
     Failure f{leased[i].task_id, leased[i].fencing_token, "agent-a", /*permanent=*/i % 2 == 0,
-              seconds(60), "upstream said no", 500};
+              seconds(60),       "upstream said no",      500};
     ASSERT_TRUE(queue_->Fail(f).ok());
   }
-  Failure release{leased[80].task_id, leased[80].fencing_token, "agent-a", false, seconds(0),
-                  "handed back", 0};
+  Failure release{
+      leased[80].task_id, leased[80].fencing_token, "agent-a", false, seconds(0), "handed back", 0};
   release.release = true;
   ASSERT_TRUE(queue_->Fail(release).ok());
   EXPECT_EQ(FromStats(), Counted());
@@ -97,9 +102,10 @@ TEST_F(CountsTest, CountersEqualTheRowsAfterEveryKindOfChange) {
 }
 
 TEST_F(CountsTest, StatusReadsCountersNotTheQueue) {
-  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-       " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), to_timestamp(1700000000 + g)"
-       " FROM generate_series(1, 50000) g");
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), to_timestamp(1700000000 + g)"
+      " FROM generate_series(1, 50000) g");
   Exec("ANALYZE discovery_queue");
   // One connection, so the statistics it gathers can be flushed from it.
   PgPool::Options o;
@@ -111,9 +117,11 @@ TEST_F(CountsTest, StatusReadsCountersNotTheQueue) {
     EXPECT_TRUE(one.Run([](pqxx::connection& c) {
                      pqxx::nontransaction(c).exec("SELECT pg_stat_force_next_flush()");
                      return absl::OkStatus();
-                   }).ok());
-    return std::stoll(db_->Query("SELECT seq_scan FROM pg_stat_user_tables"
-                                 " WHERE relname = 'discovery_queue'"));
+                   })
+                    .ok());
+    return std::stoll(
+        db_->Query("SELECT seq_scan FROM pg_stat_user_tables"
+                   " WHERE relname = 'discovery_queue'"));
   };
   const int64_t before = seq_scans();
   auto stats = store.Stats(clock_.Now());
@@ -126,7 +134,8 @@ TEST_F(CountsTest, StatusReadsCountersNotTheQueue) {
   ASSERT_TRUE(one.Run([](pqxx::connection& c) {
                    pqxx::nontransaction(c).exec("SELECT count(*) FROM discovery_queue");
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   EXPECT_EQ(seq_scans(), before + 1);
 }
 

@@ -52,8 +52,7 @@ class TestExtension : public TaskExtension {
   }
 
   void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint) override {
-    txn.exec_params("INSERT INTO ext_events (entity_id, what) VALUES ($1, 'dead')",
-                    task.entity_id);
+    txn.exec_params("INSERT INTO ext_events (entity_id, what) VALUES ($1, 'dead')", task.entity_id);
   }
 };
 

@@ -31,7 +31,8 @@ TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
   ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto first = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
   ASSERT_EQ(first.size(), 1u);
-  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty()) << "leased task was handed out twice";
+  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty())
+      << "leased task was handed out twice";
   clock_.Advance(seconds(29));
   EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty());
   clock_.Advance(seconds(2));
@@ -142,9 +143,10 @@ TEST_F(LeaseTest, ConcurrentLeasesTogetherTakeTheMostUrgentEachUnderItsOwnAgent)
   // 600 tasks of distinct urgency; eight callers lease 25 each at once. The
   // group claims rank the queue once: together they hold exactly the 200
   // most urgent, and each task is leased to the caller that got it.
-  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-       " SELECT 'character', g, 5, 1 + (g % 7), to_timestamp(1800000000 - g * 37), now()"
-       " FROM generate_series(1, 600) g");
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 5, 1 + (g % 7), to_timestamp(1800000000 - g * 37), now()"
+      " FROM generate_series(1, 600) g");
   std::mutex mu;
   std::map<int64_t, std::string> leased_to;
   std::vector<std::thread> threads;
@@ -168,8 +170,9 @@ TEST_F(LeaseTest, ConcurrentLeasesTogetherTakeTheMostUrgentEachUnderItsOwnAgent)
   for (const auto& [id, agent] : leased_to) held += (held.empty() ? "" : ",") + std::to_string(id);
   EXPECT_EQ(held, top);
   for (const auto& [id, agent] : leased_to) {
-    EXPECT_EQ(db_->Query("SELECT leased_by FROM discovery_queue WHERE task_id = " + std::to_string(id)),
-              agent);
+    EXPECT_EQ(
+        db_->Query("SELECT leased_by FROM discovery_queue WHERE task_id = " + std::to_string(id)),
+        agent);
   }
 }
 

@@ -42,28 +42,33 @@ class UrgencyClaimTest : public QueueFixture {
       rows.push_back(r);
       if (!values.empty()) values += ",";
       values += "(" + std::to_string(r.task_id) + ",'" + r.kind + "'," + std::to_string(i) + "," +
-                std::to_string(r.priority) + "," + std::to_string(r.weight) +
-                ",to_timestamp(" + std::to_string(r.last_modified) + ")," +
-                (r.leased ? "1, to_timestamp(" + std::to_string(now + 86400) + "), 999" : "0, NULL, NULL") +
+                std::to_string(r.priority) + "," + std::to_string(r.weight) + ",to_timestamp(" +
+                std::to_string(r.last_modified) + ")," +
+                (r.leased ? "1, to_timestamp(" + std::to_string(now + 86400) + "), 999"
+                          : "0, NULL, NULL") +
                 ", now())";
     }
-    Exec("INSERT INTO discovery_queue (task_id, kind, entity_id, priority, weight, last_modified,"
-         " state, available_at, lease_token, enqueued_at) VALUES " + values);
+    Exec(
+        "INSERT INTO discovery_queue (task_id, kind, entity_id, priority, weight, last_modified,"
+        " state, available_at, lease_token, enqueued_at) VALUES " +
+        values);
     Exec("ANALYZE discovery_queue");
     return rows;
   }
 
   // Scores of the n most urgent claimable rows, brute force.
-  std::vector<double> BruteForce(const std::vector<Row>& rows, const std::vector<std::string>& kinds,
-                                 int n) {
+  std::vector<double> BruteForce(const std::vector<Row>& rows,
+                                 const std::vector<std::string>& kinds, int n) {
     const TimePoint now = clock_.Now();
     int top = -1;
     for (const Row& r : rows) {
-      if (!r.leased && std::count(kinds.begin(), kinds.end(), r.kind)) top = std::max(top, r.priority);
+      if (!r.leased && std::count(kinds.begin(), kinds.end(), r.kind))
+        top = std::max(top, r.priority);
     }
     std::vector<double> scores;
     for (const Row& r : rows) {
-      if (r.leased || r.priority != top || !std::count(kinds.begin(), kinds.end(), r.kind)) continue;
+      if (r.leased || r.priority != top || !std::count(kinds.begin(), kinds.end(), r.kind))
+        continue;
       scores.push_back(Urgency(now, FromUnixSeconds(r.last_modified), r.weight - 1));
     }
     std::sort(scores.rbegin(), scores.rend());
@@ -109,9 +114,10 @@ TEST_F(UrgencyClaimTest, MatchesBruteForceOnRandomizedData) {
 
 TEST_F(UrgencyClaimTest, HigherPriorityClassWinsOverUrgency) {
   // A week-old, often-viewed background task loses to a fresh manual one.
-  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-       " VALUES ('character', 1, 3, 100, to_timestamp(1800000000 - 604800), now()),"
-       "        ('character', 2, 5, 1, to_timestamp(1800000000 - 1), now())");
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " VALUES ('character', 1, 3, 100, to_timestamp(1800000000 - 604800), now()),"
+      "        ('character', 2, 5, 1, to_timestamp(1800000000 - 1), now())");
   auto first = LeaseOrDie({"character"}, 1);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].entity_id, 2);
@@ -123,10 +129,11 @@ TEST_F(UrgencyClaimTest, HigherPriorityClassWinsOverUrgency) {
 TEST_F(UrgencyClaimTest, AccessCountOutweighsAge) {
   // 10 minutes old with 9 views (urgency 6000) beats 90 minutes old with none
   // (5400), which beats 5 minutes old with 9 views (3000).
-  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-       " VALUES ('corporation', 1, 3, 10, to_timestamp(1800000000 - 600), now()),"
-       "        ('corporation', 2, 3, 1, to_timestamp(1800000000 - 5400), now()),"
-       "        ('corporation', 3, 3, 10, to_timestamp(1800000000 - 300), now())");
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " VALUES ('corporation', 1, 3, 10, to_timestamp(1800000000 - 600), now()),"
+      "        ('corporation', 2, 3, 1, to_timestamp(1800000000 - 5400), now()),"
+      "        ('corporation', 3, 3, 10, to_timestamp(1800000000 - 300), now())");
   auto got = LeaseOrDie({"corporation"}, 3);
   ASSERT_EQ(got.size(), 3u);
   std::map<int64_t, int> rank;
@@ -140,17 +147,20 @@ TEST_F(UrgencyClaimTest, AccessCountOutweighsAge) {
 TEST_F(UrgencyClaimTest, ClaimUsesIndexesNotAQueueScan) {
   // With 50k ready rows, a claim must not scan the queue table. The
   // transaction-local statistics count every scan the claim function makes.
-  Exec("INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-       " SELECT 'character', g, 3, 1 + (g % 5), to_timestamp(1800000000 - g), now()"
-       " FROM generate_series(1, 50000) g");
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1 + (g % 5), to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 50000) g");
   Exec("ANALYZE discovery_queue");
   pqxx::connection c(db_->dsn());
   pqxx::work w(c);
-  auto claimed = w.exec("SELECT * FROM sluice_claim(ARRAY['character'], ARRAY[100],"
-                        " to_timestamp(1800000000), ARRAY[to_timestamp(1800000060)], ARRAY['a'])");
+  auto claimed = w.exec(
+      "SELECT * FROM sluice_claim(ARRAY['character'], ARRAY[100],"
+      " to_timestamp(1800000000), ARRAY[to_timestamp(1800000060)], ARRAY['a'])");
   EXPECT_EQ(claimed.size(), 100u);
-  auto stats = w.exec("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
-                      " WHERE relname = 'discovery_queue'");
+  auto stats = w.exec(
+      "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+      " WHERE relname = 'discovery_queue'");
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_EQ(stats[0][0].as<int64_t>(), 0) << "the claim scanned the whole queue table";
   EXPECT_GT(stats[0][1].as<int64_t>(), 0);

@@ -34,8 +34,9 @@ class JobsServiceTest : public CoordinatorFixture {
 };
 
 TEST_F(JobsServiceTest, RunJobThenListJobRuns) {
-  db_.Query("INSERT INTO corporation_static (corporation_id, name, ticker) VALUES "
-            "(98000001, 'Corp One', 'C1'), (98000002, 'Corp Two', 'C2')");
+  db_.Query(
+      "INSERT INTO corporation_static (corporation_id, name, ticker) VALUES "
+      "(98000001, 'Corp One', 'C1'), (98000002, 'Corp Two', 'C2')");
   v1::RunJobRequest req;
   req.set_name("snapshots");
   v1::RunJobResponse resp;
@@ -75,9 +76,9 @@ TEST_F(JobsServiceTest, RunJobThenListJobRuns) {
   // Every registered job is listed, the workflow modules' ones included.
   std::vector<std::string> names;
   for (const auto& j : runs.jobs()) names.push_back(j.name());
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"daily_esi", "snapshots", "killmail_sync",
-                                              "scan_entities", "contract_aggregation",
-                                              "poe_transform"}));
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"daily_esi", "snapshots", "killmail_sync", "scan_entities",
+                                       "contract_aggregation", "poe_transform"}));
   EXPECT_EQ(runs.runs(0).run_id(), daily.run_id()) << "newest first";
 }
 
@@ -88,7 +89,8 @@ TEST_F(JobsServiceTest, BadNamesAreRefusedNamingTheField) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("name"));
   req.set_name("Snapshots!");
-  EXPECT_EQ(admin_->RunJob(Ctx().get(), req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(admin_->RunJob(Ctx().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   req.set_name("killmails");
   s = admin_->RunJob(Ctx().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);

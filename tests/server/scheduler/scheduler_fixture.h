@@ -139,8 +139,8 @@ class SchedulerFixture : public ::testing::Test {
   std::string RunColumn(const std::string& run_id, const std::string& column) {
     pqxx::connection c(db_.dsn());
     pqxx::nontransaction nt(c);
-    auto r = nt.exec_params("SELECT coalesce(" + column + "::text, '') FROM job_runs WHERE run_id = $1",
-                            run_id);
+    auto r = nt.exec_params(
+        "SELECT coalesce(" + column + "::text, '') FROM job_runs WHERE run_id = $1", run_id);
     return r.empty() ? "" : r[0][0].c_str();
   }
   std::string Outcome(const std::string& run_id) { return RunColumn(run_id, "outcome"); }

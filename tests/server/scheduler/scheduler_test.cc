@@ -84,8 +84,9 @@ TEST_F(SchedulerTest, RestartContinuesFromTheLastSucceededRun) {
   auto jobs = second->Jobs();
   ASSERT_EQ(jobs.size(), 1u);
   ASSERT_TRUE(jobs[0].next_run_at.has_value());
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(*jobs[0].next_run_at - last_run).count(),
-            3600);
+  EXPECT_EQ(
+      std::chrono::duration_cast<std::chrono::seconds>(*jobs[0].next_run_at - last_run).count(),
+      3600);
 }
 
 TEST_F(SchedulerTest, RunNowNamesTheFieldOnBadNames) {

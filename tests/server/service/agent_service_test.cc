@@ -92,7 +92,8 @@ TEST_F(AgentServiceTest, LeaseCompleteRoundTripAndStaleToken) {
   c.set_task_id(t.task_id());
   c.set_fencing_token(t.fencing_token() + 1);  // not ours
   v1::CompleteTaskResponse cr;
-  EXPECT_EQ(agent_->CompleteTask(Ctx().get(), c, &cr).error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(agent_->CompleteTask(Ctx().get(), c, &cr).error_code(),
+            StatusCode::FAILED_PRECONDITION);
   c.set_fencing_token(t.fencing_token());
   auto* ch = c.add_records()->mutable_character();
   ch->set_character_id(2112000001);
@@ -123,7 +124,7 @@ TEST_F(AgentServiceTest, CompleteTasksGivesEachCompletionItsOwnOutcome) {
     ch->set_name("Pilot");
   }
   req.mutable_completions(1)->set_fencing_token(leased.tasks(1).fencing_token() + 7);  // stale
-  req.add_completions();                                                              // no task_id
+  req.add_completions();                                                               // no task_id
   v1::CompleteTasksResponse resp;
   ASSERT_TRUE(agent_->CompleteTasks(Ctx().get(), req, &resp).ok());
   ASSERT_EQ(resp.results_size(), 3);

@@ -38,7 +38,8 @@ class ReflectionTest : public CoordinatorFixture {
     grpc::CompletionQueue cq;
     void* tag;
     bool ok;
-    auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+    auto call = stub.PrepareCall(
+        &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
     call->StartCall(reinterpret_cast<void*>(1));
     cq.Next(&tag, &ok);
     grpc::Slice slice(bytes);
@@ -79,7 +80,8 @@ TEST_F(ReflectionTest, ListsAndDescribesEveryServiceWithoutProtoFiles) {
     const pb::Message& svc = list.GetReflection()->GetRepeatedMessage(list, service_field, i);
     names.insert(svc.GetReflection()->GetString(svc, svc.GetDescriptor()->FindFieldByName("name")));
   }
-  for (const char* want : {"sluice.v1.AgentService", "sluice.v1.AdminService", "grpc.health.v1.Health"}) {
+  for (const char* want :
+       {"sluice.v1.AgentService", "sluice.v1.AdminService", "grpc.health.v1.Health"}) {
     EXPECT_TRUE(names.count(want)) << want << " not listed";
   }
 
@@ -91,7 +93,8 @@ TEST_F(ReflectionTest, ListsAndDescribesEveryServiceWithoutProtoFiles) {
   ASSERT_NE(files, nullptr);
   const pb::Message& fd_resp = files->GetReflection()->GetMessage(
       *files, files->GetDescriptor()->FindFieldByName("file_descriptor_response"));
-  const pb::FieldDescriptor* protos = fd_resp.GetDescriptor()->FindFieldByName("file_descriptor_proto");
+  const pb::FieldDescriptor* protos =
+      fd_resp.GetDescriptor()->FindFieldByName("file_descriptor_proto");
   pb::DescriptorPool pool;
   std::vector<pb::FileDescriptorProto> pending;
   for (int i = 0; i < fd_resp.GetReflection()->FieldSize(fd_resp, protos); ++i) {
@@ -110,7 +113,8 @@ TEST_F(ReflectionTest, ListsAndDescribesEveryServiceWithoutProtoFiles) {
   ASSERT_NE(svc, nullptr);
   std::set<std::string> methods;
   for (int i = 0; i < svc->method_count(); ++i) methods.insert(svc->method(i)->name());
-  EXPECT_EQ(methods, (std::set<std::string>{"LeaseTasks", "ExtendLease", "CompleteTask", "CompleteTasks", "FailTask"}));
+  EXPECT_EQ(methods, (std::set<std::string>{"LeaseTasks", "ExtendLease", "CompleteTask",
+                                            "CompleteTasks", "FailTask"}));
   EXPECT_NE(pool.FindMessageTypeByName("sluice.v1.CorporationRecord"), nullptr);
 }
 

@@ -8,8 +8,8 @@ namespace sluice {
 namespace {
 
 TEST(WireTest, PriorityClassesRoundTrip) {
-  for (auto c : {v1::PRIORITY_CLASS_BACKGROUND, v1::PRIORITY_CLASS_MANUAL,
-                 v1::PRIORITY_CLASS_USER}) {
+  for (auto c :
+       {v1::PRIORITY_CLASS_BACKGROUND, v1::PRIORITY_CLASS_MANUAL, v1::PRIORITY_CLASS_USER}) {
     Priority p;
     ASSERT_TRUE(PriorityFromWire(c, "priority", &p).ok());
     EXPECT_EQ(PriorityToWire(PriorityValue(p)), c);

@@ -157,16 +157,12 @@ TEST_F(BudgetScopeTest, A420OnOneEgressDoesNotStopTheOthers) {
 
 TEST_F(BudgetScopeTest, PoeRulesAreScopedByTheirName) {
   Make();
-  const HeaderList h = {{"X-Rate-Limit-Policy", "stash"},
-                        {"X-Rate-Limit-Rules", "Ip,Account,Client,Odd"},
-                        {"X-Rate-Limit-Ip", "10:60:60"},
-                        {"X-Rate-Limit-Ip-State", "1:60:0"},
-                        {"X-Rate-Limit-Account", "10:60:60"},
-                        {"X-Rate-Limit-Account-State", "1:60:0"},
-                        {"X-Rate-Limit-Client", "100:60:60"},
-                        {"X-Rate-Limit-Client-State", "1:60:0"},
-                        {"X-Rate-Limit-Odd", "100:60:60"},
-                        {"X-Rate-Limit-Odd-State", "1:60:0"}};
+  const HeaderList h = {
+      {"X-Rate-Limit-Policy", "stash"},     {"X-Rate-Limit-Rules", "Ip,Account,Client,Odd"},
+      {"X-Rate-Limit-Ip", "10:60:60"},      {"X-Rate-Limit-Ip-State", "1:60:0"},
+      {"X-Rate-Limit-Account", "10:60:60"}, {"X-Rate-Limit-Account-State", "1:60:0"},
+      {"X-Rate-Limit-Client", "100:60:60"}, {"X-Rate-Limit-Client-State", "1:60:0"},
+      {"X-Rate-Limit-Odd", "100:60:60"},    {"X-Rate-Limit-Odd-State", "1:60:0"}};
   CallKey a{Upstream::kPoe, "/public-stash-tabs", "10.0.0.1", "account:alice"};
   CallKey b{Upstream::kPoe, "/public-stash-tabs", "10.0.0.2", "account:bob"};
   SpendAll(a, h);

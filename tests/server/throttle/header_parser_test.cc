@@ -115,12 +115,9 @@ TEST(ParseRateLimitHeadersTest, RetryAfterIsTheSharedParsersAnswer) {
 }
 
 TEST(ParseRateLimitHeadersTest, EsiFullSet) {
-  HeaderList h = {{"X-ESI-Error-Limit-Remain", "87"},
-                  {"x-esi-error-limit-reset", "23"},
-                  {"X-Ratelimit-Group", "char-detail"},
-                  {"X-Ratelimit-Limit", "150/15m"},
-                  {"X-RateLimit-Remaining", "148"},
-                  {"X-Ratelimit-Used", "2"},
+  HeaderList h = {{"X-ESI-Error-Limit-Remain", "87"},   {"x-esi-error-limit-reset", "23"},
+                  {"X-Ratelimit-Group", "char-detail"}, {"X-Ratelimit-Limit", "150/15m"},
+                  {"X-RateLimit-Remaining", "148"},     {"X-Ratelimit-Used", "2"},
                   {"Content-Type", "application/json"}};
   ParsedHeaders p = ParseRateLimitHeaders(Upstream::kEsi, h, kNow);
   EXPECT_TRUE(p.problems.empty());
@@ -146,11 +143,17 @@ TEST(ParseRateLimitHeadersTest, EsiMalformedValuesAreReportedAndDropped) {
   };
   std::vector<Case> cases = {
       // Bad remain: the whole error-limit reading is dropped.
-      {{{"X-ESI-Error-Limit-Remain", "lots"}, {"X-ESI-Error-Limit-Reset", "10"}}, false, false, false},
+      {{{"X-ESI-Error-Limit-Remain", "lots"}, {"X-ESI-Error-Limit-Reset", "10"}},
+       false,
+       false,
+       false},
       // Bad reset: remain still usable, reset dropped.
       {{{"X-ESI-Error-Limit-Remain", "10"}, {"X-ESI-Error-Limit-Reset", "-1"}}, true, false, false},
       // Bad group name: no group at all.
-      {{{"X-Ratelimit-Group", "bad group!"}, {"X-Ratelimit-Limit", "150/15m"}}, false, false, false},
+      {{{"X-Ratelimit-Group", "bad group!"}, {"X-Ratelimit-Limit", "150/15m"}},
+       false,
+       false,
+       false},
       // Good group, bad limit: group kept, limit not learned.
       {{{"X-Ratelimit-Group", "g"}, {"X-Ratelimit-Limit", "150 per 15m"}}, false, true, false},
       // Limit without a group: ignored.
@@ -166,7 +169,8 @@ TEST(ParseRateLimitHeadersTest, EsiMalformedValuesAreReportedAndDropped) {
     }
   }
   ParsedHeaders p = ParseRateLimitHeaders(
-      Upstream::kEsi, {{"X-ESI-Error-Limit-Remain", "10"}, {"X-ESI-Error-Limit-Reset", "-1"}}, kNow);
+      Upstream::kEsi, {{"X-ESI-Error-Limit-Remain", "10"}, {"X-ESI-Error-Limit-Reset", "-1"}},
+      kNow);
   EXPECT_FALSE(p.esi_error->reset_seconds);
 }
 
@@ -211,8 +215,8 @@ TEST(ParseRateLimitHeadersTest, PoeMalformedNeverWidens) {
   EXPECT_EQ((*p.poe->rules[0].state)[0].hits, 3);
 
   // A listed rule without its header.
-  p = ParseRateLimitHeaders(
-      Upstream::kPoe, {{"X-Rate-Limit-Policy", "p"}, {"X-Rate-Limit-Rules", "Ip"}}, kNow);
+  p = ParseRateLimitHeaders(Upstream::kPoe,
+                            {{"X-Rate-Limit-Policy", "p"}, {"X-Rate-Limit-Rules", "Ip"}}, kNow);
   ASSERT_TRUE(p.poe);
   EXPECT_FALSE(p.poe->complete);
 

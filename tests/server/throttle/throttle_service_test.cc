@@ -83,12 +83,9 @@ class ThrottleServiceTest : public ::testing::Test {
   }
 
   static std::vector<std::pair<std::string, std::string>> Group(const std::string& group) {
-    return {{"X-Ratelimit-Group", group},
-            {"X-Ratelimit-Limit", "600/1m"},
-            {"X-Ratelimit-Remaining", "598"},
-            {"X-Ratelimit-Used", "2"},
-            {"X-ESI-Error-Limit-Remain", "100"},
-            {"X-ESI-Error-Limit-Reset", "60"}};
+    return {{"X-Ratelimit-Group", group},        {"X-Ratelimit-Limit", "600/1m"},
+            {"X-Ratelimit-Remaining", "598"},    {"X-Ratelimit-Used", "2"},
+            {"X-ESI-Error-Limit-Remain", "100"}, {"X-ESI-Error-Limit-Reset", "60"}};
   }
 
   v1::LeaseTokensResponse Lease(const std::string& agent, const std::string& route, int count) {
@@ -299,8 +296,7 @@ TEST_F(ThrottleServiceTest, LeaseReportAndListOverTheWire) {
   Batch("a", {Observation("/alliances/{id}/", 200, Group("alliance"), probe.lease_id())});
   v1::LeaseTokensResponse lease = Lease("b", "/alliances/{id}/", 5);
   EXPECT_EQ(lease.granted(), 5);
-  Batch("b", {Observation("/alliances/{id}/", 200, {}, lease.lease_id())},
-        {{lease.lease_id(), 4}});
+  Batch("b", {Observation("/alliances/{id}/", 200, {}, lease.lease_id())}, {{lease.lease_id(), 4}});
 
   grpc::ClientContext ctx;
   Prepare(&ctx);

@@ -8,14 +8,14 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "server/throttle/state_store.h"
 #include "server/throttle/state_persister.h"
+#include "server/throttle/state_store.h"
 #include "server/throttle/throttler.h"
 
 namespace sluice::throttle {
@@ -233,8 +233,8 @@ TEST(ThrottleStateTest, RestartMidRestrictionKeepsItAndTheLearnedLimits) {
   ASSERT_TRUE(tier.has_value());
   EXPECT_EQ(tier->window.limit, 45);
   // The route mapping survived: /a/ is still in group g without relearning.
-  EXPECT_EQ(restarted.NextPermitted(CallKey{Upstream::kPoe, "/poe", "10.0.0.1"}, 1)->limiting_budget,
-            "");
+  EXPECT_EQ(
+      restarted.NextPermitted(CallKey{Upstream::kPoe, "/poe", "10.0.0.1"}, 1)->limiting_budget, "");
   clock.Set(next->at);
   EXPECT_EQ(restarted.LeaseTokens("a", Esi("/a/"), 1)->granted, 1);
 }
@@ -246,9 +246,10 @@ TEST(ThrottleStateTest, RestartKeepsAnExhaustedErrorLimit) {
     Throttler t(&clock, Options());
     StatePersister persister(&t, &store);
     Teach(&t, &clock);
-    ASSERT_TRUE(t.Report(Obs(Esi("/a/"), 420,
-                             {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "45"}}))
-                    .ok());
+    ASSERT_TRUE(
+        t.Report(Obs(Esi("/a/"), 420,
+                     {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "45"}}))
+            .ok());
     ASSERT_TRUE(persister.Stop().ok());
   }
   Throttler restarted(&clock, Options());
@@ -343,7 +344,7 @@ TEST(ThrottleStateTest, PersisterCoalescesWritesAndSurvivesStoreFailures) {
   ASSERT_TRUE(persister.Stop().ok());
   auto meta = DecodeThrottleMeta(*store.Get(kThrottleMetaKey));
   ASSERT_TRUE(meta.ok()) << meta.status();
-  EXPECT_TRUE(meta->second);  // clean shutdown
+  EXPECT_TRUE(meta->second);           // clean shutdown
   EXPECT_TRUE(persister.Stop().ok());  // idempotent
 }
 

@@ -20,8 +20,7 @@ using std::chrono::seconds;
 const TimePoint kT0 = FromUnixSeconds(1'700'000'000);
 
 CallKey Esi(const std::string& route) { return CallKey{Upstream::kEsi, route, ""}; }
-CallKey EsiAs(const std::string& route, const std::string& caller,
-              const std::string& egress = "") {
+CallKey EsiAs(const std::string& route, const std::string& caller, const std::string& egress = "") {
   return CallKey{Upstream::kEsi, route, egress, caller};
 }
 CallKey EsiFrom(const std::string& route, const std::string& egress) {
@@ -109,9 +108,10 @@ TEST_F(ThrottlerTest, UnseenRouteProbesOneCallThenLearnsItsGroup) {
   EXPECT_GT(second->retry_at, clock_.Now());
   EXPECT_EQ(second->limiting_budget, "esi/route//alliances/");
 
-  ASSERT_TRUE(throttler_->Report(Obs(Esi("/alliances/"), 200, EsiHeaders("alliance", 598, 2),
-                                     first->lease_id))
-                  .ok());
+  ASSERT_TRUE(
+      throttler_
+          ->Report(Obs(Esi("/alliances/"), 200, EsiHeaders("alliance", 598, 2), first->lease_id))
+          .ok());
   auto third = throttler_->LeaseTokens("b", Esi("/alliances/"), 5);
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->granted, 5);
@@ -156,8 +156,7 @@ TEST_F(ThrottlerTest, UngroupedRoutesTakeAConfiguredCap) {
   auto g = throttler_->LeaseTokens("a", Esi("/status/"), 10);
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->granted, 5);
-  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/ungrouped//status//ip:unknown")->window.limit,
-            20);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/ungrouped//status//ip:unknown")->window.limit, 20);
 }
 
 TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
@@ -348,9 +347,9 @@ TEST_F(ThrottlerTest, PoeBudgetsPerTierAndPerEgressForIpRules) {
   auto r = throttler_->NextPermitted(Poe("/public-stash-tabs", "10.0.0.2"), 1);
   ASSERT_TRUE(r.ok());
   auto budgets = throttler_->ListBudgets();
-  for (const char* name : {"poe/stash/ip/0/ip:10.0.0.1", "poe/stash/ip/1/ip:10.0.0.1",
-                           "poe/stash/ip/0/ip:10.0.0.2", "poe/stash/ip/1/ip:10.0.0.2",
-                           "poe/stash/account/0/account:unknown"}) {
+  for (const char* name :
+       {"poe/stash/ip/0/ip:10.0.0.1", "poe/stash/ip/1/ip:10.0.0.1", "poe/stash/ip/0/ip:10.0.0.2",
+        "poe/stash/ip/1/ip:10.0.0.2", "poe/stash/account/0/account:unknown"}) {
     ASSERT_TRUE(Find(budgets, name).has_value()) << name;
   }
   EXPECT_EQ(Find(budgets, "poe/stash/ip/0/ip:10.0.0.1")->window.limit, 45);
@@ -462,9 +461,10 @@ TEST_F(ThrottlerTest, UnknownRouteNeverProbesIntoASpentGroup) {
 
 TEST_F(ThrottlerTest, RoutesSeededFromOpenApiNeedNoProbe) {
   Make();
-  ASSERT_EQ(throttler_->SeedEsiRoutes({{"/characters/{character_id}/killmails/recent",
-                                        "char-killmail", WindowLimit{30, std::chrono::minutes(15)}}}),
-            1);
+  ASSERT_EQ(
+      throttler_->SeedEsiRoutes({{"/characters/{character_id}/killmails/recent", "char-killmail",
+                                  WindowLimit{30, std::chrono::minutes(15)}}}),
+      1);
   // The agent's template names its parameter differently: same route.
   auto g = throttler_->LeaseTokens("a", EsiAs("/characters/{id}/killmails/recent/", "char:7"), 4);
   ASSERT_TRUE(g.ok());
@@ -521,8 +521,8 @@ TEST_F(ThrottlerTest, InvalidArgumentsNameTheField) {
   EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi(""), 1).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi("/a b/"), 1).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(throttler_->NextPermitted(Esi("/a/"), 0).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      throttler_->Acquire(Esi("/a/"), 1, seconds(-1), "x").status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(throttler_->Acquire(Esi("/a/"), 1, seconds(-1), "x").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(throttler_->LeaseTokens("a", Esi("/a/"), 1001).status()));
   auto s = throttler_->NextPermitted(Poe("/a", "bad egress"), 1).status();
   EXPECT_TRUE(absl::IsInvalidArgument(s));

@@ -74,15 +74,14 @@ class FakeEsi : public FakeUpstream {
         if (error_remain_ > 0) --error_remain_;
       }
     }
-    int64_t reset = error_window_open_
-                        ? std::chrono::duration_cast<seconds>(error_end_ - now + seconds(1) -
-                                                              milliseconds(1))
-                              .count()
-                        : 60;
+    int64_t reset =
+        error_window_open_
+            ? std::chrono::duration_cast<seconds>(error_end_ - now + seconds(1) - milliseconds(1))
+                  .count()
+            : 60;
     return {{"X-Ratelimit-Group", group_},
-            {"X-Ratelimit-Limit", absl::StrCat(limit_, "/",
-                                               std::chrono::duration_cast<seconds>(window_).count(),
-                                               "s")},
+            {"X-Ratelimit-Limit",
+             absl::StrCat(limit_, "/", std::chrono::duration_cast<seconds>(window_).count(), "s")},
             {"X-Ratelimit-Remaining", std::to_string(std::max(0, limit_ - used_))},
             {"X-Ratelimit-Used", std::to_string(used_)},
             {"X-ESI-Error-Limit-Remain", std::to_string(error_remain_)},
@@ -142,7 +141,8 @@ class FakePoe : public FakeUpstream {
       if (now < c.restricted_until[i]) ok = false;
       if (static_cast<int>(c.hits[i].size()) + 1 > tiers_[i].hits) {
         ok = false;
-        c.restricted_until[i] = std::max(c.restricted_until[i], now + seconds(tiers_[i].restriction_s));
+        c.restricted_until[i] =
+            std::max(c.restricted_until[i], now + seconds(tiers_[i].restriction_s));
       }
     }
     if (!ok) return false;
@@ -163,9 +163,10 @@ class FakePoe : public FakeUpstream {
         state += ",";
       }
       limit += absl::StrCat(tiers_[i].hits, ":", tiers_[i].period_s, ":", tiers_[i].restriction_s);
-      int64_t active = now < c.restricted_until[i]
-                           ? std::chrono::duration_cast<seconds>(c.restricted_until[i] - now).count()
-                           : 0;
+      int64_t active =
+          now < c.restricted_until[i]
+              ? std::chrono::duration_cast<seconds>(c.restricted_until[i] - now).count()
+              : 0;
       state += absl::StrCat(c.hits[i].size(), ":", tiers_[i].period_s, ":", active);
     }
     return {{"X-Rate-Limit-Policy", "stash"},
@@ -313,16 +314,15 @@ class Simulation {
     const bool admitted = upstream_->Admit(clock_.Now(), workers_[i].key.egress, &ticket);
     ++calls_;
     if (!admitted) ++violations_;
-    At(clock_.Now() + Latency(), [this, i, lease, sent, ticket, admitted] {
-      Answer(i, lease, sent, ticket, admitted);
-    });
+    At(clock_.Now() + Latency(),
+       [this, i, lease, sent, ticket, admitted] { Answer(i, lease, sent, ticket, admitted); });
   }
 
   void Answer(int i, int64_t lease, TimePoint sent, int64_t ticket, bool admitted) {
     Worker& w = workers_[i];
     std::uniform_real_distribution<double> u(0, 1);
     double r = u(rng_);
-    int status = !admitted                                          ? 429
+    int status = !admitted                                           ? 429
                  : r < config_.p_404                                 ? 404
                  : r < config_.p_404 + config_.p_304                 ? 304
                  : r < config_.p_404 + config_.p_304 + config_.p_500 ? 500

@@ -116,7 +116,7 @@ TEST(FloatingWindowTest, ForeignUsageBecomesAPhantomForOnePeriod) {
 
 TEST(FloatingWindowTest, PhantomsAreAStaircaseOfMaxima) {
   FloatingWindow w(1000, seconds(100), 0);
-  w.ApplyUpstreamUsed(50, At(kT0), kT0);                    // 50 until +100
+  w.ApplyUpstreamUsed(50, At(kT0), kT0);                              // 50 until +100
   w.ApplyUpstreamUsed(20, At(kT0 + seconds(10)), kT0 + seconds(10));  // 20 until +110
   w.ApplyUpstreamUsed(10, At(kT0 + seconds(5)), kT0 + seconds(10));   // dominated
   EXPECT_EQ(w.phantom().size(), 2u);

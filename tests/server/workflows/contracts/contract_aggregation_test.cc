@@ -15,7 +15,8 @@ namespace {
 constexpr char kMisclassified[] = R"sql(
 WITH ships AS (
   SELECT c.contract_id,
-         count(*) FILTER (WHERE i.is_included AND u.group_id = ANY('{25,26,27,28,30,419,420,463,513,831,832,834,900,1283}'::bigint[])) AS n
+         count(*) FILTER (WHERE i.is_included AND u.group_id = ANY(
+           '{25,26,27,28,30,419,420,463,513,831,832,834,900,1283}'::bigint[])) AS n
     FROM contracts c JOIN contract_items i ON i.contract_id = c.contract_id
     JOIN universe_types u ON u.type_id = i.type_id
    WHERE c.type = 'item_exchange'
@@ -67,12 +68,15 @@ TEST_F(ContractAggregationTest, StoresEveryListedContractWithItemsAndClassifiesS
   EXPECT_EQ(contracts, 2 * kPerRegion);
   // Every item_exchange/auction contract has its items; couriers have none.
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contracts WHERE type <> 'courier' "
-                      "AND items_fetched_at IS NULL"), 0);
+                      "AND items_fetched_at IS NULL"),
+            0);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_items i JOIN contracts c USING (contract_id) "
-                      "WHERE c.type = 'courier'"), 0);
+                      "WHERE c.type = 'courier'"),
+            0);
   // Every item_exchange contract is classified, by the rule.
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contracts WHERE type = 'item_exchange' "
-                      "AND is_ship_contract IS NULL"), 0);
+                      "AND is_ship_contract IS NULL"),
+            0);
   EXPECT_EQ(db_.Count(kMisclassified), 0);
   const int64_t ships = db_.Count("SELECT count(*) FROM contracts WHERE is_ship_contract");
   EXPECT_GT(ships, 20);
@@ -80,13 +84,16 @@ TEST_F(ContractAggregationTest, StoresEveryListedContractWithItemsAndClassifiesS
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contracts c WHERE is_ship_contract AND NOT EXISTS ("
                       "SELECT 1 FROM contract_items i WHERE i.contract_id = c.contract_id "
                       "AND i.is_included AND i.type_id = c.ship_type_id "
-                      "AND i.quantity = c.quantity)"), 0);
+                      "AND i.quantity = c.quantity)"),
+            0);
   EXPECT_GT(db_.Count("SELECT count(*) FROM contracts WHERE is_ship_contract "
-                      "AND contains_additional_items"), 0);
+                      "AND contains_additional_items"),
+            0);
   EXPECT_GT(db_.Count("SELECT count(*) FROM contracts WHERE is_ship_contract AND quantity > 1"), 0);
   // Every type an item names was fetched into the cache.
   EXPECT_EQ(db_.Count("SELECT count(DISTINCT type_id) FROM contract_items WHERE type_id NOT IN "
-                      "(SELECT type_id FROM universe_types)"), 0);
+                      "(SELECT type_id FROM universe_types)"),
+            0);
 
   const int64_t items = db_.Count("SELECT count(*) FROM contract_items");
   const int64_t item_lists = db_.Count("SELECT count(*) FROM contracts WHERE type <> 'courier'");
@@ -103,8 +110,8 @@ TEST_F(ContractAggregationTest, StoresEveryListedContractWithItemsAndClassifiesS
 
 TEST_F(ContractAggregationTest, SecondRunWithUnchangedPagesGets304sAndWritesNothing) {
   ASSERT_EQ(RunOutcome(RunJob()), "succeeded");
-  const std::string before = db_.Query(
-      "SELECT count(*) || '/' || max(last_modified) FROM contracts");
+  const std::string before =
+      db_.Query("SELECT count(*) || '/' || max(last_modified) FROM contracts");
   const int64_t items = db_.Count("SELECT count(*) FROM contract_items");
   const int64_t not_modified = sim_->Stats()["not_modified"].get<int64_t>();
   const auto started = std::chrono::steady_clock::now();
@@ -138,25 +145,29 @@ TEST_F(ContractAggregationTest, DropsContractsNoLongerListed) {
   for (int64_t id : first) gone += listed.count(id) == 0 ? 1 : 0;
   EXPECT_EQ(gone, 20);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_items WHERE contract_id = " +
-                      std::to_string(*first.begin())), 0);
+                      std::to_string(*first.begin())),
+            0);
   EXPECT_EQ(db_.Count("SELECT sum(contracts_deleted) FROM contract_region_runs WHERE run_id = '" +
-                      run + "'"), 40);
+                      run + "'"),
+            40);
   // Only the new contracts' item lists were fetched.
   std::string new_ids;
   for (int64_t id : listed) {
     if (first.count(id) == 0) new_ids += (new_ids.empty() ? "" : ",") + std::to_string(id);
   }
-  EXPECT_EQ(db_.Count("SELECT sum(items_queued) FROM contract_region_runs WHERE run_id = '" +
-                      run + "' AND region_id = 10000002"),
+  EXPECT_EQ(db_.Count("SELECT sum(items_queued) FROM contract_region_runs WHERE run_id = '" + run +
+                      "' AND region_id = 10000002"),
             db_.Count("SELECT count(*) FROM contracts WHERE type <> 'courier' "
-                      "AND contract_id IN (" + new_ids + ")"));
+                      "AND contract_id IN (" +
+                      new_ids + ")"));
 }
 
 TEST_F(ContractAggregationTest, PoisonContractsAreSkippedAndTheRegionCompletes) {
   LineSink sink;
   const int64_t malformed =
       SimPost("/sim/contracts/poison?region_id=10000002&mode=malformed")["contract_id"];
-  const int64_t refused = SimPost("/sim/contracts/poison?region_id=10000002&mode=db")["contract_id"];
+  const int64_t refused =
+      SimPost("/sim/contracts/poison?region_id=10000002&mode=db")["contract_id"];
   const std::string run = RunJob();
   ASSERT_EQ(RunOutcome(run), "succeeded");
 
@@ -169,14 +180,15 @@ TEST_F(ContractAggregationTest, PoisonContractsAreSkippedAndTheRegionCompletes) 
   EXPECT_EQ(StoredIds(kDomain), SimListedIds(kDomain));
 
   // Logged with the run id and the contract id, counted, kept for operators.
-  EXPECT_TRUE(sink.Contains("[run " + run + "] contract " + std::to_string(malformed) +
-                            " skipped: ", "issuer_id"));
-  EXPECT_TRUE(sink.Contains("[run " + run + "] contract " + std::to_string(refused) +
-                            " skipped: ", "contracts_dates_ordered"));
+  EXPECT_TRUE(sink.Contains(
+      "[run " + run + "] contract " + std::to_string(malformed) + " skipped: ", "issuer_id"));
+  EXPECT_TRUE(sink.Contains("[run " + run + "] contract " + std::to_string(refused) + " skipped: ",
+                            "contracts_dates_ordered"));
   EXPECT_EQ(RunCounter(run, "errors"), 2);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_skips WHERE run_id = '" + run +
                       "' AND contract_id IN (" + std::to_string(malformed) + "," +
-                      std::to_string(refused) + ")"), 2);
+                      std::to_string(refused) + ")"),
+            2);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
 }
 

@@ -55,8 +55,10 @@ TEST_F(ContractJobTest, TypeRefreshPicksOnlyStaleTypesAndBumpsFailures) {
   ASSERT_EQ(RunOutcome(run), "succeeded");
 
   auto age_days = [&](int64_t type) {
-    return std::stod(db_.Query("SELECT extract(epoch FROM now() - last_refreshed_at) / 86400 "
-                               "FROM universe_types WHERE type_id = " + std::to_string(type)));
+    return std::stod(
+        db_.Query("SELECT extract(epoch FROM now() - last_refreshed_at) / 86400 "
+                  "FROM universe_types WHERE type_id = " +
+                  std::to_string(type)));
   };
   // Stale and answering: refreshed from the upstream.
   EXPECT_LT(age_days(587), 0.01);
@@ -66,19 +68,22 @@ TEST_F(ContractJobTest, TypeRefreshPicksOnlyStaleTypesAndBumpsFailures) {
   // Fresh: not asked for at all.
   EXPECT_NEAR(age_days(603), 10, 0.01);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM entity_cache WHERE kind = 'universe_type' "
-                      "AND entity_id = 603"), 0);
+                      "AND entity_id = 603"),
+            0);
   // Failing: timestamp bumped, failure counted, the error kept.
   for (int64_t failing : {641, 17738}) {
     SCOPED_TRACE(failing);
     EXPECT_LT(age_days(failing), 0.01);
     // >= 1: the 500 keeps retrying on its own backoff after the run.
     EXPECT_GE(db_.Count("SELECT refresh_failures FROM universe_types WHERE type_id = " +
-                        std::to_string(failing)), 1);
+                        std::to_string(failing)),
+              1);
   }
   EXPECT_NE(db_.Query("SELECT last_error FROM universe_types WHERE type_id = 641").find("500"),
             std::string::npos);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks WHERE kind = 'universe_type' "
-                      "AND entity_id = 17738"), 1);
+                      "AND entity_id = 17738"),
+            1);
   EXPECT_EQ(RunCounter(run, "errors"), 2);
   EXPECT_EQ(RunCounter(run, "tasks_queued"), 4 + 2);  // 4 stale types, 2 regions
 
@@ -96,8 +101,10 @@ TEST_F(ContractJobTest, DatabaseFailureAbortsTheRunAndReleasesTheLock) {
   // No agent yet: the run waits for its regions, and the database goes away.
   auto run = coordinator_->scheduler()->RunNow(ContractAggregationJob::kName);
   ASSERT_TRUE(run.ok()) << run.status();
-  for (int i = 0; i < 200 && db_.Count("SELECT count(*) FROM contract_region_runs WHERE run_id = '" +
-                                       *run + "'") < 2; ++i) {
+  for (int i = 0;
+       i < 200 &&
+       db_.Count("SELECT count(*) FROM contract_region_runs WHERE run_id = '" + *run + "'") < 2;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_EQ(db_.Count("SELECT count(*) FROM discovery_queue WHERE kind = 'contracts_region'"), 2);
@@ -105,7 +112,8 @@ TEST_F(ContractJobTest, DatabaseFailureAbortsTheRunAndReleasesTheLock) {
   ASSERT_TRUE(coordinator_->scheduler()->WaitUntilIdle(std::chrono::seconds(60)));
   bool logged = false;
   for (const std::string& line : sink.lines()) {
-    if (line.find("[run " + *run + "] CRITICAL: contract aggregation aborted") != std::string::npos) {
+    if (line.find("[run " + *run + "] CRITICAL: contract aggregation aborted") !=
+        std::string::npos) {
       logged = true;
     }
   }

@@ -35,8 +35,8 @@ class ContractFixture : public ::testing::Test {
  protected:
   // A whole hour, as the simulator's contract epoch is: churn is exact.
   ContractFixture()
-      : sim_clock_(FromUnixSeconds(
-            std::floor(ToUnixSeconds(SystemClock::Get()->Now()) / 3600) * 3600)) {}
+      : sim_clock_(
+            FromUnixSeconds(std::floor(ToUnixSeconds(SystemClock::Get()->Now()) / 3600) * 3600)) {}
 
   void SetUp() override { StartSim(); }
 
@@ -109,8 +109,10 @@ class ContractFixture : public ::testing::Test {
     return db_.Count("SELECT " + column + " FROM job_runs WHERE run_id = '" + run_id + "'");
   }
   std::string RunOutcome(const std::string& run_id) {
-    return db_.Query("SELECT outcome || coalesce(': ' || detail, '') FROM job_runs "
-                     "WHERE run_id = '" + run_id + "'");
+    return db_.Query(
+        "SELECT outcome || coalesce(': ' || detail, '') FROM job_runs "
+        "WHERE run_id = '" +
+        run_id + "'");
   }
 
   nlohmann::json SimPost(const std::string& path) {
@@ -127,20 +129,24 @@ class ContractFixture : public ::testing::Test {
     std::set<int64_t> ids;
     int pages = 1;
     for (int page = 1; page <= pages; ++page) {
-      auto res = client.Get(("/contracts/public/" + std::to_string(region) + "/?page=" +
-                             std::to_string(page)).c_str());
+      auto res = client.Get(
+          ("/contracts/public/" + std::to_string(region) + "/?page=" + std::to_string(page))
+              .c_str());
       EXPECT_TRUE(res && res->status == 200);
       if (!res) break;
       pages = std::stoi(res->get_header_value("X-Pages"));
-      for (const auto& c : nlohmann::json::parse(res->body)) ids.insert(c["contract_id"].get<int64_t>());
+      for (const auto& c : nlohmann::json::parse(res->body))
+        ids.insert(c["contract_id"].get<int64_t>());
     }
     return ids;
   }
 
   std::set<int64_t> StoredIds(int64_t region) {
     std::set<int64_t> ids;
-    std::string text = db_.Query("SELECT string_agg(contract_id::text, ',' ORDER BY contract_id) "
-                                 "FROM contracts WHERE region_id = " + std::to_string(region));
+    std::string text = db_.Query(
+        "SELECT string_agg(contract_id::text, ',' ORDER BY contract_id) "
+        "FROM contracts WHERE region_id = " +
+        std::to_string(region));
     size_t pos = 0;
     while (pos < text.size()) {
       size_t comma = text.find(',', pos);

@@ -42,9 +42,9 @@ class EtlFixture : public ::testing::Test {
   // One stash version on page `change_id`, ingested at the clock's now.
   // (A vector, not a json: a braced single item would become the item itself.)
   void AddStash(const std::string& stash_id, const std::string& league,
-                const std::vector<nlohmann::json>& items,
-                const std::string& stash_name = "tab", bool is_public = true,
-                const std::string& change_id = "1-1-1", const std::string& realm = "pc") {
+                const std::vector<nlohmann::json>& items, const std::string& stash_name = "tab",
+                bool is_public = true, const std::string& change_id = "1-1-1",
+                const std::string& realm = "pc") {
     pqxx::connection c(db_.dsn());
     pqxx::work w(c);
     const std::string stream = "poe_stash:" + realm;

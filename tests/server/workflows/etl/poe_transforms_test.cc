@@ -175,9 +175,10 @@ TEST_F(PoeTransformsTest, ResumesFromItsCheckpointAfterFailureMidBatch) {
   const std::string resumed_layers = Layers();
 
   // The same raw rows in one batch from scratch give the same layers.
-  db_.Query("DELETE FROM poe_item_price_silver; DELETE FROM poe_stash_silver; "
-            "DELETE FROM gold_currency_snapshot; DELETE FROM gold_stash_summary; "
-            "DELETE FROM checkpoints WHERE stream LIKE 'etl:%'");
+  db_.Query(
+      "DELETE FROM poe_item_price_silver; DELETE FROM poe_stash_silver; "
+      "DELETE FROM gold_currency_snapshot; DELETE FROM gold_stash_summary; "
+      "DELETE FROM checkpoints WHERE stream LIKE 'etl:%'");
   PoeTransforms whole(pool_.get(), &clock_, 1000);
   ASSERT_TRUE(whole.RunPass(10).ok());
   EXPECT_EQ(Layers(), resumed_layers);
@@ -216,9 +217,10 @@ TEST_F(PoeTransformsTest, HighWaterMarkWaitsForAWriterInFlight) {
   pqxx::connection c(db_.dsn());
   pqxx::work w(c);
   w.exec("SELECT 1 FROM checkpoints WHERE stream = 'poe_stash:pc' FOR UPDATE");
-  w.exec("INSERT INTO poe_stash_raw (realm, league, ingest_date, change_id, stash_id, public, "
-         "items, ingested_at) VALUES ('pc', 'Settlers', '2027-01-15', 'w-1', 'sw', true, "
-         "'[{\"id\": \"iw\", \"note\": \"~price 2 chaos\"}]', now())");
+  w.exec(
+      "INSERT INTO poe_stash_raw (realm, league, ingest_date, change_id, stash_id, public, "
+      "items, ingested_at) VALUES ('pc', 'Settlers', '2027-01-15', 'w-1', 'sw', true, "
+      "'[{\"id\": \"iw\", \"note\": \"~price 2 chaos\"}]', now())");
   auto batch = std::async(std::launch::async, [&] { return t.RunStashBatch(); });
   EXPECT_EQ(batch.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "the transform must not read past a writer that has not committed";

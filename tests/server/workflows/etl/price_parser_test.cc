@@ -26,7 +26,7 @@ TEST(PriceParserTest, ParsesNotesTable) {
       {"  ~price   10   Chaos  ", true, "price", 10, "chaos"},
       {"~price 7 alch some words after", true, "price", 7, "alch"},
       {"~b/o .5 divine", true, "b/o", 0.5, "divine"},
-      {"~c/o 5 chaos", false, "", 0, ""},        // current offer: not a price
+      {"~c/o 5 chaos", false, "", 0, ""},  // current offer: not a price
       {"~price 0 chaos", false, "", 0, ""},
       {"~price 1/0 chaos", false, "", 0, ""},
       {"~price -3 chaos", false, "", 0, ""},

@@ -85,9 +85,8 @@ TEST(StashFoldTest, NewStashesGiveSilverRowsAndPricedItems) {
   EXPECT_EQ(i5->listed_at, "2027-01-15 08:00:00+00");
   EXPECT_EQ(i5->updated_at, "2027-01-15 08:00:00+00");
   EXPECT_EQ(i5->raw_id, 2);
-  EXPECT_EQ(fold.leagues,
-            (std::vector<std::pair<std::string, std::string>>{{"pc", "Settlers"},
-                                                              {"pc", "Standard"}}));
+  EXPECT_EQ(fold.leagues, (std::vector<std::pair<std::string, std::string>>{{"pc", "Settlers"},
+                                                                            {"pc", "Standard"}}));
   EXPECT_EQ(fold.bad_items, 0);
 }
 
@@ -138,9 +137,8 @@ TEST(StashFoldTest, LeagueNullKeepsTheLeagueAndALeagueChangeTouchesBoth) {
   EXPECT_FALSE(fold.stashes[0].stash_name.has_value());
   EXPECT_EQ(fold.stashes[0].stash_type, "PremiumStash");
   EXPECT_EQ(fold.stashes[1].league, "Standard");
-  EXPECT_EQ(fold.leagues,
-            (std::vector<std::pair<std::string, std::string>>{{"pc", "Settlers"},
-                                                              {"pc", "Standard"}}))
+  EXPECT_EQ(fold.leagues, (std::vector<std::pair<std::string, std::string>>{{"pc", "Settlers"},
+                                                                            {"pc", "Standard"}}))
       << "s2 left Settlers: both summaries change";
 
   // A stash whose league PoE never named is in no summary.
@@ -148,10 +146,9 @@ TEST(StashFoldTest, LeagueNullKeepsTheLeagueAndALeagueChangeTouchesBoth) {
 }
 
 TEST(StashFoldTest, AMovedItemBelongsToTheLaterVersion) {
-  const StashFold fold =
-      FoldStashes({Version(1, "s1", "Settlers", {Item("m", "~price 3 chaos")}),
-                   Version(2, "s2", "Settlers", {Item("m", "~price 4 chaos")})},
-                  {});
+  const StashFold fold = FoldStashes({Version(1, "s1", "Settlers", {Item("m", "~price 3 chaos")}),
+                                      Version(2, "s2", "Settlers", {Item("m", "~price 4 chaos")})},
+                                     {});
   ASSERT_EQ(fold.items.size(), 1u);
   EXPECT_EQ(fold.items[0].stash_id, "s2");
   EXPECT_DOUBLE_EQ(fold.items[0].price_amount, 4);
@@ -162,12 +159,12 @@ TEST(StashFoldTest, AMovedItemBelongsToTheLaterVersion) {
 TEST(StashFoldTest, BadItemsAreSkippedAndCountedAndBadArraysWarned) {
   StashRawRow broken = Version(2, "s2", "Settlers", {});
   broken.items = R"({"not": "an array"})";
-  const StashFold fold = FoldStashes(
-      {Version(1, "s1", "Settlers",
-               {Item("", "~price 1 chaos"), Json(5), Item("d", "~price 1 chaos"),
-                Item("d", "~price 2 chaos"), Item("u"), Item("u")}),
-       broken},
-      {});
+  const StashFold fold =
+      FoldStashes({Version(1, "s1", "Settlers",
+                           {Item("", "~price 1 chaos"), Json(5), Item("d", "~price 1 chaos"),
+                            Item("d", "~price 2 chaos"), Item("u"), Item("u")}),
+                   broken},
+                  {});
   EXPECT_EQ(fold.bad_items, 3) << "no id, not an object, a repeated priced id";
   ASSERT_EQ(fold.items.size(), 1u);
   EXPECT_DOUBLE_EQ(fold.items[0].price_amount, 1) << "the first of a repeated id wins";
@@ -178,8 +175,8 @@ TEST(StashFoldTest, BadItemsAreSkippedAndCountedAndBadArraysWarned) {
 }
 
 TEST(StashFoldTest, TouchedStashesInFirstSeenOrder) {
-  EXPECT_EQ(TouchedStashes({Version(1, "b", "L", {}), Version(2, "a", "L", {}),
-                            Version(3, "b", "L", {})}),
+  EXPECT_EQ(TouchedStashes(
+                {Version(1, "b", "L", {}), Version(2, "a", "L", {}), Version(3, "b", "L", {})}),
             (std::vector<StashKey>{{"pc", "b"}, {"pc", "a"}}));
 }
 

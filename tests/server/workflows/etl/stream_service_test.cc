@@ -14,9 +14,9 @@
 namespace sluice::testing {
 namespace {
 
+using std::chrono::minutes;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-using std::chrono::minutes;
 
 constexpr char kToken[] = "etl-test-token";
 
@@ -81,12 +81,14 @@ class StreamServiceTest : public EtlFixture {
 
   void SetCheckpoint(const std::string& stream, TimePoint updated, TimePoint polled,
                      TimePoint head) {
-    db_.Query("INSERT INTO checkpoints (stream, cursor, updated_at, polled_at, head_at, "
-              "created_at) VALUES ('" + stream + "', '5-5-5', '" + FormatRfc3339(updated) + "', '" +
-              FormatRfc3339(polled) + "', '" + FormatRfc3339(head) + "', '" +
-              FormatRfc3339(t0_ - std::chrono::hours(1)) + "') ON CONFLICT (stream) DO UPDATE SET "
-              "updated_at = EXCLUDED.updated_at, polled_at = EXCLUDED.polled_at, "
-              "head_at = EXCLUDED.head_at");
+    db_.Query(
+        "INSERT INTO checkpoints (stream, cursor, updated_at, polled_at, head_at, "
+        "created_at) VALUES ('" +
+        stream + "', '5-5-5', '" + FormatRfc3339(updated) + "', '" + FormatRfc3339(polled) +
+        "', '" + FormatRfc3339(head) + "', '" + FormatRfc3339(t0_ - std::chrono::hours(1)) +
+        "') ON CONFLICT (stream) DO UPDATE SET "
+        "updated_at = EXCLUDED.updated_at, polled_at = EXCLUDED.polled_at, "
+        "head_at = EXCLUDED.head_at");
   }
 
   std::unique_ptr<Coordinator> coordinator_;
@@ -99,9 +101,10 @@ TEST_F(StreamServiceTest, AlertsFireAndResolveThroughTheLoop) {
   // Cursor still for 3 min after a page with data; five 429s in 2 minutes.
   SetCheckpoint("poe_stash:pc", t0_ - minutes(3), t0_ - minutes(3), t0_ - minutes(4));
   for (int i = 0; i < 5; ++i) {
-    db_.Query("INSERT INTO stream_errors (stream, http_status, error, at) VALUES "
-              "('poe_stash:pc', 429, 'rate limited', '" +
-              FormatRfc3339(t0_ - std::chrono::seconds(20 * i + 1)) + "')");
+    db_.Query(
+        "INSERT INTO stream_errors (stream, http_status, error, at) VALUES "
+        "('poe_stash:pc', 429, 'rate limited', '" +
+        FormatRfc3339(t0_ - std::chrono::seconds(20 * i + 1)) + "')");
   }
   EXPECT_THAT(Firing(), Contains("checkpoint_drift/poe_stash:pc"));
   EXPECT_THAT(Firing(), Contains("http_429_storm/poe_stash:pc"));

@@ -22,10 +22,11 @@ class KillmailJobsTest : public KillmailFixture {
   // never), expiring `expires_in` after it.
   void Token(int64_t character, std::optional<Duration> ago,
              Duration expires_in = std::chrono::hours(1)) {
-    db_.Query("INSERT INTO character_tokens (character_id, access_token, expires_at, "
-              "last_killmail_sync_at) VALUES (" + std::to_string(character) + ", 'tok', '" +
-              FormatRfc3339(clock_.Now() + expires_in) + "', " +
-              (ago ? "'" + FormatRfc3339(clock_.Now() - *ago) + "'" : std::string("NULL")) + ")");
+    db_.Query(
+        "INSERT INTO character_tokens (character_id, access_token, expires_at, "
+        "last_killmail_sync_at) VALUES (" +
+        std::to_string(character) + ", 'tok', '" + FormatRfc3339(clock_.Now() + expires_in) +
+        "', " + (ago ? "'" + FormatRfc3339(clock_.Now() - *ago) + "'" : std::string("NULL")) + ")");
   }
 
   // Runs a job now and waits for it; returns its job_runs row's tasks_queued.
@@ -40,8 +41,10 @@ class KillmailJobsTest : public KillmailFixture {
   }
 
   std::string Queued(const std::string& kind) {
-    return db_.Query("SELECT coalesce(string_agg(entity_id::text || ':' || priority::text, ',' "
-                     "ORDER BY entity_id), '') FROM discovery_queue WHERE kind = '" + kind + "'");
+    return db_.Query(
+        "SELECT coalesce(string_agg(entity_id::text || ':' || priority::text, ',' "
+        "ORDER BY entity_id), '') FROM discovery_queue WHERE kind = '" +
+        kind + "'");
   }
 
   FakeClock clock_;
@@ -49,14 +52,12 @@ class KillmailJobsTest : public KillmailFixture {
 
 TEST_F(KillmailJobsTest, QueuesOnlyTokenHoldersNotSyncedFor15MinutesAtBackground) {
   using std::chrono::minutes;
-  Token(101, std::nullopt);                        // never synced: due
-  Token(102, minutes(10));                         // fresh: not due
-  Token(103, minutes(20));                         // stale: due
-  Token(104, std::nullopt, -minutes(1));           // token expired: skipped
-  Token(105, minutes(16));                         // stale, but a manual request is queued
-  ASSERT_TRUE(coordinator_->queue()
-                  ->Enqueue("character_killmails", {105}, Priority::kManual)
-                  .ok());
+  Token(101, std::nullopt);               // never synced: due
+  Token(102, minutes(10));                // fresh: not due
+  Token(103, minutes(20));                // stale: due
+  Token(104, std::nullopt, -minutes(1));  // token expired: skipped
+  Token(105, minutes(16));                // stale, but a manual request is queued
+  ASSERT_TRUE(coordinator_->queue()->Enqueue("character_killmails", {105}, Priority::kManual).ok());
 
   EXPECT_EQ(RunJob("killmail_sync"), 2);
   EXPECT_EQ(Queued("character_killmails"), "101:3,103:3,105:5");
@@ -90,16 +91,18 @@ TEST_F(KillmailJobsTest, ManualRequestAfterTheJobRaisesThePriority) {
 
 TEST_F(KillmailJobsTest, ScanEntitiesQueuesMissingParticipantsOnce) {
   db_.Query("INSERT INTO killmails (killmail_id, killmail_hash) VALUES (1, 'a'), (2, 'b')");
-  db_.Query("INSERT INTO killmail_participants (killmail_id, position, character_id, "
-            "corporation_id, alliance_id, ship_type_id, is_victim) VALUES "
-            "(1, 0, 91000001, 98000001, 99000001, 587, true), "
-            "(1, 1, 91000002, 98000002, NULL, 641, false), "
-            "(2, 0, 91000002, 98000003, 99000001, 587, true), "
-            "(2, 1, NULL, 98000004, NULL, NULL, false)");
+  db_.Query(
+      "INSERT INTO killmail_participants (killmail_id, position, character_id, "
+      "corporation_id, alliance_id, ship_type_id, is_victim) VALUES "
+      "(1, 0, 91000001, 98000001, 99000001, 587, true), "
+      "(1, 1, 91000002, 98000002, NULL, 641, false), "
+      "(2, 0, 91000002, 98000003, 99000001, 587, true), "
+      "(2, 1, NULL, 98000004, NULL, NULL, false)");
   // Stored, dead-lettered and already queued ids are left alone.
   db_.Query("INSERT INTO character_static (character_id, name) VALUES (91000001, 'Known')");
-  db_.Query("INSERT INTO dead_tasks (kind, entity_id, attempts, failed_at) VALUES "
-            "('corporation', 98000004, 3, now())");
+  db_.Query(
+      "INSERT INTO dead_tasks (kind, entity_id, attempts, failed_at) VALUES "
+      "('corporation', 98000004, 3, now())");
   ASSERT_TRUE(coordinator_->queue()->Enqueue("corporation", {98000003}, Priority::kUser).ok());
 
   const int64_t types = coordinator_->queue()->kinds().Find("universe_type") != nullptr ? 2 : 0;

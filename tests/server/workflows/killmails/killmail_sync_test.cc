@@ -28,11 +28,15 @@ TEST_F(KillmailSyncTest, IncrementalSyncStopsAtStoredKillmailId) {
   EnqueueSync({ch});
   Drain();
   EXPECT_EQ(RouteCount(kRecentRoute), full_pages);
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_killmails WHERE character_id = " + S(ch)), total);
-  EXPECT_EQ(db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
-            SimNewest(ch));
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_killmails WHERE character_id = " + S(ch)),
+            total);
+  EXPECT_EQ(
+      db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
+      SimNewest(ch));
   EXPECT_EQ(db_.Query("SELECT last_killmail_sync_at IS NOT NULL FROM character_tokens WHERE "
-                      "character_id = " + S(ch)), "t");
+                      "character_id = " +
+                      S(ch)),
+            "t");
   EXPECT_EQ(db_.Count("SELECT count(*) FROM killmails WHERE body IS NULL"), 0);
   EXPECT_EQ(RouteCount(kBodyRoute), db_.Count("SELECT count(*) FROM killmails"));
 
@@ -46,8 +50,9 @@ TEST_F(KillmailSyncTest, IncrementalSyncStopsAtStoredKillmailId) {
   EXPECT_EQ(RouteCount(kBodyRoute) - bodies_before, 7);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM character_killmails WHERE character_id = " + S(ch)),
             total + 7);
-  EXPECT_EQ(db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
-            SimNewest(ch));
+  EXPECT_EQ(
+      db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
+      SimNewest(ch));
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
 }
 
@@ -58,7 +63,8 @@ TEST_F(KillmailSyncTest, FallsBackToFullReadWhenStoredIdIsMissing) {
   const int64_t full_pages = (SimTotal(ch) + 49) / 50;
   GiveToken(ch);
   // A stored id the list does not have (higher than anything in it).
-  db_.Query("UPDATE character_tokens SET last_killmail_id = 999999999999 WHERE character_id = " + S(ch));
+  db_.Query("UPDATE character_tokens SET last_killmail_id = 999999999999 WHERE character_id = " +
+            S(ch));
   EnqueueSync({ch});
   Drain();
   EXPECT_EQ(RouteCount(kRecentRoute), full_pages);
@@ -66,8 +72,9 @@ TEST_F(KillmailSyncTest, FallsBackToFullReadWhenStoredIdIsMissing) {
             SimTotal(ch));
   // The full read replaced the id the list no longer has, so the next sync
   // is incremental again.
-  EXPECT_EQ(db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
-            SimNewest(ch));
+  EXPECT_EQ(
+      db_.Count("SELECT last_killmail_id FROM character_tokens WHERE character_id = " + S(ch)),
+      SimNewest(ch));
   const int64_t pages_before = RouteCount(kRecentRoute);
   EnqueueSync({ch});
   Drain();
@@ -101,7 +108,8 @@ TEST_F(KillmailSyncTest, CharacterWithoutTokenIsDeadLetteredWithTheReason) {
   Drain();
   EXPECT_EQ(RouteCount(kRecentRoute), 0) << "an unauthenticated call was sent upstream";
   EXPECT_EQ(db_.Query("SELECT error FROM dead_tasks WHERE kind = 'character_killmails' AND "
-                      "entity_id = " + S(ch)),
+                      "entity_id = " +
+                      S(ch)),
             "character_killmails " + S(ch) + ": HTTP 401: no access token stored for character " +
                 S(ch) + " (register one with `sluicectl tokens add`)");
 }
@@ -163,7 +171,8 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   wrong.set_killmail_id(1);
   auto s2 = coordinator_->queue()->Complete(CompletionFor(t, wrong));
   EXPECT_EQ(s2.status().code(), absl::StatusCode::kInvalidArgument) << s2.status();
-  EXPECT_NE(s2.status().message().find("CharacterKillmailsResult"), std::string::npos) << s2.status();
+  EXPECT_NE(s2.status().message().find("CharacterKillmailsResult"), std::string::npos)
+      << s2.status();
   nothing_written();
 
   // A bad ref: rejected naming the field, nothing written (not even ref 0).
@@ -181,8 +190,11 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   EXPECT_EQ(db_.Count("SELECT count(*) FROM killmails WHERE body IS NULL"), 3);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM character_killmails WHERE character_id = " + S(ch)), 3);
   EXPECT_EQ(db_.Count("SELECT last_killmail_id FROM character_tokens"), 500000003);
-  EXPECT_EQ(db_.Query("SELECT (last_killmail_sync_at IS NOT NULL)::text FROM character_tokens"), "true");
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM discovery_queue WHERE kind = 'killmail' AND priority = 5"), 3);
+  EXPECT_EQ(db_.Query("SELECT (last_killmail_sync_at IS NOT NULL)::text FROM character_tokens"),
+            "true");
+  EXPECT_EQ(
+      db_.Count("SELECT count(*) FROM discovery_queue WHERE kind = 'killmail' AND priority = 5"),
+      3);
   EXPECT_EQ(ok->tasks_queued, 3);
 
   // A later incremental sync never moves the checkpoint back.
@@ -221,7 +233,8 @@ TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPr
   // One participant's character, corporation and alliance are stored
   // already; the others are not.
   db_.Query("INSERT INTO character_static (character_id, name) VALUES (91000001, 'Known')");
-  db_.Query("INSERT INTO corporation_static (corporation_id, name, ticker) VALUES (98000001, 'K', 'K')");
+  db_.Query(
+      "INSERT INTO corporation_static (corporation_id, name, ticker) VALUES (98000001, 'K', 'K')");
   db_.Query("INSERT INTO alliance_static (alliance_id, name, ticker) VALUES (99000001, 'K', 'K')");
   v1::KillmailResult km;
   km.set_killmail_id(700000001);
@@ -242,8 +255,10 @@ TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPr
   ASSERT_TRUE(coordinator_->queue()->Complete(CompletionFor(body, km)).ok());
 
   auto queued = [&](const std::string& kind) {
-    return db_.Query("SELECT coalesce(string_agg(entity_id::text || ':' || priority::text, ',' "
-                     "ORDER BY entity_id), '') FROM discovery_queue WHERE kind = '" + kind + "'");
+    return db_.Query(
+        "SELECT coalesce(string_agg(entity_id::text || ':' || priority::text, ',' "
+        "ORDER BY entity_id), '') FROM discovery_queue WHERE kind = '" +
+        kind + "'");
   };
   EXPECT_EQ(queued("character"), "91000002:7,91000003:7");
   EXPECT_EQ(queued("corporation"), "98000002:7");
@@ -251,8 +266,10 @@ TEST_F(KillmailSyncTest, ParticipantsMissingFromTheDatabaseAreQueuedAtTheTasksPr
   if (coordinator_->queue()->kinds().Find("universe_type") != nullptr) {
     EXPECT_EQ(queued("universe_type"), "587:7,24690:7");
   }
-  EXPECT_EQ(db_.Count("SELECT count(*) FROM killmail_participants WHERE killmail_id = 700000001"), 3);
-  EXPECT_EQ(db_.Count("SELECT victim_ship_type_id FROM killmails WHERE killmail_id = 700000001"), 587);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM killmail_participants WHERE killmail_id = 700000001"),
+            3);
+  EXPECT_EQ(db_.Count("SELECT victim_ship_type_id FROM killmails WHERE killmail_id = 700000001"),
+            587);
   EXPECT_EQ(db_.Query("SELECT body->>'killmail_id' FROM killmails WHERE killmail_id = 700000001"),
             "700000001");
 }

@@ -42,8 +42,8 @@ class KillmailFixture : public ::testing::Test {
     sc.universe.corporations = 24;
     sc.universe.characters = 120;
     // Learned by the throttler from headers; generous so tests are quick.
-    sc.esi_groups = {{"alliance", 100000, 60}, {"corporation", 100000, 60},
-                     {"character", 100000, 60}};
+    sc.esi_groups = {
+        {"alliance", 100000, 60}, {"corporation", 100000, 60}, {"character", 100000, 60}};
     sim_ = std::make_unique<sim::Simulator>(sc, &sim_clock_);
     auto port = sim_->Start(0);
     ASSERT_TRUE(port.ok()) << port.status();
@@ -116,7 +116,8 @@ class KillmailFixture : public ::testing::Test {
     auto r = SimPost("/sim/tokens?character_id=" + std::to_string(character));
     ASSERT_TRUE(r && r->status == 200);
     const std::string token = nlohmann::json::parse(r->body)["access_token"].get<std::string>();
-    grpc::Status s = Register(character, token, std::chrono::system_clock::now() + std::chrono::hours(1));
+    grpc::Status s =
+        Register(character, token, std::chrono::system_clock::now() + std::chrono::hours(1));
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -133,7 +134,8 @@ class KillmailFixture : public ::testing::Test {
 
   // Total killmails in the character's list; adds some first if asked.
   int64_t SimTotal(int64_t character) {
-    return SimGet("/sim/killmails?character_id=" + std::to_string(character))["total"].get<int64_t>();
+    return SimGet("/sim/killmails?character_id=" + std::to_string(character))["total"]
+        .get<int64_t>();
   }
   void SimAdd(int64_t character, int count) {
     auto r = SimPost("/sim/killmails?character_id=" + std::to_string(character) +
@@ -166,8 +168,7 @@ class KillmailFixture : public ::testing::Test {
     ASSERT_EQ(empty_polls, 2) << "the queue did not drain in time";
   }
 
-  void EnqueueSync(const std::vector<int64_t>& characters,
-                   Priority priority = Priority::kManual) {
+  void EnqueueSync(const std::vector<int64_t>& characters, Priority priority = Priority::kManual) {
     auto out = coordinator_->queue()->Enqueue("character_killmails", characters, priority);
     ASSERT_TRUE(out.ok()) << out.status();
   }

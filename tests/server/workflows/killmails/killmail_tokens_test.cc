@@ -22,8 +22,9 @@ TEST_F(KillmailTokensTest, BadArgumentsAreInvalidArgumentNamingTheField) {
   ExpectInvalid(Register(91000001, "two words", InAnHour()), "access_token");
   ExpectInvalid(Register(91000001, std::string(5000, 'x'), InAnHour()), "access_token");
   ExpectInvalid(Register(91000001, "tok", InAnHour(), /*with_expiry=*/false), "expires_at");
-  ExpectInvalid(Register(91000001, "tok", std::chrono::system_clock::now() - std::chrono::minutes(1)),
-                "expires_at");
+  ExpectInvalid(
+      Register(91000001, "tok", std::chrono::system_clock::now() - std::chrono::minutes(1)),
+      "expires_at");
   EXPECT_EQ(db_.Count("SELECT count(*) FROM character_tokens"), 0);
 }
 

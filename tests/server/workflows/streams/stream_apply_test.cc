@@ -119,22 +119,24 @@ TEST_F(StreamApplyTest, PageWithDataStoresRowsAndAdvancesCursorTogether) {
   Enqueue(kStashStreamKind);
   LeasedTask t = LeaseOne(kStashStreamKind);
   ASSERT_EQ(CursorOf(t), kStart) << "the lease carries the checkpoint's cursor";
-  auto done = queue_->Complete(StashCompletion(
-      t, kStart, kSecond,
-      {Stash("s1", "Settlers"), Stash("s2", "Standard"), Stash("s3", "", false)}));
+  auto done = queue_->Complete(
+      StashCompletion(t, kStart, kSecond,
+                      {Stash("s1", "Settlers"), Stash("s2", "Standard"), Stash("s3", "", false)}));
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->records_written, 3);
   EXPECT_EQ(Cursor("poe_stash:pc"), kSecond);
   EXPECT_EQ(StashRows(), 3);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM poe_stash_raw WHERE change_id = '" +
-                       std::string(kStart) + "' AND realm = 'pc'"), 3)
+                       std::string(kStart) + "' AND realm = 'pc'"),
+            3)
       << "rows carry the cursor their page was fetched with";
   EXPECT_EQ(db_->Query("SELECT public::text || '/' || league || '/' || jsonb_array_length(items) "
                        "FROM poe_stash_raw WHERE stash_id = 's3'"),
             "false//0")
       << "a stash made private is kept, with league '' and no items";
   EXPECT_EQ(db_->Query("SELECT pages || '/' || rows || '/' || empty_polls FROM checkpoints "
-                       "WHERE stream = 'poe_stash:pc'"), "1/3/0");
+                       "WHERE stream = 'poe_stash:pc'"),
+            "1/3/0");
   EXPECT_EQ(db_->Query("SELECT from_cursor || '>' || to_cursor || ' ' || rows || ' ' || "
                        "accepted || ' ' || agent_id FROM checkpoint_transitions"),
             std::string(kStart) + ">" + kSecond + " 3 true agent-a");
@@ -155,7 +157,8 @@ TEST_F(StreamApplyTest, EmptyPageAtTheHeadKeepsCursorAndRequeuesAfterPollDelay) 
   EXPECT_EQ(Cursor("poe_stash:pc"), kStart);
   EXPECT_EQ(StashRows(), 0);
   EXPECT_EQ(db_->Query("SELECT empty_polls || '/' || (head_at IS NOT NULL) || '/' || pages "
-                       "FROM checkpoints WHERE stream = 'poe_stash:pc'"), "1/true/0");
+                       "FROM checkpoints WHERE stream = 'poe_stash:pc'"),
+            "1/true/0");
   EXPECT_EQ(db_->Count("SELECT count(*) FROM checkpoint_transitions"), 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 1) << "requeued, not deleted";
   EXPECT_TRUE(LeaseOrDie({kStashStreamKind}, 1).empty()) << "not before the poll delay";
@@ -170,7 +173,8 @@ TEST_F(StreamApplyTest, EmptyPageWithALaterIdAdvancesWithoutRows) {
   ASSERT_TRUE(queue_->Complete(StashCompletion(t, kStart, kSecond, {})).ok());
   EXPECT_EQ(Cursor("poe_stash:pc"), kSecond);
   EXPECT_EQ(db_->Query("SELECT pages || '/' || empty_polls || '/' || (head_at IS NULL) "
-                       "FROM checkpoints WHERE stream = 'poe_stash:pc'"), "0/1/true");
+                       "FROM checkpoints WHERE stream = 'poe_stash:pc'"),
+            "0/1/true");
 }
 
 TEST_F(StreamApplyTest, ReplayedAndStaleCompletionsWriteNothing) {
@@ -186,9 +190,8 @@ TEST_F(StreamApplyTest, ReplayedAndStaleCompletionsWriteNothing) {
   // A holder of a fresh lease sending the old page (its start cursor is no
   // longer current): refused by the checkpoint, nothing written.
   LeasedTask fresh = LeaseOne(kStashStreamKind, "agent-b");
-  auto stale = queue_->Complete(
-      StashCompletion(fresh, kStart, kSecond, {Stash("s1", "Settlers"), Stash("s9", "Settlers")},
-                      "agent-b"));
+  auto stale = queue_->Complete(StashCompletion(
+      fresh, kStart, kSecond, {Stash("s1", "Settlers"), Stash("s9", "Settlers")}, "agent-b"));
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition) << stale.status();
   EXPECT_NE(stale.status().message().find("current cursor"), std::string::npos);
   EXPECT_EQ(StashRows(), 1);
@@ -196,8 +199,10 @@ TEST_F(StreamApplyTest, ReplayedAndStaleCompletionsWriteNothing) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM checkpoint_transitions"), 1);
 
   // The lease is still good for the right page.
-  ASSERT_TRUE(queue_->Complete(
-      StashCompletion(fresh, kSecond, kThird, {Stash("s1", "Settlers")}, "agent-b")).ok());
+  ASSERT_TRUE(
+      queue_
+          ->Complete(StashCompletion(fresh, kSecond, kThird, {Stash("s1", "Settlers")}, "agent-b"))
+          .ok());
   EXPECT_EQ(StashRows(), 2) << "the same stash on a later page is a new row";
 }
 
@@ -235,9 +240,9 @@ TEST_F(StreamApplyTest, RewindIsRefusedRecordedAndRetriedLater) {
   EXPECT_EQ(db_->Query("SELECT from_cursor || '>' || to_cursor FROM checkpoint_transitions "
                        "WHERE NOT accepted"),
             std::string(kThird) + ">" + rewind);
-  EXPECT_NE(db_->Query("SELECT reason FROM checkpoint_transitions WHERE NOT accepted")
-                .find("rewind"),
-            std::string::npos);
+  EXPECT_NE(
+      db_->Query("SELECT reason FROM checkpoint_transitions WHERE NOT accepted").find("rewind"),
+      std::string::npos);
   EXPECT_TRUE(LeaseOrDie({kStashStreamKind}, 1).empty()) << "retried after a delay, not at once";
   clock_.Advance(seconds(30));
   LeasedTask retry = LeaseOne(kStashStreamKind);
@@ -320,9 +325,11 @@ TEST_F(StreamApplyTest, ExchangeRecordsMissingAndSkippedHoursAsGaps) {
                        "WHERE realm = 'pc'"),
             "0,2,3");
   EXPECT_EQ(db_->Count("SELECT count(*) FROM poe_exchange_raw WHERE hour = " +
-                       std::to_string(kHour0 + 3600)), 2);
+                       std::to_string(kHour0 + 3600)),
+            2);
   EXPECT_EQ(db_->Query("SELECT volume_traded->>'divine' FROM poe_exchange_raw "
-                       "WHERE market_id = 'chaos|divine'"), "10");
+                       "WHERE market_id = 'chaos|divine'"),
+            "10");
 }
 
 TEST_F(StreamApplyTest, ExchangeHourNotYetPublishedKeepsCursorUntilTheHourEnds) {

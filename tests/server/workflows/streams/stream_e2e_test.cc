@@ -123,7 +123,8 @@ class StreamE2eTest : public ::testing::Test {
     const std::string last_cursor = pages == 1 ? "" : sim::PoeRoutes::ChangeIdOf(pages - 1);
     nlohmann::json stashes = expected_->StashesOf("", pages - 1);
     EXPECT_EQ(db_.Query("SELECT string_agg(stash_id, ',' ORDER BY stash_id) FROM poe_stash_raw "
-                        "WHERE change_id = '" + last_cursor + "'"),
+                        "WHERE change_id = '" +
+                        last_cursor + "'"),
               [&] {
                 std::vector<std::string> ids;
                 for (const auto& s : stashes) ids.push_back(s["id"]);
@@ -220,11 +221,13 @@ TEST_F(StreamE2eTest, AgentKilledMidPageLeavesNoGapAndNoDuplicate) {
       << Cursor("poe_stash:pc");
   ExpectExactlyPages(30);
   EXPECT_EQ(db_.Query("SELECT agent_id FROM checkpoint_transitions WHERE stream = 'poe_stash:pc' "
-                      "AND from_cursor = '" + cursor_at_kill + "'"),
+                      "AND from_cursor = '" +
+                      cursor_at_kill + "'"),
             "rescue-agent")
       << "the page the killed agent held was committed once, by its successor";
   EXPECT_EQ(db_.Count("SELECT count(DISTINCT agent_id) FROM checkpoint_transitions WHERE "
-                      "stream = 'poe_stash:pc'"), 2);
+                      "stream = 'poe_stash:pc'"),
+            2);
 }
 
 }  // namespace
