@@ -1,11 +1,26 @@
 #include "server/store/pg_pool.h"
 
 #include <glog/logging.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <string_view>
 
 namespace sluice {
+namespace {
+
+// An idle connection has nothing to read: the server speaks only when asked.
+// Readable means the peer closed it (or a proxy in between did) or the
+// server sent a termination notice; either way the next statement on it
+// would fail, so the pool opens a fresh one instead. No round trip.
+bool LooksClosed(const pqxx::connection& conn) {
+  const int fd = conn.sock();
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
+}  // namespace
 
 PgPool::PgPool(Options options) : options_(std::move(options)) {
   options_.dsn = DsnWithConnectTimeout(options_.dsn, options_.connect_timeout);
@@ -26,10 +41,11 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Checkout() {
     });
     if (!ok) return absl::UnavailableError("timed out waiting for a database connection");
     ++borrowed_;
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
-      return conn;
+      if (!LooksClosed(*conn)) return conn;
+      LOG(WARNING) << "dropping a pooled database connection the server closed";
     }
   }
   // Open outside the lock: connecting can take a while when the server is slow.

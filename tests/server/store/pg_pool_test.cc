@@ -2,6 +2,9 @@
 // when the database returns.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "server/store/pg_pool.h"
 #include "tests/support/tcp_proxy.h"
 #include "tests/support/test_database.h"
@@ -34,6 +37,37 @@ TEST(PgPoolTest, OutageIsUnavailableAndRecovers) {
 
   proxy.SetUp(true);
   EXPECT_TRUE(Ping(pool).ok());
+}
+
+TEST(PgPoolTest, AnIdleConnectionTheServerClosedIsReplacedNotUsed) {
+  // A server restart or a proxy in between closes pooled connections while
+  // they idle; the next caller must get a working one, not the dead one.
+  TestDatabase db;
+  PgPool::Options o;
+  o.dsn = db.dsn();
+  o.size = 1;
+  PgPool pool(o);
+  auto backend = [&](int* pid) {
+    return pool.Run([&](pqxx::connection& c) {
+      pqxx::nontransaction nt(c);
+      *pid = nt.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+      return absl::OkStatus();
+    });
+  };
+  int first = 0;
+  ASSERT_TRUE(backend(&first).ok());
+  ASSERT_EQ(db.Query("SELECT pg_terminate_backend(" + std::to_string(first) + ")"), "t");
+  for (int i = 0; i < 100; ++i) {
+    if (db.Query("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(first)) ==
+        "0") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  int second = 0;
+  absl::Status s = backend(&second);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_NE(second, first);
 }
 
 TEST(PgPoolTest, SqlErrorsAreInternalAndKeepTheConnection) {
