@@ -94,6 +94,26 @@ CREATE TRIGGER dead_tasks_count_delete AFTER DELETE ON dead_tasks
   REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION sluice_count_dead_changes();
 
+-- TRUNCATE fires no row or statement DML trigger; it empties the table at
+-- once (holding it exclusively, so no delta of it is in flight): its counts
+-- start again from zero.
+CREATE FUNCTION sluice_reset_queue_counts() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'dead_tasks' THEN
+    DELETE FROM queue_counts WHERE state = 3;
+    DELETE FROM queue_count_deltas WHERE state = 3;
+  ELSE
+    DELETE FROM queue_counts WHERE state <> 3;
+    DELETE FROM queue_count_deltas WHERE state <> 3;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER discovery_queue_count_truncate AFTER TRUNCATE ON discovery_queue
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice_reset_queue_counts();
+CREATE TRIGGER dead_tasks_count_truncate AFTER TRUNCATE ON dead_tasks
+  FOR EACH STATEMENT EXECUTE FUNCTION sluice_reset_queue_counts();
+
 -- Folds the deltas committed so far into queue_counts. Concurrent folds are
 -- safe: each delta row is deleted, and so added, once; counter rows are
 -- updated in (kind, state) order, so two folds never deadlock.

@@ -99,6 +99,12 @@ TEST_F(CountsTest, CountersEqualTheRowsAfterEveryKindOfChange) {
   EXPECT_EQ(FromStats(), Counted());
   ASSERT_FALSE(LeaseOrDie({"corporation"}, 1000).empty());  // promotes and leases
   EXPECT_EQ(FromStats(), Counted());
+
+  // A TRUNCATE fires no DML trigger; the counts restart from zero.
+  Exec("TRUNCATE discovery_queue");
+  EXPECT_EQ(FromStats(), Counted());
+  ASSERT_TRUE(queue_->Enqueue("alliance", {99000001, 99000002}, Priority::kManual).ok());
+  EXPECT_EQ(FromStats(), Counted());
 }
 
 TEST_F(CountsTest, StatusReadsCountersNotTheQueue) {
