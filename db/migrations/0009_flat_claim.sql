@@ -58,7 +58,12 @@ DROP INDEX discovery_queue_oldest_idx;
 -- running at the same time (another coordinator's) takes the next ones
 -- instead of waiting, and no task goes to two. If concurrent claims took so
 -- many that fewer than N remain, it ranks again, wider. Within one
--- coordinator claims do not race: the batcher runs one group at a time.
+-- coordinator few claims race: the batcher runs at most two groups at once.
+--
+-- A row whose last_modified is after now (an upstream clock ahead of ours)
+-- has a negative urgency, for which the bucket's top weight is no bound:
+-- such rows come after every other, but among themselves only roughly in
+-- order.
 --
 -- Times come from the caller (the coordinator's clock), so tests can drive a
 -- fake clock and the coordinator and database agree on lease expiry.
@@ -90,7 +95,7 @@ DECLARE
   nb INT;
   nlive INT;
   page INT;
-  want INT;                -- candidates ranked: 2N, wider on a retry
+  want INT;                -- candidates ranked: 1.5N, wider on a retry
   nth DOUBLE PRECISION;    -- the want-th best urgency, once there are that many
   cand_ids BIGINT[];
   cand_scores DOUBLE PRECISION[];
