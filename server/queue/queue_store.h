@@ -62,8 +62,9 @@ class QueueStore {
 
   // Per-kind counts, from counters kept with every change (O(kinds)).
   virtual absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) = 0;
-  // Folds the counters' pending changes (kept small by calling it every few
-  // seconds; Stats folds too).
+  // Folds the counters' pending changes into their totals. Stats is right
+  // without it (it sums what is pending); folding every few seconds (the
+  // coordinator's health loop) keeps that sum short.
   virtual absl::Status FoldCounts() = 0;
 
   virtual absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(

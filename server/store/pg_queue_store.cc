@@ -305,8 +305,6 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
 }
 
 absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
-  // Fold the deltas first, so the read below sums few of them.
-  if (absl::Status folded = FoldCounts(); !folded.ok()) return folded;
   std::map<std::string, KindStats> by_kind;
   auto entry = [&](const std::string& kind) -> KindStats& {
     KindStats& k = by_kind[kind];
