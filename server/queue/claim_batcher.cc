@@ -2,9 +2,38 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace sluice {
+namespace {
+
+// Both sorted, without duplicates.
+bool Overlap(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  auto i = a.begin();
+  auto j = b.begin();
+  while (i != a.end() && j != b.end()) {
+    if (*i == *j) return true;
+    if (*i < *j) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ClaimBatcher::MayLead(const Claimer* c) const {
+  if (leaders_ >= max_leaders_) return false;
+  for (const Claimer* w : waiting_) {
+    const bool free = std::none_of(claiming_.begin(), claiming_.end(),
+                                   [&](const auto* k) { return Overlap(*k, *w->kinds); });
+    if (free) return w == c;
+  }
+  return false;
+}
 
 absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<std::string>& kinds,
                                                             const ClaimSlot& slot) {
@@ -13,9 +42,7 @@ absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<st
   self.slot = &slot;
   std::unique_lock<std::mutex> lock(mu_);
   waiting_.push_back(&self);
-  self.cv.wait(lock, [&] {
-    return self.done || (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
-  });
+  self.cv.wait(lock, [&] { return self.done || (!self.taken && MayLead(&self)); });
   if (self.done) return std::move(self.result);
 
   // Leader: take the claimers of the same kinds queued behind us, in order,
@@ -35,8 +62,10 @@ absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<st
     }
   }
   ++leaders_;
-  // The next in line may lead a group of its own if a slot is free.
-  if (!waiting_.empty()) waiting_.front()->cv.notify_one();
+  claiming_.push_back(&kinds);
+  // Another claimer may lead a group of its own if a slot is free and its
+  // kinds are not being claimed.
+  for (Claimer* w : waiting_) w->cv.notify_one();
   lock.unlock();
 
   std::vector<ClaimSlot> slots;
@@ -55,6 +84,7 @@ absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<st
 
   lock.lock();
   --leaders_;
+  claiming_.erase(std::find(claiming_.begin(), claiming_.end(), &kinds));
   for (size_t i = 0; i < group.size(); ++i) {
     if (results.ok()) {
       group[i]->result = std::move((*results)[i]);
@@ -64,7 +94,7 @@ absl::StatusOr<std::vector<LeasedTask>> ClaimBatcher::Claim(const std::vector<st
     group[i]->done = true;
     if (group[i] != &self) group[i]->cv.notify_one();
   }
-  if (!waiting_.empty()) waiting_.front()->cv.notify_one();
+  for (Claimer* w : waiting_) w->cv.notify_one();
   return std::move(self.result);
 }
 

@@ -1,15 +1,18 @@
 // ClaimBatcher turns concurrent LeaseTasks calls into group claims, as
-// CompletionBatcher does for completions: claimers queue up; the one at the
-// front becomes the leader, takes every claimer queued behind it that asks
-// for the same kinds (up to max_tasks in all), and runs one claim for the
-// whole group, which ranks the queue once and hands each claimer its own
-// slice, the first in line the most urgent. At most max_leaders groups run
-// at once: instead of every LeaseTasks call ranking the same top of the
-// queue and racing for it (each losing claim re-ranking, wider), a few
-// groups do, and a group that starts while another holds the top rows
-// takes the next ones (sluice_claim's SKIP LOCKED). Claimers asking for
-// other kinds wait for a group of their own. Alone, a claim runs at once
-// with no added delay.
+// CompletionBatcher does for completions: claimers queue up; the first one
+// free to claim becomes the leader, takes every claimer queued behind it
+// that asks for the same kinds (up to max_tasks in all), and runs one claim
+// for the whole group, which ranks the queue once and hands each claimer its
+// own slice, the first in line the most urgent.
+//
+// Groups whose kinds overlap never claim at once: they would rank the same
+// top rows and race for them, and a claim that loses such a race still
+// holds a lock on each row it lost until it commits (PostgreSQL locks the
+// newest version of a row before rechecking it), which stalls the
+// completions of the agent that won them. Measured with 32 claimers of one
+// kind: one group at a time 20,400 tasks/s, two racing 17,700. Groups of
+// disjoint kinds run side by side, at most max_leaders at once. Alone, a
+// claim runs at once with no added delay.
 //
 // Ownership: owns nothing; the claim function must outlive the batcher.
 // Thread-safety: Claim is safe from any thread.
@@ -66,6 +69,12 @@ class ClaimBatcher {
   std::mutex mu_;
   std::deque<Claimer*> waiting_;  // not yet taken; guarded by mu_
   int leaders_ = 0;               // groups being claimed; guarded by mu_
+  // The kinds of each group being claimed; guarded by mu_.
+  std::vector<const std::vector<std::string>*> claiming_;
+
+  // Whether c may lead a group now: a leader slot is free, no group being
+  // claimed shares a kind with it, and no claimer ahead of it may. mu_ held.
+  bool MayLead(const Claimer* c) const;
 };
 
 }  // namespace sluice

@@ -1,6 +1,7 @@
 // Every statement of the queue store (PgQueueStore), by name, in one place.
 // Task states are the queue's constants (TaskState), spelled into the SQL
-// here; the claim function itself is db/migrations/0002_claim.sql.
+// here; the claim function itself is db/migrations/0009_flat_claim.sql (its
+// planner settings 0012_claim_plans.sql).
 //
 // Table and column names that come from a TaskKind are constants of the
 // module that registered the kind, never input; values are always bound.
@@ -20,13 +21,16 @@ inline const std::string kLeased = std::to_string(StateValue(TaskState::kLeased)
 inline const std::string kWaiting = std::to_string(StateValue(TaskState::kWaiting));
 
 // A group claim (db/migrations/0009_flat_claim.sql). $1 kinds, $2 each
-// slot's limit, $3 now, $4 each slot's lease end, $5 each slot's agent.
+// slot's limit, $3 now, $4 each slot's lease end, $5 each slot's agent. The
+// etag is a subquery, one index probe per task: as a join, the planner
+// (which cannot see how many rows the function returns) hashed the whole
+// entity cache on every claim.
 inline constexpr char kClaim[] = R"sql(
 SELECT c.slot, c.task_id, c.kind, c.entity_id, c.lease_token,
        EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
-       COALESCE(e.etag, '')
-  FROM sluice_claim($1::text[], $2::int[], $3::timestamptz, $4::timestamptz[], $5::text[]) c
-  LEFT JOIN entity_cache e ON e.kind = c.kind AND e.entity_id = c.entity_id)sql";
+       COALESCE((SELECT e.etag FROM entity_cache e
+                  WHERE e.kind = c.kind AND e.entity_id = c.entity_id), '')
+  FROM sluice_claim($1::text[], $2::int[], $3::timestamptz, $4::timestamptz[], $5::text[]) c)sql";
 
 // $1 task, $2 token, $3 lease until.
 inline const std::string kExtend =

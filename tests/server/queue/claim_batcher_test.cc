@@ -1,6 +1,7 @@
 // ClaimBatcher without a database: concurrent claimers of the same kinds
 // share one group claim and each gets its own slice; other kinds get a group
-// of their own; an error reaches every member of the group.
+// of their own, claimed alongside unless it shares a kind with a group being
+// claimed; an error reaches every member of the group.
 #include "server/queue/claim_batcher.h"
 
 #include <gtest/gtest.h>
@@ -136,6 +137,33 @@ TEST(ClaimBatcherTest, OtherKindsAndOversizedGroupsWaitForAGroupOfTheirOwn) {
   EXPECT_EQ(corps->front().kind, "corporation");
   ASSERT_TRUE(chars1.ok() && chars2.ok());
   EXPECT_EQ(chars2->front().kind, "character");
+}
+
+TEST(ClaimBatcherTest, GroupsOfSharedKindsWaitWhileDisjointKindsClaimAlongside) {
+  GatedClaims claims;
+  ClaimBatcher batcher([&](auto& k, auto& s) { return claims.Run(k, s); }, 5000,
+                       /*max_leaders=*/2);
+  absl::StatusOr<std::vector<LeasedTask>> first, overlapping, disjoint;
+  std::thread t0 = Claimer(&batcher, {"character"}, Slot(1, "lead"), &first);
+  claims.WaitForGroups(1);  // the first group holds "character"
+  std::thread t1 = Claimer(&batcher, {"character", "corporation"}, Slot(2, "both"), &overlapping);
+  WaitQueued(&batcher, 1);
+  std::thread t2 = Claimer(&batcher, {"alliance"}, Slot(3, "other"), &disjoint);
+  claims.WaitForGroups(2);  // "alliance" claims beside the first group...
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // ...while the group that shares "character" still waits, first in line.
+  EXPECT_EQ(claims.groups().size(), 2u);
+  EXPECT_EQ(batcher.queued(), 1);
+  EXPECT_EQ(claims.groups()[1].first, std::vector<std::string>{"alliance"});
+  claims.Release();
+  for (auto* t : {&t0, &t1, &t2}) t->join();
+
+  auto groups = claims.groups();
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[2].first, (std::vector<std::string>{"character", "corporation"}));
+  ASSERT_TRUE(first.ok() && overlapping.ok() && disjoint.ok());
+  EXPECT_EQ(overlapping->size(), 2u);
+  EXPECT_EQ(disjoint->size(), 3u);
 }
 
 TEST(ClaimBatcherTest, AGroupsErrorReachesEveryMember) {

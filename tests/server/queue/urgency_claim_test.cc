@@ -6,6 +6,8 @@
 #include <random>
 
 #include "server/queue/urgency.h"
+#include "server/store/pg_pool.h"
+#include "server/store/queue_sql.h"
 #include "tests/server/queue/queue_fixture.h"
 
 namespace sluice::testing {
@@ -164,6 +166,39 @@ TEST_F(UrgencyClaimTest, ClaimUsesIndexesNotAQueueScan) {
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_EQ(stats[0][0].as<int64_t>(), 0) << "the claim scanned the whole queue table";
   EXPECT_GT(stats[0][1].as<int64_t>(), 0);
+}
+
+TEST_F(UrgencyClaimTest, AGroupClaimProbesTheQueueAndCacheByIndexWhateverItsSize) {
+  // A group claim of thousands against a queue and cache of tens of
+  // thousands: the size the planner once answered with hash joins over whole
+  // tables (the lock step, the final update, the etag join), O(queue) per
+  // claim. The store's own statement, one transaction, its scans counted.
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1 + (g % 5), to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 50000) g");
+  Exec(
+      "INSERT INTO entity_cache (kind, entity_id, etag, checked_at)"
+      " SELECT 'character', g, 'e' || g, now() FROM generate_series(1, 50000) g");
+  Exec("ANALYZE discovery_queue");
+  Exec("ANALYZE entity_cache");
+  std::vector<std::string> limits(30, "100"), untils(30, "2027-01-15T08:01:00Z"), agents;
+  for (int i = 0; i < 30; ++i) agents.push_back("agent-" + std::to_string(i));
+  pqxx::connection c(db_->dsn());
+  pqxx::work w(c);
+  auto claimed = w.exec_params(queue_sql::kClaim, PgTextArray({"character"}), PgTextArray(limits),
+                               "2027-01-15T08:00:00Z", PgTextArray(untils), PgTextArray(agents));
+  ASSERT_EQ(claimed.size(), 3000u);
+  for (const auto& row : claimed) {
+    ASSERT_EQ(row[8].as<std::string>(), "e" + row[3].as<std::string>()) << "etag of its entity";
+  }
+  auto stats = w.exec(
+      "SELECT relname, seq_scan FROM pg_stat_xact_user_tables"
+      " WHERE relname IN ('discovery_queue', 'entity_cache') ORDER BY relname");
+  ASSERT_EQ(stats.size(), 2u);
+  for (const auto& row : stats) {
+    EXPECT_EQ(row[1].as<int64_t>(), 0) << "the group claim scanned all of " << row[0].c_str();
+  }
 }
 
 }  // namespace
