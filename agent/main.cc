@@ -30,11 +30,12 @@ DEFINE_int32(token_wait_ms, 250,
              "Longest wait for a task's first rate token; a task whose budget has no room goes "
              "back to the queue until it has, and the worker takes another");
 DEFINE_int32(max_tasks, 0,
-             "Tasks per LeaseTasks call; 0 = 2 x workers. The next batch is leased while one "
-             "may still be waiting");
+             "Tasks per LeaseTasks call; 0 = adaptive: a quarter second of work at the pace "
+             "tasks finish here, at least 2 x workers, at most 1000. The next batch is leased "
+             "while one may still be waiting");
 DEFINE_int32(complete_batch_max, 100,
              "Completions per CompleteTasks call (1..1000): a batch is sent once this many wait");
-DEFINE_int32(complete_coalesce_ms, 2,
+DEFINE_int32(complete_coalesce_ms, 5,
              "How long the first completion of a batch waits for others before it is sent, "
              "milliseconds; 0 = one CompleteTask call per task");
 DEFINE_int32(lease_duration_s, 60, "Task lease duration, seconds");

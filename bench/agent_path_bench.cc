@@ -18,7 +18,8 @@
 // nothing.
 //
 //   bench/agent_path_bench [--dsn=...] [--tasks=20000] [--rounds=3] [--agents=2]
-//                          [--workers=100] [--complete_coalesce_ms=5] [--paths=both]
+//                          [--workers=100] [--max_tasks=0] [--complete_coalesce_ms=5]
+//                          [--paths=both]
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
@@ -51,18 +52,12 @@ DEFINE_int32(agents, 2, "agent path: agents in this process");
 // Each worker holds one task until its batch is answered, so a batch of
 // --complete_batch_max needs at least that many workers.
 DEFINE_int32(workers, 100, "agent path: workers per agent");
-// One lease in flight per agent must carry what its workers finish during a
-// lease round trip: at thousands of no-op tasks per second that is far more
-// than the agent's default (2 x workers, sized for tasks that wait on an
-// upstream).
-DEFINE_int32(max_tasks, 512, "agent path: tasks per LeaseTasks call; 0 = 2 x workers");
+// The agent's own default: 0, adaptive (agent/core/lease_sizer.h).
+DEFINE_int32(max_tasks, 0, "agent path: tasks per LeaseTasks call; 0 = adaptive (the agent's)");
 DEFINE_int32(complete_batch_max, 100, "agent path: completions per CompleteTasks call");
-// Longer than the agent's default (2 ms): at saturation the coordinator's
-// cost is per transaction, and a batch's workers come back one by one after
-// their answer (a thread wake-up each), so 2 ms sends batches of about 60
-// (measured) where 5 ms sends full ones.
+// The agent's default: 5 ms (agent/core/agent.h says why).
 DEFINE_int32(complete_coalesce_ms, 5,
-             "agent path: coalescing wait; 0 = CompleteTask per task (the agent's default: 2)");
+             "agent path: coalescing wait; 0 = CompleteTask per task (the agent's default: 5)");
 DEFINE_int32(timeout_s, 300, "give up a path's round after this long");
 DEFINE_string(paths, "both", "which paths run: both, agent or reference (to profile one)");
 
@@ -244,7 +239,8 @@ int main(int argc, char** argv) {
   auto admin = v1::AdminService::NewStub(channel);
   auto stub = v1::AgentService::NewStub(channel);
 
-  const int max_tasks = FLAGS_max_tasks > 0 ? FLAGS_max_tasks : 2 * FLAGS_workers;
+  const std::string lease_batch =
+      FLAGS_max_tasks > 0 ? std::to_string(FLAGS_max_tasks) : std::string("adaptive");
   std::printf("%d tasks per path per round, %s; load %s\n", FLAGS_tasks,
               FLAGS_records ? "one character record each" : "no record",
               bench::LoadAverage().c_str());
@@ -276,10 +272,10 @@ int main(int argc, char** argv) {
   std::printf("reference  (%d clients, LeaseTasks + CompleteTasks of %d): %.0f tasks/s\n",
               FLAGS_clients, FLAGS_batch, ref);
   std::printf(
-      "agent path (%d agents x %d workers, lease batch %d, coalesce %d ms, "
+      "agent path (%d agents x %d workers, lease batch %s, coalesce %d ms, "
       "batch max %d): %.0f tasks/s\n",
-      FLAGS_agents, FLAGS_workers, max_tasks, FLAGS_complete_coalesce_ms, FLAGS_complete_batch_max,
-      got);
+      FLAGS_agents, FLAGS_workers, lease_batch.c_str(), FLAGS_complete_coalesce_ms,
+      FLAGS_complete_batch_max, got);
   std::printf("ratio agent path / reference: %.2f (median of %d round(s))\n", got / ref,
               FLAGS_rounds);
   coordinator.Shutdown(seconds(1));

@@ -12,6 +12,14 @@
 namespace sluice::agent {
 namespace {
 
+// The most a LeaseTasks call may ask for (the coordinator's default bound,
+// TaskQueueOptions::max_claim).
+constexpr int kMaxLease = 1000;
+// An adaptive lease holds this much work at the current pace: long enough
+// to hide a lease round trip (milliseconds) with margin, short enough that
+// few leased tasks sit waiting when the pace drops.
+constexpr std::chrono::milliseconds kLeaseHorizon{250};
+
 bool LeaseWasLost(const absl::Status& status) {
   return status.code() == absl::StatusCode::kFailedPrecondition ||
          status.code() == absl::StatusCode::kNotFound;
@@ -36,8 +44,7 @@ Agent::Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskServ
       gate_(std::move(gate)),
       upstream_(std::move(upstream)),
       clock_(clock),
-      max_tasks_(
-          std::clamp(options_.max_tasks > 0 ? options_.max_tasks : 2 * options_.workers, 1, 1000)) {
+      lease_size_(options_.max_tasks, 2 * options_.workers, kMaxLease, kLeaseHorizon) {
   CHECK(tasks_ != nullptr);
   CHECK(gate_ != nullptr);
   CHECK(upstream_ != nullptr);
@@ -97,9 +104,15 @@ void Agent::LeaseLoop() {
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
   // Ask for the next batch while a whole one may still be waiting: the
   // workers run it while the lease travels, so they never wait on the round
-  // trip unless a batch runs out faster than the coordinator answers (raise
-  // max_tasks then). Fewer than 2 batches are ever queued.
-  while (queue_.WaitForRoom(static_cast<size_t>(max_tasks_))) {
+  // trip unless a batch runs out faster than the coordinator answers (the
+  // adaptive size grows then; a fixed max_tasks must be raised). Fewer than
+  // 2 batches are ever queued.
+  auto next_size = [this] {
+    return lease_size_.Next(counters_.tasks_done + counters_.tasks_failed,
+                            std::chrono::steady_clock::now());
+  };
+  for (int batch = next_size(); queue_.WaitForRoom(static_cast<size_t>(batch));
+       batch = next_size()) {
     TimePoint wake;
     const std::vector<std::string> kinds = LeasableKinds(clock_->Now(), &wake);
     if (kinds.empty()) {
@@ -112,7 +125,7 @@ void Agent::LeaseLoop() {
     sluice::v1::LeaseTasksRequest request;
     request.set_agent_id(options_.agent_id);
     for (const auto& kind : kinds) request.add_kinds(kind);
-    request.set_max_tasks(max_tasks_);
+    request.set_max_tasks(batch);
     *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
     *request.mutable_wait() = ToProtoDuration(options_.lease_wait);
     auto asked_at = std::chrono::steady_clock::now();
