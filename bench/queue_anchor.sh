@@ -81,7 +81,8 @@ fi
 "$NODE_BIN" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=18)?0:1)' ||
   { echo "error: graphile-worker needs Node.js >= 22.18; $NODE_BIN is $("$NODE_BIN" --version) (set ANCHOR_NODE)" >&2; exit 1; }
 
-SLUICE_BENCH=$ROOT/$BUILD_DIR/bench/queue_throughput_bench
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+SLUICE_BENCH=$BUILD_DIR/bench/queue_throughput_bench
 if [ ! -x "$SLUICE_BENCH" ] || ! grep -q result_line "$SLUICE_BENCH"; then
   say "building queue_throughput_bench into $BUILD_DIR"
   BUILD_DIR=$BUILD_DIR scripts/build.sh queue_throughput_bench
