@@ -35,9 +35,12 @@ absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& co
   for (Writer* w : group) batch.push_back(w->completion);
   const auto started = std::chrono::steady_clock::now();
   // A serialisation failure or deadlock with another transaction aborts the
-  // whole group before anything is written: retry it.
+  // whole group before anything is written: retry it. One completion whose
+  // data the database refuses must not fail the others' callers.
   std::vector<absl::StatusOr<CompletionOutcome>> results =
-      CommitRetryingConflicts([&] { return store_->CompleteBatch(batch, now, fresh_after); });
+      CommitIsolatingFailures(batch, [&](const std::vector<const Completion*>& part) {
+        return store_->CompleteBatch(part, now, fresh_after);
+      });
   VLOG(1) << "group commit of " << batch.size() << " completion(s) took "
           << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                  .count()

@@ -4,6 +4,8 @@
 #include <random>
 #include <thread>
 
+#include <glog/logging.h>
+
 namespace sluice {
 namespace {
 
@@ -24,6 +26,26 @@ std::vector<absl::StatusOr<CompletionOutcome>> CommitRetryingConflicts(
     const bool aborted = std::any_of(results.begin(), results.end(),
                                      [](const auto& r) { return absl::IsAborted(r.status()); });
     if (!aborted) break;
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<CompletionOutcome>> CommitIsolatingFailures(
+    const std::vector<const Completion*>& batch, const CommitFn& commit) {
+  std::vector<absl::StatusOr<CompletionOutcome>> results =
+      CommitRetryingConflicts([&] { return commit(batch); });
+  if (batch.size() < 2) return results;
+  int isolated = 0;
+  for (size_t i = 0; i < batch.size() && i < results.size(); ++i) {
+    if (!absl::IsInternal(results[i].status())) continue;
+    std::vector<absl::StatusOr<CompletionOutcome>> alone =
+        CommitRetryingConflicts([&] { return commit({batch[i]}); });
+    if (!alone.empty()) results[i] = std::move(alone[0]);
+    ++isolated;
+  }
+  if (isolated > 0) {
+    LOG(WARNING) << "a group of " << batch.size() << " completion(s) failed as a whole; "
+                 << isolated << " committed again one at a time";
   }
   return results;
 }

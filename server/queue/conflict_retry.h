@@ -1,8 +1,11 @@
-// A group of completions that a deadlock or serialisation failure aborted
+// How every caller of QueueStore::CompleteBatch commits a group of
+// completions. A group that a deadlock or serialisation failure aborted
 // (every entry ABORTED, nothing written) is committed again, after a
 // jittered, growing pause, so two groups that just collided do not meet
-// again in the same order. One loop for every caller of
-// QueueStore::CompleteBatch.
+// again in the same order. A group the database refused for another reason
+// (INTERNAL: one completion's data broke a statement, and the transaction
+// took everyone's work with it) is committed again one completion at a
+// time, so only the completion at fault fails.
 //
 // Thread-safety: reentrant.
 #ifndef SLUICE_SERVER_QUEUE_CONFLICT_RETRY_H_
@@ -22,6 +25,15 @@ inline constexpr int kMaxConflictRetries = 6;
 // times; returns the last answer.
 std::vector<absl::StatusOr<CompletionOutcome>> CommitRetryingConflicts(
     const std::function<std::vector<absl::StatusOr<CompletionOutcome>>()>& commit);
+
+using CommitFn = std::function<std::vector<absl::StatusOr<CompletionOutcome>>(
+    const std::vector<const Completion*>& batch)>;
+
+// Commits `batch` with CommitRetryingConflicts; then, if it held more than
+// one completion and some failed INTERNAL, commits each of those alone
+// (each with CommitRetryingConflicts). One answer per completion, in order.
+std::vector<absl::StatusOr<CompletionOutcome>> CommitIsolatingFailures(
+    const std::vector<const Completion*>& batch, const CommitFn& commit);
 
 }  // namespace sluice
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "server/queue/conflict_retry.h"
 
 namespace sluice {
@@ -31,11 +32,16 @@ TaskQueue::TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clo
           options.max_group_claim, options.max_claim_leaders),
       retry_(options.retry) {}
 
+absl::Status TaskQueue::CheckAgentId(const std::string& agent_id) {
+  if (agent_id.empty()) return absl::InvalidArgumentError("agent_id is required");
+  return CheckText("agent_id", agent_id, 1, kMaxAgentIdChars);
+}
+
 absl::Status TaskQueue::CheckKind(const std::string& field, const std::string& kind) const {
   if (kind.empty()) return absl::InvalidArgumentError(field + " is required");
   if (kinds_->Find(kind) == nullptr) {
-    return absl::InvalidArgumentError(field + ": unknown kind '" + kind +
-                                      "' (known: " + kinds_->Names() + ")");
+    return absl::InvalidArgumentError(field + ": unknown kind " + QuotePrefix(kind) +
+                                      " (known: " + kinds_->Names() + ")");
   }
   return absl::OkStatus();
 }
@@ -76,8 +82,7 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
                                                          const std::vector<std::string>& kinds,
                                                          int max_tasks, Duration lease,
                                                          Duration wait) {
-  if (agent_id.empty()) return absl::InvalidArgumentError("agent_id is required");
-  if (agent_id.size() > 200) return absl::InvalidArgumentError("agent_id: at most 200 bytes");
+  if (absl::Status s = CheckAgentId(agent_id); !s.ok()) return s;
   if (kinds.empty()) return absl::InvalidArgumentError("kinds: at least one kind is required");
   for (size_t i = 0; i < kinds.size(); ++i) {
     absl::Status s = CheckKind("kinds[" + std::to_string(i) + "]", kinds[i]);
@@ -140,6 +145,10 @@ absl::StatusOr<TimePoint> TaskQueue::Extend(int64_t task_id, int64_t fencing_tok
 absl::Status TaskQueue::ValidateCompletion(const Completion& c) const {
   if (c.task_id <= 0) return absl::InvalidArgumentError("task_id must be positive");
   if (c.fencing_token <= 0) return absl::InvalidArgumentError("fencing_token must be positive");
+  // Optional here (a lease's holder is known by its token), checked when given.
+  if (absl::Status s = CheckText("agent_id", c.agent_id, 0, kMaxAgentIdChars); !s.ok()) return s;
+  // An upstream's ETag (RFC 9110: a quoted string of visible characters).
+  if (absl::Status s = CheckText("etag", c.etag, 0, kMaxEtagChars); !s.ok()) return s;
   for (size_t i = 0; i < c.discovered.size(); ++i) {
     const std::string field = "discovered[" + std::to_string(i) + "]";
     absl::Status s = CheckKind(field + ".kind", c.discovered[i].kind);
@@ -150,11 +159,31 @@ absl::Status TaskQueue::ValidateCompletion(const Completion& c) const {
 }
 
 absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
-  if (absl::Status s = ValidateCompletion(c); !s.ok()) return s;
+  if (absl::Status s = ValidateCompletion(c); !s.ok()) {
+    CountRejected(c, s);
+    return s;
+  }
   const TimePoint now = clock_->Now();
   auto out = batcher_.Commit(c, now, now - options_.fresh_for);
   if (out.ok() && (out->tasks_queued > 0 || out->requeued_now)) NotifyWork();
+  if (absl::IsInvalidArgument(out.status())) CountRejected(c, out.status());
   return out;
+}
+
+void TaskQueue::CountRejected(const Completion& c, const absl::Status& why) {
+  if (c.task_id <= 0 || c.fencing_token <= 0) return;  // no task to charge
+  Failure f;
+  f.task_id = c.task_id;
+  f.fencing_token = c.fencing_token;
+  f.agent_id = c.agent_id;
+  f.error = "result rejected: " + std::string(why.message());
+  // A stale token (FAILED_PRECONDITION) means the task is no longer this
+  // lease's to charge; anything else is logged, the answer stays the rejection.
+  auto charged = Fail(f);
+  if (!charged.ok() && !absl::IsFailedPrecondition(charged.status())) {
+    LOG(WARNING) << "task " << c.task_id
+                 << ": rejected result not counted as an attempt: " << charged.status();
+  }
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::CompleteMany(
@@ -169,6 +198,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   for (size_t i = 0; i < completions.size(); ++i) {
     absl::Status s = ValidateCompletion(completions[i]);
     if (!s.ok()) {
+      CountRejected(completions[i], s);
       results[i] = absl::InvalidArgumentError("completions[" + std::to_string(i) + "]." +
                                               std::string(s.message()));
       continue;
@@ -179,12 +209,17 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   if (valid.empty()) return results;
   const TimePoint now = clock_->Now();
   // Already a batch: it goes to the store as one transaction, retried whole
-  // if a conflict aborted it before anything was written.
-  std::vector<absl::StatusOr<CompletionOutcome>> committed = CommitRetryingConflicts(
-      [&] { return store_->CompleteBatch(valid, now, now - options_.fresh_for); });
+  // if a conflict aborted it before anything was written, one by one if the
+  // database refused it.
+  std::vector<absl::StatusOr<CompletionOutcome>> committed =
+      CommitIsolatingFailures(valid, [&](const std::vector<const Completion*>& part) {
+        return store_->CompleteBatch(part, now, now - options_.fresh_for);
+      });
   bool queued = false;
   for (size_t j = 0; j < valid.size(); ++j) {
     queued |= committed[j].ok() && (committed[j]->tasks_queued > 0 || committed[j]->requeued_now);
+    if (absl::IsInvalidArgument(committed[j].status()))
+      CountRejected(*valid[j], committed[j].status());
     results[index[j]] = std::move(committed[j]);
   }
   if (queued) NotifyWork();
@@ -203,8 +238,10 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
   if (f.http_status < 0 || f.http_status > 599) {
     return absl::InvalidArgumentError("http_status must be 0 or an HTTP status (100..599)");
   }
+  if (absl::Status s = CheckText("agent_id", f.agent_id, 0, kMaxAgentIdChars); !s.ok()) return s;
+  // Kept whatever it holds (it is the diagnosis), but storable and bounded.
   Failure copy = f;
-  if (copy.error.size() > 4096) copy.error.resize(4096);
+  copy.error = SanitizeForStorage(f.error, kMaxErrorBytes);
   auto out = store_->Fail(copy, clock_->Now(), [this](int attempts, const Failure& ff) {
     return retry_.Decide(attempts, ff);
   });

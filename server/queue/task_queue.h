@@ -95,6 +95,17 @@ class TaskQueue {
   absl::Status CheckIds(const std::string& field, const std::string& kind,
                         const std::vector<int64_t>& ids) const;
   absl::Status ValidateCompletion(const Completion& completion) const;
+  static absl::Status CheckAgentId(const std::string& agent_id);
+  // A result the coordinator refused (INVALID_ARGUMENT: malformed, or data
+  // no real answer holds) counts as a failed attempt of its task, so a task
+  // whose answers are always refused reaches dead_tasks with the reason
+  // instead of lapsing and being fetched again forever.
+  void CountRejected(const Completion& completion, const absl::Status& why);
+
+  // Bounds of what agents send (characters, bytes).
+  static constexpr size_t kMaxAgentIdChars = 200;
+  static constexpr size_t kMaxEtagChars = 256;
+  static constexpr size_t kMaxErrorBytes = 4096;
 
   QueueStore* const store_;
   const TaskKindRegistry* const kinds_;

@@ -5,6 +5,7 @@
 #include "server/store/payload_codec.h"
 #include "server/store/savepoint.h"
 #include "server/workflows/esi/entity_writer.h"
+#include "server/workflows/esi/record_schema.h"
 
 namespace sluice::esi {
 namespace {
@@ -92,6 +93,10 @@ class EntityRecordsExtension final : public TaskExtension {
         return absl::InvalidArgumentError("records[" + std::to_string(i) + "]: no record set");
       }
       if (absl::Status s = CheckRecordFitsTask(kind_, task.entity_id, out[i], i); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = CheckEntityRecord(out[i], "records[" + std::to_string(i) + "]");
+          !s.ok()) {
         return s;
       }
     }

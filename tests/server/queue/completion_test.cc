@@ -174,6 +174,12 @@ TEST_F(CompletionTest, RecordForAnotherEntityIsRejected) {
   auto out = queue_->Complete(c);
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(out.status().message().find("records[0]"), std::string::npos) << out.status();
+  // The refusal cost the task an attempt and ended the lease.
+  EXPECT_EQ(queue_->Complete(CorporationDone(t[0])).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  clock_.Advance(std::chrono::hours(1));  // past the backoff
+  t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_EQ(t.size(), 1u);
   c = CorporationDone(t[0]);
   v1::EntityRecord alliance;
   alliance.mutable_alliance()->set_alliance_id(t[0].entity_id);
@@ -218,6 +224,79 @@ TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
       << "the same lease must not commit twice";
   EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 1);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 2);
+}
+
+TEST_F(CompletionTest, ANulInOneNameFailsOnlyThatTaskAndCountsAnAttempt) {
+  ASSERT_TRUE(
+      queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"corporation"}, 3);
+  ASSERT_EQ(t.size(), 3u);
+  std::vector<Completion> batch;
+  for (const LeasedTask& task : t) batch.push_back(CorporationDone(task));
+  v1::EntityRecord bad = Corporation(t[1].entity_id);
+  bad.mutable_corporation()->set_name(std::string("Bad\0Corp", 8));
+  batch[1].payload = Records({bad});
+  auto results = queue_->CompleteMany(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_TRUE((*results)[0].ok()) << (*results)[0].status();
+  EXPECT_TRUE((*results)[2].ok()) << (*results)[2].status();
+  EXPECT_EQ((*results)[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE((*results)[1].status().message().find("records[0].name"), std::string::npos)
+      << (*results)[1].status();
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 2);
+  // The refused result cost the task an attempt: it waits out a backoff.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"
+                       " AND attempts = 1 AND state = 2 AND last_error LIKE 'result rejected:%'"),
+            1);
+}
+
+TEST_F(CompletionTest, AResultRefusedEveryTimeEndsInDeadTasksWithTheReason) {
+  options_.retry.max_attempts = 3;
+  ResetQueue();
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    SCOPED_TRACE(attempt);
+    clock_.Advance(std::chrono::hours(1));  // past any backoff
+    auto t = LeaseOrDie({"corporation"}, 1);
+    ASSERT_EQ(t.size(), 1u);
+    Completion c = CorporationDone(t[0]);
+    v1::EntityRecord huge = Corporation(t[0].entity_id);
+    huge.mutable_corporation()->set_name(std::string(1 << 20, 'x'));
+    c.payload = Records({huge});
+    auto out = queue_->Complete(c);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_LT(out.status().message().size(), 300u) << "a megabyte name is quoted, not echoed";
+  }
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM dead_tasks WHERE kind = 'corporation'"
+                       " AND attempts = 3 AND error LIKE '%records[0].name%'"),
+            1);
+}
+
+TEST_F(CompletionTest, ACompletionTheDatabaseRefusesFailsAloneAndItsNeighboursCommit) {
+  // Data that passes every check yet breaks a statement outside any
+  // savepoint (here a trigger refuses one ETag): the whole transaction fails,
+  // and the group is committed again one completion at a time.
+  Exec(
+      "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+      " IF NEW.etag = '\"poison\"' THEN RAISE EXCEPTION 'poisoned etag'; END IF;"
+      " RETURN NEW; END $$;"
+      "CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON entity_cache"
+      " FOR EACH ROW EXECUTE FUNCTION refuse_poison()");
+  ASSERT_TRUE(
+      queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"corporation"}, 3);
+  ASSERT_EQ(t.size(), 3u);
+  std::vector<Completion> batch;
+  for (const LeasedTask& task : t) batch.push_back(CorporationDone(task));
+  batch[0].etag = "\"poison\"";
+  auto results = queue_->CompleteMany(batch);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_FALSE((*results)[0].ok());
+  EXPECT_TRUE((*results)[1].ok()) << (*results)[1].status();
+  EXPECT_TRUE((*results)[2].ok()) << (*results)[2].status();
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 2);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 1);
 }
 
 TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {

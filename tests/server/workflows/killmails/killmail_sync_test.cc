@@ -166,6 +166,13 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   EXPECT_EQ(s1.status().code(), absl::StatusCode::kFailedPrecondition) << s1.status();
   nothing_written();
 
+  // A refused result costs the task an attempt and ends the lease; skip
+  // the backoff and lease it again.
+  auto lease_again = [&] {
+    db_.Query("UPDATE discovery_queue SET state = 0, available_at = NULL, locked_until = NULL");
+    t = LeaseOne(coordinator_.get(), "character_killmails");
+  };
+
   // A payload of the wrong kind: rejected, nothing written.
   v1::KillmailResult wrong;
   wrong.set_killmail_id(1);
@@ -174,6 +181,8 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   EXPECT_NE(s2.status().message().find("CharacterKillmailsResult"), std::string::npos)
       << s2.status();
   nothing_written();
+  EXPECT_EQ(db_.Count("SELECT attempts FROM discovery_queue"), 1);
+  lease_again();
 
   // A bad ref: rejected naming the field, nothing written (not even ref 0).
   v1::CharacterKillmailsResult bad = result;
@@ -183,6 +192,7 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   EXPECT_NE(s3.status().message().find("payload.refs[1].killmail_hash"), std::string::npos)
       << s3.status();
   nothing_written();
+  lease_again();
 
   // The good completion writes refs, links, checkpoint and queues bodies.
   auto ok = coordinator_->queue()->Complete(CompletionFor(t, result));

@@ -263,8 +263,15 @@ TEST_F(StreamApplyTest, BadPayloadIsInvalidArgumentNamingTheField) {
   auto r = queue_->Complete(StashCompletion(t, kStart, kSecond, {Stash("s0", "Settlers"), bad}));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("stashes[1].items_json"), std::string::npos) << r.status();
+  // Each refusal costs the stream task an attempt and ends the lease; the
+  // task comes back after its backoff.
+  EXPECT_EQ(db_->Count("SELECT attempts FROM discovery_queue"), 1);
+  clock_.Advance(std::chrono::hours(1));
+  t = LeaseOne(kStashStreamKind);
   auto wrong = queue_->Complete(StashCompletion(t, kStart, "not-an-id", {}));
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  clock_.Advance(std::chrono::hours(1));
+  t = LeaseOne(kStashStreamKind);
   Completion no_payload;
   no_payload.task_id = t.task_id;
   no_payload.fencing_token = t.fencing_token;
