@@ -1,5 +1,6 @@
 #include "client/cli.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/status/status.h"
@@ -7,13 +8,23 @@
 namespace sluice::cli {
 
 void Prepare(const Context& ctx, grpc::ClientContext* call, int timeout_ms) {
-  PrepareContext(call, ctx.options, std::chrono::milliseconds(timeout_ms));
+  std::chrono::milliseconds timeout(timeout_ms);
+  if (ctx.wait.count() > 0) {
+    call->set_wait_for_ready(true);
+    timeout = std::max<std::chrono::milliseconds>(timeout, ctx.wait);
+  }
+  PrepareContext(call, ctx.options, timeout);
+}
+
+bool Transient(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
 int RpcError(const std::string& what, const grpc::Status& status) {
   std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
   std::cerr << "sluicectl: " << what << ": " << code << ": " << status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  if (Transient(status)) {
     std::cerr << " (is the coordinator running at the address given by --coordinator?)";
   }
   std::cerr << std::endl;

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,14 +18,25 @@ namespace sluice::cli {
 
 struct Context {
   ClientOptions options;
+  // How long a call waits for an unreachable coordinator (--wait_s); 0 =
+  // fail at once.
+  std::chrono::seconds wait{30};
   bool json = false;
   std::vector<std::string> args;  // positional arguments after the command
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::AdminService::Stub> admin;
 };
 
-// Prepares a ClientContext with auth metadata and a deadline.
+// Prepares a ClientContext with auth metadata and a deadline. With ctx.wait,
+// the call waits for the coordinator to be reachable (gRPC wait-for-ready:
+// connection refused or a restart is waited out, with gRPC's reconnect
+// backoff) within max(timeout, wait).
 void Prepare(const Context& ctx, grpc::ClientContext* call, int timeout_ms = 30000);
+
+// Whether a polling command should keep polling after this error: the
+// coordinator is unreachable or did not answer in time (it may be
+// restarting); the command's own timeout still bounds the wait.
+bool Transient(const grpc::Status& status);
 
 // Prints "sluicectl: <what>: <CODE>: <message>" to stderr; returns exit code 1.
 int RpcError(const std::string& what, const grpc::Status& status);

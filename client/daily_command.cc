@@ -76,12 +76,26 @@ int CmdDaily(Context& ctx) {
   // A task can be between "completed" and "its discoveries queued" only
   // inside one transaction, so an empty queue seen twice in a row is the end.
   int empty_seen = 0;
+  bool unreachable = false;
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_progress_ms));
     snap = Snapshot();
     s = Take(ctx, started.started_at(), &snap);
-    if (!s.ok()) return RpcError("daily: progress", s);
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!s.ok()) {
+      // The sequence runs in the coordinator: an outage of it (or of the
+      // connection) pauses the progress, not the work. Keep polling.
+      if (!Transient(s) || elapsed > FLAGS_timeout_s) return RpcError("daily: progress", s);
+      if (!unreachable) {
+        std::cerr << "sluicectl: daily: coordinator unreachable (" << s.error_message()
+                  << "); still waiting" << std::endl;
+      }
+      unreachable = true;
+      empty_seen = 0;
+      continue;
+    }
+    if (unreachable && !ctx.json) std::cout << "coordinator reachable again" << std::endl;
+    unreachable = false;
     if (!ctx.json) {
       std::string pending;
       for (const auto& [k, n] : snap.pending_by_kind) pending += " " + k + "=" + std::to_string(n);

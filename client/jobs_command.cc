@@ -129,7 +129,12 @@ int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) 
   while (std::chrono::steady_clock::now() < deadline) {
     v1::ListJobRunsResponse resp;
     grpc::Status s = List(ctx, job, 50, &resp);
-    if (!s.ok()) return RpcError("jobs run: waiting", s);
+    if (!s.ok()) {
+      // An outage of the coordinator pauses the following, not the run.
+      if (!Transient(s)) return RpcError("jobs run: waiting", s);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
     for (const auto& j : resp.jobs()) {
       if (j.last_fail_closed_run_id() == run_id) {
         std::cerr << "sluicectl: jobs run: " << run_id

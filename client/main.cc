@@ -1,6 +1,8 @@
 // sluicectl: inspect and drive a Sluice coordinator.
 #include <gflags/gflags.h>
 
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <map>
 
@@ -13,6 +15,10 @@ DEFINE_string(coordinator, "127.0.0.1:50051", "coordinator address host:port");
 DEFINE_string(auth_token, "", "bearer token for the coordinator");
 DEFINE_string(tls_ca, "", "PEM CA file: use TLS to reach the coordinator");
 DEFINE_bool(json, false, "machine-readable JSON output");
+DEFINE_int32(wait_s, 30,
+             "How long a call waits for an unreachable coordinator (refused connection, a "
+             "restart) before it fails; polling commands (daily, jobs run --wait) keep polling "
+             "through outages within their own timeout. 0 = fail at once");
 
 namespace {
 
@@ -35,7 +41,7 @@ Commands:
   tokens add ID TOKEN     store a character token for killmail sync (--expires=RFC3339); tokens list
 
 Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
-              --tls_ca=FILE --json)";
+              --tls_ca=FILE --json --wait_s=SECONDS (wait for an unreachable coordinator; 30))";
 
 }  // namespace
 
@@ -64,6 +70,7 @@ int main(int argc, char** argv) {
   ctx.options.auth_token = FLAGS_auth_token;
   ctx.options.tls_ca = FLAGS_tls_ca;
   ctx.json = FLAGS_json;
+  ctx.wait = std::chrono::seconds(std::max(0, FLAGS_wait_s));
   for (int i = 2; i < argc; ++i) ctx.args.push_back(argv[i]);
   ctx.channel = sluice::MakeChannel(ctx.options);
   ctx.admin = sluice::v1::AdminService::NewStub(ctx.channel);

@@ -1,0 +1,83 @@
+// sluicectl as an operator runs it, a real process against a coordinator that
+// is not reachable yet: with --wait_s a call waits for the coordinator within
+// that time (gRPC wait-for-ready) instead of failing on the first refused
+// connection; with --wait_s=0 it fails at once, naming the address to check.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/coordinator.h"
+#include "tests/support/child_process.h"
+#include "tests/support/test_database.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A port nothing listens on right now (the kernel's pick, released).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class SluicectlTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChildProcess> Run(int port, const std::string& wait, const std::string& name) {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{SLUICECTL_BINARY, absl::StrCat("--coordinator=127.0.0.1:", port),
+                                 "--wait_s=" + wait, "status"},
+        std::vector<std::string>{},
+        absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-", name, ".log"));
+  }
+
+  TestDatabase db_;
+};
+
+TEST_F(SluicectlTest, AStatusCallWaitsForACoordinatorThatStartsLate) {
+  const int port = FreePort();
+  auto ctl = Run(port, "20", "late");
+  ASSERT_GT(ctl->pid(), 0);
+  std::this_thread::sleep_for(seconds(2));
+  ASSERT_EQ(ctl->Wait(milliseconds(0)), -1)
+      << "gave up before the coordinator came: " << ctl->Log();
+  CoordinatorOptions co;
+  co.listen = absl::StrCat("127.0.0.1:", port);
+  co.dsn = db_.dsn();
+  co.scheduler.enabled = false;
+  Coordinator coordinator(co);
+  ASSERT_TRUE(coordinator.Start().ok());
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(ctl->Wait(seconds(20)), 0) << ctl->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(10))
+      << "answered only long after the coordinator was up";
+  coordinator.Shutdown(seconds(1));
+}
+
+TEST_F(SluicectlTest, WithoutWaitingAnUnreachableCoordinatorFailsAtOnceNamingTheAddress) {
+  const auto started = std::chrono::steady_clock::now();
+  auto ctl = Run(FreePort(), "0", "nowait");
+  EXPECT_EQ(ctl->Wait(seconds(10)), 1) << ctl->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
+  EXPECT_NE(ctl->Log().find("UNAVAILABLE"), std::string::npos) << ctl->Log();
+  EXPECT_NE(ctl->Log().find("--coordinator"), std::string::npos) << ctl->Log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
