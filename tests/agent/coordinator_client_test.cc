@@ -3,14 +3,12 @@
 #include "agent/coordinator/coordinator_client.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <thread>
 
 #include "common/time_util.h"
 #include "tests/agent/fakes.h"
+#include "tests/support/ports.h"
 
 namespace sluice::agent {
 namespace {
@@ -20,18 +18,6 @@ using std::chrono::seconds;
 using testing::FakeAgentService;
 using testing::GrpcTestServer;
 using testing::InMemoryQueue;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class CoordinatorClientTest : public ::testing::Test {
  protected:
@@ -155,7 +141,7 @@ TEST_F(CoordinatorClientTest, LongPollGetsItsWaitOnTopOfTheRpcDeadline) {
 }
 
 TEST(CoordinatorRestartTest, ResultIsDeliveredOnceTheCoordinatorIsBack) {
-  const int port = FreePort();
+  const int port = sluice::testing::UnusedLoopbackPort();
   InMemoryQueue queue;
   queue.Enqueue("alliance", {1});
   FakeAgentService service(&queue);

@@ -1,12 +1,10 @@
 // CurlClient against a real HTTP server on 127.0.0.1.
 #include "agent/http/curl_client.h"
+#include "tests/support/ports.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <mutex>
 #include <set>
@@ -17,20 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// A port nothing listens on: bound, never listened, closed.
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class CurlClientTest : public ::testing::Test {
  protected:
@@ -154,7 +138,7 @@ TEST_F(CurlClientTest, TimeoutIsAnErrorNotAHang) {
 }
 
 TEST_F(CurlClientTest, ConnectionRefusedIsUnavailable) {
-  int port = UnusedPort();
+  int port = sluice::testing::UnusedLoopbackPort();
   CurlClient client(Options());
   auto r = client.Get("http://127.0.0.1:" + std::to_string(port) + "/", {});
   ASSERT_FALSE(r.ok());

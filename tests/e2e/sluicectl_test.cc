@@ -2,8 +2,6 @@
 // is not reachable yet: with --wait_s a call waits for the coordinator within
 // that time (gRPC wait-for-ready) instead of failing on the first refused
 // connection; with --wait_s=0 it fails at once, naming the address to check.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/coordinator.h"
 #include "tests/support/child_process.h"
+#include "tests/support/ports.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -22,20 +21,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// A port nothing listens on right now (the kernel's pick, released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class SluicectlTest : public ::testing::Test {
  protected:
@@ -51,7 +36,7 @@ class SluicectlTest : public ::testing::Test {
 };
 
 TEST_F(SluicectlTest, AStatusCallWaitsForACoordinatorThatStartsLate) {
-  const int port = FreePort();
+  const int port = UnusedLoopbackPort();
   auto ctl = Run(port, "20", "late");
   ASSERT_GT(ctl->pid(), 0);
   std::this_thread::sleep_for(seconds(2));
@@ -72,7 +57,7 @@ TEST_F(SluicectlTest, AStatusCallWaitsForACoordinatorThatStartsLate) {
 
 TEST_F(SluicectlTest, WithoutWaitingAnUnreachableCoordinatorFailsAtOnceNamingTheAddress) {
   const auto started = std::chrono::steady_clock::now();
-  auto ctl = Run(FreePort(), "0", "nowait");
+  auto ctl = Run(UnusedLoopbackPort(), "0", "nowait");
   EXPECT_EQ(ctl->Wait(seconds(10)), 1) << ctl->Log();
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
   EXPECT_NE(ctl->Log().find("UNAVAILABLE"), std::string::npos) << ctl->Log();

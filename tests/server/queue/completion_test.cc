@@ -25,6 +25,16 @@ class CompletionTest : public QueueFixture {
     return r;
   }
 
+  // Leases three corporations (into *leased) and completes each well.
+  std::vector<Completion> ThreeCorporationsDone(std::vector<LeasedTask>* leased) {
+    EXPECT_TRUE(
+        queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
+    *leased = LeaseOrDie({"corporation"}, 3);
+    std::vector<Completion> batch;
+    for (const LeasedTask& task : *leased) batch.push_back(CorporationDone(task));
+    return batch;
+  }
+
   Completion CorporationDone(const LeasedTask& t) {
     Completion c;
     c.task_id = t.task_id;
@@ -227,12 +237,9 @@ TEST_F(CompletionTest, BatchCommitsGoodCompletionsAndRejectsBadOnes) {
 }
 
 TEST_F(CompletionTest, ANulInOneNameFailsOnlyThatTaskAndCountsAnAttempt) {
-  ASSERT_TRUE(
-      queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
-  auto t = LeaseOrDie({"corporation"}, 3);
-  ASSERT_EQ(t.size(), 3u);
-  std::vector<Completion> batch;
-  for (const LeasedTask& task : t) batch.push_back(CorporationDone(task));
+  std::vector<LeasedTask> t;
+  std::vector<Completion> batch = ThreeCorporationsDone(&t);
+  ASSERT_EQ(batch.size(), 3u);
   v1::EntityRecord bad = Corporation(t[1].entity_id);
   bad.mutable_corporation()->set_name(std::string("Bad\0Corp", 8));
   batch[1].payload = Records({bad});
@@ -283,12 +290,9 @@ TEST_F(CompletionTest, ACompletionTheDatabaseRefusesFailsAloneAndItsNeighboursCo
       " RETURN NEW; END $$;"
       "CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON entity_cache"
       " FOR EACH ROW EXECUTE FUNCTION refuse_poison()");
-  ASSERT_TRUE(
-      queue_->Enqueue("corporation", {98000001, 98000002, 98000003}, Priority::kManual).ok());
-  auto t = LeaseOrDie({"corporation"}, 3);
-  ASSERT_EQ(t.size(), 3u);
-  std::vector<Completion> batch;
-  for (const LeasedTask& task : t) batch.push_back(CorporationDone(task));
+  std::vector<LeasedTask> t;
+  std::vector<Completion> batch = ThreeCorporationsDone(&t);
+  ASSERT_EQ(batch.size(), 3u);
   batch[0].etag = "\"poison\"";
   auto results = queue_->CompleteMany(batch);
   ASSERT_TRUE(results.ok()) << results.status();
