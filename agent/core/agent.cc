@@ -126,6 +126,9 @@ void Agent::LeaseLoop() {
     request.set_agent_id(options_.agent_id);
     for (const auto& kind : kinds) request.add_kinds(kind);
     request.set_max_tasks(batch);
+    // Until a lease succeeds: leases an earlier process with this id left
+    // behind are ended at once instead of lapsing.
+    request.set_new_process(!leased_once_);
     *request.mutable_lease_duration() = ToProtoDuration(options_.lease_duration);
     *request.mutable_wait() = ToProtoDuration(options_.lease_wait);
     auto asked_at = std::chrono::steady_clock::now();
@@ -139,6 +142,7 @@ void Agent::LeaseLoop() {
       continue;
     }
     backoff.Reset();
+    leased_once_ = true;
     std::vector<sluice::v1::Task> leased(response->tasks().begin(), response->tasks().end());
     counters_.tasks_leased += static_cast<int64_t>(leased.size());
     for (const auto& task : leased) leases_.Add(task);

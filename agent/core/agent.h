@@ -169,7 +169,8 @@ class Agent {
   const std::unique_ptr<RateGate> gate_;
   const std::unique_ptr<UpstreamClient> upstream_;
   const Clock* const clock_;
-  LeaseSizer lease_size_;  // the leaser thread's
+  LeaseSizer lease_size_;     // the leaser thread's
+  bool leased_once_ = false;  // the leaser thread's
 
   TaskQueue queue_;
   LeaseTracker leases_;

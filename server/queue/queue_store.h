@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -53,6 +54,10 @@ class QueueStore {
 
   virtual absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
                                               const RetryDecider& decide) = 0;
+
+  // The tasks leased under `agent_id` right now: (task id, fencing token).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> LeasesHeldBy(
+      const std::string& agent_id) = 0;
 
   // Queues ids (always, whatever their freshness). `count_access` increments
   // the entities' access_count first (USER priority).

@@ -226,6 +226,33 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   return results;
 }
 
+absl::StatusOr<int> TaskQueue::ReclaimLeasesOf(const std::string& agent_id) {
+  if (absl::Status s = CheckAgentId(agent_id); !s.ok()) return s;
+  auto held = store_->LeasesHeldBy(agent_id);
+  if (!held.ok()) return held.status();
+  int ended = 0;
+  for (const auto& [task_id, token] : *held) {
+    Failure f;
+    f.task_id = task_id;
+    f.fencing_token = token;
+    f.agent_id = agent_id;
+    f.error = "agent " + agent_id + " restarted while holding this task";
+    auto out = Fail(f);
+    // Stale: completed or lapsed meanwhile; nothing to end.
+    if (out.ok()) {
+      ++ended;
+    } else if (!absl::IsFailedPrecondition(out.status())) {
+      return out.status();
+    }
+  }
+  if (ended > 0) {
+    LOG(WARNING) << "agent " << agent_id << " started anew: ended " << ended
+                 << " lease(s) its previous process held, each as a failed attempt";
+    NotifyWork();
+  }
+  return ended;
+}
+
 absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
   if (f.task_id <= 0) return absl::InvalidArgumentError("task_id must be positive");
   if (f.fencing_token <= 0) return absl::InvalidArgumentError("fencing_token must be positive");

@@ -53,6 +53,12 @@ class TaskQueue {
   TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clock* clock,
             TaskQueueOptions options);
 
+  // Ends every lease still held under agent_id as a failed attempt (the
+  // error names the agent): for an agent process that starts with the id of
+  // one that died holding tasks (LeaseTasksRequest.new_process). Returns how
+  // many leases it ended.
+  absl::StatusOr<int> ReclaimLeasesOf(const std::string& agent_id);
+
   // lease: 0 = default. wait: long-poll for up to this long if nothing is ready.
   absl::StatusOr<std::vector<LeasedTask>> Lease(const std::string& agent_id,
                                                 const std::vector<std::string>& kinds,

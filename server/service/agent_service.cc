@@ -21,6 +21,10 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
         client_deadline - std::chrono::system_clock::now() - std::chrono::milliseconds(200);
     if (left < wait) wait = std::max(Duration::zero(), left);
   }
+  if (req->new_process()) {
+    auto ended = queue_->ReclaimLeasesOf(req->agent_id());
+    if (!ended.ok()) return ToGrpcStatus(ended.status());
+  }
   auto tasks = queue_->Lease(req->agent_id(), kinds, req->max_tasks(),
                              FromProtoDuration(req->lease_duration()), wait);
   if (!tasks.ok()) return ToGrpcStatus(tasks.status());

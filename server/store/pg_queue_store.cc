@@ -274,6 +274,21 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
   return outcome;
 }
 
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PgQueueStore::LeasesHeldBy(
+    const std::string& agent_id) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction r(conn);
+    for (const auto& row : r.exec_params(queue_sql::kLeasesHeldBy, agent_id)) {
+      out.emplace_back(row[0].as<int64_t>(), row[1].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_name,
                                                      const std::vector<int64_t>& ids, int priority,
                                                      bool count_access, TimePoint now) {

@@ -46,6 +46,8 @@ class PgQueueStore final : public QueueStore {
       const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) override;
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure, TimePoint now,
                                       const RetryDecider& decide) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> LeasesHeldBy(
+      const std::string& agent_id) override;
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
                                          int priority, bool count_access, TimePoint now) override;
   absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) override;

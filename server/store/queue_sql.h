@@ -51,6 +51,12 @@ SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
  ORDER BY q.task_id
    FOR UPDATE OF q)sql";
 
+// The leases an agent holds. Leased rows are few and all in the due index
+// (state <> 0), so this reads that index, not the queue. $1 agent id.
+inline const std::string kLeasesHeldBy =
+    absl::StrCat("SELECT task_id, lease_token FROM discovery_queue WHERE state = ", kLeased,
+                 " AND available_at IS NOT NULL AND leased_by = $1 ORDER BY task_id");
+
 // $1 task, $2 token.
 inline constexpr char kLockByToken[] = R"sql(
 SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue

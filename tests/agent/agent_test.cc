@@ -297,6 +297,21 @@ TEST_F(AgentTest, DrainTimeoutAbandonsResultsTheCoordinatorNeverTakes) {
   EXPECT_EQ(agent.stats().report_errors, 1);
 }
 
+TEST_F(AgentTest, OnlyItsFirstLeaseSaysANewProcessStarted) {
+  // So the coordinator ends what an earlier process with this id left
+  // leased, once, and never the leases this process holds.
+  options_.max_tasks = 2;
+  Agent& agent = Make(AlwaysOk());
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 20; ++i) ids.push_back(i);
+  queue_.Enqueue("echo", ids);
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(queue_.WaitIdle(seconds(10)));
+  agent.Stop();
+  EXPECT_GE(tasks_->lease_calls.load(), 10);
+  EXPECT_EQ(tasks_->new_process_leases.load(), 1);
+}
+
 TEST_F(AgentTest, HoldsOnlyAFewBatchesWhateverTheQueueSize) {
   Agent& agent = Make(AlwaysOk());
   gate_->set_hold(true);

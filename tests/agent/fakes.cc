@@ -229,6 +229,8 @@ std::set<std::string> InMemoryQueue::agents_seen() const {
 // ---------------------------------------------------------- task service
 
 absl::StatusOr<LeaseTasksResponse> FakeTaskService::LeaseTasks(const LeaseTasksRequest& request) {
+  ++lease_calls;
+  if (request.new_process()) ++new_process_leases;
   return queue_->Lease(request);
 }
 

@@ -112,6 +112,8 @@ class FakeTaskService final : public TaskService {
   void AbortRetries() override { aborted = true; }
 
   // Calls of each, and the completions the CompleteTasks calls carried.
+  std::atomic<int> lease_calls{0};
+  std::atomic<int> new_process_leases{0};  // LeaseTasks calls with new_process set
   std::atomic<int> complete_task_calls{0};
   std::atomic<int> complete_tasks_calls{0};
   std::atomic<int> batched_completions{0};

@@ -176,6 +176,27 @@ TEST_F(LeaseTest, ConcurrentLeasesTogetherTakeTheMostUrgentEachUnderItsOwnAgent)
   }
 }
 
+TEST_F(LeaseTest, AnAgentStartingWithTheIdOfADeadOneEndsItsLeasesAsFailedAttempts) {
+  ASSERT_TRUE(queue_->Enqueue("character", {1, 2, 3}, Priority::kManual).ok());
+  ASSERT_EQ(LeaseOrDie({"character"}, 2, "agent-a", seconds(60)).size(), 2u);
+  ASSERT_EQ(LeaseOrDie({"character"}, 1, "agent-b", seconds(60)).size(), 1u);
+
+  auto ended = queue_->ReclaimLeasesOf("agent-a");
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(*ended, 2);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE state = 2 AND attempts = 1"
+                       " AND last_error = 'agent agent-a restarted while holding this task'"),
+            2);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE state = 1"
+                       " AND leased_by = 'agent-b'"),
+            1)
+      << "another agent's lease is untouched";
+  // After the first attempt's backoff, not the 60 s lease, the tasks are back.
+  clock_.Advance(seconds(5));
+  EXPECT_EQ(LeaseOrDie({"character"}, 10, "agent-a").size(), 2u);
+  EXPECT_EQ(*queue_->ReclaimLeasesOf("agent-nobody"), 0);
+}
+
 TEST_F(LeaseTest, LongPollReturnsWhenWorkArrives) {
   std::thread producer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
