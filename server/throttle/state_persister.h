@@ -50,6 +50,9 @@ class StatePersister {
     int64_t rows = 0;   // rows upserted or deleted by the last write
     int64_t bytes = 0;  // bytes of JSON it sent
     Duration took{};    // how long it took
+    // The longest the throttler's decision lock was held for it (one
+    // TakeDelta chunk): what a decision could have waited on the write.
+    Duration longest_lock_hold{};
   };
 
   StatePersister(Throttler* throttler, StateStore* store, StatePersisterOptions options = {});

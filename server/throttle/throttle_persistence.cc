@@ -127,25 +127,31 @@ ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
   return s;
 }
 
-ThrottleDelta Throttler::TakeDelta() {
+ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
   std::lock_guard<std::mutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ThrottleDelta d;
   d.written_at = PersistTime(now);
-  d.budgets.reserve(dirty_names_.size());
-  for (const std::string& name : dirty_names_) {
+  // From the back: each name taken costs O(1) whatever the list's length.
+  size_t steps = 0;
+  while (!dirty_names_.empty() && steps < max_changes) {
+    const std::string name = std::move(dirty_names_.back());
+    dirty_names_.pop_back();
+    ++steps;
     Budget* b = FindBudgetLocked(name);
     if (b == nullptr || !b->dirty) continue;  // dropped since, or listed twice
     d.budgets.push_back(StateLocked(*b, now));
     b->dirty = false;
     b->persisted = true;
   }
-  dirty_names_.clear();
-  for (std::string& name : dropped_names_) {
+  while (!dropped_names_.empty() && steps < max_changes) {
+    std::string name = std::move(dropped_names_.back());
+    dropped_names_.pop_back();
+    ++steps;
     // Dropped and made again since: the new budget's row replaces the old.
     if (FindBudgetLocked(name) == nullptr) d.removed.push_back(std::move(name));
   }
-  dropped_names_.clear();
+  d.more = !dirty_names_.empty() || !dropped_names_.empty();
   d.map = MapStateLocked();
   return d;
 }

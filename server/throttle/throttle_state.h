@@ -157,6 +157,7 @@ struct ThrottleDelta {
   std::vector<BudgetState> budgets;
   std::vector<std::string> removed;  // budgets dropped as idle
   RouteMapState map;                 // always included: small
+  bool more = false;                 // changes left for the next TakeDelta
 };
 
 // Version 1 (one document).

@@ -46,6 +46,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -327,12 +328,14 @@ class Throttler {
   void RemoveRevocationListener(int id);
 
   // Persistence (see throttle_state.h). Snapshot is everything (O(budgets),
-  // tests and tools); TakeDelta is what changed since the previous TakeDelta
-  // (O(changed budgets)), what StatePersister writes. Neither walks leases.
-  // Restore replaces all state and must run before the Throttler serves
-  // anything.
+  // tests and tools); TakeDelta is what changed since the previous TakeDelta,
+  // what StatePersister writes: at most max_changes budgets (changed or
+  // dropped) per call, `more` set when some are left, so the decision lock is
+  // held for a bounded time however many budgets changed (the persister
+  // calls again until none are left). Neither walks leases. Restore replaces
+  // all state and must run before the Throttler serves anything.
   ThrottleSnapshot Snapshot(bool clean_shutdown = false);
-  ThrottleDelta TakeDelta();
+  ThrottleDelta TakeDelta(size_t max_changes = std::numeric_limits<size_t>::max());
   absl::Status Restore(const ThrottleSnapshot& snapshot);
   size_t budget_count();
   // Increases on every state change; the persister writes when it moved.

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,52 @@ TEST_F(BudgetScopeTest, DeltasCarryOnlyWhatChangedAndWhatWasDropped) {
     characters += absl::StartsWith(name, "esi/group/char-killmail/char:") ? 1 : 0;
   }
   EXPECT_EQ(characters, 100);
+}
+
+TEST_F(BudgetScopeTest, ADeltaComesInBoundedChunksThatTogetherCarryEveryChange) {
+  // The persister takes changes a chunk at a time, so the decision lock is
+  // never held for all of them at once; nothing is lost or repeated.
+  ThrottlerOptions o;
+  o.idle_check_after = seconds(30);
+  Make(o);
+  const HeaderList h = Group("char-killmail", "30/15m", 28);
+  for (int id = 1; id <= 1000; ++id) {
+    auto g = throttler_->LeaseTokens("agent", Char(id), 1);
+    Answer(Char(id), 200, h, g->lease_id);
+  }
+  std::set<std::string> names;
+  int chunks = 0;
+  ThrottleDelta d;
+  do {
+    d = throttler_->TakeDelta(64);
+    EXPECT_LE(d.budgets.size(), 64u);
+    for (const BudgetState& b : d.budgets) EXPECT_TRUE(names.insert(b.name).second) << b.name;
+    ++chunks;
+  } while (d.more);
+  EXPECT_GE(chunks, 1000 / 64);
+  int characters = 0;
+  for (const std::string& n : names) {
+    characters += absl::StartsWith(n, "esi/group/char-killmail/char:") ? 1 : 0;
+  }
+  EXPECT_EQ(characters, 1000);
+  EXPECT_TRUE(throttler_->TakeDelta(64).budgets.empty()) << "all taken";
+  // Drops come in chunks too.
+  clock_.Advance(minutes(16));
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(seconds(31));
+    throttler_->ListBudgets();
+  }
+  std::set<std::string> removed;
+  do {
+    d = throttler_->TakeDelta(64);
+    EXPECT_LE(d.removed.size(), 64u);
+    removed.insert(d.removed.begin(), d.removed.end());
+  } while (d.more);
+  characters = 0;
+  for (const std::string& n : removed) {
+    characters += absl::StartsWith(n, "esi/group/char-killmail/char:") ? 1 : 0;
+  }
+  EXPECT_EQ(characters, 1000);
 }
 
 TEST_F(BudgetScopeTest, FamiliesListTheMostConstrainedAndAMatchShowsOneCaller) {
