@@ -191,7 +191,7 @@ double RunAgents(const std::string& coordinator, double* completions_per_call) {
     return n;
   };
   const auto start = std::chrono::steady_clock::now();
-  for (auto& a : agents) CHECK(a->Start().ok());
+  for (auto& a : agents) bench::CheckOk(a->Start(), "agent");
   while (settled() < FLAGS_tasks) {
     CHECK(std::chrono::steady_clock::now() - start < seconds(FLAGS_timeout_s))
         << "agent path timed out at " << settled() << " of " << FLAGS_tasks << " tasks";
@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   co.db_pool_size = 16;
   co.scheduler.enabled = false;  // the benchmark drives the queue alone
   Coordinator coordinator(co);
-  CHECK(coordinator.Start().ok());
+  bench::CheckOk(coordinator.Start(), "coordinator");
   ClientOptions opts;
   opts.target = "127.0.0.1:" + std::to_string(coordinator.port());
   auto channel = MakeChannel(opts);

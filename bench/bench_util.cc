@@ -1,5 +1,7 @@
 #include "bench/bench_util.h"
 
+#include <glog/logging.h>
+
 #include <httplib.h>
 #include <unistd.h>
 
@@ -14,6 +16,10 @@
 #include "server/throttle/throttle_state.h"
 
 namespace sluice::bench {
+
+void CheckOk(const absl::Status& status, const char* what) {
+  CHECK(status.ok()) << what << ": " << status;
+}
 
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");

@@ -15,6 +15,10 @@
 
 namespace sluice::bench {
 
+// Dies with `what` and the status unless it is OK: a bench that cannot start
+// says why (a database that does not exist, a port taken).
+void CheckOk(const absl::Status& status, const char* what);
+
 // "/proc/loadavg"'s three load averages, e.g. "0.42 1.10 2.03".
 std::string LoadAverage();
 

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   co.db_pool_size = 8;
   co.scheduler.enabled = false;
   h.coordinator = std::make_unique<Coordinator>(co);
-  CHECK(h.coordinator->Start().ok());
+  bench::CheckOk(h.coordinator->Start(), "coordinator");
 
   agent::AgentConfig ac;
   ac.coordinator = "127.0.0.1:" + std::to_string(h.coordinator->port());
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   auto built = agent::BuildAgent(ac);
   CHECK(built.ok()) << built.status();
   h.agent = std::move(*built);
-  CHECK(h.agent->Start().ok());
+  bench::CheckOk(h.agent->Start(), "agent");
 
   // The first character of the universe, with exactly --killmails killmails.
   const int64_t character = h.sim->Stats()["universe"]["characters"]["first"].get<int64_t>();

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "bench/bench_util.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "common/time_util.h"
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
   co.db_pool_size = 16;
   co.scheduler.enabled = false;  // the benchmark drives the queue alone
   Coordinator coordinator(co);
-  CHECK(coordinator.Start().ok());
+  bench::CheckOk(coordinator.Start(), "coordinator");
   ClientOptions opts;
   opts.target = "127.0.0.1:" + std::to_string(coordinator.port());
   auto channel = MakeChannel(opts);

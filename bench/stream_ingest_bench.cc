@@ -101,7 +101,7 @@ Round RunRound(int round) {
   co.workflows.streams.exchange_start_hour =
       static_cast<int64_t>(sluice::ToUnixSeconds(sluice::SystemClock::Get()->Now()));
   sluice::Coordinator coordinator(co);
-  CHECK(coordinator.Start().ok());
+  sluice::bench::CheckOk(coordinator.Start(), "coordinator");
 
   sluice::agent::AgentConfig ac;
   ac.coordinator = "127.0.0.1:" + std::to_string(coordinator.port());
@@ -115,7 +115,7 @@ Round RunRound(int round) {
 
   const std::string head = sluice::sim::PoeRoutes::ChangeIdOf(FLAGS_pages);
   const auto started = std::chrono::steady_clock::now();
-  CHECK((*agent)->Start().ok());
+  sluice::bench::CheckOk((*agent)->Start(), "agent");
   const auto give_up = started + seconds(FLAGS_timeout_s);
   while (Query(FLAGS_dsn, "SELECT cursor FROM checkpoints WHERE stream = 'poe_stash:pc'") != head) {
     CHECK(std::chrono::steady_clock::now() < give_up) << "round " << round << " timed out";
