@@ -175,7 +175,8 @@ void TaskQueue::CountRejected(const Completion& c, const absl::Status& why) {
   Failure f;
   f.task_id = c.task_id;
   f.fencing_token = c.fencing_token;
-  f.agent_id = c.agent_id;
+  // The refusal may be of the agent id itself: keep it storable.
+  f.agent_id = SanitizeForStorage(c.agent_id, kMaxAgentIdChars);
   f.error = "result rejected: " + std::string(why.message());
   // A stale token (FAILED_PRECONDITION) means the task is no longer this
   // lease's to charge; anything else is logged, the answer stays the rejection.
