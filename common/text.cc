@@ -100,6 +100,27 @@ absl::Status CheckText(absl::string_view field, absl::string_view s, size_t min_
   return absl::OkStatus();
 }
 
+absl::Status CheckStorableJson(absl::string_view field, absl::string_view s) {
+  size_t backslashes = 0;  // consecutive, just before i
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    const size_t n = Utf8Length(s, i, &cp);
+    if (n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": not valid UTF-8 at byte ", i, ": ", QuotePrefix(s.substr(i))));
+    }
+    // An odd run of backslashes escapes what follows: "\\u0000" is text.
+    if (cp == 'u' && backslashes % 2 == 1 && s.substr(i + 1, 4) == "0000") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": a \\u0000 escape at byte ", i - 1,
+                       " (PostgreSQL stores no U+0000): ", QuotePrefix(s.substr(i - 1))));
+    }
+    backslashes = cp == '\\' ? backslashes + 1 : 0;
+    i += n;
+  }
+  return absl::OkStatus();
+}
+
 std::string SanitizeForStorage(absl::string_view s, size_t max_bytes) {
   std::string out;
   const size_t used = AppendClean(s, max_bytes, &out);

@@ -41,6 +41,16 @@ TEST(TextTest, AMegabyteInputIsQuotedAsABoundedPrefix) {
   EXPECT_EQ(QuotePrefix(std::string("a\0b", 3)), "\"a\\x00b\"");
 }
 
+TEST(TextTest, JsonWithAU0000EscapeOrBrokenUtf8IsNotStorable) {
+  EXPECT_TRUE(CheckStorableJson("items_json", R"([{"name":"Ålesund \n"}])").ok());
+  EXPECT_TRUE(CheckStorableJson("j", R"(["\\u0000 is text here"])").ok())
+      << "an escaped backslash, then plain text";
+  absl::Status s = CheckStorableJson("stashes[0].items_json", R"([{"name":"a\u0000b"}])");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("stashes[0].items_json"), std::string::npos) << s;
+  EXPECT_EQ(CheckStorableJson("j", "[\"\xFF\"]").code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(TextTest, SanitizeForStorageEscapesAndBounds) {
   EXPECT_EQ(SanitizeForStorage(std::string("x\0y\xFFz", 5), 100), "x\\x00y\\xffz");
   const std::string cut = SanitizeForStorage(std::string(5000, 'e'), 100);

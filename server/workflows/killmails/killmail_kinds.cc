@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/caller.h"
+#include "common/text.h"
 #include "common/time_util.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/payload_codec.h"
@@ -160,6 +161,9 @@ class KillmailExtension final : public TaskExtension {
     }
     if (!km->has_killmail_time()) {
       return absl::InvalidArgumentError("payload.killmail_time is required");
+    }
+    if (absl::Status s = CheckStorableJson("payload.body_json", km->body_json()); !s.ok()) {
+      return s;
     }
     auto body = nlohmann::json::parse(km->body_json(), nullptr, false);
     if (body.is_discarded() || !body.is_object()) {

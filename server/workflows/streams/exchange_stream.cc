@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/text.h"
 #include "common/time_util.h"
 #include "server/store/payload_codec.h"
 #include "server/workflows/streams/checkpoint_store.h"
@@ -55,6 +56,16 @@ absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransactio
     const std::string field = absl::StrCat("payload.markets[", i, "]");
     if (m.league().empty() || m.market_id().empty()) {
       return absl::InvalidArgumentError(field + ": league and market_id are required");
+    }
+    for (absl::Status s :
+         {CheckText(field + ".league", m.league(), 1, kMaxPoeName),
+          CheckText(field + ".market_id", m.market_id(), 1, kMaxPoeName),
+          CheckStorableJson(field + ".volume_traded_json", m.volume_traded_json()),
+          CheckStorableJson(field + ".lowest_stock_json", m.lowest_stock_json()),
+          CheckStorableJson(field + ".highest_stock_json", m.highest_stock_json()),
+          CheckStorableJson(field + ".lowest_ratio_json", m.lowest_ratio_json()),
+          CheckStorableJson(field + ".highest_ratio_json", m.highest_ratio_json())}) {
+      if (!s.ok()) return s;
     }
     if (!IsJsonObject(m.volume_traded_json())) {
       return absl::InvalidArgumentError(field + ".volume_traded_json: not a JSON object");

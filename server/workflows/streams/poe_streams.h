@@ -13,6 +13,7 @@
 #ifndef SLUICE_SERVER_WORKFLOWS_STREAMS_POE_STREAMS_H_
 #define SLUICE_SERVER_WORKFLOWS_STREAMS_POE_STREAMS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,10 @@ namespace sluice::streams {
 inline constexpr char kStashStreamKind[] = "poe_stash_stream";
 inline constexpr char kExchangeStreamKind[] = "poe_exchange_stream";
 inline constexpr int64_t kHourSeconds = 3600;
+// GGG publishes no length limits for the names and ids in a stash or
+// exchange page; a bound far above any seen keeps a broken or hostile page
+// from storing megabytes in a name column (characters).
+inline constexpr size_t kMaxPoeName = 256;
 
 // Realm index (the task's entity id) <-> name: 1 pc, 2 xbox, 3 sony. (The
 // queue takes only positive entity ids for a kind with several tasks.)

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/text.h"
 #include "common/time_util.h"
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
@@ -66,9 +67,17 @@ absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& 
     if (s.id().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("payload.stashes[", i, "].id: empty"));
     }
+    const std::string field = absl::StrCat("payload.stashes[", i, "]");
+    for (absl::Status st : {CheckText(field + ".id", s.id(), 1, kMaxPoeName),
+                            CheckText(field + ".account_name", s.account_name(), 0, kMaxPoeName),
+                            CheckText(field + ".stash_name", s.stash_name(), 0, kMaxPoeName),
+                            CheckText(field + ".stash_type", s.stash_type(), 0, kMaxPoeName),
+                            CheckText(field + ".league", s.league(), 0, kMaxPoeName),
+                            CheckStorableJson(field + ".items_json", s.items_json())}) {
+      if (!st.ok()) return st;
+    }
     if (!IsJsonArray(s.items_json())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("payload.stashes[", i, "].items_json: not a JSON array"));
+      return absl::InvalidArgumentError(field + ".items_json: not a JSON array");
     }
   }
 

@@ -280,6 +280,25 @@ TEST_F(StreamApplyTest, BadPayloadIsInvalidArgumentNamingTheField) {
   EXPECT_EQ(Cursor("poe_stash:pc"), kStart);
 }
 
+TEST_F(StreamApplyTest, TextPostgresCannotStoreIsRefusedNamingTheFieldBeforeAnyWrite) {
+  Enqueue(kStashStreamKind);
+  LeasedTask t = LeaseOne(kStashStreamKind);
+  v1::PoeStash nul = Stash("s1", "Settlers");
+  nul.set_stash_name(std::string("Dump\0tab", 8));
+  auto r = queue_->Complete(StashCompletion(t, kStart, kSecond, {nul}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("stashes[0].stash_name"), std::string::npos) << r.status();
+  clock_.Advance(std::chrono::hours(1));  // the refusal cost an attempt and a backoff
+  t = LeaseOne(kStashStreamKind);
+  v1::PoeStash escape = Stash("s2", "Settlers");
+  escape.set_items_json(R"([{"name":"a\u0000b"}])");  // JSON, but no jsonb
+  r = queue_->Complete(StashCompletion(t, kStart, kSecond, {escape}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("stashes[0].items_json"), std::string::npos) << r.status();
+  EXPECT_EQ(StashRows(), 0);
+  EXPECT_EQ(Cursor("poe_stash:pc"), kStart);
+}
+
 TEST_F(StreamApplyTest, OneAgentHoldsAStreamAtATime) {
   Enqueue(kStashStreamKind);
   Enqueue(kStashStreamKind);  // the module starting twice queues nothing more
