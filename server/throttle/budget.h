@@ -71,6 +71,12 @@ struct BudgetCounters {
   int64_t denied = 0;        // requests refused with this budget limiting
   int64_t waits = 0;         // acquires granted for a later time, this budget limiting
   int64_t restrictions = 0;  // restriction episodes
+  // Since this coordinator started (not persisted): calls reported, calls
+  // released at their lease's expiry as never armed, and calls charged at
+  // their worst because their lease lapsed unreported.
+  int64_t reported = 0;
+  int64_t unarmed = 0;
+  int64_t lapsed = 0;
 };
 
 // What the budgets of one family share.

@@ -322,9 +322,10 @@ absl::Status Throttler::CheckCapacityLocked(const std::vector<LeaseUse>& uses, i
 }
 
 Lease* Throttler::GrantLocked(const CallKey& key, const std::string& holder, ResolvedRoute* route,
-                              int64_t calls, TimePoint usable_from, TimePoint now) {
+                              int64_t calls, TimePoint usable_from, TimePoint now, bool arming) {
   Lease lease;
   lease.holder = holder;
+  lease.arming = arming;
   lease.key = key;
   lease.uses = route->uses;
   lease.granted = calls;
@@ -411,7 +412,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 }
 
 absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, const CallKey& key,
-                                                  int count) {
+                                                  int count, bool arm_before_use) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
   if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
@@ -432,11 +433,12 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   const int64_t grant = GrantableLocked((*route)->uses, want, now, &limiting);
   if (limiting != nullptr) out.limiting_budget = limiting->name();
   if (grant > 0) {
-    Lease* lease = GrantLocked(key, agent_id, *route, grant, now, now);
+    Lease* lease = GrantLocked(key, agent_id, *route, grant, now, now, arm_before_use);
     out.lease_id = lease->id;
     out.granted = grant;
     out.expires_at = lease->expires_at;
     out.ttl = options_.lease_ttl;
+    out.arm_before_use = lease->arming;
     return out;
   }
   bool firm = true;
@@ -464,6 +466,39 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   }
   Changed();
   return out;
+}
+
+absl::StatusOr<int64_t> Throttler::ArmTokens(const std::string& agent_id, int64_t lease_id,
+                                             int count) {
+  if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  // Expiries first: a lease is never armed after its unarmed calls were
+  // released.
+  ProcessDueLocked(now);
+  Lease* lease = leases_.Find(lease_id);
+  if (lease == nullptr) {
+    return absl::NotFoundError(absl::StrCat("lease ", lease_id, " is closed or unknown"));
+  }
+  if (lease->holder != agent_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " is held by another agent"));
+  }
+  if (!lease->arming) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " was not granted with arm_before_use"));
+  }
+  if (lease->revoked) {
+    return absl::FailedPreconditionError(absl::StrCat("lease ", lease_id, " was revoked"));
+  }
+  if (now >= lease->expires_at) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " expired at ", FormatRfc3339(lease->expires_at)));
+  }
+  // Nothing a budget holds changes: leases are not persisted, so no
+  // Changed().
+  lease->armed = std::min(lease->granted, lease->armed + count);
+  return lease->armed;
 }
 
 // ---------------------------------------------------------------------------
@@ -610,6 +645,8 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   const bool esi_errors_quiet =
       o.key.upstream == Upstream::kEsi && IsSuccess(o.status) && !headers.esi_error;
   for (const LeaseUse& use : uses) {
+    use.budget->counters().reported++;
+    use.budget->family()->counters.reported++;
     if (lease == nullptr || !lease->Uses(use.budget)) {
       use.budget->Charge(ActualUnits(*use.budget, o.status), timing, now);
       TouchLocked(use.budget, now);
@@ -624,6 +661,14 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   }
   if (lease != nullptr) {
     lease->observed++;
+    if (lease->arming && lease->observed > lease->armed) {
+      // The holder made a call it had not armed: its arming says nothing
+      // about what it may have sent, so the lease keeps every call to the
+      // lapse, as one without arming does.
+      problems_.Report(absl::StrCat("lease ", lease->id, " of ", lease->holder,
+                                    " reported more calls than it armed; no longer trusted"));
+      lease->arming = false;
+    }
     CloseIfDoneLocked(lease);
   }
 
@@ -759,6 +804,26 @@ void Throttler::CloseIfDoneLocked(Lease* lease) {
   if (lease->outstanding() <= 0) EraseLeaseLocked(lease);
 }
 
+void Throttler::ReleaseUnarmedLocked(Lease* lease, TimePoint now) {
+  if (!lease->arming) return;
+  // Arming stopped at expires_at and no call starts unarmed: at most
+  // armed - observed calls can still be answered. The rest (never armed, or
+  // armed and then returned: returns and observations only lower the count)
+  // cannot have been made.
+  const int64_t may_be_in_flight = std::max<int64_t>(0, lease->armed - lease->observed);
+  const int64_t n = lease->outstanding() - std::min(lease->outstanding(), may_be_in_flight);
+  if (n <= 0) return;
+  for (const LeaseUse& use : lease->uses) {
+    use.budget->Release(n, n * use.cost.reserve);
+    use.budget->counters().unarmed += n;
+    use.budget->family()->counters.unarmed += n;
+    TouchLocked(use.budget, now);
+  }
+  lease->unarmed_released = n;
+  CloseIfDoneLocked(lease);
+  Changed();
+}
+
 void Throttler::LapseLocked(Lease* lease, TimePoint now) {
   const int64_t n = lease->outstanding();
   // Unreported calls may have been made until expiry and answered as late as
@@ -773,6 +838,8 @@ void Throttler::LapseLocked(Lease* lease, TimePoint now) {
     } else {
       const int64_t worst = use.budget->is_error_limit() ? n : n * use.cost.reserve;
       use.budget->Settle(n, n * use.cost.reserve, worst, timing, now);
+      use.budget->counters().lapsed += n;
+      use.budget->family()->counters.lapsed += n;
     }
     TouchLocked(use.budget, now);
   }
@@ -781,6 +848,11 @@ void Throttler::LapseLocked(Lease* lease, TimePoint now) {
 }
 
 void Throttler::ProcessDueLocked(TimePoint now) {
+  // Expiries before lapses: a lease found both expired and lapsed lapses
+  // with only what may have been sent.
+  for (int64_t id : leases_.TakeExpired(now)) {
+    if (Lease* lease = leases_.Find(id)) ReleaseUnarmedLocked(lease, now);
+  }
   for (int64_t id : leases_.TakeLapsed(now)) {
     Lease* lease = leases_.Find(id);
     if (lease == nullptr) continue;
@@ -807,7 +879,13 @@ absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
   if (lease == nullptr) {
     return absl::NotFoundError(absl::StrCat("lease ", lease_id, " is closed or unknown"));
   }
-  const int64_t k = std::min(unspent, lease->outstanding());
+  // The holder's unspent tokens include those released at expiry as never
+  // armed: they count against those first. Only the rest lowers what the
+  // lease still holds, so a late return never frees the reservation of an
+  // armed call that may be in flight.
+  const int64_t absorbed = std::min(unspent, lease->unarmed_released - lease->unarmed_returned);
+  lease->unarmed_returned += absorbed;
+  const int64_t k = std::min(unspent - absorbed, lease->outstanding());
   if (k <= 0) return absl::OkStatus();
   for (const LeaseUse& use : lease->uses) {
     if (lease->revoked && !use.budget->is_error_limit()) {

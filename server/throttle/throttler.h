@@ -20,7 +20,10 @@
 //     in-flight reservation in every budget of the route until the response is
 //     reported (settled at the real cost in the budgets the response shows it
 //     drew from, released in the others), the call is returned unspent, or
-//     the lease lapses (charged at worst, answered as late as possible).
+//     the lease lapses (charged at worst, answered as late as possible). A
+//     lease granted with arm_before_use (token_lease.h) keeps past its expiry
+//     only the calls its holder armed and has not reported: the others cannot
+//     have been made and are released at expiry.
 //   * Reported responses teach the model: headers name the group/policy and
 //     their limits (shared by every caller of the family), correct the
 //     caller's ledger toward the more conservative value (never the other
@@ -199,6 +202,9 @@ struct LeaseGrant {
   // route's own default): an address's budget says "not from here", a
   // caller's says "not for this caller", wherever it is tried.
   std::string limiting_scope;
+  // The lease arms before use (granted == requested arm_before_use): the
+  // holder must ArmTokens each token before its call.
+  bool arm_before_use = false;
 };
 
 struct RevocationEvent {
@@ -290,9 +296,21 @@ class Throttler {
   // Grants up to `count` calls now (possibly fewer: at most max_lease_calls
   // and max_lease_fraction of any budget; possibly none). With none,
   // retry_at is when to ask again: the window/restriction time, or
-  // now + retry_hint when calls in flight may free room sooner.
-  absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key,
-                                         int count);
+  // now + retry_hint when calls in flight may free room sooner. With
+  // arm_before_use the holder promises to start no call on a token before
+  // ArmTokens acknowledged it; in exchange the calls never armed stop
+  // counting at expiry instead of lapsing as spent (token_lease.h).
+  absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key, int count,
+                                         bool arm_before_use = false);
+
+  // Arms `count` more calls of an arming lease (at most up to its grant) and
+  // returns how many are armed in all: the holder may start that many calls
+  // (concurrent arms of one lease add up; over-arming only costs the holder's
+  // own budget if it dies). NOT_FOUND for a closed or unknown lease;
+  // FAILED_PRECONDITION if the lease is held by another agent, was not
+  // granted with arm_before_use, was revoked, or has expired (at or after
+  // expires_at on this clock); INVALID_ARGUMENT unless 1 <= count <= 1000.
+  absl::StatusOr<int64_t> ArmTokens(const std::string& agent_id, int64_t lease_id, int count);
 
   // Feeds one upstream response into the budgets. (What a failed task's
   // response means for the task is the queue's RetryPolicy's call, not the
@@ -383,7 +401,7 @@ class Throttler {
                            Budget** limiting, bool* firm);
   absl::Status CheckCapacityLocked(const std::vector<LeaseUse>& uses, int64_t calls);
   Lease* GrantLocked(const CallKey& key, const std::string& holder, ResolvedRoute* route,
-                     int64_t calls, TimePoint usable_from, TimePoint now);
+                     int64_t calls, TimePoint usable_from, TimePoint now, bool arming = false);
 
   void ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
@@ -396,6 +414,8 @@ class Throttler {
                      const SpendTiming& timing, TimePoint now, Revocations* revocations);
   void RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason, TimePoint now,
                       Revocations* revocations);
+  // An arming lease reached expires_at: releases what was never armed.
+  void ReleaseUnarmedLocked(Lease* lease, TimePoint now);
   void LapseLocked(Lease* lease, TimePoint now);
   void CloseIfDoneLocked(Lease* lease);
   Budget* FindBudgetLocked(const std::string& name);

@@ -26,6 +26,7 @@ std::string LeaseTable::RouteIndexKey(Upstream upstream, const std::string& rout
 
 Lease* LeaseTable::Create(Lease lease) {
   lease.id = next_id_++;
+  if (lease.arming) expiries_.emplace(lease.expires_at, lease.id);
   lapses_.emplace(lease.lapse_at, lease.id);
   by_route_[RouteIndexKey(lease.key.upstream, lease.key.route)].insert(lease.id);
   auto [it, inserted] = leases_.emplace(lease.id, std::move(lease));
@@ -54,15 +55,24 @@ std::vector<int64_t> LeaseTable::OfRoute(Upstream upstream, const std::string& r
   return std::vector<int64_t>(r->second.begin(), r->second.end());
 }
 
-std::vector<int64_t> LeaseTable::TakeLapsed(TimePoint now) {
+std::vector<int64_t> LeaseTable::TakeDue(DueQueue* queue, TimePoint now,
+                                         const std::unordered_map<int64_t, Lease>& open) {
   std::vector<int64_t> out;
-  while (!lapses_.empty() && lapses_.top().first <= now) {
-    int64_t id = lapses_.top().second;
-    lapses_.pop();
+  while (!queue->empty() && queue->top().first <= now) {
+    int64_t id = queue->top().second;
+    queue->pop();
     // Closed leases leave stale heap entries behind; skip them.
-    if (leases_.count(id) != 0) out.push_back(id);
+    if (open.count(id) != 0) out.push_back(id);
   }
   return out;
+}
+
+std::vector<int64_t> LeaseTable::TakeExpired(TimePoint now) {
+  return TakeDue(&expiries_, now, leases_);
+}
+
+std::vector<int64_t> LeaseTable::TakeLapsed(TimePoint now) {
+  return TakeDue(&lapses_, now, leases_);
 }
 
 }  // namespace sluice::throttle

@@ -550,5 +550,142 @@ TEST_F(ThrottlerTest, MalformedHeadersAreIgnoredAndNeverWiden) {
   EXPECT_EQ(throttler_->problems(), 12);  // 4 problems x 3 reports, each logged once
 }
 
+// Arming (LeaseTokens with arm_before_use, then ArmTokens before each call):
+// what a lease holds past its expiry is only what may have been sent.
+
+TEST_F(ThrottlerTest, ArmingLeaseNeverArmedChargesNoErrorAndFreesEveryReservationAtExpiry) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto errors = [&] { return *Find(throttler_->ListBudgets(), kErrors); };
+  auto group = [&] { return *Find(throttler_->ListBudgets(), G("g")); };
+  const int64_t room = group().window.remaining;
+  EXPECT_EQ(errors().window.remaining, 99);
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 8, /*arm_before_use=*/true);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_EQ(lease->granted, 8);
+  EXPECT_TRUE(lease->arm_before_use);
+  EXPECT_EQ(errors().outstanding_calls, 8);
+  EXPECT_EQ(errors().window.remaining, 91);
+  EXPECT_EQ(group().window.remaining, room - 40);
+
+  // The holder dies without arming anything. Until expiry it could still arm.
+  clock_.Set(lease->expires_at - milliseconds(1));
+  EXPECT_EQ(errors().outstanding_calls, 8);
+  clock_.Set(lease->expires_at);
+  EXPECT_EQ(errors().outstanding_calls, 0) << "freed at expiry, not 35 s later";
+  EXPECT_EQ(errors().window.remaining, 99);
+  EXPECT_EQ(group().outstanding_calls, 0);
+  EXPECT_EQ(group().window.remaining, room);
+  EXPECT_EQ(errors().counters.unarmed, 8);
+
+  // Past the lapse nothing is charged: no call was made.
+  clock_.Set(lease->expires_at + seconds(40));
+  EXPECT_EQ(errors().window.remaining, 99);
+  EXPECT_EQ(errors().counters.lapsed, 0);
+  EXPECT_EQ(group().window.remaining, room);
+  EXPECT_TRUE(absl::IsNotFound(throttler_->ReturnTokens(lease->lease_id, 8)));
+}
+
+TEST_F(ThrottlerTest, ArmedAndUnreportedCallsAreChargedAtLapseAsBefore) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 5, /*arm_before_use=*/true);
+  ASSERT_EQ(lease->granted, 5);
+  auto armed = throttler_->ArmTokens("a", lease->lease_id, 1);
+  ASSERT_TRUE(armed.ok()) << armed.status();
+  EXPECT_EQ(*armed, 1);
+  EXPECT_EQ(*throttler_->ArmTokens("a", lease->lease_id, 2), 3) << "arms add up";
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));  // one armed call reported; two may be in flight
+  auto errors = [&] { return *Find(throttler_->ListBudgets(), kErrors); };
+  auto group = [&] { return *Find(throttler_->ListBudgets(), G("g")); };
+  EXPECT_EQ(errors().outstanding_calls, 4);
+
+  clock_.Set(lease->expires_at);
+  EXPECT_EQ(errors().outstanding_calls, 2) << "3 armed - 1 reported";
+  EXPECT_EQ(group().outstanding_calls, 2);
+  EXPECT_EQ(group().window.remaining, 592 - 2 - 10);
+  // A late return of the holder's unspent tokens accounts for the unarmed
+  // ones first: it never frees the reservation of a call that may be in flight.
+  ASSERT_TRUE(throttler_->ReturnTokens(lease->lease_id, 2).ok());
+  EXPECT_EQ(errors().outstanding_calls, 2);
+
+  // As without arming: held until expiry + 30 s + 5 s grace, then charged at
+  // worst (an error each; 5 units in the group), answered at expiry + 30 s.
+  clock_.Set(lease->expires_at + seconds(34));
+  EXPECT_EQ(errors().outstanding_calls, 2);
+  clock_.Set(lease->expires_at + seconds(35));
+  EXPECT_EQ(errors().outstanding_calls, 0);
+  EXPECT_EQ(errors().counters.lapsed, 2);
+  EXPECT_EQ(errors().window.remaining, 99 - 2);
+  EXPECT_EQ(group().window.remaining, 592 - 2 - 10);
+  EXPECT_EQ(group().counters.lapsed, 2);
+}
+
+TEST_F(ThrottlerTest, ArmingIsRefusedAfterExpiryAfterRevocationAndToAnotherHolder) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 3, /*arm_before_use=*/true);
+  ASSERT_EQ(lease->granted, 3);
+  const int64_t id = lease->lease_id;
+  EXPECT_TRUE(absl::IsFailedPrecondition(throttler_->ArmTokens("b", id, 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->ArmTokens("a", id, 0).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(throttler_->ArmTokens("a", id, 1001).status()));
+  EXPECT_TRUE(absl::IsNotFound(throttler_->ArmTokens("a", id + 100, 1).status()));
+  EXPECT_EQ(*throttler_->ArmTokens("a", id, 1), 1);
+  EXPECT_EQ(*throttler_->ArmTokens("a", id, 10), 3) << "never more than granted";
+
+  // A lease granted without arming cannot be armed (its calls need none).
+  auto plain = throttler_->LeaseTokens("a", Esi("/a/"), 1);
+  ASSERT_EQ(plain->granted, 1);
+  EXPECT_FALSE(plain->arm_before_use);
+  EXPECT_TRUE(absl::IsFailedPrecondition(throttler_->ArmTokens("a", plain->lease_id, 1).status()));
+
+  // Expired on the coordinator's clock: refused, at expires_at exactly too.
+  auto late = throttler_->LeaseTokens("a", Esi("/a/"), 2, /*arm_before_use=*/true);
+  ASSERT_EQ(late->granted, 2);
+  ASSERT_TRUE(throttler_->ArmTokens("a", late->lease_id, 1).ok());  // keeps it open
+  clock_.Set(late->expires_at);
+  auto refused = throttler_->ArmTokens("a", late->lease_id, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+
+  // Revoked (a bare 429 restricts the group): refused.
+  auto revoked = throttler_->LeaseTokens("a", Esi("/a/"), 2, /*arm_before_use=*/true);
+  ASSERT_EQ(revoked->granted, 2);
+  Rep(Obs(Esi("/a/"), 429, {}));
+  ASSERT_FALSE(revocations_.empty());
+  refused = throttler_->ArmTokens("a", revoked->lease_id, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+}
+
+TEST_F(ThrottlerTest, ArmingLeaseReportingMoreCallsThanItArmedKeepsThemAllToTheLapse) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 4, /*arm_before_use=*/true);
+  ASSERT_EQ(lease->granted, 4);
+  // A call on a token never armed: the holder does not keep its promise, so
+  // nothing it armed (or did not) says what else it sent.
+  Rep(Obs(Esi("/a/"), 200, {}, lease->lease_id));
+  clock_.Set(lease->expires_at);
+  EXPECT_EQ(Find(throttler_->ListBudgets(), kErrors)->outstanding_calls, 3);
+  clock_.Set(lease->expires_at + seconds(35));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), kErrors)->counters.lapsed, 3);
+}
+
+TEST_F(ThrottlerTest, LeaseWithoutArmingKeepsEveryCallUntilItLapses) {
+  Make();
+  LearnEsi("/a/", "g");
+  auto lease = throttler_->LeaseTokens("a", Esi("/a/"), 4);
+  ASSERT_EQ(lease->granted, 4);
+  EXPECT_FALSE(lease->arm_before_use);
+  clock_.Set(lease->expires_at + seconds(1));
+  EXPECT_EQ(Find(throttler_->ListBudgets(), kErrors)->outstanding_calls, 4);
+  clock_.Set(lease->expires_at + seconds(35));
+  auto errors = *Find(throttler_->ListBudgets(), kErrors);
+  EXPECT_EQ(errors.outstanding_calls, 0);
+  EXPECT_EQ(errors.counters.lapsed, 4);
+  EXPECT_EQ(errors.counters.unarmed, 0);
+  EXPECT_EQ(errors.window.remaining, 99 - 4);
+}
+
 }  // namespace
 }  // namespace sluice::throttle
