@@ -286,8 +286,8 @@ grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
   if (!request->has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::LeaseGrant> g =
-      throttler_->LeaseTokens(request->agent_id(), key, request->count());
+  absl::StatusOr<throttle::LeaseGrant> g = throttler_->LeaseTokens(
+      request->agent_id(), key, request->count(), request->arm_before_use());
   if (!g.ok()) return ToGrpcStatus(g.status());
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));
@@ -296,9 +296,23 @@ grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
   if (g->granted > 0) {
     *response->mutable_expires_at() = ToProto(g->expires_at);
     *response->mutable_ttl() = ToProtoDuration(g->ttl);
+    response->set_arm_before_use(g->arm_before_use);
   } else {
     *response->mutable_retry_at() = ToProto(g->retry_at);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status ThrottleServiceImpl::ArmTokens(grpc::ServerContext* context,
+                                            const v1::ArmTokensRequest* request,
+                                            v1::ArmTokensResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
+  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", true); !s.ok()) return s;
+  if (request->lease_id() <= 0) return Invalid("lease_id must be positive");
+  absl::StatusOr<int64_t> armed =
+      throttler_->ArmTokens(request->agent_id(), request->lease_id(), request->count());
+  if (!armed.ok()) return ToGrpcStatus(armed.status());
+  response->set_armed(static_cast<int32_t>(*armed));
   return grpc::Status::OK;
 }
 

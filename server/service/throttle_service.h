@@ -60,6 +60,8 @@ class ThrottleServiceImpl final : public sluice::v1::ThrottlerService::Service {
   grpc::Status LeaseTokens(grpc::ServerContext* context,
                            const sluice::v1::LeaseTokensRequest* request,
                            sluice::v1::LeaseTokensResponse* response) override;
+  grpc::Status ArmTokens(grpc::ServerContext* context, const sluice::v1::ArmTokensRequest* request,
+                         sluice::v1::ArmTokensResponse* response) override;
   grpc::Status ReportBatch(grpc::ServerContext* context,
                            const sluice::v1::ReportBatchRequest* request,
                            sluice::v1::ReportBatchResponse* response) override;

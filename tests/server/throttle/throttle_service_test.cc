@@ -88,13 +88,15 @@ class ThrottleServiceTest : public ::testing::Test {
             {"X-ESI-Error-Limit-Remain", "100"}, {"X-ESI-Error-Limit-Reset", "60"}};
   }
 
-  v1::LeaseTokensResponse Lease(const std::string& agent, const std::string& route, int count) {
+  v1::LeaseTokensResponse Lease(const std::string& agent, const std::string& route, int count,
+                                bool arm_before_use = false) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     v1::LeaseTokensRequest req;
     req.set_agent_id(agent);
     *req.mutable_route() = Route("esi", route);
     req.set_count(count);
+    req.set_arm_before_use(arm_before_use);
     v1::LeaseTokensResponse resp;
     grpc::Status s = stub_->LeaseTokens(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -116,6 +118,31 @@ class ThrottleServiceTest : public ::testing::Test {
     v1::ReportBatchResponse resp;
     grpc::Status s = stub_->ReportBatch(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  grpc::Status Arm(const std::string& agent, int64_t lease_id, int count,
+                   v1::ArmTokensResponse* out) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::ArmTokensRequest req;
+    req.set_agent_id(agent);
+    req.set_lease_id(lease_id);
+    req.set_count(count);
+    return stub_->ArmTokens(&ctx, req, out);
+  }
+
+  // The budget `name` as ListBudgets shows it (absent: an empty Budget).
+  v1::Budget ListedBudget(const std::string& name) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::ListBudgetsRequest req;
+    req.set_match(name);
+    v1::ListBudgetsResponse list;
+    EXPECT_TRUE(stub_->ListBudgets(&ctx, req, &list).ok());
+    for (const v1::Budget& b : list.budgets()) {
+      if (b.name() == name) return b;
+    }
+    return v1::Budget();
   }
 
   // Leases one call on `route` and reports it answered with group headers.
@@ -202,6 +229,39 @@ TEST_F(ThrottleServiceTest, InvalidArgumentsNameTheField) {
        },
        "count must be between 1 and 1000"},
       {[&](grpc::ClientContext* c) {
+         v1::ArmTokensRequest r;
+         r.set_lease_id(1);
+         r.set_count(1);
+         v1::ArmTokensResponse out;
+         return stub_->ArmTokens(c, r, &out);
+       },
+       "agent_id is required"},
+      {[&](grpc::ClientContext* c) {
+         v1::ArmTokensRequest r;
+         r.set_agent_id("a");
+         r.set_count(1);
+         v1::ArmTokensResponse out;
+         return stub_->ArmTokens(c, r, &out);
+       },
+       "lease_id must be positive"},
+      {[&](grpc::ClientContext* c) {
+         v1::ArmTokensRequest r;
+         r.set_agent_id("a");
+         r.set_lease_id(1);
+         v1::ArmTokensResponse out;
+         return stub_->ArmTokens(c, r, &out);
+       },
+       "count must be between 1 and 1000"},
+      {[&](grpc::ClientContext* c) {
+         v1::ArmTokensRequest r;
+         r.set_agent_id("a");
+         r.set_lease_id(1);
+         r.set_count(1001);
+         v1::ArmTokensResponse out;
+         return stub_->ArmTokens(c, r, &out);
+       },
+       "count must be between 1 and 1000"},
+      {[&](grpc::ClientContext* c) {
          v1::ReportBatchRequest r;
          *r.add_observations() = Observation("/x/", 200, {}, 0);
          *r.add_observations() = Observation("/x/", 42, {}, 0);
@@ -267,6 +327,13 @@ TEST_F(ThrottleServiceTest, EveryMethodChecksTheBearerToken) {
     v1::LeaseTokensRequest r;
     v1::LeaseTokensResponse out;
     EXPECT_EQ(stub_->LeaseTokens(&ctx, r, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer wrong");
+    v1::ArmTokensRequest r;
+    v1::ArmTokensResponse out;
+    EXPECT_EQ(stub_->ArmTokens(&ctx, r, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   }
   {
     grpc::ClientContext ctx;
@@ -446,6 +513,41 @@ TEST_F(ThrottleServiceTest, WatchEndsPromptlyOnShutdown) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(1));
   // New watchers are refused.
   EXPECT_EQ(service_->watchers(), 0u);
+}
+
+TEST_F(ThrottleServiceTest, ArmTokensOverTheWireAndWhatItRefuses) {
+  Start();
+  Learn("/alliances/{id}/", "alliance");
+  const std::string errors = "esi/errors/ip:unknown";
+  v1::LeaseTokensResponse lease = Lease("agent-a", "/alliances/{id}/", 4, /*arm_before_use=*/true);
+  ASSERT_EQ(lease.granted(), 4);
+  EXPECT_TRUE(lease.arm_before_use());
+  EXPECT_FALSE(Lease("agent-a", "/alliances/{id}/", 1).arm_before_use())
+      << "only leases asked with arm_before_use arm";
+
+  v1::ArmTokensResponse armed;
+  grpc::Status s = Arm("agent-a", lease.lease_id(), 1, &armed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(armed.armed(), 1);
+  ASSERT_TRUE(Arm("agent-a", lease.lease_id(), 1, &armed).ok());
+  EXPECT_EQ(armed.armed(), 2) << "the lease's armed total";
+
+  s = Arm("agent-b", lease.lease_id(), 1, &armed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  s = Arm("agent-a", lease.lease_id() + 1000, 1, &armed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+
+  // One armed call reported; the other may be in flight. At expiry the two
+  // never armed stop holding the error limit; the armed one stays until the
+  // lapse.
+  Batch("agent-a", {Observation("/alliances/{id}/", 200, {}, lease.lease_id())});
+  // (+1: the lease without arming keeps its call until it lapses.)
+  EXPECT_EQ(ListedBudget(errors).outstanding_tokens(), 3 + 1);
+  clock_.Set(FromProto(lease.expires_at()));
+  EXPECT_EQ(ListedBudget(errors).outstanding_tokens(), 1 + 1);
+  s = Arm("agent-a", lease.lease_id(), 1, &armed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "expired";
+  EXPECT_NE(s.error_message().find("expired"), std::string::npos) << s.error_message();
 }
 
 }  // namespace
