@@ -34,6 +34,10 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
     return absl::InvalidArgumentError(absl::StrCat("complete_batch_max must be in 1..1000, got ",
                                                    config.agent.complete_batch_max));
   }
+  if (config.token_arm_chunk < 0 || config.token_arm_chunk > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token_arm_chunk must be in 0..1000, got ", config.token_arm_chunk));
+  }
   if (config.agent.complete_coalesce < Duration::zero()) {
     return absl::InvalidArgumentError("complete_coalesce must not be negative");
   }
@@ -73,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
   gate_options.lease_batch =
       std::clamp(config.token_batch > 0 ? config.token_batch : 2 * config.agent.workers, 1, 1000);
   gate_options.safety_margin = config.token_safety_margin;
+  gate_options.arm_chunk = config.token_arm_chunk;
   gate_options.rpc_timeout = std::min(config.rpc_timeout, std::chrono::milliseconds(5000));
   auto gate = std::make_unique<CoordinatorRateGate>(
       gate_options, sluice::v1::ThrottlerService::NewStub(channel), SystemClock::Get());

@@ -37,6 +37,9 @@ struct AgentConfig {
   std::chrono::milliseconds http_timeout{30000};
   // Rate tokens per LeaseTokens call; 0 = 2 x workers.
   int token_batch = 0;
+  // Rate tokens armed per ArmTokens call; 0 = no arming
+  // (CoordinatorRateGateOptions::arm_chunk).
+  int token_arm_chunk = 1;
   std::chrono::milliseconds token_safety_margin{250};
   std::chrono::milliseconds rpc_timeout{10000};
   std::chrono::milliseconds result_retry_window{std::chrono::minutes(10)};

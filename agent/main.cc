@@ -47,6 +47,9 @@ DEFINE_int32(drain_timeout_s, 20, "On SIGTERM, how long results may retry before
 DEFINE_int32(http_connect_timeout_ms, 5000, "Upstream connect timeout, milliseconds");
 DEFINE_int32(http_timeout_ms, 30000, "Upstream whole-request timeout, milliseconds");
 DEFINE_int32(token_batch, 0, "Rate tokens per LeaseTokens call; 0 = 2 x workers");
+DEFINE_int32(token_arm_chunk, 1,
+             "Rate tokens armed (ArmTokens) per coordinator call before their upstream calls "
+             "(0..1000); 0 = no arming: tokens of a crashed agent are charged as spent");
 DEFINE_int32(rpc_timeout_ms, 10000, "Coordinator call deadline, milliseconds");
 DEFINE_int32(result_retry_window_s, 600,
              "How long a result is retried while the coordinator is unreachable");
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
                        {"http_connect_timeout_ms", "SLUICE_HTTP_CONNECT_TIMEOUT_MS"},
                        {"http_timeout_ms", "SLUICE_HTTP_TIMEOUT_MS"},
                        {"token_batch", "SLUICE_TOKEN_BATCH"},
+                       {"token_arm_chunk", "SLUICE_TOKEN_ARM_CHUNK"},
                        {"rpc_timeout_ms", "SLUICE_RPC_TIMEOUT_MS"},
                        {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"}});
   sluice::InstallShutdownHandlers();
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
   config.http_connect_timeout = milliseconds(FLAGS_http_connect_timeout_ms);
   config.http_timeout = milliseconds(FLAGS_http_timeout_ms);
   config.token_batch = FLAGS_token_batch;
+  config.token_arm_chunk = FLAGS_token_arm_chunk;
   config.rpc_timeout = milliseconds(FLAGS_rpc_timeout_ms);
   config.result_retry_window = seconds(FLAGS_result_retry_window_s);
 

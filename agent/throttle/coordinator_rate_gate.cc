@@ -42,6 +42,8 @@ CoordinatorRateGate::CoordinatorRateGate(
   CHECK(stub_ != nullptr);
   CHECK_GE(options_.lease_batch, 1);
   CHECK_LE(options_.lease_batch, 1000);
+  CHECK_GE(options_.arm_chunk, 0);
+  CHECK_LE(options_.arm_chunk, 1000);
 }
 
 CoordinatorRateGate::~CoordinatorRateGate() { Shutdown(); }
@@ -70,11 +72,18 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
   while (true) {
     if (cancelled_) return absl::CancelledError("rate gate is shutting down");
     if (auto lease_id = ledger_.Take(route)) return Permit{route, *lease_id};
+    // Tokens held but not armed: arm some (the answer may also bring tokens
+    // other callers armed) rather than lease more.
+    if (auto order = ledger_.BeginArming(route, std::max(1, options_.arm_chunk))) {
+      Arm(route, *order, &lock);
+      continue;
+    }
     // Looked up on every pass: entries idle for a while are pruned, but never
     // one with a LeaseTokens call in flight.
     RouteState& state = routes_[route];
     TimePoint now = clock_->Now();
-    if (!state.refilling && now >= state.next_ask_at) {
+    // Tokens being armed by other callers come soon: wait for them.
+    if (!state.refilling && now >= state.next_ask_at && ledger_.Arming(route) == 0) {
       Refill(route, &state, &lock);
       continue;
     }
@@ -118,6 +127,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   request.set_agent_id(options_.agent_id);
   *request.mutable_route() = ToRouteRef(route);
   request.set_count(options_.lease_batch);
+  request.set_arm_before_use(options_.arm_chunk > 0);
   sluice::v1::LeaseTokensResponse response;
   grpc::ClientContext context;
   PrepareContext(&context, options_.rpc, options_.rpc_timeout);
@@ -140,7 +150,8 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     state->limiting_scope.clear();
     TimePoint expires = response.has_ttl() ? asked_at + FromProtoDuration(response.ttl())
                                            : FromProto(response.expires_at());
-    int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires);
+    int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires,
+                                  response.arm_before_use());
     if (usable == 0) {
       // Already expired on arrival: clocks disagree or the lease was revoked
       // on the way. Do not spin asking for more.
@@ -158,6 +169,42 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     state->limiting_scope = response.limiting_scope();
     VLOG(1) << "LeaseTokens(" << route.Key() << ") refused by budget " << response.limiting_budget()
             << "; retry at " << FormatRfc3339(state->next_ask_at);
+  }
+  cv_.notify_all();
+}
+
+void CoordinatorRateGate::Arm(const Route& route, const TokenLedger::ArmOrder& order,
+                              std::unique_lock<std::mutex>* lock) {
+  ++stats_.arm_calls;
+  lock->unlock();
+
+  sluice::v1::ArmTokensRequest request;
+  request.set_agent_id(options_.agent_id);
+  request.set_lease_id(order.lease_id);
+  request.set_count(order.count);
+  sluice::v1::ArmTokensResponse response;
+  grpc::ClientContext context;
+  PrepareContext(&context, options_.rpc, options_.rpc_timeout);
+  grpc::Status status = stub_->ArmTokens(&context, request, &response);
+
+  lock->lock();
+  if (status.ok()) {
+    ledger_.Armed(order, response.armed());
+  } else {
+    // Whether refused or unanswered, the tokens stay unused: an arm the
+    // coordinator applied but could not confirm only costs this lease's
+    // reservation until it lapses.
+    ++stats_.arm_failures;
+    ledger_.ArmFailed(order);
+    // Leasing again at once would meet the same refusal (or outage): back
+    // off as after a failed LeaseTokens.
+    RouteState& state = routes_[route];
+    ++state.failures;
+    state.next_ask_at =
+        std::max(state.next_ask_at, clock_->Now() + LeaseErrorBackoff(state.failures));
+    LOG_EVERY_N(WARNING, 20) << "ArmTokens(lease " << order.lease_id
+                             << ") failed: " << status.error_code() << " " << status.error_message()
+                             << "; its tokens are returned (" << google::COUNTER << " times)";
   }
   cv_.notify_all();
 }

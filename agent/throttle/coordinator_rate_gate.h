@@ -10,6 +10,16 @@
 //     (local time just before asking) + ttl - safety margin, which does not
 //     depend on the coordinator's clock agreeing with ours; expires_at is
 //     used only from a coordinator that sends no ttl.
+//   * Arming (arm_chunk > 0): leases are asked with arm_before_use, and a
+//     token of a lease granted so is handed out only once ArmTokens has
+//     armed it, so the coordinator knows every call that may have started:
+//     if this process dies, the tokens it never used stop holding the
+//     upstream's budgets (ESI's error limit above all) when their lease
+//     expires instead of being charged as spent 35 s later. The caller that
+//     finds no armed token arms a chunk itself, outside the gate's mutex;
+//     others wait for it or arm other tokens. A failed arm (refused:
+//     revoked, expired, unknown lease; or the coordinator unreachable) drops
+//     the lease and returns its tokens; nothing is spent on it.
 //   * WatchRevocations: a background server stream; a Revocation's lease ids
 //     are dropped from the pools at once, and their routes are not asked
 //     again before the revocation's `until`. A broken stream is reconnected
@@ -61,6 +71,13 @@ struct CoordinatorRateGateOptions : ObservationReporterOptions {
   Duration safety_margin = std::chrono::milliseconds(250);
   // Floor for "ask again" waits when a refusal names no usable retry_at.
   Duration min_retry_wait = std::chrono::milliseconds(100);
+  // Tokens armed per ArmTokens call (1..1000); 0 = lease without arming (a
+  // crash then costs every unspent token as spent). 1: one coordinator round
+  // trip per upstream call, and an armed token is taken by the caller that
+  // armed it at once, so a crash costs the calls in flight and nothing
+  // more; larger chunks save round trips but leave armed tokens waiting,
+  // each charged as a spent call (an ESI error) if the process dies.
+  int arm_chunk = 1;
 };
 
 class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
@@ -70,6 +87,8 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
     int64_t lease_calls = 0;
     int64_t lease_refusals = 0;  // granted == 0
     int64_t lease_errors = 0;
+    int64_t arm_calls = 0;
+    int64_t arm_failures = 0;  // refused, or the coordinator could not be asked
     int64_t revocations = 0;
     TokenLedger::Stats tokens;
   };
@@ -110,6 +129,10 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   sluice::v1::RouteRef ToRouteRef(const Route& route) const;
   // Called with mu_ held, released around the RPC.
   void Refill(const Route& route, RouteState* state, std::unique_lock<std::mutex>* lock);
+  // ArmTokens for `order` of `route`; called with mu_ held, released around
+  // the RPC.
+  void Arm(const Route& route, const TokenLedger::ArmOrder& order,
+           std::unique_lock<std::mutex>* lock);
   void PruneRoutesLocked(TimePoint now);  // requires mu_
   void WatchLoop();
   // TokenReturnSource, for the reporter: what the ledger owes (expired

@@ -20,7 +20,8 @@ void TokenLedger::RememberRevoked(int64_t lease_id) {
   }
 }
 
-int TokenLedger::AddLease(const Route& route, int64_t lease_id, int granted, TimePoint expires_at) {
+int TokenLedger::AddLease(const Route& route, int64_t lease_id, int granted, TimePoint expires_at,
+                          bool arm_before_use) {
   if (granted <= 0) return 0;
   stats_.granted += granted;
   if (revoked_ids_.count(lease_id) > 0) {
@@ -39,10 +40,15 @@ int TokenLedger::AddLease(const Route& route, int64_t lease_id, int granted, Tim
                          [&](const Lease& l) { return l.lease_id == lease_id; });
   if (it != leases.end()) {
     // The same lease reported twice (a retried RPC): keep the larger grant.
-    it->remaining = std::max(it->remaining, granted);
+    if (granted > it->granted) {
+      it->remaining += granted - it->granted;
+      it->granted = granted;
+    }
     return it->remaining;
   }
-  leases.push_back(Lease{lease_id, granted, usable_until});
+  Lease lease{lease_id, granted, granted, usable_until};
+  lease.arming = arm_before_use;
+  leases.push_back(lease);
   route_of_lease_[lease_id] = route;
   return granted;
 }
@@ -65,9 +71,12 @@ std::optional<int64_t> TokenLedger::Take(const Route& route) {
   DropExpired(route, &leases, clock_->Now());
   // Spend the lease that would expire first: its tokens are the likeliest
   // to be wasted otherwise.
-  auto best = std::min_element(leases.begin(), leases.end(), [](const Lease& a, const Lease& b) {
-    return a.usable_until < b.usable_until;
-  });
+  auto best = leases.end();
+  for (auto it = leases.begin(); it != leases.end(); ++it) {
+    if (it->Ready() > 0 && (best == leases.end() || it->usable_until < best->usable_until)) {
+      best = it;
+    }
+  }
   if (best == leases.end()) return std::nullopt;
   int64_t lease_id = best->lease_id;
   ++stats_.taken;
@@ -76,6 +85,64 @@ std::optional<int64_t> TokenLedger::Take(const Route& route) {
     leases.erase(best);
   }
   return lease_id;
+}
+
+TokenLedger::Lease* TokenLedger::Find(int64_t lease_id) {
+  auto where = route_of_lease_.find(lease_id);
+  if (where == route_of_lease_.end()) return nullptr;
+  auto pool = pools_.find(where->second);
+  if (pool == pools_.end()) return nullptr;
+  for (Lease& l : pool->second) {
+    if (l.lease_id == lease_id) return &l;
+  }
+  return nullptr;
+}
+
+std::optional<TokenLedger::ArmOrder> TokenLedger::BeginArming(const Route& route, int chunk) {
+  auto pool = pools_.find(route);
+  if (pool == pools_.end() || chunk < 1) return std::nullopt;
+  DropExpired(route, &pool->second, clock_->Now());
+  Lease* best = nullptr;
+  for (Lease& l : pool->second) {
+    if (l.Armable() > 0 && (best == nullptr || l.usable_until < best->usable_until)) best = &l;
+  }
+  if (best == nullptr) return std::nullopt;
+  const int count = std::min(chunk, best->Armable());
+  best->pending += count;
+  return ArmOrder{best->lease_id, count};
+}
+
+void TokenLedger::Armed(const ArmOrder& order, int64_t armed_total) {
+  Lease* l = Find(order.lease_id);
+  if (l == nullptr) return;  // expired, revoked or used up meanwhile
+  l->pending = std::max(0, l->pending - order.count);
+  // Answers of concurrent orders may arrive in any order: the largest total
+  // is the coordinator's latest.
+  l->armed = std::max<int>(l->armed, static_cast<int>(std::min<int64_t>(armed_total, l->granted)));
+}
+
+void TokenLedger::ArmFailed(const ArmOrder& order) {
+  auto where = route_of_lease_.find(order.lease_id);
+  if (where == route_of_lease_.end()) return;
+  auto pool = pools_.find(where->second);
+  route_of_lease_.erase(where);
+  if (pool == pools_.end()) return;
+  auto& leases = pool->second;
+  for (auto it = leases.begin(); it != leases.end(); ++it) {
+    if (it->lease_id != order.lease_id) continue;
+    stats_.arm_failed += it->remaining;
+    Owe(it->lease_id, it->remaining);
+    leases.erase(it);
+    return;
+  }
+}
+
+int TokenLedger::Arming(const Route& route) const {
+  auto pool = pools_.find(route);
+  if (pool == pools_.end()) return 0;
+  int n = 0;
+  for (const Lease& l : pool->second) n += l.pending;
+  return n;
 }
 
 void TokenLedger::Release(const Route& route, int64_t lease_id) {

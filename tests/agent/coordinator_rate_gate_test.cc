@@ -29,11 +29,12 @@ class CoordinatorRateGateTest : public ::testing::Test {
     throttler_.Stop();
   }
 
-  CoordinatorRateGate& MakeGate(int batch = 4, bool start = true) {
+  CoordinatorRateGate& MakeGate(int batch = 4, bool start = true, int arm_chunk = 1) {
     CoordinatorRateGateOptions o;
     o.agent_id = "agent-7";
     o.egress = "198.51.100.7";
     o.lease_batch = batch;
+    o.arm_chunk = arm_chunk;
     o.report_interval = milliseconds(20);
     gate_ = std::make_unique<CoordinatorRateGate>(
         o, sluice::v1::ThrottlerService::NewStub(server_.channel()), SystemClock::Get());
@@ -323,6 +324,105 @@ TEST_F(CoordinatorRateGateTest, EachCallerLeasesItsOwnTokens) {
   EXPECT_EQ(throttler_.lease_calls(), 2) << "a token of one character is not another's";
   EXPECT_EQ(gate.Available(one), 1);
   EXPECT_EQ(gate.Available(two), 1);
+}
+
+// Arming: with a coordinator that grants arming leases, a token is handed
+// out only after ArmTokens acknowledged it.
+
+TEST_F(CoordinatorRateGateTest, ArmingGateNeverHandsOutAnUnarmedToken) {
+  throttler_.arming = true;
+  auto& gate = MakeGate(8);
+  constexpr int kWorkers = 4;
+  constexpr int kCallsEach = 25;
+  std::atomic<int> made{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        auto permit = gate.Acquire(kRoute, In(seconds(10)));
+        if (!permit.ok()) {
+          ADD_FAILURE() << permit.status();
+          return;
+        }
+        throttler_.NoteUpstreamCall(permit->lease_id);  // the upstream call
+        UpstreamObservation o;
+        o.route = kRoute;
+        o.status = 200;
+        o.lease_id = permit->lease_id;
+        gate.Report(o);
+        ++made;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(made, kWorkers * kCallsEach);
+  EXPECT_EQ(throttler_.unarmed_calls(), 0) << ::testing::PrintToString(throttler_.events());
+  for (const auto& r : throttler_.lease_requests()) EXPECT_TRUE(r.arm_before_use());
+  // One token per ArmTokens (chunk 1): each armed once, taken by whoever
+  // armed it or another caller; at most one armed and unused per caller.
+  EXPECT_GE(throttler_.arm_calls(), kWorkers * kCallsEach);
+  EXPECT_LE(throttler_.arm_calls(), kWorkers * kCallsEach + kWorkers);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.observation_count() == kWorkers * kCallsEach; }));
+  EXPECT_EQ(gate.stats().arm_failures, 0);
+}
+
+TEST_F(CoordinatorRateGateTest, ARefusedArmMeansNoUpstreamCallOnThatLease) {
+  throttler_.arming = true;
+  throttler_.refuse_arms = 1;  // lease 1 was revoked (or expired) before it could be armed
+  auto& gate = MakeGate(4);
+  auto permit = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(permit.ok()) << permit.status();
+  EXPECT_EQ(permit->lease_id, 2) << "no token of lease 1 may be used";
+  EXPECT_TRUE(WaitFor([&] { return throttler_.returned_by_lease()[1] == 4; }))
+      << "lease 1's tokens are handed back";
+  EXPECT_EQ(gate.stats().arm_failures, 1);
+  EXPECT_EQ(gate.stats().tokens.arm_failed, 4);
+  EXPECT_EQ(gate.Available(kRoute), 3);
+}
+
+TEST_F(CoordinatorRateGateTest, ArmsAlwaysRefusedMeanNoPermitAndNoBusyLoop) {
+  throttler_.arming = true;
+  throttler_.refuse_arms = 1000000;
+  auto& gate = MakeGate(4);
+  auto permit = gate.Acquire(kRoute, In(milliseconds(600)));
+  ASSERT_FALSE(permit.ok());
+  EXPECT_EQ(permit.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(throttler_.lease_calls(), 1);
+  EXPECT_LE(throttler_.lease_calls(), 6) << "a refused arm backs off before leasing again";
+  gate.Shutdown();
+  EXPECT_EQ(throttler_.returned(), throttler_.granted_total());
+}
+
+TEST_F(CoordinatorRateGateTest, ReleasedArmedTokenIsSpentWithoutArmingAgain) {
+  throttler_.arming = true;
+  auto& gate = MakeGate(3, /*start=*/false);
+  auto permit = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(permit.ok());
+  gate.Release(*permit);
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  EXPECT_EQ(throttler_.arm_calls(), 1);
+}
+
+TEST_F(CoordinatorRateGateTest, ALargerChunkArmsSeveralTokensPerCall) {
+  throttler_.arming = true;
+  auto& gate = MakeGate(8, /*start=*/false, /*arm_chunk=*/4);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  EXPECT_EQ(throttler_.arm_calls(), 2);
+  EXPECT_EQ(throttler_.lease_calls(), 1);
+}
+
+TEST_F(CoordinatorRateGateTest, WithoutArmingGrantedTokensAreSpentAsBefore) {
+  // A coordinator that does not know arming grants plain leases: nothing to arm.
+  auto& gate = MakeGate(2, /*start=*/false);
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  EXPECT_TRUE(throttler_.lease_requests()[0].arm_before_use());
+  EXPECT_EQ(throttler_.arm_calls(), 0);
+  // And arm_chunk 0 does not ask for arming at all.
+  throttler_.arming = true;
+  auto& plain = MakeGate(2, /*start=*/false, /*arm_chunk=*/0);
+  ASSERT_TRUE(plain.Acquire(kRoute, In(seconds(5))).ok());
+  EXPECT_FALSE(throttler_.lease_requests().back().arm_before_use());
+  EXPECT_EQ(throttler_.arm_calls(), 0);
 }
 
 TEST(CoordinatorRateGateNoThrottlerTest, UnimplementedThrottlerMeansNoTokens) {

@@ -396,13 +396,64 @@ grpc::Status FakeThrottler::LeaseTokens(grpc::ServerContext*,
     return grpc::Status::OK;
   }
   int n = grant < 0 ? request->count() : grant.load();
-  response->set_lease_id(next_lease_id_++);
+  const int64_t id = next_lease_id_++;
+  response->set_lease_id(id);
   response->set_granted(n);
   *response->mutable_expires_at() = ToProto(now + clock_skew + lease_ttl);
   if (send_ttl) *response->mutable_ttl() = ToProtoDuration(lease_ttl);
   response->set_limiting_budget("esi/test");
+  if (arming && request->arm_before_use()) {
+    response->set_arm_before_use(true);
+    arming_leases_.insert(id);
+  }
   granted_total_ += n;
+  events_.push_back("lease " + std::to_string(id) + " " + std::to_string(n));
   return grpc::Status::OK;
+}
+
+grpc::Status FakeThrottler::ArmTokens(grpc::ServerContext*,
+                                      const sluice::v1::ArmTokensRequest* request,
+                                      sluice::v1::ArmTokensResponse* response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++arm_calls_;
+  const std::string id = std::to_string(request->lease_id());
+  if (arming_leases_.count(request->lease_id()) == 0) {
+    events_.push_back("refuse-arm " + id);
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such arming lease");
+  }
+  if (refuse_arms > 0) {
+    --refuse_arms;
+    events_.push_back("refuse-arm " + id);
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "lease was revoked");
+  }
+  int64_t& armed = armed_[request->lease_id()];
+  armed += request->count();
+  response->set_armed(static_cast<int32_t>(armed));
+  events_.push_back("arm " + id + " " + std::to_string(armed));
+  return grpc::Status::OK;
+}
+
+void FakeThrottler::NoteUpstreamCall(int64_t lease_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t& calls = upstream_calls_[lease_id];
+  ++calls;
+  if (arming_leases_.count(lease_id) != 0 && calls > armed_[lease_id]) ++unarmed_calls_;
+  events_.push_back("call " + std::to_string(lease_id));
+}
+
+int FakeThrottler::arm_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return arm_calls_;
+}
+
+int64_t FakeThrottler::unarmed_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unarmed_calls_;
+}
+
+std::vector<std::string> FakeThrottler::events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
 }
 
 grpc::Status FakeThrottler::ReportBatch(grpc::ServerContext*,

@@ -162,12 +162,17 @@ class FakeAgentService final : public sluice::v1::AgentService::Service {
 
 // ThrottlerService fake: grants what is asked (or is told to refuse),
 // records batches, and pushes revocations down WatchRevocations streams.
+// With `arming` set it grants arming leases when asked and keeps, in one
+// ordered log, the arms it acknowledged and the upstream calls tests note
+// (NoteUpstreamCall), counting calls made on tokens not armed yet.
 class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
  public:
   explicit FakeThrottler(const Clock* clock) : clock_(clock) {}
 
   grpc::Status LeaseTokens(grpc::ServerContext*, const sluice::v1::LeaseTokensRequest*,
                            sluice::v1::LeaseTokensResponse*) override;
+  grpc::Status ArmTokens(grpc::ServerContext*, const sluice::v1::ArmTokensRequest*,
+                         sluice::v1::ArmTokensResponse*) override;
   grpc::Status ReportBatch(grpc::ServerContext*, const sluice::v1::ReportBatchRequest*,
                            sluice::v1::ReportBatchResponse*) override;
   grpc::Status WatchRevocations(grpc::ServerContext*, const sluice::v1::WatchRevocationsRequest*,
@@ -194,6 +199,21 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   int64_t observation_count() const;
   // ReportBatch answers this code (OK = accept).
   std::atomic<int> report_batch_code{0};
+  // Grant leases asked with arm_before_use as arming leases (a coordinator
+  // that knows ArmTokens).
+  std::atomic<bool> arming{false};
+  // The next N ArmTokens calls answer FAILED_PRECONDITION (revoked/expired).
+  std::atomic<int> refuse_arms{0};
+
+  // An upstream call was made on a token of `lease_id` (a test's upstream
+  // calls this): logged, and counted as unarmed if the lease has no armed
+  // token left for it.
+  void NoteUpstreamCall(int64_t lease_id);
+  int arm_calls() const;
+  int64_t unarmed_calls() const;
+  // "lease <id> <granted>", "arm <id> <armed total>", "refuse-arm <id>",
+  // "call <id>", in the order they happened here.
+  std::vector<std::string> events() const;
 
   int lease_calls() const;
   int watchers() const;
@@ -219,6 +239,12 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   std::vector<sluice::v1::Observation> observations_;
   int64_t observation_count_ = 0;
   std::map<int64_t, int64_t> returned_;
+  std::map<int64_t, int64_t> armed_;           // per lease
+  std::map<int64_t, int64_t> upstream_calls_;  // per lease
+  std::set<int64_t> arming_leases_;
+  int arm_calls_ = 0;
+  int64_t unarmed_calls_ = 0;
+  std::vector<std::string> events_;
 };
 
 // Hosts services on 127.0.0.1:<free port>.

@@ -128,5 +128,79 @@ TEST_F(TokenLedgerTest, FailedReturnsCanBeRestoredAndAggregate) {
   EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 4}));
 }
 
+TEST_F(TokenLedgerTest, ArmingLeaseHandsOutOnlyArmedTokens) {
+  EXPECT_EQ(ledger_.AddLease(kAlliance, 1, 3, In(seconds(10)), /*arm_before_use=*/true), 3);
+  EXPECT_EQ(ledger_.Available(kAlliance), 3);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value()) << "nothing armed yet";
+  auto first = ledger_.BeginArming(kAlliance, 1);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->lease_id, 1);
+  EXPECT_EQ(first->count, 1);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value()) << "being armed is not armed";
+  // A second caller arms another token rather than the same one.
+  auto second = ledger_.BeginArming(kAlliance, 5);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->count, 2);
+  EXPECT_EQ(ledger_.Arming(kAlliance), 3);
+  EXPECT_FALSE(ledger_.BeginArming(kAlliance, 1).has_value()) << "everything is being armed";
+
+  ledger_.Armed(*first, 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  ledger_.Armed(*second, 3);
+  EXPECT_EQ(ledger_.Arming(kAlliance), 0);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_THAT(ledger_.TakeReturns(), IsEmpty());
+}
+
+TEST_F(TokenLedgerTest, ArmAnswersInAnyOrderKeepTheLargestTotal) {
+  ledger_.AddLease(kAlliance, 1, 2, In(seconds(10)), /*arm_before_use=*/true);
+  auto a = ledger_.BeginArming(kAlliance, 1);
+  auto b = ledger_.BeginArming(kAlliance, 1);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  ledger_.Armed(*b, 2);  // the coordinator saw a's arm first
+  ledger_.Armed(*a, 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1);
+}
+
+TEST_F(TokenLedgerTest, FailedArmDropsTheLeaseAndOwesItsTokens) {
+  ledger_.AddLease(kAlliance, 1, 4, In(seconds(10)), /*arm_before_use=*/true);
+  ledger_.AddLease(kAlliance, 2, 4, In(seconds(20)), /*arm_before_use=*/true);
+  auto order = ledger_.BeginArming(kAlliance, 1);
+  ASSERT_EQ(order->lease_id, 1) << "the lease expiring first";
+  ledger_.Armed(*order, 1);
+  ASSERT_EQ(ledger_.Take(kAlliance), 1);  // one call made on lease 1
+  order = ledger_.BeginArming(kAlliance, 1);
+  ASSERT_EQ(order->lease_id, 1);
+  ledger_.ArmFailed(*order);
+  EXPECT_EQ(ledger_.Available(kAlliance), 4) << "only lease 2 is left";
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 3}));
+  EXPECT_EQ(ledger_.stats().arm_failed, 3);
+  ledger_.Armed(*order, 2);  // a late answer for a dropped lease changes nothing
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+}
+
+TEST_F(TokenLedgerTest, ReleasedArmedTokenIsReadyAgain) {
+  ledger_.AddLease(kAlliance, 1, 2, In(seconds(10)), /*arm_before_use=*/true);
+  ledger_.Armed(*ledger_.BeginArming(kAlliance, 1), 1);
+  ASSERT_EQ(ledger_.Take(kAlliance), 1);
+  ledger_.Release(kAlliance, 1);
+  EXPECT_EQ(ledger_.Take(kAlliance), 1) << "still armed";
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+}
+
+TEST_F(TokenLedgerTest, ExpiredArmingLeaseOwesArmedAndUnarmedTokens) {
+  ledger_.AddLease(kAlliance, 1, 4, In(seconds(2)), /*arm_before_use=*/true);
+  ledger_.Armed(*ledger_.BeginArming(kAlliance, 2), 2);
+  ASSERT_EQ(ledger_.Take(kAlliance), 1);
+  clock_.Advance(seconds(2));
+  EXPECT_FALSE(ledger_.Take(kAlliance).has_value());
+  EXPECT_FALSE(ledger_.BeginArming(kAlliance, 1).has_value()) << "nothing to arm after expiry";
+  EXPECT_THAT(ledger_.TakeReturns(), ElementsAre(TokenReturnEntry{1, 3}));
+}
+
 }  // namespace
 }  // namespace sluice::agent
