@@ -109,6 +109,13 @@ absl::Status CheckStorableJson(absl::string_view field, absl::string_view s) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": not valid UTF-8 at byte ", i, ": ", QuotePrefix(s.substr(i))));
     }
+    // A raw NUL: PostgreSQL's text stores none, and a JSON parser may stop
+    // there (nlohmann's does), leaving what follows unchecked.
+    if (cp == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": a NUL byte at byte ", i,
+                       " (PostgreSQL stores no U+0000): ", QuotePrefix(s.substr(i))));
+    }
     // An odd run of backslashes escapes what follows: "\\u0000" is text.
     if (cp == 'u' && backslashes % 2 == 1 && s.substr(i + 1, 4) == "0000") {
       return absl::InvalidArgumentError(

@@ -27,10 +27,11 @@ std::string QuotePrefix(absl::string_view s, size_t max_bytes = 64);
 absl::Status CheckText(absl::string_view field, absl::string_view s, size_t min_chars,
                        size_t max_chars);
 
-// OK if the JSON text `s` can be stored as text or jsonb: valid UTF-8 and no
-// \u0000 escape (PostgreSQL refuses both; a JSON parser accepts the
-// escape). Whether it is JSON at all is the caller's check. Otherwise
-// INVALID_ARGUMENT naming `field`.
+// OK if the JSON text `s` can be stored as text or jsonb: valid UTF-8, no NUL
+// byte and no \u0000 escape (PostgreSQL refuses all three; a JSON parser
+// accepts the escape, and nlohmann's stops at a NUL byte as at the end).
+// Whether it is JSON at all is the caller's check. Otherwise INVALID_ARGUMENT
+// naming `field`.
 absl::Status CheckStorableJson(absl::string_view field, absl::string_view s);
 
 // `s` made storable and bounded, for diagnostics that must be kept whatever

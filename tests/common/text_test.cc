@@ -49,6 +49,9 @@ TEST(TextTest, JsonWithAU0000EscapeOrBrokenUtf8IsNotStorable) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("stashes[0].items_json"), std::string::npos) << s;
   EXPECT_EQ(CheckStorableJson("j", "[\"\xFF\"]").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckStorableJson("j", std::string("{}\0\"", 4)).code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a raw NUL byte (nlohmann's parser stops there and takes \"{}\")";
 }
 
 TEST(TextTest, SanitizeForStorageEscapesAndBounds) {
