@@ -9,6 +9,7 @@ PACKAGES=(
   libpqxx-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
   postgresql
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes
 )
 
 missing=()
