@@ -665,8 +665,8 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
       // The holder made a call it had not armed: its arming says nothing
       // about what it may have sent, so the lease keeps every call to the
       // lapse, as one without arming does.
-      problems_.Report(absl::StrCat("lease ", lease->id, " of ", lease->holder,
-                                    " reported more calls than it armed; no longer trusted"));
+      problems_.Report(absl::StrCat("lease of ", lease->holder, " on ", lease->key.Label(),
+                                    " reported more calls than it armed; kept to its lapse"));
       lease->arming = false;
     }
     CloseIfDoneLocked(lease);
