@@ -14,6 +14,9 @@ namespace {
 
 // Budgets per TakeDelta: the most the decision lock is held for in a write.
 constexpr size_t kDeltaChunk = 128;
+// Chunks per write: while decisions keep changing budgets as fast as they are
+// taken, a write still ends; what is left goes in the next one.
+constexpr int kMaxChunksPerWrite = 1024;
 
 }  // namespace
 
@@ -105,15 +108,16 @@ void StatePersister::Loop() {
       std::lock_guard<std::mutex> wl(write_mu_);
       // The count is read before the delta: changes racing with it make the
       // next round write again rather than being lost.
-      if (!ever_written_ || !pending_.empty() || throttler_->change_count() != written_change_) {
-        WriteLocked(false).IgnoreError();
+      if (!ever_written_ || !pending_.empty() || changes_left_ ||
+          throttler_->change_count() != written_change_) {
+        WriteLocked(false, /*bounded=*/true).IgnoreError();
       }
     }
     lock.lock();
   }
 }
 
-absl::Status StatePersister::WriteLocked(bool clean_shutdown) {
+absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
   const auto started = std::chrono::steady_clock::now();
   const uint64_t change = throttler_->change_count();
   // In chunks: each TakeDelta holds the throttler's decision lock for
@@ -123,6 +127,7 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown) {
   // one TakeDelta of 100,000 held it 136-212 ms).
   ThrottleDelta delta;
   Duration longest_hold{};
+  int chunks = 0;
   do {
     const auto take_started = std::chrono::steady_clock::now();
     delta = throttler_->TakeDelta(kDeltaChunk);
@@ -135,7 +140,8 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown) {
     for (const std::string& name : delta.removed) {
       pending_[absl::StrCat(kThrottleBudgetKeyPrefix, name)] = std::nullopt;
     }
-  } while (delta.more);
+  } while (delta.more && !(bounded && ++chunks >= kMaxChunksPerWrite));
+  changes_left_ = delta.more;
   pending_[kThrottleMapKey] = EncodeRouteMapState(delta.map);
   // Every write says whether it is the last one of an orderly shutdown.
   pending_[kThrottleMetaKey] = EncodeThrottleMeta(delta.written_at, clean_shutdown);

@@ -74,7 +74,9 @@ class StatePersister {
  private:
   void Loop();
   // Requires write_mu_.
-  absl::Status WriteLocked(bool clean_shutdown);
+  // bounded: at most kMaxChunksPerWrite chunks (the periodic writes, which
+  // race with decisions); Flush and the final write take everything.
+  absl::Status WriteLocked(bool clean_shutdown, bool bounded = false);
 
   Throttler* const throttler_;
   StateStore* const store_;
@@ -83,6 +85,9 @@ class StatePersister {
   mutable std::mutex write_mu_;  // serialises writes
   uint64_t written_change_ = 0;  // guarded by write_mu_
   bool ever_written_ = false;    // guarded by write_mu_
+  // The last write stopped with changes still in the throttler (more than a
+  // write takes at once): the next round writes even if nothing changed.
+  bool changes_left_ = false;  // guarded by write_mu_
   // Rows not yet written (a failed write is retried with the next delta):
   // key -> JSON, or nullopt to delete. Guarded by write_mu_.
   std::map<std::string, std::optional<std::string>> pending_;
