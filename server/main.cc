@@ -16,6 +16,8 @@ DEFINE_string(tls_cert, "", "PEM certificate for TLS (with --tls_key)");
 DEFINE_string(tls_key, "", "PEM private key for TLS");
 DEFINE_int32(default_lease_s, 60, "task lease when the agent asks for none");
 DEFINE_int32(max_attempts, 10, "transient failures before a task is dead");
+DEFINE_int32(bad_body_retry_s, 60,
+             "an answer that is not JSON is fetched once more, no sooner than this");
 DEFINE_int32(fresh_for_s, 3600, "discovered entities refreshed this recently are not queued again");
 DEFINE_double(throttle_margin, 0.01, "share of every learned budget the throttler never grants");
 DEFINE_int32(throttle_lease_ttl_ms, 2000, "how long granted rate tokens may be spent");
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
       {"tls_key", "SLUICE_TLS_KEY"},
       {"default_lease_s", "SLUICE_DEFAULT_LEASE_S"},
       {"max_attempts", "SLUICE_MAX_ATTEMPTS"},
+      {"bad_body_retry_s", "SLUICE_BAD_BODY_RETRY_S"},
       {"fresh_for_s", "SLUICE_FRESH_FOR_S"},
       {"throttle_margin", "SLUICE_THROTTLE_MARGIN"},
       {"throttle_lease_ttl_ms", "SLUICE_THROTTLE_LEASE_TTL_MS"},
@@ -59,6 +62,10 @@ int main(int argc, char** argv) {
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env);
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
+    return 2;
+  }
+  if (FLAGS_bad_body_retry_s < 0) {
+    LOG(ERROR) << "--bad_body_retry_s must not be negative";
     return 2;
   }
   if (FLAGS_jobs_initial_delay_s < 0) {
@@ -77,6 +84,7 @@ int main(int argc, char** argv) {
   options.tls_key = FLAGS_tls_key;
   options.queue.default_lease = std::chrono::seconds(FLAGS_default_lease_s);
   options.queue.retry.max_attempts = FLAGS_max_attempts;
+  options.queue.retry.bad_body_retry_after = std::chrono::seconds(FLAGS_bad_body_retry_s);
   options.queue.fresh_for = std::chrono::seconds(FLAGS_fresh_for_s);
   options.throttle.margin_fraction = FLAGS_throttle_margin;
   options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);

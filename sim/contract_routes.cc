@@ -272,12 +272,21 @@ Reply ContractRoutes::RegionPage(absl::string_view region_text,
       const Poison& p = poison_.at(*region)[static_cast<size_t>(k - s.per_region)];
       json c = ContractJson(s, slot, first);
       c["contract_id"] = p.contract_id;
-      if (p.malformed) {
-        c["issuer_id"] = "not-a-number";
-      } else {
-        // Parses, but the database refuses it: expires before it was issued.
-        c["date_expired"] = IsoDate(Unix(clock_->Now()) - 86400 * 30);
-        c["date_issued"] = IsoDate(Unix(clock_->Now()) - 3600);
+      switch (p.mode) {
+        case PoisonMode::kMalformed:
+          c["issuer_id"] = "not-a-number";
+          break;
+        case PoisonMode::kDb:
+          // Parses, but the database refuses it: expires before it was issued.
+          c["date_expired"] = IsoDate(Unix(clock_->Now()) - 86400 * 30);
+          c["date_issued"] = IsoDate(Unix(clock_->Now()) - 3600);
+          break;
+        case PoisonMode::kItemsMalformed:
+        case PoisonMode::kItemsTruncated:
+          // A sound contract whose item list is the poison (couriers have
+          // no items to fetch).
+          c["type"] = "item_exchange";
+          break;
       }
       all.push_back(c);
     }
@@ -318,12 +327,16 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
   }
   for (const auto& [region, list] : poison_) {
     for (const Poison& p : list) {
-      if (p.contract_id == *id) {
-        Reply r =
-            JsonReply(200, GeneratedItems(Mix(static_cast<uint64_t>(*id)), *id), 3600, epoch_);
-        r.headers.emplace_back("X-Pages", "1");
-        return r;
+      if (p.contract_id != *id) continue;
+      json items = GeneratedItems(Mix(static_cast<uint64_t>(*id)), *id);
+      if (p.mode == PoisonMode::kItemsMalformed || p.mode == PoisonMode::kItemsTruncated) {
+        ++poison_item_fetches_;
+        if (!items.empty()) items[0]["quantity"] = "many";
       }
+      Reply r = JsonReply(200, items, 3600, epoch_);
+      if (p.mode == PoisonMode::kItemsTruncated) r.body.resize(r.body.size() / 2);
+      r.headers.emplace_back("X-Pages", "1");
+      return r;
     }
   }
   return ErrorReply(404, "Contract not found!");
@@ -358,14 +371,14 @@ void ContractRoutes::set_settings(const ContractSimSettings& settings) {
   settings_ = settings;
 }
 
-absl::StatusOr<int64_t> ContractRoutes::AddPoison(int64_t region_id, bool malformed) {
+absl::StatusOr<int64_t> ContractRoutes::AddPoison(int64_t region_id, PoisonMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   if (std::find(settings_.regions.begin(), settings_.regions.end(), region_id) ==
       settings_.regions.end()) {
     return absl::NotFoundError(absl::StrCat("region ", region_id, " is not simulated"));
   }
   const int64_t id = next_poison_id_++;
-  poison_[region_id].push_back({id, malformed});
+  poison_[region_id].push_back({id, mode});
   return id;
 }
 
@@ -417,8 +430,16 @@ void ContractRoutes::RegisterControl(httplib::Server& server) {
         std::optional<int64_t> region = ParseId(req.get_param_value("region_id"));
         const std::string mode = req.get_param_value("mode");
         if (!region) return bad(res, "region_id must be a region id");
-        if (mode != "malformed" && mode != "db") return bad(res, "mode must be malformed or db");
-        absl::StatusOr<int64_t> id = AddPoison(*region, mode == "malformed");
+        static const std::map<std::string, PoisonMode> kModes = {
+            {"malformed", PoisonMode::kMalformed},
+            {"db", PoisonMode::kDb},
+            {"items_malformed", PoisonMode::kItemsMalformed},
+            {"items_truncated", PoisonMode::kItemsTruncated}};
+        auto m = kModes.find(mode);
+        if (m == kModes.end()) {
+          return bad(res, "mode must be malformed, db, items_malformed or items_truncated");
+        }
+        absl::StatusOr<int64_t> id = AddPoison(*region, m->second);
         if (!id.ok()) {
           res.status = 404;
           res.set_content(EsiError(id.status().message()), kJsonType);
@@ -465,6 +486,7 @@ json ContractRoutes::Summary() const {
             {"page_size", settings_.page_size},
             {"lifetime_s", settings_.lifetime_s},
             {"poisoned", poisoned},
+            {"poison_item_fetches", poison_item_fetches_},
             {"failing_types", type_failures_.size()}}}};
 }
 

@@ -12,9 +12,13 @@
 //
 // Control (all POST):
 //   /sim/contracts/config?per_region=N&page_size=P&lifetime_s=S&regions=a,b
-//   /sim/contracts/poison?region_id=R&mode=malformed|db  -> {"contract_id": id}
+//   /sim/contracts/poison?region_id=R&mode=M  -> {"contract_id": id}
 //       malformed: a contract an agent cannot parse (issuer_id is a string);
-//       db: one that parses but breaks the database (expires before issued).
+//       db: one that parses but breaks the database (expires before issued);
+//       items_malformed: a listed item_exchange whose item list breaks the
+//         schema (quantity is a string; the other fields as ESI has them);
+//       items_truncated: one whose item list is cut short on every fetch.
+//     /sim/stats counts the fetches of poison item lists (poison_item_fetches).
 //   /sim/contracts/poison/clear
 //   /sim/types/fail?type_id=T&status=500|404|0   (0 = answer normally again)
 //
@@ -70,13 +74,14 @@ class ContractRoutes final : public EsiModule {
   // The ids listed for `region_id` right now (poison included), ascending.
   std::vector<int64_t> ListedIds(int64_t region_id) const;
   void set_settings(const ContractSimSettings& settings);
+  enum class PoisonMode { kMalformed, kDb, kItemsMalformed, kItemsTruncated };
   // Returns the poison contract's id; NOT_FOUND for a region not configured.
-  absl::StatusOr<int64_t> AddPoison(int64_t region_id, bool malformed);
+  absl::StatusOr<int64_t> AddPoison(int64_t region_id, PoisonMode mode);
 
  private:
   struct Poison {
     int64_t contract_id;
-    bool malformed;
+    PoisonMode mode;
   };
   Reply RegionPage(absl::string_view region_text, const httplib::Request& request) const;
   Reply Items(absl::string_view contract_text) const;
@@ -93,6 +98,7 @@ class ContractRoutes final : public EsiModule {
   std::map<int64_t, std::vector<Poison>> poison_;  // by region
   std::map<int64_t, int> type_failures_;           // type id -> status
   int64_t next_poison_id_ = 990000001;
+  mutable int64_t poison_item_fetches_ = 0;
 };
 
 }  // namespace sluice::sim

@@ -69,6 +69,18 @@ TaskOutcome Complete(OutcomeClass cls, const sluice::v1::Task& task, const std::
   return out;
 }
 
+// A 2xx whose body the handler refused. The http_status stays the 2xx: the
+// queue's RetryPolicy fetches a truncated body (DATA_LOSS) once more before
+// giving up on it; a schema break is permanent at once where the kind can
+// skip its entity.
+TaskOutcome BadBody(const Handler& handler, const sluice::v1::Task& task,
+                    const std::string& agent_id, int status, const absl::Status& why) {
+  TaskOutcome out = Fail(OutcomeClass::kBadBody, task, agent_id, status, Duration::zero(),
+                         std::string(why.message()));
+  out.fail.set_permanent(!absl::IsDataLoss(why) && handler.skips_poison());
+  return out;
+}
+
 // The longer of Retry-After and ESI's error-window reset: both say "not
 // before", and obeying the later one is what keeps the key from a ban.
 Duration RateLimitRetryAfter(const HeaderMap& headers, TimePoint now) {
@@ -130,10 +142,7 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
   }
   if (status >= 200 && status < 300) {
     auto parsed = handler.Parse(task, *response);
-    if (!parsed.ok()) {
-      return Fail(OutcomeClass::kBadBody, task, agent_id, status, Duration::zero(),
-                  std::string(parsed.status().message()));
-    }
+    if (!parsed.ok()) return BadBody(handler, task, agent_id, status, parsed.status());
     TaskOutcome out = Complete(OutcomeClass::kCompleted, task, agent_id, *response);
     for (auto& r : parsed->records) *out.complete.add_records() = std::move(r);
     for (auto& d : parsed->discovered) *out.complete.add_discovered() = std::move(d);
@@ -172,7 +181,7 @@ TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& tas
       case FetchFailure::kNone:
         break;
     }
-    return Fail(OutcomeClass::kBadBody, task, agent_id, 200, Duration::zero(), message);
+    return BadBody(handler, task, agent_id, 200, run.status());
   }
   if (run->stopped_by.has_value()) {
     const int status = run->stopped_by->status;

@@ -2,8 +2,11 @@
 // upstream answered. One table for every kind, so handlers stay about JSON:
 //
 //   2xx        -> handler.Parse: records + discovered -> CompleteTask;
-//                 unusable body -> FailTask transient (usually an upstream
-//                 fault; the coordinator dead-letters after max attempts)
+//                 a body that is not JSON (truncated) -> FailTask with the
+//                 2xx status (the queue fetches it once more, then gives
+//                 up); a body that breaks the schema -> FailTask permanent
+//                 (the same answer would come every time), unless the kind
+//                 cannot skip an entity (Handler::skips_poison)
 //   304        -> CompleteTask{not_modified}, no records
 //   404, 410   -> FailTask with http_status (the entity is gone; the
 //                 queue's RetryPolicy dead-letters it at once)

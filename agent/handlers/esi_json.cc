@@ -31,7 +31,10 @@ absl::StatusOr<json> ParseJson(const std::string& body, const std::string& what)
   try {
     return json::parse(body);
   } catch (const json::exception& e) {
-    return absl::InvalidArgumentError(
+    // DATA_LOSS, not INVALID_ARGUMENT: a body that is not JSON at all is
+    // usually cut short in transit and worth one more fetch; a body that
+    // parses but breaks the schema is the same on every fetch (outcome.h).
+    return absl::DataLossError(
         absl::StrCat(what, ": malformed JSON body (", body.size(), " bytes): ", e.what()));
   }
 }

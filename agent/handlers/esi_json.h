@@ -36,7 +36,8 @@ std::optional<TimePoint> ParseIso8601(absl::string_view text);
 // base (trailing slashes dropped) + path.
 std::string JoinUrl(const std::string& base, const std::string& path);
 
-// The whole body as JSON, or an error naming `what` and the parse position.
+// The whole body as JSON, or DATA_LOSS naming `what` and the parse position
+// (a truncated or garbled body; schema errors are INVALID_ARGUMENT).
 absl::StatusOr<nlohmann::json> ParseJson(const std::string& body, const std::string& what);
 // A JSON object body.
 absl::StatusOr<nlohmann::json> ParseObject(const std::string& body, const std::string& what);

@@ -105,9 +105,11 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual UpstreamRequest BuildRequest(const sluice::v1::Task& task) const = 0;
-  // Interprets a 2xx body. A non-OK status means the body is unusable
-  // (malformed JSON, missing or mistyped required fields); the message should
-  // say what was wrong so it can be read in dead_tasks.
+  // Interprets a 2xx body. A non-OK status means the body is unusable; the
+  // message should say what was wrong so it can be read in dead_tasks.
+  // DATA_LOSS: not JSON at all (truncated in transit: fetched once more);
+  // any other code: it parses but breaks the schema (missing or mistyped
+  // fields), which the next fetch repeats (see skips_poison).
   virtual absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
                                               const HttpResponse& response) const = 0;
 
@@ -117,6 +119,13 @@ class Handler {
   // an error: a Fetch error passed through, or a bad body (a message saying
   // what was wrong).
   virtual bool multi_request() const { return false; }
+
+  // True (most kinds): an answer that breaks the schema fails its task
+  // permanently at once, so it lands in dead_tasks (and its workflow records
+  // the skip) instead of being fetched max_attempts times. Kinds that cannot
+  // skip an entity return false (a stream page holds the cursor to the next
+  // one): theirs are retried like transient failures.
+  virtual bool skips_poison() const { return true; }
   virtual absl::StatusOr<HandlerResult> Run(const sluice::v1::Task& task, Fetcher& fetcher) const {
     (void)task, (void)fetcher;
     return absl::UnimplementedError("not a multi-request handler");

@@ -27,6 +27,9 @@ class PoeExchangeHandler final : public Handler {
  public:
   explicit PoeExchangeHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
 
+  // A page holds the cursor to the next one: a stream cannot skip it.
+  bool skips_poison() const override { return false; }
+
   UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
     // A context that is missing or of the wrong type asks for no hour here
     // and fails in Parse, where an error can be returned.

@@ -24,6 +24,9 @@ class PoeStashHandler final : public Handler {
  public:
   explicit PoeStashHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
 
+  // A page holds the cursor to the next one: a stream cannot skip it.
+  bool skips_poison() const override { return false; }
+
   UpstreamRequest BuildRequest(const sluice::v1::Task& task) const override {
     // Without a context this asks for the stream's start; a context of the
     // wrong type fails in Parse, where an error can be returned.

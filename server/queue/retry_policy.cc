@@ -12,11 +12,14 @@ bool RetryPolicy::IsInvalidRequest(int s) {
   return s >= 400 && s < 500 && s != 408 && s != 420 && s != 425 && s != 429;
 }
 
+bool RetryPolicy::IsBadBody(int s) { return s >= 200 && s < 300; }
+
 RetryDecision RetryPolicy::Decide(int attempts, const Failure& f) {
   RetryDecision d;
   if (f.permanent || f.http_status == 404 || f.http_status == 410 ||
       attempts >= options_.max_attempts ||
-      (IsInvalidRequest(f.http_status) && attempts >= options_.permanent_4xx_after)) {
+      (IsInvalidRequest(f.http_status) && attempts >= options_.permanent_4xx_after) ||
+      (IsBadBody(f.http_status) && attempts >= options_.permanent_bad_body_after)) {
     d.dead = true;
     return d;
   }
@@ -31,6 +34,7 @@ RetryDecision RetryPolicy::Decide(int attempts, const Failure& f) {
   const Duration backoff =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(base * jitter));
   d.delay = std::max(backoff, f.retry_after);
+  if (IsBadBody(f.http_status)) d.delay = std::max(d.delay, options_.bad_body_retry_after);
   return d;
 }
 

@@ -7,6 +7,13 @@
 //     throttling answers 408/420/425/429, is permanent on its
 //     `permanent_4xx_after`-th attempt: repeating an invalid request only
 //     burns budget;
+//   * a failed 2xx (the agent could not read the body: truncated in
+//     transit, it says; a schema break comes as Failure::permanent) is
+//     permanent on its `permanent_bad_body_after`-th attempt: fetched once
+//     more, then given up on. The fetch again waits `bad_body_retry_after`
+//     at least: an upstream garbling every answer for a while (a proxy's
+//     error page served as a 200) is not the entity's fault, and a burst
+//     shorter than that costs no entity;
 //   * a task out of attempts is dead;
 //   * otherwise: exponential backoff with jitter, never shorter than the
 //     upstream's Retry-After.
@@ -30,6 +37,8 @@ struct RetryPolicyOptions {
   Duration backoff_base = std::chrono::seconds(2);
   Duration backoff_max = std::chrono::minutes(15);
   int permanent_4xx_after = 3;
+  int permanent_bad_body_after = 2;
+  Duration bad_body_retry_after = std::chrono::seconds(60);
 };
 
 struct RetryDecision {
@@ -46,6 +55,9 @@ class RetryPolicy {
 
   // True for statuses that say "this request is wrong", not "try later".
   static bool IsInvalidRequest(int http_status);
+  // True for a failure reported with a 2xx: the answer came, its body did not
+  // parse.
+  static bool IsBadBody(int http_status);
 
  private:
   const RetryPolicyOptions options_;

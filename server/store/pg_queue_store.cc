@@ -260,7 +260,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
       w.exec_params(queue_sql::kDeadLetter, kind, entity_id, outcome.attempts, f.http_status,
                     f.error, f.agent_id, FormatRfc3339(now));
       w.exec_params(queue_sql::kDeleteTask, f.task_id);
-      if (ext != nullptr) ext->OnDead(w, ext_task, now);
+      if (ext != nullptr) ext->OnDead(w, ext_task, f, now);
     } else {
       outcome.retry_at = now + d.delay;
       w.exec_params(queue_sql::kRetryLater, f.task_id, outcome.attempts,

@@ -93,9 +93,11 @@ class TaskExtension {
     (void)txn, (void)task, (void)f, (void)now;
   }
 
-  // The task was moved to dead_tasks (in that transaction), after OnFailure.
-  virtual void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint now) {
-    (void)txn, (void)task, (void)now;
+  // The task was moved to dead_tasks (in that transaction), after OnFailure;
+  // `f` is the failure that ended it.
+  virtual void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
+                      TimePoint now) {
+    (void)txn, (void)task, (void)f, (void)now;
   }
 };
 

@@ -345,6 +345,16 @@ TEST_F(HandlerTest, MalformedJsonBecomesTransientFailure) {
   EXPECT_THAT(out.fail.error(), HasSubstr("corporation 98388312: malformed JSON"));
 }
 
+TEST_F(HandlerTest, AnAnswerMissingARequiredFieldIsPoisonAtOnce) {
+  auto h = Make("corporation");
+  TaskOutcome out = DecideOutcome(*h, MakeTask("corporation", 98388312), "agent-1",
+                                  JsonResponse(200, R"({"name": "No Ticker", "member_count": 3})"),
+                                  SystemClock::Get()->Now());
+  EXPECT_EQ(out.cls, OutcomeClass::kBadBody);
+  EXPECT_TRUE(out.fail.permanent());
+  EXPECT_THAT(out.fail.error(), HasSubstr("is missing"));
+}
+
 TEST_F(HandlerTest, NotModifiedCompletesWithoutRecords) {
   auto h = Make("character");
   auto task = MakeTask("character", 95465499, "\"abc\"");

@@ -13,13 +13,17 @@ namespace {
 using ::testing::HasSubstr;
 using testing::JsonResponse;
 
-// Parses any body into one discovered id list, or fails on "bad".
+// Parses any body into one discovered id list, or fails on "bad" (a schema
+// break) and "trunc" (not JSON at all).
 class StubHandler final : public Handler {
  public:
+  explicit StubHandler(bool skips_poison = true) : skips_poison_(skips_poison) {}
+  bool skips_poison() const override { return skips_poison_; }
   UpstreamRequest BuildRequest(const sluice::v1::Task&) const override { return {"u", {}}; }
   absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task&,
                                       const HttpResponse& r) const override {
     if (r.body == "bad") return absl::InvalidArgumentError("thing 1: field 'x' is missing");
+    if (r.body == "trunc") return absl::DataLossError("thing 1: malformed JSON body");
     HandlerResult out;
     sluice::v1::Discovered d;
     d.set_kind("corporation");
@@ -30,6 +34,9 @@ class StubHandler final : public Handler {
     out.records.push_back(rec);
     return out;
   }
+
+ private:
+  const bool skips_poison_;
 };
 
 class OutcomeTest : public ::testing::Test {
@@ -81,12 +88,29 @@ TEST_F(OutcomeTest, NotModifiedCompletesWithoutRecordsAndNewEtag) {
   EXPECT_EQ(out.complete.etag(), "\"same\"");
 }
 
-TEST_F(OutcomeTest, UnusableBodyFailsTransientWithHandlerMessage) {
+TEST_F(OutcomeTest, ABodyThatBreaksTheSchemaFailsPermanentlyWithTheHandlersMessage) {
   auto out = Decide(JsonResponse(200, "bad"));
   ASSERT_EQ(out.cls, OutcomeClass::kBadBody);
-  EXPECT_FALSE(out.fail.permanent());
+  EXPECT_TRUE(out.fail.permanent()) << "the next fetch would answer the same";
   EXPECT_EQ(out.fail.error(), "thing 1: field 'x' is missing");
   EXPECT_EQ(out.fail.http_status(), 200);
+}
+
+TEST_F(OutcomeTest, ABodyThatIsNotJsonFailsTransientKeepingItsStatusForTheQueue) {
+  // Truncated in transit, most likely: the queue's RetryPolicy fetches it
+  // once more (it sees the 2xx), then gives up.
+  auto out = Decide(JsonResponse(200, "trunc"));
+  ASSERT_EQ(out.cls, OutcomeClass::kBadBody);
+  EXPECT_FALSE(out.fail.permanent());
+  EXPECT_EQ(out.fail.http_status(), 200);
+  EXPECT_THAT(out.fail.error(), HasSubstr("malformed JSON"));
+}
+
+TEST_F(OutcomeTest, AKindThatCannotSkipAnEntityRetriesASchemaBreak) {
+  StubHandler stream_like(/*skips_poison=*/false);
+  auto out = DecideOutcome(stream_like, task_, "agent-9", JsonResponse(200, "bad"), now_);
+  ASSERT_EQ(out.cls, OutcomeClass::kBadBody);
+  EXPECT_FALSE(out.fail.permanent());
 }
 
 TEST_F(OutcomeTest, NotFoundAndGoneAreReportedWithTheirStatusForTheQueueToDecide) {

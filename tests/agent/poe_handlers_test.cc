@@ -158,6 +158,13 @@ TEST_F(PoeHandlersTest, BadBodiesAndMissingContextAreNamed) {
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(parsed.status().message().find("stashes[0]: field 'items'"), std::string::npos)
       << parsed.status();
+  // A stream cannot skip a page (it holds the next cursor): retried, not poison.
+  TaskOutcome out = DecideOutcome(*handler, task, "poe-test", r, SystemClock::Get()->Now());
+  EXPECT_EQ(out.cls, OutcomeClass::kBadBody);
+  EXPECT_FALSE(out.fail.permanent());
+  for (const char* kind : {"poe_stash_stream", "poe_exchange_stream"}) {
+    EXPECT_FALSE(MakeHandler(kind)->skips_poison()) << kind;
+  }
   r.body = R"({"stashes": []})";
   EXPECT_NE(handler->Parse(task, r).status().message().find("next_change_id"), std::string::npos);
   sluice::v1::Task bare = task;

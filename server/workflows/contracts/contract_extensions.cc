@@ -65,12 +65,9 @@ class ItemsExtension final : public TaskExtension {
     return store_->ApplyItems(txn, task.entity_id, &*items, now);
   }
 
-  void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
-                 TimePoint now) override {
-    store_->ItemsFailed(txn, task.entity_id, f.error, f.permanent, now);
-  }
-  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint now) override {
-    store_->ItemsFailed(txn, task.entity_id, "dead-lettered (see dead_tasks)", true, now);
+  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
+              TimePoint now) override {
+    store_->ItemsGivenUp(txn, task.entity_id, f.http_status, f.error, now);
   }
 
  private:

@@ -149,11 +149,21 @@ UPDATE contracts SET items_fetched_at = $2::timestamptz, items_error = NULL,
        last_modified = $2::timestamptz
  WHERE contract_id = $1)sql";
 
-// A contract whose items cannot be had (gone upstream, dead-lettered).
+// A contract whose items cannot be had (gone upstream, or skipped).
 // $1 contract, $2 error, $3 now.
 inline constexpr char kItemsFailed[] = R"sql(
 UPDATE contracts SET items_error = $2, last_modified = $3::timestamptz
  WHERE contract_id = $1)sql";
+
+// An item list given up on: counted as a skipped contract on its region's
+// open run. Returns the region and that run's id ('' when none is open); no
+// row when the contract is no longer listed. $1 contract.
+inline constexpr char kCountItemsSkipped[] = R"sql(
+WITH c AS (SELECT region_id FROM contracts WHERE contract_id = $1),
+     r AS (UPDATE contract_region_runs SET contracts_skipped = contracts_skipped + 1
+            WHERE region_id = (SELECT region_id FROM c) AND finished_at IS NULL
+           RETURNING run_id)
+SELECT c.region_id, COALESCE((SELECT min(run_id) FROM r), '') FROM c)sql";
 
 // --- classification (ContractStore::Classify) -------------------------------
 

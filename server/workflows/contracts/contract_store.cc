@@ -310,12 +310,16 @@ void ContractStore::TypeFailed(pqxx::dbtransaction& txn, int64_t type_id, const 
   }
 }
 
-void ContractStore::ItemsFailed(pqxx::dbtransaction& txn, int64_t contract_id,
-                                const std::string& error, bool permanent, TimePoint now) const {
-  if (!permanent) return;
-  // A contract whose items cannot be had (gone upstream) is not asked again.
+void ContractStore::ItemsGivenUp(pqxx::dbtransaction& txn, int64_t contract_id, int http_status,
+                                 const std::string& error, TimePoint now) const {
+  // Either way the contract's items are not asked for again.
   txn.exec_params(contract_sql::kItemsFailed, contract_id, error.substr(0, 1000),
                   FormatRfc3339(now));
+  if (http_status == 404 || http_status == 410) return;  // gone, not poison
+  auto run = txn.exec_params(contract_sql::kCountItemsSkipped, contract_id);
+  if (run.empty()) return;  // no longer listed: dropped meanwhile
+  RecordSkip(txn, run[0][1].c_str(), run[0][0].as<int64_t>(), contract_id,
+             absl::StrCat("items: ", error), now);
 }
 
 void ContractStore::RegionFailed(pqxx::dbtransaction& txn, int64_t region_id,

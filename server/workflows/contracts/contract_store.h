@@ -80,8 +80,13 @@ class ContractStore {
   // Failure hooks.
   void TypeFailed(pqxx::dbtransaction& txn, int64_t type_id, const std::string& error,
                   TimePoint now) const;
-  void ItemsFailed(pqxx::dbtransaction& txn, int64_t contract_id, const std::string& error,
-                   bool permanent, TimePoint now) const;
+  // A contract's item list was given up on (its task dead-lettered). Gone
+  // upstream (404/410): the contract keeps the error. Anything else (an
+  // answer that broke the schema, a body still truncated when fetched again,
+  // out of attempts) skips the contract: recorded in contract_skips with its
+  // id and the reason, counted on its region's open run; the region goes on.
+  void ItemsGivenUp(pqxx::dbtransaction& txn, int64_t contract_id, int http_status,
+                    const std::string& error, TimePoint now) const;
   void RegionFailed(pqxx::dbtransaction& txn, int64_t region_id, const std::string& error,
                     bool dead, TimePoint now) const;
 

@@ -153,8 +153,8 @@ void ExchangeStreamExtension::OnFailure(pqxx::dbtransaction& txn, const Extensio
 }
 
 void ExchangeStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                     TimePoint now) {
-  RecordStreamDead(txn, task.entity_id, now, ExchangeStreamName);
+                                     const Failure& f, TimePoint now) {
+  RecordStreamDead(txn, task.entity_id, f, now, ExchangeStreamName);
 }
 
 }  // namespace sluice::streams

@@ -37,7 +37,8 @@ class ExchangeStreamExtension final : public TaskExtension {
                                        const Completion& c, TimePoint now) override;
   void OnFailure(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
                  TimePoint now) override;
-  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint now) override;
+  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
+              TimePoint now) override;
 
  private:
   const StreamTiming timing_;

@@ -158,8 +158,8 @@ void StashStreamExtension::OnFailure(pqxx::dbtransaction& txn, const ExtensionTa
 }
 
 void StashStreamExtension::OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task,
-                                  TimePoint now) {
-  RecordStreamDead(txn, task.entity_id, now, StashStreamName);
+                                  const Failure& f, TimePoint now) {
+  RecordStreamDead(txn, task.entity_id, f, now, StashStreamName);
 }
 
 }  // namespace sluice::streams

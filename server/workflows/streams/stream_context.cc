@@ -53,12 +53,13 @@ void RecordStreamFailure(pqxx::dbtransaction& txn, int64_t entity_id, const Fail
   CheckpointStore::RecordError(txn, StreamOf(entity_id, stream_name), f.http_status, f.error, now);
 }
 
-void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, TimePoint now,
+void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, const Failure& f, TimePoint now,
                       const std::function<std::string(const std::string&)>& stream_name) {
   const std::string stream = StreamOf(entity_id, stream_name);
-  LOG(ERROR) << "stream " << stream
-             << " task dead-lettered: the stream stops until it is queued again (coordinator "
+  LOG(ERROR) << "stream " << stream << " task dead-lettered (" << f.error
+             << "): the stream stops until it is queued again (coordinator "
                 "restart with --poe_streams_enabled, or sluicectl enqueue)";
+  // OnFailure recorded the failure itself; this row says the stream stopped.
   CheckpointStore::RecordError(txn, stream, 0, "stream task dead-lettered", now);
 }
 

@@ -32,7 +32,7 @@ absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask
 void RecordStreamFailure(pqxx::dbtransaction& txn, int64_t entity_id, const Failure& f,
                          TimePoint now,
                          const std::function<std::string(const std::string&)>& stream_name);
-void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, TimePoint now,
+void RecordStreamDead(pqxx::dbtransaction& txn, int64_t entity_id, const Failure& f, TimePoint now,
                       const std::function<std::string(const std::string&)>& stream_name);
 
 }  // namespace sluice::streams

@@ -51,8 +51,10 @@ class TestExtension : public TaskExtension {
                     "failure " + std::to_string(f.http_status));
   }
 
-  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, TimePoint) override {
-    txn.exec_params("INSERT INTO ext_events (entity_id, what) VALUES ($1, 'dead')", task.entity_id);
+  void OnDead(pqxx::dbtransaction& txn, const ExtensionTask& task, const Failure& f,
+              TimePoint) override {
+    txn.exec_params("INSERT INTO ext_events (entity_id, what) VALUES ($1, $2)", task.entity_id,
+                    "dead " + std::to_string(f.http_status));
   }
 };
 
@@ -186,7 +188,7 @@ TEST_F(ExtensionTest, FailureHooksRunInTheFailuresTransaction) {
   f.permanent = true;
   f.http_status = 404;
   ASSERT_TRUE(queue_->Fail(f).ok());
-  EXPECT_EQ(db_->Count("SELECT count(*) FROM ext_events WHERE what = 'dead'"), 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM ext_events WHERE what = 'dead 404'"), 1);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM ext_events WHERE what = 'failure 404'"), 1);
   // A release never reached the upstream: no hook.
   ASSERT_TRUE(queue_->Enqueue(kKind, {6}, Priority::kManual).ok());

@@ -36,6 +36,19 @@ TEST(RetryPolicyTest, InvalidRequestDiesOnItsThirdAttempt) {
   }
 }
 
+TEST(RetryPolicyTest, AnUnreadableAnswerIsFetchedOnceMoreAfterAPauseThenGivenUp) {
+  RetryPolicyOptions o;
+  RetryPolicy policy(o);
+  for (int status : {200, 203}) {
+    SCOPED_TRACE(status);
+    RetryDecision first = policy.Decide(1, Http(status));
+    EXPECT_FALSE(first.dead);
+    // Long enough for a burst of garbled answers to pass.
+    EXPECT_GE(first.delay, o.bad_body_retry_after);
+    EXPECT_TRUE(policy.Decide(2, Http(status)).dead);
+  }
+}
+
 TEST(RetryPolicyTest, ThrottlingAndServerErrorsNeverDieBeforeMaxAttempts) {
   RetryPolicyOptions o;
   RetryPolicy policy(o);

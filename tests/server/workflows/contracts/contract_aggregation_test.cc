@@ -3,7 +3,9 @@
 // coordinator stores, drops, classifies and counts.
 #include <glog/logging.h>
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "tests/server/workflows/contracts/contract_test_util.h"
 
@@ -190,6 +192,56 @@ TEST_F(ContractAggregationTest, PoisonContractsAreSkippedAndTheRegionCompletes) 
                       std::to_string(refused) + ")"),
             2);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
+}
+
+TEST_F(ContractAggregationTest, AnItemListThatBreaksTheSchemaSkipsItsContractAtTheFirstAnswer) {
+  const int64_t poison =
+      SimPost("/sim/contracts/poison?region_id=10000002&mode=items_malformed")["contract_id"];
+  const std::string run = RunJob();
+  ASSERT_EQ(RunOutcome(run), "succeeded");
+
+  // Fetched once: the same answer would come every time.
+  EXPECT_EQ(sim_->Stats()["contracts"]["poison_item_fetches"].get<int64_t>(), 1);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_skips WHERE run_id = '" + run +
+                      "' AND region_id = 10000002 AND contract_id = " + std::to_string(poison) +
+                      " AND reason LIKE 'items: %quantity%'"),
+            1)
+      << db_.Query("SELECT string_agg(reason, ' | ') FROM contract_skips");
+  EXPECT_EQ(RunCounter(run, "errors"), 1) << "the skip is counted on the run";
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks WHERE kind = 'contract_items' AND "
+                      "attempts = 1 AND entity_id = " +
+                      std::to_string(poison)),
+            1);
+  // The contract stays listed, marked; its region's other item lists are in.
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM contracts WHERE items_error IS NOT NULL"), 1);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM contracts WHERE type IN ('item_exchange', "
+                      "'auction') AND items_fetched_at IS NULL AND contract_id <> " +
+                      std::to_string(poison)),
+            0);
+}
+
+TEST_F(ContractAggregationTest, ATruncatedItemListIsFetchedOnceMoreThenSkipped) {
+  const int64_t poison =
+      SimPost("/sim/contracts/poison?region_id=10000043&mode=items_truncated")["contract_id"];
+  const std::string run = RunJob();
+  ASSERT_EQ(RunOutcome(run), "succeeded");
+  // A run waits for first attempts only; the second fetch comes after the
+  // retry's backoff.
+  const std::string dead =
+      "SELECT count(*) FROM dead_tasks WHERE entity_id = " + std::to_string(poison);
+  for (int i = 0; i < 300 && db_.Count(dead) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  EXPECT_EQ(sim_->Stats()["contracts"]["poison_item_fetches"].get<int64_t>(), 2);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_skips WHERE region_id = 10000043 AND "
+                      "contract_id = " +
+                      std::to_string(poison) + " AND reason LIKE 'items: %malformed JSON%'"),
+            1)
+      << db_.Query("SELECT string_agg(reason, ' | ') FROM contract_skips");
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks WHERE attempts = 2 AND entity_id = " +
+                      std::to_string(poison)),
+            1);
 }
 
 }  // namespace

@@ -67,6 +67,7 @@ class ContractFixture : public ::testing::Test {
     co.dsn = dsn;
     co.db_pool_size = 6;
     co.scheduler.enabled = false;  // runs only when a test asks
+    co.queue.retry.bad_body_retry_after = std::chrono::milliseconds(500);
     co.scheduler.lock_connect_timeout = std::chrono::seconds(2);
     co.scheduler.stop_deadline = std::chrono::milliseconds(2000);
     co.throttle.esi_default = {100000, std::chrono::minutes(1)};
