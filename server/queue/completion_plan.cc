@@ -106,9 +106,10 @@ void CompletionPlan::Finish(TimePoint now) {
       if (kinds_.Find(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
       auto [it, inserted] =
           groups.emplace(std::make_tuple(d.kind, t.priority, d.force), discoveries_.size());
-      if (inserted) discoveries_.push_back(DiscoveryGroup{d.kind, t.priority, d.force, {}});
-      std::vector<int64_t>& ids = discoveries_[it->second].ids;
-      ids.insert(ids.end(), d.ids.begin(), d.ids.end());
+      if (inserted) discoveries_.push_back(DiscoveryGroup{d.kind, t.priority, d.force});
+      DiscoveryGroup& group = discoveries_[it->second];
+      group.forced_fresh_after = std::min(group.forced_fresh_after, t.enqueued_at);
+      group.ids.insert(group.ids.end(), d.ids.begin(), d.ids.end());
     }
     if (requeue_after.has_value()) {
       requeued_.push_back(Requeue{c.task_id, now + *requeue_after});

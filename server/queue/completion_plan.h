@@ -44,6 +44,8 @@ struct LockedTask {
   int64_t weight = 1;
   // What the last full answer discovered, replayed when a 304 has no body.
   std::vector<Discovery> last_discovered;
+  // When the task was queued: what it forces is fresh if checked since.
+  TimePoint enqueued_at;
 };
 
 class CompletionPlan {
@@ -70,7 +72,12 @@ class CompletionPlan {
   struct DiscoveryGroup {
     std::string kind;
     int priority = 0;
+    // A list route's ids are queued whatever their freshness, except those
+    // checked after the discovering task was queued (the earliest of the
+    // group's tasks): they are fresher than this list's answer, and fetching
+    // them again in the same run would only repeat a call.
     bool force = false;
+    TimePoint forced_fresh_after = TimePoint::max();
     std::vector<int64_t> ids;
   };
   struct Requeue {

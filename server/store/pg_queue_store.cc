@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -144,7 +145,8 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
   for (const auto& row : w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens))) {
     locked.push_back(LockedTask{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].c_str(),
                                 row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
-                                DiscoveriesFromJson(row[6].c_str())});
+                                DiscoveriesFromJson(row[6].c_str()),
+                                FromUnixSeconds(row[7].as<double>())});
   }
   CompletionPlan plan(batch, std::move(locked), *kinds_,
                       [&](const std::string& kind) { return extensions_->Find(kind) != nullptr; });
@@ -192,10 +194,21 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
   for (size_t g = 0; g < plan.discoveries().size(); ++g) {
     const CompletionPlan::DiscoveryGroup& d = plan.discoveries()[g];
     const std::string ids_text = PgArray(d.ids);
+    // A forced group skips only what was checked since its list task was
+    // queued (DiscoveryGroup::force), and never more than an unforced one.
+    const std::string cutoff =
+        d.force ? FormatRfc3339(std::max(d.forced_fresh_after, fresh_after)) : fresh_text;
     auto res = w.exec_params(
         queue_sql::InsertTasks(*kinds_->Find(d.kind), queue_sql::OnQueued::kLeave, false), d.kind,
-        ids_text, d.priority, now_text, d.force, fresh_text, 0);
-    plan.CreditQueued(g, static_cast<int>(res.size()));
+        ids_text, d.priority, now_text, false, cutoff, 0);
+    int queued = static_cast<int>(res.size());
+    if (queued > 0) {
+      std::vector<int64_t> inserted;
+      for (const auto& row : res) inserted.push_back(row[1].as<int64_t>());
+      queued -= static_cast<int>(
+          w.exec_params(queue_sql::kDropRefreshedMeanwhile, PgArray(inserted), cutoff).size());
+    }
+    plan.CreditQueued(g, queued);
     w.exec_params(queue_sql::kRaiseDiscoveredPriority, d.kind, ids_text, d.priority);
   }
   Hook("discovered");

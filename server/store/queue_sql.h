@@ -43,7 +43,7 @@ inline const std::string kExtend =
 // their last full answer discovered. $1 task ids, $2 tokens.
 inline constexpr char kLockBatch[] = R"sql(
 SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
-       COALESCE(e.discovered::text, '')
+       COALESCE(e.discovered::text, ''), EXTRACT(EPOCH FROM q.enqueued_at)::float8
   FROM discovery_queue q
   JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
     ON q.task_id = b.task_id AND q.lease_token = b.token
@@ -87,6 +87,18 @@ UPDATE discovery_queue q SET priority = $3
          ORDER BY task_id
            FOR UPDATE SKIP LOCKED) l
  WHERE q.task_id = l.task_id)sql";
+
+// Tasks a batch has just queued for entities another batch refreshed
+// meanwhile. InsertTasks judges freshness on its snapshot; when the entity's
+// own task is being completed at that moment, the insert waits for that
+// batch's row lock and, once it commits (deleting the row), inserts anyway:
+// the entity would be fetched twice. This statement's snapshot sees that
+// commit. $1 task ids just inserted, $2 fresh after. Returns the dropped ids.
+inline constexpr char kDropRefreshedMeanwhile[] = R"sql(
+DELETE FROM discovery_queue q USING entity_cache c
+ WHERE q.task_id = ANY($1::bigint[]) AND c.kind = q.kind AND c.entity_id = q.entity_id
+   AND c.checked_at >= $2::timestamptz
+RETURNING q.task_id)sql";
 
 // $1 task ids.
 inline constexpr char kDeleteTasks[] =
@@ -179,7 +191,7 @@ enum class OnQueued {
 // $6 freshness cutoff, $7 access increments already applied to existing
 // entity rows (a user's enqueue), counted on the task when no row exists.
 // Ids are deduplicated and sorted, so concurrent writers lock rows in the
-// same order. Returns (xmax = 0) AS inserted per row touched.
+// same order. Returns (xmax = 0) AS inserted, task_id per row touched.
 inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool count_access) {
   // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
   std::string weight = "0 * $7::bigint + 1";
@@ -202,12 +214,12 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
   if (on_queued == OnQueued::kLeave)
     return sql +
            "ON CONFLICT (kind, entity_id) DO NOTHING "
-           "RETURNING (xmax = 0) AS inserted";
+           "RETURNING (xmax = 0) AS inserted, task_id";
   sql +=
       "ON CONFLICT (kind, entity_id) DO UPDATE SET "
       "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
   if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
-  return sql + " RETURNING (xmax = 0) AS inserted";
+  return sql + " RETURNING (xmax = 0) AS inserted, task_id";
 }
 
 // $1 ids.

@@ -8,6 +8,7 @@
 namespace sluice::testing {
 namespace {
 
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 class CompletionTest : public QueueFixture {
@@ -97,6 +98,62 @@ TEST_F(CompletionTest, InjectedFailureAtAnyStageLeavesNothingPartial) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 1);
 }
 
+TEST_F(CompletionTest, AnEntityCompletedWhileAnotherBatchDiscoversItIsNotQueuedAgain) {
+  // Batch A completes character 2112000001; batch B completes a corporation
+  // that lists it. B judges freshness before A commits, then waits for A's
+  // lock on the character's task row, then (A committed, the row gone)
+  // inserts: unchecked, the character would be fetched again at once.
+  ASSERT_TRUE(queue_->Enqueue("character", {2112000001}, Priority::kManual).ok());
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
+  const LeasedTask character = LeaseOrDie({"character"}, 1).at(0);
+  const LeasedTask corporation = LeaseOrDie({"corporation"}, 1).at(0);
+  Completion character_done;
+  character_done.task_id = character.task_id;
+  character_done.fencing_token = character.fencing_token;
+  character_done.agent_id = "agent-a";
+  v1::EntityRecord r;
+  r.mutable_character()->set_character_id(2112000001);
+  r.mutable_character()->set_name("Pilot");
+  character_done.payload = Records({r});
+  const Completion corporation_done = CorporationDone(corporation);
+
+  static thread_local bool holds_a = false;
+  std::atomic<bool> a_ready{false}, release_a{false};
+  store_->set_fault_hook([&](const std::string& at) {
+    if (!holds_a || at != "before_commit") return;
+    a_ready = true;
+    for (int i = 0; i < 1000 && !release_a; ++i) std::this_thread::sleep_for(milliseconds(10));
+  });
+  const TimePoint now = clock_.Now();
+  const TimePoint fresh_after = now - options_.fresh_for;
+  std::vector<absl::StatusOr<CompletionOutcome>> a_out, b_out;
+  std::thread a([&] {
+    holds_a = true;
+    a_out = store_->CompleteBatch({&character_done}, now, fresh_after);
+  });
+  while (!a_ready) std::this_thread::sleep_for(milliseconds(5));
+  std::thread b([&] { b_out = store_->CompleteBatch({&corporation_done}, now, fresh_after); });
+  // B is waiting on A's row lock before A commits.
+  bool b_waits = false;
+  for (int i = 0; i < 500 && !b_waits; ++i) {
+    b_waits = db_->Count(
+                  "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND wait_event_type = 'Lock'") > 0;
+    if (!b_waits) std::this_thread::sleep_for(milliseconds(10));
+  }
+  release_a = true;
+  a.join();
+  b.join();
+  store_->set_fault_hook(nullptr);
+  EXPECT_TRUE(b_waits) << "the race was not set up: B never waited for A";
+  ASSERT_TRUE(a_out.at(0).ok()) << a_out[0].status();
+  ASSERT_TRUE(b_out.at(0).ok()) << b_out[0].status();
+
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE entity_id = 2112000001"), 0)
+      << "refreshed by A a moment ago: not queued again";
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE entity_id = 2112000002"), 1);
+}
+
 TEST_F(CompletionTest, NotModifiedRefreshesLastModifiedWithoutRewritingData) {
   ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
@@ -119,7 +176,7 @@ TEST_F(CompletionTest, NotModifiedRefreshesLastModifiedWithoutRewritingData) {
   EXPECT_EQ(db_->Query("SELECT etag FROM entity_cache"), "\"abc\"") << "304 keeps the ETag";
 }
 
-TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
+TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForcedByATaskQueuedSince) {
   // Corporation -> character -> corporation must not loop.
   ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
   auto t = LeaseOrDie({"corporation"}, 1);
@@ -139,7 +196,9 @@ TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   EXPECT_EQ(out->tasks_queued, 0);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
 
-  // Once the freshness window has passed, or when forced, it is queued.
+  // Forced (a list route), it is queued whatever its freshness, except when
+  // it was checked after the forcing task was queued: this character task
+  // was queued with the corporation's answer, so that answer is as fresh.
   auto chars2 = LeaseOrDie({"character"}, 1);
   ASSERT_EQ(chars2.size(), 1u);
   c.task_id = chars2[0].task_id;
@@ -147,6 +206,19 @@ TEST_F(CompletionTest, FreshEntitiesAreNotRediscoveredUnlessForced) {
   r.mutable_character()->set_character_id(chars2[0].entity_id);
   c.payload = Records({r});
   c.discovered[0].force = true;
+  out = queue_->Complete(c);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->tasks_queued, 0);
+
+  // A forcing task queued after the corporation was checked queues it.
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(queue_->Enqueue("character", {90000077}, Priority::kManual).ok());
+  auto chars3 = LeaseOrDie({"character"}, 1);
+  ASSERT_EQ(chars3.size(), 1u);
+  c.task_id = chars3[0].task_id;
+  c.fencing_token = chars3[0].fencing_token;
+  r.mutable_character()->set_character_id(chars3[0].entity_id);
+  c.payload = Records({r});
   out = queue_->Complete(c);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->tasks_queued, 1);
