@@ -22,8 +22,9 @@
 // serializes and parses back equal, proto3 strings being valid UTF-8), and
 // so is the kind's payload inside it; every timestamp is one
 // google.protobuf.Timestamp can hold; discovered ids are positive and
-// distinct; a Retry-After is within [0, kMaxRetryAfter]. Payloads that do
-// not unpack for a known, reported reason are counted instead (or fail with
+// distinct; a Retry-After is within [0, kMaxRetryAfter]; the payload's JSON
+// text fields hold no NUL byte. Payloads that break these for a known,
+// reported reason are counted instead (or fail with
 // SLUICE_FUZZ_STRICT=1; known_issues.h).
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/descriptor.h>
@@ -255,11 +256,11 @@ bool KnownPayloadIssue(const std::string& kind, const std::vector<HttpResponse>&
       return true;
     }
     // esi::ParseJson takes a NUL byte for the end of the body; killmail
-    // keeps the whole body, bytes after the NUL too.
+    // keeps the whole body in body_json, the NUL and what follows it too.
     if (kind == "killmail" && r.body.find('\0') != std::string::npos) {
       sluice::fuzz::KnownIssue(
-          "a JSON body ends at a NUL byte; killmail keeps what follows it in body_json, which then "
-          "does not unpack on the coordinator");
+          "a JSON body ends at a NUL byte; killmail keeps the NUL and what follows it in "
+          "body_json");
       return true;
     }
   }
@@ -278,6 +279,19 @@ void CheckPayload(const pb::Any& any, const std::string& kind,
     Fail("the payload (" + type + ") does not unpack");
   }
   CheckWire(*payload, "the payload (" + type + ")");
+  // A *_json field is JSON text the agent read or wrote, which never holds a
+  // raw NUL byte.
+  std::vector<const pb::FieldDescriptor*> fields;
+  payload->GetReflection()->ListFields(*payload, &fields);
+  for (const pb::FieldDescriptor* f : fields) {
+    if (f->type() != pb::FieldDescriptor::TYPE_STRING || f->is_repeated() ||
+        !absl::EndsWith(f->name(), "_json")) {
+      continue;
+    }
+    if (payload->GetReflection()->GetString(*payload, f).find('\0') == std::string::npos) continue;
+    if (KnownPayloadIssue(kind, answers)) return;
+    Fail("the payload's " + f->name() + " holds a NUL byte");
+  }
 }
 
 void CheckOutcome(const sluice::agent::TaskOutcome& out, const std::string& kind,
