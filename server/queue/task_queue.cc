@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "common/text.h"
 #include "server/queue/conflict_retry.h"
 
@@ -118,6 +119,7 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
     }
     const ClaimSlot slot{max_tasks, clock_->Now() + lease, agent_id};
     auto tasks = claims_.Claim(group_kinds, slot);
+    if (tasks.ok()) tasks = DeadLetterExhausted(agent_id, std::move(*tasks));
     const auto real_now = std::chrono::steady_clock::now();
     if (!tasks.ok() || !tasks->empty() || shutdown_ || real_now >= deadline) return tasks;
     // Nothing ready: sleep until new work is signalled in this process, or a
@@ -167,6 +169,33 @@ absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
   auto out = batcher_.Commit(c, now, now - options_.fresh_for);
   if (out.ok() && (out->tasks_queued > 0 || out->requeued_now)) NotifyWork();
   if (absl::IsInvalidArgument(out.status())) CountRejected(c, out.status());
+  return out;
+}
+
+std::vector<LeasedTask> TaskQueue::DeadLetterExhausted(const std::string& agent_id,
+                                                       std::vector<LeasedTask> tasks) {
+  std::vector<LeasedTask> out;
+  out.reserve(tasks.size());
+  for (LeasedTask& t : tasks) {
+    if (t.attempts < options_.retry.max_attempts) {
+      out.push_back(std::move(t));
+      continue;
+    }
+    Failure f;
+    f.task_id = t.task_id;
+    f.fencing_token = t.fencing_token;
+    f.agent_id = agent_id;
+    f.permanent = true;
+    f.error = absl::StrCat("out of attempts: ", t.attempts,
+                           ", the last of them leases that lapsed without a report (agents that "
+                           "crash or hang on this task?)");
+    auto dead = Fail(f);
+    if (!dead.ok()) {
+      // It stays this agent's lease: better one more try than a lost task.
+      LOG(WARNING) << "task " << t.task_id << " could not be dead-lettered: " << dead.status();
+      out.push_back(std::move(t));
+    }
+  }
   return out;
 }
 

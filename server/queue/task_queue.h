@@ -107,6 +107,12 @@ class TaskQueue {
   // whose answers are always refused reaches dead_tasks with the reason
   // instead of lapsing and being fetched again forever.
   void CountRejected(const Completion& completion, const absl::Status& why);
+  // Each lapsed lease counts an attempt (db/migrations/0013_lapsed_leases.sql):
+  // a claimed task whose attempts reached max_attempts that way is
+  // dead-lettered instead of handed out, so a task that kills or hangs every
+  // agent that takes it ends in dead_tasks. Returns the tasks to hand out.
+  std::vector<LeasedTask> DeadLetterExhausted(const std::string& agent_id,
+                                              std::vector<LeasedTask> tasks);
 
   // Bounds of what agents send (characters, bytes).
   static constexpr size_t kMaxAgentIdChars = 200;

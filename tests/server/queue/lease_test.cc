@@ -42,6 +42,44 @@ TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
   EXPECT_GT(second[0].fencing_token, first[0].fencing_token);
 }
 
+TEST_F(LeaseTest, ALapsedLeaseCountsAnAttemptAndTheTaskEndsInDeadTasksWhenOutOfThem) {
+  // A task that kills or hangs every agent taking it must not go round
+  // forever: each lapse counts, as a reported failure would.
+  options_.retry.max_attempts = 3;
+  ResetQueue();
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
+  for (int lapse = 0; lapse < 3; ++lapse) {
+    SCOPED_TRACE(lapse);
+    auto t = LeaseOrDie({"character"}, 10, "agent-" + std::to_string(lapse), seconds(30));
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].attempts, lapse);
+    clock_.Advance(seconds(31));
+  }
+  // (agent-2's lapse is counted by the claim that finds it, below.)
+  EXPECT_EQ(db_->Query("SELECT last_error FROM discovery_queue"),
+            "lease lapsed: agent-1 neither reported the task nor handed it back");
+  // Out of attempts: dead-lettered by the claim that finds it, not handed out.
+  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-9").empty());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM dead_tasks WHERE entity_id = 7 AND error LIKE "
+                       "'out of attempts: 3, the last of them leases that lapsed%'"),
+            1);
+  // A lease handed back or failed is not a lapse: no attempt beyond its own.
+  ASSERT_TRUE(queue_->Enqueue("character", {8}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
+  ASSERT_EQ(t.size(), 1u);
+  Failure release;
+  release.task_id = t[0].task_id;
+  release.fencing_token = t[0].fencing_token;
+  release.agent_id = "agent-a";
+  release.release = true;
+  ASSERT_TRUE(queue_->Fail(release).ok());
+  clock_.Advance(seconds(1));
+  t = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].attempts, 0);
+}
+
 TEST_F(LeaseTest, StaleFencingTokenIsRejectedAndWritesNothing) {
   ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto first = LeaseOrDie({"character"}, 1, "agent-a", seconds(5));
