@@ -3,9 +3,9 @@
 # UndefinedBehaviorSanitizer into build-fuzz/ (override with FUZZ_BUILD_DIR),
 # then runs each for FUZZ_SECONDS (default 20) over a copy of its seed corpus
 # in build-fuzz/fuzz-runs/<target>/ (FUZZ_RUNS_DIR; the repository's corpus is
-# only read). Prints the executions per target and the known issues met
-# (tests/fuzz/known_issues.h; SLUICE_FUZZ_STRICT=1 makes them failures);
-# exits non-zero if any target crashed, leaked, timed out or reported
+# only read), after replaying the inputs of tests/fuzz/regressions/<target>/
+# (what the targets once found). Prints the executions per target; exits
+# non-zero if any target crashed, leaked, timed out or reported
 # undefined behaviour (the reproducer and the log are left in its run
 # directory). FUZZ_ARGS adds libFuzzer flags, e.g. "-max_len=65536".
 #
@@ -58,8 +58,24 @@ for t in "${TARGETS[@]}"; do
     -artifact_prefix="$run/")
   if [ -f "tests/fuzz/$t.dict" ]; then args+=(-dict="$ROOT/tests/fuzz/$t.dict"); fi
   if [ -n "${FUZZ_ARGS:-}" ]; then read -r -a extra <<<"$FUZZ_ARGS" && args+=("${extra[@]}"); fi
-  echo "==> $t: ${SECONDS_EACH} s over $(find "$run/corpus" -type f | wc -l) seed(s)"
   rc=0
+  # Past findings first: each input run once (they may be larger than the
+  # run's max_len, so they are not part of the corpus).
+  regressions=()
+  if [ -d "tests/fuzz/regressions/$t" ]; then
+    mapfile -t regressions < <(find "tests/fuzz/regressions/$t" -type f | sort)
+  fi
+  if ((${#regressions[@]})); then
+    echo "==> $t: replaying ${#regressions[@]} past finding(s)"
+    "$BUILD_DIR/tests/fuzz/$t" "${regressions[@]}" >"$run/regressions.log" 2>&1 || rc=$?
+    if ((rc != 0)); then
+      failed+=("$t")
+      summary+=("$(printf '%-26s FAILED a past finding (exit %d): see %s/regressions.log' "$t" "$rc" "$run")")
+      tail -n 60 "$run/regressions.log"
+      continue
+    fi
+  fi
+  echo "==> $t: ${SECONDS_EACH} s over $(find "$run/corpus" -type f | wc -l) seed(s)"
   "$BUILD_DIR/tests/fuzz/$t" "${args[@]}" "$run/corpus" >"$run/log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$run/log" | tail -1)
@@ -75,7 +91,6 @@ for t in "${TARGETS[@]}"; do
     summary+=("$(printf '%-26s %12s execs %8s/s  cov %6s  corpus %5s' "$t" "${execs:-?}" \
       "${rate:-?}" "${cov:-?}" "$units")")
   fi
-  while IFS= read -r issue; do summary+=("    $issue"); done < <(grep -a '^known issue met by' "$run/log" || true)
 done
 
 echo "==> fuzzing summary (${SECONDS_EACH} s per target)"

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "agent/http/header_map.h"
 #include "common/http_date.h"
 #include "common/time_util.h"
 
@@ -60,9 +61,7 @@ TaskOutcome Complete(OutcomeClass cls, const sluice::v1::Task& task, const std::
   // A 304 need not repeat the ETag; keep the one we validated with.
   std::string etag = response.headers.GetOr("ETag");
   if (etag.empty() && cls == OutcomeClass::kNotModified) etag = task.etag();
-  // RFC 7232 ETags are ASCII; anything else would poison the proto (UTF-8).
-  if (SanitizeError(etag) != etag) etag.clear();
-  out.complete.set_etag(etag);
+  out.complete.set_etag(UsableEtag(std::move(etag)));
   if (auto expires = response.headers.Get("Expires")) {
     if (auto t = ParseHttpDate(*expires)) *out.complete.mutable_expires() = ToProto(*t);
   }

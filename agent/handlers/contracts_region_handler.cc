@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/all_handlers.h"
 #include "agent/handlers/esi_json.h"
+#include "agent/http/header_map.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -109,10 +110,10 @@ class ContractsRegionHandler final : public MultiRequestHandler {
       if (response->status == 304) {
         result->set_not_modified(true);
         result->set_etag(
-            response->headers.GetOr("ETag", known != etags.end() ? known->second : ""));
+            UsableEtag(response->headers.GetOr("ETag", known != etags.end() ? known->second : "")));
         continue;
       }
-      result->set_etag(response->headers.GetOr("ETag"));
+      result->set_etag(UsableEtag(response->headers.GetOr("ETag")));
       json body = json::array();
       if (!response->body.empty()) {
         auto parsed = esi::ParseJson(response->body, what);

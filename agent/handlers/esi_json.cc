@@ -27,7 +27,54 @@ std::string JoinUrl(const std::string& base, const std::string& path) {
   return out + path;
 }
 
+namespace {
+
+// Deeper than any answer ESI or PoE gives by far: nlohmann parses iteratively
+// but serialises recursively, and a body nested ~100,000 deep (200 KB)
+// overflowed an agent's stack in dump() (found by tests/fuzz).
+constexpr int kMaxJsonDepth = 256;
+
+// The deepest nesting of arrays and objects in `body`, outside strings;
+// stops counting past kMaxJsonDepth.
+int NestingDepth(const std::string& body) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxJsonDepth) break;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 absl::StatusOr<json> ParseJson(const std::string& body, const std::string& what) {
+  // nlohmann's parser stops at a NUL byte and accepts what came before: the
+  // rest of such a body would go unread (and, kept as text, unstorable).
+  if (body.find('\0') != std::string::npos) {
+    return absl::DataLossError(absl::StrCat(what, ": malformed JSON body (", body.size(),
+                                            " bytes): a NUL byte at offset ", body.find('\0')));
+  }
+  if (NestingDepth(body) > kMaxJsonDepth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": JSON body nested deeper than ", kMaxJsonDepth, " levels"));
+  }
   try {
     return json::parse(body);
   } catch (const json::exception& e) {

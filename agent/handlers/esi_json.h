@@ -37,7 +37,8 @@ std::optional<TimePoint> ParseIso8601(absl::string_view text);
 std::string JoinUrl(const std::string& base, const std::string& path);
 
 // The whole body as JSON, or DATA_LOSS naming `what` and the parse position
-// (a truncated or garbled body; schema errors are INVALID_ARGUMENT).
+// (a truncated or garbled body, or one with a NUL byte); INVALID_ARGUMENT for
+// one nested deeper than 256 levels (schema errors are INVALID_ARGUMENT too).
 absl::StatusOr<nlohmann::json> ParseJson(const std::string& body, const std::string& what);
 // A JSON object body.
 absl::StatusOr<nlohmann::json> ParseObject(const std::string& body, const std::string& what);

@@ -42,4 +42,11 @@ std::string HeaderMap::GetOr(std::string_view name, std::string fallback) const 
   return value ? *value : std::move(fallback);
 }
 
+std::string UsableEtag(std::string etag) {
+  for (unsigned char c : etag) {
+    if (c < 0x20 || c > 0x7e) return "";
+  }
+  return etag;
+}
+
 }  // namespace sluice::agent

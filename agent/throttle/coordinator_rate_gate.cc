@@ -227,11 +227,10 @@ void CoordinatorRateGate::Report(UpstreamObservation observation) {
   sluice::v1::Observation o;
   *o.mutable_route() = ToRouteRef(observation.route);
   o.set_status(observation.status);
-  for (const auto& [name, value] : observation.headers.entries()) {
-    if (!IsRateLimitHeader(name)) continue;
+  for (auto& [name, value] : ForwardedRateLimitHeaders(observation.headers)) {
     auto* h = o.add_headers();
-    h->set_name(name);
-    h->set_value(value);
+    h->set_name(std::move(name));
+    h->set_value(std::move(value));
   }
   *o.mutable_observed_at() = ToProto(observation.observed_at);
   o.set_lease_id(observation.lease_id);

@@ -1,13 +1,35 @@
 #include "agent/throttle/rate_limit_headers.h"
 
-#include "agent/http/header_map.h"
-
 namespace sluice::agent {
+namespace {
+
+bool PrintableAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 bool IsRateLimitHeader(std::string_view name) {
   return StartsWithIgnoreCase(name, "X-ESI-Error-Limit-") ||
          StartsWithIgnoreCase(name, "X-Ratelimit-") ||
          StartsWithIgnoreCase(name, "X-Rate-Limit-") || EqualsIgnoreCase(name, "Retry-After");
+}
+
+std::vector<std::pair<std::string, std::string>> ForwardedRateLimitHeaders(
+    const HeaderMap& headers) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : headers.entries()) {
+    if (!IsRateLimitHeader(name) || name.size() > kMaxForwardedHeaderName ||
+        value.size() > kMaxForwardedHeaderValue || !PrintableAscii(name) ||
+        !PrintableAscii(value)) {
+      continue;
+    }
+    out.emplace_back(name, value);
+  }
+  return out;
 }
 
 }  // namespace sluice::agent

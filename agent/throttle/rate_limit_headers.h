@@ -4,13 +4,32 @@
 #ifndef SLUICE_AGENT_THROTTLE_RATE_LIMIT_HEADERS_H_
 #define SLUICE_AGENT_THROTTLE_RATE_LIMIT_HEADERS_H_
 
+#include <cstddef>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/http/header_map.h"
 
 namespace sluice::agent {
 
 // X-ESI-Error-Limit-*, X-Ratelimit-* (ESI groups), X-Rate-Limit-* (PoE
 // policies, rules and states), Retry-After. Case-insensitive.
 bool IsRateLimitHeader(std::string_view name);
+
+// The largest header the coordinator takes in an observation
+// (server/service/throttle_service.cc refuses the whole batch otherwise).
+inline constexpr size_t kMaxForwardedHeaderName = 256;
+inline constexpr size_t kMaxForwardedHeaderValue = 8192;
+
+// The rate-limit headers of an answer as they go to the coordinator. A
+// header the coordinator could not take is left out, not sent: one that is
+// not printable ASCII (every rate-limit header ESI and PoE send is; other
+// bytes would make the observation unparseable as proto3 text and lose the
+// whole batch it travels in), or one larger than the bounds above.
+std::vector<std::pair<std::string, std::string>> ForwardedRateLimitHeaders(
+    const HeaderMap& headers);
 
 }  // namespace sluice::agent
 

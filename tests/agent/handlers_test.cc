@@ -393,6 +393,23 @@ TEST(EsiJsonTest, JoinUrlDropsTrailingSlashesOfTheBase) {
   EXPECT_EQ(esi::JoinUrl("http://h:1", "/x/"), "http://h:1/x/");
 }
 
+TEST(EsiJsonTest, ABodyWithANulByteIsNotJson) {
+  // nlohmann's parser would stop at the NUL and accept what came before.
+  auto parsed = esi::ParseJson(std::string("{\"a\": 1}\0garbage", 15), "thing 1");
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("NUL byte at offset 8"));
+}
+
+TEST(EsiJsonTest, ABodyNestedDeeperThanAnyAnswerIsRefusedBeforeParsing) {
+  EXPECT_TRUE(esi::ParseJson(std::string(256, '[') + std::string(256, ']'), "x").ok());
+  auto deep = esi::ParseJson(std::string(257, '[') + std::string(257, ']'), "thing 1");
+  EXPECT_EQ(deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(deep.status().message()), HasSubstr("nested deeper than 256"));
+  // Brackets inside strings (escaped quotes too) do not count.
+  const std::string in_string = "[\"" + std::string(300, '[') + "\\\"" + "\"]";
+  EXPECT_TRUE(esi::ParseJson(in_string, "x").ok()) << esi::ParseJson(in_string, "x").status();
+}
+
 TEST(EsiJsonTest, AddDiscoveredDropsNonPositiveAndDuplicateIds) {
   HandlerResult r;
   esi::AddDiscovered(&r, "corporation", {0, -5, 3, 3, 4}, false);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/throttle/rate_limit_headers.h"
+
 namespace sluice::agent {
 namespace {
 
@@ -13,6 +15,29 @@ TEST(HeaderMapTest, LookupIgnoresCaseAndKeepsFirst) {
   EXPECT_EQ(h.GetOr("ETAG"), "\"a\"");
   EXPECT_FALSE(h.Get("Expires").has_value());
   EXPECT_EQ(h.GetOr("Expires", "none"), "none");
+}
+
+TEST(HeaderMapTest, AnEtagIsPassedOnOnlyWhenItIsPrintableAscii) {
+  EXPECT_EQ(UsableEtag("W/\"abc-123\""), "W/\"abc-123\"");
+  EXPECT_EQ(UsableEtag(""), "");
+  // Latin-1 bytes would make the coordinator unable to read the result.
+  EXPECT_EQ(UsableEtag("\"caf\xe9\""), "");
+  EXPECT_EQ(UsableEtag("\"a\nb\""), "");
+}
+
+TEST(RateLimitHeadersTest, OnlyRateLimitHeadersTheCoordinatorCanTakeAreForwarded) {
+  HeaderMap h;
+  h.Add("X-Ratelimit-Group", "char-location");
+  h.Add("x-rate-limit-ip", "45:60:120");
+  h.Add("Retry-After", "30");
+  h.Add("Set-Cookie", "session=1");                     // not a rate-limit header
+  h.Add("X-Ratelimit-Limit", "150/15m\xe9");            // not UTF-8 text: would lose the batch
+  h.Add("X-Rate-Limit-Rules", std::string(9000, 'x'));  // over the coordinator's bound
+  h.Add(std::string("X-Ratelimit-") + std::string(300, 'y'), "1");  // name over its bound
+  using Pair = std::pair<std::string, std::string>;
+  EXPECT_EQ(ForwardedRateLimitHeaders(h), (std::vector<Pair>{{"X-Ratelimit-Group", "char-location"},
+                                                             {"x-rate-limit-ip", "45:60:120"},
+                                                             {"Retry-After", "30"}}));
 }
 
 }  // namespace

@@ -23,9 +23,7 @@
 // so is the kind's payload inside it; every timestamp is one
 // google.protobuf.Timestamp can hold; discovered ids are positive and
 // distinct; a Retry-After is within [0, kMaxRetryAfter]; the payload's JSON
-// text fields hold no NUL byte. Payloads that break these for a known,
-// reported reason are counted instead (or fail with
-// SLUICE_FUZZ_STRICT=1; known_issues.h).
+// text fields hold no NUL byte.
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -57,7 +55,6 @@
 #include "sluice/v1/contracts.pb.h"
 #include "sluice/v1/killmails.pb.h"
 #include "sluice/v1/poe.pb.h"
-#include "tests/fuzz/known_issues.h"
 
 namespace {
 
@@ -243,41 +240,13 @@ void CheckWire(const pb::Message& m, const std::string& what) {
   CheckTimestamps(m);
 }
 
-// The known issues (known_issues.h) that make a payload unparseable, by the
-// answers that cause them.
-bool KnownPayloadIssue(const std::string& kind, const std::vector<HttpResponse>& answers) {
-  for (const HttpResponse& r : answers) {
-    // contracts_region copies each page's ETag header into the payload as is.
-    if (kind == "contracts_region" &&
-        !sluice::CheckText("", r.headers.GetOr("ETag"), 0, 1 << 20).ok()) {
-      sluice::fuzz::KnownIssue(
-          "contracts_region puts an ETag that is not UTF-8 into its payload, which then does not "
-          "unpack on the coordinator");
-      return true;
-    }
-    // esi::ParseJson takes a NUL byte for the end of the body; killmail
-    // keeps the whole body in body_json, the NUL and what follows it too.
-    if (kind == "killmail" && r.body.find('\0') != std::string::npos) {
-      sluice::fuzz::KnownIssue(
-          "a JSON body ends at a NUL byte; killmail keeps the NUL and what follows it in "
-          "body_json");
-      return true;
-    }
-  }
-  return false;
-}
-
-void CheckPayload(const pb::Any& any, const std::string& kind,
-                  const std::vector<HttpResponse>& answers) {
+void CheckPayload(const pb::Any& any) {
   const std::string type = any.type_url().substr(any.type_url().rfind('/') + 1);
   const pb::Descriptor* d = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
   Expect(d != nullptr, "a payload of unknown type " + type);
   std::unique_ptr<pb::Message> payload(
       pb::MessageFactory::generated_factory()->GetPrototype(d)->New());
-  if (!payload->ParseFromString(any.value())) {
-    if (KnownPayloadIssue(kind, answers)) return;
-    Fail("the payload (" + type + ") does not unpack");
-  }
+  if (!payload->ParseFromString(any.value())) Fail("the payload (" + type + ") does not unpack");
   CheckWire(*payload, "the payload (" + type + ")");
   // A *_json field is JSON text the agent read or wrote, which never holds a
   // raw NUL byte.
@@ -289,13 +258,11 @@ void CheckPayload(const pb::Any& any, const std::string& kind,
       continue;
     }
     if (payload->GetReflection()->GetString(*payload, f).find('\0') == std::string::npos) continue;
-    if (KnownPayloadIssue(kind, answers)) return;
     Fail("the payload's " + f->name() + " holds a NUL byte");
   }
 }
 
-void CheckOutcome(const sluice::agent::TaskOutcome& out, const std::string& kind,
-                  const std::vector<HttpResponse>& answers) {
+void CheckOutcome(const sluice::agent::TaskOutcome& out) {
   if (out.is_complete()) {
     CheckWire(out.complete, "CompleteTaskRequest");
     for (const auto& d : out.complete.discovered()) {
@@ -303,7 +270,7 @@ void CheckOutcome(const sluice::agent::TaskOutcome& out, const std::string& kind
       std::set<int64_t> seen;
       for (int64_t id : d.ids()) Expect(id > 0 && seen.insert(id).second, "a bad discovered id");
     }
-    if (out.complete.has_payload()) CheckPayload(out.complete.payload(), kind, answers);
+    if (out.complete.has_payload()) CheckPayload(out.complete.payload());
   } else {
     CheckWire(out.fail, "FailTaskRequest");
     const sluice::Duration wait = sluice::FromProtoDuration(out.fail.retry_after());
@@ -357,7 +324,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HttpResponse response = answers.empty() ? HttpResponse{200, {}, ""} : answers.front();
     out = sluice::agent::DecideOutcome(handler, task, "fuzz-agent", response, now);
   }
-  CheckOutcome(out, line.kind, answers);
+  CheckOutcome(out);
   g_input = nullptr;
   return 0;
 }

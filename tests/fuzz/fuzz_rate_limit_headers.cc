@@ -11,14 +11,10 @@
 // of 1..64 [A-Za-z0-9._:-], positive token counts and periods, at most a
 // week; Retry-After at most kMaxRetryAfter); only the upstream's own headers
 // produce limits; a complete PoE policy has tiers for every rule; the
-// building blocks agree with the whole; the headers the agent forwards give
-// the throttler exactly the limits and problems all of them would (it
-// forwards everything the parser reads).
-//
-// Known issue (tests/fuzz/README.md): the agent forwards a rate-limit header
-// whose value is not UTF-8 as is, and the Observation then does not parse on
-// the coordinator (proto3 strings). Such inputs are counted and skip the
-// comparison, or fail with SLUICE_FUZZ_STRICT=1 (known_issues.h).
+// building blocks agree with the whole; what the agent forwards
+// (ForwardedRateLimitHeaders) always parses on the coordinator, and gives the
+// throttler exactly the limits and problems all the headers would when none
+// was left out as unsendable (it forwards everything the parser reads).
 #include <google/protobuf/stubs/logging.h>
 
 #include <algorithm>
@@ -39,7 +35,6 @@
 #include "common/http_date.h"
 #include "server/throttle/header_parser.h"
 #include "sluice/v1/throttle.pb.h"
-#include "tests/fuzz/known_issues.h"
 
 namespace {
 
@@ -231,22 +226,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const TimePoint now{std::chrono::seconds(1796515700)};  // 2026-12-06T00:08:20Z
 
   HeaderList all;
-  sluice::v1::Observation observation;  // as CoordinatorRateGate::Report builds it
+  size_t rate_limit_headers = 0;
   for (const auto& [name, value] : headers.entries()) {
     all.emplace_back(name, value);
     CheckValue(value);
-    if (!sluice::agent::IsRateLimitHeader(name)) continue;
+    if (sluice::agent::IsRateLimitHeader(name)) ++rate_limit_headers;
+  }
+  sluice::v1::Observation observation;  // as CoordinatorRateGate::Report builds it
+  for (auto& [name, value] : sluice::agent::ForwardedRateLimitHeaders(headers)) {
     sluice::v1::Header* h = observation.add_headers();
     h->set_name(name);
     h->set_value(value);
   }
   sluice::v1::Observation received;
-  const bool on_wire = received.ParseFromString(observation.SerializeAsString());
-  if (!on_wire) {
-    sluice::fuzz::KnownIssue(
-        "a forwarded rate-limit header that is not UTF-8 makes the "
-        "Observation unparseable on the coordinator");
-  }
+  Expect(received.ParseFromString(observation.SerializeAsString()),
+         "the forwarded headers do not parse on the coordinator");
+  // Every rate-limit header went, unless one could not be sent.
+  const bool on_wire = static_cast<size_t>(received.headers_size()) == rate_limit_headers;
   HeaderList forwarded;
   for (const auto& h : received.headers()) forwarded.emplace_back(h.name(), h.value());
 
