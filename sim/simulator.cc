@@ -215,11 +215,17 @@ void Simulator::RegisterRoutes() {
     if (body->is_object() && body->contains("kind") && (*body)["kind"].is_string()) {
       kind = ParseEntityKind((*body)["kind"].get<std::string>());
     }
+    std::optional<std::string> name;
+    if (body->is_object() && body->contains("name")) {
+      if (!(*body)["name"].is_string()) return Reply400(res, "name must be a string");
+      name = (*body)["name"].get<std::string>();
+    }
     if (!kind || !body->contains("id") || !(*body)["id"].is_number_integer()) {
       return Reply400(res,
-                      "want {\"kind\": \"alliance\"|\"corporation\"|\"character\", \"id\": <int>}");
+                      "want {\"kind\": \"alliance\"|\"corporation\"|\"character\", \"id\": <int>"
+                      "[, \"name\": <string>]}");
     }
-    absl::Status s = Mutate(*kind, (*body)["id"].get<int64_t>());
+    absl::Status s = Mutate(*kind, (*body)["id"].get<int64_t>(), std::move(name));
     if (absl::IsNotFound(s)) {
       res.status = 404;
       res.set_content(EsiError(s.message()), kJsonType);
@@ -449,9 +455,9 @@ absl::Status Simulator::SetFaults(const FaultConfig& faults) {
 
 FaultConfig Simulator::faults() const { return faults_->Get(); }
 
-absl::Status Simulator::Mutate(EntityKind kind, int64_t id) {
+absl::Status Simulator::Mutate(EntityKind kind, int64_t id, std::optional<std::string> name) {
   if (universe_ == nullptr) return absl::FailedPreconditionError("simulator not started");
-  return universe_->Mutate(kind, id, clock_->Now());
+  return universe_->Mutate(kind, id, clock_->Now(), std::move(name));
 }
 
 }  // namespace sluice::sim

@@ -26,7 +26,7 @@
 //   POST /sim/reset_limits  refill every budget and lift every restriction
 //   GET  /sim/faults        current fault rates
 //   POST /sim/faults        {"fault_5xx_rate": 0.1, ...}: change some rates
-//   POST /sim/mutate        {"kind": "corporation", "id": 98000123}
+//   POST /sim/mutate        {"kind": "corporation", "id": 98000123[, "name": "..."]}
 //   GET  /sim/universe      counts, id ranges and the seed
 //   GET  /sim/healthz       "ok"
 //   GET  /meta/openapi.json ESI's OpenAPI document with x-rate-limit (openapi.h)
@@ -41,6 +41,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -120,7 +121,7 @@ class Simulator {
   FaultConfig faults() const;
 
   // See Universe::Mutate. FailedPrecondition before Start().
-  absl::Status Mutate(EntityKind kind, int64_t id);
+  absl::Status Mutate(EntityKind kind, int64_t id, std::optional<std::string> name = std::nullopt);
   // Null before Start().
   const Universe* universe() const { return universe_.get(); }
   const SimConfig& config() const { return config_; }

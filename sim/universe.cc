@@ -251,6 +251,7 @@ std::optional<AllianceInfo> Universe::FindAlliance(int64_t id) const {
                            Word(h(2, rev.revision)), " ",
                            kAllianceSuffixes[Below(h(3, rev.revision), Len(kAllianceSuffixes))]);
   if (rev.revision > 0) absl::StrAppend(&info.name, " ", rev.revision);
+  if (rev.name) info.name = *rev.name;
   info.ticker = Ticker(h(4, 0), 3, 5);
   uint32_t begin = alliance_corp_offsets_[*a], end = alliance_corp_offsets_[*a + 1];
   uint32_t creator_corp = alliance_corps_[begin + Below(h(5, 0), end - begin)];
@@ -288,6 +289,7 @@ std::optional<CorporationInfo> Universe::FindCorporation(int64_t id) const {
       absl::StrCat(Word(h(11, rev.revision)), " ",
                    kCorporationSuffixes[Below(h(12, rev.revision), Len(kCorporationSuffixes))]);
   if (rev.revision > 0) absl::StrAppend(&info.name, " ", rev.revision);
+  if (rev.name) info.name = *rev.name;
   info.ticker = CorporationTicker(*c, 0);
   uint32_t begin = corp_member_offsets_[*c], end = corp_member_offsets_[*c + 1];
   info.member_count = static_cast<int>(end - begin);
@@ -323,7 +325,7 @@ std::optional<CharacterInfo> Universe::FindCharacter(int64_t id) const {
   auto h = [&](uint64_t salt, uint32_t r) { return Hash(EntityKind::kCharacter, id, r, salt); };
   CharacterInfo info;
   info.id = id;
-  info.name = absl::StrCat(Word(h(31, 0)), " ", Word(h(32, 0)));
+  info.name = rev.name ? *rev.name : absl::StrCat(Word(h(31, 0)), " ", Word(h(32, 0)));
   info.birthday = DateIn(h(33, 0), kEpochStart, kEpochEnd);
   info.gender = Below(h(34, 0), 2) == 0 ? "male" : "female";
   const Race& race = kRaces[Below(h(35, 0), Len(kRaces))];
@@ -338,7 +340,8 @@ std::optional<CharacterInfo> Universe::FindCharacter(int64_t id) const {
   return info;
 }
 
-absl::Status Universe::Mutate(EntityKind kind, int64_t id, TimePoint now) {
+absl::Status Universe::Mutate(EntityKind kind, int64_t id, TimePoint now,
+                              std::optional<std::string> name) {
   const std::vector<uint32_t>& ids = kind == EntityKind::kAlliance      ? alliance_ids_
                                      : kind == EntityKind::kCorporation ? corp_ids_
                                                                         : char_ids_;
@@ -347,6 +350,7 @@ absl::Status Universe::Mutate(EntityKind kind, int64_t id, TimePoint now) {
   Revision& rev = revisions_[RevisionKey(kind, static_cast<uint32_t>(id))];
   ++rev.revision;
   rev.modified = now;
+  if (name.has_value()) rev.name = std::move(name);
   return absl::OkStatus();
 }
 

@@ -97,8 +97,11 @@ class Universe {
 
   // Changes the entity's name and some attributes (never its memberships, so
   // member_count stays consistent) and sets its Last-Modified to `now`.
-  // NotFound if the id is unknown.
-  absl::Status Mutate(EntityKind kind, int64_t id, TimePoint now);
+  // `name`, when given, is served as the entity's name from then on, as is:
+  // a fault to inject (a NUL byte, a megabyte of text), which real ESI does
+  // not serve but a client must survive. NotFound if the id is unknown.
+  absl::Status Mutate(EntityKind kind, int64_t id, TimePoint now,
+                      std::optional<std::string> name = std::nullopt);
 
   TimePoint generated_at() const { return generated_at_; }
   // Counts, id ranges and a few sample ids, for tests and the demo.
@@ -108,6 +111,7 @@ class Universe {
   struct Revision {
     uint32_t revision = 0;
     TimePoint modified;
+    std::optional<std::string> name;  // served instead of the generated one
   };
 
   Universe(const UniverseConfig& config, TimePoint generated_at);
