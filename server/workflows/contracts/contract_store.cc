@@ -13,6 +13,7 @@
 #include "server/store/pg_pool.h"
 #include "server/store/savepoint.h"
 #include "server/workflows/contracts/contract_listing.h"
+#include "server/workflows/contracts/contract_schema.h"
 #include "server/workflows/contracts/contract_sql.h"
 #include "server/workflows/contracts/ship_classifier.h"
 
@@ -91,11 +92,24 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyRegion(pqxx::dbtransaction& t
       ReadRegionListing(region_id, result, StoredPageIds(txn, region_id));
   if (!listing.ok()) return listing.status();
 
-  // A batch the database refuses is redone one contract at a time so only
-  // the poison is skipped.
+  // A contract that breaks ESI's schema is skipped before any write; a batch
+  // the database still refuses is redone one contract at a time so only the
+  // poison is skipped.
   int upserted = 0;
   int skipped = 0;
-  for (const auto& part : ContractBatches(listing->contracts, settings_.batch_size)) {
+  std::vector<const v1::PublicContract*> valid;
+  for (const v1::PublicContract* c : listing->contracts) {
+    absl::Status s = contracts::CheckPublicContract(
+        *c, absl::StrCat("payload.contracts[", c->contract_id(), "]"));
+    if (s.ok()) {
+      valid.push_back(c);
+      continue;
+    }
+    RecordSkip(txn, run_id, region_id, std::max<int64_t>(0, c->contract_id()),
+               std::string(s.message()), now);
+    ++skipped;
+  }
+  for (const auto& part : ContractBatches(valid, settings_.batch_size)) {
     // Deadlocks and serialisation failures are not poison: UnderSavepoint
     // rethrows them and the whole completion batch is retried.
     absl::StatusOr<int> written = UnderSavepoint(txn, "sluice_contract_batch", "contracts", [&] {
@@ -173,6 +187,11 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyItems(pqxx::dbtransaction& tx
   json rows = json::array();
   std::set<int64_t> records;
   for (const v1::PublicContractItem& i : items->items()) {
+    if (absl::Status s = contracts::CheckContractItem(
+            i, absl::StrCat("payload.items[record ", i.record_id(), "]"));
+        !s.ok()) {
+      return s;
+    }
     if (!records.insert(i.record_id()).second) {
       return absl::InvalidArgumentError(absl::StrCat("payload.items: contract ", contract_id,
                                                      " lists record_id ", i.record_id(), " twice"));
@@ -263,9 +282,7 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyType(pqxx::dbtransaction& txn
     return absl::InvalidArgumentError(
         absl::StrCat("payload.type_id: ", type->type_id(), " is not the task's type ", type_id));
   }
-  if (type->name().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("payload.name: type ", type_id, " has no name"));
-  }
+  if (absl::Status s = contracts::CheckUniverseType(*type, "payload"); !s.ok()) return s;
   auto opt_double = [](bool has, double v) {
     return has ? std::optional<double>(v) : std::nullopt;
   };

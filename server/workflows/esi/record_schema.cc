@@ -1,8 +1,7 @@
 #include "server/workflows/esi/record_schema.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
+#include "common/field_checks.h"
 #include "common/text.h"
 
 namespace sluice::esi {
@@ -12,60 +11,43 @@ constexpr size_t kCharacterNameMax = 37;
 constexpr size_t kGroupNameMax = 50;  // corporations and alliances
 constexpr size_t kTickerMax = 5;
 
-absl::Status Id(const std::string& field, int64_t v) {
-  if (v > 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, ": must be positive, got ", v));
-}
-
-// Ids ESI may omit: 0 stands for absent.
-absl::Status OptionalId(const std::string& field, int64_t v) {
-  if (v >= 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, ": must be 0 (absent) or positive, got ", v));
-}
-
-absl::Status InRange(const std::string& field, double v, double lo, double hi) {
-  if (std::isfinite(v) && v >= lo && v <= hi) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, ": must be in ", lo, "..", hi, ", got ", v));
-}
-
 absl::Status Check(const v1::AllianceRecord& a, const std::string& f) {
   for (absl::Status s :
-       {Id(f + ".alliance_id", a.alliance_id()), CheckText(f + ".name", a.name(), 1, kGroupNameMax),
+       {CheckId(f + ".alliance_id", a.alliance_id()),
+        CheckText(f + ".name", a.name(), 1, kGroupNameMax),
         CheckText(f + ".ticker", a.ticker(), 1, kTickerMax),
-        OptionalId(f + ".creator_id", a.creator_id()),
-        OptionalId(f + ".creator_corporation_id", a.creator_corporation_id()),
-        OptionalId(f + ".executor_corporation_id", a.executor_corporation_id()),
-        OptionalId(f + ".faction_id", a.faction_id())}) {
+        CheckOptionalId(f + ".creator_id", a.creator_id()),
+        CheckOptionalId(f + ".creator_corporation_id", a.creator_corporation_id()),
+        CheckOptionalId(f + ".executor_corporation_id", a.executor_corporation_id()),
+        CheckOptionalId(f + ".faction_id", a.faction_id())}) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
 absl::Status Check(const v1::CorporationRecord& c, const std::string& f) {
-  for (absl::Status s :
-       {Id(f + ".corporation_id", c.corporation_id()),
-        CheckText(f + ".name", c.name(), 1, kGroupNameMax),
-        CheckText(f + ".ticker", c.ticker(), 1, kTickerMax),
-        OptionalId(f + ".creator_id", c.creator_id()),
-        OptionalId(f + ".member_count", c.member_count()), OptionalId(f + ".ceo_id", c.ceo_id()),
-        OptionalId(f + ".alliance_id", c.alliance_id()),
-        InRange(f + ".tax_rate", c.tax_rate(), 0, 1),
-        OptionalId(f + ".faction_id", c.faction_id())}) {
+  for (absl::Status s : {CheckId(f + ".corporation_id", c.corporation_id()),
+                         CheckText(f + ".name", c.name(), 1, kGroupNameMax),
+                         CheckText(f + ".ticker", c.ticker(), 1, kTickerMax),
+                         CheckOptionalId(f + ".creator_id", c.creator_id()),
+                         CheckOptionalId(f + ".member_count", c.member_count()),
+                         CheckOptionalId(f + ".ceo_id", c.ceo_id()),
+                         CheckOptionalId(f + ".alliance_id", c.alliance_id()),
+                         CheckInRange(f + ".tax_rate", c.tax_rate(), 0, 1),
+                         CheckOptionalId(f + ".faction_id", c.faction_id())}) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
 absl::Status Check(const v1::CharacterRecord& c, const std::string& f) {
-  for (absl::Status s :
-       {Id(f + ".character_id", c.character_id()),
-        CheckText(f + ".name", c.name(), 1, kCharacterNameMax),
-        OptionalId(f + ".race_id", c.race_id()), OptionalId(f + ".bloodline_id", c.bloodline_id()),
-        OptionalId(f + ".corporation_id", c.corporation_id()),
-        OptionalId(f + ".alliance_id", c.alliance_id()),
-        InRange(f + ".security_status", c.security_status(), -10, 10)}) {
+  for (absl::Status s : {CheckId(f + ".character_id", c.character_id()),
+                         CheckText(f + ".name", c.name(), 1, kCharacterNameMax),
+                         CheckOptionalId(f + ".race_id", c.race_id()),
+                         CheckOptionalId(f + ".bloodline_id", c.bloodline_id()),
+                         CheckOptionalId(f + ".corporation_id", c.corporation_id()),
+                         CheckOptionalId(f + ".alliance_id", c.alliance_id()),
+                         CheckInRange(f + ".security_status", c.security_status(), -10, 10)}) {
     if (!s.ok()) return s;
   }
   // ESI's enum; "" when a test double or an older agent leaves it out.
