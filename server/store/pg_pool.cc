@@ -79,6 +79,21 @@ absl::Status PgPool::StatusFromException(const std::exception& e) {
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return absl::UnavailableError("database unavailable: " + what);
   }
+  // libpqxx 6 throws the class-40 conflicts outside sql_error, without their
+  // SQLSTATE: a deadlock once surfaced as INTERNAL with the server's raw text
+  // and was never retried.
+  if (dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
+    return absl::AbortedError("transaction conflict (40P01), retry: " + what);
+  }
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr) {
+    return absl::AbortedError("transaction conflict (40001), retry: " + what);
+  }
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) {
+    return absl::UnavailableError("database unavailable (statement outcome unknown): " + what);
+  }
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) {
+    return absl::AbortedError("transaction conflict (40000), retry: " + what);
+  }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     // Class 08: connection exceptions; 57P0x: server shutting down / crash
@@ -87,7 +102,7 @@ absl::Status PgPool::StatusFromException(const std::exception& e) {
       return absl::UnavailableError("database unavailable: " + what);
     }
     if (state == "40001" || state == "40P01") {
-      return absl::AbortedError("transaction conflict, retry: " + what);
+      return absl::AbortedError("transaction conflict (" + state + "), retry: " + what);
     }
     return absl::InternalError("database error (" + state + "): " + what);
   }
@@ -107,6 +122,10 @@ absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& f
     broken = absl::IsUnavailable(status) || !conn->is_open();
   }
   if (broken) LOG(WARNING) << "dropping database connection: " << status;
+  // Deadlocks and serialisation failures are retried by the caller where it
+  // can (conflict_retry.h); each is still worth a line: they mean two
+  // transactions locked the same rows in different orders.
+  if (absl::IsAborted(status)) LOG(WARNING) << status;
   Return(std::move(conn), broken);
   return status;
 }

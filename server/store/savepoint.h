@@ -82,6 +82,8 @@ auto UnderSavepoint(pqxx::dbtransaction& txn, const char* name, const std::strin
     result = fn();
   } catch (const pqxx::broken_connection&) {
     throw;
+  } catch (const pqxx::transaction_rollback&) {
+    throw;  // libpqxx 6's class-40 conflicts (not sql_errors): the owner retries
   } catch (const pqxx::sql_error& e) {
     if (IsConflict(e)) throw;
     result = SqlErrorStatus(e, what);

@@ -2,7 +2,9 @@
 // when the database returns.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "server/store/pg_pool.h"
@@ -85,6 +87,42 @@ TEST(PgPoolTest, SqlErrorsAreInternalAndKeepTheConnection) {
   EXPECT_NE(s.message().find("42P01"), std::string::npos) << s;
   EXPECT_TRUE(Ping(pool).ok());
   EXPECT_EQ(pool.open_connections(), 1);
+}
+
+TEST(PgPoolTest, ADeadlockIsAbortedNamingItsSqlstate) {
+  TestDatabase db;
+  PgPool::Options o;
+  o.dsn = db.dsn();
+  o.size = 2;
+  PgPool pool(o);
+  ASSERT_TRUE(pool.Run([](pqxx::connection& c) {
+                    pqxx::nontransaction nt(c);
+                    nt.exec("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // Two transactions lock the same two rows in opposite orders.
+  std::atomic<int> first_locks{0};
+  auto cross = [&](int a, int b) {
+    return pool.Run([&, a, b](pqxx::connection& c) {
+      pqxx::work w(c);
+      w.exec("UPDATE t SET id = id WHERE id = " + std::to_string(a));
+      ++first_locks;
+      while (first_locks < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      w.exec("UPDATE t SET id = id WHERE id = " + std::to_string(b));
+      w.commit();
+      return absl::OkStatus();
+    });
+  };
+  absl::Status s1, s2;
+  std::thread t([&] { s1 = cross(1, 2); });
+  s2 = cross(2, 1);
+  t.join();
+  // PostgreSQL breaks the deadlock by aborting one of them.
+  const absl::Status& aborted = s1.ok() ? s2 : s1;
+  EXPECT_TRUE(s1.ok() != s2.ok()) << s1 << " / " << s2;
+  EXPECT_EQ(aborted.code(), absl::StatusCode::kAborted) << aborted;
+  EXPECT_NE(aborted.message().find("transaction conflict (40P01)"), std::string::npos) << aborted;
 }
 
 }  // namespace
