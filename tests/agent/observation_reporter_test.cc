@@ -108,6 +108,8 @@ TEST_F(ObservationReporterTest, SendsObservationsWithTheReturnsItIsHanded) {
   ASSERT_TRUE(WaitFor([&] { return throttler_.observations().size() == 2; }));
   EXPECT_THAT(SentKeys(), ElementsAre(1, 2));
   EXPECT_TRUE(WaitFor([&] { return throttler_.returned() == 2; }));
+  // The server has the batch before the reporter has its answer.
+  EXPECT_TRUE(WaitFor([&] { return reporter.stats().observations_sent == 2; }));
   ObservationReporter::Stats s = reporter.stats();
   EXPECT_EQ(s.observations_sent, 2);
   EXPECT_EQ(s.tokens_returned, 2);
