@@ -1,5 +1,7 @@
 #include "agent/http/header_map.h"
 
+#include "common/wire_limits.h"
+
 #include <cctype>
 
 namespace sluice::agent {
@@ -43,6 +45,7 @@ std::string HeaderMap::GetOr(std::string_view name, std::string fallback) const 
 }
 
 std::string UsableEtag(std::string etag) {
+  if (etag.size() > kMaxEtagChars) return "";
   for (unsigned char c : etag) {
     if (c < 0x20 || c > 0x7e) return "";
   }

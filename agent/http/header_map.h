@@ -39,10 +39,11 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 // Without leading and trailing spaces, tabs, CR and LF.
 std::string_view TrimWhitespace(std::string_view s);
 // An ETag as the agent passes it on (to the coordinator, and back upstream as
-// If-None-Match): as is when it is printable ASCII, otherwise "" (no
-// validator). RFC 7232 allows obs-text bytes, but the coordinator's proto3
-// strings must be UTF-8: one such ETag would make the whole result
-// unreadable.
+// If-None-Match): as is when it is printable ASCII and within
+// kMaxEtagChars (common/wire_limits.h), otherwise "" (no validator). RFC
+// 7232 allows obs-text bytes, but the coordinator's proto3 strings must be
+// UTF-8: one such ETag would make the whole result unreadable, and a longer
+// one the coordinator refuses.
 std::string UsableEtag(std::string etag);
 
 }  // namespace sluice::agent

@@ -22,11 +22,11 @@ std::vector<std::pair<std::string, std::string>> ForwardedRateLimitHeaders(
     const HeaderMap& headers) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [name, value] : headers.entries()) {
-    if (!IsRateLimitHeader(name) || name.size() > kMaxForwardedHeaderName ||
-        value.size() > kMaxForwardedHeaderValue || !PrintableAscii(name) ||
-        !PrintableAscii(value)) {
+    if (!IsRateLimitHeader(name) || name.size() > kMaxHeaderNameBytes ||
+        value.size() > kMaxHeaderValueBytes || !PrintableAscii(name) || !PrintableAscii(value)) {
       continue;
     }
+    if (out.size() >= static_cast<size_t>(kMaxObservationHeaders)) break;
     out.emplace_back(name, value);
   }
   return out;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/http/header_map.h"
+#include "common/wire_limits.h"
 
 namespace sluice::agent {
 
@@ -18,16 +19,12 @@ namespace sluice::agent {
 // policies, rules and states), Retry-After. Case-insensitive.
 bool IsRateLimitHeader(std::string_view name);
 
-// The largest header the coordinator takes in an observation
-// (server/service/throttle_service.cc refuses the whole batch otherwise).
-inline constexpr size_t kMaxForwardedHeaderName = 256;
-inline constexpr size_t kMaxForwardedHeaderValue = 8192;
-
 // The rate-limit headers of an answer as they go to the coordinator. A
 // header the coordinator could not take is left out, not sent: one that is
 // not printable ASCII (every rate-limit header ESI and PoE send is; other
 // bytes would make the observation unparseable as proto3 text and lose the
-// whole batch it travels in), or one larger than the bounds above.
+// whole batch it travels in), one larger than common/wire_limits.h allows,
+// or any past the number of headers an observation may carry.
 std::vector<std::pair<std::string, std::string>> ForwardedRateLimitHeaders(
     const HeaderMap& headers);
 

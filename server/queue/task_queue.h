@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/wire_limits.h"
 #include "server/queue/claim_batcher.h"
 #include "server/queue/completion_batcher.h"
 #include "server/queue/priority.h"
@@ -116,7 +117,6 @@ class TaskQueue {
 
   // Bounds of what agents send (characters, bytes).
   static constexpr size_t kMaxAgentIdChars = 200;
-  static constexpr size_t kMaxEtagChars = 256;
   static constexpr size_t kMaxErrorBytes = 4096;
 
   QueueStore* const store_;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/time_util.h"
+#include "common/wire_limits.h"
 #include "server/throttle/limits.h"
 
 namespace sluice {
@@ -22,9 +23,9 @@ namespace v1 = sluice::v1;
 using throttle::CallKey;
 
 constexpr size_t kMaxIdLength = 128;
-constexpr int kMaxHeaders = 200;
-constexpr size_t kMaxHeaderName = 256;
-constexpr size_t kMaxHeaderValue = 8192;
+constexpr int kMaxHeaders = kMaxObservationHeaders;
+constexpr size_t kMaxHeaderName = kMaxHeaderNameBytes;
+constexpr size_t kMaxHeaderValue = kMaxHeaderValueBytes;
 constexpr int kMaxBatch = 10000;
 constexpr int64_t kMaxAgeSeconds = 3600;
 constexpr std::chrono::milliseconds kCancelPoll{100};

@@ -23,6 +23,9 @@ TEST(HeaderMapTest, AnEtagIsPassedOnOnlyWhenItIsPrintableAscii) {
   // Latin-1 bytes would make the coordinator unable to read the result.
   EXPECT_EQ(UsableEtag("\"caf\xe9\""), "");
   EXPECT_EQ(UsableEtag("\"a\nb\""), "");
+  // Longer than the coordinator takes: it would refuse the whole result.
+  EXPECT_EQ(UsableEtag(std::string(kMaxEtagChars + 1, 'a')), "");
+  EXPECT_EQ(UsableEtag(std::string(kMaxEtagChars, 'a')), std::string(kMaxEtagChars, 'a'));
 }
 
 TEST(RateLimitHeadersTest, OnlyRateLimitHeadersTheCoordinatorCanTakeAreForwarded) {
@@ -38,6 +41,9 @@ TEST(RateLimitHeadersTest, OnlyRateLimitHeadersTheCoordinatorCanTakeAreForwarded
   EXPECT_EQ(ForwardedRateLimitHeaders(h), (std::vector<Pair>{{"X-Ratelimit-Group", "char-location"},
                                                              {"x-rate-limit-ip", "45:60:120"},
                                                              {"Retry-After", "30"}}));
+  HeaderMap many;
+  for (int i = 0; i < kMaxObservationHeaders + 5; ++i) many.Add("X-Rate-Limit-Ip", "1:1:1");
+  EXPECT_EQ(ForwardedRateLimitHeaders(many).size(), static_cast<size_t>(kMaxObservationHeaders));
 }
 
 }  // namespace
