@@ -39,32 +39,35 @@ absl::StatusOr<int64_t> ContractAggregationJob::Pending(const std::vector<int64_
   // the item lists of their contracts, and the types those contracts (or the
   // refresh batch) wait for. A task that failed once is retrying on its own
   // schedule and no longer holds the run.
-  std::vector<int64_t> contracts, types = refresh;
-  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    contracts.clear();
-    types = refresh;
-    pqxx::read_transaction r(conn);
-    const std::string regions = PgArray(options_.regions);
-    for (const auto& row : r.exec_params(contract_sql::kRegionContracts, regions)) {
-      contracts.push_back(row[0].as<int64_t>());
-    }
-    for (const auto& row : r.exec_params(contract_sql::kAwaitedTypes, regions)) {
-      types.push_back(row[0].as<int64_t>());
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  int64_t pending = 0;
-  const std::pair<const char*, const std::vector<int64_t>*> work[] = {
-      {contracts::kRegionKind, &options_.regions},
-      {contracts::kItemsKind, &contracts},
-      {contracts::kTypeKind, &types}};
-  for (const auto& [kind, ids] : work) {
-    auto n = queue_->CountFirstAttempts(kind, *ids);
-    if (!n.ok()) return n.status();
-    pending += *n;
-  }
-  return pending;
+  //
+  // Stage by stage, each stage's ids read only once the stage before is
+  // done: a completion commits its rows and the next stage's tasks together,
+  // so a snapshot taken after it sees both. (Reading the contracts before
+  // counting the regions let a region that committed in between end the run
+  // before its item lists were fetched.)
+  const std::string regions = PgArray(options_.regions);
+  // `base` plus the ids `sql` lists for the run's regions now.
+  auto ids_of = [&](const char* sql,
+                    const std::vector<int64_t>& base) -> absl::StatusOr<std::vector<int64_t>> {
+    std::vector<int64_t> ids;
+    absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+      ids = base;  // Run may call again on a fresh connection
+      pqxx::read_transaction r(conn);
+      for (const auto& row : r.exec_params(sql, regions)) ids.push_back(row[0].as<int64_t>());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return ids;
+  };
+  auto n = queue_->CountFirstAttempts(contracts::kRegionKind, options_.regions);
+  if (!n.ok() || *n > 0) return n;
+  auto listed = ids_of(contract_sql::kRegionContracts, {});
+  if (!listed.ok()) return listed.status();
+  n = queue_->CountFirstAttempts(contracts::kItemsKind, *listed);
+  if (!n.ok() || *n > 0) return n;
+  auto types = ids_of(contract_sql::kAwaitedTypes, refresh);
+  if (!types.ok()) return types.status();
+  return queue_->CountFirstAttempts(contracts::kTypeKind, *types);
 }
 
 absl::Status ContractAggregationJob::Finish(JobContext& ctx, const std::vector<int64_t>& refresh,
