@@ -44,11 +44,15 @@ std::string HeaderMap::GetOr(std::string_view name, std::string fallback) const 
   return value ? *value : std::move(fallback);
 }
 
-std::string UsableEtag(std::string etag) {
-  if (etag.size() > kMaxEtagChars) return "";
-  for (unsigned char c : etag) {
-    if (c < 0x20 || c > 0x7e) return "";
+bool IsPrintableAscii(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
   }
+  return true;
+}
+
+std::string UsableEtag(std::string etag) {
+  if (etag.size() > kMaxEtagChars || !IsPrintableAscii(etag)) return "";
   return etag;
 }
 

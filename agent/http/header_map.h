@@ -38,6 +38,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 // Without leading and trailing spaces, tabs, CR and LF.
 std::string_view TrimWhitespace(std::string_view s);
+// Every byte in 0x20..0x7e: what the rate-limit headers and ETags the agent
+// passes on must be (the coordinator's proto3 strings need UTF-8).
+bool IsPrintableAscii(std::string_view s);
 // An ETag as the agent passes it on (to the coordinator, and back upstream as
 // If-None-Match): as is when it is printable ASCII and within
 // kMaxEtagChars (common/wire_limits.h), otherwise "" (no validator). RFC

@@ -1,16 +1,6 @@
 #include "agent/throttle/rate_limit_headers.h"
 
 namespace sluice::agent {
-namespace {
-
-bool PrintableAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 bool IsRateLimitHeader(std::string_view name) {
   return StartsWithIgnoreCase(name, "X-ESI-Error-Limit-") ||
@@ -23,7 +13,8 @@ std::vector<std::pair<std::string, std::string>> ForwardedRateLimitHeaders(
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [name, value] : headers.entries()) {
     if (!IsRateLimitHeader(name) || name.size() > kMaxHeaderNameBytes ||
-        value.size() > kMaxHeaderValueBytes || !PrintableAscii(name) || !PrintableAscii(value)) {
+        value.size() > kMaxHeaderValueBytes || !IsPrintableAscii(name) ||
+        !IsPrintableAscii(value)) {
       continue;
     }
     if (out.size() >= static_cast<size_t>(kMaxObservationHeaders)) break;

@@ -23,9 +23,6 @@ namespace v1 = sluice::v1;
 using throttle::CallKey;
 
 constexpr size_t kMaxIdLength = 128;
-constexpr int kMaxHeaders = kMaxObservationHeaders;
-constexpr size_t kMaxHeaderName = kMaxHeaderNameBytes;
-constexpr size_t kMaxHeaderValue = kMaxHeaderValueBytes;
 constexpr int kMaxBatch = 10000;
 constexpr int64_t kMaxAgeSeconds = 3600;
 constexpr std::chrono::milliseconds kCancelPoll{100};
@@ -82,16 +79,18 @@ grpc::Status ToObservation(const v1::Observation& in, const std::string& prefix,
     return ToGrpcStatus(st);
   }
   out->status = in.status();
-  if (in.headers_size() > kMaxHeaders) {
-    return Invalid(absl::StrCat(prefix, ".headers must have at most ", kMaxHeaders, " entries"));
+  if (in.headers_size() > kMaxObservationHeaders) {
+    return Invalid(
+        absl::StrCat(prefix, ".headers must have at most ", kMaxObservationHeaders, " entries"));
   }
   out->headers.reserve(in.headers_size());
   for (int i = 0; i < in.headers_size(); ++i) {
     const v1::Header& h = in.headers(i);
-    if (h.name().empty() || h.name().size() > kMaxHeaderName ||
-        h.value().size() > kMaxHeaderValue) {
-      return Invalid(absl::StrCat(prefix, ".headers[", i, "] needs a name of 1..", kMaxHeaderName,
-                                  " characters and a value of at most ", kMaxHeaderValue));
+    if (h.name().empty() || h.name().size() > kMaxHeaderNameBytes ||
+        h.value().size() > kMaxHeaderValueBytes) {
+      return Invalid(absl::StrCat(prefix, ".headers[", i, "] needs a name of 1..",
+                                  kMaxHeaderNameBytes, " characters and a value of at most ",
+                                  kMaxHeaderValueBytes));
     }
     out->headers.emplace_back(h.name(), h.value());
   }
