@@ -123,6 +123,9 @@ void Coordinator::HealthLoop() {
       if (absl::Status folded = queue_->FoldCounts(); !folded.ok()) {
         LOG_EVERY_N(WARNING, 30) << "folding queue counts: " << folded;
       }
+      if (absl::Status checked = queue_store_->CheckReadyIndex(); !checked.ok()) {
+        LOG_EVERY_N(WARNING, 30) << "checking the ready index: " << checked;
+      }
     }
     if (serving != last) {
       if (serving) {

@@ -30,8 +30,8 @@ class QueueStore {
  public:
   virtual ~QueueStore() = default;
 
-  // Leases the most urgent ready tasks of `kinds` to a group of claimers
-  // (see sluice_claim): slot i gets up to slots[i].limit, the first slot the
+  // Leases the most urgent ready tasks of `kinds` to a group of claimers,
+  // within the highest priority that has ready tasks: slot i gets up to slots[i].limit, the first slot the
   // most urgent. One result per slot, in order.
   virtual absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(
       const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots,
@@ -87,6 +87,11 @@ class QueueStore {
   // Tasks of `kind` for `ids` that have not failed yet.
   virtual absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
                                                      const std::vector<int64_t>& ids) = 0;
+
+  // The queue's table was written behind the store's back (an operator's
+  // SQL, a test): whatever the store keeps in memory of it is rebuilt before
+  // the next claim.
+  virtual void ReloadBeforeNextClaim() {}
 };
 
 }  // namespace sluice

@@ -15,8 +15,8 @@
 
 namespace sluice {
 
-// discovery_queue.state. The claim function (db/migrations/0002_claim.sql)
-// and every statement of the queue store use these numbers.
+// discovery_queue.state. Every statement of the queue store
+// (server/store/queue_sql.h) and the migrations' triggers use these numbers.
 enum class TaskState : int {
   kReady = 0,    // claimable now
   kLeased = 1,   // held by an agent until available_at (= locked_until)

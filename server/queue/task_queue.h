@@ -78,6 +78,8 @@ class TaskQueue {
   absl::StatusOr<EnqueueOutcome> EnqueueAllKnown(const std::string& kind, Priority priority);
   absl::StatusOr<std::vector<KindStats>> Stats();
   absl::Status FoldCounts() { return store_->FoldCounts(); }
+  // See QueueStore::ReloadBeforeNextClaim.
+  void ReloadBeforeNextClaim() { store_->ReloadBeforeNextClaim(); }
   absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(std::optional<TimePoint> since);
   // Of `ids`, those neither queued nor dead-lettered as `kind`.
   absl::StatusOr<std::vector<int64_t>> Unqueued(const std::string& kind,

@@ -1,6 +1,6 @@
 // The urgency of a queued entity: (now - last_modified) * (access_count + 1).
-// The claim function in db/migrations/0002_claim.sql computes the same value
-// in SQL; this copy is the reference the tests compare it against.
+// The ready index (ready_index.h) ranks claims by it; the tests' brute-force
+// orderings use it too.
 #ifndef SLUICE_SERVER_QUEUE_URGENCY_H_
 #define SLUICE_SERVER_QUEUE_URGENCY_H_
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/time_util.h"
 #include "server/queue/completion_plan.h"
@@ -66,37 +67,168 @@ nlohmann::json CacheRows(const std::vector<CompletionPlan::CacheEntry>& entries)
   return rows;
 }
 
+// A row as ReadyColumns lists it, from column `at` on; nullopt unless ready.
+std::optional<ReadyTask> ReadyRow(const pqxx::row& row, int at) {
+  if (row[at + 5].as<int>() != StateValue(TaskState::kReady)) return std::nullopt;
+  return ReadyTask{row[at].as<int64_t>(), row[at + 1].c_str(), row[at + 2].as<int>(),
+                   row[at + 3].as<int64_t>(),
+                   TimePoint(std::chrono::microseconds(row[at + 4].as<int64_t>()))};
+}
+
 }  // namespace
+
+absl::Status PgQueueStore::ReloadReadyIndex() {
+  ready_.BeginReload();
+  std::vector<ReadyTask> loaded;
+  // One cursor: one snapshot, taken after BeginReload (see ReadyIndex).
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    loaded.clear();
+    pqxx::read_transaction r(conn);
+    r.exec("DECLARE ready_rows NO SCROLL CURSOR FOR " + queue_sql::kLoadReady);
+    while (true) {
+      auto page = r.exec("FETCH 50000 FROM ready_rows");
+      if (page.empty()) break;
+      for (const auto& row : page) {
+        if (auto t = ReadyRow(row, 0)) loaded.push_back(std::move(*t));
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    ready_.AbortReload();
+    return s;
+  }
+  ready_.FinishReload(loaded);
+  LOG(INFO) << "ready index loaded: " << loaded.size() << " ready tasks";
+  return absl::OkStatus();
+}
+
+absl::Status PgQueueStore::EnsureReadyIndex() {
+  if (ready_loaded_.load(std::memory_order_acquire)) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  if (ready_loaded_.load(std::memory_order_acquire)) return absl::OkStatus();
+  absl::Status s = ReloadReadyIndex();
+  if (s.ok()) ready_loaded_.store(true, std::memory_order_release);
+  return s;
+}
+
+void PgQueueStore::ReloadBeforeNextClaim() { ready_loaded_.store(false); }
+
+absl::Status PgQueueStore::CheckReadyIndex() {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  if (!ready_loaded_.load()) return absl::OkStatus();  // the next claim loads it
+  std::map<std::string, int64_t> in_db;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    in_db.clear();
+    pqxx::read_transaction r(conn);
+    for (const auto& row : r.exec(queue_sql::kCounts)) {
+      if (row[1].as<int>() == StateValue(TaskState::kReady))
+        in_db[row[0].c_str()] = row[2].as<int64_t>();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  const std::map<std::string, int64_t> in_index = ready_.Sizes();
+  std::map<std::string, int64_t> missing;
+  for (const auto& [kind, n] : in_db) {
+    auto it = in_index.find(kind);
+    const int64_t have = it == in_index.end() ? 0 : it->second;
+    if (n > have) missing[kind] = n - have;
+  }
+  // Rows in flight (committed, not applied yet) show as missing for a
+  // moment; a shortfall seen twice in a row, unchanged, is real.
+  const bool reload = !missing.empty() && missing == last_missing_;
+  last_missing_ = missing;
+  if (!reload) return absl::OkStatus();
+  for (const auto& [kind, n] : missing) {
+    LOG(WARNING) << "ready index misses " << n << " ready " << kind
+                 << " tasks (the queue table was written by something other than this "
+                    "coordinator): reloading it";
+  }
+  ++reloads_;
+  last_missing_.clear();
+  return ReloadReadyIndex();
+}
+
+absl::Status PgQueueStore::PromoteDue(TimePoint now) {
+  std::vector<ReadyTask> promoted;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    promoted.clear();
+    // One statement, atomic by itself: one round trip, no BEGIN/COMMIT.
+    pqxx::nontransaction nt(conn);
+    for (const auto& row : nt.exec_params(queue_sql::kPromoteDue, FormatRfc3339(now))) {
+      if (auto t = ReadyRow(row, 0)) promoted.push_back(std::move(*t));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  for (const ReadyTask& t : promoted) ready_.Upsert(t);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots, TimePoint now) {
-  std::vector<std::string> limits, untils, agents;
+  if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;
+  if (absl::Status s = PromoteDue(now); !s.ok()) return s;
+  std::vector<std::string> untils, agents;
+  int total = 0;
   for (const ClaimSlot& slot : slots) {
-    limits.push_back(std::to_string(slot.limit));
     untils.push_back(FormatRfc3339(slot.lease_until));
     agents.push_back(slot.agent_id);
+    total += std::max(slot.limit, 0);
   }
   std::vector<std::vector<LeasedTask>> out;
+  // Taken from the index by an attempt that has not committed: put back if
+  // it fails (Run may try again on a fresh connection).
+  std::vector<ReadyTask> taken;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    pqxx::work w(conn);
-    auto res = w.exec_params(queue_sql::kClaim, PgTextArray(kinds), PgTextArray(limits),
-                             FormatRfc3339(now), PgTextArray(untils), PgTextArray(agents));
+    if (!taken.empty()) ready_.Restore(taken);
+    taken.clear();
     out.assign(slots.size(), {});
-    for (const auto& row : res) {
-      const int slot = row[0].as<int>();
-      if (slot < 1 || slot > static_cast<int>(slots.size())) {
-        return absl::InternalError("sluice_claim returned slot " + std::to_string(slot));
+    pqxx::work w(conn);
+    // Rows the index held a moment too long are not leased; the claim takes
+    // the next ones, a few times at most.
+    for (int round = 0; round < 3; ++round) {
+      std::vector<int64_t> ids;
+      std::vector<int64_t> slot_of;
+      std::vector<ReadyTask> chosen;
+      int wanted = 0;
+      for (size_t i = 0; i < slots.size(); ++i) {
+        wanted += std::max(slots[i].limit - static_cast<int>(out[i].size()), 0);
       }
-      LeasedTask t;
-      t.task_id = row[1].as<int64_t>();
-      t.kind = row[2].c_str();
-      t.entity_id = row[3].as<int64_t>();
-      t.fencing_token = row[4].as<int64_t>();
-      t.locked_until = FromUnixSeconds(row[5].as<double>());
-      t.attempts = row[6].as<int>();
-      t.priority = row[7].as<int>();
-      t.etag = row[8].c_str();
-      out[slot - 1].push_back(std::move(t));
+      if (wanted == 0) break;
+      chosen = ready_.Take(kinds, wanted, now);
+      if (chosen.empty()) break;
+      // Most urgent first: slot 1 first.
+      size_t next = 0;
+      for (size_t i = 0; i < slots.size() && next < chosen.size(); ++i) {
+        for (int k = static_cast<int>(out[i].size()); k < slots[i].limit && next < chosen.size();
+             ++k) {
+          ids.push_back(chosen[next++].task_id);
+          slot_of.push_back(static_cast<int64_t>(i) + 1);
+        }
+      }
+      taken.insert(taken.end(), chosen.begin(), chosen.end());
+      std::map<int64_t, size_t> rank;
+      for (size_t i = 0; i < ids.size(); ++i) rank[ids[i]] = i;
+      std::vector<std::pair<size_t, LeasedTask>> leased;
+      for (const auto& row : w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slot_of),
+                                           PgTextArray(untils), PgTextArray(agents))) {
+        LeasedTask t;
+        t.task_id = row[1].as<int64_t>();
+        t.kind = row[2].c_str();
+        t.entity_id = row[3].as<int64_t>();
+        t.fencing_token = row[4].as<int64_t>();
+        t.locked_until = FromUnixSeconds(row[5].as<double>());
+        t.attempts = row[6].as<int>();
+        t.priority = row[7].as<int>();
+        t.etag = row[8].c_str();
+        leased.emplace_back(rank[t.task_id], std::move(t));
+      }
+      std::sort(leased.begin(), leased.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [r, t] : leased) out[slot_of[r] - 1].push_back(std::move(t));
+      if (leased.size() == ids.size()) break;
     }
     // Workflow kinds add their context in the claim's transaction: if that
     // fails, the claim rolls back and nothing is leased.
@@ -111,9 +243,16 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
       if (!filled.ok()) return filled;
     }
     w.commit();
+    taken.clear();
     return absl::OkStatus();
   });
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    // Nothing was leased: what was taken is ready still. (Were the commit
+    // to have landed unseen, a row put back is one the lease statement
+    // leaves out.)
+    ready_.Restore(taken);
+    return s;
+  }
   return out;
 }
 
@@ -134,7 +273,7 @@ absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_
 
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-    TimePoint fresh_after) {
+    TimePoint fresh_after, std::vector<ReadyTask>* ready) {
   // Lock every task of the batch that still holds the presented token.
   std::vector<int64_t> ids, tokens;
   for (const Completion* c : batch) {
@@ -205,11 +344,22 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     if (queued > 0) {
       std::vector<int64_t> inserted;
       for (const auto& row : res) inserted.push_back(row[1].as<int64_t>());
-      queued -= static_cast<int>(
-          w.exec_params(queue_sql::kDropRefreshedMeanwhile, PgArray(inserted), cutoff).size());
+      std::set<int64_t> dropped;
+      for (const auto& row :
+           w.exec_params(queue_sql::kDropRefreshedMeanwhile, PgArray(inserted), cutoff)) {
+        dropped.insert(row[0].as<int64_t>());
+      }
+      queued -= static_cast<int>(dropped.size());
+      for (const auto& row : res) {
+        auto t = ReadyRow(row, 1);
+        if (t && dropped.count(t->task_id) == 0) ready->push_back(std::move(*t));
+      }
     }
     plan.CreditQueued(g, queued);
-    w.exec_params(queue_sql::kRaiseDiscoveredPriority, d.kind, ids_text, d.priority);
+    for (const auto& row :
+         w.exec_params(queue_sql::kRaiseDiscoveredPriority, d.kind, ids_text, d.priority)) {
+      if (auto t = ReadyRow(row, 0)) ready->push_back(std::move(*t));
+    }
   }
   Hook("discovered");
 
@@ -225,12 +375,17 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) {
   std::vector<absl::StatusOr<CompletionOutcome>> results;
+  std::vector<ReadyTask> ready;  // discovered tasks, for the ready index
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     results.clear();  // Run may try again on a fresh connection
+    ready.clear();
     pqxx::work w(conn);
-    results = CommitBatch(w, batch, now, fresh_after);
+    results = CommitBatch(w, batch, now, fresh_after, &ready);
     return absl::OkStatus();
   });
+  if (s.ok()) {
+    for (const ReadyTask& t : ready) ready_.Upsert(t);
+  }
   if (!s.ok()) {
     // The transaction failed: nothing was written. Completions refused
     // before it (a stale token) keep their own answer.
@@ -308,6 +463,7 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
   const TaskKind* kind = kinds_->Find(kind_name);
   if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
   EnqueueOutcome outcome;
+  std::vector<ReadyTask> ready;  // for the ready index, once committed
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     outcome = EnqueueOutcome{};
     pqxx::work w(conn);
@@ -318,17 +474,20 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
     auto res =
         w.exec_params(queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting),
                       kind_name, arr, priority, ts, true, ts, counting ? 1 : 0);
+    ready.clear();
     for (const auto& row : res) {
       if (row[0].as<bool>()) {
         ++outcome.enqueued;
       } else {
         ++outcome.already_queued;
       }
+      if (auto t = ReadyRow(row, 1)) ready.push_back(std::move(*t));
     }
     w.commit();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  for (const ReadyTask& t : ready) ready_.Upsert(t);
   return outcome;
 }
 

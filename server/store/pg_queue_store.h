@@ -1,13 +1,15 @@
 // PgQueueStore: the task queue on PostgreSQL (tables in db/migrations, every
 // statement in store/queue_sql.h).
 //
-// Claims go through the sluice_claim() function (exact urgency order without
-// scanning the queue). Completions are committed in batches: one transaction
-// locks the batch's tasks by fencing token, lets a CompletionPlan decide what
-// goes in (server/queue/completion_plan.h), has each kind's TaskExtension
-// write its payloads, then writes cache state with one statement, queues
-// discovered ids with one statement per (kind, priority, force), and deletes
-// or requeues the tasks. Each task's result is all-or-nothing; a stale token
+// Claims rank the ready tasks in memory (server/queue/ready_index.h: exact
+// urgency order in time independent of the queue's length), then lease the
+// chosen rows by primary key; the index is loaded from the table before the
+// first claim and kept by every statement of this store that makes a row
+// ready, applied once its transaction commits. Completions are committed in batches: one
+// transaction locks the batch's tasks by fencing token, lets a CompletionPlan decide what goes in
+// (server/queue/completion_plan.h), has each kind's TaskExtension write its payloads, then writes
+// cache state with one statement, queues discovered ids with one statement per (kind, priority,
+// force), and deletes or requeues the tasks. Each task's result is all-or-nothing; a stale token
 // writes nothing.
 //
 // Ownership: borrows the pool and the registries; they must outlive it.
@@ -15,10 +17,14 @@
 #ifndef SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
 #define SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
 
+#include <atomic>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "server/queue/queue_store.h"
+#include "server/queue/ready_index.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/pg_pool.h"
 #include "server/store/task_extension.h"
@@ -60,20 +66,46 @@ class PgQueueStore final : public QueueStore {
                                                 const std::vector<int64_t>& ids) override;
   absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
                                              const std::vector<int64_t>& ids) override;
+  void ReloadBeforeNextClaim() override;
+
+  // Compares the ready index with the queue's counters and reloads it when
+  // it misses ready rows at two checks in a row (the table was written by
+  // something other than this store). The coordinator's health loop calls it
+  // every few seconds.
+  absl::Status CheckReadyIndex();
+  // Times CheckReadyIndex reloaded the index.
+  int64_t ready_index_reloads() const { return reloads_.load(); }
+  // Ready tasks the index holds, per kind.
+  std::map<std::string, int64_t> ready_index_sizes() const { return ready_.Sizes(); }
 
  private:
   void Hook(const std::string& stage) {
     if (fault_hook_) fault_hook_(stage);
   }
   // One batch, in one transaction (Run may call it again on a new connection).
+  // Appends the rows it made ready to `ready`.
   std::vector<absl::StatusOr<CompletionOutcome>> CommitBatch(
       pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-      TimePoint fresh_after);
+      TimePoint fresh_after, std::vector<ReadyTask>* ready);
+  // Loads the ready index unless it is loaded.
+  absl::Status EnsureReadyIndex();
+  // Rebuilds the index from the table (one snapshot) while claims go on.
+  // reload_mu_ held.
+  absl::Status ReloadReadyIndex();
+  // Makes lapsed leases and ended backoffs ready, in the table and the index.
+  absl::Status PromoteDue(TimePoint now);
 
   PgPool* const pool_;
   const TaskKindRegistry* const kinds_;
   const TaskExtensionRegistry* const extensions_;
   FaultHook fault_hook_;
+
+  ReadyIndex ready_;
+  std::atomic<bool> ready_loaded_{false};
+  std::mutex reload_mu_;  // one reload at a time
+  // CheckReadyIndex's last shortfall; guarded by reload_mu_.
+  std::map<std::string, int64_t> last_missing_;
+  std::atomic<int64_t> reloads_{0};
 };
 
 }  // namespace sluice

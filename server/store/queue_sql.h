@@ -1,7 +1,7 @@
 // Every statement of the queue store (PgQueueStore), by name, in one place.
 // Task states are the queue's constants (TaskState), spelled into the SQL
-// here; the claim function itself is db/migrations/0009_flat_claim.sql (its
-// planner settings 0012_claim_plans.sql).
+// here. Claims rank the queue in memory (server/queue/ready_index.h) and
+// lease the chosen rows with kLeaseChosen.
 //
 // Table and column names that come from a TaskKind are constants of the
 // module that registered the kind, never input; values are always bound.
@@ -20,17 +20,55 @@ inline const std::string kReady = std::to_string(StateValue(TaskState::kReady));
 inline const std::string kLeased = std::to_string(StateValue(TaskState::kLeased));
 inline const std::string kWaiting = std::to_string(StateValue(TaskState::kWaiting));
 
-// A group claim (db/migrations/0009_flat_claim.sql). $1 kinds, $2 each
-// slot's limit, $3 now, $4 each slot's lease end, $5 each slot's agent. The
-// etag is a subquery, one index probe per task: as a join, the planner
-// (which cannot see how many rows the function returns) hashed the whole
-// entity cache on every claim.
-inline constexpr char kClaim[] = R"sql(
-SELECT c.slot, c.task_id, c.kind, c.entity_id, c.lease_token,
-       EXTRACT(EPOCH FROM c.locked_until)::DOUBLE PRECISION, c.attempts, c.priority,
-       COALESCE((SELECT e.etag FROM entity_cache e
-                  WHERE e.kind = c.kind AND e.entity_id = c.entity_id), '')
-  FROM sluice_claim($1::text[], $2::int[], $3::timestamptz, $4::timestamptz[], $5::text[]) c)sql";
+// A queue row as the ready index keeps it (server/queue/ready_index.h):
+// task id, kind, priority, weight, last_modified in microseconds, state.
+// `q` is the alias of discovery_queue, or empty where it has none.
+inline std::string ReadyColumns(const std::string& q) {
+  const std::string p = q.empty() ? "" : q + ".";
+  return p + "task_id, " + p + "kind, " + p + "priority, " + p + "weight, (EXTRACT(EPOCH FROM " +
+         p + "last_modified) * 1000000)::bigint, " + p + "state";
+}
+
+// Every ready row, for (re)building the ready index, in one snapshot; the
+// store reads it with a cursor. Rows of a kind whose lease or backoff ran
+// out are promoted by the next claim, not listed here.
+inline const std::string kLoadReady =
+    "SELECT " + ReadyColumns("") + " FROM discovery_queue WHERE state = " + kReady;
+
+// Leases that ran out and backoffs that ended become ready again (the
+// lapsed-lease trigger of 0013 counts the attempt). Rows another statement
+// holds are skipped, not waited for: the next claim takes them. $1 now.
+inline const std::string kPromoteDue =
+    absl::StrCat("UPDATE discovery_queue AS q SET state = ", kReady,
+                 ", available_at = NULL, locked_until = NULL "
+                 "WHERE q.task_id IN (SELECT d.task_id FROM discovery_queue d "
+                 "WHERE d.state <> ",
+                 kReady,
+                 " AND d.available_at <= $1::timestamptz ORDER BY d.available_at LIMIT 10000 "
+                 "FOR UPDATE SKIP LOCKED) RETURNING ",
+                 ReadyColumns("q"));
+
+// Leases the rows a claim chose in the ready index, those still ready: a
+// row that is not (the index held it a moment too long) is left out, and the
+// claim takes the next one. Each row by primary key (task_id = ANY keeps the
+// planner from hashing the queue to join a few ids). The etag is a subquery,
+// one index probe per task. $1 task ids, $2 each id's slot (1-based), $3
+// each slot's lease end, $4 each slot's agent.
+inline const std::string kLeaseChosen =
+    absl::StrCat(R"sql(
+UPDATE discovery_queue AS q
+   SET state = )sql",
+                 kLeased, R"sql(, lease_token = nextval('lease_token_seq'),
+       locked_until = s.until, available_at = s.until, leased_by = s.agent
+  FROM unnest($1::bigint[], $2::int[]) AS x(id, slot)
+  JOIN unnest($3::timestamptz[], $4::text[]) WITH ORDINALITY AS s(until, agent, slot)
+    ON s.slot = x.slot
+ WHERE q.task_id = x.id AND q.task_id = ANY($1::bigint[]) AND q.state = )sql",
+                 kReady, R"sql(
+RETURNING x.slot, q.task_id, q.kind, q.entity_id, q.lease_token,
+          EXTRACT(EPOCH FROM q.locked_until)::DOUBLE PRECISION, q.attempts, q.priority,
+          COALESCE((SELECT e.etag FROM entity_cache e
+                     WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''))sql");
 
 // $1 task, $2 token, $3 lease until.
 inline const std::string kExtend =
@@ -80,13 +118,15 @@ ON CONFLICT (kind, entity_id) DO UPDATE SET
 // another batch holds (it is being completed, failed or leased right now);
 // waiting here while holding our own task rows is how two batches that
 // discover each other's entities deadlock. $1 kind, $2 ids, $3 priority.
-inline constexpr char kRaiseDiscoveredPriority[] = R"sql(
+// Returns the rows raised (ReadyColumns), for the ready index.
+inline const std::string kRaiseDiscoveredPriority = R"sql(
 UPDATE discovery_queue q SET priority = $3
   FROM (SELECT task_id FROM discovery_queue
          WHERE kind = $1 AND entity_id = ANY($2::bigint[]) AND priority < $3
          ORDER BY task_id
            FOR UPDATE SKIP LOCKED) l
- WHERE q.task_id = l.task_id)sql";
+ WHERE q.task_id = l.task_id
+RETURNING )sql" + ReadyColumns("q");
 
 // Tasks a batch has just queued for entities another batch refreshed
 // meanwhile. InsertTasks judges freshness on its snapshot; when the entity's
@@ -191,7 +231,8 @@ enum class OnQueued {
 // $6 freshness cutoff, $7 access increments already applied to existing
 // entity rows (a user's enqueue), counted on the task when no row exists.
 // Ids are deduplicated and sorted, so concurrent writers lock rows in the
-// same order. Returns (xmax = 0) AS inserted, task_id per row touched.
+// same order. Returns (xmax = 0) AS inserted, then ReadyColumns, per row
+// touched.
 inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool count_access) {
   // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
   std::string weight = "0 * $7::bigint + 1";
@@ -214,12 +255,13 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
   if (on_queued == OnQueued::kLeave)
     return sql +
            "ON CONFLICT (kind, entity_id) DO NOTHING "
-           "RETURNING (xmax = 0) AS inserted, task_id";
+           "RETURNING (xmax = 0) AS inserted, " +
+           ReadyColumns("");
   sql +=
       "ON CONFLICT (kind, entity_id) DO UPDATE SET "
       "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
   if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
-  return sql + " RETURNING (xmax = 0) AS inserted, task_id";
+  return sql + " RETURNING (xmax = 0) AS inserted, " + ReadyColumns("");
 }
 
 // $1 ids.

@@ -48,10 +48,13 @@ class QueueFixture : public ::testing::Test {
     queue_ = std::make_unique<TaskQueue>(store_.get(), &kinds_, &clock_, options_);
   }
 
+  // Writes the queue's tables directly, as an operator would, and tells the
+  // store (which keeps the ready tasks in memory) to reload them.
   void Exec(const std::string& sql) {
     pqxx::connection c(db_->dsn());
     pqxx::nontransaction nt(c);
     nt.exec(sql);
+    store_->ReloadBeforeNextClaim();
   }
 
   std::vector<LeasedTask> LeaseOrDie(const std::vector<std::string>& kinds, int n,

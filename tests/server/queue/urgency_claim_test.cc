@@ -146,59 +146,89 @@ TEST_F(UrgencyClaimTest, AccessCountOutweighsAge) {
   EXPECT_EQ(order, (std::vector<int64_t>{1, 2, 3}));
 }
 
-TEST_F(UrgencyClaimTest, ClaimUsesIndexesNotAQueueScan) {
-  // With 50k ready rows, a claim must not scan the queue table. The
-  // transaction-local statistics count every scan the claim function makes.
+TEST_F(UrgencyClaimTest, PromotionAndLeaseProbeTheQueueAndCacheByIndexWhateverTheirSize) {
+  // A claim ranks in memory; in the database it promotes what is due and
+  // leases the chosen rows. Against a queue and cache of tens of thousands
+  // (the size at which the planner once answered with hash joins over whole
+  // tables), a group lease of thousands must probe both by index. The
+  // store's own statements, one transaction, its scans counted.
   Exec(
       "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
       " SELECT 'character', g, 3, 1 + (g % 5), to_timestamp(1800000000 - g), now()"
       " FROM generate_series(1, 50000) g");
-  Exec("ANALYZE discovery_queue");
-  pqxx::connection c(db_->dsn());
-  pqxx::work w(c);
-  auto claimed = w.exec(
-      "SELECT * FROM sluice_claim(ARRAY['character'], ARRAY[100],"
-      " to_timestamp(1800000000), ARRAY[to_timestamp(1800000060)], ARRAY['a'])");
-  EXPECT_EQ(claimed.size(), 100u);
-  auto stats = w.exec(
-      "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
-      " WHERE relname = 'discovery_queue'");
-  ASSERT_EQ(stats.size(), 1u);
-  EXPECT_EQ(stats[0][0].as<int64_t>(), 0) << "the claim scanned the whole queue table";
-  EXPECT_GT(stats[0][1].as<int64_t>(), 0);
-}
-
-TEST_F(UrgencyClaimTest, AGroupClaimProbesTheQueueAndCacheByIndexWhateverItsSize) {
-  // A group claim of thousands against a queue and cache of tens of
-  // thousands: the size the planner once answered with hash joins over whole
-  // tables (the lock step, the final update, the etag join), O(queue) per
-  // claim. The store's own statement, one transaction, its scans counted.
   Exec(
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-      " SELECT 'character', g, 3, 1 + (g % 5), to_timestamp(1800000000 - g), now()"
-      " FROM generate_series(1, 50000) g");
+      "UPDATE discovery_queue SET state = 1, available_at = to_timestamp(1800000000 - 1)"
+      " WHERE entity_id <= 10");
   Exec(
       "INSERT INTO entity_cache (kind, entity_id, etag, checked_at)"
       " SELECT 'character', g, 'e' || g, now() FROM generate_series(1, 50000) g");
   Exec("ANALYZE discovery_queue");
   Exec("ANALYZE entity_cache");
-  std::vector<std::string> limits(30, "100"), untils(30, "2027-01-15T08:01:00Z"), agents;
+  std::vector<int64_t> ids;
+  std::vector<int64_t> slots;
+  for (int i = 0; i < 3000; ++i) {
+    ids.push_back(20 + i * 7);
+    slots.push_back(1 + i / 100);
+  }
+  std::vector<std::string> untils(30, "2027-01-15T08:01:00Z"), agents;
   for (int i = 0; i < 30; ++i) agents.push_back("agent-" + std::to_string(i));
   pqxx::connection c(db_->dsn());
   pqxx::work w(c);
-  auto claimed = w.exec_params(queue_sql::kClaim, PgTextArray({"character"}), PgTextArray(limits),
-                               "2027-01-15T08:00:00Z", PgTextArray(untils), PgTextArray(agents));
-  ASSERT_EQ(claimed.size(), 3000u);
-  for (const auto& row : claimed) {
+  auto promoted = w.exec_params(queue_sql::kPromoteDue, "2027-01-15T08:00:00Z");
+  EXPECT_EQ(promoted.size(), 10u) << "the lapsed leases";
+  auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slots),
+                              PgTextArray(untils), PgTextArray(agents));
+  ASSERT_EQ(leased.size(), 3000u);
+  for (const auto& row : leased) {
     ASSERT_EQ(row[8].as<std::string>(), "e" + row[3].as<std::string>()) << "etag of its entity";
+    ASSERT_EQ(row[0].as<int>(), 1 + (row[3].as<int>() - 20) / 7 / 100) << "slot of its id";
   }
   auto stats = w.exec(
       "SELECT relname, seq_scan FROM pg_stat_xact_user_tables"
       " WHERE relname IN ('discovery_queue', 'entity_cache') ORDER BY relname");
   ASSERT_EQ(stats.size(), 2u);
   for (const auto& row : stats) {
-    EXPECT_EQ(row[1].as<int64_t>(), 0) << "the group claim scanned all of " << row[0].c_str();
+    EXPECT_EQ(row[1].as<int64_t>(), 0) << "the claim scanned all of " << row[0].c_str();
   }
+}
+
+TEST_F(UrgencyClaimTest, ALeaseLeavesOutARowNoLongerReady) {
+  // The index may hold a row a moment after it stopped being ready; the
+  // lease statement must not lease it again.
+  Exec(
+      "INSERT INTO discovery_queue (task_id, kind, entity_id, priority, weight, last_modified,"
+      " state, available_at, lease_token, enqueued_at) VALUES"
+      " (1, 'character', 1, 3, 1, now(), 1, now() + interval '1 hour', 5, now()),"
+      " (2, 'character', 2, 3, 1, now(), 0, NULL, NULL, now())");
+  pqxx::connection c(db_->dsn());
+  pqxx::work w(c);
+  auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(std::vector<int64_t>{1, 2}),
+                              PgArray(std::vector<int64_t>{1, 1}),
+                              PgTextArray({"2027-01-15T08:01:00Z"}), PgTextArray({"a"}));
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0][1].as<int64_t>(), 2);
+}
+
+TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) {
+  // An operator's SQL queues tasks directly. The store's index does not see
+  // them; the health loop's check does, and reloads the index.
+  ASSERT_TRUE(LeaseOrDie({"character"}, 1).empty());  // loads the (empty) index
+  pqxx::connection c(db_->dsn());
+  pqxx::nontransaction(c).exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 5) g");
+  EXPECT_TRUE(LeaseOrDie({"character"}, 5).empty()) << "the index cannot know yet";
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  EXPECT_EQ(store_->ready_index_reloads(), 0) << "one shortfall may be rows in flight";
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  EXPECT_EQ(store_->ready_index_reloads(), 1);
+  auto got = LeaseOrDie({"character"}, 5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].entity_id, 5) << "the oldest first";
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  EXPECT_EQ(store_->ready_index_reloads(), 1) << "nothing missing, nothing reloaded";
 }
 
 }  // namespace

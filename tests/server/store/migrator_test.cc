@@ -35,17 +35,6 @@ TEST_F(MigratorTest, AppliesAllOnceAndRecordsThem) {
             static_cast<int64_t>(EmbeddedMigrations().size()));
 }
 
-TEST_F(MigratorTest, InstalledClaimFunctionTakesNoGlobalLock) {
-  // Claims no longer serialise on one advisory lock (0009_flat_claim.sql):
-  // concurrent claims skip each other's rows instead of waiting.
-  ASSERT_TRUE(Migrator(pool_.get(), EmbeddedMigrations()).Apply().ok());
-  const std::string body =
-      db_.Query("SELECT pg_get_functiondef(p.oid) FROM pg_proc p WHERE p.proname = 'sluice_claim'");
-  ASSERT_FALSE(body.empty());
-  EXPECT_EQ(body.find("pg_advisory"), std::string::npos) << body;
-  EXPECT_NE(body.find("SKIP LOCKED"), std::string::npos) << body;
-}
-
 TEST_F(MigratorTest, FailedMigrationStopsWithItsNameAndLeavesNothingOfIt) {
   std::vector<Migration> migrations = {
       {1, "0001_ok", "CREATE TABLE a (x INT)"},

@@ -170,6 +170,7 @@ TEST_F(KillmailSyncTest, CheckpointIsSavedWithTheKillmailsOrNotAtAll) {
   // the backoff and lease it again.
   auto lease_again = [&] {
     db_.Query("UPDATE discovery_queue SET state = 0, available_at = NULL, locked_until = NULL");
+    coordinator_->queue()->ReloadBeforeNextClaim();
     t = LeaseOne(coordinator_.get(), "character_killmails");
   };
 

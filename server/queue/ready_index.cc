@@ -1,0 +1,214 @@
+#include "server/queue/ready_index.h"
+
+#include <algorithm>
+#include <queue>
+#include <set>
+
+#include "server/queue/urgency.h"
+
+namespace sluice {
+
+int ReadyIndex::KindId(const std::string& kind) {
+  auto it = kind_ids_.find(kind);
+  if (it != kind_ids_.end()) return it->second;
+  const int id = static_cast<int>(kind_names_.size());
+  kind_names_.push_back(kind);
+  kind_ids_.emplace(kind, id);
+  return id;
+}
+
+void ReadyIndex::Insert(State& s, int64_t task_id, const Key& key) {
+  if (key.kind >= static_cast<int>(s.kinds.size())) s.kinds.resize(key.kind + 1);
+  Kind& k = s.kinds[key.kind];
+  if (k.levels[key.priority].by_weight[key.weight].emplace(key.last_modified, task_id).second) {
+    ++k.size;
+  }
+  s.keys[task_id] = key;
+}
+
+void ReadyIndex::Erase(State& s, int64_t task_id, const Key& key) {
+  Kind& k = s.kinds[key.kind];
+  auto level = k.levels.find(key.priority);
+  if (level != k.levels.end()) {
+    auto list = level->second.by_weight.find(key.weight);
+    if (list != level->second.by_weight.end() &&
+        list->second.erase({key.last_modified, task_id}) > 0) {
+      --k.size;
+      if (list->second.empty()) level->second.by_weight.erase(list);
+      if (level->second.by_weight.empty()) k.levels.erase(level);
+    }
+  }
+  s.keys.erase(task_id);
+}
+
+void ReadyIndex::Apply(State& s, const Op& op) {
+  auto it = s.keys.find(op.task.task_id);
+  switch (op.type) {
+    case Op::kUpsert: {
+      if (it != s.keys.end()) Erase(s, op.task.task_id, it->second);
+      Insert(s, op.task.task_id,
+             Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified});
+      break;
+    }
+    case Op::kRestore:
+      if (it == s.keys.end()) {
+        Insert(s, op.task.task_id,
+               Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified});
+      }
+      break;
+    case Op::kRemove:
+      if (it != s.keys.end()) Erase(s, op.task.task_id, it->second);
+      break;
+  }
+}
+
+void ReadyIndex::Upsert(const ReadyTask& task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Op op{Op::kUpsert, task};
+  Apply(state_, op);
+  if (journal_) journal_->push_back(std::move(op));
+}
+
+void ReadyIndex::Restore(const std::vector<ReadyTask>& tasks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const ReadyTask& t : tasks) {
+    Op op{Op::kRestore, t};
+    Apply(state_, op);
+    if (journal_) journal_->push_back(std::move(op));
+  }
+}
+
+void ReadyIndex::Remove(int64_t task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Op op{Op::kRemove, ReadyTask{}};
+  op.task.task_id = task_id;
+  Apply(state_, op);
+  if (journal_) journal_->push_back(std::move(op));
+}
+
+std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, int n,
+                                        TimePoint now) {
+  std::vector<ReadyTask> out;
+  if (n <= 0) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  // The requested kinds that have ready rows, and their highest priority.
+  std::vector<int> ids;
+  std::optional<int> top;
+  for (const std::string& name : kinds) {
+    auto it = kind_ids_.find(name);
+    if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) continue;
+    const Kind& k = state_.kinds[it->second];
+    if (k.levels.empty()) continue;
+    ids.push_back(it->second);
+    top = std::max(top.value_or(k.levels.begin()->first), k.levels.begin()->first);
+  }
+  if (!top) return out;
+
+  // One cursor per (kind, weight) list at the top priority; the heap holds
+  // each list's next row, most urgent on top.
+  struct Cursor {
+    double urgency;
+    TimePoint last_modified;
+    int64_t task_id;
+    int kind;
+    int64_t weight;
+    List::const_iterator next;
+    List::const_iterator end;
+  };
+  auto less_urgent = [](const Cursor& a, const Cursor& b) {
+    if (a.urgency != b.urgency) return a.urgency < b.urgency;
+    if (a.last_modified != b.last_modified) return a.last_modified > b.last_modified;
+    return a.task_id > b.task_id;
+  };
+  std::priority_queue<Cursor, std::vector<Cursor>, decltype(less_urgent)> heap(less_urgent);
+  for (int id : ids) {
+    const Kind& k = state_.kinds[id];
+    auto level = k.levels.find(*top);
+    if (level == k.levels.end()) continue;
+    for (const auto& [weight, list] : level->second.by_weight) {
+      auto head = list.begin();
+      heap.push(Cursor{Urgency(now, head->first, weight - 1), head->first, head->second, id, weight,
+                       std::next(head), list.end()});
+    }
+  }
+  while (!heap.empty() && static_cast<int>(out.size()) < n) {
+    Cursor c = heap.top();
+    heap.pop();
+    out.push_back(ReadyTask{c.task_id, kind_names_[c.kind], *top, c.weight, c.last_modified});
+    if (c.next != c.end) {
+      c.last_modified = c.next->first;
+      c.task_id = c.next->second;
+      c.urgency = Urgency(now, c.last_modified, c.weight - 1);
+      ++c.next;
+      heap.push(c);
+    }
+  }
+  // Erase only after the merge: erasing invalidates the cursors.
+  for (const ReadyTask& t : out) {
+    auto it = state_.keys.find(t.task_id);
+    if (it != state_.keys.end()) Erase(state_, t.task_id, it->second);
+    if (journal_) {
+      Op op{Op::kRemove, ReadyTask{}};
+      op.task.task_id = t.task_id;
+      journal_->push_back(std::move(op));
+    }
+  }
+  return out;
+}
+
+int64_t ReadyIndex::Size(const std::string& kind) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = kind_ids_.find(kind);
+  if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) return 0;
+  return state_.kinds[it->second].size;
+}
+
+std::map<std::string, int64_t> ReadyIndex::Sizes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < state_.kinds.size(); ++i) {
+    if (state_.kinds[i].size > 0) out[kind_names_[i]] = state_.kinds[i].size;
+  }
+  return out;
+}
+
+void ReadyIndex::BeginReload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  journal_.emplace();
+}
+
+void ReadyIndex::AbortReload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  journal_.reset();
+}
+
+void ReadyIndex::FinishReload(const std::vector<ReadyTask>& loaded) {
+  // Build the new state without the lock (millions of rows take seconds);
+  // only the kinds are interned under it, so ids stay the index's own.
+  std::set<std::string> names;
+  for (const ReadyTask& t : loaded) names.insert(t.kind);
+  absl::flat_hash_map<std::string, int> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& name : names) KindId(name);
+    ids = kind_ids_;
+  }
+  State fresh;
+  fresh.keys.reserve(loaded.size());
+  for (const ReadyTask& t : loaded) {
+    auto old = fresh.keys.find(t.task_id);
+    if (old != fresh.keys.end()) Erase(fresh, t.task_id, old->second);
+    Insert(fresh, t.task_id, Key{ids.at(t.kind), t.priority, t.weight, t.last_modified});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (journal_) {
+      for (const Op& op : *journal_) Apply(fresh, op);
+    }
+    journal_.reset();
+    std::swap(state_, fresh);
+  }
+  // `fresh` now holds the old state: freed here, without the lock.
+}
+
+}  // namespace sluice
