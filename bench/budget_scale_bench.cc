@@ -30,8 +30,21 @@
 //      throttler's mutex, which shows in a decision's tail (each run touches
 //      every budget, far more than any real workload; compare with
 //      --writer_during_decisions=false).
-//   5. ListBudgetFamilies: all families (top 5 each), and one character's.
-//   6. idle drop: the FakeClock moves past the window (15 min) +
+//   5. stalls with open leases: --open_leases Acquire grants (n = 1, never
+//      reported, so they stay open: the FakeClock stands still) on one PoE
+//      route whose budget is taught 10^8 hits/s, as decision_bench's Acquire
+//      run leaves them; the grants' latency (p50/p99/max), then, with the
+//      leases open and every budget changed (each character calls once
+//      more), each operation that takes the
+//      decision lock for more than one decision: the persister's write
+//      (Flush), Snapshot() and ListBudgetFamilies() (all families, as a
+//      /metrics scrape asks). For each: how long it took, the longest it held
+//      the lock at once where it says, and the longest decision a probe thread
+//      (NextPermitted in a loop on another budget) saw meanwhile, beside the
+//      probe's own longest decision over 100 ms of nothing else (the noise of
+//      the shared machine). The leases are then returned.
+//   6. ListBudgetFamilies: all families (top 5 each), and one character's.
+//   7. idle drop: the FakeClock moves past the window (15 min) +
 //      idle_check_after; budget_count falls as the lazy sweeps (2,000 checks
 //      per 250 ms) run, and the persister's writes carry the deletes.
 //
@@ -50,6 +63,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -81,6 +95,8 @@ DEFINE_int32(ticks, 20, "steady-state persister writes measured (500 ms apart on
 DEFINE_int32(touched, 300, "characters calling in each 500 ms tick of the steady state");
 DEFINE_int32(list_repeats, 5, "ListBudgetFamilies calls timed (the median is printed)");
 DEFINE_int32(pool_size, 2, "connections of the state store's pool");
+DEFINE_int32(open_leases, 150000,
+             "leases held open while the stalls a decision can see are timed (0 = skip)");
 DEFINE_bool(writer_during_decisions, true,
             "run the persister's writer thread during the decision runs, as the coordinator "
             "does (false: decisions alone, to see what the writer adds to the tail)");
@@ -257,6 +273,42 @@ int64_t StoredRows(const std::string& dsn) {
       .as<int64_t>();
 }
 
+// The stall `op` causes a decision: a probe thread decides in a loop
+// (NextPermitted, one call, on `probe_key`) while `op` runs on this thread.
+struct Stall {
+  double op_ms = 0;
+  double probe_max_ms = 0;  // the longest decision the probe saw
+  int64_t probes = 0;
+};
+
+template <typename Op>
+Stall TimeStall(throttle::Throttler* t, const throttle::CallKey& probe_key, Op op) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> probes{0};
+  int64_t max_ns = 0;
+  std::thread probe([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      const auto t0 = Steady::now();
+      (void)t->NextPermitted(probe_key, 1);
+      max_ns = std::max<int64_t>(
+          max_ns, std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - t0).count());
+      probes.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  while (probes.load() < 100) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  Stall s;
+  const auto t0 = Steady::now();
+  op();
+  s.op_ms = Ms(Steady::now() - t0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  probe.join();
+  s.probe_max_ms = max_ns / 1e6;
+  s.probes = probes.load();
+  return s;
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -422,18 +474,108 @@ int main(int argc, char** argv) {
       "budget_count %zu\n",
       Rss().c_str(), throttler->budget_count());
 
-  // 5. Listings.
+  // 5. Stalls with open leases.
+  if (FLAGS_open_leases > 0) {
+    const throttle::CallKey poe{throttle::Upstream::kPoe, "/bench/stall", "", "bench-team"};
+    throttle::Observation taught;
+    taught.key = poe;
+    taught.status = 200;
+    taught.headers = {{"X-Rate-Limit-Policy", "bench-stall"},
+                      {"X-Rate-Limit-Rules", "Client"},
+                      {"X-Rate-Limit-Client", "100000000:1:60"},
+                      {"X-Rate-Limit-Client-State", "1:1:0"}};
+    taught.response_age = Duration::zero();
+    if (absl::Status s = throttler->Report(taught); !s.ok()) {
+      std::fprintf(stderr, "teach: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    // Every character calls once more, so the write below carries every row.
+    for (int i = 0; i < FLAGS_characters; ++i) CallOnce(throttler.get(), i, &ledger);
+    const throttle::CallKey probe_key = KeyOf(FLAGS_characters / 2);
+    std::vector<int64_t> lease_ids;
+    lease_ids.reserve(static_cast<size_t>(FLAGS_open_leases));
+    std::vector<int64_t> grant_ns;
+    grant_ns.reserve(static_cast<size_t>(FLAGS_open_leases));
+    int64_t not_granted = 0;
+    const Stall grants = TimeStall(throttler.get(), probe_key, [&] {
+      for (int i = 0; i < FLAGS_open_leases; ++i) {
+        const auto t0 = Steady::now();
+        absl::StatusOr<throttle::AcquireResult> a =
+            throttler->Acquire(poe, 1, Duration::zero(), "bench-team");
+        grant_ns.push_back(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - t0).count());
+        if (a.ok() && a->granted) {
+          lease_ids.push_back(a->lease_id);
+        } else {
+          ++not_granted;
+        }
+      }
+    });
+    const Percentiles g = Summarise(&grant_ns);
+    std::printf(
+        "open leases            %zu Acquire grants held open (%lld not granted) in %.0f ms: "
+        "p50 %.2f us, p99 %.2f us, max %.1f us; probe's longest decision %.3f ms\n",
+        lease_ids.size(), static_cast<long long>(not_granted), grants.op_ms, g.p50_us, g.p99_us,
+        g.max_us, grants.probe_max_ms);
+    const Stall idle = TimeStall(throttler.get(), probe_key, [] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    });
+    std::printf("stall: nothing          probe's longest decision %.3f ms over %.0f ms (%lld)\n",
+                idle.probe_max_ms, idle.op_ms, static_cast<long long>(idle.probes));
+    (void)throttler->TakeLongestHold();
+    const Stall write = TimeStall(throttler.get(), probe_key, [&] {
+      if (absl::Status s = persister.Flush(); !s.ok()) {
+        std::fprintf(stderr, "write: %s\n", s.ToString().c_str());
+      }
+    });
+    const throttle::StatePersister::WriteStats w = persister.last_write();
+    throttle::Throttler::LockHold held = throttler->TakeLongestHold();
+    std::printf(
+        "stall: persister write %lld rows in %.1f ms, lock held at most %.3f ms at once "
+        "(%.3f ms of CPU); probe's longest decision %.3f ms\n",
+        static_cast<long long>(w.rows), write.op_ms, Ms(held.wall), Ms(held.cpu),
+        write.probe_max_ms);
+    size_t snapshot_budgets = 0;
+    const Stall snap = TimeStall(throttler.get(), probe_key,
+                                 [&] { snapshot_budgets = throttler->Snapshot().budgets.size(); });
+    held = throttler->TakeLongestHold();
+    std::printf(
+        "stall: Snapshot()      %zu budgets in %.1f ms, lock held at most %.3f ms at once "
+        "(%.3f ms of CPU); probe's longest decision %.3f ms\n",
+        snapshot_budgets, snap.op_ms, Ms(held.wall), Ms(held.cpu), snap.probe_max_ms);
+    (void)throttler->TakeLongestHold();
+    size_t families = 0;
+    const Stall list = TimeStall(throttler.get(), probe_key, [&] {
+      families = throttler->ListBudgetFamilies(throttle::BudgetQuery{}).families.size();
+    });
+    held = throttler->TakeLongestHold();
+    std::printf(
+        "stall: ListBudgetFamilies all (%zu families) in %.1f ms, lock held at most %.3f ms at "
+        "once (%.3f ms of CPU); probe's longest decision %.3f ms\n",
+        families, list.op_ms, Ms(held.wall), Ms(held.cpu), list.probe_max_ms);
+    for (int64_t id : lease_ids) (void)throttler->ReturnTokens(id, 1);
+    std::fflush(stdout);
+  }
+
+  // 6. Listings.
   for (const std::string& match :
        {std::string(), absl::StrCat("char:", kFirstCharacter + FLAGS_characters / 2)}) {
     throttle::BudgetQuery query;
     query.match = match;
     std::vector<double> took;
     throttle::BudgetListing listing;
+    std::vector<double> held_ms;
     for (int i = 0; i < FLAGS_list_repeats; ++i) {
+      (void)throttler->TakeLongestHold();
       const auto t0 = Steady::now();
       listing = throttler->ListBudgetFamilies(query);
       took.push_back(Ms(Steady::now() - t0));
+      const throttle::Throttler::LockHold h = throttler->TakeLongestHold();
+      held_ms.push_back(Ms(h.cpu));
     }
+    std::printf("ListBudgetFamilies     lock held per chunk, CPU ms, each call:");
+    for (double h : held_ms) std::printf(" %.3f", h);
+    std::printf("\n");
     std::printf(
         "ListBudgetFamilies     match '%s': %.2f ms (median of %d), %zu families, "
         "%zu budgets listed, total_budgets %lld\n",
@@ -441,7 +583,7 @@ int main(int argc, char** argv) {
         listing.budgets.size(), static_cast<long long>(listing.total_budgets));
   }
 
-  // 6. Idle: past the window (every spent token back) and idle_check_after,
+  // 7. Idle: past the window (every spent token back) and idle_check_after,
   // then the lazy sweeps drop the budgets; the persister (driven by hand
   // every 500 ms of FakeClock) writes the deletes.
   const size_t before_idle = throttler->budget_count();

@@ -114,21 +114,30 @@ RouteMapState Throttler::MapStateLocked() const {
 }
 
 ThrottleSnapshot Throttler::Snapshot(bool clean_shutdown) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const TimePoint now = clock_->Now();
   ThrottleSnapshot s;
-  s.written_at = PersistTime(now);
   s.clean_shutdown = clean_shutdown;
-  s.budgets.reserve(budgets_.size());
-  for (const auto& [name, b] : budgets_) s.budgets.push_back(StateLocked(*b, now));
-  std::sort(s.budgets.begin(), s.budgets.end(),
-            [](const BudgetState& a, const BudgetState& b) { return a.name < b.name; });
-  s.map = MapStateLocked();
+  // In chunks (kSnapshotChunk rows per hold of the lock), by name, so the
+  // rows come out sorted. Each row carries its own written_at; the map and
+  // the snapshot's time are those of the last chunk. Rows go into a deque
+  // under the lock (a growing vector would move every row so far there).
+  std::deque<BudgetState> rows;
+  WalkBudgets(
+      kSnapshotChunk, [&](Budget* b, TimePoint now) { rows.push_back(StateLocked(*b, now)); },
+      [&](TimePoint now) {
+        s.written_at = PersistTime(now);
+        s.map = MapStateLocked();
+      });
+  s.budgets.reserve(rows.size());
+  for (BudgetState& row : rows) s.budgets.push_back(std::move(row));
   return s;
 }
 
 ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // Called again and again by the persister while changes are left: decisions
+  // waiting go first.
+  mu_.LetWaitersIn();
+  std::lock_guard<DecisionMutex> lock(mu_);
+  HoldTimer hold(this);
   const TimePoint now = clock_->Now();
   ThrottleDelta d;
   d.written_at = PersistTime(now);
@@ -157,7 +166,7 @@ ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
 }
 
 absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   RouteMap map(route_map_.defaults());
   for (const RouteMappingState& m : s.map.esi_routes) map.SetEsiGroup(m.route, m.target);
@@ -189,7 +198,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     fam.kind = *kind;
     fam.counters = BudgetCounters{f.granted, f.denied, f.waits, f.restrictions};
   }
-  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets;
+  absl::btree_map<std::string, std::unique_ptr<Budget>> budgets;
   int64_t legacy = 0;
   for (const BudgetState& st : s.budgets) {
     std::optional<BudgetKind> kind = ParseBudgetKind(st.kind);

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <thread>
+
+#include <time.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -62,6 +65,51 @@ int EsiCostTable::ForStatus(int status) const {
 
 int EsiCostTable::Max() const {
   return std::max({status_2xx, status_3xx, status_4xx, status_5xx, transport_failure});
+}
+
+namespace {
+
+// The longest LetWaitersIn waits: a walk still advances while decisions keep
+// arriving faster than they are served.
+constexpr auto kMaxLetIn = std::chrono::milliseconds(1);
+
+int64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+void RaiseTo(std::atomic<int64_t>* max, int64_t v) {
+  int64_t cur = max->load(std::memory_order_relaxed);
+  while (v > cur && !max->compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+void Throttler::DecisionMutex::LetWaitersIn() {
+  if (waiting_.load(std::memory_order_relaxed) == 0) return;
+  const auto until = std::chrono::steady_clock::now() + kMaxLetIn;
+  while (waiting_.load(std::memory_order_relaxed) > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+}
+
+Throttler::HoldTimer::HoldTimer(Throttler* t)
+    : t_(t), wall_ns_(SteadyNs()), cpu_ns_(ThreadCpuNs()) {}
+
+Throttler::HoldTimer::~HoldTimer() {
+  RaiseTo(&t_->longest_hold_ns_, SteadyNs() - wall_ns_);
+  RaiseTo(&t_->longest_hold_cpu_ns_, ThreadCpuNs() - cpu_ns_);
+}
+
+Throttler::LockHold Throttler::TakeLongestHold() {
+  return LockHold{Duration(longest_hold_ns_.exchange(0)),
+                  Duration(longest_hold_cpu_ns_.exchange(0))};
 }
 
 Throttler::Throttler(const Clock* clock, ThrottlerOptions options)
@@ -251,7 +299,8 @@ void Throttler::DropLocked(Budget* budget) {
   budget->family()->live--;
   if (budget->persisted) dropped_names_.push_back(budget->name());
   ++budget_epoch_;  // cached resolutions may hold it
-  budgets_.erase(budget->name());
+  // Erased by iterator: the key lives in the budget being destroyed.
+  budgets_.erase(budgets_.find(budget->name()));
   Changed();
 }
 
@@ -348,7 +397,7 @@ Lease* Throttler::GrantLocked(const CallKey& key, const std::string& holder, Res
 absl::StatusOr<PermitTime> Throttler::NextPermitted(const CallKey& key, int n) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
   if (absl::Status s = CheckCallCount("n", n); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
   absl::StatusOr<ResolvedRoute*> route = ResolveLocked(key);
@@ -370,7 +419,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
   if (absl::Status s = CheckMaxWait("max_wait", max_wait, options_.max_acquire_wait); !s.ok()) {
     return s;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
   absl::StatusOr<ResolvedRoute*> route = ResolveLocked(key);
@@ -415,7 +464,7 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
                                                   int count, bool arm_before_use) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
   if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
   absl::StatusOr<ResolvedRoute*> route = ResolveLocked(key);
@@ -471,7 +520,7 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
 absl::StatusOr<int64_t> Throttler::ArmTokens(const std::string& agent_id, int64_t lease_id,
                                              int count) {
   if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   // Expiries first: a lease is never armed after its unarmed calls were
   // released.
@@ -872,7 +921,7 @@ void Throttler::ProcessDueLocked(TimePoint now) {
 
 absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
   if (absl::Status s = CheckUnspent("unspent", unspent); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
   Lease* lease = leases_.Find(lease_id);
@@ -909,7 +958,7 @@ absl::Status Throttler::Report(const Observation& observation) {
   if (absl::Status s = CheckStatus("status", observation.status); !s.ok()) return s;
   Revocations revocations;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<DecisionMutex> lock(mu_);
     const TimePoint now = clock_->Now();
     ProcessDueLocked(now);
     ObserveLocked(observation, now, &revocations);
@@ -923,7 +972,7 @@ void Throttler::ReportBatch(const std::string& agent_id,
                             const std::vector<TokenReturn>& returns) {
   Revocations revocations;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<DecisionMutex> lock(mu_);
     const TimePoint now = clock_->Now();
     ProcessDueLocked(now);
     for (const Observation& o : observations) {
@@ -946,7 +995,7 @@ void Throttler::ReportBatch(const std::string& agent_id,
 }
 
 int Throttler::SeedEsiRoutes(const std::vector<EsiRouteSeed>& seeds) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   int changed = 0;
   for (const EsiRouteSeed& seed : seeds) {
     bool c = route_map_.SetEsiGroup(seed.route, seed.group);
@@ -986,7 +1035,7 @@ BudgetInfo Throttler::InfoLocked(Budget* b, TimePoint now) {
 }
 
 std::vector<BudgetInfo> Throttler::ListBudgets() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   ProcessDueLocked(now);
   std::vector<BudgetInfo> out;
@@ -998,80 +1047,95 @@ std::vector<BudgetInfo> Throttler::ListBudgets() {
 }
 
 BudgetListing Throttler::ListBudgetFamilies(const BudgetQuery& query) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const TimePoint now = clock_->Now();
-  ProcessDueLocked(now);
   const size_t top = static_cast<size_t>(std::clamp(query.top, 0, 1000));
   // How constrained a budget is: restricted first, then by the share of its
-  // limit left. Lower sorts first.
+  // limit left. Lower sorts first. A budget may be dropped once the lock is
+  // released, so a kept one is kept as its BudgetInfo, not as a pointer.
   struct Ranked {
     bool restricted;
     double room;
-    Budget* budget;
+    BudgetInfo info;
   };
   auto worse = [](const Ranked& a, const Ranked& b) {
     if (a.restricted != b.restricted) return a.restricted;
     if (a.room != b.room) return a.room < b.room;
-    return a.budget->name() < b.budget->name();
+    return a.info.name < b.info.name;
+  };
+  // Keeps the `limit` worst in a max-heap under `worse`; the info is made
+  // only for a budget that gets in.
+  auto keep = [&](std::vector<Ranked>* heap, size_t limit, bool restricted, double room, Budget* b,
+                  TimePoint now) {
+    if (limit == 0) return;
+    if (heap->size() >= limit) {
+      const Ranked& front = heap->front();
+      const bool beats = restricted != front.restricted ? restricted
+                         : room != front.room           ? room < front.room
+                                                        : b->name() < front.info.name;
+      if (!beats) return;
+      std::pop_heap(heap->begin(), heap->end(), worse);
+      heap->pop_back();
+    }
+    heap->push_back(Ranked{restricted, room, InfoLocked(b, now)});
+    std::push_heap(heap->begin(), heap->end(), worse);
   };
   struct Acc {
     FamilyInfo info;
     std::vector<Ranked> worst;  // a max-heap of the `top` worst under `worse`
   };
   std::map<std::string, Acc> acc;
+  // Families are never erased while serving (only Restore replaces them), so
+  // their addresses identify them across chunks.
+  std::unordered_map<const BudgetFamily*, Acc*> listed;
   std::vector<Ranked> matched;
-  for (auto& [name, fam] : families_) {
-    if (!query.match.empty() && !absl::StartsWith(name, query.match)) continue;
-    Acc& a = acc[name];
-    a.info.name = name;
-    a.info.kind = fam.kind;
-    a.info.counters = fam.counters;
-    a.info.routes.assign(fam.routes.begin(), fam.routes.end());
+  int64_t total = 0;
+  {
+    std::lock_guard<DecisionMutex> lock(mu_);
+    ProcessDueLocked(clock_->Now());
+    for (auto& [name, fam] : families_) {
+      if (!query.match.empty() && !absl::StartsWith(name, query.match)) continue;
+      Acc& a = acc[name];
+      a.info.name = name;
+      a.info.kind = fam.kind;
+      a.info.counters = fam.counters;
+      a.info.routes.assign(fam.routes.begin(), fam.routes.end());
+      listed[&fam] = &a;
+    }
   }
-  for (auto& [name, owned] : budgets_) {
-    Budget* b = owned.get();
-    const bool restricted = b->restriction().Active(now);
-    const int64_t available = b->AvailableUnits(now);
-    const double room =
-        b->limit() > 0 ? static_cast<double>(available) / static_cast<double>(b->limit()) : 0;
-    const Ranked r{restricted, room, b};
-    const bool family_listed = acc.count(b->family()->name) != 0;
-    if (family_listed) {
-      Acc& a = acc[b->family()->name];
-      a.info.budgets++;
-      if (restricted) a.info.restricted++;
-      if (restricted || available < CostFor(b->kind()).admission) a.info.exhausted++;
-      if (top > 0) {
-        if (a.worst.size() < top) {
-          a.worst.push_back(r);
-          std::push_heap(a.worst.begin(), a.worst.end(), worse);
-        } else if (worse(r, a.worst.front())) {
-          std::pop_heap(a.worst.begin(), a.worst.end(), worse);
-          a.worst.back() = r;
-          std::push_heap(a.worst.begin(), a.worst.end(), worse);
+  WalkBudgets(
+      kListChunk,
+      [&](Budget* b, TimePoint now) {
+        const bool restricted = b->restriction().Active(now);
+        const int64_t available = b->AvailableUnits(now);
+        const double room =
+            b->limit() > 0 ? static_cast<double>(available) / static_cast<double>(b->limit()) : 0;
+        auto family = listed.find(b->family());
+        if (family != listed.end()) {
+          Acc& a = *family->second;
+          a.info.budgets++;
+          if (restricted) a.info.restricted++;
+          if (restricted || available < CostFor(b->kind()).admission) a.info.exhausted++;
+          keep(&a.worst, top, restricted, room, b, now);
         }
-      }
-    }
-    if (!query.match.empty() &&
-        (absl::StartsWith(name, query.match) || b->scope() == query.match)) {
-      matched.push_back(r);
-    }
-  }
+        if (!query.match.empty() &&
+            (absl::StartsWith(b->name(), query.match) || b->scope() == query.match)) {
+          keep(&matched, kMaxMatched, restricted, room, b, now);
+        }
+      },
+      [&](TimePoint) { total = static_cast<int64_t>(budgets_.size()); });
   BudgetListing out;
-  out.total_budgets = static_cast<int64_t>(budgets_.size());
+  out.total_budgets = total;
   for (auto& [name, a] : acc) {
     std::sort(a.worst.begin(), a.worst.end(), worse);
-    for (const Ranked& r : a.worst) a.info.most_constrained.push_back(InfoLocked(r.budget, now));
+    for (Ranked& r : a.worst) a.info.most_constrained.push_back(std::move(r.info));
     out.families.push_back(std::move(a.info));
   }
   std::sort(matched.begin(), matched.end(), worse);
-  if (matched.size() > kMaxMatched) matched.resize(kMaxMatched);
-  for (const Ranked& r : matched) out.budgets.push_back(InfoLocked(r.budget, now));
+  for (Ranked& r : matched) out.budgets.push_back(std::move(r.info));
   return out;
 }
 
 std::vector<RevocationEvent> Throttler::ActiveRestrictions() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();
   std::vector<RevocationEvent> out;
   for (auto it = restricted_.begin(); it != restricted_.end();) {
@@ -1090,7 +1154,7 @@ std::vector<RevocationEvent> Throttler::ActiveRestrictions() {
 }
 
 size_t Throttler::budget_count() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<DecisionMutex> lock(mu_);
   return budgets_.size();
 }
 

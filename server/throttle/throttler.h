@@ -41,14 +41,20 @@
 //
 // Ownership: borrows the Clock (must outlive the Throttler); owns the rest.
 // Thread-safety: every public method is thread-safe (one mutex; decisions are
-// O(budgets of the route) and allocation-light). Revocation listeners are
-// called outside that mutex, on the thread whose call caused the revocation.
+// O(budgets of the route) and allocation-light). What walks many budgets
+// (Snapshot, ListBudgetFamilies, TakeDelta) takes them a bounded chunk at a
+// time and lets decisions in between, so no decision waits on a walk for more
+// than one chunk (well under a millisecond), however many budgets and leases
+// there are. Revocation listeners are called outside that mutex, on the
+// thread whose call caused the revocation.
 #ifndef SLUICE_SERVER_THROTTLE_THROTTLER_H_
 #define SLUICE_SERVER_THROTTLE_THROTTLER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <list>
 #include <map>
@@ -62,6 +68,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -325,10 +332,13 @@ class Throttler {
   // Gives back unspent calls of a lease. NOT_FOUND if the lease is closed.
   absl::Status ReturnTokens(int64_t lease_id, int64_t unspent);
 
-  // Every budget, sorted by name: O(budgets), for tests and tools. Listings
-  // for people use ListBudgetFamilies.
+  // Every budget, sorted by name: O(budgets) under the lock at once, for
+  // tests and tools. Listings for people and metrics use ListBudgetFamilies.
   std::vector<BudgetInfo> ListBudgets();
-  // Budgets grouped by family (see BudgetQuery).
+  // Budgets grouped by family (see BudgetQuery). Walks the budgets in chunks
+  // (kWalkChunk, by name), releasing the lock between them: each budget is
+  // read as of its own chunk, so a budget made or dropped during the walk may
+  // or may not be counted.
   BudgetListing ListBudgetFamilies(const BudgetQuery& query);
   // Teaches route -> group mappings and group limits before any response
   // (a response's headers still win). Returns how many changed something.
@@ -345,19 +355,34 @@ class Throttler {
   int AddRevocationListener(RevocationListener listener);
   void RemoveRevocationListener(int id);
 
-  // Persistence (see throttle_state.h). Snapshot is everything (O(budgets),
-  // tests and tools); TakeDelta is what changed since the previous TakeDelta,
-  // what StatePersister writes: at most max_changes budgets (changed or
-  // dropped) per call, `more` set when some are left, so the decision lock is
-  // held for a bounded time however many budgets changed (the persister
-  // calls again until none are left). Neither walks leases. Restore replaces
-  // all state and must run before the Throttler serves anything.
+  // Persistence (see throttle_state.h). Snapshot is every budget (tests and
+  // tools), copied in chunks by name with the lock released between them:
+  // each row is exact as of its own written_at (what a restore reads), as the
+  // rows the persister writes at different times are; a budget made or
+  // dropped during the walk may or may not be in it. TakeDelta is what
+  // changed since the previous TakeDelta, what StatePersister writes: at most
+  // max_changes budgets (changed or dropped) per call, `more` set when some
+  // are left, so the decision lock is held for a bounded time however many
+  // budgets changed (the persister calls again until none are left). Neither
+  // walks leases: a budget keeps what a row needs of them (in-flight counts,
+  // latest answer time) as they are granted and settled. Restore replaces all
+  // state and must run before the Throttler serves anything.
   ThrottleSnapshot Snapshot(bool clean_shutdown = false);
   ThrottleDelta TakeDelta(size_t max_changes = std::numeric_limits<size_t>::max());
   absl::Status Restore(const ThrottleSnapshot& snapshot);
   size_t budget_count();
   // Increases on every state change; the persister writes when it moved.
   uint64_t change_count() const { return changes_.load(std::memory_order_relaxed); }
+
+  // The longest the decision lock was held at once by a chunk of a walk or
+  // of TakeDelta since the previous call (which resets it), on the wall clock
+  // and in the holding thread's CPU time (the wall time also counts the
+  // holder being descheduled on a busy machine). For benchmarks and tests.
+  struct LockHold {
+    Duration wall{};
+    Duration cpu{};
+  };
+  LockHold TakeLongestHold();
 
   const ThrottlerOptions& options() const { return options_; }
   const Clock* clock() const { return clock_; }
@@ -372,6 +397,80 @@ class Throttler {
     std::vector<LeaseUse> uses;
   };
   using Revocations = std::vector<RevocationEvent>;
+
+  // The decision lock. A std::mutex lets the thread that just released it
+  // take it again before a waiting thread wakes up, so a walk releasing it
+  // between chunks could still keep decisions out for many chunks in a row:
+  // a walk calls LetWaitersIn() before each further chunk, which waits
+  // (at most kMaxLetIn) until the threads waiting for the lock then are in.
+  class DecisionMutex {
+   public:
+    void lock() {
+      waiting_.fetch_add(1, std::memory_order_relaxed);
+      mu_.lock();
+      waiting_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    void unlock() { mu_.unlock(); }
+    // Call without holding the lock.
+    void LetWaitersIn();
+
+   private:
+    std::mutex mu_;
+    std::atomic<int> waiting_{0};
+  };
+
+  // Budgets a walk copies per hold of mu_: Snapshot's rows cost a few
+  // microseconds each (ledgers, strings), a listing's about one.
+  static constexpr size_t kSnapshotChunk = 64;
+  static constexpr size_t kListChunk = 256;
+  // A chunk also ends once it has held mu_ this long.
+  static constexpr std::chrono::microseconds kMaxChunkHold{200};
+
+  // Calls visit(Budget*, now) for every budget in name order, at most `chunk`
+  // (and about kMaxChunkHold) per hold of mu_ (now read at each hold), and
+  // then last(now) under the
+  // hold of the last chunk. Requires mu_ NOT held.
+  template <typename Visit, typename Last>
+  void WalkBudgets(size_t chunk, Visit&& visit, Last&& last) {
+    std::string after;
+    bool first = true;
+    while (true) {
+      if (!first) mu_.LetWaitersIn();
+      std::lock_guard<DecisionMutex> lock(mu_);
+      HoldTimer hold(this);
+      const TimePoint now = clock_->Now();
+      auto it = first ? budgets_.begin() : budgets_.upper_bound(after);
+      first = false;
+      const auto deadline = std::chrono::steady_clock::now() + kMaxChunkHold;
+      for (size_t n = 0; it != budgets_.end() && n < chunk; ++it, ++n) {
+        visit(it->second.get(), now);
+        // Budgets that catch up on lazy work (expiring ledgers) cost more:
+        // the time bounds a chunk too.
+        if ((n & 15) == 15 && std::chrono::steady_clock::now() >= deadline) {
+          ++it;
+          break;
+        }
+      }
+      if (it == budgets_.end()) {
+        last(now);
+        return;
+      }
+      after = std::prev(it)->first;
+    }
+  }
+
+  // Times one chunk's hold of mu_ (construct right after locking) into
+  // longest_hold_ns_ / longest_hold_cpu_ns_.
+  class HoldTimer {
+   public:
+    explicit HoldTimer(Throttler* t);
+    ~HoldTimer();
+
+   private:
+    Throttler* t_;
+    int64_t wall_ns_;
+    int64_t cpu_ns_;
+  };
 
   // All *Locked methods require mu_.
   void ProcessDueLocked(TimePoint now);
@@ -427,11 +526,16 @@ class Throttler {
   const ThrottlerOptions options_;
   ProblemLog problems_;
   std::atomic<uint64_t> changes_{0};
+  std::atomic<int64_t> longest_hold_ns_{0};
+  std::atomic<int64_t> longest_hold_cpu_ns_{0};
 
-  std::mutex mu_;
+  DecisionMutex mu_;
   // Everything below up to listeners_mu_ is guarded by mu_.
   RouteMap route_map_;
-  std::unordered_map<std::string, std::unique_ptr<Budget>> budgets_;
+  // Ordered by name, so a walk in chunks resumes after the last name it saw
+  // (upper_bound) whatever was made or dropped meanwhile; lookups by name are
+  // only for budgets not yet in a cached resolution.
+  absl::btree_map<std::string, std::unique_ptr<Budget>> budgets_;
   std::unordered_map<std::string, BudgetFamily> families_;  // nodes are stable
   std::unordered_map<std::string, ResolvedRoute> routes_;
   // Bumped when a budget is dropped: cached resolutions may point at it.

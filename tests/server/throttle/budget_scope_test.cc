@@ -4,10 +4,13 @@
 // affordable: idle budgets dropped, deltas of what changed, family listings.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -349,6 +352,77 @@ TEST_F(BudgetScopeTest, FamiliesListTheMostConstrainedAndAMatchShowsOneCaller) {
   BudgetListing one = throttler_->ListBudgetFamilies(q);
   ASSERT_EQ(one.budgets.size(), 1u);
   EXPECT_EQ(one.budgets[0].name, "esi/group/char-killmail/char:7");
+}
+
+// Snapshot and ListBudgetFamilies walk the budgets a chunk at a time,
+// releasing the decision lock in between: with many more budgets than a
+// chunk, and decisions on other budgets running meanwhile, they still list
+// every budget once, in order, and a restore of the snapshot knows what the
+// original knew.
+TEST_F(BudgetScopeTest, WalksInChunksListEveryBudgetWhileDecisionsRun) {
+  Make();
+  const HeaderList h = Group("char-killmail", "30/15m", 28);
+  constexpr int kCharacters = 2000;  // several chunks of every walk
+  for (int id = 1; id <= kCharacters; ++id) {
+    auto g = throttler_->LeaseTokens("agent", Char(id), 1);
+    ASSERT_EQ(g->granted, 1);
+    Answer(Char(id), 200, h, g->lease_id);
+  }
+  // One call in flight for the first 50 characters (the address's error
+  // limit, 100, bounds the calls in flight).
+  constexpr int kOpen = 50;
+  for (int id = 1; id <= kOpen; ++id) {
+    ASSERT_EQ(throttler_->LeaseTokens("agent", Char(id), 1)->granted, 1);
+  }
+  const size_t budgets = throttler_->budget_count();
+  std::atomic<bool> stop{false};
+  std::thread decisions([&] {
+    while (!stop.load()) (void)throttler_->NextPermitted(Public("10.0.0.9"), 1);
+  });
+  ThrottleSnapshot snapshot = throttler_->Snapshot();
+  BudgetQuery all;
+  BudgetListing listing = throttler_->ListBudgetFamilies(all);
+  stop = true;
+  decisions.join();
+
+  // The decisions thread made budgets of its own (address 10.0.0.9): the
+  // walks may or may not have seen those, but every character's is there once.
+  std::vector<std::string> names;
+  for (const BudgetState& b : snapshot.budgets) names.push_back(b.name);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  int characters = 0, in_flight = 0;
+  for (const BudgetState& b : snapshot.budgets) {
+    if (!absl::StartsWith(b.name, "esi/group/char-killmail/char:")) continue;
+    ++characters;
+    in_flight += static_cast<int>(b.in_flight_calls);
+    EXPECT_EQ(b.ledger.size(), 1u) << b.name;
+  }
+  EXPECT_EQ(in_flight, kOpen);
+  EXPECT_EQ(characters, kCharacters);
+  EXPECT_GE(names.size(), budgets);
+  int64_t listed = 0;
+  for (const FamilyInfo& f : listing.families) {
+    if (f.name == "esi/group/char-killmail") {
+      // The characters' buckets, and the decisions thread's address's if
+      // the walk came by after it was made.
+      EXPECT_GE(f.budgets, kCharacters);
+      EXPECT_LE(f.budgets, kCharacters + 1);
+      EXPECT_EQ(f.most_constrained.size(), 5u);
+    }
+    listed += f.budgets;
+  }
+  EXPECT_GE(listed, static_cast<int64_t>(budgets));
+
+  // A restore of the walked snapshot has every character's spend and call
+  // in flight: the same room as the original.
+  Throttler restored(&clock_, ThrottlerOptions{});
+  ASSERT_TRUE(restored.Restore(snapshot).ok());
+  for (const char* name : {"esi/group/char-killmail/char:7", "esi/group/char-killmail/char:1234"}) {
+    EXPECT_EQ(Find(restored.ListBudgets(), name)->window.remaining,
+              Find(throttler_->ListBudgets(), name)->window.remaining)
+        << name;
+  }
 }
 
 }  // namespace
