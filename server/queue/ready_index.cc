@@ -20,9 +20,24 @@ int ReadyIndex::KindId(const std::string& kind) {
 void ReadyIndex::Insert(State& s, int64_t task_id, const Key& key) {
   if (key.kind >= static_cast<int>(s.kinds.size())) s.kinds.resize(key.kind + 1);
   Kind& k = s.kinds[key.kind];
-  if (k.levels[key.priority].by_weight[key.weight].emplace(key.last_modified, task_id).second) {
-    ++k.size;
+  Level& level = k.levels[key.priority];
+  uint32_t at;
+  auto found = level.slot_of.find(key.weight);
+  if (found != level.slot_of.end()) {
+    at = found->second;
+  } else if (!level.free.empty()) {
+    at = level.free.back();
+    level.free.pop_back();
+    level.slots[at].weight = key.weight;
+    level.slot_of.emplace(key.weight, at);
+  } else {
+    at = static_cast<uint32_t>(level.slots.size());
+    level.slots.push_back(Slot{key.weight, TimePoint(), List()});
+    level.slot_of.emplace(key.weight, at);
   }
+  Slot& slot = level.slots[at];
+  if (slot.list.emplace(key.last_modified, task_id).second) ++k.size;
+  slot.head = slot.list.begin()->first;
   s.keys[task_id] = key;
 }
 
@@ -30,12 +45,20 @@ void ReadyIndex::Erase(State& s, int64_t task_id, const Key& key) {
   Kind& k = s.kinds[key.kind];
   auto level = k.levels.find(key.priority);
   if (level != k.levels.end()) {
-    auto list = level->second.by_weight.find(key.weight);
-    if (list != level->second.by_weight.end() &&
-        list->second.erase({key.last_modified, task_id}) > 0) {
-      --k.size;
-      if (list->second.empty()) level->second.by_weight.erase(list);
-      if (level->second.by_weight.empty()) k.levels.erase(level);
+    Level& l = level->second;
+    auto found = l.slot_of.find(key.weight);
+    if (found != l.slot_of.end()) {
+      Slot& slot = l.slots[found->second];
+      if (slot.list.erase({key.last_modified, task_id}) > 0) {
+        --k.size;
+        if (slot.list.empty()) {
+          l.free.push_back(found->second);
+          l.slot_of.erase(found);
+          if (l.slot_of.empty()) k.levels.erase(level);
+        } else {
+          slot.head = slot.list.begin()->first;
+        }
+      }
     }
   }
   s.keys.erase(task_id);
@@ -104,8 +127,36 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
   }
   if (!top) return out;
 
-  // One cursor per (kind, weight) list at the top priority; the heap holds
-  // each list's next row, most urgent on top.
+  // Every (kind, weight) list's head at the top priority, from the arrays
+  // of heads. A row of a list is no more urgent than its head, so the top n
+  // rows come from lists whose head is at least the n-th best head: only
+  // those enter the merge.
+  struct Head {
+    double urgency;
+    const Slot* slot;
+    int kind;
+  };
+  std::vector<Head> heads;
+  for (int id : ids) {
+    auto level = state_.kinds[id].levels.find(*top);
+    if (level == state_.kinds[id].levels.end()) continue;
+    for (const Slot& slot : level->second.slots) {
+      if (slot.list.empty()) continue;
+      heads.push_back(Head{Urgency(now, slot.head, slot.weight - 1), &slot, id});
+    }
+  }
+  if (static_cast<int>(heads.size()) > n) {
+    auto nth = heads.begin() + (n - 1);
+    std::nth_element(heads.begin(), nth, heads.end(),
+                     [](const Head& a, const Head& b) { return a.urgency > b.urgency; });
+    const double bar = nth->urgency;
+    heads.erase(std::remove_if(heads.begin(), heads.end(),
+                               [bar](const Head& h) { return h.urgency < bar; }),
+                heads.end());
+  }
+
+  // One cursor per list that can contribute; the heap holds each list's
+  // next row, most urgent on top.
   struct Cursor {
     double urgency;
     TimePoint last_modified;
@@ -121,15 +172,10 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
     return a.task_id > b.task_id;
   };
   std::priority_queue<Cursor, std::vector<Cursor>, decltype(less_urgent)> heap(less_urgent);
-  for (int id : ids) {
-    const Kind& k = state_.kinds[id];
-    auto level = k.levels.find(*top);
-    if (level == k.levels.end()) continue;
-    for (const auto& [weight, list] : level->second.by_weight) {
-      auto head = list.begin();
-      heap.push(Cursor{Urgency(now, head->first, weight - 1), head->first, head->second, id, weight,
-                       std::next(head), list.end()});
-    }
+  for (const Head& h : heads) {
+    auto first = h.slot->list.begin();
+    heap.push(Cursor{h.urgency, first->first, first->second, h.kind, h.slot->weight,
+                     std::next(first), h.slot->list.end()});
   }
   while (!heap.empty() && static_cast<int>(out.size()) < n) {
     Cursor c = heap.top();
@@ -161,6 +207,18 @@ int64_t ReadyIndex::Size(const std::string& kind) const {
   auto it = kind_ids_.find(kind);
   if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) return 0;
   return state_.kinds[it->second].size;
+}
+
+bool ReadyIndex::Any(const std::vector<std::string>& kinds) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& kind : kinds) {
+    auto it = kind_ids_.find(kind);
+    if (it != kind_ids_.end() && it->second < static_cast<int>(state_.kinds.size()) &&
+        state_.kinds[it->second].size > 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::map<std::string, int64_t> ReadyIndex::Sizes() const {

@@ -38,14 +38,19 @@ TEST(ReadyIndexTest, TakesTheMostUrgentAcrossWeightsMostUrgentFirst) {
   EXPECT_EQ(index.Size("character"), 0);
 }
 
-TEST(ReadyIndexTest, MatchesAFullSortOfARandomQueue) {
-  // The merge of per-weight heads must equal ranking every row by urgency.
+class ReadyIndexRandomTest : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(ReadyIndexRandomTest, MatchesAFullSortOfARandomQueue) {
+  // The merge of per-weight heads must equal ranking every row by urgency,
+  // with fewer weights than a claim takes and with far more (the heads that
+  // cannot make the top are left out of the merge).
+  const auto [weights, per_take] = GetParam();
   std::mt19937_64 rng(7);
   ReadyIndex index;
   std::vector<ReadyTask> all;
   for (int64_t id = 1; id <= 5000; ++id) {
-    ReadyTask t =
-        Task(id, 1 + static_cast<int64_t>(rng() % 40), static_cast<double>(rng() % 100000) / 10.0);
+    ReadyTask t = Task(id, 1 + static_cast<int64_t>(rng() % weights),
+                       static_cast<double>(rng() % 100000) / 10.0);
     all.push_back(t);
     index.Upsert(t);
   }
@@ -58,12 +63,16 @@ TEST(ReadyIndexTest, MatchesAFullSortOfARandomQueue) {
   });
   std::vector<int64_t> got;
   while (true) {
-    auto part = index.Take({"character"}, 137, kNow);
+    auto part = index.Take({"character"}, per_take, kNow);
     if (part.empty()) break;
     for (const ReadyTask& t : part) got.push_back(t.task_id);
   }
   EXPECT_EQ(got, Ids(all));
 }
+
+INSTANTIATE_TEST_SUITE_P(WeightsAndClaimSizes, ReadyIndexRandomTest,
+                         ::testing::Values(std::make_pair(40, 137), std::make_pair(3000, 7),
+                                           std::make_pair(3000, 100), std::make_pair(1, 50)));
 
 TEST(ReadyIndexTest, RowsFromTheFutureComeLastAndStillInOrder) {
   // An upstream clock ahead of ours: negative ages, heavier weights worse.
