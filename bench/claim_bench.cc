@@ -2,17 +2,20 @@
 // entities (--sizes), batch of 100 (--batch). The queue is filled with a
 // Zipf-like access distribution (most entities never viewed, a few viewed
 // very often) and ages spread over 30 days. Each timed claim goes through
-// the store exactly as LeaseTasks does; between claims, the leased tasks are
-// put back as freshly refreshed and due (untimed), so each timed claim also
-// promotes the previous claim's tasks into the ready index, the queue stays
-// at its size and the urgency order keeps changing, as in steady state.
+// the store exactly as LeaseTasks does; between claims (untimed), the leased
+// tasks are completed and queued again as freshly refreshed, so the queue
+// stays at its size and the urgency order keeps changing, as in steady
+// state (--put_back=due instead makes them due again, so that each timed
+// claim also promotes the previous claim's 100 tasks).
 // The queue is written directly, so the store reloads its ready index
 // before the first claim of each size: that load is timed on its own
-// (load_s: what a coordinator's start costs at that size).
+// (load_s: what a coordinator's start costs at that size), and the
+// process's peak resident memory after it (rss_mb: the index's size).
 //
 //   SLUICE_DSN=... bench/claim_bench [--sizes=10000,100000,1000000] [--claims=200]
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -31,6 +34,10 @@ DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (its queue is empti
 DEFINE_string(sizes, "10000,100000,1000000", "queue sizes to measure");
 DEFINE_int32(batch, 100, "tasks per claim");
 DEFINE_int32(claims, 200, "timed claims per size");
+DEFINE_string(put_back, "enqueue",
+              "how claimed tasks return between claims: 'enqueue' (deleted as a completion "
+              "does, then queued again through the store, as refreshed now) or 'due' (their "
+              "backoff ends now: each timed claim also promotes the last claim's tasks)");
 DEFINE_double(never_fetched, 0.0,
               "share of entities never fetched (last_modified = epoch, as the queue "
               "stores them): one huge tie, as on a first daily sync");
@@ -68,8 +75,8 @@ int main(int argc, char** argv) {
   sluice::PgQueueStore store(&pool, &kinds, &extensions);
 
   const double now_s = 1'800'000'000;
-  std::printf("%-10s %8s %10s %10s %10s %12s %8s\n", "queued", "batch", "p50_ms", "p99_ms",
-              "max_ms", "weights", "load_s");
+  std::printf("%-10s %8s %10s %10s %10s %12s %8s %8s\n", "queued", "batch", "p50_ms", "p99_ms",
+              "max_ms", "weights", "load_s", "rss_mb");
   std::stringstream ss(FLAGS_sizes);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -118,18 +125,36 @@ int main(int argc, char** argv) {
       CHECK_EQ(static_cast<int>(got->size()), FLAGS_batch);
       if (i == 0) load_s = elapsed / 1000;
       if (i >= 5) ms.push_back(elapsed);  // first claims load the index, warm caches and plans
-      std::vector<int64_t> ids;
-      for (const auto& task : *got) ids.push_back(task.task_id);
-      Exec(pool, "UPDATE discovery_queue SET state = 2, available_at = to_timestamp(" +
-                     std::to_string(t) + "), lease_token = NULL, last_modified = to_timestamp(" +
-                     std::to_string(t) +
-                     ")"
-                     " WHERE task_id = ANY('" +
-                     sluice::PgArray(ids) + "'::bigint[])");
+      std::vector<int64_t> ids, entities;
+      for (const auto& task : *got) {
+        ids.push_back(task.task_id);
+        entities.push_back(task.entity_id);
+      }
+      const std::string at = "to_timestamp(" + std::to_string(t) + ")";
+      if (FLAGS_put_back == "due") {
+        Exec(pool, "UPDATE discovery_queue SET state = 2, available_at = " + at +
+                       ", lease_token = NULL, last_modified = " + at + " WHERE task_id = ANY('" +
+                       sluice::PgArray(ids) + "'::bigint[])");
+        store.RecheckDueBeforeNextClaim();  // written behind the store's back
+      } else {
+        // As a completion leaves them (the task gone, the entity checked
+        // now), then queued again by the store (last_modified = checked_at).
+        Exec(pool, "DELETE FROM discovery_queue WHERE task_id = ANY('" + sluice::PgArray(ids) +
+                       "'::bigint[])");
+        Exec(pool,
+             "INSERT INTO entity_cache (kind, entity_id, checked_at) SELECT 'character', e, " + at +
+                 " FROM unnest('" + sluice::PgArray(entities) +
+                 "'::bigint[]) e ON CONFLICT (kind, entity_id) DO UPDATE SET checked_at = "
+                 "EXCLUDED.checked_at");
+        auto queued = store.Enqueue("character", entities, 3, false, sluice::FromUnixSeconds(t));
+        CHECK(queued.ok()) << queued.status();
+      }
     }
-    std::printf("%-10ld %8d %10.2f %10.2f %10.2f %12s %8.1f\n", n, FLAGS_batch, Percentile(ms, 0.5),
-                Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), weights.c_str(),
-                load_s);
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("%-10ld %8d %10.2f %10.2f %10.2f %12s %8.1f %8ld\n", n, FLAGS_batch,
+                Percentile(ms, 0.5), Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()),
+                weights.c_str(), load_s, usage.ru_maxrss / 1024);
     std::fflush(stdout);
   }
   return 0;

@@ -80,7 +80,7 @@ void CompletionPlan::Finish(TimePoint now) {
         // Refused, but its audit writes and the requeue commit.
         results_[a.index] = out.rejection;
         if (out.requeue_after.has_value()) {
-          requeued_.push_back(Requeue{c.task_id, now + *out.requeue_after});
+          requeued_.push_back(Requeue{c.task_id, t.kind, now + *out.requeue_after});
         }
         continue;
       }
@@ -112,7 +112,7 @@ void CompletionPlan::Finish(TimePoint now) {
       group.ids.insert(group.ids.end(), d.ids.begin(), d.ids.end());
     }
     if (requeue_after.has_value()) {
-      requeued_.push_back(Requeue{c.task_id, now + *requeue_after});
+      requeued_.push_back(Requeue{c.task_id, t.kind, now + *requeue_after});
       results_[a.index]->requeued_now = *requeue_after <= Duration::zero();
     } else {
       done_.push_back(c.task_id);

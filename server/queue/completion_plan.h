@@ -82,6 +82,7 @@ class CompletionPlan {
   };
   struct Requeue {
     int64_t task_id = 0;
+    std::string kind;
     TimePoint ready_at;
   };
 

@@ -31,8 +31,8 @@ class QueueStore {
   virtual ~QueueStore() = default;
 
   // Leases the most urgent ready tasks of `kinds` to a group of claimers,
-  // within the highest priority that has ready tasks: slot i gets up to slots[i].limit, the first slot the
-  // most urgent. One result per slot, in order.
+  // within the highest priority that has ready tasks: slot i gets up to slots[i].limit, the first
+  // slot the most urgent. One result per slot, in order.
   virtual absl::StatusOr<std::vector<std::vector<LeasedTask>>> Claim(
       const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots,
       TimePoint now) = 0;

@@ -112,11 +112,18 @@ absl::Status PgQueueStore::EnsureReadyIndex() {
   return s;
 }
 
-void PgQueueStore::ReloadBeforeNextClaim() { ready_loaded_.store(false); }
+void PgQueueStore::ReloadBeforeNextClaim() {
+  ready_loaded_.store(false);
+  due_.Forget();
+}
+
+void PgQueueStore::RecheckDueBeforeNextClaim() { due_.Forget(); }
 
 absl::Status PgQueueStore::CheckReadyIndex() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (!ready_loaded_.load()) return absl::OkStatus();  // the next claim loads it
+  // Rows made due by anything but this store are promoted within one check.
+  due_.Forget();
   std::map<std::string, int64_t> in_db;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     in_db.clear();
@@ -150,32 +157,19 @@ absl::Status PgQueueStore::CheckReadyIndex() {
   return ReloadReadyIndex();
 }
 
-absl::Status PgQueueStore::PromoteDue(TimePoint now) {
-  std::vector<ReadyTask> promoted;
-  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    promoted.clear();
-    // One statement, atomic by itself: one round trip, no BEGIN/COMMIT.
-    pqxx::nontransaction nt(conn);
-    for (const auto& row : nt.exec_params(queue_sql::kPromoteDue, FormatRfc3339(now))) {
-      if (auto t = ReadyRow(row, 0)) promoted.push_back(std::move(*t));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  for (const ReadyTask& t : promoted) ready_.Upsert(t);
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots, TimePoint now) {
   if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;
-  if (absl::Status s = PromoteDue(now); !s.ok()) return s;
+  const bool promote = due_.MayBeDue(kinds, now);
+  if (!promote && !ready_.Any(kinds)) {
+    return std::vector<std::vector<LeasedTask>>(slots.size());  // nothing to lease: no database
+  }
+  if (promote) due_.BeginCheck(kinds);
+  std::map<std::string, std::optional<TimePoint>> next_due;
   std::vector<std::string> untils, agents;
-  int total = 0;
   for (const ClaimSlot& slot : slots) {
     untils.push_back(FormatRfc3339(slot.lease_until));
     agents.push_back(slot.agent_id);
-    total += std::max(slot.limit, 0);
   }
   std::vector<std::vector<LeasedTask>> out;
   // Taken from the index by an attempt that has not committed: put back if
@@ -186,18 +180,34 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     taken.clear();
     out.assign(slots.size(), {});
     pqxx::work w(conn);
+    if (promote) {
+      // Lapsed leases and ended backoffs become ready, in this transaction
+      // (one commit per claim). They go into the index before it commits,
+      // so this claim can rank them; should it roll back, the index holds
+      // rows that are not ready, which the lease statement leaves out.
+      for (const auto& row :
+           w.exec_params(queue_sql::kPromoteDue, FormatRfc3339(now), PgTextArray(kinds))) {
+        if (auto t = ReadyRow(row, 0)) ready_.Upsert(*t);
+      }
+      next_due.clear();
+      for (const auto& row : w.exec_params(queue_sql::kNextDue, PgTextArray(kinds))) {
+        next_due[row[0].c_str()] =
+            row[1].is_null() ? std::nullopt
+                             : std::optional<TimePoint>(
+                                   TimePoint(std::chrono::microseconds(row[1].as<int64_t>())));
+      }
+    }
     // Rows the index held a moment too long are not leased; the claim takes
     // the next ones, a few times at most.
     for (int round = 0; round < 3; ++round) {
       std::vector<int64_t> ids;
       std::vector<int64_t> slot_of;
-      std::vector<ReadyTask> chosen;
       int wanted = 0;
       for (size_t i = 0; i < slots.size(); ++i) {
         wanted += std::max(slots[i].limit - static_cast<int>(out[i].size()), 0);
       }
       if (wanted == 0) break;
-      chosen = ready_.Take(kinds, wanted, now);
+      const std::vector<ReadyTask> chosen = ready_.Take(kinds, wanted, now);
       if (chosen.empty()) break;
       // Most urgent first: slot 1 first.
       size_t next = 0;
@@ -251,7 +261,12 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     // to have landed unseen, a row put back is one the lease statement
     // leaves out.)
     ready_.Restore(taken);
+    if (promote) due_.FailCheck(kinds);
     return s;
+  }
+  if (promote) due_.FinishCheck(next_due);
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (const LeasedTask& t : out[i]) due_.Lower(t.kind, slots[i].lease_until);
   }
   return out;
 }
@@ -273,7 +288,8 @@ absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_
 
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-    TimePoint fresh_after, std::vector<ReadyTask>* ready) {
+    TimePoint fresh_after, std::vector<ReadyTask>* ready,
+    std::vector<std::pair<std::string, TimePoint>>* due) {
   // Lock every task of the batch that still holds the presented token.
   std::vector<int64_t> ids, tokens;
   for (const Completion* c : batch) {
@@ -366,6 +382,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
   if (!plan.done().empty()) w.exec_params(queue_sql::kDeleteTasks, PgArray(plan.done()));
   for (const CompletionPlan::Requeue& r : plan.requeued()) {
     w.exec_params(queue_sql::kRequeue, r.task_id, FormatRfc3339(r.ready_at), now_text);
+    due->emplace_back(r.kind, r.ready_at);
   }
   Hook("before_commit");
   w.commit();
@@ -375,16 +392,19 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) {
   std::vector<absl::StatusOr<CompletionOutcome>> results;
-  std::vector<ReadyTask> ready;  // discovered tasks, for the ready index
+  std::vector<ReadyTask> ready;                        // discovered tasks, for the ready index
+  std::vector<std::pair<std::string, TimePoint>> due;  // requeued: (kind, ready at)
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     results.clear();  // Run may try again on a fresh connection
     ready.clear();
+    due.clear();
     pqxx::work w(conn);
-    results = CommitBatch(w, batch, now, fresh_after, &ready);
+    results = CommitBatch(w, batch, now, fresh_after, &ready, &due);
     return absl::OkStatus();
   });
   if (s.ok()) {
     for (const ReadyTask& t : ready) ready_.Upsert(t);
+    for (const auto& [kind, at] : due) due_.Lower(kind, at);
   }
   if (!s.ok()) {
     // The transaction failed: nothing was written. Completions refused
@@ -401,6 +421,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
                                                   const RetryDecider& decide) {
   FailureOutcome outcome;
   bool stale = false;
+  std::string failed_kind;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     outcome = FailureOutcome{};
     pqxx::work w(conn);
@@ -410,6 +431,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
       return absl::OkStatus();
     }
     const std::string kind = locked[0][0].c_str();
+    failed_kind = kind;
     const int64_t entity_id = locked[0][1].as<int64_t>();
     if (f.release) {
       outcome.attempts = locked[0][4].as<int>();
@@ -439,6 +461,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
   });
   if (!s.ok()) return s;
   if (stale) return StaleToken(f.task_id, f.fencing_token);
+  if (outcome.retry_at) due_.Lower(failed_kind, *outcome.retry_at);
   return outcome;
 }
 

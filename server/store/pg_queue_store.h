@@ -5,7 +5,9 @@
 // urgency order in time independent of the queue's length), then lease the
 // chosen rows by primary key; the index is loaded from the table before the
 // first claim and kept by every statement of this store that makes a row
-// ready, applied once its transaction commits. Completions are committed in batches: one
+// ready, applied once its transaction commits. A claim promotes lapsed leases
+// and ended backoffs only when one may be due (server/queue/due_schedule.h),
+// so polling an empty queue costs the database nothing. Completions are committed in batches: one
 // transaction locks the batch's tasks by fencing token, lets a CompletionPlan decide what goes in
 // (server/queue/completion_plan.h), has each kind's TaskExtension write its payloads, then writes
 // cache state with one statement, queues discovered ids with one statement per (kind, priority,
@@ -23,6 +25,7 @@
 #include <mutex>
 #include <string>
 
+#include "server/queue/due_schedule.h"
 #include "server/queue/queue_store.h"
 #include "server/queue/ready_index.h"
 #include "server/queue/task_kinds.h"
@@ -67,6 +70,9 @@ class PgQueueStore final : public QueueStore {
   absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
                                              const std::vector<int64_t>& ids) override;
   void ReloadBeforeNextClaim() override;
+  // Rows were made due (a lease or backoff shortened) behind the store's
+  // back: the next claim of each kind checks the table for them.
+  void RecheckDueBeforeNextClaim();
 
   // Compares the ready index with the queue's counters and reloads it when
   // it misses ready rows at two checks in a row (the table was written by
@@ -84,16 +90,16 @@ class PgQueueStore final : public QueueStore {
   }
   // One batch, in one transaction (Run may call it again on a new connection).
   // Appends the rows it made ready to `ready`.
+  // Appends the rows it requeued, (kind, ready at), to `due`.
   std::vector<absl::StatusOr<CompletionOutcome>> CommitBatch(
       pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-      TimePoint fresh_after, std::vector<ReadyTask>* ready);
+      TimePoint fresh_after, std::vector<ReadyTask>* ready,
+      std::vector<std::pair<std::string, TimePoint>>* due);
   // Loads the ready index unless it is loaded.
   absl::Status EnsureReadyIndex();
   // Rebuilds the index from the table (one snapshot) while claims go on.
   // reload_mu_ held.
   absl::Status ReloadReadyIndex();
-  // Makes lapsed leases and ended backoffs ready, in the table and the index.
-  absl::Status PromoteDue(TimePoint now);
 
   PgPool* const pool_;
   const TaskKindRegistry* const kinds_;
@@ -101,6 +107,7 @@ class PgQueueStore final : public QueueStore {
   FaultHook fault_hook_;
 
   ReadyIndex ready_;
+  DueSchedule due_;
   std::atomic<bool> ready_loaded_{false};
   std::mutex reload_mu_;  // one reload at a time
   // CheckReadyIndex's last shortfall; guarded by reload_mu_.

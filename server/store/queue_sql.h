@@ -36,17 +36,29 @@ inline const std::string kLoadReady =
     "SELECT " + ReadyColumns("") + " FROM discovery_queue WHERE state = " + kReady;
 
 // Leases that ran out and backoffs that ended become ready again (the
-// lapsed-lease trigger of 0013 counts the attempt). Rows another statement
-// holds are skipped, not waited for: the next claim takes them. $1 now.
+// lapsed-lease trigger of 0013 counts the attempt), for the claimed kinds
+// only: claims of disjoint kinds run side by side, and one that promoted
+// (and so locked) rows another is about to lease could deadlock with it.
+// Rows another statement holds are skipped, not waited for: the next claim
+// takes them. $1 now, $2 kinds.
 inline const std::string kPromoteDue =
     absl::StrCat("UPDATE discovery_queue AS q SET state = ", kReady,
                  ", available_at = NULL, locked_until = NULL "
                  "WHERE q.task_id IN (SELECT d.task_id FROM discovery_queue d "
                  "WHERE d.state <> ",
                  kReady,
-                 " AND d.available_at <= $1::timestamptz ORDER BY d.available_at LIMIT 10000 "
-                 "FOR UPDATE SKIP LOCKED) RETURNING ",
+                 " AND d.kind = ANY($2::text[]) AND d.available_at <= $1::timestamptz "
+                 "ORDER BY d.available_at LIMIT 10000 FOR UPDATE SKIP LOCKED) RETURNING ",
                  ReadyColumns("q"));
+
+// Per kind, the earliest time a row still waiting (leased, backing off)
+// becomes due, after a promotion in the same transaction: one probe of the
+// due index each (server/queue/due_schedule.h). Rows the promotion skipped
+// or left for the next claim are due already, and count. $1 kinds.
+inline const std::string kNextDue = absl::StrCat(
+    "SELECT k, (SELECT (EXTRACT(EPOCH FROM min(d.available_at)) * 1000000)::bigint "
+    "FROM discovery_queue d WHERE d.state <> ",
+    kReady, " AND d.kind = k) FROM unnest($1::text[]) AS k");
 
 // Leases the rows a claim chose in the ready index, those still ready: a
 // row that is not (the index held it a moment too long) is left out, and the

@@ -174,7 +174,8 @@ TEST_F(UrgencyClaimTest, PromotionAndLeaseProbeTheQueueAndCacheByIndexWhateverTh
   for (int i = 0; i < 30; ++i) agents.push_back("agent-" + std::to_string(i));
   pqxx::connection c(db_->dsn());
   pqxx::work w(c);
-  auto promoted = w.exec_params(queue_sql::kPromoteDue, "2027-01-15T08:00:00Z");
+  auto promoted =
+      w.exec_params(queue_sql::kPromoteDue, "2027-01-15T08:00:00Z", PgTextArray({"character"}));
   EXPECT_EQ(promoted.size(), 10u) << "the lapsed leases";
   auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slots),
                               PgTextArray(untils), PgTextArray(agents));
