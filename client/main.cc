@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <map>
+#include <string>
 
 #include <glog/logging.h>
 #include "client/cli.h"
+#include "client/commands.h"
 
 #include "common/env_flags.h"
 
@@ -22,48 +23,56 @@ DEFINE_int32(wait_s, 30,
 
 namespace {
 
-constexpr char kUsage[] = R"(sluicectl COMMAND [ARGS] [--flags]
+bool IsHelpFlag(const std::string& arg) { return arg == "-h" || arg == "--help" || arg == "-help"; }
 
-Commands:
-  migrate                 apply schema migrations (--dsn=... directly, else via the coordinator)
-  enqueue KIND [IDS...]   queue ids (--priority=user|manual|background);
-                          KIND alliance_ids takes no ids
-  status                  queue depth per kind, leases and the agents holding them
-  entities                stored entities per kind
-  throttle                the global throttler's budgets: learned limits, headroom, counters
-  next UPSTREAM ROUTE     when may ROUTE next be called (e.g. next esi /characters/{id}/)
-  daily [--characters]    run seed 001's daily ESI sequence and follow it to the end
-  jobs                    scheduled jobs (next run, fail-closed skips) and recent runs (--limit=N)
-  jobs run NAME [--wait]  run a job now (daily_esi, snapshots); print its run id
-  checkpoints [PREFIX]    stream checkpoints: cursors, their age, polls, pages, rows
-  ingest [STREAM]         poe_ingest_status: lag, request rate, rows, errors, 429s per stream
-  alerts                  stream alerts firing now and recent events (--alerts_history=N)
-  tokens add ID TOKEN     store a character token for killmail sync (--expires=RFC3339); tokens list
-
-Global flags: --coordinator=HOST:PORT (SLUICE_COORDINATOR) --auth_token (SLUICE_AUTH_TOKEN)
-              --tls_ca=FILE --json --wait_s=SECONDS (wait for an unreachable coordinator; 30))";
+// `-h`/`--help` anywhere, and `help [COMMAND]`, print sluicectl's own usage
+// (gflags' --help lists every flag of every linked library). Returns the
+// exit code, or -1 if this is not a request for help.
+int Help(int argc, char** argv) {
+  using namespace sluice::cli;
+  std::string topic;
+  if (argc >= 2 && std::string(argv[1]) == "help") {
+    if (argc >= 3 && argv[2][0] != '-') topic = argv[2];
+  } else {
+    bool asked = false;
+    for (int i = 1; i < argc; ++i) {
+      if (IsHelpFlag(argv[i])) asked = true;
+      // The command named, if any (a flag's value given after a space is
+      // not one).
+      if (topic.empty() && FindCommand(argv[i]) != nullptr) topic = argv[i];
+    }
+    if (!asked) return -1;
+  }
+  if (topic.empty()) {
+    std::cout << GeneralUsage();
+    return 0;
+  }
+  const CommandSpec* command = FindCommand(topic);
+  if (command == nullptr) {
+    std::cerr << "sluicectl: unknown command '" << topic << "'\n\n" << GeneralUsage();
+    return 2;
+  }
+  std::cout << CommandUsage(*command);
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace sluice::cli;
-  sluice::InitProcess(&argc, &argv, kUsage,
+  if (int code = Help(argc, argv); code >= 0) return code;
+  sluice::InitProcess(&argc, &argv, "sluicectl COMMAND [ARGS] [--flags]; sluicectl help",
                       {{"coordinator", "SLUICE_COORDINATOR"},
                        {"auth_token", "SLUICE_AUTH_TOKEN"},
                        {"tls_ca", "SLUICE_TLS_CA"}});
   FLAGS_minloglevel = 1;  // a CLI's stderr is for errors
   if (argc < 2) {
-    std::cerr << kUsage << std::endl;
+    std::cerr << GeneralUsage();
     return 2;
   }
-  static const std::map<std::string, Command> kCommands = {
-      {"migrate", CmdMigrate},   {"enqueue", CmdEnqueue},   {"status", CmdStatus},
-      {"entities", CmdEntities}, {"throttle", CmdThrottle}, {"next", CmdNext},
-      {"daily", CmdDaily},       {"jobs", CmdJobs},         {"checkpoints", CmdCheckpoints},
-      {"ingest", CmdIngest},     {"alerts", CmdAlerts},     {"tokens", CmdTokens}};
-  auto it = kCommands.find(argv[1]);
-  if (it == kCommands.end()) {
-    return UsageError(std::string("unknown command '") + argv[1] + "'\n" + kUsage);
+  const CommandSpec* command = FindCommand(argv[1]);
+  if (command == nullptr) {
+    return UsageError(std::string("unknown command '") + argv[1] + "'\n\n" + GeneralUsage());
   }
   Context ctx;
   ctx.options.target = FLAGS_coordinator;
@@ -74,5 +83,5 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) ctx.args.push_back(argv[i]);
   ctx.channel = sluice::MakeChannel(ctx.options);
   ctx.admin = sluice::v1::AdminService::NewStub(ctx.channel);
-  return it->second(ctx);
+  return command->run(ctx);
 }

@@ -2,6 +2,7 @@
 // is not reachable yet: with --wait_s a call waits for the coordinator within
 // that time (gRPC wait-for-ready) instead of failing on the first refused
 // connection; with --wait_s=0 it fails at once, naming the address to check.
+// Its help is its own: the commands, each command's usage and flags.
 #include <unistd.h>
 
 #include <chrono>
@@ -62,6 +63,50 @@ TEST_F(SluicectlTest, WithoutWaitingAnUnreachableCoordinatorFailsAtOnceNamingThe
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
   EXPECT_NE(ctl->Log().find("UNAVAILABLE"), std::string::npos) << ctl->Log();
   EXPECT_NE(ctl->Log().find("--coordinator"), std::string::npos) << ctl->Log();
+}
+
+TEST_F(SluicectlTest, HelpListsTheCommandsAndGlobalFlagsWithoutTheLibrariesFlags) {
+  for (const char* ask : {"-h", "--help", "help"}) {
+    ChildProcess ctl({SLUICECTL_BINARY, ask}, {},
+                     absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-help.log"));
+    EXPECT_EQ(ctl.Wait(seconds(10)), 0) << ask << ": " << ctl.Log();
+    const std::string out = ctl.Log();
+    for (const char* want : {"Commands:", "status", "throttle", "tokens",
+                             "--coordinator=", "--wait_s=30", "SLUICE_AUTH_TOKEN"}) {
+      EXPECT_NE(out.find(want), std::string::npos) << ask << " lacks " << want << ":\n" << out;
+    }
+    // gflags' own --help lists every flag of every linked library.
+    EXPECT_EQ(out.find("Flags from"), std::string::npos) << ask << ":\n" << out;
+    EXPECT_EQ(out.find("minloglevel"), std::string::npos) << ask << ":\n" << out;
+  }
+}
+
+TEST_F(SluicectlTest, HelpForACommandShowsItsUsageAndItsOwnFlags) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"help", "daily"}, {"sluicectl daily", "--characters", "--timeout_s=3600"}},
+           {{"jobs", "--help"}, {"sluicectl jobs", "--wait_timeout_s=3600", "--limit=20"}},
+           {{"--coordinator", "127.0.0.1:1", "enqueue", "-h"}, {"enqueue KIND", "--priority="}}}) {
+    std::vector<std::string> argv = {SLUICECTL_BINARY};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    ChildProcess ctl(argv, {},
+                     absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-help-cmd.log"));
+    EXPECT_EQ(ctl.Wait(seconds(10)), 0) << ctl.Log();
+    for (const std::string& want : c.want) {
+      EXPECT_NE(ctl.Log().find(want), std::string::npos) << want << ":\n" << ctl.Log();
+    }
+    EXPECT_EQ(ctl.Log().find("Commands:"), std::string::npos) << "one command's help only";
+  }
+}
+
+TEST_F(SluicectlTest, HelpForAnUnknownCommandIsAUsageError) {
+  ChildProcess ctl({SLUICECTL_BINARY, "help", "nope"}, {},
+                   absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-help-nope.log"));
+  EXPECT_EQ(ctl.Wait(seconds(10)), 2) << ctl.Log();
+  EXPECT_NE(ctl.Log().find("unknown command 'nope'"), std::string::npos) << ctl.Log();
 }
 
 }  // namespace

@@ -1,0 +1,135 @@
+#include "client/commands.h"
+
+#include <gflags/gflags.h>
+
+#include <sstream>
+
+namespace sluice::cli {
+namespace {
+
+constexpr const char* kGlobalFlags[] = {"coordinator", "auth_token", "tls_ca", "json", "wait_s"};
+
+// "  --name=DEFAULT   description", from the flag's definition.
+void PrintFlag(std::ostringstream& out, const char* name) {
+  gflags::CommandLineFlagInfo info;
+  if (!gflags::GetCommandLineFlagInfo(name, &info)) return;
+  std::string left = "  --" + info.name;
+  if (info.type != "bool") left += "=" + (info.default_value.empty() ? "\"\"" : info.default_value);
+  out << left;
+  if (left.size() < 26)
+    out << std::string(26 - left.size(), ' ');
+  else
+    out << "\n" << std::string(26, ' ');
+  out << info.description << "\n";
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"migrate",
+       CmdMigrate,
+       "migrate [--dsn=DSN]",
+       "apply schema migrations",
+       "With --dsn, migrates that database directly; else asks the coordinator to.",
+       {"dsn"}},
+      {"enqueue",
+       CmdEnqueue,
+       "enqueue KIND [IDS...]",
+       "queue ids of a kind",
+       "KIND alliance_ids takes no ids (it lists every alliance).",
+       {"priority"}},
+      {"status",
+       CmdStatus,
+       "status",
+       "queue depth per kind, leases and the agents holding them",
+       "",
+       {}},
+      {"entities", CmdEntities, "entities", "stored entities per kind", "", {}},
+      {"throttle",
+       CmdThrottle,
+       "throttle [MATCH]",
+       "the global throttler's budgets: learned limits, headroom, counters",
+       "Every budget family with its most constrained budget; with MATCH, the budgets whose\n"
+       "name starts with it or whose scope is it (\"char:90000001\").",
+       {}},
+      {"next",
+       CmdNext,
+       "next UPSTREAM ROUTE [CALLER [EGRESS]]",
+       "when may ROUTE next be called",
+       "For example: sluicectl next esi /characters/{id}/killmails/recent/ char:90000001",
+       {}},
+      {"daily",
+       CmdDaily,
+       "daily [--characters]",
+       "run the daily ESI sequence and follow it to the end",
+       "",
+       {"characters", "timeout_s", "progress_ms"}},
+      {"jobs",
+       CmdJobs,
+       "jobs | jobs run NAME [--wait]",
+       "scheduled jobs and recent runs; run a job now",
+       "`jobs run NAME` starts a job (daily_esi, snapshots, ...) and prints its run id.",
+       {"limit", "wait", "wait_timeout_s"}},
+      {"checkpoints",
+       CmdCheckpoints,
+       "checkpoints [PREFIX]",
+       "stream checkpoints: cursors, their age, polls, pages, rows",
+       "",
+       {}},
+      {"ingest",
+       CmdIngest,
+       "ingest [STREAM]",
+       "poe_ingest_status: lag, request rate, rows, errors, 429s per stream",
+       "",
+       {}},
+      {"alerts",
+       CmdAlerts,
+       "alerts",
+       "stream alerts firing now and recent events",
+       "",
+       {"alerts_history"}},
+      {"tokens",
+       CmdTokens,
+       "tokens add ID TOKEN | tokens list",
+       "character tokens for killmail sync",
+       "",
+       {"expires"}},
+  };
+  return kCommands;
+}
+
+const CommandSpec* FindCommand(const std::string& name) {
+  for (const CommandSpec& c : Commands()) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+std::string GeneralUsage() {
+  std::ostringstream out;
+  out << "sluicectl COMMAND [ARGS] [--flags]\n\nCommands:\n";
+  for (const CommandSpec& c : Commands()) {
+    std::string name = std::string("  ") + c.name;
+    out << name << std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << "  help [COMMAND]  this list, or one command's usage and flags\n\nGlobal flags:\n";
+  for (const char* f : kGlobalFlags) PrintFlag(out, f);
+  out << "\nEnvironment: SLUICE_COORDINATOR, SLUICE_AUTH_TOKEN, SLUICE_TLS_CA stand in for the "
+         "flags.\n";
+  return out.str();
+}
+
+std::string CommandUsage(const CommandSpec& command) {
+  std::ostringstream out;
+  out << "sluicectl " << command.usage << "\n\n" << command.summary << ".\n";
+  if (command.details[0] != '\0') out << command.details << "\n";
+  if (!command.flags.empty()) {
+    out << "\nFlags:\n";
+    for (const char* f : command.flags) PrintFlag(out, f);
+  }
+  out << "\nGlobal flags: see `sluicectl help`.\n";
+  return out.str();
+}
+
+}  // namespace sluice::cli
