@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "absl/status/status.h"
+#include "client/progress.h"
+#include "sluice/v1/throttle.grpc.pb.h"
 
 namespace sluice::cli {
 
@@ -37,5 +39,16 @@ int UsageError(const std::string& message) {
 }
 
 void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+std::string WaitingFor(Context& ctx, const std::string& prefix) {
+  auto stub = v1::ThrottlerService::NewStub(ctx.channel);
+  v1::ListBudgetsRequest req;
+  req.set_top(1);
+  v1::ListBudgetsResponse resp;
+  grpc::ClientContext call;
+  Prepare(ctx, &call, 5000);
+  if (!stub->ListBudgets(&call, req, &resp).ok()) return "";
+  return WaitReason(resp, prefix);
+}
 
 }  // namespace sluice::cli

@@ -45,6 +45,13 @@ int UsageError(const std::string& message);
 
 void PrintJson(const nlohmann::json& j);
 
+// What calls to an upstream wait for now (budgets named `prefix`...:
+// "budget esi/group/character full until 17:10:42", client/progress.h's
+// WaitReason); empty if nothing waits or the listing failed (progress goes
+// on without it). One listing walks every budget: ask every few seconds,
+// not every poll.
+std::string WaitingFor(Context& ctx, const std::string& prefix);
+
 using Command = int (*)(Context& ctx);
 int CmdMigrate(Context& ctx);
 int CmdEnqueue(Context& ctx);

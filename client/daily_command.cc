@@ -1,6 +1,8 @@
 // sluicectl daily: starts seed 001's daily sequence and follows it to the end,
-// printing progress, then a summary.
+// printing progress (share done, rate, ETA, what it waits for), then a
+// summary.
 #include <gflags/gflags.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include <thread>
 
 #include "client/cli.h"
+#include "client/progress.h"
 #include "common/time_util.h"
 
 DEFINE_bool(characters, false, "daily: also refresh every known character");
@@ -73,6 +76,12 @@ int CmdDaily(Context& ctx) {
               << std::endl;
 
   Snapshot snap;
+  ProgressMeter meter;
+  // A terminal gets one redrawn line; a pipe or file a line every 10 s, or
+  // when what the run waits for changes.
+  ProgressLine line(stdout, isatty(fileno(stdout)) != 0, 10);
+  std::string waiting;
+  double asked_at = -1e9;
   // A task can be between "completed" and "its discoveries queued" only
   // inside one transaction, so an empty queue seen twice in a row is the end.
   int empty_seen = 0;
@@ -87,6 +96,7 @@ int CmdDaily(Context& ctx) {
       // connection) pauses the progress, not the work. Keep polling.
       if (!Transient(s) || elapsed > FLAGS_timeout_s) return RpcError("daily: progress", s);
       if (!unreachable) {
+        line.Finish();
         std::cerr << "sluicectl: daily: coordinator unreachable (" << s.error_message()
                   << "); still waiting" << std::endl;
       }
@@ -94,28 +104,48 @@ int CmdDaily(Context& ctx) {
       empty_seen = 0;
       continue;
     }
-    if (unreachable && !ctx.json) std::cout << "coordinator reachable again" << std::endl;
+    if (unreachable && !ctx.json) {
+      line.Finish();
+      std::cout << "coordinator reachable again" << std::endl;
+    }
     unreachable = false;
+    const int64_t synced = snap.entities["alliance"].second + snap.entities["corporation"].second +
+                           snap.entities["character"].second;
+    meter.Add(elapsed, synced, snap.pending);
     if (!ctx.json) {
+      // What the run waits for, asked every few seconds (a listing walks
+      // every budget).
+      if (elapsed - asked_at >= 5) {
+        waiting = WaitingFor(ctx, "esi/");  // the daily sequence calls ESI only
+        asked_at = elapsed;
+      }
       std::string pending;
       for (const auto& [k, n] : snap.pending_by_kind) pending += " " + k + "=" + std::to_string(n);
-      std::printf(
-          "[%6.1fs] synced: alliances %lld, corporations %lld, characters %lld | pending%s%s\n",
-          elapsed, static_cast<long long>(snap.entities["alliance"].second),
-          static_cast<long long>(snap.entities["corporation"].second),
-          static_cast<long long>(snap.entities["character"].second),
-          pending.empty() ? " none" : pending.c_str(),
-          snap.dead ? (" | dead " + std::to_string(snap.dead)).c_str() : "");
-      std::fflush(stdout);
+      char head[160];
+      std::snprintf(head, sizeof head,
+                    "[%s] %d%% | synced: alliances %lld, corporations %lld, characters %lld | "
+                    "%.0f/s",
+                    FormatDuration(elapsed).c_str(), meter.Percent(),
+                    static_cast<long long>(snap.entities["alliance"].second),
+                    static_cast<long long>(snap.entities["corporation"].second),
+                    static_cast<long long>(snap.entities["character"].second), meter.Rate());
+      std::string text = head;
+      if (auto eta = meter.EtaSeconds()) text += ", ETA " + FormatDuration(*eta);
+      text += " | pending" + (pending.empty() ? std::string(" none") : pending);
+      if (snap.dead) text += " | dead " + std::to_string(snap.dead);
+      if (!waiting.empty()) text += " | waiting: " + waiting;
+      line.Show(elapsed, text, waiting);
     }
     empty_seen = snap.pending == 0 ? empty_seen + 1 : 0;
     if (empty_seen >= 2) break;
     if (elapsed > FLAGS_timeout_s) {
+      line.Finish();
       std::cerr << "sluicectl: daily: still " << snap.pending << " task(s) pending after "
                 << FLAGS_timeout_s << "s" << std::endl;
       return 1;
     }
   }
+  line.Finish();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json summary = {{"elapsed_seconds", elapsed}, {"dead_tasks", snap.dead}};
   for (const auto& [kind, c] : snap.entities) {

@@ -1,6 +1,7 @@
 // sluicectl jobs: the coordinator's scheduled jobs and their recent runs;
 // `jobs run NAME` starts one now and, with --wait, follows it to its end.
 #include <gflags/gflags.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "client/cli.h"
+#include "client/progress.h"
 #include "common/time_util.h"
 
 DEFINE_bool(wait, false, "jobs run: wait for the run to finish; exit 1 unless it succeeded");
@@ -124,8 +126,14 @@ int CmdJobsList(Context& ctx) {
 // Follows a run until it has an outcome. A run skipped fail closed never gets
 // a row, so the job's last fail-closed run id is checked too.
 int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(FLAGS_wait_timeout_s);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto deadline = t0 + std::chrono::seconds(FLAGS_wait_timeout_s);
+  // While it runs: its counters, calls per second and what it waits for, on
+  // one redrawn line (a terminal) or a line every 10 s (a pipe).
+  ProgressMeter meter;
+  ProgressLine line(stdout, isatty(fileno(stdout)) != 0, 10);
+  std::string waiting;
+  double asked_at = -1e9;
   while (std::chrono::steady_clock::now() < deadline) {
     v1::ListJobRunsResponse resp;
     grpc::Status s = List(ctx, job, 50, &resp);
@@ -137,6 +145,7 @@ int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) 
     }
     for (const auto& j : resp.jobs()) {
       if (j.last_fail_closed_run_id() == run_id) {
+        line.Finish();
         std::cerr << "sluicectl: jobs run: " << run_id
                   << " did not run: the coordinator could not check the job's lock (database "
                      "unreachable; fail closed)"
@@ -145,7 +154,27 @@ int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) 
       }
     }
     for (const auto& r : resp.runs()) {
+      if (r.run_id() != run_id || r.outcome() != "running" || ctx.json) continue;
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      meter.Add(elapsed, r.upstream_calls(), 0);
+      if (elapsed - asked_at >= 5) {
+        waiting = WaitingFor(ctx, "esi/");  // the jobs that call out call ESI
+        asked_at = elapsed;
+      }
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "[%s] %s running: calls %lld (%.0f/s), upserted %lld, queued %lld, errors %lld",
+                    FormatDuration(elapsed).c_str(), job.c_str(),
+                    static_cast<long long>(r.upstream_calls()), meter.Rate(),
+                    static_cast<long long>(r.rows_upserted()),
+                    static_cast<long long>(r.tasks_queued()), static_cast<long long>(r.errors()));
+      line.Show(elapsed, waiting.empty() ? text : std::string(text) + " | waiting: " + waiting,
+                waiting);
+    }
+    for (const auto& r : resp.runs()) {
       if (r.run_id() != run_id || r.outcome() == "running") continue;
+      line.Finish();
       if (ctx.json) {
         PrintJson(RunJson(r));
       } else {
@@ -162,6 +191,7 @@ int WaitForRun(Context& ctx, const std::string& job, const std::string& run_id) 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  line.Finish();
   std::cerr << "sluicectl: jobs run: " << run_id << " still running after " << FLAGS_wait_timeout_s
             << "s" << std::endl;
   return 1;
