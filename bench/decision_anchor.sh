@@ -51,13 +51,9 @@ for arg in "$@"; do
     *) echo "unknown argument: $arg" >&2; usage ;;
   esac
 done
-for n in "$ROUNDS" "$DURATION" "$CLIENTS"; do
-  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "rounds, duration_s and clients must be positive integers" >&2; exit 2; }
-done
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-say() { echo "==> $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=anchor/common.sh
+. "$ROOT/bench/anchor/common.sh"
+require_positive_ints "rounds, duration_s and clients" "$ROUNDS" "$DURATION" "$CLIENTS"
 
 # --- cleanup: everything started here, by pid --------------------------------
 WORK=$(mktemp -d /tmp/decision-anchor-run.XXXXXX)
@@ -92,10 +88,7 @@ scripts/deps.sh
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null ||
    ! command -v redis-cli >/dev/null; then
   say "installing redis-server and redis-tools (Debian packages; the service is not used)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+  apt_install redis-server redis-tools
 fi
 
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac

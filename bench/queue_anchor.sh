@@ -41,21 +41,15 @@ for arg in "$@"; do
     *) echo "unknown argument: $arg" >&2; usage ;;
   esac
 done
-for n in "$ROUNDS" "$JOBS" "$CONCURRENCY" "$CLIENTS"; do
-  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "rounds, jobs, concurrency and clients must be positive integers" >&2; exit 2; }
-done
-
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-say() { echo "==> $*" >&2; }
+# shellcheck source=anchor/common.sh
+. "$ROOT/bench/anchor/common.sh"
+require_positive_ints "rounds, jobs, concurrency and clients" "$ROUNDS" "$JOBS" "$CONCURRENCY" "$CLIENTS"
 
 # --- what the runs need --------------------------------------------------
 scripts/deps.sh
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   say "installing Node.js and npm (Debian packages)"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt_install nodejs npm
 fi
 
 GW_DIR=$ROOT/bench/anchor/graphile

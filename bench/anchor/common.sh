@@ -1,0 +1,25 @@
+# Shared by the anchor scripts (bench/queue_anchor.sh, bench/decision_anchor.sh):
+# sourced, not run.
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+say() { echo "==> $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# require_positive_ints "what the values are" VALUE...: exits 2 unless every
+# value is a positive integer.
+require_positive_ints() {
+  local what=$1
+  shift
+  for n in "$@"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "$what must be positive integers" >&2; exit 2; }
+  done
+}
+
+# apt_install PACKAGE...: Debian packages, quietly, with sudo when not root.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
