@@ -81,8 +81,6 @@ class PgQueueStore final : public QueueStore {
   absl::Status CheckReadyIndex();
   // Times CheckReadyIndex reloaded the index.
   int64_t ready_index_reloads() const { return reloads_.load(); }
-  // Ready tasks the index holds, per kind.
-  std::map<std::string, int64_t> ready_index_sizes() const { return ready_.Sizes(); }
 
  private:
   void Hook(const std::string& stage) {
