@@ -25,7 +25,7 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-grpc::Status Authorizer::Check(const grpc::ServerContext* context) const {
+grpc::Status Authorizer::Check(const grpc::ServerContextBase* context) const {
   if (token_.empty()) return grpc::Status::OK;
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");

@@ -22,8 +22,10 @@ class Authorizer {
  public:
   // An empty token disables authentication.
   explicit Authorizer(std::string token) : token_(std::move(token)) {}
-  // OK, or UNAUTHENTICATED naming what is wrong.
-  grpc::Status Check(const grpc::ServerContext* context) const;
+  // OK, or UNAUTHENTICATED naming what is wrong. Takes the base of the
+  // synchronous and the callback API's server contexts: services of both kinds
+  // check the same way.
+  grpc::Status Check(const grpc::ServerContextBase* context) const;
   bool enabled() const { return !token_.empty(); }
 
  private:
