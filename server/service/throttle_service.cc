@@ -2,9 +2,8 @@
 
 #include <glog/logging.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,7 +24,6 @@ using throttle::CallKey;
 constexpr size_t kMaxIdLength = 128;
 constexpr int kMaxBatch = 10000;
 constexpr int64_t kMaxAgeSeconds = 3600;
-constexpr std::chrono::milliseconds kCancelPoll{100};
 
 grpc::Status Invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -141,65 +139,51 @@ void FillBudget(const throttle::BudgetInfo& info, v1::Budget* b) {
   for (const std::string& r : info.routes) b->add_routes(r);
 }
 
-}  // namespace
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
 
-struct ThrottleServiceImpl::Watcher {
-  std::string agent_id;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<v1::Revocation> queue;  // guarded by mu
-  bool closed = false;               // guarded by mu: shutdown
-  bool overflow = false;             // guarded by mu: reader too slow
+void SetItemStatus(const grpc::Status& status, v1::ItemStatus* out) {
+  out->set_code(static_cast<int32_t>(status.error_code()));
+  out->set_message(status.error_message());
+}
+
+grpc::Status CheckBatchSize(int items) {
+  if (items > ThrottleServiceImpl::kMaxBatchItems) {
+    return Invalid(absl::StrCat("items must have at most ", ThrottleServiceImpl::kMaxBatchItems,
+                                " entries (got ", items, ")"));
+  }
+  return grpc::Status::OK;
+}
+
+// A stream refused before it started: finishes at once.
+template <typename Response>
+class RefusedWriter final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedWriter(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
 };
 
-ThrottleServiceImpl::ThrottleServiceImpl(throttle::Throttler* throttler,
-                                         const Authorizer* authorizer)
-    : throttler_(throttler), authorizer_(authorizer) {
-  listener_id_ = throttler_->AddRevocationListener(
-      [this](const throttle::RevocationEvent& event) { OnRevocation(event); });
+template <typename Request, typename Response>
+class RefusedBidi final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedBidi(grpc::Status status) { this->Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
 }
 
-ThrottleServiceImpl::~ThrottleServiceImpl() {
-  throttler_->RemoveRevocationListener(listener_id_);
-  Shutdown();
-}
-
-void ThrottleServiceImpl::Shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
-  shutdown_ = true;
-  for (const auto& w : watchers_) {
-    std::lock_guard<std::mutex> wl(w->mu);
-    w->closed = true;
-    w->cv.notify_all();
-  }
-}
-
-size_t ThrottleServiceImpl::watchers() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return watchers_.size();
-}
-
-void ThrottleServiceImpl::OnRevocation(const throttle::RevocationEvent& event) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& w : watchers_) {
-    std::lock_guard<std::mutex> wl(w->mu);
-    if (w->queue.size() >= kMaxQueuedRevocations) {
-      w->overflow = true;
-    } else {
-      FillRevocation(event, w->agent_id, &w->queue.emplace_back());
-    }
-    w->cv.notify_all();
-  }
-}
-
-grpc::Status ThrottleServiceImpl::NextPermitted(grpc::ServerContext* context,
-                                                const v1::NextPermittedRequest* request,
-                                                v1::NextPermittedResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (!request->has_route()) return Invalid("route is required");
+grpc::Status AnswerNextPermitted(throttle::Throttler* throttler,
+                                 const v1::NextPermittedRequest& request,
+                                 v1::NextPermittedResponse* response) {
+  if (!request.has_route()) return Invalid("route is required");
   CallKey key;
-  if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::PermitTime> t = throttler_->NextPermitted(key, CallsOrOne(request->n()));
+  if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
+  absl::StatusOr<throttle::PermitTime> t = throttler->NextPermitted(key, CallsOrOne(request.n()));
   if (!t.ok()) return ToGrpcStatus(t.status());
   *response->mutable_at() = ToProto(t->at);
   *response->mutable_wait() = ToProtoDuration(t->wait);
@@ -207,16 +191,14 @@ grpc::Status ThrottleServiceImpl::NextPermitted(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::Acquire(grpc::ServerContext* context,
-                                          const v1::AcquireRequest* request,
-                                          v1::AcquireResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (!request->has_route()) return Invalid("route is required");
+grpc::Status AnswerAcquire(throttle::Throttler* throttler, const v1::AcquireRequest& request,
+                           v1::AcquireResponse* response) {
+  if (!request.has_route()) return Invalid("route is required");
   CallKey key;
-  if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  if (grpc::Status s = CheckId(request->caller(), "caller", false); !s.ok()) return s;
-  absl::StatusOr<throttle::AcquireResult> r = throttler_->Acquire(
-      key, CallsOrOne(request->n()), FromProtoDuration(request->max_wait()), request->caller());
+  if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
+  if (grpc::Status s = CheckId(request.caller(), "caller", false); !s.ok()) return s;
+  absl::StatusOr<throttle::AcquireResult> r = throttler->Acquire(
+      key, CallsOrOne(request.n()), FromProtoDuration(request.max_wait()), request.caller());
   if (!r.ok()) return ToGrpcStatus(r.status());
   response->set_granted(r->granted);
   *response->mutable_at() = ToProto(r->at);
@@ -229,28 +211,88 @@ grpc::Status ThrottleServiceImpl::Acquire(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::Report(grpc::ServerContext* context,
-                                         const v1::ReportRequest* request,
-                                         v1::ReportResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (!request->has_observation()) return Invalid("observation is required");
-  throttle::Observation o;
-  if (grpc::Status s = ToObservation(request->observation(), "observation", &o); !s.ok()) return s;
-  return ToGrpcStatus(throttler_->Report(o));
+// Each item is decided on its own (one decision-lock acquisition each: the
+// Throttler has no batch decision); a bad item fails only its answer.
+grpc::Status AnswerNextPermittedBatch(throttle::Throttler* throttler,
+                                      const v1::NextPermittedBatchRequest& request,
+                                      v1::NextPermittedBatchResponse* response) {
+  if (grpc::Status s = CheckBatchSize(request.items_size()); !s.ok()) return s;
+  response->mutable_answers()->Reserve(request.items_size());
+  for (const v1::NextPermittedRequest& item : request.items()) {
+    v1::NextPermittedAnswer* answer = response->add_answers();
+    grpc::Status s = AnswerNextPermitted(throttler, item, answer->mutable_response());
+    if (!s.ok()) {
+      answer->clear_response();
+      SetItemStatus(s, answer->mutable_status());
+    }
+  }
+  return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::ListBudgets(grpc::ServerContext* context,
-                                              const v1::ListBudgetsRequest* request,
-                                              v1::ListBudgetsResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (request->match().size() > throttle::kMaxRouteLength + 64) {
+grpc::Status AnswerAcquireBatch(throttle::Throttler* throttler,
+                                const v1::AcquireBatchRequest& request,
+                                v1::AcquireBatchResponse* response) {
+  if (grpc::Status s = CheckBatchSize(request.items_size()); !s.ok()) return s;
+  response->mutable_answers()->Reserve(request.items_size());
+  for (const v1::AcquireRequest& item : request.items()) {
+    v1::AcquireAnswer* answer = response->add_answers();
+    grpc::Status s = AnswerAcquire(throttler, item, answer->mutable_response());
+    if (!s.ok()) {
+      answer->clear_response();
+      SetItemStatus(s, answer->mutable_status());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+v1::DecideResponse AnswerDecide(throttle::Throttler* throttler, const v1::DecideRequest& request) {
+  v1::DecideResponse out;
+  out.set_id(request.id());
+  grpc::Status s;
+  switch (request.decision_case()) {
+    case v1::DecideRequest::kNextPermitted:
+      s = AnswerNextPermitted(throttler, request.next_permitted(), out.mutable_next_permitted());
+      break;
+    case v1::DecideRequest::kAcquire:
+      s = AnswerAcquire(throttler, request.acquire(), out.mutable_acquire());
+      break;
+    case v1::DecideRequest::kNextPermittedBatch:
+      s = AnswerNextPermittedBatch(throttler, request.next_permitted_batch(),
+                                   out.mutable_next_permitted_batch());
+      break;
+    case v1::DecideRequest::kAcquireBatch:
+      s = AnswerAcquireBatch(throttler, request.acquire_batch(), out.mutable_acquire_batch());
+      break;
+    case v1::DecideRequest::DECISION_NOT_SET:
+      s = Invalid(
+          "decision is required: next_permitted, acquire, next_permitted_batch or acquire_batch");
+      break;
+  }
+  if (!s.ok()) {
+    out.clear_answer();
+    SetItemStatus(s, out.mutable_status());
+  }
+  return out;
+}
+
+grpc::Status AnswerReport(throttle::Throttler* throttler, const v1::ReportRequest& request) {
+  if (!request.has_observation()) return Invalid("observation is required");
+  throttle::Observation o;
+  if (grpc::Status s = ToObservation(request.observation(), "observation", &o); !s.ok()) return s;
+  return ToGrpcStatus(throttler->Report(o));
+}
+
+grpc::Status AnswerListBudgets(throttle::Throttler* throttler,
+                               const v1::ListBudgetsRequest& request,
+                               v1::ListBudgetsResponse* response) {
+  if (request.match().size() > throttle::kMaxRouteLength + 64) {
     return Invalid("match is too long");
   }
-  if (request->top() < 0 || request->top() > 1000) return Invalid("top must be between 0 and 1000");
+  if (request.top() < 0 || request.top() > 1000) return Invalid("top must be between 0 and 1000");
   throttle::BudgetQuery query;
-  query.match = request->match();
-  query.top = request->top() == 0 ? 5 : request->top();
-  throttle::BudgetListing listing = throttler_->ListBudgetFamilies(query);
+  query.match = request.match();
+  query.top = request.top() == 0 ? 5 : request.top();
+  throttle::BudgetListing listing = throttler->ListBudgetFamilies(query);
   std::set<std::string> listed;
   for (const throttle::FamilyInfo& f : listing.families) {
     v1::BudgetFamily* out = response->add_families();
@@ -274,20 +316,19 @@ grpc::Status ThrottleServiceImpl::ListBudgets(grpc::ServerContext* context,
   for (const throttle::BudgetInfo& info : listing.budgets)
     FillBudget(info, response->add_budgets());
   response->set_total_budgets(listing.total_budgets);
-  *response->mutable_now() = ToProto(throttler_->clock()->Now());
+  *response->mutable_now() = ToProto(throttler->clock()->Now());
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
-                                              const v1::LeaseTokensRequest* request,
-                                              v1::LeaseTokensResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", true); !s.ok()) return s;
-  if (!request->has_route()) return Invalid("route is required");
+grpc::Status AnswerLeaseTokens(throttle::Throttler* throttler,
+                               const v1::LeaseTokensRequest& request,
+                               v1::LeaseTokensResponse* response) {
+  if (grpc::Status s = CheckId(request.agent_id(), "agent_id", true); !s.ok()) return s;
+  if (!request.has_route()) return Invalid("route is required");
   CallKey key;
-  if (grpc::Status s = ToCallKey(request->route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::LeaseGrant> g = throttler_->LeaseTokens(
-      request->agent_id(), key, request->count(), request->arm_before_use());
+  if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
+  absl::StatusOr<throttle::LeaseGrant> g =
+      throttler->LeaseTokens(request.agent_id(), key, request.count(), request.arm_before_use());
   if (!g.ok()) return ToGrpcStatus(g.status());
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));
@@ -303,39 +344,36 @@ grpc::Status ThrottleServiceImpl::LeaseTokens(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::ArmTokens(grpc::ServerContext* context,
-                                            const v1::ArmTokensRequest* request,
-                                            v1::ArmTokensResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", true); !s.ok()) return s;
-  if (request->lease_id() <= 0) return Invalid("lease_id must be positive");
+grpc::Status AnswerArmTokens(throttle::Throttler* throttler, const v1::ArmTokensRequest& request,
+                             v1::ArmTokensResponse* response) {
+  if (grpc::Status s = CheckId(request.agent_id(), "agent_id", true); !s.ok()) return s;
+  if (request.lease_id() <= 0) return Invalid("lease_id must be positive");
   absl::StatusOr<int64_t> armed =
-      throttler_->ArmTokens(request->agent_id(), request->lease_id(), request->count());
+      throttler->ArmTokens(request.agent_id(), request.lease_id(), request.count());
   if (!armed.ok()) return ToGrpcStatus(armed.status());
   response->set_armed(static_cast<int32_t>(*armed));
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::ReportBatch(grpc::ServerContext* context,
-                                              const v1::ReportBatchRequest* request,
-                                              v1::ReportBatchResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", false); !s.ok()) return s;
-  if (request->observations_size() > kMaxBatch || request->returns_size() > kMaxBatch) {
+grpc::Status AnswerReportBatch(throttle::Throttler* throttler,
+                               const v1::ReportBatchRequest& request,
+                               v1::ReportBatchResponse* response) {
+  if (grpc::Status s = CheckId(request.agent_id(), "agent_id", false); !s.ok()) return s;
+  if (request.observations_size() > kMaxBatch || request.returns_size() > kMaxBatch) {
     return Invalid(
         absl::StrCat("observations and returns must have at most ", kMaxBatch, " entries each"));
   }
   // Validate everything before applying anything: a rejected batch changes
   // nothing, so the agent can fix and resend it whole.
-  std::vector<throttle::Observation> observations(request->observations_size());
-  for (int i = 0; i < request->observations_size(); ++i) {
-    grpc::Status s = ToObservation(request->observations(i), absl::StrCat("observations[", i, "]"),
+  std::vector<throttle::Observation> observations(request.observations_size());
+  for (int i = 0; i < request.observations_size(); ++i) {
+    grpc::Status s = ToObservation(request.observations(i), absl::StrCat("observations[", i, "]"),
                                    &observations[i]);
     if (!s.ok()) return s;
   }
-  std::vector<throttle::TokenReturn> returns(request->returns_size());
-  for (int i = 0; i < request->returns_size(); ++i) {
-    const v1::TokenReturn& r = request->returns(i);
+  std::vector<throttle::TokenReturn> returns(request.returns_size());
+  for (int i = 0; i < request.returns_size(); ++i) {
+    const v1::TokenReturn& r = request.returns(i);
     if (r.lease_id() <= 0)
       return Invalid(absl::StrCat("returns[", i, "].lease_id must be positive"));
     absl::Status unspent =
@@ -343,73 +381,334 @@ grpc::Status ThrottleServiceImpl::ReportBatch(grpc::ServerContext* context,
     if (!unspent.ok()) return ToGrpcStatus(unspent);
     returns[i] = throttle::TokenReturn{r.lease_id(), r.unspent()};
   }
-  throttler_->ReportBatch(request->agent_id(), observations, returns);
+  throttler->ReportBatch(request.agent_id(), observations, returns);
   return grpc::Status::OK;
 }
 
-grpc::Status ThrottleServiceImpl::WatchRevocations(grpc::ServerContext* context,
-                                                   const v1::WatchRevocationsRequest* request,
-                                                   grpc::ServerWriter<v1::Revocation>* writer) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return s;
-  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", false); !s.ok()) return s;
-  auto watcher = std::make_shared<Watcher>();
-  watcher->agent_id = request->agent_id();
-  {
+}  // namespace
+
+// What Shutdown() needs of an open stream.
+class ThrottleServiceImpl::Stream {
+ public:
+  virtual ~Stream() = default;
+  // Finishes the stream with `status` as soon as no write is in flight.
+  virtual void End(grpc::Status status) = 0;
+};
+
+// One WatchRevocations stream. At most one write (or the initial metadata)
+// is in flight; revocations arriving meanwhile wait in a bounded queue.
+// Reactions are never run inline by gRPC's Start*/Finish, so those are called
+// with mu_ held.
+class ThrottleServiceImpl::RevocationStream final : public grpc::ServerWriteReactor<v1::Revocation>,
+                                                    public Stream {
+ public:
+  RevocationStream(ThrottleServiceImpl* service, std::string agent_id)
+      : service_(service), agent_id_(std::move(agent_id)) {}
+
+  // Queues what is restricted now and sends the initial metadata.
+  void Start(const std::vector<throttle::RevocationEvent>& active) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (shutdown_) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
+    for (const throttle::RevocationEvent& event : active) {
+      FillRevocation(event, agent_id_, &queue_.emplace_back());
     }
-    watchers_.insert(watcher);
+    StartSendInitialMetadata();
+  }
+
+  void Push(const throttle::RevocationEvent& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (end_) return;
+    if (queue_.size() >= kMaxQueuedRevocations) {
+      queue_.clear();
+      EndLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             "revocations not read fast enough; reconnect"));
+      return;
+    }
+    FillRevocation(event, agent_id_, &queue_.emplace_back());
+    if (!busy_) WriteNextLocked();
+  }
+
+  void End(grpc::Status status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EndLocked(std::move(status));
+  }
+
+  void OnSendInitialMetadataDone(bool ok) override { OnSent(ok); }
+  void OnWriteDone(bool ok) override { OnSent(ok); }
+  void OnCancel() override { End(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled")); }
+  void OnDone() override {
+    service_->RemoveStream(this, this);
+    delete this;
+  }
+
+ private:
+  void OnSent(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = false;
+    if (!ok) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away"));
+    if (end_) {
+      FinishLocked();
+    } else if (!queue_.empty()) {
+      WriteNextLocked();
+    }
+  }
+  void WriteNextLocked() {
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    StartWrite(&current_);
+  }
+  void EndLocked(grpc::Status status) {
+    if (!end_) end_ = std::move(status);
+    if (!busy_) FinishLocked();
+  }
+  void FinishLocked() {
+    if (finished_) return;
+    finished_ = true;
+    Finish(*end_);
+  }
+
+  ThrottleServiceImpl* const service_;
+  const std::string agent_id_;
+  std::mutex mu_;
+  std::deque<v1::Revocation> queue_;  // guarded by mu_
+  v1::Revocation current_;            // guarded by mu_: the write in flight
+  bool busy_ = true;                  // guarded by mu_: initial metadata or a write in flight
+  std::optional<grpc::Status> end_;   // guarded by mu_: finish with this once not busy
+  bool finished_ = false;             // guarded by mu_
+};
+
+// One Decide stream. Requests are answered in the order they are read, on
+// the thread that read them; answers are written one at a time from a
+// backlog, and the next request is read only while the backlog has room, so
+// a client that does not read its answers stops being read (flow control)
+// instead of growing the coordinator's memory.
+class ThrottleServiceImpl::DecideStream final
+    : public grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>,
+      public Stream {
+ public:
+  explicit DecideStream(ThrottleServiceImpl* service) : service_(service) {}
+
+  void Start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = true;
+    StartRead(&request_);
+  }
+
+  void End(grpc::Status status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!end_) end_ = std::move(status);
+    MaybeFinishLocked();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client half-closed, or the call is gone
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      read_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    // request_ is not touched elsewhere until the next StartRead.
+    v1::DecideResponse answer = AnswerDecide(service_->throttler_, request_);
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_ = false;
+    if (end_) {
+      MaybeFinishLocked();
+      return;
+    }
+    backlog_.push_back(std::move(answer));
+    if (!writing_) WriteNextLocked();
+    ReadNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok && !end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    if (!end_ && !backlog_.empty()) {
+      WriteNextLocked();
+      ReadNextLocked();
+      return;
+    }
+    MaybeFinishLocked();
+  }
+
+  void OnCancel() override { End(grpc::Status(grpc::StatusCode::CANCELLED, "decide cancelled")); }
+  void OnDone() override {
+    service_->RemoveStream(this, nullptr);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() {
+    current_ = std::move(backlog_.front());
+    backlog_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+  void ReadNextLocked() {
+    if (reading_ || read_done_ || end_ || backlog_.size() >= kMaxDecideBacklog) return;
+    reading_ = true;
+    StartRead(&request_);
+  }
+  // Finishes once nothing is being written and either an end was asked for
+  // or the client half-closed and every answer went out.
+  void MaybeFinishLocked() {
+    if (finished_ || writing_) return;
+    if (!end_) {
+      if (!read_done_ || reading_ || !backlog_.empty()) return;
+      end_ = grpc::Status::OK;
+    }
+    finished_ = true;
+    Finish(*end_);
+  }
+
+  ThrottleServiceImpl* const service_;
+  std::mutex mu_;
+  v1::DecideRequest request_;               // the read in flight / being answered
+  std::deque<v1::DecideResponse> backlog_;  // guarded by mu_
+  v1::DecideResponse current_;              // guarded by mu_: the write in flight
+  bool reading_ = false;                    // guarded by mu_
+  bool read_done_ = false;                  // guarded by mu_: no more requests
+  bool writing_ = false;                    // guarded by mu_
+  std::optional<grpc::Status> end_;         // guarded by mu_
+  bool finished_ = false;                   // guarded by mu_
+};
+
+ThrottleServiceImpl::ThrottleServiceImpl(throttle::Throttler* throttler,
+                                         const Authorizer* authorizer)
+    : throttler_(throttler), authorizer_(authorizer) {
+  listener_id_ = throttler_->AddRevocationListener(
+      [this](const throttle::RevocationEvent& event) { OnRevocation(event); });
+}
+
+ThrottleServiceImpl::~ThrottleServiceImpl() {
+  throttler_->RemoveRevocationListener(listener_id_);
+  Shutdown();
+}
+
+void ThrottleServiceImpl::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  shutdown_ = true;
+  for (Stream* stream : streams_) stream->End(ShuttingDown());
+}
+
+size_t ThrottleServiceImpl::watchers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watchers_.size();
+}
+
+bool ThrottleServiceImpl::AddStream(Stream* stream, RevocationStream* watcher) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) return false;
+  streams_.insert(stream);
+  if (watcher != nullptr) watchers_.insert(watcher);
+  return true;
+}
+
+void ThrottleServiceImpl::RemoveStream(Stream* stream, RevocationStream* watcher) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.erase(stream);
+  if (watcher != nullptr) watchers_.erase(watcher);
+}
+
+void ThrottleServiceImpl::OnRevocation(const throttle::RevocationEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (RevocationStream* w : watchers_) w->Push(event);
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::NextPermitted(
+    grpc::CallbackServerContext* context, const v1::NextPermittedRequest* request,
+    v1::NextPermittedResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerNextPermitted(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::Acquire(grpc::CallbackServerContext* context,
+                                                       const v1::AcquireRequest* request,
+                                                       v1::AcquireResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerAcquire(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::NextPermittedBatch(
+    grpc::CallbackServerContext* context, const v1::NextPermittedBatchRequest* request,
+    v1::NextPermittedBatchResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerNextPermittedBatch(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::AcquireBatch(grpc::CallbackServerContext* context,
+                                                            const v1::AcquireBatchRequest* request,
+                                                            v1::AcquireBatchResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerAcquireBatch(throttler_, *request, response));
+}
+
+grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* ThrottleServiceImpl::Decide(
+    grpc::CallbackServerContext* context) {
+  using Refused = RefusedBidi<v1::DecideRequest, v1::DecideResponse>;
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return new Refused(s);
+  auto* stream = new DecideStream(this);
+  if (!AddStream(stream, nullptr)) {
+    delete stream;
+    return new Refused(ShuttingDown());
+  }
+  stream->Start();
+  return stream;
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::Report(grpc::CallbackServerContext* context,
+                                                      const v1::ReportRequest* request,
+                                                      v1::ReportResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerReport(throttler_, *request));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::ListBudgets(grpc::CallbackServerContext* context,
+                                                           const v1::ListBudgetsRequest* request,
+                                                           v1::ListBudgetsResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerListBudgets(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::LeaseTokens(grpc::CallbackServerContext* context,
+                                                           const v1::LeaseTokensRequest* request,
+                                                           v1::LeaseTokensResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerLeaseTokens(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::ArmTokens(grpc::CallbackServerContext* context,
+                                                         const v1::ArmTokensRequest* request,
+                                                         v1::ArmTokensResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerArmTokens(throttler_, *request, response));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::ReportBatch(grpc::CallbackServerContext* context,
+                                                           const v1::ReportBatchRequest* request,
+                                                           v1::ReportBatchResponse* response) {
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
+  return Done(context, AnswerReportBatch(throttler_, *request, response));
+}
+
+grpc::ServerWriteReactor<v1::Revocation>* ThrottleServiceImpl::WatchRevocations(
+    grpc::CallbackServerContext* context, const v1::WatchRevocationsRequest* request) {
+  using Refused = RefusedWriter<v1::Revocation>;
+  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return new Refused(s);
+  if (grpc::Status s = CheckId(request->agent_id(), "agent_id", false); !s.ok()) {
+    return new Refused(s);
+  }
+  auto* stream = new RevocationStream(this, request->agent_id());
+  if (!AddStream(stream, stream)) {
+    delete stream;
+    return new Refused(ShuttingDown());
   }
   // Registered before reading the active restrictions: a restriction raced
   // between the two is sent twice rather than never.
-  for (const throttle::RevocationEvent& event : throttler_->ActiveRestrictions()) {
-    std::lock_guard<std::mutex> wl(watcher->mu);
-    FillRevocation(event, watcher->agent_id, &watcher->queue.emplace_back());
-  }
-  writer->SendInitialMetadata();
-
-  grpc::Status result = grpc::Status::OK;
-  std::vector<v1::Revocation> batch;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> wl(watcher->mu);
-      watcher->cv.wait_for(wl, kCancelPoll, [&] {
-        return !watcher->queue.empty() || watcher->closed || watcher->overflow;
-      });
-      if (watcher->closed) {
-        result = grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator is shutting down");
-        break;
-      }
-      if (watcher->overflow) {
-        result = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              "revocations not read fast enough; reconnect");
-        break;
-      }
-      batch.assign(std::make_move_iterator(watcher->queue.begin()),
-                   std::make_move_iterator(watcher->queue.end()));
-      watcher->queue.clear();
-    }
-    if (context->IsCancelled()) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
-      break;
-    }
-    bool ok = true;
-    for (const v1::Revocation& r : batch) {
-      if (!writer->Write(r)) {
-        ok = false;
-        break;
-      }
-    }
-    batch.clear();
-    if (!ok) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away");
-      break;
-    }
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  watchers_.erase(watcher);
-  return result;
+  stream->Start(throttler_->ActiveRestrictions());
+  return stream;
 }
 
 }  // namespace sluice
