@@ -44,6 +44,7 @@ CoordinatorRateGate::CoordinatorRateGate(
   CHECK_LE(options_.lease_batch, 1000);
   CHECK_GE(options_.arm_chunk, 0);
   CHECK_LE(options_.arm_chunk, 1000);
+  CHECK_GE(options_.refill_below, 0);
 }
 
 CoordinatorRateGate::~CoordinatorRateGate() { Shutdown(); }
@@ -54,6 +55,7 @@ void CoordinatorRateGate::Start() {
   CHECK(!shut_down_) << "Start() after Shutdown()";
   started_ = true;
   watch_thread_ = std::thread([this] { WatchLoop(); });
+  if (options_.refill_below > 0) refill_thread_ = std::thread([this] { RefillLoop(); });
   reporter_.Start();
 }
 
@@ -71,7 +73,10 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (cancelled_) return absl::CancelledError("rate gate is shutting down");
-    if (auto lease_id = ledger_.Take(route)) return Permit{route, *lease_id};
+    if (auto lease_id = ledger_.Take(route)) {
+      if (options_.refill_below > 0) MaybeRefillAheadLocked(route);
+      return Permit{route, *lease_id};
+    }
     // Tokens held but not armed: arm some (the answer may also bring tokens
     // other callers armed) rather than lease more.
     if (auto order = ledger_.BeginArming(route, std::max(1, options_.arm_chunk))) {
@@ -109,10 +114,33 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
   }
 }
 
+void CoordinatorRateGate::MaybeRefillAheadLocked(const Route& route) {
+  if (ledger_.Available(route) >= options_.refill_below) return;
+  RouteState& state = routes_[route];
+  if (state.refilling || state.refill_queued || clock_->Now() < state.next_ask_at) return;
+  state.refill_queued = true;
+  refill_queue_.push_back(route);
+  cv_.notify_all();
+}
+
+void CoordinatorRateGate::RefillLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || !refill_queue_.empty(); });
+    if (stopping_) return;
+    const Route route = std::move(refill_queue_.front());
+    refill_queue_.pop_front();
+    RouteState& state = routes_[route];
+    state.refill_queued = false;
+    if (!state.refilling && clock_->Now() >= state.next_ask_at) Refill(route, &state, &lock);
+  }
+}
+
 void CoordinatorRateGate::PruneRoutesLocked(TimePoint now) {
   for (auto it = routes_.begin(); it != routes_.end();) {
     const RouteState& st = it->second;
-    const bool idle = !st.refilling && st.next_ask_at <= now && st.failures == 0;
+    const bool idle =
+        !st.refilling && !st.refill_queued && st.next_ask_at <= now && st.failures == 0;
     it = idle ? routes_.erase(it) : std::next(it);
   }
 }
@@ -345,6 +373,7 @@ void CoordinatorRateGate::Shutdown() {
     cv_.notify_all();
   }
   if (watch_thread_.joinable()) watch_thread_.join();
+  if (refill_thread_.joinable()) refill_thread_.join();
   int dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);

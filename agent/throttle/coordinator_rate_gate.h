@@ -30,6 +30,10 @@
 //     ReportBatch calls together with the unspent counts of dropped leases;
 //     the gate is the reporter's TokenReturnSource, handing it what the
 //     ledger owes (and pruning idle route state while at it).
+//   * Leasing ahead (refill_below > 0, for the local-decision client
+//     client/throttle/local_throttle.h; agents leave it off): a thread of the
+//     gate leases a route's next batch as soon as fewer than refill_below of
+//     its tokens are left, so a caller rarely waits for LeaseTokens.
 //   * Shutdown: drops every unspent token (so it is owed back), then stops
 //     the reporter, whose final flush returns them with the last
 //     observations.
@@ -45,6 +49,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +83,9 @@ struct CoordinatorRateGateOptions : ObservationReporterOptions {
   // more; larger chunks save round trips but leave armed tokens waiting,
   // each charged as a spent call (an ESI error) if the process dies.
   int arm_chunk = 1;
+  // > 0: lease a route's next batch in the background once fewer than this
+  // many of its tokens are spendable (see the header). 0: only when empty.
+  int refill_below = 0;
 };
 
 class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
@@ -120,6 +128,7 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
  private:
   struct RouteState {
     bool refilling = false;       // one LeaseTokens call in flight for the route
+    bool refill_queued = false;   // waiting for the lease-ahead thread
     TimePoint next_ask_at{};      // do not call LeaseTokens before this
     int failures = 0;             // consecutive LeaseTokens errors
     std::string limiting_budget;  // of the last refusal
@@ -134,7 +143,10 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   void Arm(const Route& route, const TokenLedger::ArmOrder& order,
            std::unique_lock<std::mutex>* lock);
   void PruneRoutesLocked(TimePoint now);  // requires mu_
+  // Queues `route` for the lease-ahead thread if it runs low; requires mu_.
+  void MaybeRefillAheadLocked(const Route& route);
   void WatchLoop();
+  void RefillLoop();
   // TokenReturnSource, for the reporter: what the ledger owes (expired
   // leases dropped first).
   std::vector<TokenReturnEntry> TakeReturns() override;
@@ -151,6 +163,7 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   std::condition_variable cv_;
   TokenLedger ledger_;
   std::map<Route, RouteState> routes_;
+  std::deque<Route> refill_queue_;  // routes for the lease-ahead thread
   bool cancelled_ = false;
   bool stopping_ = false;
   bool started_ = false;
@@ -161,6 +174,7 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
 
   std::atomic<bool> watching_{false};
   std::thread watch_thread_;
+  std::thread refill_thread_;  // only with refill_below > 0
   // Declared last: destroyed first, while the stub and ledger it uses live.
   ObservationReporter reporter_;
 };

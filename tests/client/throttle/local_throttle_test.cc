@@ -1,0 +1,185 @@
+// LocalThrottle against a real coordinator throttler (Throttler +
+// ThrottleServiceImpl on 127.0.0.1:0, real gRPC): it never hands out more
+// tokens than the coordinator granted it, nor any after a revocation, and it
+// answers NextPermitted from its lease.
+#include "client/throttle/local_throttle.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/grpc_security.h"
+#include "common/time_util.h"
+#include "server/service/throttle_service.h"
+#include "server/throttle/throttler.h"
+
+namespace sluice::client {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const TimePoint kT0 = FromUnixSeconds(1'700'000'000);
+constexpr int kLimit = 40;  // hits per 10 s window of the learned rule
+
+class LocalThrottleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    throttle::ThrottlerOptions options;
+    options.seed = 11;
+    throttler_ = std::make_unique<throttle::Throttler>(&clock_, options);
+    authorizer_ = std::make_unique<Authorizer>("");
+    service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    target_ = "127.0.0.1:" + std::to_string(port);
+    Learn();
+  }
+
+  void TearDown() override {
+    if (local_) local_->Shutdown();
+    service_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + seconds(5));
+  }
+
+  // The route's PoE rule: kLimit hits per 10 s, learned from one response.
+  void Learn() {
+    throttle::Observation o;
+    o.key = Key();
+    o.status = 200;
+    o.headers = {{"X-Rate-Limit-Policy", "local-test"},
+                 {"X-Rate-Limit-Rules", "Client"},
+                 {"X-Rate-Limit-Client", std::to_string(kLimit) + ":10:60"},
+                 {"X-Rate-Limit-Client-State", "0:10:0"}};
+    o.response_age = Duration::zero();
+    ASSERT_TRUE(throttler_->Report(o).ok());
+  }
+
+  static throttle::CallKey Key() {
+    throttle::CallKey key;
+    key.upstream = throttle::Upstream::kPoe;
+    key.route = "/local";
+    return key;
+  }
+  static Route LocalRoute() { return Route{"poe", "/local", ""}; }
+
+  void StartLocal(int lease_batch) {
+    LocalThrottleOptions options;
+    options.client_id = "team-a";
+    options.lease_batch = lease_batch;
+    options.refill_below = lease_batch;
+    local_ = std::make_unique<LocalThrottle>(
+        options, grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()), &clock_);
+    ASSERT_TRUE(local_->Start(seconds(10)).ok());
+  }
+
+  int64_t OutstandingCalls() {
+    int64_t n = 0;
+    for (const throttle::BudgetInfo& b : throttler_->ListBudgets()) {
+      if (b.name.find("local-test") != std::string::npos) n = std::max(n, b.outstanding_calls);
+    }
+    return n;
+  }
+
+  FakeClock clock_{kT0};
+  std::unique_ptr<throttle::Throttler> throttler_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<ThrottleServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string target_;
+  std::unique_ptr<LocalThrottle> local_;
+};
+
+TEST_F(LocalThrottleTest, NeverGrantsBeyondWhatTheCoordinatorLeasedIt) {
+  StartLocal(8);
+  int granted = 0;
+  LocalThrottle::Decision last;
+  // The clock stands still, so nothing comes back and every grant must come
+  // from a lease. A refusal at "now" means a lease is on its way; the first
+  // refusal for later means the window is spent.
+  for (int i = 0; i < 100 * kLimit; ++i) {
+    LocalThrottle::Decision d = local_->Acquire(LocalRoute());
+    if (d.granted) {
+      ++granted;
+      EXPECT_GT(d.lease_id, 0);
+      continue;
+    }
+    last = d;
+    if (d.retry_at > kT0) break;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const auto stats = local_->stats();
+  EXPECT_GT(granted, 0);
+  EXPECT_LE(granted, kLimit);
+  EXPECT_EQ(stats.tokens.taken, granted);
+  EXPECT_LE(stats.tokens.taken, stats.tokens.granted);
+  // What the coordinator holds in flight is every token it leased out:
+  // the ones handed out and the ones still held.
+  EXPECT_EQ(OutstandingCalls(), stats.tokens.granted);
+  EXPECT_EQ(stats.tokens.granted - granted, local_->Available(LocalRoute()));
+  ASSERT_FALSE(last.granted);
+  EXPECT_GT(last.retry_at, kT0);
+  EXPECT_NE(last.limiting_budget.find("local-test"), std::string::npos) << last.limiting_budget;
+
+  // Shutdown returns what was not handed out.
+  local_->Shutdown();
+  EXPECT_EQ(OutstandingCalls(), granted);
+}
+
+TEST_F(LocalThrottleTest, StopsSpendingOnRevocation) {
+  StartLocal(8);
+  LocalThrottle::Decision first = local_->Acquire(LocalRoute());
+  ASSERT_TRUE(first.granted);
+  ASSERT_GT(local_->Available(LocalRoute()), 0);
+
+  // Someone's call on the route comes back 429: the budget is restricted
+  // and its leases revoked.
+  throttle::Observation o;
+  o.key = Key();
+  o.status = 429;
+  o.headers = {{"Retry-After", "30"},
+               {"X-Rate-Limit-Policy", "local-test"},
+               {"X-Rate-Limit-Rules", "Client"},
+               {"X-Rate-Limit-Client", std::to_string(kLimit) + ":10:60"},
+               {"X-Rate-Limit-Client-State", std::to_string(kLimit + 1) + ":10:30"}};
+  o.lease_id = first.lease_id;
+  o.response_age = Duration::zero();
+  ASSERT_TRUE(throttler_->Report(o).ok());
+
+  const auto until = std::chrono::steady_clock::now() + seconds(10);
+  while (local_->Available(LocalRoute()) > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(local_->Available(LocalRoute()), 0);
+  EXPECT_GE(local_->stats().revocations, 1);
+  EXPECT_GT(local_->stats().tokens.revoked, 0);
+
+  LocalThrottle::Decision after = local_->Acquire(LocalRoute());
+  EXPECT_FALSE(after.granted);
+  EXPECT_GE(after.retry_at, kT0 + seconds(30));
+  absl::StatusOr<TimePoint> next = local_->NextPermitted(LocalRoute());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_GE(*next, kT0 + seconds(30));
+}
+
+TEST_F(LocalThrottleTest, NextPermittedIsNowWhileATokenIsHeldAndConsumesNothing) {
+  StartLocal(4);
+  ASSERT_TRUE(local_->Acquire(LocalRoute()).granted);
+  const int held = local_->Available(LocalRoute());
+  ASSERT_GT(held, 0);
+  absl::StatusOr<TimePoint> next = local_->NextPermitted(LocalRoute());
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, kT0);
+  EXPECT_GE(local_->Available(LocalRoute()), held);  // leasing ahead may add more
+}
+
+}  // namespace
+}  // namespace sluice::client
