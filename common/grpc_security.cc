@@ -1,9 +1,18 @@
 #include "common/grpc_security.h"
 
+#include <arpa/inet.h>
 #include <glog/logging.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/coordinator_target.h"
 
 namespace sluice {
 namespace {
@@ -16,30 +25,189 @@ std::string ReadFileOrDie(const std::string& path) {
   return ss.str();
 }
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+// The token of "Bearer <token>", or nullopt.
+std::optional<absl::string_view> BearerToken(absl::string_view header) {
+  if (!absl::ConsumePrefix(&header, "Bearer ")) return std::nullopt;
+  return header;
 }
 
 }  // namespace
 
+// Which method each live call is for, keyed by its server context. A context
+// may be reused for a later call; each record carries a serial so that an
+// interceptor torn down late cannot erase its successor's record.
+class Authorizer::MethodRecorder {
+ public:
+  uint64_t Record(const grpc::ServerContextBase* ctx, const char* method) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t serial = ++serial_;
+    calls_[ctx] = {serial, method == nullptr ? "" : method};
+    return serial;
+  }
+  void Forget(const grpc::ServerContextBase* ctx, uint64_t serial) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = calls_.find(ctx);
+    if (it != calls_.end() && it->second.first == serial) calls_.erase(it);
+  }
+  std::optional<std::string> MethodOf(const grpc::ServerContextBase* ctx) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = calls_.find(ctx);
+    if (it == calls_.end()) return std::nullopt;
+    return it->second.second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t serial_ = 0;
+  std::unordered_map<const grpc::ServerContextBase*, std::pair<uint64_t, std::string>> calls_;
+};
+
+namespace {
+
+class RecordingInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  RecordingInterceptor(std::shared_ptr<Authorizer::MethodRecorder> recorder,
+                       grpc::experimental::ServerRpcInfo* info)
+      : recorder_(std::move(recorder)), ctx_(info->server_context()) {
+    serial_ = recorder_->Record(ctx_, info->method());
+  }
+  ~RecordingInterceptor() override { recorder_->Forget(ctx_, serial_); }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  std::shared_ptr<Authorizer::MethodRecorder> recorder_;
+  const grpc::ServerContextBase* ctx_;
+  uint64_t serial_ = 0;
+};
+
+class RecordingFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RecordingFactory(std::shared_ptr<Authorizer::MethodRecorder> recorder)
+      : recorder_(std::move(recorder)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RecordingInterceptor(recorder_, info);
+  }
+
+ private:
+  std::shared_ptr<Authorizer::MethodRecorder> recorder_;
+};
+
+std::vector<std::string> Names(const CredentialSet& set) {
+  std::vector<std::string> out;
+  for (const Principal* p : set.principals()) out.push_back(p->name);
+  return out;
+}
+
+}  // namespace
+
+Authorizer::Authorizer() : Authorizer(CredentialSet()) {}
+
+Authorizer::Authorizer(std::string token) : Authorizer(CredentialSet()) {
+  if (!token.empty()) {
+    absl::Status added = credentials_.AddSharedToken(token);
+    CHECK(added.ok()) << added;
+    usage_ = std::make_unique<PrincipalUsage>(Names(credentials_));
+  }
+}
+
+Authorizer::Authorizer(CredentialSet credentials)
+    : credentials_(std::move(credentials)),
+      recorder_(std::make_shared<MethodRecorder>()),
+      usage_(std::make_unique<PrincipalUsage>(Names(credentials_))) {}
+
+Authorizer::~Authorizer() = default;
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromConfig(const std::string& auth_token,
+                                                                   const std::string& auth_file) {
+  CredentialSet set;
+  if (!auth_file.empty()) {
+    absl::StatusOr<CredentialSet> loaded = CredentialSet::Load(auth_file);
+    if (!loaded.ok()) return loaded.status();
+    set = std::move(*loaded);
+  }
+  if (!auth_token.empty()) {
+    if (absl::Status s = set.AddSharedToken(auth_token); !s.ok()) return s;
+  }
+  return std::make_unique<Authorizer>(std::move(set));
+}
+
+void Authorizer::Install(grpc::ServerBuilder& builder) {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<RecordingFactory>(recorder_));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+}
+
 grpc::Status Authorizer::Check(const grpc::ServerContextBase* context) const {
-  if (token_.empty()) return grpc::Status::OK;
+  const Principal* ignored = nullptr;
+  return Authorize(context, &ignored);
+}
+
+grpc::Status Authorizer::Authorize(const grpc::ServerContextBase* context,
+                                   const Principal** principal) const {
+  *principal = nullptr;
+  if (credentials_.empty()) return grpc::Status::OK;
+  const std::optional<std::string> method = recorder_->MethodOf(context);
+  const MethodRule rule = method ? RuleForMethod(*method) : MethodRule{};
+  if (rule.access == MethodAccess::kOpen) return grpc::Status::OK;
+
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing 'authorization: Bearer <token>' metadata");
   }
-  std::string value(it->second.data(), it->second.size());
-  static const std::string kPrefix = "Bearer ";
-  if (value.compare(0, kPrefix.size(), kPrefix) != 0 ||
-      !ConstantTimeEquals(value.substr(kPrefix.size()), token_)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
+  const std::optional<absl::string_view> token =
+      BearerToken(absl::string_view(it->second.data(), it->second.size()));
+  const Principal* p = token ? credentials_.Find(*token) : nullptr;
+  if (p == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
+  }
+  if (!method) {
+    // Not installed on this server: only a credential that may call
+    // anything can be admitted without knowing the method.
+    if (p->roles == RoleSet::All()) {
+      *principal = p;
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "credential '" + p->name +
+                            "': the server cannot tell which method was called "
+                            "(Authorizer::Install was not called)");
+  }
+  if (rule.access == MethodAccess::kUnknown) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "no role may call " + *method + " (not in the method table)");
+  }
+  if (!p->roles.Intersects(rule.roles)) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("credential '", p->name, "' (role ", p->roles.ToString(), ") may not call ",
+                     *method, " (needs ", rule.roles.ToString(), ")"));
+  }
+  *principal = p;
+  return grpc::Status::OK;
+}
+
+grpc::Status Authorizer::CheckRoute(const grpc::ServerContextBase* context,
+                                    absl::string_view upstream, absl::string_view route) const {
+  const Principal* p = nullptr;
+  if (grpc::Status s = Authorize(context, &p); !s.ok()) return s;
+  if (p == nullptr) return grpc::Status::OK;
+  if (absl::Status s = p->CheckRoute(upstream, route); !s.ok()) {
+    usage_->Count(p, UsageEvent::kDenied);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(s.message()));
   }
   return grpc::Status::OK;
+}
+
+bool Authorizer::IsOperator(absl::string_view authorization_header) const {
+  const std::optional<absl::string_view> token = BearerToken(authorization_header);
+  if (!token) return false;
+  const Principal* p = credentials_.Find(*token);
+  return p != nullptr && p->roles.Has(Role::kOperator);
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const std::string& cert_file,
@@ -58,6 +226,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
   // gRPC's default reconnect backoff grows to 120 s: after a coordinator
   // restart, agents would sit idle for minutes.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  // After a takeover the new leader's port reopens within a second: try it
+  // soon (gRPC's first retry waits 1 s).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (options.tls_ca.empty()) {
     creds = grpc::InsecureChannelCredentials();
@@ -66,7 +237,14 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options) {
     ssl.pem_root_certs = ReadFileOrDie(options.tls_ca);
     creds = grpc::SslCredentials(ssl);
   }
-  return grpc::CreateCustomChannel(options.target, creds, args);
+  // Reach whichever coordinator leads (common/coordinator_target.h).
+  auto target = ParseCoordinatorTarget(options.target);
+  if (!target.ok()) {
+    LOG(ERROR) << target.status();
+    return grpc::CreateCustomChannel(options.target, creds, args);
+  }
+  args.SetServiceConfigJSON(target->service_config);
+  return grpc::CreateCustomChannel(target->uri, creds, args);
 }
 
 void PrepareContext(grpc::ClientContext* context, const ClientOptions& options,
@@ -75,6 +253,32 @@ void PrepareContext(grpc::ClientContext* context, const ClientOptions& options,
     context->AddMetadata("authorization", "Bearer " + options.auth_token);
   }
   context->set_deadline(std::chrono::system_clock::now() + deadline);
+}
+
+absl::Status CheckListenIsProtected(absl::string_view listen, bool has_credentials,
+                                    bool allow_unauthenticated) {
+  if (has_credentials || allow_unauthenticated || IsLoopbackListen(listen)) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to listen on ", listen,
+      " with no credential: anyone who reaches it could run jobs, lease tasks and forge "
+      "reports. Give --auth_file (credentials and roles) or --auth_token_file, listen on "
+      "127.0.0.1, or pass --allow_unauthenticated"));
+}
+
+bool IsLoopbackListen(absl::string_view listen) {
+  absl::string_view host = listen;
+  const size_t colon = host.rfind(':');
+  if (colon != absl::string_view::npos) host = host.substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  if (host == "localhost") return true;
+  const std::string h(host);
+  in_addr v4;
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
 }
 
 }  // namespace sluice

@@ -1,12 +1,21 @@
-// Transport security and agent authentication between Sluice processes.
+// Transport security and caller authorization between Sluice processes.
 //
-// The coordinator accepts an optional shared bearer token (--auth_token /
-// SLUICE_AUTH_TOKEN) and optional TLS (--tls_cert/--tls_key). Clients send the
-// token as `authorization: Bearer <token>` metadata on every call and use TLS
-// when given a CA file. Health and reflection stay unauthenticated so probes
-// and grpcurl's `list` work; every Sluice service checks the token.
+// The coordinator knows its callers from a credential file (--auth_file,
+// credentials.h) and/or the single shared --auth_token (the development and
+// compatibility path: one credential holding every role). Clients send their
+// credential as `authorization: Bearer <token>` metadata on every call and use
+// TLS when given a CA file. With no credential configured at all, every call
+// is admitted (a coordinator on loopback, tests).
 //
-// Thread-safety: Authorizer is immutable after construction.
+// Which role may call which method is decided by one table (roles.h). gRPC's
+// synchronous ServerContext does not say which method it serves, so Install()
+// registers an interceptor that records each call's method name for Check().
+// Health and reflection stay open so probes and grpcurl's `list` work; every
+// Sluice service calls Check (or Authorize) first.
+//
+// Ownership: Authorizer owns its credentials and the method records; it must
+// outlive the server it is installed on. Thread-safety: Check, Authorize and
+// the usage counters from any thread; Install once, before the server starts.
 #ifndef SLUICE_COMMON_GRPC_SECURITY_H_
 #define SLUICE_COMMON_GRPC_SECURITY_H_
 
@@ -16,20 +25,61 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/string_view.h"
+#include "common/credentials.h"
+#include "common/principal_usage.h"
+
 namespace sluice {
 
 class Authorizer {
  public:
-  // An empty token disables authentication.
-  explicit Authorizer(std::string token) : token_(std::move(token)) {}
-  // OK, or UNAUTHENTICATED naming what is wrong. Takes the base of the
-  // synchronous and the callback API's server contexts: services of both kinds
-  // check the same way.
+  // No credentials: every call is admitted.
+  Authorizer();
+  // The shared token (empty: none), as one credential with every role.
+  explicit Authorizer(std::string token);
+  explicit Authorizer(CredentialSet credentials);
+  // The coordinator's configuration: the credentials of `auth_file` (empty:
+  // none) and the shared token (empty: none). Errors name the file and line.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> FromConfig(const std::string& auth_token,
+                                                                const std::string& auth_file);
+  ~Authorizer();
+  Authorizer(const Authorizer&) = delete;
+  Authorizer& operator=(const Authorizer&) = delete;
+
+  // Registers the interceptor that tells Check which method a call is for.
+  // Call once on the server's builder before BuildAndStart. A server without
+  // it still authenticates, but then only a credential holding every role
+  // (the shared --auth_token) is admitted to Sluice methods.
+  void Install(grpc::ServerBuilder& builder);
+
+  // OK; UNAUTHENTICATED when the bearer token is missing or unknown;
+  // PERMISSION_DENIED naming the credential, its role and the method when the
+  // role may not call it (or the method is not in the table).
   grpc::Status Check(const grpc::ServerContextBase* context) const;
-  bool enabled() const { return !token_.empty(); }
+  // As Check, and sets *principal to the caller (nullptr when no credential
+  // is configured).
+  grpc::Status Authorize(const grpc::ServerContextBase* context, const Principal** principal) const;
+  // As Authorize, then the caller's route limits (a team limited to
+  // upstreams or route prefixes): PERMISSION_DENIED naming both.
+  grpc::Status CheckRoute(const grpc::ServerContextBase* context, absl::string_view upstream,
+                          absl::string_view route) const;
+
+  bool enabled() const { return !credentials_.empty(); }
+  const CredentialSet& credentials() const { return credentials_; }
+
+  // Whether an HTTP Authorization header value ("Bearer <token>") carries a
+  // credential holding the operator role (the ops listener's check).
+  bool IsOperator(absl::string_view authorization_header) const;
+
+  // Per-credential counters of throttler decisions (ListBudgets shows them).
+  PrincipalUsage& usage() const { return *usage_; }
+
+  class MethodRecorder;  // which method each live call is for (grpc_security.cc)
 
  private:
-  std::string token_;
+  CredentialSet credentials_;
+  std::shared_ptr<MethodRecorder> recorder_;
+  std::unique_ptr<PrincipalUsage> usage_;
 };
 
 // Server credentials: TLS if both files are given, else plaintext.
@@ -47,6 +97,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
 // Adds the bearer token (if any) and a deadline to a client context.
 void PrepareContext(grpc::ClientContext* context, const ClientOptions& options,
                     std::chrono::milliseconds deadline);
+
+// Whether host:port names a loopback address (127.0.0.0/8, ::1, localhost),
+// where a coordinator without credentials is acceptable.
+bool IsLoopbackListen(absl::string_view listen);
+
+// A coordinator that would listen beyond loopback with no credential at all
+// refuses to start: FAILED_PRECONDITION saying what to give it, unless
+// allow_unauthenticated.
+absl::Status CheckListenIsProtected(absl::string_view listen, bool has_credentials,
+                                    bool allow_unauthenticated);
 
 }  // namespace sluice
 

@@ -9,6 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libpqxx-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
+  libsodium-dev  # credential digests, the encryption of stored ESI tokens
   postgresql
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes
 )

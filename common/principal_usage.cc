@@ -1,0 +1,43 @@
+#include "common/principal_usage.h"
+
+#include <algorithm>
+
+#include "common/credentials.h"
+
+namespace sluice {
+
+PrincipalUsage::PrincipalUsage(const std::vector<std::string>& names) {
+  for (const std::string& name : names) counters_.emplace(name, std::make_unique<Counters>());
+}
+
+void PrincipalUsage::Count(const Principal* principal, UsageEvent event, int64_t n) {
+  if (principal == nullptr || n <= 0) return;
+  auto it = counters_.find(principal->name);
+  if (it == counters_.end()) return;
+  it->second->values[static_cast<int>(event)].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::vector<PrincipalCounts> PrincipalUsage::Snapshot() const {
+  std::vector<PrincipalCounts> out;
+  for (const auto& [name, c] : counters_) {
+    PrincipalCounts p;
+    p.name = name;
+    auto get = [&](UsageEvent e) {
+      return c->values[static_cast<int>(e)].load(std::memory_order_relaxed);
+    };
+    p.next_permitted = get(UsageEvent::kNextPermitted);
+    p.acquire_granted = get(UsageEvent::kAcquireGranted);
+    p.acquire_refused = get(UsageEvent::kAcquireRefused);
+    p.reports = get(UsageEvent::kReport);
+    p.denied = get(UsageEvent::kDenied);
+    if (p.next_permitted + p.acquire_granted + p.acquire_refused + p.reports + p.denied == 0) {
+      continue;
+    }
+    out.push_back(std::move(p));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PrincipalCounts& a, const PrincipalCounts& b) { return a.name < b.name; });
+  return out;
+}
+
+}  // namespace sluice
