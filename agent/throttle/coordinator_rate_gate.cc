@@ -45,6 +45,8 @@ CoordinatorRateGate::CoordinatorRateGate(
   CHECK_GE(options_.arm_chunk, 0);
   CHECK_LE(options_.arm_chunk, 1000);
   CHECK_GE(options_.refill_below, 0);
+  CHECK_GE(options_.refill_parallel, 1);
+  CHECK_LE(options_.refill_parallel, 16);
 }
 
 CoordinatorRateGate::~CoordinatorRateGate() { Shutdown(); }
@@ -55,7 +57,11 @@ void CoordinatorRateGate::Start() {
   CHECK(!shut_down_) << "Start() after Shutdown()";
   started_ = true;
   watch_thread_ = std::thread([this] { WatchLoop(); });
-  if (options_.refill_below > 0) refill_thread_ = std::thread([this] { RefillLoop(); });
+  if (options_.refill_below > 0) {
+    for (int i = 0; i < options_.refill_parallel; ++i) {
+      refill_threads_.emplace_back([this] { RefillLoop(); });
+    }
+  }
   reporter_.Start();
 }
 
@@ -88,13 +94,13 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
     RouteState& state = routes_[route];
     TimePoint now = clock_->Now();
     // Tokens being armed by other callers come soon: wait for them.
-    if (!state.refilling && now >= state.next_ask_at && ledger_.Arming(route) == 0) {
+    if (state.refills == 0 && now >= state.next_ask_at && ledger_.Arming(route) == 0) {
       Refill(route, &state, &lock);
       continue;
     }
     // The throttler said when this route has room again; waiting past the
     // caller's deadline for it helps nobody.
-    if (now >= deadline || (!state.refilling && state.next_ask_at > deadline)) {
+    if (now >= deadline || (state.refills == 0 && state.next_ask_at > deadline)) {
       if (refusal != nullptr) {
         refusal->retry_at = std::max(state.next_ask_at, now);
         refusal->limiting_budget = state.limiting_budget;
@@ -105,7 +111,7 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
           FormatRfc3339(state.next_ask_at),
           state.limiting_budget.empty() ? "" : absl::StrCat(" (", state.limiting_budget, ")")));
     }
-    TimePoint wake = state.refilling ? deadline : std::min(deadline, state.next_ask_at);
+    TimePoint wake = state.refills > 0 ? deadline : std::min(deadline, state.next_ask_at);
     // Short bounded waits: the clock may be a FakeClock that real time does
     // not move, and revocations or returned tokens also notify.
     auto wait = std::clamp<Duration>(wake - now, std::chrono::milliseconds(1),
@@ -117,8 +123,11 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
 void CoordinatorRateGate::MaybeRefillAheadLocked(const Route& route) {
   if (ledger_.Available(route) >= options_.refill_below) return;
   RouteState& state = routes_[route];
-  if (state.refilling || state.refill_queued || clock_->Now() < state.next_ask_at) return;
-  state.refill_queued = true;
+  if (state.refills + state.refills_queued >= options_.refill_parallel ||
+      clock_->Now() < state.next_ask_at) {
+    return;
+  }
+  ++state.refills_queued;
   refill_queue_.push_back(route);
   cv_.notify_all();
 }
@@ -131,8 +140,10 @@ void CoordinatorRateGate::RefillLoop() {
     const Route route = std::move(refill_queue_.front());
     refill_queue_.pop_front();
     RouteState& state = routes_[route];
-    state.refill_queued = false;
-    if (!state.refilling && clock_->Now() >= state.next_ask_at) Refill(route, &state, &lock);
+    --state.refills_queued;
+    if (state.refills < options_.refill_parallel && clock_->Now() >= state.next_ask_at) {
+      Refill(route, &state, &lock);
+    }
   }
 }
 
@@ -140,14 +151,14 @@ void CoordinatorRateGate::PruneRoutesLocked(TimePoint now) {
   for (auto it = routes_.begin(); it != routes_.end();) {
     const RouteState& st = it->second;
     const bool idle =
-        !st.refilling && !st.refill_queued && st.next_ask_at <= now && st.failures == 0;
+        st.refills == 0 && st.refills_queued == 0 && st.next_ask_at <= now && st.failures == 0;
     it = idle ? routes_.erase(it) : std::next(it);
   }
 }
 
 void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
                                  std::unique_lock<std::mutex>* lock) {
-  state->refilling = true;
+  ++state->refills;
   ++stats_.lease_calls;
   lock->unlock();
 
@@ -163,7 +174,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   grpc::Status status = stub_->LeaseTokens(&context, request, &response);
 
   lock->lock();
-  state->refilling = false;
+  --state->refills;
   TimePoint now = clock_->Now();
   if (!status.ok()) {
     ++stats_.lease_errors;
@@ -174,8 +185,12 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
                              << " times)";
   } else if (response.granted() > 0) {
     state->failures = 0;
-    state->limiting_budget.clear();
-    state->limiting_scope.clear();
+    // A refusal still standing (another call's, leasing ahead) keeps its
+    // reason.
+    if (state->next_ask_at <= now) {
+      state->limiting_budget.clear();
+      state->limiting_scope.clear();
+    }
     TimePoint expires = response.has_ttl() ? asked_at + FromProtoDuration(response.ttl())
                                            : FromProto(response.expires_at());
     int usable = ledger_.AddLease(route, response.lease_id(), response.granted(), expires,
@@ -183,7 +198,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     if (usable == 0) {
       // Already expired on arrival: clocks disagree or the lease was revoked
       // on the way. Do not spin asking for more.
-      state->next_ask_at = now + options_.min_retry_wait;
+      state->next_ask_at = std::max(state->next_ask_at, now + options_.min_retry_wait);
       LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " for " << route.Key()
                                << " unusable on arrival (usable until " << FormatRfc3339(expires)
                                << ", now " << FormatRfc3339(now) << ")";
@@ -240,7 +255,7 @@ void CoordinatorRateGate::Arm(const Route& route, const TokenLedger::ArmOrder& o
 TimePoint CoordinatorRateGate::RetryAt(const Route& route) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = routes_.find(route);
-  if (it == routes_.end() || it->second.refilling) return TimePoint{};
+  if (it == routes_.end() || it->second.refills > 0) return TimePoint{};
   if (ledger_.Available(route) > 0) return TimePoint{};
   return it->second.next_ask_at;
 }
@@ -373,7 +388,7 @@ void CoordinatorRateGate::Shutdown() {
     cv_.notify_all();
   }
   if (watch_thread_.joinable()) watch_thread_.join();
-  if (refill_thread_.joinable()) refill_thread_.join();
+  for (std::thread& t : refill_threads_) t.join();
   int dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -33,7 +33,8 @@
 //   * Leasing ahead (refill_below > 0, for the local-decision client
 //     client/throttle/local_throttle.h; agents leave it off): a thread of the
 //     gate leases a route's next batch as soon as fewer than refill_below of
-//     its tokens are left, so a caller rarely waits for LeaseTokens.
+//     its tokens are left (up to refill_parallel calls in flight per
+//     route), so a caller rarely waits for LeaseTokens.
 //   * Shutdown: drops every unspent token (so it is owed back), then stops
 //     the reporter, whose final flush returns them with the last
 //     observations.
@@ -55,6 +56,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/throttle/observation_reporter.h"
 #include "agent/throttle/rate_gate.h"
@@ -86,6 +88,9 @@ struct CoordinatorRateGateOptions : ObservationReporterOptions {
   // > 0: lease a route's next batch in the background once fewer than this
   // many of its tokens are spendable (see the header). 0: only when empty.
   int refill_below = 0;
+  // Lease-ahead threads, and LeaseTokens calls of theirs in flight per route
+  // at most (1..16): when one lease's tokens go faster than a round trip.
+  int refill_parallel = 1;
 };
 
 class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
@@ -127,8 +132,8 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
 
  private:
   struct RouteState {
-    bool refilling = false;       // one LeaseTokens call in flight for the route
-    bool refill_queued = false;   // waiting for the lease-ahead thread
+    int refills = 0;              // LeaseTokens calls in flight for the route
+    int refills_queued = 0;       // waiting for a lease-ahead thread
     TimePoint next_ask_at{};      // do not call LeaseTokens before this
     int failures = 0;             // consecutive LeaseTokens errors
     std::string limiting_budget;  // of the last refusal
@@ -174,7 +179,7 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
 
   std::atomic<bool> watching_{false};
   std::thread watch_thread_;
-  std::thread refill_thread_;  // only with refill_below > 0
+  std::vector<std::thread> refill_threads_;  // only with refill_below > 0
   // Declared last: destroyed first, while the stub and ledger it uses live.
   ObservationReporter reporter_;
 };

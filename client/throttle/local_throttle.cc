@@ -15,6 +15,7 @@ agent::CoordinatorRateGateOptions LocalThrottle::GateOptions(const LocalThrottle
   g.egress = options.egress;
   g.lease_batch = options.lease_batch;
   g.refill_below = options.refill_below;
+  g.refill_parallel = options.refill_parallel;
   // No arming: a round trip per token would undo deciding locally. A crash
   // of this process then costs its unspent tokens as spent until they lapse.
   g.arm_chunk = 0;
@@ -25,7 +26,6 @@ LocalThrottle::LocalThrottle(LocalThrottleOptions options,
                              std::shared_ptr<grpc::ChannelInterface> channel, const Clock* clock)
     : options_(std::move(options)),
       clock_(clock),
-      stub_(sluice::v1::ThrottlerService::NewStub(channel)),
       gate_(GateOptions(options_), sluice::v1::ThrottlerService::NewStub(channel), clock) {}
 
 LocalThrottle::~LocalThrottle() { Shutdown(); }
@@ -68,24 +68,16 @@ void LocalThrottle::Release(const Route& route, int64_t lease_id) {
   gate_.Release(agent::Permit{route, lease_id});
 }
 
-absl::StatusOr<TimePoint> LocalThrottle::NextPermitted(const Route& route) {
+TimePoint LocalThrottle::NextPermitted(const Route& route) {
   const TimePoint now = clock_->Now();
   if (gate_.watching() && gate_.Available(route) > 0) return now;
   if (TimePoint at = gate_.RetryAt(route); at > now) return at;
-  sluice::v1::NextPermittedRequest request;
-  request.mutable_route()->set_upstream(route.upstream);
-  request.mutable_route()->set_route(route.path_template);
-  request.mutable_route()->set_caller(route.caller);
-  request.mutable_route()->set_egress(options_.egress);
-  request.set_n(1);
-  sluice::v1::NextPermittedResponse response;
-  grpc::ClientContext context;
-  PrepareContext(&context, options_.rpc, std::chrono::milliseconds(5000));
-  grpc::Status s = stub_->NextPermitted(&context, request, &response);
-  if (!s.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-  }
-  return FromProto(response.at());
+  // Nothing held and nothing known: lease as Acquire would, and put the
+  // token back. The answer is then the lease's or the refusal's.
+  Decision d = Acquire(route);
+  if (!d.granted) return d.retry_at;
+  Release(route, d.lease_id);
+  return now;
 }
 
 void LocalThrottle::Report(const Route& route, int64_t lease_id, int status,

@@ -12,9 +12,9 @@
 //     coordinator granted, nor a token of a revoked or expired lease. When
 //     nothing is held it may wait for one LeaseTokens round trip (and up to
 //     max_wait for room); a refusal says when to ask again.
-//   * NextPermitted consumes nothing: now while a token is held, otherwise
-//     when the coordinator said the route has room again, otherwise its
-//     NextPermitted (one round trip).
+//   * NextPermitted consumes nothing: now while a token is held (leasing
+//     some if none is and the coordinator said nothing against it),
+//     otherwise when the coordinator said the route has room again.
 //   * Report every call made with a token (status and response headers):
 //     queued and sent in batches; the throttler learns the upstream's
 //     limits from them and settles the call at its real cost.
@@ -23,8 +23,8 @@
 //     broken stream drops every token (they are returned when it is back).
 //   * Shutdown() returns every unspent token and flushes the reports.
 //
-// Ownership: owns the gate, its threads and a stub on the channel it is
-// given. Thread-safety: every method may be called from any thread.
+// Ownership: owns the gate and its threads; shares the channel it is given. Thread-safety: every
+// method may be called from any thread.
 #ifndef SLUICE_CLIENT_THROTTLE_LOCAL_THROTTLE_H_
 #define SLUICE_CLIENT_THROTTLE_LOCAL_THROTTLE_H_
 
@@ -62,6 +62,9 @@ struct LocalThrottleOptions {
   // Lease the next batch in the background once fewer than this many tokens
   // of a route are left (0: only when none is).
   int refill_below = 50;
+  // LeaseTokens calls in flight per route when leasing ahead (1..16): more
+  // when tokens are spent faster than one lease per round trip brings.
+  int refill_parallel = 2;
   // Calls per ReportBatch and how often one is sent while any is queued.
   size_t report_batch = 256;
   std::chrono::milliseconds report_interval{50};
@@ -93,7 +96,7 @@ class LocalThrottle {
   // A token taken but not used (the call was not made).
   void Release(const Route& route, int64_t lease_id);
   // When a call of `route` may be made; consumes nothing.
-  absl::StatusOr<TimePoint> NextPermitted(const Route& route);
+  TimePoint NextPermitted(const Route& route);
   // How a call made with a token went: status (0 = no HTTP answer), the
   // response headers, and the monotonic instants it was sent and answered.
   void Report(const Route& route, int64_t lease_id, int status, agent::HeaderMap headers,
@@ -112,7 +115,6 @@ class LocalThrottle {
 
   const LocalThrottleOptions options_;
   const Clock* const clock_;
-  std::unique_ptr<sluice::v1::ThrottlerService::Stub> stub_;  // NextPermitted
   agent::CoordinatorRateGate gate_;
 };
 

@@ -162,22 +162,32 @@ TEST_F(LocalThrottleTest, StopsSpendingOnRevocation) {
   EXPECT_GE(local_->stats().revocations, 1);
   EXPECT_GT(local_->stats().tokens.revoked, 0);
 
-  LocalThrottle::Decision after = local_->Acquire(LocalRoute());
-  EXPECT_FALSE(after.granted);
+  // Refused from here on. A lease granted just before the restriction may
+  // arrive after the revocation (dropped on arrival: the gate then asks again
+  // after a short pause); the coordinator's answer is the restriction's end.
+  LocalThrottle::Decision after;
+  for (int i = 0; i < 20; ++i) {
+    after = local_->Acquire(LocalRoute());
+    ASSERT_FALSE(after.granted) << i;
+    if (after.retry_at >= kT0 + seconds(30)) break;
+    clock_.Advance(milliseconds(200));
+  }
   EXPECT_GE(after.retry_at, kT0 + seconds(30));
-  absl::StatusOr<TimePoint> next = local_->NextPermitted(LocalRoute());
-  ASSERT_TRUE(next.ok()) << next.status();
-  EXPECT_GE(*next, kT0 + seconds(30));
+  EXPECT_GE(local_->NextPermitted(LocalRoute()), kT0 + seconds(30));
+  EXPECT_EQ(local_->Available(LocalRoute()), 0);
 }
 
-TEST_F(LocalThrottleTest, NextPermittedIsNowWhileATokenIsHeldAndConsumesNothing) {
+TEST_F(LocalThrottleTest, NextPermittedAnswersFromTheLeaseAndConsumesNothing) {
   StartLocal(4);
-  ASSERT_TRUE(local_->Acquire(LocalRoute()).granted);
+  // Nothing held yet: it leases, as Acquire would, and keeps every token.
+  EXPECT_EQ(local_->NextPermitted(LocalRoute()), kT0);
+  const auto stats = local_->stats();
+  EXPECT_GT(stats.tokens.granted, 0);
+  EXPECT_EQ(stats.tokens.taken, 0);  // taken and put back
+  EXPECT_EQ(stats.tokens.released, 1);
   const int held = local_->Available(LocalRoute());
-  ASSERT_GT(held, 0);
-  absl::StatusOr<TimePoint> next = local_->NextPermitted(LocalRoute());
-  ASSERT_TRUE(next.ok());
-  EXPECT_EQ(*next, kT0);
+  EXPECT_GT(held, 0);
+  EXPECT_EQ(local_->NextPermitted(LocalRoute()), kT0);
   EXPECT_GE(local_->Available(LocalRoute()), held);  // leasing ahead may add more
 }
 
