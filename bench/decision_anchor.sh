@@ -7,6 +7,7 @@
 # Sluice / Redis.
 #
 #   bench/decision_anchor.sh [--rounds=3] [--duration_s=10] [--clients=8]
+#                            [--batch=100] [--streams=1] [--window=128]
 #                            [--dsn='host=... port=... user=...'] [--build_dir=build] [--out=DIR]
 #
 # The shape: ONE client process with --clients connections and one request in
@@ -18,7 +19,14 @@
 # started here (periodic jobs off). Per round, Redis and Sluice take turns
 # going first; Sluice is measured for NextPermitted (consumes nothing) and
 # Acquire (n=1, max_wait 0: checks and consumes, as the GCRA script does).
-# Both limits are far above the rate reached, so every decision is a grant.
+# Then the ways around a round trip per decision, each counted in decisions
+# (items), not messages: NextPermittedBatch and AcquireBatch (--batch items
+# per message, same 8 calls in flight), the Decide stream (--streams streams,
+# --window requests in flight each, one decision per message) and local
+# decisions (client::LocalThrottle in the bench process: Acquire from tokens
+# leased in bulk, 1,000 per lease with --throttle_max_lease_calls=1000, and
+# NextPermitted). Both limits are far above the rate reached, so every
+# decision is a grant.
 #
 # Starts a PRIVATE redis-server (loopback, a free port, its own directory
 # under a temporary directory, --save '' --appendonly no), the coordinator on
@@ -35,15 +43,21 @@ ROOT=$PWD
 ROUNDS=3
 DURATION=10
 CLIENTS=8
+BATCH=100
+STREAMS=1
+WINDOW=128
 DSN=""
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=""
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 for arg in "$@"; do
   case "$arg" in
     --rounds=*) ROUNDS=${arg#*=} ;;
     --duration_s=*) DURATION=${arg#*=} ;;
     --clients=*) CLIENTS=${arg#*=} ;;
+    --batch=*) BATCH=${arg#*=} ;;
+    --streams=*) STREAMS=${arg#*=} ;;
+    --window=*) WINDOW=${arg#*=} ;;
     --dsn=*) DSN=${arg#*=} ;;
     --build_dir=*) BUILD_DIR=${arg#*=} ;;
     --out=*) OUT=${arg#*=} ;;
@@ -53,7 +67,8 @@ for arg in "$@"; do
 done
 # shellcheck source=anchor/common.sh
 . "$ROOT/bench/anchor/common.sh"
-require_positive_ints "rounds, duration_s and clients" "$ROUNDS" "$DURATION" "$CLIENTS"
+require_positive_ints "rounds, duration_s, clients, batch, streams and window" \
+  "$ROUNDS" "$DURATION" "$CLIENTS" "$BATCH" "$STREAMS" "$WINDOW"
 
 # --- cleanup: everything started here, by pid --------------------------------
 WORK=$(mktemp -d /tmp/decision-anchor-run.XXXXXX)
@@ -94,7 +109,7 @@ fi
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 BENCH=$BUILD_DIR/bench/decision_bench
 COORD=$BUILD_DIR/server/sluice-coordinator
-if [ ! -x "$BENCH" ] || ! grep -q decision_anchor "$BENCH" || [ ! -x "$COORD" ]; then
+if [ ! -x "$BENCH" ] || ! grep -q local_next_permitted "$BENCH" || [ ! -x "$COORD" ]; then
   say "building decision_bench and sluice-coordinator into $BUILD_DIR"
   BUILD_DIR=$BUILD_DIR scripts/build.sh decision_bench sluice-coordinator
 fi
@@ -132,6 +147,7 @@ psql "$DSN dbname=postgres" -X -q -v ON_ERROR_STOP=1 -c "drop database if exists
 DB_MADE=$DB
 COORD_PORT=$(free_port)
 "$COORD" --listen="127.0.0.1:$COORD_PORT" --ops_listen= --jobs_enabled=false --dsn="$DSN dbname=$DB" \
+  --throttle_max_lease_calls=1000 \
   >"$OUT/coordinator.log" 2>&1 </dev/null &
 COORD_PID=$!
 for _ in $(seq 1 200); do grep -q "coordinator serving" "$OUT/coordinator.log" && break; sleep 0.1; done
@@ -141,7 +157,8 @@ grep -q "coordinator serving" "$OUT/coordinator.log" ||
 {
   echo "decision anchor: $ROUNDS round(s); $CLIENTS connections, 1 request in flight each, one client process per system; $(nproc) cores;"
   echo "  Redis $REDIS_VERSION (no persistence) + bench/anchor/redis/gcra.lua via redis-benchmark, ~$DURATION s per run"
-  echo "  Sluice sluice-coordinator + decision_bench --mode=target --async, $DURATION s per op after 2 s warm-up"
+  echo "  Sluice sluice-coordinator + decision_bench --mode=target --async, $DURATION s per op after 2 s warm-up;"
+  echo "    batches of $BATCH items, $STREAMS Decide stream(s) x $WINDOW in flight, local decisions in 1 thread"
   echo "  load average at start $(loadavg); logs and raw results: $OUT"
 } | tee "$OUT/header.txt"
 
@@ -150,7 +167,7 @@ FAILED=0
 record() {  # json round load_before
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(round=int(sys.argv[2]), load_before=sys.argv[3], load_after=sys.argv[4]); print(json.dumps(r))' \
     "$1" "$2" "$3" "$(loadavg)" >>"$RESULTS"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("round %s  %-6s %-15s %10s decisions/s  p99 %s ms  (load %s)" % (r["round"], r["system"], r["op"], ("%.0f" % r["decisions_per_s"]) if r.get("decisions_per_s") else "FAILED", r.get("p99_ms", "-"), r["load_before"]))' \
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("round %s  %-6s %-21s %10s decisions/s  p99 %s ms  (load %s)" % (r["round"], r["system"], r["op"], ("%.0f" % r["decisions_per_s"]) if r.get("decisions_per_s") else "FAILED", r.get("p99_ms", "-"), r["load_before"]))' \
     "$(tail -n1 "$RESULTS")"
 }
 
@@ -185,9 +202,10 @@ run_sluice() {  # round
   local round=$1 log="$OUT/r$1_sluice.log" load_before; load_before=$(loadavg)
   local rc=0
   "$BENCH" --mode=target --target="127.0.0.1:$COORD_PORT" --async --clients="$CLIENTS" \
-    --duration_s="$DURATION" --warmup_s=2 --ops=next_permitted,acquire --result_line \
+    --batch="$BATCH" --streams="$STREAMS" --window="$WINDOW" \
+    --duration_s="$DURATION" --warmup_s=2 --ops="$SLUICE_OPS" --result_line \
     >"$log" 2>&1 </dev/null || rc=$?
-  for op in next_permitted acquire; do
+  for op in ${SLUICE_OPS//,/ }; do
     local line; line=$(grep '^RESULT ' "$log" | cut -d' ' -f2- | grep "\"op\":\"$op\"" | head -n1 || true)
     if [ "$rc" != 0 ] || [ -z "$line" ]; then
       FAILED=1
@@ -198,6 +216,7 @@ run_sluice() {  # round
   done
 }
 
+SLUICE_OPS=next_permitted,acquire,next_permitted_batch,acquire_batch,decide,local_acquire,local_next_permitted
 for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then run_redis "$r"; run_sluice "$r"; else run_sluice "$r"; run_redis "$r"; fi
 done
@@ -206,19 +225,26 @@ done
 python3 - "$RESULTS" "$(loadavg)" <<'PY' | tee "$OUT/summary.txt"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-order = [("redis", "gcra"), ("sluice", "next_permitted"), ("sluice", "acquire")]
+order = [("redis", "gcra"), ("sluice", "next_permitted"), ("sluice", "acquire"),
+         ("sluice", "next_permitted_batch"), ("sluice", "acquire_batch"), ("sluice", "decide"),
+         ("sluice", "local_acquire"), ("sluice", "local_next_permitted")]
 label = {("redis", "gcra"): "Redis GCRA (EVALSHA, redis-benchmark)",
          ("sluice", "next_permitted"): "Sluice NextPermitted (unary gRPC)",
-         ("sluice", "acquire"): "Sluice Acquire n=1 (unary gRPC)"}
+         ("sluice", "acquire"): "Sluice Acquire n=1 (unary gRPC)",
+         ("sluice", "next_permitted_batch"): "Sluice NextPermittedBatch (items)",
+         ("sluice", "acquire_batch"): "Sluice AcquireBatch (items)",
+         ("sluice", "decide"): "Sluice Decide stream (NextPermitted)",
+         ("sluice", "local_acquire"): "Sluice local Acquire (LocalThrottle)",
+         ("sluice", "local_next_permitted"): "Sluice local NextPermitted"}
 def med(k, field):
     v = [r[field] for r in rows if (r["system"], r["op"]) == k and r.get(field) is not None]
     return (statistics.median(v), min(v), max(v), len(v)) if v else None
 print()
-print("decisions/s and p99 latency (median of rounds; min-max)")
+print("decisions/s and p99 latency (median of rounds; min-max; batches: per message)")
 stats = {k: (med(k, "decisions_per_s"), med(k, "p99_ms")) for k in order}
 for k in order:
     rate, p99 = stats[k]
-    print("  %-40s %9s/s  %-22s p99 %6s ms  %s" % (
+    print("  %-40s %10s/s  %-24s p99 %6s ms  %s" % (
         label[k], "%.0f" % rate[0] if rate else "n/a",
         "(%.0f-%.0f over %d)" % (rate[1], rate[2], rate[3]) if rate else "",
         "%.3f" % p99[0] if p99 else "n/a",
@@ -233,9 +259,9 @@ for k in order[1:]:
         "%.2f" % (p99[0] / redis_p99[0]) if p99 and redis_p99 and redis_p99[0] else "n/a"))
 print()
 print("raw rounds:")
-print("  round  system  op              decisions/s  p50_ms  p99_ms  max_ms   load before -> after")
+print("  round  system  op                    decisions/s  p50_ms  p99_ms  max_ms   load before -> after")
 for r in rows:
-    print("  %5s  %-6s  %-15s %11s  %6s  %6s  %6s   %s -> %s" % (
+    print("  %5s  %-6s  %-21s %11s  %6s  %6s  %6s   %s -> %s" % (
         r["round"], r["system"], r["op"],
         "%.0f" % r["decisions_per_s"] if r.get("decisions_per_s") else "FAILED",
         r.get("p50_ms", "-"), r.get("p99_ms", "-"), r.get("max_ms", "-"),

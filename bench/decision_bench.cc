@@ -46,6 +46,14 @@
 //   --result_line     also prints one line per op: RESULT {json}, for
 //                     bench/decision_anchor.sh.
 //
+// Ops (--ops, in order): next_permitted, acquire (unary); with --async also
+// next_permitted_batch, acquire_batch (--batch items per message, each a
+// decision; latency is per message); decide (--streams Decide streams with
+// --window requests in flight each, one decision per message); and
+// local_acquire, local_next_permitted (client::LocalThrottle in this
+// process, --local_threads threads, deciding from tokens leased in bulk from
+// the target; latency sampled). Decisions/s counts items, not messages.
+//
 //   eval "$(scripts/pg_throwaway.sh start)"
 //   build-bench/bench/decision_bench --mode=inprocess [--clients=8] [--duration_s=20]
 //   build-bench/bench/decision_bench --mode=inprocess --procs=8
@@ -62,10 +70,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -77,6 +87,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/bench_util.h"
+#include "client/throttle/local_throttle.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "common/time_util.h"
@@ -103,6 +114,12 @@ DEFINE_int32(direct_s, 2,
              "inprocess: also time the Throttler's own NextPermitted/Acquire (no gRPC) for this "
              "many seconds per op after the gRPC ops; 0 = skip");
 DEFINE_int64(budget_hits, 100000000, "hits per second the throttler learns for the bench route");
+DEFINE_int32(batch, 100, "items per message of next_permitted_batch / acquire_batch (1..1000)");
+DEFINE_int32(streams, 1, "decide: Decide streams, each on its own channel");
+DEFINE_int32(window, 128, "decide: requests in flight per stream");
+DEFINE_int32(local_threads, 1, "local_*: threads deciding in this process");
+DEFINE_int32(local_refill_below, 500, "local_*: lease ahead once fewer tokens than this are held");
+DEFINE_int32(local_refill_parallel, 4, "local_*: LeaseTokens calls in flight when leasing ahead");
 // Internal: set by the parent when it re-executes itself as a client process.
 DEFINE_string(child_op, "", "internal: run one client of this op and print its result");
 DEFINE_int64(child_start_ns, 0, "internal: steady-clock start of the warm-up, ns");
@@ -244,14 +261,16 @@ class Histogram {
 };
 
 struct ClientResult {
-  Histogram latency;
-  int64_t errors = 0;  // non-OK status in the measured interval
+  Histogram latency;      // per message (one decision, or one batch)
+  int64_t decisions = 0;  // answered items, when a message carries several; 0 = one per message
+  int64_t errors = 0;     // non-OK status in the measured interval
   int64_t granted = 0;
   int64_t refused = 0;
   std::string first_error;
 
   void Merge(const ClientResult& o) {
     latency.Merge(o.latency);
+    decisions += o.decisions;
     errors += o.errors;
     granted += o.granted;
     refused += o.refused;
@@ -363,6 +382,8 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
   const auto measure_from = start + std::chrono::seconds(FLAGS_warmup_s);
   const auto measure_to = measure_from + std::chrono::seconds(FLAGS_duration_s);
   const bool acquire = op == "acquire";
+  const bool np_batch = op == "next_permitted_batch";
+  const bool acq_batch = op == "acquire_batch";
   const ClientOptions rpc = RpcOptions(target);
 
   struct Slot {
@@ -370,10 +391,16 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
     std::unique_ptr<grpc::ClientContext> context;
     v1::NextPermittedRequest np_request;
     v1::AcquireRequest acq_request;
+    v1::NextPermittedBatchRequest npb_request;
+    v1::AcquireBatchRequest acqb_request;
     v1::NextPermittedResponse np_response;
     v1::AcquireResponse acq_response;
+    v1::NextPermittedBatchResponse npb_response;
+    v1::AcquireBatchResponse acqb_response;
     std::unique_ptr<grpc::ClientAsyncResponseReader<v1::NextPermittedResponse>> np_reader;
     std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AcquireResponse>> acq_reader;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::NextPermittedBatchResponse>> npb_reader;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AcquireBatchResponse>> acqb_reader;
     grpc::Status status;
     Steady::time_point started;
   };
@@ -390,13 +417,25 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
     s.acq_request.set_n(1);
     *s.acq_request.mutable_max_wait() = ToProtoDuration(Duration::zero());
     s.acq_request.set_caller(absl::StrCat("bench-client-", i));
+    for (int k = 0; k < FLAGS_batch; ++k) {
+      *s.npb_request.add_items() = s.np_request;
+      *s.acqb_request.add_items() = s.acq_request;
+    }
   }
   auto issue = [&](size_t i) {
     Slot& s = slots[i];
     s.context = std::make_unique<grpc::ClientContext>();
     PrepareContext(s.context.get(), rpc, std::chrono::milliseconds(5000));
     s.started = Steady::now();
-    if (acquire) {
+    if (np_batch) {
+      s.npb_response.Clear();
+      s.npb_reader = s.stub->AsyncNextPermittedBatch(s.context.get(), s.npb_request, &cq);
+      s.npb_reader->Finish(&s.npb_response, &s.status, reinterpret_cast<void*>(i));
+    } else if (acq_batch) {
+      s.acqb_response.Clear();
+      s.acqb_reader = s.stub->AsyncAcquireBatch(s.context.get(), s.acqb_request, &cq);
+      s.acqb_reader->Finish(&s.acqb_response, &s.status, reinterpret_cast<void*>(i));
+    } else if (acquire) {
       s.acq_reader = s.stub->AsyncAcquire(s.context.get(), s.acq_request, &cq);
       s.acq_reader->Finish(&s.acq_response, &s.status, reinterpret_cast<void*>(i));
     } else {
@@ -426,6 +465,22 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
         result.latency.Add(
             std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - s.started).count());
         if (acquire) (s.acq_response.granted() ? result.granted : result.refused)++;
+        if (np_batch) {
+          for (const v1::NextPermittedAnswer& a : s.npb_response.answers()) {
+            if (a.status().code() != 0) result.errors++;
+          }
+          result.decisions += s.npb_response.answers_size();
+        }
+        if (acq_batch) {
+          for (const v1::AcquireAnswer& a : s.acqb_response.answers()) {
+            if (a.status().code() != 0) {
+              result.errors++;
+            } else {
+              (a.response().granted() ? result.granted : result.refused)++;
+            }
+          }
+          result.decisions += s.acqb_response.answers_size();
+        }
       }
     }
     if (t1 < measure_to) {
@@ -439,6 +494,161 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
   }
   sampler.join();
   return result;
+}
+
+// --streams Decide streams (each on its own channel), each keeping
+// --window requests in flight: a writer thread sends while fewer are
+// unanswered, a reader thread takes the answers (in order) and times each
+// from its send. One decision per message.
+ClientResult RunDecide(const std::string& target, CpuWindow* cpu) {
+  const auto start = Steady::now() + std::chrono::milliseconds(500);
+  const auto measure_from = start + std::chrono::seconds(FLAGS_warmup_s);
+  const auto measure_to = measure_from + std::chrono::seconds(FLAGS_duration_s);
+  const ClientOptions rpc = RpcOptions(target);
+  const size_t window = static_cast<size_t>(FLAGS_window);
+  std::vector<ClientResult> results(static_cast<size_t>(FLAGS_streams));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < FLAGS_streams; ++i) {
+    threads.emplace_back([&, i] {
+      ClientResult& result = results[static_cast<size_t>(i)];
+      auto channel = ClientChannel(target, i);
+      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      auto stub = v1::ThrottlerService::NewStub(channel);
+      grpc::ClientContext context;
+      PrepareContext(&context, rpc, std::chrono::seconds(FLAGS_warmup_s + FLAGS_duration_s + 60));
+      auto stream = stub->Decide(&context);
+      std::vector<Steady::time_point> sent(window);
+      std::mutex mu;
+      std::condition_variable cv;
+      uint64_t written = 0, answered = 0;  // guarded by mu
+      std::this_thread::sleep_until(start);
+      std::thread writer([&] {
+        v1::DecideRequest request;
+        *request.mutable_next_permitted()->mutable_route() = BenchRoute();
+        request.mutable_next_permitted()->set_n(1);
+        while (true) {
+          uint64_t id;
+          {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [&] { return written - answered < window; });
+            id = written;
+            sent[id % window] = Steady::now();
+            if (sent[id % window] >= measure_to) break;
+            ++written;
+          }
+          request.set_id(id);
+          if (!stream->Write(request)) break;
+        }
+        stream->WritesDone();
+      });
+      v1::DecideResponse answer;
+      while (stream->Read(&answer)) {
+        const auto t1 = Steady::now();
+        Steady::time_point t0;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          t0 = sent[answer.id() % window];
+          ++answered;
+        }
+        cv.notify_one();
+        if (answer.id() != answered - 1) {
+          result.errors++;
+          if (result.first_error.empty()) result.first_error = "answer out of order";
+        }
+        if (t0 < measure_from || t0 >= measure_to) continue;
+        if (answer.status().code() != 0) {
+          result.errors++;
+          if (result.first_error.empty()) result.first_error = answer.status().message();
+          continue;
+        }
+        result.latency.Add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+      }
+      writer.join();
+      grpc::Status status = stream->Finish();
+      if (!status.ok() && result.first_error.empty()) {
+        result.first_error = absl::StrCat(status.error_code(), " ", status.error_message());
+      }
+    });
+  }
+  cpu->Measure(measure_from, measure_to);
+  for (auto& t : threads) t.join();
+  ClientResult total;
+  for (const auto& r : results) total.Merge(r);
+  return total;
+}
+
+// Decisions made in this process by client::LocalThrottle from tokens it
+// leases in bulk from the target: --local_threads threads, each a closed
+// loop of Acquire (one token: one call may be made) or NextPermitted
+// (consumes nothing). Latency is sampled (every 64th decision): timing
+// each would cost about as much as the decision.
+ClientResult RunLocal(const std::string& op, const std::string& target, CpuWindow* cpu) {
+  const auto start = Steady::now() + std::chrono::milliseconds(500);
+  const auto measure_from = start + std::chrono::seconds(FLAGS_warmup_s);
+  const auto measure_to = measure_from + std::chrono::seconds(FLAGS_duration_s);
+  const ClientOptions rpc = RpcOptions(target);
+  client::LocalThrottleOptions options;
+  options.client_id = absl::StrCat("decision-bench-", getpid());
+  options.rpc = rpc;
+  options.lease_batch = 1000;
+  options.refill_below = FLAGS_local_refill_below;
+  options.refill_parallel = FLAGS_local_refill_parallel;
+  client::LocalThrottle local(options, ClientChannel(target, 1000), SystemClock::Get());
+  if (absl::Status s = local.Start(); !s.ok()) {
+    ClientResult failed;
+    failed.errors = 1;
+    failed.first_error = s.ToString();
+    return failed;
+  }
+  const client::Route route{kUpstream, kRoute, ""};
+  const bool acquire = op == "local_acquire";
+  std::vector<ClientResult> results(static_cast<size_t>(FLAGS_local_threads));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < FLAGS_local_threads; ++i) {
+    threads.emplace_back([&, i] {
+      ClientResult& r = results[static_cast<size_t>(i)];
+      std::this_thread::sleep_until(start);
+      bool measuring = false;
+      for (uint64_t k = 0;; ++k) {
+        const bool sample = (k & 63) == 0;
+        Steady::time_point t0;
+        if (sample) {
+          t0 = Steady::now();
+          if (t0 >= measure_to) break;
+          measuring = t0 >= measure_from;
+        }
+        bool ok;
+        if (acquire) {
+          ok = local.Acquire(route).granted;
+        } else {
+          local.NextPermitted(route);  // every answer is a decision ("now" or when)
+          ok = true;
+        }
+        if (!measuring) continue;
+        if (!ok) {
+          r.refused++;
+          continue;
+        }
+        r.decisions++;
+        if (acquire) r.granted++;
+        if (sample) {
+          r.latency.Add(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - t0).count());
+        }
+      }
+    });
+  }
+  cpu->Measure(measure_from, measure_to);
+  for (auto& t : threads) t.join();
+  const auto stats = local.stats();
+  local.Shutdown();
+  ClientResult total;
+  for (const auto& r : results) total.Merge(r);
+  std::printf(
+      "local: %lld leases (%lld refused), %lld tokens leased, %lld revocations\n",
+      static_cast<long long>(stats.lease_calls), static_cast<long long>(stats.lease_refusals),
+      static_cast<long long>(stats.tokens.granted), static_cast<long long>(stats.revocations));
+  return total;
 }
 
 // Re-executes this binary FLAGS_procs times as one-client processes and
@@ -634,14 +844,36 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--clients >= 1, --procs >= 0, --duration_s >= 1, --warmup_s >= 0\n");
     return 2;
   }
+  if (FLAGS_batch < 1 || FLAGS_batch > 1000 || FLAGS_streams < 1 || FLAGS_window < 1 ||
+      FLAGS_local_threads < 1 || FLAGS_local_refill_below < 0 || FLAGS_local_refill_parallel < 1 ||
+      FLAGS_local_refill_parallel > 16) {
+    std::fprintf(stderr,
+                 "--batch 1..1000, --streams >= 1, --window >= 1, --local_threads >= 1, "
+                 "--local_refill_below >= 0, --local_refill_parallel 1..16\n");
+    return 2;
+  }
   if (FLAGS_async && FLAGS_procs > 0) {
     std::fprintf(stderr, "--async and --procs are different client shapes: pick one\n");
     return 2;
   }
   std::vector<std::string> ops = absl::StrSplit(FLAGS_ops, ',', absl::SkipEmpty());
   for (const std::string& op : ops) {
-    if (op != "next_permitted" && op != "acquire") {
-      std::fprintf(stderr, "--ops: unknown op '%s' (next_permitted, acquire)\n", op.c_str());
+    if (op != "next_permitted" && op != "acquire" && op != "next_permitted_batch" &&
+        op != "acquire_batch" && op != "decide" && op != "local_acquire" &&
+        op != "local_next_permitted") {
+      std::fprintf(stderr,
+                   "--ops: unknown op '%s' (next_permitted, acquire, next_permitted_batch, "
+                   "acquire_batch, decide, local_acquire, local_next_permitted)\n",
+                   op.c_str());
+      return 2;
+    }
+    if (op != "next_permitted" && op != "acquire" && FLAGS_procs > 0) {
+      std::fprintf(stderr, "--procs measures only next_permitted and acquire\n");
+      return 2;
+    }
+    if ((op == "next_permitted_batch" || op == "acquire_batch") && !FLAGS_async) {
+      std::fprintf(stderr, "%s needs --async (one thread, --clients calls in flight)\n",
+                   op.c_str());
       return 2;
     }
   }
@@ -693,7 +925,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("%-14s %9s %9s %8s %8s %8s %8s %7s  %s\n", "op", "calls", "rps", "p50_ms", "p90_ms",
+  std::printf("%-20s %9s %9s %8s %8s %8s %8s %7s  %s\n", "op", "calls", "rps", "p50_ms", "p90_ms",
               "p99_ms", "max_ms", "errors", "notes");
   for (const std::string& op : ops) {
     ClientResult r;
@@ -705,15 +937,27 @@ int main(int argc, char** argv) {
         return 1;
       }
       r = *pr;
+    } else if (op == "decide") {
+      r = RunDecide(target, &cpu);
+    } else if (op.rfind("local_", 0) == 0) {
+      r = RunLocal(op, target, &cpu);
     } else if (FLAGS_async) {
       r = RunAsync(op, target, &cpu);
     } else {
       r = RunThreads(op, target, &cpu);
     }
-    const int64_t calls = r.latency.total();
+    const int64_t calls = r.decisions > 0 ? r.decisions : r.latency.total();
     std::string notes;
-    if (op == "acquire") {
-      notes = absl::StrCat("granted ", r.granted, ", refused ", r.refused);
+    if (op == "next_permitted_batch" || op == "acquire_batch") {
+      notes = absl::StrCat(FLAGS_batch, " per message, latency per message");
+    } else if (op == "decide") {
+      notes = absl::StrCat(FLAGS_streams, " stream(s), ", FLAGS_window, " in flight each");
+    } else if (op.rfind("local_", 0) == 0) {
+      notes = absl::StrCat(FLAGS_local_threads, " thread(s), latency sampled");
+    }
+    if (op == "acquire" || op == "acquire_batch" || op == "local_acquire") {
+      if (!notes.empty()) notes += "; ";
+      notes += absl::StrCat("granted ", r.granted, ", refused ", r.refused);
     }
     if (!r.first_error.empty()) absl::StrAppend(&notes, notes.empty() ? "" : "; ", r.first_error);
     // In-process, this process is the coordinator (plus the client threads
@@ -734,20 +978,25 @@ int main(int argc, char** argv) {
                     absl::StrFormat("; machine busy %.2f of %u cores", cpu.MachineBusyCores(),
                                     std::thread::hardware_concurrency()));
     absl::StrAppend(&notes, "; load ", LoadAverage());
-    std::printf("%-14s %9lld %9.0f %8.3f %8.3f %8.3f %8.3f %7lld  %s\n",
-                op == "acquire" ? "Acquire" : "NextPermitted", static_cast<long long>(calls),
-                static_cast<double>(calls) / FLAGS_duration_s, r.latency.PercentileMs(0.50),
-                r.latency.PercentileMs(0.90), r.latency.PercentileMs(0.99), r.latency.MaxMs(),
-                static_cast<long long>(r.errors), notes.c_str());
+    std::printf("%-20s %9lld %9.0f %8.3f %8.3f %8.3f %8.3f %7lld  %s\n", op.c_str(),
+                static_cast<long long>(calls), static_cast<double>(calls) / FLAGS_duration_s,
+                r.latency.PercentileMs(0.50), r.latency.PercentileMs(0.90),
+                r.latency.PercentileMs(0.99), r.latency.MaxMs(), static_cast<long long>(r.errors),
+                notes.c_str());
     if (FLAGS_result_line) {
       std::printf(
           "RESULT {\"system\":\"sluice\",\"op\":\"%s\",\"shape\":\"%s\",\"clients\":%d,"
           "\"calls\":%lld,\"errors\":%lld,\"seconds\":%d,\"decisions_per_s\":%.1f,"
           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
-          op.c_str(), procs ? "procs" : (FLAGS_async ? "async" : "threads"), clients,
-          static_cast<long long>(calls), static_cast<long long>(r.errors), FLAGS_duration_s,
-          static_cast<double>(calls) / FLAGS_duration_s, r.latency.PercentileMs(0.50),
-          r.latency.PercentileMs(0.99), r.latency.MaxMs());
+          op.c_str(),
+          op == "decide"               ? "stream"
+          : op.rfind("local_", 0) == 0 ? "local"
+          : procs                      ? "procs"
+          : FLAGS_async                ? "async"
+                                       : "threads",
+          clients, static_cast<long long>(calls), static_cast<long long>(r.errors),
+          FLAGS_duration_s, static_cast<double>(calls) / FLAGS_duration_s,
+          r.latency.PercentileMs(0.50), r.latency.PercentileMs(0.99), r.latency.MaxMs());
     }
     std::fflush(stdout);
   }
@@ -755,6 +1004,7 @@ int main(int argc, char** argv) {
     std::printf("without gRPC (%d threads calling the coordinator's Throttler, %d s each):\n",
                 FLAGS_clients, FLAGS_direct_s);
     for (const std::string& op : ops) {
+      if (op != "next_permitted" && op != "acquire") continue;
       ClientResult r = RunDirect(op, coordinator->throttler());
       const int64_t calls = r.latency.total();
       std::printf("%-14s %9lld %9.0f %8.4f %8.4f %8.4f %8.3f %7lld  %s\n",

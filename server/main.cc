@@ -22,6 +22,9 @@ DEFINE_int32(fresh_for_s, 3600, "discovered entities refreshed this recently are
 DEFINE_double(throttle_margin, 0.01, "share of every learned budget the throttler never grants");
 DEFINE_int32(throttle_lease_ttl_ms, 2000, "how long granted rate tokens may be spent");
 DEFINE_int32(throttle_persist_ms, 500, "how often changed throttler state is saved");
+DEFINE_int32(throttle_max_lease_calls, 100,
+             "most rate tokens one LeaseTokens call grants (1..1000): more for clients that "
+             "decide locally at high rates, fewer to spread budgets over more holders");
 DEFINE_string(esi_openapi_file, "",
               "ESI OpenAPI document (JSON) whose x-rate-limit extensions seed route -> group "
               "mappings before any call; re-read when it changes (empty: learn from headers)");
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
       {"throttle_margin", "SLUICE_THROTTLE_MARGIN"},
       {"throttle_lease_ttl_ms", "SLUICE_THROTTLE_LEASE_TTL_MS"},
       {"throttle_persist_ms", "SLUICE_THROTTLE_PERSIST_MS"},
+      {"throttle_max_lease_calls", "SLUICE_THROTTLE_MAX_LEASE_CALLS"},
       {"esi_openapi_file", "SLUICE_ESI_OPENAPI_FILE"},
       {"throttle_esi_ungrouped_limit", "SLUICE_THROTTLE_ESI_UNGROUPED_LIMIT"},
       {"drain_s", "SLUICE_DRAIN_S"},
@@ -89,6 +93,11 @@ int main(int argc, char** argv) {
   options.throttle.margin_fraction = FLAGS_throttle_margin;
   options.throttle.lease_ttl = std::chrono::milliseconds(FLAGS_throttle_lease_ttl_ms);
   options.throttle_persist_interval = std::chrono::milliseconds(FLAGS_throttle_persist_ms);
+  if (FLAGS_throttle_max_lease_calls < 1 || FLAGS_throttle_max_lease_calls > 1000) {
+    LOG(ERROR) << "--throttle_max_lease_calls must be between 1 and 1000";
+    return 2;
+  }
+  options.throttle.max_lease_calls = FLAGS_throttle_max_lease_calls;
   options.esi_openapi_file = FLAGS_esi_openapi_file;
   if (!FLAGS_throttle_esi_ungrouped_limit.empty()) {
     auto cap = sluice::throttle::ParseEsiLimit(FLAGS_throttle_esi_ungrouped_limit);
