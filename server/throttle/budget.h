@@ -37,6 +37,7 @@
 #include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "server/throttle/error_window.h"
+#include "server/throttle/grant_allowance.h"
 #include "server/throttle/restriction.h"
 #include "server/throttle/window.h"
 
@@ -86,6 +87,10 @@ struct BudgetFamily {
   BudgetCounters counters;       // over every budget the family ever had
   std::set<std::string> routes;  // route labels (without caller/egress), bounded
   int64_t live = 0;              // budgets alive now
+  // The longest restriction the upstream announced for the family through
+  // an agent (Retry-After, a 420's reset, a PoE restriction): what bounds a
+  // restriction other callers report.
+  Duration longest_announced{};
 
   void AddRoute(const std::string& label);
 };
@@ -170,12 +175,20 @@ class Budget {
     if (t > latest_answer_) latest_answer_ = t;
   }
 
+  // The write-ahead bound on grants (grant_allowance.h); kept by the
+  // Throttler for window budgets while its state is persisted.
+  GrantAllowance& allowance() { return allowance_; }
+  const GrantAllowance& allowance() const { return allowance_; }
+
   // Throttler bookkeeping: the position in its least-recently-touched list,
-  // and whether the persisted copy is stale / exists.
+  // whether the persisted copy is stale / exists, and which budget object
+  // this is (a name dropped and made again is another budget: a commit of
+  // the old one's row must not count for the new one).
   std::list<Budget*>::iterator lru_position;
   TimePoint last_touch;
   bool dirty = false;
   bool persisted = false;
+  uint64_t serial = 0;
 
  private:
   std::string name_;
@@ -192,6 +205,7 @@ class Budget {
   int64_t in_flight_calls_ = 0;
   std::unordered_set<int64_t> leases_;
   TimePoint latest_answer_{};
+  GrantAllowance allowance_;
 };
 
 }  // namespace sluice::throttle

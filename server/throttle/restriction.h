@@ -8,6 +8,12 @@
 // from calls already in flight is one incident, not several) and resets after
 // a successful response on the budget. Jitter only lengthens the wait.
 //
+// A restriction learned from a caller other than an agent (an unleased
+// Report from another team) is imposed capped (ImposeCapped): it ends by the
+// cap whatever it announced, never escalates the backoff, never shortens a
+// restriction in force, and names its caller (`by`). An operator may lift
+// any restriction and its escalated backoff (Clear), which is recorded.
+//
 // Ownership: value type owned by its Budget. Thread-safety: none; guarded by
 // the Throttler's mutex.
 #ifndef SLUICE_SERVER_THROTTLE_RESTRICTION_H_
@@ -34,6 +40,15 @@ class Restriction {
   // `*new_episode` tells whether this started a restriction (vs extended one).
   TimePoint Impose(TimePoint now, TimePoint floor, std::string reason,
                    const BackoffOptions& options, std::mt19937_64& rng, bool* new_episode);
+  // As Impose, for a restriction reported by `by` (not an agent): ends by
+  // `cap` at the latest (never before an end already in force), and does not
+  // escalate the backoff.
+  TimePoint ImposeCapped(TimePoint now, TimePoint floor, TimePoint cap, std::string reason,
+                         std::string by, const BackoffOptions& options, std::mt19937_64& rng,
+                         bool* new_episode);
+  // Lifts the restriction and its escalated backoff; records who and when.
+  // Returns whether there was anything to lift.
+  bool Clear(TimePoint now, std::string by);
   // A successful response: the next restriction starts from the base backoff.
   void OnSuccess() { level_ = 0; }
 
@@ -41,11 +56,24 @@ class Restriction {
   TimePoint until() const { return until_; }
   int level() const { return level_; }
   const std::string& reason() const { return reason_; }
+  // Who set the current end: empty for the upstream through an agent,
+  // otherwise the external caller; and whether its cap shortened it.
+  const std::string& by() const { return by_; }
+  bool capped() const { return capped_; }
+  // The last Clear: by whom (empty if never) and when.
+  const std::string& cleared_by() const { return cleared_by_; }
+  TimePoint cleared_at() const { return cleared_at_; }
 
   void Restore(TimePoint until, int level, std::string reason) {
     until_ = until;
     level_ = level;
     reason_ = std::move(reason);
+  }
+  void RestoreSource(std::string by, bool capped, std::string cleared_by, TimePoint cleared_at) {
+    by_ = std::move(by);
+    capped_ = capped;
+    cleared_by_ = std::move(cleared_by);
+    cleared_at_ = cleared_at;
   }
 
   // The backoff for `level` before jitter: base * 2^level, capped at max.
@@ -55,6 +83,10 @@ class Restriction {
   TimePoint until_{};
   int level_ = 0;
   std::string reason_;
+  std::string by_;
+  bool capped_ = false;
+  std::string cleared_by_;
+  TimePoint cleared_at_{};
 };
 
 }  // namespace sluice::throttle

@@ -34,6 +34,8 @@ StatePersister::~StatePersister() {
 }
 
 absl::Status StatePersister::Load() {
+  // From the first row written on, grants stay within the rows' allowances.
+  throttler_->EnableWriteAhead(options_.interval);
   absl::StatusOr<std::map<std::string, std::string>> rows = store_->List(kThrottleRowsPrefix);
   if (!rows.ok()) return rows.status();
   ThrottleSnapshot snapshot;
@@ -93,6 +95,7 @@ absl::Status StatePersister::Load() {
 }
 
 void StatePersister::Start() {
+  throttler_->EnableWriteAhead(options_.interval);
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   thread_ = std::thread([this] { Loop(); });
@@ -136,9 +139,16 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
         std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - take_started));
     for (const BudgetState& b : delta.budgets) {
       pending_[absl::StrCat(kThrottleBudgetKeyPrefix, b.name)] = EncodeBudgetState(b);
+      if (b.allowance) {
+        pending_allowances_[b.name] =
+            AllowanceCommit{b.name, b.serial, b.allowance_mark, *b.allowance};
+      } else {
+        pending_allowances_.erase(b.name);
+      }
     }
     for (const std::string& name : delta.removed) {
       pending_[absl::StrCat(kThrottleBudgetKeyPrefix, name)] = std::nullopt;
+      pending_allowances_.erase(name);
     }
   } while (delta.more && !(bounded && ++chunks >= kMaxChunksPerWrite));
   changes_left_ = delta.more;
@@ -163,6 +173,12 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
                    longest_hold};
     pending_.clear();
     legacy_to_delete_ = false;
+    // Only now may the budgets grant on what these rows allow.
+    std::vector<AllowanceCommit> commits;
+    commits.reserve(pending_allowances_.size());
+    for (auto& [name, c] : pending_allowances_) commits.push_back(std::move(c));
+    pending_allowances_.clear();
+    throttler_->CommitAllowances(commits);
     written_change_ = change;
     ever_written_ = true;
     writes_++;

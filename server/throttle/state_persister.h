@@ -3,16 +3,20 @@
 // forget budgets ("budget amnesia", seed 000). It writes one row per budget
 // (throttle_state.h), and only the rows that changed:
 //
-//   Load()   at start-up, before serving: restores the stored rows (or the
-//            version-1 document), then marks the stored state "not clean",
-//            so a crash from here on is read as one. No stored state is
-//            fine; an unreadable one is reported and the throttler keeps its
-//            conservative defaults.
+//   Load()   at start-up, before serving: turns on the throttler's
+//            write-ahead grant allowance (grant_allowance.h), restores the
+//            stored rows (or the version-1 document), then marks the stored
+//            state "not clean", so a crash from here on is read as one. No
+//            stored state is fine; an unreadable one is reported and the
+//            throttler keeps its conservative defaults.
 //   Start()  a writer thread that, at most every `interval`, takes the
 //            throttler's delta (budgets changed or dropped since the last
 //            one) and writes it in one transaction. A failed write is kept
 //            and merged with the next delta, so nothing is lost while the
-//            database is away.
+//            database is away. Each committed write hands its rows'
+//            allowances back to the throttler (CommitAllowances); while
+//            writes fail, grants stop once the last committed allowances are
+//            used, as a deposed or cut-off leader's must.
 //   Stop()   after the gRPC server has stopped: a final delta, then the meta
 //            row marked clean_shutdown (every reservation is in the rows),
 //            then the thread ends. Without it (a crash) the next start
@@ -91,6 +95,9 @@ class StatePersister {
   // Rows not yet written (a failed write is retried with the next delta):
   // key -> JSON, or nullopt to delete. Guarded by write_mu_.
   std::map<std::string, std::optional<std::string>> pending_;
+  // The allowances of the budget rows in pending_, by budget name: handed
+  // back to the throttler when a write commits them. Guarded by write_mu_.
+  std::map<std::string, AllowanceCommit> pending_allowances_;
   bool legacy_to_delete_ = false;  // guarded by write_mu_
   WriteStats last_write_;          // guarded by write_mu_
 

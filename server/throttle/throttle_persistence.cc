@@ -74,6 +74,12 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
   st.restricted_until = PersistTime(b.restriction().until());
   st.restriction_level = b.restriction().level();
   st.restriction_reason = b.restriction().reason();
+  st.restricted_by = b.restriction().by();
+  st.restriction_capped = b.restriction().capped();
+  st.restriction_cleared_by = b.restriction().cleared_by();
+  if (!st.restriction_cleared_by.empty()) {
+    st.restriction_cleared_at = PersistTime(b.restriction().cleared_at());
+  }
   st.granted = b.counters().granted;
   st.denied = b.counters().denied;
   st.waits = b.counters().waits;
@@ -106,7 +112,8 @@ RouteMapState Throttler::MapStateLocked() const {
   for (const auto& [name, family] : families_) {
     m.families.push_back(FamilyState{name, std::string(BudgetKindName(family.kind)),
                                      family.counters.granted, family.counters.denied,
-                                     family.counters.waits, family.counters.restrictions});
+                                     family.counters.waits, family.counters.restrictions,
+                                     Seconds(family.longest_announced)});
   }
   std::sort(m.families.begin(), m.families.end(),
             [](const FamilyState& a, const FamilyState& b) { return a.name < b.name; });
@@ -150,6 +157,17 @@ ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
     Budget* b = FindBudgetLocked(name);
     if (b == nullptr || !b->dirty) continue;  // dropped since, or listed twice
     d.budgets.push_back(StateLocked(*b, now));
+    if (AllowanceAppliesLocked(*b)) {
+      BudgetState& st = d.budgets.back();
+      const int64_t allowance = SizeAllowanceLocked(b, now);
+      st.allowance = allowance;
+      st.allowance_answer_s =
+          Seconds(options_.takeover_grant_grace + options_.write_ahead_max_wait +
+                  options_.lease_ttl + options_.max_request_duration);
+      st.serial = b->serial;
+      st.allowance_mark = b->allowance().Taken(allowance, grant_seq_);
+      b->allowance().set_last_taken(now);
+    }
     b->dirty = false;
     b->persisted = true;
   }
@@ -197,6 +215,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     fam.name = f.name;
     fam.kind = *kind;
     fam.counters = BudgetCounters{f.granted, f.denied, f.waits, f.restrictions};
+    fam.longest_announced = FromSeconds(f.longest_announced_seconds);
   }
   absl::btree_map<std::string, std::unique_ptr<Budget>> budgets;
   int64_t legacy = 0;
@@ -251,14 +270,30 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       }
       b->window()->RestoreLedger(std::move(ledger), std::move(phantom));
       b->Charge(st.in_flight_units, in_flight, now);
+      if (st.allowance && !s.clean_shutdown) {
+        // The writer may have granted this much after the row was taken (and
+        // a deposed one may still be granting for a moment): calls sent by
+        // now + grace and answered as late as they can be.
+        b->Charge(*st.allowance,
+                  SpendTiming{RestoreTime(written_at), now + FromSeconds(st.allowance_answer_s)},
+                  now);
+      }
       // After a crash, grants made since the last write are unknown: probe
       // until the upstream's headers show the real state.
       b->set_observed((st.observed && s.clean_shutdown) || *kind == BudgetKind::kEsiUngrouped);
     }
     b->restriction().Restore(RestoreTime(st.restricted_until), st.restriction_level,
                              st.restriction_reason);
+    b->restriction().RestoreSource(
+        st.restricted_by, st.restriction_capped, st.restriction_cleared_by,
+        st.restriction_cleared_at > 0 ? RestoreTime(st.restriction_cleared_at) : TimePoint{});
     b->counters() = BudgetCounters{st.granted, st.denied, st.waits, st.restrictions};
     b->persisted = true;
+    // The row read here does not count what this throttler grants: until a
+    // row of its own commits, a probe's worth, as a new budget.
+    b->serial = next_serial_++;
+    b->allowance().Start(ProbeAllowance(*b));
+    b->allowance().set_last_taken(now);
     family->live++;
     budgets.emplace(st.name, std::move(b));
   }
@@ -284,6 +319,35 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
             << (legacy > 0 ? absl::StrCat("; ", legacy, " pooled version-1 budgets left behind")
                            : "");
   return absl::OkStatus();
+}
+
+void Throttler::EnableWriteAhead(Duration interval) {
+  std::lock_guard<DecisionMutex> lock(mu_);
+  write_ahead_interval_ = std::max<Duration>(interval, std::chrono::milliseconds(1));
+  if (write_ahead_.exchange(true)) return;
+  // Budgets made before: nothing more until their first row commits.
+  const TimePoint now = clock_->Now();
+  for (auto& [name, b] : budgets_) {
+    b->allowance().Start(0);
+    b->allowance().set_last_taken(now);
+    TouchLocked(b.get(), now);
+  }
+  Changed();
+}
+
+void Throttler::CommitAllowances(const std::vector<AllowanceCommit>& commits) {
+  // In chunks like a walk: a write of 100,000 rows hands back as many.
+  constexpr size_t kChunk = 512;
+  for (size_t i = 0; i < commits.size();) {
+    if (i > 0) mu_.LetWaitersIn();
+    std::lock_guard<DecisionMutex> lock(mu_);
+    HoldTimer hold(this);
+    for (const size_t end = std::min(commits.size(), i + kChunk); i < end; ++i) {
+      const AllowanceCommit& c = commits[i];
+      Budget* b = FindBudgetLocked(c.name);
+      if (b != nullptr && b->serial == c.serial) b->allowance().Committed(c.mark, c.allowance);
+    }
+  }
 }
 
 }  // namespace sluice::throttle

@@ -60,6 +60,18 @@ void to_json(json& j, const BudgetState& s) {
            {"waits", s.waits},
            {"restrictions", s.restrictions}};
   if (s.window_end) j["window_end"] = *s.window_end;
+  if (!s.restricted_by.empty()) {
+    j["restricted_by"] = s.restricted_by;
+    j["restriction_capped"] = s.restriction_capped;
+  }
+  if (!s.restriction_cleared_by.empty()) {
+    j["restriction_cleared_by"] = s.restriction_cleared_by;
+    j["restriction_cleared_at"] = s.restriction_cleared_at;
+  }
+  if (s.allowance) {
+    j["allowance"] = *s.allowance;
+    j["allowance_answer_s"] = s.allowance_answer_s;
+  }
 }
 void from_json(const json& j, BudgetState& s) {
   j.at("name").get_to(s.name);
@@ -88,6 +100,14 @@ void from_json(const json& j, BudgetState& s) {
   s.waits = j.value("waits", int64_t{0});
   s.restrictions = j.value("restrictions", int64_t{0});
   if (j.contains("window_end")) s.window_end = j.at("window_end").get<double>();
+  s.restricted_by = j.value("restricted_by", std::string());
+  s.restriction_capped = j.value("restriction_capped", false);
+  s.restriction_cleared_by = j.value("restriction_cleared_by", std::string());
+  s.restriction_cleared_at = j.value("restriction_cleared_at", 0.0);
+  if (j.contains("allowance")) {
+    s.allowance = j.at("allowance").get<int64_t>();
+    j.at("allowance_answer_s").get_to(s.allowance_answer_s);
+  }
 }
 
 void to_json(json& j, const PoeTierShapeState& s) {
@@ -129,7 +149,8 @@ void from_json(const json& j, RouteMappingState& s) {
 }
 
 void to_json(json& j, const FamilyState& s) {
-  j = json::array({s.name, s.kind, s.granted, s.denied, s.waits, s.restrictions});
+  j = json::array(
+      {s.name, s.kind, s.granted, s.denied, s.waits, s.restrictions, s.longest_announced_seconds});
 }
 void from_json(const json& j, FamilyState& s) {
   s.name = j.at(0).get<std::string>();
@@ -138,6 +159,7 @@ void from_json(const json& j, FamilyState& s) {
   s.denied = j.at(3).get<int64_t>();
   s.waits = j.at(4).get<int64_t>();
   s.restrictions = j.at(5).get<int64_t>();
+  s.longest_announced_seconds = j.size() > 6 ? j.at(6).get<double>() : 0.0;
 }
 
 namespace {

@@ -85,10 +85,27 @@ struct BudgetState {
   int64_t in_flight_units = 0;
   int64_t in_flight_calls = 0;
   double in_flight_resp_hi = 0;
+  // Write-ahead grant allowance (grant_allowance.h): the units the writer
+  // may grant from this budget after taking this row and before its next
+  // row commits. A restore after a crash charges them as calls answered
+  // `allowance_answer_s` after the restore. Absent in rows of writers that
+  // did not keep the bound (older versions, error limits).
+  std::optional<int64_t> allowance;
+  double allowance_answer_s = 0;
+  // Not persisted: which budget object the row was taken from and how many
+  // units it had granted then (what a confirmed commit hands back to it).
+  uint64_t serial = 0;
+  int64_t allowance_mark = 0;
   // Restriction.
   double restricted_until = 0;
   int restriction_level = 0;
   std::string restriction_reason;
+  // Who set the end (empty: an agent), whether the external cap shortened
+  // it, and the last operator clear (by whom, when; 0 if never).
+  std::string restricted_by;
+  bool restriction_capped = false;
+  std::string restriction_cleared_by;
+  double restriction_cleared_at = 0;
   // Counters.
   int64_t granted = 0;
   int64_t denied = 0;
@@ -130,6 +147,9 @@ struct FamilyState {
   int64_t denied = 0;
   int64_t waits = 0;
   int64_t restrictions = 0;
+  // The longest restriction the upstream announced for the family through
+  // an agent (seconds; 0 if none yet).
+  double longest_announced_seconds = 0;
 };
 
 // What the throttler learned about routes, and the counters of each family.
@@ -158,6 +178,15 @@ struct ThrottleDelta {
   std::vector<std::string> removed;  // budgets dropped as idle
   RouteMapState map;                 // always included: small
   bool more = false;                 // changes left for the next TakeDelta
+};
+
+// A written row's allowance, handed back to the throttler once its write is
+// confirmed committed (Throttler::CommitAllowances).
+struct AllowanceCommit {
+  std::string name;
+  uint64_t serial = 0;
+  int64_t mark = 0;
+  int64_t allowance = 0;
 };
 
 // Version 1 (one document).

@@ -229,6 +229,10 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
     if (spec.kind == BudgetKind::kEsiUngrouped) b->set_observed(true);
   }
   Budget* raw = b.get();
+  raw->serial = next_serial_++;
+  // No row of it yet: a probe's worth until its first row commits.
+  raw->allowance().Start(ProbeAllowance(*raw));
+  raw->allowance().set_last_taken(now);
   family->live++;
   raw->lru_position = lru_.insert(lru_.end(), raw);
   budgets_.emplace(spec.name, std::move(b));
@@ -322,12 +326,42 @@ void Throttler::EraseLeaseLocked(Lease* lease) {
 // ---------------------------------------------------------------------------
 // Decisions
 
+int64_t Throttler::ProbeAllowance(const Budget& b) const {
+  return std::max(1, options_.probe_calls) * std::max<int64_t>(1, CostFor(b.kind()).reserve);
+}
+
+int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
+  // Enough for what the budget was asked in the last interval, over a few
+  // intervals (so a write that is slow, or one that fails once, does not
+  // stall a busy budget), but never more than it can have room for by then:
+  // this is what a takeover charges. At least one call's worst cost, so a
+  // quiet budget's next call never waits for a write.
+  const CallCost cost = CostFor(b->kind());
+  const Duration horizon = write_ahead_interval_ * std::max(1, options_.write_ahead_intervals);
+  const Duration since = std::max(now - b->allowance().last_taken(), write_ahead_interval_);
+  const double demand =
+      static_cast<double>(b->allowance().wanted()) * Seconds(horizon) / Seconds(since);
+  const int64_t room = b->window()->RoomAt(now + horizon) - b->in_flight_calls() * cost.admission;
+  return std::max<int64_t>(std::max<int64_t>(1, cost.reserve),
+                           std::min<int64_t>(static_cast<int64_t>(std::ceil(demand)), room));
+}
+
 int64_t Throttler::GrantableLocked(const std::vector<LeaseUse>& uses, int64_t want, TimePoint now,
                                    Budget** limiting) {
   int64_t grant = want;
   *limiting = nullptr;
   for (const LeaseUse& use : uses) {
     int64_t c = use.budget->CallsAvailable(want, use.cost, options_.probe_calls, now);
+    if (AllowanceAppliesLocked(*use.budget) && use.cost.reserve > 0) {
+      GrantAllowance& a = use.budget->allowance();
+      a.Want(want * use.cost.reserve);
+      const int64_t allowed = std::max<int64_t>(0, a.left()) / use.cost.reserve;
+      if (allowed < c) {
+        c = allowed;
+        // Its next row sizes a new allowance from this demand.
+        TouchLocked(use.budget, now);
+      }
+    }
     if (c < grant || (*limiting == nullptr && c < want)) {
       grant = std::min(grant, c);
       *limiting = use.budget;
@@ -344,6 +378,12 @@ TimePoint Throttler::NextTimeLocked(const std::vector<LeaseUse>& uses, int64_t c
   for (const LeaseUse& use : uses) {
     CallTime t =
         use.budget->NextCallsTime(calls, use.cost, options_.probe_calls, options_.retry_hint, now);
+    if (AllowanceAppliesLocked(*use.budget) &&
+        use.budget->allowance().left() < calls * use.cost.reserve) {
+      // Only the next committed row can give more: ask again soon.
+      t.at = std::max(t.at, now + options_.retry_hint);
+      t.firm = false;
+    }
     *firm = *firm && t.firm;
     if (t.at > at) {
       at = t.at;
@@ -379,11 +419,13 @@ Lease* Throttler::GrantLocked(const CallKey& key, const std::string& holder, Res
   lease.uses = route->uses;
   lease.granted = calls;
   lease.granted_at = now;
+  lease.grant_seq = ++grant_seq_;
   lease.usable_from = usable_from;
   lease.expires_at = usable_from + options_.lease_ttl;
   lease.lapse_at = lease.expires_at + options_.max_request_duration + options_.report_grace;
   for (const LeaseUse& use : lease.uses) {
     use.budget->Reserve(calls, calls * use.cost.reserve);
+    use.budget->allowance().Grant(calls * use.cost.reserve);
     use.budget->counters().granted += calls;
     use.budget->family()->counters.granted += calls;
     TouchLocked(use.budget, now);
@@ -434,7 +476,10 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     bool firm = true;
     out.at = NextTimeLocked((*route)->uses, n, now, &limiting, &firm);
     if (out.at <= now) out.at = now + options_.retry_hint;  // defensive: never "now" on refusal
-    if (!firm || out.at > now + max_wait) {
+    // Under the write-ahead allowance a reservation ahead is bounded, so a
+    // takeover knows when every granted call has been answered.
+    const bool too_far_ahead = write_ahead() && out.at > now + options_.write_ahead_max_wait;
+    if (!firm || out.at > now + max_wait || too_far_ahead) {
       if (limiting != nullptr) {
         limiting->counters().denied++;
         limiting->family()->counters.denied++;
@@ -636,6 +681,9 @@ void Throttler::RechargeLeasesLocked(const CallKey& key) {
     for (const LeaseUse& use : (*route)->uses) {
       if (lease->Uses(use.budget)) continue;
       use.budget->Reserve(n, n * use.cost.reserve);
+      // Not refusable (the calls are out): they use up the allowance, which
+      // may go below zero until the next row.
+      use.budget->allowance().Grant(n * use.cost.reserve);
       use.budget->leases().insert(lease->id);
       use.budget->NoteLeaseAnswerBy(lease->expires_at + options_.max_request_duration);
       TouchLocked(use.budget, now);
@@ -644,7 +692,8 @@ void Throttler::RechargeLeasesLocked(const CallKey& key) {
   }
 }
 
-void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations) {
+void Throttler::ObserveLocked(const Observation& o, const ReportOrigin& origin, TimePoint now,
+                              Revocations* revocations) {
   const ParsedHeaders headers = ParseRateLimitHeaders(o.key.upstream, o.headers, now);
   for (const std::string& p : headers.problems) problems_.Report(p);
 
@@ -684,9 +733,12 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   if (lease != nullptr) {
     for (const LeaseUse& use : lease->uses) {
       if (!resolved.ok() || Contains(uses, use.budget)) {
-        use.budget->Settle(1, use.cost.reserve, ActualUnits(*use.budget, o.status), timing, now);
+        const int64_t actual = ActualUnits(*use.budget, o.status);
+        use.budget->Settle(1, use.cost.reserve, actual, timing, now);
+        RefundLocked(*lease, use, use.cost.reserve - actual);
       } else {
         use.budget->Release(1, use.cost.reserve);
+        RefundLocked(*lease, use, use.cost.reserve);
       }
       TouchLocked(use.budget, now);
     }
@@ -722,7 +774,7 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   }
 
   if (resolved.ok()) {
-    CorrectLocked(o, headers, uses, label, timing, now, revocations);
+    CorrectLocked(o, origin, headers, uses, label, timing, now, revocations);
     if (IsSuccess(o.status)) {
       for (const LeaseUse& use : uses) use.budget->restriction().OnSuccess();
     }
@@ -730,9 +782,10 @@ void Throttler::ObserveLocked(const Observation& o, TimePoint now, Revocations* 
   Changed();
 }
 
-void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
-                              const std::vector<LeaseUse>& uses, const std::string& label,
-                              const SpendTiming& timing, TimePoint now, Revocations* revocations) {
+void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
+                              const ParsedHeaders& h, const std::vector<LeaseUse>& uses,
+                              const std::string& label, const SpendTiming& timing, TimePoint now,
+                              Revocations* revocations) {
   const Duration retry_after = h.retry_after.value_or(Duration::zero());
   // A throttling answer without headers blocks the route's own budget: its
   // default while the group is unknown (not every group it might be in),
@@ -743,7 +796,7 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
     for (const LeaseUse& use : uses) {
       if (use.budget->is_error_limit()) continue;
       if (unknown && !IsRouteDefault(use.budget->kind())) continue;
-      RestrictLocked(use.budget, now + retry_after, reason, now, revocations);
+      RestrictLocked(use.budget, now + retry_after, reason, origin, now, revocations);
     }
   };
   if (o.key.upstream == Upstream::kEsi) {
@@ -770,15 +823,21 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
     }
     if (o.status == 420 && errors != nullptr) {
       std::optional<int64_t> reset = h.esi_error ? h.esi_error->reset_seconds : std::nullopt;
+      if (origin.external() && reset) {
+        // The window's own end is a restriction too: no longer than the cap.
+        *reset = std::min<int64_t>(*reset, std::chrono::duration_cast<std::chrono::seconds>(
+                                               ExternalCapLocked(*errors, now) - now)
+                                               .count());
+      }
       TimePoint end = errors->errors()->Exhaust(reset, now);
       RestrictLocked(errors, std::max(end, now + retry_after),
-                     absl::StrCat("420 on ", label, ": ESI error limit exhausted"), now,
+                     absl::StrCat("420 on ", label, ": ESI error limit exhausted"), origin, now,
                      revocations);
     }
     if (o.status == 429) {
       const std::string reason = absl::StrCat("429 on ", label);
       if (group != nullptr) {
-        RestrictLocked(group, now + retry_after, reason, now, revocations);
+        RestrictLocked(group, now + retry_after, reason, origin, now, revocations);
       } else {
         // No group header (ESI sends some bare 429s from deep in the server).
         restrict_route(reason);
@@ -810,7 +869,7 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
                                   now + retry_after),
                          absl::StrCat("PoE ", h.poe->policy, " ", rule.name, " tier ", i,
                                       " restricted (", o.status, " on ", label, ")"),
-                         now, revocations);
+                         origin, now, revocations);
           restricted = true;
         }
       }
@@ -819,23 +878,40 @@ void Throttler::CorrectLocked(const Observation& o, const ParsedHeaders& h,
   if (o.status == 429 && !restricted) restrict_route(absl::StrCat("429 on ", label));
 }
 
+TimePoint Throttler::ExternalCapLocked(const Budget& budget, TimePoint now) const {
+  const Duration announced = std::max(budget.family()->longest_announced, options_.backoff.base);
+  return now + std::min(options_.external_restriction_cap, announced);
+}
+
 void Throttler::RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason,
-                               TimePoint now, Revocations* revocations) {
+                               const ReportOrigin& origin, TimePoint now,
+                               Revocations* revocations) {
   bool new_episode = false;
-  const TimePoint until =
-      budget->restriction().Impose(now, floor, reason, options_.backoff, rng_, &new_episode);
+  TimePoint until;
+  if (origin.external()) {
+    until = budget->restriction().ImposeCapped(
+        now, floor, ExternalCapLocked(*budget, now),
+        absl::StrCat(reason, " (reported by ", origin.caller, ")"), origin.caller, options_.backoff,
+        rng_, &new_episode);
+  } else {
+    // What the upstream announces through agents bounds what other callers
+    // may impose on the family.
+    BudgetFamily* family = budget->family();
+    family->longest_announced = std::max(family->longest_announced, floor - now);
+    until = budget->restriction().Impose(now, floor, reason, options_.backoff, rng_, &new_episode);
+  }
   if (new_episode) {
     budget->counters().restrictions++;
     budget->family()->counters.restrictions++;
     LOG(WARNING) << "throttle: " << budget->name() << " restricted until " << FormatRfc3339(until)
-                 << ": " << reason;
+                 << ": " << budget->restriction().reason();
   }
   restricted_.insert(budget);
   TouchLocked(budget, now);
   RevocationEvent event;
   event.budget = budget->name();
   event.until = until;
-  event.reason = reason;
+  event.reason = budget->restriction().reason();
   for (int64_t id : budget->leases()) {
     Lease* lease = leases_.Find(id);
     if (lease == nullptr || lease->revoked || lease->outstanding() <= 0) continue;
@@ -864,6 +940,7 @@ void Throttler::ReleaseUnarmedLocked(Lease* lease, TimePoint now) {
   if (n <= 0) return;
   for (const LeaseUse& use : lease->uses) {
     use.budget->Release(n, n * use.cost.reserve);
+    RefundLocked(*lease, use, n * use.cost.reserve);
     use.budget->counters().unarmed += n;
     use.budget->family()->counters.unarmed += n;
     TouchLocked(use.budget, now);
@@ -884,6 +961,7 @@ void Throttler::LapseLocked(Lease* lease, TimePoint now) {
   for (const LeaseUse& use : lease->uses) {
     if (resolved.ok() && !Contains((*resolved)->uses, use.budget)) {
       use.budget->Release(n, n * use.cost.reserve);
+      RefundLocked(*lease, use, n * use.cost.reserve);
     } else {
       const int64_t worst = use.budget->is_error_limit() ? n : n * use.cost.reserve;
       use.budget->Settle(n, n * use.cost.reserve, worst, timing, now);
@@ -942,8 +1020,10 @@ absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
       // 2xx's cost, answered now) for one window instead of crediting them.
       use.budget->Settle(k, k * use.cost.reserve, k * use.cost.admission,
                          SpendTiming{lease->granted_at, now}, now);
+      RefundLocked(*lease, use, k * (use.cost.reserve - use.cost.admission));
     } else {
       use.budget->Release(k, k * use.cost.reserve);
+      RefundLocked(*lease, use, k * use.cost.reserve);
     }
     TouchLocked(use.budget, now);
   }
@@ -953,7 +1033,7 @@ absl::Status Throttler::ReturnTokens(int64_t lease_id, int64_t unspent) {
   return absl::OkStatus();
 }
 
-absl::Status Throttler::Report(const Observation& observation) {
+absl::Status Throttler::Report(const Observation& observation, const ReportOrigin& origin) {
   if (absl::Status s = ValidateCallKey(observation.key); !s.ok()) return s;
   if (absl::Status s = CheckStatus("status", observation.status); !s.ok()) return s;
   Revocations revocations;
@@ -961,7 +1041,7 @@ absl::Status Throttler::Report(const Observation& observation) {
     std::lock_guard<DecisionMutex> lock(mu_);
     const TimePoint now = clock_->Now();
     ProcessDueLocked(now);
-    ObserveLocked(observation, now, &revocations);
+    ObserveLocked(observation, origin, now, &revocations);
   }
   Publish(revocations);
   return absl::OkStatus();
@@ -982,7 +1062,7 @@ void Throttler::ReportBatch(const std::string& agent_id,
         problems_.Report(absl::StrCat("observation from ", agent_id, ": ", s.message()));
         continue;
       }
-      ObserveLocked(o, now, &revocations);
+      ObserveLocked(o, ReportOrigin{}, now, &revocations);
     }
   }
   for (const TokenReturn& r : returns) {
@@ -992,6 +1072,30 @@ void Throttler::ReportBatch(const std::string& agent_id,
     }
   }
   Publish(revocations);
+}
+
+absl::StatusOr<ClearedRestriction> Throttler::ClearRestriction(const std::string& budget,
+                                                               const std::string& by) {
+  std::lock_guard<DecisionMutex> lock(mu_);
+  const TimePoint now = clock_->Now();
+  ProcessDueLocked(now);
+  Budget* b = FindBudgetLocked(budget);
+  if (b == nullptr) return absl::NotFoundError(absl::StrCat("no budget ", budget));
+  ClearedRestriction out;
+  out.was_restricted = b->restriction().Active(now);
+  out.was_until = b->restriction().until();
+  out.was_level = b->restriction().level();
+  out.was_by = b->restriction().by();
+  b->restriction().Clear(now, by);
+  restricted_.erase(b);
+  TouchLocked(b, now);
+  Changed();
+  LOG(WARNING) << "throttle: " << budget << " restriction cleared by " << by
+               << (out.was_restricted
+                       ? absl::StrCat(" (was until ", FormatRfc3339(out.was_until), ")")
+                       : std::string(" (not restricted)"))
+               << ", backoff level " << out.was_level << " reset";
+  return out;
 }
 
 int Throttler::SeedEsiRoutes(const std::vector<EsiRouteSeed>& seeds) {
@@ -1025,6 +1129,10 @@ BudgetInfo Throttler::InfoLocked(Budget* b, TimePoint now) {
   info.window.penalty = b->penalty();
   info.restricted_until = b->restriction().until();
   info.restriction_reason = b->restriction().reason();
+  info.restricted_by = b->restriction().by();
+  info.restriction_capped = b->restriction().capped();
+  info.restriction_cleared_by = b->restriction().cleared_by();
+  info.restriction_cleared_at = b->restriction().cleared_at();
   info.next_permitted =
       b->NextCallsTime(1, CostFor(b->kind()), options_.probe_calls, options_.retry_hint, now).at;
   info.counters = b->counters();

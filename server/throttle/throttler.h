@@ -147,7 +147,28 @@ struct ThrottlerOptions {
   // Longest Acquire may reserve ahead.
   Duration max_acquire_wait = std::chrono::hours(1);
 
+  // Write-ahead grant allowance (grant_allowance.h), kept while a
+  // StatePersister writes the state. While it is kept, an Acquire reserves
+  // at most this far ahead (a longer wait is refused with its time), so a
+  // call granted under an allowance is answered by grant time +
+  // write_ahead_max_wait + lease_ttl + max_request_duration.
+  Duration write_ahead_max_wait = std::chrono::seconds(2);
+  // How long after a takeover the old leader may still grant: it stops when
+  // it loses its leadership, which a standby can take over only after it
+  // expired; this covers a deposed leader that has not noticed yet. A restore
+  // after a crash charges each row's allowance as answered this long after
+  // the restore plus the answer time above.
+  Duration takeover_grant_grace = std::chrono::seconds(5);
+  // Persist intervals an allowance is sized for: the demand of the last
+  // interval times this, at most the room the budget has by then.
+  int write_ahead_intervals = 3;
+
   BackoffOptions backoff;
+  // A restriction reported by a caller other than an agent (ReportOrigin)
+  // ends within this, and never later than the longest restriction the
+  // upstream has announced for the budget's family through an agent (at
+  // least backoff.base): one forged Retry-After cannot hold a budget.
+  Duration external_restriction_cap = std::chrono::minutes(15);
   // Answer for "when?" when only in-flight settlement can free room.
   Duration retry_hint = std::chrono::milliseconds(200);
 
@@ -176,6 +197,24 @@ struct Observation {
   // Absolute response time on the reporter's clock (trusted within
   // agent_clock_skew) when no ages are given.
   std::optional<TimePoint> observed_at;
+};
+
+// Who reported an observation. Agents report under their token leases
+// (ReportBatch) and are trusted; any other caller (the unary Report of other
+// teams) is `caller` (its principal, or its peer address): what it teaches
+// restricts a budget only within ThrottlerOptions::external_restriction_cap,
+// and the restriction names it.
+struct ReportOrigin {
+  std::string caller;  // empty: an agent
+  bool external() const { return !caller.empty(); }
+};
+
+// What ClearRestriction lifted.
+struct ClearedRestriction {
+  bool was_restricted = false;  // a restriction was in force
+  TimePoint was_until;          // its end
+  int was_level = 0;            // the escalated backoff level reset to 0
+  std::string was_by;           // who had set it (empty: an agent)
 };
 
 struct TokenReturn {
@@ -239,7 +278,13 @@ struct BudgetInfo {
   WindowInfo window;
   TimePoint restricted_until;  // epoch if never restricted
   std::string restriction_reason;
-  TimePoint next_permitted;  // for one call
+  // Who set the restriction's end (empty: the upstream through an agent) and
+  // whether the external cap shortened it; the last operator clear.
+  std::string restricted_by;
+  bool restriction_capped = false;
+  std::string restriction_cleared_by;
+  TimePoint restriction_cleared_at;  // epoch if never cleared
+  TimePoint next_permitted;          // for one call
   BudgetCounters counters;
   int64_t outstanding_calls = 0;
   int64_t outstanding_units = 0;
@@ -321,8 +366,13 @@ class Throttler {
 
   // Feeds one upstream response into the budgets. (What a failed task's
   // response means for the task is the queue's RetryPolicy's call, not the
-  // throttler's.)
-  absl::Status Report(const Observation& observation);
+  // throttler's.) An external origin's restrictions are capped.
+  absl::Status Report(const Observation& observation, const ReportOrigin& origin = {});
+
+  // Lifts `budget`'s restriction and its escalated backoff (an operator's
+  // call), recording `by`. NOT_FOUND if there is no such budget.
+  absl::StatusOr<ClearedRestriction> ClearRestriction(const std::string& budget,
+                                                      const std::string& by);
 
   // Observations first, then returns. Invalid entries are skipped (and logged
   // once).
@@ -370,6 +420,16 @@ class Throttler {
   ThrottleSnapshot Snapshot(bool clean_shutdown = false);
   ThrottleDelta TakeDelta(size_t max_changes = std::numeric_limits<size_t>::max());
   absl::Status Restore(const ThrottleSnapshot& snapshot);
+  // The write-ahead grant allowance (grant_allowance.h): once enabled (by the
+  // persister, before anything is served; `interval` is how often it
+  // writes), every row TakeDelta returns for a window budget carries an
+  // allowance, and grants from a budget stay within the allowance of its
+  // rows until CommitAllowances confirms the newest one (in chunks, like a
+  // walk). Budgets existing at enabling may grant nothing until their first
+  // row commits.
+  void EnableWriteAhead(Duration interval);
+  void CommitAllowances(const std::vector<AllowanceCommit>& commits);
+  bool write_ahead() const { return write_ahead_.load(std::memory_order_relaxed); }
   size_t budget_count();
   // Increases on every state change; the persister writes when it moved.
   uint64_t change_count() const { return changes_.load(std::memory_order_relaxed); }
@@ -495,6 +555,18 @@ class Throttler {
 
   int64_t GrantableLocked(const std::vector<LeaseUse>& uses, int64_t want, TimePoint now,
                           Budget** limiting);
+  // Whether the write-ahead allowance applies to the budget, and the
+  // allowance a row taken now gives it.
+  bool AllowanceAppliesLocked(const Budget& b) const {
+    return write_ahead_.load(std::memory_order_relaxed) && b.window() != nullptr;
+  }
+  int64_t SizeAllowanceLocked(Budget* b, TimePoint now) const;
+  // A call of `lease` needs `units` less in `use`'s budget than it reserved.
+  static void RefundLocked(const Lease& lease, const LeaseUse& use, int64_t units) {
+    use.budget->allowance().Refund(lease.grant_seq, units);
+  }
+  // What a budget without a row of ours may grant: one probe's worst cost.
+  int64_t ProbeAllowance(const Budget& b) const;
   // Latest over the uses; *firm is false when the time is only a hint.
   TimePoint NextTimeLocked(const std::vector<LeaseUse>& uses, int64_t calls, TimePoint now,
                            Budget** limiting, bool* firm);
@@ -502,17 +574,24 @@ class Throttler {
   Lease* GrantLocked(const CallKey& key, const std::string& holder, ResolvedRoute* route,
                      int64_t calls, TimePoint usable_from, TimePoint now, bool arming = false);
 
-  void ObserveLocked(const Observation& o, TimePoint now, Revocations* revocations);
+  void ObserveLocked(const Observation& o, const ReportOrigin& origin, TimePoint now,
+                     Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
   bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status);
   void RechargeLeasesLocked(const CallKey& key);
   void SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
   void ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
-  void CorrectLocked(const Observation& o, const ParsedHeaders& headers,
+  void CorrectLocked(const Observation& o, const ReportOrigin& origin, const ParsedHeaders& headers,
                      const std::vector<LeaseUse>& uses, const std::string& label,
                      const SpendTiming& timing, TimePoint now, Revocations* revocations);
-  void RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason, TimePoint now,
-                      Revocations* revocations);
+  // `origin` external: capped (ExternalCapLocked), attributed, no escalation.
+  void RestrictLocked(Budget* budget, TimePoint floor, const std::string& reason,
+                      const ReportOrigin& origin, TimePoint now, Revocations* revocations);
+  // The latest end a caller other than an agent may give `budget`'s
+  // restriction: now + min(external_restriction_cap, the longest restriction
+  // the upstream announced for its family through an agent, at least the
+  // base backoff).
+  TimePoint ExternalCapLocked(const Budget& budget, TimePoint now) const;
   // An arming lease reached expires_at: releases what was never armed.
   void ReleaseUnarmedLocked(Lease* lease, TimePoint now);
   void LapseLocked(Lease* lease, TimePoint now);
@@ -549,6 +628,12 @@ class Throttler {
   std::vector<std::string> dirty_names_;
   std::vector<std::string> dropped_names_;
   LeaseTable leases_;
+  // Write-ahead allowance: on, and the persist interval (guarded by mu_;
+  // the flag is also read without it).
+  std::atomic<bool> write_ahead_{false};
+  Duration write_ahead_interval_{std::chrono::milliseconds(500)};
+  uint64_t next_serial_ = 1;
+  uint64_t grant_seq_ = 0;
   std::mt19937_64 rng_;
   std::string scratch_key_;
 

@@ -66,6 +66,9 @@ struct Lease {
   int64_t unarmed_released = 0;
   int64_t unarmed_returned = 0;
   TimePoint granted_at;
+  // Order of the grant among all grants: whether a budget's latest row was
+  // taken before it (GrantAllowance::Refund).
+  uint64_t grant_seq = 0;
   TimePoint usable_from;  // Acquire may grant for a later time
   TimePoint expires_at;
   TimePoint lapse_at;

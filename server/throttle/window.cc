@@ -104,6 +104,22 @@ std::optional<TimePoint> FloatingWindow::EarliestAvailable(int64_t units, TimePo
   return t;
 }
 
+int64_t FloatingWindow::RoomAt(TimePoint t) const {
+  int64_t counted = 0;
+  for (size_t i = head_; i < ledger_.size(); ++i) {
+    if (ledger_[i].resp_hi + period_ > t) counted += ledger_[i].units;
+  }
+  // Steps are sorted by `until` with decreasing amounts: the first alive at
+  // t is the largest.
+  for (const Step& step : phantom_) {
+    if (step.until > t) {
+      counted += step.amount;
+      break;
+    }
+  }
+  return limit_ - margin_ - counted;
+}
+
 std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint now) {
   Expire(now);
   const int64_t room = limit_ - margin_ - in_flight_ - units;

@@ -95,6 +95,9 @@ class FloatingWindow {
   // time `units` could possibly be available (nullopt: never, the limit is
   // too small). A refusal's "ask again" time: never later than the truth.
   std::optional<TimePoint> EarliestAvailable(int64_t units, TimePoint now);
+  // limit - margin - what the ledger and the phantom still count at `t`
+  // (>= now): the room by then, before in-flight reservations and grants.
+  int64_t RoomAt(TimePoint t) const;
 
   // The upstream counted `upstream_used` units (including call X itself) when
   // it received call X, which was answered within `x`. Everything the ledger

@@ -1,0 +1,378 @@
+// A takeover never overshoots a budget: a throttler granting as fast as it
+// can, persisting to PostgreSQL (PgStateStore) every 500 ms, is killed
+// (destroyed without Stop) at random points, possibly with its last write
+// failing before or after the commit, and possibly granting on for a while
+// after its successor restored (a deposed leader that has not noticed yet);
+// a second throttler restored from the store takes over. Every call either
+// makes is counted by an upstream model on the same fake clock, which
+// counts a violation whenever a call arrives with the window already full.
+// Also: a write that fails stops grants once the allowance is used, and the
+// allowance does not cut what a busy budget is granted.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "db/migrations.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
+#include "server/store/pg_state_store.h"
+#include "server/throttle/state_persister.h"
+#include "server/throttle/throttle_state.h"
+#include "server/throttle/throttler.h"
+#include "tests/support/test_database.h"
+
+namespace sluice::throttle {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const TimePoint kT0 = FromUnixSeconds(1'700'000'000);
+constexpr Duration kStep = milliseconds(20);
+constexpr Duration kPersistEvery = milliseconds(500);
+
+// The state store as a leader sees it: it may refuse a write before the
+// commit (database away, or fenced off) or lose the answer after it.
+class FlakyStore : public StateStore {
+ public:
+  enum class Mode { kOk, kFailBeforeCommit, kFailAfterCommit };
+  explicit FlakyStore(StateStore* real) : real_(real) {}
+  void set_mode(Mode mode) { mode_ = mode; }
+
+  absl::Status Put(const std::string& key, const std::string& value) override {
+    return real_->Put(key, value);
+  }
+  absl::StatusOr<std::string> Get(const std::string& key) override { return real_->Get(key); }
+  absl::StatusOr<std::map<std::string, std::string>> List(const std::string& prefix) override {
+    return real_->List(prefix);
+  }
+  absl::Status Apply(const std::vector<Change>& changes) override {
+    if (mode_ == Mode::kFailBeforeCommit) return absl::UnavailableError("refused");
+    absl::Status s = real_->Apply(changes);
+    if (mode_ == Mode::kFailAfterCommit && s.ok()) return absl::UnavailableError("answer lost");
+    return s;
+  }
+
+ private:
+  StateStore* real_;
+  Mode mode_ = Mode::kOk;
+};
+
+// The upstream: one floating window of `limit` units per `period`, counted
+// when a call arrives. A call arriving when the window cannot take its cost
+// is a violation.
+class UpstreamWindow {
+ public:
+  UpstreamWindow(int64_t limit, Duration period, int64_t cost)
+      : limit_(limit), period_(period), cost_(cost) {}
+
+  // Returns the units counted, this call included.
+  int64_t Call(TimePoint t) {
+    const int64_t used = Used(t);
+    if (used + cost_ > limit_) ++violations_;
+    hits_.push_back(t);
+    ++calls_;
+    return used + cost_;
+  }
+  int64_t Used(TimePoint t) {
+    while (!hits_.empty() && hits_.front() + period_ <= t) hits_.pop_front();
+    return static_cast<int64_t>(hits_.size()) * cost_;
+  }
+  int64_t violations() const { return violations_; }
+  int64_t calls() const { return calls_; }
+
+ private:
+  int64_t limit_;
+  Duration period_;
+  int64_t cost_;
+  std::deque<TimePoint> hits_;
+  int64_t violations_ = 0;
+  int64_t calls_ = 0;
+};
+
+// One upstream allowance the way a test drives it: the call key and the
+// headers its answers carry.
+struct Shape {
+  CallKey key;
+  int64_t limit;
+  Duration period;
+  int64_t cost;  // units one 2xx costs upstream
+  std::function<HeaderList(int64_t used)> headers;
+};
+
+Shape PoeShape() {
+  return Shape{CallKey{Upstream::kPoe, "/stash", "10.0.0.1"}, 30, seconds(10), 1, [](int64_t used) {
+                 return HeaderList{{"X-Rate-Limit-Policy", "p"},
+                                   {"X-Rate-Limit-Rules", "Ip"},
+                                   {"X-Rate-Limit-Ip", "30:10:60"},
+                                   {"X-Rate-Limit-Ip-State", absl::StrCat(used, ":10:0")}};
+               }};
+}
+
+Shape EsiShape() {
+  return Shape{CallKey{Upstream::kEsi, "/characters/{id}/", "10.0.0.1", "char:1"}, 600, seconds(60),
+               2, [](int64_t used) {
+                 return HeaderList{{"X-Ratelimit-Group", "g"},
+                                   {"X-Ratelimit-Limit", "600/1m"},
+                                   {"X-Ratelimit-Remaining", std::to_string(600 - used)},
+                                   {"X-Ratelimit-Used", std::to_string(used)}};
+               }};
+}
+
+ThrottlerOptions Options() {
+  ThrottlerOptions o;
+  o.seed = 7;
+  return o;
+}
+
+// An agent of one throttler: leases as much as it is granted, sends each
+// call at once and reports it one step later (calls not yet reported when
+// the throttler dies are lost with it).
+class Driver {
+ public:
+  Driver(Throttler* t, UpstreamWindow* upstream, const Shape& shape, const Clock* clock)
+      : t_(t), upstream_(upstream), shape_(shape), clock_(clock) {}
+
+  void Step() {
+    const TimePoint now = clock_->Now();
+    std::vector<Observation> due;
+    for (Observation& o : pending_) due.push_back(std::move(o));
+    pending_.clear();
+    for (Observation& o : due) ASSERT_TRUE(t_->Report(o).ok());
+    while (true) {
+      absl::StatusOr<LeaseGrant> g = t_->LeaseTokens("agent", shape_.key, 8);
+      ASSERT_TRUE(g.ok()) << g.status();
+      if (g->granted == 0) break;
+      granted_ += g->granted;
+      for (int64_t i = 0; i < g->granted; ++i) {
+        const int64_t used = upstream_->Call(now);
+        Observation o;
+        o.key = shape_.key;
+        o.status = 200;
+        o.headers = shape_.headers(used);
+        o.lease_id = g->lease_id;
+        o.sent_age = kStep;
+        o.response_age = kStep;
+        pending_.push_back(std::move(o));
+      }
+    }
+  }
+  int64_t granted() const { return granted_; }
+
+ private:
+  Throttler* t_;
+  UpstreamWindow* upstream_;
+  Shape shape_;
+  const Clock* clock_;
+  std::vector<Observation> pending_;
+  int64_t granted_ = 0;
+};
+
+class TakeoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PgPool::Options o;
+    o.dsn = db_.dsn();
+    o.size = 2;
+    pool_ = std::make_unique<PgPool>(o);
+    Migrator m(pool_.get(), EmbeddedMigrations());
+    ASSERT_TRUE(m.Apply().ok());
+    store_ = std::make_unique<PgStateStore>(pool_.get());
+  }
+  void ClearState() { db_.Query("DELETE FROM system_state WHERE key LIKE 'throttle/%'"); }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgStateStore> store_;
+};
+
+// Runs one kill and takeover; returns the upstream's violations.
+struct Trial {
+  Duration run_before_kill;
+  FlakyStore::Mode last_write;  // of the old leader's last write (and after)
+  Duration old_keeps_granting;  // after its last write, and after the takeover
+};
+
+int64_t RunTrial(StateStore* store, const Shape& shape, const Trial& trial, int64_t* old_granted,
+                 int64_t* new_granted) {
+  FakeClock clock(kT0);
+  UpstreamWindow upstream(shape.limit, shape.period, shape.cost);
+  FlakyStore old_store(store);
+  auto old_leader = std::make_unique<Throttler>(&clock, Options());
+  auto old_persister = std::make_unique<StatePersister>(old_leader.get(), &old_store);
+  EXPECT_TRUE(old_persister->Load().ok());
+  Driver old_agent(old_leader.get(), &upstream, shape, &clock);
+  TimePoint next_write = clock.Now() + kPersistEvery;
+  const TimePoint kill_at = clock.Now() + trial.run_before_kill;
+  while (clock.Now() < kill_at) {
+    old_agent.Step();
+    clock.Advance(kStep);
+    if (clock.Now() >= next_write) {
+      old_persister->Flush().IgnoreError();
+      next_write += kPersistEvery;
+    }
+  }
+  // Its last write: committed, lost, or committed with the answer lost.
+  old_store.set_mode(trial.last_write);
+  old_persister->Flush().IgnoreError();
+  // From here on its writes are refused (fenced off or the database away).
+  old_store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
+
+  // The standby takes over from what is stored while the old leader, not
+  // knowing yet, grants on for a while (or is dead already).
+  auto new_leader = std::make_unique<Throttler>(&clock, Options());
+  StatePersister new_persister(new_leader.get(), store);
+  EXPECT_TRUE(new_persister.Load().ok());
+  Driver new_agent(new_leader.get(), &upstream, shape, &clock);
+  const TimePoint old_dies = clock.Now() + trial.old_keeps_granting;
+  const TimePoint end = clock.Now() + 3 * shape.period;
+  next_write = clock.Now() + kPersistEvery;
+  while (clock.Now() < end) {
+    if (old_leader != nullptr && clock.Now() >= old_dies) {
+      // Killed: no Stop, no final write.
+      old_persister.reset();
+      old_leader.reset();
+    }
+    if (old_leader != nullptr) {
+      old_agent.Step();
+      if (clock.Now() >= next_write) old_persister->Flush().IgnoreError();
+    }
+    new_agent.Step();
+    clock.Advance(kStep);
+    if (clock.Now() >= next_write) {
+      EXPECT_TRUE(new_persister.Flush().ok());
+      next_write += kPersistEvery;
+    }
+  }
+  *old_granted = old_agent.granted();
+  *new_granted = new_agent.granted();
+  return upstream.violations();
+}
+
+TEST_F(TakeoverTest, KilledLeaderAndRestoredStandbyNeverOvershootAWindow) {
+  std::mt19937_64 rng(20260514);
+  const FlakyStore::Mode modes[] = {FlakyStore::Mode::kOk, FlakyStore::Mode::kFailBeforeCommit,
+                                    FlakyStore::Mode::kFailAfterCommit};
+  int64_t total_old = 0;
+  int64_t total_new = 0;
+  for (const Shape& shape : {PoeShape(), EsiShape()}) {
+    for (int i = 0; i < 12; ++i) {
+      ClearState();
+      Trial trial;
+      trial.run_before_kill = milliseconds(std::uniform_int_distribution<int>(1000, 25000)(rng));
+      trial.last_write = modes[i % 3];
+      trial.old_keeps_granting = milliseconds(std::uniform_int_distribution<int>(0, 2000)(rng));
+      int64_t old_granted = 0;
+      int64_t new_granted = 0;
+      const int64_t violations = RunTrial(store_.get(), shape, trial, &old_granted, &new_granted);
+      EXPECT_EQ(violations, 0) << shape.key.Label() << " killed after "
+                               << trial.run_before_kill.count() / 1000000 << " ms, last write mode "
+                               << static_cast<int>(trial.last_write) << ", granting on for "
+                               << trial.old_keeps_granting.count() / 1000000 << " ms";
+      // Both did work: the old leader filled windows, the new one took over.
+      EXPECT_GT(old_granted, 0);
+      EXPECT_GT(new_granted, 0);
+      total_old += old_granted;
+      total_new += new_granted;
+    }
+  }
+  std::printf("takeovers: 24, calls granted by the old leaders %lld, by the new ones %lld\n",
+              static_cast<long long>(total_old), static_cast<long long>(total_new));
+}
+
+TEST_F(TakeoverTest, AFailingWriteStopsGrantsOnceTheAllowanceIsUsed) {
+  ClearState();
+  FakeClock clock(kT0);
+  const Shape shape = PoeShape();
+  UpstreamWindow upstream(shape.limit, shape.period, shape.cost);
+  FlakyStore store(store_.get());
+  Throttler t(&clock, Options());
+  StatePersister persister(&t, &store);
+  ASSERT_TRUE(persister.Load().ok());
+  Driver agent(&t, &upstream, shape, &clock);
+  for (int i = 0; i < 200; ++i) {  // 4 s
+    agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) ASSERT_TRUE(persister.Flush().ok());
+  }
+  // The row a takeover would read now, and what was granted when it was taken.
+  const std::string budget = "poe/p/ip/0/ip:10.0.0.1";
+  absl::StatusOr<std::string> row = store_->Get(absl::StrCat(kThrottleBudgetKeyPrefix, budget));
+  ASSERT_TRUE(row.ok()) << row.status();
+  absl::StatusOr<BudgetState> committed = DecodeBudgetState(*row);
+  ASSERT_TRUE(committed.ok());
+  ASSERT_TRUE(committed->allowance.has_value());
+  const int64_t granted_at_row = agent.granted();
+
+  store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
+  for (int i = 0; i < 1500; ++i) {  // 30 s: three windows come back meanwhile
+    agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) EXPECT_FALSE(persister.Flush().ok());
+  }
+  const int64_t granted_while_failing = agent.granted() - granted_at_row;
+  // The allowance bounds them (one call costs one unit here), and it is
+  // small next to the three windows that came back meanwhile.
+  EXPECT_LE(granted_while_failing, *committed->allowance);
+  EXPECT_LT(granted_while_failing, shape.limit);
+
+  store.set_mode(FlakyStore::Mode::kOk);
+  ASSERT_TRUE(persister.Flush().ok());
+  for (int i = 0; i < 100; ++i) {
+    agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) ASSERT_TRUE(persister.Flush().ok());
+  }
+  EXPECT_GT(agent.granted() - granted_at_row, granted_while_failing);  // grants resumed
+  EXPECT_EQ(upstream.violations(), 0);
+}
+
+// What one busy budget is granted over 2 minutes with the state persisted
+// every 500 ms (allowance kept), against the same throttler not persisted.
+int64_t GrantedOverTwoMinutes(StateStore* store, const Shape& shape) {
+  FakeClock clock(kT0);
+  UpstreamWindow upstream(shape.limit, shape.period, shape.cost);
+  Throttler t(&clock, Options());
+  std::unique_ptr<StatePersister> persister;
+  if (store != nullptr) {
+    persister = std::make_unique<StatePersister>(&t, store);
+    EXPECT_TRUE(persister->Load().ok());
+  }
+  Driver agent(&t, &upstream, shape, &clock);
+  const TimePoint end = clock.Now() + seconds(120);
+  TimePoint next_write = clock.Now() + kPersistEvery;
+  while (clock.Now() < end) {
+    agent.Step();
+    clock.Advance(kStep);
+    if (persister != nullptr && clock.Now() >= next_write) {
+      EXPECT_TRUE(persister->Flush().ok());
+      next_write += kPersistEvery;
+    }
+  }
+  EXPECT_EQ(upstream.violations(), 0);
+  return agent.granted();
+}
+
+TEST_F(TakeoverTest, TheAllowanceDoesNotCutWhatABusyBudgetIsGranted) {
+  for (const Shape& shape : {PoeShape(), EsiShape()}) {
+    ClearState();
+    const int64_t persisted = GrantedOverTwoMinutes(store_.get(), shape);
+    const int64_t unpersisted = GrantedOverTwoMinutes(nullptr, shape);
+    std::printf("%s: %lld calls granted in 120 s with the allowance, %lld without\n",
+                shape.key.Label().c_str(), static_cast<long long>(persisted),
+                static_cast<long long>(unpersisted));
+    EXPECT_GE(static_cast<double>(persisted), 0.98 * static_cast<double>(unpersisted))
+        << shape.key.Label();
+  }
+}
+
+}  // namespace
+}  // namespace sluice::throttle
