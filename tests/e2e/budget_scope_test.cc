@@ -86,6 +86,10 @@ class BudgetScopeE2eTest : public ::testing::Test {
     co.dsn = db_.dsn();
     co.db_pool_size = 8;
     co.scheduler.enabled = false;
+    // Character tokens are stored sealed: the coordinator needs a key.
+    SecretBox::Key key;
+    key.fill(0x5e);
+    co.workflows.killmails.token_box = std::make_shared<const SecretBox>(key, std::nullopt);
     if (seed_routes) {
       httplib::Client client("127.0.0.1", sim_->port());
       auto spec = client.Get("/meta/openapi.json", httplib::Headers{{"User-Agent", "operator"}});

@@ -39,4 +39,17 @@ grpc::Status KillmailAdminServiceImpl::ListCharacterTokens(
   return grpc::Status::OK;
 }
 
+grpc::Status KillmailAdminServiceImpl::RekeyCharacterTokens(
+    grpc::ServerContext* ctx, const v1::RekeyCharacterTokensRequest* req,
+    v1::RekeyCharacterTokensResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  auto result = tokens_->Rekey();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_resealed(result->resealed);
+  resp->set_sealed_plain(result->sealed_plain);
+  resp->set_unreadable(result->unreadable);
+  resp->set_current_key_id(result->current_key_id);
+  return grpc::Status::OK;
+}
+
 }  // namespace sluice

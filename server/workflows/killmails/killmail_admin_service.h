@@ -24,6 +24,9 @@ class KillmailAdminServiceImpl final : public v1::KillmailAdminService::Service 
   grpc::Status ListCharacterTokens(grpc::ServerContext* ctx,
                                    const v1::ListCharacterTokensRequest* req,
                                    v1::ListCharacterTokensResponse* resp) override;
+  grpc::Status RekeyCharacterTokens(grpc::ServerContext* ctx,
+                                    const v1::RekeyCharacterTokensRequest* req,
+                                    v1::RekeyCharacterTokensResponse* resp) override;
 
  private:
   CharacterTokenStore* const tokens_;

@@ -4,7 +4,9 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "absl/strings/escaping.h"
 #include "common/caller.h"
 #include "common/text.h"
 #include "common/time_util.h"
@@ -12,6 +14,7 @@
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "server/workflows/killmails/killmail_sql.h"
+#include "server/workflows/killmails/token_store.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice {
@@ -24,8 +27,11 @@ bool PrintableAscii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
 }
 
+// A character's token goes only into the lease context of that character's
+// own task, opened from its sealed row for that lease alone.
 class CharacterKillmailsExtension final : public TaskExtension {
  public:
+  explicit CharacterKillmailsExtension(const SecretBox* box) : box_(box) {}
   std::string kind() const override { return kCharacterKillmailsKind; }
 
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
@@ -33,7 +39,8 @@ class CharacterKillmailsExtension final : public TaskExtension {
     std::vector<int64_t> ids;
     for (const LeasedTask* t : tasks) ids.push_back(t->entity_id);
     struct Row {
-      std::string token;
+      std::optional<std::string> sealed_hex;  // nullopt: a plain row from before 0016
+      std::string key_id;
       bool valid;
       std::string expires;
       int64_t last;
@@ -41,27 +48,36 @@ class CharacterKillmailsExtension final : public TaskExtension {
     std::map<int64_t, Row> rows;
     for (const auto& r :
          txn.exec_params(killmail_sql::kLeaseTokens, PgArray(ids), FormatRfc3339(now))) {
-      rows[r[0].as<int64_t>()] =
-          Row{r[1].c_str(), r[2].as<bool>(), r[3].c_str(), r[4].as<int64_t>()};
+      Row row{std::nullopt, "", r[3].as<bool>(), r[4].c_str(), r[5].as<int64_t>()};
+      if (!r[1].is_null()) {
+        row.sealed_hex = r[1].c_str();
+        row.key_id = r[2].c_str();
+      }
+      rows[r[0].as<int64_t>()] = std::move(row);
     }
     for (LeasedTask* t : tasks) {
       v1::CharacterKillmailsContext ctx;
       auto it = rows.find(t->entity_id);
+      const std::string character = std::to_string(t->entity_id);
       if (it == rows.end()) {
         // Not a claim failure: the agent fails this task with the reason,
         // and the rest of the claim goes on.
-        ctx.set_token_problem("no access token stored for character " +
-                              std::to_string(t->entity_id) +
+        ctx.set_token_problem("no access token stored for character " + character +
                               " (register one with `sluicectl tokens add`)");
+      } else if (!it->second.valid) {
+        ctx.set_last_killmail_id(it->second.last);
+        ctx.set_token_problem("the access token of character " + character + " expired at " +
+                              it->second.expires);
       } else {
         ctx.set_last_killmail_id(it->second.last);
-        if (it->second.valid) {
-          ctx.set_access_token(it->second.token);
+        absl::StatusOr<std::string> token = OpenToken(t->entity_id, it->second);
+        if (token.ok()) {
+          ctx.set_access_token(*token);
           // ESI bills the calls made with this token to its character.
           t->caller = EsiCharacterCaller(t->entity_id);
         } else {
-          ctx.set_token_problem("the access token of character " + std::to_string(t->entity_id) +
-                                " expired at " + it->second.expires);
+          ctx.set_token_problem("the access token of character " + character +
+                                " cannot be used: " + std::string(token.status().message()));
         }
       }
       t->context = PackPayload(ctx);
@@ -122,6 +138,21 @@ class CharacterKillmailsExtension final : public TaskExtension {
     }
     return out;
   }
+
+ private:
+  template <typename Row>
+  absl::StatusOr<std::string> OpenToken(int64_t character_id, const Row& row) const {
+    if (box_ == nullptr) return NoTokenKeyError("the coordinator will not hand it out");
+    if (!row.sealed_hex) {
+      return absl::FailedPreconditionError(
+          "it is stored in plain text from before 0016 and is sealed when a coordinator with a "
+          "token key starts (or `sluicectl tokens rekey`)");
+    }
+    return box_->Open(row.key_id, absl::HexStringToBytes(*row.sealed_hex),
+                      TokenLabel(character_id));
+  }
+
+  const SecretBox* const box_;
 };
 
 class KillmailExtension final : public TaskExtension {
@@ -239,12 +270,14 @@ std::vector<int64_t> MissingEntityIds(pqxx::dbtransaction& txn, const TaskKind* 
   return out;
 }
 
-absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) {
+absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions,
+                                   const SecretBox* token_box) {
   for (const TaskKind& k : {TaskKind{kCharacterKillmailsKind, "character_static", "character_id"},
                             TaskKind{kKillmailKind, "", ""}}) {
     if (absl::Status s = kinds.Register(k); !s.ok()) return s;
   }
-  if (absl::Status s = extensions.Register(std::make_unique<CharacterKillmailsExtension>());
+  if (absl::Status s =
+          extensions.Register(std::make_unique<CharacterKillmailsExtension>(token_box));
       !s.ok()) {
     return s;
   }

@@ -3,7 +3,8 @@
 //
 //   character_killmails (entity = character id; urgency weight from
 //     character_static.access_count): the lease carries the character's
-//     token and last synced killmail id; the completion's refs, links and
+//     token (opened from its sealed row for this lease only; without a token
+//     key, a problem instead) and last synced killmail id; the completion's refs, links and
 //     the new checkpoint (last_killmail_id, last_killmail_sync_at) commit in
 //     the completion's transaction, and refs whose body is still unknown are
 //     queued as `killmail` tasks.
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/secret_box.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/task_extension.h"
 
@@ -30,8 +32,10 @@ inline constexpr char kKillmailKind[] = "killmail";
 // kinds it does not know).
 inline constexpr char kUniverseTypeKind[] = "universe_type";
 
-// Registers both kinds and their extensions.
-absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions);
+// Registers both kinds and their extensions. token_box opens the stored
+// tokens (null: no key; tokens are not handed out). Borrowed.
+absl::Status RegisterKillmailKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions,
+                                   const SecretBox* token_box);
 
 // Of `ids`, those with no row in `kind`'s entity table (every id if the kind
 // is unknown (null) or has no table), positive, deduplicated, ascending. For

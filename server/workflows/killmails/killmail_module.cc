@@ -1,6 +1,7 @@
 #include "server/workflows/killmails/killmail_module.h"
 
 #include <gflags/gflags.h>
+#include <glog/logging.h>
 
 #include <algorithm>
 
@@ -37,11 +38,12 @@ KillmailModule::~KillmailModule() = default;
 
 absl::Status KillmailModule::RegisterKinds(TaskKindRegistry& kinds,
                                            TaskExtensionRegistry& extensions) {
-  return RegisterKillmailKinds(kinds, extensions);
+  return RegisterKillmailKinds(kinds, extensions, options_.token_box.get());
 }
 
 void KillmailModule::Wire(WorkflowWiring& wiring) {
-  tokens_ = std::make_unique<CharacterTokenStore>(wiring.pool, wiring.clock);
+  tokens_ =
+      std::make_unique<CharacterTokenStore>(wiring.pool, wiring.clock, options_.token_box.get());
   service_ = std::make_unique<KillmailAdminServiceImpl>(tokens_.get(), wiring.authorizer);
   wiring.services->push_back(service_.get());
   wiring.scheduler->AddJob(
@@ -49,6 +51,22 @@ void KillmailModule::Wire(WorkflowWiring& wiring) {
       options_.sync_interval);
   wiring.scheduler->AddJob(std::make_unique<ScanEntitiesJob>(wiring.pool, wiring.queue),
                            options_.scan_entities_interval);
+}
+
+void KillmailModule::Start() {
+  if (options_.token_box == nullptr) {
+    LOG(WARNING) << "no token key (--token_key_file): ESI tokens for killmail sync are neither "
+                    "stored nor handed out";
+    return;
+  }
+  absl::StatusOr<RekeyResult> rekeyed = tokens_->Rekey();
+  if (!rekeyed.ok()) {
+    LOG(ERROR) << "re-keying stored ESI tokens: " << rekeyed.status();
+    return;
+  }
+  LOG(INFO) << "stored ESI tokens under key " << rekeyed->current_key_id << ": "
+            << rekeyed->resealed << " re-keyed, " << rekeyed->sealed_plain
+            << " sealed from plain text, " << rekeyed->unreadable << " unreadable";
 }
 
 }  // namespace sluice

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/secret_box.h"
 #include "server/workflows/workflow_module.h"
 
 namespace sluice {
@@ -27,6 +28,10 @@ struct KillmailOptions {
   Duration sync_stale = std::chrono::seconds(900);
   // scan_entities: how often killmail participants are scanned.
   Duration scan_entities_interval = std::chrono::seconds(3600);
+  // Seals and opens the stored ESI tokens (token_store.h); null = no key:
+  // tokens are neither stored nor handed out. main() builds it from
+  // --token_key_file / --token_key_previous_file.
+  std::shared_ptr<const SecretBox> token_box;
 };
 
 KillmailOptions KillmailOptionsFromFlags();
@@ -39,6 +44,9 @@ class KillmailModule : public WorkflowModule {
   ~KillmailModule() override;
   absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
+  // With a token key: seals under it every token that is not (the previous
+  // key's, plain rows from before 0016).
+  void Start() override;
 
  private:
   KillmailOptions options_;

@@ -16,11 +16,12 @@ namespace sluice::killmail_sql {
 
 // --- character_killmails ---------------------------------------------------
 
-// What a lease needs per character: the token, whether it is still valid,
-// its expiry as RFC 3339 (for the agent's message) and the checkpoint.
-// $1 character ids, $2 now.
+// What a lease needs per character: the sealed token (hex) and its key id
+// (NULL when the row still holds a plain token from before 0016, which is
+// never handed out), whether it is still valid, its expiry as RFC 3339 (for
+// the agent's message) and the checkpoint. $1 character ids, $2 now.
 inline constexpr char kLeaseTokens[] = R"sql(
-SELECT character_id, access_token, expires_at > $2::timestamptz,
+SELECT character_id, encode(token_sealed, 'hex'), token_key_id, expires_at > $2::timestamptz,
        to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
        COALESCE(last_killmail_id, 0)
   FROM character_tokens
@@ -114,13 +115,37 @@ inline std::string ParticipantsMissing(const std::string& column, const TaskKind
 
 // --- token store -----------------------------------------------------------
 
-// Returns whether the row is new. $1 character, $2 token, $3 expires, $4 now.
+// Returns whether the row is new. $1 character, $2 sealed token (hex), $3 its
+// key id, $4 expires, $5 now.
 inline constexpr char kPutToken[] = R"sql(
-INSERT INTO character_tokens (character_id, access_token, expires_at, updated_at)
-VALUES ($1, $2, $3::timestamptz, $4::timestamptz)
-ON CONFLICT (character_id) DO UPDATE SET access_token = EXCLUDED.access_token,
+INSERT INTO character_tokens (character_id, token_sealed, token_key_id, expires_at, updated_at)
+VALUES ($1, decode($2, 'hex'), $3, $4::timestamptz, $5::timestamptz)
+ON CONFLICT (character_id) DO UPDATE SET access_token = NULL,
+  token_sealed = EXCLUDED.token_sealed, token_key_id = EXCLUDED.token_key_id,
   expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
 RETURNING (xmax = 0))sql";
+
+// Re-keying, a page at a time by character id: rows not sealed under the
+// current key (sealed under another, or still plain), locked until resealed.
+// $1 after this character id, $2 the current key id, $3 page size.
+inline constexpr char kTokensToReseal[] = R"sql(
+SELECT character_id, encode(token_sealed, 'hex'), token_key_id, access_token
+  FROM character_tokens
+ WHERE character_id > $1 AND (access_token IS NOT NULL OR token_key_id IS DISTINCT FROM $2)
+ ORDER BY character_id
+ LIMIT $3
+   FOR UPDATE)sql";
+
+// $1 character ids, $2 sealed tokens (hex), $3 the key id they are sealed under.
+inline constexpr char kResealTokens[] = R"sql(
+UPDATE character_tokens t SET access_token = NULL, token_sealed = decode(r.sealed, 'hex'),
+       token_key_id = $3
+  FROM unnest($1::bigint[], $2::text[]) AS r(id, sealed)
+ WHERE t.character_id = r.id)sql";
+
+// Rows per key id ('' = still plain), for the re-keying report.
+inline constexpr char kTokensPerKey[] = R"sql(
+SELECT COALESCE(token_key_id, ''), count(*) FROM character_tokens GROUP BY 1 ORDER BY 1)sql";
 
 // Never the token itself. $1 all (no filter), $2 character ids.
 inline constexpr char kListTokens[] = R"sql(

@@ -66,6 +66,12 @@ class KillmailFixture : public ::testing::Test {
     std::sort(characters_.begin(), characters_.end());
   }
 
+  static std::shared_ptr<const SecretBox> TestTokenBox(uint8_t fill = 0x4b) {
+    SecretBox::Key key;
+    key.fill(fill);
+    return std::make_shared<const SecretBox>(key, std::nullopt);
+  }
+
   virtual CoordinatorOptions CoordinatorOptionsForTest() {
     CoordinatorOptions co;
     co.listen = "127.0.0.1:0";
@@ -74,6 +80,8 @@ class KillmailFixture : public ::testing::Test {
     co.scheduler.enabled = false;
     co.queue.retry.backoff_base = std::chrono::milliseconds(50);
     co.queue.retry.backoff_max = std::chrono::milliseconds(200);
+    // Tokens are stored sealed under the coordinator's key.
+    co.workflows.killmails.token_box = TestTokenBox();
     return co;
   }
 

@@ -1,6 +1,8 @@
 // KillmailAdminService over real gRPC: bad arguments are INVALID_ARGUMENT
 // naming the field, unknown characters are NOT_FOUND naming them, and a
 // stored token is never sent back.
+#include "absl/strings/escaping.h"
+#include "server/workflows/killmails/token_store.h"
 #include "tests/server/workflows/killmails/killmail_test_util.h"
 
 namespace sluice::testing {
@@ -32,8 +34,14 @@ TEST_F(KillmailTokensTest, RegisterReplacesAndListNeverEchoesTheToken) {
   ASSERT_TRUE(Register(91000001, "first-secret", InAnHour()).ok());
   ASSERT_TRUE(Register(91000001, "second-secret", InAnHour()).ok());
   ASSERT_TRUE(Register(91000002, "other-secret", InAnHour()).ok());
-  EXPECT_EQ(db_.Query("SELECT access_token FROM character_tokens WHERE character_id = 91000001"),
-            "second-secret");
+  // Stored sealed: the replaced row opens to the second token.
+  const std::string key_id =
+      db_.Query("SELECT token_key_id FROM character_tokens WHERE character_id = 91000001");
+  const std::string sealed = absl::HexStringToBytes(db_.Query(
+      "SELECT encode(token_sealed, 'hex') FROM character_tokens WHERE character_id = 91000001"));
+  auto opened = TestTokenBox()->Open(key_id, sealed, TokenLabel(91000001));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, "second-secret");
 
   v1::ListCharacterTokensRequest req;
   v1::ListCharacterTokensResponse resp;
