@@ -57,7 +57,8 @@ struct LocalThrottleOptions {
   // This process's egress address, for per-address upstream limits.
   std::string egress;
   // Tokens asked per lease (1..1000; the coordinator grants at most its
-  // max_lease_calls, 100 by default, and a quarter of any budget).
+  // --throttle_max_lease_calls, 100 by default, and a quarter of any
+  // budget).
   int lease_batch = 100;
   // Lease the next batch in the background once fewer than this many tokens
   // of a route are left (0: only when none is).
