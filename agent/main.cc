@@ -10,14 +10,12 @@
 #include "common/shutdown.h"
 
 DEFINE_string(coordinator, "localhost:50051", "Coordinator gRPC address (host:port)");
-DEFINE_string(auth_token, "", "Bearer token the coordinator expects");
+SLUICE_DEFINE_SECRET(auth_token, "Bearer token the coordinator expects (an agent credential)");
 DEFINE_string(tls_ca, "", "PEM CA file; enables TLS to the coordinator");
 DEFINE_int32(workers, 4, "Concurrent tasks (worker threads)");
 DEFINE_string(agent_id, "", "Agent identity shown by the coordinator; default host:pid");
 DEFINE_string(contact, "", "Operator contact for the upstream User-Agent, e.g. ops@example.org");
-DEFINE_string(esi_token, "",
-              "ESI SSO bearer token; enables corporation_members (prefer the environment "
-              "variable: flags are visible in the process list)");
+SLUICE_DEFINE_SECRET(esi_token, "ESI SSO bearer token; enables corporation_members");
 DEFINE_string(upstream_esi, "https://esi.evetech.net/latest", "ESI base URL");
 DEFINE_string(upstream_poe, "https://api.pathofexile.com", "Path of Exile API base URL");
 DEFINE_string(bind_address, "",
@@ -82,7 +80,8 @@ int main(int argc, char** argv) {
                        {"token_batch", "SLUICE_TOKEN_BATCH"},
                        {"token_arm_chunk", "SLUICE_TOKEN_ARM_CHUNK"},
                        {"rpc_timeout_ms", "SLUICE_RPC_TIMEOUT_MS"},
-                       {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"}});
+                       {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"}},
+                      {"auth_token", "esi_token"});
   sluice::InstallShutdownHandlers();
 
   using std::chrono::milliseconds;

@@ -65,6 +65,7 @@ int CmdCheckpoints(Context& ctx);
 int CmdIngest(Context& ctx);
 int CmdAlerts(Context& ctx);
 int CmdTokens(Context& ctx);
+int CmdCredential(Context& ctx);
 
 }  // namespace sluice::cli
 

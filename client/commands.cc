@@ -7,7 +7,8 @@
 namespace sluice::cli {
 namespace {
 
-constexpr const char* kGlobalFlags[] = {"coordinator", "auth_token", "tls_ca", "json", "wait_s"};
+constexpr const char* kGlobalFlags[] = {"coordinator", "auth_token", "auth_token_file",
+                                        "tls_ca",      "json",       "wait_s"};
 
 // "  --name=DEFAULT   description", from the flag's definition.
 void PrintFlag(std::ostringstream& out, const char* name) {
@@ -29,10 +30,11 @@ const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> kCommands = {
       {"migrate",
        CmdMigrate,
-       "migrate [--dsn=DSN]",
+       "migrate [--dsn_file=FILE]",
        "apply schema migrations",
-       "With --dsn, migrates that database directly; else asks the coordinator to.",
-       {"dsn"}},
+       "With a DSN (--dsn_file, SLUICE_DSN or --dsn), migrates that database directly; else "
+       "asks the coordinator to.",
+       {"dsn", "dsn_file"}},
       {"enqueue",
        CmdEnqueue,
        "enqueue KIND [IDS...]",
@@ -48,10 +50,12 @@ const std::vector<CommandSpec>& Commands() {
       {"entities", CmdEntities, "entities", "stored entities per kind", "", {}},
       {"throttle",
        CmdThrottle,
-       "throttle [MATCH]",
+       "throttle [MATCH] | throttle clear BUDGET",
        "the global throttler's budgets: learned limits, headroom, counters",
        "Every budget family with its most constrained budget; with MATCH, the budgets whose\n"
-       "name starts with it or whose scope is it (\"char:90000001\").",
+       "name starts with it or whose scope is it (\"char:90000001\"). A restriction shows who\n"
+       "reported it when that was not an agent, and whether it was capped.\n"
+       "clear BUDGET lifts the budget's restriction and its escalated backoff (operator role).",
        {}},
       {"next",
        CmdNext,
@@ -91,10 +95,18 @@ const std::vector<CommandSpec>& Commands() {
        {"alerts_history"}},
       {"tokens",
        CmdTokens,
-       "tokens add ID TOKEN | tokens list",
-       "character tokens for killmail sync",
+       "tokens add ID TOKEN|- | tokens list | tokens rekey",
+       "character tokens for killmail sync (\"-\" reads the token from stdin); rekey seals every "
+       "stored token under the coordinator's current key",
        "",
        {"expires"}},
+      {"credential",
+       CmdCredential,
+       "credential NAME ROLE [upstreams=A,B] [routes=/P/,/Q/]",
+       "an --auth_file line for the token read from stdin (its SHA-256, never the token)",
+       "ROLE is agent, operator or team; upstreams= and routes= limit a team. Needs no "
+       "coordinator.",
+       {}},
   };
   return kCommands;
 }

@@ -13,7 +13,7 @@
 #include "common/env_flags.h"
 
 DEFINE_string(coordinator, "127.0.0.1:50051", "coordinator address host:port");
-DEFINE_string(auth_token, "", "bearer token for the coordinator");
+SLUICE_DEFINE_SECRET(auth_token, "bearer token for the coordinator (an operator credential)");
 DEFINE_string(tls_ca, "", "PEM CA file: use TLS to reach the coordinator");
 DEFINE_bool(json, false, "machine-readable JSON output");
 DEFINE_int32(wait_s, 30,
@@ -64,7 +64,9 @@ int main(int argc, char** argv) {
   sluice::InitProcess(&argc, &argv, "sluicectl COMMAND [ARGS] [--flags]; sluicectl help",
                       {{"coordinator", "SLUICE_COORDINATOR"},
                        {"auth_token", "SLUICE_AUTH_TOKEN"},
-                       {"tls_ca", "SLUICE_TLS_CA"}});
+                       {"tls_ca", "SLUICE_TLS_CA"},
+                       {"dsn", "SLUICE_DSN"}},
+                      {"auth_token", "dsn"});
   FLAGS_minloglevel = 1;  // a CLI's stderr is for errors
   if (argc < 2) {
     std::cerr << GeneralUsage();

@@ -6,10 +6,11 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "common/env_flags.h"
 #include "db/migrations.h"
 #include "server/store/migrator.h"
 
-DEFINE_string(dsn, "", "migrate: PostgreSQL DSN to migrate directly (else via the coordinator)");
+SLUICE_DEFINE_SECRET(dsn, "migrate: PostgreSQL DSN to migrate directly (else via the coordinator)");
 
 namespace sluice::cli {
 

@@ -1,6 +1,8 @@
 // sluicectl tokens: the character tokens killmail sync uses.
-//   tokens add CHARACTER_ID TOKEN [--expires=RFC3339]   store or replace a token
+//   tokens add CHARACTER_ID TOKEN|- [--expires=RFC3339] store or replace a token ("-": read
+//                                                       it from stdin, not the command line)
 //   tokens list [CHARACTER_ID...] [--json]              characters with a token (never the token)
+//   tokens rekey                                        seal every token under the current key
 #include <gflags/gflags.h>
 #include <google/protobuf/util/time_util.h>
 
@@ -20,8 +22,8 @@ namespace sluice::cli {
 namespace {
 
 constexpr char kTokensUsage[] =
-    "usage: sluicectl tokens add CHARACTER_ID TOKEN [--expires=RFC3339] | "
-    "sluicectl tokens list [CHARACTER_ID...] [--json]";
+    "usage: sluicectl tokens add CHARACTER_ID TOKEN|- [--expires=RFC3339] | "
+    "sluicectl tokens list [CHARACTER_ID...] [--json] | sluicectl tokens rekey";
 
 std::string Time(const google::protobuf::Timestamp& ts) { return FormatRfc3339(FromProto(ts)); }
 
@@ -34,7 +36,15 @@ int CmdTokensAdd(Context& ctx) {
                       "'");
   }
   req.set_character_id(id);
-  req.set_access_token(ctx.args[2]);
+  if (ctx.args[2] == "-") {
+    // A token on the command line is visible to every user of the host.
+    std::string token;
+    std::getline(std::cin, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    req.set_access_token(token);
+  } else {
+    req.set_access_token(ctx.args[2]);
+  }
   if (FLAGS_expires.empty()) {
     *req.mutable_expires_at() =
         ToProto(std::chrono::system_clock::now() + std::chrono::minutes(20));
@@ -103,12 +113,35 @@ int CmdTokensList(Context& ctx) {
   return 0;
 }
 
+int CmdTokensRekey(Context& ctx) {
+  if (ctx.args.size() != 1) return UsageError(kTokensUsage);
+  auto stub = v1::KillmailAdminService::NewStub(ctx.channel);
+  v1::RekeyCharacterTokensResponse resp;
+  grpc::ClientContext call;
+  Prepare(ctx, &call, 600000);
+  grpc::Status s = stub->RekeyCharacterTokens(&call, v1::RekeyCharacterTokensRequest(), &resp);
+  if (!s.ok()) return RpcError("tokens rekey", s);
+  if (ctx.json) {
+    PrintJson({{"resealed", resp.resealed()},
+               {"sealed_plain", resp.sealed_plain()},
+               {"unreadable", resp.unreadable()},
+               {"current_key_id", resp.current_key_id()}});
+  } else {
+    std::printf(
+        "tokens under key %s: %lld re-keyed, %lld sealed from plain text, %lld unreadable\n",
+        resp.current_key_id().c_str(), static_cast<long long>(resp.resealed()),
+        static_cast<long long>(resp.sealed_plain()), static_cast<long long>(resp.unreadable()));
+  }
+  return resp.unreadable() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int CmdTokens(Context& ctx) {
   if (ctx.args.empty()) return UsageError(kTokensUsage);
   if (ctx.args[0] == "add") return CmdTokensAdd(ctx);
   if (ctx.args[0] == "list") return CmdTokensList(ctx);
+  if (ctx.args[0] == "rekey") return CmdTokensRekey(ctx);
   return UsageError("tokens: unknown subcommand '" + ctx.args[0] + "'\n" + kTokensUsage);
 }
 
