@@ -37,7 +37,9 @@ absl::Status Coordinator::Start() {
   }
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
   queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock, options_.queue);
-  authorizer_ = std::make_unique<Authorizer>(options_.auth_token);
+  auto authorizer = Authorizer::FromConfig(options_.auth_token, options_.auth_file);
+  if (!authorizer.ok()) return authorizer.status();
+  authorizer_ = std::move(*authorizer);
   // Job locks are taken on connections of their own to the same database.
   job_run_store_ = std::make_unique<JobRunStore>(pool_.get());
   scheduler_ = std::make_unique<Scheduler>(options_.dsn, job_run_store_.get(), options_.clock,
@@ -79,6 +81,7 @@ absl::Status Coordinator::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  authorizer_->Install(builder);
   builder.AddListeningPort(options_.listen,
                            MakeServerCredentials(options_.tls_cert, options_.tls_key), &port_);
   builder.RegisterService(agent_service_.get());
@@ -89,7 +92,9 @@ absl::Status Coordinator::Start() {
   server_ = builder.BuildAndStart();
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
   LOG(INFO) << "coordinator serving on port " << port_
-            << (authorizer_->enabled() ? " (bearer token required)" : " (no auth token set)")
+            << (authorizer_->enabled()
+                    ? " (" + std::to_string(authorizer_->credentials().size()) + " credential(s))"
+                    : " (no credentials: every call is admitted)")
             << (options_.tls_cert.empty() ? "" : " with TLS");
   health_thread_ = std::thread([this] { HealthLoop(); });
   if (!options_.ops_listen.empty()) {
@@ -97,6 +102,10 @@ absl::Status Coordinator::Start() {
       return CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(), pool_.get(),
                                 options_.clock);
     });
+    if (options_.ops_require_operator) {
+      ops_->RequireAuthorization(
+          [this](const std::string& header) { return authorizer_->IsOperator(header); });
+    }
     auto bound = ops_->Start(options_.ops_listen);
     if (!bound.ok()) return bound.status();
     ops_port_ = *bound;

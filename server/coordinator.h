@@ -43,7 +43,11 @@ struct CoordinatorOptions {
   std::string dsn;
   int db_pool_size = 16;
   bool migrate_on_start = true;
+  // The shared token: one credential holding every role (development and
+  // compatibility); auth_file: credentials and their roles (credentials.h).
+  // Neither: every call is admitted.
   std::string auth_token;
+  std::string auth_file;
   std::string tls_cert;
   std::string tls_key;
   TaskQueueOptions queue;
@@ -65,6 +69,8 @@ struct CoordinatorOptions {
   // Operations HTTP listener (/metrics, /readyz, dashboard), "host:port";
   // empty = none.
   std::string ops_listen;
+  // The ops listener's pages but the probes need an operator credential.
+  bool ops_require_operator = false;
 };
 
 class Coordinator {

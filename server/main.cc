@@ -3,15 +3,31 @@
 #include <glog/logging.h>
 
 #include "common/env_flags.h"
+#include "common/grpc_security.h"
+#include "common/secret_box.h"
 #include "common/shutdown.h"
 #include "server/coordinator.h"
 #include "server/throttle/header_parser.h"
 
 DEFINE_string(listen, "0.0.0.0:50051", "gRPC listen address");
-DEFINE_string(dsn, "", "PostgreSQL connection string (libpq format or URI)");
+SLUICE_DEFINE_SECRET(dsn, "PostgreSQL connection string (libpq format or URI)");
 DEFINE_int32(db_pool_size, 16, "PostgreSQL connections");
 DEFINE_bool(migrate, true, "apply pending schema migrations at start-up");
-DEFINE_string(auth_token, "", "bearer token agents and clients must present (empty: none)");
+SLUICE_DEFINE_SECRET(auth_token,
+                     "bearer token holding every role: the development/compatibility credential "
+                     "(prefer --auth_file's roles)");
+DEFINE_string(auth_file, "",
+              "credentials and their roles (agent, operator, team), one per line as NAME ROLE "
+              "sha256:HEX [upstreams=..] [routes=..]; e.g. a mounted Secret");
+DEFINE_bool(allow_unauthenticated, false,
+            "listen beyond loopback with no credential at all (anyone reaching the port may "
+            "do anything)");
+SLUICE_DEFINE_SECRET(token_key,
+                     "key sealing the stored ESI tokens: 64 hex digits (openssl rand -hex 32); "
+                     "without one, tokens are neither stored nor handed out");
+SLUICE_DEFINE_SECRET(token_key_previous,
+                     "the key tokens were sealed under before --token_key (rotation): read only, "
+                     "every token is sealed again under the current key at start-up");
 DEFINE_string(tls_cert, "", "PEM certificate for TLS (with --tls_key)");
 DEFINE_string(tls_key, "", "PEM private key for TLS");
 DEFINE_int32(default_lease_s, 60, "task lease when the agent asks for none");
@@ -35,9 +51,12 @@ DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to fini
 DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
 DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
 
-DEFINE_string(ops_listen, "0.0.0.0:9090",
+DEFINE_string(ops_listen, "127.0.0.1:9090",
               "operations HTTP listener: /metrics (Prometheus), /healthz, /readyz and a dashboard "
               "page at /; empty = off");
+DEFINE_bool(ops_require_operator, false,
+            "the ops listener's pages but /healthz and /readyz need an operator credential "
+            "(Authorization: Bearer)");
 
 int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> env = {
@@ -47,6 +66,11 @@ int main(int argc, char** argv) {
       {"db_pool_size", "SLUICE_DB_POOL_SIZE"},
       {"migrate", "SLUICE_MIGRATE"},
       {"auth_token", "SLUICE_AUTH_TOKEN"},
+      {"auth_file", "SLUICE_AUTH_FILE"},
+      {"allow_unauthenticated", "SLUICE_ALLOW_UNAUTHENTICATED"},
+      {"token_key", "SLUICE_TOKEN_KEY"},
+      {"token_key_previous", "SLUICE_TOKEN_KEY_PREVIOUS"},
+      {"ops_require_operator", "SLUICE_OPS_REQUIRE_OPERATOR"},
       {"tls_cert", "SLUICE_TLS_CERT"},
       {"tls_key", "SLUICE_TLS_KEY"},
       {"default_lease_s", "SLUICE_DEFAULT_LEASE_S"},
@@ -63,9 +87,33 @@ int main(int argc, char** argv) {
       {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
       {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"}};
   for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
-  sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env);
+  sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env,
+                      {"dsn", "auth_token", "token_key", "token_key_previous"});
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
+    return 2;
+  }
+  const bool has_credentials = !FLAGS_auth_token.empty() || !FLAGS_auth_file.empty();
+  if (absl::Status s = sluice::CheckListenIsProtected(FLAGS_listen, has_credentials,
+                                                      FLAGS_allow_unauthenticated);
+      !s.ok()) {
+    LOG(ERROR) << s.message();
+    return 2;
+  }
+  if (FLAGS_ops_require_operator && !has_credentials) {
+    LOG(ERROR) << "--ops_require_operator needs credentials (--auth_file or --auth_token_file)";
+    return 2;
+  }
+  std::shared_ptr<const sluice::SecretBox> token_box;
+  if (!FLAGS_token_key.empty()) {
+    auto box = sluice::SecretBox::FromKeyTexts(FLAGS_token_key, FLAGS_token_key_previous);
+    if (!box.ok()) {
+      LOG(ERROR) << "--token_key: " << box.status().message();
+      return 2;
+    }
+    token_box = std::make_shared<const sluice::SecretBox>(std::move(*box));
+  } else if (!FLAGS_token_key_previous.empty()) {
+    LOG(ERROR) << "--token_key_previous_file needs --token_key_file (the current key)";
     return 2;
   }
   if (FLAGS_bad_body_retry_s < 0) {
@@ -84,6 +132,8 @@ int main(int argc, char** argv) {
   options.db_pool_size = FLAGS_db_pool_size;
   options.migrate_on_start = FLAGS_migrate;
   options.auth_token = FLAGS_auth_token;
+  options.auth_file = FLAGS_auth_file;
+  options.ops_require_operator = FLAGS_ops_require_operator;
   options.tls_cert = FLAGS_tls_cert;
   options.tls_key = FLAGS_tls_key;
   options.queue.default_lease = std::chrono::seconds(FLAGS_default_lease_s);
@@ -111,6 +161,7 @@ int main(int argc, char** argv) {
   options.scheduler.enabled = FLAGS_jobs_enabled;
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
   options.workflows = sluice::WorkflowOptionsFromFlags();
+  options.workflows.killmails.token_box = token_box;
   options.ops_listen = FLAGS_ops_listen;
 
   sluice::Coordinator coordinator(options);

@@ -27,6 +27,21 @@ absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
   }
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  if (gate_) {
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path == "/healthz" || req.path == "/readyz") {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      if (gate_(req.get_header_value("Authorization"))) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Bearer");
+      res.set_content("an operator credential is required (Authorization: Bearer <token>)\n",
+                      "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderPrometheus(collect_()), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -53,7 +68,8 @@ absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
     return absl::UnavailableError("cannot bind the ops listener on " + listen);
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  LOG(INFO) << "ops endpoint (/metrics, /readyz, dashboard) on " << host << ":" << bound;
+  LOG(INFO) << "ops endpoint (/metrics, /readyz, dashboard) on " << host << ":" << bound
+            << (gate_ ? " (operator credential required but for the probes)" : "");
   return bound;
 }
 

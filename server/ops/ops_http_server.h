@@ -6,6 +6,11 @@
 //   GET /readyz          200 when PostgreSQL answers, else 503 (readiness)
 //   GET /                a small dashboard page that polls /api/ops
 //
+// With RequireAuthorization, every path but /healthz and /readyz (kubelet
+// probes carry no credential) needs an `Authorization: Bearer <token>` header
+// the gate accepts (the coordinator's: a credential with the operator role);
+// otherwise 401.
+//
 // Ownership: borrows everything; it must be stopped before they go.
 // Thread-safety: Start/Stop from one thread; requests are served on the
 // listener's own threads.
@@ -29,11 +34,16 @@ namespace sluice {
 class OpsHttpServer {
  public:
   using Collector = std::function<OpsSnapshot()>;
+  // Whether an Authorization header value may see the listener's pages.
+  using Gate = std::function<bool(const std::string& authorization)>;
 
   explicit OpsHttpServer(Collector collect);
   ~OpsHttpServer();
   OpsHttpServer(const OpsHttpServer&) = delete;
   OpsHttpServer& operator=(const OpsHttpServer&) = delete;
+
+  // Before Start: paths other than the probes need a header `gate` accepts.
+  void RequireAuthorization(Gate gate) { gate_ = std::move(gate); }
 
   // "host:port"; port 0 picks a free one. Returns the bound port.
   absl::StatusOr<int> Start(const std::string& listen);
@@ -41,6 +51,7 @@ class OpsHttpServer {
 
  private:
   Collector collect_;
+  Gate gate_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "server/store/pg_redact.h"
+
 namespace sluice {
 namespace {
 
@@ -59,7 +61,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Checkout() {
       --borrowed_;
     }
     cv_.notify_one();
-    return absl::UnavailableError(std::string("cannot connect to PostgreSQL: ") + e.what());
+    return absl::UnavailableError("cannot connect to PostgreSQL: " + RedactPgMessage(e.what()));
   }
 }
 
@@ -73,7 +75,7 @@ void PgPool::Return(std::unique_ptr<pqxx::connection> conn, bool broken) {
 }
 
 absl::Status PgPool::StatusFromException(const std::exception& e) {
-  std::string what = e.what();
+  std::string what = RedactPgMessage(e.what());
   while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {

@@ -6,7 +6,8 @@
 // checkout, so the coordinator recovers by itself when the database returns.
 // Database errors become absl statuses: connection loss and server shutdown
 // are UNAVAILABLE (retryable); anything else is INTERNAL with the server's
-// message.
+// message. Messages about connecting never reach a status as libpq wrote them:
+// they name the host and user (pg_redact.h).
 //
 // Thread-safety: all methods are safe from any thread. A Lease must not be
 // shared between threads.
