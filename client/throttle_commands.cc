@@ -33,6 +33,12 @@ nlohmann::json BudgetJson(const v1::Budget& b, TimePoint now) {
           {"windows", windows},
           {"restricted_for_seconds", restricted_for},
           {"restriction_reason", b.restriction_reason()},
+          {"restricted_by", b.restricted_by()},
+          {"restriction_capped", b.restriction_capped()},
+          {"restriction_cleared_by", b.restriction_cleared_by()},
+          {"restriction_cleared_at", b.restriction_cleared_by().empty()
+                                         ? ""
+                                         : FormatRfc3339(FromProto(b.restriction_cleared_at()))},
           {"granted", b.granted()},
           {"denied", b.denied()},
           {"waits", b.waits()},
@@ -48,11 +54,57 @@ std::string Room(const v1::Budget& b) {
          " per " + Seconds(b.windows(0).period());
 }
 
+// "restricted 40s: 429 on ... (by ipv4:10.0.0.9:5000, capped)", or the last
+// clear, or "".
 std::string Restriction(const v1::Budget& b, TimePoint now) {
   const double left = std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count();
-  if (left <= 0) return "";
-  return "restricted " + std::to_string(static_cast<int>(left + 0.5)) +
-         "s: " + b.restriction_reason();
+  if (left <= 0) {
+    if (b.restriction_cleared_by().empty()) return "";
+    return "cleared by " + b.restriction_cleared_by() + " at " +
+           FormatRfc3339(FromProto(b.restriction_cleared_at()));
+  }
+  std::string out =
+      "restricted " + std::to_string(static_cast<int>(left + 0.5)) + "s: " + b.restriction_reason();
+  if (!b.restricted_by().empty()) {
+    out += " (by " + b.restricted_by() + (b.restriction_capped() ? ", capped)" : ")");
+  }
+  return out;
+}
+
+// sluicectl throttle clear BUDGET: lifts the budget's restriction and its
+// escalated backoff (operator role); the coordinator records who.
+int CmdThrottleClear(Context& ctx) {
+  if (ctx.args.size() != 2) {
+    return UsageError("usage: sluicectl throttle clear BUDGET   (a budget's full name)");
+  }
+  auto stub = v1::ThrottlerService::NewStub(ctx.channel);
+  v1::ClearRestrictionRequest req;
+  req.set_budget(ctx.args[1]);
+  v1::ClearRestrictionResponse resp;
+  grpc::ClientContext call;
+  Prepare(ctx, &call);
+  grpc::Status s = stub->ClearRestriction(&call, req, &resp);
+  if (!s.ok()) return RpcError("throttle clear", s);
+  const std::string was_by =
+      resp.was_restricted_by().empty() ? "the upstream" : resp.was_restricted_by();
+  if (ctx.json) {
+    PrintJson(
+        {{"budget", req.budget()},
+         {"was_restricted", resp.was_restricted()},
+         {"was_until", resp.was_restricted() ? FormatRfc3339(FromProto(resp.was_until())) : ""},
+         {"was_restricted_by", resp.was_restricted_by()},
+         {"was_backoff_level", resp.was_backoff_level()}});
+    return 0;
+  }
+  if (resp.was_restricted()) {
+    std::printf("%s: restriction until %s (set by %s) lifted; backoff level %d reset\n",
+                req.budget().c_str(), FormatRfc3339(FromProto(resp.was_until())).c_str(),
+                was_by.c_str(), resp.was_backoff_level());
+  } else {
+    std::printf("%s: not restricted; backoff level %d reset\n", req.budget().c_str(),
+                resp.was_backoff_level());
+  }
+  return 0;
 }
 
 }  // namespace
@@ -61,8 +113,11 @@ std::string Restriction(const v1::Budget& b, TimePoint now) {
 // callers it bills) with its most constrained budget; with MATCH, the
 // budgets whose name starts with it or whose scope is it ("char:90000001").
 int CmdThrottle(Context& ctx) {
+  if (!ctx.args.empty() && ctx.args[0] == "clear") return CmdThrottleClear(ctx);
   if (ctx.args.size() > 1) {
-    return UsageError("usage: sluicectl throttle [MATCH]   (a budget name prefix or a scope)");
+    return UsageError(
+        "usage: sluicectl throttle [MATCH]   (a budget name prefix or a scope)\n"
+        "       sluicectl throttle clear BUDGET");
   }
   auto stub = v1::ThrottlerService::NewStub(ctx.channel);
   v1::ListBudgetsRequest req;

@@ -2,6 +2,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "absl/time/time.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "common/secret_box.h"
@@ -47,6 +48,9 @@ DEFINE_string(esi_openapi_file, "",
 DEFINE_string(throttle_esi_ungrouped_limit, "",
               "cap on calls of an ESI route outside any rate-limit group, per caller, as "
               "calls/window, e.g. 300/1m (empty: the error limit alone governs them, as on ESI)");
+DEFINE_string(throttle_external_restriction_cap, "15m",
+              "longest restriction a caller other than an agent (ThrottlerService.Report) can "
+              "impose on a budget, e.g. 15m or 90s; never beyond what the upstream announced");
 DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to finish");
 DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
 DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
       {"throttle_max_lease_calls", "SLUICE_THROTTLE_MAX_LEASE_CALLS"},
       {"esi_openapi_file", "SLUICE_ESI_OPENAPI_FILE"},
       {"throttle_esi_ungrouped_limit", "SLUICE_THROTTLE_ESI_UNGROUPED_LIMIT"},
+      {"throttle_external_restriction_cap", "SLUICE_THROTTLE_EXTERNAL_RESTRICTION_CAP"},
       {"drain_s", "SLUICE_DRAIN_S"},
       {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
       {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"}};
@@ -158,6 +163,15 @@ int main(int argc, char** argv) {
     }
     options.throttle.esi_ungrouped = sluice::throttle::WindowLimit{cap->first, cap->second};
   }
+  absl::Duration external_cap;
+  if (!absl::ParseDuration(FLAGS_throttle_external_restriction_cap, &external_cap) ||
+      external_cap <= absl::ZeroDuration()) {
+    LOG(ERROR) << "--throttle_external_restriction_cap must be a positive duration like 15m: "
+               << FLAGS_throttle_external_restriction_cap;
+    return 2;
+  }
+  options.throttle.external_restriction_cap =
+      std::chrono::duration_cast<sluice::Duration>(absl::ToChronoNanoseconds(external_cap));
   options.scheduler.enabled = FLAGS_jobs_enabled;
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
   options.workflows = sluice::WorkflowOptionsFromFlags();

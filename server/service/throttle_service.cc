@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/credentials.h"
 #include "common/grpc_status.h"
 #include "common/time_util.h"
 #include "common/wire_limits.h"
@@ -137,6 +138,18 @@ void FillBudget(const throttle::BudgetInfo& info, v1::Budget* b) {
   b->set_restrictions(info.counters.restrictions);
   b->set_outstanding_tokens(info.outstanding_calls);
   for (const std::string& r : info.routes) b->add_routes(r);
+  b->set_restricted_by(info.restricted_by);
+  b->set_restriction_capped(info.restriction_capped);
+  if (!info.restriction_cleared_by.empty()) {
+    b->set_restriction_cleared_by(info.restriction_cleared_by);
+    *b->mutable_restriction_cleared_at() = ToProto(info.restriction_cleared_at);
+  }
+}
+
+// Whom a restriction reported or cleared is attributed to: the credential's
+// name, or the peer address when the call carried none.
+std::string CallerName(const grpc::CallbackServerContext* context, const Principal* principal) {
+  return principal != nullptr ? principal->name : context->peer();
 }
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
@@ -275,11 +288,31 @@ v1::DecideResponse AnswerDecide(throttle::Throttler* throttler, const v1::Decide
   return out;
 }
 
-grpc::Status AnswerReport(throttle::Throttler* throttler, const v1::ReportRequest& request) {
+// Not an agent's ReportBatch: what it shows restricts only within the cap.
+grpc::Status AnswerReport(throttle::Throttler* throttler, const v1::ReportRequest& request,
+                          const std::string& caller) {
   if (!request.has_observation()) return Invalid("observation is required");
   throttle::Observation o;
   if (grpc::Status s = ToObservation(request.observation(), "observation", &o); !s.ok()) return s;
-  return ToGrpcStatus(throttler->Report(o));
+  return ToGrpcStatus(throttler->Report(o, throttle::ReportOrigin{caller}));
+}
+
+grpc::Status AnswerClearRestriction(throttle::Throttler* throttler,
+                                    const v1::ClearRestrictionRequest& request,
+                                    const std::string& caller,
+                                    v1::ClearRestrictionResponse* response) {
+  if (request.budget().empty()) return Invalid("budget is required");
+  if (request.budget().size() > throttle::kMaxRouteLength + 64) {
+    return Invalid("budget is too long");
+  }
+  absl::StatusOr<throttle::ClearedRestriction> cleared =
+      throttler->ClearRestriction(request.budget(), caller);
+  if (!cleared.ok()) return ToGrpcStatus(cleared.status());
+  response->set_was_restricted(cleared->was_restricted);
+  if (cleared->was_restricted) *response->mutable_was_until() = ToProto(cleared->was_until);
+  response->set_was_restricted_by(cleared->was_by);
+  response->set_was_backoff_level(cleared->was_level);
+  return grpc::Status::OK;
 }
 
 grpc::Status AnswerListBudgets(throttle::Throttler* throttler,
@@ -661,8 +694,22 @@ grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* ThrottleServiceI
 grpc::ServerUnaryReactor* ThrottleServiceImpl::Report(grpc::CallbackServerContext* context,
                                                       const v1::ReportRequest* request,
                                                       v1::ReportResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerReport(throttler_, *request));
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerReport(throttler_, *request, CallerName(context, principal)));
+}
+
+grpc::ServerUnaryReactor* ThrottleServiceImpl::ClearRestriction(
+    grpc::CallbackServerContext* context, const v1::ClearRestrictionRequest* request,
+    v1::ClearRestrictionResponse* response) {
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerClearRestriction(throttler_, *request, CallerName(context, principal),
+                                              response));
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::ListBudgets(grpc::CallbackServerContext* context,

@@ -75,6 +75,9 @@ class ThrottleServiceImpl final : public sluice::v1::ThrottlerService::CallbackS
   grpc::ServerUnaryReactor* ListBudgets(grpc::CallbackServerContext* context,
                                         const sluice::v1::ListBudgetsRequest* request,
                                         sluice::v1::ListBudgetsResponse* response) override;
+  grpc::ServerUnaryReactor* ClearRestriction(
+      grpc::CallbackServerContext* context, const sluice::v1::ClearRestrictionRequest* request,
+      sluice::v1::ClearRestrictionResponse* response) override;
   grpc::ServerUnaryReactor* NextPermittedBatch(
       grpc::CallbackServerContext* context, const sluice::v1::NextPermittedBatchRequest* request,
       sluice::v1::NextPermittedBatchResponse* response) override;
