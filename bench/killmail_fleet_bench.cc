@@ -206,6 +206,10 @@ int main(int argc, char** argv) {
   co.dsn = (*db)->dsn();
   co.db_pool_size = 8;
   co.scheduler.enabled = false;  // only the queued syncs run, no periodic jobs
+  // Character tokens are stored sealed: the coordinator needs a key.
+  SecretBox::Key token_key;
+  token_key.fill(0x6b);
+  co.workflows.killmails.token_box = std::make_shared<const SecretBox>(token_key, std::nullopt);
   std::string openapi_file;
   if (FLAGS_seed_routes) {
     absl::StatusOr<nlohmann::json> spec = bench::SimGet(sim.port(), "/meta/openapi.json");

@@ -74,7 +74,11 @@ OPS_PORT=$(free_port)
 # The demo runs every job itself (sluicectl daily, sluicectl jobs run), so the
 # coordinator's periodic schedule stays off. The PoE streams start with the
 # coordinator and catch up from six hours ago.
-"$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --dsn="$SLUICE_DSN" --jobs_enabled=false \
+# ESI tokens are stored sealed under a key of this run's own; the key and the
+# DSN reach the coordinator by file and environment, never on its command line.
+(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$RUN/token.key")
+SLUICE_DSN="$SLUICE_DSN" SLUICE_TOKEN_KEY_FILE="$RUN/token.key" \
+"$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --jobs_enabled=false \
   --ops_listen="127.0.0.1:$OPS_PORT" --poe_streams_enabled=true \
   --esi_openapi_file="$RUN/esi-openapi.json" \
   --poe_exchange_start_hour=$(( ($(date +%s) / 3600 - 6) * 3600 )) \
@@ -132,7 +136,9 @@ curl -sf -d "" "$SIM/sim/tokens?count=20" | python3 -c '
 import json, sys
 for t in json.load(sys.stdin):
     print(t["character_id"], t["access_token"], t["expires_at"])' |
-while read -r id token expires; do "$CTL" tokens add "$id" "$token" --expires="$expires" >/dev/null; done
+while read -r id token expires; do
+  printf '%s\n' "$token" | "$CTL" tokens add "$id" - --expires="$expires" >/dev/null
+done
 "$CTL" jobs run killmail_sync --wait
 wait_idle
 KM_CHAR=$(sql "SELECT character_id FROM character_tokens ORDER BY last_killmail_id DESC NULLS LAST LIMIT 1")

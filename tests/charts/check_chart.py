@@ -467,7 +467,9 @@ def scenario_defaults(chart, t):
     t(c["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
                      {"name": "ops", "containerPort": 9090, "protocol": "TCP"}],
       "coordinator ports: gRPC 50051, ops 9090")
-    t(env["SLUICE_OPS_LISTEN"]["value"] == "0.0.0.0:9090", "ops listener on 9090")
+    t(env["SLUICE_OPS_LISTEN"]["value"] == "0.0.0.0:9090",
+      "ops listener on 9090, on every address (the binary's default is loopback) for Prometheus")
+    t("SLUICE_ALLOW_UNAUTHENTICATED" not in env, "with auth on, no unauthenticated listener")
     ann = cs["template"]["metadata"]["annotations"]
     t(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9090",
       "Prometheus scrape annotations point at the ops port")
@@ -773,6 +775,9 @@ def scenario_variants(chart, t):
       "auth.enabled=false: no SLUICE_AUTH_TOKEN")
     t(not find(objs, "Secret", component="auth"), "auth.enabled=false: no auth Secret")
     t("WARNING: auth.enabled is false" in notes, "NOTES warns without auth")
+    coord = find(objs, "Deployment", component="coordinator")[0]
+    t(env_of(container(coord)).get("SLUICE_ALLOW_UNAUTHENTICATED", {}).get("value") == "true",
+      "auth.enabled=false: the coordinator is told it may listen beyond loopback without a credential")
     # ServiceAccount off.
     v = merge(REQUIRED, {"serviceAccount": {"create": False}})
     objs = manifests(render(chart, v)[0])
