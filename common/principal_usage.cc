@@ -17,6 +17,13 @@ void PrincipalUsage::Count(const Principal* principal, UsageEvent event, int64_t
   it->second->values[static_cast<int>(event)].fetch_add(n, std::memory_order_relaxed);
 }
 
+absl::Status Asker::Admit(absl::string_view upstream, absl::string_view route) const {
+  if (principal_ == nullptr) return absl::OkStatus();
+  absl::Status s = principal_->CheckRoute(upstream, route);
+  if (!s.ok()) Count(UsageEvent::kDenied);
+  return s;
+}
+
 std::vector<PrincipalCounts> PrincipalUsage::Snapshot() const {
   std::vector<PrincipalCounts> out;
   for (const auto& [name, c] : counters_) {

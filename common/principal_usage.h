@@ -17,6 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace sluice {
 
 struct Principal;
@@ -56,6 +59,27 @@ class PrincipalUsage {
     std::atomic<int64_t> values[5] = {};
   };
   std::unordered_map<std::string, std::unique_ptr<Counters>> counters_;
+};
+
+// Who asks a throttler decision: its route limits (a team limited to
+// upstreams or routes, credentials.h) and its counters. The default Asker (no
+// credentials configured, or an internal caller) admits every route and
+// counts nothing. Cheap to copy; borrows both pointers.
+class Asker {
+ public:
+  Asker() = default;
+  Asker(const Principal* principal, PrincipalUsage* usage) : principal_(principal), usage_(usage) {}
+
+  // OK, or PERMISSION_DENIED naming the credential and what it may use
+  // (counted as denied).
+  absl::Status Admit(absl::string_view upstream, absl::string_view route) const;
+  void Count(UsageEvent event, int64_t n = 1) const {
+    if (usage_ != nullptr) usage_->Count(principal_, event, n);
+  }
+
+ private:
+  const Principal* principal_ = nullptr;
+  PrincipalUsage* usage_ = nullptr;
 };
 
 }  // namespace sluice

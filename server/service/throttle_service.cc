@@ -192,12 +192,16 @@ grpc::Status ShuttingDown() {
 
 grpc::Status AnswerNextPermitted(throttle::Throttler* throttler,
                                  const v1::NextPermittedRequest& request,
-                                 v1::NextPermittedResponse* response) {
+                                 v1::NextPermittedResponse* response, const Asker& asker = {}) {
   if (!request.has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
+  if (absl::Status s = asker.Admit(request.route().upstream(), key.route); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<throttle::PermitTime> t = throttler->NextPermitted(key, CallsOrOne(request.n()));
   if (!t.ok()) return ToGrpcStatus(t.status());
+  asker.Count(UsageEvent::kNextPermitted);
   *response->mutable_at() = ToProto(t->at);
   *response->mutable_wait() = ToProtoDuration(t->wait);
   response->set_limiting_budget(t->limiting_budget);
@@ -205,14 +209,18 @@ grpc::Status AnswerNextPermitted(throttle::Throttler* throttler,
 }
 
 grpc::Status AnswerAcquire(throttle::Throttler* throttler, const v1::AcquireRequest& request,
-                           v1::AcquireResponse* response) {
+                           v1::AcquireResponse* response, const Asker& asker = {}) {
   if (!request.has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
+  if (absl::Status s = asker.Admit(request.route().upstream(), key.route); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (grpc::Status s = CheckId(request.caller(), "caller", false); !s.ok()) return s;
   absl::StatusOr<throttle::AcquireResult> r = throttler->Acquire(
       key, CallsOrOne(request.n()), FromProtoDuration(request.max_wait()), request.caller());
   if (!r.ok()) return ToGrpcStatus(r.status());
+  asker.Count(r->granted ? UsageEvent::kAcquireGranted : UsageEvent::kAcquireRefused);
   response->set_granted(r->granted);
   *response->mutable_at() = ToProto(r->at);
   *response->mutable_wait() = ToProtoDuration(r->wait);
@@ -228,12 +236,13 @@ grpc::Status AnswerAcquire(throttle::Throttler* throttler, const v1::AcquireRequ
 // Throttler has no batch decision); a bad item fails only its answer.
 grpc::Status AnswerNextPermittedBatch(throttle::Throttler* throttler,
                                       const v1::NextPermittedBatchRequest& request,
-                                      v1::NextPermittedBatchResponse* response) {
+                                      v1::NextPermittedBatchResponse* response,
+                                      const Asker& asker = {}) {
   if (grpc::Status s = CheckBatchSize(request.items_size()); !s.ok()) return s;
   response->mutable_answers()->Reserve(request.items_size());
   for (const v1::NextPermittedRequest& item : request.items()) {
     v1::NextPermittedAnswer* answer = response->add_answers();
-    grpc::Status s = AnswerNextPermitted(throttler, item, answer->mutable_response());
+    grpc::Status s = AnswerNextPermitted(throttler, item, answer->mutable_response(), asker);
     if (!s.ok()) {
       answer->clear_response();
       SetItemStatus(s, answer->mutable_status());
@@ -244,12 +253,12 @@ grpc::Status AnswerNextPermittedBatch(throttle::Throttler* throttler,
 
 grpc::Status AnswerAcquireBatch(throttle::Throttler* throttler,
                                 const v1::AcquireBatchRequest& request,
-                                v1::AcquireBatchResponse* response) {
+                                v1::AcquireBatchResponse* response, const Asker& asker = {}) {
   if (grpc::Status s = CheckBatchSize(request.items_size()); !s.ok()) return s;
   response->mutable_answers()->Reserve(request.items_size());
   for (const v1::AcquireRequest& item : request.items()) {
     v1::AcquireAnswer* answer = response->add_answers();
-    grpc::Status s = AnswerAcquire(throttler, item, answer->mutable_response());
+    grpc::Status s = AnswerAcquire(throttler, item, answer->mutable_response(), asker);
     if (!s.ok()) {
       answer->clear_response();
       SetItemStatus(s, answer->mutable_status());
@@ -258,23 +267,26 @@ grpc::Status AnswerAcquireBatch(throttle::Throttler* throttler,
   return grpc::Status::OK;
 }
 
-v1::DecideResponse AnswerDecide(throttle::Throttler* throttler, const v1::DecideRequest& request) {
+v1::DecideResponse AnswerDecide(throttle::Throttler* throttler, const v1::DecideRequest& request,
+                                const Asker& asker) {
   v1::DecideResponse out;
   out.set_id(request.id());
   grpc::Status s;
   switch (request.decision_case()) {
     case v1::DecideRequest::kNextPermitted:
-      s = AnswerNextPermitted(throttler, request.next_permitted(), out.mutable_next_permitted());
+      s = AnswerNextPermitted(throttler, request.next_permitted(), out.mutable_next_permitted(),
+                              asker);
       break;
     case v1::DecideRequest::kAcquire:
-      s = AnswerAcquire(throttler, request.acquire(), out.mutable_acquire());
+      s = AnswerAcquire(throttler, request.acquire(), out.mutable_acquire(), asker);
       break;
     case v1::DecideRequest::kNextPermittedBatch:
       s = AnswerNextPermittedBatch(throttler, request.next_permitted_batch(),
-                                   out.mutable_next_permitted_batch());
+                                   out.mutable_next_permitted_batch(), asker);
       break;
     case v1::DecideRequest::kAcquireBatch:
-      s = AnswerAcquireBatch(throttler, request.acquire_batch(), out.mutable_acquire_batch());
+      s = AnswerAcquireBatch(throttler, request.acquire_batch(), out.mutable_acquire_batch(),
+                             asker);
       break;
     case v1::DecideRequest::DECISION_NOT_SET:
       s = Invalid(
@@ -290,11 +302,17 @@ v1::DecideResponse AnswerDecide(throttle::Throttler* throttler, const v1::Decide
 
 // Not an agent's ReportBatch: what it shows restricts only within the cap.
 grpc::Status AnswerReport(throttle::Throttler* throttler, const v1::ReportRequest& request,
-                          const std::string& caller) {
+                          const std::string& caller, const Asker& asker = {}) {
   if (!request.has_observation()) return Invalid("observation is required");
   throttle::Observation o;
   if (grpc::Status s = ToObservation(request.observation(), "observation", &o); !s.ok()) return s;
-  return ToGrpcStatus(throttler->Report(o, throttle::ReportOrigin{caller}));
+  if (absl::Status s = asker.Admit(request.observation().route().upstream(), o.key.route);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::Status reported = throttler->Report(o, throttle::ReportOrigin{caller});
+  if (reported.ok()) asker.Count(UsageEvent::kReport);
+  return ToGrpcStatus(reported);
 }
 
 grpc::Status AnswerClearRestriction(throttle::Throttler* throttler,
@@ -351,6 +369,19 @@ grpc::Status AnswerListBudgets(throttle::Throttler* throttler,
   response->set_total_budgets(listing.total_budgets);
   *response->mutable_now() = ToProto(throttler->clock()->Now());
   return grpc::Status::OK;
+}
+
+// Each credential's decisions, counted by the Asker of its calls.
+void FillCallerUsage(const PrincipalUsage& usage, v1::ListBudgetsResponse* response) {
+  for (const PrincipalCounts& c : usage.Snapshot()) {
+    v1::CallerUsage* out = response->add_callers();
+    out->set_name(c.name);
+    out->set_next_permitted(c.next_permitted);
+    out->set_acquire_granted(c.acquire_granted);
+    out->set_acquire_refused(c.acquire_refused);
+    out->set_reports(c.reports);
+    out->set_denied(c.denied);
+  }
 }
 
 grpc::Status AnswerLeaseTokens(throttle::Throttler* throttler,
@@ -519,7 +550,7 @@ class ThrottleServiceImpl::DecideStream final
     : public grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>,
       public Stream {
  public:
-  explicit DecideStream(ThrottleServiceImpl* service) : service_(service) {}
+  DecideStream(ThrottleServiceImpl* service, Asker asker) : service_(service), asker_(asker) {}
 
   void Start() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -542,7 +573,7 @@ class ThrottleServiceImpl::DecideStream final
       return;
     }
     // request_ is not touched elsewhere until the next StartRead.
-    v1::DecideResponse answer = AnswerDecide(service_->throttler_, request_);
+    v1::DecideResponse answer = AnswerDecide(service_->throttler_, request_, asker_);
     std::lock_guard<std::mutex> lock(mu_);
     reading_ = false;
     if (end_) {
@@ -597,6 +628,7 @@ class ThrottleServiceImpl::DecideStream final
   }
 
   ThrottleServiceImpl* const service_;
+  const Asker asker_;  // the stream's caller: its route limits and counters
   std::mutex mu_;
   v1::DecideRequest request_;               // the read in flight / being answered
   std::deque<v1::DecideResponse> backlog_;  // guarded by mu_
@@ -653,36 +685,55 @@ void ThrottleServiceImpl::OnRevocation(const throttle::RevocationEvent& event) {
 grpc::ServerUnaryReactor* ThrottleServiceImpl::NextPermitted(
     grpc::CallbackServerContext* context, const v1::NextPermittedRequest* request,
     v1::NextPermittedResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerNextPermitted(throttler_, *request, response));
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerNextPermitted(throttler_, *request, response,
+                                           Asker(principal, &authorizer_->usage())));
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::Acquire(grpc::CallbackServerContext* context,
                                                        const v1::AcquireRequest* request,
                                                        v1::AcquireResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerAcquire(throttler_, *request, response));
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerAcquire(throttler_, *request, response,
+                                     Asker(principal, &authorizer_->usage())));
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::NextPermittedBatch(
     grpc::CallbackServerContext* context, const v1::NextPermittedBatchRequest* request,
     v1::NextPermittedBatchResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerNextPermittedBatch(throttler_, *request, response));
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerNextPermittedBatch(throttler_, *request, response,
+                                                Asker(principal, &authorizer_->usage())));
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::AcquireBatch(grpc::CallbackServerContext* context,
                                                             const v1::AcquireBatchRequest* request,
                                                             v1::AcquireBatchResponse* response) {
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerAcquireBatch(throttler_, *request, response));
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return Done(context, s);
+  }
+  return Done(context, AnswerAcquireBatch(throttler_, *request, response,
+                                          Asker(principal, &authorizer_->usage())));
 }
 
 grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* ThrottleServiceImpl::Decide(
     grpc::CallbackServerContext* context) {
   using Refused = RefusedBidi<v1::DecideRequest, v1::DecideResponse>;
-  if (grpc::Status s = authorizer_->Check(context); !s.ok()) return new Refused(s);
-  auto* stream = new DecideStream(this);
+  const Principal* principal = nullptr;
+  if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
+    return new Refused(s);
+  }
+  auto* stream = new DecideStream(this, Asker(principal, &authorizer_->usage()));
   if (!AddStream(stream, nullptr)) {
     delete stream;
     return new Refused(ShuttingDown());
@@ -698,7 +749,8 @@ grpc::ServerUnaryReactor* ThrottleServiceImpl::Report(grpc::CallbackServerContex
   if (grpc::Status s = authorizer_->Authorize(context, &principal); !s.ok()) {
     return Done(context, s);
   }
-  return Done(context, AnswerReport(throttler_, *request, CallerName(context, principal)));
+  return Done(context, AnswerReport(throttler_, *request, CallerName(context, principal),
+                                    Asker(principal, &authorizer_->usage())));
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::ClearRestriction(
@@ -716,7 +768,9 @@ grpc::ServerUnaryReactor* ThrottleServiceImpl::ListBudgets(grpc::CallbackServerC
                                                            const v1::ListBudgetsRequest* request,
                                                            v1::ListBudgetsResponse* response) {
   if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerListBudgets(throttler_, *request, response));
+  grpc::Status s = AnswerListBudgets(throttler_, *request, response);
+  if (s.ok()) FillCallerUsage(authorizer_->usage(), response);
+  return Done(context, s);
 }
 
 grpc::ServerUnaryReactor* ThrottleServiceImpl::LeaseTokens(grpc::CallbackServerContext* context,

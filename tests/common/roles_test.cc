@@ -51,6 +51,13 @@ TEST(RolesTest, EveryMethodOfEverySluiceServiceIsInTheTable) {
   }
 }
 
+TEST(RolesTest, EveryTableEntryNamesAMethodOfTheProtos) {
+  const std::set<std::string> methods = ProtoMethods();
+  for (const auto& [method, roles] : MethodRoleTable()) {
+    EXPECT_EQ(methods.count(method), 1u) << method << " is in the table but in no proto";
+  }
+}
+
 TEST(RolesTest, AgentsTeamsAndOperatorsGetTheirOwnMethodsOnly) {
   auto roles = [](const char* m) { return RuleForMethod(m).roles; };
   EXPECT_EQ(roles("/sluice.v1.AgentService/LeaseTasks"), (RoleSet{Role::kAgent, Role::kOperator}));
