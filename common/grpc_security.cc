@@ -14,6 +14,8 @@
 #include "absl/strings/strip.h"
 #include "common/coordinator_target.h"
 
+#include "common/coordinator_target.h"
+
 namespace sluice {
 namespace {
 
@@ -253,6 +255,11 @@ void PrepareContext(grpc::ClientContext* context, const ClientOptions& options,
     context->AddMetadata("authorization", "Bearer " + options.auth_token);
   }
   context->set_deadline(std::chrono::system_clock::now() + deadline);
+  // Wait (until the deadline) for a coordinator that leads rather than fail at
+  // once: during a takeover the channel has no healthy address for a moment,
+  // and a call in progress is also what makes the channel notice the new
+  // leader promptly (an idle sync channel polls only every 5 s).
+  context->set_wait_for_ready(true);
 }
 
 absl::Status CheckListenIsProtected(absl::string_view listen, bool has_credentials,

@@ -94,7 +94,8 @@ struct ClientOptions {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
 
-// Adds the bearer token (if any) and a deadline to a client context.
+// Adds the bearer token (if any) and a deadline to a client context, and
+// makes the call wait for a leading coordinator until that deadline.
 void PrepareContext(grpc::ClientContext* context, const ClientOptions& options,
                     std::chrono::milliseconds deadline);
 

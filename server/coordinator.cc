@@ -7,6 +7,8 @@
 #include "common/shutdown.h"
 #include "db/migrations.h"
 #include "server/coordinator_sql.h"
+#include "server/leader/leader_elector.h"
+#include "server/leader/standby_server.h"
 #include "server/service/admin_service.h"
 #include "server/service/agent_service.h"
 #include "server/service/throttle_service.h"
@@ -21,6 +23,7 @@ absl::Status Coordinator::Start() {
   PgPool::Options pool_options;
   pool_options.dsn = options_.dsn;
   pool_options.size = options_.db_pool_size;
+  if (options_.leader_epoch > 0) pool_options.on_connect = FenceSessions(options_.leader_epoch);
   pool_ = std::make_unique<PgPool>(pool_options);
   migrator_ = std::make_unique<Migrator>(pool_.get(), EmbeddedMigrations());
   if (options_.migrate_on_start) {
@@ -89,6 +92,9 @@ absl::Status Coordinator::Start() {
   builder.RegisterService(throttle_service_.get());
   for (grpc::Service* service : module_services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC sets SO_REUSEPORT by default: a second coordinator on this host and
+  // port would then share the connections instead of failing to bind.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
   LOG(INFO) << "coordinator serving on port " << port_
@@ -147,15 +153,22 @@ void Coordinator::HealthLoop() {
     if (!stopping_) {
       auto* health = server_->GetHealthCheckService();
       health->SetServingStatus(serving);
-      health->SetServingStatus("sluice.v1.AgentService", serving);
-      health->SetServingStatus("sluice.v1.AdminService", serving);
-      health->SetServingStatus("sluice.v1.ThrottlerService", serving);
+      for (const std::string& service : SluiceHealthServices()) {
+        health->SetServingStatus(service, serving);
+      }
     }
     auto until = std::chrono::steady_clock::now() + options_.health_interval;
     while (!stopping_ && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+}
+
+void Coordinator::Depose() {
+  if (stopping_) return;
+  if (throttle_service_) throttle_service_->Shutdown();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  Shutdown(std::chrono::milliseconds(0));
 }
 
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {

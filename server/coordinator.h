@@ -71,6 +71,10 @@ struct CoordinatorOptions {
   std::string ops_listen;
   // The ops listener's pages but the probes need an operator credential.
   bool ops_require_operator = false;
+  // The leader epoch every connection of the pool stamps its transactions
+  // with (server/leader/): writes fail once another coordinator has taken a
+  // newer one. 0 = not fenced (a coordinator run without election: tests).
+  int64_t leader_epoch = 0;
 };
 
 class Coordinator {
@@ -84,6 +88,11 @@ class Coordinator {
   // Stops taking new calls, lets in-flight calls finish until the deadline,
   // then cancels the rest.
   void Shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
+  // For a coordinator that no longer leads: stops answering at once (no
+  // grant, lease or commit after this returns has been started by it), then
+  // shuts down without draining. Its last throttler write is refused by the
+  // fence; the new leader restores as after a crash.
+  void Depose();
 
   int port() const { return port_; }
   // The ops listener's port; 0 when it is off.

@@ -7,7 +7,7 @@
 #include "common/grpc_security.h"
 #include "common/secret_box.h"
 #include "common/shutdown.h"
-#include "server/coordinator.h"
+#include "server/leader/coordinator_node.h"
 #include "server/throttle/header_parser.h"
 
 DEFINE_string(listen, "0.0.0.0:50051", "gRPC listen address");
@@ -55,6 +55,11 @@ DEFINE_int32(drain_s, 15, "on SIGTERM, how long in-flight calls may take to fini
 DEFINE_bool(jobs_enabled, true, "run the periodic jobs (daily ESI sequence, snapshots)");
 DEFINE_int32(jobs_initial_delay_s, 60, "from start-up to a job's first run (if it is due)");
 
+DEFINE_int32(
+    election_poll_ms, 500,
+    "a standby tries the leader lock this often: the takeover's delay after a leader dies");
+DEFINE_int32(election_lost_after_ms, 3000,
+             "a leader whose lock session has not answered for this long stops serving at once");
 DEFINE_string(ops_listen, "127.0.0.1:9090",
               "operations HTTP listener: /metrics (Prometheus), /healthz, /readyz and a dashboard "
               "page at /; empty = off");
@@ -90,7 +95,9 @@ int main(int argc, char** argv) {
       {"throttle_external_restriction_cap", "SLUICE_THROTTLE_EXTERNAL_RESTRICTION_CAP"},
       {"drain_s", "SLUICE_DRAIN_S"},
       {"jobs_enabled", "SLUICE_JOBS_ENABLED"},
-      {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"}};
+      {"jobs_initial_delay_s", "SLUICE_JOBS_INITIAL_DELAY_S"},
+      {"election_poll_ms", "SLUICE_ELECTION_POLL_MS"},
+      {"election_lost_after_ms", "SLUICE_ELECTION_LOST_AFTER_MS"}};
   for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env,
                       {"dsn", "auth_token", "token_key", "token_key_previous"});
@@ -125,13 +132,18 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "--bad_body_retry_s must not be negative";
     return 2;
   }
+  if (FLAGS_election_poll_ms <= 0 || FLAGS_election_lost_after_ms <= 0) {
+    LOG(ERROR) << "--election_poll_ms and --election_lost_after_ms must be positive";
+    return 2;
+  }
   if (FLAGS_jobs_initial_delay_s < 0) {
     LOG(ERROR) << "--jobs_initial_delay_s must not be negative";
     return 2;
   }
   sluice::InstallShutdownHandlers();
 
-  sluice::CoordinatorOptions options;
+  sluice::CoordinatorNodeOptions node_options;
+  sluice::CoordinatorOptions& options = node_options.coordinator;
   options.listen = FLAGS_listen;
   options.dsn = FLAGS_dsn;
   options.db_pool_size = FLAGS_db_pool_size;
@@ -178,13 +190,24 @@ int main(int argc, char** argv) {
   options.workflows.killmails.token_box = token_box;
   options.ops_listen = FLAGS_ops_listen;
 
-  sluice::Coordinator coordinator(options);
-  absl::Status started = coordinator.Start();
+  node_options.election.poll_interval = std::chrono::milliseconds(FLAGS_election_poll_ms);
+  node_options.election.lost_after = std::chrono::milliseconds(FLAGS_election_lost_after_ms);
+
+  // Any number of coordinators may run against one database: this one stands
+  // by until it leads (server/leader/coordinator_node.h).
+  sluice::CoordinatorNode node(node_options);
+  absl::Status started = node.Start();
   if (!started.ok()) {
     LOG(ERROR) << "coordinator did not start: " << started;
     return 1;
   }
-  sluice::WaitForShutdown();
-  coordinator.Shutdown(std::chrono::seconds(FLAGS_drain_s));
+  while (!sluice::WaitForShutdown(std::chrono::milliseconds(500))) {
+    if (absl::Status fatal = node.fatal(); !fatal.ok()) {
+      LOG(ERROR) << "coordinator cannot lead: " << fatal;
+      node.Shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+  }
+  node.Shutdown(std::chrono::seconds(FLAGS_drain_s));
   return 0;
 }

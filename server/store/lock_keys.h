@@ -15,6 +15,9 @@ namespace sluice::lock_keys {
 inline constexpr int64_t kMigration = 7314000;
 // 7314001 was sluice_claim()'s lock until claims stopped serialising on one
 // lock (db/migrations/0009_flat_claim.sql); it stays retired, not reused.
+// Held by the leading coordinator for as long as it leads (a session lock on
+// a connection of its own: server/leader/leader_elector.h).
+inline constexpr int64_t kLeader = 7314002;
 // The class (first int4) of every scheduled job's lock; the second int4 is
 // hashtext('sluice.job.' || name).
 inline constexpr int32_t kJobClass = 7314100;

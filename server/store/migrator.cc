@@ -57,6 +57,12 @@ absl::StatusOr<MigrationResult> Migrator::Apply() {
       result.applied.push_back(m.name);
       done.insert(m.version);
     }
+    {
+      pqxx::work w(conn);
+      const int fenced = w.exec1(migrator_sql::kInstallFences)[0].as<int>();
+      w.commit();
+      if (fenced > 0) LOG(INFO) << "leader fence put on " << fenced << " table(s)";
+    }
     result.current_version = done.empty() ? 0 : *done.rbegin();
     return absl::OkStatus();
   });

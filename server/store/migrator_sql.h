@@ -23,6 +23,12 @@ inline constexpr char kAppliedVersions[] = "SELECT version FROM schema_migration
 inline constexpr char kRecordMigration[] =
     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
 
+// After every run: the leader fence (0015_leader.sql) on every table,
+// including those later migrations created. A no-op before 0015.
+inline constexpr char kInstallFences[] = R"sql(
+SELECT CASE WHEN to_regproc('sluice_install_fences') IS NULL THEN 0
+            ELSE sluice_install_fences() END)sql";
+
 }  // namespace sluice::migrator_sql
 
 #endif  // SLUICE_SERVER_STORE_MIGRATOR_SQL_H_

@@ -103,6 +103,9 @@ absl::Status PgPool::StatusFromException(const std::exception& e) {
     if (state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0 || state == "53300") {
       return absl::UnavailableError("database unavailable: " + what);
     }
+    // 0015_leader.sql's fence: another coordinator leads now. Retryable, so
+    // a caller (an agent with a result) tries again and reaches the leader.
+    if (state == "SLF01") return absl::UnavailableError("not the leader: " + what);
     if (state == "40001" || state == "40P01") {
       return absl::AbortedError("transaction conflict (" + state + "), retry: " + what);
     }
@@ -132,13 +135,17 @@ absl::Status PgPool::Run(const std::function<absl::Status(pqxx::connection&)>& f
   return status;
 }
 
-std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout) {
-  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
-  const std::string value = std::to_string(std::max<int64_t>(1, timeout.count()));
+std::string DsnWithParam(const std::string& dsn, const std::string& key, const std::string& value) {
+  if (dsn.find(key + "=") != std::string::npos) return dsn;
   if (dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0) {
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
   }
-  return dsn + (dsn.empty() ? "" : " ") + "connect_timeout=" + value;
+  return dsn + (dsn.empty() ? "" : " ") + key + "=" + value;
+}
+
+std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout) {
+  return DsnWithParam(dsn, "connect_timeout",
+                      std::to_string(std::max<int64_t>(1, timeout.count())));
 }
 
 std::string PgArray(const std::vector<int64_t>& ids) {

@@ -72,6 +72,9 @@ class PgPool {
 // it already has one: an unreachable database must fail a request (or a job
 // lock check) quickly, not hang it for the kernel's TCP timeout.
 std::string DsnWithConnectTimeout(const std::string& dsn, std::chrono::seconds timeout);
+// The DSN with libpq parameter `key` set to `value` (key=value or URI form),
+// unless the DSN sets it already: what the operator wrote wins.
+std::string DsnWithParam(const std::string& dsn, const std::string& key, const std::string& value);
 
 // Formats ids as a PostgreSQL array literal, for `$n::bigint[]` parameters.
 std::string PgArray(const std::vector<int64_t>& ids);

@@ -13,7 +13,9 @@
 //   * the agent <-> coordinator link cut for 8 s (a TCP proxy in between);
 //   * an upstream record with a NUL byte in its name, another with a
 //     megabyte-long name;
-//   * a burst of malformed answers (not JSON) from the upstream.
+//   * a burst of malformed answers (not JSON) from the upstream;
+//   * the leader of three coordinators killed with SIGKILL again and again
+//     (agents know all three; a standby takes over).
 //
 // Each asserts what a user is promised: every entity stored, and stored by
 // exactly one committed transaction (an audit trigger logs every write of a
@@ -26,6 +28,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_security.h"
 #include "sim/simulator.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/support/child_process.h"
@@ -126,9 +130,15 @@ class ChaosTest : public ::testing::Test {
       if (a) a->Kill();
     }
     if (coordinator_) coordinator_->Kill();
+    for (auto& c : others_) {
+      if (c) c->Kill();
+    }
     if (sim_) sim_->Stop();
     if (HasFailure()) {
       if (coordinator_) fprintf(stderr, "--- coordinator log (tail)\n%s\n", Tail(*coordinator_));
+      for (auto& c : others_) {
+        if (c) fprintf(stderr, "--- %s (tail)\n%s\n", c->log_path().c_str(), Tail(*c));
+      }
       for (auto& a : agents_) {
         if (a) fprintf(stderr, "--- %s (tail)\n%s\n", a->log_path().c_str(), Tail(*a));
       }
@@ -154,17 +164,23 @@ class ChaosTest : public ::testing::Test {
 
   // Starts the coordinator process (again) on its port and waits until it
   // answers; `extra` flags for one scenario.
-  void StartCoordinator(std::vector<std::string> extra = {}) {
+  std::vector<std::string> CoordinatorArgs(int port, std::vector<std::string> extra) const {
     std::vector<std::string> args = {SLUICE_COORDINATOR_BINARY,
-                                     absl::StrCat("--listen=127.0.0.1:", coordinator_port_),
+                                     absl::StrCat("--listen=127.0.0.1:", port),
                                      "--dsn=" + dsn_,
                                      "--ops_listen=",
                                      "--jobs_enabled=false",
                                      "--db_pool_size=8",
                                      "--drain_s=1",
-                                     "--throttle_persist_ms=200"};
+                                     "--throttle_persist_ms=200",
+                                     "--election_poll_ms=200"};
     for (auto& f : extra) args.push_back(std::move(f));
-    coordinator_args_ = args;
+    return args;
+  }
+
+  void StartCoordinator(std::vector<std::string> extra = {}) {
+    coordinator_args_ = CoordinatorArgs(coordinator_port_, std::move(extra));
+    const std::vector<std::string>& args = coordinator_args_;
     coordinator_ = std::make_unique<ChildProcess>(args, ChildEnv(), LogPath("coordinator"));
     ASSERT_GT(coordinator_->pid(), 0);
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", coordinator_port_),
@@ -378,6 +394,8 @@ CREATE TRIGGER chaos_audit AFTER INSERT OR UPDATE ON character_static
   std::unique_ptr<ChildProcess> coordinator_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::vector<std::unique_ptr<ChildProcess>> agents_;
+  // The group scenario's other coordinators (coordinator_ is the first).
+  std::vector<std::unique_ptr<ChildProcess>> others_;
   Clock::time_point started_;
   double sync_seconds_ = 0;
   int logs_ = 0;
@@ -517,6 +535,73 @@ TEST_F(ChaosTest, ABurstOfMalformedAnswersCostsNoEntity) {
   printf("chaos: malformed burst: %lld garbled answers, none cost an entity\n",
          static_cast<long long>(garbled));
   EXPECT_GT(garbled, 0);
+}
+
+TEST_F(ChaosTest, TheLeaderOfThreeCoordinatorsKilledAgainAndAgainFailsOverWithoutLoss) {
+  // Three coordinators on one database. Agents (and this test's client) are
+  // given all three addresses; their channels follow whichever leads.
+  const std::vector<int> ports = {coordinator_port_, UnusedLoopbackPort(), UnusedLoopbackPort()};
+  agent_target_.clear();
+  for (int port : ports) {
+    agent_target_ += absl::StrCat(agent_target_.empty() ? "" : ",", "127.0.0.1:", port);
+  }
+  StartCoordinator();  // alone at first, so it leads
+  std::vector<std::vector<std::string>> args = {coordinator_args_};
+  std::vector<ChildProcess*> group = {coordinator_.get()};
+  for (size_t i = 1; i < ports.size(); ++i) {
+    args.push_back(CoordinatorArgs(ports[i], {}));
+    others_.push_back(std::make_unique<ChildProcess>(args[i], ChildEnv(), LogPath("coordinator")));
+    group.push_back(others_.back().get());
+  }
+  auto group_admin = v1::AdminService::NewStub(MakeChannel(ClientOptions{agent_target_}));
+  auto serves = [&] {
+    grpc::ClientContext ctx;
+    PrepareContext(&ctx, ClientOptions{agent_target_}, milliseconds(500));
+    v1::QueueStatusRequest req;
+    v1::QueueStatusResponse res;
+    return group_admin->QueueStatus(&ctx, req, &res).ok();
+  };
+  InstallAudit();
+  StartAgents();
+  StartSync();
+  ASSERT_TRUE(WaitStored(UniverseSize() / 10, seconds(120)));
+
+  // Kill whichever leads (sluice_leader names its pid), time until the group
+  // serves again, start the killed one again as a standby; repeat.
+  std::vector<double> failovers;
+  const int64_t all = UniverseSize();
+  while (failovers.size() < 10 && Stored() < all * 98 / 100) {
+    std::this_thread::sleep_for(milliseconds(1000));
+    const std::string holder = QueryText("SELECT holder FROM sluice_leader");
+    size_t leader = group.size();
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (holder.find(absl::StrCat(" pid ", group[i]->pid(), " ")) != std::string::npos) leader = i;
+    }
+    ASSERT_LT(leader, group.size()) << "no coordinator of the group leads: \"" << holder << "\"";
+    group[leader]->Kill();
+    const auto killed = Clock::now();
+    ASSERT_TRUE(WaitUntil(serves, seconds(30))) << "no coordinator took over within 30 s";
+    failovers.push_back(SecondsSince(killed));
+    auto again = std::make_unique<ChildProcess>(args[leader], ChildEnv(), LogPath("coordinator"));
+    group[leader] = again.get();
+    if (leader == 0) {
+      coordinator_ = std::move(again);
+    } else {
+      others_[leader - 1] = std::move(again);
+    }
+  }
+  WaitSynced(seconds(240));
+  ExpectEverythingStoredOnce(absl::StrCat("leader killed ", failovers.size(), " times"));
+  std::vector<double> sorted = failovers;
+  std::sort(sorted.begin(), sorted.end());
+  ASSERT_FALSE(sorted.empty());
+  printf(
+      "chaos: leader killed %zu times: failover (kill to the group serving) median %.2f s, "
+      "max %.2f s; epoch now %s\n",
+      sorted.size(), sorted[sorted.size() / 2], sorted.back(),
+      QueryText("SELECT epoch::text FROM sluice_leader").c_str());
+  EXPECT_GE(failovers.size(), 5u) << "the sync ended before the leader was killed enough";
+  EXPECT_LT(sorted[sorted.size() / 2], 5.0);
 }
 
 }  // namespace
