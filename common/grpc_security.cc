@@ -14,8 +14,6 @@
 #include "absl/strings/strip.h"
 #include "common/coordinator_target.h"
 
-#include "common/coordinator_target.h"
-
 namespace sluice {
 namespace {
 
