@@ -23,6 +23,11 @@ constexpr Duration kSweepInterval = std::chrono::milliseconds(250);
 constexpr size_t kSweepChecks = 2000;
 // Budgets listed for a BudgetQuery match at most.
 constexpr size_t kMaxMatched = 100;
+// Every write-ahead allowance is at least this share of its budget's limit
+// (when the budget has the room): what a takeover charges a quiet budget
+// beyond one call, and what a busy one may grant at once beyond its last
+// interval's demand before its next row.
+constexpr double kAllowanceShare = 0.05;
 
 bool IsSuccess(int status) { return status >= 200 && status < 400; }
 // ESI counts 4xx/5xx against the error limit; a transport failure may have
@@ -331,19 +336,24 @@ int64_t Throttler::ProbeAllowance(const Budget& b) const {
 }
 
 int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
-  // Enough for what the budget was asked in the last interval, over a few
-  // intervals (so a write that is slow, or one that fails once, does not
-  // stall a busy budget), but never more than it can have room for by then:
-  // this is what a takeover charges. At least one call's worst cost, so a
-  // quiet budget's next call never waits for a write.
+  // Enough for what the budget was asked since its last row, over a few
+  // intervals or twice the time that row took to come round (a write slowed
+  // by a busy machine or a failing one does not stall a busy budget), but
+  // never more than the budget can have room for by then: this is what a
+  // takeover charges. At least one call's worst cost, so a quiet budget's
+  // next call never waits for a write, and a small share of the budget, so
+  // a sudden rise in demand is not held to the last interval's.
   const CallCost cost = CostFor(b->kind());
-  const Duration horizon = write_ahead_interval_ * std::max(1, options_.write_ahead_intervals);
   const Duration since = std::max(now - b->allowance().last_taken(), write_ahead_interval_);
+  const Duration horizon =
+      std::max(write_ahead_interval_ * std::max(1, options_.write_ahead_intervals), 2 * since);
   const double demand =
       static_cast<double>(b->allowance().wanted()) * Seconds(horizon) / Seconds(since);
+  const int64_t share =
+      static_cast<int64_t>(std::ceil(static_cast<double>(b->limit()) * kAllowanceShare));
   const int64_t room = b->window()->RoomAt(now + horizon) - b->in_flight_calls() * cost.admission;
-  return std::max<int64_t>(std::max<int64_t>(1, cost.reserve),
-                           std::min<int64_t>(static_cast<int64_t>(std::ceil(demand)), room));
+  const int64_t wanted = std::max(static_cast<int64_t>(std::ceil(demand)), share);
+  return std::max<int64_t>(std::max<int64_t>(1, cost.reserve), std::min<int64_t>(wanted, room));
 }
 
 int64_t Throttler::GrantableLocked(const std::vector<LeaseUse>& uses, int64_t want, TimePoint now,
