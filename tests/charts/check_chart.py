@@ -460,8 +460,9 @@ def scenario_defaults(chart, t):
     pod = cs["template"]["spec"]
     c = container(coord)
     env = env_of(c)
-    t(cs["replicas"] == 1, "coordinator replicas default 1")
-    t(cs.get("strategy", {}).get("type") == "Recreate", "coordinator strategy Recreate")
+    t(cs["replicas"] == 2, "coordinator replicas default 2 (a leader and a standby)")
+    t(cs.get("strategy") == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+      "coordinator rollout starts a standby before stopping a pod, got %r" % cs.get("strategy"))
     t(c["command"] == ["sluice-coordinator"], "coordinator command")
     t(c["image"] == "sluice:%s" % chart.meta["appVersion"], "image defaults to repository:appVersion")
     t(c["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"},
@@ -483,8 +484,8 @@ def scenario_defaults(chart, t):
     t(pod["terminationGracePeriodSeconds"] > int(env["SLUICE_DRAIN_S"]["value"]),
       "terminationGracePeriodSeconds > SLUICE_DRAIN_S")
     t("SLUICE_TLS_CERT" not in env, "no TLS env without tls.enabled")
-    t(c["readinessProbe"].get("grpc") == {"port": 50051, "service": "sluice.v1.AgentService"},
-      "readiness: grpc probe on sluice.v1.AgentService, got %r" % c["readinessProbe"])
+    t(c["readinessProbe"].get("grpc") == {"port": 50051, "service": ""},
+      "readiness: grpc probe on \"\" (standbys are ready), got %r" % c["readinessProbe"])
     t(c["startupProbe"].get("grpc") == {"port": 50051, "service": ""}, "startup: grpc probe")
     t(c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 120,
       "startup probe allows >= 2 minutes for start-up migrations")
@@ -568,7 +569,12 @@ def scenario_defaults(chart, t):
     # PDB.
     t(pdb["apiVersion"] == "policy/v1" and pdb["spec"]["minAvailable"] == 1
       and pdb["spec"]["selector"]["matchLabels"] == alabels, "agent PDB minAvailable 1")
-    t(not find(objs, "PodDisruptionBudget", component="coordinator"), "no coordinator PDB")
+    cpdb = one(objs, "PodDisruptionBudget", name=full + "-coordinator")
+    t(cpdb["spec"]["minAvailable"] == 1 and cpdb["spec"]["selector"]["matchLabels"] == cs["selector"]["matchLabels"],
+      "coordinator PDB minAvailable 1")
+    svc = one(objs, "Service", component="coordinator")
+    t(svc["spec"].get("clusterIP") == "None" and svc["spec"]["type"] == "ClusterIP",
+      "coordinator Service is headless: its name lists every coordinator")
 
     # NOTES.
     t("grpcurl -plaintext localhost:50051 grpc.health.v1.Health/Check" in notes, "NOTES: grpcurl health check")
@@ -698,9 +704,21 @@ def scenario_variants(chart, t):
     objs = manifests(render(chart, v)[0])
     generic_checks(objs, t)
     t(not find(objs, "Job"), "migrations.job.enabled=false: no Job")
-    t(not find(objs, "PodDisruptionBudget"), "one agent: no PDB")
+    t(not find(objs, "PodDisruptionBudget", component="agent"), "one agent: no agent PDB")
     t(env_of(container(one(objs, "Deployment", component="coordinator")))["SLUICE_MIGRATE"]["value"] == "true",
       "coordinator migrates at start-up")
+
+    # One coordinator: no coordinator PDB, and NOTES says what that costs. A
+    # Service that is not headless keeps its cluster IP.
+    objs, notes = render(chart, REQUIRED, sets={"coordinator.replicaCount": 1,
+                                                 "coordinator.service.headless": False})
+    objs = manifests(objs)
+    generic_checks(objs, t)
+    t(not find(objs, "PodDisruptionBudget", component="coordinator"), "one coordinator: no coordinator PDB")
+    t("WARNING: coordinator.replicaCount is 1" in notes, "NOTES warns that one coordinator has no standby")
+    t("clusterIP" not in one(objs, "Service", component="coordinator")["spec"], "headless=false: a cluster IP")
+    expect_fail(chart, t, REQUIRED, ["headless needs coordinator.service.type ClusterIP"],
+                "a headless NodePort Service", sets={"coordinator.service.type": "NodePort"})
 
     # --set values arrive as int64, not float64.
     objs = manifests(render(chart, REQUIRED, sets={"agent.replicaCount": 5, "coordinator.port": 6000,
@@ -714,7 +732,7 @@ def scenario_variants(chart, t):
     t(c["readinessProbe"]["grpc"]["port"] == 6000 and env_of(c)["SLUICE_LISTEN"]["value"] == "0.0.0.0:6000",
       "port follows coordinator.port")
     t(env_of(c)["SLUICE_MIGRATE"]["value"] == "false", "SLUICE_MIGRATE false")
-    t(one(objs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1, "PDB with 5 agents")
+    t(one(objs, "PodDisruptionBudget", component="agent")["spec"]["minAvailable"] == 1, "PDB with 5 agents")
 
     # Overrides: spreading, affinity, scheduling, env, pull secrets, image.
     v = merge(REQUIRED, {
@@ -755,7 +773,8 @@ def scenario_variants(chart, t):
     t(env_of(c)["SLUICE_FRESH_FOR_S"]["value"] == "7200", "coordinator extraEnv")
     t(env_of(c)["SLUICE_LISTEN"]["value"] == "[::]:50051", "coordinator.listenHost")
     t(c["livenessProbe"].get("grpc") == {"port": 50051, "service": ""}, "livenessProbe.type=grpc checks \"\"")
-    t("WARNING: coordinator.replicaCount is 2" in notes, "NOTES warns about several coordinators")
+    t("2 coordinators: one leads, the others stand by" in notes, "NOTES: how several coordinators work")
+    t("WARNING: coordinator.replicaCount" not in notes, "no warning with a standby")
     t(one(objs, "Service")["metadata"]["annotations"] == {"example.org/s": "x"}, "Service annotations")
     jpod = one(objs, "Job")["spec"]["template"]["spec"]
     t(jpod["serviceAccountName"] == "migrator" and jpod["nodeSelector"] == {"pool": "core"}, "Job overrides")
@@ -764,7 +783,7 @@ def scenario_variants(chart, t):
     v = copy.deepcopy(REQUIRED)
     v["agent"] = {"enabled": False}
     objs = manifests(render(chart, v)[0])
-    t(not find(objs, "Deployment", component="agent") and not find(objs, "PodDisruptionBudget"),
+    t(not find(objs, "Deployment", component="agent") and not find(objs, "PodDisruptionBudget", component="agent"),
       "agent.enabled=false: no agents")
     # Auth off: no token anywhere.
     v = copy.deepcopy(REQUIRED)
