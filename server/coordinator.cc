@@ -105,8 +105,10 @@ absl::Status Coordinator::Start() {
   health_thread_ = std::thread([this] { HealthLoop(); });
   if (!options_.ops_listen.empty()) {
     ops_ = std::make_unique<OpsHttpServer>([this] {
-      return CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(), pool_.get(),
-                                options_.clock);
+      OpsSnapshot s = CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(),
+                                         pool_.get(), options_.clock);
+      s.leader_epoch = options_.leader_epoch;
+      return s;
     });
     if (options_.ops_require_operator) {
       ops_->RequireAuthorization(

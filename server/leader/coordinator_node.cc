@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "db/migrations.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
@@ -38,6 +39,38 @@ CoordinatorNode::CoordinatorNode(CoordinatorNodeOptions options) : options_(std:
 
 CoordinatorNode::~CoordinatorNode() { Shutdown(std::chrono::milliseconds(0)); }
 
+absl::Status CoordinatorNode::StartStandbyOps() {
+  const CoordinatorOptions& c = options_.coordinator;
+  if (c.ops_listen.empty()) return absl::OkStatus();
+  standby_ops_ = std::make_unique<OpsHttpServer>([] {
+    OpsSnapshot s;
+    s.taken_at = SystemClock::Get()->Now();
+    s.leading = false;
+    return s;
+  });
+  if (c.ops_require_operator) {
+    auto authorizer = Authorizer::FromConfig(c.auth_token, c.auth_file);
+    if (!authorizer.ok()) return authorizer.status();
+    ops_authorizer_ = std::move(*authorizer);
+    standby_ops_->RequireAuthorization(
+        [this](const std::string& header) { return ops_authorizer_->IsOperator(header); });
+  }
+  absl::StatusOr<int> bound = standby_ops_->Start(c.ops_listen);
+  if (!bound.ok()) {
+    standby_ops_.reset();
+    return bound.status();
+  }
+  ops_port_ = *bound;
+  return absl::OkStatus();
+}
+
+void CoordinatorNode::StopStandby() {
+  if (standby_) standby_->Stop();
+  standby_.reset();
+  if (standby_ops_) standby_ops_->Stop();
+  standby_ops_.reset();
+}
+
 absl::Status CoordinatorNode::StartStandby() {
   const std::string listen =
       port_ == 0 ? options_.coordinator.listen : absl::StrCat(host_, ":", port_.load());
@@ -49,6 +82,10 @@ absl::Status CoordinatorNode::StartStandby() {
     return port.status();
   }
   port_ = *port;
+  if (absl::Status ops = StartStandbyOps(); !ops.ok()) {
+    StopStandby();
+    return ops;
+  }
   return absl::OkStatus();
 }
 
@@ -87,8 +124,7 @@ void CoordinatorNode::Run() {
     }
   }
   elector_->Resign();
-  if (standby_) standby_->Stop();
-  standby_.reset();
+  StopStandby();
 }
 
 absl::Status CoordinatorNode::Migrate() {
@@ -112,9 +148,8 @@ absl::Status CoordinatorNode::Lead() {
   }
   absl::StatusOr<int64_t> epoch = elector_->TakeEpoch();
   if (!epoch.ok()) return epoch.status();
-  // The coordinator binds the same port; the standby server must let go first.
-  standby_->Stop();
-  standby_.reset();
+  // The coordinator binds the same ports; the standby must let go first.
+  StopStandby();
   CoordinatorOptions options = options_.coordinator;
   options.leader_epoch = *epoch;
   options.migrate_on_start = false;
@@ -124,6 +159,7 @@ absl::Status CoordinatorNode::Lead() {
     coordinator_.reset();
     return s;
   }
+  ops_port_ = coordinator_->ops_port();
   elector_->StartWatch();
   ++terms_;
   leading_ = true;

@@ -3,8 +3,10 @@
 // its leader epoch, and steps down when it stops leading.
 //
 //   standby   StandbyServer on the gRPC port (health "" SERVING, Sluice
-//             services NOT_SERVING, their methods UNAVAILABLE); LeaderElector
-//             tries the leader lock every poll_interval.
+//             services NOT_SERVING, their methods UNAVAILABLE) and, on the ops
+//             port, /healthz, /readyz (200: a standby is ready) and /metrics
+//             with sluice_leader 0; LeaderElector tries the leader lock every
+//             poll_interval.
 //   takeover  lock held: apply migrations (if enabled) on a connection of
 //             its own, take a new epoch (which waits for, or ends, the
 //             earlier leader's transactions), stop the standby server, start
@@ -36,6 +38,7 @@
 #include "server/coordinator.h"
 #include "server/leader/leader_elector.h"
 #include "server/leader/standby_server.h"
+#include "server/ops/ops_http_server.h"
 
 namespace sluice {
 
@@ -56,6 +59,8 @@ class CoordinatorNode {
   void Shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
   int port() const { return port_; }
+  // The ops listener's port (the standby's or the leader's); 0 when off.
+  int ops_port() const { return ops_port_; }
   bool leading() const { return leading_.load(); }
   int64_t epoch() const { return elector_ ? elector_->epoch() : 0; }
   // True once leading, false at the timeout.
@@ -75,14 +80,19 @@ class CoordinatorNode {
   // the term ended by Shutdown.
   absl::Status Lead();
   absl::Status StartStandby();
+  absl::Status StartStandbyOps();
+  void StopStandby();
   absl::Status Migrate();
 
   CoordinatorNodeOptions options_;
   std::string host_;  // the listen address without its port
   std::unique_ptr<LeaderElector> elector_;
   std::unique_ptr<StandbyServer> standby_;
+  std::unique_ptr<Authorizer> ops_authorizer_;  // the standby ops listener's gate, if any
+  std::unique_ptr<OpsHttpServer> standby_ops_;
   std::unique_ptr<Coordinator> coordinator_;
   std::atomic<int> port_{0};
+  std::atomic<int> ops_port_{0};
   std::atomic<bool> leading_{false};
   std::atomic<int64_t> terms_{0};
   std::atomic<bool> stopping_{false};

@@ -106,6 +106,10 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
 
 std::string RenderPrometheus(const OpsSnapshot& s) {
   PromWriter w;
+  w.Family("sluice_leader", "gauge", "1 on the coordinator that leads its group, 0 on a standby.");
+  w.Sample("sluice_leader", {}, s.leading ? 1 : 0);
+  w.Family("sluice_leader_epoch", "gauge", "The leading coordinator's epoch (0 on a standby).");
+  w.Sample("sluice_leader_epoch", {}, s.leader_epoch);
   w.Family("sluice_database_up", "gauge", "1 if the coordinator's last look at PostgreSQL worked.");
   w.Sample("sluice_database_up", {}, s.database_ok ? 1 : 0);
 
@@ -181,6 +185,8 @@ std::string RenderPrometheus(const OpsSnapshot& s) {
 nlohmann::json RenderJson(const OpsSnapshot& s) {
   nlohmann::json j;
   j["taken_at"] = FormatRfc3339(s.taken_at);
+  j["role"] = s.leading ? "leader" : "standby";
+  j["leader_epoch"] = s.leader_epoch;
   j["database_ok"] = s.database_ok;
   if (!s.database_ok) j["database_error"] = s.database_error;
   j["queue"] = nlohmann::json::array();

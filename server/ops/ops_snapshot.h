@@ -40,6 +40,10 @@ struct JobGauge {
 
 struct OpsSnapshot {
   TimePoint taken_at;
+  // This coordinator's part in its group (server/leader/): a standby's
+  // snapshot holds nothing else.
+  bool leading = true;
+  int64_t leader_epoch = 0;  // 0: not elected (in-process tests)
   bool database_ok = true;
   std::string database_error;
   std::vector<KindStats> queue;

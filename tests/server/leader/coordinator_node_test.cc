@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <functional>
@@ -29,9 +30,10 @@ using std::chrono::seconds;
 
 class CoordinatorNodeTest : public ::testing::Test {
  protected:
-  std::unique_ptr<CoordinatorNode> StartNode() {
+  std::unique_ptr<CoordinatorNode> StartNode(const std::string& ops_listen = "") {
     CoordinatorNodeOptions options;
     options.coordinator.listen = "127.0.0.1:0";
+    options.coordinator.ops_listen = ops_listen;
     options.coordinator.dsn = db_.dsn();
     options.coordinator.db_pool_size = 4;
     options.coordinator.scheduler.enabled = false;
@@ -106,6 +108,32 @@ TEST_F(CoordinatorNodeTest, TwoStartedTogetherOneLeadsAndTheOtherStandsBy) {
                                                         grpc::InsecureChannelCredentials()));
   EXPECT_EQ(direct.error_code(), grpc::StatusCode::UNAVAILABLE) << direct.error_message();
   EXPECT_NE(direct.error_message().find("standby"), std::string::npos) << direct.error_message();
+}
+
+TEST_F(CoordinatorNodeTest, AStandbysOpsListenerSaysItIsReadyAndNotTheLeader) {
+  // Both on port 0: the standby's ops listener is its own until it leads.
+  auto a = StartNode("127.0.0.1:0");
+  ASSERT_TRUE(a->WaitLeading(seconds(20)));
+  auto b = StartNode("127.0.0.1:0");
+  ASSERT_GT(b->ops_port(), 0);
+  auto get = [](int port, const std::string& path) {
+    httplib::Client http("127.0.0.1", port);
+    auto res = http.Get(path.c_str());
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(-1, std::string());
+  };
+  EXPECT_EQ(get(b->ops_port(), "/healthz").first, 200);
+  EXPECT_EQ(get(b->ops_port(), "/readyz").first, 200) << "a standby is ready to take over";
+  auto standby = get(b->ops_port(), "/metrics");
+  EXPECT_NE(standby.second.find("\nsluice_leader 0\n"), std::string::npos) << standby.second;
+  auto leader = get(a->ops_port(), "/metrics");
+  EXPECT_NE(leader.second.find("\nsluice_leader 1\n"), std::string::npos) << leader.second;
+  EXPECT_NE(leader.second.find(absl::StrCat("\nsluice_leader_epoch ", a->epoch(), "\n")),
+            std::string::npos);
+
+  a->Shutdown(milliseconds(0));
+  ASSERT_TRUE(b->WaitLeading(seconds(5)));
+  auto after = get(b->ops_port(), "/metrics");
+  EXPECT_NE(after.second.find("\nsluice_leader 1\n"), std::string::npos) << after.second;
 }
 
 TEST_F(CoordinatorNodeTest, AChannelToEveryCoordinatorReachesTheLeaderAndFollowsATakeover) {
