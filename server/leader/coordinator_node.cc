@@ -35,6 +35,12 @@ CoordinatorNode::CoordinatorNode(CoordinatorNodeOptions options) : options_(std:
   host_ = colon == std::string::npos ? listen : listen.substr(0, colon);
   if (options_.election.dsn.empty()) options_.election.dsn = options_.coordinator.dsn;
   if (options_.election.holder.empty()) options_.election.holder = DefaultHolder(listen);
+  // A deposed leader stops granting within lost_after of its last good check
+  // (sooner if a check fails); a takeover's restore must count its grants for
+  // that long, and a little more for the stop itself.
+  options_.coordinator.throttle.takeover_grant_grace =
+      std::max<Duration>(options_.coordinator.throttle.takeover_grant_grace,
+                         options_.election.lost_after + std::chrono::seconds(2));
 }
 
 CoordinatorNode::~CoordinatorNode() { Shutdown(std::chrono::milliseconds(0)); }
