@@ -148,8 +148,19 @@ int CmdThrottle(Context& ctx) {
     }
     nlohmann::json budgets = nlohmann::json::array();
     for (const auto& b : resp.budgets()) budgets.push_back(BudgetJson(b, now));
-    PrintJson(
-        {{"families", families}, {"budgets", budgets}, {"total_budgets", resp.total_budgets()}});
+    nlohmann::json callers = nlohmann::json::array();
+    for (const auto& c : resp.callers()) {
+      callers.push_back({{"name", c.name()},
+                         {"next_permitted", c.next_permitted()},
+                         {"acquire_granted", c.acquire_granted()},
+                         {"acquire_refused", c.acquire_refused()},
+                         {"reports", c.reports()},
+                         {"denied", c.denied()}});
+    }
+    PrintJson({{"families", families},
+               {"budgets", budgets},
+               {"total_budgets", resp.total_budgets()},
+               {"callers", callers}});
     return 0;
   }
   if (ctx.args.empty()) {
@@ -171,6 +182,18 @@ int CmdThrottle(Context& ctx) {
                   worst.c_str());
     }
     if (resp.families().empty()) std::printf("(no budgets yet: nothing has been called)\n");
+    if (!resp.callers().empty()) {
+      // Per credential (teams): the decisions each asked for.
+      std::printf("\n%-32s %14s %9s %9s %8s %7s\n", "CALLER", "NEXT PERMITTED", "GRANTED",
+                  "REFUSED", "REPORTS", "DENIED");
+      for (const auto& c : resp.callers()) {
+        std::printf("%-32s %14lld %9lld %9lld %8lld %7lld\n", c.name().c_str(),
+                    static_cast<long long>(c.next_permitted()),
+                    static_cast<long long>(c.acquire_granted()),
+                    static_cast<long long>(c.acquire_refused()),
+                    static_cast<long long>(c.reports()), static_cast<long long>(c.denied()));
+      }
+    }
     std::printf(
         "%lld budgets; `sluicectl throttle MATCH` lists the budgets of one family, "
         "character (char:ID) or address (ip:ADDR)\n",

@@ -5,10 +5,12 @@
 // role and the method) and admitted to its own (whatever the empty request
 // then earns); an unknown or missing credential is UNAUTHENTICATED; health
 // stays open; the limited team is refused another upstream's routes and
-// ListBudgets counts each team's decisions under its name.
+// ListBudgets counts each team's decisions under its name. An ops listener
+// that requires the operator wants its bearer token everywhere but the probes.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -38,7 +40,9 @@ const Holder kHolders[] = {{"fleet-agents", Role::kAgent, "agent-token-1"},
 
 class AuthorizationTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Start(/*ops_require_operator=*/false); }
+
+  void Start(bool ops_require_operator) {
     auth_file_ = absl::StrCat(::testing::TempDir(), "sluice-auth-", getpid(), ".txt");
     std::ofstream out(auth_file_);
     out << "# test credentials\n";
@@ -53,6 +57,10 @@ class AuthorizationTest : public ::testing::Test {
     o.db_pool_size = 4;
     o.scheduler.enabled = false;
     o.auth_file = auth_file_;
+    if (ops_require_operator) {
+      o.ops_listen = "127.0.0.1:0";
+      o.ops_require_operator = true;
+    }
     coordinator_ = std::make_unique<Coordinator>(o);
     absl::Status started = coordinator_->Start();
     ASSERT_TRUE(started.ok()) << started;
@@ -185,6 +193,32 @@ TEST_F(AuthorizationTest, ATeamLimitedToEsiIsRefusedPoeAndItsDecisionsAreCounted
   ASSERT_EQ(usage.count("market-team"), 1u);
   EXPECT_EQ(usage["market-team"].next_permitted(), 2);
   EXPECT_EQ(usage.count("alice"), 0u) << "ListBudgets itself is not a decision";
+}
+
+class OpsAuthorizationTest : public AuthorizationTest {
+ protected:
+  void SetUp() override { Start(/*ops_require_operator=*/true); }
+
+  int Get(const std::string& path, const std::string& token) {
+    httplib::Client http("127.0.0.1", coordinator_->ops_port());
+    http.set_read_timeout(10, 0);
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto res = http.Get(path.c_str(), headers);
+    return res ? res->status : 0;
+  }
+};
+
+TEST_F(OpsAuthorizationTest, OnlyAnOperatorSeesThePagesButTheProbesAreOpen) {
+  ASSERT_GT(coordinator_->ops_port(), 0);
+  for (const char* path : {"/metrics", "/api/ops", "/"}) {
+    EXPECT_EQ(Get(path, ""), 401) << path;
+    EXPECT_EQ(Get(path, "agent-token-1"), 401) << path;
+    EXPECT_EQ(Get(path, "team-token-1"), 401) << path;
+    EXPECT_EQ(Get(path, "operator-token-1"), 200) << path;
+  }
+  EXPECT_EQ(Get("/healthz", ""), 200);
+  EXPECT_EQ(Get("/readyz", ""), 200);
 }
 
 }  // namespace
