@@ -11,11 +11,11 @@ namespace sluice::cli {
 
 void Prepare(const Context& ctx, grpc::ClientContext* call, int timeout_ms) {
   std::chrono::milliseconds timeout(timeout_ms);
-  if (ctx.wait.count() > 0) {
-    call->set_wait_for_ready(true);
-    timeout = std::max<std::chrono::milliseconds>(timeout, ctx.wait);
-  }
+  if (ctx.wait.count() > 0) timeout = std::max<std::chrono::milliseconds>(timeout, ctx.wait);
   PrepareContext(call, ctx.options, timeout);
+  // --wait_s=0: fail at once when no coordinator answers (PrepareContext's
+  // default is to wait for a leader until the deadline).
+  call->set_wait_for_ready(ctx.wait.count() > 0);
 }
 
 bool Transient(const grpc::Status& status) {

@@ -97,6 +97,10 @@ absl::Status Coordinator::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
+  // The database answered during Start: serving from the first call (clients
+  // that health-check would otherwise find the services unknown until the
+  // health loop's first round).
+  SetHealth(true);
   LOG(INFO) << "coordinator serving on port " << port_
             << (authorizer_->enabled()
                     ? " (" + std::to_string(authorizer_->credentials().size()) + " credential(s))"
@@ -152,17 +156,19 @@ void Coordinator::HealthLoop() {
       }
       last = serving;
     }
-    if (!stopping_) {
-      auto* health = server_->GetHealthCheckService();
-      health->SetServingStatus(serving);
-      for (const std::string& service : SluiceHealthServices()) {
-        health->SetServingStatus(service, serving);
-      }
-    }
+    if (!stopping_) SetHealth(serving);
     auto until = std::chrono::steady_clock::now() + options_.health_interval;
     while (!stopping_ && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+  }
+}
+
+void Coordinator::SetHealth(bool serving) {
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  for (const std::string& service : SluiceHealthServices()) {
+    health->SetServingStatus(service, serving);
   }
 }
 

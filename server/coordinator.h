@@ -105,6 +105,8 @@ class Coordinator {
 
  private:
   void HealthLoop();
+  // The overall health and every Sluice service's.
+  void SetHealth(bool serving);
 
   CoordinatorOptions options_;
   TaskKindRegistry kinds_;

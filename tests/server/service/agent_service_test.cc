@@ -162,8 +162,11 @@ TEST_F(AgentServiceTest, DatabaseOutageIsUnavailableAndRecovers) {
 }
 
 TEST_F(AgentServiceTest, HealthFollowsTheDatabase) {
-  auto health = grpc::health::v1::Health::NewStub(channel_);
-  // Real gRPC health protocol, as Kubernetes probes and grpcurl use it.
+  // Real gRPC health protocol, as Kubernetes probes and grpcurl use it: on a
+  // plain channel to this coordinator. (Sluice's own channels health-check
+  // their addresses and send nothing to one that is NOT_SERVING.)
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(client_.target, grpc::InsecureChannelCredentials()));
   auto check = [&] {
     grpc::health::v1::HealthCheckRequest req;
     req.set_service("sluice.v1.AgentService");
