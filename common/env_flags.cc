@@ -6,10 +6,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+
+DEFINE_bool(helpenv, false,
+            "print each flag that the environment can set and its variable (FLAG VARIABLE, one "
+            "per line), then exit; scripts/flag_tables.py reads it for the README");
 
 namespace sluice {
 namespace {
@@ -84,6 +89,10 @@ void InitProcess(int* argc, char*** argv, const char* usage,
   // the original order to find them.
   std::vector<char*> original(*argv, *argv + *argc);
   gflags::ParseCommandLineFlags(argc, argv, true);
+  if (FLAGS_helpenv) {
+    for (const auto& [flag, variable] : env) std::cout << flag << " " << variable << "\n";
+    std::exit(0);
+  }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging((*argv)[0]);
   for (const std::string& secret : secrets) {
