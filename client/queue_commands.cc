@@ -54,10 +54,20 @@ int CmdEnqueue(Context& ctx) {
   if (ctx.json) {
     PrintJson({{"kind", req.kind()},
                {"enqueued", resp.enqueued()},
-               {"already_queued", resp.already_queued()}});
+               {"already_queued", resp.already_queued()},
+               {"waiting_for_expires", resp.waiting_for_expires()},
+               {"answered_from_database", resp.answered_from_database()}});
   } else {
     std::cout << "queued " << resp.enqueued() << " new " << req.kind() << " task(s), "
-              << resp.already_queued() << " already queued" << std::endl;
+              << resp.already_queued() << " already queued";
+    if (resp.waiting_for_expires() > 0) {
+      std::cout << ", " << resp.waiting_for_expires() << " waiting for their Expires";
+    }
+    if (resp.answered_from_database() > 0) {
+      std::cout << ", " << resp.answered_from_database()
+                << " fresh (answered from the database until their Expires)";
+    }
+    std::cout << std::endl;
   }
   return 0;
 }

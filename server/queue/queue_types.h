@@ -113,6 +113,12 @@ struct FailureOutcome {
 struct EnqueueOutcome {
   int enqueued = 0;
   int already_queued = 0;
+  // Of `enqueued`, tasks queued waiting until their entity's stored Expires
+  // (never fetched before it).
+  int waiting_for_expires = 0;
+  // Ids not queued because their stored Expires is still ahead: a `user`
+  // request answered from the database (its access still counted).
+  int answered_from_database = 0;
 };
 
 struct KindStats {

@@ -332,6 +332,7 @@ absl::StatusOr<EnqueueOutcome> TaskQueue::EnqueueAllKnown(const std::string& kin
     if (!r.ok()) return r.status();
     total.enqueued += r->enqueued;
     total.already_queued += r->already_queued;
+    total.waiting_for_expires += r->waiting_for_expires;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

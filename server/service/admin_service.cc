@@ -16,6 +16,8 @@ grpc::Status AdminServiceImpl::Enqueue(grpc::ServerContext* ctx, const v1::Enque
   if (!out.ok()) return ToGrpcStatus(out.status());
   resp->set_enqueued(out->enqueued);
   resp->set_already_queued(out->already_queued);
+  resp->set_waiting_for_expires(out->waiting_for_expires);
+  resp->set_answered_from_database(out->answered_from_database);
   return grpc::Status::OK;
 }
 

@@ -75,6 +75,14 @@ std::optional<ReadyTask> ReadyRow(const pqxx::row& row, int at) {
                    TimePoint(std::chrono::microseconds(row[at + 4].as<int64_t>()))};
 }
 
+// For a row InsertTasks just queued waiting for its entity's Expires, when
+// it becomes due; nullopt for any other row.
+std::optional<TimePoint> WaitingForExpires(const pqxx::row& row) {
+  if (!row[0].as<bool>() || row[queue_sql::kInsertedDueColumn].is_null()) return std::nullopt;
+  if (row[6].as<int>() != StateValue(TaskState::kWaiting)) return std::nullopt;
+  return TimePoint(std::chrono::microseconds(row[queue_sql::kInsertedDueColumn].as<int64_t>()));
+}
+
 }  // namespace
 
 absl::Status PgQueueStore::ReloadReadyIndex() {
@@ -367,8 +375,12 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
       }
       queued -= static_cast<int>(dropped.size());
       for (const auto& row : res) {
-        auto t = ReadyRow(row, 1);
-        if (t && dropped.count(t->task_id) == 0) ready->push_back(std::move(*t));
+        if (dropped.count(row[1].as<int64_t>()) != 0) continue;
+        if (auto t = ReadyRow(row, 1)) {
+          ready->push_back(std::move(*t));
+        } else if (auto at = WaitingForExpires(row)) {
+          due->emplace_back(d.kind, *at);
+        }
       }
     }
     plan.CreditQueued(g, queued);
@@ -487,6 +499,13 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
   if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
   EnqueueOutcome outcome;
   std::vector<ReadyTask> ready;  // for the ready index, once committed
+  std::vector<TimePoint> due;    // rows queued waiting for their Expires
+  // A user's request for an entity whose stored Expires is still ahead is
+  // answered from the database (its access counted all the same); anything
+  // else waits for the Expires (queue_sql::WhenFresh).
+  const queue_sql::WhenFresh when_fresh = count_access ? queue_sql::WhenFresh::kAnswerFromDatabase
+                                                       : queue_sql::WhenFresh::kWaitForExpires;
+  const int distinct = static_cast<int>(std::set<int64_t>(ids.begin(), ids.end()).size());
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     outcome = EnqueueOutcome{};
     pqxx::work w(conn);
@@ -494,23 +513,32 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
     const bool counting = count_access && !kind->entity_table.empty();
     if (counting) w.exec_params(queue_sql::CountAccess(*kind), arr);
     const std::string ts = FormatRfc3339(now);
-    auto res =
-        w.exec_params(queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting),
-                      kind_name, arr, priority, ts, true, ts, counting ? 1 : 0);
+    auto res = w.exec_params(
+        queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting, when_fresh),
+        kind_name, arr, priority, ts, true, ts, counting ? 1 : 0);
     ready.clear();
+    due.clear();
     for (const auto& row : res) {
       if (row[0].as<bool>()) {
         ++outcome.enqueued;
       } else {
         ++outcome.already_queued;
       }
-      if (auto t = ReadyRow(row, 1)) ready.push_back(std::move(*t));
+      if (auto t = ReadyRow(row, 1)) {
+        ready.push_back(std::move(*t));
+      } else if (auto at = WaitingForExpires(row)) {
+        ++outcome.waiting_for_expires;
+        due.push_back(*at);
+      }
     }
+    // An enqueue is forced, so only the freshness rule leaves ids out.
+    outcome.answered_from_database = distinct - static_cast<int>(res.size());
     w.commit();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   for (const ReadyTask& t : ready) ready_.Upsert(t);
+  for (TimePoint at : due) due_.Lower(kind_name, at);
   return outcome;
 }
 

@@ -240,13 +240,33 @@ enum class OnQueued {
   kLeave,
 };
 
+// How InsertTasks treats an id whose stored Expires is still in the future.
+// ESI: "Circumventing the ESI caching can get you banned"; a resource is
+// never fetched again before its Expires, whatever the priority. This is the
+// one place the rule is decided: every task is queued through InsertTasks.
+enum class WhenFresh {
+  // Queued waiting (state kWaiting) with available_at = the stored Expires,
+  // so no claim sees it before then (the promotion makes it ready).
+  kWaitForExpires,
+  // Not queued at all: the database already holds the upstream's current
+  // answer (a `user` request, whose access the caller counts anyway).
+  kAnswerFromDatabase,
+};
+
+// The column InsertTasks adds after ReadyColumns: when a row queued waiting
+// for its Expires becomes due, in microseconds (NULL for a ready row).
+inline constexpr int kInsertedDueColumn = 7;
+
 // Queues ids of one kind. $1 kind, $2 ids, $3 priority, $4 now, $5 force,
 // $6 freshness cutoff, $7 access increments already applied to existing
 // entity rows (a user's enqueue), counted on the task when no row exists.
 // Ids are deduplicated and sorted, so concurrent writers lock rows in the
-// same order. Returns (xmax = 0) AS inserted, then ReadyColumns, per row
-// touched.
-inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool count_access) {
+// same order. Returns (xmax = 0) AS inserted, then ReadyColumns, then the
+// due time (kInsertedDueColumn), per row touched. An id whose entity_cache
+// Expires is after $4 is treated as `when_fresh` says; a row already queued
+// keeps its state.
+inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool count_access,
+                               WhenFresh when_fresh = WhenFresh::kWaitForExpires) {
   // $7 is referenced on every path: PostgreSQL rejects parameters it cannot type.
   std::string weight = "0 * $7::bigint + 1";
   std::string join;
@@ -254,27 +274,29 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
     weight = "COALESCE(s.access_count, $7::bigint) + 1";
     join = " LEFT JOIN " + kind.entity_table + " s ON s." + kind.entity_key + " = i.id";
   }
+  const std::string fresh = "c.expires_at > $4::timestamptz";
   std::string sql =
       "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
-      "enqueued_at) "
+      "enqueued_at, state, available_at) "
       "SELECT $1, i.id, $3, " +
-      weight +
-      ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz "
+      weight + ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz, CASE WHEN " + fresh + " THEN " +
+      kWaiting + " ELSE " + kReady + " END, CASE WHEN " + fresh +
+      " THEN c.expires_at END "
       "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
       "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
-      join +
-      " WHERE $5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz "
-      "ORDER BY i.id ";
+      join + " WHERE ($5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz) ";
+  if (when_fresh == WhenFresh::kAnswerFromDatabase)
+    sql += "AND NOT COALESCE(" + fresh + ", false) ";
+  sql += "ORDER BY i.id ";
+  const std::string returning = " RETURNING (xmax = 0) AS inserted, " + ReadyColumns("") +
+                                ", (EXTRACT(EPOCH FROM available_at) * 1000000)::bigint";
   if (on_queued == OnQueued::kLeave)
-    return sql +
-           "ON CONFLICT (kind, entity_id) DO NOTHING "
-           "RETURNING (xmax = 0) AS inserted, " +
-           ReadyColumns("");
+    return sql + "ON CONFLICT (kind, entity_id) DO NOTHING" + returning;
   sql +=
       "ON CONFLICT (kind, entity_id) DO UPDATE SET "
       "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
   if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
-  return sql + " RETURNING (xmax = 0) AS inserted, " + ReadyColumns("");
+  return sql + returning;
 }
 
 // $1 ids.

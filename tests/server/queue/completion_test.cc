@@ -396,5 +396,75 @@ TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
 }
 
+// ESI: "Circumventing the ESI caching can get you banned". A resource is not
+// fetched again before the Expires its last answer carried, whatever asks.
+TEST_F(CompletionTest, AnEntityIsNotLeasedAgainBeforeItsStoredExpires) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());  // Expires: now + 3600 s
+
+  auto again = queue_->Enqueue("corporation", {98000001}, Priority::kManual);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->enqueued, 1);
+  EXPECT_EQ(again->waiting_for_expires, 1);
+  EXPECT_TRUE(LeaseOrDie({"corporation"}, 1).empty());
+  clock_.Advance(seconds(3599));
+  EXPECT_TRUE(LeaseOrDie({"corporation"}, 1).empty());
+  clock_.Advance(seconds(1));
+  auto due = LeaseOrDie({"corporation"}, 1);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].entity_id, 98000001);
+}
+
+TEST_F(CompletionTest, AForcedDiscoveryOfAFreshEntityWaitsForItsExpires) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
+  // A list route queued after the corporation was checked forces it.
+  clock_.Advance(seconds(1));
+  ASSERT_TRUE(queue_->Enqueue("character", {90000077}, Priority::kManual).ok());
+  std::vector<LeasedTask> chars;
+  for (const LeasedTask& c : LeaseOrDie({"character"}, 10)) {
+    if (c.entity_id == 90000077) chars.push_back(c);
+  }
+  ASSERT_EQ(chars.size(), 1u);
+  Completion c;
+  c.task_id = chars[0].task_id;
+  c.fencing_token = chars[0].fencing_token;
+  v1::EntityRecord r;
+  r.mutable_character()->set_character_id(90000077);
+  r.mutable_character()->set_name("Pilot");
+  c.payload = Records({r});
+  c.discovered.push_back({"corporation", {98000001}, true});
+  auto out = queue_->Complete(c);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->tasks_queued, 1);
+  EXPECT_TRUE(LeaseOrDie({"corporation"}, 1).empty());
+  clock_.Advance(seconds(3600));
+  EXPECT_EQ(LeaseOrDie({"corporation"}, 1).size(), 1u);
+}
+
+TEST_F(CompletionTest, AUserRequestForAFreshEntityIsAnsweredFromTheDatabaseAndCounted) {
+  ASSERT_TRUE(queue_->Enqueue("corporation", {98000001}, Priority::kManual).ok());
+  auto t = LeaseOrDie({"corporation"}, 1);
+  ASSERT_TRUE(queue_->Complete(CorporationDone(t[0])).ok());
+
+  auto asked = queue_->Enqueue("corporation", {98000001}, Priority::kUser);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(asked->enqueued, 0);
+  EXPECT_EQ(asked->answered_from_database, 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
+  EXPECT_EQ(
+      db_->Query("SELECT access_count FROM corporation_static WHERE corporation_id = 98000001"),
+      "1");
+  // Once it has expired, the same request queues a fetch.
+  clock_.Advance(seconds(3600));
+  asked = queue_->Enqueue("corporation", {98000001}, Priority::kUser);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(asked->enqueued, 1);
+  EXPECT_EQ(asked->answered_from_database, 0);
+  EXPECT_EQ(LeaseOrDie({"corporation"}, 1).size(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::testing
