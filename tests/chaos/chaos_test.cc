@@ -61,26 +61,13 @@ double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Runs a shell command; its stdout.
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  EXPECT_EQ(status, 0) << command << "\n" << out;
-  return out;
-}
-
 // A PostgreSQL cluster of the test's own (scripts/pg_throwaway.sh), for the
 // outage that stops the server: the shared cluster serves other tests.
 class OwnCluster {
  public:
   OwnCluster() {
     const std::string out =
-        Shell(std::string(SLUICE_SOURCE_DIR) + "/scripts/pg_throwaway.sh start");
+        RunShell(std::string(SLUICE_SOURCE_DIR) + "/scripts/pg_throwaway.sh start");
     for (const std::string key : {"SLUICE_PGDIR=", "SLUICE_DSN='"}) {
       const size_t at = out.find(key);
       if (at == std::string::npos) continue;
@@ -90,12 +77,12 @@ class OwnCluster {
     }
   }
   ~OwnCluster() {
-    if (!dir_.empty()) Shell(Script("stop"));
+    if (!dir_.empty()) RunShell(Script("stop"));
   }
   bool ok() const { return !dir_.empty() && !dsn_.empty(); }
   const std::string& dsn() const { return dsn_; }
-  void Down() { Shell(Script("down")); }
-  void Up() { Shell(Script("up")); }
+  void Down() { RunShell(Script("down")); }
+  void Up() { RunShell(Script("up")); }
 
  private:
   std::string Script(const std::string& verb) const {

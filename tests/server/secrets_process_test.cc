@@ -57,18 +57,6 @@ bool Serves(int port, const std::string& token) {
   return admin->QueueStatus(&ctx, v1::QueueStatusRequest(), &resp).ok();
 }
 
-// Runs a shell command; its stdout.
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << command << "\n" << out;
-  return out;
-}
-
 // Children inherit the test's environment, where SLUICE_DSN may be set (the
 // throwaway cluster's script sets it): with --dsn_file that is a second DSN.
 class SecretsProcessTest : public ::testing::Test {
@@ -125,7 +113,7 @@ TEST_F(SecretsProcessTest, ASecretOnTheCommandLineIsWarnedAboutAndBlankedFromCmd
 TEST_F(SecretsProcessTest, AWrongDatabasePasswordFailsNamingNeitherHostUserNorPassword) {
   // A cluster of the test's own: the shared one trusts every connection.
   const std::string started =
-      Shell(absl::StrCat(SLUICE_SOURCE_DIR, "/scripts/pg_throwaway.sh start"));
+      RunShell(absl::StrCat(SLUICE_SOURCE_DIR, "/scripts/pg_throwaway.sh start"));
   auto value = [&](const std::string& key) {
     const size_t at = started.find(key);
     if (at == std::string::npos) return std::string();
@@ -137,15 +125,15 @@ TEST_F(SecretsProcessTest, AWrongDatabasePasswordFailsNamingNeitherHostUserNorPa
   ASSERT_FALSE(dir.empty()) << started;
   struct Stop {
     std::string dir;
-    ~Stop() { Shell(absl::StrCat(SLUICE_SOURCE_DIR, "/scripts/pg_throwaway.sh stop ", dir)); }
+    ~Stop() { RunShell(absl::StrCat(SLUICE_SOURCE_DIR, "/scripts/pg_throwaway.sh stop ", dir)); }
   } stop{dir};
   // One role that must give its password over TCP; every other stays trusted.
-  Shell(absl::StrCat("psql -q '", admin_dsn,
-                     "' -c \"CREATE ROLE sluice_pw_user LOGIN PASSWORD 'right-password'\""));
+  RunShell(absl::StrCat("psql -q '", admin_dsn,
+                        "' -c \"CREATE ROLE sluice_pw_user LOGIN PASSWORD 'right-password'\""));
   const std::string hba = dir + "/data/pg_hba.conf";
   const std::string rules = ReadFile(hba);
   std::ofstream(hba) << "host all sluice_pw_user 127.0.0.1/32 scram-sha-256\n" << rules;
-  Shell(absl::StrCat("psql -q '", admin_dsn, "' -c 'SELECT pg_reload_conf()'"));
+  RunShell(absl::StrCat("psql -q '", admin_dsn, "' -c 'SELECT pg_reload_conf()'"));
 
   const std::string host_port = admin_dsn.substr(0, admin_dsn.find(" user="));  // host=.. port=..
   const std::string dsn =

@@ -45,6 +45,10 @@ class ChildProcess {
 
 std::string ReadFile(const std::string& path);
 
+// Runs a shell command and returns its stdout; a non-zero exit fails the
+// test (non-fatally), naming the command and its output.
+std::string RunShell(const std::string& command);
+
 // Polls `done` every 20 ms until true or the timeout; its last answer.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 

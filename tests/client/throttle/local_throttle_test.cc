@@ -16,6 +16,7 @@
 #include "common/time_util.h"
 #include "server/service/throttle_service.h"
 #include "server/throttle/throttler.h"
+#include "tests/support/loopback_throttler.h"
 
 namespace sluice::client {
 namespace {
@@ -31,23 +32,16 @@ class LocalThrottleTest : public ::testing::Test {
   void SetUp() override {
     throttle::ThrottlerOptions options;
     options.seed = 11;
-    throttler_ = std::make_unique<throttle::Throttler>(&clock_, options);
-    authorizer_ = std::make_unique<Authorizer>("");
-    service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    target_ = "127.0.0.1:" + std::to_string(port);
+    loop_ = std::make_unique<testing::LoopbackThrottler>(&clock_, options);
+    ASSERT_TRUE(loop_->ok());
+    throttler_ = loop_->throttler();
+    target_ = loop_->target();
     Learn();
   }
 
   void TearDown() override {
     if (local_) local_->Shutdown();
-    service_->Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() + seconds(5));
+    loop_->Shutdown();
   }
 
   // The route's PoE rule: kLimit hits per 10 s, learned from one response.
@@ -90,10 +84,8 @@ class LocalThrottleTest : public ::testing::Test {
   }
 
   FakeClock clock_{kT0};
-  std::unique_ptr<throttle::Throttler> throttler_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<ThrottleServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LoopbackThrottler> loop_;
+  throttle::Throttler* throttler_ = nullptr;  // loop_'s
   std::string target_;
   std::unique_ptr<LocalThrottle> local_;
 };

@@ -45,6 +45,14 @@ class CoordinatorNodeTest : public ::testing::Test {
     return node;
   }
 
+  // An elector of the test's own, contending as a coordinator would.
+  std::unique_ptr<LeaderElector> Contender() {
+    LeaderElectorOptions options;
+    options.dsn = db_.dsn();
+    options.holder = "test";
+    return std::make_unique<LeaderElector>(options);
+  }
+
   // A connection stamped as a leader's pool connection of `epoch`.
   std::unique_ptr<pqxx::connection> FencedConnection(int64_t epoch) {
     auto conn = std::make_unique<pqxx::connection>(db_.dsn());
@@ -85,6 +93,7 @@ class CoordinatorNodeTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
+  std::atomic<bool> stop_{false};
 };
 
 TEST_F(CoordinatorNodeTest, TwoStartedTogetherOneLeadsAndTheOtherStandsBy) {
@@ -231,13 +240,9 @@ TEST_F(CoordinatorNodeTest, ADeposedLeadersLateWriteIsRefused) {
     w.exec("UPDATE system_state SET key = key WHERE false");  // passes: still its epoch
     w.commit();
   }
-  LeaderElectorOptions options;
-  options.dsn = db_.dsn();
-  options.holder = "test";
-  LeaderElector next(options);
-  std::atomic<bool> stop{false};
-  ASSERT_TRUE(next.AcquireLock(stop).ok());
-  auto epoch = next.TakeEpoch();
+  auto next = Contender();
+  ASSERT_TRUE(next->AcquireLock(stop_).ok());
+  auto epoch = next->TakeEpoch();
   ASSERT_TRUE(epoch.ok()) << epoch.status();
   EXPECT_EQ(*epoch, old_epoch + 1);
 
@@ -273,13 +278,9 @@ TEST_F(CoordinatorNodeTest, TakingAnEpochWaitsForTheOldLeadersOpenTransaction) {
   auto open = std::make_unique<pqxx::work>(*late);
   open->exec("INSERT INTO system_state (key, value) VALUES ('in-flight', '{}')");
 
-  LeaderElectorOptions options;
-  options.dsn = db_.dsn();
-  options.holder = "test";
-  LeaderElector next(options);
-  std::atomic<bool> stop{false};
-  ASSERT_TRUE(next.AcquireLock(stop).ok());
-  auto taking = std::async(std::launch::async, [&] { return next.TakeEpoch(); });
+  auto next = Contender();
+  ASSERT_TRUE(next->AcquireLock(stop_).ok());
+  auto taking = std::async(std::launch::async, [&] { return next->TakeEpoch(); });
   EXPECT_EQ(taking.wait_for(milliseconds(500)), std::future_status::timeout)
       << "the bump waits while a transaction that passed the old fence is open";
   open->commit();  // it finishes first, so its write stands
@@ -292,11 +293,11 @@ TEST_F(CoordinatorNodeTest, TakingAnEpochWaitsForTheOldLeadersOpenTransaction) {
   auto late2 = FencedConnection(*epoch);
   auto hung = std::make_unique<pqxx::work>(*late2);
   hung->exec("INSERT INTO system_state (key, value) VALUES ('hung', '{}')");
-  next.Resign();
-  LeaderElector third(options);
-  ASSERT_TRUE(third.AcquireLock(stop).ok());
+  next->Resign();
+  auto third = Contender();
+  ASSERT_TRUE(third->AcquireLock(stop_).ok());
   const auto t0 = std::chrono::steady_clock::now();
-  auto epoch3 = third.TakeEpoch();
+  auto epoch3 = third->TakeEpoch();
   ASSERT_TRUE(epoch3.ok()) << epoch3.status();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(6));
   EXPECT_THROW(hung->commit(), std::exception);

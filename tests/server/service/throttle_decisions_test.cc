@@ -16,6 +16,7 @@
 #include "server/service/throttle_service.h"
 #include "server/throttle/throttler.h"
 #include "sluice/v1/throttle.grpc.pb.h"
+#include "tests/support/loopback_throttler.h"
 
 namespace sluice {
 namespace {
@@ -30,22 +31,11 @@ class ThrottleDecisionsTest : public ::testing::Test {
   void Start(const std::string& token = "") {
     throttle::ThrottlerOptions options;
     options.seed = 7;
-    throttler_ = std::make_unique<throttle::Throttler>(&clock_, options);
-    authorizer_ = std::make_unique<Authorizer>(token);
-    service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::ThrottlerService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                                              grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (service_) service_->Shutdown();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + seconds(5));
+    loop_ = std::make_unique<testing::LoopbackThrottler>(&clock_, options, token);
+    ASSERT_TRUE(loop_->ok());
+    throttler_ = loop_->throttler();
+    service_ = loop_->service();
+    stub_ = v1::ThrottlerService::NewStub(loop_->NewChannel());
   }
 
   static void Prepare(grpc::ClientContext* ctx) {
@@ -73,10 +63,9 @@ class ThrottleDecisionsTest : public ::testing::Test {
   }
 
   FakeClock clock_{kT0};
-  std::unique_ptr<throttle::Throttler> throttler_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<ThrottleServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LoopbackThrottler> loop_;
+  throttle::Throttler* throttler_ = nullptr;  // loop_'s
+  ThrottleServiceImpl* service_ = nullptr;    // loop_'s
   std::unique_ptr<v1::ThrottlerService::Stub> stub_;
 };
 

@@ -15,6 +15,7 @@
 #include "common/time_util.h"
 #include "server/throttle/throttler.h"
 #include "sluice/v1/throttle.grpc.pb.h"
+#include "tests/support/loopback_throttler.h"
 
 namespace sluice {
 namespace {
@@ -30,25 +31,13 @@ class ThrottleServiceTest : public ::testing::Test {
   void Start(const std::string& token = "") {
     throttle::ThrottlerOptions options;
     options.seed = 5;
-    throttler_ = std::make_unique<throttle::Throttler>(&clock_, options);
-    authorizer_ = std::make_unique<Authorizer>(token);
-    service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
+    loop_ = std::make_unique<testing::LoopbackThrottler>(&clock_, options, token);
+    ASSERT_TRUE(loop_->ok());
+    throttler_ = loop_->throttler();
+    service_ = loop_->service();
+    channel_ = loop_->NewChannel();
     stub_ = v1::ThrottlerService::NewStub(channel_);
     token_ = token;
-  }
-
-  void TearDown() override {
-    if (service_) service_->Shutdown();
-    if (server_) server_->Shutdown(std::chrono::system_clock::now() + seconds(5));
   }
 
   void Prepare(grpc::ClientContext* ctx) {
@@ -153,10 +142,9 @@ class ThrottleServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_{kT0};
-  std::unique_ptr<throttle::Throttler> throttler_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<ThrottleServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LoopbackThrottler> loop_;
+  throttle::Throttler* throttler_ = nullptr;  // loop_'s
+  ThrottleServiceImpl* service_ = nullptr;    // loop_'s
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ThrottlerService::Stub> stub_;
   std::string token_;
@@ -508,8 +496,7 @@ TEST_F(ThrottleServiceTest, WatchEndsPromptlyOnShutdown) {
   EXPECT_FALSE(reader->Read(&r));
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  server_->Shutdown(std::chrono::system_clock::now() + seconds(10));
-  server_.reset();
+  loop_->Shutdown(seconds(10));
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(1));
   // New watchers are refused.
   EXPECT_EQ(service_->watchers(), 0u);
