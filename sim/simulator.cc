@@ -74,13 +74,29 @@ std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Re
   return body;
 }
 
+// The resource a request names, as ESI's cache keys it: the path without
+// its version prefix, then the query (httplib keeps parameters sorted by
+// name), so each page of a paged list is a resource of its own.
+std::string CacheResource(const httplib::Request& req) {
+  std::string out(EsiRoutes::StripVersion(req.path));
+  char sep = '?';
+  for (const auto& [name, value] : req.params) {
+    out.push_back(sep);
+    out.append(name).push_back('=');
+    out.append(value);
+    sep = '&';
+  }
+  return out;
+}
+
 }  // namespace
 
 Simulator::Simulator(SimConfig config, const Clock* clock)
     : config_(std::move(config)),
       clock_(clock),
       faults_(std::make_unique<FaultInjector>(config_.faults, config_.universe.seed)),
-      stats_(std::make_unique<StatsCollector>()) {}
+      stats_(std::make_unique<StatsCollector>()),
+      etiquette_(std::make_unique<CacheEtiquette>()) {}
 
 Simulator::~Simulator() { Stop(); }
 
@@ -282,6 +298,11 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
   const std::string user_agent = req.get_header_value("User-Agent");
   const std::string caller = EsiCallerOf(req);
   const std::string address = EsiMeter::AddressCaller(req.remote_addr);
+  // ESI's cache etiquette (CacheEtiquette): every request, whatever it is
+  // answered, is checked against the Expires this client was last given for
+  // this very resource (each page its own).
+  const std::string resource = CacheResource(req);
+  etiquette_->RecordRequest(caller, resource, match.route, clock_->Now());
 
   // Errors count against the address on every route, and a spent error limit
   // answers 420 on every route (the strict reading of esi-docs' warning that
@@ -351,7 +372,11 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
       etag = ETagOf(reply.body);
     }
     res.set_header("ETag", etag);
-    res.set_header("Expires", HttpDate(now + std::chrono::seconds(reply.cache_seconds)));
+    // Announced to the second, as the header says.
+    const TimePoint expires = std::chrono::time_point_cast<std::chrono::seconds>(
+        now + std::chrono::seconds(reply.cache_seconds));
+    res.set_header("Expires", HttpDate(expires));
+    etiquette_->Announce(caller, resource, expires, now);
     res.set_header("Last-Modified", HttpDate(reply.last_modified));
   } else if (status == 200 && plan.malformed) {
     stats_->RecordFault("malformed");
@@ -418,6 +443,7 @@ void Simulator::HandlePoe(const httplib::Request& req, httplib::Response& res) {
 
 nlohmann::json Simulator::Stats() const {
   nlohmann::json out = stats_->ToJson();
+  out["etiquette"] = etiquette_->ToJson();
   out["fault_config"] = FaultsToJson(faults());
   out["metering"] = MeteringName(config_.metering);
   nlohmann::json esi = nlohmann::json::object();
@@ -439,7 +465,10 @@ nlohmann::json Simulator::Stats() const {
   return out;
 }
 
-void Simulator::ResetStats() { stats_->Reset(); }
+void Simulator::ResetStats() {
+  stats_->Reset();
+  etiquette_->ResetCounters();
+}
 
 void Simulator::ResetLimits() {
   if (meter_ != nullptr) meter_->Reset();

@@ -50,6 +50,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "sim/cache_etiquette.h"
 #include "sim/config.h"
 #include "sim/esi_module.h"
 #include "sim/universe.h"
@@ -97,6 +98,9 @@ class Simulator {
   //   "violations": {"total": 1, "esi_group": 1, "esi_error_limit": 0,
   //                  "poe_restriction": 0, "poe_rule": 0,
   //                  "by_caller": {"ip:127.0.0.1": 1}},
+  //   "etiquette": {"requests_before_expires": 0, "by_caller": {}, "by_route": {},
+  //                 "tracked": 12, "untracked": 0}   (CacheEtiquette: ESI requests
+  //                 that came before the Expires announced for that resource)
   //   "faults": {"5xx": 0, "slow": 0, "malformed": 0, "429_no_headers": 0},
   //   "fault_config": {"fault_5xx_rate": 0, ...},
   //   "metering": "per_caller",
@@ -150,6 +154,7 @@ class Simulator {
   std::map<std::string, std::unique_ptr<PoeLimiter>> policies_;
   std::unique_ptr<FaultInjector> faults_;
   std::unique_ptr<StatsCollector> stats_;
+  std::unique_ptr<CacheEtiquette> etiquette_;
 
   std::unique_ptr<httplib::Server> server_;
   std::thread server_thread_;
