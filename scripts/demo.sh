@@ -58,9 +58,15 @@ SIM_PORT=$(free_port)
 echo "==> starting the upstream simulator (universe: $UNIVERSE, ESI groups: $ESI_GROUPS)"
 # Killmail histories stay put (no growth by the clock) so the re-sync figure
 # below counts exactly the killmails the demo adds.
+# ESI entities and lists stay cached for DEMO_CACHE_S (60 s): day 2 follows
+# day 1 at once, and no resource may be fetched again before its Expires
+# (the coordinator holds such tasks back; the simulator counts any request
+# that comes early, "requests before Expires" in the summary).
 SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
 "$BIN/sim/sluice-upstream-sim" --port="$SIM_PORT" --bind=127.0.0.1 --universe="$UNIVERSE" \
-  --esi_groups="$ESI_GROUPS" --esi_killmail_body_group=killmail >"$RUN/sim.log" 2>&1 &
+  --esi_groups="$ESI_GROUPS" --esi_killmail_body_group=killmail \
+  --cache_list_seconds="${DEMO_CACHE_S:-60}" --cache_detail_seconds="${DEMO_CACHE_S:-60}" \
+  --cache_members_seconds="${DEMO_CACHE_S:-60}" >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/null && break; sleep 0.1; done
 
@@ -214,6 +220,12 @@ print(f"  upstream errors   {errors:>9,}  (4xx/5xx answers)")
 print(f"  limit violations  {total_viol:>9,}  (requests sent while limited, counted by the simulator)")
 if total_viol:
     print(f"                    by caller: {sim['violations'].get('by_caller', {})}")
+etiquette = sim.get("etiquette", {})
+early = etiquette.get("requests_before_expires", 0)
+print(f"  before Expires    {early:>9,}  (requests for a resource before the Expires the simulator"
+      f" announced for it; goal 0)")
+if early:
+    print(f"                    by route: {etiquette.get('by_route', {})}")
 print(f"  dead tasks        {dead:>9,}")
 print(f"  tasks pending     {pending:>9,}")
 print(f"  killmails         {wf['killmails']:>9,}  for {wf['killmail_characters']} characters with tokens;"
