@@ -1,7 +1,8 @@
 // End to end: a coordinator, two agents and the upstream simulator (with its
 // ESI limits on) run the daily ESI sequence over real gRPC and real HTTP, and
 // the database ends up holding exactly the simulator's universe, with zero
-// limit violations. A second day turns known ETags into 304s.
+// limit violations. A second day turns known ETags into 304s, and no resource
+// is asked for again before the Expires its last answer carried.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -29,6 +30,9 @@ class DailySyncTest : public ::testing::Test {
     // Tight enough that an unthrottled client would hit them, loose enough
     // for a quick test: 50 calls/s per group at 2 tokens a call.
     sc.esi_groups = {{"alliance", 600, 6}, {"corporation", 600, 6}, {"character", 600, 6}};
+    // Short cache lifetimes, so a second day can follow the first: nothing
+    // may be fetched again before its Expires.
+    sc.cache_list_seconds = sc.cache_detail_seconds = sc.cache_members_seconds = kCacheSeconds;
     sim_ = std::make_unique<sim::Simulator>(sc);
     auto port = sim_->Start(0);
     ASSERT_TRUE(port.ok()) << port.status();
@@ -86,6 +90,11 @@ class DailySyncTest : public ::testing::Test {
     return res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
   }
 
+  int64_t RequestsBeforeExpires() {
+    return sim_->Stats()["etiquette"]["requests_before_expires"].get<int64_t>();
+  }
+
+  static constexpr int kCacheSeconds = 4;
   TestDatabase db_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<Coordinator> coordinator_;
@@ -95,6 +104,10 @@ class DailySyncTest : public ::testing::Test {
 TEST_F(DailySyncTest, TwoAgentsSyncTheWholeUniverseWithoutViolations) {
   RunDaily();
   auto universe = sim_->Stats()["universe"];
+  // Read before the spot checks below, which ask from the agents' address
+  // for resources the agents have just fetched.
+  const nlohmann::json etiquette = sim_->Stats()["etiquette"];
+  EXPECT_EQ(etiquette["requests_before_expires"].get<int64_t>(), 0) << etiquette.dump();
   EXPECT_EQ(db_.Count("SELECT count(*) FROM alliance_static"),
             universe["alliances"]["count"].get<int64_t>());
   EXPECT_EQ(db_.Count("SELECT count(*) FROM corporation_static"),
@@ -138,6 +151,29 @@ TEST_F(DailySyncTest, SecondDayRevalidatesWithEtagsAndGets304s) {
   EXPECT_EQ(db_.Query("SELECT string_agg(name, ',' ORDER BY alliance_id) FROM alliance_static"),
             names);
   EXPECT_EQ(stats["violations"]["total"].get<int64_t>(), 0);
+  // Day 2 began at once: whatever day 1 fetched last waited for its Expires.
+  EXPECT_EQ(RequestsBeforeExpires(), 0) << stats["etiquette"].dump();
+}
+
+TEST_F(DailySyncTest, AUserRequestForAFreshEntityMakesNoUpstreamCall) {
+  RunDaily();
+  const std::string corp = db_.Query("SELECT min(corporation_id) FROM corporation_static");
+  const int64_t id = std::stoll(corp);
+  // Inside its Expires (seconds ago at most): answered from the database.
+  ASSERT_EQ(db_.Query("UPDATE entity_cache SET expires_at = now() + interval '1 hour' "
+                      "WHERE kind = 'corporation' AND entity_id = " +
+                      corp + " RETURNING 1"),
+            "1");
+  const int64_t before = sim_->Stats()["requests_total"].get<int64_t>();
+  auto asked = coordinator_->queue()->Enqueue("corporation", {id}, Priority::kUser);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(asked->answered_from_database, 1);
+  EXPECT_EQ(asked->enqueued, 0);
+  std::this_thread::sleep_for(seconds(1));
+  EXPECT_EQ(sim_->Stats()["requests_total"].get<int64_t>(), before);
+  EXPECT_EQ(db_.Query("SELECT access_count FROM corporation_static WHERE corporation_id = " + corp),
+            "1");
+  EXPECT_EQ(RequestsBeforeExpires(), 0);
 }
 
 }  // namespace
