@@ -8,10 +8,13 @@
 //                        passed through
 //
 // The channel balances round-robin over the addresses and health-checks each
-// (grpc.health.v1 Watch on sluice.v1.AgentService): a standby coordinator
-// reports that service NOT_SERVING (server/leader/standby_server.h), so calls
-// go only to the leader, and move to the next leader by themselves after a
-// takeover. Any gRPC client can do the same with this service config.
+// (grpc.health.v1 Watch on "sluice.leader"): the leader reports it SERVING for
+// as long as it leads, a standby NOT_SERVING (server/leader/standby_server.h),
+// so calls go only to the leader, and move to the next leader by themselves
+// after a takeover. It is not a Sluice service's health, which follows the
+// database: a leader whose database is away still gets calls, and answers
+// them UNAVAILABLE with the reason. Any gRPC client can do the same with this
+// service config.
 #ifndef SLUICE_COMMON_COORDINATOR_TARGET_H_
 #define SLUICE_COMMON_COORDINATOR_TARGET_H_
 
@@ -26,8 +29,8 @@ struct CoordinatorTarget {
   std::string service_config;  // JSON, for GRPC_ARG_SERVICE_CONFIG
 };
 
-// The service whose health tells the leader from a standby.
-inline constexpr char kLeaderHealthService[] = "sluice.v1.AgentService";
+// The health name that tells the leader from a standby.
+inline constexpr char kLeaderHealthService[] = "sluice.leader";
 
 // INVALID_ARGUMENT for an empty or malformed list, or a name that does not
 // resolve.

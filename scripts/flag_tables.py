@@ -36,9 +36,12 @@ PROJECT_DIRS = ("server/", "agent/", "client/", "common/", "sim/")
 
 
 def run(binary, flag):
+    # Without the caller's environment: every flag may be set from it, and
+    # --helpxml would show such a value (a DSN, a token) as the default.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GLOG_minloglevel": "3"}
     # gflags' help flags exit non-zero after printing; the output is what counts.
     out = subprocess.run([binary, flag], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         stdin=subprocess.DEVNULL, timeout=60, env=dict(os.environ, GLOG_minloglevel="3"))
+                         stdin=subprocess.DEVNULL, timeout=60, env=env)
     return out.stdout.decode("utf-8")
 
 

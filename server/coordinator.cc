@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "common/coordinator_target.h"
 #include "common/shutdown.h"
 #include "db/migrations.h"
 #include "server/coordinator_sql.h"
@@ -99,8 +100,10 @@ absl::Status Coordinator::Start() {
   if (!server_) return absl::UnavailableError("cannot listen on " + options_.listen);
   // The database answered during Start: serving from the first call (clients
   // that health-check would otherwise find the services unknown until the
-  // health loop's first round).
+  // health loop's first round). "sluice.leader" stays SERVING while this
+  // coordinator runs: it leads (or runs alone), whatever its database does.
   SetHealth(true);
+  server_->GetHealthCheckService()->SetServingStatus(kLeaderHealthService, true);
   LOG(INFO) << "coordinator serving on port " << port_
             << (authorizer_->enabled()
                     ? " (" + std::to_string(authorizer_->credentials().size()) + " credential(s))"
@@ -166,7 +169,9 @@ void Coordinator::HealthLoop() {
 
 void Coordinator::SetHealth(bool serving) {
   auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(serving);
+  // "" by name: SetServingStatus(bool) would set every name, "sluice.leader"
+  // included, which must not follow the database.
+  health->SetServingStatus("", serving);
   for (const std::string& service : SluiceHealthServices()) {
     health->SetServingStatus(service, serving);
   }

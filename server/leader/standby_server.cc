@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "common/coordinator_target.h"
+
 namespace sluice {
 
 const std::vector<std::string>& SluiceHealthServices() {
@@ -46,6 +48,7 @@ absl::StatusOr<int> StandbyServer::Start() {
   }
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(true);
+  health->SetServingStatus(kLeaderHealthService, false);
   for (const std::string& service : SluiceHealthServices()) {
     health->SetServingStatus(service, false);
   }

@@ -1,12 +1,12 @@
 // StandbyServer is what a coordinator that does not lead serves on its gRPC
 // port: health, reflection, and UNAVAILABLE for every other method.
 //
-// Health: the overall service "" is SERVING (this process is up and can
-// reach the database to contend for leadership: Kubernetes' readiness, so a
-// rolling update can proceed), every Sluice service is NOT_SERVING. Clients
-// whose channel health-checks a Sluice service (common/coordinator_target.h:
-// round_robin with healthCheckConfig, what agents and sluicectl do) therefore
-// send only to the leader. A client that sends here anyway gets UNAVAILABLE
+// Health: the overall service "" is SERVING (this process is up:
+// Kubernetes' readiness, so a rolling update can proceed); "sluice.leader" and
+// every Sluice service are NOT_SERVING. Clients whose channel health-checks
+// "sluice.leader" (common/coordinator_target.h: round_robin with
+// healthCheckConfig, what agents and sluicectl do) therefore send only to the
+// leader. A client that sends here anyway gets UNAVAILABLE
 // naming who leads, which it retries.
 //
 // Ownership: owns its server. Thread-safety: Start/Stop from one thread.

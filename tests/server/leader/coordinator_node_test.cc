@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/coordinator_target.h"
 #include "common/grpc_security.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/leader/leader_elector.h"
@@ -111,6 +112,8 @@ TEST_F(CoordinatorNodeTest, TwoStartedTogetherOneLeadsAndTheOtherStandsBy) {
   EXPECT_EQ(Health(standby->port(), "sluice.v1.AgentService"), Status::NOT_SERVING);
   EXPECT_EQ(Health(standby->port(), "sluice.v1.ThrottlerService"), Status::NOT_SERVING);
   EXPECT_EQ(Health(leader->port(), "sluice.v1.AgentService"), Status::SERVING);
+  EXPECT_EQ(Health(standby->port(), kLeaderHealthService), Status::NOT_SERVING);
+  EXPECT_EQ(Health(leader->port(), kLeaderHealthService), Status::SERVING);
 
   // A client that calls the standby directly is told to retry elsewhere.
   grpc::Status direct = QueueStatus(grpc::CreateChannel(absl::StrCat("127.0.0.1:", standby->port()),
