@@ -26,9 +26,12 @@ absl::Status Asker::Admit(absl::string_view upstream, absl::string_view route) c
 
 std::vector<PrincipalCounts> PrincipalUsage::Snapshot() const {
   std::vector<PrincipalCounts> out;
-  for (const auto& [name, c] : counters_) {
+  for (const auto& entry : counters_) {
     PrincipalCounts p;
-    p.name = name;
+    p.name = entry.first;
+    // Not a structured binding: C++17 lambdas cannot capture those (clang
+    // refuses; the fuzz build uses clang).
+    const auto& c = entry.second;
     auto get = [&](UsageEvent e) {
       return c->values[static_cast<int>(e)].load(std::memory_order_relaxed);
     };
