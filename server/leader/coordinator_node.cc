@@ -14,13 +14,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-void SleepUnless(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
-  const auto until = SteadyClock::now() + d;
-  while (!stop && SteadyClock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 std::string DefaultHolder(const std::string& listen) {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';

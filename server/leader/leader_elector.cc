@@ -7,17 +7,12 @@
 #include "server/store/pg_pool.h"
 
 namespace sluice {
-namespace {
-
-// Sleeps up to `d`, waking early when `stop` is set.
 void SleepUnless(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
   const auto until = std::chrono::steady_clock::now() + d;
   while (!stop && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::min(d, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(std::min(d, std::chrono::milliseconds(20)));
   }
 }
-
-}  // namespace
 
 std::function<void(pqxx::connection&)> FenceSessions(int64_t epoch) {
   const std::string text = std::to_string(epoch);

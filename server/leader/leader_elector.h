@@ -81,6 +81,10 @@ class LeaderElector {
   std::thread watch_;
 };
 
+// Sleeps up to `d`, waking within 20 ms once `stop` is set: the election's
+// waits (a standby's polls, a node's back-off) end promptly at shutdown.
+void SleepUnless(const std::atomic<bool>& stop, std::chrono::milliseconds d);
+
 // PgPool's on_connect for a leader's pool: stamps every transaction of the
 // connection with `epoch`, which 0015_leader.sql's fence checks, and names the
 // session so that a newer leader can end it.
