@@ -78,6 +78,7 @@ const std::map<std::string, RoleSet>& MethodRoleTable() {
       {"/sluice.v1.AdminService/Enqueue", kOperatorOnly},
       {"/sluice.v1.AdminService/QueueStatus", kOperatorOnly},
       {"/sluice.v1.AdminService/StartDaily", kOperatorOnly},
+      {"/sluice.v1.AdminService/FinishDaily", kOperatorOnly},
       {"/sluice.v1.AdminService/EntityCounts", kOperatorOnly},
       {"/sluice.v1.AdminService/Migrate", kOperatorOnly},
       {"/sluice.v1.AdminService/ListJobRuns", kOperatorOnly},
