@@ -101,6 +101,7 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
       s.database_error = std::string(read.message());
     }
   }
+  if (s.database_ok) s.panels = CollectDashboardPanels(pool, scheduler, s.taken_at);
   return s;
 }
 
@@ -214,7 +215,13 @@ nlohmann::json RenderJson(const OpsSnapshot& s) {
       b["period_seconds"] = Seconds(worst.window.period);
       b["learned"] = worst.learned;
       b["most_constrained"] = worst.name;
-      if (worst.restricted_until > s.taken_at) b["reason"] = worst.restriction_reason;
+      if (worst.restricted_until > s.taken_at) {
+        b["reason"] = worst.restriction_reason;
+        b["restricted_for_seconds"] = Seconds(worst.restricted_until - s.taken_at);
+      }
+      if (worst.next_permitted > s.taken_at) {
+        b["next_permitted_in_seconds"] = Seconds(worst.next_permitted - s.taken_at);
+      }
     }
     j["budgets"].push_back(std::move(b));
   }
@@ -234,6 +241,7 @@ nlohmann::json RenderJson(const OpsSnapshot& s) {
                                 {"pages", c.pages},
                                 {"rows", c.rows}});
   }
+  RenderDashboardPanelsJson(s.panels, s.taken_at, &j);
   return j;
 }
 

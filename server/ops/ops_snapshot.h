@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "server/ops/dashboard_panels.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/scheduler.h"
 #include "server/store/pg_pool.h"
@@ -52,6 +53,8 @@ struct OpsSnapshot {
   std::vector<throttle::FamilyInfo> budget_families;
   std::vector<JobGauge> jobs;
   std::vector<CheckpointGauge> checkpoints;
+  // Alerts, stream health, gold tables, recent job runs (dashboard_panels.h).
+  DashboardPanels panels;
 };
 
 // Parts that fail (the database is down) are left empty and noted in
