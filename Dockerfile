@@ -14,7 +14,7 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto \
       libpqxx-dev libgoogle-glog-dev libgflags-dev \
-      libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev libsodium-dev \
+      libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev libsodium-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -33,7 +33,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libpqxx-6.4 libgoogle-glog0v6 libgflags2.2 \
-      libcurl4 libcpp-httplib0.11 libsodium23 ca-certificates \
+      libcurl4 libcpp-httplib0.11 libsodium23 libprometheus-cpp-core1.0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 sluice \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -134,9 +134,12 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::FromConfig(const std::st
   return std::make_unique<Authorizer>(std::move(set));
 }
 
-void Authorizer::Install(grpc::ServerBuilder& builder) {
+void Authorizer::Install(
+    grpc::ServerBuilder& builder,
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> more) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<RecordingFactory>(recorder_));
+  for (auto& m : more) creators.push_back(std::move(m));
   builder.experimental().SetInterceptorCreators(std::move(creators));
 }
 

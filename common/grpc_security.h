@@ -20,10 +20,12 @@
 #define SLUICE_COMMON_GRPC_SECURITY_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "common/credentials.h"
@@ -50,7 +52,10 @@ class Authorizer {
   // Call once on the server's builder before BuildAndStart. A server without
   // it still authenticates, but then only a credential holding every role
   // (the shared --auth_token) is admitted to Sluice methods.
-  void Install(grpc::ServerBuilder& builder);
+  // `more` are further interceptors (metrics), run after the recorder.
+  void Install(grpc::ServerBuilder& builder,
+               std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+                   more = {});
 
   // OK; UNAUTHENTICATED when the bearer token is missing or unknown;
   // PERMISSION_DENIED naming the credential, its role and the method when the

@@ -10,8 +10,11 @@ PACKAGES=(
   libpqxx-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
   libsodium-dev  # credential digests, the encryption of stored ESI tokens
+  prometheus-cpp-dev  # metrics registry, histograms and the text format (core library only)
+  prometheus  # promtool: the metrics tests check /metrics with `promtool check metrics`
   postgresql
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes
+  chromium  # the dashboard's test drives it headless (tests/server/ops/dashboard_browser_test.py)
 )
 
 missing=()
