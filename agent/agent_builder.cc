@@ -53,6 +53,7 @@ absl::StatusOr<std::unique_ptr<Agent>> BuildAgent(AgentConfig config,
                     "ask every client to identify a contact in its User-Agent";
   }
 
+  config.handlers.contact = config.contact;
   HandlerSet handlers = registry.Instantiate(config.handlers);
   if (handlers.empty()) return absl::InvalidArgumentError("no task handlers are registered");
 

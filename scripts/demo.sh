@@ -62,9 +62,13 @@ echo "==> starting the upstream simulator (universe: $UNIVERSE, ESI groups: $ESI
 # day 1 at once, and no resource may be fetched again before its Expires
 # (the coordinator holds such tasks back; the simulator counts any request
 # that comes early, "requests before Expires" in the summary).
+# Its EVE SSO issues access tokens living DEMO_SSO_TOKEN_S (60 s; EVE's live
+# 20 minutes) so the coordinator refreshes them during the demo, and its PoE
+# routes demand GGG's service token, as the real ones do.
 SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
 "$BIN/sim/sluice-upstream-sim" --port="$SIM_PORT" --bind=127.0.0.1 --universe="$UNIVERSE" \
   --esi_groups="$ESI_GROUPS" --esi_killmail_body_group=killmail \
+  --sso_token_lifetime_s="${DEMO_SSO_TOKEN_S:-60}" --poe_require_token=true \
   --cache_list_seconds="${DEMO_CACHE_S:-60}" --cache_detail_seconds="${DEMO_CACHE_S:-60}" \
   --cache_members_seconds="${DEMO_CACHE_S:-60}" >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
@@ -82,10 +86,18 @@ OPS_PORT=$(free_port)
 # coordinator and catch up from six hours ago.
 # ESI tokens are stored sealed under a key of this run's own; the key and the
 # DSN reach the coordinator by file and environment, never on its command line.
-(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$RUN/token.key")
+# The EVE application's and the GGG client's secrets (the simulator's) come
+# by file too, as a mounted Secret would give them; their token endpoints are
+# the simulator's.
+(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$RUN/token.key"
+ echo sim-eve-secret >"$RUN/eve-sso.secret"; echo sim-poe-secret >"$RUN/poe.secret")
 SLUICE_DSN="$SLUICE_DSN" SLUICE_TOKEN_KEY_FILE="$RUN/token.key" \
+SLUICE_EVE_SSO_CLIENT_SECRET_FILE="$RUN/eve-sso.secret" SLUICE_POE_CLIENT_SECRET_FILE="$RUN/poe.secret" \
 "$BIN/server/sluice-coordinator" --listen="127.0.0.1:$COORD_PORT" --jobs_enabled=false \
   --ops_listen="127.0.0.1:$OPS_PORT" --poe_streams_enabled=true \
+  --eve_sso_client_id=sim-eve-client --eve_sso_token_url="http://127.0.0.1:$SIM_PORT/v2/oauth/token" \
+  --poe_client_id=sim-poe-client --poe_token_url="http://127.0.0.1:$SIM_PORT/oauth/token" \
+  --contact="demo@sluice.invalid" \
   --esi_openapi_file="$RUN/esi-openapi.json" \
   --poe_exchange_start_hour=$(( ($(date +%s) / 3600 - 6) * 3600 )) \
   >"$RUN/coordinator.log" 2>&1 &
@@ -137,13 +149,16 @@ import json, sys
 print(json.load(sys.stdin).get("requests_by_route", {}).get("/characters/{character_id}/killmails/recent/", 0))'
 }
 
-echo "==> killmail sync: the simulator issues tokens for 20 characters; the background job queues them"
+echo "==> killmail sync: 20 characters authorize the application at the simulator's EVE SSO; their refresh tokens go to the coordinator, which refreshes their access tokens from then on"
 curl -sf -d "" "$SIM/sim/tokens?count=20" | python3 -c '
 import json, sys
 for t in json.load(sys.stdin):
-    print(t["character_id"], t["access_token"], t["expires_at"])' |
-while read -r id token expires; do
-  printf '%s\n' "$token" | "$CTL" tokens add "$id" - --expires="$expires" >/dev/null
+    print(t["character_id"])' |
+while read -r id; do
+  # The refresh token goes through stdin: never on a command line.
+  curl -sf -d "" "$SIM/sim/sso/grant?character_id=$id" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["refresh_token"])' |
+    "$CTL" tokens add "$id" --refresh_token=- >/dev/null
 done
 "$CTL" jobs run killmail_sync --wait
 wait_idle
@@ -226,6 +241,19 @@ print(f"  before Expires    {early:>9,}  (requests for a resource before the Exp
       f" announced for it; goal 0)")
 if early:
     print(f"                    by route: {etiquette.get('by_route', {})}")
+oauth = sim.get("oauth", {})
+grants = oauth.get("grants", {})
+rejected = oauth.get("rejected", {})
+expired = sum(v.get("expired", 0) for v in rejected.values())
+print(f"  token refreshes   {grants.get('refresh_token', 0):>9,}  (EVE SSO refresh grants; "
+      f"{oauth.get('invalid_grant', 0)} invalid_grant; PoE service tokens fetched: "
+      f"{grants.get('client_credentials', 0)})")
+print(f"  expired tokens    {expired:>9,}  (requests the upstreams refused for an expired token;"
+      f" goal 0)")
+uaf = sim.get("user_agent_format", {})
+print(f"  User-Agents       ESI {uaf.get('esi.follows', 0):,} with a contact,"
+      f" {uaf.get('esi.does_not', 0):,} without; PoE {uaf.get('poe.follows', 0):,} in GGG's"
+      f" OAuth format, {uaf.get('poe.does_not', 0):,} not")
 print(f"  dead tasks        {dead:>9,}")
 print(f"  tasks pending     {pending:>9,}")
 print(f"  killmails         {wf['killmails']:>9,}  for {wf['killmail_characters']} characters with tokens;"
@@ -276,6 +304,7 @@ print(f"  callers billed    {callers.get('callers', 0):>9,}  (source addresses a
 print(f"  peak RSS          coordinator {rc} MB, agents {r1} MB / {r2} MB, simulator {rs} MB")
 print("=" * 64)
 ok = (total_viol == 0 and pending == 0 and wf["killmails"] > 0 and wf["resync_pages"] == 1
+      and expired == 0
       and wf["contracts"] > 0 and wf["stash_raw"] > 0 and wf["silver_stashes"] > 0)
 sys.exit(0 if ok else 1)
 PY

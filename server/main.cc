@@ -8,6 +8,8 @@
 #include "common/secret_box.h"
 #include "common/shutdown.h"
 #include "server/leader/coordinator_node.h"
+#include "server/oauth/oauth_flags.h"
+#include "server/oauth/service_token.h"
 #include "server/throttle/header_parser.h"
 
 DEFINE_string(listen, "0.0.0.0:50051", "gRPC listen address");
@@ -100,12 +102,15 @@ int main(int argc, char** argv) {
       {"election_lost_after_ms", "SLUICE_ELECTION_LOST_AFTER_MS"}};
   for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env,
-                      {"dsn", "auth_token", "token_key", "token_key_previous"});
+                      secrets);
   if (FLAGS_dsn.empty()) {
     LOG(ERROR) << "no database: set --dsn or SLUICE_DSN";
     return 2;
   }
   const bool has_credentials = !FLAGS_auth_token.empty() || !FLAGS_auth_file.empty();
+  for (const auto& pair : sluice::oauth::OAuthFlagEnv()) env.push_back(pair);
+  std::vector<std::string> secrets = {"dsn", "auth_token", "token_key", "token_key_previous"};
+  for (const auto& flag : sluice::oauth::OAuthSecretFlags()) secrets.push_back(flag);
   if (absl::Status s = sluice::CheckListenIsProtected(FLAGS_listen, has_credentials,
                                                       FLAGS_allow_unauthenticated);
       !s.ok()) {
@@ -203,6 +208,25 @@ int main(int argc, char** argv) {
   }
   while (!sluice::WaitForShutdown(std::chrono::milliseconds(500))) {
     if (absl::Status fatal = node.fatal(); !fatal.ok()) {
+  absl::StatusOr<sluice::oauth::OAuthClients> oauth = sluice::oauth::OAuthClientsFromFlags();
+  if (!oauth.ok()) {
+    LOG(ERROR) << oauth.status().message();
+    return 2;
+  }
+  options.workflows.killmails.eve_sso = oauth->eve_sso;
+  options.workflows.killmails.refresher.margin =
+      std::chrono::seconds(sluice::oauth::EveSsoRefreshMarginSeconds());
+  if (options.workflows.streams.enabled) {
+    if (oauth->poe == nullptr) {
+      LOG(ERROR) << "--poe_streams_enabled needs a GGG OAuth client: --poe_client_id and "
+                    "--poe_client_secret_file (client_credentials grant, scopes service:psapi "
+                    "and service:cxapi; see the README, \"Pointing Sluice at the real ESI and "
+                    "PoE\")";
+      return 2;
+    }
+    options.workflows.streams.poe_token = std::make_shared<sluice::oauth::ServiceTokenSource>(
+        oauth->poe, sluice::PoeStreamScopes(), sluice::SystemClock::Get());
+  }
       LOG(ERROR) << "coordinator cannot lead: " << fatal;
       node.Shutdown(std::chrono::milliseconds(0));
       return 1;

@@ -122,6 +122,13 @@ absl::Status ValidateConfig(const SimConfig& c) {
       }
     }
   }
+  if (c.sso_token_lifetime_s < 1 || c.poe_token_lifetime_s < 1) {
+    return Invalid("sso_token_lifetime_s and poe_token_lifetime_s must be positive");
+  }
+  if (c.sso_client_id.empty() || c.sso_client_secret.empty() || c.poe_client_id.empty() ||
+      c.poe_client_secret.empty()) {
+    return Invalid("the OAuth client ids and secrets must not be empty");
+  }
   return ValidateFaults(c.faults);
 }
 

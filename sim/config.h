@@ -133,6 +133,21 @@ struct SimConfig {
   std::vector<PoeRule> poe_exchange_rules = {{"Ip", {{45, 60, 120}, {180, 1800, 600}}}};
 
   FaultConfig faults;
+
+  // The OAuth servers (oauth_server.h). EVE SSO: the application's client id
+  // and secret, and the access token lifetime (EVE's is 20 minutes; tests
+  // shorten it). GGG: the OAuth client, its service token lifetime (GGG's
+  // docs: access tokens last 28 days), and whether the PoE routes demand a
+  // service token (GGG's do: service:psapi for the public stash stream,
+  // service:cxapi for the currency exchange; off by default so tests of
+  // the limits alone need no client).
+  std::string sso_client_id = "sim-eve-client";
+  std::string sso_client_secret = "sim-eve-secret";
+  int sso_token_lifetime_s = 1200;
+  std::string poe_client_id = "sim-poe-client";
+  std::string poe_client_secret = "sim-poe-secret";
+  int poe_token_lifetime_s = 28 * 86400;
+  bool poe_require_token = false;
 };
 
 // Validates ranges and cross-field constraints (e.g. characters >= corporations).

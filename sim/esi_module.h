@@ -61,6 +61,13 @@ class EsiModule {
     return std::nullopt;
   }
   // `segments`: the path split on '/', version prefix already removed.
+  // An access token the simulated EVE SSO issued (oauth_server.h): modules
+  // that check tokens themselves accept it until `expires`.
+  virtual void AcceptToken(const std::string& token, int64_t character_id, TimePoint expires) {
+    (void)token;
+    (void)character_id;
+    (void)expires;
+  }
   virtual bool Match(const std::vector<absl::string_view>& segments, EsiModuleMatch* m) const = 0;
   virtual Reply Serve(const EsiModuleMatch& m, const httplib::Request& request) const = 0;
   virtual void RegisterControl(httplib::Server& server) { (void)server; }

@@ -196,6 +196,17 @@ std::vector<EsiRouteInfo> KillmailRoutes::Routes() const {
           {"/killmails/{killmail_id}/{killmail_hash}/", body_group_, ""}};
 }
 
+void KillmailRoutes::AcceptToken(const std::string& token, int64_t character_id,
+                                 TimePoint expires) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Forget SSO tokens an hour past their expiry (the SSO forgets them too).
+  const TimePoint now = clock_->Now();
+  for (auto it = tokens_.begin(); it != tokens_.end();) {
+    it = it->second.expires + std::chrono::hours(1) < now ? tokens_.erase(it) : std::next(it);
+  }
+  tokens_[token] = Token{character_id, expires};
+}
+
 std::optional<int64_t> KillmailRoutes::CharacterForToken(absl::string_view token) const {
   const TimePoint now = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);

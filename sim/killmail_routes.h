@@ -71,6 +71,7 @@ class KillmailRoutes final : public EsiModule {
   nlohmann::json Summary() const override;
   std::vector<EsiRouteInfo> Routes() const override;
   std::optional<int64_t> CharacterForToken(absl::string_view token) const override;
+  void AcceptToken(const std::string& token, int64_t character_id, TimePoint expires) override;
 
   // For tests and the control routes. nullopt for an unknown character.
   std::optional<std::vector<int64_t>> KillmailIds(int64_t character_id) const;

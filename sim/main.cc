@@ -66,6 +66,17 @@ DEFINE_double(fault_malformed_rate, 0, "share of 200s with a body that is not va
 DEFINE_double(fault_429_no_headers_rate, 0,
               "share of ESI group 429s sent without Retry-After and group headers");
 
+DEFINE_string(sso_client_id, "sim-eve-client", "EVE SSO: the application's client id");
+DEFINE_string(sso_client_secret, "sim-eve-secret", "EVE SSO: the application's secret key");
+DEFINE_int32(sso_token_lifetime_s, 1200,
+             "EVE SSO: access token lifetime (EVE's is 20 minutes; tests shorten it)");
+DEFINE_string(poe_client_id, "sim-poe-client", "GGG OAuth: the client id");
+DEFINE_string(poe_client_secret, "sim-poe-secret", "GGG OAuth: the client secret");
+DEFINE_int32(poe_token_lifetime_s, 28 * 86400,
+             "GGG OAuth: service token lifetime (GGG's docs: 28 days)");
+DEFINE_bool(poe_require_token, false,
+            "PoE routes demand a service token with their scope (401/403 otherwise), as GGG's do");
+
 namespace {
 
 std::vector<std::pair<std::string, std::string>> EnvNames() {
@@ -99,7 +110,14 @@ std::vector<std::pair<std::string, std::string>> EnvNames() {
                            "fault_slow_rate",
                            "fault_slow_ms",
                            "fault_malformed_rate",
-                           "fault_429_no_headers_rate"}) {
+                           "fault_429_no_headers_rate",
+                           "sso_client_id",
+                           "sso_client_secret",
+                           "sso_token_lifetime_s",
+                           "poe_client_id",
+                           "poe_client_secret",
+                           "poe_token_lifetime_s",
+                           "poe_require_token"}) {
     std::string env = std::string("SIM_") + flag;
     std::transform(env.begin(), env.end(), env.begin(),
                    [](unsigned char c) { return std::toupper(c); });
@@ -131,6 +149,13 @@ int main(int argc, char** argv) {
   config.universe.independent_corporations = FLAGS_independent_corporations;
   config.auth_token = FLAGS_auth_token;
   config.auth_token_character_id = FLAGS_auth_token_character_id;
+  config.sso_client_id = FLAGS_sso_client_id;
+  config.sso_client_secret = FLAGS_sso_client_secret;
+  config.sso_token_lifetime_s = FLAGS_sso_token_lifetime_s;
+  config.poe_client_id = FLAGS_poe_client_id;
+  config.poe_client_secret = FLAGS_poe_client_secret;
+  config.poe_token_lifetime_s = FLAGS_poe_token_lifetime_s;
+  config.poe_require_token = FLAGS_poe_require_token;
   config.esi_killmail_body_group = FLAGS_esi_killmail_body_group;
   config.cache_list_seconds = FLAGS_cache_list_seconds;
   config.cache_detail_seconds = FLAGS_cache_detail_seconds;

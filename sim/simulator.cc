@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,7 @@
 #include "sim/esi_routes.h"
 #include "sim/faults.h"
 #include "sim/http_util.h"
+#include "sim/oauth_server.h"
 #include "sim/openapi.h"
 #include "sim/poe_limits.h"
 #include "sim/poe_routes.h"
@@ -49,6 +51,27 @@ bool MatchesETag(const std::string& if_none_match, const std::string& etag) {
     if (tag == "*" || tag == etag) return true;
   }
   return false;
+}
+
+// esi-docs (docs/services/esi/best-practices.md): a User-Agent should say
+// how to reach the developer; an e-mail address or a "contact" says so.
+bool EsiUserAgentFollows(const std::string& ua) {
+  return ua.find('@') != std::string::npos ||
+         absl::StrContains(absl::AsciiStrToLower(ua), "contact");
+}
+
+// GGG (developer/docs, "User Agent"): "OAuth {clientId}/{version}
+// (contact: {email})", optionally followed by more.
+bool PoeUserAgentFollows(const std::string& ua) {
+  if (!absl::StartsWith(ua, "OAuth ")) return false;
+  const size_t space = ua.find(' ', 6);
+  if (space == std::string::npos) return false;
+  const std::string product = ua.substr(6, space - 6);
+  const size_t slash = product.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == product.size()) return false;
+  if (ua.compare(space, 11, " (contact: ") != 0) return false;
+  const size_t close = ua.find(')', space + 11);
+  return close != std::string::npos && close > space + 11;
 }
 
 // The token of "Authorization: Bearer <token>", or empty.
@@ -106,6 +129,14 @@ void Simulator::Build() {
   esi_ = std::make_unique<EsiRoutes>(universe_.get(), config_);
   esi_modules_ = MakeEsiModules(universe_.get(), config_, clock_);
   for (const auto& module : esi_modules_) esi_->AddModule(module.get());
+  for (const EsiRouteInfo& r : esi_->Routes()) {
+    if (!r.scope.empty()) route_scopes_[r.route] = r.scope;
+  }
+  oauth_ = std::make_unique<OAuthServer>(
+      config_, clock_, config_.universe.seed,
+      [this](const std::string& token, int64_t character, TimePoint expires) {
+        for (const auto& module : esi_modules_) module->AcceptToken(token, character, expires);
+      });
   poe_ = std::make_unique<PoeRoutes>(clock_);
   meter_ = std::make_unique<EsiMeter>(config_, clock_);
   // A policy without rules is unlimited and sends no rate-limit headers.
@@ -250,6 +281,7 @@ void Simulator::RegisterRoutes() {
     res.set_content("{}", kJsonType);
   });
   for (const auto& module : esi_modules_) module->RegisterControl(s);
+  oauth_->Register(s);
   s.Get(R"(/sim/.*)", [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;
     res.set_content(EsiError("no such /sim route"), kJsonType);
@@ -296,6 +328,7 @@ std::string Simulator::EsiCallerOf(const httplib::Request& req) const {
 void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
   EsiMatch match = esi_->Match(EsiRoutes::StripVersion(req.path));
   const std::string user_agent = req.get_header_value("User-Agent");
+  stats_->RecordUserAgentFormat("esi", EsiUserAgentFollows(user_agent));
   const std::string caller = EsiCallerOf(req);
   const std::string address = EsiMeter::AddressCaller(req.remote_addr);
   // ESI's cache etiquette (CacheEtiquette): every request, whatever it is
@@ -316,6 +349,38 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
     res.set_content(EsiError(kErrorLimited), kJsonType);
     stats_->RecordRequest(match.route, res.status, user_agent, caller);
     return;
+  }
+
+  // An EVE SSO access token is checked as ESI checks it: an expired or
+  // unknown one is refused 403 with ESI's error body, as is one without the
+  // scope the route needs (esi-docs, docs/services/sso: "The token is only
+  // valid for the character and scopes that the user has consented to, and
+  // until it expires"). Tokens of /sim/tokens are the killmail module's own.
+  if (const std::string token = BearerToken(req); !token.empty()) {
+    const OAuthServer::EsiToken t = oauth_->CheckEsi(token);
+    std::string refused;
+    if (t.state == OAuthServer::EsiToken::State::kExpired) {
+      oauth_->CountRejected("esi", "expired");
+      refused = "token is expired";
+    } else if (t.state == OAuthServer::EsiToken::State::kInvalid) {
+      oauth_->CountRejected("esi", "invalid");
+      refused = "invalid token";
+    } else if (t.state == OAuthServer::EsiToken::State::kValid) {
+      auto scope = route_scopes_.find(match.route);
+      if (scope != route_scopes_.end() &&
+          std::find(t.scopes.begin(), t.scopes.end(), scope->second) == t.scopes.end()) {
+        oauth_->CountRejected("esi", "scope");
+        refused = "token not valid for scope";
+      }
+    }
+    if (!refused.empty()) {
+      ErrorLimiter::State after = errors->Record(403);
+      SetErrorLimitHeaders(res, after);
+      res.status = 403;
+      res.set_content(EsiError(refused), kJsonType);
+      stats_->RecordRequest(match.route, res.status, user_agent, caller);
+      return;
+    }
   }
 
   std::shared_ptr<GroupLimiter> group = meter_->Group(match.group, caller);
@@ -395,9 +460,39 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
 void Simulator::HandlePoe(const httplib::Request& req, httplib::Response& res) {
   PoeMatch match = poe_->Match(req.path);
   const std::string user_agent = req.get_header_value("User-Agent");
+  stats_->RecordUserAgentFormat("poe", PoeUserAgentFollows(user_agent));
   // PoE requests are counted per source address; a refused one is charged to
   // the key of the rule that refused it (an address, an account, ...).
   const std::string caller = EsiMeter::AddressCaller(req.remote_addr);
+
+  // GGG's APIs need an OAuth token (developer/docs/authorization): the
+  // public stash stream service:psapi, the currency exchange service:cxapi.
+  // No, an unknown or an expired token: 401; a token without the scope: 403.
+  if (config_.poe_require_token && !match.policy.empty()) {
+    const OAuthServer::PoeToken t = oauth_->CheckPoe(BearerToken(req));
+    const std::string needed =
+        match.policy == kPoeStashPolicy ? "service:psapi" : "service:cxapi";
+    int status = 0;
+    std::string why;
+    if (t.state == OAuthServer::PoeToken::State::kMissing) {
+      status = 401, why = "missing";
+    } else if (t.state == OAuthServer::PoeToken::State::kUnknown) {
+      status = 401, why = "invalid";
+    } else if (t.state == OAuthServer::PoeToken::State::kExpired) {
+      status = 401, why = "expired";
+    } else if (std::find(t.scopes.begin(), t.scopes.end(), needed) == t.scopes.end()) {
+      status = 403, why = "scope";
+    }
+    if (status != 0) {
+      oauth_->CountRejected("poe", why);
+      res.status = status;
+      // GGG's error codes: 8 Unauthorized, 6 Forbidden (developer/docs, "Errors").
+      res.set_content(status == 401 ? PoeError(8, "Unauthorized") : PoeError(6, "Forbidden"),
+                      kJsonType);
+      stats_->RecordRequest(match.route, res.status, user_agent, caller);
+      return;
+    }
+  }
 
   if (PoeLimiter* limiter = FindPolicy(match.policy)) {
     std::string account = BearerToken(req);
@@ -458,6 +553,10 @@ nlohmann::json Simulator::Stats() const {
   for (const auto& [policy, limiter] : policies_) poe[policy] = limiter->ToJson();
   out["poe"] = poe;
   if (universe_ != nullptr) out["universe"] = universe_->Summary();
+  if (oauth_ != nullptr) {
+    const nlohmann::json summary = oauth_->Summary();
+    for (const auto& [key, value] : summary.items()) out[key] = value;
+  }
   for (const auto& module : esi_modules_) {
     const nlohmann::json summary = module->Summary();  // items() must not outlive it
     for (const auto& [key, value] : summary.items()) out[key] = value;
@@ -468,6 +567,7 @@ nlohmann::json Simulator::Stats() const {
 void Simulator::ResetStats() {
   stats_->Reset();
   etiquette_->ResetCounters();
+  if (oauth_ != nullptr) oauth_->ResetCounters();
 }
 
 void Simulator::ResetLimits() {

@@ -30,6 +30,14 @@
 //   GET  /sim/universe      counts, id ranges and the seed
 //   GET  /sim/healthz       "ok"
 //   GET  /meta/openapi.json ESI's OpenAPI document with x-rate-limit (openapi.h)
+//   POST /v2/oauth/token, POST /oauth/token, POST /sim/sso/*: EVE SSO's and
+//                           GGG's token endpoints and their controls
+//                           (oauth_server.h). An ESI request with an SSO
+//                           access token that is expired or unknown is
+//                           refused 403, one lacking the route's scope 403;
+//                           with SimConfig::poe_require_token a PoE request
+//                           without a valid service token 401, without the
+//                           route's scope 403. Counted under "oauth" in stats.
 //
 // Ownership: the Clock is borrowed and must outlive the Simulator.
 // Thread-safety: once Start() has returned, all public methods are safe to
@@ -66,6 +74,7 @@ namespace sluice::sim {
 class EsiMeter;
 class EsiRoutes;
 class FaultInjector;
+class OAuthServer;
 class PoeLimiter;
 class PoeRoutes;
 class StatsCollector;
@@ -155,6 +164,8 @@ class Simulator {
   std::unique_ptr<FaultInjector> faults_;
   std::unique_ptr<StatsCollector> stats_;
   std::unique_ptr<CacheEtiquette> etiquette_;
+  std::unique_ptr<OAuthServer> oauth_;  // EVE SSO's and GGG's token endpoints
+  std::map<std::string, std::string> route_scopes_;  // ESI route -> SSO scope it needs
 
   std::unique_ptr<httplib::Server> server_;
   std::thread server_thread_;

@@ -50,6 +50,11 @@ void StatsCollector::RecordViolation(const char* reason, const std::string& call
   CountCapped(violations_by_caller_, caller, kMaxViolators);
 }
 
+void StatsCollector::RecordUserAgentFormat(const std::string& upstream, bool follows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++user_agent_format_[upstream + (follows ? ".follows" : ".does_not")];
+}
+
 void StatsCollector::RecordFault(const char* kind) {
   std::lock_guard<std::mutex> lock(mu_);
   ++faults_[kind];
@@ -61,6 +66,7 @@ void StatsCollector::Reset() {
   by_route_.clear();
   by_status_.clear();
   user_agents_.clear();
+  user_agent_format_.clear();
   by_caller_.clear();
   violations_by_caller_.clear();
   // Every reason and fault is always present, so readers need no defaults.
@@ -106,7 +112,8 @@ nlohmann::json StatsCollector::ToJson() const {
           {"violations", violations},
           {"faults", faults_},
           {"requests_without_user_agent", without_user_agent_},
-          {"user_agents", user_agents_}};
+          {"user_agents", user_agents_},
+          {"user_agent_format", user_agent_format_}};
 }
 
 }  // namespace sluice::sim

@@ -42,6 +42,10 @@ class StatsCollector {
   void RecordViolation(const char* reason, const std::string& caller);
   // "5xx", "slow", "malformed", "429_no_headers".
   void RecordFault(const char* kind);
+  // Whether a request's User-Agent follows its upstream's rule ("esi": names
+  // a way to reach the operator, esi-docs best practices; "poe": GGG's
+  // "OAuth {clientId}/{version} (contact: {email})", developer/docs).
+  void RecordUserAgentFormat(const std::string& upstream, bool follows);
   void Reset();
 
   // Shape documented on Simulator::Stats().
@@ -68,6 +72,7 @@ class StatsCollector {
   std::map<std::string, uint64_t> violations_;            // guarded by mu_
   std::map<std::string, uint64_t> faults_;                // guarded by mu_
   std::map<std::string, uint64_t> user_agents_;           // guarded by mu_
+  std::map<std::string, uint64_t> user_agent_format_;     // guarded by mu_
   std::unordered_map<std::string, uint64_t> by_caller_;   // guarded by mu_
   std::map<std::string, uint64_t> violations_by_caller_;  // guarded by mu_
 };

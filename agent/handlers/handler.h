@@ -32,6 +32,8 @@ struct HandlerConfig {
   std::string poe_base_url = "https://api.pathofexile.com";
   // ESI SSO access token for authenticated routes; empty = none configured.
   std::string esi_token;
+  // The operator's contact (--contact), for GGG's User-Agent on PoE requests.
+  std::string contact;
 };
 
 struct UpstreamRequest {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/all_handlers.h"
 #include "agent/handlers/esi_json.h"
+#include "agent/handlers/poe_request_headers.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -25,7 +26,8 @@ bool ReadHour(const nlohmann::json& value, int64_t* out) {
 
 class PoeExchangeHandler final : public Handler {
  public:
-  explicit PoeExchangeHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
+  explicit PoeExchangeHandler(const HandlerConfig& config)
+      : base_(config.poe_base_url), contact_(config.contact) {}
 
   // A page holds the cursor to the next one: a stream cannot skip it.
   bool skips_poison() const override { return false; }
@@ -45,7 +47,7 @@ class PoeExchangeHandler final : public Handler {
     // A cursor that is not a number would be a coordinator bug; ask for the
     // first hour of history, whose answer the coordinator will refuse.
     if (absl::SimpleAtoi(context.cursor(), &hour)) absl::StrAppend(&path, "/", hour);
-    return {esi::JoinUrl(base_, path), {}};
+    return {esi::JoinUrl(base_, path), PoeRequestHeaders(context, contact_)};
   }
 
   absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
@@ -114,6 +116,7 @@ class PoeExchangeHandler final : public Handler {
 
  private:
   const std::string base_;
+  const std::string contact_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/all_handlers.h"
 #include "agent/handlers/esi_json.h"
+#include "agent/handlers/poe_request_headers.h"
 #include "sluice/v1/poe.pb.h"
 
 namespace sluice::agent {
@@ -22,7 +23,8 @@ std::string OptionalString(const nlohmann::json& object, const char* field) {
 
 class PoeStashHandler final : public Handler {
  public:
-  explicit PoeStashHandler(const HandlerConfig& config) : base_(config.poe_base_url) {}
+  explicit PoeStashHandler(const HandlerConfig& config)
+      : base_(config.poe_base_url), contact_(config.contact) {}
 
   // A page holds the cursor to the next one: a stream cannot skip it.
   bool skips_poison() const override { return false; }
@@ -39,7 +41,7 @@ class PoeStashHandler final : public Handler {
     }
     // Change ids are digits and dashes: nothing to escape.
     if (!context.cursor().empty()) absl::StrAppend(&path, "?id=", context.cursor());
-    return {esi::JoinUrl(base_, path), {}};
+    return {esi::JoinUrl(base_, path), PoeRequestHeaders(context, contact_)};
   }
 
   absl::StatusOr<HandlerResult> Parse(const sluice::v1::Task& task,
@@ -98,6 +100,7 @@ class PoeStashHandler final : public Handler {
 
  private:
   const std::string base_;
+  const std::string contact_;
 };
 
 }  // namespace

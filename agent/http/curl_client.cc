@@ -99,6 +99,21 @@ void CurlClient::Return(void* handle) {
 
 absl::StatusOr<HttpResponse> CurlClient::Get(const std::string& url,
                                              const RequestHeaders& headers) {
+  return Perform(url, headers, nullptr);
+}
+
+absl::StatusOr<HttpResponse> CurlClient::PostForm(const std::string& url,
+                                                  const RequestHeaders& headers,
+                                                  const std::string& form_body) {
+  RequestHeaders with_type = headers;
+  with_type.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  return Perform(url, with_type, &form_body);
+}
+
+absl::StatusOr<HttpResponse> CurlClient::Perform(const std::string& url,
+                                                 const RequestHeaders& headers,
+                                                 const std::string* post_body) {
+  const char* method = post_body == nullptr ? "GET" : "POST";
   CURL* curl = static_cast<CURL*>(Borrow());
   // Reset clears options but keeps the connection cache: keep-alive survives.
   curl_easy_reset(curl);
@@ -115,7 +130,13 @@ absl::StatusOr<HttpResponse> CurlClient::Get(const std::string& url,
   char error[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  if (post_body == nullptr) {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body->c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(post_body->size()));
+  }
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads + timeouts: no SIGALRM
@@ -151,9 +172,9 @@ absl::StatusOr<HttpResponse> CurlClient::Get(const std::string& url,
     std::string detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
     if (transfer.body_too_large) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("GET ", url, ": body larger than ", options_.max_body_bytes, " bytes"));
+          absl::StrCat(method, " ", url, ": body larger than ", options_.max_body_bytes, " bytes"));
     }
-    std::string message = absl::StrCat("GET ", url, ": ", detail);
+    std::string message = absl::StrCat(method, " ", url, ": ", detail);
     if (rc == CURLE_OPERATION_TIMEDOUT) return absl::DeadlineExceededError(message);
     return absl::UnavailableError(message);
   }

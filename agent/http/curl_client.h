@@ -1,4 +1,7 @@
-// CurlClient is the production UpstreamClient: HTTP GETs over libcurl.
+// CurlClient is the production UpstreamClient: HTTP GETs over libcurl, and
+// the one HTTP client of the project: the coordinator's OAuth token endpoint
+// client (server/oauth/) posts its forms through PostForm. It builds into
+// sluice_http, which the agent and the coordinator both link.
 //
 // Each concurrent caller borrows an easy handle from a small pool and gives it
 // back afterwards, so with W worker threads there are at most W handles, each
@@ -52,8 +55,15 @@ class CurlClient final : public UpstreamClient {
   CurlClient& operator=(const CurlClient&) = delete;
 
   absl::StatusOr<HttpResponse> Get(const std::string& url, const RequestHeaders& headers) override;
+  // POST of an application/x-www-form-urlencoded body (already encoded);
+  // same transport rules as Get. Thread-safe like Get.
+  absl::StatusOr<HttpResponse> PostForm(const std::string& url, const RequestHeaders& headers,
+                                        const std::string& form_body);
 
  private:
+  // post_body null: GET.
+  absl::StatusOr<HttpResponse> Perform(const std::string& url, const RequestHeaders& headers,
+                                       const std::string* post_body);
   void* Borrow();
   void Return(void* handle);
 

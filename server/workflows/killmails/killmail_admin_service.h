@@ -1,13 +1,16 @@
 // KillmailAdminServiceImpl translates sluice.v1.KillmailAdminService
-// (sluicectl tokens, grpcurl) to CharacterTokenStore calls. Tokens go in and
+// (sluicectl tokens, grpcurl) to CharacterTokenStore calls, and refresh
+// tokens / authorization codes to the SsoRefresher's. Tokens go in and
 // never come back out.
 //
-// Ownership: borrows the store and the authorizer. Thread-safety: no
+// Ownership: borrows the store, the refresher (null: no EVE SSO client) and
+// the authorizer. Thread-safety: no
 // mutable state.
 #ifndef SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_ADMIN_SERVICE_H_
 #define SLUICE_SERVER_WORKFLOWS_KILLMAILS_KILLMAIL_ADMIN_SERVICE_H_
 
 #include "common/grpc_security.h"
+#include "server/workflows/killmails/sso_refresher.h"
 #include "server/workflows/killmails/token_store.h"
 #include "sluice/v1/killmails.grpc.pb.h"
 
@@ -15,8 +18,9 @@ namespace sluice {
 
 class KillmailAdminServiceImpl final : public v1::KillmailAdminService::Service {
  public:
-  KillmailAdminServiceImpl(CharacterTokenStore* tokens, const Authorizer* auth)
-      : tokens_(tokens), auth_(auth) {}
+  KillmailAdminServiceImpl(CharacterTokenStore* tokens, SsoRefresher* refresher,
+                           const Authorizer* auth)
+      : tokens_(tokens), refresher_(refresher), auth_(auth) {}
 
   grpc::Status RegisterCharacterToken(grpc::ServerContext* ctx,
                                       const v1::RegisterCharacterTokenRequest* req,
@@ -30,6 +34,7 @@ class KillmailAdminServiceImpl final : public v1::KillmailAdminService::Service 
 
  private:
   CharacterTokenStore* const tokens_;
+  SsoRefresher* const refresher_;
   const Authorizer* const auth_;
 };
 

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include "common/caller.h"
 #include "common/text.h"
 #include "common/time_util.h"
@@ -22,6 +23,17 @@ namespace {
 
 constexpr size_t kMaxHashLength = 128;
 constexpr int kMaxRefs = 100000;
+
+// What GET /characters/{character_id}/killmails/recent/ needs (ESI's
+// OpenAPI document, its security requirement).
+constexpr char kKillmailsScope[] = "esi-killmails.read_killmails.v1";
+
+bool HasScope(const std::string& space_separated, const std::string& scope) {
+  for (absl::string_view s : absl::StrSplit(space_separated, ' ', absl::SkipEmpty())) {
+    if (s == scope) return true;
+  }
+  return false;
+}
 
 bool PrintableAscii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
@@ -44,11 +56,16 @@ class CharacterKillmailsExtension final : public TaskExtension {
       bool valid;
       std::string expires;
       int64_t last;
+      bool disabled;
+      std::string disabled_reason;
+      std::optional<std::string> scopes;  // space-separated; nullopt = unknown
     };
     std::map<int64_t, Row> rows;
     for (const auto& r :
          txn.exec_params(killmail_sql::kLeaseTokens, PgArray(ids), FormatRfc3339(now))) {
-      Row row{std::nullopt, "", r[3].as<bool>(), r[4].c_str(), r[5].as<int64_t>()};
+      Row row{std::nullopt, "", r[3].as<bool>(), r[4].c_str(), r[5].as<int64_t>(),
+              std::string(r[6].c_str()) == "disabled", r[7].c_str(), std::nullopt};
+      if (!r[8].is_null()) row.scopes = r[8].c_str();
       if (!r[1].is_null()) {
         row.sealed_hex = r[1].c_str();
         row.key_id = r[2].c_str();
@@ -64,6 +81,16 @@ class CharacterKillmailsExtension final : public TaskExtension {
         // and the rest of the claim goes on.
         ctx.set_token_problem("no access token stored for character " + character +
                               " (register one with `sluicectl tokens add`)");
+      } else if (it->second.disabled) {
+        ctx.set_last_killmail_id(it->second.last);
+        ctx.set_token_problem("the token of character " + character +
+                              " is disabled: " + it->second.disabled_reason +
+                              " (add a new one with `sluicectl tokens add`)");
+      } else if (it->second.scopes && !HasScope(*it->second.scopes, kKillmailsScope)) {
+        ctx.set_last_killmail_id(it->second.last);
+        ctx.set_token_problem("the token of character " + character + " lacks the scope " +
+                              kKillmailsScope + " (granted: " +
+                              (it->second.scopes->empty() ? "none" : *it->second.scopes) + ")");
       } else if (!it->second.valid) {
         ctx.set_last_killmail_id(it->second.last);
         ctx.set_token_problem("the access token of character " + character + " expired at " +

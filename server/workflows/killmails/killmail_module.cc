@@ -44,7 +44,12 @@ absl::Status KillmailModule::RegisterKinds(TaskKindRegistry& kinds,
 void KillmailModule::Wire(WorkflowWiring& wiring) {
   tokens_ =
       std::make_unique<CharacterTokenStore>(wiring.pool, wiring.clock, options_.token_box.get());
-  service_ = std::make_unique<KillmailAdminServiceImpl>(tokens_.get(), wiring.authorizer);
+  if (options_.eve_sso != nullptr) {
+    refresher_ = std::make_unique<SsoRefresher>(tokens_.get(), options_.eve_sso.get(),
+                                                wiring.clock, options_.refresher);
+  }
+  service_ = std::make_unique<KillmailAdminServiceImpl>(tokens_.get(), refresher_.get(),
+                                                        wiring.authorizer);
   wiring.services->push_back(service_.get());
   wiring.scheduler->AddJob(
       std::make_unique<KillmailSyncJob>(wiring.pool, wiring.queue, options_.sync_stale),
@@ -53,11 +58,19 @@ void KillmailModule::Wire(WorkflowWiring& wiring) {
                            options_.scan_entities_interval);
 }
 
+void KillmailModule::Stop() {
+  if (refresher_) refresher_->Stop();
+}
+
 void KillmailModule::Start() {
   if (options_.token_box == nullptr) {
     LOG(WARNING) << "no token key (--token_key_file): ESI tokens for killmail sync are neither "
                     "stored nor handed out";
     return;
+  }
+  if (refresher_) {
+    LOG(INFO) << "EVE SSO refresher on (" << options_.eve_sso->token_url() << ")";
+    refresher_->Start();
   }
   absl::StatusOr<RekeyResult> rekeyed = tokens_->Rekey();
   if (!rekeyed.ok()) {

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "common/secret_box.h"
+#include "server/oauth/token_endpoint.h"
+#include "server/workflows/killmails/sso_refresher.h"
 #include "server/workflows/workflow_module.h"
 
 namespace sluice {
@@ -32,6 +34,10 @@ struct KillmailOptions {
   // tokens are neither stored nor handed out. main() builds it from
   // --token_key_file / --token_key_previous_file.
   std::shared_ptr<const SecretBox> token_box;
+  // EVE SSO's token endpoint (server/oauth/oauth_flags.h); null = none:
+  // only access tokens can be added, and nothing is refreshed.
+  std::shared_ptr<const oauth::TokenEndpointClient> eve_sso;
+  SsoRefresherOptions refresher;
 };
 
 KillmailOptions KillmailOptionsFromFlags();
@@ -45,12 +51,15 @@ class KillmailModule : public WorkflowModule {
   absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
   // With a token key: seals under it every token that is not (the previous
-  // key's, plain rows from before 0016).
+  // key's, plain rows from before 0016); with an EVE SSO client, starts the
+  // refresher.
   void Start() override;
+  void Stop() override;
 
  private:
   KillmailOptions options_;
   std::unique_ptr<CharacterTokenStore> tokens_;
+  std::unique_ptr<SsoRefresher> refresher_;  // null without an EVE SSO client
   std::unique_ptr<KillmailAdminServiceImpl> service_;
 };
 

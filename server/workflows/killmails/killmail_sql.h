@@ -19,11 +19,13 @@ namespace sluice::killmail_sql {
 // What a lease needs per character: the sealed token (hex) and its key id
 // (NULL when the row still holds a plain token from before 0016, which is
 // never handed out), whether it is still valid, its expiry as RFC 3339 (for
-// the agent's message) and the checkpoint. $1 character ids, $2 now.
+// the agent's message), the checkpoint, and (0017) its state, why it is
+// disabled and its scopes (NULL = unknown). $1 character ids, $2 now.
 inline constexpr char kLeaseTokens[] = R"sql(
 SELECT character_id, encode(token_sealed, 'hex'), token_key_id, expires_at > $2::timestamptz,
        to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-       COALESCE(last_killmail_id, 0)
+       COALESCE(last_killmail_id, 0), state, COALESCE(disabled_reason, ''),
+       array_to_string(scopes, ' ')
   FROM character_tokens
  WHERE character_id = ANY($1::bigint[]))sql";
 
@@ -97,7 +99,7 @@ inline std::string MissingEntityIds(const TaskKind& kind) {
 // cutoff; never-synced first. $1 now, $2 stale cutoff.
 inline constexpr char kDueForSync[] = R"sql(
 SELECT character_id, last_killmail_sync_at IS NULL FROM character_tokens
- WHERE expires_at > $1::timestamptz
+ WHERE expires_at > $1::timestamptz AND state = 'active'
    AND (last_killmail_sync_at IS NULL OR last_killmail_sync_at < $2::timestamptz)
  ORDER BY last_killmail_sync_at NULLS FIRST, character_id)sql";
 
@@ -116,43 +118,118 @@ inline std::string ParticipantsMissing(const std::string& column, const TaskKind
 // --- token store -----------------------------------------------------------
 
 // Returns whether the row is new. $1 character, $2 sealed token (hex), $3 its
-// key id, $4 expires, $5 now.
+// key id, $4 expires, $5 now. An access token alone: the row keeps no
+// refresh token (what it had is dropped) and is active again.
 inline constexpr char kPutToken[] = R"sql(
-INSERT INTO character_tokens (character_id, token_sealed, token_key_id, expires_at, updated_at)
-VALUES ($1, decode($2, 'hex'), $3, $4::timestamptz, $5::timestamptz)
+INSERT INTO character_tokens (character_id, token_sealed, token_key_id, expires_at, updated_at,
+                              access_issued_at)
+VALUES ($1, decode($2, 'hex'), $3, $4::timestamptz, $5::timestamptz, $5::timestamptz)
 ON CONFLICT (character_id) DO UPDATE SET access_token = NULL,
   token_sealed = EXCLUDED.token_sealed, token_key_id = EXCLUDED.token_key_id,
-  expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+  expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at,
+  access_issued_at = EXCLUDED.access_issued_at, refresh_sealed = NULL, refresh_key_id = NULL,
+  scopes = NULL, state = 'active', disabled_reason = NULL, disabled_at = NULL,
+  refresh_failures = 0, next_refresh_at = NULL, last_refresh_error = NULL
 RETURNING (xmax = 0))sql";
+
+// An access token with its refresh token and scopes (tokens add
+// --refresh_token / --code). Returns whether the row is new. $1 character,
+// $2 sealed access token (hex), $3 sealed refresh token (hex), $4 the key id
+// both are sealed under, $5 expires, $6 scopes, $7 now.
+inline constexpr char kPutRefreshable[] = R"sql(
+INSERT INTO character_tokens (character_id, token_sealed, refresh_sealed, token_key_id,
+                              refresh_key_id, expires_at, scopes, updated_at, access_issued_at)
+VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), $4, $4, $5::timestamptz, $6::text[],
+        $7::timestamptz, $7::timestamptz)
+ON CONFLICT (character_id) DO UPDATE SET access_token = NULL,
+  token_sealed = EXCLUDED.token_sealed, token_key_id = EXCLUDED.token_key_id,
+  refresh_sealed = EXCLUDED.refresh_sealed, refresh_key_id = EXCLUDED.refresh_key_id,
+  expires_at = EXCLUDED.expires_at, scopes = EXCLUDED.scopes, updated_at = EXCLUDED.updated_at,
+  access_issued_at = EXCLUDED.access_issued_at, state = 'active', disabled_reason = NULL,
+  disabled_at = NULL, refresh_failures = 0, next_refresh_at = NULL, last_refresh_error = NULL
+RETURNING (xmax = 0))sql";
+
+// Refreshable active tokens whose access token is due: past its expiry less
+// the smaller of the margin and a quarter of its lifetime (so a short-lived
+// token is not refreshed all the time), and not backing off. Soonest first.
+// $1 now, $2 margin (seconds), $3 limit.
+inline constexpr char kDueForRefresh[] = R"sql(
+SELECT character_id, encode(refresh_sealed, 'hex'), refresh_key_id, refresh_failures
+  FROM character_tokens
+ WHERE refresh_sealed IS NOT NULL AND state = 'active'
+   AND expires_at - LEAST(make_interval(secs => $2::float8),
+                          (expires_at - COALESCE(access_issued_at, updated_at)) / 4)
+       <= $1::timestamptz
+   AND (next_refresh_at IS NULL OR next_refresh_at <= $1::timestamptz)
+ ORDER BY expires_at
+ LIMIT $3)sql";
+
+// A refresh's result, only if the refresh token is still the one refreshed
+// (a `tokens add` meanwhile wins). $1 character, $2 the refresh token that
+// was used (sealed, hex), $3 sealed access token, $4 sealed refresh token
+// (the rotated one, or the same), $5 key id, $6 expires, $7 scopes, $8 now.
+inline constexpr char kStoreRefreshed[] = R"sql(
+UPDATE character_tokens SET access_token = NULL, token_sealed = decode($3, 'hex'),
+       refresh_sealed = decode($4, 'hex'), token_key_id = $5, refresh_key_id = $5,
+       expires_at = $6::timestamptz, scopes = $7::text[], access_issued_at = $8::timestamptz,
+       updated_at = $8::timestamptz, refreshes = refreshes + 1, refresh_failures = 0,
+       next_refresh_at = NULL, last_refresh_error = NULL
+ WHERE character_id = $1 AND refresh_sealed = decode($2, 'hex') AND state = 'active')sql";
+
+// A transient refresh failure: back off. $1 character, $2 the refresh token
+// used (sealed, hex), $3 next attempt, $4 error.
+inline constexpr char kRefreshFailed[] = R"sql(
+UPDATE character_tokens SET refresh_failures = refresh_failures + 1,
+       next_refresh_at = $3::timestamptz, last_refresh_error = $4
+ WHERE character_id = $1 AND refresh_sealed = decode($2, 'hex'))sql";
+
+// The SSO refused the refresh token for good. $1 character, $2 whatever
+// refresh token the row holds (true) or only $3 (the one used, sealed, hex),
+// $4 reason, $5 now.
+inline constexpr char kDisableToken[] = R"sql(
+UPDATE character_tokens SET state = 'disabled', disabled_reason = $4,
+       disabled_at = $5::timestamptz, last_refresh_error = $4, updated_at = $5::timestamptz
+ WHERE character_id = $1 AND state = 'active'
+   AND ($2::bool OR refresh_sealed = decode($3, 'hex')))sql";
 
 // Re-keying, a page at a time by character id: rows not sealed under the
 // current key (sealed under another, or still plain), locked until resealed.
 // $1 after this character id, $2 the current key id, $3 page size.
 inline constexpr char kTokensToReseal[] = R"sql(
-SELECT character_id, encode(token_sealed, 'hex'), token_key_id, access_token
+SELECT character_id, encode(token_sealed, 'hex'), token_key_id, access_token,
+       encode(refresh_sealed, 'hex'), refresh_key_id
   FROM character_tokens
- WHERE character_id > $1 AND (access_token IS NOT NULL OR token_key_id IS DISTINCT FROM $2)
+ WHERE character_id > $1 AND (access_token IS NOT NULL OR token_key_id IS DISTINCT FROM $2
+                              OR refresh_key_id IS DISTINCT FROM $2 AND refresh_key_id IS NOT NULL)
  ORDER BY character_id
  LIMIT $3
    FOR UPDATE)sql";
 
-// $1 character ids, $2 sealed tokens (hex), $3 the key id they are sealed under.
+// $1 character ids, $2 sealed tokens (hex), $3 the key id they are sealed
+// under, $4 sealed refresh tokens (hex; '' = none).
 inline constexpr char kResealTokens[] = R"sql(
 UPDATE character_tokens t SET access_token = NULL, token_sealed = decode(r.sealed, 'hex'),
-       token_key_id = $3
-  FROM unnest($1::bigint[], $2::text[]) AS r(id, sealed)
+       token_key_id = $3,
+       refresh_sealed = CASE WHEN r.refresh = '' THEN NULL ELSE decode(r.refresh, 'hex') END,
+       refresh_key_id = CASE WHEN r.refresh = '' THEN NULL ELSE $3 END
+  FROM unnest($1::bigint[], $2::text[], $4::text[]) AS r(id, sealed, refresh)
  WHERE t.character_id = r.id)sql";
 
 // Rows per key id ('' = still plain), for the re-keying report.
 inline constexpr char kTokensPerKey[] = R"sql(
 SELECT COALESCE(token_key_id, ''), count(*) FROM character_tokens GROUP BY 1 ORDER BY 1)sql";
 
-// Never the token itself. $1 all (no filter), $2 character ids.
+// Never the token itself; scopes space-separated (an OAuth scope has no
+// space, RFC 6749 section 3.3). $1 all (no filter), $2 character ids.
 inline constexpr char kListTokens[] = R"sql(
 SELECT t.character_id, EXTRACT(EPOCH FROM t.expires_at)::float8,
        COALESCE(t.last_killmail_id, 0), EXTRACT(EPOCH FROM t.last_killmail_sync_at)::float8,
        (SELECT count(*) FROM character_killmails k WHERE k.character_id = t.character_id),
-       EXTRACT(EPOCH FROM t.updated_at)::float8
+       EXTRACT(EPOCH FROM t.updated_at)::float8,
+       t.refresh_sealed IS NOT NULL, t.state, COALESCE(t.disabled_reason, ''),
+       EXTRACT(EPOCH FROM t.disabled_at)::float8, COALESCE(array_to_string(t.scopes, ' '), ''),
+       t.scopes IS NOT NULL, t.refreshes, t.refresh_failures,
+       COALESCE(t.last_refresh_error, ''), EXTRACT(EPOCH FROM t.next_refresh_at)::float8
   FROM character_tokens t
  WHERE $1 OR t.character_id = ANY($2::bigint[])
  ORDER BY t.character_id)sql";

@@ -31,7 +31,7 @@ std::string ExchangeStreamExtension::kind() const { return kExchangeStreamKind; 
 absl::Status ExchangeStreamExtension::FillContext(pqxx::dbtransaction& txn,
                                                   std::vector<LeasedTask*>& tasks, TimePoint now) {
   return FillStreamContexts(txn, tasks, now, ExchangeStreamName,
-                            std::to_string(ExchangeStartHour(timing_, now)));
+                            std::to_string(ExchangeStartHour(timing_, now)), token_.get());
 }
 
 absl::StatusOr<PayloadOutcome> ExchangeStreamExtension::Apply(pqxx::dbtransaction& txn,

@@ -21,6 +21,9 @@
 
 #include <utility>
 
+#include <memory>
+
+#include "server/oauth/service_token.h"
 #include "server/store/task_extension.h"
 #include "server/workflows/streams/poe_streams.h"
 
@@ -28,7 +31,10 @@ namespace sluice::streams {
 
 class ExchangeStreamExtension final : public TaskExtension {
  public:
-  explicit ExchangeStreamExtension(StreamTiming timing) : timing_(std::move(timing)) {}
+  // `token`: GGG's service token handed with each lease; null = none.
+  explicit ExchangeStreamExtension(StreamTiming timing,
+                                   std::shared_ptr<const oauth::ServiceTokenSource> token = nullptr)
+      : timing_(std::move(timing)), token_(std::move(token)) {}
 
   std::string kind() const override;
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
@@ -42,6 +48,7 @@ class ExchangeStreamExtension final : public TaskExtension {
 
  private:
   const StreamTiming timing_;
+  const std::shared_ptr<const oauth::ServiceTokenSource> token_;
 };
 
 }  // namespace sluice::streams

@@ -46,7 +46,8 @@ std::string StashStreamExtension::kind() const { return kStashStreamKind; }
 
 absl::Status StashStreamExtension::FillContext(pqxx::dbtransaction& txn,
                                                std::vector<LeasedTask*>& tasks, TimePoint now) {
-  return FillStreamContexts(txn, tasks, now, StashStreamName, timing_.stash_start_id);
+  return FillStreamContexts(txn, tasks, now, StashStreamName, timing_.stash_start_id,
+                            token_.get());
 }
 
 absl::StatusOr<PayloadOutcome> StashStreamExtension::Apply(pqxx::dbtransaction& txn,

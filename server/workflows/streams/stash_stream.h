@@ -26,6 +26,9 @@
 
 #include <utility>
 
+#include <memory>
+
+#include "server/oauth/service_token.h"
 #include "server/store/task_extension.h"
 #include "server/workflows/streams/poe_streams.h"
 
@@ -33,7 +36,10 @@ namespace sluice::streams {
 
 class StashStreamExtension final : public TaskExtension {
  public:
-  explicit StashStreamExtension(StreamTiming timing) : timing_(std::move(timing)) {}
+  // `token`: GGG's service token handed with each lease; null = none.
+  explicit StashStreamExtension(StreamTiming timing,
+                                std::shared_ptr<const oauth::ServiceTokenSource> token = nullptr)
+      : timing_(std::move(timing)), token_(std::move(token)) {}
 
   std::string kind() const override;
   absl::Status FillContext(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
@@ -47,6 +53,7 @@ class StashStreamExtension final : public TaskExtension {
 
  private:
   const StreamTiming timing_;
+  const std::shared_ptr<const oauth::ServiceTokenSource> token_;
 };
 
 }  // namespace sluice::streams

@@ -13,7 +13,8 @@ namespace sluice::streams {
 absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
                                 TimePoint now,
                                 const std::function<std::string(const std::string&)>& stream_name,
-                                const std::string& initial_cursor) {
+                                const std::string& initial_cursor,
+                                const oauth::ServiceTokenSource* token) {
   std::vector<std::string> streams;
   for (LeasedTask* t : tasks) {
     auto realm = RealmName(t->entity_id);
@@ -33,6 +34,15 @@ absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask
     context.set_stream(stream_name(*realm));
     context.set_realm(*realm);
     context.set_cursor(cursors[context.stream()]);
+    if (token != nullptr) {
+      std::string problem;
+      if (auto current = token->Current(&problem)) {
+        context.set_access_token(current->access_token);
+      } else {
+        context.set_token_problem(problem);
+      }
+      context.set_client_id(token->client_id());
+    }
     t->context = PackPayload(context);
   }
   return absl::OkStatus();

@@ -12,18 +12,21 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "server/oauth/service_token.h"
 #include "server/queue/queue_types.h"
 
 namespace sluice::streams {
 
 // For each task: realm from the entity id, stream = stream_name(realm),
-// checkpoint created with initial_cursor if missing, context = cursor. A task
-// whose entity id is not a realm gets no context (its agent cannot serve it,
-// and its completion is refused); it must not fail the whole claim.
+// checkpoint created with initial_cursor if missing, context = cursor, and
+// (with `token`) GGG's service token and client id, or why there is none. A
+// task whose entity id is not a realm gets no context (its agent cannot serve
+// it, and its completion is refused); it must not fail the whole claim.
 absl::Status FillStreamContexts(pqxx::dbtransaction& txn, std::vector<LeasedTask*>& tasks,
                                 TimePoint now,
                                 const std::function<std::string(const std::string&)>& stream_name,
-                                const std::string& initial_cursor);
+                                const std::string& initial_cursor,
+                                const oauth::ServiceTokenSource* token = nullptr);
 
 // Failure hooks shared by the stream kinds. The stream is
 // stream_name(realm of the task's entity id), "invalid" for a non-realm id.

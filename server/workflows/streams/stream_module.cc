@@ -71,9 +71,11 @@ absl::Status StreamModule::RegisterKinds(TaskKindRegistry& kinds,
     if (absl::Status s = kinds.Register(k); !s.ok()) return s;
   }
   // Each extension keeps a copy: the registry may outlive this module.
-  absl::Status s = extensions.Register(std::make_unique<streams::StashStreamExtension>(timing_));
+  absl::Status s = extensions.Register(
+      std::make_unique<streams::StashStreamExtension>(timing_, options_.poe_token));
   if (!s.ok()) return s;
-  return extensions.Register(std::make_unique<streams::ExchangeStreamExtension>(timing_));
+  return extensions.Register(
+      std::make_unique<streams::ExchangeStreamExtension>(timing_, options_.poe_token));
 }
 
 void StreamModule::Wire(WorkflowWiring& wiring) {
@@ -82,8 +84,22 @@ void StreamModule::Wire(WorkflowWiring& wiring) {
   clock_ = wiring.clock;
 }
 
+std::vector<std::string> PoeStreamScopes() { return {"service:psapi", "service:cxapi"}; }
+
+void StreamModule::Stop() {
+  if (options_.poe_token) options_.poe_token->Stop();
+}
+
 void StreamModule::Start() {
   if (!options_.enabled || pool_ == nullptr || queue_ == nullptr) return;
+  if (options_.poe_token == nullptr) {
+    LOG(ERROR) << "PoE streams not started: GGG's APIs need an OAuth service token; give the "
+                  "coordinator --poe_client_id and --poe_client_secret_file (a GGG OAuth client "
+                  "with the client_credentials grant and the service:psapi and service:cxapi "
+                  "scopes)";
+    return;
+  }
+  options_.poe_token->Start();
   std::vector<int64_t> realm_ids;
   for (const std::string& realm : options_.realms) {
     auto index = streams::RealmIndex(realm);

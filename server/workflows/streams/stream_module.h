@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/oauth/service_token.h"
 #include "server/workflows/streams/poe_streams.h"
 #include "server/workflows/workflow_module.h"
 
@@ -42,7 +43,15 @@ struct StreamOptions {
   // Initial cursors for streams that have no checkpoint yet.
   std::string stash_start_id;                  // "" = the start of the stream
   std::optional<int64_t> exchange_start_hour;  // unix time; unset = now - 24 h
+  // GGG's service token (server/oauth/service_token.h) for the scopes the
+  // streams need (service:psapi, service:cxapi), handed to agents with each
+  // lease. Enabled streams refuse to start without one: GGG's APIs need it.
+  std::shared_ptr<oauth::ServiceTokenSource> poe_token;
 };
+
+// The scopes of GGG's service token the streams need: service:psapi (public
+// stash stream) and service:cxapi (currency exchange).
+std::vector<std::string> PoeStreamScopes();
 
 StreamOptions StreamOptionsFromFlags();
 // (flag, ENV_VAR) pairs for this module's flags (12-factor configuration).
@@ -53,8 +62,11 @@ class StreamModule : public WorkflowModule {
   explicit StreamModule(StreamOptions options);
   absl::Status RegisterKinds(TaskKindRegistry& kinds, TaskExtensionRegistry& extensions) override;
   void Wire(WorkflowWiring& wiring) override;
-  // When enabled: a checkpoint and a queued task for every configured stream.
+  // When enabled: a checkpoint and a queued task for every configured
+  // stream, and the service token's refresher started. Without a service
+  // token the streams do not start (logged as an error).
   void Start() override;
+  void Stop() override;
 
  private:
   const StreamOptions options_;

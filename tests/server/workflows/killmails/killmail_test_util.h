@@ -44,7 +44,8 @@ class KillmailFixture : public ::testing::Test {
     // Learned by the throttler from headers; generous so tests are quick.
     sc.esi_groups = {
         {"alliance", 100000, 60}, {"corporation", 100000, 60}, {"character", 100000, 60}};
-    sim_ = std::make_unique<sim::Simulator>(sc, &sim_clock_);
+    AdjustSimConfig(sc);
+    sim_ = std::make_unique<sim::Simulator>(sc, SimClock());
     auto port = sim_->Start(0);
     ASSERT_TRUE(port.ok()) << port.status();
 
@@ -71,6 +72,11 @@ class KillmailFixture : public ::testing::Test {
     key.fill(fill);
     return std::make_shared<const SecretBox>(key, std::nullopt);
   }
+
+  // Hooks for fixtures whose simulator differs (its SSO's token lifetime,
+  // a clock that moves so tokens expire).
+  virtual void AdjustSimConfig(sim::SimConfig& sc) { (void)sc; }
+  virtual const Clock* SimClock() { return &sim_clock_; }
 
   virtual CoordinatorOptions CoordinatorOptionsForTest() {
     CoordinatorOptions co;

@@ -4,7 +4,10 @@
 // the exchange stream catches up hour by hour and audits missing hours; every
 // request carries the agent's User-Agent. A real sluice-agent process killed
 // (SIGKILL) while it holds a page leaves no gap and no duplicate once a second
-// agent takes the stream over.
+// agent takes the stream over. The simulator demands GGG's OAuth service
+// token, as GGG does: the coordinator fetches it from the simulator's token
+// endpoint (client credentials) and refreshes it; agents send it with GGG's
+// User-Agent.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,8 +20,10 @@
 #include <thread>
 
 #include "agent/agent_builder.h"
+#include "agent/handlers/poe_request_headers.h"
 #include "agent/http/curl_client.h"
 #include "server/coordinator.h"
+#include "server/oauth/service_token.h"
 #include "sim/poe_routes.h"
 #include "sim/simulator.h"
 #include "tests/support/child_process.h"
@@ -49,7 +54,7 @@ class StreamE2eTest : public ::testing::Test {
   // the coordinator's real clock and the exchange hours agree.
   StreamE2eTest() : sim_clock_(SystemClock::Get()->Now()) {}
 
-  void StartAll(int64_t backlog_pages, bool in_process_agent) {
+  void StartAll(int64_t backlog_pages, bool in_process_agent, int poe_token_lifetime_s = 0) {
     sim::PoeStreamConfig stream;
     stream.backlog_pages = backlog_pages;
     stream.pages_per_second = 1;  // grows only when the test advances sim_clock_
@@ -65,7 +70,12 @@ class StreamE2eTest : public ::testing::Test {
     sc.threads = 8;
     sc.poe_stash_rules.clear();  // limits off: the throttler's own budget governs
     sc.poe_exchange_rules.clear();
-    sim_ = std::make_unique<sim::Simulator>(sc, &sim_clock_);
+    sc.poe_require_token = true;
+    // A short lifetime needs a clock that moves for the simulator to see
+    // tokens expire: the wall clock, then.
+    if (poe_token_lifetime_s > 0) sc.poe_token_lifetime_s = poe_token_lifetime_s;
+    sim_ = std::make_unique<sim::Simulator>(
+        sc, poe_token_lifetime_s > 0 ? static_cast<const Clock*>(SystemClock::Get()) : &sim_clock_);
     ASSERT_TRUE(sim_->Start(0).ok());
 
     CoordinatorOptions co;
@@ -79,6 +89,17 @@ class StreamE2eTest : public ::testing::Test {
     co.workflows.streams.stash_poll = seconds(1);
     co.workflows.streams.exchange_poll = seconds(1);
     co.workflows.streams.exchange_start_hour = exchange_start_;
+    oauth::TokenEndpointConfig poe;
+    poe.token_url = sim_->base_url() + "/oauth/token";
+    poe.client_id = "sim-poe-client";
+    poe.client_secret = "sim-poe-secret";
+    poe.auth = oauth::ClientAuth::kFormBody;
+    auto client = oauth::TokenEndpointClient::Create(poe);
+    ASSERT_TRUE(client.ok()) << client.status();
+    co.workflows.streams.poe_token = std::make_shared<oauth::ServiceTokenSource>(
+        std::shared_ptr<const oauth::TokenEndpointClient>(std::move(*client)), PoeStreamScopes(),
+        SystemClock::Get());
+    poe_token_ = co.workflows.streams.poe_token;
     coordinator_ = std::make_unique<Coordinator>(co);
     ASSERT_TRUE(coordinator_->Start().ok());
     if (in_process_agent) StartInProcessAgent("stream-agent-0");
@@ -146,6 +167,7 @@ class StreamE2eTest : public ::testing::Test {
   int64_t exchange_start_ = 0;
   std::unique_ptr<sim::PoeRoutes> expected_;
   std::unique_ptr<sim::Simulator> sim_;
+  std::shared_ptr<oauth::ServiceTokenSource> poe_token_;
   std::unique_ptr<Coordinator> coordinator_;
   std::vector<std::unique_ptr<agent::Agent>> agents_;
 };
@@ -177,12 +199,40 @@ TEST_F(StreamE2eTest, IngestsToTheHeadFollowsGrowthAndAuditsExchangeHours) {
   EXPECT_EQ(db_.Count("SELECT count(*) FROM poe_exchange_raw"),
             3 * static_cast<int64_t>(expected_->MarketsOf("", exchange_start_).size()));
 
-  // Compliance: every PoE request carried the agent's identifying User-Agent.
+  // Compliance: every PoE request carried GGG's OAuth User-Agent (the
+  // coordinator's client id, the agent's contact) and a valid service token.
   nlohmann::json stats = sim_->Stats();
   EXPECT_EQ(stats["requests_without_user_agent"].get<int64_t>(), 0);
-  const std::string ua = agent::MakeUserAgent("streams@sluice.invalid");
+  const std::string ua = agent::PoeUserAgent("sim-poe-client", "streams@sluice.invalid");
   ASSERT_TRUE(stats["user_agents"].contains(ua)) << stats["user_agents"].dump();
   EXPECT_EQ(stats["user_agents"][ua].get<int64_t>(), stats["requests_total"].get<int64_t>());
+  EXPECT_EQ(stats["user_agent_format"].value("poe.does_not", 0), 0);
+  EXPECT_EQ(stats["oauth"]["rejected"]["poe"].dump(),
+            R"({"expired":0,"invalid":0,"missing":0,"scope":0})");
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
+}
+
+TEST_F(StreamE2eTest, StreamsIngestWithAServiceTokenTheCoordinatorRefreshes) {
+  // Tokens live 4 s: refreshed a second before they expire (a quarter of
+  // their lifetime), so over 13 s at least three more are fetched, and GGG
+  // never sees an expired one.
+  StartAll(/*backlog_pages=*/3, /*in_process_agent=*/true, /*poe_token_lifetime_s=*/4);
+  const auto start = std::chrono::steady_clock::now();
+  int64_t pages_seen = 0;
+  while (std::chrono::steady_clock::now() - start < seconds(13)) {
+    std::this_thread::sleep_for(seconds(1));
+    pages_seen = db_.Count("SELECT COALESCE(sum(pages), 0) FROM checkpoints WHERE stream = "
+                           "'poe_stash:pc'");
+  }
+  nlohmann::json stats = sim_->Stats();
+  EXPECT_GE(stats["oauth"]["grants"]["client_credentials"].get<int64_t>(), 4);
+  EXPECT_GE(poe_token_->fetches(), 4);
+  EXPECT_EQ(stats["oauth"]["rejected"]["poe"].dump(),
+            R"({"expired":0,"invalid":0,"missing":0,"scope":0})");
+  // The stream kept moving through the refreshes (on the wall clock the
+  // simulator's stream grows a page a second).
+  EXPECT_GE(pages_seen, 10);
+  EXPECT_GT(db_.Count("SELECT count(*) FROM poe_stash_raw"), 0);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
 }
 
