@@ -7,6 +7,7 @@
 
 #include "agent/agent_builder.h"
 #include "common/env_flags.h"
+#include "common/logging/log_context.h"
 #include "common/shutdown.h"
 
 DEFINE_string(coordinator, "localhost:50051", "Coordinator gRPC address (host:port)");
@@ -118,6 +119,11 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot start: " << agent.status();
     return 1;
   }
+  // Every log line of the process names the agent (its default id is chosen
+  // by BuildAgent).
+  sluice::logging::LogIds ids;
+  ids.agent_id = (*agent)->options().agent_id;
+  sluice::logging::SetProcessLogIds(ids);
   if (absl::Status started = (*agent)->Start(); !started.ok()) {
     LOG(ERROR) << "cannot start: " << started;
     return 1;

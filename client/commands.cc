@@ -67,7 +67,9 @@ const std::vector<CommandSpec>& Commands() {
        CmdDaily,
        "daily [--characters]",
        "run the daily ESI sequence and follow it to the end",
-       "",
+       "The sequence is recorded as a run of the job `daily` (its run id is printed first, and "
+       "`sluicectl jobs` lists it): succeeded when its tasks have drained, failed when the "
+       "command gives up (--timeout_s).",
        {"characters", "timeout_s", "progress_ms"}},
       {"jobs",
        CmdJobs,

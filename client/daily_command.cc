@@ -59,6 +59,45 @@ grpc::Status Take(Context& ctx, const google::protobuf::Timestamp& since, Snapsh
   return grpc::Status::OK;
 }
 
+// Entities the sequence refreshed: its job_runs row's rows_upserted.
+int64_t Refreshed(const Snapshot& snap) {
+  int64_t n = 0;
+  for (const char* kind : {"alliance", "corporation", "character"}) {
+    auto it = snap.entities.find(kind);
+    if (it != snap.entities.end()) n += it->second.second;
+  }
+  return n;
+}
+
+// Ends the run StartDaily opened, retrying a coordinator that is away for a
+// moment. A run that cannot be closed stays 'running' in `sluicectl jobs`:
+// said on stderr, and the command fails.
+bool FinishRun(Context& ctx, const std::string& run_id, const Snapshot& snap, bool failed,
+               const std::string& detail) {
+  if (run_id.empty()) return true;  // a coordinator that records no daily runs
+  v1::FinishDailyRequest req;
+  req.set_run_id(run_id);
+  req.set_failed(failed);
+  req.set_detail(detail);
+  req.set_rows_upserted(Refreshed(snap));
+  req.set_errors(snap.dead);
+  grpc::Status s;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+    v1::FinishDailyResponse resp;
+    grpc::ClientContext call;
+    Prepare(ctx, &call);
+    s = ctx.admin->FinishDaily(&call, req, &resp);
+    if (s.ok() || !Transient(s)) break;
+  }
+  if (!s.ok()) {
+    std::cerr << "sluicectl: daily: run " << run_id << " not recorded as finished ("
+              << s.error_message() << ")" << std::endl;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int CmdDaily(Context& ctx) {
@@ -71,9 +110,10 @@ int CmdDaily(Context& ctx) {
   grpc::Status s = ctx.admin->StartDaily(&call, req, &started);
   if (!s.ok()) return RpcError("daily", s);
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string run_id = started.run_id();
   if (!ctx.json)
-    std::cout << "daily sequence started (" << started.tasks_queued() << " task(s) queued)"
-              << std::endl;
+    std::cout << "daily sequence started as run " << run_id << " (" << started.tasks_queued()
+              << " task(s) queued)" << std::endl;
 
   Snapshot snap;
   ProgressMeter meter;
@@ -94,7 +134,10 @@ int CmdDaily(Context& ctx) {
     if (!s.ok()) {
       // The sequence runs in the coordinator: an outage of it (or of the
       // connection) pauses the progress, not the work. Keep polling.
-      if (!Transient(s) || elapsed > FLAGS_timeout_s) return RpcError("daily: progress", s);
+      if (!Transient(s) || elapsed > FLAGS_timeout_s) {
+        FinishRun(ctx, run_id, snap, true, "progress unreadable: " + s.error_message());
+        return RpcError("daily: progress", s);
+      }
       if (!unreachable) {
         line.Finish();
         std::cerr << "sluicectl: daily: coordinator unreachable (" << s.error_message()
@@ -140,28 +183,32 @@ int CmdDaily(Context& ctx) {
     if (empty_seen >= 2) break;
     if (elapsed > FLAGS_timeout_s) {
       line.Finish();
-      std::cerr << "sluicectl: daily: still " << snap.pending << " task(s) pending after "
-                << FLAGS_timeout_s << "s" << std::endl;
+      const std::string why = "still " + std::to_string(snap.pending) +
+                              " task(s) pending after " + std::to_string(FLAGS_timeout_s) + "s";
+      std::cerr << "sluicectl: daily: " << why << std::endl;
+      FinishRun(ctx, run_id, snap, true, why);
       return 1;
     }
   }
   line.Finish();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  nlohmann::json summary = {{"elapsed_seconds", elapsed}, {"dead_tasks", snap.dead}};
+  const bool recorded = FinishRun(ctx, run_id, snap, false, "");
+  nlohmann::json summary = {
+      {"run_id", run_id}, {"elapsed_seconds", elapsed}, {"dead_tasks", snap.dead}};
   for (const auto& [kind, c] : snap.entities) {
     summary["entities"][kind] = {{"total", c.first}, {"refreshed", c.second}};
   }
   if (ctx.json) {
     PrintJson(summary);
   } else {
-    std::printf("daily sequence done in %.1fs\n", elapsed);
+    std::printf("daily sequence done in %.1fs (run %s)\n", elapsed, run_id.c_str());
     for (const auto& [kind, c] : snap.entities) {
       std::printf("  %-12s %8lld refreshed, %8lld stored\n", kind.c_str(),
                   static_cast<long long>(c.second), static_cast<long long>(c.first));
     }
     std::printf("  dead tasks   %8lld\n", static_cast<long long>(snap.dead));
   }
-  return 0;
+  return recorded ? 0 : 1;
 }
 
 }  // namespace sluice::cli

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/logging/log_sink.h"
 
 DEFINE_bool(helpenv, false,
             "print each flag that the environment can set and its variable (FLAG VARIABLE, one "
@@ -81,6 +82,7 @@ void InitProcess(int* argc, char*** argv, const char* usage,
   gflags::SetUsageMessage(usage);
   gflags::SetVersionString(SLUICE_VERSION);
   std::vector<std::pair<std::string, std::string>> env = flag_to_env;
+  env.emplace_back("log_format", "SLUICE_LOG_FORMAT");
   for (const std::string& secret : secrets) {
     env.emplace_back(secret + "_file", EnvOf(flag_to_env, secret) + "_FILE");
   }
@@ -93,8 +95,14 @@ void InitProcess(int* argc, char*** argv, const char* usage,
     for (const auto& [flag, variable] : env) std::cout << flag << " " << variable << "\n";
     std::exit(0);
   }
-  FLAGS_logtostderr = true;
   google::InitGoogleLogging((*argv)[0]);
+  // The binary's name names the component on every log line.
+  const char* slash = std::strrchr((*argv)[0], '/');
+  if (absl::Status s = logging::InstallLogFormat(FLAGS_log_format, slash ? slash + 1 : (*argv)[0]);
+      !s.ok()) {
+    std::cerr << s.message() << std::endl;
+    std::exit(2);
+  }
   for (const std::string& secret : secrets) {
     ResolveSecret(secret, EnvOf(flag_to_env, secret), static_cast<int>(original.size()),
                   original.data());

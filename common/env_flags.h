@@ -33,7 +33,8 @@ namespace sluice {
 // Unknown flag names abort: they are programming errors.
 void ApplyEnvFallbacks(const std::vector<std::pair<std::string, std::string>>& flag_to_env);
 
-// Parses flags (after env fallbacks), initialises glog to stderr, then
+// Parses flags (after env fallbacks), initialises glog and its output on
+// stderr (--log_format, env SLUICE_LOG_FORMAT: common/logging/log_sink.h), then
 // resolves each secret flag named in `secrets` (each defined with
 // SLUICE_DEFINE_SECRET and listed in flag_to_env): the value comes from
 // --X, env X's variable, --X_file or env `<X's variable>_FILE`, exactly one

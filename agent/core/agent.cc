@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/core/backoff.h"
+#include "common/logging/log_context.h"
 #include "common/time_util.h"
 
 namespace sluice::agent {
@@ -23,6 +24,16 @@ constexpr std::chrono::milliseconds kLeaseHorizon{250};
 bool LeaseWasLost(const absl::Status& status) {
   return status.code() == absl::StatusCode::kFailedPrecondition ||
          status.code() == absl::StatusCode::kNotFound;
+}
+
+// A task's ids on every log line about it: the same task_id and run_id as
+// the coordinator's lines for it, and its lease.
+logging::LogIds TaskLogIds(const sluice::v1::Task& task) {
+  logging::LogIds ids;
+  ids.run_id = task.run_id();
+  ids.task_id = task.task_id();
+  ids.lease_id = task.fencing_token();
+  return ids;
 }
 
 }  // namespace
@@ -100,7 +111,14 @@ std::vector<std::string> Agent::LeasableKinds(TimePoint now, TimePoint* wake) {
   return out;
 }
 
+logging::LogIds Agent::AgentLogIds() const {
+  logging::LogIds ids;
+  ids.agent_id = options_.agent_id;
+  return ids;
+}
+
 void Agent::LeaseLoop() {
+  logging::ScopedLogIds ids(AgentLogIds());
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(10));
   // Ask for the next batch while a whole one may still be waiting: the
   // workers run it while the lease travels, so they never wait on the round
@@ -165,10 +183,12 @@ void Agent::LeaseLoop() {
 }
 
 void Agent::WorkerLoop() {
+  logging::ScopedLogIds ids(AgentLogIds());
   while (auto task = queue_.Pop()) ProcessTask(*task);
 }
 
 void Agent::ProcessTask(const sluice::v1::Task& task) {
+  logging::ScopedLogIds ids(TaskLogIds(task));
   if (leases_.IsLost(task)) {
     ++counters_.leases_lost;
     leases_.Remove(task);
@@ -389,6 +409,7 @@ void Agent::Release(const sluice::v1::Task& task, const std::string& reason, Dur
 }
 
 void Agent::ExtendLoop() {
+  logging::ScopedLogIds ids(AgentLogIds());
   auto last_log = std::chrono::steady_clock::now();
   while (true) {
     {

@@ -38,6 +38,7 @@
 #include "agent/http/upstream_client.h"
 #include "agent/throttle/rate_gate.h"
 #include "common/clock.h"
+#include "common/logging/log_context.h"
 
 namespace sluice::agent {
 
@@ -134,6 +135,9 @@ class Agent {
         lease_errors{0};
   };
 
+  // This agent's id for its threads' log lines (several agents may share a
+  // process in tests).
+  logging::LogIds AgentLogIds() const;
   void LeaseLoop();
   // The kinds worth leasing now: not those whose route the throttler said
   // has no room before *wake (the earliest such time).

@@ -62,6 +62,42 @@ absl::Status JobRunStore::Finish(const std::string& run_id, const std::string& o
   });
 }
 
+absl::Status JobRunStore::InsertOpen(const std::string& run_id, const std::string& job,
+                                     TimePoint started, int64_t tasks_queued) {
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    w.exec_params(scheduler_sql::kInsertOpen, run_id, job, FormatRfc3339(started),
+                  kOutcomeRunning, tasks_queued);
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status JobRunStore::Close(const std::string& run_id, const std::string& job,
+                                const std::string& outcome, TimePoint finished,
+                                const JobCounters& c, const std::string& detail) {
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    auto res = w.exec_params(scheduler_sql::kCloseRun, run_id, job, kOutcomeRunning,
+                             FormatRfc3339(finished), outcome, c.upstream_calls, c.rows_upserted,
+                             c.cache_hits, c.cache_misses, c.errors, detail);
+    if (res.affected_rows() == 1) {
+      w.commit();
+      return absl::OkStatus();
+    }
+    auto row = w.exec_params(scheduler_sql::kRunJobAndOutcome, run_id);
+    if (row.empty()) return absl::NotFoundError("run_id: no run " + run_id);
+    const std::string has_job = row[0][0].c_str();
+    const std::string has_outcome = row[0][1].c_str();
+    if (has_job != job) {
+      return absl::FailedPreconditionError("run_id: " + run_id + " is a run of " + has_job +
+                                           ", not of " + job);
+    }
+    return absl::FailedPreconditionError("run_id: " + run_id + " is " + has_outcome +
+                                         " already, not running");
+  });
+}
+
 absl::StatusOr<std::vector<JobRunRow>> JobRunStore::ListRecent(const std::string& job, int limit) {
   std::vector<JobRunRow> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {

@@ -45,6 +45,15 @@ class JobRunStore {
   // no row.
   absl::Status Finish(const std::string& run_id, const std::string& outcome, TimePoint finished,
                       const JobCounters& counters, const std::string& detail);
+  // A driven run (Scheduler::OpenDrivenRun): 'running', with the tasks its
+  // start queued.
+  absl::Status InsertOpen(const std::string& run_id, const std::string& job, TimePoint started,
+                          int64_t tasks_queued);
+  // Ends a running run of `job` (outcome: kOutcomeSucceeded or
+  // kOutcomeFailed), keeping its tasks_queued. NOT_FOUND if the run has no
+  // row; FAILED_PRECONDITION if it is another job's or not running.
+  absl::Status Close(const std::string& run_id, const std::string& job, const std::string& outcome,
+                     TimePoint finished, const JobCounters& counters, const std::string& detail);
   // Newest first; job empty means every job.
   absl::StatusOr<std::vector<JobRunRow>> ListRecent(const std::string& job, int limit);
   // Start of the job's latest succeeded run, if any: the schedule continues

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/logging/log_context.h"
+#include "common/logging/log_line.h"
+#include "common/text.h"
 #include "common/time_util.h"
 #include "server/scheduler/job_lock.h"
 
@@ -22,15 +25,9 @@ bool ValidJobName(const std::string& name) {
   });
 }
 
-// A status as one log line: libpq's messages span lines, and a continuation
-// line would lose the run id prefix.
-std::string OneLine(const absl::Status& s) {
-  std::string out = s.ToString();
-  for (char& c : out) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  return out;
-}
+// A status as one line, for job_runs.detail (log lines are folded by the
+// sink anyway): libpq's messages span lines.
+std::string OneLine(const absl::Status& s) { return logging::FoldLines(s.ToString()); }
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -175,9 +172,55 @@ absl::StatusOr<std::vector<JobRunRow>> Scheduler::ListRuns(const std::string& jo
   limit = std::min(limit, kMaxListLimit);
   if (!job.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!entries_.count(job)) return absl::NotFoundError("job: no job named '" + job + "'");
+    if (!entries_.count(job) && !driven_.count(job)) {
+      return absl::NotFoundError("job: no job named '" + job + "'");
+    }
   }
   return store_->ListRecent(job, limit);
+}
+
+void Scheduler::AddDrivenJob(const std::string& name) {
+  CHECK(ValidJobName(name)) << "job name '" << name << "' is not [a-z0-9_]+";
+  std::lock_guard<std::mutex> lock(mu_);
+  CHECK(!started_) << "AddDrivenJob after Start";
+  CHECK(!entries_.count(name)) << "job " << name << " is scheduled already";
+  driven_.insert(name);
+}
+
+absl::StatusOr<std::string> Scheduler::NewDrivenRunId(const std::string& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!driven_.count(job)) return absl::NotFoundError("no driven job named '" + job + "'");
+  return NewRunIdLocked(job, clock_->Now());
+}
+
+absl::Status Scheduler::OpenDrivenRun(const std::string& run_id, const std::string& job,
+                                      TimePoint started, int64_t tasks_queued) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!driven_.count(job)) return absl::NotFoundError("no driven job named '" + job + "'");
+  }
+  absl::Status s = store_->InsertOpen(run_id, job, started, tasks_queued);
+  // A pooled connection broken by an earlier outage fails once and is
+  // dropped; the retry gets a fresh one.
+  if (absl::IsUnavailable(s)) s = store_->InsertOpen(run_id, job, started, tasks_queued);
+  if (s.ok()) JOB_LOG(INFO, run_id) << "run of " << job << " opened: " << tasks_queued
+                                    << " task(s) queued";
+  return s;
+}
+
+absl::StatusOr<TimePoint> Scheduler::CloseDrivenRun(const std::string& run_id,
+                                                    const std::string& job, bool failed,
+                                                    const JobCounters& counters,
+                                                    const std::string& detail) {
+  const TimePoint finished = clock_->Now();
+  // job_runs.detail: one line, storable, bounded (a driver's text).
+  const std::string stored = SanitizeForStorage(logging::FoldLines(detail), 4096);
+  absl::Status s = store_->Close(run_id, job, failed ? kOutcomeFailed : kOutcomeSucceeded,
+                                 finished, counters, stored);
+  if (!s.ok()) return s;
+  JOB_LOG(INFO, run_id) << "run of " << job << (failed ? " failed" : " succeeded") << ": "
+                        << CounterSummary(counters) << (stored.empty() ? "" : ": ") << stored;
+  return finished;
 }
 
 bool Scheduler::WaitUntilIdle(std::chrono::milliseconds timeout) {
@@ -240,6 +283,10 @@ void Scheduler::CountFailClosed(Entry* e, const std::string& run_id) {
 }
 
 void Scheduler::Execute(Entry* e, const std::string& run_id) {
+  // Every line this run's thread logs carries its id (JSON logs: run_id).
+  logging::LogIds ids;
+  ids.run_id = run_id;
+  logging::ScopedLogIds log_ids(ids);
   const std::string name = e->job->name();
   const TimePoint started = clock_->Now();
   JOB_LOG(INFO, run_id) << "job " << name << " starting";

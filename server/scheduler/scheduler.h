@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +95,29 @@ class Scheduler {
   // Waits until no run is in progress in this process; false on timeout.
   bool WaitUntilIdle(std::chrono::milliseconds timeout);
 
+  // Driven runs: work another party drives and ends (the daily sequence
+  // that `sluicectl daily` starts and follows, AdminService.StartDaily /
+  // FinishDaily), recorded in job_runs like a job's runs, under run ids of
+  // the same form. The scheduler runs nothing for them and takes no lock:
+  // the driver decides when the run is over.
+  //
+  // Registers a driven job's name before Start ([a-z0-9_]+, not a scheduled
+  // job's); ListRuns then accepts it.
+  void AddDrivenJob(const std::string& name);
+  // A new run id of a driven job; NOT_FOUND for a name not registered.
+  absl::StatusOr<std::string> NewDrivenRunId(const std::string& job);
+  // Records the run as running from `started`, with the tasks its start
+  // queued (under its run id, so they carry it to the agents).
+  absl::Status OpenDrivenRun(const std::string& run_id, const std::string& job, TimePoint started,
+                             int64_t tasks_queued);
+  // Ends a run OpenDrivenRun recorded: succeeded, or failed with `detail`;
+  // the counters as the driver counted them (tasks_queued is kept from the
+  // open). Returns when it ended. NOT_FOUND if there is no such run,
+  // FAILED_PRECONDITION if it is another job's or not running.
+  absl::StatusOr<TimePoint> CloseDrivenRun(const std::string& run_id, const std::string& job,
+                                           bool failed, const JobCounters& counters,
+                                           const std::string& detail);
+
  private:
   struct Entry {
     std::unique_ptr<Job> job;
@@ -123,6 +147,7 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;            // wakes the loop; signals the end of a run
   std::map<std::string, Entry> entries_;  // a map: Entry addresses are stable
+  std::set<std::string> driven_;          // AddDrivenJob's names
   bool started_ = false;
   bool stopping_ = false;
   std::mt19937_64 rng_;  // run id suffixes

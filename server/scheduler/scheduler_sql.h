@@ -35,6 +35,26 @@ UPDATE job_runs SET finished_at = $2::timestamptz, outcome = $3, tasks_queued = 
        errors = $9, detail = nullif($10, '')
  WHERE run_id = $1)sql";
 
+// A driven run, opened with the tasks its start queued. $1 run id, $2 job,
+// $3 started, $4 outcome (running), $5 tasks queued.
+inline constexpr char kInsertOpen[] = R"sql(
+INSERT INTO job_runs (run_id, job, started_at, outcome, tasks_queued)
+VALUES ($1, $2, $3::timestamptz, $4, $5))sql";
+
+// Ends a driven run, only while it is running as a run of that job; its
+// tasks_queued stays as opened. $1 run id, $2 job, $3 running, $4 finished,
+// $5 outcome, $6 upstream calls, $7 rows upserted, $8 cache hits, $9 cache
+// misses, $10 errors, $11 detail ('' = none).
+inline constexpr char kCloseRun[] = R"sql(
+UPDATE job_runs SET finished_at = $4::timestamptz, outcome = $5, upstream_calls = $6,
+       rows_upserted = $7, cache_hits = $8, cache_misses = $9, errors = $10,
+       detail = nullif($11, '')
+ WHERE run_id = $1 AND job = $2 AND outcome = $3)sql";
+
+// Why a close matched no row. $1 run id.
+inline constexpr char kRunJobAndOutcome[] =
+    "SELECT job, outcome FROM job_runs WHERE run_id = $1";
+
 // Two statements, not one with an optional filter, so each uses its index:
 // (started_at) here, (job, started_at) below. Both return the columns
 // JobRunStore's RowFrom reads, in its order. $1 limit.

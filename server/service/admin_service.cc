@@ -54,11 +54,39 @@ grpc::Status AdminServiceImpl::StartDaily(grpc::ServerContext* ctx,
   if (req->priority() != v1::PRIORITY_CLASS_UNSPECIFIED) {
     if (auto s = PriorityFromWire(req->priority(), "priority", &priority); !s.ok()) return s;
   }
+  absl::StatusOr<std::string> run_id = scheduler_->NewDrivenRunId(kDailyJob);
+  if (!run_id.ok()) return ToGrpcStatus(run_id.status());
   const TimePoint started = clock_->Now();
   auto queued = StartDailySequence(queue_, req->include_characters(), priority);
   if (!queued.ok()) return ToGrpcStatus(queued.status());
+  if (absl::Status s = scheduler_->OpenDrivenRun(*run_id, kDailyJob, started, *queued); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   resp->set_tasks_queued(*queued);
   *resp->mutable_started_at() = ToProto(started);
+  resp->set_run_id(*run_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::FinishDaily(grpc::ServerContext* ctx,
+                                           const v1::FinishDailyRequest* req,
+                                           v1::FinishDailyResponse* resp) {
+  if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  if (req->run_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+  }
+  if (req->rows_upserted() < 0 || req->errors() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "rows_upserted and errors must not be negative");
+  }
+  JobCounters counters;
+  counters.rows_upserted = req->rows_upserted();
+  counters.errors = req->errors();
+  absl::StatusOr<TimePoint> finished = scheduler_->CloseDrivenRun(
+      req->run_id(), kDailyJob, req->failed(), counters, req->detail());
+  if (!finished.ok()) return ToGrpcStatus(finished.status());
+  resp->set_outcome(req->failed() ? kOutcomeFailed : kOutcomeSucceeded);
+  *resp->mutable_finished_at() = ToProto(*finished);
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,8 @@
 // AdminServiceImpl translates sluice.v1.AdminService (operators, sluicectl,
-// grpcurl) to TaskQueue, Migrator and Scheduler calls.
+// grpcurl) to TaskQueue, Migrator and Scheduler calls. A StartDaily is a
+// driven run of the job "daily" (Scheduler::OpenDrivenRun): the constructor
+// registers that name with the scheduler, so it must run before the
+// scheduler starts.
 //
 // Ownership: borrows everything. Thread-safety: no mutable state.
 #ifndef SLUICE_SERVER_SERVICE_ADMIN_SERVICE_H_
@@ -15,9 +18,14 @@ namespace sluice {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
+  // The job_runs name of StartDaily's runs.
+  static constexpr char kDailyJob[] = "daily";
+
   AdminServiceImpl(TaskQueue* queue, Migrator* migrator, Scheduler* scheduler, const Clock* clock,
                    const Authorizer* auth)
-      : queue_(queue), migrator_(migrator), scheduler_(scheduler), clock_(clock), auth_(auth) {}
+      : queue_(queue), migrator_(migrator), scheduler_(scheduler), clock_(clock), auth_(auth) {
+    scheduler_->AddDrivenJob(kDailyJob);
+  }
 
   grpc::Status Enqueue(grpc::ServerContext* ctx, const v1::EnqueueRequest* req,
                        v1::EnqueueResponse* resp) override;
@@ -25,6 +33,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                            v1::QueueStatusResponse* resp) override;
   grpc::Status StartDaily(grpc::ServerContext* ctx, const v1::StartDailyRequest* req,
                           v1::StartDailyResponse* resp) override;
+  grpc::Status FinishDaily(grpc::ServerContext* ctx, const v1::FinishDailyRequest* req,
+                           v1::FinishDailyResponse* resp) override;
   grpc::Status EntityCounts(grpc::ServerContext* ctx, const v1::EntityCountsRequest* req,
                             v1::EntityCountsResponse* resp) override;
   grpc::Status Migrate(grpc::ServerContext* ctx, const v1::MigrateRequest* req,

@@ -1,17 +1,34 @@
 #include "server/service/agent_service.h"
 
+#include <glog/logging.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/logging/log_context.h"
 #include "common/time_util.h"
 #include "server/service/wire.h"
 #include "server/store/payload_codec.h"
 
 namespace sluice {
+namespace {
+
+// The ids of a call's log lines: the calling agent and, when the call is
+// about one task, the task and its lease (the agent's lines carry the same).
+logging::LogIds CallIds(const std::string& agent_id, int64_t task_id = 0, int64_t lease_id = 0) {
+  logging::LogIds ids;
+  ids.agent_id = agent_id;
+  ids.task_id = task_id;
+  ids.lease_id = lease_id;
+  return ids;
+}
+
+}  // namespace
 
 grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
                                           const v1::LeaseTasksRequest* req,
                                           v1::LeaseTasksResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  logging::ScopedLogIds call_ids(CallIds(req->agent_id()));
   std::vector<std::string> kinds(req->kinds().begin(), req->kinds().end());
   // Never hold a long poll past the caller's own deadline.
   Duration wait = FromProtoDuration(req->wait());
@@ -40,6 +57,10 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
     out->set_caller(t.caller);
     out->set_attempts(t.attempts);
     out->set_priority(PriorityToWire(t.priority));
+    if (VLOG_IS_ON(1)) {
+      logging::ScopedLogIds task_ids(CallIds(req->agent_id(), t.task_id, t.fencing_token));
+      VLOG(1) << "leased " << t.kind << " " << t.entity_id << " (attempts " << t.attempts << ")";
+    }
   }
   return grpc::Status::OK;
 }
@@ -48,6 +69,7 @@ grpc::Status AgentServiceImpl::ExtendLease(grpc::ServerContext* ctx,
                                            const v1::ExtendLeaseRequest* req,
                                            v1::ExtendLeaseResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  logging::ScopedLogIds call_ids(CallIds(req->agent_id(), req->task_id(), req->fencing_token()));
   auto until = queue_->Extend(req->task_id(), req->fencing_token(),
                               FromProtoDuration(req->lease_duration()));
   if (!until.ok()) return ToGrpcStatus(until.status());
@@ -89,6 +111,7 @@ grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
                                             const v1::CompleteTaskRequest* req,
                                             v1::CompleteTaskResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  logging::ScopedLogIds call_ids(CallIds(req->agent_id(), req->task_id(), req->fencing_token()));
   absl::StatusOr<Completion> c = FromWire(*req);
   if (!c.ok()) return ToGrpcStatus(c.status());
   auto out = queue_->Complete(*c);
@@ -102,6 +125,8 @@ grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
                                              const v1::CompleteTasksRequest* req,
                                              v1::CompleteTasksResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  logging::ScopedLogIds call_ids(
+      CallIds(req->completions_size() > 0 ? req->completions(0).agent_id() : ""));
   std::vector<Completion> completions;
   std::vector<absl::StatusOr<CompletionOutcome>> all(req->completions_size());
   std::vector<int> index;  // of each completion handed to the queue
@@ -135,6 +160,7 @@ grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
 grpc::Status AgentServiceImpl::FailTask(grpc::ServerContext* ctx, const v1::FailTaskRequest* req,
                                         v1::FailTaskResponse* resp) {
   if (auto s = auth_->Check(ctx); !s.ok()) return s;
+  logging::ScopedLogIds call_ids(CallIds(req->agent_id(), req->task_id(), req->fencing_token()));
   Failure f;
   f.task_id = req->task_id();
   f.fencing_token = req->fencing_token();
