@@ -40,7 +40,10 @@ absl::Status Coordinator::Start() {
     if (absl::Status s = module->RegisterKinds(kinds_, extensions_); !s.ok()) return s;
   }
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
-  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock, options_.queue);
+  metrics_ = std::make_unique<CoordinatorMetrics>();
+  TaskQueueOptions queue_options = options_.queue;
+  queue_options.observer = metrics_.get();
+  queue_ = std::make_unique<TaskQueue>(queue_store_.get(), &kinds_, options_.clock, queue_options);
   auto authorizer = Authorizer::FromConfig(options_.auth_token, options_.auth_file);
   if (!authorizer.ok()) return authorizer.status();
   authorizer_ = std::move(*authorizer);
@@ -78,6 +81,8 @@ absl::Status Coordinator::Start() {
   wiring.services = &module_services;
   for (auto& module : modules_) module->Wire(wiring);
   throttle_service_ = std::make_unique<ThrottleServiceImpl>(throttler_.get(), authorizer_.get());
+  throttle_service_->SetReportListener(
+      [m = metrics_.get()](const std::vector<throttle::Observation>& o) { m->ObserveReports(o); });
   agent_service_ = std::make_unique<AgentServiceImpl>(queue_.get(), authorizer_.get());
   admin_service_ = std::make_unique<AdminServiceImpl>(
       queue_.get(), migrator_.get(), scheduler_.get(), options_.clock, authorizer_.get());
@@ -85,7 +90,9 @@ absl::Status Coordinator::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  authorizer_->Install(builder);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics_->grpc().MakeInterceptorFactory());
+  authorizer_->Install(builder, std::move(interceptors));
   builder.AddListeningPort(options_.listen,
                            MakeServerCredentials(options_.tls_cert, options_.tls_key), &port_);
   builder.RegisterService(agent_service_.get());
@@ -115,8 +122,11 @@ absl::Status Coordinator::Start() {
       OpsSnapshot s = CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(),
                                          pool_.get(), options_.clock);
       s.leader_epoch = options_.leader_epoch;
+      s.claim_latency = metrics_->claim_latency();
+      s.commit_latency = metrics_->commit_latency();
       return s;
     });
+    for (auto& c : metrics_->Collectables()) ops_->AddMetrics(std::move(c));
     if (options_.ops_require_operator) {
       ops_->RequireAuthorization(
           [this](const std::string& header) { return authorizer_->IsOperator(header); });

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "common/grpc_security.h"
+#include "server/ops/coordinator_metrics.h"
 #include "server/ops/ops_http_server.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/job_run_store.h"
@@ -109,6 +110,8 @@ class Coordinator {
   void SetHealth(bool serving);
 
   CoordinatorOptions options_;
+  // First, so it outlives everything that reports to it.
+  std::unique_ptr<CoordinatorMetrics> metrics_;
   TaskKindRegistry kinds_;
   TaskExtensionRegistry extensions_;
   std::unique_ptr<PgPool> pool_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/metrics/process_metrics.h"
 #include "db/migrations.h"
 #include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
@@ -47,6 +48,9 @@ absl::Status CoordinatorNode::StartStandbyOps() {
     s.leading = false;
     return s;
   });
+  // A standby is a process to watch too.
+  standby_ops_->AddMetrics(std::make_shared<metrics::ProcessMetrics>());
+  standby_ops_->AddMetrics(std::make_shared<metrics::BuildInfo>());
   if (c.ops_require_operator) {
     auto authorizer = Authorizer::FromConfig(c.auth_token, c.auth_file);
     if (!authorizer.ok()) return authorizer.status();

@@ -3,9 +3,14 @@
 #include <glog/logging.h>
 #include <httplib.h>
 
+#include "common/metrics/ops_listener.h"
+#include "server/ops/ops_metrics.h"
+
 namespace sluice {
 
-OpsHttpServer::OpsHttpServer(Collector collect) : collect_(std::move(collect)) {}
+OpsHttpServer::OpsHttpServer(Collector collect) : collect_(std::move(collect)) {
+  metrics_.push_back(std::make_shared<SnapshotMetrics>(collect_));
+}
 
 OpsHttpServer::~OpsHttpServer() { Stop(); }
 
@@ -43,7 +48,7 @@ absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
     });
   }
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderPrometheus(collect_()), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(metrics::RenderMetrics(metrics_), "text/plain; version=0.0.4; charset=utf-8");
   });
   server_->Get("/api/ops", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderJson(collect_()).dump(), "application/json");

@@ -1,6 +1,7 @@
 // OpsHttpServer is the coordinator's operations listener, apart from gRPC so
 // that Prometheus, kubelet probes and a browser need no gRPC:
-//   GET /metrics         Prometheus text (queue, budgets, jobs, checkpoints)
+//   GET /metrics         Prometheus text: the snapshot's families (ops_metrics.h)
+//                        then those added (histograms, process_*, build info)
 //   GET /api/ops         the same as JSON, for the dashboard
 //   GET /healthz         200 while the process serves (liveness)
 //   GET /readyz          200 when PostgreSQL answers, else 503 (readiness)
@@ -21,12 +22,17 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/ops/ops_snapshot.h"
 
 namespace httplib {
 class Server;
+}
+
+namespace prometheus {
+class Collectable;
 }
 
 namespace sluice {
@@ -44,6 +50,11 @@ class OpsHttpServer {
 
   // Before Start: paths other than the probes need a header `gate` accepts.
   void RequireAuthorization(Gate gate) { gate_ = std::move(gate); }
+  // Before Start: rendered at /metrics after the snapshot's families
+  // (ops_metrics.h): live histograms, process_*, build info.
+  void AddMetrics(std::shared_ptr<const prometheus::Collectable> c) {
+    metrics_.push_back(std::move(c));
+  }
 
   // "host:port"; port 0 picks a free one. Returns the bound port.
   absl::StatusOr<int> Start(const std::string& listen);
@@ -52,6 +63,7 @@ class OpsHttpServer {
  private:
   Collector collect_;
   Gate gate_;
+  std::vector<std::shared_ptr<const prometheus::Collectable>> metrics_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

@@ -1,7 +1,6 @@
 #include "server/ops/ops_snapshot.h"
 
-#include <cmath>
-#include <sstream>
+#include <algorithm>
 
 #include "common/time_util.h"
 #include "server/ops/ops_sql.h"
@@ -11,47 +10,6 @@ namespace {
 
 double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Label values: backslash, double quote and newline escaped.
-std::string Label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-class PromWriter {
- public:
-  void Family(const std::string& name, const std::string& type, const std::string& help) {
-    out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-  }
-  void Sample(const std::string& name,
-              const std::vector<std::pair<std::string, std::string>>& labels, double value) {
-    out_ << name;
-    if (!labels.empty()) {
-      out_ << "{";
-      for (size_t i = 0; i < labels.size(); ++i) {
-        out_ << (i ? "," : "") << labels[i].first << "=\"" << Label(labels[i].second) << "\"";
-      }
-      out_ << "}";
-    }
-    if (std::isfinite(value)) {
-      out_ << " " << value << "\n";
-    } else {
-      out_ << " NaN\n";
-    }
-  }
-  std::string str() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-};
-
 }  // namespace
 
 OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
@@ -60,6 +18,15 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
   s.taken_at = clock->Now();
   if (auto stats = queue->Stats(); stats.ok()) {
     s.queue = std::move(*stats);
+    // Every kind the coordinator knows, a drained one at zero: its series
+    // stay on /metrics and the dashboard instead of vanishing.
+    for (const TaskKind& k : queue->kinds().All()) {
+      auto it = std::find_if(s.queue.begin(), s.queue.end(),
+                             [&](const KindStats& q) { return q.kind == k.name; });
+      if (it == s.queue.end()) s.queue.push_back(KindStats{k.name});
+    }
+    std::sort(s.queue.begin(), s.queue.end(),
+              [](const KindStats& a, const KindStats& b) { return a.kind < b.kind; });
   } else {
     s.database_ok = false;
     s.database_error = std::string(stats.status().message());
@@ -103,84 +70,6 @@ OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
   }
   if (s.database_ok) s.panels = CollectDashboardPanels(pool, scheduler, s.taken_at);
   return s;
-}
-
-std::string RenderPrometheus(const OpsSnapshot& s) {
-  PromWriter w;
-  w.Family("sluice_leader", "gauge", "1 on the coordinator that leads its group, 0 on a standby.");
-  w.Sample("sluice_leader", {}, s.leading ? 1 : 0);
-  w.Family("sluice_leader_epoch", "gauge", "The leading coordinator's epoch (0 on a standby).");
-  w.Sample("sluice_leader_epoch", {}, s.leader_epoch);
-  w.Family("sluice_database_up", "gauge", "1 if the coordinator's last look at PostgreSQL worked.");
-  w.Sample("sluice_database_up", {}, s.database_ok ? 1 : 0);
-
-  w.Family("sluice_queue_tasks", "gauge", "Queued tasks by kind and state.");
-  for (const KindStats& k : s.queue) {
-    w.Sample("sluice_queue_tasks", {{"kind", k.kind}, {"state", "ready"}}, k.ready);
-    w.Sample("sluice_queue_tasks", {{"kind", k.kind}, {"state", "leased"}}, k.leased);
-    w.Sample("sluice_queue_tasks", {{"kind", k.kind}, {"state", "retrying"}}, k.retrying);
-  }
-  w.Family("sluice_queue_oldest_task_age_seconds", "gauge",
-           "Age of the oldest queued task by kind.");
-  for (const KindStats& k : s.queue) {
-    w.Sample("sluice_queue_oldest_task_age_seconds", {{"kind", k.kind}}, k.oldest_age_seconds);
-  }
-  w.Family("sluice_dead_tasks", "gauge", "Dead-lettered tasks by kind.");
-  for (const KindStats& k : s.queue) w.Sample("sluice_dead_tasks", {{"kind", k.kind}}, k.dead);
-
-  // One series per budget family, not per character or address: the label
-  // set stays bounded with 100,000 callers.
-  w.Family("sluice_budget_limit", "gauge",
-           "Units a budget of the family allows per window (learned or default).");
-  w.Family("sluice_budget_remaining", "gauge",
-           "Units left now in the family's most constrained budget (estimate).");
-  w.Family("sluice_budget_callers", "gauge", "Budgets of the family alive (callers, addresses).");
-  w.Family("sluice_budget_restricted", "gauge",
-           "Budgets of the family the upstream restricts now.");
-  w.Family("sluice_budget_exhausted", "gauge",
-           "Budgets of the family that cannot take a call now.");
-  w.Family("sluice_budget_granted_total", "counter", "Calls granted under the family's budgets.");
-  w.Family("sluice_budget_denied_total", "counter",
-           "Requests refused with one of the family's budgets limiting.");
-  for (const auto& f : s.budget_families) {
-    const std::vector<std::pair<std::string, std::string>> l = {{"budget", f.name}};
-    if (!f.most_constrained.empty()) {
-      w.Sample("sluice_budget_limit", l, f.most_constrained.front().window.limit);
-      w.Sample("sluice_budget_remaining", l, f.most_constrained.front().window.remaining);
-    }
-    w.Sample("sluice_budget_callers", l, f.budgets);
-    w.Sample("sluice_budget_restricted", l, f.restricted);
-    w.Sample("sluice_budget_exhausted", l, f.exhausted);
-    w.Sample("sluice_budget_granted_total", l, f.counters.granted);
-    w.Sample("sluice_budget_denied_total", l, f.counters.denied);
-  }
-
-  w.Family("sluice_job_running", "gauge", "1 while a run of the job is in progress here.");
-  w.Family("sluice_job_skipped_fail_closed_total", "counter",
-           "Runs not started because the job lock could not be checked.");
-  w.Family("sluice_job_last_run_succeeded", "gauge", "1 if the job's newest run succeeded.");
-  w.Family("sluice_job_last_run_age_seconds", "gauge", "Since the job's newest run started.");
-  for (const JobGauge& j : s.jobs) {
-    const std::vector<std::pair<std::string, std::string>> l = {{"job", j.name}};
-    w.Sample("sluice_job_running", l, j.running ? 1 : 0);
-    w.Sample("sluice_job_skipped_fail_closed_total", l, j.skipped_fail_closed);
-    if (!j.last_outcome.empty()) {
-      w.Sample("sluice_job_last_run_succeeded", l, j.last_outcome == "succeeded" ? 1 : 0);
-      w.Sample("sluice_job_last_run_age_seconds", l, j.last_started_age_seconds);
-    }
-  }
-
-  w.Family("sluice_checkpoint_age_seconds", "gauge", "Since the stream's cursor last moved.");
-  w.Family("sluice_checkpoint_rows_total", "counter", "Rows committed under the stream's cursor.");
-  w.Family("sluice_checkpoint_pages_total", "counter",
-           "Pages committed under the stream's cursor.");
-  for (const CheckpointGauge& c : s.checkpoints) {
-    const std::vector<std::pair<std::string, std::string>> l = {{"stream", c.stream}};
-    w.Sample("sluice_checkpoint_age_seconds", l, c.age_seconds);
-    w.Sample("sluice_checkpoint_rows_total", l, c.rows);
-    w.Sample("sluice_checkpoint_pages_total", l, c.pages);
-  }
-  return w.str();
 }
 
 nlohmann::json RenderJson(const OpsSnapshot& s) {

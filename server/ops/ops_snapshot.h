@@ -1,8 +1,8 @@
 // OpsSnapshot is what the coordinator's operations endpoint shows: queue
 // depth per kind, throttler budgets and their headroom, periodic jobs, and
 // stream checkpoints. CollectOpsSnapshot gathers it from the live parts
-// (each call is a fresh look; nothing is cached); the renderers turn it into
-// Prometheus text and JSON for the dashboard.
+// (each call is a fresh look; nothing is cached); ops_metrics.h turns it into
+// Prometheus families for /metrics, RenderJson into the dashboard's JSON.
 //
 // Thread-safety: CollectOpsSnapshot may run concurrently with everything it
 // reads; the snapshot itself is plain data.
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "server/ops/coordinator_metrics.h"
 #include "server/ops/dashboard_panels.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/scheduler.h"
@@ -53,6 +54,10 @@ struct OpsSnapshot {
   std::vector<throttle::FamilyInfo> budget_families;
   std::vector<JobGauge> jobs;
   std::vector<CheckpointGauge> checkpoints;
+  // Claim and commit latency since start (coordinator_metrics.h), for the
+  // dashboard's charts; empty where no CoordinatorMetrics runs (a standby).
+  LatencyHistogram claim_latency;
+  LatencyHistogram commit_latency;
   // Alerts, stream health, gold tables, recent job runs (dashboard_panels.h).
   DashboardPanels panels;
 };
@@ -62,8 +67,7 @@ struct OpsSnapshot {
 OpsSnapshot CollectOpsSnapshot(TaskQueue* queue, throttle::Throttler* throttler,
                                Scheduler* scheduler, PgPool* pool, const Clock* clock);
 
-// Prometheus text exposition format 0.0.4.
-std::string RenderPrometheus(const OpsSnapshot& s);
+// For the dashboard (/api/ops); /metrics renders it through ops_metrics.h.
 nlohmann::json RenderJson(const OpsSnapshot& s);
 
 }  // namespace sluice

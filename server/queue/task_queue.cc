@@ -118,9 +118,14 @@ absl::StatusOr<std::vector<LeasedTask>> TaskQueue::Lease(const std::string& agen
       epoch = work_epoch_;
     }
     const ClaimSlot slot{max_tasks, clock_->Now() + lease, agent_id};
+    const auto claim_start = std::chrono::steady_clock::now();
     auto tasks = claims_.Claim(group_kinds, slot);
     if (tasks.ok()) tasks = DeadLetterExhausted(agent_id, std::move(*tasks));
     const auto real_now = std::chrono::steady_clock::now();
+    if (options_.observer != nullptr) {
+      options_.observer->Claimed(std::chrono::duration_cast<Duration>(real_now - claim_start),
+                                 tasks.ok() ? tasks->size() : 0);
+    }
     if (!tasks.ok() || !tasks->empty() || shutdown_ || real_now >= deadline) return tasks;
     // Nothing ready: sleep until new work is signalled in this process, or a
     // short poll interval passes (backoffs end and other coordinators enqueue
@@ -166,7 +171,13 @@ absl::StatusOr<CompletionOutcome> TaskQueue::Complete(const Completion& c) {
     return s;
   }
   const TimePoint now = clock_->Now();
+  const auto commit_start = std::chrono::steady_clock::now();
   auto out = batcher_.Commit(c, now, now - options_.fresh_for);
+  if (options_.observer != nullptr) {
+    options_.observer->Committed(
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - commit_start), 1,
+        out.ok());
+  }
   if (out.ok() && (out->tasks_queued > 0 || out->requeued_now)) NotifyWork();
   if (absl::IsInvalidArgument(out.status())) CountRejected(c, out.status());
   return out;
@@ -241,10 +252,18 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   // Already a batch: it goes to the store as one transaction, retried whole
   // if a conflict aborted it before anything was written, one by one if the
   // database refused it.
+  const auto commit_start = std::chrono::steady_clock::now();
   std::vector<absl::StatusOr<CompletionOutcome>> committed =
       CommitIsolatingFailures(valid, [&](const std::vector<const Completion*>& part) {
         return store_->CompleteBatch(part, now, now - options_.fresh_for);
       });
+  if (options_.observer != nullptr) {
+    bool all_ok = true;
+    for (const auto& c : committed) all_ok &= c.ok();
+    options_.observer->Committed(
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - commit_start),
+        valid.size(), all_ok);
+  }
   bool queued = false;
   for (size_t j = 0; j < valid.size(); ++j) {
     queued |= committed[j].ok() && (committed[j]->tasks_queued > 0 || committed[j]->requeued_now);

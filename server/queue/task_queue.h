@@ -22,6 +22,7 @@
 #include "server/queue/claim_batcher.h"
 #include "server/queue/completion_batcher.h"
 #include "server/queue/priority.h"
+#include "server/queue/queue_observer.h"
 #include "server/queue/queue_store.h"
 #include "server/queue/retry_policy.h"
 #include "server/queue/task_kinds.h"
@@ -47,6 +48,8 @@ struct TaskQueueOptions {
   // claiming at once.
   int max_group_claim = 5000;
   int max_claim_leaders = 2;
+  // Told how long claims and commits take (metrics); borrowed, may be null.
+  QueueObserver* observer = nullptr;
 };
 
 class TaskQueue {

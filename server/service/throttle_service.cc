@@ -420,6 +420,7 @@ grpc::Status AnswerArmTokens(throttle::Throttler* throttler, const v1::ArmTokens
 }
 
 grpc::Status AnswerReportBatch(throttle::Throttler* throttler,
+                               const ThrottleServiceImpl::ReportListener& listener,
                                const v1::ReportBatchRequest& request,
                                v1::ReportBatchResponse* response) {
   if (grpc::Status s = CheckId(request.agent_id(), "agent_id", false); !s.ok()) return s;
@@ -446,6 +447,7 @@ grpc::Status AnswerReportBatch(throttle::Throttler* throttler,
     returns[i] = throttle::TokenReturn{r.lease_id(), r.unspent()};
   }
   throttler->ReportBatch(request.agent_id(), observations, returns);
+  if (listener) listener(observations);
   return grpc::Status::OK;
 }
 
@@ -791,7 +793,7 @@ grpc::ServerUnaryReactor* ThrottleServiceImpl::ReportBatch(grpc::CallbackServerC
                                                            const v1::ReportBatchRequest* request,
                                                            v1::ReportBatchResponse* response) {
   if (grpc::Status s = authorizer_->Check(context); !s.ok()) return Done(context, s);
-  return Done(context, AnswerReportBatch(throttler_, *request, response));
+  return Done(context, AnswerReportBatch(throttler_, report_listener_, *request, response));
 }
 
 grpc::ServerWriteReactor<v1::Revocation>* ThrottleServiceImpl::WatchRevocations(

@@ -34,10 +34,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/grpc_security.h"
 #include "server/throttle/throttler.h"
@@ -57,6 +59,11 @@ class ThrottleServiceImpl final : public sluice::v1::ThrottlerService::CallbackS
 
   ThrottleServiceImpl(throttle::Throttler* throttler, const Authorizer* authorizer);
   ~ThrottleServiceImpl() override;
+
+  // Also given the observations of every ReportBatch the throttler took
+  // (the coordinator's upstream latency metrics). Set before serving.
+  using ReportListener = std::function<void(const std::vector<throttle::Observation>&)>;
+  void SetReportListener(ReportListener listener) { report_listener_ = std::move(listener); }
 
   // Ends every open stream (UNAVAILABLE) and refuses new ones. Idempotent.
   void Shutdown();
@@ -112,6 +119,7 @@ class ThrottleServiceImpl final : public sluice::v1::ThrottlerService::CallbackS
 
   throttle::Throttler* const throttler_;
   const Authorizer* const authorizer_;
+  ReportListener report_listener_;
   int listener_id_ = 0;
 
   mutable std::mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace sluice::throttle {
@@ -82,6 +83,14 @@ std::string PoeRuleScope(absl::string_view rule_lower, const CallKey& key) {
   // One OAuth client per deployment.
   if (rule_lower == "client") return "client";
   return "global";
+}
+
+absl::string_view ScopeClass(absl::string_view scope) {
+  if (absl::StartsWith(scope, "ip:")) return "ip";
+  if (absl::StartsWith(scope, "char:")) return "character";
+  if (scope == "client") return "client";
+  if (scope.empty() || scope == "global") return "global";
+  return "account";
 }
 
 std::string EsiGroupFamily(absl::string_view group) { return absl::StrCat("esi/group/", group); }

@@ -47,6 +47,10 @@ std::string EgressScope(const CallKey& key);     // "ip:<egress>" or "ip:unknown
 std::string EsiCallerScope(const CallKey& key);  // the caller, else EgressScope
 // "ip", "account", "client" or anything else (-> "global").
 std::string PoeRuleScope(absl::string_view rule_lower, const CallKey& key);
+// What kind of payer a budget's scope is, for bounded listings and metrics:
+// "ip" (ip:...), "character" (char:...), "account" (account:... and other
+// billed callers), "client", "global" (global, or no scope).
+absl::string_view ScopeClass(absl::string_view scope);
 
 // ESI route templates name their parameters differently in different places
 // ("/characters/{id}/" here, "/characters/{character_id}" in ESI's OpenAPI

@@ -1231,7 +1231,16 @@ BudgetListing Throttler::ListBudgetFamilies(const BudgetQuery& query) {
           Acc& a = *family->second;
           a.info.budgets++;
           if (restricted) a.info.restricted++;
-          if (restricted || available < CostFor(b->kind()).admission) a.info.exhausted++;
+          const bool exhausted = restricted || available < CostFor(b->kind()).admission;
+          if (exhausted) a.info.exhausted++;
+          auto [sc, first] = a.info.by_scope.try_emplace(std::string(ScopeClass(b->scope())));
+          ScopeAggregate& agg = sc->second;
+          if (first || available < agg.min_remaining) agg.min_remaining = available;
+          if (first || room < agg.min_room) agg.min_room = room;
+          agg.budgets++;
+          if (restricted) agg.restricted++;
+          if (exhausted) agg.exhausted++;
+          agg.outstanding_calls += b->in_flight_calls();
           keep(&a.worst, top, restricted, room, b, now);
         }
         if (!query.match.empty() &&

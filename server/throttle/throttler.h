@@ -301,12 +301,26 @@ struct BudgetQuery {
   int top = 5;
 };
 
+// A family's live budgets of one scope class (ScopeClass, route_map.h):
+// what metrics show instead of one series per character or address.
+struct ScopeAggregate {
+  int64_t budgets = 0;
+  int64_t restricted = 0;
+  int64_t exhausted = 0;
+  int64_t min_remaining = 0;  // units, of the budget with the fewest
+  double min_room = 1;        // remaining / limit, lowest (0 if no limit)
+  int64_t outstanding_calls = 0;
+};
+
 struct FamilyInfo {
   std::string name;
   BudgetKind kind = BudgetKind::kEsiRoute;
   int64_t budgets = 0;      // live budgets (callers / addresses) now
   int64_t restricted = 0;   // of which restricted now
   int64_t exhausted = 0;    // of which cannot take one call now
+  // The same by scope class ("ip", "character", "account", "client",
+  // "global"); only classes with live budgets.
+  std::map<std::string, ScopeAggregate> by_scope;
   BudgetCounters counters;  // over every budget the family ever had
   std::vector<std::string> routes;
   // The `top` budgets with the least room (restricted first).

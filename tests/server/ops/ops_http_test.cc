@@ -41,14 +41,42 @@ TEST_F(OpsHttpTest, MetricsShowQueueDepthByKindAndState) {
   ASSERT_EQ(status, 200) << body;
   EXPECT_THAT(body, HasSubstr("sluice_database_up 1"));
   EXPECT_THAT(body, HasSubstr("sluice_queue_tasks{kind=\"alliance\",state=\"ready\"} 3"));
-  EXPECT_THAT(body, HasSubstr("# TYPE sluice_budget_remaining gauge"));
-  EXPECT_THAT(body, HasSubstr("sluice_job_running{job=\"daily_esi\"} 0"));
+  EXPECT_THAT(body, HasSubstr("# TYPE sluice_budget_min_headroom_ratio gauge"));
+  EXPECT_THAT(body, HasSubstr("sluice_job_running{job_name=\"daily_esi\"} 0"));
 
   auto [jstatus, json] = Get("/api/ops");
   ASSERT_EQ(jstatus, 200);
   auto j = nlohmann::json::parse(json);
   EXPECT_TRUE(j["database_ok"].get<bool>());
   EXPECT_FALSE(j["queue"].empty());
+}
+
+TEST_F(OpsHttpTest, MetricsKeepEveryKnownKindAtZeroAndCountGrpcCallsByMethodAndCode) {
+  v1::EnqueueRequest req;
+  req.set_kind("alliance");
+  req.add_ids(99000001);
+  req.set_priority(v1::PRIORITY_CLASS_MANUAL);
+  v1::EnqueueResponse resp;
+  ASSERT_TRUE(admin_->Enqueue(Ctx().get(), req, &resp).ok());
+  req.set_kind("no_such_kind");
+  EXPECT_FALSE(admin_->Enqueue(Ctx().get(), req, &resp).ok());
+
+  auto [status, body] = Get("/metrics");
+  ASSERT_EQ(status, 200) << body;
+  // A kind nothing was ever queued for has its series, at zero.
+  EXPECT_THAT(body, HasSubstr("sluice_queue_tasks{kind=\"universe_type\",state=\"ready\"} 0\n"));
+  EXPECT_THAT(body, HasSubstr("sluice_dead_tasks{kind=\"universe_type\"} 0\n"));
+  EXPECT_THAT(body, HasSubstr("sluice_alerts_firing{alert=\"checkpoint_drift\"} 0\n"));
+  const std::string admin = "grpc_method=\"Enqueue\",grpc_service=\"sluice.v1.AdminService\","
+                            "grpc_type=\"unary\"";
+  EXPECT_THAT(body, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\"," + admin + "} 1\n"));
+  EXPECT_THAT(body,
+              HasSubstr("grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + admin + "} 1\n"));
+  EXPECT_THAT(body, HasSubstr("grpc_server_handling_seconds_count{" + admin + "} 2\n"));
+  EXPECT_THAT(body, HasSubstr("grpc_server_started_total{" + admin + "} 2\n"));
+  EXPECT_THAT(body, HasSubstr("# TYPE sluice_claim_duration_seconds histogram"));
+  EXPECT_THAT(body, HasSubstr("process_resident_memory_bytes "));
+  EXPECT_THAT(body, HasSubstr("sluice_build_info{commit=\""));
 }
 
 TEST_F(OpsHttpTest, ReadinessFollowsTheDatabase) {
