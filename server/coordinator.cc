@@ -118,15 +118,22 @@ absl::Status Coordinator::Start() {
             << (options_.tls_cert.empty() ? "" : " with TLS");
   health_thread_ = std::thread([this] { HealthLoop(); });
   if (!options_.ops_listen.empty()) {
-    ops_ = std::make_unique<OpsHttpServer>([this] {
+    auto collect = [this] {
       OpsSnapshot s = CollectOpsSnapshot(queue_.get(), throttler_.get(), scheduler_.get(),
                                          pool_.get(), options_.clock);
       s.leader_epoch = options_.leader_epoch;
       s.claim_latency = metrics_->claim_latency();
       s.commit_latency = metrics_->commit_latency();
       return s;
-    });
+    };
+    ops_ = std::make_unique<OpsHttpServer>(collect);
     for (auto& c : metrics_->Collectables()) ops_->AddMetrics(std::move(c));
+    OpsHistoryOptions history;
+    history.capacity = options_.ops_history_points;
+    ops_history_ = std::make_unique<OpsHistory>(history);
+    ops_->ServeHistory(ops_history_.get());
+    ops_sampler_ =
+        std::make_unique<OpsSampler>(collect, ops_history_.get(), options_.ops_history_interval);
     if (options_.ops_require_operator) {
       ops_->RequireAuthorization(
           [this](const std::string& header) { return authorizer_->IsOperator(header); });
@@ -134,6 +141,7 @@ absl::Status Coordinator::Start() {
     auto bound = ops_->Start(options_.ops_listen);
     if (!bound.ok()) return bound.status();
     ops_port_ = *bound;
+    ops_sampler_->Start();
   }
   for (auto& module : modules_) module->Start();
   // Last: a job may use everything above.
@@ -197,6 +205,7 @@ void Coordinator::Depose() {
 void Coordinator::Shutdown(std::chrono::milliseconds drain) {
   if (stopping_.exchange(true)) return;
   // First: runs in progress still need the queue and the database.
+  if (ops_sampler_) ops_sampler_->Stop();
   if (ops_) ops_->Stop();
   if (route_seeder_) route_seeder_->Stop();
   for (auto& module : modules_) module->Stop();

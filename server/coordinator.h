@@ -20,7 +20,9 @@
 #include "common/clock.h"
 #include "common/grpc_security.h"
 #include "server/ops/coordinator_metrics.h"
+#include "server/ops/ops_history.h"
 #include "server/ops/ops_http_server.h"
+#include "server/ops/ops_sampler.h"
 #include "server/queue/task_queue.h"
 #include "server/scheduler/job_run_store.h"
 #include "server/scheduler/scheduler.h"
@@ -72,6 +74,10 @@ struct CoordinatorOptions {
   std::string ops_listen;
   // The ops listener's pages but the probes need an operator credential.
   bool ops_require_operator = false;
+  // The dashboard's charts: the ops snapshot sampled this often into a ring
+  // of this many points (ops_history.h), while the ops listener is on.
+  std::chrono::milliseconds ops_history_interval{10000};
+  size_t ops_history_points = 8640;
   // The leader epoch every connection of the pool stamps its transactions
   // with (server/leader/): writes fail once another coordinator has taken a
   // newer one. 0 = not fenced (a coordinator run without election: tests).
@@ -125,6 +131,8 @@ class Coordinator {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::vector<std::unique_ptr<WorkflowModule>> modules_;
   std::unique_ptr<OpsHttpServer> ops_;
+  std::unique_ptr<OpsHistory> ops_history_;
+  std::unique_ptr<OpsSampler> ops_sampler_;
   int ops_port_ = 0;
   std::unique_ptr<PgStateStore> state_store_;
   std::unique_ptr<throttle::Throttler> throttler_;

@@ -68,6 +68,11 @@ DEFINE_string(ops_listen, "127.0.0.1:9090",
 DEFINE_bool(ops_require_operator, false,
             "the ops listener's pages but /healthz and /readyz need an operator credential "
             "(Authorization: Bearer)");
+DEFINE_int32(ops_history_interval_ms, 10000,
+             "the dashboard's charts: how often the ops snapshot is sampled into its in-memory "
+             "ring");
+DEFINE_int32(ops_history_points, 8640,
+             "the dashboard's charts: samples kept in memory (8640 at 10 s: a day)");
 
 int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> env = {
@@ -82,6 +87,8 @@ int main(int argc, char** argv) {
       {"token_key", "SLUICE_TOKEN_KEY"},
       {"token_key_previous", "SLUICE_TOKEN_KEY_PREVIOUS"},
       {"ops_require_operator", "SLUICE_OPS_REQUIRE_OPERATOR"},
+      {"ops_history_interval_ms", "SLUICE_OPS_HISTORY_INTERVAL_MS"},
+      {"ops_history_points", "SLUICE_OPS_HISTORY_POINTS"},
       {"tls_cert", "SLUICE_TLS_CERT"},
       {"tls_key", "SLUICE_TLS_KEY"},
       {"default_lease_s", "SLUICE_DEFAULT_LEASE_S"},
@@ -156,6 +163,14 @@ int main(int argc, char** argv) {
   options.auth_token = FLAGS_auth_token;
   options.auth_file = FLAGS_auth_file;
   options.ops_require_operator = FLAGS_ops_require_operator;
+  if (FLAGS_ops_history_interval_ms < 100 || FLAGS_ops_history_points < 1 ||
+      FLAGS_ops_history_points > 100000) {
+    LOG(ERROR) << "--ops_history_interval_ms must be at least 100 and --ops_history_points "
+                  "between 1 and 100000";
+    return 2;
+  }
+  options.ops_history_interval = std::chrono::milliseconds(FLAGS_ops_history_interval_ms);
+  options.ops_history_points = static_cast<size_t>(FLAGS_ops_history_points);
   options.tls_cert = FLAGS_tls_cert;
   options.tls_key = FLAGS_tls_key;
   options.queue.default_lease = std::chrono::seconds(FLAGS_default_lease_s);

@@ -19,9 +19,7 @@ void Fail(DashboardPanels* p, const std::string& what, const absl::Status& s) {
   p->error = what + ": " + std::string(s.message());
 }
 
-double Age(TimePoint now, TimePoint t) {
-  return std::chrono::duration<double>(now - t).count();
-}
+double Age(TimePoint now, TimePoint t) { return std::chrono::duration<double>(now - t).count(); }
 
 }  // namespace
 
@@ -59,8 +57,7 @@ DashboardPanels CollectDashboardPanels(PgPool* pool, Scheduler* scheduler, TimeP
         c.chaos_volume = row[4].as<double>();
         p.currency.push_back(std::move(c));
       }
-      p.currency.back().top.push_back(
-          {row[5].c_str(), row[6].as<double>(), row[7].as<double>()});
+      p.currency.back().top.push_back({row[5].c_str(), row[6].as<double>(), row[7].as<double>()});
     }
     for (const auto& row : r.exec(ops_sql::kValuations)) {
       LeagueValuationRow v;
@@ -178,7 +175,8 @@ void RenderDashboardPanelsJson(const DashboardPanels& p, TimePoint now, nlohmann
                           {"errors", r.counters.errors},
                           {"detail", r.detail}};
     if (r.finished_at) {
-      row["duration_seconds"] = std::chrono::duration<double>(*r.finished_at - r.started_at).count();
+      row["duration_seconds"] =
+          std::chrono::duration<double>(*r.finished_at - r.started_at).count();
     }
     j["runs"].push_back(std::move(row));
   }

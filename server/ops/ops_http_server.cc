@@ -3,8 +3,12 @@
 #include <glog/logging.h>
 #include <httplib.h>
 
+#include <cstdlib>
+
 #include "common/metrics/ops_listener.h"
 #include "server/ops/ops_metrics.h"
+
+#include "server/ops/dashboard_assets.h"
 
 namespace sluice {
 
@@ -62,9 +66,27 @@ absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
     res.set_content(s.database_ok ? "ok\n" : "database unavailable: " + s.database_error + "\n",
                     "text/plain");
   });
-  server_->Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(kDashboardPage, "text/html; charset=utf-8");
+  server_->Get("/api/ops/history", [this](const httplib::Request& req, httplib::Response& res) {
+    double since = 0;
+    if (req.has_param("since")) {
+      const std::string text = req.get_param_value("since");
+      char* end = nullptr;
+      since = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size()) {
+        res.status = 400;
+        res.set_content("since must be unix seconds, got '" + text + "'\n", "text/plain");
+        return;
+      }
+    }
+    const nlohmann::json body = history_ ? history_->Since(since) : OpsHistory({1, 1}).Since(since);
+    res.set_content(body.dump(), "application/json");
   });
+  for (const DashboardAsset& asset : DashboardAssets()) {
+    server_->Get(asset.path, [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_content(asset.body, asset.content_type);
+    });
+  }
   int bound = port;
   if (port == 0) {
     bound = server_->bind_to_any_port(host);

@@ -3,9 +3,12 @@
 //   GET /metrics         Prometheus text: the snapshot's families (ops_metrics.h)
 //                        then those added (histograms, process_*, build info)
 //   GET /api/ops         the same as JSON, for the dashboard
+//   GET /api/ops/history the dashboard's charts: samples of the snapshot
+//                        (ops_history.h) after ?since=<unix seconds>
 //   GET /healthz         200 while the process serves (liveness)
 //   GET /readyz          200 when PostgreSQL answers, else 503 (readiness)
-//   GET /                a small dashboard page that polls /api/ops
+//   GET /                the dashboard (dashboard.js, dashboard.css beside it,
+//                        embedded: dashboard_assets.h), which polls the two above
 //
 // With RequireAuthorization, every path but /healthz and /readyz (kubelet
 // probes carry no credential) needs an `Authorization: Bearer <token>` header
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/ops/ops_history.h"
 #include "server/ops/ops_snapshot.h"
 
 namespace httplib {
@@ -55,6 +59,9 @@ class OpsHttpServer {
   void AddMetrics(std::shared_ptr<const prometheus::Collectable> c) {
     metrics_.push_back(std::move(c));
   }
+  // Before Start: where /api/ops/history reads (borrowed); without one it
+  // answers with no points.
+  void ServeHistory(const OpsHistory* history) { history_ = history; }
 
   // "host:port"; port 0 picks a free one. Returns the bound port.
   absl::StatusOr<int> Start(const std::string& listen);
@@ -64,12 +71,10 @@ class OpsHttpServer {
   Collector collect_;
   Gate gate_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> metrics_;
+  const OpsHistory* history_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
-
-// The dashboard's HTML (dashboard_page.cc).
-extern const char kDashboardPage[];
 
 }  // namespace sluice
 

@@ -103,6 +103,49 @@ TEST_F(OpsHttpTest, DashboardPageIsServed) {
   EXPECT_THAT(body, HasSubstr("<title>Sluice coordinator</title>"));
   EXPECT_THAT(body, HasSubstr("api/ops"));
   EXPECT_EQ(Get("/nope").first, 404);
+  // Its script and the Tailwind-compiled stylesheet come from the binary too.
+  auto script = http_->Get("/dashboard.js");
+  ASSERT_TRUE(script);
+  EXPECT_EQ(script->status, 200);
+  EXPECT_THAT(script->get_header_value("Content-Type"), HasSubstr("text/javascript"));
+  EXPECT_THAT(script->body, HasSubstr("api/ops/history"));
+  auto css = http_->Get("/dashboard.css");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->status, 200);
+  EXPECT_THAT(css->get_header_value("Content-Type"), HasSubstr("text/css"));
+  EXPECT_THAT(css->body, HasSubstr("tailwindcss v4"));
+}
+
+TEST_F(OpsHttpTest, ApiOpsCarriesTheDashboardsPanels) {
+  auto [status, body] = Get("/api/ops");
+  ASSERT_EQ(status, 200);
+  auto j = nlohmann::json::parse(body);
+  EXPECT_TRUE(j["alerts"]["firing"].is_array());
+  EXPECT_TRUE(j["alerts"]["recent"].is_array());
+  EXPECT_TRUE(j["gold"]["currency"].is_array());
+  EXPECT_TRUE(j["gold"]["valuations"].is_array());
+  EXPECT_TRUE(j["streams"].is_array());
+  EXPECT_TRUE(j["runs"].is_array());
+  EXPECT_FALSE(j.contains("panels_error")) << j["panels_error"];
+}
+
+TEST_F(OpsHttpTest, HistoryAnswersOnlyTheSamplesAfterSince) {
+  // The sampler takes its first sample when the listener starts.
+  nlohmann::json all;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    auto [status, body] = Get("/api/ops/history");
+    ASSERT_EQ(status, 200) << body;
+    all = nlohmann::json::parse(body);
+  } while (all["t"].empty() && std::chrono::steady_clock::now() < until);
+  ASSERT_FALSE(all["t"].empty());
+  EXPECT_EQ(all["capacity"].get<int>(), 8640);
+  EXPECT_FALSE(all["series"].empty());
+  const double last = all["t"].back().get<double>();
+  auto [status, body] = Get("/api/ops/history?since=" + std::to_string(last));
+  ASSERT_EQ(status, 200);
+  EXPECT_TRUE(nlohmann::json::parse(body)["t"].empty()) << body;
+  EXPECT_EQ(Get("/api/ops/history?since=yesterday").first, 400);
 }
 
 }  // namespace
