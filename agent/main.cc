@@ -97,7 +97,11 @@ int main(int argc, char** argv) {
   config.handlers.esi_base_url = FLAGS_upstream_esi;
   config.handlers.poe_base_url = FLAGS_upstream_poe;
   config.handlers.esi_token = FLAGS_esi_token;
-  config.agent.agent_id = FLAGS_agent_id;
+  config.agent.agent_id = FLAGS_agent_id.empty() ? sluice::agent::DefaultAgentId() : FLAGS_agent_id;
+  // Every log line of the process names the agent, from the first on.
+  sluice::logging::LogIds ids;
+  ids.agent_id = config.agent.agent_id;
+  sluice::logging::SetProcessLogIds(ids);
   config.agent.workers = FLAGS_workers;
   config.agent.max_tasks = FLAGS_max_tasks;
   config.agent.complete_batch_max = FLAGS_complete_batch_max;
@@ -119,11 +123,6 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot start: " << agent.status();
     return 1;
   }
-  // Every log line of the process names the agent (its default id is chosen
-  // by BuildAgent).
-  sluice::logging::LogIds ids;
-  ids.agent_id = (*agent)->options().agent_id;
-  sluice::logging::SetProcessLogIds(ids);
   if (absl::Status started = (*agent)->Start(); !started.ok()) {
     LOG(ERROR) << "cannot start: " << started;
     return 1;

@@ -199,6 +199,9 @@ absl::Status Scheduler::OpenDrivenRun(const std::string& run_id, const std::stri
     std::lock_guard<std::mutex> lock(mu_);
     if (!driven_.count(job)) return absl::NotFoundError("no driven job named '" + job + "'");
   }
+  logging::LogIds ids;
+  ids.run_id = run_id;
+  logging::ScopedLogIds log_ids(ids);
   absl::Status s = store_->InsertOpen(run_id, job, started, tasks_queued);
   // A pooled connection broken by an earlier outage fails once and is
   // dropped; the retry gets a fresh one.
@@ -212,6 +215,9 @@ absl::StatusOr<TimePoint> Scheduler::CloseDrivenRun(const std::string& run_id,
                                                     const std::string& job, bool failed,
                                                     const JobCounters& counters,
                                                     const std::string& detail) {
+  logging::LogIds ids;
+  ids.run_id = run_id;
+  logging::ScopedLogIds log_ids(ids);
   const TimePoint finished = clock_->Now();
   // job_runs.detail: one line, storable, bounded (a driver's text).
   const std::string stored = SanitizeForStorage(logging::FoldLines(detail), 4096);
