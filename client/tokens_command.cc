@@ -183,7 +183,8 @@ int CmdTokensList(Context& ctx) {
                                            t.scopes().begin(), t.scopes().end()))
                                      : nlohmann::json(nullptr);
       o["last_refresh_error"] =
-          t.last_refresh_error().empty() ? nlohmann::json(nullptr) : t.last_refresh_error();
+          t.last_refresh_error().empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json(t.last_refresh_error());
       o["next_refresh_at"] =
           t.has_next_refresh_at() ? nlohmann::json(Time(t.next_refresh_at())) : nullptr;
       o["last_killmail_sync_at"] =

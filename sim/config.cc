@@ -122,6 +122,9 @@ absl::Status ValidateConfig(const SimConfig& c) {
       }
     }
   }
+  if (c.cache_killmail_recent_seconds < 0) {
+    return Invalid("cache_killmail_recent_seconds must not be negative");
+  }
   if (c.sso_token_lifetime_s < 1 || c.poe_token_lifetime_s < 1) {
     return Invalid("sso_token_lifetime_s and poe_token_lifetime_s must be positive");
   }

@@ -108,6 +108,9 @@ struct SimConfig {
   int cache_list_seconds = 3600;     // /alliances/, /alliances/{id}/corporations/
   int cache_detail_seconds = 3600;   // alliance/corporation/character details
   int cache_members_seconds = 3600;  // /corporations/{id}/members/
+  // /characters/{id}/killmails/recent/: ESI caches it 5 minutes; tests that
+  // re-read a list within seconds shorten it.
+  int cache_killmail_recent_seconds = 300;
 
   int esi_error_limit = 100;
   int esi_error_window_seconds = 60;

@@ -63,7 +63,8 @@ KillmailRoutes::KillmailRoutes(const Universe* universe, const SimConfig& config
       clock_(clock),
       growth_period_(growth_period),
       start_(universe->generated_at()),
-      body_group_(config.esi_killmail_body_group) {
+      body_group_(config.esi_killmail_body_group),
+      recent_cache_seconds_(config.cache_killmail_recent_seconds) {
   for (int64_t alliance : universe_->AllianceIds()) {
     for (int64_t corp :
          universe_->AllianceCorporations(alliance).value_or(std::vector<int64_t>{})) {
@@ -259,7 +260,7 @@ Reply KillmailRoutes::Recent(const std::string& id_text, const httplib::Request&
   Reply r;
   r.body = body.dump();
   r.cacheable = true;
-  r.cache_seconds = 300;
+  r.cache_seconds = recent_cache_seconds_;
   r.last_modified = start_;
   r.headers.emplace_back("X-Pages", std::to_string(pages));
   return r;

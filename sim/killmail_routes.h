@@ -101,6 +101,7 @@ class KillmailRoutes final : public EsiModule {
   const Duration growth_period_;
   const TimePoint start_;
   const std::string body_group_;     // SimConfig::esi_killmail_body_group
+  const int recent_cache_seconds_;   // SimConfig::cache_killmail_recent_seconds
   std::vector<int64_t> characters_;  // ascending; index = position
 
   mutable std::mutex mu_;

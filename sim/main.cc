@@ -37,6 +37,8 @@ DEFINE_string(metering, "per_caller",
 DEFINE_int32(cache_list_seconds, 3600, "Expires lifetime of ESI id lists");
 DEFINE_int32(cache_detail_seconds, 3600, "Expires lifetime of ESI entity details");
 DEFINE_int32(cache_members_seconds, 3600, "Expires lifetime of corporation member lists");
+DEFINE_int32(cache_killmail_recent_seconds, 300,
+             "Expires lifetime of a character's recent killmail list (ESI: 5 minutes)");
 
 DEFINE_int32(esi_error_limit, 100, "ESI errors allowed per error window before 420s");
 DEFINE_int32(esi_error_window_seconds, 60, "ESI error window length");
@@ -96,6 +98,7 @@ std::vector<std::pair<std::string, std::string>> EnvNames() {
                            "cache_list_seconds",
                            "cache_detail_seconds",
                            "cache_members_seconds",
+                           "cache_killmail_recent_seconds",
                            "esi_error_limit",
                            "esi_error_window_seconds",
                            "esi_groups",
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
   config.cache_list_seconds = FLAGS_cache_list_seconds;
   config.cache_detail_seconds = FLAGS_cache_detail_seconds;
   config.cache_members_seconds = FLAGS_cache_members_seconds;
+  config.cache_killmail_recent_seconds = FLAGS_cache_killmail_recent_seconds;
   config.esi_error_limit = FLAGS_esi_error_limit;
   config.esi_error_window_seconds = FLAGS_esi_error_window_seconds;
   config.esi_costs = {FLAGS_esi_cost_2xx, FLAGS_esi_cost_3xx, FLAGS_esi_cost_4xx,
