@@ -6,7 +6,9 @@
 #include <chrono>
 
 #include "agent/agent_builder.h"
+#include "agent/ops/agent_metrics.h"
 #include "common/env_flags.h"
+#include "common/metrics/ops_listener.h"
 #include "common/logging/log_context.h"
 #include "common/shutdown.h"
 
@@ -52,6 +54,10 @@ DEFINE_int32(token_arm_chunk, 1,
 DEFINE_int32(rpc_timeout_ms, 10000, "Coordinator call deadline, milliseconds");
 DEFINE_int32(result_retry_window_s, 600,
              "How long a result is retried while the coordinator is unreachable");
+DEFINE_string(ops_listen, "",
+              "Operations HTTP listener: /metrics (Prometheus) and /healthz, e.g. "
+              "127.0.0.1:9091 (0.0.0.0:9091 in a pod); empty = off (the default, so several "
+              "agents on one host never fight over a port)");
 
 int main(int argc, char** argv) {
   sluice::InitProcess(&argc, &argv,
@@ -81,7 +87,8 @@ int main(int argc, char** argv) {
                        {"token_batch", "SLUICE_TOKEN_BATCH"},
                        {"token_arm_chunk", "SLUICE_TOKEN_ARM_CHUNK"},
                        {"rpc_timeout_ms", "SLUICE_RPC_TIMEOUT_MS"},
-                       {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"}},
+                       {"result_retry_window_s", "SLUICE_RESULT_RETRY_WINDOW_S"},
+                       {"ops_listen", "SLUICE_AGENT_OPS_LISTEN"}},
                       {"auth_token", "esi_token"});
   sluice::InstallShutdownHandlers();
 
@@ -118,10 +125,23 @@ int main(int argc, char** argv) {
   config.rpc_timeout = milliseconds(FLAGS_rpc_timeout_ms);
   config.result_retry_window = seconds(FLAGS_result_retry_window_s);
 
+  // Before the agent (which reports to it), gone after it.
+  sluice::agent::AgentMetrics metrics;
+  if (!FLAGS_ops_listen.empty()) config.agent.observer = &metrics;
   auto agent = sluice::agent::BuildAgent(std::move(config));
   if (!agent.ok()) {
     LOG(ERROR) << "cannot start: " << agent.status();
     return 1;
+  }
+  sluice::metrics::OpsListener ops;
+  if (!FLAGS_ops_listen.empty()) {
+    metrics.SetStatsSource([a = agent->get()] { return a->stats(); });
+    for (auto& c : metrics.Collectables()) ops.AddMetrics(std::move(c));
+    if (auto bound = ops.Start(FLAGS_ops_listen, "agent ops endpoint (/metrics, /healthz)");
+        !bound.ok()) {
+      LOG(ERROR) << "cannot start: " << bound.status();
+      return 1;
+    }
   }
   if (absl::Status started = (*agent)->Start(); !started.ok()) {
     LOG(ERROR) << "cannot start: " << started;
@@ -129,5 +149,6 @@ int main(int argc, char** argv) {
   }
   sluice::WaitForShutdown();
   (*agent)->Stop();
+  ops.Stop();
   return 0;
 }

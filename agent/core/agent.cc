@@ -319,7 +319,11 @@ absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
                                              TimePoint token_deadline, FetchFailure* failure,
                                              GateRefusal* refusal) {
   const Route route = RouteFor(bound, task);
+  const auto wait_start = std::chrono::steady_clock::now();
   auto permit = gate_->Acquire(route, token_deadline, refusal);
+  if (options_.observer != nullptr) {
+    options_.observer->TokenWait(std::chrono::steady_clock::now() - wait_start, permit.ok());
+  }
   if (!permit.ok()) {
     *failure = FetchFailure::kNoToken;
     if (permit.status().code() == absl::StatusCode::kCancelled) return permit.status();
@@ -339,6 +343,7 @@ absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
   observation.lease_id = permit->lease_id;
   observation.sent_at = sent_at;
   observation.received_at = received_at;
+  if (options_.observer != nullptr) options_.observer->UpstreamCall(observation);
   gate_->Report(std::move(observation));
   if (!response.ok()) *failure = FetchFailure::kTransport;
   return response;
@@ -523,6 +528,7 @@ AgentStats Agent::stats() const {
   s.rate_limited = counters_.rate_limited;
   s.report_errors = counters_.report_errors;
   s.lease_errors = counters_.lease_errors;
+  s.leases_held = static_cast<int64_t>(leases_.size());
   return s;
 }
 

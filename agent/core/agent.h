@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "agent/coordinator/task_service.h"
+#include "agent/core/agent_observer.h"
 #include "agent/core/completion_coalescer.h"
 #include "agent/core/lease_sizer.h"
 #include "agent/core/lease_tracker.h"
@@ -45,6 +46,9 @@ namespace sluice::agent {
 struct AgentOptions {
   // Shown in the coordinator's queue status; "host:pid" by default.
   std::string agent_id;
+  // Told of each upstream call and token wait (metrics); borrowed, may be
+  // null; must outlive the agent.
+  AgentObserver* observer = nullptr;
   // Concurrent tasks (seed 000's WORKER_COUNT).
   int workers = 4;
   // Tasks per LeaseTasks call; 0 = adaptive: a quarter second of work at
@@ -103,6 +107,7 @@ struct AgentStats {
   int64_t rate_limited = 0;     // 420/429 answers
   int64_t report_errors = 0;    // results the coordinator never acknowledged
   int64_t lease_errors = 0;     // failed LeaseTasks calls
+  int64_t leases_held = 0;      // task leases held now (not a counter)
 };
 
 class Agent {
