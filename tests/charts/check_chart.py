@@ -253,6 +253,38 @@ def check_chart_yaml(chart, rep):
               "values.schema.json is missing")
 
 
+def check_dashboards(chart, rep):
+    """The Grafana dashboards beside the chart (dashboards/*.json): valid JSON that Grafana
+    imports anywhere: a uid and title, unique panel ids, every query on the ${datasource}
+    variable (no data source uid of one installation). That every metric a query names is
+    one the binaries export is checked against live /metrics by MetricsLive
+    (tests/server/ops/metrics_live_test.py)."""
+    folder = os.path.join(chart.path, "dashboards")
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".json")) if os.path.isdir(folder) else []
+    rep.check(bool(files), "dashboards/: the Grafana dashboard (sluice.json) is missing")
+    for name in files:
+        where = "dashboards/" + name
+        try:
+            with open(os.path.join(folder, name)) as f:
+                dash = json.load(f)
+        except ValueError as e:
+            rep.check(False, "%s: not JSON: %s" % (where, e))
+            continue
+        rep.check(bool(dash.get("uid")) and bool(dash.get("title")), where + ": uid and title")
+        panels = dash.get("panels", [])
+        ids = [p.get("id") for p in panels]
+        rep.check(len(ids) == len(set(ids)), where + ": panel ids repeat")
+        variables = [v.get("name") for v in dash.get("templating", {}).get("list", [])]
+        rep.check("datasource" in variables, where + ": no datasource variable")
+        targets = [t for p in panels for t in p.get("targets", [])]
+        rep.check(len(targets) >= 20, where + ": only %d queries" % len(targets))
+        for p in panels:
+            for t in p.get("targets", []):
+                rep.check(bool(t.get("expr")), "%s: panel %r has an empty query" % (where, p.get("title")))
+                rep.check(t.get("datasource", {}).get("uid") == "${datasource}",
+                          "%s: panel %r queries a fixed data source" % (where, p.get("title")))
+
+
 VALUES_REF = re.compile(r"(?<![A-Za-z0-9_])\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
@@ -1023,6 +1055,7 @@ def main(argv):
         print("helm %s" % version.strip())
         check_chart_yaml(chart, rep)
         check_templates(chart, rep)
+        check_dashboards(chart, rep)
         run_scenarios(chart, rep)
         validate_objects(chart, node_modules, rep)
     finally:
