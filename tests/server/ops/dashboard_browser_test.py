@@ -406,6 +406,14 @@ def main():
         streams = page.eval("document.querySelector('#streams').innerText")
         if budgets < 1:
             fail("no budget row on the page")
+        # Most constrained first: restricted, then exhausted, then by headroom
+        # (a budget with no known limit shows "–" and counts as 100%).
+        order = page.eval("[...document.querySelectorAll('#budgets tbody tr')].map(r => "
+                          "[r.cells[8].innerText.trim(), (h => isNaN(h) ? 100 : h)(parseFloat(r.cells[2].innerText))])")
+        rank = {"restricted": 0, "exhausted": 1}
+        keys = [(rank.get(state, 2), headroom) for state, headroom in order]
+        if keys != sorted(keys):
+            fail("budgets are not most constrained first: %s" % order)
         if "poe_stash:pc" not in streams:
             fail("the stash stream is not in the checkpoint panel: %r" % streams[:300])
 
