@@ -15,7 +15,6 @@ PACKAGES=(
   postgresql
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer and the sanitizers' runtimes
   chromium  # the dashboard's test drives it headless (tests/server/ops/dashboard_browser_test.py)
-  chromium  # the dashboard's test drives it headless (tests/server/ops/dashboard_browser_test.py)
 )
 
 missing=()
