@@ -1,4 +1,6 @@
-// OpsHttpServer is the coordinator's operations listener, apart from gRPC so
+// OpsHttpServer is the coordinator's operations listener (the one every
+// binary shares, common/metrics/ops_listener.h, with the coordinator's routes
+// added), apart from gRPC so
 // that Prometheus, kubelet probes and a browser need no gRPC:
 //   GET /metrics         Prometheus text: the snapshot's families (ops_metrics.h)
 //                        then those added (histograms, process_*, build info)
@@ -31,8 +33,8 @@
 #include "server/ops/ops_history.h"
 #include "server/ops/ops_snapshot.h"
 
-namespace httplib {
-class Server;
+namespace sluice::metrics {
+class OpsListener;
 }
 
 namespace prometheus {
@@ -72,8 +74,7 @@ class OpsHttpServer {
   Gate gate_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> metrics_;
   const OpsHistory* history_ = nullptr;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<metrics::OpsListener> listener_;
 };
 
 }  // namespace sluice
