@@ -106,7 +106,7 @@ void OpsHistory::Record(const OpsSnapshot& s) {
       const double delta = value - it->second;
       if (delta >= 0) Set(row, name, delta / dt);  // else: reset, no rate this point
     }
-    last_interval_ = dt;
+    last_interval_ = std::round(dt * 1000) / 1000;  // the times are whole milliseconds
   }
   for (const auto& [op, histogram] :
        {std::make_pair("claim", &s.claim_latency), std::make_pair("commit", &s.commit_latency)}) {
