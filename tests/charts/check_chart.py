@@ -913,6 +913,30 @@ def scenario_service_monitor(chart, t):
                 "serviceMonitor.interval", "a bad interval")
 
 
+def scenario_grafana_dashboard(chart, t):
+    objs = manifests(render(chart, REQUIRED)[0])
+    t(not [o for o in find(objs, "ConfigMap") if "grafana" in o["metadata"]["name"]],
+      "no Grafana dashboard ConfigMap by default")
+    objs = manifests(render(chart, merge(REQUIRED, {"grafanaDashboard": {"enabled": True}}),
+                            namespace="prod")[0])
+    generic_checks(objs, t)
+    cms = [o for o in find(objs, "ConfigMap") if "grafana" in o["metadata"]["name"]]
+    t(len(cms) == 1, "one Grafana dashboard ConfigMap, got %d" % len(cms))
+    cm = cms[0]
+    t(cm["metadata"]["namespace"] == "prod", "the dashboard ConfigMap's namespace")
+    t(cm["metadata"]["labels"].get("grafana_dashboard") == "1",
+      "the sidecar's label grafana_dashboard: \"1\" by default")
+    with open(os.path.join(chart.path, "dashboards", "sluice.json")) as f:
+        want = json.load(f)
+    t(json.loads(cm["data"]["sluice.json"]) == want, "the ConfigMap carries dashboards/sluice.json unchanged")
+    objs = manifests(render(chart, merge(REQUIRED, {"grafanaDashboard": {
+        "enabled": True, "labels": {"team": "ops"}}}))[0])
+    cm = [o for o in find(objs, "ConfigMap") if "grafana" in o["metadata"]["name"]][0]
+    t(cm["metadata"]["labels"].get("team") == "ops", "grafanaDashboard.labels")
+    expect_fail(chart, t, merge(REQUIRED, {"grafanaDashboard": {"enabled": "yes"}}),
+                "grafanaDashboard", "a grafanaDashboard.enabled that is not a boolean (schema)")
+
+
 def scenario_test_hook(chart, t):
     rendered, _ = render(chart, REQUIRED)
     objs = manifests(rendered)
@@ -997,7 +1021,7 @@ def scenario_lint(chart, t):
 
 SCENARIOS = (scenario_lint, scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls,
              scenario_egress_from_the_pod, scenario_variants, scenario_network_policy, scenario_service_monitor,
-             scenario_test_hook, scenario_schema)
+             scenario_grafana_dashboard, scenario_test_hook, scenario_schema)
 
 
 def run_scenarios(chart, rep):
