@@ -112,15 +112,26 @@ const char* GrpcServerMetrics::CodeName(grpc::StatusCode code) {
   }
 }
 
+std::pair<std::string, std::string> GrpcServerMetrics::Labels(const std::string& full_method) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (methods_.count(full_method) == 0) {
+      if (methods_.size() >= kMaxMethods) return {"other", "other"};
+      methods_.insert(full_method);
+    }
+  }
+  return SplitMethod(full_method);
+}
+
 void GrpcServerMetrics::Started(const std::string& full_method, const char* type) {
-  auto [service, method] = SplitMethod(full_method);
+  auto [service, method] = Labels(full_method);
   started_.Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_type", type}})
       .Increment();
 }
 
 void GrpcServerMetrics::Handled(const std::string& full_method, const char* type,
                                 grpc::StatusCode code, double seconds) {
-  auto [service, method] = SplitMethod(full_method);
+  auto [service, method] = Labels(full_method);
   handled_
       .Add({{"grpc_service", service},
             {"grpc_method", method},

@@ -6,8 +6,10 @@
 //     (a histogram, kRpcSeconds buckets: from the call's arrival to its
 //     status being sent; a long-polling LeaseTasks counts its wait)
 // through a server interceptor (MakeInterceptorFactory) installed on the
-// builder. Methods are the server's own, so the series are bounded by its
-// services; grpc_code is the status code's name (OK, UNAVAILABLE, ...).
+// builder. grpc_code is the status code's name (OK, Unavailable, ...). The
+// series are bounded whatever clients send: a server's own methods are few,
+// and past kMaxMethods distinct names (a client calling made-up methods)
+// further ones are counted as grpc_service="other", grpc_method="other".
 //
 // Ownership: the families live in the registry given (it must outlive the
 // server the interceptor is installed on). Thread-safety: the interceptors
@@ -22,12 +24,17 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 namespace sluice::metrics {
 
 class GrpcServerMetrics {
  public:
+  static constexpr size_t kMaxMethods = 256;
+
   explicit GrpcServerMetrics(prometheus::Registry& registry);
 
   // One per server; the metrics must outlive it.
@@ -43,6 +50,11 @@ class GrpcServerMetrics {
                double seconds);
 
  private:
+  // (service, method) as labelled: itself, or ("other", "other") past the cap.
+  std::pair<std::string, std::string> Labels(const std::string& full_method);
+
+  std::mutex mu_;                // guards methods_
+  std::set<std::string> methods_;  // full names seen
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& seconds_;

@@ -173,6 +173,23 @@ TEST(GrpcServerMetricsTest, CountsCallsByMethodAndCodeWithTheirDuration) {
                               "grpc_service=\"sluice.v1.AgentService\",grpc_type=\"unary\"} 2\n"));
 }
 
+TEST(GrpcServerMetricsTest, MadeUpMethodsPastTheCapAreCountedAsOther) {
+  auto r = std::make_shared<prometheus::Registry>();
+  GrpcServerMetrics m(*r);
+  for (size_t i = 0; i < GrpcServerMetrics::kMaxMethods + 5; ++i) {
+    m.Started("/x.Y/M" + std::to_string(i), "unary");
+    m.Handled("/x.Y/M" + std::to_string(i), "unary", grpc::StatusCode::UNIMPLEMENTED, 0.001);
+  }
+  // A method seen before the cap keeps its own series.
+  m.Started("/x.Y/M0", "unary");
+  const std::string text = Render(r);
+  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{grpc_method=\"M0\",grpc_service=\"x.Y\","
+                              "grpc_type=\"unary\"} 2\n"));
+  EXPECT_THAT(text, Not(HasSubstr("grpc_method=\"M256\"")));
+  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{grpc_method=\"other\","
+                              "grpc_service=\"other\",grpc_type=\"unary\"} 5\n"));
+}
+
 TEST(OpsListenerTest, ServesMetricsHealthAndOwnRoutesAndGatesAllButProbes) {
   auto r = std::make_shared<prometheus::Registry>();
   prometheus::BuildCounter().Name("t_total").Help("c").Register(*r).Add({}).Increment(3);
