@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
       {"election_poll_ms", "SLUICE_ELECTION_POLL_MS"},
       {"election_lost_after_ms", "SLUICE_ELECTION_LOST_AFTER_MS"}};
   for (const auto& pair : sluice::WorkflowFlagEnv()) env.push_back(pair);
+  for (const auto& pair : sluice::oauth::OAuthFlagEnv()) env.push_back(pair);
+  std::vector<std::string> secrets = {"dsn", "auth_token", "token_key", "token_key_previous"};
+  for (const auto& flag : sluice::oauth::OAuthSecretFlags()) secrets.push_back(flag);
   sluice::InitProcess(&argc, &argv, "Sluice coordinator: task queue, throttler, checkpoints", env,
                       secrets);
   if (FLAGS_dsn.empty()) {
@@ -115,9 +118,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool has_credentials = !FLAGS_auth_token.empty() || !FLAGS_auth_file.empty();
-  for (const auto& pair : sluice::oauth::OAuthFlagEnv()) env.push_back(pair);
-  std::vector<std::string> secrets = {"dsn", "auth_token", "token_key", "token_key_previous"};
-  for (const auto& flag : sluice::oauth::OAuthSecretFlags()) secrets.push_back(flag);
   if (absl::Status s = sluice::CheckListenIsProtected(FLAGS_listen, has_credentials,
                                                       FLAGS_allow_unauthenticated);
       !s.ok()) {
@@ -208,21 +208,6 @@ int main(int argc, char** argv) {
   options.scheduler.initial_delay = std::chrono::seconds(FLAGS_jobs_initial_delay_s);
   options.workflows = sluice::WorkflowOptionsFromFlags();
   options.workflows.killmails.token_box = token_box;
-  options.ops_listen = FLAGS_ops_listen;
-
-  node_options.election.poll_interval = std::chrono::milliseconds(FLAGS_election_poll_ms);
-  node_options.election.lost_after = std::chrono::milliseconds(FLAGS_election_lost_after_ms);
-
-  // Any number of coordinators may run against one database: this one stands
-  // by until it leads (server/leader/coordinator_node.h).
-  sluice::CoordinatorNode node(node_options);
-  absl::Status started = node.Start();
-  if (!started.ok()) {
-    LOG(ERROR) << "coordinator did not start: " << started;
-    return 1;
-  }
-  while (!sluice::WaitForShutdown(std::chrono::milliseconds(500))) {
-    if (absl::Status fatal = node.fatal(); !fatal.ok()) {
   absl::StatusOr<sluice::oauth::OAuthClients> oauth = sluice::oauth::OAuthClientsFromFlags();
   if (!oauth.ok()) {
     LOG(ERROR) << oauth.status().message();
@@ -242,6 +227,21 @@ int main(int argc, char** argv) {
     options.workflows.streams.poe_token = std::make_shared<sluice::oauth::ServiceTokenSource>(
         oauth->poe, sluice::PoeStreamScopes(), sluice::SystemClock::Get());
   }
+  options.ops_listen = FLAGS_ops_listen;
+
+  node_options.election.poll_interval = std::chrono::milliseconds(FLAGS_election_poll_ms);
+  node_options.election.lost_after = std::chrono::milliseconds(FLAGS_election_lost_after_ms);
+
+  // Any number of coordinators may run against one database: this one stands
+  // by until it leads (server/leader/coordinator_node.h).
+  sluice::CoordinatorNode node(node_options);
+  absl::Status started = node.Start();
+  if (!started.ok()) {
+    LOG(ERROR) << "coordinator did not start: " << started;
+    return 1;
+  }
+  while (!sluice::WaitForShutdown(std::chrono::milliseconds(500))) {
+    if (absl::Status fatal = node.fatal(); !fatal.ok()) {
       LOG(ERROR) << "coordinator cannot lead: " << fatal;
       node.Shutdown(std::chrono::milliseconds(0));
       return 1;
