@@ -186,8 +186,12 @@ Reply ContractRoutes::Serve(const EsiModuleMatch& m, const httplib::Request& req
 }
 
 int64_t ContractRoutes::FirstIndex(const ContractSimSettings& s) const {
+  return FirstIndexAt(s, clock_->Now());
+}
+
+int64_t ContractRoutes::FirstIndexAt(const ContractSimSettings& s, TimePoint at) const {
   const double dt = static_cast<double>(s.lifetime_s) / std::max(1, s.per_region);
-  const double elapsed = ToUnixSeconds(clock_->Now()) - ToUnixSeconds(epoch_);
+  const double elapsed = ToUnixSeconds(at) - ToUnixSeconds(epoch_);
   return static_cast<int64_t>(std::floor(std::max(0.0, elapsed) / dt)) + 1;
 }
 
@@ -254,11 +258,19 @@ Reply ContractRoutes::RegionPage(absl::string_view region_text,
   }
   std::lock_guard<std::mutex> lock(mu_);
   const ContractSimSettings& s = settings_;
+  // ESI caches a region's list for everyone: until it expires, every page
+  // comes from the version built when it was first asked for, with that
+  // Last-Modified (developers.eveonline.com/docs/services/esi/pagination/x-pages/).
+  const TimePoint now = clock_->Now();
+  TimePoint& built = built_[*region];
+  if (built == TimePoint() || now >= built + std::chrono::seconds(s.cache_seconds)) {
+    built = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  }
   auto it = std::find(s.regions.begin(), s.regions.end(), *region);
   json all = json::array();
   if (it != s.regions.end()) {
     const int slot = static_cast<int>(it - s.regions.begin());
-    const int64_t first = FirstIndex(s);
+    const int64_t first = FirstIndexAt(s, built);
     const int64_t total =
         s.per_region +
         static_cast<int64_t>(poison_.count(*region) ? poison_.at(*region).size() : 0);
@@ -292,12 +304,14 @@ Reply ContractRoutes::RegionPage(absl::string_view region_text,
     }
     const int64_t pages = std::max<int64_t>(1, (total + s.page_size - 1) / s.page_size);
     if (page > pages) return ErrorReply(404, "Requested page does not exist!");
-    Reply r = JsonReply(200, all, s.cache_seconds, epoch_);
+    Reply r = JsonReply(200, all, s.cache_seconds, built);
+    r.expires = built + std::chrono::seconds(s.cache_seconds);
     r.headers.emplace_back("X-Pages", std::to_string(pages));
     return r;
   }
   if (page > 1) return ErrorReply(404, "Requested page does not exist!");
-  Reply r = JsonReply(200, all, s.cache_seconds, epoch_);
+  Reply r = JsonReply(200, all, s.cache_seconds, built);
+  r.expires = built + std::chrono::seconds(s.cache_seconds);
   r.headers.emplace_back("X-Pages", "1");
   return r;
 }
@@ -320,7 +334,7 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
         return none;
       }
       const uint64_t h = Mix(seed_ ^ Mix(static_cast<uint64_t>(*id)) ^ 0x17);
-      Reply r = JsonReply(200, GeneratedItems(h, *id), 3600, epoch_);
+      Reply r = JsonReply(200, GeneratedItems(h, *id), s.detail_cache_seconds, epoch_);
       r.headers.emplace_back("X-Pages", "1");
       return r;
     }
@@ -333,7 +347,7 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
         ++poison_item_fetches_;
         if (!items.empty()) items[0]["quantity"] = "many";
       }
-      Reply r = JsonReply(200, items, 3600, epoch_);
+      Reply r = JsonReply(200, items, s.detail_cache_seconds, epoch_);
       if (p.mode == PoisonMode::kItemsTruncated) r.body.resize(r.body.size() / 2);
       r.headers.emplace_back("X-Pages", "1");
       return r;
@@ -345,8 +359,10 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
 Reply ContractRoutes::Type(absl::string_view type_text) const {
   std::optional<int64_t> id = ParseId(type_text);
   if (!id) return ErrorReply(400, "Invalid type_id");
+  int cache_seconds = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    cache_seconds = settings_.detail_cache_seconds;
     auto f = type_failures_.find(*id);
     if (f != type_failures_.end()) {
       return ErrorReply(f->second, f->second == 404 ? "Type not found!" : "Internal error");
@@ -361,7 +377,7 @@ Reply ContractRoutes::Type(absl::string_view type_text) const {
                  {"published", true},
                  {"volume", t.volume},
                  {"packaged_volume", t.packaged_volume}};
-    return JsonReply(200, body, 3600, epoch_);
+    return JsonReply(200, body, cache_seconds, epoch_);
   }
   return ErrorReply(404, "Type not found!");
 }
@@ -404,14 +420,19 @@ void ContractRoutes::RegisterControl(httplib::Server& server) {
           *out = *v;
           return true;
         };
-        int64_t per_region = s.per_region, page_size = s.page_size;
+        int64_t per_region = s.per_region, page_size = s.page_size, cache_s = s.cache_seconds,
+                detail_cache_s = s.detail_cache_seconds;
         if (!int_param("per_region", 0, 100000, &per_region) ||
             !int_param("page_size", 1, 10000, &page_size) ||
-            !int_param("lifetime_s", 60, 365 * 86400, &s.lifetime_s)) {
+            !int_param("lifetime_s", 60, 365 * 86400, &s.lifetime_s) ||
+            !int_param("cache_s", 0, 86400, &cache_s) ||
+            !int_param("detail_cache_s", 0, 86400, &detail_cache_s)) {
           return;
         }
         s.per_region = static_cast<int>(per_region);
         s.page_size = static_cast<int>(page_size);
+        s.cache_seconds = static_cast<int>(cache_s);
+        s.detail_cache_seconds = static_cast<int>(detail_cache_s);
         if (req.has_param("regions")) {
           s.regions.clear();
           for (absl::string_view part : absl::StrSplit(req.get_param_value("regions"), ',')) {
@@ -485,6 +506,8 @@ json ContractRoutes::Summary() const {
             {"per_region", settings_.per_region},
             {"page_size", settings_.page_size},
             {"lifetime_s", settings_.lifetime_s},
+            {"cache_s", settings_.cache_seconds},
+            {"detail_cache_s", settings_.detail_cache_seconds},
             {"poisoned", poisoned},
             {"poison_item_fetches", poison_item_fetches_},
             {"failing_types", type_failures_.size()}}}};

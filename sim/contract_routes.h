@@ -11,7 +11,12 @@
 // lifetime / N). Pages list contracts by ascending id, page_size per page.
 //
 // Control (all POST):
-//   /sim/contracts/config?per_region=N&page_size=P&lifetime_s=S&regions=a,b
+//   /sim/contracts/config?per_region=N&page_size=P&lifetime_s=S&cache_s=C&detail_cache_s=D&regions=a,b
+//       cache_s: how long a region's list stays cached (default 300; ESI's
+//       own is longer); every page of one cached version carries its
+//       Last-Modified, and a version is built when first asked for after the
+//       last one expired. detail_cache_s: the Expires lifetime of items and
+//       types (default 3600, ESI's).
 //   /sim/contracts/poison?region_id=R&mode=M  -> {"contract_id": id}
 //       malformed: a contract an agent cannot parse (issuer_id is a string);
 //       db: one that parses but breaks the database (expires before issued);
@@ -44,7 +49,8 @@ struct ContractSimSettings {
   int per_region = 2500;  // listed at any moment
   int page_size = 1000;   // ESI's page size for this route
   int64_t lifetime_s = 3 * 24 * 3600;
-  int cache_seconds = 300;
+  int cache_seconds = 300;          // a region's list
+  int detail_cache_seconds = 3600;  // a contract's items, a type (ESI's)
 };
 
 // A type the simulator knows.
@@ -88,6 +94,7 @@ class ContractRoutes final : public EsiModule {
   Reply Type(absl::string_view type_text) const;
   // Index window listed now: [first, first + per_region).
   int64_t FirstIndex(const ContractSimSettings& s) const;
+  int64_t FirstIndexAt(const ContractSimSettings& s, TimePoint at) const;
   nlohmann::json ContractJson(const ContractSimSettings& s, int slot, int64_t index) const;
 
   const uint64_t seed_;
@@ -99,6 +106,8 @@ class ContractRoutes final : public EsiModule {
   std::map<int64_t, int> type_failures_;           // type id -> status
   int64_t next_poison_id_ = 990000001;
   mutable int64_t poison_item_fetches_ = 0;
+  // When each region's cached list was built (whole seconds).
+  mutable std::map<int64_t, TimePoint> built_;  // guarded by mu_
 };
 
 }  // namespace sluice::sim

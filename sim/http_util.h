@@ -20,12 +20,16 @@ namespace sluice::sim {
 struct Reply {
   int status = 200;
   std::string body;
-  // Cacheable 200s get ETag, Expires (now + cache_seconds) and Last-Modified.
+  // Cacheable 200s get ETag, Expires (now + cache_seconds, or `expires`)
+  // and Last-Modified.
   bool cacheable = false;
   int cache_seconds = 0;
   TimePoint last_modified;
   // Extra response headers (e.g. X-Pages on paged routes).
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set by routes that model ESI's shared cache: the version served was built
+  // at last_modified and everyone asking gets it until this instant.
+  std::optional<TimePoint> expires;
 };
 
 // RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

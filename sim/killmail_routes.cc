@@ -62,9 +62,9 @@ KillmailRoutes::KillmailRoutes(const Universe* universe, const SimConfig& config
       seed_(config.universe.seed),
       clock_(clock),
       growth_period_(growth_period),
+      list_cache_(std::chrono::seconds(config.cache_killmail_recent_seconds)),
       start_(universe->generated_at()),
-      body_group_(config.esi_killmail_body_group),
-      recent_cache_seconds_(config.cache_killmail_recent_seconds) {
+      body_group_(config.esi_killmail_body_group) {
   for (int64_t alliance : universe_->AllianceIds()) {
     for (int64_t corp :
          universe_->AllianceCorporations(alliance).value_or(std::vector<int64_t>{})) {
@@ -137,6 +137,22 @@ std::vector<int64_t> KillmailRoutes::ListOf(uint32_t index, TimePoint now) const
   }
   std::sort(ids.rbegin(), ids.rend());
   return ids;
+}
+
+KillmailRoutes::CachedList KillmailRoutes::CurrentList(uint32_t index, TimePoint now) const {
+  std::lock_guard<std::mutex> lock(lists_mu_);
+  auto it = lists_.find(index);
+  if (it == lists_.end() || now >= it->second.built + list_cache_) {
+    if (lists_.size() >= kMaxCachedLists) {
+      // Only lists past their Expires go: a live one must not change early.
+      for (auto e = lists_.begin(); e != lists_.end();) {
+        e = now >= e->second.built + list_cache_ ? lists_.erase(e) : std::next(e);
+      }
+    }
+    CachedList fresh{std::chrono::time_point_cast<std::chrono::seconds>(now), ListOf(index, now)};
+    it = lists_.insert_or_assign(index, std::move(fresh)).first;
+  }
+  return it->second;
 }
 
 std::optional<std::vector<int64_t>> KillmailRoutes::KillmailIds(int64_t character_id) const {
@@ -248,7 +264,8 @@ Reply KillmailRoutes::Recent(const std::string& id_text, const httplib::Request&
     if (!p || *p < 1) return Error(400, "page must be a positive integer");
     page = *p;
   }
-  const std::vector<int64_t> ids = ListOf(*index, now);
+  const CachedList list = CurrentList(*index, now);
+  const std::vector<int64_t>& ids = list.ids;
   const int64_t pages = std::max<int64_t>(
       1, (static_cast<int64_t>(ids.size()) + kKillmailsPerPage - 1) / kKillmailsPerPage);
   nlohmann::json body = nlohmann::json::array();
@@ -260,8 +277,8 @@ Reply KillmailRoutes::Recent(const std::string& id_text, const httplib::Request&
   Reply r;
   r.body = body.dump();
   r.cacheable = true;
-  r.cache_seconds = recent_cache_seconds_;
-  r.last_modified = start_;
+  r.last_modified = list.built;
+  r.expires = list.built + list_cache_;
   r.headers.emplace_back("X-Pages", std::to_string(pages));
   return r;
 }

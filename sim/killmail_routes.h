@@ -6,6 +6,12 @@
 //       character's); 50 refs {killmail_id, killmail_hash} per page, newest
 //       (highest id) first, X-Pages; rate-limit group "char-killmail", ESI's
 //       own (30 tokens / 15 min per character by default, SimConfig).
+//       Cached as ESI caches it, once for everyone asking: the list is built
+//       when first asked for after its cache expired, and until it expires
+//       again (SimConfig::cache_killmail_recent_seconds, ESI's 300 s) every
+//       page comes from that version, with its Last-Modified and Expires;
+//       killmails added meanwhile appear after it
+//       (developers.eveonline.com/docs/services/esi/pagination/x-pages/).
 //   GET /killmails/{killmail_id}/{killmail_hash}/
 //       public; 404 for an unknown id or a wrong hash. ESI's shape: victim
 //       {character_id, corporation_id, alliance_id?, ship_type_id,
@@ -91,6 +97,14 @@ class KillmailRoutes final : public EsiModule {
   int64_t CountOf(uint32_t index, TimePoint now) const;
   uint32_t PartnerOf(uint32_t index) const;
   std::vector<int64_t> ListOf(uint32_t index, TimePoint now) const;
+  // A version of a character's list as ESI's cache holds it.
+  struct CachedList {
+    TimePoint built;  // whole seconds: Last-Modified
+    std::vector<int64_t> ids;
+  };
+  static constexpr size_t kMaxCachedLists = 100000;
+  // The version served at `now`, built afresh once the cached one expired.
+  CachedList CurrentList(uint32_t index, TimePoint now) const;
   Reply Recent(const std::string& id_text, const httplib::Request& request) const;
   Reply Body(const std::string& id_text, const std::string& hash) const;
   uint64_t H(uint64_t a, uint64_t b) const;
@@ -99,9 +113,9 @@ class KillmailRoutes final : public EsiModule {
   const uint64_t seed_;
   const Clock* const clock_;
   const Duration growth_period_;
+  const Duration list_cache_;  // SimConfig::cache_killmail_recent_seconds
   const TimePoint start_;
   const std::string body_group_;     // SimConfig::esi_killmail_body_group
-  const int recent_cache_seconds_;   // SimConfig::cache_killmail_recent_seconds
   std::vector<int64_t> characters_;  // ascending; index = position
 
   mutable std::mutex mu_;
@@ -109,6 +123,10 @@ class KillmailRoutes final : public EsiModule {
   std::map<uint32_t, int64_t> added_;                 // guarded by mu_
   int64_t tokens_issued_ = 0;                         // guarded by mu_
   int64_t added_total_ = 0;                           // guarded by mu_
+
+  // Apart from mu_, which ListOf takes while lists_mu_ is held.
+  mutable std::mutex lists_mu_;
+  mutable std::map<uint32_t, CachedList> lists_;  // guarded by lists_mu_
 };
 
 // The module as esi_modules.cc creates it (growth period from the

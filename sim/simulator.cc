@@ -439,7 +439,7 @@ void Simulator::HandleEsi(const httplib::Request& req, httplib::Response& res) {
     res.set_header("ETag", etag);
     // Announced to the second, as the header says.
     const TimePoint expires = std::chrono::time_point_cast<std::chrono::seconds>(
-        now + std::chrono::seconds(reply.cache_seconds));
+        reply.expires.value_or(now + std::chrono::seconds(reply.cache_seconds)));
     res.set_header("Expires", HttpDate(expires));
     etiquette_->Announce(caller, resource, expires, now);
     res.set_header("Last-Modified", HttpDate(reply.last_modified));

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/http_date.h"
 #include "sim/killmail_routes.h"
 #include "tests/sim/sim_test_util.h"
 
@@ -91,10 +92,13 @@ TEST_F(KillmailRoutesTest, PagesAreNewestFirstWithXPages) {
   ASSERT_GT(total, 100);
   const int64_t pages = (total + 49) / 50;
   std::vector<int64_t> all;
+  std::string last_modified;
   for (int page = 1; page <= pages; ++page) {
     auto r = Get(RecentPath(character_, page), {{"Authorization", "Bearer " + token}});
     ASSERT_EQ(r->status, 200);
     EXPECT_EQ(r->get_header_value("X-Pages"), std::to_string(pages));
+    if (page == 1) last_modified = r->get_header_value("Last-Modified");
+    EXPECT_EQ(r->get_header_value("Last-Modified"), last_modified) << "page " << page;
     auto body = nlohmann::json::parse(r->body);
     ASSERT_TRUE(body.is_array());
     EXPECT_EQ(static_cast<int64_t>(body.size()), page < pages ? 50 : total - 50 * (pages - 1));
@@ -108,13 +112,36 @@ TEST_F(KillmailRoutesTest, PagesAreNewestFirstWithXPages) {
   for (size_t i = 1; i < all.size(); ++i)
     EXPECT_GT(all[i - 1], all[i]) << "not newest first at " << i;
 
-  // New killmails get higher ids and land on page 1.
+  // New killmails get higher ids and land on page 1, once the cached list
+  // has expired: until then every page is the version already served.
   auto added = Post("/sim/killmails?character_id=" + std::to_string(character_) + "&count=3", "");
   ASSERT_EQ(added->status, 200);
-  auto first = nlohmann::json::parse(
-      Get(RecentPath(character_, 1), {{"Authorization", "Bearer " + token}})->body);
+  auto cached = Get(RecentPath(character_, 1), {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(cached->get_header_value("Last-Modified"), last_modified);
+  EXPECT_EQ(nlohmann::json::parse(cached->body)[0]["killmail_id"].get<int64_t>(), all[0]);
+  clock_.Advance(std::chrono::seconds(300));
+  auto fresh = Get(RecentPath(character_, 1), {{"Authorization", "Bearer " + token}});
+  EXPECT_NE(fresh->get_header_value("Last-Modified"), last_modified);
+  auto first = nlohmann::json::parse(fresh->body);
   EXPECT_GT(first[2]["killmail_id"].get<int64_t>(), all[0]);
   EXPECT_EQ(first[3]["killmail_id"].get<int64_t>(), all[0]);
+}
+
+TEST_F(KillmailRoutesTest, EveryPageOfOneCachedVersionCarriesTheSameExpires) {
+  // ESI caches the list once for everyone asking: a page asked for later in
+  // the same cache window expires with the first, not 300 s after itself.
+  const std::string token = Token(character_);
+  auto page1 = Get(RecentPath(character_, 1), {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(page1->status, 200);
+  clock_.Advance(std::chrono::seconds(100));
+  auto page2 = Get(RecentPath(character_, 2), {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(page2->status, 200);
+  EXPECT_EQ(page2->get_header_value("Expires"), page1->get_header_value("Expires"));
+  EXPECT_EQ(page2->get_header_value("Last-Modified"), page1->get_header_value("Last-Modified"));
+  const auto built = ParseHttpDate(page1->get_header_value("Last-Modified"));
+  const auto expires = ParseHttpDate(page1->get_header_value("Expires"));
+  ASSERT_TRUE(built && expires);
+  EXPECT_EQ(*expires - *built, std::chrono::seconds(300));  // ESI's cache for this route
 }
 
 TEST_F(KillmailRoutesTest, KillmailBodyHasEsiShapeAndNeedsTheRightHash) {
