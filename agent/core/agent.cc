@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/core/backoff.h"
+#include "common/http_date.h"
 #include "common/logging/log_context.h"
 #include "common/time_util.h"
 
@@ -213,12 +214,21 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
       absl::StatusOr<HttpResponse> Fetch(const UpstreamRequest& request) override {
         const Duration wait =
             calls_++ == 0 ? agent_->options_.token_wait : agent_->options_.acquire_timeout;
-        return agent_->GatedGet(*bound_, task_, request, agent_->clock_->Now() + wait, &failure,
-                                &refusal);
+        absl::StatusOr<HttpResponse> response = agent_->GatedGet(
+            *bound_, task_, request, agent_->clock_->Now() + wait, &failure, &refusal);
+        if (response.ok()) {
+          if (auto expires = response->headers.GetDate("Expires")) {
+            if (!latest_expires || *expires > *latest_expires) latest_expires = expires;
+          }
+        }
+        return response;
       }
       bool first_call_refused() const { return failure == FetchFailure::kNoToken && calls_ == 1; }
       FetchFailure failure = FetchFailure::kNone;
       GateRefusal refusal;
+      // The latest Expires among the answers: the task's resources may not be
+      // asked for again before it, whatever the outcome.
+      std::optional<TimePoint> latest_expires;
 
      private:
       Agent* agent_;
@@ -232,13 +242,15 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
       if (fetcher.first_call_refused()) {
         Defer(task, run.status(), fetcher.refusal);
       } else {
+        TimePoint retry_at = fetcher.refusal.retry_at;
+        if (fetcher.latest_expires) retry_at = std::max(retry_at, *fetcher.latest_expires);
         Release(task, std::string(run.status().message()),
-                std::max<Duration>(Duration::zero(), fetcher.refusal.retry_at - clock_->Now()));
+                std::clamp<Duration>(retry_at - clock_->Now(), Duration::zero(), kMaxRetryAfter));
       }
       return;
     }
     TaskOutcome outcome = DecideRunOutcome(*bound->handler, task, options_.agent_id, run,
-                                           fetcher.failure, clock_->Now());
+                                           fetcher.failure, fetcher.latest_expires, clock_->Now());
     HandBackIfThisAddressIsLimited(RouteFor(*bound, task), &outcome);
     CountOutcome(outcome.cls);
     VLOG(1) << task.kind() << " " << task.entity_id() << " -> " << OutcomeClassName(outcome.cls);
@@ -357,6 +369,9 @@ void Agent::CountOutcome(OutcomeClass cls) {
       break;
     case OutcomeClass::kBadBody:
       ++counters_.bad_bodies;
+      break;
+    case OutcomeClass::kInconsistent:
+      ++counters_.inconsistent_reads;
       break;
     case OutcomeClass::kRateLimited:
       ++counters_.rate_limited;
@@ -525,6 +540,7 @@ AgentStats Agent::stats() const {
   s.upstream_requests = counters_.upstream_requests;
   s.upstream_errors = counters_.upstream_errors;
   s.bad_bodies = counters_.bad_bodies;
+  s.inconsistent_reads = counters_.inconsistent_reads;
   s.rate_limited = counters_.rate_limited;
   s.report_errors = counters_.report_errors;
   s.lease_errors = counters_.lease_errors;

@@ -104,6 +104,7 @@ struct AgentStats {
   int64_t upstream_requests = 0;
   int64_t upstream_errors = 0;  // transport errors and HTTP statuses >= 300 except 304
   int64_t bad_bodies = 0;       // 2xx the handler could not use
+  int64_t inconsistent_reads = 0;  // paged reads whose pages disagreed (esi_pages.h)
   int64_t rate_limited = 0;     // 420/429 answers
   int64_t report_errors = 0;    // results the coordinator never acknowledged
   int64_t lease_errors = 0;     // failed LeaseTasks calls
@@ -138,6 +139,7 @@ class Agent {
         tasks_failed_permanent{0}, tasks_released{0}, tasks_deferred{0}, leases_lost{0},
         upstream_requests{0}, upstream_errors{0}, bad_bodies{0}, rate_limited{0}, report_errors{0},
         lease_errors{0};
+    std::atomic<int64_t> inconsistent_reads{0};
   };
 
   // This agent's id for its threads' log lines (several agents may share a

@@ -62,9 +62,8 @@ TaskOutcome Complete(OutcomeClass cls, const sluice::v1::Task& task, const std::
   std::string etag = response.headers.GetOr("ETag");
   if (etag.empty() && cls == OutcomeClass::kNotModified) etag = task.etag();
   out.complete.set_etag(UsableEtag(std::move(etag)));
-  if (auto expires = response.headers.Get("Expires")) {
-    if (auto t = ParseHttpDate(*expires)) *out.complete.mutable_expires() = ToProto(*t);
-  }
+  if (auto expires = response.headers.GetDate("Expires"))
+    *out.complete.mutable_expires() = ToProto(*expires);
   return out;
 }
 
@@ -101,6 +100,20 @@ std::string BodyExcerpt(const std::string& body) {
   return absl::StrCat(": ", excerpt);
 }
 
+// A failed task whose answers carried an Expires is not tried again before
+// it: asking sooner is what ESI bans for, whatever made the task fail. The
+// wait is capped at what the queue accepts (kMaxRetryAfter, a day); only a
+// body cached longer than that (a killmail's) could be asked for sooner, and
+// its kind dead-letters a bad body instead of retrying it.
+void WaitForExpires(TimePoint expires, TimePoint now, TaskOutcome* out) {
+  if (expires <= now) return;
+  const Duration wait =
+      std::min<Duration>(std::chrono::duration_cast<Duration>(expires - now), kMaxRetryAfter);
+  if (FromProtoDuration(out->fail.retry_after()) < wait) {
+    *out->fail.mutable_retry_after() = ToProtoDuration(wait);
+  }
+}
+
 }  // namespace
 
 const char* OutcomeClassName(OutcomeClass cls) {
@@ -121,13 +134,17 @@ const char* OutcomeClassName(OutcomeClass cls) {
       return "server_error";
     case OutcomeClass::kTransportError:
       return "transport_error";
+    case OutcomeClass::kInconsistent:
+      return "inconsistent";
     case OutcomeClass::kReleased:
       return "released";
   }
   return "unknown";
 }
 
-TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
+namespace {
+
+TaskOutcome AnswerOutcome(const Handler& handler, const sluice::v1::Task& task,
                           const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
                           TimePoint now) {
   if (!response.ok()) {
@@ -167,9 +184,10 @@ TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
   return Fail(OutcomeClass::kServerError, task, agent_id, status, Duration::zero(), detail);
 }
 
-TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
-                             const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
-                             FetchFailure failure, TimePoint now) {
+// The run's outcome before its pages' Expires is applied.
+TaskOutcome RunOutcome(const Handler& handler, const sluice::v1::Task& task,
+                       const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
+                       FetchFailure failure, TimePoint now) {
   if (!run.ok()) {
     const std::string message(run.status().message());
     switch (failure) {
@@ -179,6 +197,9 @@ TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& tas
         return Fail(OutcomeClass::kTransportError, task, agent_id, 0, Duration::zero(), message);
       case FetchFailure::kNone:
         break;
+    }
+    if (absl::IsAborted(run.status())) {
+      return Fail(OutcomeClass::kInconsistent, task, agent_id, 0, Duration::zero(), message);
     }
     return BadBody(handler, task, agent_id, 200, run.status());
   }
@@ -195,6 +216,32 @@ TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& tas
   for (const auto& r : run->records) *out.complete.add_records() = r;
   for (const auto& d : run->discovered) *out.complete.add_discovered() = d;
   if (run->payload.has_value()) *out.complete.mutable_payload() = *run->payload;
+  return out;
+}
+
+}  // namespace
+
+TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
+                          const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
+                          TimePoint now) {
+  TaskOutcome out = AnswerOutcome(handler, task, agent_id, response, now);
+  if (!out.is_complete() && response.ok()) {
+    if (auto expires = response->headers.GetDate("Expires")) WaitForExpires(*expires, now, &out);
+  }
+  return out;
+}
+
+TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
+                             const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
+                             FetchFailure failure, std::optional<TimePoint> not_before,
+                             TimePoint now) {
+  TaskOutcome out = RunOutcome(handler, task, agent_id, run, failure, now);
+  if (!not_before.has_value()) return out;
+  if (out.is_complete()) {
+    *out.complete.mutable_expires() = ToProto(*not_before);
+  } else {
+    WaitForExpires(*not_before, now, &out);
+  }
   return out;
 }
 

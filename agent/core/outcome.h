@@ -19,10 +19,16 @@
 //   3xx, 5xx   -> FailTask transient, retry_after 0 (coordinator backs off)
 //   transport  -> FailTask transient, http_status 0
 //
-// ETag and Expires of the response travel with CompleteTask.
+// ETag and Expires of the response travel with CompleteTask. A multi-request
+// task (a paged list) is not asked for again before the latest Expires of
+// the answers it read, whatever the outcome: CompleteTask carries that
+// Expires, and a FailTask's retry_after reaches at least to it. Its pages
+// disagreeing on Last-Modified (ABORTED from the handler,
+// agent/handlers/esi_pages.h) is a transient failure, http_status 0.
 #ifndef SLUICE_AGENT_CORE_OUTCOME_H_
 #define SLUICE_AGENT_CORE_OUTCOME_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -43,6 +49,7 @@ enum class OutcomeClass {
   kClientError,     // other 4xx
   kServerError,     // 3xx/5xx/other
   kTransportError,  // no HTTP answer
+  kInconsistent,    // a paged list's pages came from different versions
   kReleased,        // never called upstream (drain, no token, no handler)
 };
 
@@ -69,11 +76,14 @@ enum class FetchFailure { kNone, kNoToken, kTransport };
 
 // The outcome of a multi-request handler's Run: its result completes the
 // task; a result with stopped_by goes through the table above; an error is
-// a release (no rate token, stopping), a transport error, or a bad body,
-// as `failure` says.
+// a release (no rate token, stopping), a transport error, an inconsistent
+// paged read (ABORTED), or a bad body, as `failure` and the code say.
+// `not_before` is the latest Expires among the answers the run read: the
+// completion carries it, and any other outcome waits at least until it.
 TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
                              const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
-                             FetchFailure failure, TimePoint now);
+                             FetchFailure failure, std::optional<TimePoint> not_before,
+                             TimePoint now);
 
 // A transient failure for a task this agent gives back without having called
 // the upstream (shutting down, no rate token in time, unknown kind).

@@ -3,7 +3,8 @@
 // first, paged by X-Pages. Seed 003's incremental sync: the read stops at the
 // page where the last synced killmail id appears (the refs before it are the
 // new ones); if it never appears, or there is none, every page is read (a
-// full read, at most kMaxPages). The coordinator stores the refs and the new
+// full read, at most kMaxPages). Every page must carry page 1's Last-Modified
+// (agent/handlers/esi_pages.h). The coordinator stores the refs and the new
 // checkpoint in one transaction and queues each unknown body once.
 #include <algorithm>
 #include <set>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/all_handlers.h"
 #include "agent/handlers/esi_json.h"
+#include "agent/handlers/esi_pages.h"
 #include "sluice/v1/killmails.pb.h"
 
 namespace sluice::agent {
@@ -45,7 +47,17 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
     const std::string path = absl::StrCat("/characters/", task.entity_id(), "/killmails/recent/");
     const RequestHeaders headers = {{"Authorization", "Bearer " + ctx.access_token()}};
     const int64_t last = ctx.last_killmail_id();
+    return esi::ReadPagesConsistently<HandlerResult>(what, [&](esi::PageVersion& version) {
+      return ReadOnce(what, path, headers, last, fetcher, version);
+    });
+  }
 
+ private:
+  // One read of the list from page 1, every answer checked against page 1's
+  // Last-Modified.
+  absl::StatusOr<HandlerResult> ReadOnce(const std::string& what, const std::string& path,
+                                         const RequestHeaders& headers, int64_t last,
+                                         Fetcher& fetcher, esi::PageVersion& version) const {
     sluice::v1::CharacterKillmailsResult result;
     std::set<int64_t> seen;
     bool found = false;
@@ -60,6 +72,7 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
         stopped.stopped_by = std::move(*response);
         return stopped;
       }
+      if (absl::Status same = version.Check(page, *response); !same.ok()) return same;
       if (auto pages = response->headers.Get("X-Pages")) {
         int n = 0;
         if (!absl::SimpleAtoi(*pages, &n) || n < 1) {
@@ -84,7 +97,7 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
           found = true;  // everything from here on is already stored
           break;
         }
-        if (!seen.insert(id).second) continue;  // the list moved between pages
+        if (!seen.insert(id).second) continue;  // never the same killmail twice
         sluice::v1::KillmailRef* ref = result.add_refs();
         ref->set_killmail_id(id);
         ref->set_killmail_hash(hash);
@@ -99,7 +112,6 @@ class CharacterKillmailsHandler final : public MultiRequestHandler {
     return out;
   }
 
- private:
   const std::string base_;
 };
 

@@ -1,6 +1,7 @@
 // contracts_region: every page of GET /contracts/public/{region_id}/?page=N
 // (X-Pages says how many), each sent with the page's stored ETag
 // (Task.context, ContractRegionContext) so unchanged pages answer 304.
+// Every page must carry page 1's Last-Modified (agent/handlers/esi_pages.h).
 // A contract the agent cannot parse is skipped and reported with its id and
 // the reason; the rest of the region goes on (seed 004's poison pill). The
 // coordinator drops the region's contracts no longer listed, so the task
@@ -11,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "agent/handlers/all_handlers.h"
 #include "agent/handlers/esi_json.h"
+#include "agent/handlers/esi_pages.h"
 #include "agent/http/header_map.h"
+#include "common/time_util.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice::agent {
@@ -81,6 +84,16 @@ class ContractsRegionHandler final : public MultiRequestHandler {
     if (!context.ok()) return context.status();
     std::map<int, std::string> etags;
     for (const auto& p : context->pages()) etags[p.page()] = p.etag();
+    const std::string what = absl::StrCat("contracts_region ", region);
+    return esi::ReadPagesConsistently<HandlerResult>(
+        what, [&](esi::PageVersion& version) { return ReadOnce(region, etags, fetcher, version); });
+  }
+
+ private:
+  // One read of every page from page 1, each answer checked against page
+  // 1's Last-Modified.
+  absl::StatusOr<HandlerResult> ReadOnce(int64_t region, const std::map<int, std::string>& etags,
+                                         Fetcher& fetcher, esi::PageVersion& version) const {
     v1::ContractRegionResult out;
     int pages = 1;
     for (int page = 1; page <= pages; ++page) {
@@ -96,6 +109,7 @@ class ContractsRegionHandler final : public MultiRequestHandler {
         stopped.stopped_by = *response;
         return stopped;
       }
+      if (absl::Status same = version.Check(page, *response); !same.ok()) return same;
       if (page == 1) {
         std::string x_pages = response->headers.GetOr("X-Pages", "1");
         if (!absl::SimpleAtoi(x_pages, &pages) || pages < 1 || pages > kMaxPages) {
@@ -107,6 +121,8 @@ class ContractsRegionHandler final : public MultiRequestHandler {
       }
       v1::ContractPageResult* result = out.add_pages();
       result->set_page(page);
+      if (auto expires = response->headers.GetDate("Expires"))
+        *result->mutable_expires() = ToProto(*expires);
       if (response->status == 304) {
         result->set_not_modified(true);
         result->set_etag(
@@ -150,7 +166,6 @@ class ContractsRegionHandler final : public MultiRequestHandler {
     return result;
   }
 
- private:
   const std::string base_;
 };
 

@@ -1,5 +1,7 @@
 #include "agent/http/header_map.h"
 
+#include "common/http_date.h"
+
 #include "common/wire_limits.h"
 
 #include <cctype>
@@ -37,6 +39,12 @@ std::optional<std::string> HeaderMap::Get(std::string_view name) const {
     if (EqualsIgnoreCase(key, name)) return value;
   }
   return std::nullopt;
+}
+
+std::optional<TimePoint> HeaderMap::GetDate(std::string_view name) const {
+  std::optional<std::string> value = Get(name);
+  if (!value) return std::nullopt;
+  return ParseHttpDate(*value);
 }
 
 std::string HeaderMap::GetOr(std::string_view name, std::string fallback) const {

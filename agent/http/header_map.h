@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace sluice::agent {
 
 class HeaderMap {
@@ -26,6 +28,10 @@ class HeaderMap {
   // The first value of `name`, or "" when absent.
   std::string GetOr(std::string_view name, std::string fallback = "") const;
   bool Has(std::string_view name) const { return Get(name).has_value(); }
+  // The instant the first value of `name` names as an HTTP-date (Expires,
+  // Date, Last-Modified; common/http_date.h), or nullopt when absent or not
+  // a date.
+  std::optional<TimePoint> GetDate(std::string_view name) const;
 
   const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }

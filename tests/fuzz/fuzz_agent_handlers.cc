@@ -199,10 +199,15 @@ class FakeFetcher final : public sluice::agent::Fetcher {
       failure = sluice::agent::FetchFailure::kTransport;
       return absl::UnavailableError("fuzz: no more answers");
     }
-    return answers_[next_++];
+    const HttpResponse& answer = answers_[next_++];
+    if (auto expires = answer.headers.GetDate("Expires")) {
+      if (!latest_expires || *expires > *latest_expires) latest_expires = expires;
+    }
+    return answer;
   }
 
   sluice::agent::FetchFailure failure = sluice::agent::FetchFailure::kNone;
+  std::optional<sluice::TimePoint> latest_expires;  // as the agent's fetcher keeps it
 
  private:
   std::vector<HttpResponse> answers_;
@@ -318,7 +323,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (handler.multi_request()) {
     FakeFetcher fetcher(answers);
     absl::StatusOr<sluice::agent::HandlerResult> run = handler.Run(task, fetcher);
-    out = sluice::agent::DecideRunOutcome(handler, task, "fuzz-agent", run, fetcher.failure, now);
+    out = sluice::agent::DecideRunOutcome(handler, task, "fuzz-agent", run, fetcher.failure,
+                                          fetcher.latest_expires, now);
   } else {
     Expect(!handler.BuildRequest(task).url.empty(), "a request without a URL");
     HttpResponse response = answers.empty() ? HttpResponse{200, {}, ""} : answers.front();

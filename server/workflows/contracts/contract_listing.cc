@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/time_util.h"
 #include "server/store/pg_pool.h"
 #include "server/workflows/contracts/contract_sql.h"
 
@@ -27,6 +28,7 @@ absl::StatusOr<RegionListing> ReadRegionListing(int64_t region_id,
   RegionListing out;
   std::set<int64_t> listed;
   for (const v1::ContractPageResult& page : result.pages()) {
+    if (page.has_expires()) out.page_expires.emplace_back(page.page(), FromProto(page.expires()));
     if (page.not_modified()) {
       auto it = stored.find(page.page());
       if (it == stored.end()) {

@@ -18,11 +18,13 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/clock.h"
 #include "sluice/v1/contracts.pb.h"
 
 namespace sluice {
@@ -46,6 +48,8 @@ struct RegionListing {
   std::vector<FreshPage> fresh_pages;
   // Pages that answered 304.
   int not_modified = 0;
+  // Each page's Expires, where its answer had one (fresh and 304 pages).
+  std::vector<std::pair<int, TimePoint>> page_expires;
   // The contracts to upsert (new or changed), one per id, ascending. A
   // contract may move between pages while they are read and so be reported
   // twice; the later report wins. They point into the result given to

@@ -80,6 +80,13 @@ SELECT $1, x.page, x.etag,
 ON CONFLICT (region_id, page) DO UPDATE SET
   etag = EXCLUDED.etag, contract_ids = EXCLUDED.contract_ids, fetched_at = EXCLUDED.fetched_at)sql";
 
+// Each page's Expires from the read just applied (304 pages too). $1 region,
+// $2 JSON [{page, expires}].
+inline constexpr char kSetPageExpires[] = R"sql(
+UPDATE contract_region_pages p SET expires_at = x.expires::timestamptz
+  FROM jsonb_to_recordset($2::jsonb) AS x(page INT, expires TEXT)
+ WHERE p.region_id = $1 AND p.page = x.page)sql";
+
 // Pages past the listing's end (it got shorter). $1 region, $2 pages total.
 inline constexpr char kDeletePagesAfter[] =
     "DELETE FROM contract_region_pages WHERE region_id = $1 AND page > $2";

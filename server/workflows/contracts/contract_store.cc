@@ -150,6 +150,13 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyRegion(pqxx::dbtransaction& t
     }
     txn.exec_params(contract_sql::kUpsertPages, region_id, pages.dump(), FormatRfc3339(now));
   }
+  if (!listing->page_expires.empty()) {
+    json expires = json::array();
+    for (const auto& [page, at] : listing->page_expires) {
+      expires.push_back({{"page", page}, {"expires", FormatRfc3339(at)}});
+    }
+    txn.exec_params(contract_sql::kSetPageExpires, region_id, expires.dump());
+  }
   txn.exec_params(contract_sql::kDeletePagesAfter, region_id, result.pages_total());
 
   PayloadOutcome out;

@@ -128,6 +128,9 @@ TEST_F(ContractAggregationTest, SecondRunWithUnchangedPagesGets304sAndWritesNoth
   EXPECT_EQ(sim_->Stats()["not_modified"].get<int64_t>() - not_modified, 2 * kPages);
   EXPECT_EQ(db_.Query("SELECT count(*) || '/' || max(last_modified) FROM contracts"), before);
   EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_items"), items);
+  // Each page keeps the Expires of its last answer, a 304's too.
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM contract_region_pages WHERE expires_at IS NOT NULL"),
+            2 * kPages);
   LOG(INFO) << "FIGURE second run: 304 ratio " << RunCounter(second, "cache_hits") << "/"
             << RunCounter(second, "upstream_calls") << " pages, " << seconds << " s";
 }

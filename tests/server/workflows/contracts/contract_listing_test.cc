@@ -8,6 +8,8 @@
 
 #include <initializer_list>
 
+#include "common/time_util.h"
+
 namespace sluice {
 namespace {
 
@@ -81,6 +83,23 @@ TEST(ContractListingTest, UnchangedPagesStandForTheirStoredIds) {
   ASSERT_EQ(listing->fresh_pages.size(), 1u);
   EXPECT_EQ(listing->fresh_pages[0].page, 2);
   EXPECT_THAT(Ids(listing->contracts), ElementsAre(25, 26));
+}
+
+TEST(ContractListingTest, EveryPagesExpiresIsKeptUnchangedPagesToo) {
+  v1::ContractRegionResult r;
+  r.set_pages_total(3);
+  AddNotModified(r, 1);
+  AddPage(r, 2, {25});
+  AddNotModified(r, 3);
+  AddContract(r, 25);
+  *r.mutable_pages(0)->mutable_expires() = ToProto(FromUnixSeconds(1796516000));
+  *r.mutable_pages(1)->mutable_expires() = ToProto(FromUnixSeconds(1796516300));
+  // Page 3's answer had no Expires.
+  auto listing = ReadRegionListing(7, r, {{1, {11}}, {2, {21}}, {3, {31}}});
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  ASSERT_EQ(listing->page_expires.size(), 2u);
+  EXPECT_EQ(listing->page_expires[0], std::make_pair(1, FromUnixSeconds(1796516000)));
+  EXPECT_EQ(listing->page_expires[1], std::make_pair(2, FromUnixSeconds(1796516300)));
 }
 
 TEST(ContractListingTest, AllPagesUnchangedWritesNoContractsAndStoresNoPages) {

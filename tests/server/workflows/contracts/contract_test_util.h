@@ -56,8 +56,13 @@ class ContractFixture : public ::testing::Test {
     sim_ = std::make_unique<sim::Simulator>(sc, &sim_clock_);
     auto port = sim_->Start(0);
     ASSERT_TRUE(port.ok()) << port.status();
+    // No cache lifetimes: the simulator's clock only moves when a test moves
+    // it while the coordinator's runs, so an Expires ahead on the
+    // simulator's clock would hold the coordinator's next read (or a retry)
+    // of a region or an item list for real minutes.
     SimPost("/sim/contracts/config?per_region=" + std::to_string(kPerRegion) +
-            "&page_size=" + std::to_string(kPageSize) + "&regions=10000002,10000043");
+            "&page_size=" + std::to_string(kPageSize) +
+            "&regions=10000002,10000043&cache_s=0&detail_cache_s=0");
   }
 
   // dsn: the database the coordinator uses (a proxy in outage tests).

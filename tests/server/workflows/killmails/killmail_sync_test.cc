@@ -56,6 +56,52 @@ TEST_F(KillmailSyncTest, IncrementalSyncStopsAtStoredKillmailId) {
   EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
 }
 
+// ESI's cache etiquette for a paged, authenticated list: the list is cached
+// for a while (ESI: 300 s) and must not be asked for again before the
+// Expires it came with, whatever the priority of the next sync.
+class KillmailEtiquetteTest : public KillmailFixture {
+ protected:
+  void AdjustSimConfig(sim::SimConfig& sc) override { sc.cache_killmail_recent_seconds = 12; }
+};
+
+TEST_F(KillmailEtiquetteTest, TheNextSyncWaitsForTheListsExpiresAndThenSeesTheNewKillmails) {
+  StartAgent();
+  const int64_t ch = characters_[4];
+  if (SimTotal(ch) <= 60) SimAdd(ch, 70);  // several pages
+  const int64_t total = SimTotal(ch);
+  GiveToken(ch);
+  EnqueueSync({ch});
+  Drain();
+  const int64_t pages = RouteCount(kRecentRoute);
+  ASSERT_GE(pages, 2);
+  // The Expires every page carried is the character's, stored with its sync.
+  const double expires = std::stod(
+      db_.Query("SELECT extract(epoch FROM expires_at) FROM entity_cache WHERE kind = "
+                "'character_killmails' AND entity_id = " +
+                S(ch)));
+  const double now = ToUnixSeconds(SystemClock::Get()->Now());
+  ASSERT_GT(expires, now) << "the first sync took longer than the list's cache";
+  EXPECT_LE(expires, now + 12);
+
+  // New killmails; a manual sync asked for at once waits for the Expires.
+  SimAdd(ch, 3);
+  auto queued = coordinator_->queue()->Enqueue("character_killmails", {ch}, Priority::kManual);
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(queued->waiting_for_expires, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(RouteCount(kRecentRoute), pages) << "the list was asked for before its Expires";
+
+  Drain(std::chrono::seconds(60));
+  EXPECT_GE(ToUnixSeconds(SystemClock::Get()->Now()), expires);
+  // One page: the three new killmails, then the stored newest id.
+  EXPECT_EQ(RouteCount(kRecentRoute), pages + 1);
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM character_killmails WHERE character_id = " + S(ch)),
+            total + 3);
+  const nlohmann::json etiquette = sim_->Stats()["etiquette"];
+  EXPECT_EQ(etiquette["requests_before_expires"].get<int64_t>(), 0) << etiquette.dump();
+  EXPECT_EQ(db_.Count("SELECT count(*) FROM dead_tasks"), 0);
+}
+
 TEST_F(KillmailSyncTest, FallsBackToFullReadWhenStoredIdIsMissing) {
   StartAgent();
   const int64_t ch = characters_[6];
