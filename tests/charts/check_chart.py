@@ -683,6 +683,36 @@ def scenario_existing_secrets(chart, t):
     t(ae["SLUICE_EGRESS"]["value"] == "203.0.113.7", "SLUICE_EGRESS")
     job = one(objs, "Job")
     t(env_of(container(job))["SLUICE_DSN"]["valueFrom"]["secretKeyRef"]["name"] == "pg-dsn", "Job uses the existing Secret")
+    t(not {"SLUICE_TOKEN_KEY", "SLUICE_EVE_SSO_CLIENT_ID", "SLUICE_POE_CLIENT_ID"} & set(e),
+      "no token key or OAuth client unless asked for")
+
+
+def scenario_token_key_and_oauth_clients(chart, t):
+    v = merge(REQUIRED, {"coordinator": {
+        "tokenKey": {"existingSecret": "sluice-keys"},
+        "eveSso": {"clientId": "eve-app", "existingSecret": "eve-sso", "secretKey": "secret"},
+        "poeOAuth": {"clientId": "ggg-client", "existingSecret": "ggg"}}})
+    objs = manifests(render(chart, v)[0])
+    generic_checks(objs, t)
+    e = env_of(container(one(objs, "Deployment", component="coordinator")))
+    t(e["SLUICE_TOKEN_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "sluice-keys", "key": "token-key"},
+      "the token key from its Secret")
+    t(e["SLUICE_EVE_SSO_CLIENT_ID"]["value"] == "eve-app", "EVE SSO client id")
+    t(e["SLUICE_EVE_SSO_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "eve-sso", "key": "secret"},
+      "EVE SSO secret from its Secret")
+    t(e["SLUICE_POE_CLIENT_ID"]["value"] == "ggg-client", "GGG client id")
+    t(e["SLUICE_POE_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "ggg", "key": "client-secret"},
+      "GGG secret from its Secret")
+    ae = env_of(container(one(objs, "Deployment", component="agent")))
+    t(not {"SLUICE_TOKEN_KEY", "SLUICE_EVE_SSO_CLIENT_SECRET", "SLUICE_POE_CLIENT_SECRET"} & set(ae),
+      "agents never see the key or the client secrets")
+    expect_fail(chart, t, merge(REQUIRED, {"coordinator": {"eveSso": {"clientId": "eve-app"}}}),
+                "coordinator.eveSso.clientId needs coordinator.eveSso.existingSecret", "EVE client without a Secret")
+    expect_fail(chart, t, merge(REQUIRED, {"coordinator": {"poeOAuth": {"clientId": "x"}}}),
+                "coordinator.poeOAuth.clientId needs coordinator.poeOAuth.existingSecret", "GGG client without a Secret")
+    # values.schema.json has no place for a secret as a value.
+    expect_fail(chart, t, merge(REQUIRED, {"coordinator": {"eveSso": {"clientSecret": "plain"}}}),
+                "clientSecret", "a client secret as a value")
 
 
 def scenario_egress_from_the_pod(chart, t):
@@ -1019,7 +1049,8 @@ def scenario_lint(chart, t):
       "helm lint --strict with no values must fail, naming what is missing:\n%s" % out)
 
 
-SCENARIOS = (scenario_lint, scenario_defaults, scenario_failures, scenario_existing_secrets, scenario_tls,
+SCENARIOS = (scenario_lint, scenario_defaults, scenario_failures, scenario_existing_secrets,
+             scenario_token_key_and_oauth_clients, scenario_tls,
              scenario_egress_from_the_pod, scenario_variants, scenario_network_policy, scenario_service_monitor,
              scenario_grafana_dashboard, scenario_test_hook, scenario_schema)
 
