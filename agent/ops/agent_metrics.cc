@@ -17,26 +17,10 @@ prometheus::Histogram& WaitHistogram(prometheus::Registry& r, const std::string&
            prometheus::Histogram::BucketBoundaries(metrics::WaitSecondsBuckets()));
 }
 
-prometheus::MetricFamily One(const std::string& name, const std::string& help,
-                             prometheus::MetricType type, double value) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
-
 std::vector<prometheus::MetricFamily> StatsFamilies(const AgentStats& s) {
   using T = prometheus::MetricType;
   auto c = [](const char* name, const char* help, int64_t v) {
-    return One(name, help, T::Counter, static_cast<double>(v));
+    return metrics::SingleValueFamily(name, help, static_cast<double>(v), T::Counter);
   };
   return {
       c("sluice_agent_tasks_leased_total", "Tasks leased from the coordinator.", s.tasks_leased),
@@ -52,17 +36,21 @@ std::vector<prometheus::MetricFamily> StatsFamilies(const AgentStats& s) {
         s.tasks_released),
       c("sluice_agent_tasks_deferred_total", "Tasks given back because their budget had no room.",
         s.tasks_deferred),
-      c("sluice_agent_leases_lost_total", "Results or extensions refused: the lease was superseded.",
-        s.leases_lost),
+      c("sluice_agent_leases_lost_total",
+        "Results or extensions refused: the lease was superseded.", s.leases_lost),
       c("sluice_agent_complete_calls_total", "CompleteTasks calls to the coordinator.",
         s.complete_calls),
       c("sluice_agent_bad_bodies_total", "2xx answers the handler could not use.", s.bad_bodies),
+      c("sluice_agent_inconsistent_reads_total",
+        "Paged reads whose pages came from two versions of the list, read twice or not yet "
+        "readable again (agent/handlers/esi_pages.h).",
+        s.inconsistent_reads),
       c("sluice_agent_rate_limited_total", "420/429 answers.", s.rate_limited),
       c("sluice_agent_report_errors_total", "Results the coordinator never acknowledged.",
         s.report_errors),
       c("sluice_agent_lease_errors_total", "Failed LeaseTasks calls.", s.lease_errors),
-      One("sluice_agent_leases_held", "Task leases held now.", T::Gauge,
-          static_cast<double>(s.leases_held)),
+      metrics::SingleValueFamily("sluice_agent_leases_held", "Task leases held now.",
+                                 static_cast<double>(s.leases_held)),
   };
 }
 
@@ -81,14 +69,12 @@ void AgentMetrics::UpstreamCall(const UpstreamObservation& o) {
 }
 
 void AgentMetrics::TokenWait(std::chrono::steady_clock::duration waited, bool granted) {
-  (granted ? wait_granted_ : wait_refused_)
-      .Observe(std::chrono::duration<double>(waited).count());
+  (granted ? wait_granted_ : wait_refused_).Observe(std::chrono::duration<double>(waited).count());
 }
 
 std::vector<std::shared_ptr<const prometheus::Collectable>> AgentMetrics::Collectables() const {
-  auto stats = std::make_shared<metrics::FunctionCollectable>([this] {
-    return stats_ ? StatsFamilies(stats_()) : StatsFamilies(AgentStats{});
-  });
+  auto stats = std::make_shared<metrics::FunctionCollectable>(
+      [this] { return stats_ ? StatsFamilies(stats_()) : StatsFamilies(AgentStats{}); });
   return {registry_, stats, std::make_shared<metrics::ProcessMetrics>(),
           std::make_shared<metrics::BuildInfo>()};
 }

@@ -1,6 +1,7 @@
 // FunctionCollectable turns a function returning metric families into a
 // prometheus::Collectable: for values that are read when scraped (the ops
 // snapshot, an agent's counters) rather than kept in a registry.
+// SingleValueFamily builds the commonest such family: one sample, no labels.
 //
 // Thread-safety: as the function's.
 #ifndef SLUICE_COMMON_METRICS_FUNCTION_COLLECTABLE_H_
@@ -10,6 +11,7 @@
 #include <prometheus/metric_family.h>
 
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,24 @@ class FunctionCollectable : public prometheus::Collectable {
  private:
   Function f_;
 };
+
+// A family of one unlabelled sample: a gauge, or a counter when `type` says.
+inline prometheus::MetricFamily SingleValueFamily(
+    const std::string& name, const std::string& help, double value,
+    prometheus::MetricType type = prometheus::MetricType::Gauge) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+  return f;
+}
 
 }  // namespace sluice::metrics
 

@@ -1,5 +1,7 @@
 #include "common/metrics/process_metrics.h"
 
+#include "common/metrics/function_collectable.h"
+
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -15,22 +17,6 @@
 
 namespace sluice::metrics {
 namespace {
-
-prometheus::MetricFamily Gauge(const std::string& name, const std::string& help, double value,
-                               prometheus::MetricType type = prometheus::MetricType::Gauge) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-  return f;
-}
 
 std::string ReadFile(const char* path) {
   std::ifstream in(path);
@@ -79,11 +65,11 @@ std::optional<ProcessStat> ParseProcStat(const std::string& stat, double boot_ti
   if (fields.size() < 22) return std::nullopt;
   try {
     ProcessStat s;
-    s.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks_per_second;  // 14, 15
-    s.threads = std::stod(fields[17]);                                                  // 20
+    s.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks_per_second;   // 14, 15
+    s.threads = std::stod(fields[17]);                                                    // 20
     s.start_time_seconds = boot_time_seconds + std::stod(fields[19]) / ticks_per_second;  // 22
-    s.virtual_bytes = std::stod(fields[20]);                                           // 23
-    s.resident_bytes = std::stod(fields[21]) * page_size;                              // 24
+    s.virtual_bytes = std::stod(fields[20]);                                              // 23
+    s.resident_bytes = std::stod(fields[21]) * page_size;                                 // 24
     return s;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -96,24 +82,26 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
   if (auto s = ParseProcStat(ReadFile("/proc/self/stat"), boot,
                              static_cast<double>(sysconf(_SC_CLK_TCK)),
                              static_cast<double>(sysconf(_SC_PAGESIZE)))) {
-    out.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                        s->cpu_seconds, prometheus::MetricType::Counter));
-    out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
-                        s->resident_bytes));
+    out.push_back(SingleValueFamily("process_cpu_seconds_total",
+                                    "Total user and system CPU time spent in seconds.",
+                                    s->cpu_seconds, prometheus::MetricType::Counter));
+    out.push_back(SingleValueFamily("process_resident_memory_bytes",
+                                    "Resident memory size in bytes.", s->resident_bytes));
+    out.push_back(SingleValueFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                                    s->virtual_bytes));
     out.push_back(
-        Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", s->virtual_bytes));
-    out.push_back(Gauge("process_threads", "Number of OS threads in the process.", s->threads));
-    out.push_back(Gauge("process_start_time_seconds",
-                        "Start time of the process since unix epoch in seconds.",
-                        s->start_time_seconds));
+        SingleValueFamily("process_threads", "Number of OS threads in the process.", s->threads));
+    out.push_back(SingleValueFamily("process_start_time_seconds",
+                                    "Start time of the process since unix epoch in seconds.",
+                                    s->start_time_seconds));
   }
   if (auto fds = OpenFds()) {
-    out.push_back(Gauge("process_open_fds", "Number of open file descriptors.", *fds));
+    out.push_back(SingleValueFamily("process_open_fds", "Number of open file descriptors.", *fds));
   }
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    out.push_back(Gauge("process_max_fds", "Maximum number of open file descriptors.",
-                        static_cast<double>(limit.rlim_cur)));
+    out.push_back(SingleValueFamily("process_max_fds", "Maximum number of open file descriptors.",
+                                    static_cast<double>(limit.rlim_cur)));
   }
   return out;
 }
@@ -121,8 +109,8 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
 const char* BuildInfo::Commit() { return SLUICE_COMMIT; }
 
 std::vector<prometheus::MetricFamily> BuildInfo::Collect() const {
-  prometheus::MetricFamily f =
-      Gauge("sluice_build_info", "Always 1; the labels name the build (version, git commit).", 1);
+  prometheus::MetricFamily f = SingleValueFamily(
+      "sluice_build_info", "Always 1; the labels name the build (version, git commit).", 1);
   f.metric[0].label = {{"commit", Commit()}, {"version", kVersion}};
   return {std::move(f)};
 }
