@@ -73,6 +73,9 @@ SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
   --cache_members_seconds="${DEMO_CACHE_S:-60}" >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/null && break; sleep 0.1; done
+# Regions' contract lists too, so the second aggregation run waits only DEMO_CACHE_S for the
+# Expires of the first's pages.
+curl -sf -d "" "http://127.0.0.1:$SIM_PORT/sim/contracts/config?cache_s=${DEMO_CACHE_S:-60}" >/dev/null
 
 # ESI publishes which rate-limit group each route is in (x-rate-limit in its
 # OpenAPI document); the coordinator starts knowing them instead of probing.

@@ -325,8 +325,14 @@ Reply ContractRoutes::Items(absl::string_view contract_text) const {
   if (offset >= 0 && offset / 20000000 < static_cast<int64_t>(s.regions.size())) {
     const int slot = static_cast<int>(offset / 20000000);
     const int64_t index = offset % 20000000;
+    // A contract stays answerable while a cached list still shows it, as a
+    // reader of that list would otherwise find its items gone.
     const int64_t first = FirstIndex(s);
-    if (index >= first && index < first + s.per_region) {
+    int64_t oldest = first;
+    if (auto b = built_.find(s.regions[static_cast<size_t>(slot)]); b != built_.end()) {
+      oldest = std::min(oldest, FirstIndexAt(s, b->second));
+    }
+    if (index >= oldest && index < first + s.per_region) {
       json c = ContractJson(s, slot, index);
       if (c["type"] == "courier") {
         Reply none;  // ESI: a courier contract has no items to list
