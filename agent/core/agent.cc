@@ -251,7 +251,7 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
     }
     TaskOutcome outcome = DecideRunOutcome(*bound->handler, task, options_.agent_id, run,
                                            fetcher.failure, fetcher.latest_expires, clock_->Now());
-    HandBackIfThisAddressIsLimited(RouteFor(*bound, task), &outcome);
+    HandBackIfThisAddressIsLimited(RouteFor(*bound, task), &outcome, fetcher.latest_expires);
     CountOutcome(outcome.cls);
     VLOG(1) << task.kind() << " " << task.entity_id() << " -> " << OutcomeClassName(outcome.cls);
     Deliver(task, outcome);
@@ -279,15 +279,21 @@ void Agent::ProcessTask(const sluice::v1::Task& task) {
   Deliver(task, outcome);
 }
 
-void Agent::HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome) {
+void Agent::HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome,
+                                           std::optional<TimePoint> not_before) {
   if (outcome->cls != OutcomeClass::kRateLimited || route.upstream != "esi") return;
   // ESI's 420 is the address's error limit, and a 429 on a public call the
   // address's bucket of the group: "not from here", not "not this task".
   // The throttler now keeps this address from calling; another agent may
-  // run the task at once, and it costs the task no attempt.
+  // run the task at once, and it costs the task no attempt. But not before
+  // the Expires of pages already read: the other agent starts at page 1.
   if (outcome->fail.http_status() != 420 && !route.caller.empty()) return;
   outcome->fail.set_release(true);
   outcome->fail.clear_retry_after();
+  if (not_before.has_value() && *not_before > clock_->Now()) {
+    *outcome->fail.mutable_retry_after() = ToProtoDuration(std::min<Duration>(
+        std::chrono::duration_cast<Duration>(*not_before - clock_->Now()), kMaxRetryAfter));
+  }
 }
 
 void Agent::Defer(const sluice::v1::Task& task, const absl::Status& why,

@@ -102,13 +102,13 @@ struct AgentStats {
   int64_t tasks_deferred = 0;          // of which because their budget had no room
   int64_t leases_lost = 0;             // result or extension rejected: lease superseded
   int64_t upstream_requests = 0;
-  int64_t upstream_errors = 0;  // transport errors and HTTP statuses >= 300 except 304
-  int64_t bad_bodies = 0;       // 2xx the handler could not use
+  int64_t upstream_errors = 0;     // transport errors and HTTP statuses >= 300 except 304
+  int64_t bad_bodies = 0;          // 2xx the handler could not use
   int64_t inconsistent_reads = 0;  // paged reads whose pages disagreed (esi_pages.h)
-  int64_t rate_limited = 0;     // 420/429 answers
-  int64_t report_errors = 0;    // results the coordinator never acknowledged
-  int64_t lease_errors = 0;     // failed LeaseTasks calls
-  int64_t leases_held = 0;      // task leases held now (not a counter)
+  int64_t rate_limited = 0;        // 420/429 answers
+  int64_t report_errors = 0;       // results the coordinator never acknowledged
+  int64_t lease_errors = 0;        // failed LeaseTasks calls
+  int64_t leases_held = 0;         // task leases held now (not a counter)
 };
 
 class Agent {
@@ -159,8 +159,11 @@ class Agent {
                                         const UpstreamRequest& request, TimePoint token_deadline,
                                         FetchFailure* failure, GateRefusal* refusal);
   // A 420, or a 429 on a public ESI call, limits this address, not the
-  // task: hand it back for another agent, at once and without an attempt.
-  void HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome);
+  // task: hand it back for another agent, without an attempt, at once or,
+  // when pages were already read, once their latest Expires (`not_before`)
+  // has passed.
+  void HandBackIfThisAddressIsLimited(const Route& route, TaskOutcome* outcome,
+                                      std::optional<TimePoint> not_before = std::nullopt);
   // A task whose budget had no room: back to the queue until it has.
   void Defer(const sluice::v1::Task& task, const absl::Status& why, const GateRefusal& refusal);
   void CountOutcome(OutcomeClass cls);

@@ -9,8 +9,10 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "agent/handlers/all_handlers.h"
 #include "common/time_util.h"
 #include "tests/agent/fakes.h"
@@ -429,6 +431,37 @@ TEST_F(AgentTest, ATaskWhoseBudgetHasNoRoomGoesBackUntilItHasAndCostsNoAttempt) 
   EXPECT_LE(FromProtoDuration(f.retry_after()), std::chrono::seconds(42));
   EXPECT_EQ(agent.stats().upstream_requests, 0);
   EXPECT_EQ(agent.stats().tasks_deferred, 1);
+}
+
+// A 420 on page 2 of a region limits this address, not the task: it goes
+// back for another agent without an attempt, but not before page 1's
+// Expires, as the other agent starts again at page 1.
+TEST_F(AgentTest, AnAddressLimitedPagedReadIsHandedBackOnlyAfterItsPagesExpire) {
+  const TimePoint expires = SystemClock::Get()->Now() + std::chrono::seconds(120);
+  const std::string expires_header =
+      absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromChrono(expires), absl::UTCTimeZone());
+  HandlerConfig config;
+  config.esi_base_url = "http://esi.test/latest";
+  auto upstream = std::make_unique<FakeUpstream>([&](const std::string& url, const RequestHeaders&)
+                                                     -> absl::StatusOr<HttpResponse> {
+    if (absl::StrContains(url, "page=1")) {
+      return JsonResponse(200, "[]", {{"X-Pages", "2"}, {"Expires", expires_header}});
+    }
+    return JsonResponse(420, R"({"error":"error limited"})", {{"X-ESI-Error-Limit-Reset", "5"}});
+  });
+  options_.workers = 1;
+  agent_ = std::make_unique<Agent>(options_, DefaultHandlerRegistry().Instantiate(config),
+                                   std::make_unique<FakeTaskService>(&queue_),
+                                   std::make_unique<FakeRateGate>(), std::move(upstream));
+  queue_.Enqueue("contracts_region", {10000002});
+  ASSERT_TRUE(agent_->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return !queue_.failures().empty(); }));
+  agent_->Stop();
+  auto f = queue_.failures()[0];
+  EXPECT_EQ(f.http_status(), 420);
+  EXPECT_TRUE(f.release()) << "the address is limited, not the task: no attempt";
+  EXPECT_GE(FromProtoDuration(f.retry_after()), std::chrono::seconds(110));
+  EXPECT_LE(FromProtoDuration(f.retry_after()), std::chrono::seconds(120));
 }
 
 TEST_F(AgentTest, WithoutHandlersItRefusesToStart) {
