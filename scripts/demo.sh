@@ -58,7 +58,8 @@ SIM_PORT=$(free_port)
 echo "==> starting the upstream simulator (universe: $UNIVERSE, ESI groups: $ESI_GROUPS)"
 # Killmail histories stay put (no growth by the clock) so the re-sync figure
 # below counts exactly the killmails the demo adds.
-# ESI entities and lists stay cached for DEMO_CACHE_S (60 s): day 2 follows
+# ESI entities and lists (killmail lists too: the incremental re-sync waits
+# for the list's Expires) stay cached for DEMO_CACHE_S (60 s): day 2 follows
 # day 1 at once, and no resource may be fetched again before its Expires
 # (the coordinator holds such tasks back; the simulator counts any request
 # that comes early, "requests before Expires" in the summary).
@@ -70,7 +71,8 @@ SIM_KILLMAIL_GROWTH_PERIOD_S=0 \
   --esi_groups="$ESI_GROUPS" --esi_killmail_body_group=killmail \
   --sso_token_lifetime_s="${DEMO_SSO_TOKEN_S:-60}" --poe_require_token=true \
   --cache_list_seconds="${DEMO_CACHE_S:-60}" --cache_detail_seconds="${DEMO_CACHE_S:-60}" \
-  --cache_members_seconds="${DEMO_CACHE_S:-60}" >"$RUN/sim.log" 2>&1 &
+  --cache_members_seconds="${DEMO_CACHE_S:-60}" \
+  --cache_killmail_recent_seconds="${DEMO_CACHE_S:-60}" >"$RUN/sim.log" 2>&1 &
 SIM_PID=$!; PIDS+=("$SIM_PID")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SIM_PORT/sim/stats" >/dev/null && break; sleep 0.1; done
 # Regions' contract lists too, so the second aggregation run waits only DEMO_CACHE_S for the
