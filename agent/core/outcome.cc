@@ -221,14 +221,13 @@ TaskOutcome RunOutcome(const Handler& handler, const sluice::v1::Task& task,
 
 }  // namespace
 
+// A single answer's failure is retried as the table says, even a bad body
+// that came with an Expires: its transfer failed, so no copy is held that
+// asking again could be circumventing.
 TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
                           const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
                           TimePoint now) {
-  TaskOutcome out = AnswerOutcome(handler, task, agent_id, response, now);
-  if (!out.is_complete() && response.ok()) {
-    if (auto expires = response->headers.GetDate("Expires")) WaitForExpires(*expires, now, &out);
-  }
-  return out;
+  return AnswerOutcome(handler, task, agent_id, response, now);
 }
 
 TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
