@@ -142,9 +142,10 @@ const char* OutcomeClassName(OutcomeClass cls) {
   return "unknown";
 }
 
-namespace {
-
-TaskOutcome AnswerOutcome(const Handler& handler, const sluice::v1::Task& task,
+// A single answer's failure is retried as the table says, even a bad body
+// that came with an Expires: its transfer failed, so no copy is held that
+// asking again could be circumventing.
+TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
                           const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
                           TimePoint now) {
   if (!response.ok()) {
@@ -184,6 +185,8 @@ TaskOutcome AnswerOutcome(const Handler& handler, const sluice::v1::Task& task,
   return Fail(OutcomeClass::kServerError, task, agent_id, status, Duration::zero(), detail);
 }
 
+namespace {
+
 // The run's outcome before its pages' Expires is applied.
 TaskOutcome RunOutcome(const Handler& handler, const sluice::v1::Task& task,
                        const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
@@ -220,15 +223,6 @@ TaskOutcome RunOutcome(const Handler& handler, const sluice::v1::Task& task,
 }
 
 }  // namespace
-
-// A single answer's failure is retried as the table says, even a bad body
-// that came with an Expires: its transfer failed, so no copy is held that
-// asking again could be circumventing.
-TaskOutcome DecideOutcome(const Handler& handler, const sluice::v1::Task& task,
-                          const std::string& agent_id, const absl::StatusOr<HttpResponse>& response,
-                          TimePoint now) {
-  return AnswerOutcome(handler, task, agent_id, response, now);
-}
 
 TaskOutcome DecideRunOutcome(const Handler& handler, const sluice::v1::Task& task,
                              const std::string& agent_id, const absl::StatusOr<HandlerResult>& run,
