@@ -46,11 +46,9 @@ Agent::Agent(AgentOptions options, HandlerSet handlers, std::unique_ptr<TaskServ
       handlers_(std::move(handlers)),
       kinds_(handlers_.Kinds()),
       tasks_(std::move(tasks)),
-      // No batch can hold more completions than there are workers: once
-      // every worker waits, none can join, and the batch goes at once.
       completions_(
           CompletionCoalescerOptions{
-              std::min(options_.complete_batch_max, options_.workers),
+              options_.complete_batch_max,
               std::chrono::duration_cast<std::chrono::microseconds>(options_.complete_coalesce)},
           tasks_.get()),
       gate_(std::move(gate)),
@@ -390,33 +388,38 @@ void Agent::CountOutcome(OutcomeClass cls) {
 }
 
 void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
-  const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
-  absl::Status status;
   if (outcome.is_complete()) {
-    auto result = completions_.Complete(outcome.complete);
-    status = result.status();
-    if (result.ok()) {
-      ++counters_.tasks_done;
-      if (outcome.cls == OutcomeClass::kNotModified) ++counters_.not_modified;
-    }
-  } else {
-    auto result = tasks_->FailTask(outcome.fail);
-    status = result.status();
-    if (result.ok()) {
-      if (outcome.cls == OutcomeClass::kReleased) {
-        ++counters_.tasks_released;
-      } else {
-        ++counters_.tasks_failed;
-        if (outcome.fail.permanent() || result->dead()) ++counters_.tasks_failed_permanent;
-      }
-      if (outcome.cls != OutcomeClass::kReleased) {
-        LOG_EVERY_N(INFO, 50) << label << " failed (" << OutcomeClassName(outcome.cls)
-                              << "): " << outcome.fail.error() << " [" << google::COUNTER
-                              << " failures]";
-      }
+    // The coalescer delivers it; this worker takes its next task now. The
+    // lease stays tracked (and extended) until the answer is back.
+    const bool not_modified = outcome.cls == OutcomeClass::kNotModified;
+    completions_.Submit(outcome.complete,
+                        [this, task, not_modified](CompletionCoalescer::Result result) {
+                          if (result.ok()) {
+                            ++counters_.tasks_done;
+                            if (not_modified) ++counters_.not_modified;
+                          }
+                          Answered(task, result.status());
+                        });
+    return;
+  }
+  auto result = tasks_->FailTask(outcome.fail);
+  if (result.ok()) {
+    if (outcome.cls == OutcomeClass::kReleased) {
+      ++counters_.tasks_released;
+    } else {
+      ++counters_.tasks_failed;
+      if (outcome.fail.permanent() || result->dead()) ++counters_.tasks_failed_permanent;
+      LOG_EVERY_N(INFO, 50) << task.kind() << " " << task.entity_id() << " failed ("
+                            << OutcomeClassName(outcome.cls) << "): " << outcome.fail.error()
+                            << " [" << google::COUNTER << " failures]";
     }
   }
+  Answered(task, result.status());
+}
+
+void Agent::Answered(const sluice::v1::Task& task, const absl::Status& status) {
   if (!status.ok()) {
+    const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
     if (LeaseWasLost(status)) {
       ++counters_.leases_lost;
       LOG(WARNING) << label << ": coordinator rejected the result, lease lost (" << status
@@ -514,6 +517,9 @@ void Agent::Stop() {
   for (const auto& task : unstarted) Release(task, "agent draining; task released before start");
   for (auto& w : workers_) w.join();
   workers_.clear();
+  // Results the workers handed over are delivered before the agent ends
+  // (or abandoned by the watchdog once the drain time is up).
+  completions_.Flush();
   {
     std::lock_guard<std::mutex> lock(mu_);
     extender_stop_ = true;

@@ -6,7 +6,8 @@
 //                                               ──► UpstreamClient.Get
 //                                               ──► DecideOutcome
 //                                               ──► CompletionCoalescer
-//                                                   (CompleteTasks) / FailTask
+//                                                   (CompleteTasks, answered on
+//                                                   its own threads) / FailTask
 //   extender ──ExtendLease for leases past half their duration
 //
 // The core never names a task kind: kinds come from the HandlerSet.
@@ -73,12 +74,13 @@ struct AgentOptions {
   // Stop(): how long in-flight results may keep retrying an unreachable
   // coordinator before they are abandoned.
   Duration drain_timeout = std::chrono::seconds(20);
-  // Completions per CompleteTasks call (at most `workers`: once every
-  // worker waits, the batch goes), and how long the first completion of a
-  // batch waits for others (0 = one CompleteTask call per task); see
-  // CompletionCoalescer. 5 ms: a batch's workers come back one by one (a
-  // thread wake-up each), and 2 ms sent batches of about 60 where 5 ms
-  // sends full ones (bench/agent_path_bench); a result lands 5 ms later at
+  // Completions per CompleteTasks call, and how long the oldest waiting
+  // completion waits for others (0 = one CompleteTask call per task, made
+  // by the worker, which waits for it); see CompletionCoalescer. Workers
+  // hand their completions over and go on: two batches travel at once and
+  // at most 4 x complete_batch_max completions are pending before workers
+  // wait for room. 5 ms: 2 ms sent batches of about 60 where 5 ms sends
+  // full ones (bench/agent_path_bench); a result lands 5 ms later at
   // worst, next to an upstream call's tens of milliseconds.
   int complete_batch_max = 100;
   Duration complete_coalesce = std::chrono::milliseconds(5);
@@ -167,8 +169,12 @@ class Agent {
   // A task whose budget had no room: back to the queue until it has.
   void Defer(const sluice::v1::Task& task, const absl::Status& why, const GateRefusal& refusal);
   void CountOutcome(OutcomeClass cls);
-  // Sends the outcome to the coordinator and counts it.
+  // Sends the outcome to the coordinator: a failure at once, a completion
+  // through the coalescer, which answers later on its own thread.
   void Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome);
+  // The coordinator's answer to a task's outcome: counts a lost lease or an
+  // undelivered result and stops tracking the lease.
+  void Answered(const sluice::v1::Task& task, const absl::Status& status);
   void Release(const sluice::v1::Task& task, const std::string& reason,
                Duration retry_after = Duration::zero());
   // Sleeps unless Stop() begins; false if interrupted.
@@ -179,7 +185,9 @@ class Agent {
   const HandlerSet handlers_;
   const std::vector<std::string> kinds_;
   const std::unique_ptr<TaskService> tasks_;
-  CompletionCoalescer completions_;  // onto tasks_
+  // Onto tasks_; its answers touch counters_ and leases_, so Stop() flushes
+  // it before any of them goes.
+  CompletionCoalescer completions_;
   const std::unique_ptr<RateGate> gate_;
   const std::unique_ptr<UpstreamClient> upstream_;
   const Clock* const clock_;

@@ -3,8 +3,9 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <utility>
-#include <vector>
 
 namespace sluice::agent {
 namespace {
@@ -12,6 +13,11 @@ namespace {
 CompletionCoalescerOptions Normalize(CompletionCoalescerOptions o) {
   o.max_batch = std::clamp(o.max_batch, 1, 1000);
   o.coalesce = std::max(o.coalesce, std::chrono::microseconds::zero());
+  o.senders = std::max(o.senders, 1);
+  if (o.max_pending <= 0) o.max_pending = 4 * o.max_batch;
+  o.max_pending = std::max(o.max_pending, o.max_batch);
+  if (o.max_pending_bytes == 0) o.max_pending_bytes = 4 * o.max_bytes;
+  o.max_pending_bytes = std::max(o.max_pending_bytes, o.max_bytes);
   return o;
 }
 
@@ -20,64 +26,127 @@ CompletionCoalescerOptions Normalize(CompletionCoalescerOptions o) {
 CompletionCoalescer::CompletionCoalescer(CompletionCoalescerOptions options, TaskService* tasks)
     : options_(Normalize(options)), tasks_(tasks) {
   CHECK(tasks_ != nullptr);
+  if (options_.coalesce == std::chrono::microseconds::zero()) return;
+  for (int i = 0; i < options_.senders; ++i) senders_.emplace_back([this] { SenderLoop(); });
 }
+
+CompletionCoalescer::~CompletionCoalescer() { Shutdown(); }
 
 bool CompletionCoalescer::FullLocked() const {
   return waiting_.size() >= static_cast<size_t>(options_.max_batch) ||
          waiting_bytes_ >= options_.max_bytes;
 }
 
-absl::StatusOr<sluice::v1::CompleteTaskResponse> CompletionCoalescer::Complete(
-    const sluice::v1::CompleteTaskRequest& request) {
-  if (options_.coalesce == std::chrono::microseconds::zero()) {
-    calls_.fetch_add(1, std::memory_order_relaxed);
-    return tasks_->CompleteTask(request);
-  }
+bool CompletionCoalescer::NoRoomLocked(size_t bytes) const {
+  if (pending_ == 0) return false;  // a completion larger than the bound goes alone
+  return pending_ >= options_.max_pending || pending_bytes_ + bytes > options_.max_pending_bytes;
+}
 
-  Waiter w;
-  w.request = &request;
-  w.bytes = request.ByteSizeLong();
-  w.since = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lock(mu_);
-  waiting_.push_back(&w);
-  waiting_bytes_ += w.bytes;
-  // The leader waits on its own condition variable for the batch to fill.
-  if (FullLocked()) waiting_.front()->cv.notify_one();
-  // Taken into a batch, a completion leaves waiting_ before it is done.
-  w.cv.wait(lock, [&] { return w.done || (!waiting_.empty() && waiting_.front() == &w); });
-  if (w.done) return std::move(w.result);
+int64_t CompletionCoalescer::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_;
+}
 
-  // This completion leads the next batch: wait for it to fill, but not
-  // longer than `coalesce` after this completion began to wait.
-  w.cv.wait_until(lock, w.since + options_.coalesce, [&] { return FullLocked(); });
-  std::vector<Waiter*> batch;
-  size_t bytes = 0;
-  while (!waiting_.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
-    Waiter* next = waiting_.front();
-    if (!batch.empty() && bytes + next->bytes > options_.max_bytes) break;
-    bytes += next->bytes;
-    waiting_bytes_ -= next->bytes;
-    waiting_.pop_front();
-    batch.push_back(next);
-  }
-  // The first one left leads the next batch now, while this one travels.
-  if (!waiting_.empty()) waiting_.front()->cv.notify_one();
-  lock.unlock();
-
-  sluice::v1::CompleteTasksRequest many;
-  for (const Waiter* b : batch) *many.add_completions() = *b->request;
+void CompletionCoalescer::SendAlone(const sluice::v1::CompleteTaskRequest& request,
+                                    const Done& done) {
   calls_.fetch_add(1, std::memory_order_relaxed);
-  std::vector<absl::StatusOr<sluice::v1::CompleteTaskResponse>> results =
-      tasks_->CompleteTasks(many);
-  CHECK_EQ(results.size(), batch.size()) << "CompleteTasks must answer every completion";
+  done(tasks_->CompleteTask(request));
+}
 
-  lock.lock();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->result = std::move(results[i]);
-    batch[i]->done = true;
-    if (batch[i] != &w) batch[i]->cv.notify_one();
+void CompletionCoalescer::Submit(sluice::v1::CompleteTaskRequest request, Done done) {
+  if (senders_.empty()) {
+    SendAlone(request, done);
+    return;
   }
-  return std::move(w.result);
+  const size_t bytes = request.ByteSizeLong();
+  std::unique_lock<std::mutex> lock(mu_);
+  room_cv_.wait(lock, [&] { return stop_ || !NoRoomLocked(bytes); });
+  if (stop_) {
+    // Shut down: nobody sends for it any more.
+    lock.unlock();
+    SendAlone(request, done);
+    return;
+  }
+  ++pending_;
+  pending_bytes_ += bytes;
+  waiting_.push_back(Pending{std::move(request), std::move(done), bytes,
+                             std::chrono::steady_clock::now()});
+  waiting_bytes_ += bytes;
+  // The first one waiting starts a sender's clock; a full batch ends it.
+  if (waiting_.size() == 1 || FullLocked()) work_cv_.notify_one();
+}
+
+CompletionCoalescer::Result CompletionCoalescer::Complete(
+    const sluice::v1::CompleteTaskRequest& request) {
+  // Shared: the sender may still be inside set_value when this returns.
+  auto answer = std::make_shared<std::promise<Result>>();
+  std::future<Result> result = answer->get_future();
+  Submit(request, [answer](Result r) { answer->set_value(std::move(r)); });
+  return result.get();
+}
+
+void CompletionCoalescer::SenderLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return stop_ || !waiting_.empty(); });
+    if (waiting_.empty()) return;  // stopping, and nothing left to send
+    // Wait for the batch to fill, but not longer than `coalesce` after its
+    // oldest completion began to wait (nor at all while someone flushes).
+    const auto deadline = waiting_.front().since + options_.coalesce;
+    auto ready = [&] { return stop_ || flushing_ > 0 || waiting_.empty() || FullLocked(); };
+    work_cv_.wait_until(lock, deadline, ready);
+    if (waiting_.empty()) continue;  // another sender took them
+    // Another sender may have taken the batch this one timed; the one now
+    // oldest has its own clock.
+    if (!ready() && std::chrono::steady_clock::now() < waiting_.front().since + options_.coalesce) {
+      continue;
+    }
+    std::vector<Pending> batch;
+    size_t bytes = 0;
+    while (!waiting_.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
+      Pending& next = waiting_.front();
+      if (!batch.empty() && bytes + next.bytes > options_.max_bytes) break;
+      bytes += next.bytes;
+      waiting_bytes_ -= next.bytes;
+      batch.push_back(std::move(next));
+      waiting_.pop_front();
+    }
+    // What is left is timed (or sent) by another sender while this batch travels.
+    if (!waiting_.empty()) work_cv_.notify_one();
+    lock.unlock();
+
+    sluice::v1::CompleteTasksRequest many;
+    for (Pending& p : batch) many.add_completions()->Swap(&p.request);
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    std::vector<Result> results = tasks_->CompleteTasks(many);
+    CHECK_EQ(results.size(), batch.size()) << "CompleteTasks must answer every completion";
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+
+    lock.lock();
+    pending_ -= static_cast<int64_t>(batch.size());
+    pending_bytes_ -= bytes;
+    room_cv_.notify_all();
+  }
+}
+
+void CompletionCoalescer::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  ++flushing_;
+  work_cv_.notify_all();
+  room_cv_.wait(lock, [&] { return pending_ == 0; });
+  --flushing_;
+}
+
+void CompletionCoalescer::Shutdown() {
+  Flush();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  room_cv_.notify_all();
+  for (auto& s : senders_) s.join();
 }
 
 }  // namespace sluice::agent

@@ -385,6 +385,69 @@ TEST_F(AgentTest, CoalesceZeroCompletesEachTaskWithItsOwnCall) {
   EXPECT_EQ(tasks_->complete_tasks_calls, 0);
 }
 
+TEST_F(AgentTest, AWorkerIsNotBlockedByASlowCompleteTasks) {
+  // One worker, and a coordinator that does not answer completions yet: the
+  // worker hands each result over and runs the next task meanwhile.
+  options_.workers = 1;
+  options_.complete_coalesce = milliseconds(1);
+  std::atomic<int> called{0};
+  Agent& agent = Make([&](const std::string&, const RequestHeaders&) {
+    ++called;
+    return JsonResponse(200, "ok");
+  });
+  tasks_->hang_results = true;
+  queue_.Enqueue("echo", {1, 2, 3});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return called.load() == 3; }));
+  EXPECT_GE(tasks_->complete_tasks_calls, 1);
+  EXPECT_EQ(queue_.completed_count(), 0);
+  EXPECT_EQ(agent.stats().tasks_done, 0) << "counted when the answer comes, not before";
+  EXPECT_EQ(agent.stats().leases_held, 3) << "leases are kept alive until the answer";
+  tasks_->hang_results = false;
+  ASSERT_TRUE(WaitFor([&] { return agent.stats().tasks_done == 3; }));
+  EXPECT_EQ(agent.stats().leases_held, 0);
+  agent.Stop();
+  EXPECT_EQ(queue_.completed_count(), 3);
+}
+
+TEST_F(AgentTest, ACompletionRefusedAsStaleIsCountedAndItsLeaseDropped) {
+  options_.workers = 1;
+  options_.complete_coalesce = milliseconds(1);
+  Agent& agent = Make(AlwaysOk());
+  tasks_->hang_results = true;  // answered only once the lease was superseded
+  queue_.Enqueue("echo", {1});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return tasks_->complete_tasks_calls.load() >= 1; }));
+  queue_.BumpFencing(1);
+  tasks_->hang_results = false;
+  ASSERT_TRUE(WaitFor([&] { return agent.stats().leases_lost == 1; }));
+  AgentStats s = agent.stats();
+  EXPECT_EQ(s.tasks_done, 0);
+  EXPECT_EQ(s.report_errors, 0);
+  EXPECT_EQ(s.leases_held, 0);
+  agent.Stop();
+  EXPECT_TRUE(queue_.completions().empty());
+}
+
+TEST_F(AgentTest, StopDeliversTheCompletionsStillPending) {
+  // Results wait to fill a batch that never fills; the drain sends them.
+  options_.workers = 2;
+  options_.complete_batch_max = 100;
+  options_.complete_coalesce = seconds(60);
+  Agent& agent = Make(AlwaysOk());
+  queue_.Enqueue("echo", {1, 2, 3, 4, 5});
+  ASSERT_TRUE(agent.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return upstream_->requests().size() == 5; }));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(tasks_->complete_tasks_calls, 0);
+  const auto started = std::chrono::steady_clock::now();
+  agent.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(10));
+  EXPECT_EQ(queue_.completed_count(), 5);
+  EXPECT_EQ(agent.stats().tasks_done, 5);
+  EXPECT_EQ(agent.stats().leases_held, 0);
+}
+
 TEST_F(AgentTest, ALostLeaseInABatchIsCountedForItsTaskAlone) {
   // The coordinator refuses one completion of a batch (its lease went to
   // another agent meanwhile): only that task counts as a lost lease.

@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -129,6 +131,111 @@ TEST(CompletionCoalescerTest, CoalesceZeroSendsOneCompleteTaskPerTask) {
   EXPECT_EQ(service.complete_task_calls, 10);
   EXPECT_EQ(service.complete_tasks_calls, 0);
   EXPECT_EQ(queue.completed_count(), 10);
+}
+
+// Submits each request and returns at once; `answers` gets each answer in
+// request order, `answered` counts them.
+struct Answers {
+  explicit Answers(size_t n) : results(n, absl::UnknownError("not answered")) {}
+  std::mutex mu;
+  std::vector<absl::StatusOr<sluice::v1::CompleteTaskResponse>> results;
+  std::atomic<int> answered{0};
+};
+
+void SubmitAll(CompletionCoalescer& coalescer,
+               const std::vector<sluice::v1::CompleteTaskRequest>& requests, Answers* answers) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    coalescer.Submit(requests[i], [answers, i](CompletionCoalescer::Result r) {
+      std::lock_guard<std::mutex> lock(answers->mu);
+      answers->results[i] = std::move(r);
+      ++answers->answered;
+    });
+  }
+}
+
+TEST(CompletionCoalescerTest, SubmitReturnsWhileTheCoordinatorHasNotAnswered) {
+  InMemoryQueue queue;
+  FakeTaskService service(&queue);
+  auto tasks = LeaseAll(queue, 5);
+  service.hang_results = true;  // CompleteTasks does not return until released
+  CompletionCoalescer coalescer({/*max_batch=*/100, milliseconds(1)}, &service);
+  Answers answers(tasks.size());
+  const auto started = std::chrono::steady_clock::now();
+  SubmitAll(coalescer, CompletionsFor(tasks), &answers);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(1));
+  ASSERT_TRUE(testing::WaitFor([&] { return service.complete_tasks_calls >= 1; }));
+  EXPECT_EQ(answers.answered, 0);
+  EXPECT_EQ(coalescer.pending(), 5);
+  service.hang_results = false;
+  ASSERT_TRUE(testing::WaitFor([&] { return answers.answered == 5; }));
+  for (const auto& r : answers.results) EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(queue.completed_count(), 5);
+  EXPECT_EQ(coalescer.pending(), 0);
+}
+
+TEST(CompletionCoalescerTest, SubmitBlocksOnceMaxPendingAreUnanswered) {
+  InMemoryQueue queue;
+  FakeTaskService service(&queue);
+  auto tasks = LeaseAll(queue, 5);
+  service.hang_results = true;
+  CompletionCoalescerOptions o{/*max_batch=*/2, milliseconds(1)};
+  o.max_pending = 4;
+  CompletionCoalescer coalescer(o, &service);
+  auto requests = CompletionsFor(tasks);
+  Answers answers(requests.size());
+  SubmitAll(coalescer, {requests.begin(), requests.begin() + 4}, &answers);
+  std::atomic<bool> fifth_in{false};
+  std::thread fifth([&] {
+    coalescer.Submit(requests[4], [&](CompletionCoalescer::Result r) {
+      EXPECT_TRUE(r.ok()) << r.status();
+      ++answers.answered;
+    });
+    fifth_in = true;
+  });
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(fifth_in) << "four completions pending: the fifth waits for room";
+  service.hang_results = false;
+  fifth.join();
+  ASSERT_TRUE(testing::WaitFor([&] { return answers.answered == 5; }));
+  EXPECT_EQ(queue.completed_count(), 5);
+}
+
+TEST(CompletionCoalescerTest, AStaleTokenReachesOnlyItsOwnCallback) {
+  InMemoryQueue queue;
+  FakeTaskService service(&queue);
+  auto tasks = LeaseAll(queue, 3);
+  queue.BumpFencing(tasks[0].task_id());
+  CompletionCoalescer coalescer({/*max_batch=*/3, kForever}, &service);
+  Answers answers(tasks.size());
+  SubmitAll(coalescer, CompletionsFor(tasks), &answers);
+  ASSERT_TRUE(testing::WaitFor([&] { return answers.answered == 3; }));
+  EXPECT_EQ(answers.results[0].status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(answers.results[1].ok()) << answers.results[1].status();
+  EXPECT_TRUE(answers.results[2].ok()) << answers.results[2].status();
+  EXPECT_EQ(service.complete_tasks_calls, 1);
+}
+
+TEST(CompletionCoalescerTest, ShutdownDeliversWhatIsPendingWithoutWaitingOutTheCoalesceTime) {
+  InMemoryQueue queue;
+  FakeTaskService service(&queue);
+  auto tasks = LeaseAll(queue, 8);
+  const sluice::v1::Task last = tasks.back();
+  tasks.pop_back();
+  CompletionCoalescer coalescer({/*max_batch=*/100, kForever}, &service);
+  Answers answers(tasks.size());
+  SubmitAll(coalescer, CompletionsFor(tasks), &answers);
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(service.complete_tasks_calls, 0) << "the batch is neither full nor due";
+  const auto started = std::chrono::steady_clock::now();
+  coalescer.Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
+  EXPECT_EQ(answers.answered, 7);
+  for (const auto& r : answers.results) EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(queue.completed_count(), 7);
+  // After shutdown a completion still reaches the coordinator, on its own.
+  auto late = coalescer.Complete(CompletionFor(last));
+  EXPECT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(service.complete_task_calls, 1);
 }
 
 // Through CoordinatorClient over gRPC, where the fake service records each
