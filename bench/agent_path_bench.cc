@@ -49,8 +49,9 @@ DEFINE_bool(records, true, "complete each task with a character record; false: w
 DEFINE_int32(clients, 32, "reference: concurrent client threads");
 DEFINE_int32(batch, 100, "reference: tasks per LeaseTasks and CompleteTasks call");
 DEFINE_int32(agents, 2, "agent path: agents in this process");
-// Each worker holds one task until its batch is answered, so a batch of
-// --complete_batch_max needs at least that many workers.
+// Workers hand their completions to the agent's coalescer and go on
+// (agent/core/completion_coalescer.h), so batches no longer need as many
+// workers as --complete_batch_max.
 DEFINE_int32(workers, 100, "agent path: workers per agent");
 // The agent's own default: 0, adaptive (agent/core/lease_sizer.h).
 DEFINE_int32(max_tasks, 0, "agent path: tasks per LeaseTasks call; 0 = adaptive (the agent's)");
