@@ -418,6 +418,9 @@ void Agent::Deliver(const sluice::v1::Task& task, const TaskOutcome& outcome) {
 }
 
 void Agent::Answered(const sluice::v1::Task& task, const absl::Status& status) {
+  // A completion's answer arrives on the coalescer's thread: its lines carry
+  // the task's ids as the worker's did.
+  logging::ScopedLogIds ids(TaskLogIds(task));
   if (!status.ok()) {
     const std::string label = absl::StrCat(task.kind(), " ", task.entity_id());
     if (LeaseWasLost(status)) {

@@ -399,7 +399,8 @@ TEST_F(AgentTest, AWorkerIsNotBlockedByASlowCompleteTasks) {
   queue_.Enqueue("echo", {1, 2, 3});
   ASSERT_TRUE(agent.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return called.load() == 3; }));
-  EXPECT_GE(tasks_->complete_tasks_calls, 1);
+  // The first batch may still be coalescing when the third task runs.
+  ASSERT_TRUE(WaitFor([&] { return tasks_->complete_tasks_calls.load() >= 1; }));
   EXPECT_EQ(queue_.completed_count(), 0);
   EXPECT_EQ(agent.stats().tasks_done, 0) << "counted when the answer comes, not before";
   EXPECT_EQ(agent.stats().leases_held, 3) << "leases are kept alive until the answer";
