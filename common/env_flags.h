@@ -41,7 +41,8 @@ void ApplyEnvFallbacks(const std::vector<std::pair<std::string, std::string>>& f
 // of them. A value given on the command line is logged as a warning and
 // blanked in this process's argv (so /proc/<pid>/cmdline stops showing it);
 // two sources, or an unreadable file, end the process with a message naming
-// the flag, never the value.
+// the flag, never the value. Also turns off Abseil's mutex deadlock detection
+// (on in Debian's build, a cost on every lock gRPC takes).
 void InitProcess(int* argc, char*** argv, const char* usage,
                  const std::vector<std::pair<std::string, std::string>>& flag_to_env,
                  const std::vector<std::string>& secrets = {});

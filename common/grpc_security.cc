@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <glog/logging.h>
 #include <grpcpp/support/server_interceptor.h>
+#include <sodium.h>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <sstream>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -25,6 +27,22 @@ std::string ReadFileOrDie(const std::string& path) {
   return ss.str();
 }
 
+// Authorizers told apart by the per-thread token cache (an address could be
+// reused by a later Authorizer with other credentials).
+std::atomic<uint64_t> next_authorizer_id{1};
+
+// The last token this thread found a credential for, and whose: most calls
+// on a thread carry the token of the call before, and a SHA-256 per call is
+// most of what the role check costs (bench/grpc_interceptor_bench.cc).
+// Holds a valid bearer token in this process's memory, as gRPC's metadata
+// of every call does anyway.
+struct LastToken {
+  uint64_t authorizer = 0;
+  std::string token;
+  const Principal* principal = nullptr;
+};
+thread_local LastToken last_token;
+
 // The token of "Bearer <token>", or nullopt.
 std::optional<absl::string_view> BearerToken(absl::string_view header) {
   if (!absl::ConsumePrefix(&header, "Bearer ")) return std::nullopt;
@@ -35,7 +53,10 @@ std::optional<absl::string_view> BearerToken(absl::string_view header) {
 
 // Which method each live call is for, keyed by its server context. A context
 // may be reused for a later call; each record carries a serial so that an
-// interceptor torn down late cannot erase its successor's record.
+// interceptor torn down late cannot erase its successor's record. The name is
+// the one gRPC gives the interceptor (ServerRpcInfo::method()), which lives
+// as long as the call: a record holds its address, not a copy, and a flat
+// map keeps a call's record free of allocation.
 class Authorizer::MethodRecorder {
  public:
   uint64_t Record(const grpc::ServerContextBase* ctx, const char* method) {
@@ -49,17 +70,17 @@ class Authorizer::MethodRecorder {
     auto it = calls_.find(ctx);
     if (it != calls_.end() && it->second.first == serial) calls_.erase(it);
   }
-  std::optional<std::string> MethodOf(const grpc::ServerContextBase* ctx) const {
+  // The method of a live call (valid while the call is), or nullptr.
+  const char* MethodOf(const grpc::ServerContextBase* ctx) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = calls_.find(ctx);
-    if (it == calls_.end()) return std::nullopt;
-    return it->second.second;
+    return it == calls_.end() ? nullptr : it->second.second;
   }
 
  private:
   mutable std::mutex mu_;
   uint64_t serial_ = 0;
-  std::unordered_map<const grpc::ServerContextBase*, std::pair<uint64_t, std::string>> calls_;
+  absl::flat_hash_map<const grpc::ServerContextBase*, std::pair<uint64_t, const char*>> calls_;
 };
 
 namespace {
@@ -82,17 +103,20 @@ class RecordingInterceptor final : public grpc::experimental::Interceptor {
   uint64_t serial_ = 0;
 };
 
+// With no credential configured, Authorize admits every call without asking
+// which method it is: nothing is recorded (nor any interceptor run for it).
 class RecordingFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RecordingFactory(std::shared_ptr<Authorizer::MethodRecorder> recorder)
-      : recorder_(std::move(recorder)) {}
+  RecordingFactory(std::shared_ptr<Authorizer::MethodRecorder> recorder, bool record)
+      : recorder_(std::move(recorder)), record_(record) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RecordingInterceptor(recorder_, info);
+    return record_ ? new RecordingInterceptor(recorder_, info) : nullptr;
   }
 
  private:
   std::shared_ptr<Authorizer::MethodRecorder> recorder_;
+  const bool record_;
 };
 
 std::vector<std::string> Names(const CredentialSet& set) {
@@ -114,7 +138,8 @@ Authorizer::Authorizer(std::string token) : Authorizer(CredentialSet()) {
 }
 
 Authorizer::Authorizer(CredentialSet credentials)
-    : credentials_(std::move(credentials)),
+    : id_(next_authorizer_id.fetch_add(1)),
+      credentials_(std::move(credentials)),
       recorder_(std::make_shared<MethodRecorder>()),
       usage_(std::make_unique<PrincipalUsage>(Names(credentials_))) {}
 
@@ -138,7 +163,7 @@ void Authorizer::Install(
     grpc::ServerBuilder& builder,
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> more) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  creators.push_back(std::make_unique<RecordingFactory>(recorder_));
+  creators.push_back(std::make_unique<RecordingFactory>(recorder_, !credentials_.empty()));
   for (auto& m : more) creators.push_back(std::move(m));
   builder.experimental().SetInterceptorCreators(std::move(creators));
 }
@@ -152,8 +177,8 @@ grpc::Status Authorizer::Authorize(const grpc::ServerContextBase* context,
                                    const Principal** principal) const {
   *principal = nullptr;
   if (credentials_.empty()) return grpc::Status::OK;
-  const std::optional<std::string> method = recorder_->MethodOf(context);
-  const MethodRule rule = method ? RuleForMethod(*method) : MethodRule{};
+  const char* const method = recorder_->MethodOf(context);
+  const MethodRule rule = method != nullptr ? RuleForMethod(method) : MethodRule{};
   if (rule.access == MethodAccess::kOpen) return grpc::Status::OK;
 
   const auto& md = context->client_metadata();
@@ -164,7 +189,7 @@ grpc::Status Authorizer::Authorize(const grpc::ServerContextBase* context,
   }
   const std::optional<absl::string_view> token =
       BearerToken(absl::string_view(it->second.data(), it->second.size()));
-  const Principal* p = token ? credentials_.Find(*token) : nullptr;
+  const Principal* p = token ? FindToken(*token) : nullptr;
   if (p == nullptr) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown bearer token");
   }
@@ -182,16 +207,31 @@ grpc::Status Authorizer::Authorize(const grpc::ServerContextBase* context,
   }
   if (rule.access == MethodAccess::kUnknown) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "no role may call " + *method + " (not in the method table)");
+                        absl::StrCat("no role may call ", method, " (not in the method table)"));
   }
   if (!p->roles.Intersects(rule.roles)) {
     return grpc::Status(
         grpc::StatusCode::PERMISSION_DENIED,
         absl::StrCat("credential '", p->name, "' (role ", p->roles.ToString(), ") may not call ",
-                     *method, " (needs ", rule.roles.ToString(), ")"));
+                     method, " (needs ", rule.roles.ToString(), ")"));
   }
   *principal = p;
   return grpc::Status::OK;
+}
+
+const Principal* Authorizer::FindToken(absl::string_view token) const {
+  LastToken& last = last_token;
+  if (last.authorizer == id_ && last.token.size() == token.size() &&
+      sodium_memcmp(last.token.data(), token.data(), token.size()) == 0) {
+    return last.principal;
+  }
+  const Principal* p = credentials_.Find(token);
+  if (p != nullptr) {  // unknown tokens are not kept: each pays the full check
+    last.authorizer = id_;
+    last.token.assign(token.data(), token.size());
+    last.principal = p;
+  }
+  return p;
 }
 
 grpc::Status Authorizer::CheckRoute(const grpc::ServerContextBase* context,

@@ -48,10 +48,12 @@ class Authorizer {
   Authorizer(const Authorizer&) = delete;
   Authorizer& operator=(const Authorizer&) = delete;
 
-  // Registers the interceptor that tells Check which method a call is for.
-  // Call once on the server's builder before BuildAndStart. A server without
-  // it still authenticates, but then only a credential holding every role
-  // (the shared --auth_token) is admitted to Sluice methods.
+  // Registers the interceptor that tells Check which method a call is for
+  // (with no credential configured it records nothing: every call is
+  // admitted anyway). Call once on the server's builder before BuildAndStart.
+  // A server without it still authenticates, but then only a credential
+  // holding every role (the shared --auth_token) is admitted to Sluice
+  // methods.
   // `more` are further interceptors (metrics), run after the recorder.
   void Install(grpc::ServerBuilder& builder,
                std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -82,6 +84,11 @@ class Authorizer {
   class MethodRecorder;  // which method each live call is for (grpc_security.cc)
 
  private:
+  // The credential of a bearer token (credentials_.Find), remembering per
+  // thread the last token found.
+  const Principal* FindToken(absl::string_view token) const;
+
+  const uint64_t id_;  // tells Authorizers apart in FindToken's cache
   CredentialSet credentials_;
   std::shared_ptr<MethodRecorder> recorder_;
   std::unique_ptr<PrincipalUsage> usage_;

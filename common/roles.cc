@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
+
 namespace sluice {
 namespace {
 
@@ -94,11 +96,20 @@ const std::map<std::string, RoleSet>& MethodRoleTable() {
 }
 
 MethodRule RuleForMethod(absl::string_view full_method) {
-  if (OpenMethods().count(full_method) != 0) return {MethodAccess::kOpen, {}};
-  const auto& table = MethodRoleTable();
-  auto it = table.find(std::string(full_method));
-  if (it == table.end()) return {MethodAccess::kUnknown, {}};
-  return {MethodAccess::kRoles, it->second};
+  // Asked on every call: one hash lookup over the open methods and the table
+  // together, without building a string.
+  static const auto* rules = [] {
+    auto* m = new absl::flat_hash_map<std::string, MethodRule>();
+    for (const auto& [method, roles] : MethodRoleTable()) {
+      m->emplace(method, MethodRule{MethodAccess::kRoles, roles});
+    }
+    for (const std::string& method : OpenMethods()) {
+      (*m)[method] = MethodRule{MethodAccess::kOpen, {}};
+    }
+    return m;
+  }();
+  auto it = rules->find(full_method);
+  return it == rules->end() ? MethodRule{} : it->second;
 }
 
 }  // namespace sluice

@@ -1,6 +1,7 @@
 #include "common/metrics/grpc_server_metrics.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "common/metrics/metric_buckets.h"
 
@@ -8,6 +9,10 @@ namespace sluice::metrics {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
+
+// Addresses of method names remembered; past it, names are looked up by
+// value (a server's own methods are far fewer).
+constexpr size_t kMaxAddresses = 4 * GrpcServerMetrics::kMaxMethods;
 
 const char* TypeName(grpc::experimental::ServerRpcInfo::Type type) {
   using Type = grpc::experimental::ServerRpcInfo::Type;
@@ -27,25 +32,21 @@ const char* TypeName(grpc::experimental::ServerRpcInfo::Type type) {
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   MetricsInterceptor(GrpcServerMetrics* metrics, grpc::experimental::ServerRpcInfo* info)
-      : metrics_(metrics),
-        method_(info->method() ? info->method() : ""),
-        type_(TypeName(info->type())),
+      : series_(metrics->SeriesFor(info->method(), TypeName(info->type()))),
         start_(std::chrono::steady_clock::now()) {
-    metrics_->Started(method_, type_);
+    series_->Started();
   }
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      metrics_->Handled(method_, type_, methods->GetSendStatus().error_code(), seconds);
+      series_->Handled(methods->GetSendStatus().error_code(), seconds);
     }
     methods->Proceed();
   }
 
  private:
-  GrpcServerMetrics* const metrics_;
-  const std::string method_;
-  const char* const type_;
+  GrpcServerMetrics::Series* const series_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -76,6 +77,8 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
                    .Name("grpc_server_handling_seconds")
                    .Help("Time from a gRPC call's arrival to its status being sent, by method.")
                    .Register(registry)) {}
+
+GrpcServerMetrics::~GrpcServerMetrics() = default;
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 GrpcServerMetrics::MakeInterceptorFactory() {
@@ -112,36 +115,90 @@ const char* GrpcServerMetrics::CodeName(grpc::StatusCode code) {
   }
 }
 
-std::pair<std::string, std::string> GrpcServerMetrics::Labels(const std::string& full_method) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (methods_.count(full_method) == 0) {
-      if (methods_.size() >= kMaxMethods) return {"other", "other"};
-      methods_.insert(full_method);
-    }
+GrpcServerMetrics::Series* GrpcServerMetrics::SeriesFor(const char* full_method,
+                                                        const char* type) {
+  const char* name = full_method == nullptr ? "" : full_method;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_address_.find(name);
+  if (it != by_address_.end() && it->second.type == type && it->second.full_method == name) {
+    return it->second.series;
   }
-  return SplitMethod(full_method);
+  Series* series = SeriesByNameLocked(name, type);
+  if (it != by_address_.end()) {
+    it->second = {series, name, type};
+  } else if (by_address_.size() < kMaxAddresses) {
+    by_address_.emplace(name, ByAddress{series, name, type});
+  }
+  return series;
+}
+
+GrpcServerMetrics::Series* GrpcServerMetrics::SeriesByNameLocked(const std::string& full_method,
+                                                                 const char* type) {
+  auto named = by_name_.find({full_method, type});
+  if (named != by_name_.end()) return named->second;
+  const bool counted = methods_.count(full_method) != 0 || methods_.size() < kMaxMethods;
+  std::pair<std::string, std::string> labels("other", "other");
+  if (counted) {
+    methods_.insert(full_method);
+    labels = SplitMethod(full_method);
+  }
+  std::unique_ptr<Series>& slot = series_[{labels.first + "/" + labels.second, type}];
+  if (slot == nullptr) {
+    slot = std::make_unique<Series>();
+    slot->owner_ = this;
+    slot->service_ = labels.first;
+    slot->method_ = labels.second;
+    slot->type_ = type;
+    slot->started_ = &started_.Add(
+        {{"grpc_service", labels.first}, {"grpc_method", labels.second}, {"grpc_type", type}});
+    slot->seconds_ = &seconds_.Add(
+        {{"grpc_service", labels.first}, {"grpc_method", labels.second}, {"grpc_type", type}},
+        prometheus::Histogram::BucketBoundaries(RpcSecondsBuckets()));
+  }
+  // Names past the cap all share "other" and are not remembered one by one.
+  if (counted) by_name_.emplace(std::make_pair(full_method, std::string(type)), slot.get());
+  return slot.get();
+}
+
+prometheus::Counter* GrpcServerMetrics::HandledCounter(Series* series, size_t slot,
+                                                       grpc::StatusCode code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prometheus::Counter* c = series->handled_[slot].load(std::memory_order_acquire);
+  if (c != nullptr) return c;
+  c = &handled_.Add({{"grpc_service", series->service_},
+                     {"grpc_method", series->method_},
+                     {"grpc_type", series->type_},
+                     {"grpc_code", CodeName(code)}});
+  series->handled_[slot].store(c, std::memory_order_release);
+  return c;
+}
+
+void GrpcServerMetrics::Series::Handled(grpc::StatusCode code, double seconds) {
+  const int value = static_cast<int>(code);
+  const size_t slot = value >= 0 && value <= 16 ? static_cast<size_t>(value) : 17;
+  prometheus::Counter* c = handled_[slot].load(std::memory_order_acquire);
+  if (c == nullptr) c = owner_->HandledCounter(this, slot, code);
+  c->Increment();
+  seconds_->Observe(seconds);
 }
 
 void GrpcServerMetrics::Started(const std::string& full_method, const char* type) {
-  auto [service, method] = Labels(full_method);
-  started_.Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_type", type}})
-      .Increment();
+  Series* series;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    series = SeriesByNameLocked(full_method, type);
+  }
+  series->Started();
 }
 
 void GrpcServerMetrics::Handled(const std::string& full_method, const char* type,
                                 grpc::StatusCode code, double seconds) {
-  auto [service, method] = Labels(full_method);
-  handled_
-      .Add({{"grpc_service", service},
-            {"grpc_method", method},
-            {"grpc_type", type},
-            {"grpc_code", CodeName(code)}})
-      .Increment();
-  seconds_
-      .Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_type", type}},
-           prometheus::Histogram::BucketBoundaries(RpcSecondsBuckets()))
-      .Observe(seconds);
+  Series* series;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    series = SeriesByNameLocked(full_method, type);
+  }
+  series->Handled(code, seconds);
 }
 
 }  // namespace sluice::metrics

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -171,6 +172,38 @@ TEST(GrpcServerMetricsTest, CountsCallsByMethodAndCodeWithTheirDuration) {
                               "le=\"0.005\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{grpc_method=\"LeaseTasks\","
                               "grpc_service=\"sluice.v1.AgentService\",grpc_type=\"unary\"} 2\n"));
+}
+
+TEST(GrpcServerMetricsTest, SeriesFoundByANameAddressFollowTheNameNotTheAddress) {
+  auto r = std::make_shared<prometheus::Registry>();
+  GrpcServerMetrics m(*r);
+  // One buffer holding one method's name, then another's: the address is
+  // the same, the series must not be.
+  char name[64] = "/sluice.v1.ThrottlerService/NextPermitted";
+  GrpcServerMetrics::Series* first = m.SeriesFor(name, "unary");
+  EXPECT_EQ(m.SeriesFor(name, "unary"), first);
+  first->Started();
+  first->Handled(grpc::StatusCode::OK, 0.001);
+  std::snprintf(name, sizeof(name), "%s", "/sluice.v1.ThrottlerService/Acquire");
+  GrpcServerMetrics::Series* second = m.SeriesFor(name, "unary");
+  EXPECT_NE(second, first);
+  second->Started();
+  second->Handled(grpc::StatusCode::PERMISSION_DENIED, 0.001);
+  // The same name at another address, and by name: the same series.
+  const std::string copy = "/sluice.v1.ThrottlerService/NextPermitted";
+  EXPECT_EQ(m.SeriesFor(copy.c_str(), "unary"), first);
+  m.Started(copy, "unary");
+  const std::string text = Render(r);
+  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{grpc_method=\"NextPermitted\","
+                              "grpc_service=\"sluice.v1.ThrottlerService\","
+                              "grpc_type=\"unary\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"PermissionDenied\","
+                              "grpc_method=\"Acquire\",grpc_service=\"sluice.v1.ThrottlerService\","
+                              "grpc_type=\"unary\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\","
+                              "grpc_method=\"NextPermitted\","
+                              "grpc_service=\"sluice.v1.ThrottlerService\","
+                              "grpc_type=\"unary\"} 1\n"));
 }
 
 TEST(GrpcServerMetricsTest, MadeUpMethodsPastTheCapAreCountedAsOther) {
