@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                  " FROM unnest('" + sluice::PgArray(entities) +
                  "'::bigint[]) e ON CONFLICT (kind, entity_id) DO UPDATE SET checked_at = "
                  "EXCLUDED.checked_at");
-        auto queued = store.Enqueue("character", entities, 3, false, sluice::FromUnixSeconds(t));
+        auto queued = store.Enqueue("character", entities, 3, false, sluice::FromUnixSeconds(t), "");
         CHECK(queued.ok()) << queued.status();
       }
     }

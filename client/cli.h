@@ -66,6 +66,7 @@ int CmdIngest(Context& ctx);
 int CmdAlerts(Context& ctx);
 int CmdTokens(Context& ctx);
 int CmdCredential(Context& ctx);
+int CmdCompletion(Context& ctx);
 
 }  // namespace sluice::cli
 

@@ -7,9 +7,6 @@
 namespace sluice::cli {
 namespace {
 
-constexpr const char* kGlobalFlags[] = {"coordinator", "auth_token", "auth_token_file",
-                                        "tls_ca",      "json",       "wait_s"};
-
 // "  --name=DEFAULT   description", from the flag's definition.
 void PrintFlag(std::ostringstream& out, const char* name) {
   gflags::CommandLineFlagInfo info;
@@ -25,6 +22,12 @@ void PrintFlag(std::ostringstream& out, const char* name) {
 }
 
 }  // namespace
+
+const std::vector<const char*>& GlobalFlags() {
+  static const std::vector<const char*> kGlobalFlags = {
+      "coordinator", "auth_token", "auth_token_file", "tls_ca", "json", "wait_s"};
+  return kGlobalFlags;
+}
 
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> kCommands = {
@@ -56,7 +59,8 @@ const std::vector<CommandSpec>& Commands() {
        "name starts with it or whose scope is it (\"char:90000001\"). A restriction shows who\n"
        "reported it when that was not an agent, and whether it was capped.\n"
        "clear BUDGET lifts the budget's restriction and its escalated backoff (operator role).",
-       {}},
+       {},
+       {"clear"}},
       {"next",
        CmdNext,
        "next UPSTREAM ROUTE [CALLER [EGRESS]]",
@@ -76,7 +80,8 @@ const std::vector<CommandSpec>& Commands() {
        "jobs | jobs run NAME [--wait]",
        "scheduled jobs and recent runs; run a job now",
        "`jobs run NAME` starts a job (daily_esi, snapshots, ...) and prints its run id.",
-       {"limit", "wait", "wait_timeout_s"}},
+       {"limit", "wait", "wait_timeout_s"},
+       {"run"}},
       {"checkpoints",
        CmdCheckpoints,
        "checkpoints [PREFIX]",
@@ -101,7 +106,8 @@ const std::vector<CommandSpec>& Commands() {
        "character tokens for killmail sync (\"-\" reads the token from stdin); rekey seals every "
        "stored token under the coordinator's current key",
        "",
-       {"expires"}},
+       {"expires"},
+       {"add", "list", "rekey"}},
       {"credential",
        CmdCredential,
        "credential NAME ROLE [upstreams=A,B] [routes=/P/,/Q/]",
@@ -109,6 +115,15 @@ const std::vector<CommandSpec>& Commands() {
        "ROLE is agent, operator or team; upstreams= and routes= limit a team. Needs no "
        "coordinator.",
        {}},
+      {"completion",
+       CmdCompletion,
+       "completion bash",
+       "print a bash completion script for sluicectl's commands and flags",
+       "Install it for your user with\n"
+       "  sluicectl completion bash > ~/.local/share/bash-completion/completions/sluicectl\n"
+       "or for this shell with `source <(sluicectl completion bash)`. Needs no coordinator.",
+       {},
+       {"bash"}},
   };
   return kCommands;
 }
@@ -128,7 +143,7 @@ std::string GeneralUsage() {
     out << name << std::string(name.size() < 18 ? 18 - name.size() : 1, ' ') << c.summary << "\n";
   }
   out << "  help [COMMAND]  this list, or one command's usage and flags\n\nGlobal flags:\n";
-  for (const char* f : kGlobalFlags) PrintFlag(out, f);
+  for (const char* f : GlobalFlags()) PrintFlag(out, f);
   out << "\nEnvironment: SLUICE_COORDINATOR, SLUICE_AUTH_TOKEN, SLUICE_TLS_CA stand in for the "
          "flags.\n";
   return out.str();

@@ -126,7 +126,17 @@ absl::Status Coordinator::Start() {
       s.commit_latency = metrics_->commit_latency();
       return s;
     };
-    ops_ = std::make_unique<OpsHttpServer>(collect);
+    // Readiness is one round trip to PostgreSQL: without it nothing can be
+    // leased or committed.
+    auto ready = [this] {
+      OpsHttpServer::Readiness r;
+      if (absl::Status s = PingDatabase(); !s.ok()) {
+        r.ready = false;
+        r.detail = "database unavailable: " + std::string(s.message());
+      }
+      return r;
+    };
+    ops_ = std::make_unique<OpsHttpServer>(collect, ready);
     for (auto& c : metrics_->Collectables()) ops_->AddMetrics(std::move(c));
     OpsHistoryOptions history;
     history.capacity = options_.ops_history_points;
@@ -149,16 +159,20 @@ absl::Status Coordinator::Start() {
   return absl::OkStatus();
 }
 
+absl::Status Coordinator::PingDatabase() {
+  return pool_->Run([](pqxx::connection& conn) {
+    pqxx::nontransaction nt(conn);
+    nt.exec(coordinator_sql::kHealthProbe);
+    return absl::OkStatus();
+  });
+}
+
 void Coordinator::HealthLoop() {
   // Health follows the database: without it nothing can be leased or committed.
   // While it is reachable, this loop also folds the queue counters.
   bool last = true;
   while (!stopping_) {
-    absl::Status s = pool_->Run([](pqxx::connection& conn) {
-      pqxx::nontransaction nt(conn);
-      nt.exec(coordinator_sql::kHealthProbe);
-      return absl::OkStatus();
-    });
+    absl::Status s = PingDatabase();
     const bool serving = s.ok();
     if (serving) {
       // Keep the queue counters' pending changes few (status reads sum them).

@@ -111,6 +111,8 @@ class Coordinator {
   Scheduler* scheduler() { return scheduler_.get(); }
 
  private:
+  // One round trip to PostgreSQL (the health loop's and /readyz's check).
+  absl::Status PingDatabase();
   void HealthLoop();
   // The overall health and every Sluice service's.
   void SetHealth(bool serving);

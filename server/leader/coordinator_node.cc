@@ -42,12 +42,15 @@ CoordinatorNode::~CoordinatorNode() { Shutdown(std::chrono::milliseconds(0)); }
 absl::Status CoordinatorNode::StartStandbyOps() {
   const CoordinatorOptions& c = options_.coordinator;
   if (c.ops_listen.empty()) return absl::OkStatus();
-  standby_ops_ = std::make_unique<OpsHttpServer>([] {
-    OpsSnapshot s;
-    s.taken_at = SystemClock::Get()->Now();
-    s.leading = false;
-    return s;
-  });
+  standby_ops_ = std::make_unique<OpsHttpServer>(
+      [] {
+        OpsSnapshot s;
+        s.taken_at = SystemClock::Get()->Now();
+        s.leading = false;
+        return s;
+      },
+      // Ready to take over: it needs nothing more to be.
+      [] { return OpsHttpServer::Readiness{}; });
   // A standby is a process to watch too.
   standby_ops_->AddMetrics(std::make_shared<metrics::ProcessMetrics>());
   standby_ops_->AddMetrics(std::make_shared<metrics::BuildInfo>());

@@ -10,7 +10,8 @@
 
 namespace sluice {
 
-OpsHttpServer::OpsHttpServer(Collector collect) : collect_(std::move(collect)) {
+OpsHttpServer::OpsHttpServer(Collector collect, ReadinessCheck ready)
+    : collect_(std::move(collect)), ready_(std::move(ready)) {
   metrics_.push_back(std::make_shared<SnapshotMetrics>(collect_));
 }
 
@@ -26,10 +27,9 @@ absl::StatusOr<int> OpsHttpServer::Start(const std::string& listen) {
     res.set_content(RenderJson(collect_()).dump(), "application/json");
   });
   listener_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    OpsSnapshot s = collect_();
-    res.status = s.database_ok ? 200 : 503;
-    res.set_content(s.database_ok ? "ok\n" : "database unavailable: " + s.database_error + "\n",
-                    "text/plain");
+    const Readiness r = ready_();
+    res.status = r.ready ? 200 : 503;
+    res.set_content(r.ready ? "ok\n" : r.detail + "\n", "text/plain");
   });
   listener_->Get("/api/ops/history", [this](const httplib::Request& req, httplib::Response& res) {
     double since = 0;

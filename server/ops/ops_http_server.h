@@ -8,7 +8,11 @@
 //   GET /api/ops/history the dashboard's charts: samples of the snapshot
 //                        (ops_history.h) after ?since=<unix seconds>
 //   GET /healthz         200 while the process serves (liveness)
-//   GET /readyz          200 when PostgreSQL answers, else 503 (readiness)
+//   GET /readyz          200 when ready, else 503 (readiness): the Readiness
+//                        check alone (a leader's database ping; a standby is
+//                        ready), never the snapshot, whose queries (the
+//                        dashboard's panels among them) a probe every few
+//                        seconds has no use for
 //   GET /                the dashboard (dashboard.js, dashboard.css beside it,
 //                        embedded: dashboard_assets.h), which polls the two above
 //
@@ -46,10 +50,16 @@ namespace sluice {
 class OpsHttpServer {
  public:
   using Collector = std::function<OpsSnapshot()>;
+  // What /readyz answers, and why not when not ready.
+  struct Readiness {
+    bool ready = true;
+    std::string detail;  // the reason when not ready
+  };
+  using ReadinessCheck = std::function<Readiness()>;
   // Whether an Authorization header value may see the listener's pages.
   using Gate = std::function<bool(const std::string& authorization)>;
 
-  explicit OpsHttpServer(Collector collect);
+  OpsHttpServer(Collector collect, ReadinessCheck ready);
   ~OpsHttpServer();
   OpsHttpServer(const OpsHttpServer&) = delete;
   OpsHttpServer& operator=(const OpsHttpServer&) = delete;
@@ -71,6 +81,7 @@ class OpsHttpServer {
 
  private:
   Collector collect_;
+  ReadinessCheck ready_;
   Gate gate_;
   std::vector<std::shared_ptr<const prometheus::Collectable>> metrics_;
   const OpsHistory* history_ = nullptr;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_split.h"
+#include "server/workflows/etl/alert_rules.h"
 
 namespace sluice {
 namespace {
@@ -77,13 +78,6 @@ Labels BudgetFamilyLabels(const std::string& family) {
   }
   return {{"upstream", upstream}, {"kind", kind}, {"group", group},
           {"rule", rule},         {"tier", tier}, {"route", route}};
-}
-
-const std::vector<std::string>& KnownAlertRules() {
-  // As server/workflows/etl/alert_rules.cc fires them.
-  static const std::vector<std::string> rules = {"checkpoint_drift", "currency_lag",
-                                                 "http_429_storm", "stalled", "stash_lag"};
-  return rules;
 }
 
 std::vector<prometheus::MetricFamily> SnapshotMetrics::Collect() const {
@@ -202,7 +196,7 @@ std::vector<prometheus::MetricFamily> SnapshotMetrics::Families(const OpsSnapsho
 
   // Per rule (bounded), every rule always: how many streams it fires for.
   std::map<std::string, int> firing;
-  for (const std::string& rule : KnownAlertRules()) firing[rule] = 0;
+  for (const std::string& rule : etl::AlertRuleNames()) firing[rule] = 0;
   for (const auto& a : s.panels.alerts_firing) firing[a.rule]++;
   auto alerts = Gauge("sluice_alerts_firing",
                       "Streams the alert rule fires for now (0: not firing), by rule.");

@@ -42,9 +42,6 @@ namespace sluice {
 // A budget family's name as labels (see the file comment), in label order.
 std::vector<std::pair<std::string, std::string>> BudgetFamilyLabels(const std::string& family);
 
-// The alert rules of the ETL module (alert_rules.h), each always shown.
-const std::vector<std::string>& KnownAlertRules();
-
 class SnapshotMetrics : public prometheus::Collectable {
  public:
   explicit SnapshotMetrics(std::function<OpsSnapshot()> collect) : collect_(std::move(collect)) {}

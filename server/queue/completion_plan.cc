@@ -23,7 +23,8 @@ CompletionPlan::CompletionPlan(const std::vector<const Completion*>& batch,
       payloads_(batch.size()),
       results_(batch.size(), CompletionOutcome{}),
       effective_(batch.size()),
-      priority_(batch.size(), 0) {
+      priority_(batch.size(), 0),
+      run_ref_(batch.size(), 0) {
   std::map<std::pair<int64_t, int64_t>, const LockedTask*> by_token;
   for (const LockedTask& t : locked_) by_token[{t.task_id, t.fencing_token}] = &t;
   std::set<int64_t> seen;
@@ -57,8 +58,8 @@ void CompletionPlan::SetPayloadOutcome(size_t index, absl::StatusOr<PayloadOutco
 }
 
 void CompletionPlan::Finish(TimePoint now) {
-  // (kind, priority, force) -> index into discoveries_.
-  std::map<std::tuple<std::string, int, bool>, size_t> groups;
+  // (kind, priority, force, run) -> index into discoveries_.
+  std::map<std::tuple<std::string, int, bool, int64_t>, size_t> groups;
   for (const Admitted& a : admitted_) {
     const Completion& c = *batch_[a.index];
     const LockedTask& t = *a.task;
@@ -96,6 +97,7 @@ void CompletionPlan::Finish(TimePoint now) {
     }
     // A 304 has no body: replay what the last full answer discovered.
     priority_[a.index] = t.priority;
+    run_ref_[a.index] = t.run_ref;
     std::vector<Discovery>& effective = effective_[a.index];
     effective = c.not_modified && c.discovered.empty() ? t.last_discovered : c.discovered;
     effective.insert(effective.end(), payload_discovered.begin(), payload_discovered.end());
@@ -104,9 +106,9 @@ void CompletionPlan::Finish(TimePoint now) {
     cache_.push_back(std::move(entry));
     for (const Discovery& d : effective) {
       if (kinds_.Find(d.kind) == nullptr || d.ids.empty()) continue;  // validated upstream
-      auto [it, inserted] =
-          groups.emplace(std::make_tuple(d.kind, t.priority, d.force), discoveries_.size());
-      if (inserted) discoveries_.push_back(DiscoveryGroup{d.kind, t.priority, d.force});
+      auto [it, inserted] = groups.emplace(std::make_tuple(d.kind, t.priority, d.force, t.run_ref),
+                                           discoveries_.size());
+      if (inserted) discoveries_.push_back(DiscoveryGroup{d.kind, t.priority, d.force, t.run_ref});
       DiscoveryGroup& group = discoveries_[it->second];
       group.forced_fresh_after = std::min(group.forced_fresh_after, t.enqueued_at);
       group.ids.insert(group.ids.end(), d.ids.begin(), d.ids.end());
@@ -124,7 +126,7 @@ void CompletionPlan::CreditQueued(size_t group, int inserted) {
   if (inserted <= 0 || group >= discoveries_.size()) return;
   const DiscoveryGroup& g = discoveries_[group];
   for (size_t i = 0; i < batch_.size(); ++i) {
-    if (!results_[i].ok() || priority_[i] != g.priority) continue;
+    if (!results_[i].ok() || priority_[i] != g.priority || run_ref_[i] != g.run_ref) continue;
     for (const Discovery& d : effective_[i]) {
       if (d.kind == g.kind && d.force == g.force) {
         results_[i]->tasks_queued += inserted;

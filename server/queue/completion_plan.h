@@ -46,6 +46,8 @@ struct LockedTask {
   std::vector<Discovery> last_discovered;
   // When the task was queued: what it forces is fresh if checked since.
   TimePoint enqueued_at;
+  // Its job run (job_runs.ref; 0 = none), which the tasks it discovers inherit.
+  int64_t run_ref = 0;
 };
 
 class CompletionPlan {
@@ -77,6 +79,8 @@ class CompletionPlan {
     // group's tasks): they are fresher than this list's answer, and fetching
     // them again in the same run would only repeat a call.
     bool force = false;
+    // The discovering tasks' job run (LockedTask::run_ref): groups are per run.
+    int64_t run_ref = 0;
     TimePoint forced_fresh_after = TimePoint::max();
     std::vector<int64_t> ids;
   };
@@ -123,10 +127,11 @@ class CompletionPlan {
   std::vector<Admitted> admitted_;
   std::vector<std::optional<absl::StatusOr<PayloadOutcome>>> payloads_;  // per batch index
   std::vector<absl::StatusOr<CompletionOutcome>> results_;
-  // Per batch index: what it discovered and at which priority, for
+  // Per batch index: what it discovered, at which priority and in which run, for
   // CreditQueued.
   std::vector<std::vector<Discovery>> effective_;
   std::vector<int> priority_;
+  std::vector<int64_t> run_ref_;
 
   std::map<const TaskKind*, std::vector<int64_t>> touched_;
   std::vector<AccessCarry> access_carry_;

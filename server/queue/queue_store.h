@@ -60,10 +60,14 @@ class QueueStore {
       const std::string& agent_id) = 0;
 
   // Queues ids (always, whatever their freshness). `count_access` increments
-  // the entities' access_count first (USER priority).
+  // the entities' access_count first (USER priority). `run_id` (empty for
+  // none) names the job run queueing them, recorded before: the tasks carry
+  // it (LeasedTask::run_id), and so do the tasks they discover.
+  // FAILED_PRECONDITION if no such run is recorded.
   virtual absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind,
                                                  const std::vector<int64_t>& ids, int priority,
-                                                 bool count_access, TimePoint now) = 0;
+                                                 bool count_access, TimePoint now,
+                                                 const std::string& run_id) = 0;
 
   // Per-kind counts, from counters kept with every change (O(kinds)).
   virtual absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) = 0;

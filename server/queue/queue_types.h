@@ -39,6 +39,9 @@ struct LeasedTask {
   // set by the kind's TaskExtension; empty for public calls. The agent asks
   // the throttler for that caller's budgets.
   std::string caller;
+  // The job run that queued the task, or queued the task that discovered
+  // it; empty for a task queued outside any run.
+  std::string run_id;
 };
 
 // One claimer's share of a group claim: up to `limit` tasks leased to
@@ -75,6 +78,8 @@ struct CompletionOutcome {
   // The task itself was kept and is ready again at once (a stream's next
   // page): waiting leasers should look now.
   bool requeued_now = false;
+  // The job run the task belongs to (LeasedTask::run_id), for log lines.
+  std::string run_id;
 };
 
 // What a kind's TaskExtension made of one completion's payload.
@@ -108,6 +113,8 @@ struct FailureOutcome {
   std::optional<TimePoint> retry_at;
   int attempts = 0;
   bool dead = false;
+  // The job run the task belongs to (LeasedTask::run_id), for log lines.
+  std::string run_id;
 };
 
 struct EnqueueOutcome {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging/log_context.h"
 #include "common/text.h"
 #include "server/queue/conflict_retry.h"
 
@@ -322,6 +323,9 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
     return retry_.Decide(attempts, ff);
   });
   if (out.ok() && out->dead) {
+    logging::LogIds ids;
+    ids.run_id = out->run_id;
+    logging::ScopedLogIds run_ids(ids);
     LOG(WARNING) << "task " << f.task_id << " failed permanently after " << out->attempts
                  << " attempt(s): " << copy.error;
   }
@@ -330,24 +334,26 @@ absl::StatusOr<FailureOutcome> TaskQueue::Fail(const Failure& f) {
 
 absl::StatusOr<EnqueueOutcome> TaskQueue::Enqueue(const std::string& kind,
                                                   const std::vector<int64_t>& ids,
-                                                  Priority priority) {
+                                                  Priority priority,
+                                                  const std::string& run_id) {
   absl::Status s = CheckKind("kind", kind);
   if (!s.ok()) return s;
   if (ids.empty()) return absl::InvalidArgumentError("ids: at least one id is required");
   s = CheckIds("ids", kind, ids);
   if (!s.ok()) return s;
   auto out = store_->Enqueue(kind, ids, PriorityValue(priority), priority == Priority::kUser,
-                             clock_->Now());
+                             clock_->Now(), run_id);
   if (out.ok() && out->enqueued > 0) NotifyWork();
   return out;
 }
 
 absl::StatusOr<EnqueueOutcome> TaskQueue::EnqueueAllKnown(const std::string& kind,
-                                                          Priority priority) {
+                                                          Priority priority,
+                                                          const std::string& run_id) {
   if (absl::Status s = CheckKind("kind", kind); !s.ok()) return s;
   EnqueueOutcome total;
   absl::Status s = store_->ForEachEntityId(kind, 5000, [&](const std::vector<int64_t>& ids) {
-    auto r = store_->Enqueue(kind, ids, PriorityValue(priority), false, clock_->Now());
+    auto r = store_->Enqueue(kind, ids, PriorityValue(priority), false, clock_->Now(), run_id);
     if (!r.ok()) return r.status();
     total.enqueued += r->enqueued;
     total.already_queued += r->already_queued;

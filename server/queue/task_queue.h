@@ -75,10 +75,13 @@ class TaskQueue {
       const std::vector<Completion>& completions);
   absl::StatusOr<FailureOutcome> Fail(const Failure& failure);
   // Only `user` priority counts an access of the entities (access_count).
+  // `run_id`: the job run queueing them (recorded in job_runs), which the
+  // tasks and those they discover carry to the agents; empty for none.
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
-                                         Priority priority);
+                                         Priority priority, const std::string& run_id = "");
   // Queues every entity of `kind` its table holds (a daily refresh).
-  absl::StatusOr<EnqueueOutcome> EnqueueAllKnown(const std::string& kind, Priority priority);
+  absl::StatusOr<EnqueueOutcome> EnqueueAllKnown(const std::string& kind, Priority priority,
+                                                 const std::string& run_id = "");
   absl::StatusOr<std::vector<KindStats>> Stats();
   absl::Status FoldCounts() { return store_->FoldCounts(); }
   // See QueueStore::ReloadBeforeNextClaim.

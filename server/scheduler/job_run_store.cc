@@ -73,6 +73,15 @@ absl::Status JobRunStore::InsertOpen(const std::string& run_id, const std::strin
   });
 }
 
+absl::Status JobRunStore::SetTasksQueued(const std::string& run_id, int64_t tasks_queued) {
+  return pool_->Run([&](pqxx::connection& conn) {
+    pqxx::work w(conn);
+    w.exec_params(scheduler_sql::kSetTasksQueued, run_id, tasks_queued);
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status JobRunStore::Close(const std::string& run_id, const std::string& job,
                                 const std::string& outcome, TimePoint finished,
                                 const JobCounters& c, const std::string& detail) {

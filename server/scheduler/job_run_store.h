@@ -49,6 +49,8 @@ class JobRunStore {
   // start queued.
   absl::Status InsertOpen(const std::string& run_id, const std::string& job, TimePoint started,
                           int64_t tasks_queued);
+  // Sets the tasks a driven run's start queued.
+  absl::Status SetTasksQueued(const std::string& run_id, int64_t tasks_queued);
   // Ends a running run of `job` (outcome: kOutcomeSucceeded or
   // kOutcomeFailed), keeping its tasks_queued. NOT_FOUND if the run has no
   // row; FAILED_PRECONDITION if it is another job's or not running.

@@ -193,8 +193,9 @@ absl::StatusOr<std::string> Scheduler::NewDrivenRunId(const std::string& job) {
   return NewRunIdLocked(job, clock_->Now());
 }
 
-absl::Status Scheduler::OpenDrivenRun(const std::string& run_id, const std::string& job,
-                                      TimePoint started, int64_t tasks_queued) {
+absl::StatusOr<int64_t> Scheduler::OpenDrivenRun(
+    const std::string& run_id, const std::string& job, TimePoint started,
+    const std::function<absl::StatusOr<int64_t>()>& start) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!driven_.count(job)) return absl::NotFoundError("no driven job named '" + job + "'");
@@ -202,13 +203,23 @@ absl::Status Scheduler::OpenDrivenRun(const std::string& run_id, const std::stri
   logging::LogIds ids;
   ids.run_id = run_id;
   logging::ScopedLogIds log_ids(ids);
-  absl::Status s = store_->InsertOpen(run_id, job, started, tasks_queued);
+  // Recorded before its tasks are queued: they refer to its row.
+  absl::Status s = store_->InsertOpen(run_id, job, started, 0);
   // A pooled connection broken by an earlier outage fails once and is
   // dropped; the retry gets a fresh one.
-  if (absl::IsUnavailable(s)) s = store_->InsertOpen(run_id, job, started, tasks_queued);
-  if (s.ok()) JOB_LOG(INFO, run_id) << "run of " << job << " opened: " << tasks_queued
-                                    << " task(s) queued";
-  return s;
+  if (absl::IsUnavailable(s)) s = store_->InsertOpen(run_id, job, started, 0);
+  if (!s.ok()) return s;
+  absl::StatusOr<int64_t> queued = start();
+  if (!queued.ok()) {
+    auto closed = CloseDrivenRun(run_id, job, true, JobCounters{},
+                                 "queueing its tasks failed: " + queued.status().ToString());
+    if (!closed.ok()) JOB_LOG(ERROR, run_id) << "run not closed: " << OneLine(closed.status());
+    return queued.status();
+  }
+  s = store_->SetTasksQueued(run_id, *queued);
+  if (!s.ok()) return s;
+  JOB_LOG(INFO, run_id) << "run of " << job << " opened: " << *queued << " task(s) queued";
+  return *queued;
 }
 
 absl::StatusOr<TimePoint> Scheduler::CloseDrivenRun(const std::string& run_id,

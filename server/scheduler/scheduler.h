@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,10 +107,14 @@ class Scheduler {
   void AddDrivenJob(const std::string& name);
   // A new run id of a driven job; NOT_FOUND for a name not registered.
   absl::StatusOr<std::string> NewDrivenRunId(const std::string& job);
-  // Records the run as running from `started`, with the tasks its start
-  // queued (under its run id, so they carry it to the agents).
-  absl::Status OpenDrivenRun(const std::string& run_id, const std::string& job, TimePoint started,
-                             int64_t tasks_queued);
+  // Records the run as running from `started`, then calls `start` to queue
+  // its tasks under its run id (the queue refers to the run's row, so they
+  // carry the id to the agents) and records how many it queued. Should
+  // `start` fail, the run is recorded failed with its error, which is
+  // returned. Returns the tasks queued.
+  absl::StatusOr<int64_t> OpenDrivenRun(const std::string& run_id, const std::string& job,
+                                        TimePoint started,
+                                        const std::function<absl::StatusOr<int64_t>()>& start);
   // Ends a run OpenDrivenRun recorded: succeeded, or failed with `detail`;
   // the counters as the driver counted them (tasks_queued is kept from the
   // open). Returns when it ended. NOT_FOUND if there is no such run,

@@ -41,6 +41,11 @@ inline constexpr char kInsertOpen[] = R"sql(
 INSERT INTO job_runs (run_id, job, started_at, outcome, tasks_queued)
 VALUES ($1, $2, $3::timestamptz, $4, $5))sql";
 
+// The tasks a driven run's start queued, once queued (the run is recorded
+// first, so they can refer to it). $1 run id, $2 tasks queued.
+inline constexpr char kSetTasksQueued[] =
+    "UPDATE job_runs SET tasks_queued = $2 WHERE run_id = $1";
+
 // Ends a driven run, only while it is running as a run of that job; its
 // tasks_queued stays as opened. $1 run id, $2 job, $3 running, $4 finished,
 // $5 outcome, $6 upstream calls, $7 rows upserted, $8 cache hits, $9 cache

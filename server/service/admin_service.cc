@@ -57,11 +57,13 @@ grpc::Status AdminServiceImpl::StartDaily(grpc::ServerContext* ctx,
   absl::StatusOr<std::string> run_id = scheduler_->NewDrivenRunId(kDailyJob);
   if (!run_id.ok()) return ToGrpcStatus(run_id.status());
   const TimePoint started = clock_->Now();
-  auto queued = StartDailySequence(queue_, req->include_characters(), priority);
+  absl::StatusOr<int64_t> queued =
+      scheduler_->OpenDrivenRun(*run_id, kDailyJob, started, [&]() -> absl::StatusOr<int64_t> {
+        auto n = StartDailySequence(queue_, req->include_characters(), priority, *run_id);
+        if (!n.ok()) return n.status();
+        return *n;
+      });
   if (!queued.ok()) return ToGrpcStatus(queued.status());
-  if (absl::Status s = scheduler_->OpenDrivenRun(*run_id, kDailyJob, started, *queued); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   resp->set_tasks_queued(*queued);
   *resp->mutable_started_at() = ToProto(started);
   resp->set_run_id(*run_id);

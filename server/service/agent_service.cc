@@ -13,12 +13,15 @@ namespace sluice {
 namespace {
 
 // The ids of a call's log lines: the calling agent and, when the call is
-// about one task, the task and its lease (the agent's lines carry the same).
-logging::LogIds CallIds(const std::string& agent_id, int64_t task_id = 0, int64_t lease_id = 0) {
+// about one task, the task, its lease and its job run, once known (the
+// agent's lines carry the same).
+logging::LogIds CallIds(const std::string& agent_id, int64_t task_id = 0, int64_t lease_id = 0,
+                        const std::string& run_id = "") {
   logging::LogIds ids;
   ids.agent_id = agent_id;
   ids.task_id = task_id;
   ids.lease_id = lease_id;
+  ids.run_id = run_id;
   return ids;
 }
 
@@ -57,8 +60,10 @@ grpc::Status AgentServiceImpl::LeaseTasks(grpc::ServerContext* ctx,
     out->set_caller(t.caller);
     out->set_attempts(t.attempts);
     out->set_priority(PriorityToWire(t.priority));
+    out->set_run_id(t.run_id);
     if (VLOG_IS_ON(1)) {
-      logging::ScopedLogIds task_ids(CallIds(req->agent_id(), t.task_id, t.fencing_token));
+      logging::ScopedLogIds task_ids(
+          CallIds(req->agent_id(), t.task_id, t.fencing_token, t.run_id));
       VLOG(1) << "leased " << t.kind << " " << t.entity_id << " (attempts " << t.attempts << ")";
     }
   }
@@ -116,6 +121,12 @@ grpc::Status AgentServiceImpl::CompleteTask(grpc::ServerContext* ctx,
   if (!c.ok()) return ToGrpcStatus(c.status());
   auto out = queue_->Complete(*c);
   if (!out.ok()) return ToGrpcStatus(out.status());
+  if (VLOG_IS_ON(1)) {
+    logging::ScopedLogIds task_ids(
+        CallIds(req->agent_id(), req->task_id(), req->fencing_token(), out->run_id));
+    VLOG(1) << "committed: " << out->records_written << " record(s), " << out->tasks_queued
+            << " task(s) queued";
+  }
   resp->set_records_written(out->records_written);
   resp->set_tasks_queued(out->tasks_queued);
   return grpc::Status::OK;
@@ -145,6 +156,20 @@ grpc::Status AgentServiceImpl::CompleteTasks(grpc::ServerContext* ctx,
     if (!results.ok()) return ToGrpcStatus(results.status());
     for (size_t j = 0; j < index.size(); ++j) all[index[j]] = std::move((*results)[j]);
   }
+  if (VLOG_IS_ON(1)) {
+    for (int i = 0; i < req->completions_size(); ++i) {
+      const auto& c = req->completions(i);
+      const auto& r = all[i];
+      logging::ScopedLogIds task_ids(
+          CallIds(c.agent_id(), c.task_id(), c.fencing_token(), r.ok() ? r->run_id : ""));
+      if (r.ok()) {
+        VLOG(1) << "committed: " << r->records_written << " record(s), " << r->tasks_queued
+                << " task(s) queued";
+      } else {
+        VLOG(1) << "not committed: " << r.status();
+      }
+    }
+  }
   for (const auto& r : all) {
     v1::CompletionResult* out = resp->add_results();
     out->set_code(static_cast<int32_t>(r.status().code()));
@@ -172,6 +197,12 @@ grpc::Status AgentServiceImpl::FailTask(grpc::ServerContext* ctx, const v1::Fail
   f.release = req->release();
   auto out = queue_->Fail(f);
   if (!out.ok()) return ToGrpcStatus(out.status());
+  if (VLOG_IS_ON(1)) {
+    logging::ScopedLogIds task_ids(
+        CallIds(req->agent_id(), req->task_id(), req->fencing_token(), out->run_id));
+    VLOG(1) << (f.release ? "handed back" : out->dead ? "failed, dead-lettered" : "failed")
+            << " (attempts " << out->attempts << "): " << f.error;
+  }
   if (out->retry_at) *resp->mutable_retry_at() = ToProto(*out->retry_at);
   resp->set_attempts(out->attempts);
   resp->set_dead(out->dead);

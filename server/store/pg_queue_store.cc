@@ -183,7 +183,9 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
   // Taken from the index by an attempt that has not committed: put back if
   // it fails (Run may try again on a fresh connection).
   std::vector<ReadyTask> taken;
+  std::map<int64_t, int64_t> run_ref_of;  // leased task id -> its job run (job_runs.ref)
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    run_ref_of.clear();
     if (!taken.empty()) ready_.Restore(taken);
     taken.clear();
     out.assign(slots.size(), {});
@@ -241,12 +243,25 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
         t.attempts = row[6].as<int>();
         t.priority = row[7].as<int>();
         t.etag = row[8].c_str();
+        if (!row[9].is_null()) run_ref_of[t.task_id] = row[9].as<int64_t>();
         leased.emplace_back(rank[t.task_id], std::move(t));
       }
       std::sort(leased.begin(), leased.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto& [r, t] : leased) out[slot_of[r] - 1].push_back(std::move(t));
       if (leased.size() == ids.size()) break;
+    }
+    if (!run_ref_of.empty()) {
+      std::set<int64_t> refs;
+      for (const auto& [task, ref] : run_ref_of) refs.insert(ref);
+      const std::map<int64_t, std::string> run_ids = run_ids_.Resolve(w, refs);
+      for (auto& leased : out) {
+        for (LeasedTask& t : leased) {
+          auto ref = run_ref_of.find(t.task_id);
+          if (ref == run_ref_of.end()) continue;
+          if (auto id = run_ids.find(ref->second); id != run_ids.end()) t.run_id = id->second;
+        }
+      }
     }
     // Workflow kinds add their context in the claim's transaction: if that
     // fails, the claim rolls back and nothing is leased.
@@ -309,7 +324,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     locked.push_back(LockedTask{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].c_str(),
                                 row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
                                 DiscoveriesFromJson(row[6].c_str()),
-                                FromUnixSeconds(row[7].as<double>())});
+                                FromUnixSeconds(row[7].as<double>()), row[8].as<int64_t>()});
   }
   CompletionPlan plan(batch, std::move(locked), *kinds_,
                       [&](const std::string& kind) { return extensions_->Find(kind) != nullptr; });
@@ -363,7 +378,7 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
         d.force ? FormatRfc3339(std::max(d.forced_fresh_after, fresh_after)) : fresh_text;
     auto res = w.exec_params(
         queue_sql::InsertTasks(*kinds_->Find(d.kind), queue_sql::OnQueued::kLeave, false), d.kind,
-        ids_text, d.priority, now_text, false, cutoff, 0);
+        ids_text, d.priority, now_text, false, cutoff, 0, d.run_ref);
     int queued = static_cast<int>(res.size());
     if (queued > 0) {
       std::vector<int64_t> inserted;
@@ -396,9 +411,18 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     w.exec_params(queue_sql::kRequeue, r.task_id, FormatRfc3339(r.ready_at), now_text);
     due->emplace_back(r.kind, r.ready_at);
   }
+  // The coordinator's lines about these tasks name their runs.
+  std::set<int64_t> refs;
+  for (const CompletionPlan::Admitted& a : plan.admitted()) refs.insert(a.task->run_ref);
+  const std::map<int64_t, std::string> run_ids = run_ids_.Resolve(w, refs);
   Hook("before_commit");
   w.commit();
-  return plan.TakeResults();
+  std::vector<absl::StatusOr<CompletionOutcome>> results = plan.TakeResults();
+  for (const CompletionPlan::Admitted& a : plan.admitted()) {
+    auto id = run_ids.find(a.task->run_ref);
+    if (id != run_ids.end() && results[a.index].ok()) results[a.index]->run_id = id->second;
+  }
+  return results;
 }
 
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
@@ -445,6 +469,10 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
     const std::string kind = locked[0][0].c_str();
     failed_kind = kind;
     const int64_t entity_id = locked[0][1].as<int64_t>();
+    if (const int64_t ref = locked[0][5].as<int64_t>(); ref != 0) {
+      auto ids = run_ids_.Resolve(w, {ref});
+      if (!ids.empty()) outcome.run_id = ids.begin()->second;
+    }
     if (f.release) {
       outcome.attempts = locked[0][4].as<int>();
       outcome.retry_at = now + f.retry_after;
@@ -494,7 +522,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PgQueueStore::LeasesHel
 
 absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_name,
                                                      const std::vector<int64_t>& ids, int priority,
-                                                     bool count_access, TimePoint now) {
+                                                     bool count_access, TimePoint now,
+                                                     const std::string& run_id) {
   const TaskKind* kind = kinds_->Find(kind_name);
   if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
   EnqueueOutcome outcome;
@@ -509,13 +538,23 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     outcome = EnqueueOutcome{};
     pqxx::work w(conn);
+    int64_t run_ref = 0;
+    if (!run_id.empty()) {
+      auto ref = w.exec_params(queue_sql::kRunRef, run_id);
+      if (ref.empty()) {
+        return absl::FailedPreconditionError("job run " + run_id +
+                                             " is not recorded (job_runs): its tasks could not "
+                                             "refer to it");
+      }
+      run_ref = ref[0][0].as<int64_t>();
+    }
     const std::string arr = PgArray(ids);
     const bool counting = count_access && !kind->entity_table.empty();
     if (counting) w.exec_params(queue_sql::CountAccess(*kind), arr);
     const std::string ts = FormatRfc3339(now);
     auto res = w.exec_params(
         queue_sql::InsertTasks(*kind, queue_sql::OnQueued::kRaisePriority, counting, when_fresh),
-        kind_name, arr, priority, ts, true, ts, counting ? 1 : 0);
+        kind_name, arr, priority, ts, true, ts, counting ? 1 : 0, run_ref);
     ready.clear();
     due.clear();
     for (const auto& row : res) {

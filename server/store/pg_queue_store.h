@@ -30,6 +30,7 @@
 #include "server/queue/ready_index.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/pg_pool.h"
+#include "server/store/run_id_cache.h"
 #include "server/store/task_extension.h"
 
 namespace sluice {
@@ -58,7 +59,8 @@ class PgQueueStore final : public QueueStore {
   absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> LeasesHeldBy(
       const std::string& agent_id) override;
   absl::StatusOr<EnqueueOutcome> Enqueue(const std::string& kind, const std::vector<int64_t>& ids,
-                                         int priority, bool count_access, TimePoint now) override;
+                                         int priority, bool count_access, TimePoint now,
+                                         const std::string& run_id) override;
   absl::StatusOr<std::vector<KindStats>> Stats(TimePoint now) override;
   absl::Status FoldCounts() override;
   absl::StatusOr<std::vector<EntityCountRow>> EntityCounts(std::optional<TimePoint> since) override;
@@ -111,6 +113,7 @@ class PgQueueStore final : public QueueStore {
   // CheckReadyIndex's last shortfall; guarded by reload_mu_.
   std::map<std::string, int64_t> last_missing_;
   std::atomic<int64_t> reloads_{0};
+  RunIdCache run_ids_;  // tasks' job runs (run_ref) to run ids
 };
 
 }  // namespace sluice

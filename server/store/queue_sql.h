@@ -65,8 +65,9 @@ inline const std::string kNextDue = absl::StrCat(
 // claim takes the next one. One primary-key probe per chosen id (the planner
 // sees the arrays' lengths; a `task_id = ANY(ids)` beside the join made each
 // probe search for every id, quadratic: 60 ms for a group of 1,300). The
-// etag is a subquery, one index probe per task. $1 task ids, $2 each id's
-// slot (1-based), $3 each slot's lease end, $4 each slot's agent.
+// etag is a subquery, one index probe per task; the job run (run_ref, NULL
+// for none) is resolved to its id by the store (kRunIds). $1 task ids, $2
+// each id's slot (1-based), $3 each slot's lease end, $4 each slot's agent.
 inline const std::string kLeaseChosen =
     absl::StrCat(R"sql(
 UPDATE discovery_queue AS q
@@ -81,7 +82,8 @@ UPDATE discovery_queue AS q
 RETURNING x.slot, q.task_id, q.kind, q.entity_id, q.lease_token,
           EXTRACT(EPOCH FROM q.locked_until)::DOUBLE PRECISION, q.attempts, q.priority,
           COALESCE((SELECT e.etag FROM entity_cache e
-                     WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''))sql");
+                     WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''),
+          q.run_ref)sql");
 
 // $1 task, $2 token, $3 lease until.
 inline const std::string kExtend =
@@ -91,10 +93,12 @@ inline const std::string kExtend =
 
 // The batch's tasks still holding the presented tokens, locked in task order
 // (so two batches never wait for each other in opposite orders), with what
-// their last full answer discovered. $1 task ids, $2 tokens.
+// their last full answer discovered, and their job run (0 = none). $1 task
+// ids, $2 tokens.
 inline constexpr char kLockBatch[] = R"sql(
 SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
-       COALESCE(e.discovered::text, ''), EXTRACT(EPOCH FROM q.enqueued_at)::float8
+       COALESCE(e.discovered::text, ''), EXTRACT(EPOCH FROM q.enqueued_at)::float8,
+       COALESCE(q.run_ref, 0)
   FROM discovery_queue q
   JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
     ON q.task_id = b.task_id AND q.lease_token = b.token
@@ -110,7 +114,7 @@ inline const std::string kLeasesHeldBy =
 
 // $1 task, $2 token.
 inline constexpr char kLockByToken[] = R"sql(
-SELECT kind, entity_id, priority, weight, attempts FROM discovery_queue
+SELECT kind, entity_id, priority, weight, attempts, COALESCE(run_ref, 0) FROM discovery_queue
  WHERE task_id = $1 AND lease_token = $2 FOR UPDATE)sql";
 
 // $1 rows (JSON: kind, entity_id, etag, expires_at, discovered), $2 now.
@@ -152,6 +156,13 @@ DELETE FROM discovery_queue q USING entity_cache c
  WHERE q.task_id = ANY($1::bigint[]) AND c.kind = q.kind AND c.entity_id = q.entity_id
    AND c.checked_at >= $2::timestamptz
 RETURNING q.task_id)sql";
+
+// A job run's row reference (job_runs.ref), for the tasks it queues. $1 run id.
+inline constexpr char kRunRef[] = "SELECT ref FROM job_runs WHERE run_id = $1";
+
+// The run ids of job run references (a lease's tasks). $1 refs.
+inline constexpr char kRunIds[] =
+    "SELECT ref, run_id FROM job_runs WHERE ref = ANY($1::bigint[])";
 
 // $1 task ids.
 inline constexpr char kDeleteTasks[] =
@@ -259,7 +270,9 @@ inline constexpr int kInsertedDueColumn = 7;
 
 // Queues ids of one kind. $1 kind, $2 ids, $3 priority, $4 now, $5 force,
 // $6 freshness cutoff, $7 access increments already applied to existing
-// entity rows (a user's enqueue), counted on the task when no row exists.
+// entity rows (a user's enqueue), counted on the task when no row exists,
+// $8 the job run queueing them (job_runs.ref, 0 = none; a row already
+// queued outside any run joins it).
 // Ids are deduplicated and sorted, so concurrent writers lock rows in the
 // same order. Returns (xmax = 0) AS inserted, then ReadyColumns, then the
 // due time (kInsertedDueColumn), per row touched. An id whose entity_cache
@@ -277,11 +290,11 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
   const std::string fresh = "c.expires_at > $4::timestamptz";
   std::string sql =
       "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
-      "enqueued_at, state, available_at) "
+      "enqueued_at, state, available_at, run_ref) "
       "SELECT $1, i.id, $3, " +
       weight + ", COALESCE(c.checked_at, 'epoch'), $4::timestamptz, CASE WHEN " + fresh + " THEN " +
       kWaiting + " ELSE " + kReady + " END, CASE WHEN " + fresh +
-      " THEN c.expires_at END "
+      " THEN c.expires_at END, NULLIF($8::bigint, 0) "
       "FROM (SELECT DISTINCT unnest($2::bigint[]) AS id ORDER BY 1) i "
       "LEFT JOIN entity_cache c ON c.kind = $1 AND c.entity_id = i.id" +
       join + " WHERE ($5::boolean OR c.checked_at IS NULL OR c.checked_at < $6::timestamptz) ";
@@ -294,7 +307,8 @@ inline std::string InsertTasks(const TaskKind& kind, OnQueued on_queued, bool co
     return sql + "ON CONFLICT (kind, entity_id) DO NOTHING" + returning;
   sql +=
       "ON CONFLICT (kind, entity_id) DO UPDATE SET "
-      "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority)";
+      "priority = GREATEST(discovery_queue.priority, EXCLUDED.priority), "
+      "run_ref = COALESCE(discovery_queue.run_ref, EXCLUDED.run_ref)";
   if (count_access) sql += ", weight = GREATEST(discovery_queue.weight + $7, EXCLUDED.weight)";
   return sql + returning;
 }

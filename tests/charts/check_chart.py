@@ -19,7 +19,8 @@ What it checks
     guarded by `required` (these read the template sources; helm does not check them).
   * `helm template` of several scenarios: every manifest parses as YAML (duplicate keys are
     errors) and the chart keeps its promises (probes, Secrets, security context, spreading,
-    hooks, NetworkPolicy, ServiceMonitor, the `helm test` Pod, failures with clear messages).
+    hooks, NetworkPolicy, ServiceMonitor, the agents' ops port and PodMonitor, the `helm test` Pod,
+    failures with clear messages).
     NOTES.txt is rendered by the same helm from a copy of the chart in which it is wrapped in a
     define (`helm template` does not print NOTES).
   * Every object rendered in every scenario is valid against the Kubernetes schemas
@@ -572,8 +573,16 @@ def scenario_defaults(chart, t):
     aenv = env_of(ac)
     t(a_s["replicas"] == 2, "agent replicas default 2")
     t(ac["command"] == ["sluice-agent"], "agent command")
-    t("ports" not in ac, "agents serve no port")
-    t(not any(p in ac for p in ("startupProbe", "readinessProbe", "livenessProbe")), "agents have no probes")
+    # The agent's ops listener (--ops_listen) on all the pod's interfaces, its /healthz the probes.
+    t(ac.get("ports") == [{"name": "ops", "containerPort": 9091, "protocol": "TCP"}],
+      "agents declare their ops port 9091, got %r" % ac.get("ports"))
+    t(aenv["SLUICE_AGENT_OPS_LISTEN"]["value"] == "0.0.0.0:9091", "SLUICE_AGENT_OPS_LISTEN (--ops_listen)")
+    for p in ("livenessProbe", "readinessProbe"):
+        t(ac.get(p) == {"httpGet": {"path": "/healthz", "port": "ops"}, "periodSeconds": 10,
+                        "timeoutSeconds": 2, "failureThreshold": 3},
+          "agent %s asks /healthz on the ops port, got %r" % (p, ac.get(p)))
+    t("startupProbe" not in ac, "agents need no startup probe")
+    t(not find(objs, "PodMonitor"), "no PodMonitor by default")
     t(aenv["SLUICE_COORDINATOR"]["value"] == "%s-coordinator.ns.svc:50051" % full, "SLUICE_COORDINATOR")
     t(aenv["WORKER_COUNT"]["value"] == "4", "WORKER_COUNT")
     t(aenv["SLUICE_CONTACT"]["value"] == "ops@example.org", "SLUICE_CONTACT")
@@ -896,13 +905,25 @@ def scenario_network_policy(chart, t):
     t(grpc_rule["from"] == [{"podSelector": {"matchLabels": agent["spec"]["selector"]["matchLabels"]}}, peer],
       "gRPC from this release's agents and networkPolicy.grpcFrom, got %r" % grpc_rule["from"])
     t(ops_rule == {"ports": [{"port": "ops", "protocol": "TCP"}], "from": [prom]}, "ops port from networkPolicy.opsFrom")
+    anp = one(objs, "NetworkPolicy", name=full + "-agent")
+    t(anp["spec"]["podSelector"] == {"matchLabels": agent["spec"]["selector"]["matchLabels"]},
+      "agent NetworkPolicy selects the agent pods")
+    t(anp["spec"]["policyTypes"] == ["Ingress"]
+      and anp["spec"]["ingress"] == [{"ports": [{"port": "ops", "protocol": "TCP"}], "from": [prom]}],
+      "agents accept their ops port from networkPolicy.opsFrom only, got %r" % anp["spec"])
     quiet = one(objs, "NetworkPolicy", name=full + "-no-ingress")
     t(quiet["spec"]["ingress"] == [] and quiet["spec"]["policyTypes"] == ["Ingress"],
-      "agents, the Job and the test Pod accept no connections")
+      "the Job and the test Pod accept no connections")
     exprs = {e["key"]: e for e in quiet["spec"]["podSelector"]["matchExpressions"]}
-    t(exprs["app.kubernetes.io/component"]["values"] == ["agent", "migrations", "test"]
-      and exprs["app.kubernetes.io/instance"]["values"] == ["rel"], "no-ingress selects this release's agents, Job and test Pod")
-    for o in find(objs, "Deployment", component="agent") + find(objs, "Job") + find(objs, "Pod"):
+    t(exprs["app.kubernetes.io/component"]["values"] == ["migrations", "test"]
+      and exprs["app.kubernetes.io/instance"]["values"] == ["rel"], "no-ingress selects this release's Job and test Pod")
+    # Agents without an ops port serve nothing: no ingress at all.
+    off = manifests(render(chart, merge(v, {"agent": {"ops": {"port": 0}}}))[0])
+    t(not find(off, "NetworkPolicy", name=full + "-agent"), "agent ops off: no agent NetworkPolicy")
+    off_exprs = {e["key"]: e for e in one(off, "NetworkPolicy", name=full + "-no-ingress")["spec"]["podSelector"]["matchExpressions"]}
+    t(off_exprs["app.kubernetes.io/component"]["values"] == ["agent", "migrations", "test"],
+      "agent ops off: no-ingress covers the agents too")
+    for o in find(objs, "Job") + find(objs, "Pod"):
         pl = o["spec"]["template"]["metadata"]["labels"] if o["kind"] != "Pod" else o["metadata"]["labels"]
         t(all(pl.get(k) in e["values"] for k, e in exprs.items()), "%s %s is covered by the no-ingress policy"
           % (o["kind"], o["metadata"]["name"]))
@@ -941,6 +962,53 @@ def scenario_service_monitor(chart, t):
       "no scrapeTimeout by default (the operator's)")
     expect_fail(chart, t, merge(REQUIRED, {"serviceMonitor": {"enabled": True, "interval": "soon"}}),
                 "serviceMonitor.interval", "a bad interval")
+
+
+def scenario_agent_ops(chart, t):
+    """The agents' ops listener: port, probes and the optional PodMonitor."""
+    full = "rel-sluice"
+    v = merge(REQUIRED, {"agent": {"ops": {"port": 9300, "probes": {"periodSeconds": 7, "failureThreshold": 5}},
+                                   "podMonitor": {"enabled": True, "labels": {"release": "prometheus"},
+                                                  "interval": "15s", "scrapeTimeout": "10s"}}})
+    objs = manifests(render(chart, v, namespace="prod")[0])
+    generic_checks(objs, t)
+    agent = one(objs, "Deployment", component="agent")
+    ac = container(agent)
+    t(ac["ports"] == [{"name": "ops", "containerPort": 9300, "protocol": "TCP"}], "agent.ops.port sets the containerPort")
+    t(env_of(ac)["SLUICE_AGENT_OPS_LISTEN"]["value"] == "0.0.0.0:9300", "agent.ops.port sets --ops_listen")
+    t(ac["livenessProbe"]["periodSeconds"] == 7 and ac["readinessProbe"]["failureThreshold"] == 5,
+      "agent.ops.probes tune both probes")
+    pm = one(objs, "PodMonitor")
+    t(pm["apiVersion"] == "monitoring.coreos.com/v1", "PodMonitor apiVersion")
+    t(pm["metadata"]["name"] == full + "-agent" and pm["metadata"]["namespace"] == "prod", "PodMonitor name, namespace")
+    t(pm["metadata"]["labels"].get("release") == "prometheus", "agent.podMonitor.labels")
+    t(pm["spec"]["selector"] == {"matchLabels": agent["spec"]["selector"]["matchLabels"]},
+      "the PodMonitor selects the agent pods")
+    t(all(agent["spec"]["template"]["metadata"]["labels"].get(k) == val
+          for k, val in pm["spec"]["selector"]["matchLabels"].items()), "the agent pods carry the selected labels")
+    t(pm["spec"]["namespaceSelector"] == {"matchNames": ["prod"]}, "PodMonitor namespace selector")
+    t(pm["spec"]["podMetricsEndpoints"] == [{"port": "ops", "path": "/metrics", "scheme": "http",
+                                             "interval": "15s", "scrapeTimeout": "10s"}],
+      "the PodMonitor scrapes the agents' ops port, got %r" % pm["spec"]["podMetricsEndpoints"])
+    objs = manifests(render(chart, merge(REQUIRED, {"agent": {"podMonitor": {"enabled": True}}}))[0])
+    t("scrapeTimeout" not in one(objs, "PodMonitor")["spec"]["podMetricsEndpoints"][0],
+      "no PodMonitor scrapeTimeout by default (the operator's)")
+    # Probes off: the port stays, the probes go.
+    objs = manifests(render(chart, merge(REQUIRED, {"agent": {"ops": {"probes": {"enabled": False}}}}))[0])
+    ac = container(one(objs, "Deployment", component="agent"))
+    t("ports" in ac and "livenessProbe" not in ac and "readinessProbe" not in ac, "agent.ops.probes.enabled=false")
+    # Listener off: no port, no probes, an empty SLUICE_AGENT_OPS_LISTEN.
+    objs = manifests(render(chart, merge(REQUIRED, {"agent": {"ops": {"port": 0}}}))[0])
+    ac = container(one(objs, "Deployment", component="agent"))
+    t("ports" not in ac and "livenessProbe" not in ac and "readinessProbe" not in ac,
+      "agent.ops.port=0: no port and no probes")
+    t(env_of(ac)["SLUICE_AGENT_OPS_LISTEN"]["value"] == "", "agent.ops.port=0: the listener is off")
+    objs = manifests(render(chart, merge(REQUIRED, {"agent": {"enabled": False, "podMonitor": {"enabled": True}}}))[0])
+    t(not find(objs, "PodMonitor"), "no PodMonitor without agents")
+    expect_fail(chart, t, merge(REQUIRED, {"agent": {"ops": {"port": 0}, "podMonitor": {"enabled": True}}}),
+                "agent.podMonitor.enabled needs agent.ops.port", "PodMonitor without the agents' ops port")
+    expect_fail(chart, t, merge(REQUIRED, {"agent": {"podMonitor": {"enabled": True, "interval": "soon"}}}),
+                "agent.podMonitor.interval", "a bad PodMonitor interval")
 
 
 def scenario_grafana_dashboard(chart, t):
@@ -1014,6 +1082,12 @@ def scenario_schema(chart, t):
         ({"image.pullPolicy": "Sometimes"}, ["image.pullPolicy"]),
         ({"agent.replicas": 3}, ["replicas", "not allowed"]),  # a misspelt key
         ({"agent.topologySpread.whenUnsatisfiable": "Never"}, ["agent.topologySpread.whenUnsatisfiable"]),
+        ({"agent.ops.port": "metrics"}, ["agent.ops.port", "integer"]),
+        ({"agent.ops.port": 70000}, ["agent.ops.port"]),
+        ({"agent.ops.probes.enabled": "sometimes"}, ["agent.ops.probes.enabled", "boolean"]),
+        ({"agent.ops.probes.periodSeconds": 0}, ["agent.ops.probes.periodSeconds"]),
+        ({"agent.podMonitor.enabled": "yes"}, ["agent.podMonitor.enabled", "boolean"]),
+        ({"agent.podMonitor.labels.release": 5}, ["agent.podMonitor.labels.release", "string"]),
     ]
     for sets, needles in bad:
         what = "--set " + ",".join("%s=%s" % kv for kv in sets.items())
@@ -1052,7 +1126,7 @@ def scenario_lint(chart, t):
 SCENARIOS = (scenario_lint, scenario_defaults, scenario_failures, scenario_existing_secrets,
              scenario_token_key_and_oauth_clients, scenario_tls,
              scenario_egress_from_the_pod, scenario_variants, scenario_network_policy, scenario_service_monitor,
-             scenario_grafana_dashboard, scenario_test_hook, scenario_schema)
+             scenario_agent_ops, scenario_grafana_dashboard, scenario_test_hook, scenario_schema)
 
 
 def run_scenarios(chart, rep):

@@ -68,7 +68,7 @@ class DailySyncTest : public ::testing::Test {
 
   // Runs the daily sequence and waits for the queue to drain.
   void RunDaily() {
-    auto started = StartDailySequence(coordinator_->queue(), false, Priority::kBackground);
+    auto started = StartDailySequence(coordinator_->queue(), false, Priority::kBackground, "");
     ASSERT_TRUE(started.ok()) << started.status();
     int empty_polls = 0;
     for (int i = 0; i < 600 && empty_polls < 2; ++i) {

@@ -2,11 +2,14 @@
 // run a daily sequence started as a `daily` run over gRPC: every line either
 // process writes is one JSON object with the fields operators filter on, the
 // same task_id (and lease) appears in both processes' lines, so one task can
-// be followed across them, and the run is listed with its outcome.
+// be followed across them, the daily run's id is on both processes' lines
+// about the tasks it queued and they discovered, and the run is listed with
+// its outcome.
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -167,6 +170,33 @@ TEST(JsonLogsTest, OneTaskCarriesTheSameIdsInTheCoordinatorsAndTheAgentsLines) {
   }
   EXPECT_GT(followed, 0) << "no (task_id, lease_id) in both processes' lines: coordinator "
                          << coordinator_tasks.size() << " task(s), agent " << agent_tasks.size();
+
+  // The run reaches the agents with the lease, down the discovery chain: the
+  // daily run queued one task (the alliance id list, the first row of this
+  // fresh queue); every other task was discovered, and an agent's line about
+  // one carries the run's id, as does the coordinator's line about it.
+  int64_t root = 0;
+  for (const auto& [task, leases] : agent_tasks) root = root == 0 ? task : std::min(root, task);
+  std::map<int64_t, std::set<std::string>> coordinator_runs;  // task id -> run ids logged
+  for (const auto& j : coordinator_lines) {
+    if (j.contains("task_id")) {
+      coordinator_runs[j["task_id"].get<int64_t>()].insert(j.value("run_id", ""));
+    }
+  }
+  int discovered_followed = 0;
+  for (const auto& j : agent_lines) {
+    if (!j.contains("task_id") || j["task_id"].get<int64_t>() == root) continue;
+    const int64_t task = j["task_id"].get<int64_t>();
+    EXPECT_EQ(j.value("run_id", ""), started.run_id()) << j.dump();
+    if (coordinator_runs[task].count(started.run_id())) ++discovered_followed;
+  }
+  EXPECT_GT(discovered_followed, 0)
+      << "no discovered task's agent and coordinator lines both carry run_id " << started.run_id();
+  for (const auto& [task, runs] : coordinator_runs) {
+    for (const std::string& run : runs) {
+      EXPECT_TRUE(run.empty() || run == started.run_id()) << "task " << task << " logged in " << run;
+    }
+  }
 }
 
 }  // namespace

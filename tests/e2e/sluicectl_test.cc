@@ -2,11 +2,16 @@
 // is not reachable yet: with --wait_s a call waits for the coordinator within
 // that time (gRPC wait-for-ready) instead of failing on the first refused
 // connection; with --wait_s=0 it fails at once, naming the address to check.
-// Its help is its own: the commands, each command's usage and flags.
+// Its help is its own: the commands, each command's usage and flags. Its bash
+// completion, sourced into a real bash, offers the commands, sub-commands
+// and each command's flags.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -107,6 +112,79 @@ TEST_F(SluicectlTest, HelpForAnUnknownCommandIsAUsageError) {
                    absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-help-nope.log"));
   EXPECT_EQ(ctl.Wait(seconds(10)), 2) << ctl.Log();
   EXPECT_NE(ctl.Log().find("unknown command 'nope'"), std::string::npos) << ctl.Log();
+}
+
+// What `sluicectl completion bash`, sourced into a real bash, offers for the
+// command line `words` (the last one is being completed): one word a line.
+std::vector<std::string> Completions(const std::vector<std::string>& words) {
+  std::string array;
+  for (const std::string& w : words) array += " '" + w + "'";
+  const std::string script_path =
+      absl::StrCat(::testing::TempDir(), "sluicectl-completion-", getpid(), ".sh");
+  {
+    std::ofstream script(script_path);
+    script << "eval \"$(" << SLUICECTL_BINARY << " completion bash)\" || exit 1\n"
+           << "complete -p sluicectl >/dev/null || exit 1\n"
+           << "COMP_WORDS=(" << array << ")\n"
+           << "COMP_CWORD=" << words.size() - 1 << "\n"
+           << "COMP_LINE=\"${COMP_WORDS[*]}\"\n"
+           << "_sluicectl\n"
+           << "printf '%s\\n' \"${COMPREPLY[@]}\"\n";
+  }
+  std::istringstream out(RunShell("bash --norc --noprofile " + script_path));
+  std::vector<std::string> offered;
+  for (std::string line; std::getline(out, line);) {
+    if (!line.empty()) offered.push_back(line);
+  }
+  return offered;
+}
+
+bool Offers(const std::vector<std::string>& offered, const std::string& word) {
+  return std::find(offered.begin(), offered.end(), word) != offered.end();
+}
+
+std::string Listed(const std::vector<std::string>& offered) {
+  std::string out;
+  for (const std::string& w : offered) out += w + " ";
+  return out;
+}
+
+TEST(SluicectlCompletionTest, BashCompletesCommandsSubcommandsAndEachCommandsFlags) {
+  // The commands (and help), from the same table as `sluicectl help`.
+  auto offered = Completions({"sluicectl", ""});
+  for (const char* command : {"migrate", "enqueue", "status", "daily", "jobs", "tokens",
+                              "throttle", "credential", "completion", "help"}) {
+    EXPECT_TRUE(Offers(offered, command)) << command << " not offered: " << Listed(offered);
+  }
+  EXPECT_EQ(Completions({"sluicectl", "da"}), std::vector<std::string>{"daily"});
+  // A command's own flags and the global ones; not another command's.
+  offered = Completions({"sluicectl", "daily", "--"});
+  for (const char* flag : {"--characters", "--timeout_s=", "--progress_ms=", "--coordinator=",
+                           "--json", "--wait_s="}) {
+    EXPECT_TRUE(Offers(offered, flag)) << flag << " not offered: " << Listed(offered);
+  }
+  EXPECT_FALSE(Offers(offered, "--priority=")) << Listed(offered);
+  EXPECT_EQ(Completions({"sluicectl", "enqueue", "--pr"}), std::vector<std::string>{"--priority="});
+  // Sub-commands right after the command, global flags before it.
+  EXPECT_EQ(Completions({"sluicectl", "--json", "jobs", "r"}), std::vector<std::string>{"run"});
+  offered = Completions({"sluicectl", "tokens", ""});
+  for (const char* sub : {"add", "list", "rekey"}) {
+    EXPECT_TRUE(Offers(offered, sub)) << sub << " not offered: " << Listed(offered);
+  }
+  EXPECT_EQ(Completions({"sluicectl", "--coordinator", "=", "h", ":", "1", "daily", "--ch"}),
+            std::vector<std::string>{"--characters"});
+  // No flag without a dash, no guess at a flag's value.
+  EXPECT_TRUE(Completions({"sluicectl", "status", ""}).empty());
+  EXPECT_TRUE(Completions({"sluicectl", "daily", "--timeout_s", "=", ""}).empty());
+  EXPECT_EQ(Completions({"sluicectl", "help", "thr"}), std::vector<std::string>{"throttle"});
+  EXPECT_EQ(Completions({"sluicectl", "completion", ""}), std::vector<std::string>{"bash"});
+}
+
+TEST(SluicectlCompletionTest, OnlyBashIsSupported) {
+  ChildProcess ctl({SLUICECTL_BINARY, "completion", "zsh"}, {},
+                   absl::StrCat(::testing::TempDir(), "sluicectl-", getpid(), "-zsh.log"));
+  EXPECT_EQ(ctl.Wait(seconds(10)), 2) << ctl.Log();
+  EXPECT_NE(ctl.Log().find("completion bash"), std::string::npos) << ctl.Log();
 }
 
 }  // namespace

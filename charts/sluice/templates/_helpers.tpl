@@ -164,6 +164,18 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- end }}
 
 {{/*
+An agent's liveness/readiness probe: its ops listener's /healthz. Argument: agent.ops.probes.
+*/}}
+{{- define "sluice.agent.healthProbe" -}}
+httpGet:
+  path: /healthz
+  port: ops
+periodSeconds: {{ int .periodSeconds }}
+timeoutSeconds: {{ int .timeoutSeconds }}
+failureThreshold: {{ int .failureThreshold }}
+{{- end }}
+
+{{/*
 Checks that values fit together; renders nothing. Fails rendering with a message otherwise.
 */}}
 {{- define "sluice.validate" -}}

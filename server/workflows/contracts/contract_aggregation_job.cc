@@ -145,7 +145,7 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
   absl::StatusOr<std::vector<int64_t>> refresh = StaleTypes(started);
   if (!refresh.ok()) return critical(refresh.status(), "selecting stale types");
   if (!refresh->empty()) {
-    auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, Priority::kBackground);
+    auto q = queue_->Enqueue(contracts::kTypeKind, *refresh, Priority::kBackground, run_id);
     if (!q.ok()) return critical(q.status(), "queueing the type refresh");
     ctx.counters().tasks_queued += q->enqueued;
     JOB_LOG(INFO, run_id)
@@ -156,7 +156,7 @@ absl::Status ContractAggregationJob::Run(JobContext& ctx) {
   if (absl::Status s = OpenRegionRows(run_id, started); !s.ok()) {
     return critical(s, "opening the region rows");
   }
-  auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions, Priority::kBackground);
+  auto q = queue_->Enqueue(contracts::kRegionKind, options_.regions, Priority::kBackground, run_id);
   if (!q.ok()) return critical(q.status(), "queueing the regions");
   ctx.counters().tasks_queued += q->enqueued;
 

@@ -5,12 +5,12 @@
 namespace sluice {
 
 absl::StatusOr<int> StartDailySequence(TaskQueue* queue, bool include_characters,
-                                       Priority priority) {
-  auto first = queue->Enqueue(esi::kAllianceIdsKind, {0}, priority);
+                                       Priority priority, const std::string& run_id) {
+  auto first = queue->Enqueue(esi::kAllianceIdsKind, {0}, priority, run_id);
   if (!first.ok()) return first.status();
   int queued = first->enqueued;
   if (include_characters) {
-    auto characters = queue->EnqueueAllKnown(esi::kCharacterKind, priority);
+    auto characters = queue->EnqueueAllKnown(esi::kCharacterKind, priority, run_id);
     if (!characters.ok()) return characters.status();
     queued += characters->enqueued;
   }
@@ -21,7 +21,7 @@ absl::Status DailyEsiJob::Run(JobContext& ctx) {
   if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
   // Background priority: users' and operators' requests (sluicectl enqueue,
   // manual priority) go first.
-  auto queued = StartDailySequence(queue_, include_characters_, Priority::kBackground);
+  auto queued = StartDailySequence(queue_, include_characters_, Priority::kBackground, ctx.run_id());
   if (!queued.ok()) return queued.status();
   ctx.counters().tasks_queued += *queued;
   JOB_LOG(INFO, ctx.run_id()) << "daily ESI sequence started: " << *queued << " task(s) queued"

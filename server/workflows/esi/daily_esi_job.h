@@ -18,9 +18,11 @@
 
 namespace sluice {
 
-// Returns the tasks queued.
+// Queues the sequence's first tasks under `run_id` (a recorded job run:
+// they and every task they discover carry it to the agents). Returns the
+// tasks queued.
 absl::StatusOr<int> StartDailySequence(TaskQueue* queue, bool include_characters,
-                                       Priority priority);
+                                       Priority priority, const std::string& run_id);
 
 class DailyEsiJob final : public Job {
  public:

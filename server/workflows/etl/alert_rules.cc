@@ -16,6 +16,29 @@ std::string Minutes(Duration d) {
 
 }  // namespace
 
+const char* AlertRuleName(AlertRule rule) {
+  // No default: the compiler (-Wswitch) names a rule left without a name.
+  switch (rule) {
+    case AlertRule::kStashLag:
+      return "stash_lag";
+    case AlertRule::kCurrencyLag:
+      return "currency_lag";
+    case AlertRule::kCheckpointDrift:
+      return "checkpoint_drift";
+    case AlertRule::kStalled:
+      return "stalled";
+    case AlertRule::kHttp429Storm:
+      return "http_429_storm";
+  }
+  return "unknown";
+}
+
+std::vector<std::string> AlertRuleNames() {
+  std::vector<std::string> out;
+  for (AlertRule rule : kAllAlertRules) out.push_back(AlertRuleName(rule));
+  return out;
+}
+
 std::vector<Alert> AlertRules::Evaluate(const std::vector<StreamStatus>& snapshot) const {
   const TimePoint now = clock_->Now();
   std::vector<Alert> out;
@@ -28,8 +51,8 @@ std::vector<Alert> AlertRules::Evaluate(const std::vector<StreamStatus>& snapsho
 void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
                                 std::vector<Alert>* out) const {
   const AlertOptions& o = options_;
-  auto fire = [&](const char* rule, TimePoint since, std::string message) {
-    out->push_back(Alert{rule, s.stream, std::move(message), since});
+  auto fire = [&](AlertRule rule, TimePoint since, std::string message) {
+    out->push_back(Alert{AlertRuleName(rule), s.stream, std::move(message), since});
   };
 
   // When the exchange's next hour could first be fetched (nothing is due
@@ -43,14 +66,14 @@ void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
   if (s.kind == StreamKind::kStash) {
     const TimePoint base = s.head_at.value_or(s.created_at);
     if (now - base > o.stash_lag_max) {
-      fire("stash_lag", base + o.stash_lag_max,
+      fire(AlertRule::kStashLag, base + o.stash_lag_max,
            s.stream + ": not at the head for " + Minutes(now - base) + " (SLO " +
                Minutes(o.stash_lag_max) + ", upstream publication delay excluded)");
     }
   } else if (s.kind == StreamKind::kExchange) {
     const TimePoint base = ExchangeCursorTime(s.cursor).value_or(s.created_at);
     if (now - base > o.currency_lag_max) {
-      fire("currency_lag", base + o.currency_lag_max,
+      fire(AlertRule::kCurrencyLag, base + o.currency_lag_max,
            s.stream + ": last ingested hour ended " + Minutes(now - base) + " ago (SLO " +
                Minutes(o.currency_lag_max) + ")");
     }
@@ -78,7 +101,7 @@ void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
         break;
     }
     if (available && now - since > o.drift_after) {
-      fire("checkpoint_drift", since + o.drift_after,
+      fire(AlertRule::kCheckpointDrift, since + o.drift_after,
            s.stream + ": cursor '" + s.cursor + "' not advanced for " + Minutes(now - since) +
                " while data is available (limit " + Minutes(o.drift_after) + ")");
     }
@@ -89,7 +112,7 @@ void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
     TimePoint since = s.polled_at.value_or(s.created_at);
     if (exchange_due) since = std::max(since, *exchange_due);
     if (now - since > o.stall_after) {
-      fire("stalled", since + o.stall_after,
+      fire(AlertRule::kStalled, since + o.stall_after,
            s.stream + ": no committed poll for " + Minutes(now - since) + " (limit " +
                Minutes(o.stall_after) + ")");
     }
@@ -105,7 +128,7 @@ void AlertRules::EvaluateStream(const StreamStatus& s, TimePoint now,
       std::sort(in_window.begin(), in_window.end());
       // The storm began with the N-th most recent 429.
       const TimePoint since = in_window[in_window.size() - o.storm_count];
-      fire("http_429_storm", since,
+      fire(AlertRule::kHttp429Storm, since,
            s.stream + ": " + std::to_string(in_window.size()) + " responses 429 within " +
                Minutes(o.storm_window) + " (limit " + std::to_string(o.storm_count) + ")");
     }

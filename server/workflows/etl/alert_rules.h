@@ -38,6 +38,24 @@
 
 namespace sluice::etl {
 
+// The rules, by name: the one list of them. Evaluate fires only these
+// (an Alert's rule is AlertRuleName of one), and /metrics keeps a series for
+// each (server/ops/ops_metrics.cc), so a rule added here is on both.
+enum class AlertRule {
+  kStashLag,
+  kCurrencyLag,
+  kCheckpointDrift,
+  kStalled,
+  kHttp429Storm,
+};
+inline constexpr AlertRule kAllAlertRules[] = {AlertRule::kStashLag, AlertRule::kCurrencyLag,
+                                               AlertRule::kCheckpointDrift, AlertRule::kStalled,
+                                               AlertRule::kHttp429Storm};
+// "stash_lag", "currency_lag", "checkpoint_drift", "stalled", "http_429_storm".
+const char* AlertRuleName(AlertRule rule);
+// Every rule's name, in kAllAlertRules' order.
+std::vector<std::string> AlertRuleNames();
+
 struct AlertOptions {
   Duration stash_lag_max = std::chrono::minutes(10);
   Duration currency_lag_max = std::chrono::minutes(65);
@@ -50,7 +68,7 @@ struct AlertOptions {
 };
 
 struct Alert {
-  std::string rule;  // stash_lag, currency_lag, checkpoint_drift, stalled, http_429_storm
+  std::string rule;  // AlertRuleName of the rule that fired
   std::string stream;
   std::string message;
   TimePoint since{};  // when the condition began to hold

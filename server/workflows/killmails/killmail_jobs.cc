@@ -21,7 +21,7 @@ absl::Status EnqueueBackground(TaskQueue* queue, JobContext& ctx, const std::str
     if (ctx.cancelled()) return absl::CancelledError("coordinator stopping");
     std::vector<int64_t> chunk(ids.begin() + i,
                                ids.begin() + std::min(ids.size(), i + kEnqueueChunk));
-    auto out = queue->Enqueue(kind, chunk, Priority::kBackground);
+    auto out = queue->Enqueue(kind, chunk, Priority::kBackground, ctx.run_id());
     if (!out.ok()) return out.status();
     *queued += out->enqueued;
     *already += out->already_queued;

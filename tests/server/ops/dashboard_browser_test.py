@@ -30,71 +30,20 @@ import base64
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from sluice_test_support import (Processes, admin_dsn, binaries, create_database,  # noqa: E402
+                                 drop_database, fail, free_port, http_get, make_log, psql,
+                                 run_main, wait_until)
 
-
-def log(msg):
-    print("dashboard_browser_test: " + msg, flush=True)
-
-
-def fail(msg):
-    raise AssertionError(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(what, predicate, timeout_s, interval_s=0.2):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval_s)
-    fail("timed out after %.0f s waiting for %s (last: %r)" % (timeout_s, what, last))
-
-
-def http_get(url, token=None, timeout=5):
-    req = urllib.request.Request(url)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError:
-        return 0, b""
-
-
-def dsn_with_db(dsn, db):
-    if re.search(r"\bdbname=\S+", dsn):
-        return re.sub(r"\bdbname=\S+", "dbname=" + db, dsn)
-    return dsn + " dbname=" + db
-
-
-def psql(dsn, sql):
-    out = subprocess.run(["psql", dsn, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        fail("psql failed: %s\n%s" % (sql, out.stderr))
-    return out.stdout.strip()
+log = make_log("dashboard_browser_test")
 
 
 class DevTools:
@@ -227,38 +176,6 @@ class Page:
         return out
 
 
-class Processes:
-    def __init__(self, run_dir):
-        self.run_dir = run_dir
-        self.procs = []
-
-    def start(self, name, args, env=None):
-        out = open(os.path.join(self.run_dir, name + ".log"), "wb")
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=full_env)
-        self.procs.append((name, p, out))
-        return p
-
-    def check_alive(self):
-        for name, p, _ in self.procs:
-            if p.poll() is not None:
-                fail("%s exited with %s (log: %s/%s.log)" % (name, p.returncode, self.run_dir, name))
-
-    def stop(self):
-        for _, p, _ in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for _, p, out in reversed(self.procs):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            out.close()
-
-
 def ensure_chromium():
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
@@ -284,26 +201,14 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the run directory and database")
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
-    binaries = {
-        "coordinator": os.path.join(build, "server", "sluice-coordinator"),
-        "sim": os.path.join(build, "sim", "sluice-upstream-sim"),
-        "agent": os.path.join(build, "agent", "sluice-agent"),
-    }
-    for name, path in binaries.items():
-        if not os.access(path, os.X_OK):
-            fail("%s is not built: %s (cmake --build %s --target sluice-coordinator "
-                 "sluice-upstream-sim sluice-agent)" % (name, path, build))
-    admin_dsn = os.environ.get("SLUICE_PG_ADMIN_DSN")
-    if not admin_dsn:
-        fail("SLUICE_PG_ADMIN_DSN is not set (eval \"$(scripts/pg_throwaway.sh start)\")")
+    bins = binaries(build, ("coordinator", "sim", "agent"))
+    admin = admin_dsn()
     chromium = ensure_chromium()
 
     out_dir = os.path.join(build, "dashboard")
     os.makedirs(out_dir, exist_ok=True)
     run_dir = tempfile.mkdtemp(prefix="sluice-dashboard-")
-    db = "sluice_dashboard_%d_%s" % (os.getpid(), secrets.token_hex(3))
-    psql(admin_dsn, "CREATE DATABASE %s" % db)
-    dsn = dsn_with_db(admin_dsn, db)
+    db, dsn = create_database(admin, "sluice_dashboard")
     procs = Processes(run_dir)
     devtools = None
     ok = False
@@ -317,18 +222,18 @@ def main():
                 f.write("%s %s sha256:%s\n" % (name, role, hashlib.sha256(token.encode()).hexdigest()))
 
         sim_port, grpc_port, ops_port = free_port(), free_port(), free_port()
-        procs.start("sim", [binaries["sim"], "--port=%d" % sim_port, "--bind=127.0.0.1"])
+        procs.start("sim", [bins["sim"], "--port=%d" % sim_port, "--bind=127.0.0.1"])
         wait_until("the simulator", lambda: http_get("http://127.0.0.1:%d/sim/stats" % sim_port)[0] == 200, 30)
 
         hour = (int(time.time()) // 3600 - 4) * 3600
         coordinator_args = [
-            binaries["coordinator"], "--listen=127.0.0.1:%d" % grpc_port,
+            bins["coordinator"], "--listen=127.0.0.1:%d" % grpc_port,
             "--ops_listen=127.0.0.1:%d" % ops_port, "--ops_require_operator",
             "--auth_file=" + auth_file, "--ops_history_interval_ms=500",
             "--jobs_enabled=false", "--poe_streams_enabled=true",
             "--poe_exchange_start_hour=%d" % hour, "--etl_interval_ms=500",
         ]
-        helpfull = subprocess.run([binaries["coordinator"], "--helpfull"], capture_output=True,
+        helpfull = subprocess.run([bins["coordinator"], "--helpfull"], capture_output=True,
                                   text=True, stdin=subprocess.DEVNULL).stdout
         if "-poe_client_id" in helpfull:
             # The PoE streams authenticate as a GGG OAuth client: the simulator's.
@@ -343,7 +248,7 @@ def main():
         ops = "http://127.0.0.1:%d" % ops_port
         wait_until("the coordinator's ops listener", lambda: http_get(ops + "/healthz")[0] == 200, 60)
         procs.start("agent", [
-            binaries["agent"], "--coordinator=127.0.0.1:%d" % grpc_port, "--workers=2",
+            bins["agent"], "--coordinator=127.0.0.1:%d" % grpc_port, "--workers=2",
             "--agent_id=dashboard-agent", "--upstream_poe=http://127.0.0.1:%d" % sim_port,
             "--upstream_esi=http://127.0.0.1:%d" % sim_port, "--contact=dashboard@sluice.invalid",
         ], env={"SLUICE_AUTH_TOKEN": agent_token})
@@ -459,13 +364,11 @@ def main():
         procs.stop()
         if not ok:
             for name in ("coordinator", "agent", "sim"):
-                path = os.path.join(run_dir, name + ".log")
-                if os.path.exists(path):
-                    with open(path, "rb") as f:
-                        tail = f.read()[-3000:].decode(errors="replace")
+                tail = procs.log_tail(name)
+                if tail:
                     log("--- %s.log (tail) ---\n%s" % (name, tail))
         if not args.keep:
-            psql(admin_dsn, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+            drop_database(admin, db)
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
             log("kept %s and database %s" % (run_dir, db))
@@ -473,8 +376,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print("dashboard_browser_test: FAILED: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run_main("dashboard_browser_test", main)

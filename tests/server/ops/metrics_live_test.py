@@ -31,70 +31,23 @@ import argparse
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from sluice_test_support import (Processes, admin_dsn, binaries, create_database,  # noqa: E402
+                                 drop_database, fail, free_port, http_text, make_log, run_main,
+                                 wait_until)
 DASHBOARD = os.path.join(ROOT, "charts", "sluice", "dashboards", "sluice.json")
 README = os.path.join(ROOT, "README.md")
 METRIC_NAME = re.compile(r"\b((?:sluice|grpc_server|process)_[a-z0-9_]+)")
 
 
-def log(msg):
-    print("metrics_live_test: " + msg, flush=True)
-
-
-def fail(msg):
-    raise AssertionError(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def wait_until(what, predicate, timeout_s, interval_s=0.3):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval_s)
-    fail("timed out after %.0f s waiting for %s (last: %r)" % (timeout_s, what, last))
-
-
-def psql(dsn, sql):
-    out = subprocess.run(["psql", dsn, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        fail("psql failed: %s\n%s" % (sql, out.stderr))
-    return out.stdout.strip()
-
-
-def dsn_with_db(dsn, db):
-    if re.search(r"\bdbname=\S+", dsn):
-        return re.sub(r"\bdbname=\S+", "dbname=" + db, dsn)
-    return dsn + " dbname=" + db
+log = make_log("metrics_live_test")
 
 
 def parse(text):
@@ -217,75 +170,31 @@ def check_readme(texts):
     log("the README's metrics table lists all %d exported names" % len(exported))
 
 
-class Processes:
-    def __init__(self, run_dir):
-        self.run_dir = run_dir
-        self.procs = []
-
-    def start(self, name, args, env=None):
-        out = open(os.path.join(self.run_dir, name + ".log"), "wb")
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=full_env)
-        self.procs.append((name, p, out))
-        return p
-
-    def check_alive(self):
-        for name, p, _ in self.procs:
-            if p.poll() is not None:
-                fail("%s exited with %s (log: %s/%s.log)" % (name, p.returncode, self.run_dir, name))
-
-    def stop(self):
-        for _, p, _ in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for _, p, out in reversed(self.procs):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            out.close()
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--keep", action="store_true", help="keep the run directory and database")
     a = ap.parse_args()
     build = os.path.abspath(a.build_dir)
-    binaries = {
-        "coordinator": os.path.join(build, "server", "sluice-coordinator"),
-        "agent": os.path.join(build, "agent", "sluice-agent"),
-        "sim": os.path.join(build, "sim", "sluice-upstream-sim"),
-        "sluicectl": os.path.join(build, "client", "sluicectl"),
-    }
-    for name, path in binaries.items():
-        if not os.access(path, os.X_OK):
-            fail("%s is not built: %s" % (name, path))
+    bins = binaries(build, ("coordinator", "agent", "sim", "sluicectl"))
     if not shutil.which("promtool"):
         fail("promtool is missing (Debian's prometheus package; scripts/deps.sh installs it)")
-    admin_dsn = os.environ.get("SLUICE_PG_ADMIN_DSN")
-    if not admin_dsn:
-        fail("SLUICE_PG_ADMIN_DSN is not set (eval \"$(scripts/pg_throwaway.sh start)\")")
+    admin = admin_dsn()
 
     run_dir = tempfile.mkdtemp(prefix="sluice-metrics-")
-    db = "sluice_metrics_%d_%s" % (os.getpid(), secrets.token_hex(3))
-    psql(admin_dsn, "CREATE DATABASE %s" % db)
-    dsn = dsn_with_db(admin_dsn, db)
+    db, dsn = create_database(admin, "sluice_metrics")
     procs = Processes(run_dir)
     ok = False
     try:
         sim_port, grpc_port, ops_port, agent_ops_port = free_port(), free_port(), free_port(), free_port()
-        procs.start("sim", [binaries["sim"], "--port=%d" % sim_port, "--bind=127.0.0.1"])
-        wait_until("the simulator", lambda: http_get("http://127.0.0.1:%d/sim/stats" % sim_port)[0] == 200, 30)
+        procs.start("sim", [bins["sim"], "--port=%d" % sim_port, "--bind=127.0.0.1"])
+        wait_until("the simulator", lambda: http_text("http://127.0.0.1:%d/sim/stats" % sim_port)[0] == 200, 30)
         secret_file = os.path.join(run_dir, "poe_client_secret")
         with open(secret_file, "w") as f:
             f.write("sim-poe-secret")
         hour = (int(time.time()) // 3600 - 4) * 3600
         procs.start("coordinator", [
-            binaries["coordinator"], "--listen=127.0.0.1:%d" % grpc_port,
+            bins["coordinator"], "--listen=127.0.0.1:%d" % grpc_port,
             "--ops_listen=127.0.0.1:%d" % ops_port, "--jobs_enabled=false",
             "--poe_streams_enabled=true", "--poe_exchange_start_hour=%d" % hour,
             "--etl_interval_ms=500", "--poe_client_id=sim-poe-client",
@@ -295,22 +204,22 @@ def main():
         ], env={"SLUICE_DSN": dsn})
         ops = "http://127.0.0.1:%d" % ops_port
         agent_ops = "http://127.0.0.1:%d" % agent_ops_port
-        wait_until("the coordinator's ops listener", lambda: http_get(ops + "/healthz")[0] == 200, 60)
+        wait_until("the coordinator's ops listener", lambda: http_text(ops + "/healthz")[0] == 200, 60)
         procs.start("agent", [
-            binaries["agent"], "--coordinator=127.0.0.1:%d" % grpc_port, "--workers=2",
+            bins["agent"], "--coordinator=127.0.0.1:%d" % grpc_port, "--workers=2",
             "--agent_id=metrics-agent", "--upstream_poe=http://127.0.0.1:%d" % sim_port,
             "--upstream_esi=http://127.0.0.1:%d" % sim_port, "--contact=metrics@sluice.invalid",
             "--ops_listen=127.0.0.1:%d" % agent_ops_port,
         ])
-        wait_until("the agent's ops listener", lambda: http_get(agent_ops + "/healthz")[0] == 200, 30)
+        wait_until("the agent's ops listener", lambda: http_text(agent_ops + "/healthz")[0] == 200, 30)
 
-        enq = subprocess.run([binaries["sluicectl"], "--coordinator=127.0.0.1:%d" % grpc_port,
+        enq = subprocess.run([bins["sluicectl"], "--coordinator=127.0.0.1:%d" % grpc_port,
                               "enqueue", "alliance_ids"], capture_output=True, text=True, timeout=60)
         if enq.returncode != 0:
             fail("sluicectl enqueue alliance_ids: %s%s" % (enq.stdout, enq.stderr))
 
         def drained():
-            status, text = http_get(ops + "/metrics")
+            status, text = http_text(ops + "/metrics")
             if status != 200:
                 return None
             s = parse(text)
@@ -322,10 +231,10 @@ def main():
         text = wait_until("the alliance ids and alliances fetched and committed", drained, 180)
         log("ESI work drained in %.1f s" % (time.monotonic() - started))
         wait_until("rows from the PoE streams",
-                   lambda: sum(series(parse(http_get(ops + "/metrics")[1]), "sluice_checkpoint_rows_total").values()) > 0, 90)
+                   lambda: sum(series(parse(http_text(ops + "/metrics")[1]), "sluice_checkpoint_rows_total").values()) > 0, 90)
         procs.check_alive()
-        text = http_get(ops + "/metrics")[1]
-        status, agent_text = http_get(agent_ops + "/metrics")
+        text = http_text(ops + "/metrics")[1]
+        status, agent_text = http_text(agent_ops + "/metrics")
         if status != 200:
             fail("the agent's /metrics answered %d" % status)
 
@@ -396,14 +305,10 @@ def main():
         procs.stop()
         if ok and not a.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
-            psql(admin_dsn, "DROP DATABASE IF EXISTS %s" % db)
+            drop_database(admin, db)
         else:
             log("run directory kept: %s (database %s)" % (run_dir, db))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as e:
-        print("metrics_live_test: FAILED: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run_main("metrics_live_test", main)

@@ -1,8 +1,12 @@
 // The operations listener over real HTTP: Prometheus metrics show queue depth
-// and budgets, readiness follows the database, the dashboard page is served.
+// and budgets, readiness follows the database (and costs only its check), the
+// dashboard page is served.
 #include <gmock/gmock.h>
 #include <httplib.h>
 
+#include <atomic>
+
+#include "server/ops/ops_http_server.h"
 #include "tests/server/service/coordinator_fixture.h"
 
 namespace sluice::testing {
@@ -95,6 +99,48 @@ TEST_F(OpsHttpTest, ReadinessFollowsTheDatabase) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(ready, 200);
+}
+
+// A probe every few seconds costs the readiness check alone: never the
+// snapshot (queue counts, budgets, job runs, the dashboard's panel queries).
+TEST(OpsHttpReadinessTest, ReadyzAsksTheReadinessCheckAndNeverCollectsTheSnapshot) {
+  std::atomic<int> collected{0};
+  std::atomic<int> checked{0};
+  std::atomic<bool> database_up{true};
+  OpsHttpServer server(
+      [&] {
+        ++collected;
+        return OpsSnapshot{};
+      },
+      [&] {
+        ++checked;
+        OpsHttpServer::Readiness r;
+        if (!database_up) {
+          r.ready = false;
+          r.detail = "database unavailable: connection refused";
+        }
+        return r;
+      });
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port.ok()) << port.status();
+  httplib::Client http("127.0.0.1", *port);
+  auto res = http.Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "ok\n");
+  database_up = false;
+  res = http.Get("/readyz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(res->body, "database unavailable: connection refused\n");
+  EXPECT_EQ(checked.load(), 2);
+  EXPECT_EQ(collected.load(), 0) << "/readyz collected the ops snapshot";
+  // The counter counts: the dashboard's JSON does collect it.
+  res = http.Get("/api/ops");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(collected.load(), 1);
+  server.Stop();
 }
 
 TEST_F(OpsHttpTest, DashboardPageIsServed) {

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <set>
+
 namespace sluice::etl {
 namespace {
 
@@ -48,6 +51,24 @@ class AlertRulesTest : public ::testing::Test {
     return out;
   }
 };
+
+// The named rules (what /metrics keeps a series for) are the rules that fire:
+// a neglected stash stream and a neglected exchange stream fire every one,
+// under its name, and nothing else.
+TEST_F(AlertRulesTest, EveryNamedRuleFiresAndOnlyNamedRulesFire) {
+  clock_.Set(t0_ + hours(3));
+  StreamStatus stash = Stash();
+  stash.head_at = t0_ - minutes(1);  // data was available at the last advance
+  for (int i = 1; i <= 5; ++i) stash.recent_429s.push_back(clock_.Now() - seconds(i));
+  StreamStatus exchange = Exchange();
+  std::set<std::string> fired;
+  for (const Alert& a : rules_.Evaluate({stash, exchange})) fired.insert(a.rule);
+  const std::vector<std::string> names = AlertRuleNames();
+  EXPECT_EQ(fired, std::set<std::string>(names.begin(), names.end()));
+  EXPECT_EQ(names.size(), std::size(kAllAlertRules));
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size())
+      << "two rules share a name";
+}
 
 TEST_F(AlertRulesTest, HealthyStreamsFireNothing) {
   clock_.Set(t0_ + seconds(40));
