@@ -161,11 +161,10 @@ ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
       BudgetState& st = d.budgets.back();
       const int64_t allowance = SizeAllowanceLocked(b, now);
       st.allowance = allowance;
-      st.allowance_answer_s =
-          Seconds(options_.takeover_grant_grace + options_.write_ahead_max_wait +
-                  options_.lease_ttl + options_.max_request_duration);
+      st.allowance_answer_s = Seconds(TakeoverAnswerTime());
       st.serial = b->serial;
-      st.allowance_mark = b->allowance().Taken(allowance, grant_seq_);
+      st.allowance_mark = b->allowance().Taken(allowance, grant_seq_,
+                                               b->is_error_limit() ? b->in_flight_units() : 0);
       b->allowance().set_last_taken(now);
     }
     b->dirty = false;
@@ -254,7 +253,20 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       if (st.window_end) end = RestoreTime(*st.window_end);
       b->errors()->Restore(st.limit, st.learned, st.remain, end, st.probing || !s.clean_shutdown,
                            std::move(recent));
-      b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
+      b->allowance().set_covers_open(true);
+      if (st.allowance && !s.clean_shutdown) {
+        // The row bounds the errors the writer's calls made since it plus
+        // the reservations then open, those open at the row included
+        // (grant_allowance.h): all may be errors, answered as late as a call
+        // the writer granted can be.
+        b->Charge(std::max<int64_t>(*st.allowance, st.in_flight_calls),
+                  SpendTiming{RestoreTime(written_at),
+                              std::max(RestoreTime(st.in_flight_resp_hi),
+                                       now + FromSeconds(st.allowance_answer_s))},
+                  now);
+      } else {
+        b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
+      }
     } else {
       b = std::make_unique<Budget>(st.name, family, st.scope, *kind, st.limit, period,
                                    MarginFor(st.limit), FromSeconds(st.penalty_seconds),
@@ -312,6 +324,12 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     if (b->restriction().Active(now)) restricted_.insert(b.get());
   }
   leases_ = LeaseTable(LeaseTable::FirstIdAt(now));
+  // A budget without a row may have been probed by the writer since its last
+  // write: the budgets made from now on charge that probe.
+  takeover_probe_.reset();
+  if (!s.clean_shutdown) {
+    takeover_probe_ = SpendTiming{RestoreTime(s.written_at), now + TakeoverAnswerTime()};
+  }
   Changed();
   LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets and " << families_.size()
             << " families from state written " << FormatRfc3339(RestoreTime(s.written_at))

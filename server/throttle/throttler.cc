@@ -225,6 +225,7 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
   if (spec.kind == BudgetKind::kEsiErrors) {
     b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.limit.limit, spec.limit.period,
                                  MarginFor(spec.limit.limit));
+    b->allowance().set_covers_open(true);
   } else {
     b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.kind, spec.limit.limit,
                                  spec.limit.period, MarginFor(spec.limit.limit), spec.penalty,
@@ -238,6 +239,7 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
   // No row of it yet: a probe's worth until its first row commits.
   raw->allowance().Start(ProbeAllowance(*raw));
   raw->allowance().set_last_taken(now);
+  ChargeTakeoverProbeLocked(raw, now);
   family->live++;
   raw->lru_position = lru_.insert(lru_.end(), raw);
   budgets_.emplace(spec.name, std::move(b));
@@ -335,7 +337,30 @@ int64_t Throttler::ProbeAllowance(const Budget& b) const {
   return std::max(1, options_.probe_calls) * std::max<int64_t>(1, CostFor(b.kind()).reserve);
 }
 
+void Throttler::ChargeTakeoverProbeLocked(Budget* b, TimePoint now) {
+  // Once the old leader's last possible probe has left the window, there is
+  // nothing to charge (and a charge would have no effect).
+  if (!takeover_probe_ || now >= takeover_probe_->resp_hi + b->period()) return;
+  b->Charge(ProbeAllowance(*b), *takeover_probe_, now);
+}
+
 int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
+  if (ErrorWindow* e = b->errors()) {
+    // An error limit's row bounds errors since it plus reservations open
+    // (grant_allowance.h, covers_open): never below those open now, up to
+    // half again the most the last interval asked for (at least a small
+    // share of the limit), at most the room the address has. Calls that
+    // succeed give their unit back, so it does not cap the calls per
+    // interval, only how many may be unsettled or failed at once.
+    const int64_t open = e->in_flight();
+    const int64_t room = e->Available(now) + open;
+    const int64_t share =
+        static_cast<int64_t>(std::ceil(static_cast<double>(e->limit()) * kAllowanceShare));
+    const int64_t wanted = std::max<int64_t>(
+        share, static_cast<int64_t>(std::ceil(1.5 * static_cast<double>(b->allowance().peak()))));
+    return std::max<int64_t>(open + std::max<int64_t>(1, CostFor(b->kind()).reserve),
+                             std::min(wanted, room));
+  }
   // Enough for what the budget was asked since its last row, over a few
   // intervals or twice the time that row took to come round (a write slowed
   // by a busy machine or a failing one does not stall a busy budget), but

@@ -436,11 +436,11 @@ class Throttler {
   absl::Status Restore(const ThrottleSnapshot& snapshot);
   // The write-ahead grant allowance (grant_allowance.h): once enabled (by the
   // persister, before anything is served; `interval` is how often it
-  // writes), every row TakeDelta returns for a window budget carries an
-  // allowance, and grants from a budget stay within the allowance of its
-  // rows until CommitAllowances confirms the newest one (in chunks, like a
-  // walk). Budgets existing at enabling may grant nothing until their first
-  // row commits.
+  // writes), every row TakeDelta returns for a window budget or an error
+  // limit carries an allowance, and grants from a budget stay within the
+  // allowance of its rows until CommitAllowances confirms the newest one (in
+  // chunks, like a walk). Budgets existing at enabling may grant nothing
+  // until their first row commits.
   void EnableWriteAhead(Duration interval);
   void CommitAllowances(const std::vector<AllowanceCommit>& commits);
   bool write_ahead() const { return write_ahead_.load(std::memory_order_relaxed); }
@@ -572,8 +572,19 @@ class Throttler {
   // Whether the write-ahead allowance applies to the budget, and the
   // allowance a row taken now gives it.
   bool AllowanceAppliesLocked(const Budget& b) const {
-    return write_ahead_.load(std::memory_order_relaxed) && b.window() != nullptr;
+    return write_ahead_.load(std::memory_order_relaxed) &&
+           (b.window() != nullptr || b.is_error_limit());
   }
+  // How long after a restore a call the old leader granted may still be
+  // answered: what a takeover charges is spent until then.
+  Duration TakeoverAnswerTime() const {
+    return options_.takeover_grant_grace + options_.write_ahead_max_wait + options_.lease_ttl +
+           options_.max_request_duration;
+  }
+  // A budget made new after an unclean restore may have been probed by the
+  // old leader since its last committed write (it had no row then): charge
+  // that probe, as answered as late as the old leader's calls can be.
+  void ChargeTakeoverProbeLocked(Budget* b, TimePoint now);
   int64_t SizeAllowanceLocked(Budget* b, TimePoint now) const;
   // A call of `lease` needs `units` less in `use`'s budget than it reserved.
   static void RefundLocked(const Lease& lease, const LeaseUse& use, int64_t units) {
@@ -648,6 +659,10 @@ class Throttler {
   Duration write_ahead_interval_{std::chrono::milliseconds(500)};
   uint64_t next_serial_ = 1;
   uint64_t grant_seq_ = 0;
+  // Set by an unclean Restore: when the state read was written, and by when
+  // every call the old leader may have granted since has been answered
+  // (ChargeTakeoverProbeLocked).
+  std::optional<SpendTiming> takeover_probe_;
   std::mt19937_64 rng_;
   std::string scratch_key_;
 
