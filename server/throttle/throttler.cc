@@ -660,16 +660,25 @@ SpendTiming Throttler::TimingLocked(const Observation& o, const Lease* lease, Ti
   return SpendTiming{sent_lo, resp_hi};
 }
 
-bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int status) {
+bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int status,
+                            const ReportOrigin& origin) {
   bool changed = false;
+  // Another team's report teaches only what nobody taught yet: a forged
+  // limit must not change (loosen, or shrink for everyone) what agents'
+  // answers showed, nor move a known route.
+  const bool external = origin.external();
   if (key.upstream == Upstream::kEsi) {
-    if (h.esi_group) {
+    if (h.esi_group && external &&
+        (route_map_.EsiRouteOf(key.route, nullptr) != EsiRouteKind::kUnknown ||
+         route_map_.EsiGroupLimit(h.esi_group->group) != nullptr)) {
+      // Known already.
+    } else if (h.esi_group) {
       changed |= route_map_.SetEsiGroup(key.route, h.esi_group->group);
       if (h.esi_group->limit && h.esi_group->window) {
         changed |= route_map_.SetEsiGroupLimit(
             h.esi_group->group, WindowLimit{*h.esi_group->limit, *h.esi_group->window});
       }
-    } else if (ShowsUpstreamState(status) &&
+    } else if (!external && ShowsUpstreamState(status) &&
                route_map_.EsiRouteOf(key.route, nullptr) == EsiRouteKind::kUnknown) {
       // ESI names the group on every response of a grouped route (esi-docs,
       // "Rate Limiting"); an answer without one comes from a route outside
@@ -678,7 +687,9 @@ bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int stat
       changed |= route_map_.SetEsiUngrouped(key.route);
     }
   }
-  if (key.upstream == Upstream::kPoe && h.poe) {
+  if (key.upstream == Upstream::kPoe && h.poe &&
+      !(external && (route_map_.PoePolicyOf(key.route) != nullptr ||
+                     route_map_.PoeRules(h.poe->policy) != nullptr))) {
     changed |= route_map_.SetPoePolicy(key.route, h.poe->policy);
     if (h.poe->complete) {
       std::vector<PoeRuleShape> shapes;
@@ -751,7 +762,7 @@ void Throttler::ObserveLocked(const Observation& o, const ReportOrigin& origin, 
   }
   const SpendTiming timing = TimingLocked(o, lease, now);
 
-  if (LearnLocked(o.key, headers, o.status)) RechargeLeasesLocked(o.key);
+  if (LearnLocked(o.key, headers, o.status, origin)) RechargeLeasesLocked(o.key);
   absl::StatusOr<ResolvedRoute*> resolved = ResolveLocked(o.key);
   if (!resolved.ok()) {
     problems_.Report(
@@ -845,12 +856,18 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
         int64_t used = std::numeric_limits<int64_t>::min();
         if (h.esi_group->used) used = *h.esi_group->used;
         if (h.esi_group->remaining) used = std::max(used, limit - *h.esi_group->remaining);
-        group->window()->ApplyUpstreamUsed(used, timing, now);
-        TouchLocked(group, now);
+        ApplyUsedLocked(group, used, origin, timing, now);
       }
     }
     Budget* errors = FindBudgetLocked(BudgetName(EsiErrorsFamily(), EgressScope(o.key)));
-    if (errors != nullptr && h.esi_error) {
+    if (errors != nullptr && h.esi_error && origin.external()) {
+      // Another team's header: held apart, capped, named, clearable.
+      if (errors->errors()->ApplyExternalHeader(h.esi_error->remain, h.esi_error->reset_seconds,
+                                                timing, ExternalCapLocked(*errors, now), now)) {
+        errors->restriction().NoteTightened(origin.caller, errors->errors()->external_until());
+        TouchLocked(errors, now);
+      }
+    } else if (errors != nullptr && h.esi_error) {
       errors->errors()->ApplyHeader(h.esi_error->remain, h.esi_error->reset_seconds, timing,
                                     IsEsiError(o.status), now);
       errors->errors()->set_margin(MarginFor(errors->limit()));
@@ -896,8 +913,7 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
                                         st.period_seconds, "s does not match ", b->name()));
           continue;
         }
-        b->window()->ApplyUpstreamUsed(st.hits, timing, now);
-        TouchLocked(b, now);
+        ApplyUsedLocked(b, st.hits, origin, timing, now);
         if (st.active_restriction_seconds > 0) {
           RestrictLocked(b,
                          std::max(now + std::chrono::seconds(st.active_restriction_seconds),
@@ -911,6 +927,22 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
     }
   }
   if (o.status == 429 && !restricted) restrict_route(absl::StrCat("429 on ", label));
+}
+
+void Throttler::ApplyUsedLocked(Budget* b, int64_t used, const ReportOrigin& origin,
+                                const SpendTiming& timing, TimePoint now) {
+  if (!origin.external()) {
+    b->window()->ApplyUpstreamUsed(used, timing, now);
+    TouchLocked(b, now);
+    return;
+  }
+  // Another team's header: the foreign use it shows counts until the cap at
+  // the latest, apart from what agents' answers showed, and names the team.
+  const TimePoint cap = ExternalCapLocked(*b, now);
+  if (b->window()->ApplyExternalUsed(used, timing, cap, now) > 0) {
+    b->restriction().NoteTightened(origin.caller, std::min(cap, timing.resp_hi + b->period()));
+    TouchLocked(b, now);
+  }
 }
 
 TimePoint Throttler::ExternalCapLocked(const Budget& budget, TimePoint now) const {
@@ -1121,7 +1153,13 @@ absl::StatusOr<ClearedRestriction> Throttler::ClearRestriction(const std::string
   out.was_until = b->restriction().until();
   out.was_level = b->restriction().level();
   out.was_by = b->restriction().by();
+  if (b->restriction().tightened_until() > now) {
+    out.was_tightened_by = b->restriction().tightened_by();
+  }
   b->restriction().Clear(now, by);
+  // Other teams' headers' tightening goes with it; agents' stays.
+  if (b->window() != nullptr) b->window()->ClearExternal();
+  if (b->errors() != nullptr) b->errors()->ClearExternal();
   restricted_.erase(b);
   TouchLocked(b, now);
   Changed();
@@ -1168,6 +1206,10 @@ BudgetInfo Throttler::InfoLocked(Budget* b, TimePoint now) {
   info.restriction_capped = b->restriction().capped();
   info.restriction_cleared_by = b->restriction().cleared_by();
   info.restriction_cleared_at = b->restriction().cleared_at();
+  if (b->restriction().tightened_until() > now) {
+    info.tightened_by = b->restriction().tightened_by();
+    info.tightened_until = b->restriction().tightened_until();
+  }
   info.next_permitted =
       b->NextCallsTime(1, CostFor(b->kind()), options_.probe_calls, options_.retry_hint, now).at;
   info.counters = b->counters();

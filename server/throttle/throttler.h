@@ -215,6 +215,9 @@ struct ClearedRestriction {
   TimePoint was_until;          // its end
   int was_level = 0;            // the escalated backoff level reset to 0
   std::string was_by;           // who had set it (empty: an agent)
+  // Who had tightened the budget with headers, if that still held (empty:
+  // nobody); lifted too.
+  std::string was_tightened_by;
 };
 
 struct TokenReturn {
@@ -284,7 +287,11 @@ struct BudgetInfo {
   bool restriction_capped = false;
   std::string restriction_cleared_by;
   TimePoint restriction_cleared_at;  // epoch if never cleared
-  TimePoint next_permitted;          // for one call
+  // Who tightened it with headers (not an agent), while that holds, and
+  // until when at the latest (epoch if nobody).
+  std::string tightened_by;
+  TimePoint tightened_until;
+  TimePoint next_permitted;  // for one call
   BudgetCounters counters;
   int64_t outstanding_calls = 0;
   int64_t outstanding_units = 0;
@@ -602,7 +609,10 @@ class Throttler {
   void ObserveLocked(const Observation& o, const ReportOrigin& origin, TimePoint now,
                      Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
-  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status);
+  // What the headers teach of routes and limits; `origin` external: only
+  // what is not known yet.
+  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status,
+                   const ReportOrigin& origin);
   void RechargeLeasesLocked(const CallKey& key);
   void SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
   void ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
@@ -617,6 +627,11 @@ class Throttler {
   // the upstream announced for its family through an agent, at least the
   // base backoff).
   TimePoint ExternalCapLocked(const Budget& budget, TimePoint now) const;
+  // The upstream counted `used` units of `b`'s window as of the report's
+  // call: an agent's report corrects the window, another caller's is held
+  // apart until the cap and named (FloatingWindow::ApplyExternalUsed).
+  void ApplyUsedLocked(Budget* b, int64_t used, const ReportOrigin& origin,
+                       const SpendTiming& timing, TimePoint now);
   // An arming lease reached expires_at: releases what was never armed.
   void ReleaseUnarmedLocked(Lease* lease, TimePoint now);
   void LapseLocked(Lease* lease, TimePoint now);
