@@ -5,18 +5,32 @@
 // with is a PostgreSQL job queue's lease-run-delete rate on the same machine.
 //
 //   SLUICE_DSN=... bench/queue_throughput_bench [--tasks=50000] [--clients=32] [--batch=100]
+//                                               [--fence=off|on|alternate]
+//
+// --fence=on runs the coordinator as an elected leader's is run: every
+// connection stamps its transactions with the current epoch of
+// `sluice_leader`, so each writing transaction passes the fence trigger
+// (0015_leader.sql: FOR KEY SHARE on the leader row, once per transaction).
+// --fence=alternate alternates unfenced and fenced rounds, a coordinator of
+// its own each, and reports both medians.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include "bench/bench_util.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
 #include "common/time_util.h"
+#include "db/migrations.h"
 #include "server/coordinator.h"
+#include "server/leader/leader_sql.h"
+#include "server/store/migrator.h"
+#include "server/store/pg_pool.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "sluice/v1/agent.grpc.pb.h"
 
@@ -26,6 +40,9 @@ DEFINE_int32(clients, 32, "concurrent client threads (agent workers)");
 DEFINE_int32(batch, 100, "tasks per LeaseTasks call");
 DEFINE_int32(rounds, 3, "measured rounds; the median is reported");
 DEFINE_bool(batch_complete, false, "report each leased batch with one CompleteTasks call");
+DEFINE_string(fence, "off",
+              "off: no leader epoch; on: transactions stamped with the leader epoch and "
+              "checked by the fence trigger; alternate: rounds alternate off and on");
 DEFINE_bool(
     result_line, false,
     "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
@@ -117,37 +134,63 @@ double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
   return done.load() / secs;
 }
 
+// Takes the next leader epoch, as an elected coordinator does; returns it.
+int64_t TakeEpoch(PgPool* pool) {
+  int64_t epoch = 0;
+  bench::CheckOk(pool->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_params(leader_sql::kBumpEpoch, "queue_throughput_bench");
+    tx.commit();
+    epoch = r[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }),
+                 "take a leader epoch");
+  return epoch;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   InitProcess(&argc, &argv, "lease -> complete -> commit throughput", {{"dsn", "SLUICE_DSN"}});
   CHECK(!FLAGS_dsn.empty()) << "set --dsn or SLUICE_DSN";
-  CoordinatorOptions co;
-  co.listen = "127.0.0.1:0";
-  co.dsn = FLAGS_dsn;
-  co.db_pool_size = 16;
-  co.scheduler.enabled = false;  // the benchmark drives the queue alone
-  Coordinator coordinator(co);
-  bench::CheckOk(coordinator.Start(), "coordinator");
-  ClientOptions opts;
-  opts.target = "127.0.0.1:" + std::to_string(coordinator.port());
-  auto channel = MakeChannel(opts);
-  auto admin = v1::AdminService::NewStub(channel);
-  auto agent = v1::AgentService::NewStub(channel);
+  CHECK(FLAGS_fence == "off" || FLAGS_fence == "on" || FLAGS_fence == "alternate")
+      << "--fence is off, on or alternate";
+  PgPool::Options po;
+  po.dsn = FLAGS_dsn;
+  po.size = 1;
+  PgPool pool(po);
+  bench::CheckOk(Migrator(&pool, EmbeddedMigrations()).Apply().status(), "migrate");
 
-  std::vector<double> rates;
+  std::map<bool, std::vector<double>> rates;  // by fenced
   for (int r = 0; r < FLAGS_rounds; ++r) {
+    const bool fenced = FLAGS_fence == "on" || (FLAGS_fence == "alternate" && r % 2 == 1);
+    CoordinatorOptions co;
+    co.listen = "127.0.0.1:0";
+    co.dsn = FLAGS_dsn;
+    co.db_pool_size = 16;
+    co.scheduler.enabled = false;  // the benchmark drives the queue alone
+    if (fenced) co.leader_epoch = TakeEpoch(&pool);
+    Coordinator coordinator(co);
+    bench::CheckOk(coordinator.Start(), "coordinator");
+    ClientOptions opts;
+    opts.target = "127.0.0.1:" + std::to_string(coordinator.port());
+    auto channel = MakeChannel(opts);
+    auto admin = v1::AdminService::NewStub(channel);
+    auto agent = v1::AgentService::NewStub(channel);
     double rate = RunRound(admin.get(), agent.get(), opts, r);
-    std::printf("round %d: %.0f tasks/s\n", r + 1, rate);
+    std::printf("round %d (%s): %.0f tasks/s\n", r + 1, fenced ? "fenced" : "unfenced", rate);
     std::fflush(stdout);
-    rates.push_back(rate);
+    rates[fenced].push_back(rate);
+    coordinator.Shutdown(std::chrono::seconds(1));
   }
-  std::sort(rates.begin(), rates.end());
-  std::printf(
-      "lease->complete->commit (%s): median %.0f tasks/s over %d rounds (%d tasks, %d clients, "
-      "batch %d)\n",
-      FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
-      rates[rates.size() / 2], FLAGS_rounds, FLAGS_tasks, FLAGS_clients, FLAGS_batch);
-  coordinator.Shutdown(std::chrono::seconds(1));
+  for (auto& [fenced, list] : rates) {
+    std::sort(list.begin(), list.end());
+    std::printf(
+        "lease->complete->commit (%s, %s): median %.0f tasks/s over %zu rounds (%d tasks, %d "
+        "clients, batch %d)\n",
+        FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
+        fenced ? "fenced" : "unfenced", list[list.size() / 2], list.size(), FLAGS_tasks,
+        FLAGS_clients, FLAGS_batch);
+  }
   return 0;
 }

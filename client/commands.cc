@@ -57,8 +57,10 @@ const std::vector<CommandSpec>& Commands() {
        "the global throttler's budgets: learned limits, headroom, counters",
        "Every budget family with its most constrained budget; with MATCH, the budgets whose\n"
        "name starts with it or whose scope is it (\"char:90000001\"). A restriction shows who\n"
-       "reported it when that was not an agent, and whether it was capped.\n"
-       "clear BUDGET lifts the budget's restriction and its escalated backoff (operator role).",
+       "reported it when that was not an agent, and whether it was capped; \"tightened 40s by\n"
+       "NAME\" is what another caller's headers hold back (capped alike).\n"
+       "clear BUDGET lifts the budget's restriction and its escalated backoff, and other\n"
+       "callers' tightening (operator role).",
        {},
        {"clear"}},
       {"next",

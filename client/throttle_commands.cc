@@ -39,6 +39,9 @@ nlohmann::json BudgetJson(const v1::Budget& b, TimePoint now) {
           {"restriction_cleared_at", b.restriction_cleared_by().empty()
                                          ? ""
                                          : FormatRfc3339(FromProto(b.restriction_cleared_at()))},
+          {"tightened_by", b.tightened_by()},
+          {"tightened_until",
+           b.tightened_by().empty() ? "" : FormatRfc3339(FromProto(b.tightened_until()))},
           {"granted", b.granted()},
           {"denied", b.denied()},
           {"waits", b.waits()},
@@ -54,11 +57,21 @@ std::string Room(const v1::Budget& b) {
          " per " + Seconds(b.windows(0).period());
 }
 
-// "restricted 40s: 429 on ... (by ipv4:10.0.0.9:5000, capped)", or the last
-// clear, or "".
+// "restricted 40s: 429 on ... (by ipv4:10.0.0.9:5000, capped)", or
+// "tightened 40s by team-x" for another caller's headers, or the last clear,
+// or "".
 std::string Restriction(const v1::Budget& b, TimePoint now) {
   const double left = std::chrono::duration<double>(FromProto(b.restricted_until()) - now).count();
+  std::string tightened;
+  if (!b.tightened_by().empty()) {
+    const double t = std::chrono::duration<double>(FromProto(b.tightened_until()) - now).count();
+    if (t > 0) {
+      tightened =
+          "tightened " + std::to_string(static_cast<int>(t + 0.5)) + "s by " + b.tightened_by();
+    }
+  }
   if (left <= 0) {
+    if (!tightened.empty()) return tightened;
     if (b.restriction_cleared_by().empty()) return "";
     return "cleared by " + b.restriction_cleared_by() + " at " +
            FormatRfc3339(FromProto(b.restriction_cleared_at()));
@@ -68,6 +81,7 @@ std::string Restriction(const v1::Budget& b, TimePoint now) {
   if (!b.restricted_by().empty()) {
     out += " (by " + b.restricted_by() + (b.restriction_capped() ? ", capped)" : ")");
   }
+  if (!tightened.empty()) out += "; " + tightened;
   return out;
 }
 
@@ -93,8 +107,13 @@ int CmdThrottleClear(Context& ctx) {
          {"was_restricted", resp.was_restricted()},
          {"was_until", resp.was_restricted() ? FormatRfc3339(FromProto(resp.was_until())) : ""},
          {"was_restricted_by", resp.was_restricted_by()},
-         {"was_backoff_level", resp.was_backoff_level()}});
+         {"was_backoff_level", resp.was_backoff_level()},
+         {"was_tightened_by", resp.was_tightened_by()}});
     return 0;
+  }
+  if (!resp.was_tightened_by().empty()) {
+    std::printf("%s: tightening by %s's headers lifted\n", req.budget().c_str(),
+                resp.was_tightened_by().c_str());
   }
   if (resp.was_restricted()) {
     std::printf("%s: restriction until %s (set by %s) lifted; backoff level %d reset\n",

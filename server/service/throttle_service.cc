@@ -144,6 +144,10 @@ void FillBudget(const throttle::BudgetInfo& info, v1::Budget* b) {
     b->set_restriction_cleared_by(info.restriction_cleared_by);
     *b->mutable_restriction_cleared_at() = ToProto(info.restriction_cleared_at);
   }
+  if (!info.tightened_by.empty()) {
+    b->set_tightened_by(info.tightened_by);
+    *b->mutable_tightened_until() = ToProto(info.tightened_until);
+  }
 }
 
 // Whom a restriction reported or cleared is attributed to: the credential's
@@ -330,6 +334,7 @@ grpc::Status AnswerClearRestriction(throttle::Throttler* throttler,
   if (cleared->was_restricted) *response->mutable_was_until() = ToProto(cleared->was_until);
   response->set_was_restricted_by(cleared->was_by);
   response->set_was_backoff_level(cleared->was_level);
+  response->set_was_tightened_by(cleared->was_tightened_by);
   return grpc::Status::OK;
 }
 

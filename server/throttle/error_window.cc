@@ -54,23 +54,65 @@ void ErrorWindow::Roll(TimePoint now) {
   window_end_.reset();
 }
 
+int64_t ErrorWindow::Remain(TimePoint now) const {
+  std::optional<int64_t> external = external_remain(now);
+  return external ? std::min(remain_, *external) : remain_;
+}
+
 int64_t ErrorWindow::Available(TimePoint now) {
   Roll(now);
-  return remain_ - margin_ - in_flight_;
+  return Remain(now) - margin_ - in_flight_;
 }
 
 std::optional<TimePoint> ErrorWindow::NextAvailable(int64_t units, TimePoint now) {
   Roll(now);
-  if (remain_ - margin_ - in_flight_ >= units) return now;
+  if (Remain(now) - margin_ - in_flight_ >= units) return now;
+  if (external_remain(now) && remain_ - margin_ - in_flight_ >= units &&
+      (!window_end_ || external_until_ < *window_end_)) {
+    return external_until_;  // only the external estimate stands in the way
+  }
   if (window_end_ && limit_ - margin_ - in_flight_ >= units) return *window_end_;
   return std::nullopt;
 }
 
 std::optional<TimePoint> ErrorWindow::EarliestAvailable(int64_t units, TimePoint now) {
   Roll(now);
-  if (remain_ - margin_ >= units) return now;
+  if (Remain(now) - margin_ >= units) return now;
+  if (external_remain(now) && remain_ - margin_ >= units &&
+      (!window_end_ || external_until_ < *window_end_)) {
+    return external_until_;
+  }
   if (window_end_ && limit_ - margin_ >= units) return *window_end_;
   return std::nullopt;
+}
+
+int64_t ErrorWindow::ErrorsAfter(const SpendTiming& x, bool x_was_error) const {
+  int64_t later = 0;
+  for (const SpendTiming& e : recent_) {
+    if (e.resp_hi >= x.sent_lo) ++later;
+  }
+  if (x_was_error && later > 0) --later;
+  return later;
+}
+
+bool ErrorWindow::ApplyExternalHeader(int64_t remain, std::optional<int64_t> reset_seconds,
+                                      const SpendTiming& x, TimePoint cap, TimePoint now) {
+  Roll(now);
+  Trim(now);
+  TimePoint until = cap;
+  if (reset_seconds) {
+    const TimePoint end = x.resp_hi + std::chrono::seconds(*reset_seconds) + kResetRounding;
+    until = std::min(until, end);
+  } else if (window_end_) {
+    until = std::min(until, *window_end_);
+  }
+  if (until <= now) return false;
+  const int64_t estimate = std::max<int64_t>(0, remain - ErrorsAfter(x, false));
+  if (estimate >= Remain(now)) return false;
+  std::optional<int64_t> held = external_remain(now);
+  external_remain_ = held ? std::min(*held, estimate) : estimate;
+  external_until_ = held ? std::max(external_until_, until) : until;
+  return true;
 }
 
 void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_seconds,
@@ -90,11 +132,7 @@ void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_secon
     limit_ = std::max(limit_, remain);
   }
   // Errors that may have reached the upstream after X (so are not in `remain`).
-  int64_t later = 0;
-  for (const SpendTiming& e : recent_) {
-    if (e.resp_hi >= x.sent_lo) ++later;
-  }
-  if (x_was_error && later > 0) --later;
+  const int64_t later = ErrorsAfter(x, x_was_error);
   const int64_t estimate = std::max<int64_t>(0, remain - later);
   probing_ = false;
   if (!reset_seconds) {

@@ -17,6 +17,11 @@
 // only a probe's worth of calls through until a header confirms, because the
 // limit learned so far (the largest Remain seen) may be above the real one.
 //
+// A header reported by a caller other than an agent (another team's Report)
+// does not change this state: its estimate is held apart (`external`), lowers
+// the remain only until its capped end (the window's end at the latest), and
+// an operator can drop it (ClearExternal).
+//
 // Ownership: value type owned by its Budget. Thread-safety: none; guarded by
 // the Throttler's mutex.
 #ifndef SLUICE_SERVER_THROTTLE_ERROR_WINDOW_H_
@@ -69,6 +74,22 @@ class ErrorWindow {
   // `x_was_error`: X itself was recorded as an error just before.
   void ApplyHeader(int64_t remain, std::optional<int64_t> reset_seconds, const SpendTiming& x,
                    bool x_was_error, TimePoint now);
+  // The same header from a caller other than an agent: lowers the remain
+  // until `cap` (or the window's end, if earlier) and changes nothing else.
+  // Returns whether it lowered anything.
+  bool ApplyExternalHeader(int64_t remain, std::optional<int64_t> reset_seconds,
+                           const SpendTiming& x, TimePoint cap, TimePoint now);
+  void ClearExternal() { external_remain_.reset(); }
+  // The external estimate and its end, while it lowers the remain.
+  std::optional<int64_t> external_remain(TimePoint now) const {
+    return external_remain_ && now < external_until_ ? external_remain_ : std::nullopt;
+  }
+  TimePoint external_until() const { return external_until_; }
+  void RestoreExternal(std::optional<int64_t> remain, TimePoint until) {
+    external_remain_ = remain;
+    external_until_ = until;
+  }
+
   // A 420: nothing is left until the window ends. Returns that end.
   TimePoint Exhaust(std::optional<int64_t> reset_seconds, TimePoint now);
 
@@ -80,6 +101,10 @@ class ErrorWindow {
  private:
   void Roll(TimePoint now);
   void Trim(TimePoint now);
+  // remain_, or the external estimate while it is lower and alive.
+  int64_t Remain(TimePoint now) const;
+  // Errors that may have reached the upstream after call X.
+  int64_t ErrorsAfter(const SpendTiming& x, bool x_was_error) const;
 
   int64_t limit_;
   bool learned_ = false;
@@ -91,6 +116,8 @@ class ErrorWindow {
   int64_t in_flight_ = 0;
   // Errors of the last two windows, to tell which may postdate a header.
   std::deque<SpendTiming> recent_;
+  std::optional<int64_t> external_remain_;
+  TimePoint external_until_{};
 };
 
 }  // namespace sluice::throttle

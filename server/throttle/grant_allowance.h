@@ -25,6 +25,17 @@
 // grant until its own first row commits: the row it was restored from does
 // not count what this coordinator grants.
 //
+// An address's error limit (ESI's X-ESI-Error-Limit) is kept differently
+// (`covers_open`): every ESI call of the address reserves one error and gives
+// it back when it succeeds, so units granted since a row would cap the calls
+// a busy address makes per write interval. There the row bounds what a
+// restore cannot know in all: the errors since the row plus the reservations
+// open now, those granted before the row included (they may still error).
+// Its mark is taken without the reservations open then (`Taken`'s `open`),
+// every refund counts whenever its call was granted, and the allowance is
+// never below the reservations open at the row. A restore charges the row's
+// allowance as errors instead of its open reservations.
+//
 // The units counted are reservations at grant time (worst cost). A call
 // granted after the budget's latest row was taken gives back what it turns
 // out not to need (settled cheaper, returned unspent, released unarmed): its
@@ -62,18 +73,33 @@ class GrantAllowance {
   // A call of the grant numbered `grant_seq` needs `units` less than it
   // reserved (negative: more).
   void Refund(uint64_t grant_seq, int64_t units) {
-    if (grant_seq > taken_seq_) granted_ -= units;
+    if (covers_open_ || grant_seq > taken_seq_) granted_ -= units;
   }
-  void Want(int64_t units) { wanted_ += units; }
+  // An error limit's allowance: bounds errors since the row plus the
+  // reservations open (see above). Set once, when the budget is made.
+  void set_covers_open(bool covers_open) { covers_open_ = covers_open; }
+  bool covers_open() const { return covers_open_; }
+  // Under `covers_open`, the most (units granted since the last row's mark
+  // + units asked) seen since the last row: the demand its next allowance
+  // is sized from.
+  int64_t peak() const { return peak_; }
+  void Want(int64_t units) {
+    wanted_ += units;
+    peak_ = std::max(peak_, granted_ - mark_ + units);
+  }
 
   // A row with `allowance` was taken now, after the grant numbered
-  // `grant_seq`: returns its mark (units granted so far) and bounds grants
-  // by it from now on, with the earlier bounds.
-  int64_t Taken(int64_t allowance, uint64_t grant_seq) {
-    ceiling_ = std::min(ceiling_, granted_ + std::max<int64_t>(0, allowance));
+  // `grant_seq`, with `open` units reserved and not settled (counted only
+  // under `covers_open`): returns its mark (units granted so far, less those
+  // open) and bounds grants by it from now on, with the earlier bounds.
+  int64_t Taken(int64_t allowance, uint64_t grant_seq, int64_t open = 0) {
+    const int64_t mark = covers_open_ ? granted_ - std::max<int64_t>(0, open) : granted_;
+    ceiling_ = std::min(ceiling_, mark + std::max<int64_t>(0, allowance));
     wanted_ = 0;
+    peak_ = granted_ - mark;
+    mark_ = mark;
     taken_seq_ = grant_seq;
-    return granted_;
+    return mark;
   }
   // The row taken at `mark` with `allowance` is committed: from now on it
   // alone bounds the grants.
@@ -90,6 +116,9 @@ class GrantAllowance {
   int64_t granted_ = 0;
   int64_t ceiling_ = 0;
   int64_t wanted_ = 0;
+  int64_t mark_ = 0;
+  int64_t peak_ = 0;
+  bool covers_open_ = false;
   uint64_t taken_seq_ = 0;
   TimePoint last_taken_{};
 };

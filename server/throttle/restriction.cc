@@ -60,11 +60,13 @@ TimePoint Restriction::ImposeCapped(TimePoint now, TimePoint floor, TimePoint ca
 }
 
 bool Restriction::Clear(TimePoint now, std::string by) {
-  const bool lifted = Active(now) || level_ > 0;
+  const bool lifted = Active(now) || level_ > 0 || tightened_until_ > now;
   if (Active(now)) until_ = now;
   level_ = 0;
   by_.clear();
   capped_ = false;
+  tightened_by_.clear();
+  tightened_until_ = TimePoint{};
   cleared_by_ = std::move(by);
   cleared_at_ = now;
   return lifted;

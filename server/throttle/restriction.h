@@ -14,6 +14,12 @@
 // restriction in force, and names its caller (`by`). An operator may lift
 // any restriction and its escalated backoff (Clear), which is recorded.
 //
+// The same caller's headers may tighten the budget without restricting it
+// (X-Ratelimit-Remaining: 0, a low X-ESI-Error-Limit-Remain): the budget's
+// window holds that tightening apart, capped like a restriction, and this
+// names who did it and until when (`tightened_by`); Clear forgets it with
+// the restriction (the throttler drops the tightening itself).
+//
 // Ownership: value type owned by its Budget. Thread-safety: none; guarded by
 // the Throttler's mutex.
 #ifndef SLUICE_SERVER_THROTTLE_RESTRICTION_H_
@@ -60,6 +66,18 @@ class Restriction {
   // otherwise the external caller; and whether its cap shortened it.
   const std::string& by() const { return by_; }
   bool capped() const { return capped_; }
+  // Who last tightened the budget with headers (not an agent; empty if none
+  // since the last Clear), and the latest end of such a tightening.
+  const std::string& tightened_by() const { return tightened_by_; }
+  TimePoint tightened_until() const { return tightened_until_; }
+  void NoteTightened(std::string by, TimePoint until) {
+    tightened_by_ = std::move(by);
+    if (until > tightened_until_) tightened_until_ = until;
+  }
+  void RestoreTightened(std::string by, TimePoint until) {
+    tightened_by_ = std::move(by);
+    tightened_until_ = until;
+  }
   // The last Clear: by whom (empty if never) and when.
   const std::string& cleared_by() const { return cleared_by_; }
   TimePoint cleared_at() const { return cleared_at_; }
@@ -87,6 +105,8 @@ class Restriction {
   bool capped_ = false;
   std::string cleared_by_;
   TimePoint cleared_at_{};
+  std::string tightened_by_;
+  TimePoint tightened_until_{};
 };
 
 }  // namespace sluice::throttle

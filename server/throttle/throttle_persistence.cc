@@ -55,6 +55,9 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
     for (const FloatingWindow::Step& step : w->phantom()) {
       st.phantom.push_back(PhantomStepState{PersistTime(step.until), step.amount});
     }
+    for (const FloatingWindow::Step& step : w->external_phantom()) {
+      st.external_phantom.push_back(PhantomStepState{PersistTime(step.until), step.amount});
+    }
   }
   if (const ErrorWindow* e = b.errors()) {
     st.remain = e->remain();
@@ -62,6 +65,10 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
     st.probing = e->probing();
     for (const SpendTiming& t : e->recent_errors()) {
       st.recent_errors.push_back(ErrorTimingState{PersistTime(t.sent_lo), PersistTime(t.resp_hi)});
+    }
+    if (std::optional<int64_t> held = e->external_remain(now)) {
+      st.external_remain = *held;
+      st.external_until = PersistTime(e->external_until());
     }
   }
   st.in_flight_units = b.in_flight_units();
@@ -79,6 +86,10 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
   st.restriction_cleared_by = b.restriction().cleared_by();
   if (!st.restriction_cleared_by.empty()) {
     st.restriction_cleared_at = PersistTime(b.restriction().cleared_at());
+  }
+  if (!b.restriction().tightened_by().empty()) {
+    st.tightened_by = b.restriction().tightened_by();
+    st.tightened_until = PersistTime(b.restriction().tightened_until());
   }
   st.granted = b.counters().granted;
   st.denied = b.counters().denied;
@@ -161,11 +172,10 @@ ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
       BudgetState& st = d.budgets.back();
       const int64_t allowance = SizeAllowanceLocked(b, now);
       st.allowance = allowance;
-      st.allowance_answer_s =
-          Seconds(options_.takeover_grant_grace + options_.write_ahead_max_wait +
-                  options_.lease_ttl + options_.max_request_duration);
+      st.allowance_answer_s = Seconds(TakeoverAnswerTime());
       st.serial = b->serial;
-      st.allowance_mark = b->allowance().Taken(allowance, grant_seq_);
+      st.allowance_mark = b->allowance().Taken(allowance, grant_seq_,
+                                               b->is_error_limit() ? b->in_flight_units() : 0);
       b->allowance().set_last_taken(now);
     }
     b->dirty = false;
@@ -252,9 +262,25 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       }
       std::optional<TimePoint> end;
       if (st.window_end) end = RestoreTime(*st.window_end);
+      if (st.external_remain) {
+        b->errors()->RestoreExternal(st.external_remain, RestoreTime(st.external_until));
+      }
       b->errors()->Restore(st.limit, st.learned, st.remain, end, st.probing || !s.clean_shutdown,
                            std::move(recent));
-      b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
+      b->allowance().set_covers_open(true);
+      if (st.allowance && !s.clean_shutdown) {
+        // The row bounds the errors the writer's calls made since it plus
+        // the reservations then open, those open at the row included
+        // (grant_allowance.h): all may be errors, answered as late as a call
+        // the writer granted can be.
+        b->Charge(std::max<int64_t>(*st.allowance, st.in_flight_calls),
+                  SpendTiming{RestoreTime(written_at),
+                              std::max(RestoreTime(st.in_flight_resp_hi),
+                                       now + FromSeconds(st.allowance_answer_s))},
+                  now);
+      } else {
+        b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
+      }
     } else {
       b = std::make_unique<Budget>(st.name, family, st.scope, *kind, st.limit, period,
                                    MarginFor(st.limit), FromSeconds(st.penalty_seconds),
@@ -268,7 +294,11 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
       for (const PhantomStepState& p : st.phantom) {
         phantom.push_back(FloatingWindow::Step{RestoreTime(p.until), p.amount});
       }
-      b->window()->RestoreLedger(std::move(ledger), std::move(phantom));
+      std::vector<FloatingWindow::Step> external;
+      for (const PhantomStepState& p : st.external_phantom) {
+        external.push_back(FloatingWindow::Step{RestoreTime(p.until), p.amount});
+      }
+      b->window()->RestoreLedger(std::move(ledger), std::move(phantom), std::move(external));
       b->Charge(st.in_flight_units, in_flight, now);
       if (st.allowance && !s.clean_shutdown) {
         // The writer may have granted this much after the row was taken (and
@@ -287,6 +317,9 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     b->restriction().RestoreSource(
         st.restricted_by, st.restriction_capped, st.restriction_cleared_by,
         st.restriction_cleared_at > 0 ? RestoreTime(st.restriction_cleared_at) : TimePoint{});
+    if (!st.tightened_by.empty()) {
+      b->restriction().RestoreTightened(st.tightened_by, RestoreTime(st.tightened_until));
+    }
     b->counters() = BudgetCounters{st.granted, st.denied, st.waits, st.restrictions};
     b->persisted = true;
     // The row read here does not count what this throttler grants: until a
@@ -312,6 +345,12 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     if (b->restriction().Active(now)) restricted_.insert(b.get());
   }
   leases_ = LeaseTable(LeaseTable::FirstIdAt(now));
+  // A budget without a row may have been probed by the writer since its last
+  // write: the budgets made from now on charge that probe.
+  takeover_probe_.reset();
+  if (!s.clean_shutdown) {
+    takeover_probe_ = SpendTiming{RestoreTime(s.written_at), now + TakeoverAnswerTime()};
+  }
   Changed();
   LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets and " << families_.size()
             << " families from state written " << FormatRfc3339(RestoreTime(s.written_at))

@@ -72,6 +72,15 @@ void to_json(json& j, const BudgetState& s) {
     j["allowance"] = *s.allowance;
     j["allowance_answer_s"] = s.allowance_answer_s;
   }
+  if (!s.external_phantom.empty()) j["external_phantom"] = s.external_phantom;
+  if (s.external_remain) {
+    j["external_remain"] = *s.external_remain;
+    j["external_until"] = s.external_until;
+  }
+  if (!s.tightened_by.empty()) {
+    j["tightened_by"] = s.tightened_by;
+    j["tightened_until"] = s.tightened_until;
+  }
 }
 void from_json(const json& j, BudgetState& s) {
   j.at("name").get_to(s.name);
@@ -108,6 +117,13 @@ void from_json(const json& j, BudgetState& s) {
     s.allowance = j.at("allowance").get<int64_t>();
     j.at("allowance_answer_s").get_to(s.allowance_answer_s);
   }
+  if (j.contains("external_phantom")) j.at("external_phantom").get_to(s.external_phantom);
+  if (j.contains("external_remain")) {
+    s.external_remain = j.at("external_remain").get<int64_t>();
+    s.external_until = j.value("external_until", 0.0);
+  }
+  s.tightened_by = j.value("tightened_by", std::string());
+  s.tightened_until = j.value("tightened_until", 0.0);
 }
 
 void to_json(json& j, const PoeTierShapeState& s) {

@@ -89,7 +89,8 @@ struct BudgetState {
   // may grant from this budget after taking this row and before its next
   // row commits. A restore after a crash charges them as calls answered
   // `allowance_answer_s` after the restore. Absent in rows of writers that
-  // did not keep the bound (older versions, error limits).
+  // did not keep the bound (older versions; error limits before they kept
+  // it, where it bounds errors since the row plus reservations open).
   std::optional<int64_t> allowance;
   double allowance_answer_s = 0;
   // Not persisted: which budget object the row was taken from and how many
@@ -106,6 +107,14 @@ struct BudgetState {
   bool restriction_capped = false;
   std::string restriction_cleared_by;
   double restriction_cleared_at = 0;
+  // Headers of callers other than agents: the window's foreign use they
+  // showed (kept apart from `phantom`), an error limit's remain they showed
+  // and its end, who and until when (empty / 0 if none).
+  std::vector<PhantomStepState> external_phantom;
+  std::optional<int64_t> external_remain;
+  double external_until = 0;
+  std::string tightened_by;
+  double tightened_until = 0;
   // Counters.
   int64_t granted = 0;
   int64_t denied = 0;

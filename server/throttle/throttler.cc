@@ -225,6 +225,7 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
   if (spec.kind == BudgetKind::kEsiErrors) {
     b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.limit.limit, spec.limit.period,
                                  MarginFor(spec.limit.limit));
+    b->allowance().set_covers_open(true);
   } else {
     b = std::make_unique<Budget>(spec.name, family, spec.scope, spec.kind, spec.limit.limit,
                                  spec.limit.period, MarginFor(spec.limit.limit), spec.penalty,
@@ -238,6 +239,7 @@ absl::StatusOr<Budget*> Throttler::BudgetForSpecLocked(const BudgetSpec& spec, T
   // No row of it yet: a probe's worth until its first row commits.
   raw->allowance().Start(ProbeAllowance(*raw));
   raw->allowance().set_last_taken(now);
+  ChargeTakeoverProbeLocked(raw, now);
   family->live++;
   raw->lru_position = lru_.insert(lru_.end(), raw);
   budgets_.emplace(spec.name, std::move(b));
@@ -335,7 +337,30 @@ int64_t Throttler::ProbeAllowance(const Budget& b) const {
   return std::max(1, options_.probe_calls) * std::max<int64_t>(1, CostFor(b.kind()).reserve);
 }
 
+void Throttler::ChargeTakeoverProbeLocked(Budget* b, TimePoint now) {
+  // Once the old leader's last possible probe has left the window, there is
+  // nothing to charge (and a charge would have no effect).
+  if (!takeover_probe_ || now >= takeover_probe_->resp_hi + b->period()) return;
+  b->Charge(ProbeAllowance(*b), *takeover_probe_, now);
+}
+
 int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
+  if (ErrorWindow* e = b->errors()) {
+    // An error limit's row bounds errors since it plus reservations open
+    // (grant_allowance.h, covers_open): never below those open now, up to
+    // half again the most the last interval asked for (at least a small
+    // share of the limit), at most the room the address has. Calls that
+    // succeed give their unit back, so it does not cap the calls per
+    // interval, only how many may be unsettled or failed at once.
+    const int64_t open = e->in_flight();
+    const int64_t room = e->Available(now) + open;
+    const int64_t share =
+        static_cast<int64_t>(std::ceil(static_cast<double>(e->limit()) * kAllowanceShare));
+    const int64_t wanted = std::max<int64_t>(
+        share, static_cast<int64_t>(std::ceil(1.5 * static_cast<double>(b->allowance().peak()))));
+    return std::max<int64_t>(open + std::max<int64_t>(1, CostFor(b->kind()).reserve),
+                             std::min(wanted, room));
+  }
   // Enough for what the budget was asked since its last row, over a few
   // intervals or twice the time that row took to come round (a write slowed
   // by a busy machine or a failing one does not stall a busy budget), but
@@ -635,16 +660,25 @@ SpendTiming Throttler::TimingLocked(const Observation& o, const Lease* lease, Ti
   return SpendTiming{sent_lo, resp_hi};
 }
 
-bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int status) {
+bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int status,
+                            const ReportOrigin& origin) {
   bool changed = false;
+  // Another team's report teaches only what nobody taught yet: a forged
+  // limit must not change (loosen, or shrink for everyone) what agents'
+  // answers showed, nor move a known route.
+  const bool external = origin.external();
   if (key.upstream == Upstream::kEsi) {
-    if (h.esi_group) {
+    if (h.esi_group && external &&
+        (route_map_.EsiRouteOf(key.route, nullptr) != EsiRouteKind::kUnknown ||
+         route_map_.EsiGroupLimit(h.esi_group->group) != nullptr)) {
+      // Known already.
+    } else if (h.esi_group) {
       changed |= route_map_.SetEsiGroup(key.route, h.esi_group->group);
       if (h.esi_group->limit && h.esi_group->window) {
         changed |= route_map_.SetEsiGroupLimit(
             h.esi_group->group, WindowLimit{*h.esi_group->limit, *h.esi_group->window});
       }
-    } else if (ShowsUpstreamState(status) &&
+    } else if (!external && ShowsUpstreamState(status) &&
                route_map_.EsiRouteOf(key.route, nullptr) == EsiRouteKind::kUnknown) {
       // ESI names the group on every response of a grouped route (esi-docs,
       // "Rate Limiting"); an answer without one comes from a route outside
@@ -653,7 +687,9 @@ bool Throttler::LearnLocked(const CallKey& key, const ParsedHeaders& h, int stat
       changed |= route_map_.SetEsiUngrouped(key.route);
     }
   }
-  if (key.upstream == Upstream::kPoe && h.poe) {
+  if (key.upstream == Upstream::kPoe && h.poe &&
+      !(external && (route_map_.PoePolicyOf(key.route) != nullptr ||
+                     route_map_.PoeRules(h.poe->policy) != nullptr))) {
     changed |= route_map_.SetPoePolicy(key.route, h.poe->policy);
     if (h.poe->complete) {
       std::vector<PoeRuleShape> shapes;
@@ -726,7 +762,7 @@ void Throttler::ObserveLocked(const Observation& o, const ReportOrigin& origin, 
   }
   const SpendTiming timing = TimingLocked(o, lease, now);
 
-  if (LearnLocked(o.key, headers, o.status)) RechargeLeasesLocked(o.key);
+  if (LearnLocked(o.key, headers, o.status, origin)) RechargeLeasesLocked(o.key);
   absl::StatusOr<ResolvedRoute*> resolved = ResolveLocked(o.key);
   if (!resolved.ok()) {
     problems_.Report(
@@ -820,12 +856,18 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
         int64_t used = std::numeric_limits<int64_t>::min();
         if (h.esi_group->used) used = *h.esi_group->used;
         if (h.esi_group->remaining) used = std::max(used, limit - *h.esi_group->remaining);
-        group->window()->ApplyUpstreamUsed(used, timing, now);
-        TouchLocked(group, now);
+        ApplyUsedLocked(group, used, origin, timing, now);
       }
     }
     Budget* errors = FindBudgetLocked(BudgetName(EsiErrorsFamily(), EgressScope(o.key)));
-    if (errors != nullptr && h.esi_error) {
+    if (errors != nullptr && h.esi_error && origin.external()) {
+      // Another team's header: held apart, capped, named, clearable.
+      if (errors->errors()->ApplyExternalHeader(h.esi_error->remain, h.esi_error->reset_seconds,
+                                                timing, ExternalCapLocked(*errors, now), now)) {
+        errors->restriction().NoteTightened(origin.caller, errors->errors()->external_until());
+        TouchLocked(errors, now);
+      }
+    } else if (errors != nullptr && h.esi_error) {
       errors->errors()->ApplyHeader(h.esi_error->remain, h.esi_error->reset_seconds, timing,
                                     IsEsiError(o.status), now);
       errors->errors()->set_margin(MarginFor(errors->limit()));
@@ -871,8 +913,7 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
                                         st.period_seconds, "s does not match ", b->name()));
           continue;
         }
-        b->window()->ApplyUpstreamUsed(st.hits, timing, now);
-        TouchLocked(b, now);
+        ApplyUsedLocked(b, st.hits, origin, timing, now);
         if (st.active_restriction_seconds > 0) {
           RestrictLocked(b,
                          std::max(now + std::chrono::seconds(st.active_restriction_seconds),
@@ -886,6 +927,22 @@ void Throttler::CorrectLocked(const Observation& o, const ReportOrigin& origin,
     }
   }
   if (o.status == 429 && !restricted) restrict_route(absl::StrCat("429 on ", label));
+}
+
+void Throttler::ApplyUsedLocked(Budget* b, int64_t used, const ReportOrigin& origin,
+                                const SpendTiming& timing, TimePoint now) {
+  if (!origin.external()) {
+    b->window()->ApplyUpstreamUsed(used, timing, now);
+    TouchLocked(b, now);
+    return;
+  }
+  // Another team's header: the foreign use it shows counts until the cap at
+  // the latest, apart from what agents' answers showed, and names the team.
+  const TimePoint cap = ExternalCapLocked(*b, now);
+  if (b->window()->ApplyExternalUsed(used, timing, cap, now) > 0) {
+    b->restriction().NoteTightened(origin.caller, std::min(cap, timing.resp_hi + b->period()));
+    TouchLocked(b, now);
+  }
 }
 
 TimePoint Throttler::ExternalCapLocked(const Budget& budget, TimePoint now) const {
@@ -1096,7 +1153,13 @@ absl::StatusOr<ClearedRestriction> Throttler::ClearRestriction(const std::string
   out.was_until = b->restriction().until();
   out.was_level = b->restriction().level();
   out.was_by = b->restriction().by();
+  if (b->restriction().tightened_until() > now) {
+    out.was_tightened_by = b->restriction().tightened_by();
+  }
   b->restriction().Clear(now, by);
+  // Other teams' headers' tightening goes with it; agents' stays.
+  if (b->window() != nullptr) b->window()->ClearExternal();
+  if (b->errors() != nullptr) b->errors()->ClearExternal();
   restricted_.erase(b);
   TouchLocked(b, now);
   Changed();
@@ -1143,6 +1206,10 @@ BudgetInfo Throttler::InfoLocked(Budget* b, TimePoint now) {
   info.restriction_capped = b->restriction().capped();
   info.restriction_cleared_by = b->restriction().cleared_by();
   info.restriction_cleared_at = b->restriction().cleared_at();
+  if (b->restriction().tightened_until() > now) {
+    info.tightened_by = b->restriction().tightened_by();
+    info.tightened_until = b->restriction().tightened_until();
+  }
   info.next_permitted =
       b->NextCallsTime(1, CostFor(b->kind()), options_.probe_calls, options_.retry_hint, now).at;
   info.counters = b->counters();

@@ -215,6 +215,9 @@ struct ClearedRestriction {
   TimePoint was_until;          // its end
   int was_level = 0;            // the escalated backoff level reset to 0
   std::string was_by;           // who had set it (empty: an agent)
+  // Who had tightened the budget with headers, if that still held (empty:
+  // nobody); lifted too.
+  std::string was_tightened_by;
 };
 
 struct TokenReturn {
@@ -284,7 +287,11 @@ struct BudgetInfo {
   bool restriction_capped = false;
   std::string restriction_cleared_by;
   TimePoint restriction_cleared_at;  // epoch if never cleared
-  TimePoint next_permitted;          // for one call
+  // Who tightened it with headers (not an agent), while that holds, and
+  // until when at the latest (epoch if nobody).
+  std::string tightened_by;
+  TimePoint tightened_until;
+  TimePoint next_permitted;  // for one call
   BudgetCounters counters;
   int64_t outstanding_calls = 0;
   int64_t outstanding_units = 0;
@@ -436,11 +443,11 @@ class Throttler {
   absl::Status Restore(const ThrottleSnapshot& snapshot);
   // The write-ahead grant allowance (grant_allowance.h): once enabled (by the
   // persister, before anything is served; `interval` is how often it
-  // writes), every row TakeDelta returns for a window budget carries an
-  // allowance, and grants from a budget stay within the allowance of its
-  // rows until CommitAllowances confirms the newest one (in chunks, like a
-  // walk). Budgets existing at enabling may grant nothing until their first
-  // row commits.
+  // writes), every row TakeDelta returns for a window budget or an error
+  // limit carries an allowance, and grants from a budget stay within the
+  // allowance of its rows until CommitAllowances confirms the newest one (in
+  // chunks, like a walk). Budgets existing at enabling may grant nothing
+  // until their first row commits.
   void EnableWriteAhead(Duration interval);
   void CommitAllowances(const std::vector<AllowanceCommit>& commits);
   bool write_ahead() const { return write_ahead_.load(std::memory_order_relaxed); }
@@ -572,8 +579,19 @@ class Throttler {
   // Whether the write-ahead allowance applies to the budget, and the
   // allowance a row taken now gives it.
   bool AllowanceAppliesLocked(const Budget& b) const {
-    return write_ahead_.load(std::memory_order_relaxed) && b.window() != nullptr;
+    return write_ahead_.load(std::memory_order_relaxed) &&
+           (b.window() != nullptr || b.is_error_limit());
   }
+  // How long after a restore a call the old leader granted may still be
+  // answered: what a takeover charges is spent until then.
+  Duration TakeoverAnswerTime() const {
+    return options_.takeover_grant_grace + options_.write_ahead_max_wait + options_.lease_ttl +
+           options_.max_request_duration;
+  }
+  // A budget made new after an unclean restore may have been probed by the
+  // old leader since its last committed write (it had no row then): charge
+  // that probe, as answered as late as the old leader's calls can be.
+  void ChargeTakeoverProbeLocked(Budget* b, TimePoint now);
   int64_t SizeAllowanceLocked(Budget* b, TimePoint now) const;
   // A call of `lease` needs `units` less in `use`'s budget than it reserved.
   static void RefundLocked(const Lease& lease, const LeaseUse& use, int64_t units) {
@@ -591,7 +609,10 @@ class Throttler {
   void ObserveLocked(const Observation& o, const ReportOrigin& origin, TimePoint now,
                      Revocations* revocations);
   SpendTiming TimingLocked(const Observation& o, const Lease* lease, TimePoint now) const;
-  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status);
+  // What the headers teach of routes and limits; `origin` external: only
+  // what is not known yet.
+  bool LearnLocked(const CallKey& key, const ParsedHeaders& headers, int status,
+                   const ReportOrigin& origin);
   void RechargeLeasesLocked(const CallKey& key);
   void SettleUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
   void ChargeUseLocked(const LeaseUse& use, int status, const SpendTiming& timing, TimePoint now);
@@ -606,6 +627,11 @@ class Throttler {
   // the upstream announced for its family through an agent, at least the
   // base backoff).
   TimePoint ExternalCapLocked(const Budget& budget, TimePoint now) const;
+  // The upstream counted `used` units of `b`'s window as of the report's
+  // call: an agent's report corrects the window, another caller's is held
+  // apart until the cap and named (FloatingWindow::ApplyExternalUsed).
+  void ApplyUsedLocked(Budget* b, int64_t used, const ReportOrigin& origin,
+                       const SpendTiming& timing, TimePoint now);
   // An arming lease reached expires_at: releases what was never armed.
   void ReleaseUnarmedLocked(Lease* lease, TimePoint now);
   void LapseLocked(Lease* lease, TimePoint now);
@@ -648,6 +674,10 @@ class Throttler {
   Duration write_ahead_interval_{std::chrono::milliseconds(500)};
   uint64_t next_serial_ = 1;
   uint64_t grant_seq_ = 0;
+  // Set by an unclean Restore: when the state read was written, and by when
+  // every call the old leader may have granted since has been answered
+  // (ChargeTakeoverProbeLocked).
+  std::optional<SpendTiming> takeover_probe_;
   std::mt19937_64 rng_;
   std::string scratch_key_;
 

@@ -76,14 +76,17 @@ void FloatingWindow::Expire(TimePoint now) {
     ledger_.erase(ledger_.begin(), ledger_.begin() + static_cast<std::ptrdiff_t>(gone));
     head_ -= gone;
   }
-  size_t dead = 0;
-  while (dead < phantom_.size() && phantom_[dead].until <= now) ++dead;
-  if (dead > 0) phantom_.erase(phantom_.begin(), phantom_.begin() + dead);
+  for (std::vector<Step>* steps : {&phantom_, &external_}) {
+    size_t dead = 0;
+    while (dead < steps->size() && (*steps)[dead].until <= now) ++dead;
+    if (dead > 0) steps->erase(steps->begin(), steps->begin() + dead);
+  }
 }
 
 int64_t FloatingWindow::PhantomAt(TimePoint now) const {
   // After Expire(now) the first step is alive and, amounts decreasing, the max.
-  return phantom_.empty() ? 0 : phantom_.front().amount;
+  return std::max(phantom_.empty() ? 0 : phantom_.front().amount,
+                  external_.empty() ? 0 : external_.front().amount);
 }
 
 int64_t FloatingWindow::Available(TimePoint now) {
@@ -111,12 +114,16 @@ int64_t FloatingWindow::RoomAt(TimePoint t) const {
   }
   // Steps are sorted by `until` with decreasing amounts: the first alive at
   // t is the largest.
-  for (const Step& step : phantom_) {
-    if (step.until > t) {
-      counted += step.amount;
-      break;
+  int64_t phantom = 0;
+  for (const std::vector<Step>* steps : {&phantom_, &external_}) {
+    for (const Step& step : *steps) {
+      if (step.until > t) {
+        phantom = std::max(phantom, step.amount);
+        break;
+      }
     }
   }
+  counted += phantom;
   return limit_ - margin_ - counted;
 }
 
@@ -127,24 +134,45 @@ std::optional<TimePoint> FloatingWindow::NextAvailable(int64_t units, TimePoint 
   int64_t ledger = ledger_units_;
   size_t b = head_;  // next bucket to return
   size_t s = 0;      // current phantom step
+  size_t e = 0;      // current external step
   TimePoint t = now;
   while (true) {
-    int64_t phantom = s < phantom_.size() ? phantom_[s].amount : 0;
+    const int64_t phantom = std::max(s < phantom_.size() ? phantom_[s].amount : 0,
+                                     e < external_.size() ? external_[e].amount : 0);
     if (ledger + phantom <= room) return t;
     // Advance to the next event: a bucket returning or a phantom step ending.
     TimePoint next = TimePoint::max();
     if (b < ledger_.size()) next = ledger_[b].resp_hi + period_;
     if (s < phantom_.size()) next = std::min(next, phantom_[s].until);
-    if (next == TimePoint::max()) return t;  // unreachable: both are empty
+    if (e < external_.size()) next = std::min(next, external_[e].until);
+    if (next == TimePoint::max()) return t;  // unreachable: all are empty
     t = std::max(t, next);
     while (b < ledger_.size() && ledger_[b].resp_hi + period_ <= t) ledger -= ledger_[b++].units;
     while (s < phantom_.size() && phantom_[s].until <= t) ++s;
+    while (e < external_.size() && external_[e].until <= t) ++e;
   }
 }
 
 int64_t FloatingWindow::ApplyUpstreamUsed(int64_t upstream_used, const SpendTiming& x,
                                           TimePoint now) {
   Expire(now);
+  const int64_t foreign = ForeignUsed(upstream_used, x);
+  if (foreign <= 0) return 0;
+  AddStep(&phantom_, foreign, x.resp_hi + period_);
+  return foreign;
+}
+
+int64_t FloatingWindow::ApplyExternalUsed(int64_t upstream_used, const SpendTiming& x,
+                                          TimePoint cap, TimePoint now) {
+  Expire(now);
+  const int64_t foreign = ForeignUsed(upstream_used, x);
+  const TimePoint until = std::min(x.resp_hi + period_, cap);
+  if (foreign <= 0 || until <= now) return 0;
+  AddStep(&external_, foreign, until);
+  return foreign;
+}
+
+int64_t FloatingWindow::ForeignUsed(int64_t upstream_used, const SpendTiming& x) const {
   // What the upstream may have counted of ours: everything alive, except
   // calls certainly sent after X was answered. Only buckets answered after X
   // can hold such calls, and they sit at the back.
@@ -162,30 +190,29 @@ int64_t FloatingWindow::ApplyUpstreamUsed(int64_t upstream_used, const SpendTimi
     recently_returned += ledger_[i - 1].units;
   }
   const int64_t explained = in_flight_ + ledger_units_ + recently_returned - certainly_later;
-  const int64_t foreign = upstream_used - explained;
-  if (foreign <= 0) return 0;
-  AddPhantom(foreign, x.resp_hi + period_);
-  return foreign;
+  return upstream_used - explained;
 }
 
-void FloatingWindow::AddPhantom(int64_t amount, TimePoint until) {
+void FloatingWindow::AddStep(std::vector<Step>* steps, int64_t amount, TimePoint until) {
+  std::vector<Step>& phantom = *steps;
   // p: first step lasting at least as long as the new one.
   size_t p = 0;
-  while (p < phantom_.size() && phantom_[p].until < until) ++p;
-  if (p < phantom_.size() && phantom_[p].amount >= amount) return;  // already covered
+  while (p < phantom.size() && phantom[p].until < until) ++p;
+  if (p < phantom.size() && phantom[p].amount >= amount) return;  // already covered
   size_t first_dominated = p;
-  while (first_dominated > 0 && phantom_[first_dominated - 1].amount <= amount) --first_dominated;
+  while (first_dominated > 0 && phantom[first_dominated - 1].amount <= amount) --first_dominated;
   size_t end = p;
-  if (end < phantom_.size() && phantom_[end].until == until) ++end;  // same end, smaller
-  phantom_.erase(phantom_.begin() + first_dominated, phantom_.begin() + end);
-  phantom_.insert(phantom_.begin() + first_dominated, Step{until, amount});
+  if (end < phantom.size() && phantom[end].until == until) ++end;  // same end, smaller
+  phantom.erase(phantom.begin() + first_dominated, phantom.begin() + end);
+  phantom.insert(phantom.begin() + first_dominated, Step{until, amount});
 }
 
 std::vector<FloatingWindow::Bucket> FloatingWindow::ledger() const {
   return std::vector<Bucket>(ledger_.begin() + static_cast<std::ptrdiff_t>(head_), ledger_.end());
 }
 
-void FloatingWindow::RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom) {
+void FloatingWindow::RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom,
+                                   std::vector<Step> external) {
   std::sort(buckets.begin(), buckets.end(),
             [](const Bucket& a, const Bucket& b) { return a.resp_hi < b.resp_hi; });
   ledger_.assign(buckets.begin(), buckets.end());
@@ -195,7 +222,9 @@ void FloatingWindow::RestoreLedger(std::vector<Bucket> buckets, std::vector<Step
   phantom_.clear();
   // Re-add through AddPhantom so the staircase invariant holds whatever the
   // stored order was.
-  for (const Step& s : phantom) AddPhantom(s.amount, s.until);
+  for (const Step& s : phantom) AddStep(&phantom_, s.amount, s.until);
+  external_.clear();
+  for (const Step& s : external) AddStep(&external_, s.amount, s.until);
 }
 
 }  // namespace sluice::throttle

@@ -19,6 +19,12 @@
 //    -Used or a PoE -State header (ApplyUpstreamUsed) and kept as a
 //    non-increasing staircase of (amount, until) steps: the max of all
 //    corrections still alive, so repeated headers never add up.
+//  * external phantom: the same, learned from a report of a caller other
+//    than an agent (another team's Report). Kept apart, so that an operator
+//    can drop it (ClearExternal) without dropping what agents' answers
+//    showed; the throttler ends each of its steps within the external cap.
+//    Counted as the max of both staircases (they estimate the same foreign
+//    use).
 //
 // Headers can only tighten the model; nothing here ever frees units early.
 // Availability at time t = limit - margin - in_flight - ledger(t) - phantom(t).
@@ -109,18 +115,29 @@ class FloatingWindow {
   // units were counted at or before then, so they are back by that time).
   // Returns the units added (0 if the ledger explains the count).
   int64_t ApplyUpstreamUsed(int64_t upstream_used, const SpendTiming& x, TimePoint now);
+  // The same from a report of a caller other than an agent: the foreign use
+  // goes to the external staircase and lasts until `cap` at the latest.
+  // Returns the units added.
+  int64_t ApplyExternalUsed(int64_t upstream_used, const SpendTiming& x, TimePoint cap,
+                            TimePoint now);
+  // Drops the external staircase.
+  void ClearExternal() { external_.clear(); }
 
   // State export/import for persistence (see throttle_state.h).
   std::vector<Bucket> ledger() const;
   const std::vector<Step>& phantom() const { return phantom_; }
-  void RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom);
+  const std::vector<Step>& external_phantom() const { return external_; }
+  void RestoreLedger(std::vector<Bucket> buckets, std::vector<Step> phantom,
+                     std::vector<Step> external = {});
 
   // How far apart calls may be and still share a bucket.
   Duration granularity() const { return granularity_; }
 
  private:
   void Expire(TimePoint now);
-  void AddPhantom(int64_t amount, TimePoint until);
+  // Foreign units the upstream counted beyond the model, as of X.
+  int64_t ForeignUsed(int64_t upstream_used, const SpendTiming& x) const;
+  static void AddStep(std::vector<Step>* steps, int64_t amount, TimePoint until);
   int64_t PhantomAt(TimePoint now) const;
 
   int64_t limit_;
@@ -137,6 +154,8 @@ class FloatingWindow {
   int64_t ledger_units_ = 0;  // sum over the live part of ledger_
   // Sorted by `until` ascending with strictly decreasing amounts.
   std::vector<Step> phantom_;
+  // The same shape, from callers other than agents.
+  std::vector<Step> external_;
 };
 
 }  // namespace sluice::throttle

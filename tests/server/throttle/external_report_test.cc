@@ -53,6 +53,27 @@ v1::Observation Throttled(const std::string& retry_after) {
   return o;
 }
 
+// An answer of the "slow" group (a 15-minute window) for char:8: a 429 with
+// `retry_after`, or a 200 showing `remaining` tokens left.
+v1::Observation Slow(int status, const std::string& retry_after, int remaining) {
+  v1::Observation o;
+  o.mutable_route()->set_upstream("esi");
+  o.mutable_route()->set_route("/characters/{id}/slow/");
+  o.mutable_route()->set_egress("10.0.0.1");
+  o.mutable_route()->set_caller("char:8");
+  o.set_status(status);
+  auto add = [&](const char* name, const std::string& value) {
+    v1::Header* h = o.add_headers();
+    h->set_name(name);
+    h->set_value(value);
+  };
+  add("X-Ratelimit-Group", "slow");
+  add("X-Ratelimit-Limit", "600/15m");
+  if (!retry_after.empty()) add("Retry-After", retry_after);
+  if (remaining >= 0) add("X-Ratelimit-Remaining", std::to_string(remaining));
+  return o;
+}
+
 class ExternalReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -82,18 +103,18 @@ class ExternalReportTest : public ::testing::Test {
   void As(grpc::ClientContext* ctx, const char* token) {
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   }
-  v1::Budget Budget() {
+  v1::Budget Budget(const std::string& name = kBudget) {
     grpc::ClientContext ctx;
     As(&ctx, kOperatorToken);
     v1::ListBudgetsRequest req;
-    req.set_match(kBudget);
+    req.set_match(name);
     v1::ListBudgetsResponse resp;
     grpc::Status s = stub_->ListBudgets(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     for (const v1::Budget& b : resp.budgets()) {
-      if (b.name() == kBudget) return b;
+      if (b.name() == name) return b;
     }
-    ADD_FAILURE() << "no budget " << kBudget;
+    ADD_FAILURE() << "no budget " << name;
     return {};
   }
   Duration RestrictedFor(const v1::Budget& b) {
@@ -196,6 +217,82 @@ TEST_F(ExternalReportTest, AForgedRestrictionIsCappedAttributedSurvivesARestartA
   auto unknown = Sluicectl({"throttle", "clear", "esi/group/none/char:1"}, kOperatorToken, "nf");
   EXPECT_EQ(unknown->Wait(seconds(20)), 1) << unknown->Log();
   EXPECT_NE(unknown->Log().find("NOT_FOUND"), std::string::npos) << unknown->Log();
+  coordinator->Shutdown(seconds(1));
+}
+
+// Headers alone (no 429) in another team's Report: X-Ratelimit-Remaining: 0
+// would empty the budget for its whole 15-minute window. It is capped (5 min
+// here), named after the team, listed by sluicectl, and `sluicectl throttle
+// clear` lifts it.
+TEST_F(ExternalReportTest, ForgedHeadersAreCappedAttributedListedAndCleared) {
+  auto coordinator = StartCoordinator();
+  const std::string budget = "esi/group/slow/char:8";
+  // An agent's answers teach the group and announce an hour; cleared.
+  {
+    grpc::ClientContext ctx;
+    As(&ctx, kAgentToken);
+    v1::ReportBatchRequest req;
+    req.set_agent_id("agent-1");
+    *req.add_observations() = Slow(429, "3600", -1);
+    v1::ReportBatchResponse resp;
+    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    As(&ctx, kOperatorToken);
+    v1::ClearRestrictionRequest req;
+    req.set_budget(budget);
+    v1::ClearRestrictionResponse resp;
+    ASSERT_TRUE(stub_->ClearRestriction(&ctx, req, &resp).ok());
+  }
+  v1::Budget b = Budget(budget);
+  ASSERT_FALSE(b.windows().empty());
+  const int64_t room = b.windows(0).remaining();
+  ASSERT_GT(room, 500);
+  EXPECT_EQ(b.tightened_by(), "");
+
+  {
+    grpc::ClientContext ctx;
+    As(&ctx, kTeamToken);
+    v1::ReportRequest req;
+    *req.mutable_observation() = Slow(200, "", 0);
+    v1::ReportResponse resp;
+    grpc::Status s = stub_->Report(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  b = Budget(budget);
+  EXPECT_EQ(b.windows(0).remaining(), 0);
+  EXPECT_EQ(b.tightened_by(), "other-team");
+  const Duration held = FromProto(b.tightened_until()) - SystemClock::Get()->Now();
+  EXPECT_GT(held, minutes(4));
+  EXPECT_LE(held, minutes(5));                    // not the window's 15 minutes
+  EXPECT_LE(RestrictedFor(b), Duration::zero());  // a tightening, not a restriction
+
+  auto list = Sluicectl({"throttle", budget}, kOperatorToken, "list-tightened");
+  ASSERT_EQ(list->Wait(seconds(20)), 0) << list->Log();
+  EXPECT_NE(list->Log().find("by other-team"), std::string::npos) << list->Log();
+  EXPECT_NE(list->Log().find("tightened"), std::string::npos) << list->Log();
+
+  auto clear = Sluicectl({"throttle", "clear", budget}, kOperatorToken, "clear-tightened");
+  ASSERT_EQ(clear->Wait(seconds(20)), 0) << clear->Log();
+  EXPECT_NE(clear->Log().find("tightening by other-team"), std::string::npos) << clear->Log();
+  b = Budget(budget);
+  EXPECT_EQ(b.windows(0).remaining(), room - 2);  // the reported call itself: a 2xx, 2 tokens
+  EXPECT_EQ(b.tightened_by(), "");
+
+  // The same header from an agent is the upstream's word: a clear keeps it.
+  {
+    grpc::ClientContext ctx;
+    As(&ctx, kAgentToken);
+    v1::ReportBatchRequest req;
+    req.set_agent_id("agent-1");
+    *req.add_observations() = Slow(200, "", 0);
+    v1::ReportBatchResponse resp;
+    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
+  }
+  auto clear2 = Sluicectl({"throttle", "clear", budget}, kOperatorToken, "clear-agent");
+  ASSERT_EQ(clear2->Wait(seconds(20)), 0) << clear2->Log();
+  EXPECT_EQ(Budget(budget).windows(0).remaining(), 0);
   coordinator->Shutdown(seconds(1));
 }
 

@@ -63,11 +63,12 @@ class ExternalRestrictionTest : public ::testing::Test {
     ASSERT_EQ(g->granted, 1);
     throttler_->ReportBatch("agent", {Obs(200, Headers(598), g->lease_id)}, {});
   }
-  BudgetInfo Info() {
-    for (const BudgetInfo& b : throttler_->ListBudgets()) {
-      if (b.name == kBudget) return b;
+  BudgetInfo Info(const std::string& name = kBudget) { return InfoOf(throttler_.get(), name); }
+  static BudgetInfo InfoOf(Throttler* t, const std::string& name) {
+    for (const BudgetInfo& b : t->ListBudgets()) {
+      if (b.name == name) return b;
     }
-    ADD_FAILURE() << "no budget " << kBudget;
+    ADD_FAILURE() << "no budget " << name;
     return {};
   }
   // An agent sees a 429 announcing `retry_after` seconds.
@@ -192,6 +193,98 @@ TEST_F(ExternalRestrictionTest, ACappedRestrictionAndTheAnnouncedMaximumSurviveA
   for (const BudgetInfo& b : restarted.ListBudgets()) {
     if (b.name == kBudget) EXPECT_EQ(b.restricted_until, clock_.Now() + seconds(300));
   }
+}
+
+// Headers in another team's report tighten a budget only within the cap,
+// name the team, survive a restore, and an operator's clear lifts them;
+// the same headers from an agent are the upstream's word and stay.
+TEST_F(ExternalRestrictionTest, ForgedRemainingIsCappedNamedAndClearedAnAgentsStays) {
+  Make();
+  const int64_t room = Info().window.remaining;
+  ASSERT_GT(room, 500);
+  // Nothing announced through an agent: the cap is the base backoff, 2 s.
+  ASSERT_TRUE(throttler_->Report(Obs(200, Headers(0)), kOtherTeam).ok());
+  BudgetInfo b = Info();
+  EXPECT_EQ(b.window.remaining, 0);
+  EXPECT_EQ(b.tightened_by, kOtherTeam.caller);
+  EXPECT_EQ(b.tightened_until, clock_.Now() + seconds(2));
+  EXPECT_EQ(b.restricted_by, "");  // a tightening, not a restriction
+  clock_.Advance(milliseconds(2001));
+  b = Info();
+  EXPECT_EQ(b.window.remaining, room - 2);  // the reported call itself: a 2xx, 2 tokens
+  EXPECT_EQ(b.tightened_by, "");
+
+  // With an hour announced by the upstream, the forged use lasts its window
+  // (1 min) at most; a restore keeps it and who; the operator lifts it.
+  AgentSees429(3600);
+  ASSERT_TRUE(throttler_->ClearRestriction(kBudget, "alice").ok());
+  ASSERT_TRUE(throttler_->Report(Obs(200, Headers(0)), kOtherTeam).ok());
+  EXPECT_EQ(Info().tightened_until, clock_.Now() + minutes(1));
+  ThrottleSnapshot snapshot = throttler_->Snapshot(/*clean_shutdown=*/true);
+  for (BudgetState& row : snapshot.budgets) {
+    absl::StatusOr<BudgetState> decoded = DecodeBudgetState(EncodeBudgetState(row));
+    ASSERT_TRUE(decoded.ok());
+    row = *decoded;
+  }
+  Throttler restarted(&clock_, ThrottlerOptions{});
+  ASSERT_TRUE(restarted.Restore(snapshot).ok());
+  b = InfoOf(&restarted, kBudget);
+  EXPECT_EQ(b.window.remaining, 0);
+  EXPECT_EQ(b.tightened_by, kOtherTeam.caller);
+  auto cleared = restarted.ClearRestriction(kBudget, "alice");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(cleared->was_tightened_by, kOtherTeam.caller);
+  b = InfoOf(&restarted, kBudget);
+  EXPECT_GT(b.window.remaining, 500);
+  EXPECT_EQ(b.tightened_by, "");
+
+  // An agent's Remaining: 0 is the upstream's word: kept through a clear.
+  ASSERT_TRUE(throttler_->ClearRestriction(kBudget, "alice").ok());
+  auto g = throttler_->LeaseTokens("agent", kRoute, 1);
+  ASSERT_EQ(g->granted, 1);
+  throttler_->ReportBatch("agent", {Obs(200, Headers(0), g->lease_id)}, {});
+  ASSERT_TRUE(throttler_->ClearRestriction(kBudget, "alice").ok());
+  EXPECT_EQ(Info().window.remaining, 0);
+}
+
+TEST_F(ExternalRestrictionTest, ForgedErrorLimitRemainIsCappedAndCleared) {
+  Make();
+  const std::string errors = "esi/errors/ip:10.0.0.1";
+  const int64_t room = Info(errors).window.remaining;
+  ASSERT_GT(room, 50);
+  Observation o = Obs(200, {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "60"}});
+  o.key = CallKey{Upstream::kEsi, "/universe/types/{id}/", "10.0.0.1"};
+  ASSERT_TRUE(throttler_->Report(o, kOtherTeam).ok());
+  BudgetInfo b = Info(errors);
+  EXPECT_EQ(b.window.remaining, 0);
+  EXPECT_EQ(b.tightened_by, kOtherTeam.caller);
+  EXPECT_EQ(b.tightened_until, clock_.Now() + seconds(2));  // the cap
+  auto cleared = throttler_->ClearRestriction(errors, "alice");
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(cleared->was_tightened_by, kOtherTeam.caller);
+  EXPECT_EQ(Info(errors).window.remaining, room);
+  EXPECT_EQ(Info(errors).tightened_by, "");
+}
+
+TEST_F(ExternalRestrictionTest, ForgedLimitsDoNotChangeWhatAgentsTaught) {
+  Make();
+  ASSERT_TRUE(throttler_
+                  ->Report(Obs(200, {{"X-Ratelimit-Group", "character"},
+                                     {"X-Ratelimit-Limit", "100000/1m"}}),
+                           kOtherTeam)
+                  .ok());
+  EXPECT_EQ(Info().window.limit, 600);
+  // Nor move a known route into another group.
+  ASSERT_TRUE(
+      throttler_
+          ->Report(Obs(200, {{"X-Ratelimit-Group", "roomy"}, {"X-Ratelimit-Limit", "100000/1m"}}),
+                   kOtherTeam)
+          .ok());
+  bool roomy = false;
+  for (const BudgetInfo& b : throttler_->ListBudgets()) roomy |= b.family == "esi/group/roomy";
+  EXPECT_FALSE(roomy);
+  EXPECT_EQ(throttler_->LeaseTokens("agent", kRoute, 1)->granted, 1);
+  EXPECT_EQ(Info().window.limit, 600);
 }
 
 }  // namespace

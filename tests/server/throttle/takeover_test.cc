@@ -10,11 +10,13 @@
 // allowance does not cut what a busy budget is granted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -98,6 +100,38 @@ class UpstreamWindow {
   int64_t calls_ = 0;
 };
 
+// ESI's error limit of one address: `limit` errors per fixed window, which
+// starts with the first call. A call arriving when none is left is a
+// violation (ESI answers it 420).
+class UpstreamErrorLimit {
+ public:
+  UpstreamErrorLimit(int64_t limit, Duration window) : limit_(limit), window_(window) {}
+
+  // The status the call is answered with: `error` says whether it fails.
+  int Call(TimePoint t, bool error) {
+    if (!end_ || t >= *end_) {
+      end_ = t + window_;
+      remain_ = limit_;
+    }
+    if (remain_ == 0) {
+      ++violations_;
+      return 420;
+    }
+    if (!error) return 200;
+    --remain_;
+    return 500;
+  }
+  int64_t remain() const { return remain_; }
+  int64_t violations() const { return violations_; }
+
+ private:
+  int64_t limit_;
+  Duration window_;
+  std::optional<TimePoint> end_;
+  int64_t remain_ = 0;
+  int64_t violations_ = 0;
+};
+
 // One upstream allowance the way a test drives it: the call key and the
 // headers its answers carry.
 struct Shape {
@@ -133,13 +167,32 @@ ThrottlerOptions Options() {
   return o;
 }
 
-// An agent of one throttler: leases as much as it is granted, sends each
-// call at once and reports it one step later (calls not yet reported when
-// the throttler dies are lost with it).
+// What the upstream answered one call: status and headers.
+struct Answer {
+  int status = 200;
+  HeaderList headers;
+};
+
+// An agent of one throttler: leases as much as it is granted (at most
+// `max_per_step` calls a step), sends each call at once and reports it one
+// step later (calls not yet reported when the throttler dies are lost with
+// it).
 class Driver {
  public:
+  using Call = std::function<Answer(TimePoint)>;
   Driver(Throttler* t, UpstreamWindow* upstream, const Shape& shape, const Clock* clock)
-      : t_(t), upstream_(upstream), shape_(shape), clock_(clock) {}
+      : Driver(
+            t, shape.key,
+            [upstream, headers = shape.headers](TimePoint now) {
+              return Answer{200, headers(upstream->Call(now))};
+            },
+            clock) {}
+  Driver(Throttler* t, CallKey key, Call call, const Clock* clock, int64_t max_per_step = 1 << 30)
+      : t_(t),
+        key_(std::move(key)),
+        call_(std::move(call)),
+        clock_(clock),
+        max_per_step_(max_per_step) {}
 
   void Step() {
     const TimePoint now = clock_->Now();
@@ -147,17 +200,20 @@ class Driver {
     for (Observation& o : pending_) due.push_back(std::move(o));
     pending_.clear();
     for (Observation& o : due) ASSERT_TRUE(t_->Report(o).ok());
-    while (true) {
-      absl::StatusOr<LeaseGrant> g = t_->LeaseTokens("agent", shape_.key, 8);
+    int64_t sent = 0;
+    while (sent < max_per_step_) {
+      absl::StatusOr<LeaseGrant> g = t_->LeaseTokens(
+          "agent", key_, static_cast<int>(std::min<int64_t>(8, max_per_step_ - sent)));
       ASSERT_TRUE(g.ok()) << g.status();
       if (g->granted == 0) break;
       granted_ += g->granted;
+      sent += g->granted;
       for (int64_t i = 0; i < g->granted; ++i) {
-        const int64_t used = upstream_->Call(now);
+        Answer answer = call_(now);
         Observation o;
-        o.key = shape_.key;
-        o.status = 200;
-        o.headers = shape_.headers(used);
+        o.key = key_;
+        o.status = answer.status;
+        o.headers = std::move(answer.headers);
         o.lease_id = g->lease_id;
         o.sent_age = kStep;
         o.response_age = kStep;
@@ -169,9 +225,10 @@ class Driver {
 
  private:
   Throttler* t_;
-  UpstreamWindow* upstream_;
-  Shape shape_;
+  CallKey key_;
+  Call call_;
   const Clock* clock_;
+  int64_t max_per_step_;
   std::vector<Observation> pending_;
   int64_t granted_ = 0;
 };
@@ -372,6 +429,129 @@ TEST_F(TakeoverTest, TheAllowanceDoesNotCutWhatABusyBudgetIsGranted) {
     EXPECT_GE(static_cast<double>(persisted), 0.98 * static_cast<double>(unpersisted))
         << shape.key.Label();
   }
+}
+
+// ESI's error limit is per address and every ESI call of the address draws
+// on it; on a grouped route no answer carries its headers. What the old
+// leader's calls cost it since its last committed row is in no row: the row's
+// allowance bounds those errors plus the reservations open at the row, and
+// the new leader charges it. Without that it would count only the
+// reservations open at the row, and the old leader's later errors would be
+// spent twice.
+TEST_F(TakeoverTest, ErrorsOfAnAddressSinceTheLastRowAreChargedAtATakeover) {
+  ClearState();
+  FakeClock clock(kT0);
+  const CallKey key{Upstream::kEsi, "/universe/types/{id}/", "10.0.0.1"};
+  UpstreamErrorLimit errors(100, seconds(60));
+  bool failing = false;
+  auto call = [&](TimePoint now) {
+    return Answer{errors.Call(now, failing),
+                  HeaderList{{"X-Ratelimit-Group", "g"}, {"X-Ratelimit-Limit", "100000/1m"}}};
+  };
+  FlakyStore old_store(store_.get());
+  auto old_leader = std::make_unique<Throttler>(&clock, Options());
+  auto old_persister = std::make_unique<StatePersister>(old_leader.get(), &old_store);
+  ASSERT_TRUE(old_persister->Load().ok());
+  Driver old_agent(old_leader.get(), key, call, &clock, /*max_per_step=*/4);
+  for (int i = 0; i < 200; ++i) {  // 4 s of answers that succeed, a row every 500 ms
+    old_agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) ASSERT_TRUE(old_persister->Flush().ok());
+  }
+  // From its last row on its writes fail, and every call fails upstream.
+  old_store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
+  failing = true;
+  const int64_t remain_at_row = errors.remain();
+  for (int i = 0; i < 100; ++i) {
+    old_agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) EXPECT_FALSE(old_persister->Flush().ok());
+  }
+  old_persister.reset();  // killed: no final write
+  old_leader.reset();
+  const int64_t unsaved_errors = remain_at_row - errors.remain();
+
+  Throttler new_leader(&clock, Options());
+  StatePersister new_persister(&new_leader, store_.get());
+  ASSERT_TRUE(new_persister.Load().ok());
+  Driver new_agent(&new_leader, key, call, &clock, /*max_per_step=*/4);
+  // Its first calls succeed (which ends its probing without an error-limit
+  // header), then every call fails again.
+  failing = false;
+  for (int i = 0; i < 1000; ++i) {  // 20 s, within the upstream's window
+    if (i == 50) failing = true;
+    new_agent.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) ASSERT_TRUE(new_persister.Flush().ok());
+  }
+  EXPECT_GT(unsaved_errors, 0);
+  EXPECT_EQ(errors.violations(), 0) << unsaved_errors << " errors after the old leader's last row, "
+                                    << new_agent.granted() << " calls by the new leader";
+  EXPECT_GT(new_agent.granted(), 50);  // the new leader did call, and made errors too
+  std::printf("error limit: %lld errors in no row, upstream remain %lld at the end\n",
+              static_cast<long long>(unsaved_errors), static_cast<long long>(errors.remain()));
+}
+
+// A budget the old leader made after its last committed write (a new
+// account here) is in no row; it granted that budget one probe. The new
+// leader makes the budget anew: it must count that probe as possibly spent
+// (as late as the old leader's calls can be answered), or two probes meet in
+// a window that holds one.
+TEST_F(TakeoverTest, ABudgetWithoutARowIsChargedTheProbeTheOldLeaderMayHaveMade) {
+  ClearState();
+  FakeClock clock(kT0);
+  auto key = [](const std::string& account) {
+    return CallKey{Upstream::kPoe, "/stash", "10.0.0.1", account};
+  };
+  auto answer = [](UpstreamWindow* upstream, TimePoint now) {
+    const int64_t used = upstream->Call(now);
+    return Answer{200, HeaderList{{"X-Rate-Limit-Policy", "p"},
+                                  {"X-Rate-Limit-Rules", "Account"},
+                                  {"X-Rate-Limit-Account", "1:10:60"},
+                                  {"X-Rate-Limit-Account-State", absl::StrCat(used, ":10:0")}}};
+  };
+  UpstreamWindow account_a(1, seconds(10), 1);
+  UpstreamWindow account_b(1, seconds(10), 1);
+  FlakyStore old_store(store_.get());
+  auto old_leader = std::make_unique<Throttler>(&clock, Options());
+  auto old_persister = std::make_unique<StatePersister>(old_leader.get(), &old_store);
+  ASSERT_TRUE(old_persister->Load().ok());
+  // Account a teaches the policy; the row holding it commits.
+  Driver old_a(
+      old_leader.get(), key("account:a"), [&](TimePoint now) { return answer(&account_a, now); },
+      &clock);
+  old_a.Step();
+  clock.Advance(kStep);
+  old_a.Step();
+  ASSERT_EQ(old_a.granted(), 1);
+  ASSERT_TRUE(old_persister->Flush().ok());
+  // Account b's first call, after that row; the next write fails, and the
+  // old leader dies.
+  Driver old_b(
+      old_leader.get(), key("account:b"), [&](TimePoint now) { return answer(&account_b, now); },
+      &clock);
+  old_b.Step();
+  ASSERT_EQ(old_b.granted(), 1);
+  clock.Advance(kStep);
+  old_store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
+  EXPECT_FALSE(old_persister->Flush().ok());
+  old_persister.reset();
+  old_leader.reset();
+
+  Throttler new_leader(&clock, Options());
+  StatePersister new_persister(&new_leader, store_.get());
+  ASSERT_TRUE(new_persister.Load().ok());
+  Driver new_b(
+      &new_leader, key("account:b"), [&](TimePoint now) { return answer(&account_b, now); },
+      &clock);
+  for (int i = 0; i < 3000; ++i) {  // 60 s
+    new_b.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) ASSERT_TRUE(new_persister.Flush().ok());
+  }
+  EXPECT_EQ(account_b.violations(), 0);
+  // It calls once the old leader's probe can no longer count.
+  EXPECT_GT(new_b.granted(), 0);
 }
 
 }  // namespace
