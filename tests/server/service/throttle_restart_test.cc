@@ -1,6 +1,7 @@
 // No budget amnesia (seed 000), through the whole coordinator: a restriction
 // and a learned limit survive a restart, via system_state in PostgreSQL.
 #include "common/time_util.h"
+#include "server/throttle/throttler.h"
 #include "sluice/v1/throttle.grpc.pb.h"
 #include "tests/server/service/coordinator_fixture.h"
 
@@ -36,18 +37,18 @@ class ThrottleRestartTest : public CoordinatorFixture {
     return r;
   }
 
-  void Report(int status, std::vector<std::pair<std::string, std::string>> headers) {
-    v1::ReportRequest req;
-    *req.mutable_observation()->mutable_route() = Route();
-    req.mutable_observation()->set_status(status);
-    for (auto& [k, v] : headers) {
-      auto* h = req.mutable_observation()->add_headers();
-      h->set_name(k);
-      h->set_value(v);
-    }
-    v1::ReportResponse resp;
-    auto s = Throttle()->Report(Ctx().get(), req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+  // Reported as an agent's answer is (trusted): another caller's unary
+  // Report restricts a budget only within the external cap, which a budget no
+  // agent saw restricted keeps at the base backoff (external_report_test).
+  void Report(int status, throttle::HeaderList headers) {
+    throttle::Observation o;
+    o.key.upstream = throttle::Upstream::kEsi;
+    o.key.route = Route().route();
+    o.status = status;
+    o.headers = std::move(headers);
+    o.response_age = std::chrono::milliseconds(0);
+    absl::Status s = coordinator_->throttler()->Report(o, throttle::ReportOrigin{});
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   double WaitSeconds() {
