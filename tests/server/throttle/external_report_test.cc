@@ -103,6 +103,34 @@ class ExternalReportTest : public ::testing::Test {
   void As(grpc::ClientContext* ctx, const char* token) {
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   }
+  // What an agent reports under its leases (trusted: the upstream's word).
+  void AgentReports(const v1::Observation& observation) {
+    grpc::ClientContext ctx;
+    As(&ctx, kAgentToken);
+    v1::ReportBatchRequest req;
+    req.set_agent_id("agent-1");
+    *req.add_observations() = observation;
+    v1::ReportBatchResponse resp;
+    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
+  }
+  // What another team reports through the unary Report (capped).
+  void TeamReports(const v1::Observation& observation) {
+    grpc::ClientContext ctx;
+    As(&ctx, kTeamToken);
+    v1::ReportRequest req;
+    *req.mutable_observation() = observation;
+    v1::ReportResponse resp;
+    grpc::Status s = stub_->Report(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  grpc::StatusCode Clear(const std::string& budget, const char* token) {
+    grpc::ClientContext ctx;
+    As(&ctx, token);
+    v1::ClearRestrictionRequest req;
+    req.set_budget(budget);
+    v1::ClearRestrictionResponse resp;
+    return stub_->ClearRestriction(&ctx, req, &resp).error_code();
+  }
   v1::Budget Budget(const std::string& name = kBudget) {
     grpc::ClientContext ctx;
     As(&ctx, kOperatorToken);
@@ -141,15 +169,7 @@ TEST_F(ExternalReportTest, AForgedRestrictionIsCappedAttributedSurvivesARestartA
   auto coordinator = StartCoordinator();
   // The upstream itself announces an hour through an agent: the cap (5 min
   // here) is then what binds another team's report.
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kAgentToken);
-    v1::ReportBatchRequest req;
-    req.set_agent_id("agent-1");
-    *req.add_observations() = Throttled("3600");
-    v1::ReportBatchResponse resp;
-    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
-  }
+  AgentReports(Throttled("3600"));
   v1::Budget b = Budget();
   EXPECT_GT(RestrictedFor(b), minutes(59));
   EXPECT_EQ(b.restricted_by(), "");
@@ -163,15 +183,7 @@ TEST_F(ExternalReportTest, AForgedRestrictionIsCappedAttributedSurvivesARestartA
   EXPECT_EQ(b.restriction_cleared_by(), "alice");
 
   // Another team forges a restriction of 31 years.
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kTeamToken);
-    v1::ReportRequest req;
-    *req.mutable_observation() = Throttled("1000000000");
-    v1::ReportResponse resp;
-    grpc::Status s = stub_->Report(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  TeamReports(Throttled("1000000000"));
   b = Budget();
   EXPECT_GT(RestrictedFor(b), minutes(4));
   EXPECT_LE(RestrictedFor(b), minutes(5));
@@ -185,15 +197,7 @@ TEST_F(ExternalReportTest, AForgedRestrictionIsCappedAttributedSurvivesARestartA
   EXPECT_NE(list->Log().find("by other-team, capped"), std::string::npos) << list->Log();
 
   // The team may not clear it.
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kTeamToken);
-    v1::ClearRestrictionRequest req;
-    req.set_budget(kBudget);
-    v1::ClearRestrictionResponse resp;
-    EXPECT_EQ(stub_->ClearRestriction(&ctx, req, &resp).error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
-  }
+  EXPECT_EQ(Clear(kBudget, kTeamToken), grpc::StatusCode::PERMISSION_DENIED);
 
   // A restart keeps it as it was: capped, attributed, the same end.
   coordinator->Shutdown(seconds(1));
@@ -228,38 +232,15 @@ TEST_F(ExternalReportTest, ForgedHeadersAreCappedAttributedListedAndCleared) {
   auto coordinator = StartCoordinator();
   const std::string budget = "esi/group/slow/char:8";
   // An agent's answers teach the group and announce an hour; cleared.
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kAgentToken);
-    v1::ReportBatchRequest req;
-    req.set_agent_id("agent-1");
-    *req.add_observations() = Slow(429, "3600", -1);
-    v1::ReportBatchResponse resp;
-    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
-  }
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kOperatorToken);
-    v1::ClearRestrictionRequest req;
-    req.set_budget(budget);
-    v1::ClearRestrictionResponse resp;
-    ASSERT_TRUE(stub_->ClearRestriction(&ctx, req, &resp).ok());
-  }
+  AgentReports(Slow(429, "3600", -1));
+  ASSERT_EQ(Clear(budget, kOperatorToken), grpc::StatusCode::OK);
   v1::Budget b = Budget(budget);
   ASSERT_FALSE(b.windows().empty());
   const int64_t room = b.windows(0).remaining();
   ASSERT_GT(room, 500);
   EXPECT_EQ(b.tightened_by(), "");
 
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kTeamToken);
-    v1::ReportRequest req;
-    *req.mutable_observation() = Slow(200, "", 0);
-    v1::ReportResponse resp;
-    grpc::Status s = stub_->Report(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  TeamReports(Slow(200, "", 0));
   b = Budget(budget);
   EXPECT_EQ(b.windows(0).remaining(), 0);
   EXPECT_EQ(b.tightened_by(), "other-team");
@@ -281,15 +262,7 @@ TEST_F(ExternalReportTest, ForgedHeadersAreCappedAttributedListedAndCleared) {
   EXPECT_EQ(b.tightened_by(), "");
 
   // The same header from an agent is the upstream's word: a clear keeps it.
-  {
-    grpc::ClientContext ctx;
-    As(&ctx, kAgentToken);
-    v1::ReportBatchRequest req;
-    req.set_agent_id("agent-1");
-    *req.add_observations() = Slow(200, "", 0);
-    v1::ReportBatchResponse resp;
-    ASSERT_TRUE(stub_->ReportBatch(&ctx, req, &resp).ok());
-  }
+  AgentReports(Slow(200, "", 0));
   auto clear2 = Sluicectl({"throttle", "clear", budget}, kOperatorToken, "clear-agent");
   ASSERT_EQ(clear2->Wait(seconds(20)), 0) << clear2->Log();
   EXPECT_EQ(Budget(budget).windows(0).remaining(), 0);
