@@ -54,7 +54,10 @@ absl::StatusOr<std::vector<StreamStatus>> IngestStatusReader::Read(TimePoint* no
   const double storm_s = Seconds(storm_window_);
   std::vector<StreamStatus> out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    pqxx::read_transaction t(conn);
+    // One snapshot for every statement: under read committed a stream error
+    // committed between kStatusErrors and kStatus429s made the status table
+    // count 4 429s in the window while the storm rule fired on 5.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> t(conn);
     std::map<std::string, size_t> index;
     for (const auto& r : t.exec_params(etl_sql::kStatusCheckpoints, only)) {
       StreamStatus st;
