@@ -227,12 +227,7 @@ int main(int argc, char** argv) {
       << "--paths: both, agent or reference";
   auto db = bench::ScratchDatabase::Open(FLAGS_dsn, "sluice_agent_path_bench");
   CHECK(db.ok()) << db.status();
-  CoordinatorOptions co;
-  co.listen = "127.0.0.1:0";
-  co.dsn = (*db)->dsn();
-  co.db_pool_size = 16;
-  co.scheduler.enabled = false;  // the benchmark drives the queue alone
-  Coordinator coordinator(co);
+  Coordinator coordinator(bench::LocalCoordinatorOptions((*db)->dsn(), 16));
   bench::CheckOk(coordinator.Start(), "coordinator");
   ClientOptions opts;
   opts.target = "127.0.0.1:" + std::to_string(coordinator.port());

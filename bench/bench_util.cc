@@ -43,6 +43,15 @@ int64_t ResidentKib() {
   return -1;
 }
 
+CoordinatorOptions LocalCoordinatorOptions(const std::string& dsn, int pool_size) {
+  CoordinatorOptions co;
+  co.listen = "127.0.0.1:0";
+  co.dsn = dsn;
+  co.db_pool_size = pool_size;
+  co.scheduler.enabled = false;
+  return co;
+}
+
 absl::Status ClearThrottleState(const std::string& dsn) {
   try {
     pqxx::connection conn(dsn);

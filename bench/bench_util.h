@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "server/coordinator.h"
 
 namespace sluice::bench {
 
@@ -25,6 +26,10 @@ std::string LoadAverage();
 // This process's resident set (VmRSS of /proc/self/status), KiB; -1 if
 // unreadable.
 int64_t ResidentKib();
+
+// Options of an in-process coordinator on a free loopback port against `dsn`,
+// with `pool_size` connections and no periodic jobs: a bench drives it alone.
+CoordinatorOptions LocalCoordinatorOptions(const std::string& dsn, int pool_size);
 
 // Deletes the throttler's persisted state (the version-1 document and every
 // version-2 row) so an in-process coordinator starts idle and unlearned (a

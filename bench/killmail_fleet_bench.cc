@@ -201,11 +201,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  CoordinatorOptions co;
-  co.listen = "127.0.0.1:0";
-  co.dsn = (*db)->dsn();
-  co.db_pool_size = 8;
-  co.scheduler.enabled = false;  // only the queued syncs run, no periodic jobs
+  CoordinatorOptions co = bench::LocalCoordinatorOptions((*db)->dsn(), 8);
   // Character tokens are stored sealed: the coordinator needs a key.
   SecretBox::Key token_key;
   token_key.fill(0x6b);

@@ -129,12 +129,7 @@ int main(int argc, char** argv) {
   h.sim = std::make_unique<sim::Simulator>(sc);
   CHECK(h.sim->Start(0).ok());
 
-  CoordinatorOptions co;
-  co.listen = "127.0.0.1:0";
-  co.dsn = h.dsn;
-  co.db_pool_size = 8;
-  co.scheduler.enabled = false;
-  h.coordinator = std::make_unique<Coordinator>(co);
+  h.coordinator = std::make_unique<Coordinator>(bench::LocalCoordinatorOptions(h.dsn, 8));
   bench::CheckOk(h.coordinator->Start(), "coordinator");
 
   agent::AgentConfig ac;

@@ -164,11 +164,7 @@ int main(int argc, char** argv) {
   std::map<bool, std::vector<double>> rates;  // by fenced
   for (int r = 0; r < FLAGS_rounds; ++r) {
     const bool fenced = FLAGS_fence == "on" || (FLAGS_fence == "alternate" && r % 2 == 1);
-    CoordinatorOptions co;
-    co.listen = "127.0.0.1:0";
-    co.dsn = FLAGS_dsn;
-    co.db_pool_size = 16;
-    co.scheduler.enabled = false;  // the benchmark drives the queue alone
+    CoordinatorOptions co = bench::LocalCoordinatorOptions(FLAGS_dsn, 16);
     if (fenced) co.leader_epoch = TakeEpoch(&pool);
     Coordinator coordinator(co);
     bench::CheckOk(coordinator.Start(), "coordinator");

@@ -88,11 +88,7 @@ Round RunRound(int round) {
   sluice::sim::Simulator sim(sc);
   CHECK(sim.Start(0).ok());
 
-  sluice::CoordinatorOptions co;
-  co.listen = "127.0.0.1:0";
-  co.dsn = FLAGS_dsn;
-  co.db_pool_size = 6;
-  co.scheduler.enabled = false;
+  sluice::CoordinatorOptions co = sluice::bench::LocalCoordinatorOptions(FLAGS_dsn, 6);
   co.throttle.poe_default = {1000000, seconds(1)};
   co.workflows.streams.enabled = true;
   co.workflows.streams.realms = {"pc"};

@@ -410,11 +410,8 @@ absl::StatusOr<Result> RunScenario(const Scenario& scenario, int round) {
   absl::StatusOr<int> port = sim.Start(0);
   if (!port.ok()) return port.status();
 
-  CoordinatorOptions copts;
-  copts.listen = "127.0.0.1:0";
-  copts.dsn = FLAGS_dsn;
-  copts.scheduler.enabled = false;  // no periodic jobs: only the throttler is measured
-  Coordinator coordinator(copts);
+  // No periodic jobs: only the throttler is measured.
+  Coordinator coordinator(bench::LocalCoordinatorOptions(FLAGS_dsn, 16));
   if (absl::Status s = coordinator.Start(); !s.ok()) return s;
   const std::string target = absl::StrCat("127.0.0.1:", coordinator.port());
 
