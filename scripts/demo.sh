@@ -115,11 +115,14 @@ for n in 1 2; do
   # Two hosts, played by two loopback addresses: the upstream bills each
   # address's public calls on buckets of its own.
   echo "==> starting agent $n ($WORKERS workers) on 127.0.0.$((n + 1))"
-  "$BIN/agent/sluice-agent" --coordinator="$SLUICE_COORDINATOR" --workers="$WORKERS" \
+  # The token through the environment, as a secret should travel (a flag is
+  # readable by every user of the host through ps).
+  ESI_BEARER_TOKEN=sim-token "$BIN/agent/sluice-agent" --coordinator="$SLUICE_COORDINATOR" \
+    --workers="$WORKERS" \
     --agent_id="demo-agent-$n" --upstream_esi="http://127.0.0.1:$SIM_PORT" \
     --bind_address="127.0.0.$((n + 1))" \
     --upstream_poe="http://127.0.0.1:$SIM_PORT" \
-    --contact="demo@sluice.invalid" --esi_token=sim-token >"$RUN/agent-$n.log" 2>&1 &
+    --contact="demo@sluice.invalid" >"$RUN/agent-$n.log" 2>&1 &
   AGENT_PIDS+=($!); PIDS+=($!)
 done
 
