@@ -423,12 +423,18 @@ TEST_F(ChaosTest, ACoordinatorKilledMidCommitRestartsWithoutLossOrDuplicates) {
   ASSERT_TRUE(WaitStored(UniverseSize() / 3, seconds(120)));
   const int64_t at_kill = Stored();
   RestartCoordinator();
-  const double resume = TimeToResume(seconds(60));
+  const double resume = TimeToResume(seconds(120));
   WaitSynced(seconds(180));
   ExpectEverythingStoredOnce("coordinator killed");
   printf("chaos: coordinator killed at %lld stored: resumed after %.2f s\n",
          static_cast<long long>(at_kill), resume);
-  EXPECT_LT(resume, 30.0);
+  // An unclean restore charges the errors the dead coordinator's calls may
+  // still cause to each address's ESI error limit, answered as late as such
+  // a call can be (the throttler's takeover answer time: 39 s by default),
+  // and an error counts until its window resets (60 s here). When the charge
+  // fills an address's room, its ESI calls wait up to both
+  // (server/throttle/README.md): measured 5.5 s, 37.9 s and over 60 s.
+  EXPECT_LT(resume, 39.0 + 60.0 + 10.0);
 }
 
 TEST_F(ChaosTest, PostgresStoppedForTenSecondsThenBackLosesNothing) {
