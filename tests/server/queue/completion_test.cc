@@ -13,19 +13,6 @@ using std::chrono::seconds;
 
 class CompletionTest : public QueueFixture {
  protected:
-  static v1::EntityRecord Corporation(int64_t id) {
-    v1::EntityRecord r;
-    auto* corp = r.mutable_corporation();
-    corp->set_corporation_id(id);
-    corp->set_name("Corp");
-    corp->set_ticker("CRP");
-    corp->set_member_count(42);
-    corp->set_ceo_id(2112000001);
-    corp->set_alliance_id(99000001);
-    corp->set_tax_rate(0.1);
-    return r;
-  }
-
   // Leases three corporations (into *leased) and completes each well.
   std::vector<Completion> ThreeCorporationsDone(std::vector<LeasedTask>* leased) {
     EXPECT_TRUE(

@@ -28,6 +28,20 @@ inline Payload Records(const std::vector<v1::EntityRecord>& records) {
   return PackPayload(m);
 }
 
+// A corporation's record as an agent reports it.
+inline v1::EntityRecord Corporation(int64_t id) {
+  v1::EntityRecord r;
+  auto* corp = r.mutable_corporation();
+  corp->set_corporation_id(id);
+  corp->set_name("Corp");
+  corp->set_ticker("CRP");
+  corp->set_member_count(42);
+  corp->set_ceo_id(2112000001);
+  corp->set_alliance_id(99000001);
+  corp->set_tax_rate(0.1);
+  return r;
+}
+
 class QueueFixture : public ::testing::Test {
  protected:
   void SetUp() override {

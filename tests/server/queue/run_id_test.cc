@@ -15,17 +15,6 @@ class RunIdTest : public QueueFixture {
          "', 'daily', to_timestamp(1800000000), 'running')");
   }
 
-  static v1::EntityRecord Corporation(int64_t id) {
-    v1::EntityRecord r;
-    auto* corp = r.mutable_corporation();
-    corp->set_corporation_id(id);
-    corp->set_name("Corp");
-    corp->set_ticker("CRP");
-    corp->set_member_count(1);
-    corp->set_ceo_id(2112000001);
-    return r;
-  }
-
   // Completes a leased corporation, discovering `characters`.
   void CompleteDiscovering(const LeasedTask& t, const std::vector<int64_t>& characters) {
     Completion c;
