@@ -46,7 +46,18 @@ inline double ToUnixSeconds(TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+// The unix seconds a TimePoint can hold: its nanosecond count is an int64, so
+// it ends in April 2262. Kept a little inside, so that seconds times 1e9 in a
+// double cannot round past the end.
+inline constexpr double kMaxUnixSeconds = 9.2e9;
+
+// Saturates: seconds beyond +/-kMaxUnixSeconds (a PostgreSQL 'infinity', a
+// JWT's exp far in the future) give TimePoint::max()/min() instead of the
+// undefined behaviour of an out-of-range conversion; NaN gives the epoch.
 inline TimePoint FromUnixSeconds(double s) {
+  if (s != s) return TimePoint();
+  if (s >= kMaxUnixSeconds) return TimePoint::max();
+  if (s <= -kMaxUnixSeconds) return TimePoint::min();
   return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)));
 }
 

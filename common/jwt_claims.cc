@@ -25,9 +25,10 @@ absl::StatusOr<JwtClaims> ParseJwtClaims(absl::string_view jwt) {
   }
   JwtClaims out;
   if (auto it = claims.find("exp"); it != claims.end()) {
+    // Past kMaxUnixSeconds (year 2262) is no token's real expiry and would not fit a TimePoint.
     if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() <= 0 ||
-        it->get<double>() > 1e11) {
-      return absl::InvalidArgumentError("JWT claim exp is not a positive unix time");
+        it->get<double>() >= kMaxUnixSeconds) {
+      return absl::InvalidArgumentError("JWT claim exp is not a positive unix time before 2262");
     }
     out.expires = FromUnixSeconds(it->get<double>());
   }
