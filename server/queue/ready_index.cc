@@ -36,7 +36,10 @@ void ReadyIndex::Insert(State& s, int64_t task_id, const Key& key) {
     level.slot_of.emplace(key.weight, at);
   }
   Slot& slot = level.slots[at];
-  if (slot.list.emplace(key.last_modified, task_id).second) ++k.size;
+  if (slot.list.emplace(key.last_modified, task_id).second) {
+    ++k.size;
+    ++k.enqueued[key.enqueued_at];
+  }
   slot.head = slot.list.begin()->first;
   s.keys[task_id] = key;
 }
@@ -51,6 +54,9 @@ void ReadyIndex::Erase(State& s, int64_t task_id, const Key& key) {
       Slot& slot = l.slots[found->second];
       if (slot.list.erase({key.last_modified, task_id}) > 0) {
         --k.size;
+        if (auto e = k.enqueued.find(key.enqueued_at); e != k.enqueued.end() && --e->second == 0) {
+          k.enqueued.erase(e);
+        }
         if (slot.list.empty()) {
           l.free.push_back(found->second);
           l.slot_of.erase(found);
@@ -70,13 +76,15 @@ void ReadyIndex::Apply(State& s, const Op& op) {
     case Op::kUpsert: {
       if (it != s.keys.end()) Erase(s, op.task.task_id, it->second);
       Insert(s, op.task.task_id,
-             Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified});
+             Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
+                 op.task.enqueued_at});
       break;
     }
     case Op::kRestore:
       if (it == s.keys.end()) {
         Insert(s, op.task.task_id,
-               Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified});
+               Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
+                 op.task.enqueued_at});
       }
       break;
     case Op::kRemove:
@@ -180,7 +188,8 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
   while (!heap.empty() && static_cast<int>(out.size()) < n) {
     Cursor c = heap.top();
     heap.pop();
-    out.push_back(ReadyTask{c.task_id, kind_names_[c.kind], *top, c.weight, c.last_modified});
+    out.push_back(
+        ReadyTask{c.task_id, kind_names_[c.kind], *top, c.weight, c.last_modified, TimePoint()});
     if (c.next != c.end) {
       c.last_modified = c.next->first;
       c.task_id = c.next->second;
@@ -190,9 +199,12 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
     }
   }
   // Erase only after the merge: erasing invalidates the cursors.
-  for (const ReadyTask& t : out) {
+  for (ReadyTask& t : out) {
     auto it = state_.keys.find(t.task_id);
-    if (it != state_.keys.end()) Erase(state_, t.task_id, it->second);
+    if (it != state_.keys.end()) {
+      t.enqueued_at = it->second.enqueued_at;  // so that Restore puts it back whole
+      Erase(state_, t.task_id, it->second);
+    }
     if (journal_) {
       Op op{Op::kRemove, ReadyTask{}};
       op.task.task_id = t.task_id;
@@ -230,6 +242,17 @@ std::map<std::string, int64_t> ReadyIndex::Sizes() const {
   return out;
 }
 
+std::optional<TimePoint> ReadyIndex::OldestEnqueued(const std::string& kind) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = kind_ids_.find(kind);
+  if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) {
+    return std::nullopt;
+  }
+  const Kind& k = state_.kinds[it->second];
+  if (k.enqueued.empty()) return std::nullopt;
+  return k.enqueued.begin()->first;
+}
+
 void ReadyIndex::BeginReload() {
   std::lock_guard<std::mutex> lock(mu_);
   journal_.emplace();
@@ -256,7 +279,7 @@ void ReadyIndex::FinishReload(const std::vector<ReadyTask>& loaded) {
   for (const ReadyTask& t : loaded) {
     auto old = fresh.keys.find(t.task_id);
     if (old != fresh.keys.end()) Erase(fresh, t.task_id, old->second);
-    Insert(fresh, t.task_id, Key{ids.at(t.kind), t.priority, t.weight, t.last_modified});
+    Insert(fresh, t.task_id, Key{ids.at(t.kind), t.priority, t.weight, t.last_modified, t.enqueued_at});
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

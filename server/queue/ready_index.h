@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "common/clock.h"
@@ -49,6 +50,7 @@ struct ReadyTask {
   int priority = 0;
   int64_t weight = 1;  // access_count + 1
   TimePoint last_modified;
+  TimePoint enqueued_at;  // for the age of the oldest ready row (status)
 };
 
 class ReadyIndex {
@@ -75,6 +77,9 @@ class ReadyIndex {
   int64_t Size(const std::string& kind) const;
   bool Any(const std::vector<std::string>& kinds) const;
   std::map<std::string, int64_t> Sizes() const;
+  // When the longest-waiting ready row of `kind` was queued (enqueued_at);
+  // nullopt if none is ready.
+  std::optional<TimePoint> OldestEnqueued(const std::string& kind) const;
 
   // Rebuilding from the table while claims go on: after BeginReload, every
   // change is also journaled; the caller reads the table in ONE snapshot
@@ -90,6 +95,7 @@ class ReadyIndex {
     int priority = 0;
     int64_t weight = 1;
     TimePoint last_modified;
+    TimePoint enqueued_at;
   };
   // Oldest first: (last_modified, task_id).
   using List = absl::btree_set<std::pair<TimePoint, int64_t>>;
@@ -111,6 +117,9 @@ class ReadyIndex {
   struct Kind {
     std::map<int, Level, std::greater<int>> levels;  // highest priority first
     int64_t size = 0;
+    // Ready rows per enqueued_at: an enqueue queues its rows at one instant,
+    // so this holds one entry per enqueue statement, not per row.
+    absl::btree_map<TimePoint, int64_t> enqueued;
   };
   struct State {
     absl::flat_hash_map<int64_t, Key> keys;

@@ -183,5 +183,26 @@ TEST(ReadyIndexTest, ConcurrentTakersNeverGetTheSameRow) {
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a row taken twice";
 }
 
+TEST(ReadyIndexTest, TellsWhenTheLongestWaitingReadyRowWasQueued) {
+  ReadyIndex index;
+  auto queued = [](int64_t id, double age_s, double queued_s_ago) {
+    ReadyTask t = Task(id, 1, age_s);
+    t.enqueued_at = kNow - std::chrono::seconds(static_cast<int64_t>(queued_s_ago));
+    return t;
+  };
+  EXPECT_FALSE(index.OldestEnqueued("character"));
+  index.Upsert(queued(1, 100, 50));
+  index.Upsert(queued(2, 10, 80));
+  index.Upsert(queued(3, 5, 80));
+  EXPECT_EQ(index.OldestEnqueued("character"), kNow - std::chrono::seconds(80));
+  // Taking row 1 (the most urgent) leaves the age; taking 2 and 3 moves it.
+  const std::vector<ReadyTask> taken = index.Take({"character"}, 1, kNow);
+  EXPECT_EQ(index.OldestEnqueued("character"), kNow - std::chrono::seconds(80));
+  index.Take({"character"}, 2, kNow);
+  EXPECT_FALSE(index.OldestEnqueued("character"));
+  index.Restore(taken);  // put back whole, with when it was queued
+  EXPECT_EQ(index.OldestEnqueued("character"), kNow - std::chrono::seconds(50));
+}
+
 }  // namespace
 }  // namespace sluice
