@@ -67,47 +67,70 @@ nlohmann::json CacheRows(const std::vector<CompletionPlan::CacheEntry>& entries)
   return rows;
 }
 
+TimePoint Micros(const pqxx::field& f) {
+  return TimePoint(std::chrono::microseconds(f.as<int64_t>()));
+}
+
 // A row as ReadyColumns lists it, from column `at` on; nullopt unless ready.
 std::optional<ReadyTask> ReadyRow(const pqxx::row& row, int at) {
   if (row[at + 5].as<int>() != StateValue(TaskState::kReady)) return std::nullopt;
-  return ReadyTask{row[at].as<int64_t>(), row[at + 1].c_str(), row[at + 2].as<int>(),
-                   row[at + 3].as<int64_t>(),
-                   TimePoint(std::chrono::microseconds(row[at + 4].as<int64_t>()))};
+  return ReadyTask{row[at].as<int64_t>(),    row[at + 1].c_str(),   row[at + 2].as<int>(),
+                   row[at + 3].as<int64_t>(), Micros(row[at + 4]), Micros(row[at + 6])};
 }
 
-// For a row InsertTasks just queued waiting for its entity's Expires, when
-// it becomes due; nullopt for any other row.
-std::optional<TimePoint> WaitingForExpires(const pqxx::row& row) {
+// A row as QueueColumns lists it; nullopt if it is ready (or due never).
+std::optional<DueTask> DueRow(const pqxx::row& row) {
+  const int state = row[5].as<int>();
+  const int due = queue_sql::kReadyColumnCount;
+  if (state == StateValue(TaskState::kReady) || row[due].is_null()) return std::nullopt;
+  return DueTask{row[0].as<int64_t>(), row[1].c_str(), static_cast<TaskState>(state),
+                 Micros(row[due]), row[due + 1].is_null() ? "" : row[due + 1].c_str()};
+}
+
+// For a row InsertTasks just queued waiting for its entity's Expires, the
+// due index's entry; nullopt for any other row.
+std::optional<DueTask> WaitingForExpires(const pqxx::row& row) {
   if (!row[0].as<bool>() || row[queue_sql::kInsertedDueColumn].is_null()) return std::nullopt;
   if (row[6].as<int>() != StateValue(TaskState::kWaiting)) return std::nullopt;
-  return TimePoint(std::chrono::microseconds(row[queue_sql::kInsertedDueColumn].as<int64_t>()));
+  return DueTask{row[1].as<int64_t>(), row[2].c_str(), TaskState::kWaiting,
+                 Micros(row[queue_sql::kInsertedDueColumn]), ""};
 }
 
 }  // namespace
 
 absl::Status PgQueueStore::ReloadReadyIndex() {
   ready_.BeginReload();
+  due_.BeginReload();
   std::vector<ReadyTask> loaded;
+  std::vector<DueTask> waiting;
   // One cursor: one snapshot, taken after BeginReload (see ReadyIndex).
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     loaded.clear();
+    waiting.clear();
     pqxx::read_transaction r(conn);
-    r.exec("DECLARE ready_rows NO SCROLL CURSOR FOR " + queue_sql::kLoadReady);
+    r.exec("DECLARE queue_rows NO SCROLL CURSOR FOR " + queue_sql::kLoadQueue);
     while (true) {
-      auto page = r.exec("FETCH 50000 FROM ready_rows");
+      auto page = r.exec("FETCH 50000 FROM queue_rows");
       if (page.empty()) break;
       for (const auto& row : page) {
-        if (auto t = ReadyRow(row, 0)) loaded.push_back(std::move(*t));
+        if (auto t = ReadyRow(row, 0)) {
+          loaded.push_back(std::move(*t));
+        } else if (auto d = DueRow(row)) {
+          waiting.push_back(std::move(*d));
+        }
       }
     }
     return absl::OkStatus();
   });
   if (!s.ok()) {
     ready_.AbortReload();
+    due_.AbortReload();
     return s;
   }
   ready_.FinishReload(loaded);
-  LOG(INFO) << "ready index loaded: " << loaded.size() << " ready tasks";
+  due_.FinishReload(waiting);
+  LOG(INFO) << "queue indexes loaded: " << loaded.size() << " ready tasks, " << waiting.size()
+            << " leased or waiting";
   return absl::OkStatus();
 }
 
@@ -120,45 +143,44 @@ absl::Status PgQueueStore::EnsureReadyIndex() {
   return s;
 }
 
-void PgQueueStore::ReloadBeforeNextClaim() {
-  ready_loaded_.store(false);
-  due_.Forget();
-}
-
-void PgQueueStore::RecheckDueBeforeNextClaim() { due_.Forget(); }
+void PgQueueStore::ReloadBeforeNextClaim() { ready_loaded_.store(false); }
 
 absl::Status PgQueueStore::CheckReadyIndex() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (!ready_loaded_.load()) return absl::OkStatus();  // the next claim loads it
-  // Rows made due by anything but this store are promoted within one check.
-  due_.Forget();
-  std::map<std::string, int64_t> in_db;
+  // Per (kind, state): ready rows in the ready index, the others in the due
+  // index.
+  std::map<std::pair<std::string, int>, int64_t> in_db;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     in_db.clear();
     pqxx::read_transaction r(conn);
     for (const auto& row : r.exec(queue_sql::kCounts)) {
-      if (row[1].as<int>() == StateValue(TaskState::kReady))
-        in_db[row[0].c_str()] = row[2].as<int64_t>();
+      const int state = row[1].as<int>();
+      if (state == queue_sql::kDeadCountState) continue;
+      in_db[{row[0].c_str(), state}] = row[2].as<int64_t>();
     }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  const std::map<std::string, int64_t> in_index = ready_.Sizes();
-  std::map<std::string, int64_t> missing;
-  for (const auto& [kind, n] : in_db) {
-    auto it = in_index.find(kind);
+  std::map<std::pair<std::string, int>, int64_t> in_index;
+  for (const auto& [kind, n] : ready_.Sizes()) in_index[{kind, StateValue(TaskState::kReady)}] = n;
+  for (const auto& [key, n] : due_.Sizes()) in_index[{key.first, StateValue(key.second)}] = n;
+  std::map<std::pair<std::string, int>, int64_t> missing;
+  for (const auto& [key, n] : in_db) {
+    auto it = in_index.find(key);
     const int64_t have = it == in_index.end() ? 0 : it->second;
-    if (n > have) missing[kind] = n - have;
+    if (n > have) missing[key] = n - have;
   }
   // Rows in flight (committed, not applied yet) show as missing for a
   // moment; a shortfall seen twice in a row, unchanged, is real.
   const bool reload = !missing.empty() && missing == last_missing_;
   last_missing_ = missing;
   if (!reload) return absl::OkStatus();
-  for (const auto& [kind, n] : missing) {
-    LOG(WARNING) << "ready index misses " << n << " ready " << kind
-                 << " tasks (the queue table was written by something other than this "
-                    "coordinator): reloading it";
+  for (const auto& [key, n] : missing) {
+    LOG(WARNING) << "the queue's indexes miss " << n << " " << key.first << " tasks in state "
+                 << key.second
+                 << " (the queue table was written by something other than this "
+                    "coordinator): reloading them";
   }
   ++reloads_;
   last_missing_.clear();
@@ -168,12 +190,19 @@ absl::Status PgQueueStore::CheckReadyIndex() {
 absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots, TimePoint now) {
   if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;
-  const bool promote = due_.MayBeDue(kinds, now);
+  const bool promote = due_.AnyDue(kinds, now);
   if (!promote && !ready_.Any(kinds)) {
     return std::vector<std::vector<LeasedTask>>(slots.size());  // nothing to lease: no database
   }
-  if (promote) due_.BeginCheck(kinds);
-  std::map<std::string, std::optional<TimePoint>> next_due;
+  // Lapsed leases and ended backoffs, out of the due index until the
+  // promotion is over (FinishTake).
+  std::vector<DueTask> due_rows;
+  std::vector<int64_t> due_ids;
+  if (promote) {
+    due_rows = due_.TakeDue(kinds, now, kMaxPromote);
+    for (const DueTask& t : due_rows) due_ids.push_back(t.task_id);
+  }
+  std::vector<DueTask> not_promoted;  // as the table has them
   std::vector<std::string> untils, agents;
   for (const ClaimSlot& slot : slots) {
     untils.push_back(FormatRfc3339(slot.lease_until));
@@ -189,22 +218,35 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     if (!taken.empty()) ready_.Restore(taken);
     taken.clear();
     out.assign(slots.size(), {});
+    not_promoted.clear();
     pqxx::work w(conn);
-    if (promote) {
+    if (!due_ids.empty()) {
       // Lapsed leases and ended backoffs become ready, in this transaction
-      // (one commit per claim). They go into the index before it commits,
-      // so this claim can rank them; should it roll back, the index holds
-      // rows that are not ready, which the lease statement leaves out.
-      for (const auto& row :
-           w.exec_params(queue_sql::kPromoteDue, FormatRfc3339(now), PgTextArray(kinds))) {
-        if (auto t = ReadyRow(row, 0)) ready_.Upsert(*t);
+      // (one commit per claim). They go into the ready index before it
+      // commits, so this claim can rank them; should it roll back, the index
+      // holds rows that are not ready, which the lease statement leaves out.
+      std::set<int64_t> promoted;
+      for (const auto& row : w.exec_params(queue_sql::kPromoteChosen, FormatRfc3339(now),
+                                           PgArray(due_ids))) {
+        if (auto t = ReadyRow(row, 0)) {
+          promoted.insert(t->task_id);
+          ready_.Upsert(*t);
+        }
       }
-      next_due.clear();
-      for (const auto& row : w.exec_params(queue_sql::kNextDue, PgTextArray(kinds))) {
-        next_due[row[0].c_str()] =
-            row[1].is_null() ? std::nullopt
-                             : std::optional<TimePoint>(
-                                   TimePoint(std::chrono::microseconds(row[1].as<int64_t>())));
+      // The rest: held by another transaction, due later than the index
+      // said, ready or gone already. What the table says goes back.
+      std::vector<int64_t> rest;
+      for (int64_t id : due_ids) {
+        if (promoted.count(id) == 0) rest.push_back(id);
+      }
+      if (!rest.empty()) {
+        for (const auto& row : w.exec_params(queue_sql::kQueueRows, PgArray(rest))) {
+          if (auto t = ReadyRow(row, 0)) {
+            ready_.Upsert(*t);
+          } else if (auto d = DueRow(row)) {
+            not_promoted.push_back(std::move(*d));
+          }
+        }
       }
     }
     // Rows the index held a moment too long are not leased; the claim takes
@@ -284,35 +326,43 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     // to have landed unseen, a row put back is one the lease statement
     // leaves out.)
     ready_.Restore(taken);
-    if (promote) due_.FailCheck(kinds);
+    due_.FinishTake(due_ids, due_rows);
     return s;
   }
-  if (promote) due_.FinishCheck(next_due);
+  due_.FinishTake(due_ids, not_promoted);
   for (size_t i = 0; i < out.size(); ++i) {
-    for (const LeasedTask& t : out[i]) due_.Lower(t.kind, slots[i].lease_until);
+    for (const LeasedTask& t : out[i]) {
+      due_.Upsert(DueTask{t.task_id, t.kind, TaskState::kLeased, t.locked_until, slots[i].agent_id});
+    }
   }
   return out;
 }
 
 absl::StatusOr<TimePoint> PgQueueStore::Extend(int64_t task_id, int64_t fencing_token,
                                                TimePoint lease_until) {
-  bool found = false;
+  std::optional<DueTask> extended;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    extended.reset();
     pqxx::work w(conn);
-    found = !w.exec_params(queue_sql::kExtend, task_id, fencing_token, FormatRfc3339(lease_until))
-                 .empty();
+    auto res =
+        w.exec_params(queue_sql::kExtend, task_id, fencing_token, FormatRfc3339(lease_until));
+    if (!res.empty()) {
+      extended = DueTask{task_id, res[0][0].c_str(), TaskState::kLeased, lease_until,
+                         res[0][1].is_null() ? "" : res[0][1].c_str()};
+    }
     w.commit();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (!found) return StaleToken(task_id, fencing_token);
+  if (!extended) return StaleToken(task_id, fencing_token);
+  due_.Upsert(*extended);
   return lease_until;
 }
 
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-    TimePoint fresh_after, std::vector<ReadyTask>* ready,
-    std::vector<std::pair<std::string, TimePoint>>* due) {
+    TimePoint fresh_after, std::vector<ReadyTask>* ready, std::vector<DueTask>* due,
+    std::vector<int64_t>* deleted) {
   // Lock every task of the batch that still holds the presented token.
   std::vector<int64_t> ids, tokens;
   for (const Completion* c : batch) {
@@ -393,8 +443,8 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
         if (dropped.count(row[1].as<int64_t>()) != 0) continue;
         if (auto t = ReadyRow(row, 1)) {
           ready->push_back(std::move(*t));
-        } else if (auto at = WaitingForExpires(row)) {
-          due->emplace_back(d.kind, *at);
+        } else if (auto w = WaitingForExpires(row)) {
+          due->push_back(std::move(*w));
         }
       }
     }
@@ -407,9 +457,10 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
   Hook("discovered");
 
   if (!plan.done().empty()) w.exec_params(queue_sql::kDeleteTasks, PgArray(plan.done()));
+  deleted->insert(deleted->end(), plan.done().begin(), plan.done().end());
   for (const CompletionPlan::Requeue& r : plan.requeued()) {
     w.exec_params(queue_sql::kRequeue, r.task_id, FormatRfc3339(r.ready_at), now_text);
-    due->emplace_back(r.kind, r.ready_at);
+    due->push_back(DueTask{r.task_id, r.kind, TaskState::kWaiting, r.ready_at, ""});
   }
   // The coordinator's lines about these tasks name their runs.
   std::set<int64_t> refs;
@@ -428,19 +479,22 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
 std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CompleteBatch(
     const std::vector<const Completion*>& batch, TimePoint now, TimePoint fresh_after) {
   std::vector<absl::StatusOr<CompletionOutcome>> results;
-  std::vector<ReadyTask> ready;                        // discovered tasks, for the ready index
-  std::vector<std::pair<std::string, TimePoint>> due;  // requeued: (kind, ready at)
+  std::vector<ReadyTask> ready;  // discovered tasks, for the ready index
+  std::vector<DueTask> due;      // requeued or queued waiting, for the due index
+  std::vector<int64_t> deleted;  // done
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     results.clear();  // Run may try again on a fresh connection
     ready.clear();
     due.clear();
+    deleted.clear();
     pqxx::work w(conn);
-    results = CommitBatch(w, batch, now, fresh_after, &ready, &due);
+    results = CommitBatch(w, batch, now, fresh_after, &ready, &due, &deleted);
     return absl::OkStatus();
   });
   if (s.ok()) {
+    for (int64_t id : deleted) due_.Remove(id);
     for (const ReadyTask& t : ready) ready_.Upsert(t);
-    for (const auto& [kind, at] : due) due_.Lower(kind, at);
+    for (const DueTask& t : due) due_.Upsert(t);
   }
   if (!s.ok()) {
     // The transaction failed: nothing was written. Completions refused
@@ -460,6 +514,7 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
   std::string failed_kind;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) -> absl::Status {
     outcome = FailureOutcome{};
+    stale = false;
     pqxx::work w(conn);
     auto locked = w.exec_params(queue_sql::kLockByToken, f.task_id, f.fencing_token);
     if (locked.empty()) {
@@ -501,17 +556,24 @@ absl::StatusOr<FailureOutcome> PgQueueStore::Fail(const Failure& f, TimePoint no
   });
   if (!s.ok()) return s;
   if (stale) return StaleToken(f.task_id, f.fencing_token);
-  if (outcome.retry_at) due_.Lower(failed_kind, *outcome.retry_at);
+  if (outcome.retry_at) {
+    due_.Upsert(DueTask{f.task_id, failed_kind, TaskState::kWaiting, *outcome.retry_at, ""});
+  } else {
+    due_.Remove(f.task_id);  // dead-lettered
+  }
   return outcome;
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PgQueueStore::LeasesHeldBy(
     const std::string& agent_id) {
+  if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;
   std::vector<std::pair<int64_t, int64_t>> out;
+  const std::vector<int64_t> held = due_.LeasedBy(agent_id);
+  if (held.empty()) return out;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     out.clear();
     pqxx::read_transaction r(conn);
-    for (const auto& row : r.exec_params(queue_sql::kLeasesHeldBy, agent_id)) {
+    for (const auto& row : r.exec_params(queue_sql::kLeasesHeldBy, agent_id, PgArray(held))) {
       out.emplace_back(row[0].as<int64_t>(), row[1].as<int64_t>());
     }
     return absl::OkStatus();
@@ -528,7 +590,7 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
   if (kind == nullptr) return absl::InvalidArgumentError("unknown kind " + kind_name);
   EnqueueOutcome outcome;
   std::vector<ReadyTask> ready;  // for the ready index, once committed
-  std::vector<TimePoint> due;    // rows queued waiting for their Expires
+  std::vector<DueTask> due;      // rows queued waiting for their Expires
   // A user's request for an entity whose stored Expires is still ahead is
   // answered from the database (its access counted all the same); anything
   // else waits for the Expires (queue_sql::WhenFresh).
@@ -565,9 +627,9 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
       }
       if (auto t = ReadyRow(row, 1)) {
         ready.push_back(std::move(*t));
-      } else if (auto at = WaitingForExpires(row)) {
+      } else if (auto waiting = WaitingForExpires(row)) {
         ++outcome.waiting_for_expires;
-        due.push_back(*at);
+        due.push_back(std::move(*waiting));
       }
     }
     // An enqueue is forced, so only the freshness rule leaves ids out.
@@ -577,11 +639,12 @@ absl::StatusOr<EnqueueOutcome> PgQueueStore::Enqueue(const std::string& kind_nam
   });
   if (!s.ok()) return s;
   for (const ReadyTask& t : ready) ready_.Upsert(t);
-  for (TimePoint at : due) due_.Lower(kind_name, at);
+  for (const DueTask& t : due) due_.Upsert(t);
   return outcome;
 }
 
 absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
+  if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;
   std::map<std::string, KindStats> by_kind;
   auto entry = [&](const std::string& kind) -> KindStats& {
     KindStats& k = by_kind[kind];
@@ -613,23 +676,26 @@ absl::StatusOr<std::vector<KindStats>> PgQueueStore::Stats(TimePoint now) {
           break;
       }
     }
-    for (const auto& row : r.exec_params(queue_sql::kExpiredByState, ts)) {
-      KindStats& k = entry(row[0].c_str());
-      const int64_t n = row[2].as<int64_t>();
-      k.ready += n;
-      (row[1].as<int>() == static_cast<int>(TaskState::kLeased) ? k.leased : k.retrying) -= n;
-    }
-    for (auto& [kind, k] : by_kind) {
-      if (k.ready > 0)
-        k.oldest_age_seconds = r.exec_params1(queue_sql::kOldestReadyAge, kind, ts)[0].as<double>();
-    }
-    for (const auto& row : r.exec_params(queue_sql::kLeasesByAgent, ts)) {
-      KindStats& k = entry(row[0].c_str());
-      k.agents.emplace_back(row[1].is_null() ? "" : row[1].c_str(), row[2].as<int64_t>());
-    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  // Leases and backoffs that have run out but are not promoted yet (the next
+  // claim makes them ready) count as ready; ages and agents from memory
+  // (the indexes on the row's state are gone: 0020_hot_leases.sql).
+  for (const auto& [key, n] : due_.DueCounts(now)) {
+    KindStats& k = entry(key.first);
+    k.ready += n;
+    (key.second == TaskState::kLeased ? k.leased : k.retrying) -= n;
+  }
+  for (auto& [kind, k] : by_kind) {
+    if (k.ready <= 0) continue;
+    if (auto oldest = ready_.OldestEnqueued(kind)) {
+      k.oldest_age_seconds = std::max(0.0, std::chrono::duration<double>(now - *oldest).count());
+    }
+  }
+  for (const auto& [key, n] : due_.LeasesByAgent(now)) {
+    entry(key.first).agents.emplace_back(key.second, n);
+  }
   std::vector<KindStats> out;
   for (auto& [_, v] : by_kind) out.push_back(std::move(v));
   return out;

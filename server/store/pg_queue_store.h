@@ -3,11 +3,15 @@
 //
 // Claims rank the ready tasks in memory (server/queue/ready_index.h: exact
 // urgency order in time independent of the queue's length), then lease the
-// chosen rows by primary key; the index is loaded from the table before the
-// first claim and kept by every statement of this store that makes a row
-// ready, applied once its transaction commits. A claim promotes lapsed leases
-// and ended backoffs only when one may be due (server/queue/due_schedule.h),
-// so polling an empty queue costs the database nothing. Completions are committed in batches: one
+// chosen rows by primary key. The rows that are not ready (leased, backing
+// off, waiting) are kept in memory by when they become due
+// (server/queue/due_index.h): a claim promotes the due ones by primary key,
+// and polling an empty queue costs the database nothing. With those two the
+// table needs no index on the row's state, so leases, promotions and
+// requeues are HOT updates (db/migrations/0020_hot_leases.sql). Both indexes
+// are loaded from the table (one scan) before the first claim and kept by
+// every statement of this store, applied once its transaction commits.
+// Completions are committed in batches: one
 // transaction locks the batch's tasks by fencing token, lets a CompletionPlan decide what goes in
 // (server/queue/completion_plan.h), has each kind's TaskExtension write its payloads, then writes
 // cache state with one statement, queues discovered ids with one statement per (kind, priority,
@@ -25,7 +29,7 @@
 #include <mutex>
 #include <string>
 
-#include "server/queue/due_schedule.h"
+#include "server/queue/due_index.h"
 #include "server/queue/queue_store.h"
 #include "server/queue/ready_index.h"
 #include "server/queue/task_kinds.h"
@@ -71,15 +75,14 @@ class PgQueueStore final : public QueueStore {
                                                 const std::vector<int64_t>& ids) override;
   absl::StatusOr<int64_t> CountFirstAttempts(const std::string& kind,
                                              const std::vector<int64_t>& ids) override;
+  // Also for rows made due (a lease or backoff shortened) behind the
+  // store's back.
   void ReloadBeforeNextClaim() override;
-  // Rows were made due (a lease or backoff shortened) behind the store's
-  // back: the next claim of each kind checks the table for them.
-  void RecheckDueBeforeNextClaim();
 
-  // Compares the ready index with the queue's counters and reloads it when
-  // it misses ready rows at two checks in a row (the table was written by
-  // something other than this store). The coordinator's health loop calls it
-  // every few seconds.
+  // Compares the ready and due indexes with the queue's counters and
+  // reloads them when they miss rows at two checks in a row (the table was
+  // written by something other than this store). The coordinator's health
+  // loop calls it every few seconds.
   absl::Status CheckReadyIndex();
   // Times CheckReadyIndex reloaded the index.
   int64_t ready_index_reloads() const { return reloads_.load(); }
@@ -90,14 +93,15 @@ class PgQueueStore final : public QueueStore {
   }
   // One batch, in one transaction (Run may call it again on a new connection).
   // Appends the rows it made ready to `ready`.
-  // Appends the rows it requeued, (kind, ready at), to `due`.
+  // Appends the rows it requeued or queued waiting to `due`, the tasks it
+  // deleted to `deleted`.
   std::vector<absl::StatusOr<CompletionOutcome>> CommitBatch(
       pqxx::work& w, const std::vector<const Completion*>& batch, TimePoint now,
-      TimePoint fresh_after, std::vector<ReadyTask>* ready,
-      std::vector<std::pair<std::string, TimePoint>>* due);
-  // Loads the ready index unless it is loaded.
+      TimePoint fresh_after, std::vector<ReadyTask>* ready, std::vector<DueTask>* due,
+      std::vector<int64_t>* deleted);
+  // Loads the ready and due indexes unless they are loaded.
   absl::Status EnsureReadyIndex();
-  // Rebuilds the index from the table (one snapshot) while claims go on.
+  // Rebuilds both indexes from the table (one snapshot) while claims go on.
   // reload_mu_ held.
   absl::Status ReloadReadyIndex();
 
@@ -106,12 +110,15 @@ class PgQueueStore final : public QueueStore {
   const TaskExtensionRegistry* const extensions_;
   FaultHook fault_hook_;
 
+  // Rows one claim promotes at most; the rest wait for the next claim.
+  static constexpr int kMaxPromote = 10000;
+
   ReadyIndex ready_;
-  DueSchedule due_;
+  DueIndex due_;
   std::atomic<bool> ready_loaded_{false};
   std::mutex reload_mu_;  // one reload at a time
   // CheckReadyIndex's last shortfall; guarded by reload_mu_.
-  std::map<std::string, int64_t> last_missing_;
+  std::map<std::pair<std::string, int>, int64_t> last_missing_;
   std::atomic<int64_t> reloads_{0};
   RunIdCache run_ids_;  // tasks' job runs (run_ref) to run ids
 };

@@ -21,44 +21,50 @@ inline const std::string kLeased = std::to_string(StateValue(TaskState::kLeased)
 inline const std::string kWaiting = std::to_string(StateValue(TaskState::kWaiting));
 
 // A queue row as the ready index keeps it (server/queue/ready_index.h):
-// task id, kind, priority, weight, last_modified in microseconds, state.
-// `q` is the alias of discovery_queue, or empty where it has none.
+// task id, kind, priority, weight, last_modified in microseconds, state,
+// enqueued_at in microseconds. `q` is the alias of discovery_queue, or empty
+// where it has none.
 inline std::string ReadyColumns(const std::string& q) {
   const std::string p = q.empty() ? "" : q + ".";
   return p + "task_id, " + p + "kind, " + p + "priority, " + p + "weight, (EXTRACT(EPOCH FROM " +
-         p + "last_modified) * 1000000)::bigint, " + p + "state";
+         p + "last_modified) * 1000000)::bigint, " + p + "state, (EXTRACT(EPOCH FROM " + p +
+         "enqueued_at) * 1000000)::bigint";
+}
+inline constexpr int kReadyColumnCount = 7;
+
+// A queue row as both indexes need it: ReadyColumns, then when it becomes
+// due (available_at in microseconds, NULL for a ready row) and whom it is
+// leased to (server/queue/due_index.h).
+inline std::string QueueColumns(const std::string& q) {
+  const std::string p = q.empty() ? "" : q + ".";
+  return ReadyColumns(q) + ", (EXTRACT(EPOCH FROM " + p + "available_at) * 1000000)::bigint, " +
+         p + "leased_by";
 }
 
-// Every ready row, for (re)building the ready index, in one snapshot; the
-// store reads it with a cursor. Rows of a kind whose lease or backoff ran
-// out are promoted by the next claim, not listed here.
-inline const std::string kLoadReady =
-    "SELECT " + ReadyColumns("") + " FROM discovery_queue WHERE state = " + kReady;
+// Every row, for (re)building the ready and due indexes, in one snapshot;
+// the store reads it with a cursor (one sequential scan: no index on the
+// state is left to read them by, db/migrations/0020_hot_leases.sql).
+inline const std::string kLoadQueue = "SELECT " + QueueColumns("") + " FROM discovery_queue";
 
-// Leases that ran out and backoffs that ended become ready again (the
-// lapsed-lease trigger of 0013 counts the attempt), for the claimed kinds
-// only: claims of disjoint kinds run side by side, and one that promoted
-// (and so locked) rows another is about to lease could deadlock with it.
-// Rows another statement holds are skipped, not waited for: the next claim
-// takes them. $1 now, $2 kinds.
-inline const std::string kPromoteDue =
+// Leases that ran out and backoffs that ended, chosen in the due index,
+// become ready again (the lapsed-lease trigger of 0013 counts the attempt):
+// by primary key, and only those the table says are still not ready and
+// due (the index may hold a row a moment too long). Rows another statement
+// holds are skipped, not waited for: the store reads them back (kQueueRows)
+// and puts them back in the due index. $1 now, $2 task ids.
+inline const std::string kPromoteChosen =
     absl::StrCat("UPDATE discovery_queue AS q SET state = ", kReady,
                  ", available_at = NULL, locked_until = NULL "
                  "WHERE q.task_id IN (SELECT d.task_id FROM discovery_queue d "
-                 "WHERE d.state <> ",
+                 "WHERE d.task_id = ANY($2::bigint[]) AND d.state <> ",
                  kReady,
-                 " AND d.kind = ANY($2::text[]) AND d.available_at <= $1::timestamptz "
-                 "ORDER BY d.available_at LIMIT 10000 FOR UPDATE SKIP LOCKED) RETURNING ",
+                 " AND d.available_at <= $1::timestamptz "
+                 "ORDER BY d.task_id FOR UPDATE SKIP LOCKED) RETURNING ",
                  ReadyColumns("q"));
 
-// Per kind, the earliest time a row still waiting (leased, backing off)
-// becomes due, after a promotion in the same transaction: one probe of the
-// due index each (server/queue/due_schedule.h). Rows the promotion skipped
-// or left for the next claim are due already, and count. $1 kinds.
-inline const std::string kNextDue = absl::StrCat(
-    "SELECT k, (SELECT (EXTRACT(EPOCH FROM min(d.available_at)) * 1000000)::bigint "
-    "FROM discovery_queue d WHERE d.state <> ",
-    kReady, " AND d.kind = k) FROM unnest($1::text[]) AS k");
+// Rows as they are now (QueueColumns), by primary key. $1 task ids.
+inline const std::string kQueueRows = "SELECT " + QueueColumns("") +
+                                      " FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
 
 // Leases the rows a claim chose in the ready index, those still ready: a
 // row that is not (the index held it a moment too long) is left out, and the
@@ -85,11 +91,12 @@ RETURNING x.slot, q.task_id, q.kind, q.entity_id, q.lease_token,
                      WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''),
           q.run_ref)sql");
 
-// $1 task, $2 token, $3 lease until.
+// $1 task, $2 token, $3 lease until. Returns the kind and the agent, for
+// the due index.
 inline const std::string kExtend =
     absl::StrCat("UPDATE discovery_queue SET state = ", kLeased,
                  ", locked_until = $3::timestamptz, available_at = $3::timestamptz "
-                 "WHERE task_id = $1 AND lease_token = $2 RETURNING 1");
+                 "WHERE task_id = $1 AND lease_token = $2 RETURNING kind, leased_by");
 
 // The batch's tasks still holding the presented tokens, locked in task order
 // (so two batches never wait for each other in opposite orders), with what
@@ -106,11 +113,11 @@ SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
  ORDER BY q.task_id
    FOR UPDATE OF q)sql";
 
-// The leases an agent holds. Leased rows are few and all in the due index
-// (state <> 0), so this reads that index, not the queue. $1 agent id.
+// Of the rows the due index says an agent holds, those the table says it
+// does. $1 agent id, $2 task ids.
 inline const std::string kLeasesHeldBy =
-    absl::StrCat("SELECT task_id, lease_token FROM discovery_queue WHERE state = ", kLeased,
-                 " AND available_at IS NOT NULL AND leased_by = $1 ORDER BY task_id");
+    absl::StrCat("SELECT task_id, lease_token FROM discovery_queue WHERE task_id = ANY($2::bigint[])"
+                 " AND state = ", kLeased, " AND leased_by = $1 ORDER BY task_id");
 
 // $1 task, $2 token.
 inline constexpr char kLockByToken[] = R"sql(
@@ -209,27 +216,6 @@ SELECT kind, state, sum(n)::bigint FROM (
   SELECT kind, state, n FROM queue_count_deltas) x
  GROUP BY kind, state)sql";
 
-// Leases and backoffs that have run out but are not promoted yet (the next
-// claim makes them ready): counted as ready. $1 now.
-inline const std::string kExpiredByState = absl::StrCat(
-    "SELECT kind, state, count(*) FROM discovery_queue"
-    " WHERE state <> ",
-    kReady, " AND available_at <= $1::timestamptz GROUP BY kind, state");
-
-// The age of the oldest ready task of a kind (an index probe). $1 kind, $2 now.
-inline const std::string kOldestReadyAge = absl::StrCat(
-    "SELECT COALESCE(EXTRACT(EPOCH FROM ($2::timestamptz - min(enqueued_at))), 0)::float8"
-    " FROM discovery_queue WHERE kind = $1 AND state = ",
-    kReady);
-
-// $1 now.
-inline const std::string kLeasesByAgent = absl::StrCat(
-    "SELECT kind, leased_by, count(*) FROM discovery_queue"
-    " WHERE state = ",
-    kLeased,
-    " AND available_at > $1::timestamptz"
-    " GROUP BY kind, leased_by ORDER BY kind, leased_by");
-
 // $1 kind, $2 candidate ids.
 inline constexpr char kUnqueued[] = R"sql(
 SELECT i.id FROM (SELECT DISTINCT unnest($2::bigint[]) AS id) i
@@ -266,7 +252,7 @@ enum class WhenFresh {
 
 // The column InsertTasks adds after ReadyColumns: when a row queued waiting
 // for its Expires becomes due, in microseconds (NULL for a ready row).
-inline constexpr int kInsertedDueColumn = 7;
+inline constexpr int kInsertedDueColumn = 1 + kReadyColumnCount;
 
 // Queues ids of one kind. $1 kind, $2 ids, $3 priority, $4 now, $5 force,
 // $6 freshness cutoff, $7 access increments already applied to existing

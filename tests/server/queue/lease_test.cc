@@ -42,6 +42,25 @@ TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
   EXPECT_GT(second[0].fencing_token, first[0].fencing_token);
 }
 
+TEST_F(LeaseTest, ALapsedLeaseAnotherTransactionHoldsIsPromotedByALaterClaim) {
+  // A promotion skips rows another transaction holds (a late completion of
+  // the lapsed lease, say) rather than wait; the store's due index must
+  // keep them, or the task would never be handed out again.
+  ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
+  auto first = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));
+  ASSERT_EQ(first.size(), 1u);
+  clock_.Advance(seconds(31));
+  pqxx::connection c(db_->dsn());
+  pqxx::work hold(c);
+  hold.exec("SELECT 1 FROM discovery_queue WHERE task_id = " + std::to_string(first[0].task_id) +
+            " FOR UPDATE");
+  EXPECT_TRUE(LeaseOrDie({"character"}, 10, "agent-b").empty()) << "held: skipped";
+  hold.abort();
+  auto second = LeaseOrDie({"character"}, 10, "agent-b");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].task_id, first[0].task_id);
+}
+
 TEST_F(LeaseTest, ALapsedLeaseCountsAnAttemptAndTheTaskEndsInDeadTasksWhenOutOfThem) {
   // A task that kills or hangs every agent taking it must not go round
   // forever: each lapse counts, as a reported failure would.

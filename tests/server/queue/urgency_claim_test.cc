@@ -173,9 +173,18 @@ TEST_F(UrgencyClaimTest, PromotionAndLeaseProbeTheQueueAndCacheByIndexWhateverTh
   std::vector<std::string> untils(30, "2027-01-15T08:01:00Z"), agents;
   for (int i = 0; i < 30; ++i) agents.push_back("agent-" + std::to_string(i));
   pqxx::connection c(db_->dsn());
+  std::vector<int64_t> lapsed;  // as the due index would choose them
+  {
+    pqxx::nontransaction nt(c);
+    for (const auto& row :
+         nt.exec("SELECT task_id FROM discovery_queue WHERE kind = 'character' AND entity_id <= 10")) {
+      lapsed.push_back(row[0].as<int64_t>());
+    }
+  }
+  ASSERT_EQ(lapsed.size(), 10u);
   pqxx::work w(c);
   auto promoted =
-      w.exec_params(queue_sql::kPromoteDue, "2027-01-15T08:00:00Z", PgTextArray({"character"}));
+      w.exec_params(queue_sql::kPromoteChosen, "2027-01-15T08:00:00Z", PgArray(lapsed));
   EXPECT_EQ(promoted.size(), 10u) << "the lapsed leases";
   auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slots),
                               PgTextArray(untils), PgTextArray(agents));
@@ -230,6 +239,41 @@ TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) 
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   EXPECT_EQ(store_->ready_index_reloads(), 1) << "nothing missing, nothing reloaded";
+}
+
+TEST_F(UrgencyClaimTest, ALeaseAndAPromotionAreHotUpdates) {
+  // No index of the queue reads the columns a lease or a promotion changes
+  // (db/migrations/0020_hot_leases.sql): PostgreSQL updates the rows in
+  // place on their pages and writes no index entry. The store's own
+  // statements, one transaction, its updates counted.
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 1000) g");
+  pqxx::connection c(db_->dsn());
+  std::vector<int64_t> ids;
+  {
+    pqxx::nontransaction nt(c);
+    // One row in ten: the room fillfactor leaves on a page takes the new
+    // versions of a few rows in one transaction (later ones prune the dead).
+    for (const auto& row : nt.exec(
+             "SELECT task_id FROM discovery_queue WHERE entity_id % 10 = 0 ORDER BY task_id")) {
+      ids.push_back(row[0].as<int64_t>());
+    }
+  }
+  pqxx::work w(c);
+  // Leases that ran out in 2000, then promoted in 2027.
+  auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids),
+                              PgArray(std::vector<int64_t>(ids.size(), 1)),
+                              PgTextArray({"2000-01-01T00:00:00Z"}), PgTextArray({"a"}));
+  ASSERT_EQ(leased.size(), ids.size());
+  auto promoted = w.exec_params(queue_sql::kPromoteChosen, "2027-01-15T08:00:00Z", PgArray(ids));
+  ASSERT_EQ(promoted.size(), ids.size());
+  auto row = w.exec1(
+      "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+      " WHERE relname = 'discovery_queue'");
+  EXPECT_EQ(row[0].as<int64_t>(), 200);
+  EXPECT_EQ(row[1].as<int64_t>(), 200) << "every update of the queue's rows was HOT";
 }
 
 }  // namespace
