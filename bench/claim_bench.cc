@@ -7,10 +7,10 @@
 // stays at its size and the urgency order keeps changing, as in steady
 // state (--put_back=due instead makes them due again, so that each timed
 // claim also promotes the previous claim's 100 tasks).
-// The queue is written directly, so the store reloads its ready index
-// before the first claim of each size: that load is timed on its own
-// (load_s: what a coordinator's start costs at that size), and the
-// process's peak resident memory after it (rss_mb: the index's size).
+// The queue is written directly, so the store reloads its ready and due
+// indexes before the first claim of each size: that load is timed on its
+// own (load_s: what a coordinator's start costs at that size), and the
+// process's peak resident memory after it (rss_mb: the indexes' size).
 //
 //   SLUICE_DSN=... bench/claim_bench [--sizes=10000,100000,1000000] [--claims=200]
 #include <gflags/gflags.h>
