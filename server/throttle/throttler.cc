@@ -505,6 +505,13 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 
   AcquireResult out;
   Budget* limiting = nullptr;
+  bool unnamed = false;
+  if (HolderLimitLocked(**route, CallerHolder(caller), now, &unnamed) < n) {
+    // Named in the next row first (within one write interval).
+    out.at = now + options_.retry_hint;
+    out.wait = options_.retry_hint;
+    return out;
+  }
   if (GrantableLocked((*route)->uses, n, now, &limiting) >= n) {
     out.at = now;
   } else {
@@ -532,6 +539,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     }
   }
   Lease* lease = GrantLocked(key, caller, *route, n, out.at, now);
+  if (unnamed) GrantedUnnamedLocked(**route, n);
   out.granted = true;
   out.wait = out.at - now;
   out.lease_id = lease->id;
@@ -559,10 +567,18 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   }
   LeaseGrant out;
   Budget* limiting = nullptr;
+  bool unnamed = false;
+  want = std::min(want, HolderLimitLocked(**route, AgentHolder(agent_id), now, &unnamed));
+  if (want <= 0) {
+    // Named in the next row first (within one write interval).
+    out.retry_at = now + options_.retry_hint;
+    return out;
+  }
   const int64_t grant = GrantableLocked((*route)->uses, want, now, &limiting);
   if (limiting != nullptr) out.limiting_budget = limiting->name();
   if (grant > 0) {
     Lease* lease = GrantLocked(key, agent_id, *route, grant, now, now, arm_before_use);
+    if (unnamed) GrantedUnnamedLocked(**route, grant);
     out.lease_id = lease->id;
     out.granted = grant;
     out.expires_at = lease->expires_at;
