@@ -35,6 +35,14 @@
 //     gate leases a route's next batch as soon as fewer than refill_below of
 //     its tokens are left (up to refill_parallel calls in flight per
 //     route), so a caller rarely waits for LeaseTokens.
+//   * Takeovers: every LeaseTokens answer names the throttler's
+//     incarnation. A newer one (a coordinator took over) drops every token
+//     held (the old leases are not spent again) and a lease of an older one
+//     arriving late is never spent; once every call started under an older
+//     lease is answered and reported, the next ReportBatch says so
+//     (settled_before_incarnation, incarnation_settlement.h), which lets the
+//     new coordinator stop charging those calls as possible ESI errors.
+//     Report() must get the Permit's incarnation in the observation.
 //   * Shutdown: drops every unspent token (so it is owed back), then stops
 //     the reporter, whose final flush returns them with the last
 //     observations.
@@ -58,6 +66,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/throttle/incarnation_settlement.h"
 #include "agent/throttle/observation_reporter.h"
 #include "agent/throttle/rate_gate.h"
 #include "agent/throttle/token_ledger.h"
@@ -88,6 +97,10 @@ struct CoordinatorRateGateOptions : ObservationReporterOptions {
   // > 0: lease a route's next batch in the background once fewer than this
   // many of its tokens are spendable (see the header). 0: only when empty.
   int refill_below = 0;
+  // A process younger than this does not confirm a takeover settled (a
+  // previous process of the same agent_id may have calls still answered
+  // upstream): at least the coordinator's max_request_duration.
+  Duration settle_min_process_age = std::chrono::seconds(35);
   // Lease-ahead threads, and LeaseTokens calls of theirs in flight per route
   // at most (1..16): when one lease's tokens go faster than a round trip.
   int refill_parallel = 1;
@@ -103,6 +116,8 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
     int64_t arm_calls = 0;
     int64_t arm_failures = 0;  // refused, or the coordinator could not be asked
     int64_t revocations = 0;
+    int64_t takeovers = 0;     // a newer incarnation seen: tokens held dropped
+    int64_t stale_leases = 0;  // leases of an older incarnation, never spent
     TokenLedger::Stats tokens;
   };
 
@@ -157,6 +172,10 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   std::vector<TokenReturnEntry> TakeReturns() override;
   void RestoreReturns(const std::vector<TokenReturnEntry>& returns) override;
   bool HasReturns() override;
+  SettlementReport TakeSettlement(uint64_t delivered) override;
+  // A LeaseTokens answer named `incarnation`; false if its lease must not be
+  // spent (older than the newest seen). Requires mu_.
+  bool SeenIncarnationLocked(uint64_t incarnation);
   // Sleeps unless/until Shutdown starts; false if interrupted.
   bool SleepUnlessStopping(std::chrono::milliseconds d);
 
@@ -167,6 +186,13 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   mutable std::mutex mu_;  // guards everything below up to watching_
   std::condition_variable cv_;
   TokenLedger ledger_;
+  // Every lease in ledger_ is of settlement_.newest().
+  IncarnationSettlement settlement_;
+  // Calls answered within settlement_.error_history() that count against an
+  // error limit, oldest first: listed with a settlement.
+  std::deque<ReportedCall> recent_errors_;
+  // The latest answer of a call the size cap dropped from it.
+  std::chrono::steady_clock::time_point errors_capped_until_{};
   std::map<Route, RouteState> routes_;
   std::deque<Route> refill_queue_;  // routes for the lease-ahead thread
   bool cancelled_ = false;
