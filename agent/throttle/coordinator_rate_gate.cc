@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,15 @@ constexpr auto kPruneInterval = std::chrono::seconds(30);
 // 10,000 settled_errors); beyond it the oldest go and the list covers less.
 constexpr size_t kMaxRecentErrors = 5000;
 
+// 16 hex digits, random: names this process of the agent.
+std::string NewInstanceId() {
+  std::random_device rd;
+  const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 Duration LeaseErrorBackoff(int failures) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   long long ceiling = std::min<long long>(100LL << std::min(failures, 6), 5000);
@@ -40,8 +50,9 @@ CoordinatorRateGate::CoordinatorRateGate(
     : options_(std::move(options)),
       stub_(std::move(stub)),
       clock_(clock),
+      instance_(NewInstanceId()),
       ledger_(clock, options_.safety_margin),
-      settlement_(std::chrono::steady_clock::now(), options_.settle_min_process_age),
+      settlement_(std::chrono::steady_clock::now()),
       reporter_(options_, stub_.get(), this) {
   CHECK(stub_ != nullptr);
   CHECK_GE(options_.lease_batch, 1);
@@ -172,6 +183,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   *request.mutable_route() = ToRouteRef(route);
   request.set_count(options_.lease_batch);
   request.set_arm_before_use(options_.arm_chunk > 0);
+  request.set_agent_instance(instance_);
   sluice::v1::LeaseTokensResponse response;
   grpc::ClientContext context;
   PrepareContext(&context, options_.rpc, options_.rpc_timeout);
@@ -306,11 +318,14 @@ SettlementReport CoordinatorRateGate::TakeSettlement(uint64_t delivered) {
     recent_errors_.pop_front();
   }
   SettlementReport out;
-  const uint64_t settled = settlement_.SettledBefore(now);
+  const uint64_t settled = settlement_.SettledBefore();
   if (settled <= delivered) return out;
   out.settled_before = settled;
+  out.instance = instance_;
   out.errors.assign(recent_errors_.begin(), recent_errors_.end());
   out.errors_cover = settlement_.ErrorCover(now);
+  out.errors_since_start = settlement_.ErrorsSinceStart(now) &&
+                           errors_capped_until_ == std::chrono::steady_clock::time_point{};
   // The cap dropped calls answered up to then: the list covers only since.
   if (errors_capped_until_ != std::chrono::steady_clock::time_point{}) {
     out.errors_cover = std::min<std::chrono::steady_clock::duration>(

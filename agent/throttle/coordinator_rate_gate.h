@@ -40,8 +40,10 @@
 //     held (the old leases are not spent again) and a lease of an older one
 //     arriving late is never spent; once every call started under an older
 //     lease is answered and reported, the next ReportBatch says so
-//     (settled_before_incarnation, incarnation_settlement.h), which lets the
-//     new coordinator stop charging those calls as possible ESI errors.
+//     (settled_before_incarnation, incarnation_settlement.h), with the calls
+//     that failed, which lets the new coordinator stop charging those calls
+//     as possible ESI errors. Leases name this process (agent_instance, random
+//     at start), so a restarted agent never speaks for its predecessor.
 //     Report() must get the Permit's incarnation in the observation.
 //   * Shutdown: drops every unspent token (so it is owed back), then stops
 //     the reporter, whose final flush returns them with the last
@@ -97,10 +99,6 @@ struct CoordinatorRateGateOptions : ObservationReporterOptions {
   // > 0: lease a route's next batch in the background once fewer than this
   // many of its tokens are spendable (see the header). 0: only when empty.
   int refill_below = 0;
-  // A process younger than this does not confirm a takeover settled (a
-  // previous process of the same agent_id may have calls still answered
-  // upstream): at least the coordinator's max_request_duration.
-  Duration settle_min_process_age = std::chrono::seconds(35);
   // Lease-ahead threads, and LeaseTokens calls of theirs in flight per route
   // at most (1..16): when one lease's tokens go faster than a round trip.
   int refill_parallel = 1;
@@ -182,6 +180,8 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   const CoordinatorRateGateOptions options_;
   const std::unique_ptr<sluice::v1::ThrottlerService::StubInterface> stub_;
   const Clock* const clock_;
+  // This process among the agent's (LeaseTokensRequest.agent_instance).
+  const std::string instance_;
 
   mutable std::mutex mu_;  // guards everything below up to watching_
   std::condition_variable cv_;

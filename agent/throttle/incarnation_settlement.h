@@ -16,21 +16,20 @@
 // status counts against an error limit (4xx, 5xx, transport failure), so the
 // confirmation can list them (settled_errors): with every holder's list the
 // coordinator knows the errors nobody saved instead of assuming the worst.
-// The list covers ErrorCover(): min(error_history, the process's age).
+// The list covers ErrorCover(): min(error_history, the process's age), the
+// whole life of the process while it is younger (ErrorsSinceStart).
 //
-// A process younger than `min_process_age` says nothing (0): calls a
-// previous process of the same agent id started may still be answered
-// upstream, and this one cannot know them. Set it to at least the longest
-// an upstream call may take (the coordinator's max_request_duration).
+// It speaks for this process only: the coordinator names each process of an
+// agent (LeaseTokensRequest.agent_instance) as a holder of its own.
 //
-// Pure logic with an injected monotonic time; no I/O, no threads.
+// Pure logic with injected monotonic times; no I/O, no threads.
 // Thread-safety: none; the owner serialises access.
 #ifndef SLUICE_AGENT_THROTTLE_INCARNATION_SETTLEMENT_H_
 #define SLUICE_AGENT_THROTTLE_INCARNATION_SETTLEMENT_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <algorithm>
 #include <map>
 
 namespace sluice::agent {
@@ -41,9 +40,9 @@ class IncarnationSettlement {
 
   using SteadyDuration = std::chrono::steady_clock::duration;
 
-  IncarnationSettlement(SteadyTime started, SteadyDuration min_process_age,
-                        SteadyDuration error_history = std::chrono::seconds(180))
-      : started_(started), min_process_age_(min_process_age), error_history_(error_history) {}
+  explicit IncarnationSettlement(SteadyTime started,
+                                 SteadyDuration error_history = std::chrono::seconds(180))
+      : started_(started), error_history_(error_history) {}
 
   // A lease (or refusal) came from `incarnation` (0: the coordinator does
   // not say). True when it is newer than any seen before: leases of older
@@ -67,22 +66,23 @@ class IncarnationSettlement {
     if (--it->second <= 0) out_.erase(it);
   }
 
-  // How far back the error list goes at `now`.
+  // How far back the error list goes at `now`, and whether that is the
+  // whole life of the process.
   SteadyDuration ErrorCover(SteadyTime now) const {
     return std::min<SteadyDuration>(error_history_, now - started_);
   }
+  bool ErrorsSinceStart(SteadyTime now) const { return now - started_ < error_history_; }
   SteadyDuration error_history() const { return error_history_; }
 
   // The value for ReportBatchRequest.settled_before_incarnation at `now`:
   // the newest incarnation once no call of an older one is out, else 0.
-  uint64_t SettledBefore(SteadyTime now) const {
-    if (newest_ == 0 || now - started_ < min_process_age_) return 0;
+  uint64_t SettledBefore() const {
+    if (newest_ == 0) return 0;
     return out_.empty() || out_.begin()->first >= newest_ ? newest_ : 0;
   }
 
  private:
   const SteadyTime started_;
-  const SteadyDuration min_process_age_;
   const SteadyDuration error_history_;
   uint64_t newest_ = 0;
   std::map<uint64_t, int64_t> out_;  // incarnation -> calls out

@@ -146,6 +146,8 @@ bool ObservationReporter::SendBatch(size_t max) {
     request.set_settled_before_incarnation(settlement.settled_before);
     for (const ReportedCall& q : settlement.errors) add(q, request.add_settled_errors());
     *request.mutable_settled_errors_cover() = ToProtoDuration(settlement.errors_cover);
+    request.set_settled_errors_since_start(settlement.errors_since_start);
+    request.set_agent_instance(settlement.instance);
   }
   int64_t returned = 0;
   for (const auto& r : returns) {

@@ -54,8 +54,10 @@ struct ReportedCall {
 // What a batch says of a takeover (ReportBatchRequest.settled_*).
 struct SettlementReport {
   uint64_t settled_before = 0;  // 0: nothing to say
+  std::string instance;         // LeaseTokensRequest.agent_instance
   std::vector<ReportedCall> errors;
   std::chrono::steady_clock::duration errors_cover{};
+  bool errors_since_start = false;
 };
 
 // Where the token returns sent with each batch come from.

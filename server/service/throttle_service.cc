@@ -393,11 +393,15 @@ grpc::Status AnswerLeaseTokens(throttle::Throttler* throttler,
                                const v1::LeaseTokensRequest& request,
                                v1::LeaseTokensResponse* response) {
   if (grpc::Status s = CheckId(request.agent_id(), "agent_id", true); !s.ok()) return s;
+  if (grpc::Status s = CheckId(request.agent_instance(), "agent_instance", false); !s.ok()) {
+    return s;
+  }
   if (!request.has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
   absl::StatusOr<throttle::LeaseGrant> g =
-      throttler->LeaseTokens(request.agent_id(), key, request.count(), request.arm_before_use());
+      throttler->LeaseTokens(request.agent_id(), key, request.count(), request.arm_before_use(),
+                             request.agent_instance());
   if (!g.ok()) return ToGrpcStatus(g.status());
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));
@@ -452,8 +456,13 @@ grpc::Status AnswerReportBatch(throttle::Throttler* throttler,
     if (!unspent.ok()) return ToGrpcStatus(unspent);
     returns[i] = throttle::TokenReturn{r.lease_id(), r.unspent()};
   }
+  if (grpc::Status s = CheckId(request.agent_instance(), "agent_instance", false); !s.ok()) {
+    return s;
+  }
   throttle::Throttler::SettledReport settled;
   settled.settled_before = request.settled_before_incarnation();
+  settled.instance = request.agent_instance();
+  settled.errors_since_start = request.settled_errors_since_start();
   if (request.settled_errors_size() > kMaxBatch) {
     return Invalid(absl::StrCat("settled_errors must have at most ", kMaxBatch, " entries"));
   }

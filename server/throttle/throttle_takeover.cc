@@ -88,11 +88,15 @@ void Throttler::ConfirmSettled(const std::string& agent_id, const SettledReport&
   if (!takeover_waiting_ || report.settled_before < incarnation_.load(std::memory_order_relaxed)) {
     return;
   }
-  const std::string holder = AgentHolder(agent_id);
+  const std::string holder = AgentHolder(agent_id, report.instance);
   if (takeover_waiting_->erase(holder) == 0) return;  // not named, or said already
   const TimePoint now = clock_->Now();
   HolderConfirmation& c = takeover_confirmed_[holder];
-  if (report.errors_cover) c.errors_from = now - std::max(Duration::zero(), *report.errors_cover);
+  if (report.errors_since_start && !report.instance.empty()) {
+    c.errors_from = TimePoint::min();  // the process had no call before
+  } else if (report.errors_cover) {
+    c.errors_from = now - std::max(Duration::zero(), *report.errors_cover);
+  }
   for (const Observation& o : report.errors) {
     if (o.key.upstream != Upstream::kEsi) continue;
     // As late as the answer can have been (the batch was sent before now),

@@ -549,7 +549,8 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 }
 
 absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, const CallKey& key,
-                                                  int count, bool arm_before_use) {
+                                                  int count, bool arm_before_use,
+                                                  const std::string& agent_instance) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
   if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
   std::lock_guard<DecisionMutex> lock(mu_);
@@ -568,7 +569,8 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   LeaseGrant out;
   Budget* limiting = nullptr;
   bool unnamed = false;
-  want = std::min(want, HolderLimitLocked(**route, AgentHolder(agent_id), now, &unnamed));
+  want = std::min(want,
+                  HolderLimitLocked(**route, AgentHolder(agent_id, agent_instance), now, &unnamed));
   if (want <= 0) {
     // Named in the next row first (within one write interval).
     out.retry_at = now + options_.retry_hint;

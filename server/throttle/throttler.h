@@ -373,8 +373,11 @@ class Throttler {
   // arm_before_use the holder promises to start no call on a token before
   // ArmTokens acknowledged it; in exchange the calls never armed stop
   // counting at expiry instead of lapsing as spent (token_lease.h).
+  // `agent_instance` names the agent's process (empty: not said): the holder
+  // of its calls that reserve an error limit (see ConfirmSettled).
   absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key, int count,
-                                         bool arm_before_use = false);
+                                         bool arm_before_use = false,
+                                         const std::string& agent_instance = "");
 
   // Arms `count` more calls of an arming lease (at most up to its grant) and
   // returns how many are armed in all: the holder may start that many calls
@@ -484,7 +487,11 @@ class Throttler {
   // as answered now.
   struct SettledReport {
     uint64_t settled_before = 0;
+    std::string instance;  // LeaseTokens' agent_instance
     std::optional<Duration> errors_cover;
+    // The list holds every error of the process since it started (honoured
+    // only with an instance: another process of the id is another holder).
+    bool errors_since_start = false;
     std::vector<Observation> errors;
   };
   void ConfirmSettled(const std::string& agent_id, const SettledReport& report);
@@ -639,7 +646,9 @@ class Throttler {
   // old leader since its last committed write (it had no row then): charge
   // that probe, as answered as late as the old leader's calls can be.
   void ChargeTakeoverProbeLocked(Budget* b, TimePoint now);
-  static std::string AgentHolder(const std::string& agent_id) { return "agent:" + agent_id; }
+  static std::string AgentHolder(const std::string& agent_id, const std::string& instance) {
+    return instance.empty() ? "agent:" + agent_id : "agent:" + agent_id + "/" + instance;
+  }
   static std::string CallerHolder(const std::string& caller) { return "caller:" + caller; }
   // How many of `route`'s calls `holder` may be granted now: all when no
   // budget of the route is an error limit or a committed row names the

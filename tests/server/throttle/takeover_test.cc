@@ -195,13 +195,14 @@ class Driver {
             },
             clock) {}
   Driver(Throttler* t, CallKey key, Call call, const Clock* clock, int64_t max_per_step = 1 << 30,
-         std::string agent_id = "agent")
+         std::string agent_id = "agent", std::string instance = "")
       : t_(t),
         key_(std::move(key)),
         call_(std::move(call)),
         clock_(clock),
         max_per_step_(max_per_step),
-        agent_id_(std::move(agent_id)) {}
+        agent_id_(std::move(agent_id)),
+        instance_(std::move(instance)) {}
 
   void Step() {
     const TimePoint now = clock_->Now();
@@ -212,7 +213,8 @@ class Driver {
     int64_t sent = 0;
     while (sent < max_per_step_) {
       absl::StatusOr<LeaseGrant> g = t_->LeaseTokens(
-          agent_id_, key_, static_cast<int>(std::min<int64_t>(8, max_per_step_ - sent)));
+          agent_id_, key_, static_cast<int>(std::min<int64_t>(8, max_per_step_ - sent)),
+          /*arm_before_use=*/false, instance_);
       ASSERT_TRUE(g.ok()) << g.status();
       if (g->granted == 0) break;
       granted_ += g->granted;
@@ -236,12 +238,19 @@ class Driver {
   // answered: every error it had (each call is sent and answered within
   // its step), listed back to a minute before its first call (its process
   // was up, without errors, for that minute).
+  // A process named by an instance lists every error of its life instead.
   Throttler::SettledReport Settled(uint64_t settled_before, bool list_errors = true) const {
     Throttler::SettledReport r;
     r.settled_before = settled_before;
+    r.instance = instance_;
     if (!list_errors) return r;
     const TimePoint now = clock_->Now();
-    r.errors_cover = now - kT0 + seconds(60);
+    if (instance_.empty()) {
+      r.errors_cover = now - kT0 + seconds(60);
+    } else {
+      r.errors_cover = now - kT0;
+      r.errors_since_start = true;
+    }
     for (TimePoint at : failed_at_) {
       Observation o;
       o.key = key_;
@@ -260,6 +269,7 @@ class Driver {
   const Clock* clock_;
   int64_t max_per_step_;
   std::string agent_id_;
+  std::string instance_;
   std::vector<TimePoint> failed_at_;
   std::vector<Observation> pending_;
   int64_t granted_ = 0;
@@ -597,6 +607,10 @@ struct Settlement {
   bool list_errors = true;  // with their lists of errors
   // The old leader's calls fail from its last committed row on.
   bool old_calls_fail_after_row = false;
+  // The agents' processes (LeaseTokens' agent_instance) under the old
+  // leader and when confirming; empty: not named.
+  std::string old_instance;
+  std::string confirming_instance;
 };
 struct SettlementRun {
   std::optional<Duration> resumed_after;  // restore to the first new grant
@@ -634,8 +648,8 @@ SettlementRun RunSettlement(StateStore* store, const Settlement& plan) {
   auto old_leader = std::make_unique<Throttler>(&clock, Options());
   auto old_persister = std::make_unique<StatePersister>(old_leader.get(), &old_store);
   EXPECT_TRUE(old_persister->Load().ok());
-  Driver a1(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a1");
-  Driver a2(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a2");
+  Driver a1(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a1", plan.old_instance);
+  Driver a2(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a2", plan.old_instance);
   for (int i = 0; i < 200; ++i) {  // 4 s, a row every 500 ms
     a1.Step();
     a2.Step();
@@ -670,8 +684,10 @@ SettlementRun RunSettlement(StateStore* store, const Settlement& plan) {
     if (i == 10) {
       for (const std::string& agent : plan.confirming) {
         const Driver& old_agent = agent == "a1" ? a1 : a2;
-        new_leader.ConfirmSettled(
-            agent, old_agent.Settled(new_leader.incarnation(), plan.list_errors));
+        Throttler::SettledReport report =
+            old_agent.Settled(new_leader.incarnation(), plan.list_errors);
+        report.instance = plan.confirming_instance;
+        new_leader.ConfirmSettled(agent, report);
       }
       run.believed_left = ErrorsLeft(&new_leader, "esi/errors/ip:10.0.0.1");
       run.upstream_left = errors.remain();
@@ -728,6 +744,31 @@ TEST_F(TakeoverTest, ErrorsTheHoldersListReplaceTheChargeAndAreCounted) {
   // new leader's failing calls stop in time.
   EXPECT_LE(run.believed_left, run.upstream_left);
   EXPECT_LT(run.believed_left, 100 - run.unsaved_errors);
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, AProcessListingEveryErrorOfItsLifeEndsTheChargeAtOnce) {
+  ClearState();
+  Settlement plan{{"a1", "a2"}, true, true};
+  plan.old_instance = plan.confirming_instance = "p1";
+  SettlementRun run = RunSettlement(store_.get(), plan);
+  PrintRun("both processes list their lives", run);
+  ASSERT_TRUE(run.resumed_after.has_value());
+  EXPECT_LT(*run.resumed_after, seconds(2));
+  EXPECT_EQ(run.settlement.replaced, 1);
+  EXPECT_LE(run.believed_left, run.upstream_left);
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, ARestartedAgentDoesNotSpeakForThePreviousProcess) {
+  ClearState();
+  Settlement plan{{"a1", "a2"}, true, true};
+  plan.old_instance = "p1";
+  plan.confirming_instance = "p2";  // the agents restarted since
+  SettlementRun run = RunSettlement(store_.get(), plan);
+  PrintRun("restarted agents confirm", run);
+  EXPECT_TRUE(run.settlement.pending);
+  EXPECT_TRUE(!run.resumed_after || *run.resumed_after > seconds(30));
   EXPECT_EQ(run.violations, 0);
 }
 
