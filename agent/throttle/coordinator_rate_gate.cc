@@ -200,8 +200,8 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
     ++stats_.stale_leases;
     state->next_ask_at = std::max(state->next_ask_at, now + options_.min_retry_wait);
     LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " of incarnation "
-                             << response.incarnation() << " after one of "
-                             << settlement_.newest() << ": not spent";
+                             << response.incarnation() << " after one of " << settlement_.newest()
+                             << ": not spent";
   } else if (!status.ok()) {
     ++stats_.lease_errors;
     ++state->failures;

@@ -399,9 +399,8 @@ grpc::Status AnswerLeaseTokens(throttle::Throttler* throttler,
   if (!request.has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::LeaseGrant> g =
-      throttler->LeaseTokens(request.agent_id(), key, request.count(), request.arm_before_use(),
-                             request.agent_instance());
+  absl::StatusOr<throttle::LeaseGrant> g = throttler->LeaseTokens(
+      request.agent_id(), key, request.count(), request.arm_before_use(), request.agent_instance());
   if (!g.ok()) return ToGrpcStatus(g.status());
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));

@@ -81,8 +81,7 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
                                                     PersistTime(charge->timing.resp_hi)});
       }
       if (!st.window_end) {
-        st.window_end =
-            PersistTime(charge->timing.resp_hi + e->window() + std::chrono::seconds(1));
+        st.window_end = PersistTime(charge->timing.resp_hi + e->window() + std::chrono::seconds(1));
       }
     }
   }
@@ -296,11 +295,11 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
         // Held apart from the errors seen (ErrorWindow::ChargeTakeover), so
         // that it can end early once every holder named by the meta row has
         // its calls answered (throttle_takeover.cc).
-        b->errors()->ChargeTakeover(
-            std::max<int64_t>(*st.allowance, st.in_flight_calls),
-            SpendTiming{RestoreTime(written_at), std::max(RestoreTime(st.in_flight_resp_hi),
-                                                          now + FromSeconds(st.allowance_answer_s))},
-            now);
+        b->errors()->ChargeTakeover(std::max<int64_t>(*st.allowance, st.in_flight_calls),
+                                    SpendTiming{RestoreTime(written_at),
+                                                std::max(RestoreTime(st.in_flight_resp_hi),
+                                                         now + FromSeconds(st.allowance_answer_s))},
+                                    now);
         charges.push_back(TakeoverCharge{st.name, st.scope, RestoreTime(written_at)});
       } else {
         b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored

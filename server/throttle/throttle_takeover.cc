@@ -19,10 +19,9 @@ int64_t Throttler::HolderLimitLocked(const ResolvedRoute& route, const std::stri
   *unnamed = false;
   constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
   if (!write_ahead()) return kAll;  // nothing persisted: no takeover to prepare
-  const bool reserves_errors =
-      std::any_of(route.uses.begin(), route.uses.end(), [](const LeaseUse& use) {
-        return use.budget->is_error_limit() && use.cost.reserve > 0;
-      });
+  const bool reserves_errors = std::any_of(
+      route.uses.begin(), route.uses.end(),
+      [](const LeaseUse& use) { return use.budget->is_error_limit() && use.cost.reserve > 0; });
   if (!reserves_errors) return kAll;
   auto [it, added] = error_holders_.try_emplace(holder, now);
   it->second = now;
@@ -102,11 +101,10 @@ void Throttler::ConfirmSettled(const std::string& agent_id, const SettledReport&
     // As late as the answer can have been (the batch was sent before now),
     // sent as early as it can have been.
     const TimePoint resp_hi = now - std::max(Duration::zero(), o.response_age.value_or(Duration{}));
-    TimePoint sent_lo = o.sent_age ? now - std::max(Duration::zero(), *o.sent_age) -
-                                         options_.transit_allowance
-                                   : resp_hi - options_.max_request_duration;
-    c.errors.emplace_back(EgressScope(o.key),
-                          SpendTiming{std::min(sent_lo, resp_hi), resp_hi});
+    TimePoint sent_lo =
+        o.sent_age ? now - std::max(Duration::zero(), *o.sent_age) - options_.transit_allowance
+                   : resp_hi - options_.max_request_duration;
+    c.errors.emplace_back(EgressScope(o.key), SpendTiming{std::min(sent_lo, resp_hi), resp_hi});
     c.statuses.push_back(o.status);
   }
   if (takeover_waiting_->empty()) SettleTakeoverLocked(now);

@@ -497,7 +497,7 @@ class Throttler {
   void ConfirmSettled(const std::string& agent_id, const SettledReport& report);
   uint64_t incarnation() const { return incarnation_.load(std::memory_order_relaxed); }
   struct TakeoverSettlement {
-    bool pending = false;             // an unclean restore waits for confirmations
+    bool pending = false;              // an unclean restore waits for confirmations
     std::vector<std::string> waiting;  // holders not confirmed yet
     std::optional<TimePoint> settled_at;
     int64_t replaced = 0;  // charges replaced by the errors the holders listed

@@ -596,7 +596,6 @@ TEST_F(TakeoverTest, ABudgetWithoutARowIsChargedTheProbeTheOldLeaderMayHaveMade)
   EXPECT_GT(new_b.granted(), 0);
 }
 
-
 // An unclean takeover of a busy address: two agents keep ~80 ESI calls of
 // the old leader in flight, so its row's error-limit allowance is the whole
 // room and the new leader's charge stops every call of the address until
@@ -711,12 +710,13 @@ SettlementRun RunSettlement(StateStore* store, const Settlement& plan) {
 }
 
 void PrintRun(const char* name, const SettlementRun& run) {
-  std::printf("%s: resumed after %s, %lld errors in no row, %lld new grants, %lld violations\n",
-              name,
-              run.resumed_after ? absl::StrCat(std::chrono::duration<double>(*run.resumed_after).count(), " s").c_str()
-                                : "never (70 s)",
-              static_cast<long long>(run.unsaved_errors), static_cast<long long>(run.new_granted),
-              static_cast<long long>(run.violations));
+  std::printf(
+      "%s: resumed after %s, %lld errors in no row, %lld new grants, %lld violations\n", name,
+      run.resumed_after
+          ? absl::StrCat(std::chrono::duration<double>(*run.resumed_after).count(), " s").c_str()
+          : "never (70 s)",
+      static_cast<long long>(run.unsaved_errors), static_cast<long long>(run.new_granted),
+      static_cast<long long>(run.violations));
 }
 
 TEST_F(TakeoverTest, EveryHolderListingItsErrorsEndsTheErrorLimitChargeAtOnce) {
