@@ -47,6 +47,20 @@ void Throttler::GrantedUnnamedLocked(const ResolvedRoute& route, int64_t calls) 
   }
 }
 
+TimePoint Throttler::SettlingRetryLocked(const ResolvedRoute& route, TimePoint retry_at,
+                                         TimePoint now) {
+  if (!takeover_waiting_) return retry_at;
+  // Confirmations come within a report interval or two of the agents'
+  // first lease from this coordinator; after that, asking every second
+  // costs little until the charge ends by itself.
+  constexpr Duration kSettlingRetry = std::chrono::seconds(1);
+  for (const LeaseUse& use : route.uses) {
+    ErrorWindow* e = use.budget->errors();
+    if (e != nullptr && e->charge(now)) return std::min(retry_at, now + kSettlingRetry);
+  }
+  return retry_at;
+}
+
 Throttler::ErrorLimitHolders Throttler::TakeErrorLimitHolders() {
   std::lock_guard<DecisionMutex> lock(mu_);
   const TimePoint now = clock_->Now();

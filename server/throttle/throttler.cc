@@ -377,7 +377,16 @@ int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
   const int64_t share =
       static_cast<int64_t>(std::ceil(static_cast<double>(b->limit()) * kAllowanceShare));
   const int64_t room = b->window()->RoomAt(now + horizon) - b->in_flight_calls() * cost.admission;
-  const int64_t wanted = std::max(static_cast<int64_t>(std::ceil(demand)), share);
+  int64_t wanted = std::max(static_cast<int64_t>(std::ceil(demand)), share);
+  // A budget not observed yet grants only probes (probe_calls in flight):
+  // what it was asked (every waiting caller asks) says nothing of what it
+  // can grant before its next row, and a takeover would charge all of it.
+  // A default budget of a route whose group is not known yet (150 per 15
+  // min) otherwise came back full a restore's answer time plus a window
+  // later, holding the route that long.
+  if (!b->observed()) {
+    wanted = std::max<int64_t>(1, cost.reserve) * std::max(1, options_.probe_calls);
+  }
   return std::max<int64_t>(std::max<int64_t>(1, cost.reserve), std::min<int64_t>(wanted, room));
 }
 
@@ -518,6 +527,10 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     bool firm = true;
     out.at = NextTimeLocked((*route)->uses, n, now, &limiting, &firm);
     if (out.at <= now) out.at = now + options_.retry_hint;  // defensive: never "now" on refusal
+    if (TimePoint soon = SettlingRetryLocked(**route, out.at, now); soon < out.at) {
+      out.at = soon;
+      firm = false;  // a hint: the charge may end before
+    }
     // Under the write-ahead allowance a reservation ahead is bounded, so a
     // takeover knows when every granted call has been answered.
     const bool too_far_ahead = write_ahead() && out.at > now + options_.write_ahead_max_wait;
@@ -605,6 +618,7 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
     }
     out.retry_at = std::min(out.retry_at, earliest);
   }
+  out.retry_at = SettlingRetryLocked(**route, out.retry_at, now);
   if (limiting != nullptr) {
     out.limiting_budget = limiting->name();
     out.limiting_scope = limiting->scope();

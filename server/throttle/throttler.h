@@ -662,6 +662,12 @@ class Throttler {
   int64_t UnnamedCalls() const { return std::max(1, options_.probe_calls); }
   // Every expected holder confirmed: the charges were answered by `now`.
   void SettleTakeoverLocked(TimePoint now);
+  // `retry_at` of a refusal, or sooner while `route` is held by a takeover's
+  // error-limit charge that the holders' confirmations may end any moment:
+  // a caller told to come back when the charge would end by itself (up to
+  // 100 s) would wait that long after it ended (an agent stops leasing
+  // tasks of the route until then).
+  TimePoint SettlingRetryLocked(const ResolvedRoute& route, TimePoint retry_at, TimePoint now);
   int64_t SizeAllowanceLocked(Budget* b, TimePoint now) const;
   // A call of `lease` needs `units` less in `use`'s budget than it reserved.
   static void RefundLocked(const Lease& lease, const LeaseUse& use, int64_t units) {

@@ -621,6 +621,8 @@ struct SettlementRun {
   // address has left, and what the upstream has.
   int64_t believed_left = 0;
   int64_t upstream_left = 0;
+  // Before the confirmations: when a refused agent is told to ask again.
+  Duration retry_after{};
 };
 
 int64_t ErrorsLeft(Throttler* t, const std::string& budget) {
@@ -680,6 +682,11 @@ SettlementRun RunSettlement(StateStore* store, const Settlement& plan) {
   failing = false;
   std::optional<int> fail_from;
   for (int i = 0; i < 3500; ++i) {  // 70 s
+    if (i == 5) {
+      absl::StatusOr<LeaseGrant> g = new_leader.LeaseTokens("a3", key, 8);
+      EXPECT_TRUE(g.ok());
+      if (g.ok() && g->granted == 0) run.retry_after = g->retry_at - clock.Now();
+    }
     if (i == 10) {
       for (const std::string& agent : plan.confirming) {
         const Driver& old_agent = agent == "a1" ? a1 : a2;
@@ -776,6 +783,10 @@ TEST_F(TakeoverTest, WithOneHolderSilentTheErrorLimitChargeStands) {
   ClearState();
   SettlementRun silent = RunSettlement(store_.get(), Settlement{{"a1"}});
   PrintRun("a2 silent", silent);
+  // While the holders may still confirm, a refusal says "ask again soon",
+  // not when the charge would end by itself (a minute away).
+  EXPECT_GT(silent.retry_after, Duration::zero());
+  EXPECT_LE(silent.retry_after, seconds(1));
   EXPECT_TRUE(silent.settlement.pending);
   EXPECT_EQ(silent.settlement.waiting, std::vector<std::string>{"agent:a2"});
   // The charge ends with the window its latest answer falls in.
