@@ -357,6 +357,7 @@ absl::StatusOr<HttpResponse> Agent::GatedGet(const BoundHandler& bound,
   if (response.ok()) observation.headers = response->headers;
   observation.observed_at = clock_->Now();
   observation.lease_id = permit->lease_id;
+  observation.incarnation = permit->incarnation;
   observation.sent_at = sent_at;
   observation.received_at = received_at;
   if (options_.observer != nullptr) options_.observer->UpstreamCall(observation);

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,18 @@ constexpr auto kHealthyStreamAge = std::chrono::seconds(30);
 // Per-route state of routes not asked for lately is dropped this often (a
 // route per character: they would pile up).
 constexpr auto kPruneInterval = std::chrono::seconds(30);
+// Failed calls kept for a takeover's settlement (ReportBatchRequest allows
+// 10,000 settled_errors); beyond it the oldest go and the list covers less.
+constexpr size_t kMaxRecentErrors = 5000;
+
+// 16 hex digits, random: names this process of the agent.
+std::string NewInstanceId() {
+  std::random_device rd;
+  const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 Duration LeaseErrorBackoff(int failures) {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -37,7 +50,9 @@ CoordinatorRateGate::CoordinatorRateGate(
     : options_(std::move(options)),
       stub_(std::move(stub)),
       clock_(clock),
+      instance_(NewInstanceId()),
       ledger_(clock, options_.safety_margin),
+      settlement_(std::chrono::steady_clock::now()),
       reporter_(options_, stub_.get(), this) {
   CHECK(stub_ != nullptr);
   CHECK_GE(options_.lease_batch, 1);
@@ -81,7 +96,8 @@ absl::StatusOr<Permit> CoordinatorRateGate::Acquire(const Route& route, TimePoin
     if (cancelled_) return absl::CancelledError("rate gate is shutting down");
     if (auto lease_id = ledger_.Take(route)) {
       if (options_.refill_below > 0) MaybeRefillAheadLocked(route);
-      return Permit{route, *lease_id};
+      settlement_.Started(settlement_.newest());
+      return Permit{route, *lease_id, settlement_.newest()};
     }
     // Tokens held but not armed: arm some (the answer may also bring tokens
     // other callers armed) rather than lease more.
@@ -167,6 +183,7 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   *request.mutable_route() = ToRouteRef(route);
   request.set_count(options_.lease_batch);
   request.set_arm_before_use(options_.arm_chunk > 0);
+  request.set_agent_instance(instance_);
   sluice::v1::LeaseTokensResponse response;
   grpc::ClientContext context;
   PrepareContext(&context, options_.rpc, options_.rpc_timeout);
@@ -176,7 +193,16 @@ void CoordinatorRateGate::Refill(const Route& route, RouteState* state,
   lock->lock();
   --state->refills;
   TimePoint now = clock_->Now();
-  if (!status.ok()) {
+  if (status.ok() && !SeenIncarnationLocked(response.incarnation()) && response.granted() > 0) {
+    // A deposed coordinator's lease, after its successor's: never spent
+    // (its holder is gone or going; returning it to the new one could meet
+    // a lease of the same id there). Ask again shortly.
+    ++stats_.stale_leases;
+    state->next_ask_at = std::max(state->next_ask_at, now + options_.min_retry_wait);
+    LOG_EVERY_N(WARNING, 20) << "lease " << response.lease_id() << " of incarnation "
+                             << response.incarnation() << " after one of " << settlement_.newest()
+                             << ": not spent";
+  } else if (!status.ok()) {
     ++stats_.lease_errors;
     ++state->failures;
     state->next_ask_at = now + LeaseErrorBackoff(state->failures);
@@ -262,8 +288,52 @@ TimePoint CoordinatorRateGate::RetryAt(const Route& route) {
 
 void CoordinatorRateGate::Release(const Permit& permit) {
   std::lock_guard<std::mutex> lock(mu_);
-  ledger_.Release(permit.route, permit.lease_id);
+  // A token of an older incarnation's lease is not taken back: it was
+  // dropped with that lease when the newer one was seen.
+  if (permit.incarnation == 0 || permit.incarnation == settlement_.newest()) {
+    ledger_.Release(permit.route, permit.lease_id);
+  }
+  settlement_.Finished(permit.incarnation);
   cv_.notify_all();
+}
+
+bool CoordinatorRateGate::SeenIncarnationLocked(uint64_t incarnation) {
+  if (settlement_.Seen(incarnation)) {
+    // A coordinator took over: the old one's leases are not spent again.
+    ++stats_.takeovers;
+    const int dropped = ledger_.DropAll();
+    LOG(INFO) << "throttler incarnation " << incarnation << " (a coordinator took over): dropped "
+              << dropped << " unspent token(s) of older leases";
+    cv_.notify_all();
+    return true;
+  }
+  return settlement_.Spendable(incarnation);
+}
+
+SettlementReport CoordinatorRateGate::TakeSettlement(uint64_t delivered) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  while (!recent_errors_.empty() &&
+         recent_errors_.front().received_at + settlement_.error_history() < now) {
+    recent_errors_.pop_front();
+  }
+  SettlementReport out;
+  const uint64_t settled = settlement_.SettledBefore();
+  if (settled <= delivered) return out;
+  out.settled_before = settled;
+  out.instance = instance_;
+  out.errors.assign(recent_errors_.begin(), recent_errors_.end());
+  out.errors_cover = settlement_.ErrorCover(now);
+  out.errors_since_start = settlement_.ErrorsSinceStart(now) &&
+                           errors_capped_until_ == std::chrono::steady_clock::time_point{};
+  // The cap dropped calls answered up to then: the list covers only since.
+  if (errors_capped_until_ != std::chrono::steady_clock::time_point{}) {
+    out.errors_cover = std::min<std::chrono::steady_clock::duration>(
+        out.errors_cover, std::max<std::chrono::steady_clock::duration>(
+                              std::chrono::steady_clock::duration::zero(),
+                              now - errors_capped_until_ - std::chrono::milliseconds(1)));
+  }
+  return out;
 }
 
 void CoordinatorRateGate::Report(UpstreamObservation observation) {
@@ -277,7 +347,25 @@ void CoordinatorRateGate::Report(UpstreamObservation observation) {
   }
   *o.mutable_observed_at() = ToProto(observation.observed_at);
   o.set_lease_id(observation.lease_id);
+  const bool error = observation.status == 0 || observation.status >= 400;
+  sluice::v1::Observation listed;
+  if (error) {
+    *listed.mutable_route() = o.route();
+    listed.set_status(o.status());
+  }
   reporter_.Add(std::move(o), observation.sent_at, observation.received_at);
+  // Queued: the call counts as answered and reported from here on.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error) {
+    recent_errors_.push_back(
+        ReportedCall{std::move(listed), observation.sent_at, observation.received_at});
+    // Bounded: an agent failing every call would otherwise keep thousands.
+    if (recent_errors_.size() > kMaxRecentErrors) {
+      errors_capped_until_ = std::max(errors_capped_until_, recent_errors_.front().received_at);
+      recent_errors_.pop_front();
+    }
+  }
+  settlement_.Finished(observation.incarnation);
 }
 
 void CoordinatorRateGate::CancelWaiters() {

@@ -35,6 +35,16 @@
 //     gate leases a route's next batch as soon as fewer than refill_below of
 //     its tokens are left (up to refill_parallel calls in flight per
 //     route), so a caller rarely waits for LeaseTokens.
+//   * Takeovers: every LeaseTokens answer names the throttler's
+//     incarnation. A newer one (a coordinator took over) drops every token
+//     held (the old leases are not spent again) and a lease of an older one
+//     arriving late is never spent; once every call started under an older
+//     lease is answered and reported, the next ReportBatch says so
+//     (settled_before_incarnation, incarnation_settlement.h), with the calls
+//     that failed, which lets the new coordinator stop charging those calls
+//     as possible ESI errors. Leases name this process (agent_instance, random
+//     at start), so a restarted agent never speaks for its predecessor.
+//     Report() must get the Permit's incarnation in the observation.
 //   * Shutdown: drops every unspent token (so it is owed back), then stops
 //     the reporter, whose final flush returns them with the last
 //     observations.
@@ -58,6 +68,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/throttle/incarnation_settlement.h"
 #include "agent/throttle/observation_reporter.h"
 #include "agent/throttle/rate_gate.h"
 #include "agent/throttle/token_ledger.h"
@@ -103,6 +114,8 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
     int64_t arm_calls = 0;
     int64_t arm_failures = 0;  // refused, or the coordinator could not be asked
     int64_t revocations = 0;
+    int64_t takeovers = 0;     // a newer incarnation seen: tokens held dropped
+    int64_t stale_leases = 0;  // leases of an older incarnation, never spent
     TokenLedger::Stats tokens;
   };
 
@@ -157,16 +170,29 @@ class CoordinatorRateGate final : public RateGate, private TokenReturnSource {
   std::vector<TokenReturnEntry> TakeReturns() override;
   void RestoreReturns(const std::vector<TokenReturnEntry>& returns) override;
   bool HasReturns() override;
+  SettlementReport TakeSettlement(uint64_t delivered) override;
+  // A LeaseTokens answer named `incarnation`; false if its lease must not be
+  // spent (older than the newest seen). Requires mu_.
+  bool SeenIncarnationLocked(uint64_t incarnation);
   // Sleeps unless/until Shutdown starts; false if interrupted.
   bool SleepUnlessStopping(std::chrono::milliseconds d);
 
   const CoordinatorRateGateOptions options_;
   const std::unique_ptr<sluice::v1::ThrottlerService::StubInterface> stub_;
   const Clock* const clock_;
+  // This process among the agent's (LeaseTokensRequest.agent_instance).
+  const std::string instance_;
 
   mutable std::mutex mu_;  // guards everything below up to watching_
   std::condition_variable cv_;
   TokenLedger ledger_;
+  // Every lease in ledger_ is of settlement_.newest().
+  IncarnationSettlement settlement_;
+  // Calls answered within settlement_.error_history() that count against an
+  // error limit, oldest first: listed with a settlement.
+  std::deque<ReportedCall> recent_errors_;
+  // The latest answer of a call the size cap dropped from it.
+  std::chrono::steady_clock::time_point errors_capped_until_{};
   std::map<Route, RouteState> routes_;
   std::deque<Route> refill_queue_;  // routes for the lease-ahead thread
   bool cancelled_ = false;

@@ -110,6 +110,14 @@ bool ObservationReporter::HasPending() {
 }
 
 bool ObservationReporter::SendBatch(size_t max) {
+  uint64_t delivered;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivered = settled_sent_;
+  }
+  // Before the observations: the calls it covers are queued already.
+  SettlementReport settlement = returns_->TakeSettlement(delivered);
+  const bool new_settlement = settlement.settled_before > delivered;
   std::vector<Queued> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,18 +129,25 @@ bool ObservationReporter::SendBatch(size_t max) {
     }
   }
   std::vector<TokenReturnEntry> returns = returns_->TakeReturns();
-  if (batch.empty() && returns.empty()) return true;
+  if (batch.empty() && returns.empty() && !new_settlement) return true;
 
   sluice::v1::ReportBatchRequest request;
   request.set_agent_id(options_.agent_id);
   const auto now = std::chrono::steady_clock::now();
   const std::chrono::steady_clock::time_point unset{};
-  for (const auto& q : batch) {
-    sluice::v1::Observation* o = request.add_observations();
+  auto add = [&](const ReportedCall& q, sluice::v1::Observation* o) {
     *o = q.proto;
     // Ages as of this send; a resent batch gets fresh ones.
     if (q.sent_at != unset) *o->mutable_sent_age() = ToProtoDuration(now - q.sent_at);
     if (q.received_at != unset) *o->mutable_response_age() = ToProtoDuration(now - q.received_at);
+  };
+  for (const auto& q : batch) add(q, request.add_observations());
+  if (new_settlement) {
+    request.set_settled_before_incarnation(settlement.settled_before);
+    for (const ReportedCall& q : settlement.errors) add(q, request.add_settled_errors());
+    *request.mutable_settled_errors_cover() = ToProtoDuration(settlement.errors_cover);
+    request.set_settled_errors_since_start(settlement.errors_since_start);
+    request.set_agent_instance(settlement.instance);
   }
   int64_t returned = 0;
   for (const auto& r : returns) {
@@ -174,6 +189,7 @@ bool ObservationReporter::SendBatch(size_t max) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.observations_sent += static_cast<int64_t>(batch.size());
     stats_.tokens_returned += returned;
+    if (new_settlement) settled_sent_ = std::max(settled_sent_, settlement.settled_before);
   }
   return true;
 }

@@ -43,6 +43,23 @@
 
 namespace sluice::agent {
 
+// A call as the reporter sends it: its ages are filled in at send time
+// (sent_at and received_at are monotonic; the epoch means unknown).
+struct ReportedCall {
+  sluice::v1::Observation proto;
+  std::chrono::steady_clock::time_point sent_at;
+  std::chrono::steady_clock::time_point received_at;
+};
+
+// What a batch says of a takeover (ReportBatchRequest.settled_*).
+struct SettlementReport {
+  uint64_t settled_before = 0;  // 0: nothing to say
+  std::string instance;         // LeaseTokensRequest.agent_instance
+  std::vector<ReportedCall> errors;
+  std::chrono::steady_clock::duration errors_cover{};
+  bool errors_since_start = false;
+};
+
 // Where the token returns sent with each batch come from.
 class TokenReturnSource {
  public:
@@ -55,6 +72,14 @@ class TokenReturnSource {
   virtual void RestoreReturns(const std::vector<TokenReturnEntry>& returns) = 0;
   // Whether any return is owed (for the final flush).
   virtual bool HasReturns() = 0;
+  // The takeover settlement to send when it is newer than `delivered` (the
+  // last settled_before delivered); settled_before 0 otherwise. Asked before
+  // the batch's observations are taken, so every call it covers is in this
+  // batch or an earlier one; asked again until delivered.
+  virtual SettlementReport TakeSettlement(uint64_t delivered) {
+    (void)delivered;
+    return {};
+  }
 };
 
 struct ObservationReporterOptions {
@@ -106,11 +131,7 @@ class ObservationReporter {
   Stats stats() const;
 
  private:
-  struct Queued {
-    sluice::v1::Observation proto;
-    std::chrono::steady_clock::time_point sent_at;
-    std::chrono::steady_clock::time_point received_at;
-  };
+  using Queued = ReportedCall;
 
   void Loop();
   // One ReportBatch with up to `max` observations plus all owed returns.
@@ -131,6 +152,7 @@ class ObservationReporter {
   bool started_ = false;
   bool stopping_ = false;
   bool stopped_ = false;
+  uint64_t settled_sent_ = 0;  // the last settled_before_incarnation delivered
   Stats stats_;
   std::thread thread_;
 };

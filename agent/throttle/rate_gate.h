@@ -24,6 +24,9 @@ namespace sluice::agent {
 struct Permit {
   Route route;
   int64_t lease_id = 0;
+  // The incarnation of the throttler that granted the lease (0: not known):
+  // carried into the call's UpstreamObservation.
+  uint64_t incarnation = 0;
 };
 
 // What one upstream call produced, as the throttler needs it.
@@ -33,6 +36,7 @@ struct UpstreamObservation {
   HeaderMap headers;  // all response headers; the gate forwards what matters
   TimePoint observed_at;
   int64_t lease_id = 0;
+  uint64_t incarnation = 0;  // Permit::incarnation
   // Monotonic instants the request went out and its answer (or failure)
   // came back. The throttler receives them as ages at send time, so it can
   // place the call on its own clock whatever the hosts' clocks say.

@@ -393,16 +393,20 @@ grpc::Status AnswerLeaseTokens(throttle::Throttler* throttler,
                                const v1::LeaseTokensRequest& request,
                                v1::LeaseTokensResponse* response) {
   if (grpc::Status s = CheckId(request.agent_id(), "agent_id", true); !s.ok()) return s;
+  if (grpc::Status s = CheckId(request.agent_instance(), "agent_instance", false); !s.ok()) {
+    return s;
+  }
   if (!request.has_route()) return Invalid("route is required");
   CallKey key;
   if (grpc::Status s = ToCallKey(request.route(), "route", &key); !s.ok()) return s;
-  absl::StatusOr<throttle::LeaseGrant> g =
-      throttler->LeaseTokens(request.agent_id(), key, request.count(), request.arm_before_use());
+  absl::StatusOr<throttle::LeaseGrant> g = throttler->LeaseTokens(
+      request.agent_id(), key, request.count(), request.arm_before_use(), request.agent_instance());
   if (!g.ok()) return ToGrpcStatus(g.status());
   response->set_lease_id(g->lease_id);
   response->set_granted(static_cast<int32_t>(g->granted));
   response->set_limiting_budget(g->limiting_budget);
   response->set_limiting_scope(g->limiting_scope);
+  response->set_incarnation(throttler->incarnation());
   if (g->granted > 0) {
     *response->mutable_expires_at() = ToProto(g->expires_at);
     *response->mutable_ttl() = ToProtoDuration(g->ttl);
@@ -451,7 +455,30 @@ grpc::Status AnswerReportBatch(throttle::Throttler* throttler,
     if (!unspent.ok()) return ToGrpcStatus(unspent);
     returns[i] = throttle::TokenReturn{r.lease_id(), r.unspent()};
   }
+  if (grpc::Status s = CheckId(request.agent_instance(), "agent_instance", false); !s.ok()) {
+    return s;
+  }
+  throttle::Throttler::SettledReport settled;
+  settled.settled_before = request.settled_before_incarnation();
+  settled.instance = request.agent_instance();
+  settled.errors_since_start = request.settled_errors_since_start();
+  if (request.settled_errors_size() > kMaxBatch) {
+    return Invalid(absl::StrCat("settled_errors must have at most ", kMaxBatch, " entries"));
+  }
+  settled.errors.resize(request.settled_errors_size());
+  for (int i = 0; i < request.settled_errors_size(); ++i) {
+    grpc::Status s = ToObservation(request.settled_errors(i),
+                                   absl::StrCat("settled_errors[", i, "]"), &settled.errors[i]);
+    if (!s.ok()) return s;
+  }
+  if (request.has_settled_errors_cover()) {
+    settled.errors_cover = FromProtoDuration(request.settled_errors_cover());
+  }
   throttler->ReportBatch(request.agent_id(), observations, returns);
+  // After the batch's observations: "answered and reported" holds for them.
+  if (settled.settled_before > 0 && !request.agent_id().empty()) {
+    throttler->ConfirmSettled(request.agent_id(), settled);
+  }
   if (listener) listener(observations);
   return grpc::Status::OK;
 }

@@ -41,7 +41,11 @@ void ErrorWindow::Trim(TimePoint now) {
 }
 
 void ErrorWindow::Roll(TimePoint now) {
+  if (charge_ && now >= ChargeEnd()) charge_.reset();
   if (!window_end_ || now < *window_end_) return;
+  // A charge answered well before the end was counted in the window that
+  // ended (as an error is, below); one close to it may be in the next.
+  if (charge_ && charge_->timing.resp_hi + kSameWindow < *window_end_) charge_.reset();
   if (remain_ < limit_) {
     // Errors close to the boundary may belong to the new window.
     int64_t carried = 0;
@@ -54,9 +58,27 @@ void ErrorWindow::Roll(TimePoint now) {
   window_end_.reset();
 }
 
+TimePoint ErrorWindow::ChargeEnd() const {
+  return charge_ ? charge_->timing.resp_hi + window_ + kResetRounding : TimePoint{};
+}
+
+int64_t ErrorWindow::ChargeAt(TimePoint t) const {
+  if (!charge_ || t >= ChargeEnd()) return 0;
+  // Past the tracked window's end only if answered close to it (Roll).
+  if (window_end_ && t >= *window_end_ && charge_->timing.resp_hi + kSameWindow < *window_end_) {
+    return 0;
+  }
+  return charge_->count;
+}
+
+int64_t ErrorWindow::OwnRemain(TimePoint now) const {
+  return std::max<int64_t>(0, remain_ - ChargeAt(now));
+}
+
 int64_t ErrorWindow::Remain(TimePoint now) const {
   std::optional<int64_t> external = external_remain(now);
-  return external ? std::min(remain_, *external) : remain_;
+  const int64_t own = OwnRemain(now);
+  return external ? std::min(own, std::max<int64_t>(0, *external - ChargeAt(now))) : own;
 }
 
 int64_t ErrorWindow::Available(TimePoint now) {
@@ -64,26 +86,71 @@ int64_t ErrorWindow::Available(TimePoint now) {
   return Remain(now) - margin_ - in_flight_;
 }
 
-std::optional<TimePoint> ErrorWindow::NextAvailable(int64_t units, TimePoint now) {
+std::optional<TimePoint> ErrorWindow::NextTime(int64_t units, int64_t held, TimePoint now) {
   Roll(now);
-  if (Remain(now) - margin_ - in_flight_ >= units) return now;
-  if (external_remain(now) && remain_ - margin_ - in_flight_ >= units &&
+  if (Remain(now) - margin_ - held >= units) return now;
+  if (external_remain(now) && OwnRemain(now) - margin_ - held >= units &&
       (!window_end_ || external_until_ < *window_end_)) {
     return external_until_;  // only the external estimate stands in the way
   }
-  if (window_end_ && limit_ - margin_ - in_flight_ >= units) return *window_end_;
+  if (charge_) {
+    // The charge ends before the window does: what is seen remains.
+    const TimePoint end = ChargeEnd();
+    if ((!window_end_ || end < *window_end_) && remain_ - margin_ - held >= units &&
+        (!external_remain(now) || external_until_ <= end)) {
+      return end;
+    }
+  }
+  if (window_end_) {
+    const int64_t carried = ChargeAt(*window_end_);
+    if (limit_ - carried - margin_ - held >= units) return *window_end_;
+    if (limit_ - margin_ - held >= units) return std::max(*window_end_, ChargeEnd());
+  }
   return std::nullopt;
 }
 
+std::optional<TimePoint> ErrorWindow::NextAvailable(int64_t units, TimePoint now) {
+  return NextTime(units, in_flight_, now);
+}
+
 std::optional<TimePoint> ErrorWindow::EarliestAvailable(int64_t units, TimePoint now) {
+  return NextTime(units, 0, now);
+}
+
+void ErrorWindow::ChargeTakeover(int64_t count, const SpendTiming& timing, TimePoint now) {
   Roll(now);
-  if (Remain(now) - margin_ >= units) return now;
-  if (external_remain(now) && remain_ - margin_ >= units &&
-      (!window_end_ || external_until_ < *window_end_)) {
-    return external_until_;
+  if (count <= 0) return;
+  if (charge_) {  // not expected (one restore each), but never lose one
+    charge_->count += count;
+    charge_->timing.sent_lo = std::min(charge_->timing.sent_lo, timing.sent_lo);
+    charge_->timing.resp_hi = std::max(charge_->timing.resp_hi, timing.resp_hi);
+  } else {
+    charge_ = Charge{count, timing};
   }
-  if (window_end_ && limit_ - margin_ >= units) return *window_end_;
-  return std::nullopt;
+}
+
+bool ErrorWindow::SettleCharge(TimePoint answered_by, int64_t keep, TimePoint now) {
+  Roll(now);
+  if (!charge_) return false;
+  const Charge kept{std::min(keep, charge_->count), charge_->timing};
+  charge_->count -= kept.count;
+  charge_->timing.resp_hi = std::min(charge_->timing.resp_hi, answered_by);
+  charge_->timing.sent_lo = std::min(charge_->timing.sent_lo, charge_->timing.resp_hi);
+  if (charge_->count <= 0) charge_.reset();
+  for (int64_t i = 0; i < kept.count; ++i) RecordError(kept.timing, now);
+  Roll(now);  // it may have left its window already
+  return true;
+}
+
+bool ErrorWindow::ReplaceCharge(const std::vector<SpendTiming>& errors, int64_t keep,
+                                TimePoint now) {
+  Roll(now);
+  if (!charge_) return false;
+  const Charge kept{std::min(keep, charge_->count), charge_->timing};
+  charge_.reset();
+  for (int64_t i = 0; i < kept.count; ++i) RecordError(kept.timing, now);
+  for (const SpendTiming& e : errors) RecordError(e, now);
+  return true;
 }
 
 int64_t ErrorWindow::ErrorsAfter(const SpendTiming& x, bool x_was_error) const {
@@ -108,10 +175,11 @@ bool ErrorWindow::ApplyExternalHeader(int64_t remain, std::optional<int64_t> res
   }
   if (until <= now) return false;
   const int64_t estimate = std::max<int64_t>(0, remain - ErrorsAfter(x, false));
-  if (estimate >= Remain(now)) return false;
-  std::optional<int64_t> held = external_remain(now);
-  external_remain_ = held ? std::min(*held, estimate) : estimate;
-  external_until_ = held ? std::max(external_until_, until) : until;
+  // Compared without the takeover charge, which ends on its own.
+  std::optional<int64_t> held_external = external_remain(now);
+  if (estimate >= (held_external ? std::min(remain_, *held_external) : remain_)) return false;
+  external_remain_ = held_external ? std::min(*held_external, estimate) : estimate;
+  external_until_ = held_external ? std::max(external_until_, until) : until;
   return true;
 }
 
@@ -119,6 +187,9 @@ void ErrorWindow::ApplyHeader(int64_t remain, std::optional<int64_t> reset_secon
                               const SpendTiming& x, bool x_was_error, TimePoint now) {
   Roll(now);
   Trim(now);
+  // X was sent after the charge's every call was answered: the upstream
+  // counted those in `remain` as it did every other error before X.
+  if (charge_ && x.sent_lo > charge_->timing.resp_hi) charge_.reset();
   if (!learned_) {
     // The first Remain seen is a lower bound of the limit, except 0 (the
     // answer with a 420, often the first error-limit header a client sees
@@ -172,6 +243,7 @@ void ErrorWindow::Restore(int64_t limit, bool learned, int64_t remain,
   window_end_ = window_end;
   probing_ = probing;
   recent_ = std::move(recent);
+  charge_.reset();
 }
 
 }  // namespace sluice::throttle

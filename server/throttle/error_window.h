@@ -17,6 +17,14 @@
 // only a probe's worth of calls through until a header confirms, because the
 // limit learned so far (the largest Remain seen) may be above the real one.
 //
+// A takeover's charge (errors the old leader's calls may have made and may
+// still make, answered as late as such a call can be) is held apart from
+// the errors seen (`charge`): it lowers the remain until the window holding
+// its latest answer ends, or until a header of a call sent after that
+// answer (which counted every one of them) arrives. When the calls turn out
+// to be answered sooner, SettleCharge moves that answer; when every failed
+// one is known, ReplaceCharge records them instead.
+//
 // A header reported by a caller other than an agent (another team's Report)
 // does not change this state: its estimate is held apart (`external`), lowers
 // the remain only until its capped end (the window's end at the latest), and
@@ -30,6 +38,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <vector>
 
 #include "common/clock.h"
 #include "server/throttle/window.h"
@@ -93,6 +102,25 @@ class ErrorWindow {
   // A 420: nothing is left until the window ends. Returns that end.
   TimePoint Exhaust(std::optional<int64_t> reset_seconds, TimePoint now);
 
+  // A takeover's charge: `count` errors sent since `timing.sent_lo`, the
+  // latest answered at `timing.resp_hi`.
+  struct Charge {
+    int64_t count = 0;
+    SpendTiming timing;
+  };
+  void ChargeTakeover(int64_t count, const SpendTiming& timing, TimePoint now);
+  // Every call the charge stands for but `keep` of them was answered by
+  // `answered_by`; those `keep` count on as errors seen, answered as late as
+  // the charge said. Returns whether a charge was left to settle.
+  bool SettleCharge(TimePoint answered_by, int64_t keep, TimePoint now);
+  // ... and these are all of them that failed: they replace the charge
+  // (but for `keep`, as above).
+  bool ReplaceCharge(const std::vector<SpendTiming>& errors, int64_t keep, TimePoint now);
+  // The charge while it lowers the remain.
+  std::optional<Charge> charge(TimePoint now) const {
+    return charge_ && now < ChargeEnd() ? charge_ : std::nullopt;
+  }
+
   // Persistence.
   const std::deque<SpendTiming>& recent_errors() const { return recent_; }
   void Restore(int64_t limit, bool learned, int64_t remain, std::optional<TimePoint> window_end,
@@ -105,6 +133,14 @@ class ErrorWindow {
   int64_t Remain(TimePoint now) const;
   // Errors that may have reached the upstream after call X.
   int64_t ErrorsAfter(const SpendTiming& x, bool x_was_error) const;
+  // When the window holding the charge's latest answer ends at the latest.
+  TimePoint ChargeEnd() const;
+  // The charge's errors left at `t` (0 once its windows have ended).
+  int64_t ChargeAt(TimePoint t) const;
+  // remain_ less the charge at `now`, without the external estimate.
+  int64_t OwnRemain(TimePoint now) const;
+  // The earliest time `units` fit with `held` units in flight.
+  std::optional<TimePoint> NextTime(int64_t units, int64_t held, TimePoint now);
 
   int64_t limit_;
   bool learned_ = false;
@@ -118,6 +154,7 @@ class ErrorWindow {
   std::deque<SpendTiming> recent_;
   std::optional<int64_t> external_remain_;
   TimePoint external_until_{};
+  std::optional<Charge> charge_;
 };
 
 }  // namespace sluice::throttle

@@ -41,15 +41,17 @@ absl::Status StatePersister::Load() {
   ThrottleSnapshot snapshot;
   auto meta = rows->find(kThrottleMetaKey);
   if (meta != rows->end()) {
-    absl::StatusOr<std::pair<double, bool>> m = DecodeThrottleMeta(meta->second);
+    absl::StatusOr<ThrottleMeta> m = DecodeThrottleMeta(meta->second);
     if (!m.ok()) {
       LOG(ERROR) << "throttle: stored state unreadable, starting from conservative defaults: "
                  << m.status();
       return m.status();
     }
     snapshot.version = 2;
-    snapshot.written_at = m->first;
-    snapshot.clean_shutdown = m->second;
+    snapshot.written_at = m->written_at;
+    snapshot.clean_shutdown = m->clean_shutdown;
+    snapshot.incarnation = m->incarnation;
+    snapshot.error_limit_holders = m->error_limit_holders;
     auto map = rows->find(kThrottleMapKey);
     if (map != rows->end()) {
       absl::StatusOr<RouteMapState> decoded = DecodeRouteMapState(map->second);
@@ -128,6 +130,9 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
   // 150,000 changed budgets never stalls a decision for long (measured with
   // bench/budget_scale_bench: held at most 0.65 ms in chunks of 128, where
   // one TakeDelta of 100,000 held it 136-212 ms).
+  // Before the budget rows: a lease closed before this is in them, and the
+  // meta row names the holders of every lease open after it.
+  Throttler::ErrorLimitHolders holders = throttler_->TakeErrorLimitHolders();
   ThrottleDelta delta;
   Duration longest_hold{};
   int chunks = 0;
@@ -154,7 +159,12 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
   changes_left_ = delta.more;
   pending_[kThrottleMapKey] = EncodeRouteMapState(delta.map);
   // Every write says whether it is the last one of an orderly shutdown.
-  pending_[kThrottleMetaKey] = EncodeThrottleMeta(delta.written_at, clean_shutdown);
+  ThrottleMeta meta;
+  meta.written_at = delta.written_at;
+  meta.clean_shutdown = clean_shutdown;
+  meta.incarnation = holders.incarnation;
+  meta.error_limit_holders = holders.holders;
+  pending_[kThrottleMetaKey] = EncodeThrottleMeta(meta);
   if (legacy_to_delete_) pending_[kThrottleStateKey] = std::nullopt;
 
   std::vector<StateStore::Change> changes;
@@ -179,6 +189,7 @@ absl::Status StatePersister::WriteLocked(bool clean_shutdown, bool bounded) {
     for (auto& [name, c] : pending_allowances_) commits.push_back(std::move(c));
     pending_allowances_.clear();
     throttler_->CommitAllowances(commits);
+    throttler_->CommitErrorLimitHolders(holders.holders);
     written_change_ = change;
     ever_written_ = true;
     writes_++;

@@ -70,6 +70,20 @@ BudgetState Throttler::StateLocked(const Budget& b, TimePoint now) const {
       st.external_remain = *held;
       st.external_until = PersistTime(e->external_until());
     }
+    if (std::optional<ErrorWindow::Charge> charge = e->charge(now)) {
+      // A takeover charge not settled yet is written as the errors it
+      // stands for (as rows have always held it): a coordinator restoring
+      // this row waits it out, since its own confirmations cannot speak
+      // for the calls of the leader before.
+      st.remain = std::max<int64_t>(0, st.remain - charge->count);
+      for (int64_t i = 0; i < charge->count; ++i) {
+        st.recent_errors.push_back(ErrorTimingState{PersistTime(charge->timing.sent_lo),
+                                                    PersistTime(charge->timing.resp_hi)});
+      }
+      if (!st.window_end) {
+        st.window_end = PersistTime(charge->timing.resp_hi + e->window() + std::chrono::seconds(1));
+      }
+    }
   }
   st.in_flight_units = b.in_flight_units();
   st.in_flight_calls = b.in_flight_calls();
@@ -157,6 +171,10 @@ ThrottleDelta Throttler::TakeDelta(size_t max_changes) {
   std::lock_guard<DecisionMutex> lock(mu_);
   HoldTimer hold(this);
   const TimePoint now = clock_->Now();
+  // Leases lapsed by now are charged in the rows taken now: a takeover that
+  // settles its error-limit charge early relies on every call answered
+  // TakeoverAnswerTime() before a row being in it (throttle_takeover.cc).
+  ProcessDueLocked(now);
   ThrottleDelta d;
   d.written_at = PersistTime(now);
   // From the back: each name taken costs O(1) whatever the list's length.
@@ -228,6 +246,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     fam.longest_announced = FromSeconds(f.longest_announced_seconds);
   }
   absl::btree_map<std::string, std::unique_ptr<Budget>> budgets;
+  std::vector<TakeoverCharge> charges;
   int64_t legacy = 0;
   for (const BudgetState& st : s.budgets) {
     std::optional<BudgetKind> kind = ParseBudgetKind(st.kind);
@@ -273,11 +292,15 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
         // the reservations then open, those open at the row included
         // (grant_allowance.h): all may be errors, answered as late as a call
         // the writer granted can be.
-        b->Charge(std::max<int64_t>(*st.allowance, st.in_flight_calls),
-                  SpendTiming{RestoreTime(written_at),
-                              std::max(RestoreTime(st.in_flight_resp_hi),
-                                       now + FromSeconds(st.allowance_answer_s))},
-                  now);
+        // Held apart from the errors seen (ErrorWindow::ChargeTakeover), so
+        // that it can end early once every holder named by the meta row has
+        // its calls answered (throttle_takeover.cc).
+        b->errors()->ChargeTakeover(std::max<int64_t>(*st.allowance, st.in_flight_calls),
+                                    SpendTiming{RestoreTime(written_at),
+                                                std::max(RestoreTime(st.in_flight_resp_hi),
+                                                         now + FromSeconds(st.allowance_answer_s))},
+                                    now);
+        charges.push_back(TakeoverCharge{st.name, st.scope, RestoreTime(written_at)});
       } else {
         b->Charge(st.in_flight_calls, in_flight, now);  // worst case: every one errored
       }
@@ -344,6 +367,12 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
     b->last_touch = now;
     if (b->restriction().Active(now)) restricted_.insert(b.get());
   }
+  // The charges go into this coordinator's first rows, with its meta row: a
+  // takeover of it then reads them with the holders it names, never the
+  // old writer's charge with the new writer's holders.
+  for (const TakeoverCharge& c : charges) {
+    if (Budget* b = FindBudgetLocked(c.budget)) TouchLocked(b, now);
+  }
   leases_ = LeaseTable(LeaseTable::FirstIdAt(now));
   // A budget without a row may have been probed by the writer since its last
   // write: the budgets made from now on charge that probe.
@@ -351,12 +380,35 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
   if (!s.clean_shutdown) {
     takeover_probe_ = SpendTiming{RestoreTime(s.written_at), now + TakeoverAnswerTime()};
   }
+  // Newer than every writer of what was read; holders of its own, named in
+  // its own rows.
+  incarnation_.store(s.incarnation + 1, std::memory_order_relaxed);
+  error_holders_.clear();
+  error_holders_grantable_.clear();
+  unnamed_granted_.clear();
+  takeover_waiting_.reset();
+  takeover_charges_.clear();
+  takeover_confirmed_.clear();
+  takeover_settled_at_.reset();
+  takeover_replaced_ = 0;
+  takeover_answered_ = 0;
+  if (!s.clean_shutdown && s.error_limit_holders) {
+    // The meta row names everyone who may hold the writer's error-limit
+    // calls (a row of an older writer names nobody: its charges stand).
+    takeover_charges_ = std::move(charges);
+    takeover_waiting_.emplace(s.error_limit_holders->begin(), s.error_limit_holders->end());
+    if (takeover_waiting_->empty()) SettleTakeoverLocked(now);  // nobody held one
+  }
   Changed();
   LOG(INFO) << "throttle: restored " << budgets_.size() << " budgets and " << families_.size()
             << " families from state written " << FormatRfc3339(RestoreTime(s.written_at))
             << (s.clean_shutdown ? " (clean shutdown)" : " (not clean: budgets probe first)")
             << (legacy > 0 ? absl::StrCat("; ", legacy, " pooled version-1 budgets left behind")
-                           : "");
+                           : "")
+            << "; incarnation " << incarnation_.load(std::memory_order_relaxed)
+            << (takeover_waiting_ ? absl::StrCat("; error-limit charges wait for ",
+                                                 takeover_waiting_->size(), " holders")
+                                  : "");
   return absl::OkStatus();
 }
 

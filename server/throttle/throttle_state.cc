@@ -245,19 +245,31 @@ absl::StatusOr<RouteMapState> DecodeRouteMapState(absl::string_view text) {
   }
 }
 
-std::string EncodeThrottleMeta(double written_at, bool clean_shutdown) {
-  return json{{"version", 2}, {"written_at", written_at}, {"clean_shutdown", clean_shutdown}}
-      .dump();
+std::string EncodeThrottleMeta(const ThrottleMeta& meta) {
+  json j{{"version", 2},
+         {"written_at", meta.written_at},
+         {"clean_shutdown", meta.clean_shutdown},
+         {"incarnation", meta.incarnation}};
+  if (meta.error_limit_holders) j["error_limit_holders"] = *meta.error_limit_holders;
+  return j.dump();
 }
 
-absl::StatusOr<std::pair<double, bool>> DecodeThrottleMeta(absl::string_view text) {
+absl::StatusOr<ThrottleMeta> DecodeThrottleMeta(absl::string_view text) {
   absl::StatusOr<json> j = ParseObject(text, "throttle meta");
   if (!j.ok()) return j.status();
   try {
     if (j->at("version").get<int>() != 2) {
       return absl::FailedPreconditionError("throttle meta: version is not 2");
     }
-    return std::make_pair(j->at("written_at").get<double>(), j->at("clean_shutdown").get<bool>());
+    ThrottleMeta m;
+    m.written_at = j->at("written_at").get<double>();
+    m.clean_shutdown = j->at("clean_shutdown").get<bool>();
+    // Rows of older writers have neither: incarnation 0, holders unknown.
+    if (j->contains("incarnation")) m.incarnation = j->at("incarnation").get<uint64_t>();
+    if (j->contains("error_limit_holders")) {
+      m.error_limit_holders = j->at("error_limit_holders").get<std::vector<std::string>>();
+    }
+    return m;
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("throttle meta: ", e.what()));
   }

@@ -176,6 +176,9 @@ struct ThrottleSnapshot {
   // True only for the final snapshot of an orderly shutdown: every
   // reservation is in it. Otherwise budgets restart in probe mode.
   bool clean_shutdown = false;
+  // From the meta row (ThrottleMeta).
+  uint64_t incarnation = 0;
+  std::optional<std::vector<std::string>> error_limit_holders;
   std::vector<BudgetState> budgets;
   RouteMapState map;
 };
@@ -207,9 +210,24 @@ std::string EncodeBudgetState(const BudgetState& state);
 absl::StatusOr<BudgetState> DecodeBudgetState(absl::string_view json);
 std::string EncodeRouteMapState(const RouteMapState& state);
 absl::StatusOr<RouteMapState> DecodeRouteMapState(absl::string_view json);
-std::string EncodeThrottleMeta(double written_at, bool clean_shutdown);
-// {written_at, clean_shutdown}.
-absl::StatusOr<std::pair<double, bool>> DecodeThrottleMeta(absl::string_view json);
+// The meta row: written with every write, so it always describes the last
+// committed one.
+struct ThrottleMeta {
+  double written_at = 0;
+  bool clean_shutdown = false;
+  // The writer's incarnation: each restore takes the stored one + 1, so a
+  // coordinator that takes over is newer than every one whose rows it read
+  // (0: written before incarnations were kept).
+  uint64_t incarnation = 0;
+  // Who may hold calls of this writer that reserve an ESI error limit
+  // (Throttler::error_limit_holders: "agent:<id>", "caller:<name>"): it
+  // grants such calls to nobody else until a row naming them commits.
+  // nullopt: written before the set was kept (a takeover then waits out
+  // its whole error-limit charge).
+  std::optional<std::vector<std::string>> error_limit_holders;
+};
+std::string EncodeThrottleMeta(const ThrottleMeta& meta);
+absl::StatusOr<ThrottleMeta> DecodeThrottleMeta(absl::string_view json);
 
 }  // namespace sluice::throttle
 

@@ -377,7 +377,16 @@ int64_t Throttler::SizeAllowanceLocked(Budget* b, TimePoint now) const {
   const int64_t share =
       static_cast<int64_t>(std::ceil(static_cast<double>(b->limit()) * kAllowanceShare));
   const int64_t room = b->window()->RoomAt(now + horizon) - b->in_flight_calls() * cost.admission;
-  const int64_t wanted = std::max(static_cast<int64_t>(std::ceil(demand)), share);
+  int64_t wanted = std::max(static_cast<int64_t>(std::ceil(demand)), share);
+  // A budget not observed yet grants only probes (probe_calls in flight):
+  // what it was asked (every waiting caller asks) says nothing of what it
+  // can grant before its next row, and a takeover would charge all of it.
+  // A default budget of a route whose group is not known yet (150 per 15
+  // min) otherwise came back full a restore's answer time plus a window
+  // later, holding the route that long.
+  if (!b->observed()) {
+    wanted = std::max<int64_t>(1, cost.reserve) * std::max(1, options_.probe_calls);
+  }
   return std::max<int64_t>(std::max<int64_t>(1, cost.reserve), std::min<int64_t>(wanted, room));
 }
 
@@ -505,12 +514,23 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 
   AcquireResult out;
   Budget* limiting = nullptr;
+  bool unnamed = false;
+  if (HolderLimitLocked(**route, CallerHolder(caller), now, &unnamed) < n) {
+    // Named in the next row first (within one write interval).
+    out.at = now + options_.retry_hint;
+    out.wait = options_.retry_hint;
+    return out;
+  }
   if (GrantableLocked((*route)->uses, n, now, &limiting) >= n) {
     out.at = now;
   } else {
     bool firm = true;
     out.at = NextTimeLocked((*route)->uses, n, now, &limiting, &firm);
     if (out.at <= now) out.at = now + options_.retry_hint;  // defensive: never "now" on refusal
+    if (TimePoint soon = SettlingRetryLocked(**route, out.at, now); soon < out.at) {
+      out.at = soon;
+      firm = false;  // a hint: the charge may end before
+    }
     // Under the write-ahead allowance a reservation ahead is bounded, so a
     // takeover knows when every granted call has been answered.
     const bool too_far_ahead = write_ahead() && out.at > now + options_.write_ahead_max_wait;
@@ -532,6 +552,7 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
     }
   }
   Lease* lease = GrantLocked(key, caller, *route, n, out.at, now);
+  if (unnamed) GrantedUnnamedLocked(**route, n);
   out.granted = true;
   out.wait = out.at - now;
   out.lease_id = lease->id;
@@ -541,7 +562,8 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
 }
 
 absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, const CallKey& key,
-                                                  int count, bool arm_before_use) {
+                                                  int count, bool arm_before_use,
+                                                  const std::string& agent_instance) {
   if (absl::Status s = ValidateCallKey(key); !s.ok()) return s;
   if (absl::Status s = CheckCallCount("count", count); !s.ok()) return s;
   std::lock_guard<DecisionMutex> lock(mu_);
@@ -559,10 +581,19 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   }
   LeaseGrant out;
   Budget* limiting = nullptr;
+  bool unnamed = false;
+  want = std::min(want,
+                  HolderLimitLocked(**route, AgentHolder(agent_id, agent_instance), now, &unnamed));
+  if (want <= 0) {
+    // Named in the next row first (within one write interval).
+    out.retry_at = now + options_.retry_hint;
+    return out;
+  }
   const int64_t grant = GrantableLocked((*route)->uses, want, now, &limiting);
   if (limiting != nullptr) out.limiting_budget = limiting->name();
   if (grant > 0) {
     Lease* lease = GrantLocked(key, agent_id, *route, grant, now, now, arm_before_use);
+    if (unnamed) GrantedUnnamedLocked(**route, grant);
     out.lease_id = lease->id;
     out.granted = grant;
     out.expires_at = lease->expires_at;
@@ -587,6 +618,7 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
     }
     out.retry_at = std::min(out.retry_at, earliest);
   }
+  out.retry_at = SettlingRetryLocked(**route, out.retry_at, now);
   if (limiting != nullptr) {
     out.limiting_budget = limiting->name();
     out.limiting_scope = limiting->scope();

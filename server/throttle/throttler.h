@@ -373,8 +373,11 @@ class Throttler {
   // arm_before_use the holder promises to start no call on a token before
   // ArmTokens acknowledged it; in exchange the calls never armed stop
   // counting at expiry instead of lapsing as spent (token_lease.h).
+  // `agent_instance` names the agent's process (empty: not said): the holder
+  // of its calls that reserve an error limit (see ConfirmSettled).
   absl::StatusOr<LeaseGrant> LeaseTokens(const std::string& agent_id, const CallKey& key, int count,
-                                         bool arm_before_use = false);
+                                         bool arm_before_use = false,
+                                         const std::string& agent_instance = "");
 
   // Arms `count` more calls of an arming lease (at most up to its grant) and
   // returns how many are armed in all: the holder may start that many calls
@@ -450,6 +453,57 @@ class Throttler {
   // until their first row commits.
   void EnableWriteAhead(Duration interval);
   void CommitAllowances(const std::vector<AllowanceCommit>& commits);
+
+  // Settling a takeover's error-limit charge (throttle_takeover.cc; README,
+  // "Persistence"). Each restore takes a newer incarnation, sent with every
+  // lease. Under the write-ahead allowance a call that reserves an ESI error
+  // limit is granted to a holder named in the last committed meta row and
+  // in every one taken since ("agent:<id>" for LeaseTokens, "caller:<name>"
+  // for Acquire); another holder is named in the next row, and until a row
+  // commits, holders not named get at most `probe_calls` calls of each
+  // address between two commits (so at most twice that after any row).
+  // So the row a takeover reads names everyone who may hold more than
+  // those few of the old leader's error-limit calls, and once each has said
+  // every call it started under an older incarnation's lease is answered
+  // (ConfirmSettled), the charge's errors are known, but for those few.
+  struct ErrorLimitHolders {
+    uint64_t incarnation = 0;
+    std::vector<std::string> holders;  // sorted
+  };
+  // The set for the meta row about to be written (taken before its budget
+  // rows, so a lease closed before it is in them): holders whose last grant
+  // could still be unanswered, and those asking. From now on only holders
+  // in it are granted, until a commit says otherwise.
+  ErrorLimitHolders TakeErrorLimitHolders();
+  // The meta row naming `holders` committed: they alone may be granted.
+  void CommitErrorLimitHolders(const std::vector<std::string>& holders);
+  // Agent `agent_id` has answered and reported every call it started under a
+  // lease of an incarnation before `settled_before` (ReportBatchRequest),
+  // and may list every error response it had for calls answered within
+  // `errors_cover` (route with egress, status, sent_age, response_age).
+  // With every holder's list covering the time since an address's row was
+  // taken (less the longest a call can stay unreported, TakeoverAnswerTime),
+  // those errors replace the address's charge; without, the charge counts
+  // as answered now.
+  struct SettledReport {
+    uint64_t settled_before = 0;
+    std::string instance;  // LeaseTokens' agent_instance
+    std::optional<Duration> errors_cover;
+    // The list holds every error of the process since it started (honoured
+    // only with an instance: another process of the id is another holder).
+    bool errors_since_start = false;
+    std::vector<Observation> errors;
+  };
+  void ConfirmSettled(const std::string& agent_id, const SettledReport& report);
+  uint64_t incarnation() const { return incarnation_.load(std::memory_order_relaxed); }
+  struct TakeoverSettlement {
+    bool pending = false;              // an unclean restore waits for confirmations
+    std::vector<std::string> waiting;  // holders not confirmed yet
+    std::optional<TimePoint> settled_at;
+    int64_t replaced = 0;  // charges replaced by the errors the holders listed
+    int64_t answered = 0;  // charges only counted as answered at settled_at
+  };
+  TakeoverSettlement takeover_settlement();
   bool write_ahead() const { return write_ahead_.load(std::memory_order_relaxed); }
   size_t budget_count();
   // Increases on every state change; the persister writes when it moved.
@@ -592,6 +646,28 @@ class Throttler {
   // old leader since its last committed write (it had no row then): charge
   // that probe, as answered as late as the old leader's calls can be.
   void ChargeTakeoverProbeLocked(Budget* b, TimePoint now);
+  static std::string AgentHolder(const std::string& agent_id, const std::string& instance) {
+    return instance.empty() ? "agent:" + agent_id : "agent:" + agent_id + "/" + instance;
+  }
+  static std::string CallerHolder(const std::string& caller) { return "caller:" + caller; }
+  // How many of `route`'s calls `holder` may be granted now: all when no
+  // budget of the route is an error limit or a committed row names the
+  // holder; otherwise what is left of the calls for holders not named (and
+  // the holder is asked for in the next row). *unnamed says which.
+  int64_t HolderLimitLocked(const ResolvedRoute& route, const std::string& holder, TimePoint now,
+                            bool* unnamed);
+  // `calls` were granted to a holder not named.
+  void GrantedUnnamedLocked(const ResolvedRoute& route, int64_t calls);
+  // Calls of an error limit holders not named may have between two commits.
+  int64_t UnnamedCalls() const { return std::max(1, options_.probe_calls); }
+  // Every expected holder confirmed: the charges were answered by `now`.
+  void SettleTakeoverLocked(TimePoint now);
+  // `retry_at` of a refusal, or sooner while `route` is held by a takeover's
+  // error-limit charge that the holders' confirmations may end any moment:
+  // a caller told to come back when the charge would end by itself (up to
+  // 100 s) would wait that long after it ended (an agent stops leasing
+  // tasks of the route until then).
+  TimePoint SettlingRetryLocked(const ResolvedRoute& route, TimePoint retry_at, TimePoint now);
   int64_t SizeAllowanceLocked(Budget* b, TimePoint now) const;
   // A call of `lease` needs `units` less in `use`'s budget than it reserved.
   static void RefundLocked(const Lease& lease, const LeaseUse& use, int64_t units) {
@@ -678,6 +754,35 @@ class Throttler {
   // every call the old leader may have granted since has been answered
   // (ChargeTakeoverProbeLocked).
   std::optional<SpendTiming> takeover_probe_;
+  // Takeover settlement (TakeErrorLimitHolders and neighbours).
+  std::atomic<uint64_t> incarnation_{1};
+  // Holders that may be named in the next row -> their last grant (or ask).
+  std::map<std::string, TimePoint> error_holders_;
+  // Named in the last committed row and every row taken since.
+  std::unordered_set<std::string> error_holders_grantable_;
+  // Calls of each error limit granted to holders not named, since the last
+  // commit of a meta row.
+  std::unordered_map<std::string, int64_t> unnamed_granted_;
+  // After an unclean restore from a row naming its holders: those still to
+  // confirm, and each error limit's charge (budget, answer time charged).
+  std::optional<std::unordered_set<std::string>> takeover_waiting_;
+  struct TakeoverCharge {
+    std::string budget;
+    std::string scope;   // "ip:<egress>"
+    TimePoint row_time;  // when the row it was charged from was taken
+  };
+  std::vector<TakeoverCharge> takeover_charges_;
+  // What each holder confirmed: from when its list of errors is complete
+  // (nullopt: no list), and the errors (ESI, by address scope).
+  struct HolderConfirmation {
+    std::optional<TimePoint> errors_from;
+    std::vector<std::pair<std::string, SpendTiming>> errors;
+    std::vector<int> statuses;  // of each error
+  };
+  std::map<std::string, HolderConfirmation> takeover_confirmed_;
+  std::optional<TimePoint> takeover_settled_at_;
+  int64_t takeover_replaced_ = 0;
+  int64_t takeover_answered_ = 0;
   std::mt19937_64 rng_;
   std::string scratch_key_;
 

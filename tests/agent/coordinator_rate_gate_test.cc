@@ -442,5 +442,74 @@ TEST(CoordinatorRateGateNoThrottlerTest, UnimplementedThrottlerMeansNoTokens) {
   gate.Shutdown();
 }
 
+// A coordinator took over (a newer incarnation): the tokens of the old one's
+// leases are dropped, and once the call made on one of them is reported the
+// next batch says so, listing the calls that failed.
+TEST_F(CoordinatorRateGateTest, ATakeoverIsConfirmedOnceTheOldLeasesCallsAreReported) {
+  throttler_.arming = false;
+  throttler_.incarnation = 4;
+  auto& gate = MakeGate(4, /*start=*/true, /*arm_chunk=*/0);
+  auto old_call = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(old_call.ok());
+  EXPECT_EQ(old_call->incarnation, 4u);
+  // Nothing of an older one is out: said at once (this coordinator may have
+  // taken over from one this agent never leased from).
+  ASSERT_TRUE(WaitFor([&] { return throttler_.settlements().size() == 1; }));
+  EXPECT_EQ(throttler_.settlements()[0].settled_before_incarnation(), 4u);
+
+  throttler_.incarnation = 5;
+  const Route other{"esi", "/universe/types/{id}/"};
+  auto new_call = gate.Acquire(other, In(seconds(5)));  // leases from the new one
+  ASSERT_TRUE(new_call.ok());
+  EXPECT_EQ(new_call->incarnation, 5u);
+  // The old lease's three unspent tokens are dropped (returned), not spent.
+  EXPECT_TRUE(WaitFor([&] { return throttler_.returned() == 3; }));
+  auto next = gate.Acquire(kRoute, In(seconds(5)));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->incarnation, 5u);
+  EXPECT_NE(next->lease_id, old_call->lease_id);
+  // The old call is still out: nothing more said.
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(throttler_.settlements().size(), 1u);
+
+  UpstreamObservation o;
+  o.route = kRoute;
+  o.status = 503;
+  o.lease_id = old_call->lease_id;
+  o.incarnation = old_call->incarnation;
+  o.sent_at = std::chrono::steady_clock::now() - milliseconds(300);
+  o.received_at = std::chrono::steady_clock::now() - milliseconds(100);
+  gate.Report(o);
+  ASSERT_TRUE(WaitFor([&] { return throttler_.settlements().size() == 2; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  auto all = throttler_.settlements();
+  ASSERT_EQ(all.size(), 2u) << "said once, once delivered";
+  const auto& settled = all[1];
+  EXPECT_EQ(settled.settled_before_incarnation(), 5u);
+  ASSERT_EQ(settled.settled_errors_size(), 1);
+  EXPECT_EQ(settled.settled_errors(0).status(), 503);
+  EXPECT_EQ(settled.settled_errors(0).route().egress(), "198.51.100.7");
+  EXPECT_GE(FromProtoDuration(settled.settled_errors(0).response_age()), milliseconds(100));
+  EXPECT_GT(FromProtoDuration(settled.settled_errors_cover()), Duration::zero());
+  EXPECT_TRUE(settled.settled_errors_since_start());  // a young process
+  // The process that held the calls, as its leases named it.
+  EXPECT_EQ(settled.agent_instance().size(), 16u);
+  EXPECT_EQ(settled.agent_instance(), throttler_.lease_requests()[0].agent_instance());
+  // Observations go before the settlement that counts them.
+  bool seen = false;
+  for (const auto& sent : throttler_.observations()) seen |= sent.status() == 503;
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(CoordinatorRateGateTest, ALeaseOfAnOlderIncarnationIsNeverSpent) {
+  throttler_.incarnation = 5;
+  throttler_.grant = 1;
+  auto& gate = MakeGate(1, /*start=*/true, /*arm_chunk=*/0);
+  ASSERT_TRUE(gate.Acquire(kRoute, In(seconds(5))).ok());
+  throttler_.incarnation = 4;  // a deposed coordinator still answering
+  EXPECT_FALSE(gate.Acquire(kRoute, In(milliseconds(300))).ok());
+  EXPECT_GE(gate.stats().stale_leases, 1);
+}
+
 }  // namespace
 }  // namespace sluice::agent

@@ -387,6 +387,7 @@ grpc::Status FakeThrottler::LeaseTokens(grpc::ServerContext*,
   std::lock_guard<std::mutex> lock(mu_);
   ++lease_calls_;
   lease_requests_.push_back(*request);
+  response->set_incarnation(incarnation);
   TimePoint now = clock_->Now();
   if (refuse) {
     response->set_granted(0);
@@ -468,7 +469,18 @@ grpc::Status FakeThrottler::ReportBatch(grpc::ServerContext*,
     for (const auto& o : request->observations()) observations_.push_back(o);
   }
   for (const auto& r : request->returns()) returned_[r.lease_id()] += r.unspent();
+  if (request->settled_before_incarnation() > 0) {
+    sluice::v1::ReportBatchRequest settled = *request;
+    settled.clear_observations();
+    settled.clear_returns();
+    settlements_.push_back(std::move(settled));
+  }
   return grpc::Status::OK;
+}
+
+std::vector<sluice::v1::ReportBatchRequest> FakeThrottler::settlements() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return settlements_;
 }
 
 grpc::Status FakeThrottler::WatchRevocations(grpc::ServerContext* context,

@@ -204,6 +204,11 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   std::atomic<bool> arming{false};
   // The next N ArmTokens calls answer FAILED_PRECONDITION (revoked/expired).
   std::atomic<int> refuse_arms{0};
+  // LeaseTokensResponse.incarnation (0: not sent, as older coordinators).
+  std::atomic<uint64_t> incarnation{0};
+  // The batches that said a takeover is settled (settled_before_incarnation
+  // > 0), without their observations and returns.
+  std::vector<sluice::v1::ReportBatchRequest> settlements() const;
 
   // An upstream call was made on a token of `lease_id` (a test's upstream
   // calls this): logged, and counted as unarmed if the lease has no armed
@@ -245,6 +250,7 @@ class FakeThrottler final : public sluice::v1::ThrottlerService::Service {
   int arm_calls_ = 0;
   int64_t unarmed_calls_ = 0;
   std::vector<std::string> events_;
+  std::vector<sluice::v1::ReportBatchRequest> settlements_;
 };
 
 // Hosts services on 127.0.0.1:<free port>.

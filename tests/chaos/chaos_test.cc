@@ -430,11 +430,18 @@ TEST_F(ChaosTest, ACoordinatorKilledMidCommitRestartsWithoutLossOrDuplicates) {
          static_cast<long long>(at_kill), resume);
   // An unclean restore charges the errors the dead coordinator's calls may
   // still cause to each address's ESI error limit, answered as late as such
-  // a call can be (the throttler's takeover answer time: 39 s by default),
-  // and an error counts until its window resets (60 s here). When the charge
-  // fills an address's room, its ESI calls wait up to both
-  // (server/throttle/README.md): measured 5.5 s, 37.9 s and over 60 s.
-  EXPECT_LT(resume, 39.0 + 60.0 + 10.0);
+  // a call can be (39 s), counted until their window resets (60 s): with the
+  // charge filling the address's room its calls waited up to both (measured
+  // 5.5 s, 37.9 s, over 60 s). The agents now confirm their old calls
+  // answered, listing their errors, and that charge ends 0.2-0.4 s after the
+  // restore (server/throttle/README.md, "The error-limit charge ends when
+  // the agents have answered"); refusals meanwhile say "ask again within
+  // 1 s". Five runs (load 2.7-3.9): resumed after 0.23, 5.85, 38.01, 5.67
+  // and 6.09 s. What remains are the group budgets' own charges: calls open
+  // at the row answered by their lease's latest answer (about 32 s) and the
+  // allowance by the restore + 39 s, each counted one group window (6 s
+  // here) longer; the 38 s run is the first. So: 39 s + 6 s + slack.
+  EXPECT_LT(resume, 39.0 + 6.0 + 10.0);
 }
 
 TEST_F(ChaosTest, PostgresStoppedForTenSecondsThenBackLosesNothing) {

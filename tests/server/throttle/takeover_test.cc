@@ -123,6 +123,13 @@ class UpstreamErrorLimit {
   }
   int64_t remain() const { return remain_; }
   int64_t violations() const { return violations_; }
+  // The headers ESI sends with an answer at `t` (after counting it).
+  HeaderList Headers(TimePoint t) const {
+    const int64_t reset =
+        end_ ? std::max<int64_t>(0, std::chrono::ceil<seconds>(*end_ - t).count()) : 60;
+    return HeaderList{{"X-ESI-Error-Limit-Remain", std::to_string(remain_)},
+                      {"X-ESI-Error-Limit-Reset", std::to_string(reset)}};
+  }
 
  private:
   int64_t limit_;
@@ -187,12 +194,15 @@ class Driver {
               return Answer{200, headers(upstream->Call(now))};
             },
             clock) {}
-  Driver(Throttler* t, CallKey key, Call call, const Clock* clock, int64_t max_per_step = 1 << 30)
+  Driver(Throttler* t, CallKey key, Call call, const Clock* clock, int64_t max_per_step = 1 << 30,
+         std::string agent_id = "agent", std::string instance = "")
       : t_(t),
         key_(std::move(key)),
         call_(std::move(call)),
         clock_(clock),
-        max_per_step_(max_per_step) {}
+        max_per_step_(max_per_step),
+        agent_id_(std::move(agent_id)),
+        instance_(std::move(instance)) {}
 
   void Step() {
     const TimePoint now = clock_->Now();
@@ -203,13 +213,15 @@ class Driver {
     int64_t sent = 0;
     while (sent < max_per_step_) {
       absl::StatusOr<LeaseGrant> g = t_->LeaseTokens(
-          "agent", key_, static_cast<int>(std::min<int64_t>(8, max_per_step_ - sent)));
+          agent_id_, key_, static_cast<int>(std::min<int64_t>(8, max_per_step_ - sent)),
+          /*arm_before_use=*/false, instance_);
       ASSERT_TRUE(g.ok()) << g.status();
       if (g->granted == 0) break;
       granted_ += g->granted;
       sent += g->granted;
       for (int64_t i = 0; i < g->granted; ++i) {
         Answer answer = call_(now);
+        if (answer.status == 0 || answer.status >= 400) failed_at_.push_back(now);
         Observation o;
         o.key = key_;
         o.status = answer.status;
@@ -222,6 +234,33 @@ class Driver {
     }
   }
   int64_t granted() const { return granted_; }
+  // What the agent tells a throttler that took over once its calls are
+  // answered: every error it had (each call is sent and answered within
+  // its step), listed back to a minute before its first call (its process
+  // was up, without errors, for that minute).
+  // A process named by an instance lists every error of its life instead.
+  Throttler::SettledReport Settled(uint64_t settled_before, bool list_errors = true) const {
+    Throttler::SettledReport r;
+    r.settled_before = settled_before;
+    r.instance = instance_;
+    if (!list_errors) return r;
+    const TimePoint now = clock_->Now();
+    if (instance_.empty()) {
+      r.errors_cover = now - kT0 + seconds(60);
+    } else {
+      r.errors_cover = now - kT0;
+      r.errors_since_start = true;
+    }
+    for (TimePoint at : failed_at_) {
+      Observation o;
+      o.key = key_;
+      o.status = 500;
+      o.sent_age = now - at;
+      o.response_age = now - at;
+      r.errors.push_back(std::move(o));
+    }
+    return r;
+  }
 
  private:
   Throttler* t_;
@@ -229,6 +268,9 @@ class Driver {
   Call call_;
   const Clock* clock_;
   int64_t max_per_step_;
+  std::string agent_id_;
+  std::string instance_;
+  std::vector<TimePoint> failed_at_;
   std::vector<Observation> pending_;
   int64_t granted_ = 0;
 };
@@ -552,6 +594,222 @@ TEST_F(TakeoverTest, ABudgetWithoutARowIsChargedTheProbeTheOldLeaderMayHaveMade)
   EXPECT_EQ(account_b.violations(), 0);
   // It calls once the old leader's probe can no longer count.
   EXPECT_GT(new_b.granted(), 0);
+}
+
+// An unclean takeover of a busy address: two agents keep ~80 ESI calls of
+// the old leader in flight, so its row's error-limit allowance is the whole
+// room and the new leader's charge stops every call of the address until
+// the charge's window ends (about a minute). How the charge ends early:
+struct Settlement {
+  // Agents that confirm 200 ms after the restore (a1 and a2 hold calls).
+  std::vector<std::string> confirming;
+  bool list_errors = true;  // with their lists of errors
+  // The old leader's calls fail from its last committed row on.
+  bool old_calls_fail_after_row = false;
+  // The agents' processes (LeaseTokens' agent_instance) under the old
+  // leader and when confirming; empty: not named.
+  std::string old_instance;
+  std::string confirming_instance;
+};
+struct SettlementRun {
+  std::optional<Duration> resumed_after;  // restore to the first new grant
+  int64_t violations = 0;
+  int64_t unsaved_errors = 0;
+  int64_t new_granted = 0;
+  Throttler::TakeoverSettlement settlement;
+  // Right after the confirmations: the errors the new leader thinks the
+  // address has left, and what the upstream has.
+  int64_t believed_left = 0;
+  int64_t upstream_left = 0;
+  // Before the confirmations: when a refused agent is told to ask again.
+  Duration retry_after{};
+};
+
+int64_t ErrorsLeft(Throttler* t, const std::string& budget) {
+  for (const BudgetInfo& b : t->ListBudgets()) {
+    if (b.name == budget) return b.window.remaining;
+  }
+  ADD_FAILURE() << "no budget " << budget;
+  return 0;
+}
+
+SettlementRun RunSettlement(StateStore* store, const Settlement& plan) {
+  FakeClock clock(kT0);
+  const CallKey key{Upstream::kEsi, "/universe/types/{id}/", "10.0.0.1"};
+  UpstreamErrorLimit errors(100, seconds(60));
+  bool failing = false;
+  auto call = [&](TimePoint now) {
+    const int status = errors.Call(now, failing);
+    HeaderList h{{"X-Ratelimit-Group", "g"}, {"X-Ratelimit-Limit", "100000/1m"}};
+    for (auto& header : errors.Headers(now)) h.push_back(header);
+    return Answer{status, std::move(h)};
+  };
+  SettlementRun run;
+  FlakyStore old_store(store);
+  auto old_leader = std::make_unique<Throttler>(&clock, Options());
+  auto old_persister = std::make_unique<StatePersister>(old_leader.get(), &old_store);
+  EXPECT_TRUE(old_persister->Load().ok());
+  Driver a1(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a1", plan.old_instance);
+  Driver a2(old_leader.get(), key, call, &clock, /*max_per_step=*/40, "a2", plan.old_instance);
+  for (int i = 0; i < 200; ++i) {  // 4 s, a row every 500 ms
+    a1.Step();
+    a2.Step();
+    clock.Advance(kStep);
+    if (i % 25 == 24) {
+      EXPECT_TRUE(old_persister->Flush().ok());
+    }
+  }
+  const int64_t remain_at_row = errors.remain();
+  old_store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
+  failing = plan.old_calls_fail_after_row;
+  for (int i = 0; i < 20; ++i) {  // 400 ms more, in no row
+    a1.Step();
+    a2.Step();
+    clock.Advance(kStep);
+  }
+  old_persister.reset();  // killed: no final write; its unreported calls are lost
+  old_leader.reset();
+  run.unsaved_errors = remain_at_row - errors.remain();
+
+  Throttler new_leader(&clock, Options());
+  StatePersister new_persister(&new_leader, store);
+  EXPECT_TRUE(new_persister.Load().ok());
+  const TimePoint restored = clock.Now();
+  Driver n1(&new_leader, key, call, &clock, /*max_per_step=*/40, "a1");
+  Driver n2(&new_leader, key, call, &clock, /*max_per_step=*/40, "a2");
+  // Calls succeed for a while once they resume, then every call fails: the
+  // new leader must stop before the upstream's count runs out.
+  failing = false;
+  std::optional<int> fail_from;
+  for (int i = 0; i < 3500; ++i) {  // 70 s
+    if (i == 5) {
+      absl::StatusOr<LeaseGrant> g = new_leader.LeaseTokens("a3", key, 8);
+      EXPECT_TRUE(g.ok());
+      if (g.ok() && g->granted == 0) run.retry_after = g->retry_at - clock.Now();
+    }
+    if (i == 10) {
+      for (const std::string& agent : plan.confirming) {
+        const Driver& old_agent = agent == "a1" ? a1 : a2;
+        Throttler::SettledReport report =
+            old_agent.Settled(new_leader.incarnation(), plan.list_errors);
+        report.instance = plan.confirming_instance;
+        new_leader.ConfirmSettled(agent, report);
+      }
+      run.believed_left = ErrorsLeft(&new_leader, "esi/errors/ip:10.0.0.1");
+      run.upstream_left = errors.remain();
+    }
+    n1.Step();
+    n2.Step();
+    if (!run.resumed_after && n1.granted() + n2.granted() > 0) {
+      run.resumed_after = clock.Now() - restored;
+      fail_from = i + 50;
+    }
+    if (fail_from && i == *fail_from) failing = true;
+    clock.Advance(kStep);
+    if (i % 25 == 24) {
+      EXPECT_TRUE(new_persister.Flush().ok());
+    }
+  }
+  run.violations = errors.violations();
+  run.new_granted = n1.granted() + n2.granted();
+  run.settlement = new_leader.takeover_settlement();
+  return run;
+}
+
+void PrintRun(const char* name, const SettlementRun& run) {
+  std::printf(
+      "%s: resumed after %s, %lld errors in no row, %lld new grants, %lld violations\n", name,
+      run.resumed_after
+          ? absl::StrCat(std::chrono::duration<double>(*run.resumed_after).count(), " s").c_str()
+          : "never (70 s)",
+      static_cast<long long>(run.unsaved_errors), static_cast<long long>(run.new_granted),
+      static_cast<long long>(run.violations));
+}
+
+TEST_F(TakeoverTest, EveryHolderListingItsErrorsEndsTheErrorLimitChargeAtOnce) {
+  ClearState();
+  SettlementRun run = RunSettlement(store_.get(), Settlement{{"a1", "a2"}});
+  PrintRun("both list", run);
+  ASSERT_TRUE(run.resumed_after.has_value());
+  // The confirmations come 200 ms after the restore; the agents are named
+  // in the new leader's first row within a write interval.
+  EXPECT_LT(*run.resumed_after, seconds(2));
+  EXPECT_EQ(run.settlement.replaced, 1);
+  EXPECT_LE(run.believed_left, run.upstream_left);
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, ErrorsTheHoldersListReplaceTheChargeAndAreCounted) {
+  ClearState();
+  SettlementRun run = RunSettlement(store_.get(), Settlement{{"a1", "a2"}, true, true});
+  PrintRun("both list, old calls failed", run);
+  EXPECT_GT(run.unsaved_errors, 0);
+  ASSERT_TRUE(run.resumed_after.has_value());
+  EXPECT_LT(*run.resumed_after, seconds(2));
+  EXPECT_EQ(run.settlement.replaced, 1);
+  // The listed errors count: never more left than the upstream has, and the
+  // new leader's failing calls stop in time.
+  EXPECT_LE(run.believed_left, run.upstream_left);
+  EXPECT_LT(run.believed_left, 100 - run.unsaved_errors);
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, AProcessListingEveryErrorOfItsLifeEndsTheChargeAtOnce) {
+  ClearState();
+  Settlement plan{{"a1", "a2"}, true, true};
+  plan.old_instance = plan.confirming_instance = "p1";
+  SettlementRun run = RunSettlement(store_.get(), plan);
+  PrintRun("both processes list their lives", run);
+  ASSERT_TRUE(run.resumed_after.has_value());
+  EXPECT_LT(*run.resumed_after, seconds(2));
+  EXPECT_EQ(run.settlement.replaced, 1);
+  EXPECT_LE(run.believed_left, run.upstream_left);
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, ARestartedAgentDoesNotSpeakForThePreviousProcess) {
+  ClearState();
+  Settlement plan{{"a1", "a2"}, true, true};
+  plan.old_instance = "p1";
+  plan.confirming_instance = "p2";  // the agents restarted since
+  SettlementRun run = RunSettlement(store_.get(), plan);
+  PrintRun("restarted agents confirm", run);
+  EXPECT_TRUE(run.settlement.pending);
+  EXPECT_TRUE(!run.resumed_after || *run.resumed_after > seconds(30));
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, WithOneHolderSilentTheErrorLimitChargeStands) {
+  ClearState();
+  SettlementRun silent = RunSettlement(store_.get(), Settlement{{"a1"}});
+  PrintRun("a2 silent", silent);
+  // While the holders may still confirm, a refusal says "ask again soon",
+  // not when the charge would end by itself (a minute away).
+  EXPECT_GT(silent.retry_after, Duration::zero());
+  EXPECT_LE(silent.retry_after, seconds(1));
+  EXPECT_TRUE(silent.settlement.pending);
+  EXPECT_EQ(silent.settlement.waiting, std::vector<std::string>{"agent:a2"});
+  // The charge ends with the window its latest answer falls in.
+  EXPECT_TRUE(!silent.resumed_after || *silent.resumed_after > seconds(30));
+  EXPECT_EQ(silent.violations, 0);
+}
+
+TEST_F(TakeoverTest, AConfirmationFromAnAgentNotInTheRowChangesNothing) {
+  ClearState();
+  SettlementRun run = RunSettlement(store_.get(), Settlement{{"a1", "a3"}});
+  PrintRun("a1 and a3 (not named)", run);
+  EXPECT_TRUE(run.settlement.pending);
+  EXPECT_TRUE(!run.resumed_after || *run.resumed_after > seconds(30));
+  EXPECT_EQ(run.violations, 0);
+}
+
+TEST_F(TakeoverTest, ConfirmationsWithoutListsCountTheChargeAsAnsweredThen) {
+  ClearState();
+  SettlementRun unlisted = RunSettlement(store_.get(), Settlement{{"a1", "a2"}, false, true});
+  PrintRun("both confirm, no lists, old calls failed", unlisted);
+  EXPECT_EQ(unlisted.settlement.answered, 1);
+  EXPECT_EQ(unlisted.settlement.replaced, 0);
+  EXPECT_EQ(unlisted.violations, 0);
 }
 
 }  // namespace

@@ -347,7 +347,7 @@ TEST(ThrottleStateTest, PersisterCoalescesWritesAndSurvivesStoreFailures) {
   ASSERT_TRUE(persister.Stop().ok());
   auto meta = DecodeThrottleMeta(*store.Get(kThrottleMetaKey));
   ASSERT_TRUE(meta.ok()) << meta.status();
-  EXPECT_TRUE(meta->second);           // clean shutdown
+  EXPECT_TRUE(meta->clean_shutdown);
   EXPECT_TRUE(persister.Stop().ok());  // idempotent
 }
 
@@ -364,6 +364,9 @@ TEST(ThrottleStateTest, WritesCarryOnlyTheBudgetsThatChanged) {
     auto l = t.LeaseTokens("a", key, 1);
     ASSERT_EQ(l->granted, 1);
     ASSERT_TRUE(t.Report(Obs(key, 200, Group("char-killmail", 28, 2), l->lease_id)).ok());
+    // Past its first ESI call, an agent waits to be named as a holder of
+    // the address's error-limit calls in a committed row.
+    if (id == 1) ASSERT_TRUE(persister.Flush().ok());
   }
   ASSERT_TRUE(persister.Flush().ok());
   EXPECT_GE(persister.last_write().rows, 200);
