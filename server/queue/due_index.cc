@@ -1,18 +1,8 @@
 #include "server/queue/due_index.h"
 
 #include <algorithm>
-#include <set>
 
 namespace sluice {
-
-int DueIndex::KindId(const std::string& kind) {
-  auto it = kind_ids_.find(kind);
-  if (it != kind_ids_.end()) return it->second;
-  const int id = static_cast<int>(kind_names_.size());
-  kind_names_.push_back(kind);
-  kind_ids_.emplace(kind, id);
-  return id;
-}
 
 void DueIndex::Insert(State& s, int kind, const DueTask& task) {
   Erase(s, task.task_id);
@@ -37,7 +27,7 @@ void DueIndex::Erase(State& s, int64_t task_id) {
 
 void DueIndex::Apply(State& s, const Op& op) {
   if (op.type == Op::kUpsert) {
-    Insert(s, KindId(op.task.kind), op.task);
+    Insert(s, kinds_.Intern(op.task.kind), op.task);
   } else {
     Erase(s, op.task.task_id);
   }
@@ -45,7 +35,7 @@ void DueIndex::Apply(State& s, const Op& op) {
 
 void DueIndex::Record(Op op) {
   Apply(state_, op);
-  if (journal_) journal_->push_back(std::move(op));
+  journal_.Record(op);
 }
 
 void DueIndex::Upsert(const DueTask& task) {
@@ -67,10 +57,10 @@ std::vector<DueTask> DueIndex::TakeDue(const std::vector<std::string>& kinds, Ti
   std::vector<DueTask> out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& name : kinds) {
-    auto id = kind_ids_.find(name);
-    if (id == kind_ids_.end() || id->second >= static_cast<int>(state_.by_due.size())) continue;
+    const int id = kinds_.Find(name);
+    if (id < 0 || id >= static_cast<int>(state_.by_due.size())) continue;
     int n = 0;
-    for (const auto& [due, task_id] : state_.by_due[id->second]) {
+    for (const auto& [due, task_id] : state_.by_due[id]) {
       if (due > now || n++ >= limit) break;
       const Entry& e = state_.entries.at(task_id);
       DueTask t{task_id, name, e.state, due, std::string()};
@@ -102,9 +92,9 @@ void DueIndex::FinishTake(const std::vector<int64_t>& taken, const std::vector<D
 bool DueIndex::AnyDue(const std::vector<std::string>& kinds, TimePoint now) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& name : kinds) {
-    auto id = kind_ids_.find(name);
-    if (id == kind_ids_.end() || id->second >= static_cast<int>(state_.by_due.size())) continue;
-    const auto& rows = state_.by_due[id->second];
+    const int id = kinds_.Find(name);
+    if (id < 0 || id >= static_cast<int>(state_.by_due.size())) continue;
+    const auto& rows = state_.by_due[id];
     if (!rows.empty() && rows.begin()->first <= now) return true;
   }
   return false;
@@ -116,7 +106,7 @@ std::map<std::pair<std::string, TaskState>, int64_t> DueIndex::DueCounts(TimePoi
   for (size_t k = 0; k < state_.by_due.size(); ++k) {
     for (const auto& [due, task_id] : state_.by_due[k]) {
       if (due > now) break;
-      ++out[{kind_names_[k], state_.entries.at(task_id).state}];
+      ++out[{kinds_.Name(static_cast<int>(k)), state_.entries.at(task_id).state}];
     }
   }
   return out;
@@ -128,7 +118,7 @@ std::map<std::pair<std::string, TaskState>, int64_t> DueIndex::Sizes() const {
   for (size_t k = 0; k < state_.counts.size(); ++k) {
     for (TaskState state : {TaskState::kLeased, TaskState::kWaiting}) {
       if (const int64_t n = state_.counts[k][StateValue(state)]; n > 0) {
-        out[{kind_names_[k], state}] = n;
+        out[{kinds_.Name(static_cast<int>(k)), state}] = n;
       }
     }
   }
@@ -151,40 +141,34 @@ std::map<std::pair<std::string, std::string>, int64_t> DueIndex::LeasesByAgent(
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [task_id, a] : state_.agents) {
     const Entry& e = state_.entries.at(task_id);
-    if (e.due > now) ++out[{kind_names_[e.kind], a}];
+    if (e.due > now) ++out[{kinds_.Name(e.kind), a}];
   }
   return out;
 }
 
 void DueIndex::BeginReload() {
   std::lock_guard<std::mutex> lock(mu_);
-  journal_.emplace();
+  journal_.Begin();
 }
 
 void DueIndex::AbortReload() {
   std::lock_guard<std::mutex> lock(mu_);
-  journal_.reset();
+  journal_.Abort();
 }
 
 void DueIndex::FinishReload(const std::vector<DueTask>& loaded) {
   // Built without the lock; only the kinds are interned under it.
-  std::set<std::string> names;
-  for (const DueTask& t : loaded) names.insert(t.kind);
   absl::flat_hash_map<std::string, int> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const std::string& name : names) KindId(name);
-    ids = kind_ids_;
+    ids = kinds_.InternAll(loaded);
   }
   State fresh;
   fresh.entries.reserve(loaded.size());
   for (const DueTask& t : loaded) Insert(fresh, ids.at(t.kind), t);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (journal_) {
-      for (const Op& op : *journal_) Apply(fresh, op);
-    }
-    journal_.reset();
+    for (const Op& op : journal_.Finish()) Apply(fresh, op);
     std::swap(state_, fresh);
   }
 }

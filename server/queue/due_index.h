@@ -41,7 +41,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/clock.h"
+#include "server/queue/kind_interner.h"
 #include "server/queue/queue_types.h"
+#include "server/queue/reload_journal.h"
 
 namespace sluice {
 
@@ -109,19 +111,17 @@ class DueIndex {
     DueTask task;
   };
 
-  int KindId(const std::string& kind);  // mu_ held
   static void Insert(State& s, int kind, const DueTask& task);
   static void Erase(State& s, int64_t task_id);
   void Apply(State& s, const Op& op);  // mu_ held
   void Record(Op op);                  // mu_ held: applies and journals
 
   mutable std::mutex mu_;
-  std::vector<std::string> kind_names_;             // guarded by mu_
-  absl::flat_hash_map<std::string, int> kind_ids_;  // guarded by mu_
-  State state_;                                     // guarded by mu_
+  KindInterner kinds_;  // guarded by mu_
+  State state_;         // guarded by mu_
   // Taken by a promotion in flight and not written since.
   absl::flat_hash_set<int64_t> taken_;      // guarded by mu_
-  std::optional<std::vector<Op>> journal_;  // guarded by mu_
+  ReloadJournal<Op> journal_;          // guarded by mu_
 };
 
 }  // namespace sluice

@@ -2,20 +2,10 @@
 
 #include <algorithm>
 #include <queue>
-#include <set>
 
 #include "server/queue/urgency.h"
 
 namespace sluice {
-
-int ReadyIndex::KindId(const std::string& kind) {
-  auto it = kind_ids_.find(kind);
-  if (it != kind_ids_.end()) return it->second;
-  const int id = static_cast<int>(kind_names_.size());
-  kind_names_.push_back(kind);
-  kind_ids_.emplace(kind, id);
-  return id;
-}
 
 void ReadyIndex::Insert(State& s, int64_t task_id, const Key& key) {
   if (key.kind >= static_cast<int>(s.kinds.size())) s.kinds.resize(key.kind + 1);
@@ -76,14 +66,14 @@ void ReadyIndex::Apply(State& s, const Op& op) {
     case Op::kUpsert: {
       if (it != s.keys.end()) Erase(s, op.task.task_id, it->second);
       Insert(s, op.task.task_id,
-             Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
+             Key{kinds_.Intern(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
                  op.task.enqueued_at});
       break;
     }
     case Op::kRestore:
       if (it == s.keys.end()) {
         Insert(s, op.task.task_id,
-               Key{KindId(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
+               Key{kinds_.Intern(op.task.kind), op.task.priority, op.task.weight, op.task.last_modified,
                  op.task.enqueued_at});
       }
       break;
@@ -97,7 +87,7 @@ void ReadyIndex::Upsert(const ReadyTask& task) {
   std::lock_guard<std::mutex> lock(mu_);
   Op op{Op::kUpsert, task};
   Apply(state_, op);
-  if (journal_) journal_->push_back(std::move(op));
+  journal_.Record(op);
 }
 
 void ReadyIndex::Restore(const std::vector<ReadyTask>& tasks) {
@@ -105,7 +95,7 @@ void ReadyIndex::Restore(const std::vector<ReadyTask>& tasks) {
   for (const ReadyTask& t : tasks) {
     Op op{Op::kRestore, t};
     Apply(state_, op);
-    if (journal_) journal_->push_back(std::move(op));
+    journal_.Record(op);
   }
 }
 
@@ -114,7 +104,7 @@ void ReadyIndex::Remove(int64_t task_id) {
   Op op{Op::kRemove, ReadyTask{}};
   op.task.task_id = task_id;
   Apply(state_, op);
-  if (journal_) journal_->push_back(std::move(op));
+  journal_.Record(op);
 }
 
 std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, int n,
@@ -126,11 +116,11 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
   std::vector<int> ids;
   std::optional<int> top;
   for (const std::string& name : kinds) {
-    auto it = kind_ids_.find(name);
-    if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) continue;
-    const Kind& k = state_.kinds[it->second];
+    const int id = kinds_.Find(name);
+    if (id < 0 || id >= static_cast<int>(state_.kinds.size())) continue;
+    const Kind& k = state_.kinds[id];
     if (k.levels.empty()) continue;
-    ids.push_back(it->second);
+    ids.push_back(id);
     top = std::max(top.value_or(k.levels.begin()->first), k.levels.begin()->first);
   }
   if (!top) return out;
@@ -189,7 +179,7 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
     Cursor c = heap.top();
     heap.pop();
     out.push_back(
-        ReadyTask{c.task_id, kind_names_[c.kind], *top, c.weight, c.last_modified, TimePoint()});
+        ReadyTask{c.task_id, kinds_.Name(c.kind), *top, c.weight, c.last_modified, TimePoint()});
     if (c.next != c.end) {
       c.last_modified = c.next->first;
       c.task_id = c.next->second;
@@ -205,28 +195,25 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
       t.enqueued_at = it->second.enqueued_at;  // so that Restore puts it back whole
       Erase(state_, t.task_id, it->second);
     }
-    if (journal_) {
-      Op op{Op::kRemove, ReadyTask{}};
-      op.task.task_id = t.task_id;
-      journal_->push_back(std::move(op));
-    }
+    Op op{Op::kRemove, ReadyTask{}};
+    op.task.task_id = t.task_id;
+    journal_.Record(op);
   }
   return out;
 }
 
 int64_t ReadyIndex::Size(const std::string& kind) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = kind_ids_.find(kind);
-  if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) return 0;
-  return state_.kinds[it->second].size;
+  const int id = kinds_.Find(kind);
+  if (id < 0 || id >= static_cast<int>(state_.kinds.size())) return 0;
+  return state_.kinds[id].size;
 }
 
 bool ReadyIndex::Any(const std::vector<std::string>& kinds) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& kind : kinds) {
-    auto it = kind_ids_.find(kind);
-    if (it != kind_ids_.end() && it->second < static_cast<int>(state_.kinds.size()) &&
-        state_.kinds[it->second].size > 0) {
+    const int id = kinds_.Find(kind);
+    if (id >= 0 && id < static_cast<int>(state_.kinds.size()) && state_.kinds[id].size > 0) {
       return true;
     }
   }
@@ -237,42 +224,37 @@ std::map<std::string, int64_t> ReadyIndex::Sizes() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, int64_t> out;
   for (size_t i = 0; i < state_.kinds.size(); ++i) {
-    if (state_.kinds[i].size > 0) out[kind_names_[i]] = state_.kinds[i].size;
+    if (state_.kinds[i].size > 0) out[kinds_.Name(static_cast<int>(i))] = state_.kinds[i].size;
   }
   return out;
 }
 
 std::optional<TimePoint> ReadyIndex::OldestEnqueued(const std::string& kind) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = kind_ids_.find(kind);
-  if (it == kind_ids_.end() || it->second >= static_cast<int>(state_.kinds.size())) {
-    return std::nullopt;
-  }
-  const Kind& k = state_.kinds[it->second];
+  const int id = kinds_.Find(kind);
+  if (id < 0 || id >= static_cast<int>(state_.kinds.size())) return std::nullopt;
+  const Kind& k = state_.kinds[id];
   if (k.enqueued.empty()) return std::nullopt;
   return k.enqueued.begin()->first;
 }
 
 void ReadyIndex::BeginReload() {
   std::lock_guard<std::mutex> lock(mu_);
-  journal_.emplace();
+  journal_.Begin();
 }
 
 void ReadyIndex::AbortReload() {
   std::lock_guard<std::mutex> lock(mu_);
-  journal_.reset();
+  journal_.Abort();
 }
 
 void ReadyIndex::FinishReload(const std::vector<ReadyTask>& loaded) {
   // Build the new state without the lock (millions of rows take seconds);
   // only the kinds are interned under it, so ids stay the index's own.
-  std::set<std::string> names;
-  for (const ReadyTask& t : loaded) names.insert(t.kind);
   absl::flat_hash_map<std::string, int> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const std::string& name : names) KindId(name);
-    ids = kind_ids_;
+    ids = kinds_.InternAll(loaded);
   }
   State fresh;
   fresh.keys.reserve(loaded.size());
@@ -283,10 +265,7 @@ void ReadyIndex::FinishReload(const std::vector<ReadyTask>& loaded) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (journal_) {
-      for (const Op& op : *journal_) Apply(fresh, op);
-    }
-    journal_.reset();
+    for (const Op& op : journal_.Finish()) Apply(fresh, op);
     std::swap(state_, fresh);
   }
   // `fresh` now holds the old state: freed here, without the lock.

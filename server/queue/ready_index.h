@@ -40,6 +40,8 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "common/clock.h"
+#include "server/queue/kind_interner.h"
+#include "server/queue/reload_journal.h"
 
 namespace sluice {
 
@@ -130,16 +132,14 @@ class ReadyIndex {
     ReadyTask task;
   };
 
-  int KindId(const std::string& kind);  // mu_ held
   static void Insert(State& s, int64_t task_id, const Key& key);
   static void Erase(State& s, int64_t task_id, const Key& key);
   void Apply(State& s, const Op& op);  // mu_ held (kind ids)
 
   mutable std::mutex mu_;
-  std::vector<std::string> kind_names_;             // guarded by mu_
-  absl::flat_hash_map<std::string, int> kind_ids_;  // guarded by mu_
-  State state_;                                     // guarded by mu_
-  std::optional<std::vector<Op>> journal_;          // guarded by mu_
+  KindInterner kinds_;         // guarded by mu_
+  State state_;                // guarded by mu_
+  ReloadJournal<Op> journal_;  // guarded by mu_
 };
 
 }  // namespace sluice
