@@ -34,6 +34,8 @@ DEFINE_string(dsn, "", "PostgreSQL DSN of a scratch database (its queue is empti
 DEFINE_string(sizes, "10000,100000,1000000", "queue sizes to measure");
 DEFINE_int32(batch, 100, "tasks per claim");
 DEFINE_int32(claims, 200, "timed claims per size");
+DEFINE_bool(synchronous_claims, false,
+            "claims wait for their commit to reach disk (the coordinator's flag of that name)");
 DEFINE_string(put_back, "enqueue",
               "how claimed tasks return between claims: 'enqueue' (deleted as a completion "
               "does, then queued again through the store, as refreshed now) or 'due' (their "
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
   sluice::TaskExtensionRegistry extensions;
   CHECK(sluice::esi::RegisterEsiKinds(kinds, extensions).ok());
   sluice::PgQueueStore store(&pool, &kinds, &extensions);
+  store.set_synchronous_claims(FLAGS_synchronous_claims);
 
   const double now_s = 1'800'000'000;
   std::printf("%-10s %8s %10s %10s %10s %12s %8s %8s\n", "queued", "batch", "p50_ms", "p99_ms",

@@ -40,6 +40,7 @@ absl::Status Coordinator::Start() {
     if (absl::Status s = module->RegisterKinds(kinds_, extensions_); !s.ok()) return s;
   }
   queue_store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
+  queue_store_->set_synchronous_claims(options_.synchronous_claims);
   metrics_ = std::make_unique<CoordinatorMetrics>();
   TaskQueueOptions queue_options = options_.queue;
   queue_options.observer = metrics_.get();

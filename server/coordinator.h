@@ -46,6 +46,8 @@ struct CoordinatorOptions {
   std::string dsn;
   int db_pool_size = 16;
   bool migrate_on_start = true;
+  // Claims wait for their commit's fsync (PgQueueStore::set_synchronous_claims).
+  bool synchronous_claims = false;
   // The shared token: one credential holding every role (development and
   // compatibility); auth_file: credentials and their roles (credentials.h).
   // Neither: every call is admitted.

@@ -16,6 +16,9 @@ DEFINE_string(listen, "0.0.0.0:50051", "gRPC listen address");
 SLUICE_DEFINE_SECRET(dsn, "PostgreSQL connection string (libpq format or URI)");
 DEFINE_int32(db_pool_size, 16, "PostgreSQL connections");
 DEFINE_bool(migrate, true, "apply pending schema migrations at start-up");
+DEFINE_bool(synchronous_claims, false,
+            "claims wait for their commit to reach disk (off: a lease lost in a "
+            "PostgreSQL crash is run again, nothing is stored twice)");
 SLUICE_DEFINE_SECRET(auth_token,
                      "bearer token holding every role: the development/compatibility credential "
                      "(prefer --auth_file's roles)");
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
   options.dsn = FLAGS_dsn;
   options.db_pool_size = FLAGS_db_pool_size;
   options.migrate_on_start = FLAGS_migrate;
+  options.synchronous_claims = FLAGS_synchronous_claims;
   options.auth_token = FLAGS_auth_token;
   options.auth_file = FLAGS_auth_file;
   options.ops_require_operator = FLAGS_ops_require_operator;

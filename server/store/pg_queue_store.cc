@@ -220,6 +220,7 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     out.assign(slots.size(), {});
     not_promoted.clear();
     pqxx::work w(conn);
+    if (!synchronous_claims_) w.exec(queue_sql::kClaimCommitsAsynchronously);
     if (!due_ids.empty()) {
       // Lapsed leases and ended backoffs become ready, in this transaction
       // (one commit per claim). They go into the ready index before it

@@ -91,6 +91,11 @@ RETURNING x.slot, q.task_id, q.kind, q.entity_id, q.lease_token,
                      WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''),
           q.run_ref)sql");
 
+// A claim's transaction commits without waiting for its WAL to reach disk
+// (PgQueueStore::set_synchronous_claims says why that is safe). Completions,
+// failures and enqueues keep the server's setting.
+inline constexpr char kClaimCommitsAsynchronously[] = "SET LOCAL synchronous_commit = off";
+
 // $1 task, $2 token, $3 lease until. Returns the kind and the agent, for
 // the due index.
 inline const std::string kExtend =
