@@ -14,8 +14,9 @@
 
 namespace sluice::throttle {
 
-int64_t Throttler::HolderLimitLocked(const ResolvedRoute& route, const std::string& holder,
-                                     TimePoint now, bool* unnamed) {
+int64_t Throttler::HolderLimitLocked(const ResolvedRoute& route,
+                                     absl::FunctionRef<std::string()> holder, TimePoint now,
+                                     bool* unnamed) {
   *unnamed = false;
   constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
   if (!write_ahead()) return kAll;  // nothing persisted: no takeover to prepare
@@ -23,9 +24,10 @@ int64_t Throttler::HolderLimitLocked(const ResolvedRoute& route, const std::stri
       route.uses.begin(), route.uses.end(),
       [](const LeaseUse& use) { return use.budget->is_error_limit() && use.cost.reserve > 0; });
   if (!reserves_errors) return kAll;
-  auto [it, added] = error_holders_.try_emplace(holder, now);
+  const std::string name = holder();
+  auto [it, added] = error_holders_.try_emplace(name, now);
   it->second = now;
-  if (!added && error_holders_grantable_.count(holder) > 0) return kAll;
+  if (!added && error_holders_grantable_.count(name) > 0) return kAll;
   // Ask for it in the next row (a write comes within one interval).
   if (added) Changed();
   *unnamed = true;

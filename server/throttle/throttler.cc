@@ -515,7 +515,8 @@ absl::StatusOr<AcquireResult> Throttler::Acquire(const CallKey& key, int n, Dura
   AcquireResult out;
   Budget* limiting = nullptr;
   bool unnamed = false;
-  if (HolderLimitLocked(**route, CallerHolder(caller), now, &unnamed) < n) {
+  if (HolderLimitLocked(
+          **route, [&] { return CallerHolder(caller); }, now, &unnamed) < n) {
     // Named in the next row first (within one write interval).
     out.at = now + options_.retry_hint;
     out.wait = options_.retry_hint;
@@ -582,8 +583,9 @@ absl::StatusOr<LeaseGrant> Throttler::LeaseTokens(const std::string& agent_id, c
   LeaseGrant out;
   Budget* limiting = nullptr;
   bool unnamed = false;
-  want = std::min(want,
-                  HolderLimitLocked(**route, AgentHolder(agent_id, agent_instance), now, &unnamed));
+  want = std::min(want, HolderLimitLocked(
+                            **route, [&] { return AgentHolder(agent_id, agent_instance); }, now,
+                            &unnamed));
   if (want <= 0) {
     // Named in the next row first (within one write interval).
     out.retry_at = now + options_.retry_hint;

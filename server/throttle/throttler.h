@@ -69,6 +69,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -654,8 +655,10 @@ class Throttler {
   // budget of the route is an error limit or a committed row names the
   // holder; otherwise what is left of the calls for holders not named (and
   // the holder is asked for in the next row). *unnamed says which.
-  int64_t HolderLimitLocked(const ResolvedRoute& route, const std::string& holder, TimePoint now,
-                            bool* unnamed);
+  // `holder` makes the holder's name, only for routes that need it (most
+  // decisions are on routes without an error limit).
+  int64_t HolderLimitLocked(const ResolvedRoute& route, absl::FunctionRef<std::string()> holder,
+                            TimePoint now, bool* unnamed);
   // `calls` were granted to a holder not named.
   void GrantedUnnamedLocked(const ResolvedRoute& route, int64_t calls);
   // Calls of an error limit holders not named may have between two commits.
