@@ -55,12 +55,7 @@ class CommitProbe : public TaskExtension {
 class ClaimCommitTest : public QueueFixture {
  protected:
   void SetUp() override {
-    TaskKind kind;
-    kind.name = kKind;
-    ASSERT_TRUE(kinds_.Register(kind).ok());
-    auto probe = std::make_unique<CommitProbe>();
-    probe_ = probe.get();
-    ASSERT_TRUE(extensions_.Register(std::move(probe)).ok());
+    probe_ = RegisterKindWithExtension(std::make_unique<CommitProbe>());
     QueueFixture::SetUp();
   }
 

@@ -61,10 +61,7 @@ class TestExtension : public TaskExtension {
 class ExtensionTest : public QueueFixture {
  protected:
   void SetUp() override {
-    TaskKind kind;
-    kind.name = kKind;
-    ASSERT_TRUE(kinds_.Register(kind).ok());
-    ASSERT_TRUE(extensions_.Register(std::make_unique<TestExtension>()).ok());
+    RegisterKindWithExtension(std::make_unique<TestExtension>());
     QueueFixture::SetUp();
     Exec("CREATE TABLE ext_rows (entity_id BIGINT, v BIGINT CHECK (v >= 0))");
     Exec("CREATE TABLE ext_events (entity_id BIGINT, what TEXT)");

@@ -57,6 +57,18 @@ class QueueFixture : public ::testing::Test {
     ResetQueue();
   }
 
+  // A task kind of its own served by `extension`, for tests of the
+  // extension seam; before QueueFixture::SetUp.
+  template <typename Extension>
+  Extension* RegisterKindWithExtension(std::unique_ptr<Extension> extension) {
+    TaskKind kind;
+    kind.name = extension->kind();
+    EXPECT_TRUE(kinds_.Register(kind).ok());
+    Extension* raw = extension.get();
+    EXPECT_TRUE(extensions_.Register(std::move(extension)).ok());
+    return raw;
+  }
+
   // Rebuilds the queue after a test changed options_.
   void ResetQueue() {
     queue_ = std::make_unique<TaskQueue>(store_.get(), &kinds_, &clock_, options_);
