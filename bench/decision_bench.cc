@@ -308,7 +308,8 @@ std::shared_ptr<grpc::Channel> ClientChannel(const std::string& target, int inde
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetString("sluice.bench.client", absl::StrCat("client-", index, "-", getpid()));
-  absl::StatusOr<std::vector<bench::ChannelArg>> extra = bench::ParseChannelArgs(FLAGS_channel_args);
+  absl::StatusOr<std::vector<bench::ChannelArg>> extra =
+      bench::ParseChannelArgs(FLAGS_channel_args);
   CHECK(extra.ok()) << "--channel_args: " << extra.status();  // checked in main first
   bench::ApplyChannelArgs(*extra, &args);
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
@@ -1013,10 +1014,12 @@ int main(int argc, char** argv) {
 
   const bool procs = FLAGS_procs > 0;
   const int clients = procs ? FLAGS_procs : FLAGS_clients;
-  const std::string shape = procs ? absl::StrCat(clients, " client processes")
-                            : FLAGS_async
-                                ? absl::StrCat("1 client thread with ", clients, " calls in flight")
-                                : absl::StrCat(clients, " client threads");
+  const std::string shape =
+      procs ? absl::StrCat(clients, " client processes")
+      : FLAGS_async && FLAGS_callback
+          ? absl::StrCat("1 client process with ", clients, " calls in flight on the callback API")
+      : FLAGS_async ? absl::StrCat("1 client thread with ", clients, " calls in flight")
+                    : absl::StrCat(clients, " client threads");
   std::printf(
       "decision_bench: mode=%s target=%s, %s (own channel/connection each), "
       "%d s measured after %d s warm-up per op\n",

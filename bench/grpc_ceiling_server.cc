@@ -55,8 +55,7 @@ class EmptyThrottler final : public v1::ThrottlerService::CallbackService {
                                           v1::NextPermittedResponse*) override {
     return Ok(context);
   }
-  grpc::ServerUnaryReactor* Acquire(grpc::CallbackServerContext* context,
-                                    const v1::AcquireRequest*,
+  grpc::ServerUnaryReactor* Acquire(grpc::CallbackServerContext* context, const v1::AcquireRequest*,
                                     v1::AcquireResponse* response) override {
     response->set_granted(true);
     return Ok(context);
@@ -135,11 +134,11 @@ template <typename Service, bool kReport>
 void Drive(Service* service, grpc::ServerCompletionQueue* cq) {
   new UnaryCall<Service, v1::NextPermittedRequest, v1::NextPermittedResponse,
                 &Service::RequestNextPermitted>(service, cq);
-  new UnaryCall<Service, v1::AcquireRequest, v1::AcquireResponse, &Service::RequestAcquire>(
-      service, cq);
+  new UnaryCall<Service, v1::AcquireRequest, v1::AcquireResponse, &Service::RequestAcquire>(service,
+                                                                                            cq);
   if constexpr (kReport) {
-    new UnaryCall<Service, v1::ReportRequest, v1::ReportResponse, &Service::RequestReport>(
-        service, cq);
+    new UnaryCall<Service, v1::ReportRequest, v1::ReportResponse, &Service::RequestReport>(service,
+                                                                                           cq);
   }
   void* tag = nullptr;
   bool ok = false;
