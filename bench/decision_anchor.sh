@@ -26,7 +26,10 @@
 # decisions (client::LocalThrottle in the bench process: Acquire from tokens
 # leased in bulk, 1,000 per lease with --throttle_max_lease_calls=1000, and
 # NextPermitted). Both limits are far above the rate reached, so every
-# decision is a grant.
+# decision is a grant. Each round also measures the ceiling: the same unary
+# NextPermitted and Acquire against bench/grpc_ceiling_server, a
+# ThrottlerService that decides nothing (what unary gRPC alone allows with
+# this client; Sluice / ceiling and ceiling / Redis are printed too).
 #
 # Starts a PRIVATE redis-server (loopback, a free port, its own directory
 # under a temporary directory, --save '' --appendonly no), the coordinator on
@@ -34,8 +37,9 @@
 # (scripts/pg_throwaway.sh) for the coordinator; with --dsn that server is
 # used and its user must be allowed CREATE DATABASE. Everything it started is
 # stopped on exit. Installs what it needs: Debian packages (scripts/deps.sh,
-# and redis-server + redis-tools), and builds decision_bench and
-# sluice-coordinator when missing. Prints figures; asserts nothing about them.
+# and redis-server + redis-tools), and builds decision_bench,
+# sluice-coordinator and grpc_ceiling_server when missing. Prints figures;
+# asserts nothing about them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -49,7 +53,7 @@ WINDOW=128
 DSN=""
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=""
-usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 for arg in "$@"; do
   case "$arg" in
     --rounds=*) ROUNDS=${arg#*=} ;;
@@ -74,6 +78,7 @@ require_positive_ints "rounds, duration_s, clients, batch, streams and window" \
 WORK=$(mktemp -d /tmp/decision-anchor-run.XXXXXX)
 REDIS_PID=""
 COORD_PID=""
+CEILING_PID=""
 PG_STARTED=""
 DB_MADE=""
 cleanup() {
@@ -83,6 +88,10 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$COORD_PID" 2>/dev/null || true
     wait "$COORD_PID" 2>/dev/null || true
+  fi
+  if [ -n "$CEILING_PID" ] && kill -0 "$CEILING_PID" 2>/dev/null; then
+    kill -TERM "$CEILING_PID" 2>/dev/null || true
+    wait "$CEILING_PID" 2>/dev/null || true
   fi
   if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
     kill -TERM "$REDIS_PID" 2>/dev/null || true
@@ -109,9 +118,11 @@ fi
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 BENCH=$BUILD_DIR/bench/decision_bench
 COORD=$BUILD_DIR/server/sluice-coordinator
-if [ ! -x "$BENCH" ] || ! grep -q local_next_permitted "$BENCH" || [ ! -x "$COORD" ]; then
-  say "building decision_bench and sluice-coordinator into $BUILD_DIR"
-  BUILD_DIR=$BUILD_DIR scripts/build.sh decision_bench sluice-coordinator
+CEILING=$BUILD_DIR/bench/grpc_ceiling_server
+if [ ! -x "$BENCH" ] || ! grep -q local_next_permitted "$BENCH" || [ ! -x "$COORD" ] ||
+   [ ! -x "$CEILING" ]; then
+  say "building decision_bench, sluice-coordinator and grpc_ceiling_server into $BUILD_DIR"
+  BUILD_DIR=$BUILD_DIR scripts/build.sh decision_bench sluice-coordinator grpc_ceiling_server
 fi
 
 if [ -z "$OUT" ]; then OUT=$(mktemp -d /tmp/decision-anchor.XXXXXX); fi
@@ -153,6 +164,12 @@ COORD_PID=$!
 for _ in $(seq 1 200); do grep -q "coordinator serving" "$OUT/coordinator.log" && break; sleep 0.1; done
 grep -q "coordinator serving" "$OUT/coordinator.log" ||
   { echo "error: sluice-coordinator did not start; last lines of $OUT/coordinator.log:" >&2; tail -n 15 "$OUT/coordinator.log" >&2; exit 1; }
+CEILING_PORT=$(free_port)
+"$CEILING" --listen="127.0.0.1:$CEILING_PORT" >"$OUT/ceiling.log" 2>&1 </dev/null &
+CEILING_PID=$!
+for _ in $(seq 1 100); do grep -q "serving on port" "$OUT/ceiling.log" && break; sleep 0.1; done
+grep -q "serving on port" "$OUT/ceiling.log" ||
+  { echo "error: grpc_ceiling_server did not start:" >&2; tail -n 15 "$OUT/ceiling.log" >&2; exit 1; }
 
 {
   echo "decision anchor: $ROUNDS round(s); $CLIENTS connections, 1 request in flight each, one client process per system; $(nproc) cores;"
@@ -198,27 +215,34 @@ PY
   record "$line" "$round" "$load_before"
 }
 
-run_sluice() {  # round
-  local round=$1 log="$OUT/r$1_sluice.log" load_before; load_before=$(loadavg)
+run_grpc() {  # round system port ops
+  local round=$1 system=$2 log="$OUT/r$1_$2.log" load_before; load_before=$(loadavg)
   local rc=0
-  "$BENCH" --mode=target --target="127.0.0.1:$COORD_PORT" --async --clients="$CLIENTS" \
+  "$BENCH" --mode=target --target="127.0.0.1:$3" --async --clients="$CLIENTS" \
     --batch="$BATCH" --streams="$STREAMS" --window="$WINDOW" \
-    --duration_s="$DURATION" --warmup_s=2 --ops="$SLUICE_OPS" --result_line \
+    --duration_s="$DURATION" --warmup_s=2 --ops="$4" --result_line \
     >"$log" 2>&1 </dev/null || rc=$?
-  for op in ${SLUICE_OPS//,/ }; do
-    local line; line=$(grep '^RESULT ' "$log" | cut -d' ' -f2- | grep "\"op\":\"$op\"" | head -n1 || true)
+  for op in ${4//,/ }; do
+    local line; line=$(grep '^RESULT ' "$log" | cut -d' ' -f2- | grep "\"op\":\"$op\"" | head -n1 |
+      sed "s/^{\"system\":\"sluice\"/{\"system\":\"$system\"/" || true)
     if [ "$rc" != 0 ] || [ -z "$line" ]; then
       FAILED=1
-      echo "round $round sluice $op: FAILED (exit $rc); last lines of $log:" >&2; tail -n 15 "$log" >&2
-      line="{\"system\":\"sluice\",\"op\":\"$op\",\"ok\":false}"
+      echo "round $round $system $op: FAILED (exit $rc); last lines of $log:" >&2; tail -n 15 "$log" >&2
+      line="{\"system\":\"$system\",\"op\":\"$op\",\"ok\":false}"
     fi
     record "$line" "$round" "$load_before"
   done
 }
+run_sluice() { run_grpc "$1" sluice "$COORD_PORT" "$SLUICE_OPS"; }
+run_ceiling() { run_grpc "$1" ceiling "$CEILING_PORT" next_permitted,acquire; }
 
 SLUICE_OPS=next_permitted,acquire,next_permitted_batch,acquire_batch,decide,local_acquire,local_next_permitted
 for ((r = 1; r <= ROUNDS; r++)); do
-  if ((r % 2)); then run_redis "$r"; run_sluice "$r"; else run_sluice "$r"; run_redis "$r"; fi
+  if ((r % 2)); then
+    run_redis "$r"; run_sluice "$r"; run_ceiling "$r"
+  else
+    run_ceiling "$r"; run_sluice "$r"; run_redis "$r"
+  fi
 done
 
 # --- the table -------------------------------------------------------------------
@@ -227,8 +251,11 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 order = [("redis", "gcra"), ("sluice", "next_permitted"), ("sluice", "acquire"),
          ("sluice", "next_permitted_batch"), ("sluice", "acquire_batch"), ("sluice", "decide"),
-         ("sluice", "local_acquire"), ("sluice", "local_next_permitted")]
-label = {("redis", "gcra"): "Redis GCRA (EVALSHA, redis-benchmark)",
+         ("sluice", "local_acquire"), ("sluice", "local_next_permitted"),
+         ("ceiling", "next_permitted"), ("ceiling", "acquire")]
+label = {("ceiling", "next_permitted"): "ceiling NextPermitted (empty service)",
+         ("ceiling", "acquire"): "ceiling Acquire (empty service)",
+         ("redis", "gcra"): "Redis GCRA (EVALSHA, redis-benchmark)",
          ("sluice", "next_permitted"): "Sluice NextPermitted (unary gRPC)",
          ("sluice", "acquire"): "Sluice Acquire n=1 (unary gRPC)",
          ("sluice", "next_permitted_batch"): "Sluice NextPermittedBatch (items)",
@@ -257,6 +284,11 @@ for k in order[1:]:
     print("  %-40s %6s   p99 %6s" % (
         label[k], "%.2f" % (rate[0] / redis_rate[0]) if rate and redis_rate else "n/a",
         "%.2f" % (p99[0] / redis_p99[0]) if p99 and redis_p99 and redis_p99[0] else "n/a"))
+print()
+print("unary Sluice / the empty service with the same client (how far below gRPC's ceiling):")
+for op in ("next_permitted", "acquire"):
+    s_rate, c_rate = stats[("sluice", op)][0], stats[("ceiling", op)][0]
+    print("  %-40s %6s" % (op, "%.2f" % (s_rate[0] / c_rate[0]) if s_rate and c_rate else "n/a"))
 print()
 print("raw rounds:")
 print("  round  system  op                    decisions/s  p50_ms  p99_ms  max_ms   load before -> after")

@@ -43,6 +43,9 @@
 //                     (one process, one event loop, 8 connections with one
 //                     request in flight each), what bench/decision_anchor.sh
 //                     compares with Redis.
+//   --callback        with --async: the same shape on gRPC's callback client
+//                     API (stub->async()), each call issued from the previous
+//                     one's completion (next_permitted and acquire only).
 //   --result_line     also prints one line per op: RESULT {json}, for
 //                     bench/decision_anchor.sh.
 //
@@ -74,6 +77,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -87,6 +91,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/bench_util.h"
+#include "bench/channel_args_flag.h"
 #include "client/throttle/local_throttle.h"
 #include "common/env_flags.h"
 #include "common/grpc_security.h"
@@ -104,6 +109,10 @@ DEFINE_int32(procs, 0, "if > 0: this many client processes (one client each) ins
 DEFINE_bool(async, false,
             "one client thread keeping --clients calls in flight (a CompletionQueue) instead of "
             "--clients threads");
+DEFINE_bool(callback, false,
+            "with --async: next_permitted and acquire from gRPC's callback client API (one "
+            "process, --clients calls in flight, each re-issued from its completion callback) "
+            "instead of a CompletionQueue");
 DEFINE_bool(
     result_line, false,
     "also print one machine-readable line per op: RESULT {json} (bench/decision_anchor.sh)");
@@ -117,6 +126,9 @@ DEFINE_int64(budget_hits, 100000000, "hits per second the throttler learns for t
 DEFINE_int32(batch, 100, "items per message of next_permitted_batch / acquire_batch (1..1000)");
 DEFINE_int32(streams, 1, "decide: Decide streams, each on its own channel");
 DEFINE_int32(window, 128, "decide: requests in flight per stream");
+DEFINE_string(channel_args, "",
+              "client channel arguments of the gRPC ops, name=value,... (e.g. "
+              "grpc.minimal_stack=1)");
 DEFINE_int32(local_threads, 1, "local_*: threads deciding in this process");
 DEFINE_int32(local_refill_below, 500, "local_*: lease ahead once fewer tokens than this are held");
 DEFINE_int32(local_refill_parallel, 4, "local_*: LeaseTokens calls in flight when leasing ahead");
@@ -296,6 +308,10 @@ std::shared_ptr<grpc::Channel> ClientChannel(const std::string& target, int inde
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetString("sluice.bench.client", absl::StrCat("client-", index, "-", getpid()));
+  absl::StatusOr<std::vector<bench::ChannelArg>> extra =
+      bench::ParseChannelArgs(FLAGS_channel_args);
+  CHECK(extra.ok()) << "--channel_args: " << extra.status();  // checked in main first
+  bench::ApplyChannelArgs(*extra, &args);
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
@@ -494,6 +510,89 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
   }
   sampler.join();
   return result;
+}
+
+// The same shape as RunAsync (one process, --clients calls in flight, one
+// connection each) on gRPC's callback client API: each slot issues its next
+// call from the previous call's completion callback, which gRPC runs on its
+// own threads (no thread of this bench waits on a CompletionQueue).
+ClientResult RunCallback(const std::string& op, const std::string& target, CpuWindow* cpu) {
+  const auto start = Steady::now() + std::chrono::milliseconds(500);
+  const auto measure_from = start + std::chrono::seconds(FLAGS_warmup_s);
+  const auto measure_to = measure_from + std::chrono::seconds(FLAGS_duration_s);
+  const bool acquire = op == "acquire";
+  const ClientOptions rpc = RpcOptions(target);
+
+  struct Slot {
+    std::unique_ptr<v1::ThrottlerService::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::NextPermittedRequest np_request;
+    v1::AcquireRequest acq_request;
+    v1::NextPermittedResponse np_response;
+    v1::AcquireResponse acq_response;
+    Steady::time_point started;
+    ClientResult result;  // only this slot's callbacks touch it, one at a time
+  };
+  std::vector<Slot> slots(static_cast<size_t>(FLAGS_clients));
+  for (int i = 0; i < FLAGS_clients; ++i) {
+    Slot& s = slots[static_cast<size_t>(i)];
+    auto channel = ClientChannel(target, i);
+    channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    s.stub = v1::ThrottlerService::NewStub(channel);
+    *s.np_request.mutable_route() = BenchRoute();
+    s.np_request.set_n(1);
+    *s.acq_request.mutable_route() = BenchRoute();
+    s.acq_request.set_n(1);
+    *s.acq_request.mutable_max_wait() = ToProtoDuration(Duration::zero());
+    s.acq_request.set_caller(absl::StrCat("bench-client-", i));
+  }
+  std::mutex mu;
+  std::condition_variable all_done;
+  size_t running = slots.size();  // guarded by mu
+
+  std::function<void(Slot*)> issue = [&](Slot* s) {
+    s->context = std::make_unique<grpc::ClientContext>();
+    PrepareContext(s->context.get(), rpc, std::chrono::milliseconds(5000));
+    s->started = Steady::now();
+    auto done = [&, s](grpc::Status status) {
+      const auto t1 = Steady::now();
+      if (s->started >= measure_from) {
+        if (!status.ok()) {
+          s->result.errors++;
+          if (s->result.first_error.empty()) {
+            s->result.first_error = absl::StrCat(status.error_code(), " ", status.error_message());
+          }
+        } else {
+          s->result.latency.Add(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - s->started).count());
+          if (acquire) (s->acq_response.granted() ? s->result.granted : s->result.refused)++;
+        }
+      }
+      if (t1 < measure_to) {
+        issue(s);
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (--running == 0) all_done.notify_all();
+    };
+    if (acquire) {
+      s->stub->async()->Acquire(s->context.get(), &s->acq_request, &s->acq_response, done);
+    } else {
+      s->stub->async()->NextPermitted(s->context.get(), &s->np_request, &s->np_response, done);
+    }
+  };
+
+  std::thread sampler([&] { cpu->Measure(measure_from, measure_to); });
+  std::this_thread::sleep_until(start);
+  for (Slot& s : slots) issue(&s);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    all_done.wait(lock, [&] { return running == 0; });
+  }
+  sampler.join();
+  ClientResult total;
+  for (const Slot& s : slots) total.Merge(s.result);
+  return total;
 }
 
 // --streams Decide streams (each on its own channel), each keeping
@@ -852,6 +951,14 @@ int main(int argc, char** argv) {
                  "--local_refill_below >= 0, --local_refill_parallel 1..16\n");
     return 2;
   }
+  if (absl::Status s = bench::ParseChannelArgs(FLAGS_channel_args).status(); !s.ok()) {
+    std::fprintf(stderr, "--channel_args: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (FLAGS_callback && !FLAGS_async) {
+    std::fprintf(stderr, "--callback is a variant of --async: give both\n");
+    return 2;
+  }
   if (FLAGS_async && FLAGS_procs > 0) {
     std::fprintf(stderr, "--async and --procs are different client shapes: pick one\n");
     return 2;
@@ -907,10 +1014,12 @@ int main(int argc, char** argv) {
 
   const bool procs = FLAGS_procs > 0;
   const int clients = procs ? FLAGS_procs : FLAGS_clients;
-  const std::string shape = procs ? absl::StrCat(clients, " client processes")
-                            : FLAGS_async
-                                ? absl::StrCat("1 client thread with ", clients, " calls in flight")
-                                : absl::StrCat(clients, " client threads");
+  const std::string shape =
+      procs ? absl::StrCat(clients, " client processes")
+      : FLAGS_async && FLAGS_callback
+          ? absl::StrCat("1 client process with ", clients, " calls in flight on the callback API")
+      : FLAGS_async ? absl::StrCat("1 client thread with ", clients, " calls in flight")
+                    : absl::StrCat(clients, " client threads");
   std::printf(
       "decision_bench: mode=%s target=%s, %s (own channel/connection each), "
       "%d s measured after %d s warm-up per op\n",
@@ -941,6 +1050,8 @@ int main(int argc, char** argv) {
       r = RunDecide(target, &cpu);
     } else if (op.rfind("local_", 0) == 0) {
       r = RunLocal(op, target, &cpu);
+    } else if (FLAGS_callback && (op == "next_permitted" || op == "acquire")) {
+      r = RunCallback(op, target, &cpu);
     } else if (FLAGS_async) {
       r = RunAsync(op, target, &cpu);
     } else {
