@@ -9,6 +9,7 @@
 
 #include "common/time_util.h"
 #include "server/queue/completion_plan.h"
+#include "server/store/prepared.h"
 #include "server/store/queue_sql.h"
 
 namespace sluice {
@@ -418,7 +419,10 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     w.exec_params(queue_sql::CarryAccess(*a.kind), a.entity_id, a.accesses);
   }
   if (!plan.cache().empty()) {
-    w.exec_params(queue_sql::kUpsertCacheBatch, CacheRows(plan.cache()).dump(), now_text);
+    // Prepared (store/prepared.h): its plan is the same at any table size
+    // (rows from the parameter, the primary key as arbiter).
+    ExecPrepared(w, "queue_upsert_cache_batch", queue_sql::kUpsertCacheBatch,
+                 CacheRows(plan.cache()).dump(), now_text);
   }
   Hook("entities");
 
