@@ -12,11 +12,13 @@
 --
 -- Measured with queue_throughput_bench --batch_complete --resync (3 rounds
 -- re-syncing the same 50,000 characters, in about the order they were
--- written, as a daily sync's urgency order does): HOT updates of
--- character_ephemeral / character_static / entity_cache were 33 / 20 / 26 %
--- at fillfactor 100, 47 / 39 / 43 % at 90, 66 / 58 / 65 % at 80 and
--- 80 / 75 / 79 % at 70. A re-sync that touches rows scattered over the table
--- (tests/server/workflows/esi/entity_writer_test.cc) is HOT at any of these.
+-- written, as a daily sync's urgency order does; two runs each): HOT
+-- updates of character_ephemeral / character_static / entity_cache were
+-- 33-35 / 20-22 / 26-32 % at fillfactor 100, 47-50 / 39 / 43-48 % at 90,
+-- 66-67 / 58-61 / 65-66 % at 80 and 79-80 / 74-75 / 78-79 % at 70, and at
+-- 70 the run wrote 16 % less WAL. A re-sync that touches rows scattered over
+-- the table (tests/server/workflows/esi/entity_writer_test.cc) is HOT at any
+-- of these.
 -- The cost is disk: the heap grows by 100/fillfactor (100,000 characters:
 -- character_static 8.9 MB at 100, 12.6 MB at 70; entity_cache 6.5 and
 -- 9.4 MB). A batch of new entities, inserted, is not slower for it within
