@@ -13,6 +13,13 @@
 // (0015_leader.sql: FOR KEY SHARE on the leader row, once per transaction).
 // --fence=alternate alternates unfenced and fenced rounds, a coordinator of
 // its own each, and reports both medians.
+//
+// By default each round's entities are new, so every entity upsert inserts.
+// --resync measures the daily re-sync of known entities instead: an untimed
+// first round creates the entities, then every measured round completes the
+// same ones again, so the upserts update existing rows. Either way the bench
+// ends with the entity tables' updates and how many were HOT (no index
+// entry written; db/migrations/0021_hot_entities.sql).
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <pqxx/pqxx>
@@ -43,6 +50,9 @@ DEFINE_bool(batch_complete, false, "report each leased batch with one CompleteTa
 DEFINE_string(fence, "off",
               "off: no leader epoch; on: transactions stamped with the leader epoch and "
               "checked by the fence trigger; alternate: rounds alternate off and on");
+DEFINE_bool(resync, false,
+            "every round completes the same entities, created by an untimed first round: "
+            "upserts update rows (a re-sync) instead of inserting them");
 DEFINE_bool(
     result_line, false,
     "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
@@ -54,7 +64,7 @@ using namespace sluice;
 double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
                 const ClientOptions& opts, int round) {
   // Enqueue in chunks (not timed).
-  const int64_t base = static_cast<int64_t>(round + 1) * 100'000'000;
+  const int64_t base = static_cast<int64_t>(FLAGS_resync ? 1 : round + 1) * 100'000'000;
   for (int i = 0; i < FLAGS_tasks; i += 10000) {
     v1::EnqueueRequest req;
     req.set_kind("character");
@@ -148,6 +158,25 @@ int64_t TakeEpoch(PgPool* pool) {
   return epoch;
 }
 
+// The entity tables' updates since the server's statistics were last reset
+// (this database's bench runs), and how many were HOT.
+void PrintHotUpdates(PgPool* pool) {
+  // The coordinators' connections report their counts as they exit.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  bench::CheckOk(pool->Run([&](pqxx::connection& c) {
+    pqxx::nontransaction nt(c);
+    for (const auto& row : nt.exec(
+             "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+             " WHERE relname IN ('character_static', 'character_ephemeral', 'entity_cache')"
+             " ORDER BY relname")) {
+      std::printf("%s: %lld inserts, %lld updates, %lld HOT\n", row[0].c_str(),
+                  row[1].as<long long>(), row[2].as<long long>(), row[3].as<long long>());
+    }
+    return absl::OkStatus();
+  }),
+                 "read table statistics");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,7 +191,8 @@ int main(int argc, char** argv) {
   bench::CheckOk(Migrator(&pool, EmbeddedMigrations()).Apply().status(), "migrate");
 
   std::map<bool, std::vector<double>> rates;  // by fenced
-  for (int r = 0; r < FLAGS_rounds; ++r) {
+  // With --resync, round -1 creates the entities and is not reported.
+  for (int r = FLAGS_resync ? -1 : 0; r < FLAGS_rounds; ++r) {
     const bool fenced = FLAGS_fence == "on" || (FLAGS_fence == "alternate" && r % 2 == 1);
     CoordinatorOptions co = bench::LocalCoordinatorOptions(FLAGS_dsn, 16);
     if (fenced) co.leader_epoch = TakeEpoch(&pool);
@@ -174,10 +204,14 @@ int main(int argc, char** argv) {
     auto admin = v1::AdminService::NewStub(channel);
     auto agent = v1::AgentService::NewStub(channel);
     double rate = RunRound(admin.get(), agent.get(), opts, r);
+    coordinator.Shutdown(std::chrono::seconds(1));
+    if (r < 0) {
+      std::printf("entities created (untimed): %.0f tasks/s\n", rate);
+      continue;
+    }
     std::printf("round %d (%s): %.0f tasks/s\n", r + 1, fenced ? "fenced" : "unfenced", rate);
     std::fflush(stdout);
     rates[fenced].push_back(rate);
-    coordinator.Shutdown(std::chrono::seconds(1));
   }
   for (auto& [fenced, list] : rates) {
     std::sort(list.begin(), list.end());
@@ -188,5 +222,6 @@ int main(int argc, char** argv) {
         fenced ? "fenced" : "unfenced", list[list.size() / 2], list.size(), FLAGS_tasks,
         FLAGS_clients, FLAGS_batch);
   }
+  PrintHotUpdates(&pool);
   return 0;
 }

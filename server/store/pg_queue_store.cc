@@ -9,6 +9,7 @@
 
 #include "common/time_util.h"
 #include "server/queue/completion_plan.h"
+#include "server/store/prepared.h"
 #include "server/store/queue_sql.h"
 
 namespace sluice {
@@ -365,13 +366,17 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     TimePoint fresh_after, std::vector<ReadyTask>* ready, std::vector<DueTask>* due,
     std::vector<int64_t>* deleted) {
   // Lock every task of the batch that still holds the presented token.
-  std::vector<int64_t> ids, tokens;
+  std::vector<int64_t> ids, tokens, replay;
   for (const Completion* c : batch) {
     ids.push_back(c->task_id);
     tokens.push_back(c->fencing_token);
+    // A 304 that carries no discoveries replays the stored ones
+    // (CompletionPlan); only those are read from the cache.
+    if (c->not_modified && c->discovered.empty()) replay.push_back(c->task_id);
   }
   std::vector<LockedTask> locked;
-  for (const auto& row : w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens))) {
+  for (const auto& row : w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens),
+                                       PgArray(replay))) {
     locked.push_back(LockedTask{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].c_str(),
                                 row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
                                 DiscoveriesFromJson(row[6].c_str()),
@@ -415,7 +420,10 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     w.exec_params(queue_sql::CarryAccess(*a.kind), a.entity_id, a.accesses);
   }
   if (!plan.cache().empty()) {
-    w.exec_params(queue_sql::kUpsertCacheBatch, CacheRows(plan.cache()).dump(), now_text);
+    // Prepared (store/prepared.h): its plan is the same at any table size
+    // (rows from the parameter, the primary key as arbiter).
+    ExecPrepared(w, "queue_upsert_cache_batch", queue_sql::kUpsertCacheBatch,
+                 CacheRows(plan.cache()).dump(), now_text);
   }
   Hook("entities");
 

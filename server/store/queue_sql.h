@@ -105,16 +105,20 @@ inline const std::string kExtend =
 
 // The batch's tasks still holding the presented tokens, locked in task order
 // (so two batches never wait for each other in opposite orders), with what
-// their last full answer discovered, and their job run (0 = none). $1 task
-// ids, $2 tokens.
+// their last full answer discovered ('' unless the task is in $3: only a 304
+// without discoveries replays them, and the cache probe is skipped for the
+// others), and their job run (0 = none). $1 task ids, $2 tokens, $3 task ids
+// whose stored discoveries are replayed.
 inline constexpr char kLockBatch[] = R"sql(
 SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
-       COALESCE(e.discovered::text, ''), EXTRACT(EPOCH FROM q.enqueued_at)::float8,
-       COALESCE(q.run_ref, 0)
+       CASE WHEN q.task_id = ANY($3::bigint[])
+            THEN COALESCE((SELECT e.discovered::text FROM entity_cache e
+                            WHERE e.kind = q.kind AND e.entity_id = q.entity_id), '')
+            ELSE '' END,
+       EXTRACT(EPOCH FROM q.enqueued_at)::float8, COALESCE(q.run_ref, 0)
   FROM discovery_queue q
   JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
     ON q.task_id = b.task_id AND q.lease_token = b.token
-  LEFT JOIN entity_cache e ON e.kind = q.kind AND e.entity_id = q.entity_id
  ORDER BY q.task_id
    FOR UPDATE OF q)sql";
 

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "server/store/queue_sql.h"
 #include "tests/server/queue/queue_fixture.h"
 
 namespace sluice::testing {
@@ -381,6 +384,73 @@ TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {
   EXPECT_EQ(ok.load(), 300);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 300);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
+}
+
+// The same tasks reported twice at once (an agent retrying a batch whose
+// answer it lost), in opposite orders: the batches lock the tasks in one
+// order, so one waits for the other instead of deadlocking, and each task is
+// completed once; the later report finds it gone and is refused.
+TEST_F(CompletionTest, OverlappingBatchesInOppositeOrdersCompleteEachTaskOnce) {
+  for (int round = 0; round < 5; ++round) {
+    std::vector<int64_t> ids;
+    for (int i = 1; i <= 100; ++i) ids.push_back(98000000 + round * 1000 + i);
+    ASSERT_TRUE(queue_->Enqueue("corporation", ids, Priority::kManual).ok());
+    auto tasks = LeaseOrDie({"corporation"}, 100);
+    ASSERT_EQ(tasks.size(), 100u);
+    std::vector<Completion> done;
+    for (const LeasedTask& t : tasks) done.push_back(CorporationDone(t));
+    std::vector<const Completion*> forward, backward;
+    for (const Completion& c : done) forward.push_back(&c);
+    backward.assign(forward.rbegin(), forward.rend());
+    std::vector<absl::StatusOr<CompletionOutcome>> a, b;
+    std::thread ta([&] { a = store_->CompleteBatch(forward, clock_.Now(), clock_.Now()); });
+    std::thread tb([&] { b = store_->CompleteBatch(backward, clock_.Now(), clock_.Now()); });
+    ta.join();
+    tb.join();
+    int committed = 0;
+    for (const auto* results : {&a, &b}) {
+      ASSERT_EQ(results->size(), 100u);
+      for (const auto& r : *results) {
+        if (r.ok()) {
+          ++committed;
+        } else {
+          EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+        }
+      }
+    }
+    EXPECT_EQ(committed, 100) << "round " << round;
+  }
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 0);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 500);
+}
+
+// Every completion rewrites its entity's cache row (checked_at): the table
+// leaves room on its pages (0021_hot_entities.sql), so those updates are HOT.
+TEST_F(CompletionTest, RewritingCacheRowsUpdatesThemInPlace) {
+  auto rows = [](int from, int step, const std::string& etag) {
+    nlohmann::json j = nlohmann::json::array();
+    for (int i = from; i < 1000; i += step) {
+      j.push_back({{"kind", "character"},
+                   {"entity_id", 2112000000 + i},
+                   {"etag", etag},
+                   {"expires_at", ""},
+                   {"discovered", nullptr}});
+    }
+    return j.dump();
+  };
+  pqxx::connection c(db_->dsn());
+  {
+    pqxx::work w(c);
+    w.exec_params(queue_sql::kUpsertCacheBatch, rows(0, 1, "\"v1\""), "2027-01-15T08:00:00Z");
+    w.commit();
+  }
+  pqxx::work w(c);
+  w.exec_params(queue_sql::kUpsertCacheBatch, rows(0, 10, "\"v2\""), "2027-01-16T08:00:00Z");
+  auto row = w.exec1(
+      "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+      " WHERE relname = 'entity_cache'");
+  EXPECT_EQ(row[0].as<int64_t>(), 100);
+  EXPECT_EQ(row[1].as<int64_t>(), 100) << "every cache row rewritten in place";
 }
 
 // ESI: "Circumventing the ESI caching can get you banned". A resource is not
