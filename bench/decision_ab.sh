@@ -36,15 +36,7 @@ require_positive_ints "rounds and duration_s" "$ROUNDS" "$DURATION"
 WORK=$(mktemp -d /tmp/decision-ab.XXXXXX)
 PIDS=()
 PG=""
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$PG" ]; then "$ROOT/scripts/pg_throwaway.sh" stop "$PG" >/dev/null || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_on_exit
 
 eval "$(scripts/pg_throwaway.sh start)"
 PG=$SLUICE_PGDIR

@@ -322,6 +322,17 @@ v1::RouteRef BenchRoute() {
   return r;
 }
 
+// The requests client `index` sends: one decision of the bench route, an
+// Acquire that never waits, billed to the client's own caller name.
+void BenchRequests(int index, v1::NextPermittedRequest* np, v1::AcquireRequest* acq) {
+  *np->mutable_route() = BenchRoute();
+  np->set_n(1);
+  *acq->mutable_route() = BenchRoute();
+  acq->set_n(1);
+  *acq->mutable_max_wait() = ToProtoDuration(Duration::zero());
+  acq->set_caller(absl::StrCat("bench-client-", index));
+}
+
 // One client: closed loop of `op` from `start` (warm-up until start+warmup,
 // then measured until start+warmup+duration).
 ClientResult RunClient(const std::string& op, const std::string& target, int index,
@@ -336,13 +347,8 @@ ClientResult RunClient(const std::string& op, const std::string& target, int ind
   std::this_thread::sleep_until(start);
 
   v1::NextPermittedRequest np_request;
-  *np_request.mutable_route() = BenchRoute();
-  np_request.set_n(1);
   v1::AcquireRequest acq_request;
-  *acq_request.mutable_route() = BenchRoute();
-  acq_request.set_n(1);
-  *acq_request.mutable_max_wait() = ToProtoDuration(Duration::zero());
-  acq_request.set_caller(absl::StrCat("bench-client-", index));
+  BenchRequests(index, &np_request, &acq_request);
   const bool acquire = op == "acquire";
 
   while (true) {
@@ -427,12 +433,7 @@ ClientResult RunAsync(const std::string& op, const std::string& target, CpuWindo
     auto channel = ClientChannel(target, i);
     channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
     s.stub = v1::ThrottlerService::NewStub(channel);
-    *s.np_request.mutable_route() = BenchRoute();
-    s.np_request.set_n(1);
-    *s.acq_request.mutable_route() = BenchRoute();
-    s.acq_request.set_n(1);
-    *s.acq_request.mutable_max_wait() = ToProtoDuration(Duration::zero());
-    s.acq_request.set_caller(absl::StrCat("bench-client-", i));
+    BenchRequests(i, &s.np_request, &s.acq_request);
     for (int k = 0; k < FLAGS_batch; ++k) {
       *s.npb_request.add_items() = s.np_request;
       *s.acqb_request.add_items() = s.acq_request;
@@ -539,12 +540,7 @@ ClientResult RunCallback(const std::string& op, const std::string& target, CpuWi
     auto channel = ClientChannel(target, i);
     channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
     s.stub = v1::ThrottlerService::NewStub(channel);
-    *s.np_request.mutable_route() = BenchRoute();
-    s.np_request.set_n(1);
-    *s.acq_request.mutable_route() = BenchRoute();
-    s.acq_request.set_n(1);
-    *s.acq_request.mutable_max_wait() = ToProtoDuration(Duration::zero());
-    s.acq_request.set_caller(absl::StrCat("bench-client-", i));
+    BenchRequests(i, &s.np_request, &s.acq_request);
   }
   std::mutex mu;
   std::condition_variable all_done;

@@ -74,15 +74,7 @@ command -v perf >/dev/null || { echo "needs perf (linux-perf)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/decision-costs.XXXXXX)
 PIDS=()
 PG=""
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$PG" ]; then "$ROOT/scripts/pg_throwaway.sh" stop "$PG" >/dev/null || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_on_exit
 
 EVENTS=task-clock,context-switches,raw_syscalls:sys_enter
 for s in sendmsg recvmsg sendto recvfrom read write readv writev epoll_wait epoll_pwait epoll_ctl futex; do

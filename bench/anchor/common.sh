@@ -1,4 +1,5 @@
-# Shared by the anchor scripts (bench/queue_anchor.sh, bench/decision_anchor.sh):
+# Shared by the bench scripts (queue_anchor.sh, decision_anchor.sh, decision_ab.sh,
+# decision_costs.sh):
 # sourced, not run.
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -22,4 +23,20 @@ apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# stop_on_exit: on exit (or INT/TERM), every process in the caller's PIDS
+# array gets SIGTERM and is waited for, and the throwaway PostgreSQL cluster
+# in $PG (if set) is stopped; the exit status is kept. The caller declares
+# PIDS=() and PG="" and appends to them.
+stop_on_exit() {
+  trap _stop_on_exit EXIT
+  trap 'exit 130' INT TERM
+}
+_stop_on_exit() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -n "$PG" ]; then "$ROOT/scripts/pg_throwaway.sh" stop "$PG" >/dev/null || true; fi
+  exit "$rc"
 }
