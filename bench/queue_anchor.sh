@@ -9,7 +9,10 @@
 #
 # Per round, in this order: graphile-worker batched (localQueue 500, batched
 # completes), graphile-worker unbatched (defaults), Sluice
-# `queue_throughput_bench --batch_complete`, Sluice per-task CompleteTask.
+# `queue_throughput_bench --batch_complete` (each task completed with a
+# character record, whose rows Sluice writes), the same with --records=false
+# (no record: the queue's own work, as graphile-worker's no-op job), Sluice
+# per-task CompleteTask.
 # Without --dsn a throwaway cluster (scripts/pg_throwaway.sh) serves all runs;
 # with --dsn that server is used, and its user must be allowed CREATE DATABASE
 # (a libpq keyword string; each run appends dbname=anchor_...).
@@ -77,7 +80,7 @@ fi
 
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 SLUICE_BENCH=$BUILD_DIR/bench/queue_throughput_bench
-if [ ! -x "$SLUICE_BENCH" ] || ! grep -q result_line "$SLUICE_BENCH"; then
+if [ ! -x "$SLUICE_BENCH" ] || ! grep -q batch_no_records "$SLUICE_BENCH"; then
   say "building queue_throughput_bench into $BUILD_DIR"
   BUILD_DIR=$BUILD_DIR scripts/build.sh queue_throughput_bench
 fi
@@ -118,10 +121,13 @@ run_one() {  # round system mode
     (cd "$GW_DIR" && "$NODE_BIN" bench.mjs --dsn="$DSN dbname=$db" --mode="$mode" --jobs="$JOBS" \
        --concurrency="$CONCURRENCY") >"$log" 2>&1 </dev/null || rc=$?
   else
-    local batch_flag=--batch_complete=false
-    [ "$mode" = batch_complete ] && batch_flag=--batch_complete
+    local batch_flag=--batch_complete=false records_flag=--records
+    case "$mode" in
+      batch_complete) batch_flag=--batch_complete ;;
+      batch_no_records) batch_flag=--batch_complete records_flag=--records=false ;;
+    esac
     "$SLUICE_BENCH" --dsn="$DSN dbname=$db" --tasks="$JOBS" --clients="$CLIENTS" --rounds=1 \
-      "$batch_flag" --result_line >"$log" 2>&1 </dev/null || rc=$?
+      "$batch_flag" "$records_flag" --result_line >"$log" 2>&1 </dev/null || rc=$?
   fi
   psql_admin -c "drop database if exists $db with (force)" || true
   local line; line=$(grep -m1 '^RESULT ' "$log" | cut -d' ' -f2- || true)
@@ -133,7 +139,7 @@ run_one() {  # round system mode
   fi
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(round=int(sys.argv[2]), load_before=sys.argv[3], load_after=sys.argv[4], exit_code=int(sys.argv[5])); print(json.dumps(r))' \
     "$line" "$round" "$load_before" "$(loadavg)" "$rc" >>"$RESULTS"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("round %s  %-16s %-15s %10s jobs/s  (load %s)" % (r["round"], r["system"], r["mode"], ("%.0f" % r["jobs_per_s"]) if "jobs_per_s" in r else "FAILED", r["load_before"]))' \
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("round %s  %-16s %-16s %10s jobs/s  (load %s)" % (r["round"], r["system"], r["mode"], ("%.0f" % r["jobs_per_s"]) if "jobs_per_s" in r else "FAILED", r["load_before"]))' \
     "$(tail -n1 "$RESULTS")"
 }
 
@@ -141,6 +147,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_one "$r" graphile-worker batched
   run_one "$r" graphile-worker unbatched
   run_one "$r" sluice batch_complete
+  run_one "$r" sluice batch_no_records
   run_one "$r" sluice per_task
 done
 
@@ -149,10 +156,11 @@ python3 - "$RESULTS" "$(loadavg)" <<'PY' | tee "$OUT/summary.txt"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 order = [("graphile-worker", "batched"), ("graphile-worker", "unbatched"),
-         ("sluice", "batch_complete"), ("sluice", "per_task")]
+         ("sluice", "batch_complete"), ("sluice", "batch_no_records"), ("sluice", "per_task")]
 label = {("graphile-worker", "batched"): "graphile-worker, localQueue 500 + batched completes",
          ("graphile-worker", "unbatched"): "graphile-worker, no batching",
          ("sluice", "batch_complete"): "Sluice, CompleteTasks per leased batch",
+         ("sluice", "batch_no_records"): "Sluice, the same, no entity records",
          ("sluice", "per_task"): "Sluice, CompleteTask per task"}
 rates = {k: [r["jobs_per_s"] for r in rows if (r["system"], r["mode"]) == k and r.get("jobs_per_s")] for k in order}
 med = {k: statistics.median(v) if v else None for k, v in rates.items()}
@@ -164,15 +172,15 @@ for k in order:
                                  "%.0f-%.0f over %d" % (min(v), max(v), len(v)) if v else ""))
 print()
 print("ratios of medians (Sluice / graphile-worker):")
-for s in [("sluice", "batch_complete"), ("sluice", "per_task")]:
+for s in [("sluice", "batch_complete"), ("sluice", "batch_no_records"), ("sluice", "per_task")]:
     for g in [("graphile-worker", "batched"), ("graphile-worker", "unbatched")]:
         ratio = "%.2f" % (med[s] / med[g]) if med[s] and med[g] else "n/a"
         print("  %-40s / %-28s %6s" % ("Sluice " + s[1], "graphile-worker " + g[1], ratio))
 print()
 print("raw rounds:")
-print("  round  system           mode             jobs/s   seconds   load before -> after")
+print("  round  system           mode              jobs/s   seconds   load before -> after")
 for r in rows:
-    print("  %5s  %-16s %-15s %7s  %8s   %s -> %s" % (
+    print("  %5s  %-16s %-16s %7s  %8s   %s -> %s" % (
         r["round"], r["system"], r["mode"],
         "%.0f" % r["jobs_per_s"] if r.get("jobs_per_s") else "FAILED",
         "%.2f" % r["seconds"] if r.get("seconds") else "-", r["load_before"], r["load_after"]))

@@ -3,6 +3,9 @@
 // lease a batch (LeaseTasks), then report every task (CompleteTask with a
 // character record), repeating until --tasks are done. The figure to compare
 // with is a PostgreSQL job queue's lease-run-delete rate on the same machine.
+// --records=false completes each task with no record, as that queue's no-op
+// job does: the queue's own work (lease, token check, cache entry, delete)
+// without the entity's rows.
 //
 //   SLUICE_DSN=... bench/queue_throughput_bench [--tasks=50000] [--clients=32] [--batch=100]
 //                                               [--fence=off|on|alternate]
@@ -53,6 +56,10 @@ DEFINE_string(fence, "off",
 DEFINE_bool(resync, false,
             "every round completes the same entities, created by an untimed first round: "
             "upserts update rows (a re-sync) instead of inserting them");
+DEFINE_bool(records, true,
+            "complete each task with a character record (the entity's rows are written); "
+            "false: with none, so only the queue's own work is measured (graphile-worker's "
+            "anchor runs a no-op job)");
 DEFINE_bool(
     result_line, false,
     "also print one machine-readable line per round: RESULT {json} (bench/queue_anchor.sh)");
@@ -99,11 +106,13 @@ double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
           cr.set_fencing_token(t.fencing_token());
           cr.set_agent_id(lr.agent_id());
           cr.set_etag("\"bench\"");
-          auto* ch = cr.add_records()->mutable_character();
-          ch->set_character_id(t.entity_id());
-          ch->set_name("Pilot " + std::to_string(t.entity_id()));
-          ch->set_corporation_id(98000001);
-          ch->set_security_status(0.5);
+          if (FLAGS_records) {
+            auto* ch = cr.add_records()->mutable_character();
+            ch->set_character_id(t.entity_id());
+            ch->set_name("Pilot " + std::to_string(t.entity_id()));
+            ch->set_corporation_id(98000001);
+            ch->set_security_status(0.5);
+          }
           if (FLAGS_batch_complete) continue;
           v1::CompleteTaskResponse resp;
           grpc::ClientContext cctx;
@@ -135,9 +144,11 @@ double RunRound(v1::AdminService::Stub* admin, v1::AgentService::Stub* agent,
   if (FLAGS_result_line) {
     std::printf(
         "RESULT {\"system\":\"sluice\",\"mode\":\"%s\",\"enqueued\":%d,\"jobs\":%d,"
-        "\"failed\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"clients\":%d,\"batch\":%d}\n",
-        FLAGS_batch_complete ? "batch_complete" : "per_task", FLAGS_tasks, done.load(),
-        failed.load(), secs, done.load() / secs, FLAGS_clients, FLAGS_batch);
+        "\"failed\":%d,\"seconds\":%.4f,\"jobs_per_s\":%.1f,\"clients\":%d,\"batch\":%d,"
+        "\"records\":%s}\n",
+        FLAGS_batch_complete ? (FLAGS_records ? "batch_complete" : "batch_no_records") : "per_task",
+        FLAGS_tasks, done.load(), failed.load(), secs, done.load() / secs, FLAGS_clients,
+        FLAGS_batch, FLAGS_records ? "true" : "false");
     std::fflush(stdout);
   }
   CHECK_EQ(failed.load(), 0);
@@ -216,10 +227,10 @@ int main(int argc, char** argv) {
   for (auto& [fenced, list] : rates) {
     std::sort(list.begin(), list.end());
     std::printf(
-        "lease->complete->commit (%s, %s): median %.0f tasks/s over %zu rounds (%d tasks, %d "
-        "clients, batch %d)\n",
+        "lease->complete->commit (%s, %s, %s): median %.0f tasks/s over %zu rounds (%d tasks, "
+        "%d clients, batch %d)\n",
         FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
-        fenced ? "fenced" : "unfenced", list[list.size() / 2], list.size(), FLAGS_tasks,
+        FLAGS_records ? "a character record each" : "no records", fenced ? "fenced" : "unfenced", list[list.size() / 2], list.size(), FLAGS_tasks,
         FLAGS_clients, FLAGS_batch);
   }
   PrintHotUpdates(&pool);
