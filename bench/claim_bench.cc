@@ -1,13 +1,13 @@
 // Claim latency at queue sizes of 10 thousand, 100 thousand and 1 million
-// entities (--sizes), batch of 100 (--batch). The queue is filled with a
+// entities, or those of --sizes, batch of 100 (--batch). The queue is filled with a
 // Zipf-like access distribution (most entities never viewed, a few viewed
 // very often) and ages spread over 30 days. Each timed claim goes through
 // the store exactly as LeaseTasks does; between claims (untimed), the leased
 // tasks are completed through the store (as a 304) and queued again as
-// freshly refreshed, so the queue
-// stays at its size and the urgency order keeps changing, as in steady
-// state (--put_back=due instead makes them due again, so that each timed
-// claim also promotes the previous claim's 100 tasks).
+// freshly refreshed, so the queue stays at its size and the urgency order
+// keeps changing, as in steady state (--put_back=due instead makes them due
+// again, so that each timed claim also promotes the previous claim's 100
+// tasks).
 // The queue is written directly, so the store reloads its ready and due
 // indexes before the first claim of each size: that load is timed on its
 // own (load_s: what a coordinator's start costs at that size), and the
@@ -38,8 +38,8 @@ DEFINE_int32(claims, 200, "timed claims per size");
 DEFINE_bool(synchronous_claims, false,
             "claims wait for their commit to reach disk (the coordinator's flag of that name)");
 DEFINE_string(put_back, "enqueue",
-              "how claimed tasks return between claims: 'enqueue' (deleted as a completion "
-              "does, then queued again through the store, as refreshed now) or 'due' (their "
+              "how claimed tasks return between claims: 'enqueue' (completed through the "
+              "store as a 304, then queued again through the store, as refreshed now) or 'due' (their "
               "backoff ends now: each timed claim also promotes the last claim's tasks)");
 DEFINE_double(never_fetched, 0.0,
               "share of entities never fetched (last_modified = epoch, as the queue "
