@@ -2,6 +2,9 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "absl/strings/str_cat.h"
 #include "server/queue/task_kinds.h"
 #include "server/store/payload_codec.h"
@@ -53,6 +56,33 @@ class ItemsExtension final : public TaskExtension {
  public:
   explicit ItemsExtension(std::shared_ptr<const ContractStore> store) : store_(std::move(store)) {}
   std::string kind() const override { return contracts::kItemsKind; }
+
+  // The regions' run rows first (ContractStore::LockRunsOfContracts), then
+  // the contracts in id order, so that two batches, or a batch and a
+  // region's listing, never wait for each other in opposite orders.
+  std::vector<absl::StatusOr<PayloadOutcome>> ApplyAll(pqxx::dbtransaction& txn,
+                                                       const std::vector<ExtensionItem>& items,
+                                                       TimePoint now) override {
+    std::vector<size_t> order(items.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return items[a].task.entity_id < items[b].task.entity_id;
+    });
+    std::vector<ExtensionItem> sorted;
+    std::vector<int64_t> contract_ids;
+    for (size_t i : order) {
+      sorted.push_back(items[i]);
+      contract_ids.push_back(items[i].task.entity_id);
+    }
+    store_->LockRunsOfContracts(txn, contract_ids);
+    std::vector<absl::StatusOr<PayloadOutcome>> applied = TaskExtension::ApplyAll(txn, sorted, now);
+    std::vector<absl::StatusOr<PayloadOutcome>> out(items.size(),
+                                                    absl::InternalError("not applied"));
+    for (size_t j = 0; j < order.size() && j < applied.size(); ++j) {
+      out[order[j]] = std::move(applied[j]);
+    }
+    return out;
+  }
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {

@@ -116,6 +116,20 @@ UPDATE contract_region_runs SET errors = errors + 1, detail = $2
 
 // --- a contract's items (ContractStore::ApplyItems) -------------------------
 
+// Before a batch's item lists are written: the open run rows of every region
+// their contracts are in, locked in region order (the lock kLockOpenRun's
+// no-op update takes). A region's listing locks its run row before its
+// contracts, so item lists must too: an item list that locked its contract
+// first and then waited for the run row deadlocked with a listing holding
+// the run row and waiting for that contract, and two batches reaching two
+// regions in opposite orders deadlocked over the run rows. $1 contracts.
+inline constexpr char kLockRunsOfContracts[] = R"sql(
+SELECT r.region_id FROM contract_region_runs r
+ WHERE r.finished_at IS NULL
+   AND r.region_id IN (SELECT c.region_id FROM contracts c WHERE c.contract_id = ANY($1::bigint[]))
+ ORDER BY r.region_id, r.run_id
+   FOR NO KEY UPDATE OF r)sql";
+
 // Its region; locked, so a listing that drops it waits. $1 contract.
 inline constexpr char kLockContract[] =
     "SELECT region_id FROM contracts WHERE contract_id = $1 FOR UPDATE";

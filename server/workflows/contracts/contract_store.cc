@@ -179,6 +179,11 @@ absl::StatusOr<PayloadOutcome> ContractStore::ApplyRegion(pqxx::dbtransaction& t
   return out;
 }
 
+void ContractStore::LockRunsOfContracts(pqxx::dbtransaction& txn,
+                                        const std::vector<int64_t>& contract_ids) const {
+  txn.exec_params(contract_sql::kLockRunsOfContracts, PgArray(contract_ids));
+}
+
 absl::StatusOr<PayloadOutcome> ContractStore::ApplyItems(pqxx::dbtransaction& txn,
                                                          int64_t contract_id,
                                                          const v1::ContractItemsResult* items,
@@ -336,6 +341,9 @@ void ContractStore::TypeFailed(pqxx::dbtransaction& txn, int64_t type_id, const 
 
 void ContractStore::ItemsGivenUp(pqxx::dbtransaction& txn, int64_t contract_id, int http_status,
                                  const std::string& error, TimePoint now) const {
+  // The region's run row before the contract, as every writer takes them
+  // (LockRunsOfContracts).
+  if (http_status != 404 && http_status != 410) LockRunsOfContracts(txn, {contract_id});
   // Either way the contract's items are not asked for again.
   txn.exec_params(contract_sql::kItemsFailed, contract_id, error.substr(0, 1000),
                   FormatRfc3339(now));

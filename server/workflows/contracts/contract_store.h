@@ -57,6 +57,11 @@ class ContractStore {
   absl::StatusOr<PayloadOutcome> ApplyRegion(pqxx::dbtransaction& txn, int64_t region_id,
                                              const v1::ContractRegionResult& result,
                                              TimePoint now) const;
+  // Locks the open run rows of the contracts' regions, in region order: a
+  // batch of item lists calls it before ApplyItems, so that every writer
+  // takes a region's run row before the region's contracts.
+  void LockRunsOfContracts(pqxx::dbtransaction& txn,
+                           const std::vector<int64_t>& contract_ids) const;
   // `items` is null for a 304.
   absl::StatusOr<PayloadOutcome> ApplyItems(pqxx::dbtransaction& txn, int64_t contract_id,
                                             const v1::ContractItemsResult* items,
