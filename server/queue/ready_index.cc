@@ -1,6 +1,8 @@
 #include "server/queue/ready_index.h"
 
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <queue>
 
 #include "server/queue/urgency.h"
@@ -134,13 +136,48 @@ std::vector<ReadyTask> ReadyIndex::Take(const std::vector<std::string>& kinds, i
     const Slot* slot;
     int kind;
   };
-  std::vector<Head> heads;
+  std::vector<const std::vector<Slot>*> arrays;  // per kind at the top priority
+  std::vector<int> array_kind;
+  size_t lists = 0;
   for (int id : ids) {
     auto level = state_.kinds[id].levels.find(*top);
     if (level == state_.kinds[id].levels.end()) continue;
-    for (const Slot& slot : level->second.slots) {
+    arrays.push_back(&level->second.slots);
+    array_kind.push_back(id);
+    lists += level->second.slots.size();
+  }
+  // A floor first, from an even sample of the heads: the n-th best of any n
+  // or more heads is no better than the n-th best of all, so no head below
+  // it can make the top n. With tens of thousands of lists (ten million
+  // rows) nearly every head is then skipped after one comparison instead of
+  // taking part in the selection below: a take of 100 over 27,500 lists went
+  // from 0.41-0.54 ms to 0.25-0.34 ms.
+  double floor = -std::numeric_limits<double>::infinity();
+  const size_t sample_size = 8 * static_cast<size_t>(n);
+  if (lists > 2 * sample_size) {
+    const size_t stride = lists / sample_size;
+    std::vector<double> sample;
+    sample.reserve(sample_size + arrays.size());
+    for (size_t a = 0; a < arrays.size(); ++a) {
+      const std::vector<Slot>& slots = *arrays[a];
+      for (size_t i = a % stride; i < slots.size(); i += stride) {
+        if (!slots[i].list.empty()) {
+          sample.push_back(Urgency(now, slots[i].head, slots[i].weight - 1));
+        }
+      }
+    }
+    if (static_cast<int>(sample.size()) >= n) {
+      std::nth_element(sample.begin(), sample.begin() + (n - 1), sample.end(),
+                       std::greater<double>());
+      floor = sample[n - 1];
+    }
+  }
+  std::vector<Head> heads;
+  for (size_t a = 0; a < arrays.size(); ++a) {
+    for (const Slot& slot : *arrays[a]) {
       if (slot.list.empty()) continue;
-      heads.push_back(Head{Urgency(now, slot.head, slot.weight - 1), &slot, id});
+      const double u = Urgency(now, slot.head, slot.weight - 1);
+      if (u >= floor) heads.push_back(Head{u, &slot, array_kind[a]});
     }
   }
   if (static_cast<int>(heads.size()) > n) {

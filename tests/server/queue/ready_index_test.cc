@@ -74,6 +74,38 @@ INSTANTIATE_TEST_SUITE_P(WeightsAndClaimSizes, ReadyIndexRandomTest,
                          ::testing::Values(std::make_pair(40, 137), std::make_pair(3000, 7),
                                            std::make_pair(3000, 100), std::make_pair(1, 50)));
 
+TEST(ReadyIndexTest, ManyWeightsInSeveralKindsComeOutExactAndUnderTheirOwnKind) {
+  // Thousands of lists across two kinds at the top priority (the sampled
+  // floor path), and a third kind requested with rows only at a lower one.
+  std::mt19937_64 rng(11);
+  ReadyIndex index;
+  std::vector<ReadyTask> top;
+  int64_t id = 1;
+  for (const std::string kind : {"character", "corporation"}) {
+    for (int i = 0; i < 3000; ++i, ++id) {
+      ReadyTask t = Task(id, 1 + static_cast<int64_t>(rng() % 2500),
+                         static_cast<double>(rng() % 100000) / 10.0, kind);
+      top.push_back(t);
+      index.Upsert(t);
+    }
+  }
+  index.Upsert(Task(id, 1, 1e6, "alliance", 1));
+  std::sort(top.begin(), top.end(), [](const ReadyTask& a, const ReadyTask& b) {
+    const double ua = Urgency(kNow, a.last_modified, a.weight - 1);
+    const double ub = Urgency(kNow, b.last_modified, b.weight - 1);
+    if (ua != ub) return ua > ub;
+    if (a.last_modified != b.last_modified) return a.last_modified < b.last_modified;
+    return a.task_id < b.task_id;
+  });
+  const std::vector<ReadyTask> got =
+      index.Take({"alliance", "character", "corporation"}, 100, kNow);
+  ASSERT_EQ(got.size(), 100u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].task_id, top[i].task_id) << "rank " << i;
+    EXPECT_EQ(got[i].kind, top[i].kind) << "rank " << i;
+  }
+}
+
 TEST(ReadyIndexTest, RowsFromTheFutureComeLastAndStillInOrder) {
   // An upstream clock ahead of ours: negative ages, heavier weights worse.
   ReadyIndex index;
