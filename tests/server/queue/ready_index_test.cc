@@ -19,6 +19,18 @@ ReadyTask Task(int64_t id, int64_t weight, double age_s, const std::string& kind
                    kNow - std::chrono::microseconds(static_cast<int64_t>(age_s * 1e6))};
 }
 
+// The queue's order, by ranking every row: most urgent first, then the
+// older row, then the lower id.
+void SortByUrgency(std::vector<ReadyTask>& tasks) {
+  std::sort(tasks.begin(), tasks.end(), [](const ReadyTask& a, const ReadyTask& b) {
+    const double ua = Urgency(kNow, a.last_modified, a.weight - 1);
+    const double ub = Urgency(kNow, b.last_modified, b.weight - 1);
+    if (ua != ub) return ua > ub;
+    if (a.last_modified != b.last_modified) return a.last_modified < b.last_modified;
+    return a.task_id < b.task_id;
+  });
+}
+
 std::vector<int64_t> Ids(const std::vector<ReadyTask>& tasks) {
   std::vector<int64_t> ids;
   for (const ReadyTask& t : tasks) ids.push_back(t.task_id);
@@ -54,13 +66,7 @@ TEST_P(ReadyIndexRandomTest, MatchesAFullSortOfARandomQueue) {
     all.push_back(t);
     index.Upsert(t);
   }
-  std::sort(all.begin(), all.end(), [](const ReadyTask& a, const ReadyTask& b) {
-    const double ua = Urgency(kNow, a.last_modified, a.weight - 1);
-    const double ub = Urgency(kNow, b.last_modified, b.weight - 1);
-    if (ua != ub) return ua > ub;
-    if (a.last_modified != b.last_modified) return a.last_modified < b.last_modified;
-    return a.task_id < b.task_id;
-  });
+  SortByUrgency(all);
   std::vector<int64_t> got;
   while (true) {
     auto part = index.Take({"character"}, per_take, kNow);
@@ -90,13 +96,7 @@ TEST(ReadyIndexTest, ManyWeightsInSeveralKindsComeOutExactAndUnderTheirOwnKind) 
     }
   }
   index.Upsert(Task(id, 1, 1e6, "alliance", 1));
-  std::sort(top.begin(), top.end(), [](const ReadyTask& a, const ReadyTask& b) {
-    const double ua = Urgency(kNow, a.last_modified, a.weight - 1);
-    const double ub = Urgency(kNow, b.last_modified, b.weight - 1);
-    if (ua != ub) return ua > ub;
-    if (a.last_modified != b.last_modified) return a.last_modified < b.last_modified;
-    return a.task_id < b.task_id;
-  });
+  SortByUrgency(top);
   const std::vector<ReadyTask> got =
       index.Take({"alliance", "character", "corporation"}, 100, kNow);
   ASSERT_EQ(got.size(), 100u);
