@@ -1,6 +1,6 @@
 // Claim latency at queue sizes of 10 thousand, 100 thousand and 1 million
-// entities, or those of --sizes, batch of 100 (--batch). The queue is filled with a
-// Zipf-like access distribution (most entities never viewed, a few viewed
+// entities, or those of --sizes, batch of 100 (--batch). The queue is filled
+// with a Zipf-like access distribution (most entities never viewed, a few viewed
 // very often) and ages spread over 30 days. Each timed claim goes through
 // the store exactly as LeaseTasks does; between claims (untimed), the leased
 // tasks are completed through the store (as a 304) and queued again as
@@ -39,8 +39,9 @@ DEFINE_bool(synchronous_claims, false,
             "claims wait for their commit to reach disk (the coordinator's flag of that name)");
 DEFINE_string(put_back, "enqueue",
               "how claimed tasks return between claims: 'enqueue' (completed through the "
-              "store as a 304, then queued again through the store, as refreshed now) or 'due' (their "
-              "backoff ends now: each timed claim also promotes the last claim's tasks)");
+              "store as a 304, then queued again through the store, as refreshed now) or "
+              "'due' (their backoff ends now: each timed claim also promotes the last "
+              "claim's tasks)");
 DEFINE_double(never_fetched, 0.0,
               "share of entities never fetched (last_modified = epoch, as the queue "
               "stores them): one huge tie, as on a first daily sync");
@@ -146,8 +147,9 @@ int main(int argc, char** argv) {
           f.fencing_token = task.fencing_token;
           f.agent_id = "bench";
           f.release = true;
-          auto released = store.Fail(f, sluice::FromUnixSeconds(t),
-                                     [](int, const sluice::Failure&) { return sluice::RetryDecision{}; });
+          auto released =
+              store.Fail(f, sluice::FromUnixSeconds(t),
+                         [](int, const sluice::Failure&) { return sluice::RetryDecision{}; });
           CHECK(released.ok()) << released.status();
         }
       } else {
@@ -165,11 +167,12 @@ int main(int argc, char** argv) {
           done[k].not_modified = true;
           batch.push_back(&done[k]);
         }
-        for (const auto& r : store.CompleteBatch(batch, sluice::FromUnixSeconds(t),
-                                                 sluice::FromUnixSeconds(t))) {
+        for (const auto& r :
+             store.CompleteBatch(batch, sluice::FromUnixSeconds(t), sluice::FromUnixSeconds(t))) {
           CHECK(r.ok()) << r.status();
         }
-        auto queued = store.Enqueue("character", entities, 3, false, sluice::FromUnixSeconds(t), "");
+        auto queued =
+            store.Enqueue("character", entities, 3, false, sluice::FromUnixSeconds(t), "");
         CHECK(queued.ok()) << queued.status();
       }
     }

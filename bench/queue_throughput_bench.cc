@@ -230,8 +230,8 @@ int main(int argc, char** argv) {
         "lease->complete->commit (%s, %s, %s): median %.0f tasks/s over %zu rounds (%d tasks, "
         "%d clients, batch %d)\n",
         FLAGS_batch_complete ? "CompleteTasks per batch" : "CompleteTask per task",
-        FLAGS_records ? "a character record each" : "no records", fenced ? "fenced" : "unfenced", list[list.size() / 2], list.size(), FLAGS_tasks,
-        FLAGS_clients, FLAGS_batch);
+        FLAGS_records ? "a character record each" : "no records", fenced ? "fenced" : "unfenced",
+        list[list.size() / 2], list.size(), FLAGS_tasks, FLAGS_clients, FLAGS_batch);
   }
   PrintHotUpdates(&pool);
   return 0;

@@ -5,8 +5,9 @@
 // enqueue --jobs jobs with addJobs (not timed), then time runOnce() with a
 // pool of --concurrency workers until the queue is empty and every job's row
 // is deleted (runOnce() may return a moment before its last completions
-// commit). Every job must run and every row must be gone afterwards; otherwise the run prints its RESULT
-// line with "ok":false and the process exits 1.
+// commit). Every job must run and every row must be gone afterwards;
+// otherwise the run prints its RESULT line with "ok":false and the process
+// exits 1.
 //
 //   node bench.mjs --dsn='host=127.0.0.1 port=5432 user=postgres dbname=x' \
 //       [--mode=batched|unbatched] [--jobs=50000] [--concurrency=24] [--runs=1]
