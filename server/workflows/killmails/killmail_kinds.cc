@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
@@ -14,6 +15,7 @@
 #include "server/queue/task_kinds.h"
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
+#include "server/store/savepoint.h"
 #include "server/workflows/killmails/killmail_sql.h"
 #include "server/workflows/killmails/token_store.h"
 #include "sluice/v1/killmails.pb.h"
@@ -114,15 +116,81 @@ class CharacterKillmailsExtension final : public TaskExtension {
 
   absl::StatusOr<PayloadOutcome> Apply(pqxx::dbtransaction& txn, const ExtensionTask& task,
                                        const Completion& c, TimePoint now) override {
+    auto refs = ParseRefs(c);
+    if (!refs.ok()) return refs.status();
+    return Write(txn, task, *refs, now, nullptr);
+  }
+
+  // The refs of every valid payload go into `killmails` first, in one
+  // statement, in id order: characters of two batches share killmails, and
+  // one insert per character (each in id order, but not in one order across
+  // the batch) deadlocked when two batches met the same ids in opposite
+  // orders. Then each completion's own writes, under its savepoint (a
+  // completion whose own writes fail there leaves its refs in `killmails`:
+  // they say what a killmail is, not whose it is).
+  std::vector<absl::StatusOr<PayloadOutcome>> ApplyAll(pqxx::dbtransaction& txn,
+                                                       const std::vector<ExtensionItem>& items,
+                                                       TimePoint now) override {
+    std::vector<absl::StatusOr<Refs>> parsed;
+    std::map<int64_t, std::string> all;  // id -> hash, the first completion's
+    for (const ExtensionItem& item : items) {
+      parsed.push_back(ParseRefs(*item.completion));
+      if (!parsed.back().ok()) continue;
+      for (size_t i = 0; i < parsed.back()->ids.size(); ++i) {
+        all.emplace(parsed.back()->ids[i], parsed.back()->hashes[i]);
+      }
+    }
+    BatchRefs batch;
+    if (!all.empty()) {
+      std::vector<int64_t> ids;
+      std::vector<std::string> hashes;
+      for (const auto& [id, hash] : all) {
+        ids.push_back(id);
+        hashes.push_back(hash);
+      }
+      for (const auto& r :
+           txn.exec_params(killmail_sql::kInsertRefs, PgArray(ids), PgTextArray(hashes))) {
+        batch.inserted.insert(r[0].as<int64_t>());
+      }
+    }
+    std::vector<absl::StatusOr<PayloadOutcome>> out;
+    out.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!parsed[i].ok()) {
+        out.push_back(parsed[i].status());
+        continue;
+      }
+      out.push_back(UnderSavepoint(txn, "sluice_payload", "payload", [&] {
+        return Write(txn, items[i].task, *parsed[i], now, &batch);
+      }));
+    }
+    return out;
+  }
+
+ private:
+  struct Refs {
+    std::vector<int64_t> ids;
+    std::vector<std::string> hashes;
+    int64_t max_id = 0;
+    bool full_read = false;
+  };
+  // The killmails a batch inserted in one statement (ApplyAll), and those
+  // already counted for a completion of the batch: each new killmail counts
+  // once, for the first completion that brought it.
+  struct BatchRefs {
+    std::set<int64_t> inserted;
+    std::set<int64_t> counted;
+  };
+
+  static absl::StatusOr<Refs> ParseRefs(const Completion& c) {
     auto result =
         UnpackPayload<v1::CharacterKillmailsResult>(c.payload, "payload", kCharacterKillmailsKind);
     if (!result.ok()) return result.status();
     if (result->refs_size() > kMaxRefs) {
       return absl::InvalidArgumentError("payload.refs: at most " + std::to_string(kMaxRefs));
     }
-    std::vector<int64_t> ids;
-    std::vector<std::string> hashes;
-    int64_t max_id = 0;
+    Refs refs;
+    refs.full_read = result->full_read();
     for (int i = 0; i < result->refs_size(); ++i) {
       const v1::KillmailRef& ref = result->refs(i);
       const std::string field = "payload.refs[" + std::to_string(i) + "]";
@@ -135,30 +203,45 @@ class CharacterKillmailsExtension final : public TaskExtension {
                                           std::to_string(kMaxHashLength) +
                                           " printable ASCII characters");
       }
-      ids.push_back(ref.killmail_id());
-      hashes.push_back(ref.killmail_hash());
-      max_id = std::max(max_id, ref.killmail_id());
+      refs.ids.push_back(ref.killmail_id());
+      refs.hashes.push_back(ref.killmail_hash());
+      refs.max_id = std::max(refs.max_id, ref.killmail_id());
     }
+    return refs;
+  }
+
+  // One completion's writes. `batch` is null when its refs are not in
+  // `killmails` yet (Apply alone): they are inserted here.
+  static absl::StatusOr<PayloadOutcome> Write(pqxx::dbtransaction& txn, const ExtensionTask& task,
+                                              const Refs& refs, TimePoint now, BatchRefs* batch) {
     const std::string now_text = FormatRfc3339(now);
     PayloadOutcome out;
-    if (!ids.empty()) {
+    if (!refs.ids.empty()) {
+      if (batch == nullptr) {
+        out.records_written +=
+            txn.exec_params(killmail_sql::kInsertRefs, PgArray(refs.ids), PgTextArray(refs.hashes))
+                .affected_rows();
+      } else {
+        for (int64_t id : refs.ids) {
+          if (batch->inserted.count(id) > 0 && batch->counted.insert(id).second) {
+            ++out.records_written;
+          }
+        }
+      }
       out.records_written +=
-          txn.exec_params(killmail_sql::kInsertRefs, PgArray(ids), PgTextArray(hashes))
-              .affected_rows();
-      out.records_written +=
-          txn.exec_params(killmail_sql::kLinkCharacter, task.entity_id, PgArray(ids))
+          txn.exec_params(killmail_sql::kLinkCharacter, task.entity_id, PgArray(refs.ids))
               .affected_rows();
     }
     // The checkpoint moves with the killmails it covers. A full read saw the
     // whole list, so its newest id replaces a stored id the list no longer
     // has (else every later sync would read everything again); an
     // incremental read only ever moves forward.
-    const bool replace = result->full_read() && max_id > 0;
-    txn.exec_params(killmail_sql::kMoveCheckpoint, task.entity_id, max_id, now_text, replace);
-    if (!ids.empty()) {
+    const bool replace = refs.full_read && refs.max_id > 0;
+    txn.exec_params(killmail_sql::kMoveCheckpoint, task.entity_id, refs.max_id, now_text, replace);
+    if (!refs.ids.empty()) {
       Discovery bodies;
       bodies.kind = kKillmailKind;
-      for (const auto& r : txn.exec_params(killmail_sql::kBodiesMissing, PgArray(ids))) {
+      for (const auto& r : txn.exec_params(killmail_sql::kBodiesMissing, PgArray(refs.ids))) {
         bodies.ids.push_back(r[0].as<int64_t>());
       }
       if (!bodies.ids.empty()) out.discovered.push_back(std::move(bodies));
@@ -166,7 +249,6 @@ class CharacterKillmailsExtension final : public TaskExtension {
     return out;
   }
 
- private:
   template <typename Row>
   absl::StatusOr<std::string> OpenToken(int64_t character_id, const Row& row) const {
     if (box_ == nullptr) return NoTokenKeyError("the coordinator will not hand it out");

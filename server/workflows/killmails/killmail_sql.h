@@ -29,11 +29,14 @@ SELECT character_id, encode(token_sealed, 'hex'), token_key_id, expires_at > $2:
   FROM character_tokens
  WHERE character_id = ANY($1::bigint[]))sql";
 
-// Refs whose killmail is known already keep their row. $1 ids, $2 hashes.
+// Refs whose killmail is known already keep their row; returns the ids
+// inserted. In id order, so that two transactions inserting the same ids
+// never wait for each other in opposite orders. $1 ids, $2 hashes.
 inline constexpr char kInsertRefs[] = R"sql(
 INSERT INTO killmails (killmail_id, killmail_hash)
 SELECT id, hash FROM unnest($1::bigint[], $2::text[]) AS r(id, hash) ORDER BY id
-ON CONFLICT (killmail_id) DO NOTHING)sql";
+ON CONFLICT (killmail_id) DO NOTHING
+RETURNING killmail_id)sql";
 
 // $1 character, $2 killmail ids.
 inline constexpr char kLinkCharacter[] = R"sql(
