@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <random>
+#include <thread>
 
 namespace sluice::testing {
 
@@ -66,6 +68,22 @@ void TestDatabase::KillConnections() const {
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
       "WHERE datname = $1 AND pid <> pg_backend_pid()",
       name_);
+}
+
+bool TestDatabase::AwaitLockWait(const std::atomic<int>& pid, const std::atomic<bool>& done) const {
+  pqxx::connection probe(dsn_);
+  for (int i = 0; i < 500 && !done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (pid == 0) continue;
+    pqxx::nontransaction nt(probe);
+    if (!nt.exec_params(
+               "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+               pid.load())
+             .empty()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sluice::testing

@@ -6,6 +6,7 @@
 #ifndef SLUICE_TESTS_SUPPORT_TEST_DATABASE_H_
 #define SLUICE_TESTS_SUPPORT_TEST_DATABASE_H_
 
+#include <atomic>
 #include <string>
 
 namespace sluice::testing {
@@ -29,6 +30,11 @@ class TestDatabase {
   // Ends every session on the database except ours (simulates a restart /
   // outage of the server from the clients' point of view).
   void KillConnections() const;
+
+  // For tests of lock order: polls until the session whose backend pid is
+  // `pid` (0 until the test's thread has connected) waits for a lock, and
+  // returns true then; false once `done` is true or 5 s have passed.
+  bool AwaitLockWait(const std::atomic<int>& pid, const std::atomic<bool>& done) const;
 
  private:
   std::string admin_dsn_;

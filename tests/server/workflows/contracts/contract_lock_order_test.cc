@@ -9,7 +9,6 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
-#include <chrono>
 #include <thread>
 
 #include "common/clock.h"
@@ -88,20 +87,10 @@ TEST_F(ContractLockOrderTest, ABatchOfItemListsLocksNoContractBeforeItsRegionsRu
     applied = true;
   });
 
-  // Wait until the batch waits for a lock.
-  pqxx::connection probe(db_.dsn());
-  bool waiting = false;
-  for (int i = 0; i < 500 && !waiting && !applied; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (writer_pid == 0) continue;
-    pqxx::nontransaction nt(probe);
-    waiting =
-        nt.exec("SELECT 1 FROM pg_stat_activity WHERE pid = " + std::to_string(writer_pid.load()) +
-                " AND wait_event_type = 'Lock'")
-            .size() == 1;
-  }
-  EXPECT_TRUE(waiting) << "the batch did not wait for region B's run row";
+  EXPECT_TRUE(db_.AwaitLockWait(writer_pid, applied))
+      << "the batch did not wait for region B's run row";
   EXPECT_FALSE(applied);
+  pqxx::connection probe(db_.dsn());
 
   // Neither contract is locked yet: the listing holding B's run row could
   // still write both (before the fix, the batch held the contract in A and

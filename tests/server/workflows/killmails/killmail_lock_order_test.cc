@@ -9,7 +9,6 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
-#include <chrono>
 #include <thread>
 
 #include "common/clock.h"
@@ -76,18 +75,9 @@ TEST(KillmailLockOrderTest, ABatchInsertsItsKillmailsInIdOrderBeforeAnyCharacter
     applied = true;
   });
 
-  pqxx::connection probe(db.dsn());
-  bool waiting = false;
-  for (int i = 0; i < 500 && !waiting && !applied; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (writer_pid == 0) continue;
-    pqxx::nontransaction nt(probe);
-    waiting = nt.exec("SELECT 1 FROM pg_stat_activity WHERE pid = " +
-                      std::to_string(writer_pid.load()) + " AND wait_event_type = 'Lock'")
-                  .size() == 1;
-  }
-  EXPECT_TRUE(waiting) << "the batch did not wait for killmail 7";
+  EXPECT_TRUE(db.AwaitLockWait(writer_pid, applied)) << "the batch did not wait for killmail 7";
   EXPECT_FALSE(applied);
+  pqxx::connection probe(db.dsn());
 
   // The batch waits at killmail 7 without holding 9: a third transaction
   // can insert 9 at once (before the change, the batch had inserted 9 for
