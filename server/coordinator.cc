@@ -56,7 +56,9 @@ absl::Status Coordinator::Start() {
   // The throttler comes back with the budgets, restrictions and error-limit
   // state it had (no budget amnesia) before anything is served.
   state_store_ = std::make_unique<PgStateStore>(pool_.get());
-  throttler_ = std::make_unique<throttle::Throttler>(options_.clock, options_.throttle);
+  throttle::ThrottlerOptions throttle_options = options_.throttle;
+  throttle_options.leader_epoch = options_.leader_epoch;
+  throttler_ = std::make_unique<throttle::Throttler>(options_.clock, throttle_options);
   throttle::StatePersisterOptions persist;
   persist.interval = options_.throttle_persist_interval;
   persister_ =

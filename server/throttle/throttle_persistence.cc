@@ -373,7 +373,7 @@ absl::Status Throttler::Restore(const ThrottleSnapshot& s) {
   for (const TakeoverCharge& c : charges) {
     if (Budget* b = FindBudgetLocked(c.budget)) TouchLocked(b, now);
   }
-  leases_ = LeaseTable(LeaseTable::FirstIdAt(now));
+  leases_ = LeaseTable(LeaseTable::FirstId(options_.leader_epoch, now));
   // A budget without a row may have been probed by the writer since its last
   // write: the budgets made from now on charge that probe.
   takeover_probe_.reset();

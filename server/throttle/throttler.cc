@@ -123,7 +123,7 @@ Throttler::Throttler(const Clock* clock, ThrottlerOptions options)
       route_map_(RouteMapDefaults{options_.esi_default, options_.poe_default,
                                   options_.esi_error_limit_default, options_.esi_error_window,
                                   options_.esi_ungrouped}),
-      leases_(LeaseTable::FirstIdAt(clock->Now())),
+      leases_(LeaseTable::FirstId(options_.leader_epoch, clock->Now())),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
 
 // ---------------------------------------------------------------------------

@@ -127,6 +127,11 @@ struct ThrottlerOptions {
   // Calls in flight allowed on a budget that has not been observed yet.
   int probe_calls = 1;
 
+  // The leader epoch this throttler grants under (server/leader), 0 for
+  // none: lease ids carry it, so that no two coordinators hand out the same
+  // id (LeaseTable::FirstId).
+  int64_t leader_epoch = 0;
+
   // Leases. ttl: how long granted calls may be started; short, so nothing
   // can be spent long past a restriction even if a revocation is lost.
   Duration lease_ttl = std::chrono::seconds(2);

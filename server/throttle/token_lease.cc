@@ -11,7 +11,15 @@ bool Lease::Uses(const Budget* budget) const {
   return false;
 }
 
-int64_t LeaseTable::FirstIdAt(TimePoint now) {
+int64_t LeaseTable::FirstId(int64_t leader_epoch, TimePoint now) {
+  // 2^22 epochs (four million takeovers) of 2^40 ids (a trillion leases) each.
+  constexpr int64_t kEpochBit = int64_t{1} << 62;
+  constexpr int kCountBits = 40;
+  constexpr int64_t kMaxEpoch = (int64_t{1} << (62 - kCountBits)) - 1;
+  if (leader_epoch > 0) {
+    return kEpochBit | (std::min(leader_epoch, kMaxEpoch) << kCountBits) | 1;
+  }
+  // About 2^53 today: far below bit 62 for centuries.
   int64_t ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   return std::max<int64_t>(1, ms) << 12;

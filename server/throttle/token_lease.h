@@ -81,12 +81,21 @@ struct Lease {
 class LeaseTable {
  public:
   // Ids start at first_id and increase; pick first_id so ids never repeat
-  // across restarts (the Throttler derives it from the start time).
+  // across coordinators (FirstId).
   explicit LeaseTable(int64_t first_id) : next_id_(first_id) {}
-  // The first id for a table started at `now`: the millisecond start time in
-  // the high bits, so ids of a restarted coordinator never collide with
-  // leases agents may still hold from the previous one.
-  static int64_t FirstIdAt(TimePoint now);
+  // The first id for a table started at `now` by the leader of
+  // `leader_epoch`. Agents may still hold, arm, report and hand back leases
+  // of the coordinators before this one, so its ids must be new to them.
+  // - A leader (epoch > 0): bit 62 set, the epoch in bits 40-61, a count
+  //   below. The epoch is taken in the database before the leader serves
+  //   (server/leader/leader_elector.h), so each leader's ids lie above every
+  //   earlier leader's whatever the hosts' clocks say (a standby whose clock
+  //   is behind the old leader's started inside its range before).
+  // - Without an epoch (a coordinator outside leader election, a test): the
+  //   millisecond start time in the bits below 62, so a restarted
+  //   coordinator's ids lie above the previous one's unless its clock went
+  //   back.
+  static int64_t FirstId(int64_t leader_epoch, TimePoint now);
 
   Lease* Create(Lease lease);  // assigns lease.id
   Lease* Find(int64_t id);

@@ -21,6 +21,7 @@
 #include "server/leader/leader_elector.h"
 #include "server/store/pg_pool.h"
 #include "sluice/v1/admin.grpc.pb.h"
+#include "sluice/v1/throttle.grpc.pb.h"
 #include "tests/support/test_database.h"
 
 namespace sluice {
@@ -68,6 +69,22 @@ class CoordinatorNodeTest : public ::testing::Test {
     v1::QueueStatusRequest req;
     v1::QueueStatusResponse res;
     return stub->QueueStatus(&ctx, req, &res);
+  }
+
+  // A lease of one call on an ESI route, through the group's channel; its id.
+  static int64_t LeaseId(const std::shared_ptr<grpc::Channel>& channel, const std::string& route) {
+    auto stub = v1::ThrottlerService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(2));
+    v1::LeaseTokensRequest req;
+    req.set_agent_id("agent");
+    req.mutable_route()->set_upstream("esi");
+    req.mutable_route()->set_route(route);
+    req.set_count(1);
+    v1::LeaseTokensResponse res;
+    grpc::Status s = stub->LeaseTokens(&ctx, req, &res);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return res.lease_id();
   }
 
   static grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port,
@@ -170,6 +187,7 @@ TEST_F(CoordinatorNodeTest, AChannelToEveryCoordinatorReachesTheLeaderAndFollows
     ASSERT_TRUE(s.ok()) << "call " << i << ": " << s.error_message();
   }
   const int64_t first_epoch = a->epoch();
+  const int64_t first_lease = LeaseId(channel, "/alliances/");
 
   const auto t0 = std::chrono::steady_clock::now();
   a->Shutdown(milliseconds(200));  // a clean hand-over: final state, then the lock
@@ -185,6 +203,12 @@ TEST_F(CoordinatorNodeTest, AChannelToEveryCoordinatorReachesTheLeaderAndFollows
   const auto t1 = std::chrono::steady_clock::now();
   EXPECT_TRUE(WaitFor([&] { return QueueStatus(fresh).ok(); }, seconds(5)))
       << "a new channel reaches the new leader";
+  // Agents may still hold the old leader's leases: the new one's ids carry
+  // its epoch and lie above them (throttle::LeaseTable::FirstId).
+  const int64_t second_lease = LeaseId(channel, "/corporations/");
+  EXPECT_GT(second_lease, first_lease);
+  EXPECT_EQ((second_lease >> 40) & ((int64_t{1} << 22) - 1), b->epoch());
+  EXPECT_EQ((first_lease >> 40) & ((int64_t{1} << 22) - 1), first_epoch);
   printf("leader: clean hand-over in %.2f s, served again after %.2f s, a new channel in %.2f s\n",
          took, served,
          std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -157,6 +158,39 @@ TEST_F(ThrottlerTest, UngroupedRoutesTakeAConfiguredCap) {
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->granted, 5);
   EXPECT_EQ(Find(throttler_->ListBudgets(), "esi/ungrouped//status//ip:unknown")->window.limit, 20);
+}
+
+// Agents keep leases of the coordinator before this one (they arm, report
+// and hand them back to whoever leads next), so a new leader's lease ids
+// must be new to them, even when its host's clock is behind the old one's.
+TEST_F(ThrottlerTest, ALaterLeadersLeaseIdsLieAboveAnEarlierLeadersWhateverTheClocks) {
+  auto lease_ids = [](int64_t epoch, TimePoint now) {
+    FakeClock clock(now);
+    ThrottlerOptions o;
+    o.seed = 1;
+    o.leader_epoch = epoch;
+    Throttler throttler(&clock, o);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 3; ++i) {
+      auto g = throttler.LeaseTokens(
+          "a", EsiFrom("/route" + std::to_string(i) + "/", "10.0.0." + std::to_string(i)), 1);
+      EXPECT_TRUE(g.ok());
+      EXPECT_EQ(g->granted, 1) << g->limiting_budget;
+      ids.push_back(g->lease_id);
+    }
+    return ids;
+  };
+  const std::vector<int64_t> unelected = lease_ids(0, kT0 + std::chrono::hours(1));
+  const std::vector<int64_t> first = lease_ids(7, kT0 + std::chrono::hours(1));
+  const std::vector<int64_t> second = lease_ids(8, kT0);  // its clock an hour behind
+  for (const std::vector<int64_t>* ids : {&unelected, &first, &second}) {
+    EXPECT_TRUE(std::is_sorted(ids->begin(), ids->end()));
+    EXPECT_GT(ids->front(), 0);
+  }
+  EXPECT_GT(second.front(), first.back());
+  // A coordinator of an older version (ids from its start time) handing over
+  // to a leader: the leader's ids are new as well.
+  EXPECT_GT(first.front(), unelected.back());
 }
 
 TEST_F(ThrottlerTest, GrantsStopAtTheBudgetAndResumeWhenUnitsReturn) {
