@@ -57,6 +57,7 @@ LocalThrottle::Decision LocalThrottle::Acquire(const Route& route, Duration max_
   if (permit.ok()) {
     d.granted = true;
     d.lease_id = permit->lease_id;
+    d.incarnation = permit->incarnation;
     return d;
   }
   d.retry_at = refusal.retry_at > now ? refusal.retry_at : now;
@@ -64,8 +65,8 @@ LocalThrottle::Decision LocalThrottle::Acquire(const Route& route, Duration max_
   return d;
 }
 
-void LocalThrottle::Release(const Route& route, int64_t lease_id) {
-  gate_.Release(agent::Permit{route, lease_id});
+void LocalThrottle::Release(const Route& route, const Decision& taken) {
+  gate_.Release(agent::Permit{route, taken.lease_id, taken.incarnation});
 }
 
 TimePoint LocalThrottle::NextPermitted(const Route& route) {
@@ -76,11 +77,11 @@ TimePoint LocalThrottle::NextPermitted(const Route& route) {
   // token back. The answer is then the lease's or the refusal's.
   Decision d = Acquire(route);
   if (!d.granted) return d.retry_at;
-  Release(route, d.lease_id);
+  Release(route, d);
   return now;
 }
 
-void LocalThrottle::Report(const Route& route, int64_t lease_id, int status,
+void LocalThrottle::Report(const Route& route, const Decision& taken, int status,
                            agent::HeaderMap headers, std::chrono::steady_clock::time_point sent_at,
                            std::chrono::steady_clock::time_point received_at) {
   agent::UpstreamObservation o;
@@ -88,7 +89,8 @@ void LocalThrottle::Report(const Route& route, int64_t lease_id, int status,
   o.status = status;
   o.headers = std::move(headers);
   o.observed_at = clock_->Now();
-  o.lease_id = lease_id;
+  o.lease_id = taken.lease_id;
+  o.incarnation = taken.incarnation;
   o.sent_at = sent_at;
   o.received_at = received_at;
   gate_.Report(std::move(o));

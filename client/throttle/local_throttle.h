@@ -73,9 +73,14 @@ struct LocalThrottleOptions {
 
 class LocalThrottle {
  public:
+  // Granted: pass it to Report, or to Release if the call is not made.
   struct Decision {
     bool granted = false;
-    int64_t lease_id = 0;  // granted: pass it to Report
+    int64_t lease_id = 0;
+    // The throttler incarnation whose lease the token is of: after a
+    // takeover, the Report of the last call of an older one lets this
+    // process tell the new coordinator it has nothing of the old one's out.
+    uint64_t incarnation = 0;
     // Refused: when to ask again, and the budget that binds.
     TimePoint retry_at;
     std::string limiting_budget;
@@ -95,12 +100,12 @@ class LocalThrottle {
   // Spends one token for `route`: one upstream call may be made now.
   Decision Acquire(const Route& route, Duration max_wait = Duration::zero());
   // A token taken but not used (the call was not made).
-  void Release(const Route& route, int64_t lease_id);
+  void Release(const Route& route, const Decision& taken);
   // When a call of `route` may be made; consumes nothing.
   TimePoint NextPermitted(const Route& route);
   // How a call made with a token went: status (0 = no HTTP answer), the
   // response headers, and the monotonic instants it was sent and answered.
-  void Report(const Route& route, int64_t lease_id, int status, agent::HeaderMap headers,
+  void Report(const Route& route, const Decision& taken, int status, agent::HeaderMap headers,
               std::chrono::steady_clock::time_point sent_at,
               std::chrono::steady_clock::time_point received_at);
   // Returns unspent tokens, flushes reports, stops. Idempotent.

@@ -16,6 +16,7 @@
 #include "common/time_util.h"
 #include "server/service/throttle_service.h"
 #include "server/throttle/throttler.h"
+#include "tests/agent/fakes.h"
 #include "tests/support/loopback_throttler.h"
 
 namespace sluice::client {
@@ -181,6 +182,46 @@ TEST_F(LocalThrottleTest, NextPermittedAnswersFromTheLeaseAndConsumesNothing) {
   EXPECT_GT(held, 0);
   EXPECT_EQ(local_->NextPermitted(LocalRoute()), kT0);
   EXPECT_GE(local_->Available(LocalRoute()), held);  // leasing ahead may add more
+}
+
+// A coordinator took over (a newer throttler incarnation): once the call
+// made on the old leader's token is reported, the next batch says so
+// (ReportBatchRequest.settled_before_incarnation), as an agent's does, so
+// the new leader can end its charge on ESI's error limit for this process.
+TEST(LocalThrottleTakeoverTest, ATakeoverIsConfirmedOnceTheOldLeasesCallIsReported) {
+  agent::testing::FakeThrottler throttler(SystemClock::Get());
+  throttler.incarnation = 4;
+  agent::testing::GrpcTestServer server({&throttler});
+  LocalThrottleOptions options;
+  options.client_id = "team-a";
+  options.lease_batch = 4;
+  options.refill_below = 0;
+  options.report_interval = milliseconds(20);
+  LocalThrottle local(options, server.channel(), SystemClock::Get());
+  ASSERT_TRUE(local.Start(seconds(10)).ok());
+  auto settlements = [&] { return throttler.settlements(); };
+  const Route old_route{"esi", "/alliances/{id}/", ""};
+  const LocalThrottle::Decision old_call = local.Acquire(old_route, seconds(5));
+  ASSERT_TRUE(old_call.granted);
+  EXPECT_EQ(old_call.incarnation, 4u);
+  ASSERT_TRUE(agent::testing::WaitFor([&] { return settlements().size() == 1; }));
+  EXPECT_EQ(settlements()[0].settled_before_incarnation(), 4u);
+
+  throttler.incarnation = 5;
+  const LocalThrottle::Decision new_call =
+      local.Acquire(Route{"esi", "/universe/types/{id}/", ""}, seconds(5));
+  ASSERT_TRUE(new_call.granted);
+  EXPECT_EQ(new_call.incarnation, 5u);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(settlements().size(), 1u) << "the old leader's call is still out";
+
+  const auto now = std::chrono::steady_clock::now();
+  local.Report(old_route, old_call, 200, {}, now - milliseconds(300), now - milliseconds(100));
+  ASSERT_TRUE(agent::testing::WaitFor([&] { return settlements().size() == 2; }))
+      << "the report of the old call settles the takeover";
+  EXPECT_EQ(settlements()[1].settled_before_incarnation(), 5u);
+  local.Release(Route{"esi", "/universe/types/{id}/", ""}, new_call);
+  local.Shutdown();
 }
 
 }  // namespace
