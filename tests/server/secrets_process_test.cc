@@ -152,8 +152,8 @@ TEST_F(SecretsProcessTest, AWrongDatabasePasswordFailsNamingNeitherHostUserNorPa
   const std::string log = coordinator.Log();
   EXPECT_NE(log.find("password authentication failed"), std::string::npos) << log;
   const std::string port_text = host_port.substr(host_port.find("port=") + 5);
-  for (const std::string secret : {std::string(kDsnPassword), std::string("sluice_pw_user"),
-                                   std::string("127.0.0.1\""), port_text}) {
+  for (const std::string& secret : {std::string(kDsnPassword), std::string("sluice_pw_user"),
+                                    std::string("127.0.0.1\""), port_text}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "'" << secret << "' in:\n" << log;
   }
 }

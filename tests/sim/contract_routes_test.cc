@@ -81,7 +81,9 @@ TEST_F(ContractRoutesTest, ContractsAndItemsHaveEsiShapes) {
     } else {
       EXPECT_TRUE(c["price"].is_number());
     }
-    if (type == "auction") EXPECT_TRUE(c["buyout"].is_number());
+    if (type == "auction") {
+      EXPECT_TRUE(c["buyout"].is_number());
+    }
     auto items =
         Get("/contracts/public/items/" + std::to_string(c["contract_id"].get<int64_t>()) + "/");
     ASSERT_TRUE(items);

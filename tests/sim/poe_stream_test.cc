@@ -74,8 +74,9 @@ TEST_F(SimPoeStreamTest, PagesAreDeterministicAndShapedLikePoe) {
     for (const auto& s : body["stashes"]) {
       ASSERT_TRUE(s["id"].is_string());
       EXPECT_EQ(s["id"].get<std::string>().size(), 64u);
-      if (page == 2)
+      if (page == 2) {
         EXPECT_TRUE(ids.insert(s["id"].get<std::string>()).second) << "unique per page";
+      }
       ASSERT_TRUE(s.contains("accountName") && s.contains("stashType") && s.contains("stash"));
       if (!s["public"].get<bool>()) {
         ++private_stashes;

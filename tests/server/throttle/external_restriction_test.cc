@@ -191,7 +191,9 @@ TEST_F(ExternalRestrictionTest, ACappedRestrictionAndTheAnnouncedMaximumSurviveA
   clock_.Advance(seconds(301));
   ASSERT_TRUE(restarted.Report(Obs(429, Throttled("86400")), kOtherTeam).ok());
   for (const BudgetInfo& b : restarted.ListBudgets()) {
-    if (b.name == kBudget) EXPECT_EQ(b.restricted_until, clock_.Now() + seconds(300));
+    if (b.name == kBudget) {
+      EXPECT_EQ(b.restricted_until, clock_.Now() + seconds(300));
+    }
   }
 }
 

@@ -400,7 +400,9 @@ TEST_F(TakeoverTest, AFailingWriteStopsGrantsOnceTheAllowanceIsUsed) {
   for (int i = 0; i < 200; ++i) {  // 4 s
     agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) ASSERT_TRUE(persister.Flush().ok());
+    if (i % 25 == 24) {
+      ASSERT_TRUE(persister.Flush().ok());
+    }
   }
   // The row a takeover would read now, and what was granted when it was taken.
   const std::string budget = "poe/p/ip/0/ip:10.0.0.1";
@@ -415,7 +417,9 @@ TEST_F(TakeoverTest, AFailingWriteStopsGrantsOnceTheAllowanceIsUsed) {
   for (int i = 0; i < 1500; ++i) {  // 30 s: three windows come back meanwhile
     agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) EXPECT_FALSE(persister.Flush().ok());
+    if (i % 25 == 24) {
+      EXPECT_FALSE(persister.Flush().ok());
+    }
   }
   const int64_t granted_while_failing = agent.granted() - granted_at_row;
   // The allowance bounds them (one call costs one unit here), and it is
@@ -428,7 +432,9 @@ TEST_F(TakeoverTest, AFailingWriteStopsGrantsOnceTheAllowanceIsUsed) {
   for (int i = 0; i < 100; ++i) {
     agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) ASSERT_TRUE(persister.Flush().ok());
+    if (i % 25 == 24) {
+      ASSERT_TRUE(persister.Flush().ok());
+    }
   }
   EXPECT_GT(agent.granted() - granted_at_row, granted_while_failing);  // grants resumed
   EXPECT_EQ(upstream.violations(), 0);
@@ -498,7 +504,9 @@ TEST_F(TakeoverTest, ErrorsOfAnAddressSinceTheLastRowAreChargedAtATakeover) {
   for (int i = 0; i < 200; ++i) {  // 4 s of answers that succeed, a row every 500 ms
     old_agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) ASSERT_TRUE(old_persister->Flush().ok());
+    if (i % 25 == 24) {
+      ASSERT_TRUE(old_persister->Flush().ok());
+    }
   }
   // From its last row on its writes fail, and every call fails upstream.
   old_store.set_mode(FlakyStore::Mode::kFailBeforeCommit);
@@ -507,7 +515,9 @@ TEST_F(TakeoverTest, ErrorsOfAnAddressSinceTheLastRowAreChargedAtATakeover) {
   for (int i = 0; i < 100; ++i) {
     old_agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) EXPECT_FALSE(old_persister->Flush().ok());
+    if (i % 25 == 24) {
+      EXPECT_FALSE(old_persister->Flush().ok());
+    }
   }
   old_persister.reset();  // killed: no final write
   old_leader.reset();
@@ -524,7 +534,9 @@ TEST_F(TakeoverTest, ErrorsOfAnAddressSinceTheLastRowAreChargedAtATakeover) {
     if (i == 50) failing = true;
     new_agent.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) ASSERT_TRUE(new_persister.Flush().ok());
+    if (i % 25 == 24) {
+      ASSERT_TRUE(new_persister.Flush().ok());
+    }
   }
   EXPECT_GT(unsaved_errors, 0);
   EXPECT_EQ(errors.violations(), 0) << unsaved_errors << " errors after the old leader's last row, "
@@ -589,7 +601,9 @@ TEST_F(TakeoverTest, ABudgetWithoutARowIsChargedTheProbeTheOldLeaderMayHaveMade)
   for (int i = 0; i < 3000; ++i) {  // 60 s
     new_b.Step();
     clock.Advance(kStep);
-    if (i % 25 == 24) ASSERT_TRUE(new_persister.Flush().ok());
+    if (i % 25 == 24) {
+      ASSERT_TRUE(new_persister.Flush().ok());
+    }
   }
   EXPECT_EQ(account_b.violations(), 0);
   // It calls once the old leader's probe can no longer count.

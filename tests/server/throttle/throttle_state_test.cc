@@ -366,7 +366,9 @@ TEST(ThrottleStateTest, WritesCarryOnlyTheBudgetsThatChanged) {
     ASSERT_TRUE(t.Report(Obs(key, 200, Group("char-killmail", 28, 2), l->lease_id)).ok());
     // Past its first ESI call, an agent waits to be named as a holder of
     // the address's error-limit calls in a committed row.
-    if (id == 1) ASSERT_TRUE(persister.Flush().ok());
+    if (id == 1) {
+      ASSERT_TRUE(persister.Flush().ok());
+    }
   }
   ASSERT_TRUE(persister.Flush().ok());
   EXPECT_GE(persister.last_write().rows, 200);

@@ -110,7 +110,9 @@ TEST_F(KillmailJobsTest, ScanEntitiesQueuesMissingParticipantsOnce) {
   EXPECT_EQ(Queued("character"), "91000002:3");
   EXPECT_EQ(Queued("corporation"), "98000001:3,98000002:3,98000003:7");
   EXPECT_EQ(Queued("alliance"), "99000001:3");
-  if (types > 0) EXPECT_EQ(Queued("universe_type"), "587:3,641:3");
+  if (types > 0) {
+    EXPECT_EQ(Queued("universe_type"), "587:3,641:3");
+  }
   EXPECT_EQ(RunJob("scan_entities"), 0);
 }
 
