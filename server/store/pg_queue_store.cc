@@ -150,7 +150,26 @@ absl::Status PgQueueStore::CheckReadyIndex() {
   std::lock_guard<std::mutex> lock(reload_mu_);
   if (!ready_loaded_.load()) return absl::OkStatus();  // the next claim loads it
   // Per (kind, state): ready rows in the ready index, the others in the due
-  // index.
+  // index, and those running claims hold out of both. The table's counts
+  // are read between two readings of these, and each key keeps the larger:
+  // a row that left the index while the counts were read (a completion of
+  // rows the counts still saw leased, whole batches of them under load) is
+  // in the first, one that entered it (a claim's leases, committed before
+  // the counts were read and applied after) is in the second.
+  const auto index_counts = [this] {
+    std::map<std::pair<std::string, int>, int64_t> in_index;
+    for (const auto& [kind, n] : ready_.Sizes()) {
+      in_index[{kind, StateValue(TaskState::kReady)}] = n;
+    }
+    for (const auto& [key, n] : due_.Sizes()) in_index[{key.first, StateValue(key.second)}] = n;
+    // After the indexes: a row a claim takes meanwhile is counted twice
+    // (more held never reloads), not missed.
+    for (const auto& [key, n] : claims_in_flight_.Counts()) {
+      in_index[{key.first, StateValue(key.second)}] += n;
+    }
+    return in_index;
+  };
+  std::map<std::pair<std::string, int>, int64_t> in_index = index_counts();
   std::map<std::pair<std::string, int>, int64_t> in_db;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     in_db.clear();
@@ -163,9 +182,8 @@ absl::Status PgQueueStore::CheckReadyIndex() {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  std::map<std::pair<std::string, int>, int64_t> in_index;
-  for (const auto& [kind, n] : ready_.Sizes()) in_index[{kind, StateValue(TaskState::kReady)}] = n;
-  for (const auto& [key, n] : due_.Sizes()) in_index[{key.first, StateValue(key.second)}] = n;
+  Hook("index_check_counted");
+  for (const auto& [key, n] : index_counts()) in_index[key] = std::max(in_index[key], n);
   std::map<std::pair<std::string, int>, int64_t> missing;
   for (const auto& [key, n] : in_db) {
     auto it = in_index.find(key);
@@ -195,13 +213,19 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
   if (!promote && !ready_.Any(kinds)) {
     return std::vector<std::vector<LeasedTask>>(slots.size());  // nothing to lease: no database
   }
+  // Counts, for the index check, the rows this claim holds out of both
+  // indexes; destroyed after the claim's last index update.
+  ClaimsInFlight::Hold held(&claims_in_flight_);
   // Lapsed leases and ended backoffs, out of the due index until the
   // promotion is over (FinishTake).
   std::vector<DueTask> due_rows;
   std::vector<int64_t> due_ids;
   if (promote) {
     due_rows = due_.TakeDue(kinds, now, kMaxPromote);
-    for (const DueTask& t : due_rows) due_ids.push_back(t.task_id);
+    for (const DueTask& t : due_rows) {
+      due_ids.push_back(t.task_id);
+      held.Add(t.kind, t.state, 1);
+    }
   }
   std::vector<DueTask> not_promoted;  // as the table has them
   std::vector<std::string> untils, agents;
@@ -217,6 +241,7 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
     run_ref_of.clear();
     if (!taken.empty()) ready_.Restore(taken);
+    for (const ReadyTask& t : taken) held.Add(t.kind, TaskState::kReady, -1);
     taken.clear();
     out.assign(slots.size(), {});
     not_promoted.clear();
@@ -273,6 +298,7 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
         }
       }
       taken.insert(taken.end(), chosen.begin(), chosen.end());
+      for (const ReadyTask& t : chosen) held.Add(t.kind, TaskState::kReady, 1);
       std::map<int64_t, size_t> rank;
       for (size_t i = 0; i < ids.size(); ++i) rank[ids[i]] = i;
       std::vector<std::pair<size_t, LeasedTask>> leased;
@@ -319,6 +345,7 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
       absl::Status filled = ext->FillContext(w, tasks, now);
       if (!filled.ok()) return filled;
     }
+    Hook("claim_leased");
     w.commit();
     taken.clear();
     return absl::OkStatus();

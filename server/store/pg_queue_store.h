@@ -29,6 +29,7 @@
 #include <mutex>
 #include <string>
 
+#include "server/queue/claims_in_flight.h"
 #include "server/queue/due_index.h"
 #include "server/queue/queue_store.h"
 #include "server/queue/ready_index.h"
@@ -42,8 +43,11 @@ namespace sluice {
 class PgQueueStore final : public QueueStore {
  public:
   // Called at named points inside Complete's transaction ("locked",
-  // "entities", "discovered", "before_commit"). Tests throw from it to prove
-  // a failure mid-commit leaves nothing behind. Null in production.
+  // "entities", "discovered", "before_commit") and Claim's ("claim_leased"),
+  // and in CheckReadyIndex once the table's counts are read
+  // ("index_check_counted"). Tests throw from it to prove a failure
+  // mid-commit leaves nothing behind, or act at that point (hold a
+  // transaction open, race a completion). Null in production.
   using FaultHook = std::function<void(const std::string& stage)>;
 
   PgQueueStore(PgPool* pool, const TaskKindRegistry* kinds, const TaskExtensionRegistry* extensions)
@@ -94,9 +98,10 @@ class PgQueueStore final : public QueueStore {
   // store's back.
   void ReloadBeforeNextClaim() override;
 
-  // Compares the ready and due indexes with the queue's counters and
-  // reloads them when they miss rows at two checks in a row (the table was
-  // written by something other than this store). The coordinator's health
+  // Compares the ready and due indexes, with the rows running claims hold
+  // out of them, to the queue's counters, and reloads them when they miss
+  // rows at two checks in a row (the table was written by something other
+  // than this store). The coordinator's health
   // loop calls it every few seconds.
   absl::Status CheckReadyIndex();
   // Times CheckReadyIndex reloaded the index.
@@ -136,6 +141,7 @@ class PgQueueStore final : public QueueStore {
   // CheckReadyIndex's last shortfall; guarded by reload_mu_.
   std::map<std::pair<std::string, int>, int64_t> last_missing_;
   std::atomic<int64_t> reloads_{0};
+  ClaimsInFlight claims_in_flight_;
   RunIdCache run_ids_;  // tasks' job runs (run_ref) to run ids
 };
 

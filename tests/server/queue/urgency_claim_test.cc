@@ -2,8 +2,10 @@
 // (now - last_modified) * (access_count + 1) within the highest priority that
 // has work. Checked against a brute-force ordering on randomized data.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "server/queue/urgency.h"
 #include "server/store/pg_pool.h"
@@ -12,6 +14,8 @@
 
 namespace sluice::testing {
 namespace {
+
+using std::chrono::milliseconds;
 
 struct Row {
   int64_t task_id;
@@ -239,6 +243,74 @@ TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) 
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   EXPECT_EQ(store_->ready_index_reloads(), 1) << "nothing missing, nothing reloaded";
+}
+
+TEST_F(UrgencyClaimTest, RowsARunningClaimHoldsAreNotTakenForRowsWrittenBehindTheStoresBack) {
+  // A claim takes its rows out of the index before its transaction leases
+  // them, and until it commits the table shows them ready. Checks made while
+  // it runs must not read that as a shortfall and reload the whole index.
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 5) g");
+  std::atomic<bool> leased{false}, release{false};
+  store_->set_fault_hook([&](const std::string& at) {
+    if (at != "claim_leased") return;
+    leased = true;
+    for (int i = 0; i < 1000 && !release; ++i) std::this_thread::sleep_for(milliseconds(10));
+  });
+  std::vector<LeasedTask> got;
+  std::thread claim([&] { got = LeaseOrDie({"character"}, 3); });
+  for (int i = 0; i < 1000 && !leased; ++i) std::this_thread::sleep_for(milliseconds(5));
+  const bool held_open = leased;
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  const int64_t reloads_while_running = store_->ready_index_reloads();
+  release = true;
+  claim.join();
+  store_->set_fault_hook(nullptr);
+  ASSERT_TRUE(held_open) << "the claim never reached its lease";
+  EXPECT_EQ(reloads_while_running, 0) << "the running claim's 3 rows were taken for missing ones";
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].entity_id, 5) << "the oldest first";
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  EXPECT_EQ(store_->ready_index_reloads(), 0) << "after the commit the index and the table agree";
+  EXPECT_EQ(LeaseOrDie({"character"}, 5).size(), 2u);
+}
+
+TEST_F(UrgencyClaimTest, RowsCompletedWhileTheCheckCountsAreNotTakenForRowsWrittenBehindItsBack) {
+  // The check reads the table's counts, then the indexes. A completion
+  // committed in between leaves the counts with a leased row the due index
+  // no longer has; under load one such batch falls between every reading.
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
+      " FROM generate_series(1, 4) g");
+  std::vector<LeasedTask> leased = LeaseOrDie({"character"}, 2);
+  ASSERT_EQ(leased.size(), 2u);
+  std::vector<absl::Status> completed;
+  store_->set_fault_hook([&](const std::string& at) {
+    if (at != "index_check_counted" || completed.size() == leased.size()) return;
+    const LeasedTask& t = leased[completed.size()];
+    Completion c;
+    c.task_id = t.task_id;
+    c.fencing_token = t.fencing_token;
+    c.agent_id = "agent-a";
+    v1::EntityRecord r;
+    r.mutable_character()->set_character_id(t.entity_id);
+    r.mutable_character()->set_name("Pilot");
+    c.payload = Records({r});
+    completed.push_back(queue_->Complete(c).status());
+  });
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  ASSERT_TRUE(store_->CheckReadyIndex().ok());
+  store_->set_fault_hook(nullptr);
+  ASSERT_EQ(completed.size(), 2u);
+  EXPECT_TRUE(completed[0].ok()) << completed[0];
+  EXPECT_TRUE(completed[1].ok()) << completed[1];
+  EXPECT_EQ(store_->ready_index_reloads(), 0) << "a completed row was taken for a missing one";
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue"), 2);
 }
 
 TEST_F(UrgencyClaimTest, ALeaseAndAPromotionAreHotUpdates) {
