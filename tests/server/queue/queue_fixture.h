@@ -9,14 +9,13 @@
 #include <memory>
 
 #include "common/time_util.h"
-#include "db/migrations.h"
 #include "server/queue/task_queue.h"
-#include "server/store/migrator.h"
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_queue_store.h"
 #include "server/workflows/esi/esi_kinds.h"
 #include "sluice/v1/entities.pb.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -47,12 +46,9 @@ class QueueFixture : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(esi::RegisterEsiKinds(kinds_, extensions_).ok());
     db_ = std::make_unique<TestDatabase>();
-    PgPool::Options o;
-    o.dsn = db_->dsn();
-    o.size = 8;
-    pool_ = std::make_unique<PgPool>(o);
-    Migrator m(pool_.get(), EmbeddedMigrations());
-    ASSERT_TRUE(m.Apply().ok());
+    auto pool = MigratedPool(db_->dsn(), 8);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
     store_ = std::make_unique<PgQueueStore>(pool_.get(), &kinds_, &extensions_);
     ResetQueue();
   }

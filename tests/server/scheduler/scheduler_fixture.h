@@ -14,12 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "db/migrations.h"
 #include "server/scheduler/job_lock.h"
 #include "server/scheduler/job_run_store.h"
 #include "server/scheduler/scheduler.h"
-#include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -99,18 +98,21 @@ class CapturingSink final : public google::LogSink {
 class SchedulerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = MakePool(db_.dsn());
-    Migrator m(pool_.get(), EmbeddedMigrations());
-    ASSERT_TRUE(m.Apply().ok());
+    auto pool = MigratedPool(PoolOptions(db_.dsn()));
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
     store_ = std::make_unique<JobRunStore>(pool_.get());
   }
 
-  static std::unique_ptr<PgPool> MakePool(const std::string& dsn) {
+  static PgPool::Options PoolOptions(const std::string& dsn) {
     PgPool::Options o;
     o.dsn = dsn;
     o.size = 4;
     o.checkout_timeout = std::chrono::milliseconds(2000);
-    return std::make_unique<PgPool>(o);
+    return o;
+  }
+  static std::unique_ptr<PgPool> MakePool(const std::string& dsn) {
+    return std::make_unique<PgPool>(PoolOptions(dsn));
   }
 
   // Manual runs only, quick stop and lock timeouts.

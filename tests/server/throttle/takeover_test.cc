@@ -22,13 +22,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "db/migrations.h"
-#include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/pg_state_store.h"
 #include "server/throttle/state_persister.h"
 #include "server/throttle/throttle_state.h"
 #include "server/throttle/throttler.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::throttle {
@@ -278,12 +277,9 @@ class Driver {
 class TakeoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    PgPool::Options o;
-    o.dsn = db_.dsn();
-    o.size = 2;
-    pool_ = std::make_unique<PgPool>(o);
-    Migrator m(pool_.get(), EmbeddedMigrations());
-    ASSERT_TRUE(m.Apply().ok());
+    auto pool = testing::MigratedPool(db_.dsn(), 2);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
     store_ = std::make_unique<PgStateStore>(pool_.get());
   }
   void ClearState() { db_.Query("DELETE FROM system_state WHERE key LIKE 'throttle/%'"); }

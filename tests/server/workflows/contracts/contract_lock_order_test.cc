@@ -12,13 +12,12 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "db/migrations.h"
 #include "server/queue/task_kinds.h"
-#include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
 #include "server/store/task_extension.h"
 #include "server/workflows/contracts/contract_extensions.h"
 #include "server/workflows/contracts/contract_store.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -32,11 +31,8 @@ constexpr int64_t kContractInB = 400;  // lower id, other region
 class ContractLockOrderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    PgPool::Options o;
-    o.dsn = db_.dsn();
-    o.size = 1;
-    PgPool pool(o);
-    ASSERT_TRUE(Migrator(&pool, EmbeddedMigrations()).Apply().ok());
+    const auto migrated = MigratedPool(db_.dsn(), 1);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
     ASSERT_TRUE(RegisterContractKinds(ContractStoreSettings{}, kinds_, extensions_).ok());
     db_.Query(
         "INSERT INTO contract_region_runs (run_id, region_id, queued_at) VALUES "

@@ -9,9 +9,8 @@
 #include <pqxx/pqxx>
 
 #include "common/time_util.h"
-#include "db/migrations.h"
-#include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -51,11 +50,9 @@ v1::EntityRecord Character(int64_t id, double security) {
 class EntityWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    PgPool::Options o;
-    o.dsn = db_.dsn();
-    o.size = 1;
-    pool_ = std::make_unique<PgPool>(o);
-    ASSERT_TRUE(Migrator(pool_.get(), EmbeddedMigrations()).Apply().ok());
+    auto pool = MigratedPool(db_.dsn(), 1);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
   }
 
   TestDatabase db_;

@@ -13,9 +13,8 @@
 #include <vector>
 
 #include "common/time_util.h"
-#include "db/migrations.h"
-#include "server/store/migrator.h"
 #include "server/store/pg_pool.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -23,13 +22,9 @@ namespace sluice::testing {
 class EtlFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    PgPool::Options o;
-    o.dsn = db_.dsn();
-    o.size = 4;
-    pool_ = std::make_unique<PgPool>(o);
-    Migrator m(pool_.get(), EmbeddedMigrations());
-    auto applied = m.Apply();
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    auto pool = MigratedPool(db_.dsn(), 4);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
   }
 
   static nlohmann::json Item(const std::string& id, const std::string& note,

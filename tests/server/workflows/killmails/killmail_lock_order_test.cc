@@ -12,14 +12,13 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "db/migrations.h"
 #include "server/queue/task_kinds.h"
-#include "server/store/migrator.h"
 #include "server/store/payload_codec.h"
 #include "server/store/pg_pool.h"
 #include "server/store/task_extension.h"
 #include "server/workflows/killmails/killmail_kinds.h"
 #include "sluice/v1/killmails.pb.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -37,13 +36,8 @@ Completion KillmailList(int64_t killmail_id) {
 
 TEST(KillmailLockOrderTest, ABatchInsertsItsKillmailsInIdOrderBeforeAnyCharactersWrites) {
   TestDatabase db;
-  {
-    PgPool::Options o;
-    o.dsn = db.dsn();
-    o.size = 1;
-    PgPool pool(o);
-    ASSERT_TRUE(Migrator(&pool, EmbeddedMigrations()).Apply().ok());
-  }
+  const auto migrated = MigratedPool(db.dsn(), 1);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
   TaskKindRegistry kinds;
   TaskExtensionRegistry extensions;
   ASSERT_TRUE(RegisterKillmailKinds(kinds, extensions, nullptr).ok());

@@ -5,9 +5,8 @@
 
 #include <pqxx/pqxx>
 
-#include "db/migrations.h"
 #include "server/store/lock_keys.h"
-#include "server/store/migrator.h"
+#include "tests/support/migrated_pool.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {
@@ -16,12 +15,9 @@ namespace {
 class PartitionLockTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    PgPool::Options o;
-    o.dsn = db_.dsn();
-    o.size = 2;
-    pool_ = std::make_unique<PgPool>(o);
-    auto applied = Migrator(pool_.get(), EmbeddedMigrations()).Apply();
-    ASSERT_TRUE(applied.ok()) << applied.status();
+    auto pool = MigratedPool(db_.dsn(), 2);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
   }
 
   // Creates the league's partition for one day within `timeout_ms`; false if
