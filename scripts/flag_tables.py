@@ -32,6 +32,7 @@ BINARIES = [
 ]
 # Flags defined in these folders are the project's; the rest (gflags' own,
 # glog's) are documented by those libraries.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_DIRS = ("server/", "agent/", "client/", "common/", "sim/")
 
 
@@ -49,7 +50,14 @@ def project_flags(binary):
     root = ET.fromstring(run(binary, "--helpxml"))
     flags = []
     for f in root.iter("flag"):
-        path = os.path.normpath(f.findtext("file") or "").replace("\\", "/")
+        # __FILE__ as the compiler got it: relative to the build tree when
+        # ccache (CCACHE_BASEDIR) rewrote it, else the source's absolute path.
+        path = f.findtext("file") or ""
+        if os.path.isabs(path):
+            path = os.path.relpath(path, ROOT)
+            if path.startswith(".."):
+                continue  # outside this checkout: a library's flag
+        path = os.path.normpath(path).replace("\\", "/")
         path = re.sub(r"^(\.\./)+", "", path)
         if not path.startswith(PROJECT_DIRS):
             continue
