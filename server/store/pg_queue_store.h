@@ -101,8 +101,8 @@ class PgQueueStore final : public QueueStore {
   // Compares the ready and due indexes, with the rows running claims hold
   // out of them, to the queue's counters, and reloads them when they miss
   // rows at two checks in a row (the table was written by something other
-  // than this store). The coordinator's health
-  // loop calls it every few seconds.
+  // than this store). The coordinator's health loop calls it every few
+  // seconds.
   absl::Status CheckReadyIndex();
   // Times CheckReadyIndex reloaded the index.
   int64_t ready_index_reloads() const { return reloads_.load(); }

@@ -15,18 +15,6 @@ using std::chrono::seconds;
 
 class LeaseTest : public QueueFixture {};
 
-Completion DoneWith(const LeasedTask& t, const std::string& agent) {
-  Completion c;
-  c.task_id = t.task_id;
-  c.fencing_token = t.fencing_token;
-  c.agent_id = agent;
-  v1::EntityRecord r;
-  r.mutable_character()->set_character_id(t.entity_id);
-  r.mutable_character()->set_name("Pilot " + std::to_string(t.entity_id));
-  c.payload = Records({r});
-  return c;
-}
-
 TEST_F(LeaseTest, ExpiredLeaseIsClaimableAgain) {
   ASSERT_TRUE(queue_->Enqueue("character", {7}, Priority::kManual).ok());
   auto first = LeaseOrDie({"character"}, 10, "agent-a", seconds(30));

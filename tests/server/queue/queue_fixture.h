@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "common/time_util.h"
 #include "server/queue/task_queue.h"
@@ -39,6 +40,19 @@ inline v1::EntityRecord Corporation(int64_t id) {
   corp->set_alliance_id(99000001);
   corp->set_tax_rate(0.1);
   return r;
+}
+
+// A character task's completion by `agent`, with the character's record.
+inline Completion DoneWith(const LeasedTask& t, const std::string& agent) {
+  Completion c;
+  c.task_id = t.task_id;
+  c.fencing_token = t.fencing_token;
+  c.agent_id = agent;
+  v1::EntityRecord r;
+  r.mutable_character()->set_character_id(t.entity_id);
+  r.mutable_character()->set_name("Pilot " + std::to_string(t.entity_id));
+  c.payload = Records({r});
+  return c;
 }
 
 class QueueFixture : public ::testing::Test {

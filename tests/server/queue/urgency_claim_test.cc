@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "server/queue/urgency.h"
@@ -16,6 +17,15 @@ namespace sluice::testing {
 namespace {
 
 using std::chrono::milliseconds;
+
+// SQL queueing characters 1..n directly (as an operator would), of weight 1,
+// the higher the id the older: character n is the most urgent.
+std::string CharactersOldestLast(int n) {
+  return "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified,"
+         " enqueued_at) SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
+         " FROM generate_series(1, " +
+         std::to_string(n) + ") g";
+}
 
 struct Row {
   int64_t task_id;
@@ -228,10 +238,7 @@ TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) 
   // them; the health loop's check does, and reloads the index.
   ASSERT_TRUE(LeaseOrDie({"character"}, 1).empty());  // loads the (empty) index
   pqxx::connection c(db_->dsn());
-  pqxx::nontransaction(c).exec(
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
-      " FROM generate_series(1, 5) g");
+  pqxx::nontransaction(c).exec(CharactersOldestLast(5));
   EXPECT_TRUE(LeaseOrDie({"character"}, 5).empty()) << "the index cannot know yet";
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   EXPECT_EQ(store_->ready_index_reloads(), 0) << "one shortfall may be rows in flight";
@@ -249,10 +256,7 @@ TEST_F(UrgencyClaimTest, RowsARunningClaimHoldsAreNotTakenForRowsWrittenBehindTh
   // A claim takes its rows out of the index before its transaction leases
   // them, and until it commits the table shows them ready. Checks made while
   // it runs must not read that as a shortfall and reload the whole index.
-  Exec(
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
-      " FROM generate_series(1, 5) g");
+  Exec(CharactersOldestLast(5));
   std::atomic<bool> leased{false}, release{false};
   store_->set_fault_hook([&](const std::string& at) {
     if (at != "claim_leased") return;
@@ -284,25 +288,13 @@ TEST_F(UrgencyClaimTest, RowsCompletedWhileTheCheckCountsAreNotTakenForRowsWritt
   // The check reads the table's counts, then the indexes. A completion
   // committed in between leaves the counts with a leased row the due index
   // no longer has; under load one such batch falls between every reading.
-  Exec(
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
-      " FROM generate_series(1, 4) g");
+  Exec(CharactersOldestLast(4));
   std::vector<LeasedTask> leased = LeaseOrDie({"character"}, 2);
   ASSERT_EQ(leased.size(), 2u);
   std::vector<absl::Status> completed;
   store_->set_fault_hook([&](const std::string& at) {
     if (at != "index_check_counted" || completed.size() == leased.size()) return;
-    const LeasedTask& t = leased[completed.size()];
-    Completion c;
-    c.task_id = t.task_id;
-    c.fencing_token = t.fencing_token;
-    c.agent_id = "agent-a";
-    v1::EntityRecord r;
-    r.mutable_character()->set_character_id(t.entity_id);
-    r.mutable_character()->set_name("Pilot");
-    c.payload = Records({r});
-    completed.push_back(queue_->Complete(c).status());
+    completed.push_back(queue_->Complete(DoneWith(leased[completed.size()], "agent-a")).status());
   });
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
   ASSERT_TRUE(store_->CheckReadyIndex().ok());
@@ -319,10 +311,7 @@ TEST_F(UrgencyClaimTest, ALeaseAndAPromotionAreHotUpdates) {
   // (db/migrations/0020_hot_leases.sql): PostgreSQL updates the rows in
   // place on their pages and writes no index entry. The store's own
   // statements, one transaction, its updates counted.
-  Exec(
-      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
-      " SELECT 'character', g, 3, 1, to_timestamp(1800000000 - g), now()"
-      " FROM generate_series(1, 1000) g");
+  Exec(CharactersOldestLast(1000));
   pqxx::connection c(db_->dsn());
   std::vector<int64_t> ids;
   {
