@@ -175,6 +175,12 @@ TEST_F(SsoRefresherTest, RevokedRefreshTokenDisablesOnlyItsCharacter) {
       << info.disabled_reason();
   EXPECT_TRUE(info.has_disabled_at());
 
+  // A sync leased before the refresh was refused carries an access token ESI
+  // still honours until its exp (the SSO's revocation does not recall issued
+  // JWTs), and the agent may hold it leased ahead: let those finish before the
+  // new killmails exist, so that only syncs queued after the disable can
+  // reach them.
+  Drain(seconds(30));
   // The other character keeps syncing, past its own token's lifetime; the
   // disabled one is not queued by the job, and not handed a token if queued.
   const int64_t revoked_before = Stored(revoked);
