@@ -8,53 +8,67 @@ namespace sluice {
 
 absl::StatusOr<CompletionOutcome> CompletionBatcher::Commit(const Completion& completion,
                                                             TimePoint now, TimePoint fresh_after) {
+  std::vector<absl::StatusOr<CompletionOutcome>> results =
+      CommitAll({&completion}, now, fresh_after);
+  return std::move(results[0]);
+}
+
+std::vector<absl::StatusOr<CompletionOutcome>> CompletionBatcher::CommitAll(
+    const std::vector<const Completion*>& completions, TimePoint now, TimePoint fresh_after) {
   Writer self;
-  self.completion = &completion;
+  self.completions = &completions;
   std::unique_lock<std::mutex> lock(mu_);
   waiting_.push_back(&self);
   self.cv.wait(lock, [&] {
     return self.done || (!self.taken && leaders_ < max_leaders_ && waiting_.front() == &self);
   });
-  if (self.done) return std::move(self.result);
+  if (self.done) return std::move(self.results);
 
-  // Leader: take what is queued behind us, and let the next waiter lead the
-  // next group if a leader slot is free.
+  // Leader: take the callers queued behind us while their completions fit,
+  // and let the next waiter lead the next group if a leader slot is free.
   std::vector<Writer*> group;
-  while (!waiting_.empty() && static_cast<int>(group.size()) < max_batch_) {
+  size_t total = 0;
+  while (!waiting_.empty()) {
     Writer* w = waiting_.front();
+    const size_t n = w->completions->size();
+    if (!group.empty() && total + n > static_cast<size_t>(max_batch_)) break;
     waiting_.pop_front();
     w->taken = true;
     group.push_back(w);
+    total += n;
   }
   ++leaders_;
   if (!waiting_.empty()) waiting_.front()->cv.notify_one();
   lock.unlock();
 
   std::vector<const Completion*> batch;
-  batch.reserve(group.size());
-  for (Writer* w : group) batch.push_back(w->completion);
+  batch.reserve(total);
+  for (Writer* w : group) batch.insert(batch.end(), w->completions->begin(), w->completions->end());
   const auto started = std::chrono::steady_clock::now();
   // A serialisation failure or deadlock with another transaction aborts the
   // whole group before anything is written: retry it. One completion whose
   // data the database refuses must not fail the others' callers.
   std::vector<absl::StatusOr<CompletionOutcome>> results =
       CommitIsolatingFailures(batch, [&](const std::vector<const Completion*>& part) {
-        return store_->CompleteBatch(part, now, fresh_after);
+        return commit_(part, now, fresh_after);
       });
-  VLOG(1) << "group commit of " << batch.size() << " completion(s) took "
+  VLOG(1) << "group commit of " << batch.size() << " completion(s) from " << group.size()
+          << " caller(s) took "
           << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                  .count()
           << " ms";
 
   lock.lock();
   --leaders_;
-  for (size_t i = 0; i < group.size(); ++i) {
-    group[i]->result = std::move(results[i]);
-    group[i]->done = true;
-    if (group[i] != &self) group[i]->cv.notify_one();
+  size_t next = 0;
+  for (Writer* w : group) {
+    w->results.clear();
+    for (size_t i = 0; i < w->completions->size(); ++i) w->results.push_back(std::move(results[next++]));
+    w->done = true;
+    if (w != &self) w->cv.notify_one();
   }
   if (!waiting_.empty()) waiting_.front()->cv.notify_one();
-  return std::move(self.result);
+  return std::move(self.results);
 }
 
 }  // namespace sluice

@@ -30,8 +30,10 @@ using CommitFn = std::function<std::vector<absl::StatusOr<CompletionOutcome>>(
     const std::vector<const Completion*>& batch)>;
 
 // Commits `batch` with CommitRetryingConflicts; then, if it held more than
-// one completion and some failed INTERNAL, commits each of those alone
-// (each with CommitRetryingConflicts). One answer per completion, in order.
+// one completion and some failed INTERNAL, commits those again in halves
+// (each with CommitRetryingConflicts), halving a half again while it fails,
+// so that an INTERNAL answer left is one completion's own. One answer per
+// completion, in order.
 std::vector<absl::StatusOr<CompletionOutcome>> CommitIsolatingFailures(
     const std::vector<const Completion*>& batch, const CommitFn& commit);
 

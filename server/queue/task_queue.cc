@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging/log_context.h"
 #include "common/text.h"
-#include "server/queue/conflict_retry.h"
 
 namespace sluice {
 namespace {
@@ -26,7 +25,10 @@ TaskQueue::TaskQueue(QueueStore* store, const TaskKindRegistry* kinds, const Clo
       kinds_(kinds),
       clock_(clock),
       options_(options),
-      batcher_(store, options.max_commit_batch, options.max_commit_leaders),
+      batcher_(
+          [this](const std::vector<const Completion*>& batch, TimePoint now,
+                 TimePoint fresh_after) { return store_->CompleteBatch(batch, now, fresh_after); },
+          options.max_commit_batch, options.max_commit_leaders),
       claims_(
           [this](const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots) {
             return store_->Claim(kinds, slots, clock_->Now());
@@ -250,14 +252,12 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   }
   if (valid.empty()) return results;
   const TimePoint now = clock_->Now();
-  // Already a batch: it goes to the store as one transaction, retried whole
-  // if a conflict aborted it before anything was written, one by one if the
-  // database refused it.
+  // Already a batch: it joins a group commit whole (with other agents'
+  // batches when they arrive together), retried whole if a conflict aborted
+  // it before anything was written, one by one if the database refused it.
   const auto commit_start = std::chrono::steady_clock::now();
   std::vector<absl::StatusOr<CompletionOutcome>> committed =
-      CommitIsolatingFailures(valid, [&](const std::vector<const Completion*>& part) {
-        return store_->CompleteBatch(part, now, now - options_.fresh_for);
-      });
+      batcher_.CommitAll(valid, now, now - options_.fresh_for);
   if (options_.observer != nullptr) {
     bool all_ok = true;
     for (const auto& c : committed) all_ok &= c.ok();

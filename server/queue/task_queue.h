@@ -41,8 +41,10 @@ struct TaskQueueOptions {
   Duration fresh_for = std::chrono::hours(1);
   RetryPolicyOptions retry;
   int max_ids_per_request = 100000;
-  // Group commit: completions per transaction, and transactions in flight.
-  int max_commit_batch = 256;
+  // Group commit: completions per transaction (callers are never split: one
+  // CompleteTasks batch larger than this still commits whole), and
+  // transactions in flight.
+  int max_commit_batch = 1000;
   int max_commit_leaders = 4;
   // Group claim: tasks per group of concurrent LeaseTasks calls, and groups
   // claiming at once.

@@ -345,7 +345,8 @@ TEST_F(CompletionTest, AResultRefusedEveryTimeEndsInDeadTasksWithTheReason) {
 TEST_F(CompletionTest, ACompletionTheDatabaseRefusesFailsAloneAndItsNeighboursCommit) {
   // Data that passes every check yet breaks a statement outside any
   // savepoint (here a trigger refuses one ETag): the whole transaction fails,
-  // and the group is committed again one completion at a time.
+  // and the group is committed again in halves until the refused one is
+  // alone.
   Exec(
       "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
       " IF NEW.etag = '\"poison\"' THEN RAISE EXCEPTION 'poisoned etag'; END IF;"
