@@ -109,6 +109,15 @@ inline const std::string kExtend =
 // without discoveries replays them, and the cache probe is skipped for the
 // others), and their job run (0 = none). $1 task ids, $2 tokens, $3 task ids
 // whose stored discoveries are replayed.
+//
+// Ids and tokens are matched as two sets, not joined pairwise with
+// unnest($1, $2): statistics taken while the queue was nearly empty (an
+// autovacuum ANALYZE between two bursts) made the planner join the batch to
+// a whole-table scan in a nested loop, 1,000 ids x 100,000 rows, 5-19 s per
+// statement; an index scan on `task_id = ANY` reads only the batch's rows
+// whatever the statistics say. A lease token is issued once, so a row
+// holding a presented token is that token's task; CompletionPlan pairs each
+// completion with its row by (task, token).
 inline constexpr char kLockBatch[] = R"sql(
 SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
        CASE WHEN q.task_id = ANY($3::bigint[])
@@ -117,8 +126,7 @@ SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
             ELSE '' END,
        EXTRACT(EPOCH FROM q.enqueued_at)::float8, COALESCE(q.run_ref, 0)
   FROM discovery_queue q
-  JOIN unnest($1::bigint[], $2::bigint[]) AS b(task_id, token)
-    ON q.task_id = b.task_id AND q.lease_token = b.token
+ WHERE q.task_id = ANY($1::bigint[]) AND q.lease_token = ANY($2::bigint[])
  ORDER BY q.task_id
    FOR UPDATE OF q)sql";
 

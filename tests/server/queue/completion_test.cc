@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_replace.h"
 #include "server/store/queue_sql.h"
 #include "tests/server/queue/queue_fixture.h"
 
@@ -364,6 +365,47 @@ TEST_F(CompletionTest, ACompletionTheDatabaseRefusesFailsAloneAndItsNeighboursCo
   EXPECT_TRUE((*results)[2].ok()) << (*results)[2].status();
   EXPECT_EQ(db_->Count("SELECT count(*) FROM corporation_static"), 2);
   EXPECT_EQ(db_->Count("SELECT count(*) FROM discovery_queue WHERE kind = 'corporation'"), 1);
+}
+
+// The queue drained to a few rows, autovacuum analyzed it, then a burst
+// refilled it: until the next ANALYZE the statistics say three rows. Locking
+// a batch of 1,000 must still read only the batch's rows through the primary
+// key; joined pairwise with the batch it was planned as a nested loop over a
+// whole-table scan (1,000 x 20,000 rows; 5-19 s a statement at 100,000).
+TEST_F(CompletionTest, LockingABatchReadsOnlyItsRowsWhenTheStatisticsSayTheQueueIsEmpty) {
+  const std::string fill =
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
+      "enqueued_at, state, lease_token) SELECT 'character', g, 3, 1, now(), now(), 1, g FROM "
+      "generate_series($1, $2) g";
+  Exec(absl::StrReplaceAll(fill, {{"$1", "1"}, {"$2", "20000"}}));
+  Exec("DELETE FROM discovery_queue WHERE entity_id > 3");
+  Exec("ANALYZE discovery_queue");
+  Exec(absl::StrReplaceAll(fill, {{"$1", "100001"}, {"$2", "120000"}}));
+  ASSERT_LE(db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'"),
+            3);
+  // EXPLAIN with the batch's values, as the store's exec_params plans it.
+  Exec(R"sql(
+CREATE FUNCTION lock_batch_plan(sql text, ids bigint[], tokens bigint[]) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN ' || sql USING ids, tokens, '{}'::bigint[] LOOP
+    plan := plan || line || E'\n';
+  END LOOP;
+  RETURN plan;
+END $$)sql");
+  const std::string batch =
+      "(SELECT array_agg(task_id ORDER BY r) FROM (SELECT task_id, random() AS r FROM "
+      "discovery_queue WHERE entity_id > 100000 ORDER BY r LIMIT 1000) s)";
+  const std::string tokens =
+      "(SELECT array_agg(lease_token) FROM discovery_queue WHERE entity_id > 100000)";
+  std::string sql = queue_sql::kLockBatch;
+  std::string quoted;
+  for (char c : sql) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  const std::string plan = db_->Query("SELECT lock_batch_plan('" + quoted + "', " + batch + ", " +
+                                      tokens + ")");
+  EXPECT_EQ(plan.find("Seq Scan on discovery_queue"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Index Cond: (task_id = ANY"), std::string::npos) << plan;
 }
 
 TEST_F(CompletionTest, ConcurrentCompletionsAllCommit) {
