@@ -254,7 +254,7 @@ absl::StatusOr<std::vector<absl::StatusOr<CompletionOutcome>>> TaskQueue::Comple
   const TimePoint now = clock_->Now();
   // Already a batch: it joins a group commit whole (with other agents'
   // batches when they arrive together), retried whole if a conflict aborted
-  // it before anything was written, one by one if the database refused it.
+  // it before anything was written, in halves if the database refused it.
   const auto commit_start = std::chrono::steady_clock::now();
   std::vector<absl::StatusOr<CompletionOutcome>> committed =
       batcher_.CommitAll(valid, now, now - options_.fresh_for);
