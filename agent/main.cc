@@ -34,7 +34,7 @@ DEFINE_int32(max_tasks, 0,
              "Tasks per LeaseTasks call; 0 = adaptive: a quarter second of work at the pace "
              "tasks finish here, at least 2 x workers, at most 1000. The next batch is leased "
              "while one may still be waiting");
-DEFINE_int32(complete_batch_max, 100,
+DEFINE_int32(complete_batch_max, 300,
              "Completions per CompleteTasks call (1..1000): a batch is sent once this many wait");
 DEFINE_int32(complete_coalesce_ms, 5,
              "How long the first completion of a batch waits for others before it is sent, "

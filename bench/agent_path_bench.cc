@@ -55,7 +55,7 @@ DEFINE_int32(agents, 2, "agent path: agents in this process");
 DEFINE_int32(workers, 100, "agent path: workers per agent");
 // The agent's own default: 0, adaptive (agent/core/lease_sizer.h).
 DEFINE_int32(max_tasks, 0, "agent path: tasks per LeaseTasks call; 0 = adaptive (the agent's)");
-DEFINE_int32(complete_batch_max, 100, "agent path: completions per CompleteTasks call");
+DEFINE_int32(complete_batch_max, 300, "agent path: completions per CompleteTasks call");
 // The agent's default: 5 ms (agent/core/agent.h says why).
 DEFINE_int32(complete_coalesce_ms, 5,
              "agent path: coalescing wait; 0 = CompleteTask per task (the agent's default: 5)");

@@ -81,8 +81,12 @@ struct AgentOptions {
   // at most 4 x complete_batch_max completions are pending before workers
   // wait for room. 5 ms: 2 ms sent batches of about 60 where 5 ms sends
   // full ones (bench/agent_path_bench); a result lands 5 ms later at
-  // worst, next to an upstream call's tens of milliseconds.
-  int complete_batch_max = 100;
+  // worst, next to an upstream call's tens of milliseconds. 300, not 100:
+  // the coordinator commits concurrent batches together, and with two
+  // agents the agent path ran at 0.71-0.80 of the 32-client reference with
+  // batches of 100 and 0.80-1.06 with 300 (agent_path_bench --tasks=50000
+  // --rounds=3, three runs each).
+  int complete_batch_max = 300;
   Duration complete_coalesce = std::chrono::milliseconds(5);
   // How often leases are checked for extension.
   Duration extend_interval = std::chrono::seconds(1);
