@@ -48,10 +48,9 @@ std::vector<absl::StatusOr<CompletionOutcome>> CompletionBatcher::CommitAll(
   // A serialisation failure or deadlock with another transaction aborts the
   // whole group before anything is written: retry it. One completion whose
   // data the database refuses must not fail the others' callers.
-  std::vector<absl::StatusOr<CompletionOutcome>> results =
-      CommitIsolatingFailures(batch, [&](const std::vector<const Completion*>& part) {
-        return commit_(part, now, fresh_after);
-      });
+  std::vector<absl::StatusOr<CompletionOutcome>> results = CommitIsolatingFailures(
+      batch,
+      [&](const std::vector<const Completion*>& part) { return commit_(part, now, fresh_after); });
   VLOG(1) << "group commit of " << batch.size() << " completion(s) from " << group.size()
           << " caller(s) took "
           << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
@@ -63,7 +62,8 @@ std::vector<absl::StatusOr<CompletionOutcome>> CompletionBatcher::CommitAll(
   size_t next = 0;
   for (Writer* w : group) {
     w->results.clear();
-    for (size_t i = 0; i < w->completions->size(); ++i) w->results.push_back(std::move(results[next++]));
+    for (size_t i = 0; i < w->completions->size(); ++i)
+      w->results.push_back(std::move(results[next++]));
     w->done = true;
     if (w != &self) w->cv.notify_one();
   }

@@ -36,12 +36,11 @@ namespace {
 // split again while it fails, until every INTERNAL answer comes from a
 // completion committed alone. Counts the transactions run.
 void CommitInHalves(const std::vector<const Completion*>& batch, const std::vector<size_t>& at,
-                    const CommitFn& commit,
-                    std::vector<absl::StatusOr<CompletionOutcome>>* results, int* transactions) {
+                    const CommitFn& commit, std::vector<absl::StatusOr<CompletionOutcome>>* results,
+                    int* transactions) {
   const size_t mid = at.size() / 2;
-  for (const std::vector<size_t>& half :
-       {std::vector<size_t>(at.begin(), at.begin() + mid),
-        std::vector<size_t>(at.begin() + mid, at.end())}) {
+  for (const std::vector<size_t>& half : {std::vector<size_t>(at.begin(), at.begin() + mid),
+                                          std::vector<size_t>(at.begin() + mid, at.end())}) {
     if (half.empty()) continue;
     std::vector<const Completion*> part;
     for (size_t i : half) part.push_back(batch[i]);
