@@ -182,7 +182,7 @@ TEST(CompletionBatcherTest, ACompletionTheDatabaseRefusesFailsAloneNotTheOtherBa
   EXPECT_EQ(b.results[1].status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(b.results[1].status().message().find("task 22 refused"), std::string::npos);
   EXPECT_TRUE(b.results[2].ok());
-  // The group failed whole, then each of its completions was committed alone.
+  // The group failed whole first; then its parts were committed apart.
   const auto transactions = commits.transactions();
   ASSERT_GE(transactions.size(), 3u);
   EXPECT_EQ(transactions[1], (std::vector<int64_t>{11, 12, 21, 22, 23}));
