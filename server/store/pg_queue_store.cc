@@ -75,7 +75,7 @@ TimePoint Micros(const pqxx::field& f) {
 // A row as ReadyColumns lists it, from column `at` on; nullopt unless ready.
 std::optional<ReadyTask> ReadyRow(const pqxx::row& row, int at) {
   if (row[at + 5].as<int>() != StateValue(TaskState::kReady)) return std::nullopt;
-  return ReadyTask{row[at].as<int64_t>(),    row[at + 1].c_str(),   row[at + 2].as<int>(),
+  return ReadyTask{row[at].as<int64_t>(),     row[at + 1].c_str(), row[at + 2].as<int>(),
                    row[at + 3].as<int64_t>(), Micros(row[at + 4]), Micros(row[at + 6])};
 }
 
@@ -253,8 +253,8 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
       // commits, so this claim can rank them; should it roll back, the index
       // holds rows that are not ready, which the lease statement leaves out.
       std::set<int64_t> promoted;
-      for (const auto& row : w.exec_params(queue_sql::kPromoteChosen, FormatRfc3339(now),
-                                           PgArray(due_ids))) {
+      for (const auto& row :
+           w.exec_params(queue_sql::kPromoteChosen, FormatRfc3339(now), PgArray(due_ids))) {
         if (auto t = ReadyRow(row, 0)) {
           promoted.insert(t->task_id);
           ready_.Upsert(*t);
@@ -302,7 +302,8 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
       std::map<int64_t, size_t> rank;
       for (size_t i = 0; i < ids.size(); ++i) rank[ids[i]] = i;
       std::vector<std::pair<size_t, LeasedTask>> leased;
-      for (const auto& row : w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slot_of),
+      for (const auto& row : w.exec_params(queue_sql::kLeaseChosen, PgArray(ids),
+                                           queue_sql::SlotsByTaskId(ids, slot_of),
                                            PgTextArray(untils), PgTextArray(agents))) {
         LeasedTask t;
         t.task_id = row[1].as<int64_t>();
@@ -361,7 +362,8 @@ absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
   due_.FinishTake(due_ids, not_promoted);
   for (size_t i = 0; i < out.size(); ++i) {
     for (const LeasedTask& t : out[i]) {
-      due_.Upsert(DueTask{t.task_id, t.kind, TaskState::kLeased, t.locked_until, slots[i].agent_id});
+      due_.Upsert(
+          DueTask{t.task_id, t.kind, TaskState::kLeased, t.locked_until, slots[i].agent_id});
     }
   }
   return out;
@@ -402,8 +404,8 @@ std::vector<absl::StatusOr<CompletionOutcome>> PgQueueStore::CommitBatch(
     if (c->not_modified && c->discovered.empty()) replay.push_back(c->task_id);
   }
   std::vector<LockedTask> locked;
-  for (const auto& row : w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens),
-                                       PgArray(replay))) {
+  for (const auto& row :
+       w.exec_params(queue_sql::kLockBatch, PgArray(ids), PgArray(tokens), PgArray(replay))) {
     locked.push_back(LockedTask{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].c_str(),
                                 row[3].as<int64_t>(), row[4].as<int>(), row[5].as<int64_t>(),
                                 DiscoveriesFromJson(row[6].c_str()),

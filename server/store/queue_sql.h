@@ -8,7 +8,9 @@
 #ifndef SLUICE_SERVER_STORE_QUEUE_SQL_H_
 #define SLUICE_SERVER_STORE_QUEUE_SQL_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/queue/queue_types.h"
@@ -37,8 +39,8 @@ inline constexpr int kReadyColumnCount = 7;
 // leased to (server/queue/due_index.h).
 inline std::string QueueColumns(const std::string& q) {
   const std::string p = q.empty() ? "" : q + ".";
-  return ReadyColumns(q) + ", (EXTRACT(EPOCH FROM " + p + "available_at) * 1000000)::bigint, " +
-         p + "leased_by";
+  return ReadyColumns(q) + ", (EXTRACT(EPOCH FROM " + p + "available_at) * 1000000)::bigint, " + p +
+         "leased_by";
 }
 
 // Every row, for (re)building the ready and due indexes, in one snapshot;
@@ -63,33 +65,47 @@ inline const std::string kPromoteChosen =
                  ReadyColumns("q"));
 
 // Rows as they are now (QueueColumns), by primary key. $1 task ids.
-inline const std::string kQueueRows = "SELECT " + QueueColumns("") +
-                                      " FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
+inline const std::string kQueueRows =
+    "SELECT " + QueueColumns("") + " FROM discovery_queue WHERE task_id = ANY($1::bigint[])";
 
 // Leases the rows a claim chose in the ready index, those still ready: a
 // row that is not (the index held it a moment too long) is left out, and the
-// claim takes the next one. One primary-key probe per chosen id (the planner
-// sees the arrays' lengths; a `task_id = ANY(ids)` beside the join made each
-// probe search for every id, quadratic: 60 ms for a group of 1,300). The
-// etag is a subquery, one index probe per task; the job run (run_ref, NULL
-// for none) is resolved to its id by the store (kRunIds). $1 task ids, $2
-// each id's slot (1-based), $3 each slot's lease end, $4 each slot's agent.
+// claim takes the next one. The rows are found by `task_id = ANY`, never by
+// a join: the planner costs a join of the chosen ids to the table by the
+// table's statistics, and statistics taken while the queue had drained (an
+// autovacuum ANALYZE between two bursts) made it hash the whole table for
+// groups of a hundred callers or more, one full scan per claim (the lock of
+// a completion batch, kLockBatch, went quadratic the same way). Each row's
+// slot comes from a JSON object keyed by task id, looked up per row, so
+// nothing is joined. The etag is a subquery, one index probe per task; the
+// job run (run_ref, NULL for none) is resolved to its id by the store
+// (kRunIds). $1 task ids, $2 {"task id": slot (1-based)}, $3 each slot's
+// lease end, $4 each slot's agent.
 inline const std::string kLeaseChosen =
     absl::StrCat(R"sql(
 UPDATE discovery_queue AS q
    SET state = )sql",
                  kLeased, R"sql(, lease_token = nextval('lease_token_seq'),
-       locked_until = s.until, available_at = s.until, leased_by = s.agent
-  FROM unnest($1::bigint[], $2::int[]) AS x(id, slot)
-  JOIN unnest($3::timestamptz[], $4::text[]) WITH ORDINALITY AS s(until, agent, slot)
-    ON s.slot = x.slot
- WHERE q.task_id = x.id AND q.state = )sql",
+       locked_until = ($3::timestamptz[])[($2::jsonb ->> q.task_id::text)::int],
+       available_at = ($3::timestamptz[])[($2::jsonb ->> q.task_id::text)::int],
+       leased_by = ($4::text[])[($2::jsonb ->> q.task_id::text)::int]
+ WHERE q.task_id = ANY($1::bigint[]) AND q.state = )sql",
                  kReady, R"sql(
-RETURNING x.slot, q.task_id, q.kind, q.entity_id, q.lease_token,
+RETURNING ($2::jsonb ->> q.task_id::text)::int, q.task_id, q.kind, q.entity_id, q.lease_token,
           EXTRACT(EPOCH FROM q.locked_until)::DOUBLE PRECISION, q.attempts, q.priority,
           COALESCE((SELECT e.etag FROM entity_cache e
                      WHERE e.kind = q.kind AND e.entity_id = q.entity_id), ''),
           q.run_ref)sql");
+
+// kLeaseChosen's $2: ids[i] is leased into slots[i].
+inline std::string SlotsByTaskId(const std::vector<int64_t>& ids,
+                                 const std::vector<int64_t>& slots) {
+  std::string json = "{";
+  for (size_t i = 0; i < ids.size() && i < slots.size(); ++i) {
+    absl::StrAppend(&json, i == 0 ? "\"" : ",\"", ids[i], "\":", slots[i]);
+  }
+  return json + "}";
+}
 
 // A claim's transaction commits without waiting for its WAL to reach disk
 // (PgQueueStore::set_synchronous_claims says why that is safe). Completions,
@@ -132,9 +148,10 @@ SELECT q.task_id, q.lease_token, q.kind, q.entity_id, q.priority, q.weight,
 
 // Of the rows the due index says an agent holds, those the table says it
 // does. $1 agent id, $2 task ids.
-inline const std::string kLeasesHeldBy =
-    absl::StrCat("SELECT task_id, lease_token FROM discovery_queue WHERE task_id = ANY($2::bigint[])"
-                 " AND state = ", kLeased, " AND leased_by = $1 ORDER BY task_id");
+inline const std::string kLeasesHeldBy = absl::StrCat(
+    "SELECT task_id, lease_token FROM discovery_queue WHERE task_id = ANY($2::bigint[])"
+    " AND state = ",
+    kLeased, " AND leased_by = $1 ORDER BY task_id");
 
 // $1 task, $2 token.
 inline constexpr char kLockByToken[] = R"sql(
@@ -185,8 +202,7 @@ RETURNING q.task_id)sql";
 inline constexpr char kRunRef[] = "SELECT ref FROM job_runs WHERE run_id = $1";
 
 // The run ids of job run references (a lease's tasks). $1 refs.
-inline constexpr char kRunIds[] =
-    "SELECT ref, run_id FROM job_runs WHERE ref = ANY($1::bigint[])";
+inline constexpr char kRunIds[] = "SELECT ref, run_id FROM job_runs WHERE ref = ANY($1::bigint[])";
 
 // $1 task ids.
 inline constexpr char kDeleteTasks[] =

@@ -372,38 +372,14 @@ TEST_F(CompletionTest, ACompletionTheDatabaseRefusesFailsAloneAndItsNeighboursCo
 // key; joined pairwise with the batch it was planned as a nested loop over a
 // whole-table scan (1,000 x 20,000 rows; 5-19 s a statement at 100,000).
 TEST_F(CompletionTest, LockingABatchReadsOnlyItsRowsWhenTheStatisticsSayTheQueueIsEmpty) {
-  // Leased characters first..last, each with its id as its token.
-  auto fill = [](int first, int last) {
-    return "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, "
-           "enqueued_at, state, lease_token) SELECT 'character', g, 3, 1, now(), now(), 1, g "
-           "FROM generate_series(" +
-           std::to_string(first) + ", " + std::to_string(last) + ") g";
-  };
-  Exec(fill(1, 20000));
-  Exec("DELETE FROM discovery_queue WHERE entity_id > 3");
-  Exec("ANALYZE discovery_queue");
-  Exec(fill(100001, 120000));
-  ASSERT_LE(db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'"),
-            3);
-  // EXPLAIN with the batch's values, as the store's exec_params plans it.
-  Exec(R"sql(
-CREATE FUNCTION lock_batch_plan(sql text, ids bigint[], tokens bigint[]) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE line text; plan text := '';
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN ' || sql USING ids, tokens, '{}'::bigint[] LOOP
-    plan := plan || line || E'\n';
-  END LOOP;
-  RETURN plan;
-END $$)sql");
+  QueueRefilledAfterAnAnalyzeOfItsLastRows(/*leased=*/true);
   const std::string batch =
       "(SELECT array_agg(task_id ORDER BY r) FROM (SELECT task_id, random() AS r FROM "
       "discovery_queue WHERE entity_id > 100000 ORDER BY r LIMIT 1000) s)";
   const std::string tokens =
       "(SELECT array_agg(lease_token) FROM discovery_queue WHERE entity_id > 100000)";
-  const std::string call = std::string("SELECT lock_batch_plan($lock$") + queue_sql::kLockBatch +
-                           "$lock$, " + batch + ", " + tokens + ")";
-  const std::string plan = db_->Query(call);
+  const std::string plan =
+      PlanOf(queue_sql::kLockBatch, batch + ", " + tokens + ", '{}'::bigint[]");
   EXPECT_EQ(plan.find("Seq Scan on discovery_queue"), std::string::npos) << plan;
   EXPECT_NE(plan.find("Index Cond: (task_id = ANY"), std::string::npos) << plan;
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "server/store/queue_sql.h"
 #include "tests/server/queue/queue_fixture.h"
 
 namespace sluice::testing {
@@ -219,6 +220,29 @@ TEST_F(LeaseTest, ConcurrentLeasesTogetherTakeTheMostUrgentEachUnderItsOwnAgent)
         db_->Query("SELECT leased_by FROM discovery_queue WHERE task_id = " + std::to_string(id)),
         agent);
   }
+}
+
+// A group claim of a hundred callers after autovacuum analyzed the queue
+// while it had drained to 3 rows: the lease statement must still find its
+// rows through the primary key. (Joined to the chosen ids, it had the
+// planner hash the whole table for groups of about a hundred callers.)
+TEST_F(LeaseTest, LeasingAGroupProbesOnlyItsRowsWhenTheStatisticsSayTheQueueIsEmpty) {
+  QueueRefilledAfterAnAnalyzeOfItsLastRows(/*leased=*/false);
+  std::vector<int64_t> ids, slots;
+  pqxx::connection c(db_->dsn());
+  pqxx::nontransaction nt(c);
+  for (const auto& row : nt.exec("SELECT task_id FROM discovery_queue WHERE entity_id > 100000 "
+                                 "ORDER BY random() LIMIT 1000")) {
+    ids.push_back(row[0].as<int64_t>());
+    slots.push_back(1 + static_cast<int64_t>(ids.size()) % 100);
+  }
+  const std::string plan =
+      PlanOf(queue_sql::kLeaseChosen,
+             nt.quote(PgArray(ids)) + ", " + nt.quote(queue_sql::SlotsByTaskId(ids, slots)) +
+                 ", (SELECT array_agg(now() + interval '1 minute') FROM generate_series(1, 100))"
+                 ", (SELECT array_agg('agent-' || g) FROM generate_series(1, 100) g)");
+  EXPECT_EQ(plan.find("Seq Scan on discovery_queue"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("Index Cond: (task_id = ANY"), std::string::npos) << plan;
 }
 
 TEST_F(LeaseTest, AnAgentStartingWithTheIdOfADeadOneEndsItsLeasesAsFailedAttempts) {

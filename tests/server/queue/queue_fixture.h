@@ -93,6 +93,47 @@ class QueueFixture : public ::testing::Test {
     store_->ReloadBeforeNextClaim();
   }
 
+  // The state in which a join can turn quadratic: an ANALYZE taken while
+  // the queue had drained to 3 rows (autovacuum between two bursts), then
+  // 20,000 rows queued (characters 100001-120000, as `leased` says: leased,
+  // each with its task id as its token, or ready). The statistics still
+  // say 3 rows.
+  void QueueRefilledAfterAnAnalyzeOfItsLastRows(bool leased) {
+    auto fill = [&](int first, int last) {
+      return std::string(
+                 "INSERT INTO discovery_queue (kind, entity_id, priority, weight, "
+                 "last_modified, enqueued_at, state, lease_token) SELECT 'character', "
+                 "g, 3, 1, now(), now(), ") +
+             (leased ? "1, g" : "0, NULL") + " FROM generate_series(" + std::to_string(first) +
+             ", " + std::to_string(last) + ") g";
+    };
+    Exec(fill(1, 20000));
+    Exec("DELETE FROM discovery_queue WHERE entity_id > 3");
+    Exec("ANALYZE discovery_queue");
+    Exec(fill(100001, 120000));
+    ASSERT_LE(
+        db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'"), 3);
+  }
+
+  // The plan PostgreSQL makes for `sql` given the argument expressions
+  // `args` (comma-separated SQL), as the store's exec_params has it
+  // planned: a custom plan, the values known.
+  std::string PlanOf(const std::string& sql, const std::string& args) {
+    pqxx::connection c(db_->dsn());
+    pqxx::nontransaction nt(c);
+    nt.exec("PREPARE plan_probe AS " + sql);
+    // EXECUTE takes no subqueries: the arguments are evaluated first.
+    std::string values;
+    for (const auto& field : nt.exec1("SELECT " + args)) {
+      values += (values.empty() ? "" : ", ") + nt.quote(field.c_str());
+    }
+    std::string plan;
+    for (const auto& row : nt.exec("EXPLAIN EXECUTE plan_probe(" + values + ")")) {
+      plan += std::string(row[0].c_str()) + "\n";
+    }
+    return plan;
+  }
+
   std::vector<LeasedTask> LeaseOrDie(const std::vector<std::string>& kinds, int n,
                                      const std::string& agent = "agent-a",
                                      Duration lease = std::chrono::seconds(30)) {

@@ -190,18 +190,18 @@ TEST_F(UrgencyClaimTest, PromotionAndLeaseProbeTheQueueAndCacheByIndexWhateverTh
   std::vector<int64_t> lapsed;  // as the due index would choose them
   {
     pqxx::nontransaction nt(c);
-    for (const auto& row :
-         nt.exec("SELECT task_id FROM discovery_queue WHERE kind = 'character' AND entity_id <= 10")) {
+    for (const auto& row : nt.exec(
+             "SELECT task_id FROM discovery_queue WHERE kind = 'character' AND entity_id <= 10")) {
       lapsed.push_back(row[0].as<int64_t>());
     }
   }
   ASSERT_EQ(lapsed.size(), 10u);
   pqxx::work w(c);
-  auto promoted =
-      w.exec_params(queue_sql::kPromoteChosen, "2027-01-15T08:00:00Z", PgArray(lapsed));
+  auto promoted = w.exec_params(queue_sql::kPromoteChosen, "2027-01-15T08:00:00Z", PgArray(lapsed));
   EXPECT_EQ(promoted.size(), 10u) << "the lapsed leases";
-  auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), PgArray(slots),
-                              PgTextArray(untils), PgTextArray(agents));
+  auto leased =
+      w.exec_params(queue_sql::kLeaseChosen, PgArray(ids), queue_sql::SlotsByTaskId(ids, slots),
+                    PgTextArray(untils), PgTextArray(agents));
   ASSERT_EQ(leased.size(), 3000u);
   for (const auto& row : leased) {
     ASSERT_EQ(row[8].as<std::string>(), "e" + row[3].as<std::string>()) << "etag of its entity";
@@ -227,7 +227,7 @@ TEST_F(UrgencyClaimTest, ALeaseLeavesOutARowNoLongerReady) {
   pqxx::connection c(db_->dsn());
   pqxx::work w(c);
   auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(std::vector<int64_t>{1, 2}),
-                              PgArray(std::vector<int64_t>{1, 1}),
+                              queue_sql::SlotsByTaskId({1, 2}, {1, 1}),
                               PgTextArray({"2027-01-15T08:01:00Z"}), PgTextArray({"a"}));
   ASSERT_EQ(leased.size(), 1u);
   EXPECT_EQ(leased[0][1].as<int64_t>(), 2);
@@ -318,15 +318,15 @@ TEST_F(UrgencyClaimTest, ALeaseAndAPromotionAreHotUpdates) {
     pqxx::nontransaction nt(c);
     // One row in ten: the room fillfactor leaves on a page takes the new
     // versions of a few rows in one transaction (later ones prune the dead).
-    for (const auto& row : nt.exec(
-             "SELECT task_id FROM discovery_queue WHERE entity_id % 10 = 0 ORDER BY task_id")) {
+    for (const auto& row :
+         nt.exec("SELECT task_id FROM discovery_queue WHERE entity_id % 10 = 0 ORDER BY task_id")) {
       ids.push_back(row[0].as<int64_t>());
     }
   }
   pqxx::work w(c);
   // Leases that ran out in 2000, then promoted in 2027.
   auto leased = w.exec_params(queue_sql::kLeaseChosen, PgArray(ids),
-                              PgArray(std::vector<int64_t>(ids.size(), 1)),
+                              queue_sql::SlotsByTaskId(ids, std::vector<int64_t>(ids.size(), 1)),
                               PgTextArray({"2000-01-01T00:00:00Z"}), PgTextArray({"a"}));
   ASSERT_EQ(leased.size(), ids.size());
   auto promoted = w.exec_params(queue_sql::kPromoteChosen, "2027-01-15T08:00:00Z", PgArray(ids));
