@@ -172,7 +172,8 @@ absl::Status Coordinator::PingDatabase() {
 
 void Coordinator::HealthLoop() {
   // Health follows the database: without it nothing can be leased or committed.
-  // While it is reachable, this loop also folds the queue counters.
+  // While it is reachable, this loop also folds the queue counters, checks
+  // the queue's indexes and analyzes a queue that outgrew its statistics.
   bool last = true;
   while (!stopping_) {
     absl::Status s = PingDatabase();
@@ -184,6 +185,9 @@ void Coordinator::HealthLoop() {
       }
       if (absl::Status checked = queue_store_->CheckReadyIndex(); !checked.ok()) {
         LOG_EVERY_N(WARNING, 30) << "checking the ready index: " << checked;
+      }
+      if (auto analyzed = queue_store_->AnalyzeIfOutgrown(); !analyzed.ok()) {
+        LOG_EVERY_N(WARNING, 30) << "checking the queue's statistics: " << analyzed.status();
       }
     }
     if (serving != last) {

@@ -206,6 +206,34 @@ absl::Status PgQueueStore::CheckReadyIndex() {
   return ReloadReadyIndex();
 }
 
+absl::StatusOr<bool> PgQueueStore::AnalyzeIfOutgrown() {
+  if (!ready_loaded_.load()) return false;  // not serving claims (yet)
+  std::lock_guard<std::mutex> lock(analyze_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (last_analyze_ != std::chrono::steady_clock::time_point() &&
+      now - last_analyze_ < kMinAnalyzeInterval) {
+    return false;
+  }
+  int64_t held = 0;
+  for (const auto& [kind, n] : ready_.Sizes()) held += n;
+  for (const auto& [key, n] : due_.Sizes()) held += n;
+  bool analyzed = false;
+  absl::Status s = pool_->Run([&](pqxx::connection& conn) {
+    pqxx::nontransaction nt(conn);
+    const int64_t believed = nt.exec1(queue_sql::kPlannerQueueRows)[0].as<int64_t>();
+    analyzed = held > kOutgrownFactor * believed + kOutgrownSlack;
+    if (analyzed) {
+      LOG(INFO) << "the queue holds " << held << " tasks and its statistics say " << believed
+                << ": analyzing it";
+      nt.exec(queue_sql::kAnalyzeQueue);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (analyzed) last_analyze_ = now;
+  return analyzed;
+}
+
 absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(
     const std::vector<std::string>& kinds, const std::vector<ClaimSlot>& slots, TimePoint now) {
   if (absl::Status s = EnsureReadyIndex(); !s.ok()) return s;

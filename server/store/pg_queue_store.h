@@ -24,6 +24,7 @@
 #define SLUICE_SERVER_STORE_PG_QUEUE_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -104,6 +105,19 @@ class PgQueueStore final : public QueueStore {
   // than this store). The coordinator's health loop calls it every few
   // seconds.
   absl::Status CheckReadyIndex();
+  // Analyzes the queue table when it holds far more rows than the planner
+  // believes (the rows the indexes hold against pg_class's estimate scaled
+  // to the table's pages, as the planner scales it): more than
+  // kOutgrownFactor times the estimate plus kOutgrownSlack. Autovacuum
+  // analyzes a queue that drained to a few rows, and until it comes back
+  // (autovacuum_naptime, a minute by default) a burst refilling it is
+  // planned as if the table were empty: hash joins over whole-table scans,
+  // filters where there were index conditions. The coordinator's health
+  // loop calls it every few seconds; it analyzes at most once per
+  // kMinAnalyzeInterval (an ANALYZE that cannot update the statistics, run
+  // by a role that does not own the table, is not repeated every call).
+  // Returns whether it analyzed.
+  absl::StatusOr<bool> AnalyzeIfOutgrown();
   // Times CheckReadyIndex reloaded the index.
   int64_t ready_index_reloads() const { return reloads_.load(); }
 
@@ -133,6 +147,11 @@ class PgQueueStore final : public QueueStore {
 
   // Rows one claim promotes at most; the rest wait for the next claim.
   static constexpr int kMaxPromote = 10000;
+  static constexpr int64_t kOutgrownFactor = 4;
+  static constexpr int64_t kOutgrownSlack = 10000;
+  static constexpr std::chrono::seconds kMinAnalyzeInterval{10};
+  std::mutex analyze_mu_;
+  std::chrono::steady_clock::time_point last_analyze_;  // guarded by analyze_mu_
 
   ReadyIndex ready_;
   DueIndex due_;

@@ -249,6 +249,16 @@ SELECT kind, state, sum(n)::bigint FROM (
   SELECT kind, state, n FROM queue_count_deltas) x
  GROUP BY kind, state)sql";
 
+// How many rows the planner believes the queue holds: pg_class's
+// estimate, scaled to the table's pages now, as the planner scales it.
+inline constexpr char kPlannerQueueRows[] = R"sql(
+SELECT CASE WHEN c.relpages > 0 AND c.reltuples >= 0
+            THEN c.reltuples / c.relpages *
+                 (pg_relation_size(c.oid) / current_setting('block_size')::int)
+            ELSE greatest(c.reltuples, 0) END::bigint
+  FROM pg_class c WHERE c.oid = 'discovery_queue'::regclass)sql";
+inline constexpr char kAnalyzeQueue[] = "ANALYZE discovery_queue";
+
 // $1 kind, $2 candidate ids.
 inline constexpr char kUnqueued[] = R"sql(
 SELECT i.id FROM (SELECT DISTINCT unnest($2::bigint[]) AS id) i

@@ -233,6 +233,32 @@ TEST_F(UrgencyClaimTest, ALeaseLeavesOutARowNoLongerReady) {
   EXPECT_EQ(leased[0][1].as<int64_t>(), 2);
 }
 
+TEST_F(UrgencyClaimTest, AQueueThatOutgrewItsStatisticsIsAnalyzedAgain) {
+  // Only the test analyzes, and the store.
+  Exec("ALTER TABLE discovery_queue SET (autovacuum_enabled = false)");
+  const auto planner_rows = [&] {
+    return db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'");
+  };
+  // Statistics that match: nothing to do.
+  Exec(
+      "INSERT INTO discovery_queue (kind, entity_id, priority, weight, last_modified, enqueued_at)"
+      " SELECT 'character', g, 3, 1, now(), now() FROM generate_series(1, 20000) g");
+  Exec("ANALYZE discovery_queue");
+  ASSERT_EQ(LeaseOrDie({"character"}, 1).size(), 1u);  // loads the indexes
+  auto fresh = store_->AnalyzeIfOutgrown();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_FALSE(*fresh);
+
+  // Analyzed while it had drained to 3 rows, then refilled with 20,000.
+  Exec("DELETE FROM discovery_queue");
+  QueueRefilledAfterAnAnalyzeOfItsLastRows(/*leased=*/false);
+  ASSERT_EQ(LeaseOrDie({"character"}, 1).size(), 1u);
+  auto outgrown = store_->AnalyzeIfOutgrown();
+  ASSERT_TRUE(outgrown.ok()) << outgrown.status();
+  EXPECT_TRUE(*outgrown);
+  EXPECT_GE(planner_rows(), 15000);
+}
+
 TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) {
   // An operator's SQL queues tasks directly. The store's index does not see
   // them; the health loop's check does, and reloads the index.
