@@ -13,7 +13,12 @@
 // own (load_s: what a coordinator's start costs at that size), and the
 // process's peak resident memory after it (rss_mb: the indexes' size).
 //
+// --prewarm and --checkpoint_first set the cache and WAL state the claims
+// meet (a bulk fill and a VACUUM leave most of the table outside
+// PostgreSQL's cache whatever its size).
+//
 //   SLUICE_DSN=... bench/claim_bench [--sizes=10000,100000,1000000] [--claims=200]
+//                                    [--prewarm] [--checkpoint_first]
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <sys/resource.h>
@@ -42,6 +47,15 @@ DEFINE_string(put_back, "enqueue",
               "store as a 304, then queued again through the store, as refreshed now) or "
               "'due' (their backoff ends now: each timed claim also promotes the last "
               "claim's tasks)");
+DEFINE_bool(prewarm, false,
+            "load the queue table and its primary key into PostgreSQL's buffer cache "
+            "(pg_prewarm) before the timed claims, as a server that has run a while with "
+            "shared_buffers sized to hold them has them; needs the pg_prewarm extension");
+DEFINE_bool(checkpoint_first, false,
+            "CHECKPOINT before the timed claims, so each row a claim leases is its page's "
+            "first change since a checkpoint and costs a full-page image, as in a steady "
+            "state where a row is leased once per pass over a queue larger than what changes "
+            "between two checkpoints");
 DEFINE_double(never_fetched, 0.0,
               "share of entities never fetched (last_modified = epoch, as the queue "
               "stores them): one huge tie, as on a first daily sync");
@@ -112,6 +126,11 @@ int main(int argc, char** argv) {
               })
               .ok());
 
+    if (FLAGS_prewarm) {
+      Exec(pool, "CREATE EXTENSION IF NOT EXISTS pg_prewarm");
+      Exec(pool, "SELECT pg_prewarm('discovery_queue'), pg_prewarm('discovery_queue_pkey')");
+    }
+    if (FLAGS_checkpoint_first) Exec(pool, "CHECKPOINT");
     store.ReloadBeforeNextClaim();
     double load_s = 0;
     std::vector<double> ms;
