@@ -176,10 +176,10 @@ void PrintHotUpdates(PgPool* pool) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   bench::CheckOk(pool->Run([&](pqxx::connection& c) {
     pqxx::nontransaction nt(c);
-    for (const auto& row : nt.exec(
-             "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
-             " WHERE relname IN ('character_static', 'character_ephemeral', 'entity_cache')"
-             " ORDER BY relname")) {
+    for (const auto& row :
+         nt.exec("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                 " WHERE relname IN ('character_static', 'character_ephemeral', 'entity_cache')"
+                 " ORDER BY relname")) {
       std::printf("%s: %lld inserts, %lld updates, %lld HOT\n", row[0].c_str(),
                   row[1].as<long long>(), row[2].as<long long>(), row[3].as<long long>());
     }
@@ -200,6 +200,22 @@ int main(int argc, char** argv) {
   po.size = 1;
   PgPool pool(po);
   bench::CheckOk(Migrator(&pool, EmbeddedMigrations()).Apply().status(), "migrate");
+  // Tasks another run left (claim_bench leaves its last size queued) are
+  // claimed along with this run's: a run after claim_bench's million gave
+  // 13,201 tasks/s, on an emptied queue 24,622. Entities stay: re-syncing them is work the rounds
+  // measure on purpose (--resync).
+  bench::CheckOk(pool.Run([](pqxx::connection& c) {
+    pqxx::work w(c);
+    const int64_t left = w.exec1("SELECT count(*) FROM discovery_queue")[0].as<int64_t>();
+    if (left > 0) {
+      w.exec("TRUNCATE discovery_queue");
+      std::printf("emptied the queue: %lld tasks left by an earlier run\n",
+                  static_cast<long long>(left));
+    }
+    w.commit();
+    return absl::OkStatus();
+  }),
+                 "empty the queue");
 
   std::map<bool, std::vector<double>> rates;  // by fenced
   // With --resync, round -1 creates the entities and is not reported.
