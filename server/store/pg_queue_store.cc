@@ -217,21 +217,24 @@ absl::StatusOr<bool> PgQueueStore::AnalyzeIfOutgrown() {
   int64_t held = 0;
   for (const auto& [kind, n] : ready_.Sizes()) held += n;
   for (const auto& [key, n] : due_.Sizes()) held += n;
-  bool analyzed = false;
+  bool outgrown = false;
   absl::Status s = pool_->Run([&](pqxx::connection& conn) {
-    pqxx::nontransaction nt(conn);
-    const int64_t believed = nt.exec1(queue_sql::kPlannerQueueRows)[0].as<int64_t>();
-    analyzed = held > kOutgrownFactor * believed + kOutgrownSlack;
-    if (analyzed) {
+    pqxx::work w(conn);
+    const int64_t believed = w.exec1(queue_sql::kPlannerQueueRows)[0].as<int64_t>();
+    outgrown = held > kOutgrownFactor * believed + kOutgrownSlack;
+    if (outgrown) {
       LOG(INFO) << "the queue holds " << held << " tasks and its statistics say " << believed
                 << ": analyzing it";
-      nt.exec(queue_sql::kAnalyzeQueue);
+      w.exec(queue_sql::kAnalyzeLockTimeout);
+      w.exec(queue_sql::kAnalyzeQueue);
     }
+    w.commit();
     return absl::OkStatus();
   });
+  // A failed attempt (the lock not granted in time) waits its turn too.
+  if (outgrown) last_analyze_ = now;
   if (!s.ok()) return s;
-  if (analyzed) last_analyze_ = now;
-  return analyzed;
+  return outgrown;
 }
 
 absl::StatusOr<std::vector<std::vector<LeasedTask>>> PgQueueStore::Claim(

@@ -113,10 +113,12 @@ class PgQueueStore final : public QueueStore {
   // (autovacuum_naptime, a minute by default) a burst refilling it is
   // planned as if the table were empty: hash joins over whole-table scans,
   // filters where there were index conditions. The coordinator's health
-  // loop calls it every few seconds; it analyzes at most once per
+  // loop calls it every few seconds; it tries at most once per
   // kMinAnalyzeInterval (an ANALYZE that cannot update the statistics, run
-  // by a role that does not own the table, is not repeated every call).
-  // Returns whether it analyzed.
+  // by a role that does not own the table, is not repeated every call), and
+  // gives up with an error when a VACUUM holds the table for more than half
+  // a second rather than wait for it or have it cancelled. Returns whether
+  // it analyzed.
   absl::StatusOr<bool> AnalyzeIfOutgrown();
   // Times CheckReadyIndex reloaded the index.
   int64_t ready_index_reloads() const { return reloads_.load(); }

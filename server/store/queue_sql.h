@@ -258,6 +258,10 @@ SELECT CASE WHEN c.relpages > 0 AND c.reltuples >= 0
             ELSE greatest(c.reltuples, 0) END::bigint
   FROM pg_class c WHERE c.oid = 'discovery_queue'::regclass)sql";
 inline constexpr char kAnalyzeQueue[] = "ANALYZE discovery_queue";
+// ANALYZE waits for a VACUUM of the table to end; autovacuum's may take
+// minutes, and a wait longer than deadlock_timeout (1 s by default) would
+// cancel it. The caller gives up instead and tries again later.
+inline constexpr char kAnalyzeLockTimeout[] = "SET LOCAL lock_timeout = '500ms'";
 
 // $1 kind, $2 candidate ids.
 inline constexpr char kUnqueued[] = R"sql(

@@ -3,6 +3,7 @@
 // has work. Checked against a brute-force ordering on randomized data.
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <random>
 #include <string>
@@ -257,6 +258,24 @@ TEST_F(UrgencyClaimTest, AQueueThatOutgrewItsStatisticsIsAnalyzedAgain) {
   ASSERT_TRUE(outgrown.ok()) << outgrown.status();
   EXPECT_TRUE(*outgrown);
   EXPECT_GE(planner_rows(), 15000);
+}
+
+TEST_F(UrgencyClaimTest, AnAnalyzeThatWouldWaitForAVacuumGivesUp) {
+  // A VACUUM holds the lock ANALYZE needs (autovacuum's may hold it for
+  // minutes): the health loop must not wait for it, nor cancel it.
+  Exec("ALTER TABLE discovery_queue SET (autovacuum_enabled = false)");
+  QueueRefilledAfterAnAnalyzeOfItsLastRows(/*leased=*/false);
+  ASSERT_EQ(LeaseOrDie({"character"}, 1).size(), 1u);
+  pqxx::connection c(db_->dsn());
+  pqxx::work vacuum(c);
+  vacuum.exec("LOCK TABLE discovery_queue IN SHARE UPDATE EXCLUSIVE MODE");
+  auto analyzing = std::async(std::launch::async, [&] { return store_->AnalyzeIfOutgrown(); });
+  EXPECT_EQ(analyzing.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "still waiting for the lock";
+  vacuum.abort();  // lets a waiting ANALYZE end
+  EXPECT_FALSE(analyzing.get().ok());
+  EXPECT_LE(db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'"),
+            3);
 }
 
 TEST_F(UrgencyClaimTest, ReadyRowsWrittenBehindTheStoresBackAreFoundByTheCheck) {
