@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
   bench::CheckOk(Migrator(&pool, EmbeddedMigrations()).Apply().status(), "migrate");
   // Tasks another run left (claim_bench leaves its last size queued) are
   // claimed along with this run's: a run after claim_bench's million gave
-  // 13,201 tasks/s, on an emptied queue 24,622. Entities stay: re-syncing them is work the rounds
-  // measure on purpose (--resync).
+  // 13,201 tasks/s, on an emptied queue 24,622. Entities stay: re-syncing
+  // them is work the rounds measure on purpose (--resync).
   bench::CheckOk(pool.Run([](pqxx::connection& c) {
     pqxx::work w(c);
     const int64_t left = w.exec1("SELECT count(*) FROM discovery_queue")[0].as<int64_t>();

@@ -93,11 +93,11 @@ class QueueFixture : public ::testing::Test {
     store_->ReloadBeforeNextClaim();
   }
 
-  // The state in which a join can turn quadratic: an ANALYZE taken while
-  // the queue had drained to 3 rows (autovacuum between two bursts), then
-  // 20,000 rows queued (characters 100001-120000, as `leased` says: leased,
-  // each with its task id as its token, or ready). The statistics still
-  // say 3 rows.
+  // The state in which joins to the queue were planned over whole-table
+  // scans: an ANALYZE taken while the queue had drained to 3 rows
+  // (autovacuum between two bursts), then 20,000 rows queued (characters
+  // 100001-120000, as `leased` says: leased, each with its task id as its
+  // token, or ready). The statistics still say 3 rows.
   void QueueRefilledAfterAnAnalyzeOfItsLastRows(bool leased) {
     auto fill = [&](int first, int last) {
       return std::string(
@@ -111,8 +111,12 @@ class QueueFixture : public ::testing::Test {
     Exec("DELETE FROM discovery_queue WHERE entity_id > 3");
     Exec("ANALYZE discovery_queue");
     Exec(fill(100001, 120000));
-    ASSERT_LE(
-        db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'"), 3);
+    ASSERT_LE(PlannerQueueRows(), 3);
+  }
+
+  // The queue's row count in its statistics (pg_class.reltuples).
+  int64_t PlannerQueueRows() {
+    return db_->Count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'discovery_queue'");
   }
 
   // The plan PostgreSQL makes for `sql` given the argument expressions
